@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class IcbtConfig(AppConfig):
+    name = "icbt"
+    verbose_name = "icbt platform"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,35 @@
+from django import forms
+from django.conf import settings
+from django.contrib.auth.password_validation import password_validators_help_text_html, validate_password
+from django.utils.translation import gettext_lazy as _
+
+
+class SetPasswordForm(forms.Form):
+    password1 = forms.CharField(
+        label=_("New password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validators_help_text_html(), max_length=128,
+    )
+    password2 = forms.CharField(
+        label=_("New password again"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        max_length=128,
+    )
+
+    def __init__(self, *args, user=None, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        p1, p2 = data.get("password1"), data.get("password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("password2", _("The two passwords are not the same."))
+        elif p1:
+            try:
+                validate_password(p1, self.user)
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return data
+
+
+class PersonalSettingsForm(forms.Form):
+    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)

@@ -1,0 +1,112 @@
+import time
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from icbt.roles import needs_mfa
+
+
+def _is_static(path: str) -> bool:
+    return path.startswith(settings.STATIC_URL) or path.startswith(settings.MEDIA_URL)
+
+
+class SecurityHeadersMiddleware:
+    """Content-Security-Policy and friends on every response, and ``Cache-Control: no-store``
+    on every page that is not a static file: pages may hold patient data and must not stay
+    in a shared or browser cache."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", settings.ICBT_CSP)
+        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+        if not _is_static(request.path):
+            response.headers["Cache-Control"] = "no-store"
+            response.headers.pop("Expires", None)
+        return response
+
+
+class UserLanguageMiddleware:
+    """A signed-in person sees the language they chose in their settings."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.language:
+            translation.activate(user.language)
+            request.LANGUAGE_CODE = user.language
+        return self.get_response(request)
+
+
+class StaffIdleTimeoutMiddleware:
+    """Ends a staff session after ICBT_STAFF_IDLE_MINUTES without a request."""
+
+    SESSION_KEY = "icbt_last_seen"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = request.user
+        if user.is_authenticated and needs_mfa(user) and not _is_static(request.path):
+            now = int(time.time())
+            last_seen = request.session.get(self.SESSION_KEY)
+            limit = settings.ICBT_STAFF_IDLE_MINUTES * 60
+            if last_seen is not None and now - int(last_seen) > limit:
+                logout(request)
+                messages.info(request, _("You were signed out after a period without activity."))
+                return redirect(f"{reverse('account_login')}?next={request.path}")
+            # Write at most once a minute, so that every request does not rewrite the session.
+            if last_seen is None or now - int(last_seen) >= 60:
+                request.session[self.SESSION_KEY] = now
+        return self.get_response(request)
+
+
+class StaffMFARequiredMiddleware:
+    """Staff and platform operators cannot reach any page but the sign-in and two-factor set-up
+    pages until they have a TOTP authenticator (allauth has no setting for this).
+
+    Once an authenticator exists, allauth asks for its code at every sign-in, so a signed-in
+    staff member has always passed the second factor.
+    """
+
+    ALLOWED_PREFIXES = ("/accounts/", "/healthz", "/i18n/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = request.user
+        path = request.path
+        if (
+            user.is_authenticated
+            and needs_mfa(user)
+            and not _is_static(path)
+            and not path.startswith(self.ALLOWED_PREFIXES)
+            and not has_totp(user)
+        ):
+            messages.warning(
+                request, _("Set up two-factor authentication before you continue. It protects your patients' data.")
+            )
+            return redirect("mfa_activate_totp")
+        return self.get_response(request)
+
+
+def has_totp(user) -> bool:
+    from allauth.mfa.models import Authenticator
+
+    cached = getattr(user, "_icbt_has_totp", None)
+    if cached is None:
+        cached = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+        user._icbt_has_totp = cached
+    return cached
+

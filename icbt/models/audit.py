@@ -1,0 +1,61 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditEvent(models.Model):
+    """One access to patient data (NEN 7513): who, when, which patient, what; never the content.
+
+    Rows are append-only. The model refuses updates and deletes, and on PostgreSQL a trigger
+    (migration 0002) refuses UPDATE and DELETE for every client, including raw SQL.
+    Patient and clinic are stored as plain ids, not foreign keys, so that deleting a record
+    can never cascade into the trail.
+    """
+
+    class Action(models.TextChoices):
+        VIEW = "view", _("viewed")
+        CREATE = "create", _("created")
+        CHANGE = "change", _("changed")
+        DELETE = "delete", _("deleted")
+        EXPORT = "export", _("exported")
+        PRINT = "print", _("printed")
+        SEARCH = "search", _("searched")
+
+    class Outcome(models.TextChoices):
+        OK = "ok", _("allowed")
+        DENIED = "denied", _("refused")
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.OK)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False,
+        null=True, blank=True, related_name="+",
+    )
+    user_email = models.CharField(max_length=254, blank=True)
+    role = models.CharField(max_length=40, blank=True)
+    on_behalf_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False,
+        null=True, blank=True, related_name="+",
+    )
+    clinic_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    patient_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    object_type = models.CharField(max_length=60, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["clinic_id", "at"]), models.Index(fields=["patient_id", "at"])]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.user_email} {self.action} {self.object_type}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise PermissionError("Audit events cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Audit events cannot be deleted.")

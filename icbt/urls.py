@@ -1,0 +1,20 @@
+from allauth.account.decorators import secure_admin_login
+from django.contrib import admin
+from django.urls import include, path
+
+from icbt import views
+
+admin.site.login = secure_admin_login(admin.site.login)
+admin.site.site_header = "icbt platform administration"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("invitation/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("settings/", views.personal_settings, name="personal_settings"),
+    path("accounts/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("", include("patients.urls")),
+    path("", include("therapists.urls")),
+]

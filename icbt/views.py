@@ -1,0 +1,77 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from icbt import services
+from icbt.forms import PersonalSettingsForm, SetPasswordForm
+from icbt.roles import roles_of
+
+
+def home(request):
+    """Sends everyone to their own start page."""
+    if not request.user.is_authenticated:
+        return render(request, "icbt/landing.html")
+    roles = roles_of(request.user)
+    if roles.patient is not None:
+        return redirect("patients:home")
+    if roles.staff is not None:
+        if roles.staff.is_therapist:
+            return redirect("patients:staff_patient_list")
+        if roles.staff.is_manager:
+            return redirect("therapists:clinic_overview")
+        return redirect("therapists:staff_list")
+    if request.user.is_staff:
+        return redirect("admin:index")
+    return render(request, "icbt/no_role.html")
+
+
+@require_GET
+@never_cache
+def healthz(request):
+    """Reports the database and the broker. 200 when both answer, 503 otherwise."""
+    status = {"database": "ok", "broker": "ok"}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:  # noqa: BLE001 - any failure means "not healthy"
+        status["database"] = "error"
+    try:
+        from icbt.celery import app
+
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        cache.get("healthz")
+    except Exception:  # noqa: BLE001
+        status["broker"] = "error"
+    healthy = all(value == "ok" for value in status.values())
+    return JsonResponse({"status": "ok" if healthy else "error", **status}, status=200 if healthy else 503)
+
+
+def invitation_accept(request, token):
+    invitation = services.invitation_get(token=token)
+    if invitation is None:
+        return render(request, "icbt/invitation_invalid.html", status=404)
+    form = SetPasswordForm(request.POST or None, user=invitation.user)
+    if request.method == "POST" and form.is_valid():
+        user = services.invitation_accept(token=token, password=form.cleaned_data["password1"])
+        if user is None:
+            return render(request, "icbt/invitation_invalid.html", status=404)
+        messages.success(request, _("Your password is set. You can sign in now."))
+        return redirect("account_login")
+    return render(request, "icbt/invitation_accept.html", {"form": form, "email": invitation.user.email})
+
+
+@login_required
+def personal_settings(request):
+    form = PersonalSettingsForm(request.POST or None, initial={"language": request.user.language})
+    if request.method == "POST" and form.is_valid():
+        services.user_update_language(user=request.user, language=form.cleaned_data["language"])
+        messages.success(request, _("Your settings are saved."))
+        return redirect("personal_settings")
+    return render(request, "icbt/settings.html", {"form": form})

@@ -1,0 +1,37 @@
+import os
+
+import pytest
+
+from tests.factories import make_world
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings, tmp_path):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def world(db):
+    return make_world()
+
+
+@pytest.fixture
+def client_for(client):
+    """client_for(user) -> a test client signed in as that user (None: anonymous)."""
+    from django.test import Client
+
+    def _make(user):
+        c = Client()
+        if user is not None:
+            c.force_login(user)
+        return c
+
+    return _make
+
+
+def pytest_report_header(config):
+    db = os.environ.get("DATABASE_URL", "(SQLite, embedded default)")
+    redis = os.environ.get("REDIS_URL", "(not set: Redis tests are left out)")
+    return [f"icbt: DATABASE_URL={db.split('@')[-1]}", f"icbt: REDIS_URL={redis}"]

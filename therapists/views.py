@@ -1,0 +1,50 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from icbt.access import require_staff_role
+from icbt.audit import Action, audit_record
+from icbt.selectors import audit_event_search
+from therapists import selectors, services
+from therapists.forms import AuditSearchForm, StaffInviteForm
+
+
+@login_required
+def staff_list(request):
+    staff = require_staff_role(request.user, "clinic_admin", "manager")
+    members = selectors.staff_list(fetched_by=request.user)
+    return render(request, "therapists/staff_list.html", {"members": members, "clinic": staff.clinic})
+
+
+@login_required
+def staff_invite(request):
+    staff = require_staff_role(request.user, "clinic_admin")
+    form = StaffInviteForm(request.POST or None, clinic=staff.clinic)
+    if request.method == "POST" and form.is_valid():
+        services.staff_invite(clinic=staff.clinic, invited_by=request.user, **form.cleaned_data)
+        messages.success(request, _("The invitation is on its way."))
+        return redirect("therapists:staff_list")
+    return render(request, "therapists/staff_invite.html", {"form": form})
+
+
+@login_required
+def clinic_overview(request):
+    staff = require_staff_role(request.user, "manager")
+    rows = selectors.caseload_per_therapist(fetched_by=request.user)
+    return render(request, "therapists/clinic_overview.html", {"rows": rows, "clinic": staff.clinic})
+
+
+@login_required
+def audit_search(request):
+    """The clinic's audit trail for its clinic admin. Every search is itself audited."""
+    require_staff_role(request.user, "clinic_admin")
+    form = AuditSearchForm(request.GET or None)
+    events = None
+    if form.is_valid():
+        events = Paginator(audit_event_search(fetched_by=request.user, **form.cleaned_data), 50).get_page(
+            request.GET.get("page")
+        )
+        audit_record(user=request.user, request=request, action=Action.SEARCH, object_type="audit_log")
+    return render(request, "therapists/audit_search.html", {"form": form, "events": events})
