@@ -17,4 +17,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("patients.urls")),
     path("", include("therapists.urls")),
+    path("", include("programs.urls")),
 ]
