@@ -9,6 +9,8 @@ inside the view. ``AuditFlushMiddleware`` writes them once the view has finished
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_ipv46_address
 
 from icbt.models import AuditEvent
 from icbt.roles import roles_of
@@ -20,13 +22,22 @@ _PENDING_ATTR = "_icbt_pending_audit"
 
 
 def client_ip(request) -> str | None:
+    """The client's address. Behind our TLS proxy (DJANGO_BEHIND_PROXY), the last entry of
+    X-Forwarded-For: the one the proxy appended. Earlier entries come from the client and
+    could be forged, which an audit trail must not record as fact."""
     if request is None:
         return None
+    address = request.META.get("REMOTE_ADDR", "")
     if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         if forwarded:
-            return forwarded.split(",")[0].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
+            address = forwarded.split(",")[-1].strip()
+    # The column is an IP address (inet on PostgreSQL): anything else would fail the write.
+    try:
+        validate_ipv46_address(address)
+    except ValidationError:
+        return None
+    return address
 
 
 def _build(*, user, action, request, patient_id, clinic_id, object_type, object_id, outcome, on_behalf_of):

@@ -67,11 +67,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before the icbt middleware below: the idle time-out and the MFA gate leave a message.
+    "django.contrib.messages.middleware.MessageMiddleware",
     "icbt.audit.AuditFlushMiddleware",
     "icbt.middleware.UserLanguageMiddleware",
     "icbt.middleware.StaffIdleTimeoutMiddleware",
     "icbt.middleware.StaffMFARequiredMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
@@ -189,6 +190,8 @@ ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
 ACCOUNT_PREVENT_ENUMERATION = True
+# Never "remember me": sessions end when the browser closes (shared computers at home and at work).
+ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
@@ -197,7 +200,7 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password_from_key": "20/m/ip",
     "change_password": "5/m/user",
 }
-MFA_ADAPTER = "allauth.mfa.adapter.DefaultMFAAdapter"
+MFA_ADAPTER = "icbt.adapters.MFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env_str("ICBT_TOTP_ISSUER", "icbt")
 MFA_RECOVERY_CODE_COUNT = 10

@@ -1,9 +1,12 @@
 import secrets
+import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from icbt.fields import EncryptedTextField
 from therapists.models import Clinic, StaffMember
 
 # No 0/O, 1/I/L: a case reference is read aloud on the phone.
@@ -36,3 +39,440 @@ class Patient(models.Model):
     @property
     def display_name(self) -> str:
         return self.user.get_full_name()
+
+
+# --- Getting in ---------------------------------------------------------------------------------
+
+
+class IntakeRequest(models.Model):
+    """A request for an intake sent from a public program page. Minimal data: how to reach the
+    person and an optional message (encrypted)."""
+
+    class Status(models.TextChoices):
+        NEW = "new", _("new")
+        CONTACTED = "contacted", _("contacted")
+        INVITED = "invited", _("intake planned")
+        CLOSED = "closed", _("closed")
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="intake_requests")
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="intake_requests")
+    name = models.CharField(_("name"), max_length=120)
+    email = models.EmailField(_("e-mail address"), max_length=254)
+    phone = models.CharField(_("phone number"), max_length=40, blank=True)
+    message = EncryptedTextField(_("message"), blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    handled_by = models.ForeignKey(StaffMember, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"intake request {self.pk}"
+
+    def encryption_scope(self) -> int:
+        return self.clinic_id
+
+
+class Referral(models.Model):
+    """A colleague asks an ICBT therapist of the same clinic to take on one of their patients."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("waiting for an answer")
+        ACCEPTED = "accepted", _("accepted")
+        DECLINED = "declined", _("declined")
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="referrals")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="referrals")
+    referred_by = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="referrals_made")
+    to_therapist = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="referrals_received")
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+")
+    note = EncryptedTextField(_("note"), blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    decision_reason = EncryptedTextField(_("reason"), blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(referred_by=models.F("to_therapist")), name="referral_not_to_self"),
+        ]
+
+    def __str__(self):
+        return f"referral {self.pk}"
+
+    def encryption_scope(self) -> int:
+        return self.clinic_id
+
+
+class Intake(models.Model):
+    """The therapist's record of the face-to-face intake and its decision.
+
+    ``answers`` holds the structured intake (criteria checklist, pain details, comorbidity,
+    goals) as encrypted JSON; ``decision`` and ``activity_pattern`` stay in plain columns because
+    figures and tailoring are computed from them.
+    """
+
+    class Decision(models.TextChoices):
+        INDICATED = "indicated", _("indicated for the online program")
+        NOT_INDICATED = "not_indicated", _("not indicated")
+        OTHER = "other_treatment", _("another treatment")
+
+    class ActivityPattern(models.TextChoices):
+        NONE = "", _("not assessed")
+        AVOIDANCE = "avoidance", _("pain avoidance")
+        PERSISTENCE = "persistence", _("pain persistence")
+        RELATIVELY_ACTIVE = "relatively_active", _("relatively active")
+        LOW_ACTIVE = "low_active", _("low active")
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="intakes")
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+")
+    therapist = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="intakes")
+    held_on = models.DateField(_("date of the intake"))
+    answers = EncryptedTextField(blank=True)
+    activity_pattern = models.CharField(max_length=20, choices=ActivityPattern.choices, blank=True, default="")
+    decision = models.CharField(_("decision"), max_length=20, choices=Decision.choices)
+    decision_reason = EncryptedTextField(_("reason"), blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-held_on", "-pk"]
+
+    def __str__(self):
+        return f"intake {self.pk}"
+
+    def encryption_scope(self) -> int:
+        return self.patient.clinic_id
+
+
+# --- Treatment --------------------------------------------------------------------------------
+
+
+class Enrollment(models.Model):
+    """One patient on one published program version, with their therapist and rhythm.
+
+    The version never changes for an enrollment: content edits make new versions and the
+    patient stays on the one they started.
+    """
+
+    class Status(models.TextChoices):
+        INVITED = "invited", _("invited")
+        ACTIVE = "active", _("active")
+        PAUSED = "paused", _("paused")
+        COMPLETED = "completed", _("completed")
+        STOPPED = "stopped", _("stopped")
+        STEPPED_UP = "stepped_up", _("stepped up to face-to-face care")
+
+    OPEN_STATUSES = (Status.INVITED, Status.ACTIVE, Status.PAUSED)
+
+    class Cadence(models.TextChoices):
+        WEEKLY = "weekly", _("weekly")
+        FORTNIGHTLY = "fortnightly", _("every two weeks")
+
+    class Unlock(models.TextChoices):
+        SEQUENTIAL = "sequential", _("in order, after the previous module is finished")
+        THERAPIST = "therapist", _("when the therapist opens them")
+        DATE = "date", _("by date")
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="enrollments")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="enrollments")
+    version = models.ForeignKey("programs.ProgramVersion", on_delete=models.PROTECT, related_name="enrollments")
+    therapist = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="enrollments")
+    intake = models.ForeignKey(Intake, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.INVITED, db_index=True)
+    status_reason = EncryptedTextField(_("reason"), blank=True)
+    feedback_cadence = models.CharField(max_length=12, choices=Cadence.choices, default=Cadence.WEEKLY)
+    feedback_weekday = models.PositiveSmallIntegerField(_("feedback day"), default=0)  # Monday = 0
+    start_date = models.DateField(_("start date"))
+    unlock_mode = models.CharField(max_length=12, choices=Unlock.choices, default=Unlock.SEQUENTIAL)
+    module_interval_days = models.PositiveSmallIntegerField(default=7)
+    inactivity_days = models.PositiveSmallIntegerField(default=7)
+    reminders_in_a_row = models.PositiveSmallIntegerField(default=0)
+    current_step = models.ForeignKey("programs.Step", on_delete=models.SET_NULL, null=True, blank=True,
+                                     related_name="+")
+    last_activity_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_feedback_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient"], condition=models.Q(status__in=["invited", "active", "paused"]),
+                name="one_open_enrollment_per_patient",
+            ),
+            models.CheckConstraint(condition=models.Q(feedback_weekday__lte=6), name="enrollment_weekday_range"),
+            models.CheckConstraint(condition=models.Q(inactivity_days__gte=1), name="enrollment_inactivity_positive"),
+        ]
+
+    def __str__(self):
+        return f"enrollment {self.pk}"
+
+    def encryption_scope(self) -> int:
+        return self.clinic_id
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class ModuleState(models.Model):
+    """The therapist opened a module early or holds it back (tailoring)."""
+
+    class State(models.TextChoices):
+        OPENED = "opened", _("opened")
+        HELD = "held", _("held back")
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="module_states")
+    module_number = models.PositiveSmallIntegerField()
+    state = models.CharField(max_length=8, choices=State.choices)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["enrollment", "module_number"], name="module_state_unique"),
+        ]
+
+
+class StepOverride(models.Model):
+    """A step skipped for this patient, or an optional step added (tailoring). Keyed by
+    ``module/step`` so that it reads the same in every language version."""
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="step_overrides")
+    step_key = models.CharField(max_length=130)
+    included = models.BooleanField()
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["enrollment", "step_key"], name="step_override_unique"),
+        ]
+
+
+class StepProgress(models.Model):
+    """Where the patient has been: saved on every step, so they resume where they left off."""
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="progress")
+    step = models.ForeignKey("programs.Step", on_delete=models.PROTECT, related_name="+")
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["enrollment", "step"], name="step_progress_unique"),
+        ]
+
+
+class ReviewMixin(models.Model):
+    """Work a therapist reviews: reviewed with written feedback, or marked as seen without."""
+
+    reviewed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+")
+
+    class Meta:
+        abstract = True
+
+
+class AssignmentAnswer(ReviewMixin):
+    """A patient's answer to an assignment step. ``content`` is the encrypted JSON of every field.
+
+    Drafts are saved as the patient types; ``submitted_at`` is set when they hand it in. A
+    later change after submitting makes it a draft again until it is submitted anew, and the
+    previous submission stays readable for the therapist in ``submitted_content``.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("draft")
+        SUBMITTED = "submitted", _("submitted")
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="answers")
+    step = models.ForeignKey("programs.Step", on_delete=models.PROTECT, related_name="+")
+    content = EncryptedTextField(blank=True)
+    submitted_content = EncryptedTextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    draft_saved_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["enrollment", "step"], name="assignment_answer_unique"),
+        ]
+
+    def __str__(self):
+        return f"answer {self.pk}"
+
+    def encryption_scope(self) -> int:
+        return self.enrollment.clinic_id
+
+
+class DiaryEntry(ReviewMixin):
+    """One day (or week) of a diary. Numbers, choices and times are in ``values`` (plain JSON,
+    so graphs are computed in the database); free text is in ``text`` (encrypted JSON)."""
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="diary_entries")
+    diary_type = models.ForeignKey("programs.DiaryType", on_delete=models.PROTECT, related_name="+")
+    entry_date = models.DateField(_("date"))
+    values = models.JSONField(default=dict, blank=True)
+    text = EncryptedTextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-entry_date", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["enrollment", "diary_type", "entry_date"], name="diary_entry_one_per_day"),
+        ]
+
+    def __str__(self):
+        return f"diary entry {self.pk}"
+
+    def encryption_scope(self) -> int:
+        return self.enrollment.clinic_id
+
+
+class QuestionnaireResponse(ReviewMixin):
+    """A completed questionnaire: item scores, total, band and flags (such as PHQ-9 item 9).
+
+    When a licensed instrument's texts are not loaded, the therapist enters the total instead
+    (``entered_by`` set, ``answers`` empty).
+    """
+
+    class Moment(models.TextChoices):
+        START = "start", _("start")
+        MODULE = "module", _("during the program")
+        END = "end", _("end")
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="questionnaires")
+    code = models.CharField(max_length=32)
+    moment = models.CharField(max_length=8, choices=Moment.choices)
+    step = models.ForeignKey("programs.Step", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    answers = models.JSONField(default=list, blank=True)
+    total = models.DecimalField(max_digits=6, decimal_places=1)
+    band = models.CharField(max_length=40, blank=True)
+    flags = models.JSONField(default=list, blank=True)
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    completed_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["completed_at"]
+
+    def __str__(self):
+        return f"{self.code} {self.moment} {self.pk}"
+
+    @property
+    def is_urgent(self) -> bool:
+        return bool(self.flags)
+
+
+class TreatmentSession(models.Model):
+    """A face-to-face, phone, video or group contact, in the same timeline (blended care)."""
+
+    class Kind(models.TextChoices):
+        FACE_TO_FACE = "face_to_face", _("face to face")
+        PHONE = "phone", _("phone")
+        VIDEO = "video", _("video call")
+        GROUP = "group", _("group session")
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="sessions")
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="sessions")
+    held_on = models.DateField(_("date"))
+    kind = models.CharField(_("kind"), max_length=14, choices=Kind.choices)
+    minutes = models.PositiveSmallIntegerField(_("minutes"), default=45)
+    note = EncryptedTextField(_("short note"), blank=True)
+    recorded_by = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-held_on", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(minutes__gte=1, minutes__lte=600), name="session_minutes_range"),
+        ]
+
+    def encryption_scope(self) -> int:
+        return self.patient.clinic_id
+
+
+class SteppedCareDecision(models.Model):
+    """The end-of-program decision for Master your Fatigue: the advice computed from the end
+    scores and the configured thresholds (kept as it was shown), and what therapist and patient
+    decided, with the reason."""
+
+    class Decision(models.TextChoices):
+        FINISH = "finish", _("finish the program")
+        STEP_UP = "step_up", _("step up to face-to-face CBT")
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    enrollment = models.OneToOneField(Enrollment, on_delete=models.CASCADE, related_name="stepped_care")
+    advice = models.JSONField(default=dict)
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    reason = EncryptedTextField(_("reason"))
+    decided_by = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    def encryption_scope(self) -> int:
+        return self.enrollment.clinic_id
+
+
+class CareShare(models.Model):
+    """A therapist shares a patient with a colleague of the same team until a date (cover)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="shares")
+    colleague = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="shared_patients")
+    shared_by = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="+")
+    until = models.DateField(_("until"))
+    created_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class TimelineEvent(models.Model):
+    """One line of a patient's timeline: enrollment and status changes, tailoring, sessions.
+
+    ``detail`` holds structured facts only (module numbers, statuses, step keys), never free
+    text, so the timeline can be shown and exported without decrypting anything.
+    """
+
+    class Kind(models.TextChoices):
+        ENROLLED = "enrolled", _("enrolled")
+        STATUS = "status", _("status changed")
+        MODULE_OPENED = "module_opened", _("module opened")
+        MODULE_HELD = "module_held", _("module held back")
+        MODULE_COMPLETED = "module_completed", _("module completed")
+        STEP_SKIPPED = "step_skipped", _("step skipped")
+        STEP_ADDED = "step_added", _("step added")
+        CADENCE = "cadence", _("feedback rhythm changed")
+        SESSION = "session", _("session recorded")
+        QUESTIONNAIRE = "questionnaire", _("questionnaire completed")
+        STEPPED_CARE = "stepped_care", _("stepped-care decision")
+        SHARED = "shared", _("shared with a colleague")
+        INTAKE = "intake", _("intake recorded")
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="timeline")
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, null=True, blank=True, related_name="timeline")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+")
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]

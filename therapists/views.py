@@ -43,8 +43,10 @@ def audit_search(request):
     form = AuditSearchForm(request.GET or None)
     events = None
     if form.is_valid():
+        # Recorded before the search runs, so the page's count and rows agree (the search is
+        # part of its own result).
+        audit_record(user=request.user, request=request, action=Action.SEARCH, object_type="audit_log")
         events = Paginator(audit_event_search(fetched_by=request.user, **form.cleaned_data), 50).get_page(
             request.GET.get("page")
         )
-        audit_record(user=request.user, request=request, action=Action.SEARCH, object_type="audit_log")
     return render(request, "therapists/audit_search.html", {"form": form, "events": events})

@@ -1,0 +1,45 @@
+"""Django admin (platform operators): read-only content, and the clinic additions.
+
+Content versions are read-only here as everywhere: they change only by loading files."""
+
+from django.contrib import admin
+
+from programs.models import ClinicProgramSetting, LicensedInstrument, ProgramVersion, StepMedia
+
+
+@admin.register(ProgramVersion)
+class ProgramVersionAdmin(admin.ModelAdmin):
+    list_display = ["program", "language", "number", "title", "published_at"]
+    list_filter = ["program", "language"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StepMedia)
+class StepMediaAdmin(admin.ModelAdmin):
+    list_display = ["clinic", "step_key", "language", "uploaded_at"]
+    list_filter = ["clinic", "language"]
+    search_fields = ["step_key"]
+    readonly_fields = ["uploaded_by", "uploaded_at"]
+
+    def save_model(self, request, obj, form, change):
+        obj.uploaded_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(ClinicProgramSetting)
+class ClinicProgramSettingAdmin(admin.ModelAdmin):
+    list_display = ["clinic", "program", "updated_at"]
+
+
+@admin.register(LicensedInstrument)
+class LicensedInstrumentAdmin(admin.ModelAdmin):
+    list_display = ["clinic", "code", "language", "uploaded_at"]
+    readonly_fields = ["source_sha256", "uploaded_by", "uploaded_at"]

@@ -1,0 +1,64 @@
+"""What a step page needs, for the preview here and for real patients in the patients app.
+
+``step_page_context`` builds the template context of templates/programs/step.html from a
+``selectors.StepPlace``: the form for the step kind (bound to POST data, or to saved answers),
+the clinic's recording, the questionnaire texts, and the links to the steps before and after.
+It reads; it never writes.
+"""
+
+from collections.abc import Callable
+
+from programs import questionnaires, selectors
+from programs.forms import AssignmentForm, DiaryEntryForm, QuestionnaireForm
+from programs.models import Step
+
+
+def step_form(step: Step, *, data=None, answers: dict | None = None, clinic_id: int | None = None,
+              language: str | None = None):
+    """The form for ``step`` (None for page, audio and video steps, and for a licensed
+    questionnaire whose texts the clinic has not loaded)."""
+    if step.kind == Step.Kind.ASSIGNMENT:
+        return AssignmentForm(data, step=step, answers=answers)
+    if step.kind == Step.Kind.DIARY:
+        return DiaryEntryForm(data, diary_type=step.diary_type, answers=answers)
+    if step.kind == Step.Kind.QUESTIONNAIRE:
+        presentation = questionnaire_presentation_for(step, clinic_id=clinic_id, language=language)
+        if presentation.available:
+            return QuestionnaireForm(data, presentation=presentation, answers=answers)
+    return None
+
+
+def questionnaire_presentation_for(step: Step, *, clinic_id: int | None, language: str | None = None):
+    language = language or step.version.language
+    licensed = None
+    if not questionnaires.get_instrument(step.questionnaire).texts_shipped:
+        licensed = selectors.licensed_instrument_for(clinic_id=clinic_id, code=step.questionnaire, language=language)
+    return questionnaires.questionnaire_presentation(step.questionnaire, language, licensed=licensed)
+
+
+def step_page_context(place: selectors.StepPlace, *, url_for: Callable[[Step], str], clinic_id: int | None,
+                      data=None, answers: dict | None = None, form=None, preview: bool = False,
+                      form_action: str = "") -> dict:
+    """Context for templates/programs/step.html. ``url_for(step)`` gives the URL of a step (the
+    preview and the patient journey link to different places). Pass ``form`` to use a form you
+    built yourself; otherwise one is made from ``data``/``answers``."""
+    step = place.step
+    language = step.version.language
+    if form is None:
+        form = step_form(step, data=data, answers=answers, clinic_id=clinic_id, language=language)
+    presentation = None
+    if step.kind == Step.Kind.QUESTIONNAIRE:
+        presentation = form.presentation if form is not None else questionnaire_presentation_for(
+            step, clinic_id=clinic_id, language=language)
+    return {
+        "step": step,
+        "place": place,
+        "form": form,
+        "media": selectors.step_media_for(clinic_id=clinic_id, step=step, language=language),
+        "questionnaire": presentation,
+        "previous_url": url_for(place.previous) if place.previous else "",
+        "next_url": url_for(place.next) if place.next else "",
+        "preview": preview,
+        "form_action": form_action,
+        "content_language": language,
+    }

@@ -1,0 +1,557 @@
+"""Outcome questionnaires: definitions, item texts where the licence allows, and scoring.
+
+Definitions live in code, not in content files: their scoring rules are clinical decisions that
+must be reviewed and tested, not edited with the text. Item texts are stored per language
+(``{"en": ..., "nl": ...}``); a language without texts falls back to English and says so
+(``Presentation.translated``), so Dutch texts can be added later (issue 9) without changing
+anything else.
+
+Licences (see also programs/content/LICENSED.md):
+- PHQ-9 and GAD-7: free to reproduce, translate, display and distribute (credit below).
+- RAND-36 physical functioning: RAND's terms: RAND is credited and every change we made is
+  marked. We call it RAND-36, never SF-36 (a trademark of others).
+- Single-item 0-10 ratings of pain and fatigue: our own wording.
+- CIS fatigue severity subscale: copyrighted. Only the scoring is here; a clinic loads the item
+  texts under its own licence (``LicensedInstrument``), and without them the therapist enters
+  the total (``questionnaire_score_entered``).
+
+Every scorer refuses incomplete or out-of-range answers with a ``ValidationError``: a score is
+never computed from a partly filled questionnaire.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+PHQ9 = "phq9"
+GAD7 = "gad7"
+RAND36_PF = "rand36_pf"
+PAIN_NRS = "pain_nrs"
+FATIGUE_NRS = "fatigue_nrs"
+CIS_FATIGUE = "cis_fatigue"
+
+
+@dataclass(frozen=True)
+class Option:
+    value: int
+    text: Mapping[str, str]
+
+    def label(self, language: str) -> str:
+        return self.text.get(language) or self.text.get("en", str(self.value))
+
+
+@dataclass(frozen=True)
+class Item:
+    number: int
+    text: Mapping[str, str]
+
+    def label(self, language: str) -> str:
+        return self.text.get(language) or self.text.get("en", "")
+
+
+@dataclass(frozen=True)
+class Band:
+    low: float
+    high: float
+    code: str
+    label: object  # lazy translation
+
+
+@dataclass(frozen=True)
+class Flag:
+    code: str
+    label: object
+
+
+@dataclass(frozen=True)
+class Score:
+    """A scored questionnaire. ``total`` is an int, or a float for averaged scales.
+    ``entered`` is True when a therapist typed the total instead of the patient answering items."""
+
+    code: str
+    total: float
+    min_total: float
+    max_total: float
+    higher_is_better: bool
+    band: str = ""
+    band_label: object = ""
+    flags: tuple[Flag, ...] = ()
+    item_scores: Mapping[int, float] = field(default_factory=dict)
+    entered: bool = False
+
+    @property
+    def flag_codes(self) -> set[str]:
+        return {f.code for f in self.flags}
+
+
+@dataclass(frozen=True)
+class Instrument:
+    code: str
+    name: str
+    short_name: object
+    instructions: Mapping[str, str]
+    items: tuple[Item, ...]
+    options: tuple[Option, ...]
+    licence_note: str
+    texts_shipped: bool = True
+    higher_is_better: bool = False
+    min_total: float = 0
+    max_total: float = 0
+    bands: tuple[Band, ...] = ()
+    # Option values allowed per item; None means the values of ``options``.
+    allowed_values: frozenset | None = None
+
+    @property
+    def item_count(self) -> int:
+        return len(self.items)
+
+    def band_for(self, total: float) -> Band | None:
+        for band in self.bands:
+            if band.low <= total <= band.high:
+                return band
+        return None
+
+    def check_answers(self, answers: Mapping, *, allowed=None) -> dict[int, int]:
+        """Normalise ``{item number: value}`` (keys may be ints or digit strings) and refuse
+        missing, unknown and out-of-range answers."""
+        allowed = allowed if allowed is not None else (
+            self.allowed_values or frozenset(o.value for o in self.options)
+        )
+        normalised: dict[int, int] = {}
+        errors = []
+        invalid: set[int] = set()
+        for key, value in answers.items():
+            try:
+                number = int(key)
+            except (TypeError, ValueError):
+                errors.append(_("Unknown item %(item)s.") % {"item": key})
+                continue
+            if not 1 <= number <= self.item_count:
+                errors.append(_("Unknown item %(item)s.") % {"item": key})
+                continue
+            if value is None or value == "":
+                continue
+            integer = _as_int(value)
+            if integer is None:
+                invalid.add(number)
+                errors.append(_("Item %(item)s: not a valid answer.") % {"item": number})
+                continue
+            if integer not in allowed:
+                invalid.add(number)
+                errors.append(_("Item %(item)s: %(value)s is out of range.") % {"item": number, "value": value})
+                continue
+            normalised[number] = integer
+        missing = [n for n in range(1, self.item_count + 1) if n not in normalised and n not in invalid]
+        if missing:
+            errors.append(_("Please answer every question. Missing: %(items)s.")
+                          % {"items": ", ".join(str(n) for n in missing)})
+        if errors:
+            raise ValidationError(errors)
+        return normalised
+
+    def score(self, answers: Mapping, **options) -> Score:
+        return SCORERS[self.code](self, self.check_answers(answers, allowed=options.pop("allowed", None)),
+                                  **options)
+
+
+def _as_int(value) -> int | None:
+    """An int from an int or a string of digits; None for anything else (bools, floats with a
+    fraction, text)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+_FREQUENCY_OPTIONS = (
+    Option(0, {"en": "Not at all"}),
+    Option(1, {"en": "Several days"}),
+    Option(2, {"en": "More than half the days"}),
+    Option(3, {"en": "Nearly every day"}),
+)
+
+_PFIZER_NOTE = (
+    "Developed by Drs. Robert L. Spitzer, Janet B.W. Williams, Kurt Kroenke and colleagues, with an "
+    "educational grant from Pfizer Inc. No permission required to reproduce, translate, display or distribute."
+)
+
+PHQ9_INSTRUMENT = Instrument(
+    code=PHQ9,
+    name="PHQ-9",
+    short_name=_("Mood (PHQ-9)"),
+    instructions={"en": "Over the last 2 weeks, how often have you been bothered by any of the following problems?"},
+    items=tuple(Item(n, {"en": text}) for n, text in enumerate([
+        "Little interest or pleasure in doing things",
+        "Feeling down, depressed, or hopeless",
+        "Trouble falling or staying asleep, or sleeping too much",
+        "Feeling tired or having little energy",
+        "Poor appetite or overeating",
+        "Feeling bad about yourself — or that you are a failure or have let yourself or your family down",
+        "Trouble concentrating on things, such as reading the newspaper or watching television",
+        "Moving or speaking so slowly that other people could have noticed? Or the opposite — being so "
+        "fidgety or restless that you have been moving around a lot more than usual",
+        "Thoughts that you would be better off dead or of hurting yourself in some way",
+    ], start=1)),
+    options=_FREQUENCY_OPTIONS,
+    licence_note="PHQ-9. " + _PFIZER_NOTE,
+    min_total=0,
+    max_total=27,
+    bands=(
+        Band(0, 4, "minimal", _("minimal")),
+        Band(5, 9, "mild", _("mild")),
+        Band(10, 14, "moderate", _("moderate")),
+        Band(15, 19, "moderately_severe", _("moderately severe")),
+        Band(20, 27, "severe", _("severe")),
+    ),
+)
+
+GAD7_INSTRUMENT = Instrument(
+    code=GAD7,
+    name="GAD-7",
+    short_name=_("Worry and anxiety (GAD-7)"),
+    instructions={"en": "Over the last 2 weeks, how often have you been bothered by the following problems?"},
+    items=tuple(Item(n, {"en": text}) for n, text in enumerate([
+        "Feeling nervous, anxious, or on edge",
+        "Not being able to stop or control worrying",
+        "Worrying too much about different things",
+        "Trouble relaxing",
+        "Being so restless that it is hard to sit still",
+        "Becoming easily annoyed or irritable",
+        "Feeling afraid, as if something awful might happen",
+    ], start=1)),
+    options=_FREQUENCY_OPTIONS,
+    licence_note="GAD-7. " + _PFIZER_NOTE,
+    min_total=0,
+    max_total=21,
+    bands=(
+        Band(0, 4, "minimal", _("minimal")),
+        Band(5, 9, "mild", _("mild")),
+        Band(10, 14, "moderate", _("moderate")),
+        Band(15, 21, "severe", _("severe")),
+    ),
+)
+
+RAND36_CREDIT = (
+    "Items 3-12 (physical functioning) of the RAND 36-Item Health Survey 1.0, developed at RAND as part of "
+    "the Medical Outcomes Study, used under RAND's terms of use. RAND does not endorse this application. "
+    "Changes made by the icbt project, not by RAND: only the ten physical-functioning items are asked, "
+    "one per question on a screen, and they are scored on their own (0-100). The item wording is RAND's, "
+    "unchanged; any later change to it is marked [changed by icbt]."
+)
+
+RAND36_PF_INSTRUMENT = Instrument(
+    code=RAND36_PF,
+    name="RAND-36 physical functioning",
+    short_name=_("Physical functioning (RAND-36)"),
+    instructions={"en": "The following items are about activities you might do during a typical day. "
+                        "Does your health now limit you in these activities? If so, how much?"},
+    items=tuple(Item(n, {"en": text}) for n, text in enumerate([
+        "Vigorous activities, such as running, lifting heavy objects, participating in strenuous sports",
+        "Moderate activities, such as moving a table, pushing a vacuum cleaner, bowling, or playing golf",
+        "Lifting or carrying groceries",
+        "Climbing several flights of stairs",
+        "Climbing one flight of stairs",
+        "Bending, kneeling, or stooping",
+        "Walking more than a mile",
+        "Walking several blocks",
+        "Walking one block",
+        "Bathing or dressing yourself",
+    ], start=1)),
+    options=(
+        Option(1, {"en": "Yes, limited a lot"}),
+        Option(2, {"en": "Yes, limited a little"}),
+        Option(3, {"en": "No, not limited at all"}),
+    ),
+    licence_note=RAND36_CREDIT,
+    higher_is_better=True,
+    min_total=0,
+    max_total=100,
+)
+
+_NRS_OPTIONS = tuple(Option(v, {"en": str(v)}) for v in range(11))
+
+PAIN_NRS_INSTRUMENT = Instrument(
+    code=PAIN_NRS,
+    name="Pain intensity (0-10)",
+    short_name=_("Pain (0-10)"),
+    instructions={"en": "Choose the number that fits best."},
+    items=(Item(1, {"en": "How much pain have you had on average in the past week? "
+                          "0 is no pain, 10 is the worst pain you can imagine."}),),
+    options=_NRS_OPTIONS,
+    licence_note="Single-item numeric rating scale, wording by the icbt project.",
+    min_total=0,
+    max_total=10,
+)
+
+FATIGUE_NRS_INSTRUMENT = Instrument(
+    code=FATIGUE_NRS,
+    name="Fatigue (0-10)",
+    short_name=_("Fatigue (0-10)"),
+    instructions={"en": "Choose the number that fits best."},
+    items=(Item(1, {"en": "How tired have you been on average in the past week? "
+                          "0 is not tired at all, 10 is as tired as you can imagine."}),),
+    options=_NRS_OPTIONS,
+    licence_note="Single-item numeric rating scale, wording by the icbt project.",
+    min_total=0,
+    max_total=10,
+)
+
+CIS_DEFAULT_SEVERE_THRESHOLD = 35
+
+CIS_FATIGUE_INSTRUMENT = Instrument(
+    code=CIS_FATIGUE,
+    name="CIS fatigue severity",
+    short_name=_("Fatigue severity (CIS)"),
+    instructions={},
+    items=tuple(Item(n, {}) for n in range(1, 9)),
+    options=tuple(Option(v, {"en": str(v)}) for v in range(1, 8)),
+    licence_note=(
+        "Checklist Individual Strength (CIS), fatigue severity subscale: copyrighted by its authors. The item "
+        "texts are not shipped; a clinic loads them under its own licence (programs/content/LICENSED.md)."
+    ),
+    texts_shipped=False,
+    min_total=8,
+    max_total=56,
+    bands=(
+        Band(8, 34, "not_severe", _("not severe")),
+        Band(35, 56, "severe", _("severe fatigue")),
+    ),
+)
+
+INSTRUMENTS: dict[str, Instrument] = {
+    i.code: i for i in (PHQ9_INSTRUMENT, GAD7_INSTRUMENT, RAND36_PF_INSTRUMENT, PAIN_NRS_INSTRUMENT,
+                        FATIGUE_NRS_INSTRUMENT, CIS_FATIGUE_INSTRUMENT)
+}
+
+
+def get_instrument(code: str) -> Instrument:
+    try:
+        return INSTRUMENTS[code]
+    except KeyError:
+        raise ValidationError(_("Unknown questionnaire %(code)s.") % {"code": code}) from None
+
+
+# --- Scorers ------------------------------------------------------------------------------
+
+
+def _score_sum_with_bands(instrument: Instrument, answers: dict[int, int]) -> Score:
+    total = sum(answers.values())
+    band = instrument.band_for(total)
+    return Score(
+        code=instrument.code, total=total, min_total=instrument.min_total, max_total=instrument.max_total,
+        higher_is_better=instrument.higher_is_better, band=band.code if band else "",
+        band_label=band.label if band else "", flags=_flags(instrument.code, total, answers),
+        item_scores=dict(answers),
+    )
+
+
+def _flags(code: str, total: float, answers: Mapping[int, int] | None) -> tuple[Flag, ...]:
+    flags = []
+    if code == PHQ9 and answers is not None and answers.get(9, 0) > 0:
+        flags.append(Flag("self_harm", _("Item 9 (thoughts of being better off dead or of self-harm) was "
+                                         "answered above 0: contact the patient soon.")))
+    if code == PHQ9 and total >= 10:
+        flags.append(Flag("possible_depression", _("A total of 10 or more suggests depression.")))
+    if code == GAD7 and total >= 10:
+        flags.append(Flag("possible_anxiety_disorder", _("A total of 10 or more suggests an anxiety disorder.")))
+    return tuple(flags)
+
+
+RAND36_PF_ITEM_SCORES = {1: 0.0, 2: 50.0, 3: 100.0}
+
+
+def _score_rand36_pf(instrument: Instrument, answers: dict[int, int]) -> Score:
+    """Each item: 'limited a lot' 0, 'limited a little' 50, 'not limited' 100; the scale is their
+    average, 0-100, higher is better."""
+    item_scores = {n: RAND36_PF_ITEM_SCORES[v] for n, v in answers.items()}
+    total = float(Decimal(sum(item_scores.values()) / len(item_scores)).quantize(Decimal("0.1"), ROUND_HALF_UP))
+    return Score(code=instrument.code, total=total, min_total=0, max_total=100, higher_is_better=True,
+                 item_scores=item_scores)
+
+
+def _score_nrs(instrument: Instrument, answers: dict[int, int]) -> Score:
+    return Score(code=instrument.code, total=answers[1], min_total=0, max_total=10, higher_is_better=False,
+                 item_scores=dict(answers))
+
+
+def _score_cis(instrument: Instrument, answers: dict[int, int], *, reverse_scored=None,
+               severe_threshold: int | None = None) -> Score:
+    """Each item 1-7; items at the positions in ``reverse_scored`` count as 8 - answer. The total
+    (8-56) is severe fatigue at or above the threshold (default 35; 40 is used in some research).
+
+    The reversed positions come from the clinic's licensed file: they depend on how its form
+    numbers the answer boxes (see LICENSED.md), so there is deliberately no default here.
+    """
+    if reverse_scored is None:
+        raise ValidationError(_("The reversed items of this questionnaire are not known: load the licensed file."))
+    reverse = set(validate_reverse_positions(reverse_scored, item_count=instrument.item_count))
+    item_scores = {n: (8 - v if n in reverse else v) for n, v in answers.items()}
+    total = sum(item_scores.values())
+    return _cis_score(total, severe_threshold, item_scores=item_scores)
+
+
+def _cis_score(total: int, severe_threshold: int | None, *, item_scores=None, entered=False) -> Score:
+    threshold = severe_threshold or CIS_DEFAULT_SEVERE_THRESHOLD
+    severe = total >= threshold
+    return Score(
+        code=CIS_FATIGUE, total=total, min_total=8, max_total=56, higher_is_better=False,
+        band="severe" if severe else "not_severe",
+        band_label=_("severe fatigue") if severe else _("not severe"),
+        flags=(Flag("severe_fatigue", _("Severe fatigue (%(total)s, threshold %(threshold)s).")
+                    % {"total": total, "threshold": threshold}),) if severe else (),
+        item_scores=item_scores or {}, entered=entered,
+    )
+
+
+def validate_reverse_positions(positions, *, item_count: int = 8) -> list[int]:
+    if not isinstance(positions, list | tuple) or any(
+        isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= item_count for p in positions
+    ) or len(set(positions)) != len(positions):
+        raise ValidationError(
+            _("reverse_scored must be a list of different item positions from 1 to %(n)s.") % {"n": item_count}
+        )
+    return list(positions)
+
+
+SCORERS = {
+    PHQ9: _score_sum_with_bands,
+    GAD7: _score_sum_with_bands,
+    RAND36_PF: _score_rand36_pf,
+    PAIN_NRS: _score_nrs,
+    FATIGUE_NRS: _score_nrs,
+    CIS_FATIGUE: _score_cis,
+}
+
+
+def questionnaire_score(code: str, answers: Mapping, **options) -> Score:
+    """Score item answers ``{item number: value}``. For ``cis_fatigue`` pass ``reverse_scored``
+    (and optionally ``severe_threshold``) from the clinic's licensed instrument."""
+    return get_instrument(code).score(answers, **options)
+
+
+def questionnaire_score_entered(*, code: str, total, severe_threshold: int | None = None) -> Score:
+    """Validate and interpret a total a therapist entered (when no item texts are available, or
+    from a paper form). Refuses a value outside the instrument's range or one that its items
+    cannot produce (RAND-36 physical functioning moves in steps of 5). Item-level flags, such as
+    PHQ-9 item 9, cannot be known from a total: the therapist must check the paper form."""
+    instrument = get_instrument(code)
+    if isinstance(total, bool):
+        raise ValidationError(_("Enter a whole number."))
+    try:
+        value = Decimal(str(total).strip())
+    except Exception:  # noqa: BLE001 - any unparseable value is the same error
+        raise ValidationError(_("Enter a number.")) from None
+    if not value.is_finite():
+        raise ValidationError(_("Enter a number."))
+    if not instrument.min_total <= value <= instrument.max_total:
+        raise ValidationError(_("The total must be between %(min)s and %(max)s.")
+                              % {"min": _fmt(instrument.min_total), "max": _fmt(instrument.max_total)})
+    if code == RAND36_PF:
+        if value % 5 != 0:
+            raise ValidationError(_("This score moves in steps of 5 (0, 5, 10, ... 100)."))
+        return Score(code=code, total=float(value), min_total=0, max_total=100, higher_is_better=True, entered=True)
+    if value != value.to_integral_value():
+        raise ValidationError(_("Enter a whole number."))
+    whole = int(value)
+    if code == CIS_FATIGUE:
+        return _cis_score(whole, severe_threshold, entered=True)
+    band = instrument.band_for(whole)
+    return Score(
+        code=code, total=whole, min_total=instrument.min_total, max_total=instrument.max_total,
+        higher_is_better=instrument.higher_is_better, band=band.code if band else "",
+        band_label=band.label if band else "", flags=_flags(code, whole, None), entered=True,
+    )
+
+
+def _fmt(number) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+# --- Change on a 0-10 rating (IMMPACT) -----------------------------------------------------
+
+MODERATE_CHANGE_PERCENT = 30
+SUBSTANTIAL_CHANGE_PERCENT = 50
+
+
+@dataclass(frozen=True)
+class Change:
+    category: str  # substantial_improvement | moderate_improvement | no_important_change | worse
+    label: object
+    percent: float | None  # reduction in percent of the baseline (negative: an increase)
+
+
+def classify_change(baseline, follow_up, *, higher_is_worse: bool = True) -> Change:
+    """Classify the change on a 0-10 rating between two measurements (IMMPACT: 30% less is a
+    moderately important, 50% less a substantially important improvement). An increase of 30%
+    or more counts as worse. A baseline of 0 has no percentage: any rise is worse."""
+    for value in (baseline, follow_up):
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal) or not 0 <= value <= 10:
+            raise ValidationError(_("A rating must be a number from 0 to 10."))
+    if not higher_is_worse:
+        baseline, follow_up = 10 - baseline, 10 - follow_up
+    if baseline == 0:
+        if follow_up > 0:
+            return Change("worse", _("worse"), None)
+        return Change("no_important_change", _("no important change"), None)
+    percent = float((Decimal(str(baseline)) - Decimal(str(follow_up))) / Decimal(str(baseline)) * 100)
+    if percent >= SUBSTANTIAL_CHANGE_PERCENT:
+        return Change("substantial_improvement", _("substantially better"), percent)
+    if percent >= MODERATE_CHANGE_PERCENT:
+        return Change("moderate_improvement", _("moderately better"), percent)
+    if percent <= -MODERATE_CHANGE_PERCENT:
+        return Change("worse", _("worse"), percent)
+    return Change("no_important_change", _("no important change"), percent)
+
+
+# --- Presentation: what a form shows, in one language --------------------------------------
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """Everything needed to show a questionnaire in one language. ``available`` is False for a
+    licensed instrument without loaded texts (the therapist enters the score); ``translated`` is
+    False when English texts stand in for the requested language."""
+
+    instrument: Instrument
+    language: str
+    available: bool
+    translated: bool
+    title: str
+    instructions: str
+    items: tuple[tuple[int, str], ...]
+    options: tuple[tuple[int, str], ...]
+    licence_note: str
+    scoring_options: Mapping = field(default_factory=dict)
+
+
+def questionnaire_presentation(code: str, language: str, *, licensed=None) -> Presentation:
+    """Texts for ``code`` in ``language``. ``licensed`` is the clinic's ``LicensedInstrument``
+    for licensed instruments (see ``selectors.licensed_instrument_for``)."""
+    instrument = get_instrument(code)
+    if not instrument.texts_shipped:
+        if licensed is None:
+            return Presentation(instrument, language, False, False, instrument.name, "", (), (),
+                                instrument.licence_note)
+        return Presentation(
+            instrument, language, True, licensed.language == language, licensed.title, licensed.instructions,
+            tuple((n, text) for n, text in enumerate(licensed.items, start=1)),
+            tuple((o["value"], o["label"]) for o in licensed.options),
+            licensed.licence_note,
+            {"reverse_scored": list(licensed.reverse_scored), "severe_threshold": licensed.severe_threshold},
+        )
+    translated = all(language in item.text for item in instrument.items)
+    lang = language if translated else "en"
+    return Presentation(
+        instrument, language, True, translated, instrument.name, instrument.instructions.get(lang, ""),
+        tuple((item.number, item.label(lang)) for item in instrument.items),
+        tuple((o.value, o.label(lang)) for o in instrument.options),
+        instrument.licence_note,
+    )
