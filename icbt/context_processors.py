@@ -12,10 +12,15 @@ def navigation(request):
         roles = roles_of(user)
         if roles.patient is not None:
             items.append((_("My program"), reverse("patients:home")))
+            items.append((_("Messages"), reverse("messaging:patient_conversation")))
             items.append((_("Who looked at my file"), reverse("patients:access_log")))
         if roles.staff is not None:
             if roles.staff.is_therapist:
                 items.append((_("My patients"), reverse("patients:staff_patient_list")))
+            if roles.staff.is_therapist or roles.staff.is_clinic_admin:
+                items.append((_("Feedback templates"), reverse("messaging:template_list")))
+            if roles.staff.is_therapist or roles.staff.is_clinic_admin:
+                items.append((_("Programs"), reverse("programs:program_list")))
             if roles.staff.is_manager:
                 items.append((_("Clinic overview"), reverse("therapists:clinic_overview")))
             if roles.staff.is_clinic_admin or roles.staff.is_manager:

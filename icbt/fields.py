@@ -16,9 +16,11 @@ What it guarantees, and what it does not:
   makes it unreadable (:class:`~icbt.crypto.DecryptionError`), never readable in the wrong place.
 * ``""`` and ``None`` are stored as they are: whether a field is empty is visible in the database,
   and so is the approximate length of the text (AES-GCM does not pad).
-* Values are written only through ``Model.save()`` (where ``pre_save`` encrypts). ``update()``,
-  ``bulk_update()``, ``loaddata`` and lookups with text refuse plaintext loudly instead of storing
-  or searching it. Encrypted text cannot be searched or ordered in SQL; ``values()`` returns tokens.
+* Values are written only through ``Model.save()`` and ``bulk_create()`` (where ``pre_save``
+  encrypts). ``update()``, ``bulk_update()``, ``loaddata`` and ``exact``/``in`` lookups with text
+  refuse plaintext loudly (TypeError) instead of storing or searching it; text searches such as
+  ``icontains`` are not available (FieldError). ``values()`` returns tokens, and ordering by the
+  field orders by ciphertext. ``dumpdata`` reads the attribute, so it exports plaintext.
 * Decryption is lazy: loading rows costs nothing until the attribute is read, and the plaintext
   is then cached on the instance. Saving an instance whose text was not changed writes the same
   token back (after checking it still belongs to this row), so unrelated saves do not re-encrypt.
@@ -32,6 +34,8 @@ from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 
 from icbt import crypto
+
+_CIPHERTEXT_LOOKUPS = {"exact", "in", "isnull", "startswith"}
 
 
 class Ciphertext(str):
@@ -165,6 +169,12 @@ class EncryptedTextField(models.TextField):
         token = crypto.encrypt(value, scope=self.scope_for(model_instance), associated_data=associated_data)
         model_instance.__dict__[self._sealed_name()] = (value, associated_data, token)
         return Ciphertext(token)
+
+    def get_lookup(self, lookup_name):
+        """Only lookups that mean something on ciphertext; a text search would silently match noise."""
+        if lookup_name not in _CIPHERTEXT_LOOKUPS:
+            return None
+        return super().get_lookup(lookup_name)
 
     def get_prep_value(self, value):
         """Let only tokens (and emptiness) reach SQL, so plaintext is never stored or searched."""

@@ -3,8 +3,8 @@ import time
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect
-from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -26,7 +26,9 @@ class SecurityHeadersMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", settings.ICBT_CSP)
-        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+        response.headers.setdefault(
+            "Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"
+        )
         if not _is_static(request.path):
             response.headers["Cache-Control"] = "no-store"
             response.headers.pop("Expires", None)
@@ -64,7 +66,7 @@ class StaffIdleTimeoutMiddleware:
             if last_seen is not None and now - int(last_seen) > limit:
                 logout(request)
                 messages.info(request, _("You were signed out after a period without activity."))
-                return redirect(f"{reverse('account_login')}?next={request.path}")
+                return redirect_to_login(request.get_full_path())
             # Write at most once a minute, so that every request does not rewrite the session.
             if last_seen is None or now - int(last_seen) >= 60:
                 request.session[self.SESSION_KEY] = now
@@ -95,7 +97,8 @@ class StaffMFARequiredMiddleware:
             and not has_totp(user)
         ):
             messages.warning(
-                request, _("Set up two-factor authentication before you continue. It protects your patients' data.")
+                request,
+                _("Set up two-factor authentication before you continue. It protects your patients' data."),
             )
             return redirect("mfa_activate_totp")
         return self.get_response(request)

@@ -144,6 +144,25 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# The notification digests (messaging/tasks.py). Every task is safe to run twice and to overlap
+# with itself; "expires" drops beats that waited in the queue while no worker ran.
+CELERY_BEAT_SCHEDULE = {
+    "digests-send-due": {
+        "task": "messaging.tasks.digests_send_due",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "notifications-scan": {
+        "task": "messaging.tasks.notifications_scan",
+        "schedule": 900.0,
+        "options": {"expires": 850},
+    },
+    "notifications-purge": {
+        "task": "messaging.tasks.notifications_purge",
+        "schedule": 86400.0,
+        "options": {"expires": 3600},
+    },
+}
 CELERY_TIMEZONE = "UTC"
 
 # --- E-mail ---------------------------------------------------------------------------------
@@ -288,3 +307,11 @@ ADMINS = []
 # --- Product settings -----------------------------------------------------------------------
 ICBT_FEEDBACK_OVERDUE_WORKING_DAYS = env_int("ICBT_FEEDBACK_OVERDUE_WORKING_DAYS", 2)
 ICBT_INACTIVE_DAYS = env_int("ICBT_INACTIVE_DAYS", 7)
+# Notification digests (messaging/digests.py): "soon" batches at most once per this many minutes;
+# a claimed digest whose run died is taken over after the lease (longer than the task time limit,
+# so a lease never expires under a run that is still alive); an optional pause between e-mails
+# for mail relays that limit the rate; handled notifications are deleted after the retention.
+ICBT_DIGEST_SOON_MINUTES = env_int("ICBT_DIGEST_SOON_MINUTES", 5)
+ICBT_DIGEST_LEASE_SECONDS = env_int("ICBT_DIGEST_LEASE_SECONDS", 600)
+ICBT_DIGEST_SEND_PAUSE_MS = env_int("ICBT_DIGEST_SEND_PAUSE_MS", 0)
+ICBT_NOTIFICATION_RETENTION_DAYS = env_int("ICBT_NOTIFICATION_RETENTION_DAYS", 180)

@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("patients.urls")),
     path("", include("therapists.urls")),
     path("", include("programs.urls")),
+    path("", include("messaging.urls")),
 ]

@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -33,8 +33,12 @@ def home(request):
 
 @require_GET
 @never_cache
+@transaction.non_atomic_requests
 def healthz(request):
-    """Reports the database and the broker. 200 when both answer, 503 otherwise."""
+    """Reports the database and the broker. 200 when both answer, 503 otherwise.
+
+    Not wrapped in the request transaction (ATOMIC_REQUESTS): opening it needs the database,
+    and an unreachable database must give this 503 answer, not a 500 error page."""
     status = {"database": "ok", "broker": "ok"}
     try:
         with connection.cursor() as cursor:

@@ -37,8 +37,8 @@ class Message(models.Model):
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    on_behalf_of = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                     related_name="+")
+    on_behalf_of = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                     blank=True, related_name="+")
     body = EncryptedTextField()
     is_feedback = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -84,6 +84,9 @@ class FeedbackLink(models.Model):
             )
         ]
 
+    def __str__(self):
+        return f"feedback link {self.pk}"
+
 
 class MessageDraft(models.Model):
     """A message being written, saved automatically as the author types."""
@@ -99,6 +102,9 @@ class MessageDraft(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["conversation", "author"], name="one_draft_per_author"),
         ]
+
+    def __str__(self):
+        return f"draft {self.pk}"
 
     def encryption_scope(self) -> int:
         return self.conversation.enrollment.clinic_id
@@ -136,6 +142,9 @@ class StaffNote(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"staff note {self.pk}"
 
     def encryption_scope(self) -> int:
         return self.patient.clinic_id

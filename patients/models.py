@@ -61,6 +61,8 @@ class IntakeRequest(models.Model):
     email = models.EmailField(_("e-mail address"), max_length=254)
     phone = models.CharField(_("phone number"), max_length=40, blank=True)
     message = EncryptedTextField(_("message"), blank=True)
+    # The language the page was read in: the invitation and the program version follow it.
+    language = models.CharField(_("language"), max_length=8, default="en")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     handled_by = models.ForeignKey(StaffMember, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -465,6 +467,9 @@ class TimelineEvent(models.Model):
         STEPPED_CARE = "stepped_care", _("stepped-care decision")
         SHARED = "shared", _("shared with a colleague")
         INTAKE = "intake", _("intake recorded")
+        REFERRAL = "referral", _("referral")
+        THERAPIST = "therapist", _("therapist changed")
+        MODULE_DEFAULT = "module_default", _("module back on its normal schedule")
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="timeline")
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, null=True, blank=True, related_name="timeline")

@@ -1,9 +1,30 @@
 """Reads of patient data that cross a permission line. Each takes the viewer."""
 
-from django.db.models import QuerySet
+from django.db.models import Avg, Count, FloatField, Max, Min, QuerySet
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+from django.http import Http404
 
 from icbt.roles import roles_of
-from patients.models import Patient
+from patients.models import (
+    AssignmentAnswer,
+    DiaryEntry,
+    Enrollment,
+    Intake,
+    IntakeRequest,
+    ModuleState,
+    Patient,
+    QuestionnaireResponse,
+    Referral,
+    StepOverride,
+    SteppedCareDecision,
+    TimelineEvent,
+    TreatmentSession,
+)
+from programs import questionnaires
+from programs import selectors as programs_selectors
+from programs.models import LicensedInstrument, Module, Program, ProgramVersion, Step
+from therapists.models import Clinic, StaffMember
 
 
 def patient_list(*, fetched_by) -> QuerySet[Patient]:
@@ -16,3 +37,419 @@ def patient_list(*, fetched_by) -> QuerySet[Patient]:
         .select_related("user")
         .order_by("user__last_name", "user__first_name", "pk")
     )
+
+
+# --- The patient's own treatment (issue 4, the patient's side) -----------------------------------
+# Every read below starts from the enrollment returned by ``enrollment_for_patient``, so a patient
+# can only ever reach their own rows: an id from another enrollment is simply not found (404).
+
+FEEDBACK_PREFETCH = ("feedback_links__message__conversation__enrollment", "feedback_links__message__author")
+
+
+def _with_feedback(queryset):
+    """Prefetch the feedback written about each item (messaging.FeedbackLink, reached through
+    its reverse relation so this app does not import messaging). Five queries, whatever the
+    number of items; nothing when messaging is not installed."""
+    if hasattr(queryset.model, "feedback_links"):
+        return queryset.prefetch_related(*FEEDBACK_PREFETCH)
+    return queryset
+
+
+def enrollment_for_patient(*, fetched_by) -> Enrollment | None:
+    """The signed-in patient's enrollment: the open one, else the one that ended last; None when
+    the therapist has not enrolled them yet. 404 for anyone who is not a patient (staff have
+    their own pages). One query."""
+    patient = roles_of(fetched_by).patient
+    if patient is None:
+        raise Http404
+    enrollments = list(
+        Enrollment.objects.filter(patient=patient)
+        .select_related("version__program", "clinic", "therapist__user")
+        .order_by("-created_at", "-pk")
+    )
+    chosen = next((e for e in enrollments if e.is_open), enrollments[0] if enrollments else None)
+    if chosen is not None:
+        chosen.patient = patient
+    return chosen
+
+
+def assignment_answer_for(*, enrollment: Enrollment, step) -> AssignmentAnswer | None:
+    answer = _with_feedback(AssignmentAnswer.objects.filter(enrollment=enrollment, step=step)).first()
+    if answer is not None:
+        answer.enrollment = enrollment
+    return answer
+
+
+def diary_entries_for(*, enrollment: Enrollment, diary_type=None, since=None, until=None,
+                      with_feedback: bool = True) -> list[DiaryEntry]:
+    """The enrollment's entries, newest first: one query, plus five for the feedback on them."""
+    entries = DiaryEntry.objects.filter(enrollment=enrollment).select_related("diary_type")
+    if diary_type is not None:
+        entries = entries.filter(diary_type=diary_type)
+    if since is not None:
+        entries = entries.filter(entry_date__gte=since)
+    if until is not None:
+        entries = entries.filter(entry_date__lte=until)
+    entries = entries.order_by("-entry_date", "-pk")
+    result = list(_with_feedback(entries) if with_feedback else entries)
+    for entry in result:
+        entry.enrollment = enrollment  # decrypting the text needs the clinic: no query per entry
+    return result
+
+
+def diary_entry_get(*, enrollment: Enrollment, uid) -> DiaryEntry:
+    entries = DiaryEntry.objects.filter(enrollment=enrollment, uid=uid).select_related("diary_type")
+    entry = _with_feedback(entries).first()
+    if entry is None:
+        raise Http404
+    entry.enrollment = enrollment
+    return entry
+
+
+def diary_type_get(*, enrollment: Enrollment, slug: str):
+    diary_type = enrollment.version.diary_types.filter(slug=slug).first()
+    if diary_type is None:
+        raise Http404
+    return diary_type
+
+
+def diary_chart_rows(*, enrollment: Enrollment, diary_type, fields: list[str], since, until) -> list[tuple]:
+    """``(entry_date, value of each field...)`` per day between ``since`` and ``until``, with the
+    numbers taken out of the JSON by the database (a missing or non-numeric value is None).
+    One query; at most one row per day."""
+    annotations = {f"chart_{i}": Cast(KT(f"values__{name}"), FloatField()) for i, name in enumerate(fields)}
+    return list(
+        DiaryEntry.objects.filter(enrollment=enrollment, diary_type=diary_type, entry_date__gte=since,
+                                  entry_date__lte=until)
+        .annotate(**annotations).order_by("entry_date").values_list("entry_date", *annotations)
+    )
+
+
+def diary_chart_summary(*, enrollment: Enrollment, diary_type, fields: list[str], since, until) -> dict:
+    """Average, lowest and highest of each field over the period, and the number of entries,
+    computed by the database in one query: ``{"count": n, field: {"avg", "min", "max"}}``."""
+    aggregates = {"count": Count("pk")}
+    for i, name in enumerate(fields):
+        value = Cast(KT(f"values__{name}"), FloatField())
+        aggregates[f"avg_{i}"] = Avg(value)
+        aggregates[f"min_{i}"] = Min(value)
+        aggregates[f"max_{i}"] = Max(value)
+    row = DiaryEntry.objects.filter(enrollment=enrollment, diary_type=diary_type, entry_date__gte=since,
+                                    entry_date__lte=until).aggregate(**aggregates)
+    result = {"count": row["count"]}
+    for i, name in enumerate(fields):
+        result[name] = {"avg": row[f"avg_{i}"], "min": row[f"min_{i}"], "max": row[f"max_{i}"]}
+    return result
+
+
+def questionnaire_responses_for(*, enrollment: Enrollment) -> QuerySet[QuestionnaireResponse]:
+    responses = QuestionnaireResponse.objects.filter(enrollment=enrollment).order_by("completed_at", "pk")
+    return _with_feedback(responses)
+
+
+def questionnaire_response_for_step(*, enrollment: Enrollment, step) -> QuestionnaireResponse | None:
+    return _with_feedback(QuestionnaireResponse.objects.filter(enrollment=enrollment, step=step)) \
+        .order_by("-completed_at").first()
+
+
+def _unread_feedback(enrollment: Enrollment):
+    """Unread feedback messages of the enrollment's conversation, reached through the reverse
+    relations (None when messaging has no conversation for it yet)."""
+    if not hasattr(Enrollment, "conversation"):
+        return None
+    try:
+        conversation = enrollment.conversation
+    except Enrollment.conversation.RelatedObjectDoesNotExist:
+        return None
+    return conversation.messages.filter(is_feedback=True, read_at__isnull=True) \
+        .exclude(author_id=enrollment.patient.user_id)
+
+
+def unread_feedback_count(*, enrollment: Enrollment) -> int:
+    """Two queries (the conversation, then the count)."""
+    messages = _unread_feedback(enrollment)
+    return messages.count() if messages is not None else 0
+
+
+def unread_feedback_first_link(*, enrollment: Enrollment):
+    """The item (answer, diary entry or questionnaire response) the oldest unread feedback is
+    about, as ``(kind, object)``; ``(None, None)`` for feedback about a module or nothing."""
+    messages = _unread_feedback(enrollment)
+    if messages is None:
+        return None, None
+    message = messages.order_by("created_at", "pk").prefetch_related(
+        "links__answer__step__module", "links__diary_entry", "links__questionnaire").first()
+    if message is None:
+        return None, None
+    for link in message.links.all():
+        for kind in ("answer", "diary_entry", "questionnaire"):
+            target = getattr(link, kind)
+            if target is not None and target.enrollment_id == enrollment.pk:
+                return kind, target
+    return None, None
+
+
+def step_for_enrollment(*, enrollment: Enrollment, pk: int):
+    """A step of the enrollment's own version with everything a step page shows. One query."""
+    step = Step.objects.filter(pk=pk, version=enrollment.version).select_related("module", "diary_type")
+    step = step.first()
+    if step is None:
+        raise Http404
+    step.version = enrollment.version
+    step.module.version = enrollment.version
+    return step
+
+
+def diary_entry_on(*, enrollment: Enrollment, diary_type, day) -> DiaryEntry | None:
+    entry = DiaryEntry.objects.filter(enrollment=enrollment, diary_type=diary_type, entry_date=day).first()
+    if entry is not None:
+        entry.enrollment = enrollment
+    return entry
+
+
+def diary_entry_today(*, enrollment: Enrollment, diary_type, today) -> DiaryEntry | None:
+    return diary_entry_on(enrollment=enrollment, diary_type=diary_type, day=today)
+
+
+# --- The therapist's side (issue 4, staff side) ------------------------------------------------
+# Queues and lists take the viewer; reads of one patient's treatment take a patient that the view
+# already fetched through patients.access.patient_get_for_user (which checked and audited).
+
+INTAKE_QUEUE_OPEN = (IntakeRequest.Status.NEW, IntakeRequest.Status.CONTACTED)
+
+
+def intake_request_list(*, fetched_by, show: str = "open") -> QuerySet[IntakeRequest]:
+    """The intake queue of the viewer's clinic, oldest waiting request first (``show="open"``:
+    new and contacted) or everything, newest first (``show="all"``). Therapists only; one query."""
+    staff = roles_of(fetched_by).staff
+    if staff is None or not staff.is_therapist:
+        return IntakeRequest.objects.none()
+    requests = IntakeRequest.objects.filter(clinic_id=staff.clinic_id).select_related("program",
+                                                                                       "handled_by__user")
+    if show == "open":
+        return requests.filter(status__in=INTAKE_QUEUE_OPEN).order_by("created_at", "pk")
+    return requests.order_by("-created_at", "-pk")
+
+
+def program_titles(*, language: str) -> dict[int, str]:
+    """``{program id: title}`` from the newest version in ``language`` (else in English, else
+    the slug). Two queries, whatever the number of programs."""
+    titles: dict[int, str] = {}
+    for version in programs_selectors.latest_versions():
+        if version.language == language or (version.language == "en" and version.program_id not in titles):
+            titles[version.program_id] = version.title
+    return titles
+
+
+def program_version_for(*, program: Program, language: str) -> ProgramVersion | None:
+    """The newest version of ``program`` in ``language``, else in English; None if there is none."""
+    versions = ProgramVersion.objects.select_related("program").filter(program=program)
+    return (versions.filter(language=language).order_by("-number").first()
+            or versions.filter(language="en").order_by("-number").first())
+
+
+def enrollable_programs(*, language: str) -> list[ProgramVersion]:
+    """Per program, the version a new enrollment in ``language`` gets (English when the program
+    has no version in that language yet). Two queries."""
+    chosen: dict[int, ProgramVersion] = {}
+    for version in programs_selectors.latest_versions():
+        if version.language == language or (version.language == "en" and version.program_id not in chosen):
+            chosen[version.program_id] = version
+    return sorted(chosen.values(), key=lambda v: v.title)
+
+
+def referral_targets(*, clinic_id: int, exclude=None) -> QuerySet[StaffMember]:
+    """The ICBT-trained therapists of a clinic (a training date is set), who take referrals."""
+    targets = StaffMember.objects.filter(clinic_id=clinic_id, is_therapist=True, training_date__isnull=False,
+                                         user__is_active=True)
+    if exclude is not None:
+        targets = targets.exclude(pk=exclude.pk)
+    return targets.select_related("user").order_by("user__last_name", "user__first_name", "pk")
+
+
+def clinic_therapists(*, clinic_id: int) -> QuerySet[StaffMember]:
+    return (StaffMember.objects.filter(clinic_id=clinic_id, is_therapist=True, user__is_active=True)
+            .select_related("user").order_by("user__last_name", "user__first_name", "pk"))
+
+
+def referral_lists(*, fetched_by) -> dict[str, list[Referral]]:
+    """Referrals the viewer received (waiting ones first) and made. Two queries."""
+    staff = roles_of(fetched_by).staff
+    if staff is None or not staff.is_therapist:
+        return {"received": [], "sent": []}
+    base = Referral.objects.filter(clinic_id=staff.clinic_id).select_related(
+        "patient__user", "referred_by__user", "to_therapist__user", "program")
+    received = sorted(base.filter(to_therapist=staff),
+                      key=lambda r: (r.status != Referral.Status.PENDING, -r.created_at.timestamp()))
+    sent = list(base.filter(referred_by=staff).order_by("-created_at", "-pk"))
+    return {"received": received, "sent": sent}
+
+
+def pending_referrals_for(*, patient: Patient) -> list[Referral]:
+    return list(Referral.objects.filter(patient=patient, status=Referral.Status.PENDING)
+                .select_related("to_therapist__user", "referred_by__user", "program"))
+
+
+def intakes_for(*, patient: Patient) -> list[Intake]:
+    intakes = list(Intake.objects.filter(patient=patient).select_related("program", "therapist__user"))
+    for intake in intakes:
+        intake.patient = patient  # decrypting needs the clinic: no query per intake
+    return intakes
+
+
+def intake_get(*, patient: Patient, pk: int) -> Intake:
+    intake = Intake.objects.filter(patient=patient, pk=pk).select_related("program", "therapist__user")
+    intake = intake.first()
+    if intake is None:
+        raise Http404
+    intake.patient = patient
+    return intake
+
+
+def enrollment_current(*, patient: Patient) -> Enrollment | None:
+    """The patient's open enrollment, else the one made last; None before the first. One query."""
+    enrollments = list(Enrollment.objects.filter(patient=patient)
+                       .select_related("version__program", "therapist__user").order_by("-created_at", "-pk"))
+    chosen = next((e for e in enrollments if e.is_open), enrollments[0] if enrollments else None)
+    if chosen is not None:
+        chosen.patient = patient
+    return chosen
+
+
+def open_enrollment(*, patient: Patient) -> Enrollment | None:
+    enrollment = (Enrollment.objects.filter(patient=patient, status__in=Enrollment.OPEN_STATUSES)
+                  .select_related("version__program", "therapist__user").first())
+    if enrollment is not None:
+        enrollment.patient = patient
+    return enrollment
+
+
+def enrollment_get(*, patient: Patient, pk: int) -> Enrollment:
+    """An enrollment of this patient (404 for an id of anyone else's)."""
+    enrollment = (Enrollment.objects.filter(patient=patient, pk=pk)
+                  .select_related("version__program", "therapist__user").first())
+    if enrollment is None:
+        raise Http404
+    enrollment.patient = patient
+    return enrollment
+
+
+TIMELINE_LIMIT = 100
+
+
+def timeline_for(*, patient: Patient, limit: int = TIMELINE_LIMIT) -> list[TimelineEvent]:
+    """The newest ``limit`` timeline events, each with ``actor`` loaded and, for sessions, the
+    ``session`` (its note is decrypted only when shown). Three queries, whatever the length."""
+    events = list(TimelineEvent.objects.filter(patient=patient).select_related("actor")
+                  .order_by("-at", "-pk")[:limit])
+    session_ids = [e.detail.get("session") for e in events if e.kind == TimelineEvent.Kind.SESSION]
+    sessions = {s.pk: s for s in TreatmentSession.objects.filter(patient=patient, pk__in=session_ids)}
+    for session in sessions.values():
+        session.patient = patient
+    for event in events:
+        is_session = event.kind == TimelineEvent.Kind.SESSION
+        event.session = sessions.get(event.detail.get("session")) if is_session else None
+    return events
+
+
+def staff_names(*, clinic_id: int) -> dict[int, str]:
+    """``{staff id: full name}`` of a clinic, to name therapists in the timeline. One query."""
+    return {pk: f"{first} {last}".strip() or email for pk, first, last, email in
+            StaffMember.objects.filter(clinic_id=clinic_id)
+            .values_list("pk", "user__first_name", "user__last_name", "user__email")}
+
+
+def end_questionnaires(*, enrollment: Enrollment) -> list[dict]:
+    """Per questionnaire of the version's end (and start) lists: the start and the end score, if
+    any, and whether the clinic has loaded the texts of a licensed one. Two queries."""
+    responses = list(QuestionnaireResponse.objects.filter(enrollment=enrollment)
+                     .order_by("completed_at", "pk"))
+    licensed = set(LicensedInstrument.objects.filter(clinic_id=enrollment.clinic_id)
+                   .values_list("code", flat=True))
+    version = enrollment.version
+    codes = list(dict.fromkeys([*version.questionnaires_end, *version.questionnaires_start]))
+    rows = []
+    for code in codes:
+        instrument = questionnaires.INSTRUMENTS.get(code)
+        start = [r for r in responses if r.code == code and r.moment == QuestionnaireResponse.Moment.START]
+        end = [r for r in responses if r.code == code and r.moment == QuestionnaireResponse.Moment.END]
+        rows.append({
+            "code": code,
+            "name": instrument.short_name if instrument else code,
+            "in_start": code in version.questionnaires_start,
+            "in_end": code in version.questionnaires_end,
+            "start": start[-1] if start else None,
+            "end": end[-1] if end else None,
+            "texts_available": instrument is None or instrument.texts_shipped or code in licensed,
+        })
+    return rows
+
+
+def end_responses(*, enrollment: Enrollment) -> list[QuestionnaireResponse]:
+    return list(QuestionnaireResponse.objects.filter(enrollment=enrollment,
+                                                     moment=QuestionnaireResponse.Moment.END))
+
+
+def tailoring_outline(*, enrollment: Enrollment) -> list[Module]:
+    """The version's modules and every step, each step annotated with ``key``, ``shown`` (what
+    the patient sees now), ``default_shown`` (without this patient's override) and ``override``
+    (True, False or None); each module with ``override_state`` (opened, held or None). Five
+    queries, whatever the size of the program."""
+    from patients.progress import step_is_shown
+
+    modules = programs_selectors.version_outline(version=enrollment.version)
+    overrides = dict(StepOverride.objects.filter(enrollment=enrollment).values_list("step_key", "included"))
+    states = dict(ModuleState.objects.filter(enrollment=enrollment).values_list("module_number", "state"))
+    setting = programs_selectors.clinic_program_setting(clinic_id=enrollment.clinic_id,
+                                                        program=enrollment.version.program)
+    optional_off = set(setting.optional_steps_off) if setting else set()
+    for module in modules:
+        module.override_state = states.get(module.number)
+        for step in module.steps.all():
+            step.tailor_key = f"{module.slug}/{step.slug}"
+            step.override = overrides.get(step.tailor_key)
+            step.default_shown = step_is_shown(module_slug=module.slug, step=step, overrides={},
+                                               optional_off=optional_off)
+            step.shown = step.default_shown if step.override is None else step.override
+    return modules
+
+
+def stepped_care_decision_for(*, enrollment: Enrollment) -> SteppedCareDecision | None:
+    decision = (SteppedCareDecision.objects.filter(enrollment=enrollment)
+                .select_related("decided_by__user").first())
+    if decision is not None:
+        decision.enrollment = enrollment
+    return decision
+
+
+def program_choices(*, language: str) -> list[tuple[Program, str]]:
+    """``[(Program, title)]`` of every program with content, titled in ``language`` (else English)."""
+    return [(version.program, version.title) for version in enrollable_programs(language=language)]
+
+
+def program_get(*, slug: str) -> Program:
+    program = Program.objects.filter(slug=slug).first()
+    if program is None:
+        raise Http404
+    return program
+
+
+# Public pages (no viewer: only published program content and clinic names).
+
+
+def public_program_versions(*, language: str) -> list[ProgramVersion]:
+    return enrollable_programs(language=language)
+
+
+def public_program_version(*, program_slug: str, language: str) -> ProgramVersion:
+    """The newest version of a program in ``language`` (else English); 404 if there is none."""
+    program = program_get(slug=program_slug)
+    version = program_version_for(program=program, language=language)
+    if version is None:
+        raise Http404
+    return version
+
+
+def public_clinics() -> QuerySet[Clinic]:
+    """The clinics a person can ask for an intake at."""
+    return Clinic.objects.order_by("name")

@@ -11,6 +11,7 @@ from icbt.selectors import audit_events_for_patient
 from patients import selectors, services
 from patients.access import patient_get_for_user
 from patients.forms import PatientInviteForm
+from patients.views_staff import overview_context
 
 
 def _own_patient(request):
@@ -57,4 +58,5 @@ def staff_patient_invite(request):
 def staff_patient_detail(request, pk):
     require_staff_role(request.user)
     patient = patient_get_for_user(request.user, pk, request=request)
-    return render(request, "patients/staff_patient_detail.html", {"patient": patient})
+    context = {"patient": patient, **overview_context(request, patient)}
+    return render(request, "patients/staff_patient_detail.html", context)

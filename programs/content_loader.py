@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 from django.conf import settings
 
-from programs import questionnaires, rendering
+from programs import questionnaires
 
 FORMAT_VERSION = "1"
 BASE_LANGUAGE = "en"
@@ -30,8 +30,15 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_DIARIES_PER_MODULE = 3
 
 STEP_KINDS = ("page", "video", "audio", "assignment", "diary", "questionnaire")
-ASSIGNMENT_FIELD_TYPES = ("short_text", "long_text", "choice", "scale", "goal_list", "energy_points",
-                          "think_feel_do")
+ASSIGNMENT_FIELD_TYPES = (
+    "short_text",
+    "long_text",
+    "choice",
+    "scale",
+    "goal_list",
+    "energy_points",
+    "think_feel_do",
+)
 DIARY_FIELD_TYPES = ("time", "number", "scale", "yes_no", "choice", "short_text", "long_text")
 THINK_FEEL_DO_COLUMNS = ("situation", "thought", "feeling", "behaviour", "helpful_thought")
 
@@ -213,7 +220,9 @@ class _Checker:
         ok = True
         for key in node:
             if key not in allowed:
-                self.error(node.line_of(key), f"{where}: unknown key '{key}' (allowed: {', '.join(sorted(allowed))})")
+                self.error(
+                    node.line_of(key), f"{where}: unknown key '{key}' (allowed: {', '.join(sorted(allowed))})"
+                )
                 ok = False
         for key in sorted(required - set(node)):
             self.error(node.line, f"{where}: '{key}' is missing")
@@ -257,8 +266,11 @@ class _Checker:
     def slug(self, node: LineDict, key: str, where: str, pattern=SLUG_RE) -> str:
         value = node.get(key)
         if not isinstance(value, str) or not pattern.match(value):
-            kind = "lower-case letters, digits and hyphens" if pattern is SLUG_RE else \
-                "lower-case letters, digits and underscores, starting with a letter"
+            kind = (
+                "lower-case letters, digits and hyphens"
+                if pattern is SLUG_RE
+                else "lower-case letters, digits and underscores, starting with a letter"
+            )
             self.error(node.line_of(key), f"{where}: '{key}' must be {kind} (got {value!r})")
             return str(value or "")
         return value
@@ -335,7 +347,12 @@ class _LanguageReader:
                 self.check.error(node.line, f"{where}: '{key}' is missing")
             return "", ""
         line = node.line_of(key)
-        if not isinstance(rel, str) or not rel.endswith(".md") or rel.startswith("/") or ".." in Path(rel).parts:
+        if (
+            not isinstance(rel, str)
+            or not rel.endswith(".md")
+            or rel.startswith("/")
+            or ".." in Path(rel).parts
+        ):
             self.check.error(line, f"{where}: '{key}' must be a relative path to a .md file in this folder")
             return "", ""
         path = self.parsed.directory / rel
@@ -365,26 +382,42 @@ class _LanguageReader:
             return None
         ftype = node.get("type")
         if ftype not in allowed_types:
-            c.error(node.line_of("type"), f"{where}: type must be one of {', '.join(allowed_types)} (got {ftype!r})")
+            c.error(
+                node.line_of("type"),
+                f"{where}: type must be one of {', '.join(allowed_types)} (got {ftype!r})",
+            )
             return None
         specific = {
-            "short_text": {"max_length"}, "long_text": {"max_length"}, "choice": {"options"},
-            "scale": {"min", "max", "min_label", "max_label"}, "number": {"min", "max", "unit"},
-            "time": set(), "yes_no": set(), "goal_list": {"min_items", "max_items"},
-            "energy_points": {"budget", "activities"}, "think_feel_do": {"rows"},
+            "short_text": {"max_length"},
+            "long_text": {"max_length"},
+            "choice": {"options"},
+            "scale": {"min", "max", "min_label", "max_label"},
+            "number": {"min", "max", "unit"},
+            "time": set(),
+            "yes_no": set(),
+            "goal_list": {"min_items", "max_items"},
+            "energy_points": {"budget", "activities"},
+            "think_feel_do": {"rows"},
         }[ftype]
-        required = {"name", "type", "label"} | ({"options"} if ftype == "choice" else set()) \
-            | ({"min", "max"} if ftype in ("scale", "number") else set()) \
+        required = (
+            {"name", "type", "label"}
+            | ({"options"} if ftype == "choice" else set())
+            | ({"min", "max"} if ftype in ("scale", "number") else set())
             | ({"budget", "activities"} if ftype == "energy_points" else set())
+        )
         c.keys(node, {"name", "type", "label", "help", "required"} | specific, required, where)
         name = c.slug(node, "name", where, pattern=NAME_RE)
         result = {
-            "name": name, "type": ftype, "label": c.text(node, "label", where),
-            "help": c.text(node, "help", where, required=False), "required": c.boolean(node, "required", where, True),
+            "name": name,
+            "type": ftype,
+            "label": c.text(node, "label", where),
+            "help": c.text(node, "help", where, required=False),
+            "required": c.boolean(node, "required", where, True),
         }
         if ftype in ("short_text", "long_text"):
-            result["max_length"] = c.integer(node, "max_length", where, default=200 if ftype == "short_text" else 5000,
-                                             low=1, high=20000)
+            result["max_length"] = c.integer(
+                node, "max_length", where, default=200 if ftype == "short_text" else 5000, low=1, high=20000
+            )
         elif ftype == "choice":
             result["options"] = self.options(node, where)
         elif ftype in ("scale", "number"):
@@ -449,11 +482,15 @@ class _LanguageReader:
         items = self.check.listing(node, "fields", where)
         result, names = [], set()
         for i, item in enumerate(items):
-            definition = self.field_definition(item, items.line_of(i), f"{where} field {i + 1}", allowed_types)
+            definition = self.field_definition(
+                item, items.line_of(i), f"{where} field {i + 1}", allowed_types
+            )
             if definition is None:
                 continue
             if definition["name"] in names:
-                self.check.error(items.line_of(i), f"{where}: field name '{definition['name']}' appears twice")
+                self.check.error(
+                    items.line_of(i), f"{where}: field name '{definition['name']}' appears twice"
+                )
             names.add(definition["name"])
             result.append(definition)
         if not result and items is not None:
@@ -480,14 +517,21 @@ class _LanguageReader:
         manifest = c.mapping(manifest, 1, "manifest")
         if manifest is None:
             return p
-        c.keys(manifest, {"slug", "language", "title", "tagline", "questionnaires", "diaries", "modules"},
-               {"slug", "language", "title", "diaries", "modules"}, "manifest")
+        c.keys(
+            manifest,
+            {"slug", "language", "title", "tagline", "questionnaires", "diaries", "modules"},
+            {"slug", "language", "title", "diaries", "modules"},
+            "manifest",
+        )
         if manifest.get("slug") != p.program:
             c.error(manifest.line_of("slug"), f"slug must be the folder name '{p.program}'")
         if manifest.get("language") != p.language:
             c.error(manifest.line_of("language"), f"language must be the folder name '{p.language}'")
         if p.language not in dict(settings.LANGUAGES):
-            c.error(manifest.line_of("language"), f"language '{p.language}' is not one of {sorted(dict(settings.LANGUAGES))}")
+            c.error(
+                manifest.line_of("language"),
+                f"language '{p.language}' is not one of {sorted(dict(settings.LANGUAGES))}",
+            )
         p.title = c.text(manifest, "title", "manifest", max_length=160)
         p.tagline = c.text(manifest, "tagline", "manifest", required=False)
         self.read_questionnaires(manifest)
@@ -516,8 +560,11 @@ class _LanguageReader:
             valid = []
             for i, code in enumerate(codes):
                 if code not in questionnaires.INSTRUMENTS:
-                    c.error(codes.line_of(i), f"questionnaires {moment}: unknown questionnaire {code!r} "
-                                              f"(known: {', '.join(questionnaires.INSTRUMENTS)})")
+                    c.error(
+                        codes.line_of(i),
+                        f"questionnaires {moment}: unknown questionnaire {code!r} "
+                        f"(known: {', '.join(questionnaires.INSTRUMENTS)})",
+                    )
                 else:
                     valid.append(code)
             setattr(self.parsed, f"questionnaires_{moment}", valid)
@@ -530,8 +577,12 @@ class _LanguageReader:
             node = c.mapping(node, diaries.line_of(i), where)
             if node is None:
                 continue
-            c.keys(node, {"slug", "title", "frequency", "description", "fields", "chart"},
-                   {"slug", "title", "frequency", "fields"}, where)
+            c.keys(
+                node,
+                {"slug", "title", "frequency", "description", "fields", "chart"},
+                {"slug", "title", "frequency", "fields"},
+                where,
+            )
             slug = c.slug(node, "slug", where)
             where = f"diary '{slug}'"
             if slug in {d.slug for d in self.parsed.diaries}:
@@ -545,11 +596,16 @@ class _LanguageReader:
             for j, name in enumerate(chart):
                 if name not in numeric:
                     c.error(chart.line_of(j), f"{where}: chart field {name!r} is not a scale or number field")
-            self.parsed.diaries.append(ParsedDiary(
-                slug=slug, title=c.text(node, "title", where, max_length=160),
-                description=c.text(node, "description", where, required=False, max_length=1000),
-                frequency=str(frequency), fields=fields, chart=[str(n) for n in chart],
-            ))
+            self.parsed.diaries.append(
+                ParsedDiary(
+                    slug=slug,
+                    title=c.text(node, "title", where, max_length=160),
+                    description=c.text(node, "description", where, required=False, max_length=1000),
+                    frequency=str(frequency),
+                    fields=fields,
+                    chart=[str(n) for n in chart],
+                )
+            )
 
     def read_modules(self, manifest: LineDict):
         c = self.check
@@ -560,24 +616,37 @@ class _LanguageReader:
             node = c.mapping(node, modules.line_of(i), where)
             if node is None:
                 continue
-            c.keys(node, {"slug", "number", "title", "summary", "diaries", "steps"},
-                   {"slug", "number", "title", "steps"}, where)
+            c.keys(
+                node,
+                {"slug", "number", "title", "summary", "diaries", "steps"},
+                {"slug", "number", "title", "steps"},
+                where,
+            )
             slug = c.slug(node, "slug", where)
             if slug in {m.slug for m in self.parsed.modules}:
                 c.error(node.line_of("slug"), f"{where}: module slug '{slug}' appears twice")
             number = node.get("number")
             if number != i + 1:
-                c.error(node.line_of("number"), f"{where}: number must be {i + 1} (modules are numbered in order)")
+                c.error(
+                    node.line_of("number"), f"{where}: number must be {i + 1} (modules are numbered in order)"
+                )
             where = f"module {i + 1} ({slug})"
             diaries = c.listing(node, "diaries", where, required=False)
             for j, diary in enumerate(diaries):
                 if diary not in diary_slugs:
                     c.error(diaries.line_of(j), f"{where}: diary {diary!r} is not defined under 'diaries'")
             if len(diaries) > MAX_DIARIES_PER_MODULE:
-                c.error(node.line_of("diaries"), f"{where}: at most {MAX_DIARIES_PER_MODULE} diaries at a time")
-            module = ParsedModule(number=i + 1, slug=slug, title=c.text(node, "title", where, max_length=160),
-                                  summary=c.text(node, "summary", where, required=False, max_length=1000),
-                                  diaries=[str(d) for d in diaries], steps=[])
+                c.error(
+                    node.line_of("diaries"), f"{where}: at most {MAX_DIARIES_PER_MODULE} diaries at a time"
+                )
+            module = ParsedModule(
+                number=i + 1,
+                slug=slug,
+                title=c.text(node, "title", where, max_length=160),
+                summary=c.text(node, "summary", where, required=False, max_length=1000),
+                diaries=[str(d) for d in diaries],
+                steps=[],
+            )
             steps = c.listing(node, "steps", where)
             if not steps:
                 c.error(node.line_of("steps"), f"{where}: a module needs steps")
@@ -596,7 +665,9 @@ class _LanguageReader:
             return None
         kind = node.get("kind")
         if kind not in STEP_KINDS:
-            c.error(node.line_of("kind"), f"{where}: kind must be one of {', '.join(STEP_KINDS)} (got {kind!r})")
+            c.error(
+                node.line_of("kind"), f"{where}: kind must be one of {', '.join(STEP_KINDS)} (got {kind!r})"
+            )
             return None
         common = {"kind", "slug", "title", "optional"}
         allowed, required = {
@@ -610,28 +681,40 @@ class _LanguageReader:
         c.keys(node, common | allowed, {"kind", "slug", "title"} | required, where)
         slug = c.slug(node, "slug", where)
         where = f"{where} ({slug})"
-        step = ParsedStep(kind=kind, slug=slug, title=c.text(node, "title", where, max_length=200),
-                          optional=c.boolean(node, "optional", where, False))
+        step = ParsedStep(
+            kind=kind,
+            slug=slug,
+            title=c.text(node, "title", where, max_length=200),
+            optional=c.boolean(node, "optional", where, False),
+        )
         if kind in ("audio", "video"):
             step.source_file, step.body_markdown = self.read_file(node, "transcript", where)
             step.definition = {"minutes": c.integer(node, "minutes", where, default=None, low=1, high=180)}
         elif "file" in node or kind == "page":
             step.source_file, step.body_markdown = self.read_file(node, "file", where)
         if kind == "assignment":
-            step.definition = {"intro": c.text(node, "intro", where, max_length=1000),
-                               "fields": self.fields(node, where, ASSIGNMENT_FIELD_TYPES)}
+            step.definition = {
+                "intro": c.text(node, "intro", where, max_length=1000),
+                "fields": self.fields(node, where, ASSIGNMENT_FIELD_TYPES),
+            }
             _rel, step.example_markdown = self.read_file(node, "example", where)
         elif kind == "diary":
             step.diary = str(node.get("diary"))
             if step.diary not in {d.slug for d in self.parsed.diaries}:
-                c.error(node.line_of("diary"), f"{where}: diary {step.diary!r} is not defined under 'diaries'")
+                c.error(
+                    node.line_of("diary"), f"{where}: diary {step.diary!r} is not defined under 'diaries'"
+                )
             elif step.diary not in module.diaries:
-                c.error(node.line_of("diary"), f"{where}: diary {step.diary!r} is not in this module's 'diaries'")
+                c.error(
+                    node.line_of("diary"), f"{where}: diary {step.diary!r} is not in this module's 'diaries'"
+                )
             step.definition = {"diary": step.diary}
         elif kind == "questionnaire":
             step.questionnaire = str(node.get("questionnaire"))
             if step.questionnaire not in questionnaires.INSTRUMENTS:
-                c.error(node.line_of("questionnaire"), f"{where}: unknown questionnaire {step.questionnaire!r}")
+                c.error(
+                    node.line_of("questionnaire"), f"{where}: unknown questionnaire {step.questionnaire!r}"
+                )
             step.definition = {"questionnaire": step.questionnaire}
         return step
 
@@ -649,31 +732,54 @@ class _LanguageReader:
         """Language-independent facts, each with the manifest line it comes from."""
         p = self.parsed
         skeleton: dict[str, tuple] = {}
-        skeleton["questionnaires"] = ((tuple(p.questionnaires_start), tuple(p.questionnaires_end)),
-                                      manifest.line_of("questionnaires"))
+        skeleton["questionnaires"] = (
+            (tuple(p.questionnaires_start), tuple(p.questionnaires_end)),
+            manifest.line_of("questionnaires"),
+        )
         diary_nodes = manifest.get("diaries") if isinstance(manifest.get("diaries"), LineList) else LineList()
         skeleton["diaries"] = (tuple(d.slug for d in p.diaries), manifest.line_of("diaries"))
         for i, diary in enumerate(p.diaries):
             line = diary_nodes.line_of(i)
-            skeleton[f"diary '{diary.slug}'"] = ((diary.frequency, tuple(diary.chart),
-                                                  tuple(f["name"] for f in diary.fields)), line)
+            skeleton[f"diary '{diary.slug}'"] = (
+                (diary.frequency, tuple(diary.chart), tuple(f["name"] for f in diary.fields)),
+                line,
+            )
             for f in diary.fields:
                 skeleton[f"diary '{diary.slug}' field '{f['name']}'"] = (_field_shape(f), line)
-        module_nodes = manifest.get("modules") if isinstance(manifest.get("modules"), LineList) else LineList()
+        module_nodes = (
+            manifest.get("modules") if isinstance(manifest.get("modules"), LineList) else LineList()
+        )
         skeleton["modules"] = (tuple(m.slug for m in p.modules), manifest.line_of("modules"))
         for i, module in enumerate(p.modules):
-            mnode = module_nodes[i] if i < len(module_nodes) and isinstance(module_nodes[i], LineDict) else LineDict()
+            mnode = (
+                module_nodes[i]
+                if i < len(module_nodes) and isinstance(module_nodes[i], LineDict)
+                else LineDict()
+            )
             line = module_nodes.line_of(i)
-            skeleton[f"module {module.number}"] = ((module.slug, tuple(module.diaries),
-                                                    tuple(s.slug for s in module.steps)), line)
+            skeleton[f"module {module.number}"] = (
+                (module.slug, tuple(module.diaries), tuple(s.slug for s in module.steps)),
+                line,
+            )
             step_nodes = mnode.get("steps") if isinstance(mnode.get("steps"), LineList) else LineList()
             for j, step in enumerate(module.steps):
                 sline = step_nodes.line_of(j) if step_nodes else line
                 skeleton[f"module {module.number} step {j + 1}"] = (
-                    (step.slug, step.kind, step.optional, step.diary, step.questionnaire,
-                     tuple(f["name"] for f in step.definition.get("fields", []))), sline)
+                    (
+                        step.slug,
+                        step.kind,
+                        step.optional,
+                        step.diary,
+                        step.questionnaire,
+                        tuple(f["name"] for f in step.definition.get("fields", [])),
+                    ),
+                    sline,
+                )
                 for f in step.definition.get("fields", []):
-                    skeleton[f"module {module.number} step '{step.slug}' field '{f['name']}'"] = (_field_shape(f), sline)
+                    skeleton[f"module {module.number} step '{step.slug}' field '{f['name']}'"] = (
+                        _field_shape(f),
+                        sline,
+                    )
         p.skeleton = skeleton
         p.structure_hash = hashlib.sha256(
             json.dumps(sorted((k, v[0]) for k, v in skeleton.items()), default=list).encode()
@@ -683,8 +789,16 @@ class _LanguageReader:
 def _field_shape(f: dict) -> tuple:
     """What must be equal between languages: everything but the texts."""
     return (
-        f["type"], f["required"], tuple(o["value"] for o in f.get("options", [])), f.get("min"), f.get("max"),
-        f.get("budget"), len(f.get("activities", [])), f.get("rows"), f.get("min_items"), f.get("max_items"),
+        f["type"],
+        f["required"],
+        tuple(o["value"] for o in f.get("options", [])),
+        f.get("min"),
+        f.get("max"),
+        f.get("budget"),
+        len(f.get("activities", [])),
+        f.get("rows"),
+        f.get("min_items"),
+        f.get("max_items"),
     )
 
 
@@ -701,16 +815,26 @@ def compare_structure(base: ParsedLanguage, other: ParsedLanguage, root: Path) -
     errors = []
     for key, (value, _line) in base.skeleton.items():
         if key not in other.skeleton:
-            errors.append(ContentError(display, 0, f"structure differs from {base.language}: {key} is missing"))
+            errors.append(
+                ContentError(display, 0, f"structure differs from {base.language}: {key} is missing")
+            )
         elif other.skeleton[key][0] != value:
-            errors.append(ContentError(display, other.skeleton[key][1],
-                                       f"structure differs from {base.language}: {key} "
-                                       f"is {_shape_text(other.skeleton[key][0])}, "
-                                       f"in {base.language} {_shape_text(value)}"))
+            errors.append(
+                ContentError(
+                    display,
+                    other.skeleton[key][1],
+                    f"structure differs from {base.language}: {key} "
+                    f"is {_shape_text(other.skeleton[key][0])}, "
+                    f"in {base.language} {_shape_text(value)}",
+                )
+            )
     for key, (_value, line) in other.skeleton.items():
         if key not in base.skeleton:
-            errors.append(ContentError(display, line,
-                                       f"structure differs from {base.language}: {key} does not exist there"))
+            errors.append(
+                ContentError(
+                    display, line, f"structure differs from {base.language}: {key} does not exist there"
+                )
+            )
     return errors
 
 
@@ -725,7 +849,9 @@ def default_root() -> Path:
     return Path(settings.BASE_DIR) / "programs" / "content"
 
 
-def read_content(root: Path | None = None, progress: Callable[[str], None] | None = None) -> list[ParsedLanguage]:
+def read_content(
+    root: Path | None = None, progress: Callable[[str], None] | None = None
+) -> list[ParsedLanguage]:
     """Parse and check every ``<root>/<program>/<language>/``. English first, then the other
     languages in alphabetical order. Raises ``ContentErrors`` with every problem found."""
     root = Path(root or default_root())
@@ -737,13 +863,22 @@ def read_content(root: Path | None = None, progress: Callable[[str], None] | Non
         raise ContentErrors([ContentError(str(root), 0, "no program folders found")])
     for program_dir in programs:
         if not SLUG_RE.match(program_dir.name):
-            errors.append(ContentError(_display_path(program_dir, root), 0, "a program folder name must be a slug"))
+            errors.append(
+                ContentError(_display_path(program_dir, root), 0, "a program folder name must be a slug")
+            )
             continue
-        languages = sorted((d for d in program_dir.iterdir() if d.is_dir() and not d.name.startswith(".")),
-                           key=lambda d: (d.name != BASE_LANGUAGE, d.name))
+        languages = sorted(
+            (d for d in program_dir.iterdir() if d.is_dir() and not d.name.startswith(".")),
+            key=lambda d: (d.name != BASE_LANGUAGE, d.name),
+        )
         if not any(d.name == BASE_LANGUAGE for d in languages):
-            errors.append(ContentError(_display_path(program_dir, root), 0,
-                                       f"the {BASE_LANGUAGE} folder is missing (every program is written in English first)"))
+            errors.append(
+                ContentError(
+                    _display_path(program_dir, root),
+                    0,
+                    f"the {BASE_LANGUAGE} folder is missing (every program is written in English first)",
+                )
+            )
             continue
         base = None
         for directory in languages:

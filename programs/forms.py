@@ -38,8 +38,9 @@ class DefinitionForm(forms.Form):
     def __init__(self, *args, definitions: list[dict], answers: dict | None = None, prefix=None, **kwargs):
         self.definitions = definitions
         self.group_errors: dict[str, list] = {}
-        super().__init__(*args, prefix=prefix, initial=self.initial_from_answers(definitions, answers or {}),
-                         **kwargs)
+        super().__init__(
+            *args, prefix=prefix, initial=self.initial_from_answers(definitions, answers or {}), **kwargs
+        )
         for definition in definitions:
             self._add_fields(definition)
 
@@ -50,55 +51,94 @@ class DefinitionForm(forms.Form):
         required = d.get("required", True)
         help_text = d.get("help", "")
         if kind == "short_text":
-            self.fields[name] = forms.CharField(label=label, help_text=help_text, required=required,
-                                                max_length=d.get("max_length", 200))
+            self.fields[name] = forms.CharField(
+                label=label, help_text=help_text, required=required, max_length=d.get("max_length", 200)
+            )
         elif kind == "long_text":
-            self.fields[name] = forms.CharField(label=label, help_text=help_text, required=required,
-                                                max_length=d.get("max_length", 5000),
-                                                widget=forms.Textarea(attrs={"rows": 4}))
+            self.fields[name] = forms.CharField(
+                label=label,
+                help_text=help_text,
+                required=required,
+                max_length=d.get("max_length", 5000),
+                widget=forms.Textarea(attrs={"rows": 4}),
+            )
         elif kind == "choice":
-            self.fields[name] = forms.ChoiceField(label=label, help_text=help_text, required=required,
-                                                  choices=[(o["value"], o["label"]) for o in d["options"]],
-                                                  widget=forms.RadioSelect)
+            self.fields[name] = forms.ChoiceField(
+                label=label,
+                help_text=help_text,
+                required=required,
+                choices=[(o["value"], o["label"]) for o in d["options"]],
+                widget=forms.RadioSelect,
+            )
         elif kind == "scale":
-            self.fields[name] = forms.TypedChoiceField(label=label, help_text=help_text, required=required,
-                                                       choices=_scale_choices(d["min"], d["max"]), coerce=int,
-                                                       widget=forms.RadioSelect)
+            self.fields[name] = forms.TypedChoiceField(
+                label=label,
+                help_text=help_text,
+                required=required,
+                choices=_scale_choices(d["min"], d["max"]),
+                coerce=int,
+                widget=forms.RadioSelect,
+            )
         elif kind == "number":
             self.fields[name] = forms.DecimalField(
-                label=label, help_text=help_text, required=required, min_value=d["min"], max_value=d["max"],
-                max_digits=8, decimal_places=1,
+                label=label,
+                help_text=help_text,
+                required=required,
+                min_value=d["min"],
+                max_value=d["max"],
+                max_digits=8,
+                decimal_places=1,
                 widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
             )
         elif kind == "time":
-            self.fields[name] = forms.TimeField(label=label, help_text=help_text, required=required,
-                                                widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+            self.fields[name] = forms.TimeField(
+                label=label,
+                help_text=help_text,
+                required=required,
+                widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            )
         elif kind == "yes_no":
-            self.fields[name] = forms.ChoiceField(label=label, help_text=help_text, required=required,
-                                                  choices=[("yes", _("Yes")), ("no", _("No"))],
-                                                  widget=forms.RadioSelect)
+            self.fields[name] = forms.ChoiceField(
+                label=label,
+                help_text=help_text,
+                required=required,
+                choices=[("yes", _("Yes")), ("no", _("No"))],
+                widget=forms.RadioSelect,
+            )
         elif kind == "goal_list":
             for i in range(1, d["max_items"] + 1):
                 self.fields[f"{name}__{i}"] = forms.CharField(
-                    label=_("Goal %(number)s") % {"number": i}, required=False, max_length=300)
+                    label=_("Goal %(number)s") % {"number": i}, required=False, max_length=300
+                )
         elif kind == "energy_points":
             for i, activity in enumerate(d["activities"], start=1):
                 self.fields[f"{name}__{i}"] = forms.IntegerField(
-                    label=activity, required=False, min_value=0, max_value=d["budget"],
-                    widget=forms.NumberInput(attrs={"inputmode": "numeric", "data-energy-points": name}))
+                    label=activity,
+                    required=False,
+                    min_value=0,
+                    max_value=d["budget"],
+                    widget=forms.NumberInput(attrs={"inputmode": "numeric", "data-energy-points": name}),
+                )
             for i in range(1, OWN_ACTIVITY_ROWS + 1):
                 self.fields[f"{name}__own{i}_label"] = forms.CharField(
-                    label=_("Your own activity %(number)s") % {"number": i}, required=False, max_length=120)
+                    label=_("Your own activity %(number)s") % {"number": i}, required=False, max_length=120
+                )
                 self.fields[f"{name}__own{i}"] = forms.IntegerField(
-                    label=_("Points for your own activity %(number)s") % {"number": i}, required=False, min_value=0,
+                    label=_("Points for your own activity %(number)s") % {"number": i},
+                    required=False,
+                    min_value=0,
                     max_value=d["budget"],
-                    widget=forms.NumberInput(attrs={"inputmode": "numeric", "data-energy-points": name}))
+                    widget=forms.NumberInput(attrs={"inputmode": "numeric", "data-energy-points": name}),
+                )
         elif kind == "think_feel_do":
             for row in range(1, d["rows"] + 1):
                 for column in d.get("columns", THINK_FEEL_DO_LABELS):
                     self.fields[f"{name}__{row}__{column}"] = forms.CharField(
-                        label=THINK_FEEL_DO_LABELS[column], required=False, max_length=2000,
-                        widget=forms.Textarea(attrs={"rows": 2}))
+                        label=THINK_FEEL_DO_LABELS[column],
+                        required=False,
+                        max_length=2000,
+                        widget=forms.Textarea(attrs={"rows": 2}),
+                    )
 
     # Answers <-> initial ------------------------------------------------------------------
 
@@ -150,12 +190,16 @@ class DefinitionForm(forms.Form):
                 if goals:
                     result[name] = goals
             elif kind == "energy_points":
-                items = [{"activity": a, "points": data.get(f"{name}__{i}") or 0, "own": False}
-                         for i, a in enumerate(d["activities"], start=1)]
+                items = [
+                    {"activity": a, "points": data.get(f"{name}__{i}") or 0, "own": False}
+                    for i, a in enumerate(d["activities"], start=1)
+                ]
                 for i in range(1, OWN_ACTIVITY_ROWS + 1):
                     label = (data.get(f"{name}__own{i}_label") or "").strip()
                     if label:
-                        items.append({"activity": label, "points": data.get(f"{name}__own{i}") or 0, "own": True})
+                        items.append(
+                            {"activity": label, "points": data.get(f"{name}__own{i}") or 0, "own": True}
+                        )
                 result[name] = {"budget": d["budget"], "items": items}
             elif kind == "think_feel_do":
                 rows = []
@@ -189,21 +233,28 @@ class DefinitionForm(forms.Form):
         for d in self.definitions:
             name, kind, required = d["name"], d["type"], d.get("required", True)
             if kind == "goal_list":
-                filled = sum(1 for i in range(1, d["max_items"] + 1) if (data.get(f"{name}__{i}") or "").strip())
+                filled = sum(
+                    1 for i in range(1, d["max_items"] + 1) if (data.get(f"{name}__{i}") or "").strip()
+                )
                 if (required or filled) and filled < max(d.get("min_items", 1), 1 if required else 0):
-                    self._group_error(d, _("Write at least %(n)s goal(s).") % {"n": max(d.get("min_items", 1), 1)})
+                    self._group_error(
+                        d, _("Write at least %(n)s goal(s).") % {"n": max(d.get("min_items", 1), 1)}
+                    )
             elif kind == "energy_points":
                 names = [f"{name}__{i}" for i in range(1, len(d["activities"]) + 1)]
                 for i in range(1, OWN_ACTIVITY_ROWS + 1):
                     if data.get(f"{name}__own{i}") and not (data.get(f"{name}__own{i}_label") or "").strip():
-                        self._group_error(d, _("Give your own activity %(n)s a name, or set its points to 0.")
-                                          % {"n": i})
+                        self._group_error(
+                            d, _("Give your own activity %(n)s a name, or set its points to 0.") % {"n": i}
+                        )
                     names.append(f"{name}__own{i}")
                 total = sum(data.get(n) or 0 for n in names)
                 if total > d["budget"]:
-                    self._group_error(d, _("You used %(total)s points, but you have %(budget)s. Take away "
-                                           "%(extra)s points.") % {"total": total, "budget": d["budget"],
-                                                                    "extra": total - d["budget"]})
+                    self._group_error(
+                        d,
+                        _("You used %(total)s points, but you have %(budget)s. Take away %(extra)s points.")
+                        % {"total": total, "budget": d["budget"], "extra": total - d["budget"]},
+                    )
                 elif required and total == 0:
                     self._group_error(d, _("Give points to at least one activity."))
             elif kind == "think_feel_do":
@@ -214,8 +265,11 @@ class DefinitionForm(forms.Form):
                     if all(cells):
                         complete += 1
                     elif any(cells):
-                        self._group_error(d, _("Row %(row)s is not finished: fill in every column of a row you "
-                                               "start.") % {"row": row})
+                        self._group_error(
+                            d,
+                            _("Row %(row)s is not finished: fill in every column of a row you start.")
+                            % {"row": row},
+                        )
                 if required and complete == 0 and not self.group_errors.get(name):
                     self._group_error(d, _("Fill in at least one row."))
         return data
@@ -228,20 +282,29 @@ class DefinitionForm(forms.Form):
         result = []
         for d in self.definitions:
             name, kind = d["name"], d["type"]
-            group = {"definition": d, "type": kind, "name": name, "errors": self.group_errors.get(name, []),
-                     "html_id": f"id_{self.add_prefix(name)}"}
+            group = {
+                "definition": d,
+                "type": kind,
+                "name": name,
+                "errors": self.group_errors.get(name, []),
+                "html_id": f"id_{self.add_prefix(name)}",
+            }
             if kind == "goal_list":
                 group["items"] = [self[f"{name}__{i}"] for i in range(1, d["max_items"] + 1)]
             elif kind == "energy_points":
                 group["activities"] = [self[f"{name}__{i}"] for i in range(1, len(d["activities"]) + 1)]
-                group["own"] = [(self[f"{name}__own{i}_label"], self[f"{name}__own{i}"])
-                                for i in range(1, OWN_ACTIVITY_ROWS + 1)]
+                group["own"] = [
+                    (self[f"{name}__own{i}_label"], self[f"{name}__own{i}"])
+                    for i in range(1, OWN_ACTIVITY_ROWS + 1)
+                ]
                 group["used"] = self._points_used(d)
                 group["remaining"] = d["budget"] - group["used"]
                 group["over"] = max(0, -group["remaining"])
             elif kind == "think_feel_do":
-                group["rows"] = [[self[f"{name}__{row}__{c}"] for c in d.get("columns", [])]
-                                 for row in range(1, d["rows"] + 1)]
+                group["rows"] = [
+                    [self[f"{name}__{row}__{c}"] for c in d.get("columns", [])]
+                    for row in range(1, d["rows"] + 1)
+                ]
             else:
                 group["field"] = self[name]
             result.append(group)
@@ -282,22 +345,28 @@ class QuestionnaireForm(forms.Form):
 
     use_required_attribute = False
 
-    def __init__(self, *args, presentation: questionnaires.Presentation, answers: dict | None = None, **kwargs):
+    def __init__(
+        self, *args, presentation: questionnaires.Presentation, answers: dict | None = None, **kwargs
+    ):
         self.presentation = presentation
         initial = {f"q{n}": str(v) for n, v in (answers or {}).items()}
         super().__init__(*args, initial=initial, **kwargs)
         for number, text in presentation.items:
             self.fields[f"q{number}"] = forms.TypedChoiceField(
-                label=text, choices=[(str(v), label) for v, label in presentation.options], coerce=int,
-                widget=forms.RadioSelect, error_messages={"required": _("Please answer this question.")},
+                label=text,
+                choices=[(str(v), label) for v, label in presentation.options],
+                coerce=int,
+                widget=forms.RadioSelect,
+                error_messages={"required": _("Please answer this question.")},
             )
 
     def answers(self) -> dict[int, int]:
         return {int(name[1:]): value for name, value in self.cleaned_data.items() if name.startswith("q")}
 
     def score(self) -> questionnaires.Score:
-        return questionnaires.questionnaire_score(self.presentation.instrument.code, self.answers(),
-                                                  **self.presentation.scoring_options)
+        return questionnaires.questionnaire_score(
+            self.presentation.instrument.code, self.answers(), **self.presentation.scoring_options
+        )
 
     def clean(self):
         data = super().clean()
@@ -313,13 +382,17 @@ class QuestionnaireForm(forms.Form):
 
 
 class StepMediaUploadForm(forms.Form):
-    file = forms.FileField(label=_("Recording"), help_text=_("Audio: mp3, m4a, ogg or wav. Video: mp4 or webm."))
+    file = forms.FileField(
+        label=_("Recording"), help_text=_("Audio: mp3, m4a, ogg or wav. Video: mp4 or webm.")
+    )
     captions = forms.FileField(label=_("Captions (WebVTT, for video)"), required=False)
 
 
 class LicensedInstrumentUploadForm(forms.Form):
-    file = forms.FileField(label=_("Questionnaire file (YAML or JSON)"),
-                           help_text=_("The format is described in LICENSED.md in the program content folder."))
+    file = forms.FileField(
+        label=_("Questionnaire file (YAML or JSON)"),
+        help_text=_("The format is described in LICENSED.md in the program content folder."),
+    )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

@@ -44,8 +44,9 @@ def ranged_file_response(request, field_file, *, content_type: str | None = None
             response["Content-Range"] = f"bytes */{size}"
             return response
         handle = field_file.open("rb")
-        response = StreamingHttpResponse(_read_range(handle, start, end - start + 1), status=206,
-                                         content_type=content_type)
+        response = StreamingHttpResponse(
+            _read_range(handle, start, end - start + 1), status=206, content_type=content_type
+        )
         response["Content-Length"] = str(end - start + 1)
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     else:

@@ -60,9 +60,13 @@ class ProgramVersion(models.Model):
         ordering = ["program__slug", "language", "-number"]
         get_latest_by = "number"
         constraints = [
-            models.UniqueConstraint(fields=["program", "language", "number"], name="program_version_number_unique"),
+            models.UniqueConstraint(
+                fields=["program", "language", "number"], name="program_version_number_unique"
+            ),
             models.CheckConstraint(condition=models.Q(number__gte=1), name="program_version_number_positive"),
-            models.CheckConstraint(condition=models.Q(language__in=["en", "nl"]), name="program_version_language"),
+            models.CheckConstraint(
+                condition=models.Q(language__in=["en", "nl"]), name="program_version_language"
+            ),
         ]
 
     def __str__(self):
@@ -151,8 +155,9 @@ class Step(models.Model):
     word_count = models.PositiveIntegerField(default=0)
     reading_minutes = models.PositiveSmallIntegerField(_("reading time (minutes)"), default=1)
     definition = models.JSONField(default=dict, blank=True)
-    diary_type = models.ForeignKey(DiaryType, on_delete=models.CASCADE, null=True, blank=True,
-                                   related_name="steps")
+    diary_type = models.ForeignKey(
+        DiaryType, on_delete=models.CASCADE, null=True, blank=True, related_name="steps"
+    )
     questionnaire = models.CharField(max_length=32, blank=True)
 
     class Meta:
@@ -161,7 +166,9 @@ class Step(models.Model):
             models.UniqueConstraint(fields=["module", "position"], name="step_position_unique"),
             models.UniqueConstraint(fields=["module", "slug"], name="step_slug_unique"),
             models.CheckConstraint(condition=models.Q(position__gte=1), name="step_position_positive"),
-            models.CheckConstraint(condition=models.Q(reading_minutes__gte=1), name="step_reading_minutes_positive"),
+            models.CheckConstraint(
+                condition=models.Q(reading_minutes__gte=1), name="step_reading_minutes_positive"
+            ),
             models.CheckConstraint(
                 condition=~models.Q(kind="diary") | models.Q(diary_type__isnull=False),
                 name="step_diary_has_type",
@@ -199,7 +206,8 @@ def step_key(program_slug: str, module_slug: str, step_slug: str) -> str:
 
 
 def _media_upload_to(instance, filename):
-    return f"programs/clinic-{instance.clinic_id}/{instance.step_key.replace('/', '__')}-{instance.language}/{filename}"
+    folder = f"{instance.step_key.replace('/', '__')}-{instance.language}"
+    return f"programs/clinic-{instance.clinic_id}/{folder}/{filename}"
 
 
 class StepMedia(models.Model):
@@ -214,8 +222,9 @@ class StepMedia(models.Model):
     language = models.CharField(_("language"), max_length=8, choices=LANGUAGE_CHOICES)
     file = models.FileField(_("recording"), upload_to=_media_upload_to)
     captions = models.FileField(_("captions (WebVTT)"), upload_to=_media_upload_to, blank=True)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                    related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     uploaded_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -240,8 +249,9 @@ class ClinicProgramSetting(models.Model):
     clinic = models.ForeignKey("therapists.Clinic", on_delete=models.CASCADE, related_name="program_settings")
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="clinic_settings")
     optional_steps_off = models.JSONField(default=list, blank=True)
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -260,7 +270,9 @@ class LicensedInstrument(models.Model):
     Without a row for the patient's language, the therapist enters the total score instead.
     """
 
-    clinic = models.ForeignKey("therapists.Clinic", on_delete=models.CASCADE, related_name="licensed_instruments")
+    clinic = models.ForeignKey(
+        "therapists.Clinic", on_delete=models.CASCADE, related_name="licensed_instruments"
+    )
     code = models.CharField(_("questionnaire"), max_length=32)
     language = models.CharField(_("language"), max_length=8, choices=LANGUAGE_CHOICES)
     title = models.CharField(_("title"), max_length=200)
@@ -271,8 +283,9 @@ class LicensedInstrument(models.Model):
     severe_threshold = models.PositiveSmallIntegerField(null=True, blank=True)
     licence_note = models.TextField(_("licence"))
     source_sha256 = models.CharField(max_length=64)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                    related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     uploaded_at = models.DateTimeField(auto_now=True)
 
     class Meta:

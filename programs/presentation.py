@@ -13,8 +13,14 @@ from programs.forms import AssignmentForm, DiaryEntryForm, QuestionnaireForm
 from programs.models import Step
 
 
-def step_form(step: Step, *, data=None, answers: dict | None = None, clinic_id: int | None = None,
-              language: str | None = None):
+def step_form(
+    step: Step,
+    *,
+    data=None,
+    answers: dict | None = None,
+    clinic_id: int | None = None,
+    language: str | None = None,
+):
     """The form for ``step`` (None for page, audio and video steps, and for a licensed
     questionnaire whose texts the clinic has not loaded)."""
     if step.kind == Step.Kind.ASSIGNMENT:
@@ -32,13 +38,23 @@ def questionnaire_presentation_for(step: Step, *, clinic_id: int | None, languag
     language = language or step.version.language
     licensed = None
     if not questionnaires.get_instrument(step.questionnaire).texts_shipped:
-        licensed = selectors.licensed_instrument_for(clinic_id=clinic_id, code=step.questionnaire, language=language)
+        licensed = selectors.licensed_instrument_for(
+            clinic_id=clinic_id, code=step.questionnaire, language=language
+        )
     return questionnaires.questionnaire_presentation(step.questionnaire, language, licensed=licensed)
 
 
-def step_page_context(place: selectors.StepPlace, *, url_for: Callable[[Step], str], clinic_id: int | None,
-                      data=None, answers: dict | None = None, form=None, preview: bool = False,
-                      form_action: str = "") -> dict:
+def step_page_context(
+    place: selectors.StepPlace,
+    *,
+    url_for: Callable[[Step], str],
+    clinic_id: int | None,
+    data=None,
+    answers: dict | None = None,
+    form=None,
+    preview: bool = False,
+    form_action: str = "",
+) -> dict:
     """Context for templates/programs/step.html. ``url_for(step)`` gives the URL of a step (the
     preview and the patient journey link to different places). Pass ``form`` to use a form you
     built yourself; otherwise one is made from ``data``/``answers``."""
@@ -48,8 +64,11 @@ def step_page_context(place: selectors.StepPlace, *, url_for: Callable[[Step], s
         form = step_form(step, data=data, answers=answers, clinic_id=clinic_id, language=language)
     presentation = None
     if step.kind == Step.Kind.QUESTIONNAIRE:
-        presentation = form.presentation if form is not None else questionnaire_presentation_for(
-            step, clinic_id=clinic_id, language=language)
+        presentation = (
+            form.presentation
+            if form is not None
+            else questionnaire_presentation_for(step, clinic_id=clinic_id, language=language)
+        )
     return {
         "step": step,
         "place": place,

@@ -117,8 +117,10 @@ class Instrument:
     def check_answers(self, answers: Mapping, *, allowed=None) -> dict[int, int]:
         """Normalise ``{item number: value}`` (keys may be ints or digit strings) and refuse
         missing, unknown and out-of-range answers."""
-        allowed = allowed if allowed is not None else (
-            self.allowed_values or frozenset(o.value for o in self.options)
+        allowed = (
+            allowed
+            if allowed is not None
+            else (self.allowed_values or frozenset(o.value for o in self.options))
         )
         normalised: dict[int, int] = {}
         errors = []
@@ -141,20 +143,25 @@ class Instrument:
                 continue
             if integer not in allowed:
                 invalid.add(number)
-                errors.append(_("Item %(item)s: %(value)s is out of range.") % {"item": number, "value": value})
+                errors.append(
+                    _("Item %(item)s: %(value)s is out of range.") % {"item": number, "value": value}
+                )
                 continue
             normalised[number] = integer
         missing = [n for n in range(1, self.item_count + 1) if n not in normalised and n not in invalid]
         if missing:
-            errors.append(_("Please answer every question. Missing: %(items)s.")
-                          % {"items": ", ".join(str(n) for n in missing)})
+            errors.append(
+                _("Please answer every question. Missing: %(items)s.")
+                % {"items": ", ".join(str(n) for n in missing)}
+            )
         if errors:
             raise ValidationError(errors)
         return normalised
 
     def score(self, answers: Mapping, **options) -> Score:
-        return SCORERS[self.code](self, self.check_answers(answers, allowed=options.pop("allowed", None)),
-                                  **options)
+        return SCORERS[self.code](
+            self, self.check_answers(answers, allowed=options.pop("allowed", None)), **options
+        )
 
 
 def _as_int(value) -> int | None:
@@ -180,26 +187,36 @@ _FREQUENCY_OPTIONS = (
 
 _PFIZER_NOTE = (
     "Developed by Drs. Robert L. Spitzer, Janet B.W. Williams, Kurt Kroenke and colleagues, with an "
-    "educational grant from Pfizer Inc. No permission required to reproduce, translate, display or distribute."
+    "educational grant from Pfizer Inc. No permission required to reproduce, translate, display or "
+    "distribute."
 )
 
 PHQ9_INSTRUMENT = Instrument(
     code=PHQ9,
     name="PHQ-9",
     short_name=_("Mood (PHQ-9)"),
-    instructions={"en": "Over the last 2 weeks, how often have you been bothered by any of the following problems?"},
-    items=tuple(Item(n, {"en": text}) for n, text in enumerate([
-        "Little interest or pleasure in doing things",
-        "Feeling down, depressed, or hopeless",
-        "Trouble falling or staying asleep, or sleeping too much",
-        "Feeling tired or having little energy",
-        "Poor appetite or overeating",
-        "Feeling bad about yourself — or that you are a failure or have let yourself or your family down",
-        "Trouble concentrating on things, such as reading the newspaper or watching television",
-        "Moving or speaking so slowly that other people could have noticed? Or the opposite — being so "
-        "fidgety or restless that you have been moving around a lot more than usual",
-        "Thoughts that you would be better off dead or of hurting yourself in some way",
-    ], start=1)),
+    instructions={
+        "en": "Over the last 2 weeks, how often have you been bothered by any of the following problems?"
+    },
+    items=tuple(
+        Item(n, {"en": text})
+        for n, text in enumerate(
+            [
+                "Little interest or pleasure in doing things",
+                "Feeling down, depressed, or hopeless",
+                "Trouble falling or staying asleep, or sleeping too much",
+                "Feeling tired or having little energy",
+                "Poor appetite or overeating",
+                "Feeling bad about yourself — or that you are a failure or have let yourself or your "
+                "family down",
+                "Trouble concentrating on things, such as reading the newspaper or watching television",
+                "Moving or speaking so slowly that other people could have noticed? Or the opposite — "
+                "being so fidgety or restless that you have been moving around a lot more than usual",
+                "Thoughts that you would be better off dead or of hurting yourself in some way",
+            ],
+            start=1,
+        )
+    ),
     options=_FREQUENCY_OPTIONS,
     licence_note="PHQ-9. " + _PFIZER_NOTE,
     min_total=0,
@@ -218,15 +235,21 @@ GAD7_INSTRUMENT = Instrument(
     name="GAD-7",
     short_name=_("Worry and anxiety (GAD-7)"),
     instructions={"en": "Over the last 2 weeks, how often have you been bothered by the following problems?"},
-    items=tuple(Item(n, {"en": text}) for n, text in enumerate([
-        "Feeling nervous, anxious, or on edge",
-        "Not being able to stop or control worrying",
-        "Worrying too much about different things",
-        "Trouble relaxing",
-        "Being so restless that it is hard to sit still",
-        "Becoming easily annoyed or irritable",
-        "Feeling afraid, as if something awful might happen",
-    ], start=1)),
+    items=tuple(
+        Item(n, {"en": text})
+        for n, text in enumerate(
+            [
+                "Feeling nervous, anxious, or on edge",
+                "Not being able to stop or control worrying",
+                "Worrying too much about different things",
+                "Trouble relaxing",
+                "Being so restless that it is hard to sit still",
+                "Becoming easily annoyed or irritable",
+                "Feeling afraid, as if something awful might happen",
+            ],
+            start=1,
+        )
+    ),
     options=_FREQUENCY_OPTIONS,
     licence_note="GAD-7. " + _PFIZER_NOTE,
     min_total=0,
@@ -251,20 +274,30 @@ RAND36_PF_INSTRUMENT = Instrument(
     code=RAND36_PF,
     name="RAND-36 physical functioning",
     short_name=_("Physical functioning (RAND-36)"),
-    instructions={"en": "The following items are about activities you might do during a typical day. "
-                        "Does your health now limit you in these activities? If so, how much?"},
-    items=tuple(Item(n, {"en": text}) for n, text in enumerate([
-        "Vigorous activities, such as running, lifting heavy objects, participating in strenuous sports",
-        "Moderate activities, such as moving a table, pushing a vacuum cleaner, bowling, or playing golf",
-        "Lifting or carrying groceries",
-        "Climbing several flights of stairs",
-        "Climbing one flight of stairs",
-        "Bending, kneeling, or stooping",
-        "Walking more than a mile",
-        "Walking several blocks",
-        "Walking one block",
-        "Bathing or dressing yourself",
-    ], start=1)),
+    instructions={
+        "en": "The following items are about activities you might do during a typical day. "
+        "Does your health now limit you in these activities? If so, how much?"
+    },
+    items=tuple(
+        Item(n, {"en": text})
+        for n, text in enumerate(
+            [
+                "Vigorous activities, such as running, lifting heavy objects, participating in "
+                "strenuous sports",
+                "Moderate activities, such as moving a table, pushing a vacuum cleaner, bowling, or "
+                "playing golf",
+                "Lifting or carrying groceries",
+                "Climbing several flights of stairs",
+                "Climbing one flight of stairs",
+                "Bending, kneeling, or stooping",
+                "Walking more than a mile",
+                "Walking several blocks",
+                "Walking one block",
+                "Bathing or dressing yourself",
+            ],
+            start=1,
+        )
+    ),
     options=(
         Option(1, {"en": "Yes, limited a lot"}),
         Option(2, {"en": "Yes, limited a little"}),
@@ -283,8 +316,15 @@ PAIN_NRS_INSTRUMENT = Instrument(
     name="Pain intensity (0-10)",
     short_name=_("Pain (0-10)"),
     instructions={"en": "Choose the number that fits best."},
-    items=(Item(1, {"en": "How much pain have you had on average in the past week? "
-                          "0 is no pain, 10 is the worst pain you can imagine."}),),
+    items=(
+        Item(
+            1,
+            {
+                "en": "How much pain have you had on average in the past week? "
+                "0 is no pain, 10 is the worst pain you can imagine."
+            },
+        ),
+    ),
     options=_NRS_OPTIONS,
     licence_note="Single-item numeric rating scale, wording by the icbt project.",
     min_total=0,
@@ -296,8 +336,15 @@ FATIGUE_NRS_INSTRUMENT = Instrument(
     name="Fatigue (0-10)",
     short_name=_("Fatigue (0-10)"),
     instructions={"en": "Choose the number that fits best."},
-    items=(Item(1, {"en": "How tired have you been on average in the past week? "
-                          "0 is not tired at all, 10 is as tired as you can imagine."}),),
+    items=(
+        Item(
+            1,
+            {
+                "en": "How tired have you been on average in the past week? "
+                "0 is not tired at all, 10 is as tired as you can imagine."
+            },
+        ),
+    ),
     options=_NRS_OPTIONS,
     licence_note="Single-item numeric rating scale, wording by the icbt project.",
     min_total=0,
@@ -314,8 +361,9 @@ CIS_FATIGUE_INSTRUMENT = Instrument(
     items=tuple(Item(n, {}) for n in range(1, 9)),
     options=tuple(Option(v, {"en": str(v)}) for v in range(1, 8)),
     licence_note=(
-        "Checklist Individual Strength (CIS), fatigue severity subscale: copyrighted by its authors. The item "
-        "texts are not shipped; a clinic loads them under its own licence (programs/content/LICENSED.md)."
+        "Checklist Individual Strength (CIS), fatigue severity subscale: copyrighted by its authors. "
+        "The item texts are not shipped; a clinic loads them under its own licence "
+        "(programs/content/LICENSED.md)."
     ),
     texts_shipped=False,
     min_total=8,
@@ -327,8 +375,15 @@ CIS_FATIGUE_INSTRUMENT = Instrument(
 )
 
 INSTRUMENTS: dict[str, Instrument] = {
-    i.code: i for i in (PHQ9_INSTRUMENT, GAD7_INSTRUMENT, RAND36_PF_INSTRUMENT, PAIN_NRS_INSTRUMENT,
-                        FATIGUE_NRS_INSTRUMENT, CIS_FATIGUE_INSTRUMENT)
+    i.code: i
+    for i in (
+        PHQ9_INSTRUMENT,
+        GAD7_INSTRUMENT,
+        RAND36_PF_INSTRUMENT,
+        PAIN_NRS_INSTRUMENT,
+        FATIGUE_NRS_INSTRUMENT,
+        CIS_FATIGUE_INSTRUMENT,
+    )
 }
 
 
@@ -346,9 +401,14 @@ def _score_sum_with_bands(instrument: Instrument, answers: dict[int, int]) -> Sc
     total = sum(answers.values())
     band = instrument.band_for(total)
     return Score(
-        code=instrument.code, total=total, min_total=instrument.min_total, max_total=instrument.max_total,
-        higher_is_better=instrument.higher_is_better, band=band.code if band else "",
-        band_label=band.label if band else "", flags=_flags(instrument.code, total, answers),
+        code=instrument.code,
+        total=total,
+        min_total=instrument.min_total,
+        max_total=instrument.max_total,
+        higher_is_better=instrument.higher_is_better,
+        band=band.code if band else "",
+        band_label=band.label if band else "",
+        flags=_flags(instrument.code, total, answers),
         item_scores=dict(answers),
     )
 
@@ -356,12 +416,21 @@ def _score_sum_with_bands(instrument: Instrument, answers: dict[int, int]) -> Sc
 def _flags(code: str, total: float, answers: Mapping[int, int] | None) -> tuple[Flag, ...]:
     flags = []
     if code == PHQ9 and answers is not None and answers.get(9, 0) > 0:
-        flags.append(Flag("self_harm", _("Item 9 (thoughts of being better off dead or of self-harm) was "
-                                         "answered above 0: contact the patient soon.")))
+        flags.append(
+            Flag(
+                "self_harm",
+                _(
+                    "Item 9 (thoughts of being better off dead or of self-harm) was "
+                    "answered above 0: contact the patient soon."
+                ),
+            )
+        )
     if code == PHQ9 and total >= 10:
         flags.append(Flag("possible_depression", _("A total of 10 or more suggests depression.")))
     if code == GAD7 and total >= 10:
-        flags.append(Flag("possible_anxiety_disorder", _("A total of 10 or more suggests an anxiety disorder.")))
+        flags.append(
+            Flag("possible_anxiety_disorder", _("A total of 10 or more suggests an anxiety disorder."))
+        )
     return tuple(flags)
 
 
@@ -372,18 +441,37 @@ def _score_rand36_pf(instrument: Instrument, answers: dict[int, int]) -> Score:
     """Each item: 'limited a lot' 0, 'limited a little' 50, 'not limited' 100; the scale is their
     average, 0-100, higher is better."""
     item_scores = {n: RAND36_PF_ITEM_SCORES[v] for n, v in answers.items()}
-    total = float(Decimal(sum(item_scores.values()) / len(item_scores)).quantize(Decimal("0.1"), ROUND_HALF_UP))
-    return Score(code=instrument.code, total=total, min_total=0, max_total=100, higher_is_better=True,
-                 item_scores=item_scores)
+    total = float(
+        Decimal(sum(item_scores.values()) / len(item_scores)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    )
+    return Score(
+        code=instrument.code,
+        total=total,
+        min_total=0,
+        max_total=100,
+        higher_is_better=True,
+        item_scores=item_scores,
+    )
 
 
 def _score_nrs(instrument: Instrument, answers: dict[int, int]) -> Score:
-    return Score(code=instrument.code, total=answers[1], min_total=0, max_total=10, higher_is_better=False,
-                 item_scores=dict(answers))
+    return Score(
+        code=instrument.code,
+        total=answers[1],
+        min_total=0,
+        max_total=10,
+        higher_is_better=False,
+        item_scores=dict(answers),
+    )
 
 
-def _score_cis(instrument: Instrument, answers: dict[int, int], *, reverse_scored=None,
-               severe_threshold: int | None = None) -> Score:
+def _score_cis(
+    instrument: Instrument,
+    answers: dict[int, int],
+    *,
+    reverse_scored=None,
+    severe_threshold: int | None = None,
+) -> Score:
     """Each item 1-7; items at the positions in ``reverse_scored`` count as 8 - answer. The total
     (8-56) is severe fatigue at or above the threshold (default 35; 40 is used in some research).
 
@@ -391,7 +479,9 @@ def _score_cis(instrument: Instrument, answers: dict[int, int], *, reverse_score
     numbers the answer boxes (see LICENSED.md), so there is deliberately no default here.
     """
     if reverse_scored is None:
-        raise ValidationError(_("The reversed items of this questionnaire are not known: load the licensed file."))
+        raise ValidationError(
+            _("The reversed items of this questionnaire are not known: load the licensed file.")
+        )
     reverse = set(validate_reverse_positions(reverse_scored, item_count=instrument.item_count))
     item_scores = {n: (8 - v if n in reverse else v) for n, v in answers.items()}
     total = sum(item_scores.values())
@@ -402,21 +492,36 @@ def _cis_score(total: int, severe_threshold: int | None, *, item_scores=None, en
     threshold = severe_threshold or CIS_DEFAULT_SEVERE_THRESHOLD
     severe = total >= threshold
     return Score(
-        code=CIS_FATIGUE, total=total, min_total=8, max_total=56, higher_is_better=False,
+        code=CIS_FATIGUE,
+        total=total,
+        min_total=8,
+        max_total=56,
+        higher_is_better=False,
         band="severe" if severe else "not_severe",
         band_label=_("severe fatigue") if severe else _("not severe"),
-        flags=(Flag("severe_fatigue", _("Severe fatigue (%(total)s, threshold %(threshold)s).")
-                    % {"total": total, "threshold": threshold}),) if severe else (),
-        item_scores=item_scores or {}, entered=entered,
+        flags=(
+            Flag(
+                "severe_fatigue",
+                _("Severe fatigue (%(total)s, threshold %(threshold)s).")
+                % {"total": total, "threshold": threshold},
+            ),
+        )
+        if severe
+        else (),
+        item_scores=item_scores or {},
+        entered=entered,
     )
 
 
 def validate_reverse_positions(positions, *, item_count: int = 8) -> list[int]:
-    if not isinstance(positions, list | tuple) or any(
-        isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= item_count for p in positions
-    ) or len(set(positions)) != len(positions):
+    if (
+        not isinstance(positions, list | tuple)
+        or any(isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= item_count for p in positions)
+        or len(set(positions)) != len(positions)
+    ):
         raise ValidationError(
-            _("reverse_scored must be a list of different item positions from 1 to %(n)s.") % {"n": item_count}
+            _("reverse_scored must be a list of different item positions from 1 to %(n)s.")
+            % {"n": item_count}
         )
     return list(positions)
 
@@ -452,12 +557,16 @@ def questionnaire_score_entered(*, code: str, total, severe_threshold: int | Non
     if not value.is_finite():
         raise ValidationError(_("Enter a number."))
     if not instrument.min_total <= value <= instrument.max_total:
-        raise ValidationError(_("The total must be between %(min)s and %(max)s.")
-                              % {"min": _fmt(instrument.min_total), "max": _fmt(instrument.max_total)})
+        raise ValidationError(
+            _("The total must be between %(min)s and %(max)s.")
+            % {"min": _fmt(instrument.min_total), "max": _fmt(instrument.max_total)}
+        )
     if code == RAND36_PF:
         if value % 5 != 0:
             raise ValidationError(_("This score moves in steps of 5 (0, 5, 10, ... 100)."))
-        return Score(code=code, total=float(value), min_total=0, max_total=100, higher_is_better=True, entered=True)
+        return Score(
+            code=code, total=float(value), min_total=0, max_total=100, higher_is_better=True, entered=True
+        )
     if value != value.to_integral_value():
         raise ValidationError(_("Enter a whole number."))
     whole = int(value)
@@ -465,9 +574,15 @@ def questionnaire_score_entered(*, code: str, total, severe_threshold: int | Non
         return _cis_score(whole, severe_threshold, entered=True)
     band = instrument.band_for(whole)
     return Score(
-        code=code, total=whole, min_total=instrument.min_total, max_total=instrument.max_total,
-        higher_is_better=instrument.higher_is_better, band=band.code if band else "",
-        band_label=band.label if band else "", flags=_flags(code, whole, None), entered=True,
+        code=code,
+        total=whole,
+        min_total=instrument.min_total,
+        max_total=instrument.max_total,
+        higher_is_better=instrument.higher_is_better,
+        band=band.code if band else "",
+        band_label=band.label if band else "",
+        flags=_flags(code, whole, None),
+        entered=True,
     )
 
 
@@ -538,10 +653,16 @@ def questionnaire_presentation(code: str, language: str, *, licensed=None) -> Pr
     instrument = get_instrument(code)
     if not instrument.texts_shipped:
         if licensed is None:
-            return Presentation(instrument, language, False, False, instrument.name, "", (), (),
-                                instrument.licence_note)
+            return Presentation(
+                instrument, language, False, False, instrument.name, "", (), (), instrument.licence_note
+            )
         return Presentation(
-            instrument, language, True, licensed.language == language, licensed.title, licensed.instructions,
+            instrument,
+            language,
+            True,
+            licensed.language == language,
+            licensed.title,
+            licensed.instructions,
             tuple((n, text) for n, text in enumerate(licensed.items, start=1)),
             tuple((o["value"], o["label"]) for o in licensed.options),
             licensed.licence_note,
@@ -550,7 +671,12 @@ def questionnaire_presentation(code: str, language: str, *, licensed=None) -> Pr
     translated = all(language in item.text for item in instrument.items)
     lang = language if translated else "en"
     return Presentation(
-        instrument, language, True, translated, instrument.name, instrument.instructions.get(lang, ""),
+        instrument,
+        language,
+        True,
+        translated,
+        instrument.name,
+        instrument.instructions.get(lang, ""),
         tuple((item.number, item.label(lang)) for item in instrument.items),
         tuple((o.value, o.label(lang)) for o in instrument.options),
         instrument.licence_note,

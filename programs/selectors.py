@@ -29,7 +29,11 @@ def latest_versions(*, language: str | None = None) -> QuerySet[ProgramVersion]:
         if (program_id, lang) not in seen:
             seen.add((program_id, lang))
             newest.append(pk)
-    return ProgramVersion.objects.filter(pk__in=newest).select_related("program").order_by("program__slug", "language")
+    return (
+        ProgramVersion.objects.filter(pk__in=newest)
+        .select_related("program")
+        .order_by("program__slug", "language")
+    )
 
 
 def program_list(*, fetched_by) -> list[dict]:
@@ -52,8 +56,12 @@ def version_get(*, pk: int) -> ProgramVersion:
 
 
 def latest_version_get(*, program_slug: str, language: str) -> ProgramVersion:
-    version = (ProgramVersion.objects.select_related("program")
-               .filter(program__slug=program_slug, language=language).order_by("-number").first())
+    version = (
+        ProgramVersion.objects.select_related("program")
+        .filter(program__slug=program_slug, language=language)
+        .order_by("-number")
+        .first()
+    )
     if version is None:
         raise Http404
     return version
@@ -61,10 +69,24 @@ def latest_version_get(*, program_slug: str, language: str) -> ProgramVersion:
 
 def version_outline(*, version: ProgramVersion) -> list[Module]:
     """Modules of ``version`` with their steps (and diary types) loaded: two queries."""
-    steps = Step.objects.select_related("diary_type").only(
-        "id", "module_id", "version_id", "position", "slug", "kind", "title", "optional", "reading_minutes",
-        "questionnaire", "diary_type__title", "diary_type__slug",
-    ).order_by("position")
+    steps = (
+        Step.objects.select_related("diary_type")
+        .only(
+            "id",
+            "module_id",
+            "version_id",
+            "position",
+            "slug",
+            "kind",
+            "title",
+            "optional",
+            "reading_minutes",
+            "questionnaire",
+            "diary_type__title",
+            "diary_type__slug",
+        )
+        .order_by("position")
+    )
     return list(version.modules.prefetch_related(Prefetch("steps", queryset=steps)).order_by("number"))
 
 
@@ -85,20 +107,25 @@ class StepPlace:
 def step_place(*, version: ProgramVersion, module_slug: str, step_slug: str) -> StepPlace:
     """The step and its neighbours; 404 if the version has no such step. Two queries."""
     steps = list(
-        Step.objects.filter(version=version).select_related("module", "diary_type")
+        Step.objects.filter(version=version)
+        .select_related("module", "diary_type")
         .order_by("module__number", "position")
     )
-    for index, step in enumerate(steps):
-        if step.module.slug == module_slug and step.slug == step_slug:
-            break
-    else:
+    index = next(
+        (i for i, s in enumerate(steps) if s.module.slug == module_slug and s.slug == step_slug), None
+    )
+    if index is None:
         raise Http404
+    step = steps[index]
     step.version = version
     in_module = [s for s in steps if s.module_id == step.module_id]
     module_count = len({s.module_id for s in steps})
     return StepPlace(
-        step=step, module=step.module, module_count=module_count,
-        step_number=in_module.index(step) + 1, step_count=len(in_module),
+        step=step,
+        module=step.module,
+        module_count=module_count,
+        step_number=in_module.index(step) + 1,
+        step_count=len(in_module),
         previous=steps[index - 1] if index > 0 else None,
         next=steps[index + 1] if index + 1 < len(steps) else None,
     )
@@ -162,8 +189,11 @@ def media_steps(*, versions) -> list[Step]:
 
 
 def media_step_get(*, pk: int) -> Step:
-    step = Step.objects.select_related("version__program", "module").filter(
-        pk=pk, kind__in=[Step.Kind.AUDIO, Step.Kind.VIDEO]).first()
+    step = (
+        Step.objects.select_related("version__program", "module")
+        .filter(pk=pk, kind__in=[Step.Kind.AUDIO, Step.Kind.VIDEO])
+        .first()
+    )
     if step is None:
         raise Http404
     return step

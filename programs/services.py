@@ -38,8 +38,9 @@ class LoadResult:
     steps: int = 0
 
 
-def program_content_load(*, root: Path | None = None, progress: Callable[[str], None] | None = None
-                         ) -> list[LoadResult]:
+def program_content_load(
+    *, root: Path | None = None, progress: Callable[[str], None] | None = None
+) -> list[LoadResult]:
     """Validate every program and language under ``root`` (default programs/content/) and load
     what changed, all in one transaction.
 
@@ -62,15 +63,23 @@ def program_content_load(*, root: Path | None = None, progress: Callable[[str], 
 def _language_load(parsed: content_loader.ParsedLanguage, progress) -> LoadResult:
     Program.objects.get_or_create(slug=parsed.program)
     program = Program.objects.select_for_update().get(slug=parsed.program)
-    latest = ProgramVersion.objects.filter(program=program, language=parsed.language).order_by("-number").first()
+    latest = (
+        ProgramVersion.objects.filter(program=program, language=parsed.language).order_by("-number").first()
+    )
     if latest is not None and latest.content_hash == parsed.content_hash:
         progress(f"{parsed.program}/{parsed.language}: unchanged (version {latest.number})")
         return LoadResult(parsed.program, parsed.language, "unchanged", latest.number)
     version = ProgramVersion(
-        program=program, language=parsed.language, number=(latest.number + 1) if latest else 1,
-        content_hash=parsed.content_hash, structure_hash=parsed.structure_hash, title=parsed.title,
-        tagline=parsed.tagline, public_html=rendering.render_markdown(parsed.public_markdown),
-        questionnaires_start=parsed.questionnaires_start, questionnaires_end=parsed.questionnaires_end,
+        program=program,
+        language=parsed.language,
+        number=(latest.number + 1) if latest else 1,
+        content_hash=parsed.content_hash,
+        structure_hash=parsed.structure_hash,
+        title=parsed.title,
+        tagline=parsed.tagline,
+        public_html=rendering.render_markdown(parsed.public_markdown),
+        questionnaires_start=parsed.questionnaires_start,
+        questionnaires_end=parsed.questionnaires_end,
         published_at=timezone.now(),
     )
     version.full_clean(validate_unique=False, validate_constraints=False)
@@ -78,8 +87,15 @@ def _language_load(parsed: content_loader.ParsedLanguage, progress) -> LoadResul
 
     diaries = {}
     for d in parsed.diaries:
-        diary = DiaryType(version=version, slug=d.slug, title=d.title, description=d.description,
-                          frequency=d.frequency, fields=d.fields, chart_fields=d.chart)
+        diary = DiaryType(
+            version=version,
+            slug=d.slug,
+            title=d.title,
+            description=d.description,
+            frequency=d.frequency,
+            fields=d.fields,
+            chart_fields=d.chart,
+        )
         diary.full_clean(exclude=["version"], validate_unique=False, validate_constraints=False)
         diaries[d.slug] = diary
     DiaryType.objects.bulk_create(diaries.values())
@@ -93,23 +109,41 @@ def _language_load(parsed: content_loader.ParsedLanguage, progress) -> LoadResul
         for position, s in enumerate(m.steps, start=1):
             steps.append(_step_build(version, module, position, s, diaries))
     Step.objects.bulk_create(steps)
-    progress(f"{parsed.program}/{parsed.language}: loaded version {version.number} "
-             f"({len(parsed.modules)} modules, {len(steps)} steps)")
+    progress(
+        f"{parsed.program}/{parsed.language}: loaded version {version.number} "
+        f"({len(parsed.modules)} modules, {len(steps)} steps)"
+    )
     return LoadResult(parsed.program, parsed.language, "loaded", version.number, len(steps))
 
 
 def _step_build(version, module, position, s: content_loader.ParsedStep, diaries) -> Step:
-    words = rendering.word_count(s.body_markdown) + rendering.word_count(s.example_markdown) \
+    words = (
+        rendering.word_count(s.body_markdown)
+        + rendering.word_count(s.example_markdown)
         + len(str(s.definition.get("intro", "")).split())
-    step = Step(
-        version=version, module=module, position=position, slug=s.slug, kind=s.kind, title=s.title,
-        optional=s.optional, source_file=s.source_file, body_markdown=s.body_markdown,
-        body_html=rendering.render_markdown(s.body_markdown), example_markdown=s.example_markdown,
-        example_html=rendering.render_markdown(s.example_markdown) if s.example_markdown else "",
-        word_count=words, reading_minutes=rendering.reading_minutes(words), definition=s.definition,
-        diary_type=diaries.get(s.diary) if s.diary else None, questionnaire=s.questionnaire,
     )
-    step.full_clean(exclude=["version", "module", "diary_type"], validate_unique=False, validate_constraints=False)
+    step = Step(
+        version=version,
+        module=module,
+        position=position,
+        slug=s.slug,
+        kind=s.kind,
+        title=s.title,
+        optional=s.optional,
+        source_file=s.source_file,
+        body_markdown=s.body_markdown,
+        body_html=rendering.render_markdown(s.body_markdown),
+        example_markdown=s.example_markdown,
+        example_html=rendering.render_markdown(s.example_markdown) if s.example_markdown else "",
+        word_count=words,
+        reading_minutes=rendering.reading_minutes(words),
+        definition=s.definition,
+        diary_type=diaries.get(s.diary) if s.diary else None,
+        questionnaire=s.questionnaire,
+    )
+    step.full_clean(
+        exclude=["version", "module", "diary_type"], validate_unique=False, validate_constraints=False
+    )
     return step
 
 
@@ -117,12 +151,15 @@ def _step_build(version, module, position, s: content_loader.ParsedStep, diaries
 
 
 @transaction.atomic
-def clinic_program_setting_update(*, clinic, program: Program, optional_steps_on: set[str], known_optional: set[str],
-                                  updated_by) -> ClinicProgramSetting:
+def clinic_program_setting_update(
+    *, clinic, program: Program, optional_steps_on: set[str], known_optional: set[str], updated_by
+) -> ClinicProgramSetting:
     """Store which optional steps (``module/step`` keys) are on by default for new patients of
     ``clinic``. Keys of optional steps that are not in ``optional_steps_on`` are switched off;
     keys of earlier versions that this form did not show are kept as they were."""
-    setting, _created = ClinicProgramSetting.objects.select_for_update().get_or_create(clinic=clinic, program=program)
+    setting, _created = ClinicProgramSetting.objects.select_for_update().get_or_create(
+        clinic=clinic, program=program
+    )
     unknown = set(optional_steps_on) - known_optional
     if unknown:
         raise ValidationError(_("Unknown steps: %(steps)s") % {"steps": ", ".join(sorted(unknown))})
@@ -165,7 +202,11 @@ def step_media_upload(*, clinic, step: Step, language: str, file, captions=None,
     validate_media_file(file, kind=step.kind)
     if captions:
         validate_captions_file(captions)
-    media = StepMedia.objects.select_for_update().filter(clinic=clinic, step_key=step.key, language=language).first()
+    media = (
+        StepMedia.objects.select_for_update()
+        .filter(clinic=clinic, step_key=step.key, language=language)
+        .first()
+    )
     if media is None:
         media = StepMedia(clinic=clinic, step_key=step.key, language=language)
     media.file = file
@@ -181,7 +222,9 @@ def step_media_upload(*, clinic, step: Step, language: str, file, captions=None,
 
 
 def _licensed_error(line: int, message: str) -> ValidationError:
-    return ValidationError(_("Line %(line)s: %(message)s") % {"line": line, "message": message} if line else message)
+    return ValidationError(
+        _("Line %(line)s: %(message)s") % {"line": line, "message": message} if line else message
+    )
 
 
 @transaction.atomic
@@ -198,21 +241,34 @@ def licensed_instrument_load(*, clinic, data: bytes, uploaded_by) -> LicensedIns
         raise _licensed_error(exc.line, exc.message) from None
     if not isinstance(doc, content_loader.LineDict):
         raise ValidationError(_("The file must hold a mapping (key: value)."))
-    allowed = {"instrument", "language", "title", "licence", "instructions", "options", "reverse_scored",
-               "severe_threshold", "items"}
+    allowed = {
+        "instrument",
+        "language",
+        "title",
+        "licence",
+        "instructions",
+        "options",
+        "reverse_scored",
+        "severe_threshold",
+        "items",
+    }
     errors = []
     for key in doc:
         if key not in allowed:
             errors.append(_licensed_error(doc.line_of(key), _("unknown key '%(key)s'") % {"key": key}))
-    for key in sorted({"instrument", "language", "title", "licence", "options", "reverse_scored", "items"} - set(doc)):
+    for key in sorted(
+        {"instrument", "language", "title", "licence", "options", "reverse_scored", "items"} - set(doc)
+    ):
         errors.append(_licensed_error(doc.line, _("'%(key)s' is missing") % {"key": key}))
     if errors:
         raise ValidationError(errors)
     code = doc["instrument"]
     instrument = questionnaires.INSTRUMENTS.get(code)
     if instrument is None or instrument.texts_shipped:
-        raise _licensed_error(doc.line_of("instrument"), _("'%(code)s' is not a licensed questionnaire this "
-                                                          "application knows") % {"code": code})
+        raise _licensed_error(
+            doc.line_of("instrument"),
+            _("'%(code)s' is not a licensed questionnaire this application knows") % {"code": code},
+        )
     language = doc["language"]
     if language not in ("en", "nl"):
         raise _licensed_error(doc.line_of("language"), _("language must be en or nl"))
@@ -222,33 +278,57 @@ def licensed_instrument_load(*, clinic, data: bytes, uploaded_by) -> LicensedIns
     if "instructions" in doc and not isinstance(doc["instructions"], str):
         errors.append(_licensed_error(doc.line_of("instructions"), _("'instructions' must be text")))
     items = doc["items"]
-    if not isinstance(items, list) or len(items) != instrument.item_count or any(
-        not isinstance(i, str) or not i.strip() for i in items
+    if (
+        not isinstance(items, list)
+        or len(items) != instrument.item_count
+        or any(not isinstance(i, str) or not i.strip() for i in items)
     ):
-        errors.append(_licensed_error(doc.line_of("items"), _("'items' must list exactly %(n)s texts")
-                                      % {"n": instrument.item_count}))
+        errors.append(
+            _licensed_error(
+                doc.line_of("items"),
+                _("'items' must list exactly %(n)s texts") % {"n": instrument.item_count},
+            )
+        )
     options = doc["options"]
     expected_values = [o.value for o in instrument.options]
-    if not isinstance(options, list) or [o.get("value") if isinstance(o, dict) else None for o in options] \
-            != expected_values or any(not isinstance(o.get("label"), str) for o in options):
-        errors.append(_licensed_error(doc.line_of("options"), _("'options' must list the values %(values)s in "
-                                                                "order, each with a label")
-                                      % {"values": ", ".join(str(v) for v in expected_values)}))
+    if (
+        not isinstance(options, list)
+        or [o.get("value") if isinstance(o, dict) else None for o in options] != expected_values
+        or any(not isinstance(o.get("label"), str) for o in options)
+    ):
+        errors.append(
+            _licensed_error(
+                doc.line_of("options"),
+                _("'options' must list the values %(values)s in order, each with a label")
+                % {"values": ", ".join(str(v) for v in expected_values)},
+            )
+        )
     try:
-        reverse = questionnaires.validate_reverse_positions(doc["reverse_scored"], item_count=instrument.item_count)
+        reverse = questionnaires.validate_reverse_positions(
+            doc["reverse_scored"], item_count=instrument.item_count
+        )
     except ValidationError as exc:
         errors.append(_licensed_error(doc.line_of("reverse_scored"), exc.messages[0]))
         reverse = []
     threshold = doc.get("severe_threshold")
-    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int)
-                                  or not instrument.min_total < threshold <= instrument.max_total):
-        errors.append(_licensed_error(doc.line_of("severe_threshold"),
-                                      _("'severe_threshold' must be a whole number from %(low)s to %(high)s")
-                                      % {"low": int(instrument.min_total) + 1, "high": int(instrument.max_total)}))
+    if threshold is not None and (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int)
+        or not instrument.min_total < threshold <= instrument.max_total
+    ):
+        errors.append(
+            _licensed_error(
+                doc.line_of("severe_threshold"),
+                _("'severe_threshold' must be a whole number from %(low)s to %(high)s")
+                % {"low": int(instrument.min_total) + 1, "high": int(instrument.max_total)},
+            )
+        )
     if errors:
         raise ValidationError(errors)
     record, _created = LicensedInstrument.objects.select_for_update().get_or_create(
-        clinic=clinic, code=code, language=language,
+        clinic=clinic,
+        code=code,
+        language=language,
         defaults={"title": doc["title"], "licence_note": doc["licence"], "source_sha256": ""},
     )
     record.title = doc["title"].strip()

@@ -10,8 +10,11 @@ urlpatterns = [
     path("staff/programs/recordings/<int:step_id>/", views.media_upload, name="media_upload"),
     path("staff/programs/questionnaires/", views.licensed_list, name="licensed_list"),
     path("staff/programs/preview/<int:version_id>/", views.preview_start, name="preview_start"),
-    path("staff/programs/preview/<int:version_id>/<slug:module_slug>/<slug:step_slug>/", views.preview_step,
-         name="preview_step"),
+    path(
+        "staff/programs/preview/<int:version_id>/<slug:module_slug>/<slug:step_slug>/",
+        views.preview_step,
+        name="preview_step",
+    ),
     path("staff/programs/<slug:program_slug>/defaults/", views.clinic_settings, name="clinic_settings"),
     path("staff/programs/<slug:program_slug>/<str:language>/", views.program_detail, name="program_detail"),
     path("programs/recordings/<int:media_id>/<str:part>/", views.media_file, name="media_file"),

@@ -29,7 +29,9 @@ VIEW_ROLES = ("therapist", "clinic_admin")
 @login_required
 def program_list(request):
     require_staff_role(request.user, *VIEW_ROLES)
-    return render(request, "programs/program_list.html", {"programs": selectors.program_list(fetched_by=request.user)})
+    return render(
+        request, "programs/program_list.html", {"programs": selectors.program_list(fetched_by=request.user)}
+    )
 
 
 @login_required
@@ -66,11 +68,18 @@ def preview_step(request, version_id, module_slug, step_slug):
     version = selectors.version_get(pk=version_id)
     place = selectors.step_place(version=version, module_slug=module_slug, step_slug=step_slug)
     with translation.override(version.language):
-        context = step_page_context(place, url_for=_preview_url, clinic_id=staff.clinic_id, preview=True,
-                                    data=request.POST if request.method == "POST" else None)
+        context = step_page_context(
+            place,
+            url_for=_preview_url,
+            clinic_id=staff.clinic_id,
+            preview=True,
+            data=request.POST if request.method == "POST" else None,
+        )
         form = context["form"]
         if request.method == "POST" and (form is None or form.is_valid()):
-            messages.info(request, _("Preview: nothing was saved. A patient would now go on to the next step."))
+            messages.info(
+                request, _("Preview: nothing was saved. A patient would now go on to the next step.")
+            )
             return redirect(context["next_url"] or request.path)
         return render(request, "programs/preview_step.html", context)
 
@@ -90,13 +99,18 @@ def clinic_settings(request, program_slug):
     known = {f"{m.slug}/{s.slug}" for m, s in optional}
     if request.method == "POST":
         services.clinic_program_setting_update(
-            clinic=staff.clinic, program=version.program, known_optional=known, updated_by=request.user,
+            clinic=staff.clinic,
+            program=version.program,
+            known_optional=known,
+            updated_by=request.user,
             optional_steps_on={key for key in request.POST.getlist("on") if key in known},
         )
         messages.success(request, _("The defaults for new patients are saved."))
         return redirect("programs:clinic_settings", program_slug)
-    rows = [{"module": m, "step": s, "key": f"{m.slug}/{s.slug}", "on": selectors.optional_step_is_on(s, setting)}
-            for m, s in optional]
+    rows = [
+        {"module": m, "step": s, "key": f"{m.slug}/{s.slug}", "on": selectors.optional_step_is_on(s, setting)}
+        for m, s in optional
+    ]
     return render(request, "programs/clinic_settings.html", {"version": version, "rows": rows})
 
 
@@ -118,8 +132,13 @@ def media_upload(request, step_id):
     form = StepMediaUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.step_media_upload(clinic=staff.clinic, step=step, language=step.version.language,
-                                       uploaded_by=request.user, **form.cleaned_data)
+            services.step_media_upload(
+                clinic=staff.clinic,
+                step=step,
+                language=step.version.language,
+                uploaded_by=request.user,
+                **form.cleaned_data,
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -145,8 +164,9 @@ def licensed_list(request):
     form = LicensedInstrumentUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.licensed_instrument_load(clinic=staff.clinic, data=form.cleaned_data["file"].read(),
-                                              uploaded_by=request.user)
+            services.licensed_instrument_load(
+                clinic=staff.clinic, data=form.cleaned_data["file"].read(), uploaded_by=request.user
+            )
         except ValidationError as exc:
             form.add_error("file", exc)
         else:

@@ -1,5 +1,6 @@
 from icbt.models.audit import AuditEvent
 from icbt.models.keys import DataKey
+from icbt.models.notifications import Digest, Notification, NotificationPreference
 from icbt.models.users import Invitation, User
 
-__all__ = ["AuditEvent", "DataKey", "Invitation", "User"]
+__all__ = ["AuditEvent", "DataKey", "Digest", "Invitation", "Notification", "NotificationPreference", "User"]

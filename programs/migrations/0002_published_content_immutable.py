@@ -24,7 +24,7 @@ $$ LANGUAGE plpgsql;
 def forwards(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(PG_FUNCTION)
+        schema_editor.execute(PG_FUNCTION, params=None)  # psycopg 3: with () a '%' is a placeholder
         for table in TABLES:
             schema_editor.execute(
                 f"CREATE TRIGGER {table}_immutable BEFORE UPDATE ON {table} "

@@ -19,7 +19,7 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP
 from cryptography.fernet import Fernet
 from django.apps.registry import Apps
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, models
@@ -172,6 +172,13 @@ def test_unchanged_text_is_not_reencrypted_on_save(notes):
     assert fresh(note).body == "second version"
 
 
+def test_bulk_create_encrypts(notes):
+    Note.objects.bulk_create([Note(clinic=2, body="bulk one"), Note(clinic=2, body="bulk two")])
+    assert all(token.startswith("icbt1:") and "bulk" not in token for token in raw().values())
+    assert sorted(Note.objects.values_list("pk", flat=True)) == sorted(raw())
+    assert sorted(n.body for n in Note.objects.all()) == ["bulk one", "bulk two"]
+
+
 def test_deferred_field_and_values(notes):
     note = Note.objects.create(body="deferred text")
     assert Note.objects.defer("body").get(pk=note.pk).body == "deferred text"
@@ -233,6 +240,8 @@ def test_plaintext_never_reaches_sql(notes):
         Note.objects.bulk_update([note], ["body"])
     with pytest.raises(TypeError):
         list(Note.objects.filter(body="secret"))
+    with pytest.raises(FieldError):
+        list(Note.objects.filter(body__icontains="secret"))
     assert fresh(note).body == "secret"
 
 

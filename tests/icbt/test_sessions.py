@@ -1,6 +1,7 @@
 """Staff sessions end after an idle time; deactivating a user ends their sessions."""
 
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -56,6 +57,18 @@ def test_idle_staff_session_is_signed_out(world, client, idle_minutes):
     response = client.get(url)
     assert response.status_code == 302
     assert response["Location"].startswith(LOGIN)
+
+
+def test_after_an_idle_sign_out_the_sign_in_returns_to_the_same_page(world, client, idle_minutes):
+    client.force_login(world.admin.user)
+    url = reverse("therapists:audit_search") + "?user_email=a&action=view"
+    client.get(url)
+    _set_last_seen(client, idle_minutes * 60 + 5)
+    response = client.get(url)
+    assert response.status_code == 302
+    location = urlsplit(response["Location"])
+    assert location.path == LOGIN
+    assert parse_qs(location.query) == {"next": [url]}
 
 
 def test_idle_timeout_follows_the_setting(world, client, settings):

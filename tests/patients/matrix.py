@@ -1,12 +1,222 @@
-from tests.matrix import Route, signed_in
+from tests.matrix import Route, everyone, signed_in
+from tests.patients import staff_helpers as sh
 
 ROUTES = [
     Route("patients:home", signed_in(404, patient_a=200, patient_b=200)),
     Route("patients:access_log", signed_in(404, patient_a=200, patient_b=200)),
-    Route("patients:staff_patient_list", signed_in(404, therapist=200, therapist2=200, outsider=200, manager=403,
-                                                   admin=403)),
+    Route("patients:staff_patient_list", signed_in(404, therapist=200, therapist2=200, outsider=200,
+                                                   manager=403, admin=403)),
     Route("patients:staff_patient_invite", signed_in(404, therapist=200, therapist2=200, outsider=200,
                                                      manager=403, admin=403)),
-    Route("patients:staff_patient_detail", signed_in(404, therapist=200, therapist2=403, manager=403, admin=403),
+    Route("patients:staff_patient_detail",
+          signed_in(404, therapist=200, therapist2=403, manager=403, admin=403),
           kwargs=lambda w: {"pk": w.patient_a.pk}),
+]
+
+# --- Getting in and the therapist's side of one patient (issue 4, staff side) -----------------
+# Pages about one patient: only their therapist (200 or a redirect after a change); colleagues,
+# managers and admins of the clinic 403; other clinics and patients 404.
+ONE_PATIENT = signed_in(404, therapist=200, therapist2=403, manager=403, admin=403)
+ONE_PATIENT_CHANGED = signed_in(404, therapist=302, therapist2=403, manager=403, admin=403)
+# Lists for therapists: each sees their own clinic's.
+THERAPIST_LIST = signed_in(404, therapist=200, therapist2=200, outsider=200, manager=403, admin=403)
+# An intake request of the clinic: its therapists; managers and admins 403; other clinics 404.
+CLINIC_THERAPISTS = signed_in(404, therapist=200, therapist2=200, manager=403, admin=403)
+
+
+def _a(w):
+    return {"pk": w.patient_a.pk}
+
+
+def _enrollment(w):
+    return sh.enroll(w.patient_a)
+
+
+def _enrollment_kwargs(w, enrollment):
+    return {"pk": w.patient_a.pk, "enrollment_id": enrollment.pk}
+
+
+ROUTES += [
+    Route("patients:public_program_list", everyone(200), setup=lambda w: sh.tiny()),
+    Route(
+        "patients:public_program",
+        everyone(200),
+        setup=lambda w: sh.tiny(),
+        kwargs=lambda w, v: {"program_slug": "tiny-program"},
+    ),
+    Route(
+        "patients:public_program",
+        everyone(200),
+        setup=lambda w: sh.tiny(),
+        kwargs=lambda w, v: {"program_slug": "tiny-program"},
+        method="post",
+        data=lambda w: {"name": ""},
+        note="an incomplete request is shown again with its errors; nothing is stored",
+    ),
+    Route(
+        "patients:public_intake_sent",
+        everyone(200),
+        setup=lambda w: sh.tiny(),
+        kwargs=lambda w, v: {"program_slug": "tiny-program"},
+    ),
+    Route("patients:staff_intake_request_list", THERAPIST_LIST),
+    Route(
+        "patients:staff_intake_request_detail",
+        CLINIC_THERAPISTS,
+        setup=lambda w: sh.intake_request(w.clinic),
+        kwargs=lambda w, r: {"pk": r.pk},
+    ),
+    Route(
+        "patients:staff_intake_request_status",
+        signed_in(404, therapist=302, therapist2=302, manager=403, admin=403),
+        setup=lambda w: sh.intake_request(w.clinic),
+        kwargs=lambda w, r: {"pk": r.pk},
+        method="post",
+        data=lambda w: {"status": "contacted"},
+    ),
+    Route(
+        "patients:staff_intake_request_invite",
+        CLINIC_THERAPISTS,
+        setup=lambda w: sh.intake_request(w.clinic),
+        kwargs=lambda w, r: {"pk": r.pk},
+        method="post",
+        data=lambda w: {"first_name": ""},
+        note="an incomplete invitation is shown again with its errors",
+    ),
+    Route("patients:staff_referral_list", THERAPIST_LIST),
+    Route(
+        "patients:staff_referral_detail",
+        CLINIC_THERAPISTS,
+        setup=sh.referral,
+        kwargs=lambda w, r: {"pk": r.pk},
+        note="the referring and the receiving therapist",
+    ),
+    Route(
+        "patients:staff_referral_detail",
+        signed_in(404, therapist=403, therapist2=200, manager=403, admin=403),
+        setup=sh.referral,
+        kwargs=lambda w, r: {"pk": r.pk},
+        method="post",
+        data=lambda w: {"decision": ""},
+        note="only the receiving therapist answers; an incomplete answer is shown again",
+    ),
+    Route(
+        "patients:staff_referral_create", ONE_PATIENT, setup=lambda w: sh.tiny(), kwargs=lambda w, v: _a(w)
+    ),
+    Route(
+        "patients:staff_intake_create",
+        ONE_PATIENT,
+        setup=lambda w: sh.tiny(),
+        kwargs=lambda w, v: {"pk": w.patient_a.pk, "program_slug": "tiny-program"},
+    ),
+    Route(
+        "patients:staff_intake_create",
+        ONE_PATIENT,
+        setup=lambda w: sh.tiny(),
+        kwargs=lambda w, v: {"pk": w.patient_a.pk, "program_slug": "tiny-program"},
+        method="post",
+        data=lambda w: {"held_on": ""},
+        note="an incomplete intake is shown again with everything typed",
+    ),
+    Route(
+        "patients:staff_intake_detail",
+        ONE_PATIENT,
+        setup=sh.intake,
+        kwargs=lambda w, i: {"pk": w.patient_a.pk, "intake_id": i.pk},
+    ),
+    Route(
+        "patients:staff_enrollment_create", ONE_PATIENT, setup=lambda w: sh.tiny(), kwargs=lambda w, v: _a(w)
+    ),
+    Route("patients:staff_session_create", ONE_PATIENT, kwargs=_a),
+    Route("patients:staff_enrollment_status", ONE_PATIENT, setup=_enrollment, kwargs=_enrollment_kwargs),
+    Route(
+        "patients:staff_enrollment_status",
+        ONE_PATIENT_CHANGED,
+        setup=_enrollment,
+        kwargs=_enrollment_kwargs,
+        method="post",
+        data=lambda w: {"action": "pause"},
+    ),
+    Route("patients:staff_enrollment_cadence", ONE_PATIENT, setup=_enrollment, kwargs=_enrollment_kwargs),
+    Route("patients:staff_enrollment_tailor", ONE_PATIENT, setup=_enrollment, kwargs=_enrollment_kwargs),
+    Route(
+        "patients:staff_step_override",
+        ONE_PATIENT_CHANGED,
+        setup=_enrollment,
+        kwargs=_enrollment_kwargs,
+        method="post",
+        data=lambda w: {"step_key": "first/story", "included": "0"},
+    ),
+    Route(
+        "patients:staff_module_state",
+        ONE_PATIENT_CHANGED,
+        setup=_enrollment,
+        kwargs=_enrollment_kwargs,
+        method="post",
+        data=lambda w: {"module_number": "2", "state": "opened"},
+    ),
+    Route("patients:staff_enrollment_end", ONE_PATIENT, setup=_enrollment, kwargs=_enrollment_kwargs),
+    Route(
+        "patients:staff_questionnaire_enter",
+        ONE_PATIENT,
+        setup=_enrollment,
+        kwargs=_enrollment_kwargs,
+        method="post",
+        data=lambda w: {"code": "phq9", "moment": "end", "total": "99"},
+        note="an out-of-range score is shown again with its error",
+    ),
+]
+
+
+# --- The patient's side (issue 4) -----------------------------------------------------------------
+# Patient A is enrolled on the tiny fixture program; B is not (so B gets 404 on every page that
+# needs an enrollment). For objects with an id (a diary entry) both are enrolled, and B still
+# gets 404 on A's entry. Staff have their own pages: every patient page is 404 for them.
+
+
+def _enrolled_a(world):
+    from tests.patients.patient_helpers import enroll
+
+    return enroll(world.patient_a)
+
+
+def _entry_of_a(world):
+    from django.utils import timezone
+
+    from patients import services
+    from tests.patients.patient_helpers import enroll, step_of
+
+    enrollment = enroll(world.patient_a)
+    enroll(world.patient_b, enrollment.version)
+    diary_type = step_of(enrollment.version, "start-diary").diary_type
+    return services.diary_entry_save(enrollment=enrollment, diary_type=diary_type,
+                                     entry_date=timezone.localdate(), answers={"mood": 4, "note": "private"})
+
+
+ONLY_A = signed_in(404, patient_a=200)
+
+
+def _step(module, step):
+    return lambda w, e: {"module_slug": module, "step_slug": step}
+
+
+ROUTES += [
+    Route("patients:feedback", ONLY_A, setup=_enrolled_a),
+    Route("patients:module", ONLY_A, setup=_enrolled_a, kwargs=lambda w, e: {"module_slug": "first"}),
+    Route("patients:step", ONLY_A, setup=_enrolled_a, kwargs=_step("first", "intro")),
+    Route("patients:step", signed_in(404, patient_a=302), method="post", setup=_enrolled_a,
+          kwargs=_step("first", "plan"), data=lambda w: {"word": "hello", "action": "draft"},
+          note="an assignment saved as a draft without JavaScript"),
+    Route("patients:step_done", signed_in(404, patient_a=302), method="post", setup=_enrolled_a,
+          kwargs=_step("first", "intro")),
+    Route("patients:assignment_draft", ONLY_A, method="post", setup=_enrolled_a,
+          kwargs=_step("first", "plan"), data=lambda w: {"story": "typing"}),
+    Route("patients:diary_list", ONLY_A, setup=_enrolled_a),
+    Route("patients:diary_detail", ONLY_A, setup=_enrolled_a, kwargs=lambda w, e: {"diary_slug": "mood"}),
+    Route("patients:diary_write", ONLY_A, setup=_enrolled_a, kwargs=lambda w, e: {"diary_slug": "mood"}),
+    Route("patients:diary_entry", ONLY_A, setup=_entry_of_a, kwargs=lambda w, entry: {"uid": entry.uid},
+          note="B is enrolled too and still gets 404 on A's entry"),
+    Route("patients:questionnaires", ONLY_A, setup=_enrolled_a),
+    Route("patients:questionnaire_fill", ONLY_A, setup=_enrolled_a,
+          kwargs=lambda w, e: {"moment": "start", "code": "pain_nrs"}),
 ]

@@ -10,6 +10,7 @@ def _step_kwargs(slug):
     def kwargs(world, version):
         step = tiny_step(slug)
         return {"version_id": version.pk, "module_slug": step.module.slug, "step_slug": step.slug}
+
     return kwargs
 
 
@@ -25,24 +26,55 @@ CLINIC_ADMIN = signed_in(404, therapist=403, therapist2=403, manager=403, admin=
 
 ROUTES = [
     Route("programs:program_list", VIEWERS),
-    Route("programs:program_detail", VIEWERS, setup=_tiny,
-          kwargs=lambda w, v: {"program_slug": "tiny-program", "language": "en"}),
-    Route("programs:preview_start", signed_in(404, therapist=302, therapist2=302, admin=302, outsider=302,
-                                              manager=403),
-          setup=_tiny, kwargs=lambda w, v: {"version_id": v.pk}),
+    Route(
+        "programs:program_detail",
+        VIEWERS,
+        setup=_tiny,
+        kwargs=lambda w, v: {"program_slug": "tiny-program", "language": "en"},
+    ),
+    Route(
+        "programs:preview_start",
+        signed_in(404, therapist=302, therapist2=302, admin=302, outsider=302, manager=403),
+        setup=_tiny,
+        kwargs=lambda w, v: {"version_id": v.pk},
+    ),
     Route("programs:preview_step", VIEWERS, setup=_tiny, kwargs=_step_kwargs("plan")),
-    Route("programs:preview_step", VIEWERS, setup=_tiny, kwargs=_step_kwargs("plan"), method="post",
-          data=lambda w: {"word": ""}, note="an invalid answer is shown again with its errors; nothing is saved"),
-    Route("programs:clinic_settings", CLINIC_ADMIN, setup=_tiny, kwargs=lambda w, v: {"program_slug": "tiny-program"}),
-    Route("programs:clinic_settings", signed_in(404, therapist=403, therapist2=403, manager=403, admin=302,
-                                                outsider=403),
-          setup=_tiny, kwargs=lambda w, v: {"program_slug": "tiny-program"}, method="post",
-          data=lambda w: {"on": ["first/story"]}),
+    Route(
+        "programs:preview_step",
+        VIEWERS,
+        setup=_tiny,
+        kwargs=_step_kwargs("plan"),
+        method="post",
+        data=lambda w: {"word": ""},
+        note="an invalid answer is shown again with its errors; nothing is saved",
+    ),
+    Route(
+        "programs:clinic_settings",
+        CLINIC_ADMIN,
+        setup=_tiny,
+        kwargs=lambda w, v: {"program_slug": "tiny-program"},
+    ),
+    Route(
+        "programs:clinic_settings",
+        signed_in(404, therapist=403, therapist2=403, manager=403, admin=302, outsider=403),
+        setup=_tiny,
+        kwargs=lambda w, v: {"program_slug": "tiny-program"},
+        method="post",
+        data=lambda w: {"on": ["first/story"]},
+    ),
     Route("programs:media_list", CLINIC_ADMIN),
-    Route("programs:media_upload", CLINIC_ADMIN, setup=_tiny,
-          kwargs=lambda w, v: {"step_id": tiny_step("breathing").pk}),
+    Route(
+        "programs:media_upload",
+        CLINIC_ADMIN,
+        setup=_tiny,
+        kwargs=lambda w, v: {"step_id": tiny_step("breathing").pk},
+    ),
     Route("programs:licensed_list", CLINIC_ADMIN),
-    Route("programs:media_file", signed_in(200, outsider=404), setup=_recording,
-          kwargs=lambda w, media: {"media_id": media.pk, "part": "file"},
-          note="the clinic's own staff and patients may play its recordings; other clinics get 404"),
+    Route(
+        "programs:media_file",
+        signed_in(200, outsider=404),
+        setup=_recording,
+        kwargs=lambda w, media: {"media_id": media.pk, "part": "file"},
+        note="the clinic's own staff and patients may play its recordings; other clinics get 404",
+    ),
 ]

@@ -58,13 +58,13 @@ def encrypted_models(candidates: Iterable[type[Model]] | None = None):
         opts = model._meta
         if opts.proxy or opts.abstract:
             continue
+        own = [f for f in opts.local_concrete_fields if isinstance(f, EncryptedTextField)]
+        if not own:
+            continue
         using = router.db_for_write(model)
         if using not in tables:
             tables[using] = set(connections[using].introspection.table_names())
-        if opts.db_table not in tables[using]:
-            continue
-        own = [f for f in opts.local_concrete_fields if isinstance(f, EncryptedTextField)]
-        if own:
+        if opts.db_table in tables[using]:
             found.append((model, own))
     return found
 
@@ -94,11 +94,13 @@ def _stale_rows(model, fields, active_key_ids: list[str]):
 
 def _reencrypt_row(row, fields, failures: list[str]) -> dict[str, Ciphertext]:
     updates = {}
+    scope = None
     for f in fields:
         token = row.__dict__.get(f.attname)
         if not isinstance(token, Ciphertext):
             continue
-        scope = f.scope_for(row)
+        if scope is None:
+            scope = f.scope_for(row)
         if crypto.token_key_id(token) == crypto.active_key_id(scope):
             continue
         associated_data = f.associated_data(row)

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from icbt.models import User
+from patients.demo import seed_patient_demo
 from patients.models import Patient
 from therapists.models import Clinic, StaffMember, Team
 
@@ -76,6 +77,7 @@ class Command(BaseCommand):
         owner = self._staff(noorderzon, "owner@noorderzon.example", "Olivia", "Noordhuis",
                             {"is_therapist": True, "is_manager": True, "is_clinic_admin": True})
         self._patient(noorderzon, owner, "patient@noorderzon.example", "Noah", "de Boer")
+        seed_patient_demo(self.stdout)  # enrollments, diaries, answers (patients/demo.py)
 
     def _user(self, email, first, last) -> User:
         user = User.objects.filter(email=email).first()

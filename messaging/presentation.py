@@ -1,0 +1,149 @@
+"""Turning a patient's stored work into short, readable lines for the therapist's composer.
+
+Pure functions over loaded objects: no queries, no writes. Answers and diary texts are
+encrypted JSON; a value that does not parse is shown as it is rather than hidden, so a
+therapist never misses what a patient wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+# Diary fields written into the encrypted ``text`` JSON rather than plain ``values``.
+TEXT_FIELD_TYPES = {"long_text", "short_text", "text"}
+
+
+@dataclass
+class Line:
+    label: str
+    value: str
+
+
+@dataclass
+class DiaryTable:
+    """The entries of one diary as a compact table: one row per entry, one column per field."""
+
+    diary_type: object
+    columns: list[str]
+    rows: list[tuple[object, list[str], list[Line]]] = field(default_factory=list)  # (entry, cells, texts)
+
+
+def load_json(raw: str | None):
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except (TypeError, ValueError):
+        return {"": raw}
+
+
+def plain(value, definition: dict | None = None) -> str:
+    """One field value as a short readable string (choices shown by their label)."""
+    definition = definition or {}
+    if value is None or value == "" or value == [] or value == {}:
+        return "–"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    options = {str(o.get("value")): o.get("label", o.get("value")) for o in definition.get("options", [])
+               if isinstance(o, dict)}
+    if options and not isinstance(value, list | dict):
+        return str(options.get(str(value), value))
+    if definition.get("type") == "yes_no" and value in ("yes", "no", 1, 0, "1", "0", "true", "false"):
+        return _("yes") if str(value) in ("yes", "1", "true") else _("no")
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {plain(v)}" for k, v in value.items() if v not in (None, ""))
+    if isinstance(value, list):
+        return " | ".join(plain(v, definition) for v in value)
+    unit = definition.get("unit")
+    return f"{value} {unit}" if unit and isinstance(value, int | float) else str(value)
+
+
+def answer_lines(answer) -> list[Line]:
+    """The fields of a submitted assignment answer, in the order the assignment asks them."""
+    content = load_json(answer.submitted_content or answer.content)
+    if not isinstance(content, dict):
+        return [Line("", plain(content))]
+    lines = []
+    seen = set()
+    for definition in answer.step.fields:
+        name = definition.get("name")
+        if name in content:
+            lines.append(Line(definition.get("label", name), plain(content[name], definition)))
+            seen.add(name)
+    for name, value in content.items():
+        if name not in seen:
+            lines.append(Line(name, plain(value)))
+    return lines
+
+
+def diary_tables(entries) -> list[DiaryTable]:
+    """Entries grouped per diary, oldest first, with the diary's short fields as columns and its
+    free text listed under the row."""
+    tables: dict[int, DiaryTable] = {}
+    for entry in sorted(entries, key=lambda e: (e.diary_type_id, e.entry_date)):
+        diary_type = entry.diary_type
+        definitions = [d for d in diary_type.fields if isinstance(d, dict)]
+        short = [d for d in definitions if d.get("type") not in TEXT_FIELD_TYPES]
+        table = tables.get(diary_type.pk)
+        if table is None:
+            columns = [d.get("label", d.get("name")) for d in short]
+            table = tables[diary_type.pk] = DiaryTable(diary_type, columns)
+        values = entry.values if isinstance(entry.values, dict) else {}
+        cells = [plain(values.get(d.get("name")), d) for d in short]
+        texts = []
+        text = load_json(entry.text)
+        labels = {d.get("name"): d.get("label", d.get("name")) for d in definitions}
+        if isinstance(text, dict):
+            texts = [Line(labels.get(k, k), plain(v)) for k, v in text.items() if v not in (None, "")]
+        elif text:
+            texts = [Line("", plain(text))]
+        table.rows.append((entry, cells, texts))
+    return list(tables.values())
+
+
+def diary_summary(entries) -> str:
+    """One sentence about a set of entries: how many, over which days."""
+    entries = list(entries)
+    if not entries:
+        return ""
+    dates = sorted(e.entry_date for e in entries)
+    return _("%(count)s entries from %(first)s to %(last)s") % {
+        "count": len(entries), "first": date_format(dates[0], "SHORT_DATE_FORMAT"),
+        "last": date_format(dates[-1], "SHORT_DATE_FORMAT"),
+    }
+
+
+def questionnaire_name(code: str) -> str:
+    from programs.questionnaires import INSTRUMENTS
+
+    instrument = INSTRUMENTS.get(code)
+    return str(instrument.short_name) if instrument is not None else code.upper()
+
+
+def item_label(*, kind: str, obj, modules: dict[int, str] | None = None) -> str:
+    """A short name for something feedback is about, as both sides see it."""
+    if kind == "answer":
+        return _("Assignment “%(title)s”") % {"title": obj.step.title}
+    if kind == "diary":
+        return _("%(diary)s of %(date)s") % {"diary": obj.diary_type.title,
+                                             "date": date_format(obj.entry_date, "DATE_FORMAT")}
+    if kind == "questionnaire":
+        return _("Questionnaire %(name)s (%(moment)s)") % {"name": questionnaire_name(obj.code),
+                                                           "moment": obj.get_moment_display()}
+    title = (modules or {}).get(obj, "")
+    return (_("Module %(number)s: %(title)s") % {"number": obj, "title": title}) if title else \
+        _("Module %(number)s") % {"number": obj}
+
+
+def link_label(link, modules: dict[int, str] | None = None) -> str:
+    if link.answer_id:
+        return item_label(kind="answer", obj=link.answer)
+    if link.diary_entry_id:
+        return item_label(kind="diary", obj=link.diary_entry)
+    if link.questionnaire_id:
+        return item_label(kind="questionnaire", obj=link.questionnaire)
+    return item_label(kind="module", obj=link.module_number, modules=modules)

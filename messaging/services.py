@@ -1,0 +1,478 @@
+"""Every write of the messaging app: messages and feedback, drafts, reviews, templates, internal
+notes and covering (sharing a patient with a colleague).
+
+Privacy. These functions receive clinical free text (message bodies, drafts, notes). They never
+log it, never put it in an exception message, never hand it to a task or an e-mail:
+``sensitive_variables()`` (all variables, so also the keyword arguments held by the frame of
+``transaction.atomic``) keeps it out of error reports, validation messages only state lengths,
+and bodies are stored through ``EncryptedTextField`` (encrypted in ``save()``). The digests
+(issue 6) hook in here and must pass ids only.
+
+Permissions. Callers are views that have been through
+:func:`patients.access.patient_get_for_user`; each service checks again who is writing (the
+patient, the treating therapist, or a colleague covering through an active share) so that no
+other path can write into a conversation. A covering colleague's writes carry ``on_behalf_of``
+(the treating therapist), in the row where the model has the column and in the audit event.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.debug import sensitive_variables
+
+from icbt.audit import Action, audit_record
+from icbt.notifications import Kind as NotificationKind
+from icbt.notifications import notify
+from icbt.roles import roles_of
+from messaging.access import template_may_edit
+from messaging.models import Conversation, FeedbackLink, FeedbackTemplate, Message, MessageDraft, StaffNote
+from messaging.selectors import REVIEWABLE_KINDS, ItemRef, items_for_enrollment, parse_item_ref
+from patients.access import acting_on_behalf_of, staff_may_treat
+from patients.models import (
+    AssignmentAnswer,
+    CareShare,
+    DiaryEntry,
+    Enrollment,
+    Patient,
+    QuestionnaireResponse,
+    TimelineEvent,
+)
+from therapists.models import StaffMember, Team
+
+MESSAGE_MAX_LENGTH = 5000
+NOTE_MAX_LENGTH = 5000
+DRAFT_MAX_ATTACHMENTS = 100
+SHARE_MAX_DAYS = 183
+PLACEHOLDERS = ("first_name", "therapist_name")
+_PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+
+_REVIEW_MODELS = {"answer": AssignmentAnswer, "diary": DiaryEntry, "questionnaire": QuestionnaireResponse}
+_LINK_FIELDS = {"answer": "answer", "diary": "diary_entry", "questionnaire": "questionnaire"}
+AUDIT_OBJECT_TYPES = {
+    "answer": "assignment_answer", "diary": "diary_entry", "questionnaire": "questionnaire_response",
+}
+TOO_LONG_MESSAGE = _lazy(
+    "This text has %(length)s characters; the most is %(max)s. Shorten it, or send it in two parts."
+)
+
+
+# --- Validation shared by forms and services -----------------------------------------------------
+
+
+@sensitive_variables("text")
+def text_validate(
+    text, *, field: str = "body", max_length: int = MESSAGE_MAX_LENGTH, empty_message=None
+) -> str:
+    """The text without surrounding white space; ValidationError (naming ``field``) if it is
+    empty or longer than ``max_length``. The messages never quote the text."""
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({field: ValidationError(empty_message or _("Write a message before sending."),
+                                                      code="empty")})
+    if len(text) > max_length:
+        raise ValidationError({field: ValidationError(
+            TOO_LONG_MESSAGE,
+            code="too_long", params={"length": len(text), "max": max_length},
+        )})
+    return text
+
+
+def placeholders_validate(text: str, *, field: str = "body") -> None:
+    unknown = sorted({name for name in _PLACEHOLDER_RE.findall(text or "") if name not in PLACEHOLDERS})
+    if unknown:
+        raise ValidationError({field: ValidationError(
+            _("Unknown placeholder %(names)s. You can use {first_name} and {therapist_name}."),
+            code="placeholder", params={"names": ", ".join(f"{{{n}}}" for n in unknown)},
+        )})
+
+
+# --- Who is writing ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Side:
+    """Who writes in a conversation: the patient, or staff (with ``on_behalf_of`` when covering)."""
+
+    is_patient: bool
+    staff: StaffMember | None = None
+    on_behalf_of: object | None = None  # the treating therapist's User when covering
+
+
+def conversation_side(*, conversation: Conversation, user) -> Side:
+    """The side ``user`` writes on; PermissionDenied for anyone who is not a party."""
+    patient = conversation.enrollment.patient
+    roles = roles_of(user)
+    if roles.patient is not None and roles.patient.pk == patient.pk:
+        return Side(is_patient=True)
+    return _staff_side(patient=patient, user=user)
+
+
+def _staff_side(*, patient: Patient, user) -> Side:
+    staff = roles_of(user).staff
+    if staff is not None:
+        if staff_may_treat(staff, patient):
+            return Side(is_patient=False, staff=staff)
+        on_behalf_of = acting_on_behalf_of(staff, patient)
+        if on_behalf_of is not None:
+            return Side(is_patient=False, staff=staff, on_behalf_of=on_behalf_of)
+    raise PermissionDenied
+
+
+def _require_open(enrollment: Enrollment) -> None:
+    if not enrollment.is_open:
+        raise ValidationError(_("This treatment has ended, so the message box is closed."), code="closed")
+
+
+def _audit(*, side: Side, user, request, action, patient: Patient, object_type: str, object_id) -> None:
+    audit_record(
+        user=user, request=request, action=action, patient_id=patient.pk, clinic_id=patient.clinic_id,
+        object_type=object_type, object_id=object_id, on_behalf_of=side.on_behalf_of,
+    )
+
+
+# --- Conversations and messages ---------------------------------------------------------------
+
+
+def conversation_get_or_create(*, enrollment: Enrollment) -> Conversation:
+    """The enrollment's one conversation, created on first use. Two requests racing to create it
+    both get the same row (the one-to-one column decides; the loser reads the winner's)."""
+    conversation = Conversation.objects.filter(enrollment=enrollment).first()
+    if conversation is None:
+        conversation = Conversation(enrollment=enrollment)
+        conversation.full_clean(validate_unique=False)
+        try:
+            with transaction.atomic():
+                conversation.save()
+        except IntegrityError:
+            conversation = Conversation.objects.get(enrollment=enrollment)
+    conversation.enrollment = enrollment
+    return conversation
+
+
+@sensitive_variables()
+@transaction.atomic
+def message_send(*, conversation: Conversation, author, body: str, request=None) -> Message:
+    """A message from the patient or from staff (a reply, a question, not tied to items).
+    Clears the author's draft. Staff messages are audited; a covering colleague's carry
+    ``on_behalf_of``."""
+    side = conversation_side(conversation=conversation, user=author)
+    enrollment = conversation.enrollment
+    _require_open(enrollment)
+    body = text_validate(body)
+    message = Message(conversation=conversation, author=author, on_behalf_of=side.on_behalf_of, body=body)
+    message.full_clean()
+    message.save()
+    MessageDraft.objects.filter(conversation=conversation, author=author).delete()
+    if side.is_patient:
+        notify(recipient=enrollment.therapist.user, kind=NotificationKind.MESSAGE_RECEIVED,
+               patient=enrollment.patient, object_type="message", object_id=message.pk)
+    else:
+        notify(recipient=enrollment.patient.user, kind=NotificationKind.MESSAGE_WAITING,
+               patient=enrollment.patient, object_type="message", object_id=message.pk)
+        _audit(side=side, user=author, request=request, action=Action.CREATE, patient=enrollment.patient,
+               object_type="message", object_id=message.pk)
+    return message
+
+
+def _refs(items: Iterable[ItemRef | str], *, field: str = "attach") -> list[ItemRef]:
+    refs: list[ItemRef] = []
+    for item in items:
+        ref = item if isinstance(item, ItemRef) else parse_item_ref(item)
+        if ref is None:
+            raise ValidationError({field: ValidationError(_("Choose items from the list."), code="invalid")})
+        if ref not in refs:
+            refs.append(ref)
+    return refs
+
+
+@sensitive_variables()
+@transaction.atomic
+def feedback_send(
+    *, conversation: Conversation, author, body: str, items: Iterable[ItemRef | str] = (), request=None,
+) -> Message:
+    """Feedback from the therapist (or a covering colleague), attached to the items it is about.
+
+    Guarantees, in one transaction: the message and one FeedbackLink per item; every attached
+    answer, diary entry and questionnaire result marked reviewed (now, by the author);
+    ``Enrollment.last_feedback_at`` set, which moves the next due day; the author's draft gone;
+    one audit event. Items must belong to this enrollment, otherwise nothing is written.
+    """
+    side = conversation_side(conversation=conversation, user=author)
+    if side.is_patient:
+        raise PermissionDenied
+    enrollment = conversation.enrollment
+    _require_open(enrollment)
+    body = text_validate(body)
+    refs = _refs(items)
+    found = items_for_enrollment(enrollment=enrollment, refs=refs)
+    if any(str(ref) not in found for ref in refs):
+        raise ValidationError({"attach": ValidationError(
+            _("Some of the chosen items are no longer there. Choose again."), code="missing")})
+    now = timezone.now()
+    message = Message(conversation=conversation, author=author, on_behalf_of=side.on_behalf_of, body=body,
+                      is_feedback=True, created_at=now)
+    message.full_clean()
+    message.save()
+    for ref in refs:
+        if ref.kind == "module":
+            link = FeedbackLink(message=message, module_number=ref.id)
+        else:
+            link = FeedbackLink(message=message, **{_LINK_FIELDS[ref.kind]: found[str(ref)]})
+        link.full_clean()
+        link.save()
+    for kind, model in _REVIEW_MODELS.items():
+        ids = [ref.id for ref in refs if ref.kind == kind]
+        if ids:
+            model.objects.filter(enrollment=enrollment, pk__in=ids).update(
+                reviewed_at=now, reviewed_by=author)
+    enrollment.last_feedback_at = now
+    enrollment.save(update_fields=["last_feedback_at"])
+    notify(recipient=enrollment.patient.user, kind=NotificationKind.FEEDBACK_WAITING,
+           patient=enrollment.patient, object_type="message", object_id=message.pk)
+    MessageDraft.objects.filter(conversation=conversation, author=author).delete()
+    _audit(side=side, user=author, request=request, action=Action.CREATE, patient=enrollment.patient,
+           object_type="feedback", object_id=message.pk)
+    return message
+
+
+def conversation_mark_read(*, conversation: Conversation, reader) -> int:
+    """Sets ``read_at`` on the other side's unread messages when ``reader`` opens the
+    conversation: the patient reads staff messages; the therapist (or covering colleague) reads
+    the patient's. Returns how many were marked. One UPDATE; nothing for non-parties."""
+    try:
+        side = conversation_side(conversation=conversation, user=reader)
+    except PermissionDenied:
+        return 0
+    patient_user_id = conversation.enrollment.patient.user_id
+    unread = Message.objects.filter(conversation=conversation, read_at__isnull=True)
+    if side.is_patient:
+        unread = unread.exclude(author_id=patient_user_id)
+    else:
+        unread = unread.filter(author_id=patient_user_id)
+    return unread.update(read_at=timezone.now())
+
+
+@sensitive_variables()
+@transaction.atomic
+def draft_save(
+    *, conversation: Conversation, author, body: str, attachments: Iterable[str] = (),
+) -> MessageDraft | None:
+    """Keep what the author is typing (encrypted), exactly as typed. An empty draft without
+    attachments is deleted (returns None). Attachments that are not well-formed item references
+    are dropped (an autosave must not fail on them); patients' drafts have none. Too-long text
+    is refused with a ValidationError so the browser keeps its own copy."""
+    side = conversation_side(conversation=conversation, user=author)
+    body = body or ""
+    if len(body) > MESSAGE_MAX_LENGTH:
+        raise ValidationError({"body": ValidationError(
+            TOO_LONG_MESSAGE,
+            code="too_long", params={"length": len(body), "max": MESSAGE_MAX_LENGTH},
+        )})
+    refs: list[str] = []
+    if not side.is_patient:
+        for value in attachments:
+            ref = parse_item_ref(value)
+            if ref is not None and str(ref) not in refs:
+                refs.append(str(ref))
+        refs = refs[:DRAFT_MAX_ATTACHMENTS]
+    existing = (
+        MessageDraft.objects.select_for_update().filter(conversation=conversation, author=author).first()
+    )
+    if not body.strip() and not refs:
+        if existing is not None:
+            existing.delete()
+        return None
+    draft = existing or MessageDraft(conversation=conversation, author=author)
+    draft.conversation = conversation
+    draft.body = body
+    draft.attachments = refs
+    draft.saved_at = timezone.now()
+    draft.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            draft.save()
+    except IntegrityError:
+        # Another request created the draft between our read and our insert: update that one.
+        draft = MessageDraft.objects.select_for_update().get(conversation=conversation, author=author)
+        draft.conversation = conversation
+        draft.body, draft.attachments, draft.saved_at = body, refs, timezone.now()
+        draft.save(update_fields=["body", "attachments", "saved_at"])
+    return draft
+
+
+@transaction.atomic
+def item_mark_reviewed(*, enrollment: Enrollment, item: ItemRef | str, reviewed_by, request=None):
+    """Mark an answer, diary entry or questionnaire result as reviewed without writing feedback.
+    Safe to repeat: the first review's time and reviewer are kept. Audited."""
+    patient = enrollment.patient
+    side = _staff_side(patient=patient, user=reviewed_by)
+    ref = item if isinstance(item, ItemRef) else parse_item_ref(item)
+    if ref is None or ref.kind not in REVIEWABLE_KINDS:
+        raise ValidationError(
+            _("Only assignments, diary entries and questionnaires can be marked as reviewed."),
+            code="invalid",
+        )
+    obj = items_for_enrollment(enrollment=enrollment, refs=[ref]).get(str(ref))
+    if obj is None:
+        raise ValidationError(_("This item is no longer there."), code="missing")
+    if obj.reviewed_at is None:
+        obj.reviewed_at = timezone.now()
+        obj.reviewed_by = reviewed_by
+        obj.save(update_fields=["reviewed_at", "reviewed_by"])
+    _audit(side=side, user=reviewed_by, request=request, action=Action.CHANGE, patient=patient,
+           object_type=AUDIT_OBJECT_TYPES[ref.kind], object_id=obj.pk)
+    return obj
+
+
+# --- Templates ------------------------------------------------------------------------------------
+
+
+def _template_check(*, staff: StaffMember, clinic_wide: bool) -> None:
+    if clinic_wide and not staff.is_clinic_admin:
+        raise PermissionDenied
+    if not clinic_wide and not staff.is_therapist:
+        raise PermissionDenied
+
+
+@transaction.atomic
+def template_create(
+    *, staff: StaffMember, title: str, body: str, is_snippet: bool = False, clinic_wide: bool = False,
+) -> FeedbackTemplate:
+    """A personal template of a therapist, or (``clinic_wide``, clinic admins only) one for the
+    whole clinic. Placeholders other than {first_name} and {therapist_name} are refused."""
+    _template_check(staff=staff, clinic_wide=clinic_wide)
+    placeholders_validate(body)
+    template = FeedbackTemplate(clinic_id=staff.clinic_id, owner=None if clinic_wide else staff, title=title,
+                                body=body, is_snippet=is_snippet)
+    template.full_clean()
+    template.save()
+    return template
+
+
+@transaction.atomic
+def template_update(
+    *, template: FeedbackTemplate, staff: StaffMember, title: str, body: str, is_snippet: bool = False,
+) -> FeedbackTemplate:
+    if not template_may_edit(staff, template):
+        raise PermissionDenied
+    placeholders_validate(body)
+    template.title, template.body, template.is_snippet = title, body, is_snippet
+    template.full_clean()
+    template.save(update_fields=["title", "body", "is_snippet"])
+    return template
+
+
+@transaction.atomic
+def template_delete(*, template: FeedbackTemplate, staff: StaffMember) -> None:
+    if not template_may_edit(staff, template):
+        raise PermissionDenied
+    template.delete()
+
+
+def template_render(*, template: FeedbackTemplate | str, patient: Patient, author) -> str:
+    """The template's text with {first_name} (the patient's first name) and {therapist_name}
+    (the person writing, who signs the message) filled in. Plain replacement, never
+    ``str.format``: braces in a template cannot reach attributes of anything."""
+    text = template.body if isinstance(template, FeedbackTemplate) else template
+    values = {"first_name": patient.user.first_name or "", "therapist_name": author.get_full_name()}
+    return _PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+# --- Internal notes ---------------------------------------------------------------------------------
+
+
+@sensitive_variables()
+@transaction.atomic
+def note_add(*, patient: Patient, author: StaffMember, body: str, request=None) -> StaffNote:
+    """An internal note about the patient, encrypted, for the staff who treat them (and cover)."""
+    side = _staff_side(patient=patient, user=author.user)
+    body = text_validate(body, max_length=NOTE_MAX_LENGTH, empty_message=_("Write the note first."))
+    note = StaffNote(patient=patient, author=author, body=body)
+    note.full_clean()
+    note.save()
+    _audit(side=side, user=author.user, request=request, action=Action.CREATE, patient=patient,
+           object_type="staff_note", object_id=note.pk)
+    return note
+
+
+# --- Covering -----------------------------------------------------------------------------------------
+
+
+def _open_enrollment(patient: Patient) -> Enrollment | None:
+    return Enrollment.objects.filter(patient=patient, status__in=Enrollment.OPEN_STATUSES).first()
+
+
+@transaction.atomic
+def share_create(
+    *, patient: Patient, shared_by: StaffMember, colleague: StaffMember, until: date, request=None,
+) -> CareShare:
+    """The treating therapist lets a colleague of their team cover for them until ``until``
+    (inclusive). The colleague may then read and write as the therapist would; their accesses
+    and messages are recorded on behalf of the therapist. Sharing again with the same colleague
+    moves the end date of the active share instead of adding a second one. Audited, and a
+    line in the patient's timeline."""
+    if not staff_may_treat(shared_by, patient):
+        raise PermissionDenied
+    today = timezone.localdate()
+    if colleague.pk == shared_by.pk or colleague.clinic_id != patient.clinic_id or not colleague.is_therapist:
+        raise ValidationError({"colleague": ValidationError(_("Choose a therapist of your own team."),
+                                                            code="colleague")})
+    if not Team.objects.filter(members=colleague).filter(members=shared_by).exists():
+        raise ValidationError({"colleague": ValidationError(_("Choose a therapist of your own team."),
+                                                            code="colleague")})
+    if until < today:
+        raise ValidationError({"until": ValidationError(_("Choose today or a later date."), code="past")})
+    if until > today + timedelta(days=SHARE_MAX_DAYS):
+        raise ValidationError({"until": ValidationError(
+            _("Share for at most %(days)s days at a time."), code="too_long",
+            params={"days": SHARE_MAX_DAYS})})
+    share = (
+        CareShare.objects.select_for_update()
+        .filter(patient=patient, colleague=colleague, ended_at__isnull=True, until__gte=today).first()
+    )
+    if share is None:
+        share = CareShare(patient=patient, colleague=colleague, shared_by=shared_by, until=until)
+        share.full_clean()
+        share.save()
+    else:
+        share.until = until
+        share.full_clean()
+        share.save(update_fields=["until"])
+    TimelineEvent.objects.create(
+        patient=patient, enrollment=_open_enrollment(patient), kind=TimelineEvent.Kind.SHARED,
+        actor=shared_by.user,
+        detail={"share": share.pk, "colleague": colleague.pk, "until": until.isoformat()},
+    )
+    audit_record(user=shared_by.user, request=request, action=Action.CREATE, patient_id=patient.pk,
+                 clinic_id=patient.clinic_id, object_type="care_share", object_id=share.pk)
+    return share
+
+
+@transaction.atomic
+def share_end(*, share: CareShare, ended_by: StaffMember, request=None) -> CareShare:
+    """End a share now (the therapist is back, or the colleague hands the patient back). From
+    this moment the colleague gets 403 like any colleague. Safe to repeat."""
+    patient = share.patient
+    if not (staff_may_treat(ended_by, patient) or ended_by.pk in (share.colleague_id, share.shared_by_id)):
+        raise PermissionDenied
+    if ended_by.clinic_id != patient.clinic_id:
+        raise PermissionDenied
+    if share.ended_at is None:
+        share.ended_at = timezone.now()
+        share.save(update_fields=["ended_at"])
+        TimelineEvent.objects.create(
+            patient=patient, enrollment=_open_enrollment(patient), kind=TimelineEvent.Kind.SHARED,
+            actor=ended_by.user, detail={"share": share.pk, "colleague": share.colleague_id, "ended": True},
+        )
+        audit_record(user=ended_by.user, request=request, action=Action.CHANGE, patient_id=patient.pk,
+                     clinic_id=patient.clinic_id, object_type="care_share", object_id=share.pk)
+    return share

@@ -1,0 +1,431 @@
+"""Views of the message box: the patient's conversation, the therapist's composer, drafts,
+reviews, internal notes, covering and templates.
+
+Every staff view fetches the patient through ``patient_get_for_user`` (checked and audited)
+before anything else. Views that receive message text are wrapped in
+``sensitive_post_parameters`` and ``sensitive_variables`` so an error report never carries it.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_POST
+
+from icbt.access import refuse, require_staff_role
+from icbt.audit import Action
+from icbt.roles import roles_of
+from messaging import selectors, services
+from messaging.access import share_get_for_patient, template_get_for_user, template_may_edit
+from messaging.forms import ComposerForm, MessageForm, NoteForm, ShareForm, TemplateForm
+from patients.access import patient_get_for_user, staff_may_treat
+
+TEXT_FIELDS = ("body",)
+
+
+def _own_patient(request):
+    patient = roles_of(request.user).patient
+    if patient is None:
+        raise Http404
+    return patient
+
+
+def _wants_json(request) -> bool:
+    return request.headers.get("Accept", "").startswith("application/json")
+
+
+_UNSET = object()
+
+
+def _conversation_context(request, *, conversation, enrollment, patient, draft=_UNSET, modules=None) -> dict:
+    """Messages (marking the other side's as read), the draft and who answers. Fixed queries."""
+    if modules is None:
+        modules = selectors.module_titles(enrollment=enrollment)
+    thread = selectors.conversation_messages(conversation=conversation, modules=modules)
+    patient_user_id = patient.user_id
+    viewer_is_patient = request.user.pk == patient_user_id
+    for m in thread:
+        m.from_patient = m.author_id == patient_user_id
+        m.from_viewer_side = m.from_patient == viewer_is_patient
+    new_ids = {m.pk for m in thread if m.read_at is None and not m.from_viewer_side}
+    services.conversation_mark_read(conversation=conversation, reader=request.user)
+    if draft is _UNSET:
+        draft = selectors.draft_get(conversation=conversation, author=request.user)
+    return {
+        "patient": patient, "enrollment": enrollment, "conversation": conversation, "thread": thread,
+        "new_ids": new_ids, "draft": draft, "last_sent_at": selectors.last_sent_at(thread, request.user),
+        "covering": selectors.active_shares(patient=patient), "clinic": enrollment.clinic, "modules": modules,
+    }
+
+
+# --- Patient ---------------------------------------------------------------------------------------
+
+
+def _patient_page(request, *, patient, enrollment, conversation, form, draft=_UNSET):
+    context = _conversation_context(request, conversation=conversation, enrollment=enrollment,
+                                    patient=patient, draft=draft)
+    context.update(form=form, draft_url=reverse("messaging:patient_draft"))
+    return render(request, "messaging/patient_conversation.html", context)
+
+
+@login_required
+@sensitive_post_parameters(*TEXT_FIELDS)
+@sensitive_variables()
+def patient_conversation(request):
+    """The patient's conversation with their therapist, with the reply form."""
+    patient = _own_patient(request)
+    enrollment = selectors.enrollment_for_patient(patient=patient)
+    if enrollment is None:
+        return render(request, "messaging/patient_conversation.html",
+                      {"patient": patient, "enrollment": None, "clinic": patient.clinic})
+    enrollment.patient = patient
+    conversation = services.conversation_get_or_create(enrollment=enrollment)
+    if request.method == "POST":
+        form = MessageForm(request.POST)
+        if form.is_valid():
+            try:
+                services.message_send(conversation=conversation, author=request.user,
+                                      body=form.cleaned_data["body"], request=request)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, _("Your message has been sent."))
+                return redirect("messaging:patient_conversation")
+    else:
+        draft = selectors.draft_get(conversation=conversation, author=request.user)
+        form = MessageForm(initial={"body": draft.body if draft else ""})
+        return _patient_page(request, patient=patient, enrollment=enrollment, conversation=conversation,
+                             form=form, draft=draft)
+    return _patient_page(request, patient=patient, enrollment=enrollment, conversation=conversation,
+                         form=form)
+
+
+@login_required
+@require_POST
+@sensitive_post_parameters(*TEXT_FIELDS)
+@sensitive_variables()
+def patient_draft(request):
+    """Autosave of the patient's reply (JSON for the script; a redirect without script)."""
+    patient = _own_patient(request)
+    enrollment = selectors.enrollment_for_patient(patient=patient)
+    if enrollment is None or not enrollment.is_open:
+        raise Http404
+    enrollment.patient = patient
+    conversation = services.conversation_get_or_create(enrollment=enrollment)
+    try:
+        draft = services.draft_save(conversation=conversation, author=request.user,
+                                    body=request.POST.get("body", ""))
+    except ValidationError as exc:
+        if _wants_json(request):
+            return JsonResponse({"saved": False, "error": " ".join(exc.messages)}, status=400)
+        form = MessageForm(request.POST)
+        form.is_valid()
+        return _patient_page(request, patient=patient, enrollment=enrollment, conversation=conversation,
+                             form=form)
+    return _draft_saved(request, draft, reverse("messaging:patient_conversation"))
+
+
+def _draft_saved(request, draft, next_url):
+    if _wants_json(request):
+        return JsonResponse({"saved": True, "saved_at": draft.saved_at.isoformat() if draft else None})
+    messages.success(request, _("Your draft has been saved."))
+    return redirect(next_url)
+
+
+# --- Staff: the composer --------------------------------------------------------------------------
+
+
+def _staff_fetch(request, pk, *, object_type="conversation"):
+    """Staff member, patient (checked and audited) and the enrollment its messages belong to."""
+    staff = require_staff_role(request.user)
+    patient = patient_get_for_user(request.user, pk, request=request, write=request.method == "POST",
+                                   object_type=object_type)
+    enrollment = selectors.enrollment_for_patient(patient=patient)
+    if enrollment is not None:
+        enrollment.patient = patient
+    return staff, patient, enrollment
+
+
+def _staff_page(request, *, patient, enrollment, conversation, data=None, status=200):
+    """The composer. ``data``: a POST to show again (with its errors) so nothing typed is lost."""
+    draft = selectors.draft_get(conversation=conversation, author=request.user)
+    include = [selectors.parse_item_ref(request.GET.get("attach", ""))]
+    include += [selectors.parse_item_ref(ref) for ref in (draft.attachments if draft else [])]
+    if data is not None:
+        include += [selectors.parse_item_ref(ref) for ref in data.getlist("attach")]
+    include = [ref for ref in include if ref is not None]
+    work = selectors.work_since_last_feedback(enrollment=enrollment, include=include)
+    selectors.work_charts(enrollment=enrollment, work=work)
+    templates = list(selectors.template_list(fetched_by=request.user))
+    kwargs = {"allowed_refs": work.refs(), "templates": templates}
+    if data is not None:
+        form = ComposerForm(data, **kwargs)
+        form.is_valid()
+    else:
+        attach = list(draft.attachments) if draft else []
+        asked = request.GET.get("attach", "")
+        if asked in work.refs() and asked not in attach:
+            attach.append(asked)
+        form = ComposerForm(initial={"body": draft.body if draft else "", "attach": attach}, **kwargs)
+    context = _conversation_context(request, conversation=conversation, enrollment=enrollment,
+                                    patient=patient, draft=draft, modules=work.modules)
+    context.update(
+        form=form, work=work, rhythm=selectors.feedback_rhythm(enrollment=enrollment),
+        templates=[(t, services.template_render(template=t, patient=patient, author=request.user))
+                   for t in templates],
+        draft_url=reverse("messaging:staff_draft", args=[patient.pk]),
+        review_url=reverse("messaging:item_review", args=[patient.pk]),
+        on_behalf_of=services.conversation_side(conversation=conversation, user=request.user).on_behalf_of,
+    )
+    return render(request, "messaging/staff_conversation.html", context, status=status)
+
+
+@login_required
+@sensitive_post_parameters(*TEXT_FIELDS)
+@sensitive_variables()
+def staff_conversation(request, pk):
+    """The therapist's conversation with a patient and the feedback composer beside their work."""
+    staff, patient, enrollment = _staff_fetch(request, pk)
+    if enrollment is None:
+        return render(request, "messaging/staff_conversation.html", {"patient": patient, "enrollment": None})
+    conversation = services.conversation_get_or_create(enrollment=enrollment)
+    if request.method != "POST":
+        return _staff_page(request, patient=patient, enrollment=enrollment, conversation=conversation)
+    work = selectors.work_since_last_feedback(
+        enrollment=enrollment,
+        include=[r for r in map(selectors.parse_item_ref, request.POST.getlist("attach")) if r is not None],
+    )
+    templates = list(selectors.template_list(fetched_by=request.user))
+    form = ComposerForm(request.POST, allowed_refs=work.refs(), templates=templates)
+    if not form.is_valid():
+        return _staff_page(request, patient=patient, enrollment=enrollment, conversation=conversation,
+                           data=request.POST)
+    if form.action == "insert":
+        return _insert_template(request, form=form, templates=templates, patient=patient,
+                                enrollment=enrollment, conversation=conversation)
+    attach = form.cleaned_data["attach"]
+    try:
+        if attach or form.action == "feedback":
+            services.feedback_send(conversation=conversation, author=request.user,
+                                   body=form.cleaned_data["body"], items=attach, request=request)
+        else:
+            services.message_send(conversation=conversation, author=request.user,
+                                  body=form.cleaned_data["body"], request=request)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return _staff_page(request, patient=patient, enrollment=enrollment, conversation=conversation,
+                           data=request.POST)
+    messages.success(request, _("Sent. %(name)s will see it the next time they sign in.")
+                     % {"name": patient.user.get_short_name()})
+    return redirect("messaging:staff_conversation", pk=patient.pk)
+
+
+def _insert_template(request, *, form, templates, patient, enrollment, conversation):
+    """Without JavaScript: add the chosen template's text (placeholders filled in) to what was
+    typed, keep the chosen items, and show the composer again."""
+    chosen = next((t for t in templates if str(t.pk) == form.cleaned_data["template"]), None)
+    body = form.cleaned_data["body"]
+    if chosen is not None:
+        text = services.template_render(template=chosen, patient=patient, author=request.user)
+        body = f"{body.rstrip()}\n\n{text}" if body.strip() else text
+    try:
+        services.draft_save(conversation=conversation, author=request.user, body=body,
+                            attachments=form.cleaned_data["attach"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        data = request.POST.copy()
+        data["body"] = body
+        return _staff_page(request, patient=patient, enrollment=enrollment, conversation=conversation,
+                           data=data)
+    return redirect(reverse("messaging:staff_conversation", args=[patient.pk]) + "#composer")
+
+
+@login_required
+@require_POST
+@sensitive_post_parameters(*TEXT_FIELDS)
+@sensitive_variables()
+def staff_draft(request, pk):
+    """Autosave of the composer: the text and the chosen items."""
+    staff, patient, enrollment = _staff_fetch(request, pk, object_type="message_draft")
+    if enrollment is None or not enrollment.is_open:
+        raise Http404
+    conversation = services.conversation_get_or_create(enrollment=enrollment)
+    try:
+        draft = services.draft_save(conversation=conversation, author=request.user,
+                                    body=request.POST.get("body", ""),
+                                    attachments=request.POST.getlist("attach"))
+    except ValidationError as exc:
+        if _wants_json(request):
+            return JsonResponse({"saved": False, "error": " ".join(exc.messages)}, status=400)
+        return _staff_page(request, patient=patient, enrollment=enrollment, conversation=conversation,
+                           data=request.POST)
+    next_url = reverse("messaging:staff_conversation", args=[patient.pk]) + "#composer"
+    return _draft_saved(request, draft, next_url)
+
+
+@login_required
+@require_POST
+@sensitive_post_parameters(*TEXT_FIELDS)
+@sensitive_variables()
+def item_review(request, pk):
+    """Mark one item as reviewed without writing. Posted from inside the composer, so whatever
+    was typed there is kept as the draft."""
+    staff, patient, enrollment = _staff_fetch(request, pk, object_type="review")
+    if enrollment is None:
+        raise Http404
+    try:
+        services.item_mark_reviewed(enrollment=enrollment, item=request.POST.get("item", ""),
+                                    reviewed_by=request.user, request=request)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Marked as reviewed."))
+    if enrollment.is_open and ("body" in request.POST or "attach" in request.POST):
+        conversation = services.conversation_get_or_create(enrollment=enrollment)
+        try:
+            services.draft_save(conversation=conversation, author=request.user,
+                                body=request.POST.get("body", ""),
+                                attachments=request.POST.getlist("attach"))
+        except ValidationError:
+            return _staff_page(request, patient=patient, enrollment=enrollment, conversation=conversation,
+                               data=request.POST)
+    return redirect(reverse("messaging:staff_conversation", args=[patient.pk]) + "#work")
+
+
+# --- Staff: notes and covering ----------------------------------------------------------------------
+
+
+@login_required
+@sensitive_post_parameters(*TEXT_FIELDS)
+@sensitive_variables()
+def notes(request, pk):
+    """Internal notes: for the staff who treat the patient (and a covering colleague) only."""
+    staff = require_staff_role(request.user)
+    patient = patient_get_for_user(request.user, pk, request=request, write=request.method == "POST",
+                                   object_type="staff_notes")
+    form = NoteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.note_add(patient=patient, author=staff, body=form.cleaned_data["body"], request=request)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("The note has been saved."))
+            return redirect("messaging:notes", pk=patient.pk)
+    return render(request, "messaging/notes.html",
+                  {"patient": patient, "notes": selectors.note_list(patient=patient), "form": form})
+
+
+@login_required
+def sharing(request, pk):
+    """The treating therapist shares the patient with a colleague of their team until a date."""
+    staff = require_staff_role(request.user)
+    patient = patient_get_for_user(request.user, pk, request=request, write=request.method == "POST",
+                                   object_type="care_share")
+    if not staff_may_treat(staff, patient):
+        refuse(user=request.user, request=request, insider=True, action=Action.VIEW, patient_id=patient.pk,
+               clinic_id=patient.clinic_id, object_type="care_share")
+    form = ShareForm(request.POST or None, colleagues=selectors.share_candidates(staff=staff))
+    if request.method == "POST" and form.is_valid():
+        try:
+            share = services.share_create(patient=patient, shared_by=staff, request=request,
+                                          **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("%(name)s can now cover for you for this patient until %(date)s.") % {
+                "name": share.colleague.user.get_full_name(), "date": share.until.strftime("%d-%m-%Y")})
+            return redirect("messaging:sharing", pk=patient.pk)
+    return render(request, "messaging/sharing.html",
+                  {"patient": patient, "shares": selectors.share_list(patient=patient), "form": form})
+
+
+@login_required
+@require_POST
+def share_end(request, pk, share_pk):
+    staff = require_staff_role(request.user)
+    patient = patient_get_for_user(request.user, pk, request=request, write=True, object_type="care_share",
+                                   object_id=share_pk)
+    share = share_get_for_patient(patient, share_pk)
+    services.share_end(share=share, ended_by=staff, request=request)
+    messages.success(request, _("The sharing has ended."))
+    if staff_may_treat(staff, patient):
+        return redirect("messaging:sharing", pk=patient.pk)
+    return redirect("messaging:covering")
+
+
+@login_required
+def covering(request):
+    """The patients the viewer covers for a colleague, with the date each share ends."""
+    require_staff_role(request.user, "therapist")
+    return render(request, "messaging/covering.html",
+                  {"shares": selectors.patients_covered_by(fetched_by=request.user)})
+
+
+# --- Templates ----------------------------------------------------------------------------------------
+
+
+@login_required
+def template_list(request):
+    staff = require_staff_role(request.user, "therapist", "clinic_admin")
+    templates = list(selectors.template_list(fetched_by=request.user))
+    for template in templates:
+        template.may_edit = template_may_edit(staff, template)
+    return render(request, "messaging/template_list.html", {
+        "staff": staff,
+        "clinic_templates": [t for t in templates if t.owner_id is None],
+        "personal_templates": [t for t in templates if t.owner_id is not None],
+    })
+
+
+def _template_fields(form) -> dict:
+    return {name: form.cleaned_data[name] for name in ("title", "body", "is_snippet")}
+
+
+@login_required
+def template_create(request):
+    staff = require_staff_role(request.user, "therapist", "clinic_admin")
+    both = staff.is_therapist and staff.is_clinic_admin
+    form = TemplateForm(request.POST or None, choose_scope=both,
+                        initial={"scope": "clinic" if request.GET.get("scope") == "clinic" else "personal"})
+    if request.method == "POST" and form.is_valid():
+        clinic_wide = form.cleaned_data.get("scope") == "clinic" if both else not staff.is_therapist
+        try:
+            services.template_create(staff=staff, clinic_wide=clinic_wide, **_template_fields(form))
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("The template has been saved."))
+            return redirect("messaging:template_list")
+    return render(request, "messaging/template_form.html", {"form": form, "template": None})
+
+
+@login_required
+def template_update(request, pk):
+    staff = require_staff_role(request.user, "therapist", "clinic_admin")
+    template = template_get_for_user(request.user, pk, write=True)
+    form = TemplateForm(request.POST or None, instance=template)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.template_update(template=template, staff=staff, **_template_fields(form))
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("The template has been saved."))
+            return redirect("messaging:template_list")
+    return render(request, "messaging/template_form.html", {"form": form, "template": template})
+
+
+@login_required
+def template_delete(request, pk):
+    staff = require_staff_role(request.user, "therapist", "clinic_admin")
+    template = template_get_for_user(request.user, pk, write=True)
+    if request.method == "POST":
+        services.template_delete(template=template, staff=staff)
+        messages.success(request, _("The template has been deleted."))
+        return redirect("messaging:template_list")
+    return render(request, "messaging/template_confirm_delete.html", {"template": template})

@@ -1,0 +1,377 @@
+"""The patient's own graphs, drawn as SVG on the server: no JavaScript, and the same picture works
+in the browser, in an e-mail and in a PDF.
+
+Accessibility: every chart is an ``<svg role="img">`` labelled by its ``<title>`` and ``<desc>``
+(the desc says in words what the picture shows); lines differ in colour *and* in dash pattern
+and marker shape, so colour is never the only cue; each point has a ``<title>`` with its date
+and value; and every chart comes with the same numbers as a table (``Chart.rows``), which the
+templates show under it. No ``style`` attributes (the Content-Security-Policy forbids them):
+presentation attributes only.
+
+The numbers come from the database (``patients.selectors.diary_chart_rows`` and
+``diary_chart_summary``): at most one row per day is read, and averages are computed by the
+database.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.utils.formats import date_format
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from programs import questionnaires
+
+WIDTH, HEIGHT = 640, 280
+LEFT, RIGHT, TOP, BOTTOM = 48, 16, 40, 40
+# Colour, dash pattern and marker per line: WCAG AA contrast on white, and never colour alone.
+STYLES = [
+    ("#0b5c8c", "", "circle"),
+    ("#8a4b00", "8 4", "square"),
+    ("#1d6b34", "2 3", "triangle"),
+    ("#6a3d9a", "10 3 2 3", "diamond"),
+]
+
+
+@dataclass
+class Series:
+    label: str
+    values: list[float | None]
+
+
+@dataclass
+class Chart:
+    """One chart: the SVG, and the same numbers for the table under it."""
+
+    chart_id: str
+    title: str
+    description: str
+    x_labels: list[str]
+    series: list[Series]
+    y_min: float
+    y_max: float
+    svg: SafeString = field(default=mark_safe(""))  # noqa: S308 - empty
+
+    @property
+    def columns(self) -> list[str]:
+        return [s.label for s in self.series]
+
+    @property
+    def rows(self) -> list[tuple[str, list[str]]]:
+        return [(label, [_fmt(s.values[i]) for s in self.series]) for i, label in enumerate(self.x_labels)]
+
+    @property
+    def has_data(self) -> bool:
+        return any(v is not None for s in self.series for v in s.values)
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, Decimal):
+        value = float(value)
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.1f}"
+
+
+def _nice_max(value: float) -> float:
+    """The smallest 'round' number (1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten) at or
+    above ``value``, so an axis of minutes ends at 600 rather than at 1440."""
+    value = max(float(value), 1.0)
+    magnitude = 10 ** math.floor(math.log10(value))
+    for factor in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if factor * magnitude >= value:
+            return factor * magnitude
+    return 10 * magnitude
+
+
+def _ticks(y_min: float, y_max: float) -> list[float]:
+    span = y_max - y_min
+    step = next((s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500) if span / s <= 6), span / 5 or 1)
+    ticks, value = [], y_min
+    while value <= y_max + 1e-9:
+        ticks.append(value)
+        value += step
+    return ticks
+
+
+def _marker(shape: str, x: float, y: float, colour: str) -> str:
+    if shape == "square":
+        return f'<rect x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" fill="{colour}"/>'
+    if shape == "triangle":
+        points = f"{x:.1f},{y - 5:.1f} {x + 5:.1f},{y + 4:.1f} {x - 5:.1f},{y + 4:.1f}"
+        return f'<polygon points="{points}" fill="{colour}"/>'
+    if shape == "diamond":
+        points = f"{x:.1f},{y - 5:.1f} {x + 5:.1f},{y:.1f} {x:.1f},{y + 5:.1f} {x - 5:.1f},{y:.1f}"
+        return f'<polygon points="{points}" fill="{colour}"/>'
+    return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>'
+
+
+def render_svg(chart: Chart, *, label_every: int = 1) -> SafeString:
+    """The SVG of ``chart``: a line per series, gaps where a day has no value."""
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    count = max(len(chart.x_labels), 1)
+    span = (chart.y_max - chart.y_min) or 1
+
+    def x_at(i: int) -> float:
+        return LEFT + (plot_w * (i + 0.5) / count)
+
+    def y_at(v: float) -> float:
+        return TOP + plot_h - (float(v) - chart.y_min) / span * plot_h
+
+    cid = escape(chart.chart_id)
+    parts = [
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-labelledby="{cid}-title {cid}-desc" font-family="system-ui, sans-serif" font-size="12">',
+        f'<title id="{cid}-title">{escape(chart.title)}</title>',
+        f'<desc id="{cid}-desc">{escape(chart.description)}</desc>',
+        f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',
+    ]
+    for tick in _ticks(chart.y_min, chart.y_max):
+        y = y_at(tick)
+        parts.append(
+            f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#c9d2da" '
+            f'stroke-width="1"/>'
+        )
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#4a5560">{_fmt(tick)}</text>'
+        )
+    for i, label in enumerate(chart.x_labels):
+        if i % label_every == 0 or i == count - 1:
+            parts.append(
+                f'<text x="{x_at(i):.1f}" y="{HEIGHT - BOTTOM + 18}" text-anchor="middle" '
+                f'fill="#4a5560">{escape(label)}</text>'
+            )
+    # Legend along the top.
+    legend_x = LEFT
+    for index, series in enumerate(chart.series):
+        colour, dash, shape = STYLES[index % len(STYLES)]
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        parts.append(
+            f'<line x1="{legend_x}" y1="16" x2="{legend_x + 28}" y2="16" stroke="{colour}" '
+            f'stroke-width="3"{dash_attr}/>'
+        )
+        parts.append(_marker(shape, legend_x + 14, 16, colour))
+        parts.append(f'<text x="{legend_x + 34}" y="20" fill="#1b1f24">{escape(series.label)}</text>')
+        legend_x += 44 + 7 * len(series.label)
+    for index, series in enumerate(chart.series):
+        colour, dash, shape = STYLES[index % len(STYLES)]
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        segment: list[str] = []
+        segments = []
+        for i, value in enumerate(series.values):
+            if value is None:
+                if segment:
+                    segments.append(segment)
+                segment = []
+                continue
+            segment.append(f"{x_at(i):.1f},{y_at(value):.1f}")
+        if segment:
+            segments.append(segment)
+        for seg in segments:
+            if len(seg) > 1:
+                parts.append(
+                    f'<polyline points="{" ".join(seg)}" fill="none" stroke="{colour}" stroke-width="2.5"'
+                    f'{dash_attr} stroke-linejoin="round"/>'
+                )
+        for i, value in enumerate(series.values):
+            if value is None:
+                continue
+            parts.append(
+                f"<g>{_marker(shape, x_at(i), y_at(value), colour)}"
+                f"<title>{escape(chart.x_labels[i])}: {escape(series.label)} {_fmt(value)}</title></g>"
+            )
+    parts.append(
+        f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - RIGHT}" y2="{TOP + plot_h}" '
+        f'stroke="#4a5560" stroke-width="1"/>'
+    )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
+
+
+# --- Diaries ---------------------------------------------------------------------------------------
+
+
+def period_bounds(period: str, anchor: date) -> tuple[date, date]:
+    """The week (Monday to Sunday) or the calendar month around ``anchor``."""
+    if period == "month":
+        start = anchor.replace(day=1)
+        following = (start + timedelta(days=32)).replace(day=1)
+        return start, following - timedelta(days=1)
+    start = anchor - timedelta(days=anchor.weekday())
+    return start, start + timedelta(days=6)
+
+
+def _field_groups(diary_type) -> list[tuple[tuple[float, float], list[dict]]]:
+    """Chart fields grouped by their range, so each chart has one scale (pain 0-10 on one,
+    minutes on another)."""
+    definitions = {d["name"]: d for d in diary_type.fields}
+    groups: dict[tuple, list[dict]] = {}
+    for name in diary_type.chart_fields:
+        d = definitions.get(name)
+        if d is None or d["type"] not in ("scale", "number"):
+            continue
+        groups.setdefault((d.get("min", 0), d.get("max", 10)), []).append(d)
+    return list(groups.items())
+
+
+def diary_charts(
+    *,
+    diary_type,
+    period: str,
+    start: date,
+    end: date,
+    rows: list[tuple],
+    summary: dict,
+    chart_id: str = "diary",
+) -> list[Chart]:
+    """Charts of one diary over ``start``..``end``, one per range of values. ``rows`` and
+    ``summary`` come from ``selectors.diary_chart_rows`` / ``diary_chart_summary`` called with
+    ``diary_type.chart_fields``."""
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    index = {row[0]: row[1:] for row in rows}
+    fields = list(diary_type.chart_fields)
+    if period == "month":
+        x_labels = [str(d.day) for d in days]
+        when = date_format(start, "F Y")
+    else:
+        x_labels = [date_format(d, "D j") for d in days]
+        when = _("the week of %(date)s") % {"date": date_format(start, "j F Y")}
+    charts = []
+    for number, ((low, high), definitions) in enumerate(_field_groups(diary_type), start=1):
+        series = []
+        sentences = []
+        observed = []
+        for d in definitions:
+            position = fields.index(d["name"])
+            values = [index[day][position] if day in index else None for day in days]
+            observed += [v for v in values if v is not None]
+            series.append(Series(d["label"], values))
+            stats = summary.get(d["name"]) or {}
+            if stats.get("avg") is not None:
+                sentences.append(
+                    _("%(label)s: on average %(avg)s, lowest %(min)s, highest %(max)s.")
+                    % {
+                        "label": d["label"],
+                        "avg": _fmt(stats["avg"]),
+                        "min": _fmt(stats["min"]),
+                        "max": _fmt(stats["max"]),
+                    }
+                )
+        y_max = float(high) if high <= 100 else _nice_max(max(observed, default=10))
+        if not sentences:
+            sentences.append(_("There are no entries in this period yet."))
+        description = " ".join(
+            [
+                _("%(diary)s, %(when)s: %(count)s day(s) filled in.")
+                % {"diary": diary_type.title, "when": when, "count": summary.get("count", 0)},
+                *sentences,
+                _("The numbers per day are in the table below the graph."),
+            ]
+        )
+        chart = Chart(
+            f"{chart_id}-{number}",
+            f"{diary_type.title} – {when}",
+            description,
+            x_labels,
+            series,
+            float(low),
+            y_max,
+        )
+        chart.svg = render_svg(chart, label_every=1 if period == "week" else 5)
+        charts.append(chart)
+    return charts
+
+
+# --- Questionnaires --------------------------------------------------------------------------------
+
+EXPLANATIONS = {
+    questionnaires.PHQ9: gettext_lazy(
+        "These questions are about your mood in the last two weeks. The score goes from 0 to 27. "
+        "A lower score means you were bothered less."
+    ),
+    questionnaires.GAD7: gettext_lazy(
+        "These questions are about worry and tension in the last two weeks. The score goes from 0 to 21. "
+        "A lower score means you were bothered less."
+    ),
+    questionnaires.RAND36_PF: gettext_lazy(
+        "These questions are about what you can do in daily life, like walking, climbing stairs and getting "
+        "dressed. The score goes from 0 to 100. A higher score means you can do more."
+    ),
+    questionnaires.PAIN_NRS: gettext_lazy(
+        "How much pain you had on average in the past week, from 0 (no pain) to 10 (the worst pain you can "
+        "imagine). A lower number means less pain."
+    ),
+    questionnaires.FATIGUE_NRS: gettext_lazy(
+        "How tired you were on average in the past week, from 0 (not tired) to 10 (as tired as you can "
+        "imagine). A lower number means less tired."
+    ),
+    questionnaires.CIS_FATIGUE: gettext_lazy(
+        "These questions are about how tired you feel. The score goes from 8 to 56. A lower score means "
+        "you feel less tired."
+    ),
+}
+
+
+def score_explanation(code: str) -> str:
+    return EXPLANATIONS.get(code, "")
+
+
+def questionnaire_charts(responses) -> list[dict]:
+    """Per questionnaire: its name, a plain explanation, the scores over time as a chart, and
+    the rows for the table. ``responses`` in time order."""
+    by_code: dict[str, list] = {}
+    for response in responses:
+        by_code.setdefault(response.code, []).append(response)
+    result = []
+    for code, items in by_code.items():
+        if code not in questionnaires.INSTRUMENTS:
+            continue  # an unknown code is left out, it never breaks the page
+        instrument = questionnaires.get_instrument(code)
+        labels = [date_format(r.completed_at, "j M Y") for r in items]
+        name = str(instrument.short_name)
+        first, last = items[0], items[-1]
+        if len(items) > 1:
+            change = _(
+                "Your first score was %(first)s (%(first_date)s); your latest is %(last)s (%(last_date)s)."
+            ) % {
+                "first": _fmt(first.total),
+                "first_date": labels[0],
+                "last": _fmt(last.total),
+                "last_date": labels[-1],
+            }
+        else:
+            change = _("Your score was %(score)s on %(date)s.") % {
+                "score": _fmt(first.total),
+                "date": labels[0],
+            }
+        better = _("Higher is better.") if instrument.higher_is_better else _("Lower is better.")
+        chart = Chart(
+            f"q-{code}",
+            name,
+            f"{name}: {change} {better}",
+            labels,
+            [Series(_("Score"), [float(r.total) for r in items])],
+            float(instrument.min_total),
+            float(instrument.max_total),
+        )
+        chart.svg = render_svg(chart)
+        result.append(
+            {
+                "code": code,
+                "name": name,
+                "explanation": score_explanation(code),
+                "chart": chart,
+                "responses": items,
+                "change": change,
+                "better": better,
+            }
+        )
+    return result

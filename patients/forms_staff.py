@@ -1,0 +1,244 @@
+"""Forms of the therapist's side of one patient: enrollment, status, tailoring, sessions, end of
+program."""
+
+from datetime import timedelta
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+from django.utils.dates import WEEKDAYS
+from django.utils.translation import gettext_lazy as _
+
+from patients.forms_intake import DATE_INPUT
+from patients.models import (
+    Enrollment,
+    ModuleState,
+    QuestionnaireResponse,
+    SteppedCareDecision,
+    TreatmentSession,
+)
+from programs import questionnaires
+
+WEEKDAY_CHOICES = [(number, WEEKDAYS[number]) for number in range(7)]
+
+
+class _StaffLabelChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.user.get_full_name()
+
+
+def _days(label, help_text=""):
+    return forms.IntegerField(
+        label=label,
+        min_value=1,
+        max_value=90,
+        help_text=help_text,
+        widget=forms.NumberInput(attrs={"min": 1, "max": 90, "inputmode": "numeric"}),
+    )
+
+
+class CadenceFields(forms.Form):
+    feedback_cadence = forms.ChoiceField(
+        label=_("Feedback rhythm"),
+        choices=Enrollment.Cadence.choices,
+        widget=forms.RadioSelect,
+        initial=Enrollment.Cadence.WEEKLY,
+    )
+    feedback_weekday = forms.TypedChoiceField(
+        label=_("Feedback day"),
+        choices=WEEKDAY_CHOICES,
+        coerce=int,
+        initial=0,
+        help_text=_("The day you write your feedback: the patient is told which day to expect it."),
+    )
+    inactivity_days = _days(
+        _("Quiet days before a reminder"),
+        _(
+            "After this many days without activity the patient gets a reminder and shows as quiet on your "
+            "worklist."
+        ),
+    )
+
+
+class EnrollmentForm(CadenceFields):
+    version = forms.TypedChoiceField(label=_("Program"), coerce=int)
+    therapist = _StaffLabelChoiceField(label=_("Therapist"), queryset=None, empty_label=None)
+    start_date = forms.DateField(label=_("Start date"), widget=DATE_INPUT)
+    unlock_mode = forms.ChoiceField(
+        label=_("How modules open"),
+        choices=Enrollment.Unlock.choices,
+        widget=forms.RadioSelect,
+        initial=Enrollment.Unlock.SEQUENTIAL,
+    )
+    module_interval_days = _days(
+        _("Days between modules"),
+        _("Only used when modules open by date: module 2 opens this many days after the start, and so on."),
+    )
+    field_order = [
+        "version",
+        "therapist",
+        "start_date",
+        "feedback_cadence",
+        "feedback_weekday",
+        "unlock_mode",
+        "module_interval_days",
+        "inactivity_days",
+    ]
+
+    def __init__(self, *args, versions, therapists, **kwargs):
+        """``versions``: the ProgramVersion each program would be enrolled on (see
+        ``selectors.enrollable_programs``)."""
+        super().__init__(*args, **kwargs)
+        self._versions = {v.pk: v for v in versions}
+        self.fields["version"].choices = [
+            (
+                v.pk,
+                _("%(title)s (%(language)s, version %(number)s)")
+                % {"title": v.title, "language": v.get_language_display(), "number": v.number},
+            )
+            for v in versions
+        ]
+        self.fields["therapist"].queryset = therapists
+        self.fields["start_date"].initial = timezone.localdate()
+        self.fields["inactivity_days"].initial = getattr(settings, "ICBT_INACTIVE_DAYS", 7)
+        self.fields["module_interval_days"].initial = 7
+
+    def clean_version(self):
+        version = self._versions.get(self.cleaned_data["version"])
+        if version is None:
+            raise forms.ValidationError(_("Choose one of the programs."))
+        return version
+
+    def clean_start_date(self):
+        start = self.cleaned_data["start_date"]
+        if start < timezone.localdate() - timedelta(days=31):
+            raise forms.ValidationError(_("The start date can be at most a month ago."))
+        return start
+
+
+class CadenceForm(CadenceFields):
+    pass
+
+
+class EnrollmentStatusForm(forms.Form):
+    ACTIONS = [
+        ("pause", _("Pause")),
+        ("resume", _("Resume")),
+        ("complete", _("Complete")),
+        ("stop", _("Stop")),
+        ("step_up", _("Step up to face-to-face care")),
+    ]
+    action = forms.ChoiceField(choices=ACTIONS, widget=forms.HiddenInput)
+    reason = forms.CharField(
+        label=_("Reason"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Required to stop or step up."),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") in ("stop", "step_up") and not data.get("reason", "").strip():
+            self.add_error("reason", _("Give the reason."))
+        return data
+
+
+class StepOverrideForm(forms.Form):
+    step_key = forms.CharField(max_length=130, widget=forms.HiddenInput)
+    included = forms.TypedChoiceField(
+        choices=[("1", "1"), ("0", "0")], coerce=lambda v: v == "1", widget=forms.HiddenInput
+    )
+
+
+class ModuleStateForm(forms.Form):
+    module_number = forms.IntegerField(min_value=1, max_value=99, widget=forms.HiddenInput)
+    state = forms.ChoiceField(
+        choices=[
+            (ModuleState.State.OPENED, _("open")),
+            (ModuleState.State.HELD, _("hold")),
+            ("default", _("normal schedule")),
+        ],
+        widget=forms.HiddenInput,
+    )
+
+
+class TreatmentSessionForm(forms.Form):
+    held_on = forms.DateField(label=_("Date"), widget=DATE_INPUT)
+    kind = forms.ChoiceField(
+        label=_("Kind"),
+        choices=TreatmentSession.Kind.choices,
+        widget=forms.RadioSelect,
+        initial=TreatmentSession.Kind.FACE_TO_FACE,
+    )
+    minutes = forms.IntegerField(
+        label=_("Minutes"),
+        min_value=1,
+        max_value=600,
+        initial=45,
+        widget=forms.NumberInput(attrs={"min": 1, "max": 600, "inputmode": "numeric"}),
+    )
+    note = forms.CharField(
+        label=_("Short note"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Kept encrypted. Only you and colleagues who treat this patient can read it."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["held_on"].initial = timezone.localdate()
+
+    def clean_held_on(self):
+        held_on = self.cleaned_data["held_on"]
+        if held_on > timezone.localdate():
+            raise forms.ValidationError(_("A session can only be recorded once it has taken place."))
+        return held_on
+
+
+class QuestionnaireEntryForm(forms.Form):
+    code = forms.ChoiceField(label=_("Questionnaire"))
+    moment = forms.ChoiceField(
+        label=_("Moment"),
+        choices=[
+            (QuestionnaireResponse.Moment.END, _("end")),
+            (QuestionnaireResponse.Moment.START, _("start")),
+        ],
+    )
+    total = forms.CharField(
+        label=_("Total score"),
+        max_length=10,
+        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+        help_text=_("From the paper form. It is checked against the questionnaire's range."),
+    )
+
+    def __init__(self, *args, codes, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["code"].choices = [
+            (
+                code,
+                questionnaires.INSTRUMENTS[code].short_name if code in questionnaires.INSTRUMENTS else code,
+            )
+            for code in codes
+        ]
+
+
+class SteppedCareDecisionForm(forms.Form):
+    decision = forms.ChoiceField(
+        label=_("Decision"), choices=SteppedCareDecision.Decision.choices, widget=forms.RadioSelect
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_(
+            "What you and the patient decided, and why; especially when the decision differs from the advice."
+        ),
+    )
+
+
+class CompleteForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Closing note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )

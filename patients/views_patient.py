@@ -1,0 +1,679 @@
+"""The patient's pages: home, modules and steps, assignments, diaries and questionnaires.
+
+Every view starts from ``selectors.enrollment_for_patient`` (the signed-in patient's own
+enrollment; 404 for staff and for anyone else), so objects of another patient are never found.
+Every write goes through a service in ``patients.services``.
+"""
+
+import json
+from datetime import date, timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone, translation
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import time_format
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from icbt.roles import roles_of
+from patients import charts, selectors, services
+from patients.forms_patient import PatientAssignmentForm, PatientDiaryForm
+from patients.models import AssignmentAnswer
+from patients.progress import next_action, progress_for, questionnaire_moment
+from programs import questionnaires
+from programs.forms import QuestionnaireForm
+from programs.models import Step
+from programs.presentation import questionnaire_presentation_for, step_page_context
+from programs.selectors import StepPlace, licensed_instrument_for
+
+T = "patients/patient/"
+
+
+def _enrollment(request, *, required: bool = True):
+    enrollment = selectors.enrollment_for_patient(fetched_by=request.user)
+    if enrollment is None and required:
+        raise Http404
+    return enrollment
+
+
+def step_url(state_or_step) -> str:
+    step = getattr(state_or_step, "step", state_or_step)
+    return reverse("patients:step", args=[step.module.slug, step.slug])
+
+
+def _form_error(form, exc: ValidationError) -> None:
+    """Put a service's refusal next to the field it is about (or on top of the form)."""
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+# --- Home ------------------------------------------------------------------------------------------
+
+
+def _messages_url() -> str:
+    """The patient's conversation (messaging marks feedback read there); our own feedback page
+    when messaging is not installed."""
+    try:
+        return reverse("messaging:patient_conversation")
+    except NoReverseMatch:
+        return reverse("patients:feedback")
+
+
+def _feedback_item_url(enrollment) -> str:
+    """The page of the work the oldest unread feedback is about ('' for feedback on a module)."""
+    kind, target = selectors.unread_feedback_first_link(enrollment=enrollment)
+    if kind == "answer":
+        return step_url(target.step)
+    if kind == "diary_entry":
+        return reverse("patients:diary_entry", args=[target.uid])
+    if kind == "questionnaire":
+        return reverse("patients:questionnaires")
+    return ""
+
+
+@login_required
+def home(request):
+    """The one thing to do next, progress per module, feedback waiting, diaries due today."""
+    enrollment = _enrollment(request, required=False)
+    if enrollment is None:
+        return render(request, T + "home_waiting.html", {"patient": roles_of(request.user).patient})
+    progress = progress_for(enrollment)
+    unread = selectors.unread_feedback_count(enrollment=enrollment)
+    action = next_action(progress, unread_feedback=unread)
+    action_url = feedback_item_url = ""
+    if action.kind == "feedback":
+        action_url = _messages_url()
+        feedback_item_url = _feedback_item_url(enrollment)
+    elif action.kind == "diary":
+        action_url = reverse("patients:diary_write", args=[action.diary_type.slug])
+    elif action.kind == "questionnaire":
+        action_url = reverse("patients:questionnaire_fill", args=[action.moment, action.code])
+    elif action.step is not None:
+        action_url = step_url(action.step)
+    return render(
+        request,
+        T + "home.html",
+        {
+            "enrollment": enrollment,
+            "progress": progress,
+            "action": action,
+            "action_url": action_url,
+            "unread": unread,
+            "messages_url": _messages_url(),
+            "feedback_item_url": feedback_item_url,
+            "diaries": progress.diaries_today(),
+            "resume": progress.resume_step(),
+        },
+    )
+
+
+@login_required
+def feedback(request):
+    """Where the home page sends the patient for new feedback when the messaging app offers no
+    conversation page: feedback is shown next to the work it is about."""
+    enrollment = _enrollment(request)
+    return render(
+        request,
+        T + "feedback.html",
+        {"enrollment": enrollment, "unread": selectors.unread_feedback_count(enrollment=enrollment)},
+    )
+
+
+# --- Modules and steps ---------------------------------------------------------------------------
+
+
+def _module_or_404(progress, module_slug):
+    module = progress.module(module_slug)
+    if module is None:
+        raise Http404
+    return module
+
+
+def _not_open(request, enrollment, module):
+    return render(request, T + "not_open.html", {"enrollment": enrollment, "module": module}, status=403)
+
+
+@login_required
+def module_detail(request, module_slug):
+    enrollment = _enrollment(request)
+    progress = progress_for(enrollment, with_diaries=False)
+    module = _module_or_404(progress, module_slug)
+    if not module.is_open:
+        return _not_open(request, enrollment, module)
+    resume = next((s for s in module.steps if not s.done), None)
+    return render(
+        request,
+        T + "module.html",
+        {
+            "enrollment": enrollment,
+            "progress": progress,
+            "module": module,
+            "resume": resume,
+            "module_count": len(progress.modules),
+        },
+    )
+
+
+def _place(progress, module, state) -> StepPlace:
+    previous, following = progress.neighbours(state)
+    return StepPlace(
+        step=state.step,
+        module=module.module,
+        module_count=len(progress.modules),
+        step_number=module.steps.index(state) + 1,
+        step_count=len(module.steps),
+        previous=previous.step if previous else None,
+        next=following.step if following else None,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def step(request, module_slug, step_slug):
+    """One step. GET shows it and records the visit (the place to resume from); POST hands in
+    the assignment, diary entry or questionnaire of the step."""
+    enrollment = _enrollment(request)
+    progress = progress_for(enrollment, with_diaries=False)
+    found = progress.find(module_slug, step_slug)
+    if found is None:
+        raise Http404
+    module, state = found
+    if not module.is_open:
+        return _not_open(request, enrollment, module)
+    current = selectors.step_for_enrollment(enrollment=enrollment, pk=state.step.pk)
+    place = _place(progress, module, state)
+    place = StepPlace(
+        current,
+        place.module,
+        place.module_count,
+        place.step_number,
+        place.step_count,
+        place.previous,
+        place.next,
+    )
+    handler = {
+        Step.Kind.ASSIGNMENT: _assignment_step,
+        Step.Kind.DIARY: _diary_step,
+        Step.Kind.QUESTIONNAIRE: _questionnaire_step,
+    }.get(current.kind, _page_step)
+    with translation.override(enrollment.version.language):
+        return handler(request, enrollment, progress, place, state)
+
+
+def _render_step(request, enrollment, place, state, *, form=None, extra=None, status=200):
+    context = step_page_context(place, url_for=step_url, clinic_id=enrollment.clinic_id, form=form)
+    if form is None:
+        context["form"] = None
+    context.update(
+        {
+            "enrollment": enrollment,
+            "state": state,
+            "module_url": reverse("patients:module", args=[place.module.slug]),
+            "done_url": reverse("patients:step_done", args=[place.module.slug, place.step.slug]),
+            "editable": enrollment.is_open,
+        }
+    )
+    context.update(extra or {})
+    return render(request, T + "step.html", context, status=status)
+
+
+def _page_step(request, enrollment, progress, place, state):
+    if request.method == "POST":
+        return redirect(step_url(place.step))
+    services.step_visit(enrollment=enrollment, step=place.step)
+    return _render_step(request, enrollment, place, state, extra={"move_on_marks_done": True})
+
+
+@login_required
+@require_POST
+def step_done(request, module_slug, step_slug):
+    """'Next' on a page, audio or video step: the step is done, on to the next open step (or
+    back to the module when this was its last)."""
+    enrollment = _enrollment(request)
+    progress = progress_for(enrollment, with_diaries=False)
+    found = progress.find(module_slug, step_slug)
+    if found is None:
+        raise Http404
+    module, state = found
+    if not module.is_open:
+        return _not_open(request, enrollment, module)
+    services.step_visit(enrollment=enrollment, step=state.step, complete=True)
+    _previous, following = progress_for(enrollment, with_diaries=False).neighbours(state)
+    if following is not None:
+        return redirect(step_url(following))
+    return redirect("patients:module", module.module.slug)
+
+
+# Assignments -------------------------------------------------------------------------------------
+
+
+def _answers_of(answer: AssignmentAnswer | None) -> dict:
+    if answer is None or not answer.content:
+        return {}
+    return json.loads(answer.content)
+
+
+def _assignment_step(request, enrollment, progress, place, state):
+    step = place.step
+    answer = selectors.assignment_answer_for(enrollment=enrollment, step=step)
+    if request.method == "POST":
+        form = PatientAssignmentForm(request.POST, step=step)
+        if request.POST.get("action") == "draft":
+            services.assignment_draft_save(enrollment=enrollment, step=step, answers=form.draft_answers())
+            messages.success(request, _("Your answer is saved as a draft. You can go on later."))
+            return redirect(step_url(step))
+        if form.is_valid():
+            try:
+                services.assignment_submit(enrollment=enrollment, step=step, answers=form.answers())
+            except ValidationError as exc:
+                _form_error(form, exc)
+            else:
+                messages.success(request, _("Thank you. Your answer is sent to your therapist."))
+                return redirect(step_url(step))
+        # Nothing typed is lost: the invalid answer is kept as a draft, and shown again as typed.
+        answer, _saved = services.assignment_draft_save(
+            enrollment=enrollment, step=step, answers=form.draft_answers()
+        )
+        return _render_assignment(request, enrollment, place, state, answer, form)
+    services.step_visit(enrollment=enrollment, step=step)
+    editing = (
+        request.GET.get("edit") == "1" or answer is None or answer.status == AssignmentAnswer.Status.DRAFT
+    )
+    form = (
+        PatientAssignmentForm(step=step, answers=_answers_of(answer))
+        if editing and enrollment.is_open
+        else None
+    )
+    return _render_assignment(request, enrollment, place, state, answer, form)
+
+
+def _render_assignment(request, enrollment, place, state, answer, form):
+    saved_at = ""
+    if answer is not None and answer.pk:
+        saved_at = (answer.draft_saved_at or answer.submitted_at or timezone.now()).isoformat()
+    return _render_step(
+        request,
+        enrollment,
+        place,
+        state,
+        form=form,
+        extra={
+            "answer": answer if answer is not None and answer.pk else None,
+            "answers": _answers_of(answer),
+            "draft_url": reverse("patients:assignment_draft", args=[place.module.slug, place.step.slug]),
+            "server_saved_at": saved_at,
+            "loaded_at": timezone.now().isoformat(),
+            "form_buttons_template": T + "includes/assignment_buttons.html",
+        },
+    )
+
+
+@login_required
+@require_POST
+def assignment_draft(request, module_slug, step_slug):
+    """The autosave endpoint: saves the form as a draft, valid or not, and answers in JSON
+    ``{"status": "saved" | "unchanged", "saved_at": iso, "saved_at_display": "14:02"}``."""
+    enrollment = _enrollment(request)
+    progress = progress_for(enrollment, with_diaries=False)
+    found = progress.find(module_slug, step_slug)
+    if found is None or found[1].step.kind != Step.Kind.ASSIGNMENT:
+        raise Http404
+    module, state = found
+    if not module.is_open:
+        raise Http404
+    current = selectors.step_for_enrollment(enrollment=enrollment, pk=state.step.pk)
+    form = PatientAssignmentForm(request.POST, step=current)
+    based_on = parse_datetime(request.POST.get("loaded_at", "") or "")
+    try:
+        answer, saved = services.assignment_draft_save(
+            enrollment=enrollment, step=current, answers=form.draft_answers(), based_on=based_on
+        )
+    except ValidationError as exc:
+        return JsonResponse({"status": "refused", "message": " ".join(exc.messages)}, status=409)
+    stamp = answer.draft_saved_at if saved else (answer.draft_saved_at or answer.submitted_at)
+    return JsonResponse(
+        {
+            "status": "saved" if saved else "unchanged",
+            "saved_at": stamp.isoformat() if stamp else "",
+            "saved_at_display": time_format(timezone.localtime(stamp), "H:i") if stamp else "",
+        }
+    )
+
+
+# Diary steps ----------------------------------------------------------------------------------------
+
+
+def _diary_step(request, enrollment, progress, place, state):
+    step = place.step
+    today = timezone.localdate()
+    entry = selectors.diary_entry_today(enrollment=enrollment, diary_type=step.diary_type, today=today)
+    editable = entry is None or services.diary_entry_editable(entry, today=today)
+    answers = services.diary_entry_answers(entry) if entry is not None else None
+    if request.method == "POST":
+        form = PatientDiaryForm(request.POST, diary_type=step.diary_type, today=today, date_hidden=True)
+        if form.is_valid():
+            try:
+                services.diary_entry_save(
+                    enrollment=enrollment,
+                    diary_type=step.diary_type,
+                    entry_date=today,
+                    answers=form.answers(),
+                    step=step,
+                    today=today,
+                )
+            except ValidationError as exc:
+                _form_error(form, exc)
+            else:
+                messages.success(
+                    request, _("Today's diary is saved. You can change it until the end of the day.")
+                )
+                return redirect(step_url(step))
+    else:
+        services.step_visit(enrollment=enrollment, step=step)
+        form = (
+            PatientDiaryForm(diary_type=step.diary_type, answers=answers, today=today, date_hidden=True)
+            if editable and enrollment.is_open
+            else None
+        )
+    return _render_step(
+        request,
+        enrollment,
+        place,
+        state,
+        form=form,
+        extra={"entry": entry, "form_buttons_template": T + "includes/diary_buttons.html"},
+    )
+
+
+# Questionnaire steps -----------------------------------------------------------------------------
+
+
+def _questionnaire_step(request, enrollment, progress, place, state):
+    step = place.step
+    response = selectors.questionnaire_response_for_step(enrollment=enrollment, step=step)
+    presentation = questionnaire_presentation_for(step, clinic_id=enrollment.clinic_id)
+    form = None
+    if response is None and presentation.available:
+        form = QuestionnaireForm(
+            request.POST if request.method == "POST" else None, presentation=presentation
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                response = services.questionnaire_submit(
+                    enrollment=enrollment,
+                    code=step.questionnaire,
+                    moment=questionnaire_moment(progress, step),
+                    answers=form.answers(),
+                    step=step,
+                    scoring_options=dict(presentation.scoring_options),
+                )
+            except ValidationError as exc:
+                _form_error(form, exc)
+            else:
+                return redirect(step_url(step))
+    if request.method == "GET":
+        # A licensed questionnaire whose texts the clinic has not loaded: the therapist asks it,
+        # and for the patient the step is done.
+        services.step_visit(enrollment=enrollment, step=step, complete=not presentation.available)
+    return _render_step(
+        request,
+        enrollment,
+        place,
+        state,
+        form=form,
+        extra=_result_context(enrollment, response)
+        | {
+            "move_on_marks_done": not presentation.available and response is None,
+            "form_buttons_template": T + "includes/questionnaire_buttons.html",
+        },
+    )
+
+
+def _result_context(enrollment, response) -> dict:
+    if response is None:
+        return {"response": None}
+    instrument = questionnaires.get_instrument(response.code)
+    return {
+        "response": response,
+        "explanation": charts.score_explanation(response.code),
+        "instrument": instrument,
+        "band_label": next((b.label for b in instrument.bands if b.code == response.band), ""),
+        "crisis": "self_harm" in (response.flags or []),
+        "crisis_instructions": enrollment.clinic.crisis_instructions,
+    }
+
+
+# --- Questionnaires without a step (start/end of the version), and scores over time -------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def questionnaire_fill(request, moment, code):
+    enrollment = _enrollment(request)
+    progress = progress_for(enrollment)
+    if (moment, code) not in progress.questionnaires_due():
+        answered = next(
+            (
+                r
+                for r in selectors.questionnaire_responses_for(enrollment=enrollment)
+                if r.code == code and r.moment == moment and r.step_id is None
+            ),
+            None,
+        )
+        if answered is None:
+            raise Http404
+        return render(
+            request,
+            T + "questionnaire_fill.html",
+            {"enrollment": enrollment, "code": code, **_result_context(enrollment, answered)},
+        )
+    licensed = licensed_instrument_for(
+        clinic_id=enrollment.clinic_id, code=code, language=enrollment.version.language
+    )
+    with translation.override(enrollment.version.language):
+        presentation = questionnaires.questionnaire_presentation(
+            code, enrollment.version.language, licensed=licensed
+        )
+        form = (
+            QuestionnaireForm(request.POST or None, presentation=presentation)
+            if presentation.available
+            else None
+        )
+        if request.method == "POST" and form is not None and form.is_valid():
+            try:
+                response = services.questionnaire_submit(
+                    enrollment=enrollment,
+                    code=code,
+                    moment=moment,
+                    answers=form.answers(),
+                    scoring_options=dict(presentation.scoring_options),
+                )
+            except ValidationError as exc:
+                _form_error(form, exc)
+            else:
+                return render(
+                    request,
+                    T + "questionnaire_fill.html",
+                    {"enrollment": enrollment, "code": code, **_result_context(enrollment, response)},
+                )
+        return render(
+            request,
+            T + "questionnaire_fill.html",
+            {
+                "enrollment": enrollment,
+                "code": code,
+                "questionnaire": presentation,
+                "form": form,
+                "form_action": request.path,
+                "response": None,
+                "form_buttons_template": T + "includes/questionnaire_buttons.html",
+            },
+        )
+
+
+@login_required
+def questionnaire_list(request):
+    """The patient's scores over time, with a plain explanation per questionnaire."""
+    enrollment = _enrollment(request)
+    responses = list(selectors.questionnaire_responses_for(enrollment=enrollment))
+    flagged = any("self_harm" in (r.flags or []) for r in responses)
+    return render(
+        request,
+        T + "questionnaires.html",
+        {
+            "enrollment": enrollment,
+            "groups": charts.questionnaire_charts(responses),
+            "crisis": flagged,
+            "crisis_instructions": enrollment.clinic.crisis_instructions,
+            "due": progress_for(enrollment).questionnaires_due(),
+        },
+    )
+
+
+# --- Diaries -------------------------------------------------------------------------------------------
+
+
+@login_required
+def diary_list(request):
+    """The diaries the patient keeps, what is due today, and the entries of the last weeks."""
+    enrollment = _enrollment(request)
+    progress = progress_for(enrollment)
+    entries = selectors.diary_entries_for(
+        enrollment=enrollment, since=timezone.localdate() - timedelta(days=27)
+    )
+    by_type: dict[int, list] = {}
+    for entry in entries:
+        by_type.setdefault(entry.diary_type_id, []).append(entry)
+    diaries = [{"due": d, "entries": by_type.get(d.diary_type.pk, [])} for d in progress.diaries_today()]
+    active = {d.diary_type.pk for d in progress.diaries_today()}
+    others = [t for t in enrollment.version.diary_types.all() if t.pk in by_type and t.pk not in active]
+    return render(
+        request,
+        T + "diary_list.html",
+        {
+            "enrollment": enrollment,
+            "diaries": diaries,
+            "others": [{"diary_type": t, "entries": by_type[t.pk]} for t in others],
+        },
+    )
+
+
+@login_required
+def diary_detail(request, diary_slug):
+    """One diary: the graph per week or month (``?period=week|month&date=YYYY-MM-DD``) and its
+    entries in that period."""
+    enrollment = _enrollment(request)
+    diary_type = selectors.diary_type_get(enrollment=enrollment, slug=diary_slug)
+    period = "month" if request.GET.get("period") == "month" else "week"
+    try:
+        anchor = date.fromisoformat(request.GET.get("date", ""))
+    except ValueError:
+        anchor = timezone.localdate()
+    start, end = charts.period_bounds(period, anchor)
+    fields = list(diary_type.chart_fields)
+    rows = selectors.diary_chart_rows(
+        enrollment=enrollment, diary_type=diary_type, fields=fields, since=start, until=end
+    )
+    summary = selectors.diary_chart_summary(
+        enrollment=enrollment, diary_type=diary_type, fields=fields, since=start, until=end
+    )
+    entries = selectors.diary_entries_for(
+        enrollment=enrollment, diary_type=diary_type, since=start, until=end
+    )
+    return render(
+        request,
+        T + "diary_detail.html",
+        {
+            "enrollment": enrollment,
+            "diary_type": diary_type,
+            "period": period,
+            "start": start,
+            "end": end,
+            "charts": charts.diary_charts(
+                diary_type=diary_type, period=period, start=start, end=end, rows=rows, summary=summary
+            ),
+            "entries": entries,
+            "previous": charts.period_bounds(period, start - timedelta(days=1))[0],
+            "next": end + timedelta(days=1),
+            "today": timezone.localdate(),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def diary_write(request, diary_slug):
+    """Write today's entry (or a missed day's, or correct today's): big targets, one minute."""
+    enrollment = _enrollment(request)
+    diary_type = selectors.diary_type_get(enrollment=enrollment, slug=diary_slug)
+    today = timezone.localdate()
+    try:
+        day = date.fromisoformat(request.GET.get("date", "")) if request.method == "GET" else today
+    except ValueError:
+        day = today
+    entry = selectors.diary_entry_on(enrollment=enrollment, diary_type=diary_type, day=day)
+    if (
+        request.method == "GET"
+        and entry is not None
+        and not services.diary_entry_editable(entry, today=today)
+    ):
+        return redirect("patients:diary_entry", entry.uid)
+    if request.method == "POST":
+        form = PatientDiaryForm(request.POST, diary_type=diary_type, today=today)
+        if form.is_valid():
+            try:
+                saved = services.diary_entry_save(
+                    enrollment=enrollment,
+                    diary_type=diary_type,
+                    entry_date=form.cleaned_data["entry_date"],
+                    answers=form.answers(),
+                    today=today,
+                )
+            except ValidationError as exc:
+                _form_error(form, exc)
+            else:
+                messages.success(
+                    request, _("Your diary is saved. You can change it until the end of the day.")
+                )
+                return redirect(
+                    reverse("patients:diary_detail", args=[diary_type.slug]) + f"?date={saved.entry_date}"
+                )
+    else:
+        answers = services.diary_entry_answers(entry) if entry is not None else None
+        form = PatientDiaryForm(diary_type=diary_type, answers=answers, today=today, day=day)
+    return render(
+        request,
+        T + "diary_write.html",
+        {
+            "enrollment": enrollment,
+            "diary_type": diary_type,
+            "form": form,
+            "entry": entry,
+            "editable": enrollment.is_open,
+        },
+    )
+
+
+@login_required
+def diary_entry(request, uid):
+    """One entry, read-only, with the therapist's feedback next to it."""
+    enrollment = _enrollment(request)
+    entry = selectors.diary_entry_get(enrollment=enrollment, uid=uid)
+    return render(
+        request,
+        T + "diary_entry.html",
+        {
+            "enrollment": enrollment,
+            "entry": entry,
+            "answers": services.diary_entry_answers(entry),
+            "editable": enrollment.is_open and services.diary_entry_editable(entry),
+        },
+    )

@@ -1,0 +1,126 @@
+"""The message box in the authorization matrix (see tests/matrix.py).
+
+Every staff URL is about patient A. therapist treats A; therapist2 is a colleague of the same
+team who gets 403, except in the rows where therapist A has shared A with them (covering).
+POST rows run the personas in order, so a row whose first success changes state says so.
+"""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from messaging.models import FeedbackTemplate
+from patients.models import DiaryEntry
+from tests.matrix import Route, everyone, signed_in
+from tests.messaging.helpers import diary_entry, enroll, share
+
+STAFF_ONLY = {"patient_a": 404, "patient_b": 404}
+
+
+def _enrolled(world):
+    return {"enrollment": enroll(world.patient_a)}
+
+
+def _enrolled_with_diary(world):
+    enrollment = enroll(world.patient_a)
+    return {"enrollment": enrollment, "entry": diary_entry(enrollment)}
+
+
+def _enrolled_and_shared(world):
+    return {"enrollment": enroll(world.patient_a), "share": share(world)}
+
+
+def _templates(world):
+    personal = FeedbackTemplate.objects.create(clinic=world.clinic, owner=world.therapist, title="Mine",
+                                               body="Hello {first_name}")
+    clinic_wide = FeedbackTemplate.objects.create(clinic=world.clinic, owner=None, title="Ours",
+                                                  body="Well done, {first_name}.")
+    return {"personal": personal, "clinic": clinic_wide}
+
+
+def _patient_a(world, extra=None):
+    return {"pk": world.patient_a.pk}
+
+
+def _treating(status, **overrides):
+    """Only A's therapist gets ``status``; colleagues and managers 403; other clinics and patients 404."""
+    expect = signed_in(404, therapist=status, therapist2=403, manager=403, admin=403, **STAFF_ONLY)
+    expect.update(overrides)
+    return expect
+
+
+ROUTES = [
+    # The patient's own conversation (patient B has no enrollment: a page that says so).
+    Route("messaging:patient_conversation", signed_in(404, patient_a=200, patient_b=200), setup=_enrolled),
+    Route("messaging:patient_conversation", signed_in(404, patient_a=302, patient_b=200), setup=_enrolled,
+          method="post", data=lambda w: {"body": "Thank you, see you next week."}),
+    Route("messaging:patient_draft", signed_in(404, patient_a=302), setup=_enrolled, method="post",
+          data=lambda w: {"body": "Half a thought"}, note="without script the draft endpoint redirects back"),
+
+    # The therapist's conversation and composer.
+    Route("messaging:staff_conversation", _treating(200), kwargs=_patient_a, setup=_enrolled),
+    Route("messaging:staff_conversation", _treating(200, therapist2=200), kwargs=_patient_a,
+          setup=_enrolled_and_shared, note="covering: therapist2 has an active share"),
+    Route("messaging:staff_conversation", _treating(302), kwargs=_patient_a, setup=_enrolled, method="post",
+          data=lambda w: {"body": "Well done this week.", "send": "feedback"}),
+    Route("messaging:staff_draft", _treating(302), kwargs=_patient_a, setup=_enrolled, method="post",
+          data=lambda w: {"body": "Draft"}),
+    Route("messaging:item_review", _treating(302), kwargs=_patient_a, setup=_enrolled_with_diary,
+          method="post",
+          data=lambda w: {"item": f"diary:{DiaryEntry.objects.get(enrollment__patient=w.patient_a).pk}"}),
+
+    # Internal notes.
+    Route("messaging:notes", _treating(200), kwargs=_patient_a, setup=_enrolled),
+    Route("messaging:notes", _treating(200, therapist2=200), kwargs=_patient_a, setup=_enrolled_and_shared),
+    Route("messaging:notes", _treating(302), kwargs=_patient_a, setup=_enrolled, method="post",
+          data=lambda w: {"body": "Discussed pacing by phone."}),
+
+    # Covering: only the treating therapist shares; the covering colleague cannot pass A on.
+    Route("messaging:sharing", _treating(200), kwargs=_patient_a, setup=_enrolled),
+    Route("messaging:sharing", _treating(200), kwargs=_patient_a, setup=_enrolled_and_shared),
+    Route("messaging:sharing", _treating(302), kwargs=_patient_a, setup=_enrolled, method="post",
+          data=lambda w: {"colleague": w.therapist2.pk,
+                          "until": (timezone.localdate() + timedelta(days=7)).isoformat()},
+          note="therapist2 gets 403 although the share now exists: only the treating therapist shares"),
+    Route("messaging:share_end", _treating(302, therapist2=403), method="post", setup=_enrolled_and_shared,
+          kwargs=lambda w, extra: {"pk": w.patient_a.pk, "share_pk": extra["share"].pk},
+          note="therapist ends the share first, so the colleague is refused as any colleague"),
+    Route("messaging:covering", signed_in(404, therapist=200, therapist2=200, outsider=200, manager=403,
+                                          admin=403)),
+
+    # Templates: therapists keep their own, the clinic admin keeps the clinic's.
+    Route("messaging:template_list", signed_in(404, therapist=200, therapist2=200, admin=200, outsider=200,
+                                               manager=403)),
+    Route("messaging:template_create", signed_in(404, therapist=200, therapist2=200, admin=200, outsider=200,
+                                                 manager=403)),
+    Route("messaging:template_update", signed_in(404, therapist=200, therapist2=403, admin=403, manager=403),
+          setup=_templates, kwargs=lambda w, extra: {"pk": extra["personal"].pk}),
+    Route("messaging:template_update", signed_in(404, therapist=403, therapist2=403, admin=200, manager=403),
+          setup=_templates, kwargs=lambda w, extra: {"pk": extra["clinic"].pk}),
+    Route("messaging:template_delete", signed_in(404, therapist=200, therapist2=403, admin=403, manager=403),
+          setup=_templates, kwargs=lambda w, extra: {"pk": extra["personal"].pk}),
+    Route("messaging:template_delete", signed_in(404, therapist=403, therapist2=403, admin=200, manager=403),
+          setup=_templates, kwargs=lambda w, extra: {"pk": extra["clinic"].pk}),
+]
+
+
+# --- Notification e-mail settings (issue 6) ---------------------------------------------------------
+# Everyone edits only their own settings (the page takes no id). The unsubscribe link works without
+# signing in, for whoever its signed token names; a GET changes nothing, a POST turns e-mail off.
+
+
+def _unsubscribe_token(world, extra=None):
+    from messaging.preferences import unsubscribe_token
+
+    return {"token": unsubscribe_token(world.patient_a.user)}
+
+
+ROUTES += [
+    Route("messaging:notifications:preferences", signed_in(200)),
+    Route("messaging:notifications:preferences", signed_in(302), method="post",
+          data=lambda w: {"email_enabled": "on", "frequency": "weekly", "hour": "7", "weekday": "4"}),
+    Route("messaging:notifications:unsubscribe", everyone(200), kwargs=_unsubscribe_token),
+    Route("messaging:notifications:unsubscribe", everyone(200), kwargs=_unsubscribe_token, method="post"),
+    Route("messaging:notifications:unsubscribe", everyone(404), kwargs=lambda w: {"token": "not-a-token"},
+          note="a token that does not verify is a 404 for everyone"),
+]

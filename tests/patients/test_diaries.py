@@ -1,0 +1,188 @@
+"""Diaries: an entry in a minute, corrected the same day and not after, the list of entries and
+the pinned query counts."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from patients import services
+from patients.models import DiaryEntry, StepProgress
+from tests.patients.patient_helpers import enroll, step_of, tiny_version, write_feedback
+
+pytestmark = pytest.mark.django_db
+
+WRITE_URL = "/me/diaries/mood/write/"
+ENTRY = {
+    "mood": "6",
+    "bedtime": "22:30",
+    "walked": "yes",
+    "minutes": "25",
+    "kind": "free",
+    "note": "A quiet day in the garden",
+}
+
+
+@pytest.fixture
+def setup(world, client_for):
+    version = tiny_version()
+    enrollment = enroll(world.patient_a, version)
+    StepProgress.objects.create(enrollment=enrollment, step=step_of(version, "start-diary"))
+    return world, version, enrollment, client_for(world.patient_a.user)
+
+
+def test_the_form_defaults_to_today_with_big_scale_buttons_and_a_time_input(setup):
+    _world, _version, _enrollment, client = setup
+    html = client.get(WRITE_URL).content.decode()
+    assert f'value="{timezone.localdate().isoformat()}"' in html and 'type="date"' in html
+    assert html.count('class="scale-point"') == 11  # 0-10 as radio buttons in a row that wraps
+    assert 'type="time"' in html
+
+
+def test_writing_an_entry_splits_numbers_and_encrypted_text(setup):
+    _world, _version, enrollment, client = setup
+    response = client.post(WRITE_URL, dict(ENTRY, entry_date=timezone.localdate().isoformat()))
+    assert response.status_code == 302
+    entry = DiaryEntry.objects.get(enrollment=enrollment)
+    assert entry.values == {"mood": 6, "bedtime": "22:30", "walked": True, "minutes": 25, "kind": "free"}
+    assert json.loads(entry.text) == {"note": "A quiet day in the garden"}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT text FROM patients_diaryentry WHERE id = %s", [entry.pk])
+        assert "garden" not in cursor.fetchone()[0]
+
+
+def test_an_entry_can_be_corrected_the_same_day(setup):
+    _world, _version, enrollment, client = setup
+    client.post(WRITE_URL, dict(ENTRY, entry_date=timezone.localdate().isoformat()))
+    html = client.get(WRITE_URL).content.decode()
+    assert "You already kept this diary for this day" in html and "A quiet day in the garden" in html
+    client.post(WRITE_URL, dict(ENTRY, mood="3", entry_date=timezone.localdate().isoformat()))
+    entry = DiaryEntry.objects.get(enrollment=enrollment)
+    assert entry.values["mood"] == 3
+    assert DiaryEntry.objects.count() == 1
+
+
+def test_an_entry_cannot_be_changed_on_a_later_day(setup):
+    _world, version, enrollment, client = setup
+    diary_type = step_of(version, "start-diary").diary_type
+    today = timezone.localdate()
+    entry = services.diary_entry_save(
+        enrollment=enrollment, diary_type=diary_type, entry_date=today, answers={"mood": 5}, today=today
+    )
+    with pytest.raises(ValidationError, match="can no longer be changed"):
+        services.diary_entry_save(
+            enrollment=enrollment,
+            diary_type=diary_type,
+            entry_date=today,
+            answers={"mood": 1},
+            today=today + timedelta(days=1),
+        )
+    # Written yesterday: the page shows it read-only.
+    DiaryEntry.objects.filter(pk=entry.pk).update(created_at=timezone.now() - timedelta(days=1))
+    response = client.get(WRITE_URL + f"?date={today.isoformat()}")
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "patients:diary_entry", args=[entry.uid]
+    )
+    html = client.get(response["Location"]).content.decode()
+    assert "This one is kept as it is" in html and "Change this entry" not in html
+    response = client.post(WRITE_URL, dict(ENTRY, mood="1", entry_date=today.isoformat()))
+    assert response.status_code == 200 and "can no longer be changed" in response.content.decode()
+    assert DiaryEntry.objects.get(pk=entry.pk).values["mood"] == 5
+
+
+def test_a_missed_day_can_be_filled_in_but_not_the_future_or_long_ago(setup):
+    _world, _version, enrollment, client = setup
+    today = timezone.localdate()
+    client.post(WRITE_URL, dict(ENTRY, entry_date=(today - timedelta(days=2)).isoformat()))
+    assert DiaryEntry.objects.get(enrollment=enrollment).entry_date == today - timedelta(days=2)
+    for day, message in (
+        (today + timedelta(days=1), "This day has not come yet"),
+        (today - timedelta(days=7), "You can fill in today and the six days before"),
+    ):
+        response = client.post(WRITE_URL, dict(ENTRY, entry_date=day.isoformat()))
+        html = response.content.decode()
+        assert response.status_code == 200 and message in html
+        assert "A quiet day in the garden" in html  # everything typed is kept
+    assert DiaryEntry.objects.count() == 1
+
+
+def test_a_failed_entry_keeps_everything_typed(setup):
+    _world, _version, _enrollment, client = setup
+    data = dict(ENTRY, note="My careful note", entry_date=timezone.localdate().isoformat())
+    del data["mood"]
+    response = client.post(WRITE_URL, data)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "My careful note" in html and 'value="22:30"' in html
+    assert 'id="id_mood_error"' in html
+    assert not DiaryEntry.objects.exists()
+
+
+def test_the_diary_step_saves_todays_entry_and_is_done(setup):
+    _world, version, enrollment, client = setup
+    response = client.post("/me/steps/first/start-diary/", ENTRY)
+    assert response.status_code == 302
+    entry = DiaryEntry.objects.get(enrollment=enrollment)
+    assert entry.entry_date == timezone.localdate()
+    assert StepProgress.objects.get(enrollment=enrollment, step=step_of(version, "start-diary")).completed_at
+    assert "You kept this diary today" in client.get("/me/steps/first/start-diary/").content.decode()
+
+
+def test_feedback_is_shown_next_to_the_entry_and_other_patients_get_404(setup, client_for):
+    world, version, enrollment, client = setup
+    entry = services.diary_entry_save(
+        enrollment=enrollment,
+        diary_type=step_of(version, "start-diary").diary_type,
+        entry_date=timezone.localdate(),
+        answers={"mood": 5, "note": "private"},
+    )
+    write_feedback(enrollment, author=world.therapist.user, body="Good that you walked.", diary_entry=entry)
+    url = reverse("patients:diary_entry", args=[entry.uid])
+    html = client.get(url).content.decode()
+    assert "Good that you walked." in html and "private" in html
+    enroll(world.patient_b)
+    for user in (world.patient_b.user, world.therapist.user, world.outsider.user):
+        assert client_for(user).get(url).status_code == 404
+
+
+def _entries(enrollment, diary_type, count):
+    today = timezone.localdate()
+    for days in range(count):
+        entry = DiaryEntry(
+            enrollment=enrollment,
+            diary_type=diary_type,
+            entry_date=today - timedelta(days=days),
+            values={"mood": days % 11, "minutes": 10 * days},
+            text=json.dumps({"note": f"day {days}"}),
+        )
+        entry.save()
+
+
+@pytest.mark.parametrize("page", ["patients:diary_list", "patients:diary_detail"])
+def test_diary_pages_do_not_grow_with_the_number_of_entries(
+    setup, page, django_assert_max_num_queries, django_assert_num_queries
+):
+    world, version, enrollment, client = setup
+    diary_type = step_of(version, "start-diary").diary_type
+    args = [] if page == "patients:diary_list" else ["mood"]
+    url = reverse(page, args=args) + ("?period=month" if args else "")
+    _entries(enrollment, diary_type, 5)
+    write_feedback(enrollment, author=world.therapist.user, diary_entry=DiaryEntry.objects.first())
+    client.get(url)  # warm up the session and the content caches
+    from django.db import connection as conn
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(conn) as few:
+        assert client.get(url).status_code == 200
+    DiaryEntry.objects.all().delete()
+    _entries(enrollment, diary_type, 50)
+    write_feedback(enrollment, author=world.therapist.user, diary_entry=DiaryEntry.objects.first())
+    with CaptureQueriesContext(conn) as many:
+        assert client.get(url).status_code == 200
+    assert len(many) == len(few)
+    with django_assert_max_num_queries(24):
+        client.get(url)

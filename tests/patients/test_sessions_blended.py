@@ -1,0 +1,96 @@
+"""Face-to-face, phone, video and group sessions in the same timeline (blended care)."""
+
+import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+from patients import services
+from patients.models import TimelineEvent, TreatmentSession
+from tests.patients import staff_helpers as sh
+
+pytestmark = pytest.mark.django_db
+
+NOTE = "Discussed the fear of relapse; agreed to keep the walking plan."
+
+
+def test_a_session_is_recorded_with_an_encrypted_note(world):
+    enrollment = sh.enroll(world.patient_a)
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    session = services.treatment_session_record(
+        patient=world.patient_a,
+        staff=world.therapist,
+        held_on=yesterday,
+        kind="face_to_face",
+        minutes=45,
+        note=NOTE,
+    )
+    assert session.enrollment == enrollment
+    stored = sh.raw_column(TreatmentSession, "note", session.pk)
+    assert stored and "relapse" not in stored and "walking" not in stored
+    assert TreatmentSession.objects.get().note == NOTE
+    event = TimelineEvent.objects.get(kind=TimelineEvent.Kind.SESSION)
+    assert event.detail == {
+        "session": session.pk,
+        "kind": "face_to_face",
+        "minutes": 45,
+        "held_on": yesterday.isoformat(),
+    }
+    assert timezone.localtime(event.at).date() == yesterday
+    assert sh.audit_actions(object_type="treatment_session", patient=world.patient_a) == ["create"]
+
+
+def test_a_session_without_enrollment_is_fine(world):
+    session = services.treatment_session_record(
+        patient=world.patient_b, staff=world.therapist, held_on=timezone.localdate(), kind="group", minutes=90
+    )
+    assert session.enrollment is None
+
+
+def test_future_sessions_and_silly_minutes_are_refused(world):
+    with pytest.raises(ValidationError):
+        services.treatment_session_record(
+            patient=world.patient_a,
+            staff=world.therapist,
+            held_on=timezone.localdate() + datetime.timedelta(days=1),
+            kind="phone",
+            minutes=10,
+        )
+    with pytest.raises(ValidationError):
+        services.treatment_session_record(
+            patient=world.patient_a,
+            staff=world.therapist,
+            held_on=timezone.localdate(),
+            kind="phone",
+            minutes=0,
+        )
+    assert not TreatmentSession.objects.exists()
+
+
+def test_the_session_form_keeps_the_note_when_something_is_wrong(world, client_for):
+    url = reverse("patients:staff_session_create", args=[world.patient_a.pk])
+    client = client_for(world.therapist.user)
+    response = client.post(
+        url, {"held_on": timezone.localdate().isoformat(), "kind": "video", "minutes": "900", "note": NOTE}
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="id_minutes_error"' in html
+    assert NOTE in html
+    response = client.post(
+        url, {"held_on": timezone.localdate().isoformat(), "kind": "video", "minutes": "30", "note": NOTE}
+    )
+    assert response.status_code == 302
+    timeline = client.get(response["Location"]).content.decode()
+    assert "Video call, 30 minutes" in timeline
+    assert "fear of relapse" in timeline
+
+
+def test_colleagues_cannot_record_sessions(world, client_for):
+    url = reverse("patients:staff_session_create", args=[world.patient_a.pk])
+    data = {"held_on": timezone.localdate().isoformat(), "kind": "video", "minutes": "30", "note": NOTE}
+    assert client_for(world.therapist2.user).post(url, data).status_code == 403
+    assert client_for(world.outsider.user).post(url, data).status_code == 404
+    assert not TreatmentSession.objects.exists()

@@ -1,0 +1,139 @@
+"""Services for the clinic's own additions (licensed texts, defaults, recordings)."""
+
+import json
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from programs import selectors, services
+from programs.models import ClinicProgramSetting, LicensedInstrument
+from tests.programs.helpers import tiny_step
+from tests.programs.test_views import LICENSED_YAML
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clinic(db):
+    from therapists.models import Clinic
+
+    return Clinic.objects.create(name="Service Clinic")
+
+
+@pytest.fixture
+def user(db):
+    from tests.factories import make_user
+
+    return make_user("admin@service.test")
+
+
+def _json_file(**changes):
+    import yaml
+
+    doc = yaml.safe_load(LICENSED_YAML)
+    doc.update(changes)
+    return json.dumps(doc).encode()
+
+
+def test_licensed_json_is_accepted_and_replaces_earlier_texts(clinic, user):
+    services.licensed_instrument_load(clinic=clinic, data=LICENSED_YAML.encode(), uploaded_by=None)
+    record = services.licensed_instrument_load(
+        clinic=clinic, data=_json_file(title="Second edition"), uploaded_by=user
+    )
+    assert LicensedInstrument.objects.filter(clinic=clinic).count() == 1
+    assert record.title == "Second edition" and record.uploaded_by == user
+    found = selectors.licensed_instrument_for(clinic_id=clinic.pk, code="cis_fatigue", language="nl")
+    assert found == record  # English stands in for Dutch
+    assert (
+        selectors.licensed_instrument_for(clinic_id=clinic.pk + 1000, code="cis_fatigue", language="en")
+        is None
+    )
+
+
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        ({"instrument": "phq9"}, "not a licensed questionnaire"),
+        ({"items": ["only one"]}, "exactly 8 texts"),
+        ({"options": [{"value": 0, "label": "a"}]}, "must list the values 1, 2, 3, 4, 5, 6, 7"),
+        ({"reverse_scored": [0]}, "reverse_scored"),
+        ({"severe_threshold": 99}, "severe_threshold"),
+        ({"language": "de"}, "language must be en or nl"),
+        ({"colour": "red"}, "unknown key 'colour'"),
+    ],
+)
+def test_licensed_file_errors(clinic, user, changes, message):
+    with pytest.raises(ValidationError) as exc:
+        services.licensed_instrument_load(clinic=clinic, data=_json_file(**changes), uploaded_by=None)
+    assert message in " ".join(exc.value.messages)
+    assert not LicensedInstrument.objects.exists()
+
+
+def test_licensed_file_that_is_not_yaml(clinic, user):
+    with pytest.raises(ValidationError, match="Line"):
+        services.licensed_instrument_load(clinic=clinic, data=b"items: [unclosed", uploaded_by=None)
+    with pytest.raises(ValidationError):
+        services.licensed_instrument_load(clinic=clinic, data=b"\xff\xfe", uploaded_by=None)
+
+
+def test_defaults_keep_keys_of_steps_not_shown(clinic, user, tiny):
+    ClinicProgramSetting.objects.create(
+        clinic=clinic, program=tiny.program, optional_steps_off=["old-module/old-step"]
+    )
+    setting = services.clinic_program_setting_update(
+        clinic=clinic,
+        program=tiny.program,
+        optional_steps_on=set(),
+        known_optional={"first/story"},
+        updated_by=user,
+    )
+    assert setting.optional_steps_off == ["first/story", "old-module/old-step"]
+    assert not selectors.optional_step_is_on(tiny_step("story"), setting)
+    assert selectors.optional_step_is_on(tiny_step("intro"), setting)
+    with pytest.raises(ValidationError):
+        services.clinic_program_setting_update(
+            clinic=clinic,
+            program=tiny.program,
+            optional_steps_on={"nope/nope"},
+            known_optional={"first/story"},
+            updated_by=None,
+        )
+
+
+def test_recording_survives_a_new_version(clinic, user, tiny, content_root):
+    media = services.step_media_upload(
+        clinic=clinic,
+        step=tiny_step("story"),
+        language="en",
+        file=SimpleUploadedFile("s.mp4", b"video"),
+        captions=SimpleUploadedFile("s.vtt", b"WEBVTT\n\n"),
+        uploaded_by=None,
+    )
+    (content_root / "tiny-program/en/m1/t-story.md").write_text("Sam tells a new story.\n")
+    services.program_content_load(root=content_root)
+    from programs.models import Step
+
+    newest = Step.objects.filter(slug="story", version__language="en").order_by("-version__number").first()
+    assert newest.version.number == 2
+    assert selectors.step_media_for(clinic_id=clinic.pk, step=newest, language="en") == media
+
+
+def test_recording_only_for_media_steps(clinic, user, tiny):
+    with pytest.raises(ValidationError):
+        services.step_media_upload(
+            clinic=clinic,
+            step=tiny_step("intro"),
+            language="en",
+            file=SimpleUploadedFile("a.mp3", b"x"),
+            uploaded_by=None,
+        )
+    with pytest.raises(ValidationError, match="WEBVTT"):
+        services.step_media_upload(
+            clinic=clinic,
+            step=tiny_step("story"),
+            language="en",
+            file=SimpleUploadedFile("a.mp4", b"x"),
+            captions=SimpleUploadedFile("c.vtt", b"nope"),
+            uploaded_by=None,
+        )
