@@ -94,8 +94,10 @@ def _queue_delivery(recipient_id: int) -> None:
     from icbt.celery import app
 
     try:
-        task = app.tasks.get(DELIVERY_TASK)
-        if task is not None:
-            task.delay(recipient_id)
+        if DELIVERY_TASK not in app.tasks:
+            # Outside a worker the apps' tasks modules are imported on demand (Celery's
+            # autodiscovery runs on this signal), so this module never imports messaging.
+            app.loader.import_default_modules()
+        app.tasks[DELIVERY_TASK].delay(recipient_id)
     except Exception:  # noqa: BLE001 - delivery is retried by the beat schedule
         logger.warning("notifications: could not queue delivery for user %s; beat will pick it up", recipient_id)

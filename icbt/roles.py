@@ -56,4 +56,6 @@ def _has_related(user, name: str) -> bool:
 
 def needs_mfa(user) -> bool:
     """Clinic staff and platform operators must have a second factor."""
-    return bool(user.is_authenticated and (user.is_staff or user.is_superuser or roles_of(user).is_clinic_staff))
+    return bool(
+        user.is_authenticated and (user.is_staff or user.is_superuser or roles_of(user).is_clinic_staff)
+    )

@@ -57,7 +57,9 @@ def patient_get_for_user(
     patient = Patient.objects.select_related("user", "clinic", "therapist__user").filter(pk=pk).first()
     roles = roles_of(user)
     if patient is None:
-        refuse(user=user, request=request, insider=False, action=action, object_type=object_type, object_id=pk)
+        refuse(
+            user=user, request=request, insider=False, action=action, object_type=object_type, object_id=pk
+        )
     if roles.patient is not None and roles.patient.pk == patient.pk:
         return patient
     staff = roles.staff

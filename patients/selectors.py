@@ -453,3 +453,9 @@ def public_program_version(*, program_slug: str, language: str) -> ProgramVersio
 def public_clinics() -> QuerySet[Clinic]:
     """The clinics a person can ask for an intake at."""
     return Clinic.objects.order_by("name")
+
+
+def step_titles(*, version: ProgramVersion) -> dict[str, str]:
+    """``{"module/step": title}`` of every step of a version (shown or not). One query."""
+    return {f"{module}/{slug}": title for module, slug, title in
+            Step.objects.filter(version=version).values_list("module__slug", "slug", "title")}

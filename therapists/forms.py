@@ -42,5 +42,7 @@ class AuditSearchForm(forms.Form):
     patient_id = forms.IntegerField(label=_("Patient number"), required=False, min_value=1)
     action = forms.ChoiceField(label=_("Action"), required=False,
                                choices=[("", _("Any action"))] + list(AuditEvent.Action.choices))
-    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))

@@ -50,6 +50,7 @@
     var inFlight = false;
     var again = false;
     var submitting = false;
+    var note = ""; // "we put back what you typed", kept in view until the next save is confirmed
 
     function serialize() {
       var pairs = [];
@@ -75,7 +76,7 @@
       });
     }
 
-    function say(text) { if (status) status.textContent = text; }
+    function say(text) { if (status) status.textContent = note + text; }
 
     function keepLocal() {
       if (!store) return;
@@ -107,6 +108,7 @@
         if (data.saved_at) serverSavedAt = data.saved_at;
         if (!again && store) store.removeItem(key); // confirmed: the browser copy is no longer needed
         if (data.saved_at_display) say(labels.saved + " " + data.saved_at_display);
+        note = "";
       }).catch(function () {
         say(labels.offline); // the browser copy stays; the next change tries again
       }).then(function () {
@@ -137,7 +139,7 @@
       var notOlder = local.base === serverSavedAt || !serverTime || local.savedAt > serverTime;
       if (notOlder && JSON.stringify(local.data) !== JSON.stringify(serialize())) {
         restore(local.data);
-        say(labels.restored);
+        note = labels.restored + " ";
         save();
       } else if (store) {
         store.removeItem(key);

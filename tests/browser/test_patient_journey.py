@@ -62,8 +62,7 @@ def test_assignment_draft_autosaves_survives_offline_and_a_refused_submit_keeps_
     page.goto(ENERGY)
     assert page.get_by_label("What will you do differently this week?").input_value() == \
         "Written without a connection"
-    assert "put back" in status.inner_text()
-    status.filter(has_text="Saved at").wait_for(timeout=10000)
+    status.filter(has_text="put back").filter(has_text="Saved at").wait_for(timeout=10000)
     page.evaluate("() => localStorage.clear()")
     page.reload()
     assert page.get_by_label("What will you do differently this week?").input_value() == \
@@ -74,6 +73,8 @@ def test_assignment_draft_autosaves_survives_offline_and_a_refused_submit_keeps_
     page.locator("[data-energy-remaining]").filter(has_text="Points too many").wait_for(timeout=5000)
     page.get_by_role("button", name="Hand in to your therapist").click()
     main = page.locator("main").inner_text()
+    shots(page, "assignment-refused-debug")
+    print(main)
     assert "Take away" in main and "points" in main
     assert page.get_by_label("Housework").input_value() == "30"
     assert page.get_by_label("What will you do differently this week?").input_value() == \

@@ -51,8 +51,12 @@ def test_opening_a_patient_record_writes_exactly_one_event(world, client):
     # Nothing of the record itself is stored.
     patient_user = world.patient_a.user
     stored = " ".join(str(getattr(event, f.attname)) for f in AuditEvent._meta.concrete_fields)
-    for content in (patient_user.first_name, patient_user.last_name, patient_user.email,
-                    world.patient_a.case_reference):
+    for content in (
+        patient_user.first_name,
+        patient_user.last_name,
+        patient_user.email,
+        world.patient_a.case_reference,
+    ):
         assert content not in stored
 
 
@@ -107,8 +111,12 @@ def test_a_denied_event_survives_a_real_rollback(client):
     world = make_world()
     client.force_login(world.therapist2.user)
     assert client.get(_detail(world.patient_a)).status_code == 403
-    assert AuditEvent.objects.filter(user=world.therapist2.user, outcome=Outcome.DENIED,
-                                     patient_id=world.patient_a.pk).count() == 1
+    assert (
+        AuditEvent.objects.filter(
+            user=world.therapist2.user, outcome=Outcome.DENIED, patient_id=world.patient_a.pk
+        ).count()
+        == 1
+    )
 
 
 def test_an_allowed_access_that_is_rolled_back_is_not_recorded(world, rf):
@@ -116,8 +124,13 @@ def test_an_allowed_access_that_is_rolled_back_is_not_recorded(world, rf):
     shown, and nothing is recorded."""
     request = rf.get("/")
     with pytest.raises(RuntimeError), transaction.atomic():
-        audit_record(user=world.therapist.user, request=request, action=Action.VIEW,
-                     patient_id=world.patient_a.pk, object_type="patient")
+        audit_record(
+            user=world.therapist.user,
+            request=request,
+            action=Action.VIEW,
+            patient_id=world.patient_a.pk,
+            object_type="patient",
+        )
         raise RuntimeError
     assert not AuditEvent.objects.filter(patient_id=world.patient_a.pk).exists()
 
@@ -126,8 +139,10 @@ def test_creating_a_patient_is_audited(world, client, django_capture_on_commit_c
     client.force_login(world.therapist.user)
     before = _ids()
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("patients:staff_patient_invite"),
-                    {"first_name": "Petra", "last_name": "Jansen", "email": "petra@home.test", "language": "en"})
+        client.post(
+            reverse("patients:staff_patient_invite"),
+            {"first_name": "Petra", "last_name": "Jansen", "email": "petra@home.test", "language": "en"},
+        )
     event = _only_new_event(before)
     assert (event.action, event.outcome, event.object_type) == (Action.CREATE, Outcome.OK, "patient")
     assert event.patient_id is not None
@@ -143,6 +158,7 @@ def test_the_patient_list_is_audited_as_a_search(world, client):
 
 
 # --- client address ---------------------------------------------------------------------------
+
 
 def test_client_ip_ignores_forwarded_for_without_a_proxy(rf, settings):
     settings.SECURE_PROXY_SSL_HEADER = None
@@ -166,9 +182,11 @@ def test_client_ip_is_none_for_something_that_is_not_an_address(rf, settings):
 
 # --- append-only ------------------------------------------------------------------------------
 
+
 def _an_event(world):
-    return audit_record(user=world.therapist.user, action=Action.VIEW, patient_id=world.patient_a.pk,
-                        object_type="patient")
+    return audit_record(
+        user=world.therapist.user, action=Action.VIEW, patient_id=world.patient_a.pk, object_type="patient"
+    )
 
 
 def test_an_event_cannot_be_changed_or_deleted_through_the_model(world):
@@ -185,8 +203,10 @@ def test_an_event_cannot_be_changed_or_deleted_through_the_model(world):
 @pytest.mark.postgres
 def test_postgresql_refuses_update_and_delete_for_every_client(world):
     if connection.vendor != "postgresql":
-        pytest.fail("this test needs PostgreSQL: set DATABASE_URL to a PostgreSQL database "
-                    "(without it, run the suite with -m 'not postgres')")
+        pytest.fail(
+            "this test needs PostgreSQL: set DATABASE_URL to a PostgreSQL database "
+            "(without it, run the suite with -m 'not postgres')"
+        )
     event = _an_event(world)
     statements = [
         ("UPDATE icbt_auditevent SET action = 'delete' WHERE id = %s", [event.pk]),
@@ -195,7 +215,11 @@ def test_postgresql_refuses_update_and_delete_for_every_client(world):
         ("DELETE FROM icbt_auditevent", []),
     ]
     for sql, params in statements:
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cur:
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cur,
+        ):
             cur.execute(sql, params)
     # The ORM's bulk paths do not call the model's methods; the trigger stops them too.
     with pytest.raises(DatabaseError), transaction.atomic():
@@ -207,6 +231,7 @@ def test_postgresql_refuses_update_and_delete_for_every_client(world):
 
 
 # --- "who looked at my file" ------------------------------------------------------------------
+
 
 def test_the_patient_sees_who_looked_at_their_file(world, client_for):
     therapist = client_for(world.therapist.user)
@@ -239,6 +264,7 @@ def test_a_patient_with_no_accesses_sees_an_empty_log(world, client_for):
 
 
 # --- the clinic admin's audit search ----------------------------------------------------------
+
 
 @pytest.fixture
 def trail(world, client_for):
@@ -279,7 +305,9 @@ def test_admin_search_filters(trail, client_for):
     assert events and {e.user_email for e in events} == {world.therapist.user.email}
 
     events = list(_search(admin, patient_id=world.patient_b.pk).context["events"])
-    assert [(e.user_email, e.patient_id) for e in events] == [(world.therapist.user.email, world.patient_b.pk)]
+    assert [(e.user_email, e.patient_id) for e in events] == [
+        (world.therapist.user.email, world.patient_b.pk)
+    ]
 
     events = list(_search(admin, action="view").context["events"])
     assert events and {e.action for e in events} == {"view"}
@@ -289,15 +317,22 @@ def test_admin_search_filters(trail, client_for):
     assert events and {e.object_type for e in events} == {"audit_log"}  # the admin's own searches
 
     today = dt.date.today()
-    events = list(_search(admin, date_from=today - dt.timedelta(days=1),
-                          date_to=today + dt.timedelta(days=1)).context["events"])
+    events = list(
+        _search(admin, date_from=today - dt.timedelta(days=1), date_to=today + dt.timedelta(days=1)).context[
+            "events"
+        ]
+    )
     assert len(events) >= 4
     assert list(_search(admin, date_to=today - dt.timedelta(days=2)).context["events"]) == []
 
 
 def test_admin_search_shows_time_in_utc(world, client_for):
-    AuditEvent.objects.create(at=dt.datetime(2026, 1, 15, 12, 0, 0, tzinfo=dt.UTC), action=Action.VIEW,
-                              user_email="someone@alpha.test", clinic_id=world.clinic.pk)
+    AuditEvent.objects.create(
+        at=dt.datetime(2026, 1, 15, 12, 0, 0, tzinfo=dt.UTC),
+        action=Action.VIEW,
+        user_email="someone@alpha.test",
+        clinic_id=world.clinic.pk,
+    )
     response = _search(client_for(world.admin.user), user_email="someone@")
     html = response.content.decode()
     assert "When (UTC)" in html
@@ -322,8 +357,9 @@ def test_admin_search_is_itself_audited(world, client_for):
     assert event.role == "clinic_admin"
     assert event.clinic_id == world.clinic.pk
     # Count and rows agree: the search is part of its own result.
-    assert response.context["events"].paginator.count == len(list(
-        AuditEvent.objects.filter(clinic_id=world.clinic.pk, patient_id=world.patient_a.pk)))
+    assert response.context["events"].paginator.count == len(
+        list(AuditEvent.objects.filter(clinic_id=world.clinic.pk, patient_id=world.patient_a.pk))
+    )
 
 
 def test_opening_the_search_page_without_a_search_runs_no_search(world, client_for):

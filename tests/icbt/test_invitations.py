@@ -48,6 +48,7 @@ def admin_client(world, client):
 
 # --- therapist invites a patient --------------------------------------------------------------
 
+
 def test_therapist_invites_a_patient(world, therapist_client, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = _invite_patient(therapist_client)
@@ -70,7 +71,9 @@ def test_therapist_invites_a_patient(world, therapist_client, django_capture_on_
     assert "Petra Jansen" in therapist_client.get(reverse("patients:staff_patient_list")).content.decode()
 
 
-def test_no_email_is_sent_before_the_transaction_commits(therapist_client, django_capture_on_commit_callbacks):
+def test_no_email_is_sent_before_the_transaction_commits(
+    therapist_client, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         _invite_patient(therapist_client)
     assert len(mail.outbox) == 0
@@ -89,16 +92,30 @@ def test_invitation_email_carries_no_clinic_person_or_health_wording(
     text = LINK_RE.sub("LINK", text).lower()
     therapist = world.therapist.user
     forbidden = [
-        world.clinic.name, "alpha", "pain", "fatigue", "therap", "treatment", "cbt", "patient", "program",
-        "clinic", "health", therapist.first_name, therapist.last_name, therapist.email,
-        "petra", "jansen",
+        world.clinic.name,
+        "alpha",
+        "pain",
+        "fatigue",
+        "therap",
+        "treatment",
+        "cbt",
+        "patient",
+        "program",
+        "clinic",
+        "health",
+        therapist.first_name,
+        therapist.last_name,
+        therapist.email,
+        "petra",
+        "jansen",
     ]
     found = [word for word in forbidden if word.lower() in text]
     assert not found, f"invitation e-mail mentions {found}:\n{text}"
 
 
-def test_accepting_sets_the_password_and_activates(world, therapist_client, client_for,
-                                                  django_capture_on_commit_callbacks):
+def test_accepting_sets_the_password_and_activates(
+    world, therapist_client, client_for, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         _invite_patient(therapist_client)
     token = _token_from(mail.outbox[0])
@@ -124,7 +141,9 @@ def test_the_link_works_once(world, client, db):
     response = client.post(_accept_url(token), {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
     assert response.status_code == 302
     for method in (client.get, client.post):
-        response = method(_accept_url(token), {"password1": "Another-pass-77", "password2": "Another-pass-77"})
+        response = method(
+            _accept_url(token), {"password1": "Another-pass-77", "password2": "Another-pass-77"}
+        )
         assert response.status_code == 404
         assert "This link no longer works" in response.content.decode()
     world.patient_a.user.refresh_from_db()
@@ -133,7 +152,9 @@ def test_the_link_works_once(world, client, db):
 
 def test_an_expired_link_is_refused(world, client):
     token = invitation_create(user=world.patient_a.user, kind=Invitation.Kind.PATIENT, created_by=None)
-    Invitation.objects.filter(user=world.patient_a.user).update(expires_at=timezone.now() - timedelta(seconds=1))
+    Invitation.objects.filter(user=world.patient_a.user).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
     response = client.get(_accept_url(token))
     assert response.status_code == 404
     assert "This link no longer works" in response.content.decode()
@@ -147,7 +168,9 @@ def test_the_link_expires_after_the_configured_days(world, settings):
     settings.ICBT_INVITATION_DAYS = 7
     invitation_create(user=world.patient_a.user, kind=Invitation.Kind.PATIENT, created_by=None)
     invitation = Invitation.objects.get(user=world.patient_a.user)
-    assert timedelta(days=7) - timedelta(minutes=1) < invitation.expires_at - timezone.now() <= timedelta(days=7)
+    assert (
+        timedelta(days=7) - timedelta(minutes=1) < invitation.expires_at - timezone.now() <= timedelta(days=7)
+    )
 
 
 def test_an_unknown_token_is_refused(client, db):
@@ -186,9 +209,13 @@ def test_bad_password_keeps_the_form_with_a_message_next_to_the_field(world, cli
     assert client.get(_accept_url(token)).status_code == 200
 
 
-def test_duplicate_email_is_refused_and_the_input_stays(world, therapist_client, django_capture_on_commit_callbacks):
+def test_duplicate_email_is_refused_and_the_input_stays(
+    world, therapist_client, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
-        response = _invite_patient(therapist_client, email=world.patient_b.user.email.upper(), first_name="Rosa")
+        response = _invite_patient(
+            therapist_client, email=world.patient_b.user.email.upper(), first_name="Rosa"
+        )
     assert response.status_code == 200
     form = response.context["form"]
     assert form.errors["email"] == ["There is already an account with this e-mail address."]
@@ -203,7 +230,11 @@ def test_duplicate_email_is_refused_and_the_input_stays(world, therapist_client,
 
 @pytest.mark.parametrize(
     "overrides, field",
-    [({"email": "not-an-address"}, "email"), ({"first_name": ""}, "first_name"), ({"language": "xx"}, "language")],
+    [
+        ({"email": "not-an-address"}, "email"),
+        ({"first_name": ""}, "first_name"),
+        ({"language": "xx"}, "language"),
+    ],
 )
 def test_bad_patient_invite_input_is_refused_with_a_message(overrides, field, therapist_client):
     response = _invite_patient(therapist_client, **overrides)
@@ -215,16 +246,24 @@ def test_bad_patient_invite_input_is_refused_with_a_message(overrides, field, th
 
 # --- clinic admin invites staff ---------------------------------------------------------------
 
+
 def _staff_data(world, **overrides):
     data = {
-        "first_name": "Sam", "last_name": "Visser", "email": "sam@alpha.test", "is_therapist": "on",
-        "is_manager": "on", "teams": [world.team.pk], "training_date": "2026-01-15",
+        "first_name": "Sam",
+        "last_name": "Visser",
+        "email": "sam@alpha.test",
+        "is_therapist": "on",
+        "is_manager": "on",
+        "teams": [world.team.pk],
+        "training_date": "2026-01-15",
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
 
 
-def test_clinic_admin_invites_staff_with_roles_and_teams(world, admin_client, django_capture_on_commit_callbacks):
+def test_clinic_admin_invites_staff_with_roles_and_teams(
+    world, admin_client, django_capture_on_commit_callbacks
+):
     fatigue = Team.objects.create(clinic=world.clinic, name="Fatigue")
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
@@ -288,12 +327,16 @@ def test_staff_invite_refuses_a_duplicate_email(world, admin_client):
         reverse("therapists:staff_invite"), _staff_data(world, email=world.outsider.user.email)
     )
     assert response.status_code == 200
-    assert response.context["form"].errors["email"] == ["There is already an account with this e-mail address."]
+    assert response.context["form"].errors["email"] == [
+        "There is already an account with this e-mail address."
+    ]
     assert 'value="Visser"' in response.content.decode()
 
 
 def test_staff_invite_refuses_a_bad_date(world, admin_client):
-    response = admin_client.post(reverse("therapists:staff_invite"), _staff_data(world, training_date="15/31/2026"))
+    response = admin_client.post(
+        reverse("therapists:staff_invite"), _staff_data(world, training_date="15/31/2026")
+    )
     assert response.status_code == 200
     assert response.context["form"].errors["training_date"]
     assert not User.objects.filter(email="sam@alpha.test").exists()

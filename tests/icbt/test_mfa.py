@@ -40,11 +40,19 @@ def signed_in_user_id(client):
 
 @pytest.fixture
 def staff_without_totp(world):
-    return make_staff(world.clinic, "newbie@alpha.test", therapist=True, manager=True, admin=True,
-                      totp=False, first_name="Nina")
+    return make_staff(
+        world.clinic,
+        "newbie@alpha.test",
+        therapist=True,
+        manager=True,
+        admin=True,
+        totp=False,
+        first_name="Nina",
+    )
 
 
 # --- enforcement ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "url_name",
@@ -138,6 +146,7 @@ def test_clinic_staff_without_platform_role_cannot_use_admin(world, client):
 
 # --- the real sign-in flow --------------------------------------------------------------------
 
+
 def test_password_step_leads_to_the_totp_step(world, client):
     response = client.post(LOGIN, {"login": world.therapist.user.email, "password": TEST_PASSWORD})
     assert response.status_code == 302
@@ -196,6 +205,7 @@ def test_patient_signs_in_with_password_only(world, client):
 
 
 # --- activation and recovery codes ------------------------------------------------------------
+
 
 def test_staff_activates_totp_and_gets_recovery_codes(staff_without_totp, client):
     user = staff_without_totp.user

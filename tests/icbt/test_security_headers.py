@@ -111,8 +111,11 @@ def test_our_pages_need_nothing_the_policy_blocks(world, client_for):
         response = client.get(url)
         assert response.status_code == 200, url
         html = response.content.decode()
-        for name, pattern in (("inline script", INLINE_SCRIPT), ("event handler", INLINE_HANDLER),
-                              ("inline style", INLINE_STYLE)):
+        for name, pattern in (
+            ("inline script", INLINE_SCRIPT),
+            ("event handler", INLINE_HANDLER),
+            ("inline style", INLINE_STYLE),
+        ):
             match = pattern.search(html)
             if match:
                 problems.append(f"{url}: {name}: {match.group(0)[:80]}")

@@ -23,8 +23,9 @@ def _run(args, tmp_path, **env):
     base = {k: v for k, v in os.environ.items() if not k.startswith(OUR_PREFIXES)}
     base.update({"DJANGO_SETTINGS_MODULE": "icbt.settings", "ICBT_VAR_DIR": str(tmp_path / "var")})
     base.update(env)
-    return subprocess.run([sys.executable, *args], cwd=PROJECT, env=base, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, *args], cwd=PROJECT, env=base, capture_output=True, text=True, timeout=120
+    )
 
 
 def _setup(tmp_path, setting="DEBUG", **env):
@@ -51,7 +52,9 @@ def test_no_variables_at_all_runs_on_embedded_defaults(tmp_path):
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     result = _setup(tmp_path, **_production_env(DJANGO_SECRET_KEY=None))
     assert result.returncode != 0
-    assert "DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) is required when DJANGO_DEBUG=false" in result.stderr
+    assert (
+        "DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) is required when DJANGO_DEBUG=false" in result.stderr
+    )
 
 
 def test_production_refuses_to_start_without_a_master_key(tmp_path):
@@ -70,8 +73,11 @@ def test_the_secret_key_is_read_from_a_file(tmp_path):
     key = secrets.token_urlsafe(50)
     key_file = tmp_path / "secret_key"
     key_file.write_text(key + "\n")
-    result = _setup(tmp_path, "SECRET_KEY", **_production_env(DJANGO_SECRET_KEY=None,
-                                                              DJANGO_SECRET_KEY_FILE=str(key_file)))
+    result = _setup(
+        tmp_path,
+        "SECRET_KEY",
+        **_production_env(DJANGO_SECRET_KEY=None, DJANGO_SECRET_KEY_FILE=str(key_file)),
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == key
 
@@ -79,21 +85,27 @@ def test_the_secret_key_is_read_from_a_file(tmp_path):
 def test_the_master_key_is_read_from_a_file(tmp_path):
     key_file = tmp_path / "master_key"
     key_file.write_text(MASTER_KEY)
-    result = _setup(tmp_path, "ICBT_MASTER_KEY", **_production_env(ICBT_MASTER_KEY=None,
-                                                                   ICBT_MASTER_KEY_FILE=str(key_file)))
+    result = _setup(
+        tmp_path,
+        "ICBT_MASTER_KEY",
+        **_production_env(ICBT_MASTER_KEY=None, ICBT_MASTER_KEY_FILE=str(key_file)),
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == MASTER_KEY
 
 
 def test_a_missing_secret_file_stops_start_up(tmp_path):
-    result = _setup(tmp_path, **_production_env(DJANGO_SECRET_KEY=None,
-                                                DJANGO_SECRET_KEY_FILE=str(tmp_path / "nowhere")))
+    result = _setup(
+        tmp_path, **_production_env(DJANGO_SECRET_KEY=None, DJANGO_SECRET_KEY_FILE=str(tmp_path / "nowhere"))
+    )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY_FILE: cannot read" in result.stderr
 
 
 def test_production_settings_pass_the_deploy_check(tmp_path):
-    result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], tmp_path, **_production_env())
+    result = _run(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"], tmp_path, **_production_env()
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
@@ -111,8 +123,10 @@ def test_production_settings_are_strict(tmp_path):
 
 # --- the helpers themselves (in this process) -------------------------------------------------
 
-@pytest.mark.parametrize("value, expected", [("true", True), ("FALSE", False), ("1", True), ("off", False),
-                                             ("", True)])
+
+@pytest.mark.parametrize(
+    "value, expected", [("true", True), ("FALSE", False), ("1", True), ("off", False), ("", True)]
+)
 def test_env_bool_reads_clear_values(value, expected, monkeypatch):
     monkeypatch.setenv("ICBT_SOME_FLAG", value)
     assert env_bool("ICBT_SOME_FLAG", True) is expected

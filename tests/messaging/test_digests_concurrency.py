@@ -9,6 +9,7 @@ import pytest
 from django.core import mail
 from django.db import connection
 
+import icbt.notifications
 from icbt.models import Digest, Notification
 from icbt.notifications import Kind, notify
 from messaging.digests import digest_round
@@ -18,6 +19,12 @@ from tests.factories import make_staff
 from tests.messaging.digest_helpers import Treated, local
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _no_delivery_on_commit(monkeypatch):
+    """Rows are committed here; the rounds under test are started by hand, not by notify()."""
+    monkeypatch.setattr(icbt.notifications, "_queue_delivery", lambda recipient_id: None)
 
 
 def _require_postgres():

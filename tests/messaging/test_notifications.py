@@ -56,6 +56,45 @@ def test_commit_queues_one_delivery_task(world, django_capture_on_commit_callbac
     assert queued == [world.therapist.user.pk]
 
 
+def test_on_commit_the_worker_task_delivers_at_once_when_due(world, django_capture_on_commit_callbacks):
+    """The real path: notify() -> on_commit -> messaging.tasks.notifications_deliver (eager in
+    tests) -> a digest round for that one person. A "soon" person gets the e-mail at once."""
+    from django.core import mail
+
+    from icbt.models import NotificationPreference
+
+    NotificationPreference.objects.create(user=world.therapist.user, email_enabled=True, frequency="soon")
+    from programs.models import Program
+    from patients.models import IntakeRequest
+    from tests.programs.helpers import load_tiny
+
+    load_tiny()
+    request = IntakeRequest.objects.create(clinic=world.clinic, program=Program.objects.first(), name="N",
+                                           email="n@example.org")
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            notify(recipient=world.therapist.user, kind=Kind.INTAKE_REQUEST, clinic_id=world.clinic.pk,
+                   object_type="intake_request", object_id=request.pk)
+    assert [m.to for m in mail.outbox] == [[world.therapist.user.email]]
+    assert Notification.objects.get().state == Notification.State.SENT
+
+
+def test_a_broker_that_is_down_does_not_break_the_event(world, django_capture_on_commit_callbacks, monkeypatch,
+                                                        caplog):
+    from messaging import tasks
+
+    def down(recipient_id):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.notifications_deliver, "delay", down)
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            notify(recipient=world.therapist.user, kind=Kind.DIARY_ENTRY, patient=world.patient_a,
+                   object_type="diary_entry", object_id=1)
+    assert Notification.objects.count() == 1
+    assert "beat will pick it up" in caplog.text
+
+
 def test_unknown_kind_and_absolute_url_are_refused(world):
     with pytest.raises(ValueError):
         notify(recipient=world.therapist.user, kind="nonsense")

@@ -34,6 +34,7 @@ def _names(response):
 
 # --- the list ---------------------------------------------------------------------------------
 
+
 def test_the_list_shows_only_the_therapists_own_patients(world, client_for):
     response = client_for(world.therapist.user).get(LIST)
     assert response.status_code == 200
@@ -108,6 +109,7 @@ def test_the_list_query_count_does_not_grow_with_the_caseload(world, client_for)
 
 # --- one record -------------------------------------------------------------------------------
 
+
 def test_the_therapist_opens_their_patients_record(world, client_for):
     response = client_for(world.therapist.user).get(_detail(world.patient_a))
     assert response.status_code == 200
@@ -119,8 +121,14 @@ def test_the_therapist_opens_their_patients_record(world, client_for):
 
 @pytest.mark.parametrize(
     "persona, status",
-    [("therapist2", 403), ("manager", 403), ("admin", 403), ("outsider", 404), ("patient_a", 404),
-     ("patient_b", 404)],
+    [
+        ("therapist2", 403),
+        ("manager", 403),
+        ("admin", 403),
+        ("outsider", 404),
+        ("patient_a", 404),
+        ("patient_b", 404),
+    ],
 )
 def test_nobody_else_opens_the_record(persona, status, world, client_for):
     response = client_for(world.persona(persona)).get(_detail(world.patient_a))
@@ -131,7 +139,12 @@ def test_nobody_else_opens_the_record(persona, status, world, client_for):
 
 
 def test_an_unknown_record_is_404(world, client_for):
-    assert client_for(world.therapist.user).get(reverse("patients:staff_patient_detail", args=[987654])).status_code == 404
+    assert (
+        client_for(world.therapist.user)
+        .get(reverse("patients:staff_patient_detail", args=[987654]))
+        .status_code
+        == 404
+    )
 
 
 def test_anonymous_is_sent_to_sign_in(world, client):
@@ -141,6 +154,7 @@ def test_anonymous_is_sent_to_sign_in(world, client):
 
 
 # --- the invitation form ----------------------------------------------------------------------
+
 
 def test_the_invite_form_labels_every_field(world, client_for):
     response = client_for(world.therapist.user).get(INVITE)
@@ -174,10 +188,13 @@ def test_bad_input_keeps_everything_that_was_typed(world, client_for):
     assert not User.objects.filter(first_name="Petra").exists()
 
 
-def test_the_invited_patient_belongs_to_the_therapists_clinic(world, client_for, django_capture_on_commit_callbacks):
+def test_the_invited_patient_belongs_to_the_therapists_clinic(
+    world, client_for, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         client_for(world.outsider.user).post(
-            INVITE, {"first_name": "Petra", "last_name": "Jansen", "email": "Petra@Home.test", "language": "nl"}
+            INVITE,
+            {"first_name": "Petra", "last_name": "Jansen", "email": "Petra@Home.test", "language": "nl"},
         )
     patient = Patient.objects.select_related("user").get(user__email="petra@home.test")
     assert (patient.clinic, patient.therapist) == (world.other_clinic, world.outsider)

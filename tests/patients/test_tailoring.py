@@ -13,8 +13,8 @@ from tests.patients import staff_helpers as sh
 pytestmark = pytest.mark.django_db
 
 # Session, user, staff role, patient role, TOTP check, savepoint, the patient, the audit event,
-# the enrollment, seven for progress, four for the outline, release.
-TAILOR_QUERIES = 24
+# the enrollment, seven for progress, five for the outline, release.
+TAILOR_QUERIES = 22
 
 
 @pytest.fixture

@@ -23,7 +23,12 @@ STAFF_LIST_QUERIES = 10
 
 def add_patients(clinic, therapist, count, prefix="extra", active=True):
     users = User.objects.bulk_create(
-        User(email=f"{prefix}{i}@patients.test", first_name="Zebulon", last_name=f"Q{prefix}{i}", is_active=active)
+        User(
+            email=f"{prefix}{i}@patients.test",
+            first_name="Zebulon",
+            last_name=f"Q{prefix}{i}",
+            is_active=active,
+        )
         for i in range(count)
     )
     return Patient.objects.bulk_create(Patient(user=u, clinic=clinic, therapist=therapist) for u in users)
@@ -31,9 +36,12 @@ def add_patients(clinic, therapist, count, prefix="extra", active=True):
 
 def add_staff(clinic, count, prefix="staff", teams=()):
     users = User.objects.bulk_create(
-        User(email=f"{prefix}{i}@alpha.test", first_name="Staffer", last_name=f"{prefix}{i}") for i in range(count)
+        User(email=f"{prefix}{i}@alpha.test", first_name="Staffer", last_name=f"{prefix}{i}")
+        for i in range(count)
     )
-    members = StaffMember.objects.bulk_create(StaffMember(user=u, clinic=clinic, is_therapist=True) for u in users)
+    members = StaffMember.objects.bulk_create(
+        StaffMember(user=u, clinic=clinic, is_therapist=True) for u in users
+    )
     for member in members:
         member.teams.set(teams)
     return members
@@ -49,6 +57,7 @@ def _queries(client, url):
 
 # --- staff list -------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("persona", ["admin", "manager"])
 def test_the_staff_list_shows_the_clinics_staff(persona, world, client_for):
     world.therapist.training_date = dt.date(2025, 9, 1)
@@ -56,7 +65,12 @@ def test_the_staff_list_shows_the_clinics_staff(persona, world, client_for):
     response = client_for(world.persona(persona)).get(STAFF_LIST)
     assert response.status_code == 200
     members = list(response.context["members"])
-    assert {m.pk for m in members} == {world.therapist.pk, world.therapist2.pk, world.manager.pk, world.admin.pk}
+    assert {m.pk for m in members} == {
+        world.therapist.pk,
+        world.therapist2.pk,
+        world.manager.pk,
+        world.admin.pk,
+    }
     html = response.content.decode()
     assert world.therapist.user.email in html
     assert "Pain" in html  # the team
@@ -91,6 +105,7 @@ def test_the_staff_list_query_count_is_pinned_and_flat(world, client_for, django
 
 
 # --- clinic overview --------------------------------------------------------------------------
+
 
 def test_the_overview_shows_counts_per_therapist(world, client_for):
     add_patients(world.clinic, world.therapist2, 3, prefix="invited", active=False)
@@ -159,6 +174,7 @@ def test_a_one_person_practice_sees_overview_and_own_patients(world, client_for)
 
 # --- the staff invitation form ----------------------------------------------------------------
 
+
 def test_the_invite_form_offers_only_the_clinics_teams(world, client_for):
     Team.objects.create(clinic=world.other_clinic, name="Elsewhere")
     response = client_for(world.admin.user).get(INVITE)
@@ -170,8 +186,9 @@ def test_the_invite_form_offers_only_the_clinics_teams(world, client_for):
         assert f'<label for="id_{field}">' in html
 
 
-@pytest.mark.parametrize("persona, status", [("manager", 403), ("therapist", 403), ("outsider", 403),
-                                             ("patient_a", 404)])
+@pytest.mark.parametrize(
+    "persona, status", [("manager", 403), ("therapist", 403), ("outsider", 403), ("patient_a", 404)]
+)
 def test_only_the_clinic_admin_invites_staff(persona, status, world, client_for):
     response = client_for(world.persona(persona)).post(
         INVITE, {"first_name": "Sam", "last_name": "Visser", "email": "sam@alpha.test", "is_therapist": "on"}
@@ -183,8 +200,14 @@ def test_only_the_clinic_admin_invites_staff(persona, status, world, client_for)
 def test_bad_staff_input_keeps_what_was_typed(world, client_for):
     response = client_for(world.admin.user).post(
         INVITE,
-        {"first_name": "Sam", "last_name": "Visser", "email": "sam@", "is_manager": "on", "teams": [world.team.pk],
-         "training_date": "not a date"},
+        {
+            "first_name": "Sam",
+            "last_name": "Visser",
+            "email": "sam@",
+            "is_manager": "on",
+            "teams": [world.team.pk],
+            "training_date": "not a date",
+        },
     )
     assert response.status_code == 200
     form = response.context["form"]
