@@ -14,13 +14,24 @@ def navigation(request):
             items.append((_("My program"), reverse("patients:home")))
             items.append((_("Messages"), reverse("messaging:patient_conversation")))
             items.append((_("Who looked at my file"), reverse("patients:access_log")))
+            items.append((_("Your data"), reverse("patients:my_data")))
         if roles.staff is not None:
+            if roles.staff.is_therapist:
+                # The worklist first, with what waits (one query; imported here because the
+                # worklist sits on the top floor of the layering).
+                from therapists.worklist import pending_count
+
+                waiting = pending_count(fetched_by=user)
+                label = _("Worklist (%(count)s)") % {"count": waiting} if waiting else _("Worklist")
+                items.append((label, reverse("therapists:worklist")))
             if roles.staff.is_therapist:
                 items.append((_("My patients"), reverse("patients:staff_patient_list")))
             if roles.staff.is_therapist or roles.staff.is_clinic_admin:
                 items.append((_("Feedback templates"), reverse("messaging:template_list")))
             if roles.staff.is_therapist or roles.staff.is_clinic_admin:
                 items.append((_("Programs"), reverse("programs:program_list")))
+            if roles.staff.is_manager:
+                items.append((_("Dashboard"), reverse("therapists:dashboard")))
             if roles.staff.is_manager:
                 items.append((_("Clinic overview"), reverse("therapists:clinic_overview")))
             if roles.staff.is_clinic_admin or roles.staff.is_manager:

@@ -63,9 +63,16 @@ def notify(
     if clinic_id is None and patient is not None and hasattr(patient, "clinic_id"):
         clinic_id = patient.clinic_id
     row = Notification(
-        recipient=recipient, kind=kind, patient_id=patient_id, clinic_id=clinic_id,
-        object_type=object_type, object_id="" if object_id is None else str(object_id), url=url,
-        urgent=urgent, dedupe_key=dedupe_key, created_at=now or timezone.now(),
+        recipient=recipient,
+        kind=kind,
+        patient_id=patient_id,
+        clinic_id=clinic_id,
+        object_type=object_type,
+        object_id="" if object_id is None else str(object_id),
+        url=url,
+        urgent=urgent,
+        dedupe_key=dedupe_key,
+        created_at=now or timezone.now(),
     )
     if dedupe_key:
         # A savepoint: a duplicate key rolls back only this insert, never the caller's event.
@@ -100,4 +107,6 @@ def _queue_delivery(recipient_id: int) -> None:
             app.loader.import_default_modules()
         app.tasks[DELIVERY_TASK].delay(recipient_id)
     except Exception:  # noqa: BLE001 - delivery is retried by the beat schedule
-        logger.warning("notifications: could not queue delivery for user %s; beat will pick it up", recipient_id)
+        logger.warning(
+            "notifications: could not queue delivery for user %s; beat will pick it up", recipient_id
+        )

@@ -58,8 +58,14 @@ def _is_internal_address(host: str) -> bool:
         address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         return host in ("localhost",) or host.endswith(".localhost")
-    return (address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
-            or address.is_multicast or address.is_unspecified)
+    return (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_reserved
+        or address.is_multicast
+        or address.is_unspecified
+    )
 
 
 def static_path_for(url: str) -> str:
@@ -79,7 +85,7 @@ def static_path_for(url: str) -> str:
     normalised = posixpath.normpath(path)
     if not path.startswith(static_prefix) or not (normalised + "/").startswith(static_prefix):
         raise URLRefused("only static files are served")
-    name = normalised[len(static_prefix):]
+    name = normalised[len(static_prefix) :]
     if not name or name.startswith("/") or ".." in name.split("/"):
         raise URLRefused("path refused")
     found = finders.find(name)
@@ -120,8 +126,12 @@ def make_url_fetcher():
             except URLRefused as exc:
                 parts = urlsplit(url)
                 self.refused.append(url)
-                logger.warning("pdf: refused a %s URL (host %s): %s", parts.scheme or "relative",
-                               parts.hostname or "-", exc)
+                logger.warning(
+                    "pdf: refused a %s URL (host %s): %s",
+                    parts.scheme or "relative",
+                    parts.hostname or "-",
+                    exc,
+                )
                 raise
             content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
             with open(path, "rb") as handle:

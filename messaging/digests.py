@@ -103,8 +103,13 @@ PATIENT_LABELS = {
 }
 
 # Kinds about a patient that only make sense while the enrollment is active (not paused).
-_NEEDS_ACTIVE = {Kind.FEEDBACK_DUE, Kind.FEEDBACK_OVERDUE, Kind.PATIENT_INACTIVE, Kind.DIARY_DUE,
-                 Kind.INACTIVITY_REMINDER}
+_NEEDS_ACTIVE = {
+    Kind.FEEDBACK_DUE,
+    Kind.FEEDBACK_OVERDUE,
+    Kind.PATIENT_INACTIVE,
+    Kind.DIARY_DUE,
+    Kind.INACTIVITY_REMINDER,
+}
 # Kinds about a patient who need not be in treatment (yet).
 _NO_ENROLLMENT_NEEDED = {Kind.REFERRAL, Kind.INTAKE_REQUEST, Kind.WEEKLY_SUMMARY}
 
@@ -142,7 +147,8 @@ def windows_for(preference: NotificationPreference, now: datetime) -> list[Windo
     local = timezone.localtime(now)
     if preference.frequency == Frequency.WEEKLY:
         start = (local - timedelta(days=(local.weekday() - preference.weekday) % 7)).replace(
-            hour=preference.hour, minute=0, second=0, microsecond=0)
+            hour=preference.hour, minute=0, second=0, microsecond=0
+        )
         if start > local:
             start -= timedelta(days=7)
         main = Window(f"weekly:{start.date().isoformat()}", start)
@@ -163,7 +169,9 @@ def message_id_for(recipient_id: int, window_key: str) -> str:
     A keyed hash, so the header reveals neither the user id nor the window to a reader.
     Stored on the Digest when claimed, so a resend uses it even if SECRET_KEY changed since.
     """
-    digest = salted_hmac("icbt.digest.message-id", f"{recipient_id}:{window_key}", algorithm="sha256").hexdigest()
+    digest = salted_hmac(
+        "icbt.digest.message-id", f"{recipient_id}:{window_key}", algorithm="sha256"
+    ).hexdigest()
     domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
     return f"<digest.{digest[:40]}@{domain}>"
 
@@ -201,7 +209,10 @@ class _LeaseLost(Exception):
 
 
 def digest_round(
-    *, now: datetime | None = None, recipient_ids=None, time_budget: float | None = DEFAULT_TIME_BUDGET,
+    *,
+    now: datetime | None = None,
+    recipient_ids=None,
+    time_budget: float | None = DEFAULT_TIME_BUDGET,
     progress=None,
 ) -> RoundReport:
     """Send every digest that is due at ``now`` (default: the real time). Safe to run twice and
@@ -228,11 +239,15 @@ def digest_round(
             report.resumed += 1
             _deliver_safely(digest_id, token, clock, report, progress)
 
-    pending = Notification.objects.filter(state=State.PENDING, digest__isnull=True, created_at__lte=clock.now())
+    pending = Notification.objects.filter(
+        state=State.PENDING, digest__isnull=True, created_at__lte=clock.now()
+    )
     if recipient_ids is not None:
         pending = pending.filter(recipient_id__in=recipient_ids)
     order = list(
-        pending.values("recipient_id").annotate(oldest=Min("created_at")).order_by("oldest", "recipient_id")
+        pending.values("recipient_id")
+        .annotate(oldest=Min("created_at"))
+        .order_by("oldest", "recipient_id")
         .values_list("recipient_id", flat=True)
     )
     users = User.objects.in_bulk(order)
@@ -258,7 +273,9 @@ def _lease(clock: _Clock) -> datetime:
 
 
 def _unclaimed(user, now):
-    return Notification.objects.filter(recipient=user, state=State.PENDING, digest__isnull=True, created_at__lte=now)
+    return Notification.objects.filter(
+        recipient=user, state=State.PENDING, digest__isnull=True, created_at__lte=now
+    )
 
 
 def _locked_ids(queryset) -> list[int]:
@@ -273,7 +290,8 @@ def _drop(queryset, reason: str, now) -> int:
     with transaction.atomic():
         ids = _locked_ids(queryset)
         return Notification.objects.filter(pk__in=ids, state=State.PENDING, digest__isnull=True).update(
-            state=State.DROPPED, dropped_reason=reason, handled_at=now)
+            state=State.DROPPED, dropped_reason=reason, handled_at=now
+        )
 
 
 def _claim_for_recipient(user, preference, clock, report) -> list[tuple[int, uuid.UUID]]:
@@ -307,8 +325,13 @@ def _claim_window(user, window: Window, candidates, clock) -> tuple[int, uuid.UU
     try:
         with transaction.atomic():
             digest = Digest.objects.create(
-                recipient=user, window_key=window.key, message_id=message_id_for(user.pk, window.key),
-                created_at=clock.now(), lease_token=token, lease_until=_lease(clock), attempts=1,
+                recipient=user,
+                window_key=window.key,
+                message_id=message_id_for(user.pk, window.key),
+                created_at=clock.now(),
+                lease_token=token,
+                lease_until=_lease(clock),
+                attempts=1,
             )
             if not candidates.filter(created_at__lte=window.due_before).exists():
                 raise _NothingToClaim
@@ -316,7 +339,8 @@ def _claim_window(user, window: Window, candidates, clock) -> tuple[int, uuid.UU
             if not ids:
                 raise _NothingToClaim
             moved = Notification.objects.filter(pk__in=ids, state=State.PENDING, digest__isnull=True).update(
-                digest=digest)
+                digest=digest
+            )
             if moved != len(ids):
                 raise _NothingToClaim
     except (IntegrityError, _NothingToClaim):
@@ -329,14 +353,19 @@ def _take_over(digest_id: int, clock: _Clock) -> uuid.UUID | None:
     UPDATE is conditional on the lease still being expired and must change one row."""
     token = uuid.uuid4()
     changed = Digest.objects.filter(pk=digest_id, sent_at__isnull=True, lease_until__lt=clock.now()).update(
-        lease_token=token, lease_until=_lease(clock), attempts=F("attempts") + 1)
+        lease_token=token, lease_until=_lease(clock), attempts=F("attempts") + 1
+    )
     return token if changed == 1 else None
 
 
 def _hold(digest_id: int, token: uuid.UUID, clock: _Clock) -> bool:
     """Renew our lease right before the e-mail leaves; False if another run took it over."""
-    return Digest.objects.filter(pk=digest_id, lease_token=token, sent_at__isnull=True).update(
-        lease_until=_lease(clock)) == 1
+    return (
+        Digest.objects.filter(pk=digest_id, lease_token=token, sent_at__isnull=True).update(
+            lease_until=_lease(clock)
+        )
+        == 1
+    )
 
 
 def _deliver_safely(digest_id, token, clock, report, progress) -> None:
@@ -347,8 +376,11 @@ def _deliver_safely(digest_id, token, clock, report, progress) -> None:
         attempts = Digest.objects.filter(pk=digest_id).values_list("attempts", flat=True).first() or 1
         backoff = timedelta(minutes=min(60, 2 ** min(attempts, 6)))
         Digest.objects.filter(pk=digest_id, lease_token=token, sent_at__isnull=True).update(
-            lease_token=None, lease_until=clock.now() + backoff)
-        logger.error("digest %s could not be sent (%s); retry after %s", digest_id, type(exc).__name__, backoff)
+            lease_token=None, lease_until=clock.now() + backoff
+        )
+        logger.error(
+            "digest %s could not be sent (%s); retry after %s", digest_id, type(exc).__name__, backoff
+        )
         if progress:
             progress(f"digest {digest_id}: failed ({type(exc).__name__}), will retry")
 
@@ -379,11 +411,17 @@ def _deliver(digest_id, token, clock, report, progress) -> None:
     # after the lease sends it again with the same Message-ID (the documented duplicate).
     with transaction.atomic():
         finished = Digest.objects.filter(pk=digest_id, lease_token=token, sent_at__isnull=True).update(
-            sent_at=clock.now(), lease_token=None, lease_until=None, item_count=len(keep), tip_number=tip_number)
+            sent_at=clock.now(),
+            lease_token=None,
+            lease_until=None,
+            item_count=len(keep),
+            tip_number=tip_number,
+        )
         if finished != 1:
             raise _LeaseLost
         Notification.objects.filter(pk__in=[row.pk for row in keep]).update(
-            state=State.SENT, handled_at=clock.now())
+            state=State.SENT, handled_at=clock.now()
+        )
         _mark_dropped(verdicts, clock.now())
     report.sent += 1
     report.items += len(keep)
@@ -400,7 +438,8 @@ def _mark_dropped(verdicts: dict[int, str], now) -> None:
         by_reason[reason].append(pk)
     for reason, ids in by_reason.items():
         Notification.objects.filter(pk__in=ids, state=State.PENDING).update(
-            state=State.DROPPED, dropped_reason=reason, handled_at=now, digest=None)
+            state=State.DROPPED, dropped_reason=reason, handled_at=now, digest=None
+        )
 
 
 # --- Re-check at send time ----------------------------------------------------------------------
@@ -427,8 +466,9 @@ def recheck(user, rows) -> dict[int, str]:
     patient_ids = {row.patient_id for row in rows if row.patient_id}
     patients = Patient.objects.in_bulk(patient_ids)
     enrollments = {}
-    for enrollment in Enrollment.objects.filter(patient_id__in=patient_ids, status__in=Enrollment.OPEN_STATUSES) \
-            .values("pk", "patient_id", "status", "last_activity_at", "last_feedback_at"):
+    for enrollment in Enrollment.objects.filter(
+        patient_id__in=patient_ids, status__in=Enrollment.OPEN_STATUSES
+    ).values("pk", "patient_id", "status", "last_activity_at", "last_feedback_at"):
         enrollments[enrollment["patient_id"]] = enrollment
     diary = _values(DiaryEntry, _ids(rows, "diary_entry"), "reviewed_at")
     answers = _values(AssignmentAnswer, _ids(rows, "assignment_answer"), "reviewed_at", "status")
@@ -439,15 +479,39 @@ def recheck(user, rows) -> dict[int, str]:
     overdue = {(row.patient_id, row.object_id) for row in rows if row.kind == Kind.FEEDBACK_OVERDUE}
 
     for row in rows:
-        reason = _check_row(row, roles, preference, patients, enrollments, diary, answers, questionnaires,
-                            messages, intakes, referrals, overdue)
+        reason = _check_row(
+            row,
+            roles,
+            preference,
+            patients,
+            enrollments,
+            diary,
+            answers,
+            questionnaires,
+            messages,
+            intakes,
+            referrals,
+            overdue,
+        )
         if reason:
             reasons[row.pk] = reason
     return reasons
 
 
-def _check_row(row, roles, preference, patients, enrollments, diary, answers, questionnaires, messages, intakes,
-               referrals, overdue) -> str:
+def _check_row(
+    row,
+    roles,
+    preference,
+    patients,
+    enrollments,
+    diary,
+    answers,
+    questionnaires,
+    messages,
+    intakes,
+    referrals,
+    overdue,
+) -> str:
     if not preference.wants(row.kind):
         return "kind_off"
     staff, own_patient = roles.staff, roles.patient
@@ -517,6 +581,7 @@ def _check_row(row, roles, preference, patients, enrollments, diary, answers, qu
 
 # --- Links --------------------------------------------------------------------------------------
 
+
 # Where each kind of item lives, best first: (URL name, kwargs from the row, anchor from the row).
 # The staff conversation page shows the work beside the composer with anchors ``item-diary7``,
 # ``item-answer3``, ``item-questionnaire2`` and messages as ``message-12``. A name that does not
@@ -537,10 +602,14 @@ _LINKS = {
     Kind.FEEDBACK_DUE: [("messaging:staff_conversation", _patient, "work")],
     Kind.FEEDBACK_OVERDUE: [("messaging:staff_conversation", _patient, "work")],
     Kind.PATIENT_INACTIVE: [("messaging:staff_conversation", _patient, "")],
-    Kind.INTAKE_REQUEST: [("patients:staff_intake_request_detail", lambda r: {"pk": r.object_id}, ""),
-                          ("patients:staff_intake_request_list", _none, "")],
-    Kind.REFERRAL: [("patients:staff_referral_detail", lambda r: {"pk": r.object_id}, ""),
-                    ("patients:staff_referral_list", _none, "")],
+    Kind.INTAKE_REQUEST: [
+        ("patients:staff_intake_request_detail", lambda r: {"pk": r.object_id}, ""),
+        ("patients:staff_intake_request_list", _none, ""),
+    ],
+    Kind.REFERRAL: [
+        ("patients:staff_referral_detail", lambda r: {"pk": r.object_id}, ""),
+        ("patients:staff_referral_list", _none, ""),
+    ],
     Kind.FEEDBACK_WAITING: [("messaging:patient_conversation", _none, "message-{id}")],
     Kind.MESSAGE_WAITING: [("messaging:patient_conversation", _none, "message-{id}")],
     Kind.MODULE_OPENED: [("patients:home", _none, "")],
@@ -583,8 +652,11 @@ def clinic_figures(clinic_id: int, since: datetime, until: datetime) -> list[tup
     """A manager's weekly figures: counts only, never a name or a word a person wrote."""
     enrollments = Enrollment.objects.filter(clinic_id=clinic_id)
     in_week = {"ended_at__gte": since, "ended_at__lt": until}
-    open_work = {"enrollment__clinic_id": clinic_id, "enrollment__status__in": Enrollment.OPEN_STATUSES,
-                 "reviewed_at__isnull": True}
+    open_work = {
+        "enrollment__clinic_id": clinic_id,
+        "enrollment__status__in": Enrollment.OPEN_STATUSES,
+        "reviewed_at__isnull": True,
+    }
     waiting = (
         DiaryEntry.objects.filter(**open_work).count()
         + AssignmentAnswer.objects.filter(status=AssignmentAnswer.Status.SUBMITTED, **open_work).count()
@@ -592,19 +664,40 @@ def clinic_figures(clinic_id: int, since: datetime, until: datetime) -> list[tup
     )
     return [
         (_("Patients in treatment"), enrollments.filter(status=Enrollment.Status.ACTIVE).count()),
-        (_("Started in the last 7 days"), enrollments.filter(started_at__gte=since, started_at__lt=until).count()),
-        (_("Completed in the last 7 days"), enrollments.filter(status=Enrollment.Status.COMPLETED, **in_week).count()),
-        (_("Stopped in the last 7 days"), enrollments.filter(status=Enrollment.Status.STOPPED, **in_week).count()),
-        (_("Stepped up to face-to-face care in the last 7 days"),
-         enrollments.filter(status=Enrollment.Status.STEPPED_UP, **in_week).count()),
-        (_("Feedback messages sent in the last 7 days"),
-         Message.objects.filter(conversation__enrollment__clinic_id=clinic_id, is_feedback=True,
-                                created_at__gte=since, created_at__lt=until).count()),
+        (
+            _("Started in the last 7 days"),
+            enrollments.filter(started_at__gte=since, started_at__lt=until).count(),
+        ),
+        (
+            _("Completed in the last 7 days"),
+            enrollments.filter(status=Enrollment.Status.COMPLETED, **in_week).count(),
+        ),
+        (
+            _("Stopped in the last 7 days"),
+            enrollments.filter(status=Enrollment.Status.STOPPED, **in_week).count(),
+        ),
+        (
+            _("Stepped up to face-to-face care in the last 7 days"),
+            enrollments.filter(status=Enrollment.Status.STEPPED_UP, **in_week).count(),
+        ),
+        (
+            _("Feedback messages sent in the last 7 days"),
+            Message.objects.filter(
+                conversation__enrollment__clinic_id=clinic_id,
+                is_feedback=True,
+                created_at__gte=since,
+                created_at__lt=until,
+            ).count(),
+        ),
         (_("Work waiting for feedback"), waiting),
-        (_("Intake requests waiting"),
-         IntakeRequest.objects.filter(clinic_id=clinic_id, status=IntakeRequest.Status.NEW).count()),
-        (_("Referrals waiting for an answer"),
-         Referral.objects.filter(clinic_id=clinic_id, status=Referral.Status.PENDING).count()),
+        (
+            _("Intake requests waiting"),
+            IntakeRequest.objects.filter(clinic_id=clinic_id, status=IntakeRequest.Status.NEW).count(),
+        ),
+        (
+            _("Referrals waiting for an answer"),
+            Referral.objects.filter(clinic_id=clinic_id, status=Referral.Status.PENDING).count(),
+        ),
     ]
 
 
@@ -624,8 +717,11 @@ def digest_context(user, rows, now) -> dict:
     """Everything the templates show: counts, case references, labels and links; nothing else."""
     is_patient_mail = roles_of(user).staff is None
     labels = PATIENT_LABELS if is_patient_mail else STAFF_LABELS
-    references = dict(Patient.objects.filter(pk__in={r.patient_id for r in rows if r.patient_id})
-                      .values_list("pk", "case_reference"))
+    references = dict(
+        Patient.objects.filter(pk__in={r.patient_id for r in rows if r.patient_id}).values_list(
+            "pk", "case_reference"
+        )
+    )
     groups: dict[object, dict] = {}
     summaries = []
     urgent_count = 0
@@ -636,33 +732,47 @@ def digest_context(user, rows, now) -> dict:
             continue  # the same item twice (handed in again before the digest): one line
         seen.add(item)
         if row.kind == Kind.WEEKLY_SUMMARY:
-            summaries.append({
-                "figures": clinic_figures(row.clinic_id, row.created_at - timedelta(days=7), row.created_at),
-                "url": absolute(item_path(row)),
-            })
+            summaries.append(
+                {
+                    "figures": clinic_figures(
+                        row.clinic_id, row.created_at - timedelta(days=7), row.created_at
+                    ),
+                    "url": absolute(item_path(row)),
+                }
+            )
             continue
         urgent_count += row.urgent
-        reference = None if is_patient_mail or row.kind == Kind.INTAKE_REQUEST else references.get(row.patient_id)
-        group = groups.setdefault(reference, {"reference": reference, "lines": [], "count": 0, "more": 0,
-                                              "_per_kind": defaultdict(int)})
+        reference = (
+            None if is_patient_mail or row.kind == Kind.INTAKE_REQUEST else references.get(row.patient_id)
+        )
+        group = groups.setdefault(
+            reference,
+            {"reference": reference, "lines": [], "count": 0, "more": 0, "_per_kind": defaultdict(int)},
+        )
         group["count"] += 1
         group["_per_kind"][row.kind] += 1
         if group["_per_kind"][row.kind] > MAX_LINES_PER_KIND:
             group["more"] += 1
             continue
-        group["lines"].append({
-            "label": labels.get(row.kind) or STAFF_LABELS.get(row.kind) or PATIENT_LABELS.get(row.kind),
-            "url": absolute(item_path(row)),
-            "when": timezone.localtime(row.created_at),
-            "urgent": row.urgent,
-        })
+        group["lines"].append(
+            {
+                "label": labels.get(row.kind) or STAFF_LABELS.get(row.kind) or PATIENT_LABELS.get(row.kind),
+                "url": absolute(item_path(row)),
+                "when": timezone.localtime(row.created_at),
+                "urgent": row.urgent,
+            }
+        )
     ordered = sorted(groups.values(), key=lambda g: (g["reference"] is None, g["reference"] or ""))
     for group in ordered:
         group.pop("_per_kind")
         if group["more"] and group["reference"]:
-            patient_id = next(r.patient_id for r in rows if references.get(r.patient_id) == group["reference"])
+            patient_id = next(
+                r.patient_id for r in rows if references.get(r.patient_id) == group["reference"]
+            )
             try:
-                group["more_url"] = absolute(reverse("patients:staff_patient_detail", kwargs={"pk": patient_id}))
+                group["more_url"] = absolute(
+                    reverse("patients:staff_patient_detail", kwargs={"pk": patient_id})
+                )
             except NoReverseMatch:
                 group["more_url"] = absolute(reverse("home"))
     count = sum(g["count"] for g in ordered)
@@ -688,7 +798,8 @@ def _subject(context) -> str:
     if not count and context["summaries"]:
         return str(_("Your weekly overview"))
     subject = ngettext("%(count)s item is waiting for you", "%(count)s items are waiting for you", count) % {
-        "count": count}
+        "count": count
+    }
     if context["urgent_count"]:
         subject = str(_("Urgent: %(subject)s")) % {"subject": subject}
     return subject
@@ -711,8 +822,9 @@ def build_email(digest: Digest, rows, now) -> tuple[EmailMultiAlternatives, int 
         "Auto-Submitted": "auto-generated",
         "X-Auto-Response-Suppress": "All",
     }
-    email = EmailMultiAlternatives(subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL,
-                                   to=[user.email], headers=headers)
+    email = EmailMultiAlternatives(
+        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[user.email], headers=headers
+    )
     email.attach_alternative(html, "text/html")
     return email, context["tip_number"]
 
@@ -725,6 +837,7 @@ def purge_handled(*, now: datetime | None = None) -> int:
     """
     cutoff = (now or timezone.now()) - timedelta(days=settings.ICBT_NOTIFICATION_RETENTION_DAYS)
     deleted, _per_model = Notification.objects.filter(
-        state__in=[State.SENT, State.DROPPED], handled_at__lt=cutoff).delete()
+        state__in=[State.SENT, State.DROPPED], handled_at__lt=cutoff
+    ).delete()
     Digest.objects.filter(sent_at__lt=cutoff).delete()
     return deleted

@@ -4,8 +4,13 @@ from django.utils.translation import gettext_lazy as _
 from icbt.models import Notification, NotificationPreference
 
 WEEKDAYS = [
-    (0, _("Monday")), (1, _("Tuesday")), (2, _("Wednesday")), (3, _("Thursday")), (4, _("Friday")),
-    (5, _("Saturday")), (6, _("Sunday")),
+    (0, _("Monday")),
+    (1, _("Tuesday")),
+    (2, _("Wednesday")),
+    (3, _("Thursday")),
+    (4, _("Friday")),
+    (5, _("Saturday")),
+    (6, _("Sunday")),
 ]
 HOURS = [(hour, f"{hour:02d}:00") for hour in range(24)]
 
@@ -14,20 +19,30 @@ class NotificationPreferenceForm(forms.Form):
     """E-mail on or off, the rhythm, and which kinds of news; ``kinds`` are the ones this
     person can receive (``messaging.preferences.kinds_for_user``)."""
 
-    email_enabled = forms.BooleanField(label=_("Send me e-mails about news in the application"), required=False)
-    frequency = forms.ChoiceField(label=_("How often"), choices=NotificationPreference.Frequency.choices,
-                                  widget=forms.RadioSelect)
+    email_enabled = forms.BooleanField(
+        label=_("Send me e-mails about news in the application"), required=False
+    )
+    frequency = forms.ChoiceField(
+        label=_("How often"), choices=NotificationPreference.Frequency.choices, widget=forms.RadioSelect
+    )
     hour = forms.TypedChoiceField(label=_("At (daily and weekly e-mails)"), choices=HOURS, coerce=int)
     weekday = forms.TypedChoiceField(label=_("On (weekly e-mail)"), choices=WEEKDAYS, coerce=int)
-    urgent_soon = forms.BooleanField(label=_("Send urgent items within a few minutes, whatever the rhythm"),
-                                     required=False)
-    kinds = forms.MultipleChoiceField(label=_("Tell me about"), required=False,
-                                      widget=forms.CheckboxSelectMultiple)
+    urgent_soon = forms.BooleanField(
+        label=_("Send urgent items within a few minutes, whatever the rhythm"), required=False
+    )
+    kinds = forms.MultipleChoiceField(
+        label=_("Tell me about"), required=False, widget=forms.CheckboxSelectMultiple
+    )
 
-    def __init__(self, *args, preference: NotificationPreference, kinds: list[str], show_urgent: bool, **kwargs):
+    def __init__(
+        self, *args, preference: NotificationPreference, kinds: list[str], show_urgent: bool, **kwargs
+    ):
         initial = {
-            "email_enabled": preference.email_enabled, "frequency": preference.frequency, "hour": preference.hour,
-            "weekday": preference.weekday, "urgent_soon": preference.urgent_soon,
+            "email_enabled": preference.email_enabled,
+            "frequency": preference.frequency,
+            "hour": preference.hour,
+            "weekday": preference.weekday,
+            "urgent_soon": preference.urgent_soon,
             "kinds": [kind for kind in kinds if preference.wants(kind)],
         }
         super().__init__(*args, initial=initial, **kwargs)

@@ -16,11 +16,22 @@ from icbt.roles import roles_of
 Kind = Notification.Kind
 
 THERAPIST_KINDS = [
-    Kind.DIARY_ENTRY, Kind.ASSIGNMENT_SUBMITTED, Kind.QUESTIONNAIRE_COMPLETED, Kind.MESSAGE_RECEIVED,
-    Kind.FEEDBACK_DUE, Kind.FEEDBACK_OVERDUE, Kind.PATIENT_INACTIVE, Kind.INTAKE_REQUEST, Kind.REFERRAL,
+    Kind.DIARY_ENTRY,
+    Kind.ASSIGNMENT_SUBMITTED,
+    Kind.QUESTIONNAIRE_COMPLETED,
+    Kind.MESSAGE_RECEIVED,
+    Kind.FEEDBACK_DUE,
+    Kind.FEEDBACK_OVERDUE,
+    Kind.PATIENT_INACTIVE,
+    Kind.INTAKE_REQUEST,
+    Kind.REFERRAL,
 ]
 PATIENT_KINDS = [
-    Kind.FEEDBACK_WAITING, Kind.MESSAGE_WAITING, Kind.MODULE_OPENED, Kind.DIARY_DUE, Kind.INACTIVITY_REMINDER,
+    Kind.FEEDBACK_WAITING,
+    Kind.MESSAGE_WAITING,
+    Kind.MODULE_OPENED,
+    Kind.DIARY_DUE,
+    Kind.INACTIVITY_REMINDER,
 ]
 MANAGER_KINDS = [Kind.WEEKLY_SUMMARY]
 
@@ -59,7 +70,13 @@ def preferences_for_users(users) -> dict[int, NotificationPreference]:
 
 @transaction.atomic
 def preference_update(
-    *, user: User, email_enabled: bool, frequency: str, hour: int, weekday: int, urgent_soon: bool,
+    *,
+    user: User,
+    email_enabled: bool,
+    frequency: str,
+    hour: int,
+    weekday: int,
+    urgent_soon: bool,
     kinds_on: list[str],
 ) -> NotificationPreference:
     """Save this person's choices. Kinds they cannot receive are ignored."""

@@ -31,6 +31,10 @@ class DiaryTable:
     columns: list[str]
     rows: list[tuple[object, list[str], list[Line]]] = field(default_factory=list)  # (entry, cells, texts)
 
+    @property
+    def summary(self) -> str:
+        return diary_summary(entry for entry, _cells, _texts in self.rows)
+
 
 def load_json(raw: str | None):
     if not raw:
@@ -111,6 +115,8 @@ def diary_summary(entries) -> str:
     if not entries:
         return ""
     dates = sorted(e.entry_date for e in entries)
+    if len(dates) == 1:
+        return _("1 entry, %(date)s") % {"date": date_format(dates[0], "SHORT_DATE_FORMAT")}
     return _("%(count)s entries from %(first)s to %(last)s") % {
         "count": len(entries), "first": date_format(dates[0], "SHORT_DATE_FORMAT"),
         "last": date_format(dates[-1], "SHORT_DATE_FORMAT"),

@@ -105,9 +105,13 @@ def feedback_scan(enrollment: Enrollment, *, now: datetime, report: ScanReport) 
         return
     with transaction.atomic():
         row = notify(
-            recipient=enrollment.therapist.user, kind=kind, patient=enrollment.patient,
-            object_type="enrollment", object_id=enrollment.pk,
-            dedupe_key=f"{kind}:{enrollment.pk}:{day.isoformat()}", now=now,
+            recipient=enrollment.therapist.user,
+            kind=kind,
+            patient=enrollment.patient,
+            object_type="enrollment",
+            object_id=enrollment.pk,
+            dedupe_key=f"{kind}:{enrollment.pk}:{day.isoformat()}",
+            now=now,
         )
     report.add(kind, row)
 
@@ -140,22 +144,37 @@ def inactivity_scan(enrollment: Enrollment, *, now: datetime, report: ScanReport
     with transaction.atomic():
         if now - (last + every) <= STALE_AFTER:
             row = notify(
-                recipient=enrollment.therapist.user, kind=Kind.PATIENT_INACTIVE, patient=enrollment.patient,
-                object_type="enrollment", object_id=enrollment.pk, dedupe_key=f"inactive:{spell}", now=now,
+                recipient=enrollment.therapist.user,
+                kind=Kind.PATIENT_INACTIVE,
+                patient=enrollment.patient,
+                object_type="enrollment",
+                object_id=enrollment.pk,
+                dedupe_key=f"inactive:{spell}",
+                now=now,
             )
             report.add(Kind.PATIENT_INACTIVE, row)
         locked = Enrollment.objects.select_for_update().only("pk", "reminders_in_a_row").get(pk=enrollment.pk)
         prefix = f"reminder:{spell}:"
-        sent = Notification.objects.filter(recipient=enrollment.patient.user, dedupe_key__startswith=prefix).count()
+        sent = Notification.objects.filter(
+            recipient=enrollment.patient.user, dedupe_key__startswith=prefix
+        ).count()
         if sent == 0 and locked.reminders_in_a_row:
             locked.reminders_in_a_row = 0
         due = int(quiet / every)
         number = sent + 1
-        if (number <= due and locked.reminders_in_a_row < MAX_REMINDERS_IN_A_ROW
-                and now - (last + every * number) <= STALE_AFTER):
+        if (
+            number <= due
+            and locked.reminders_in_a_row < MAX_REMINDERS_IN_A_ROW
+            and now - (last + every * number) <= STALE_AFTER
+        ):
             row = notify(
-                recipient=enrollment.patient.user, kind=Kind.INACTIVITY_REMINDER, patient=enrollment.patient,
-                object_type="enrollment", object_id=enrollment.pk, dedupe_key=f"{prefix}{number}", now=now,
+                recipient=enrollment.patient.user,
+                kind=Kind.INACTIVITY_REMINDER,
+                patient=enrollment.patient,
+                object_type="enrollment",
+                object_id=enrollment.pk,
+                dedupe_key=f"{prefix}{number}",
+                now=now,
             )
             if row is not None:
                 locked.reminders_in_a_row += 1
@@ -194,10 +213,14 @@ def progress_scan(enrollment: Enrollment, *, now: datetime, report: ScanReport) 
             continue
         with transaction.atomic():
             row = notify(
-                recipient=enrollment.patient.user, kind=Kind.MODULE_OPENED, patient=enrollment.patient,
-                object_type="enrollment", object_id=enrollment.pk,
+                recipient=enrollment.patient.user,
+                kind=Kind.MODULE_OPENED,
+                patient=enrollment.patient,
+                object_type="enrollment",
+                object_id=enrollment.pk,
                 url=_path("patients:module", module_slug=module.module.slug),
-                dedupe_key=f"module_opened:{enrollment.pk}:{module.module.number}", now=now,
+                dedupe_key=f"module_opened:{enrollment.pk}:{module.module.number}",
+                now=now,
             )
         report.add(Kind.MODULE_OPENED, row)
     if timezone.localtime(now).hour < DIARY_REMINDER_HOUR:
@@ -206,9 +229,14 @@ def progress_scan(enrollment: Enrollment, *, now: datetime, report: ScanReport) 
         return
     with transaction.atomic():
         row = notify(
-            recipient=enrollment.patient.user, kind=Kind.DIARY_DUE, patient=enrollment.patient,
-            object_type="enrollment", object_id=enrollment.pk, url=_path("patients:diary_list"),
-            dedupe_key=f"diary_due:{enrollment.pk}:{today.isoformat()}", now=now,
+            recipient=enrollment.patient.user,
+            kind=Kind.DIARY_DUE,
+            patient=enrollment.patient,
+            object_type="enrollment",
+            object_id=enrollment.pk,
+            url=_path("patients:diary_list"),
+            dedupe_key=f"diary_due:{enrollment.pk}:{today.isoformat()}",
+            now=now,
         )
     report.add(Kind.DIARY_DUE, row)
 
@@ -227,8 +255,12 @@ def weekly_summary_scan(*, now: datetime, report: ScanReport) -> None:
     for manager in managers:
         with transaction.atomic():
             row = notify(
-                recipient=manager.user, kind=Kind.WEEKLY_SUMMARY, clinic_id=manager.clinic_id,
-                object_type="clinic", object_id=manager.clinic_id,
-                dedupe_key=f"weekly_summary:{manager.clinic_id}:{year}-W{week:02d}", now=now,
+                recipient=manager.user,
+                kind=Kind.WEEKLY_SUMMARY,
+                clinic_id=manager.clinic_id,
+                object_type="clinic",
+                object_id=manager.clinic_id,
+                dedupe_key=f"weekly_summary:{manager.clinic_id}:{year}-W{week:02d}",
+                now=now,
             )
         report.add(Kind.WEEKLY_SUMMARY, row)

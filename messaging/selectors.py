@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Case, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
@@ -249,10 +250,13 @@ class FeedbackRhythm:
     last_feedback_at: datetime | None
     due_on: date
     today: date
+    overdue_on: date | None = None
 
     @property
     def is_overdue(self) -> bool:
-        return self.today > self.due_on
+        """Overdue by the same rule as the worklist and the digests: a number of working days
+        (``ICBT_FEEDBACK_OVERDUE_WORKING_DAYS``) after the due day."""
+        return self.today >= (self.overdue_on or self.due_on + timedelta(days=1))
 
     @property
     def is_due(self) -> bool:
@@ -279,12 +283,16 @@ def feedback_due_on(*, enrollment: Enrollment) -> date:
 
 
 def feedback_rhythm(*, enrollment: Enrollment, today: date | None = None) -> FeedbackRhythm:
+    from messaging.scans import add_working_days  # here: the scanners may come to import selectors
+
+    due_on = feedback_due_on(enrollment=enrollment)
     return FeedbackRhythm(
         cadence=enrollment.get_feedback_cadence_display(),
         weekday=enrollment.feedback_weekday,
         last_feedback_at=enrollment.last_feedback_at,
-        due_on=feedback_due_on(enrollment=enrollment),
+        due_on=due_on,
         today=today or timezone.localdate(),
+        overdue_on=add_working_days(due_on, settings.ICBT_FEEDBACK_OVERDUE_WORKING_DAYS),
     )
 
 

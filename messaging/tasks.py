@@ -18,9 +18,19 @@ def digests_send_due() -> dict:
     """One digest round for everybody (beat, every minute)."""
     report = digest_round()
     if report.sent or report.failed or report.resumed:
-        logger.info("digest round: %s sent, %s resumed, %s failed, %s dropped",
-                    report.sent, report.resumed, report.failed, report.dropped)
-    return {"sent": report.sent, "failed": report.failed, "resumed": report.resumed, "dropped": report.dropped}
+        logger.info(
+            "digest round: %s sent, %s resumed, %s failed, %s dropped",
+            report.sent,
+            report.resumed,
+            report.failed,
+            report.dropped,
+        )
+    return {
+        "sent": report.sent,
+        "failed": report.failed,
+        "resumed": report.resumed,
+        "dropped": report.dropped,
+    }
 
 
 @shared_task(name="messaging.tasks.notifications_deliver")

@@ -12,6 +12,9 @@ app_name = "notifications"
 
 urlpatterns = [
     path("settings/notifications/", views_preferences.notification_preferences, name="preferences"),
-    path("notifications/unsubscribe/<str:token>/", views_preferences.notification_unsubscribe,
-         name="unsubscribe"),
+    path(
+        "notifications/unsubscribe/<str:token>/",
+        views_preferences.notification_unsubscribe,
+        name="unsubscribe",
+    ),
 ]

@@ -12,12 +12,13 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
 from icbt.access import refuse, require_staff_role
-from icbt.audit import Action
+from icbt.audit import Action, audit_record
 from icbt.roles import roles_of
 from messaging import selectors, services
 from messaging.access import share_get_for_patient, template_get_for_user, template_may_edit
@@ -338,7 +339,9 @@ def sharing(request, pk):
             form.add_error(None, exc)
         else:
             messages.success(request, _("%(name)s can now cover for you for this patient until %(date)s.") % {
-                "name": share.colleague.user.get_full_name(), "date": share.until.strftime("%d-%m-%Y")})
+                "name": share.colleague.user.get_full_name(),
+                "date": date_format(share.until, "DATE_FORMAT"),
+            })
             return redirect("messaging:sharing", pk=patient.pk)
     return render(request, "messaging/sharing.html",
                   {"patient": patient, "shares": selectors.share_list(patient=patient), "form": form})
@@ -362,8 +365,9 @@ def share_end(request, pk, share_pk):
 def covering(request):
     """The patients the viewer covers for a colleague, with the date each share ends."""
     require_staff_role(request.user, "therapist")
-    return render(request, "messaging/covering.html",
-                  {"shares": selectors.patients_covered_by(fetched_by=request.user)})
+    shares = selectors.patients_covered_by(fetched_by=request.user)
+    audit_record(user=request.user, request=request, action=Action.SEARCH, object_type="covered_patient_list")
+    return render(request, "messaging/covering.html", {"shares": shares})
 
 
 # --- Templates ----------------------------------------------------------------------------------------

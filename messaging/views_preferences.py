@@ -20,13 +20,18 @@ def notification_preferences(request):
     staff = roles_of(user).staff
     preference = preferences.preference_for_user(user)
     kinds = preferences.kinds_for_user(user)
-    form = NotificationPreferenceForm(request.POST or None, preference=preference, kinds=kinds,
-                                      show_urgent=staff is not None)
+    form = NotificationPreferenceForm(
+        request.POST or None, preference=preference, kinds=kinds, show_urgent=staff is not None
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         preferences.preference_update(
-            user=user, email_enabled=data["email_enabled"], frequency=data["frequency"], hour=data["hour"],
-            weekday=data["weekday"], urgent_soon=data.get("urgent_soon", preference.urgent_soon),
+            user=user,
+            email_enabled=data["email_enabled"],
+            frequency=data["frequency"],
+            hour=data["hour"],
+            weekday=data["weekday"],
+            urgent_soon=data.get("urgent_soon", preference.urgent_soon),
             kinds_on=data.get("kinds", []),
         )
         messages.success(request, _("Your e-mail settings are saved."))

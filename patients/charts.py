@@ -28,8 +28,9 @@ from django.utils.translation import gettext_lazy
 
 from programs import questionnaires
 
-WIDTH, HEIGHT = 640, 280
-LEFT, RIGHT, TOP, BOTTOM = 48, 16, 40, 40
+WIDTH, PLOT_HEIGHT = 640, 200
+LEFT, RIGHT, BOTTOM = 48, 16, 40
+LEGEND_ROW = 22  # the legend lists one line per series above the plot, so long labels fit
 # Colour, dash pattern and marker per line: WCAG AA contrast on white, and never colour alone.
 STYLES = [
     ("#0b5c8c", "", "circle"),
@@ -116,7 +117,9 @@ def _marker(shape: str, x: float, y: float, colour: str) -> str:
 
 def render_svg(chart: Chart, *, label_every: int = 1) -> SafeString:
     """The SVG of ``chart``: a line per series, gaps where a day has no value."""
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    top = 14 + LEGEND_ROW * len(chart.series)
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, PLOT_HEIGHT
+    height = top + plot_h + BOTTOM
     count = max(len(chart.x_labels), 1)
     span = (chart.y_max - chart.y_min) or 1
 
@@ -124,15 +127,15 @@ def render_svg(chart: Chart, *, label_every: int = 1) -> SafeString:
         return LEFT + (plot_w * (i + 0.5) / count)
 
     def y_at(v: float) -> float:
-        return TOP + plot_h - (float(v) - chart.y_min) / span * plot_h
+        return top + plot_h - (float(v) - chart.y_min) / span * plot_h
 
     cid = escape(chart.chart_id)
     parts = [
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" '
         f'aria-labelledby="{cid}-title {cid}-desc" font-family="system-ui, sans-serif" font-size="12">',
         f'<title id="{cid}-title">{escape(chart.title)}</title>',
         f'<desc id="{cid}-desc">{escape(chart.description)}</desc>',
-        f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',
+        f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>',
     ]
     for tick in _ticks(chart.y_min, chart.y_max):
         y = y_at(tick)
@@ -146,21 +149,22 @@ def render_svg(chart: Chart, *, label_every: int = 1) -> SafeString:
     for i, label in enumerate(chart.x_labels):
         if i % label_every == 0 or i == count - 1:
             parts.append(
-                f'<text x="{x_at(i):.1f}" y="{HEIGHT - BOTTOM + 18}" text-anchor="middle" '
+                f'<text x="{x_at(i):.1f}" y="{height - BOTTOM + 18}" text-anchor="middle" '
                 f'fill="#4a5560">{escape(label)}</text>'
             )
-    # Legend along the top.
-    legend_x = LEFT
+    # Legend: one line per series above the plot.
     for index, series in enumerate(chart.series):
         colour, dash, shape = STYLES[index % len(STYLES)]
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        y = 16 + LEGEND_ROW * index
         parts.append(
-            f'<line x1="{legend_x}" y1="16" x2="{legend_x + 28}" y2="16" stroke="{colour}" '
+            f'<line x1="{LEFT}" y1="{y}" x2="{LEFT + 28}" y2="{y}" stroke="{colour}" '
             f'stroke-width="3"{dash_attr}/>'
         )
-        parts.append(_marker(shape, legend_x + 14, 16, colour))
-        parts.append(f'<text x="{legend_x + 34}" y="20" fill="#1b1f24">{escape(series.label)}</text>')
-        legend_x += 44 + 7 * len(series.label)
+        parts.append(_marker(shape, LEFT + 14, y, colour))
+        parts.append(
+            f'<text x="{LEFT + 36}" y="{y + 5}" fill="#1b1f24" font-size="14">{escape(series.label)}</text>'
+        )
     for index, series in enumerate(chart.series):
         colour, dash, shape = STYLES[index % len(STYLES)]
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
@@ -189,7 +193,7 @@ def render_svg(chart: Chart, *, label_every: int = 1) -> SafeString:
                 f"<title>{escape(chart.x_labels[i])}: {escape(series.label)} {_fmt(value)}</title></g>"
             )
     parts.append(
-        f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - RIGHT}" y2="{TOP + plot_h}" '
+        f'<line x1="{LEFT}" y1="{top + plot_h}" x2="{WIDTH - RIGHT}" y2="{top + plot_h}" '
         f'stroke="#4a5560" stroke-width="1"/>'
     )
     parts.append("</svg>")

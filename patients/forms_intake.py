@@ -30,10 +30,20 @@ class IntakeRequestForm(forms.Form):
 
     HONEYPOT = "website"
 
-    name = forms.CharField(label=_("Your name"), max_length=120)
-    email = forms.EmailField(label=_("Your e-mail address"), max_length=254)
+    name = forms.CharField(
+        label=_("Your name"), max_length=120, widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
+    email = forms.EmailField(
+        label=_("Your e-mail address"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
     phone = forms.CharField(
-        label=_("Phone number"), max_length=40, required=False, help_text=_("If you prefer that we call you.")
+        label=_("Phone number"),
+        max_length=40,
+        required=False,
+        help_text=_("If you prefer that we call you."),
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
     )
     clinic = forms.ModelChoiceField(
         label=_("Clinic"),
@@ -62,7 +72,9 @@ class IntakeRequestForm(forms.Form):
 
     def __init__(self, *args, clinics, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["clinic"].queryset = clinics
+        self.fields["clinic"].queryset = Clinic.objects.filter(pk__in=[c.pk for c in clinics]).order_by(
+            "name"
+        )
         self.single_clinic = len(clinics) == 1
         if self.single_clinic:
             self.fields["clinic"].widget = forms.HiddenInput()

@@ -39,7 +39,7 @@ class PatientAssignmentForm(AssignmentForm):
         """Everything typed so far in the shape of ``answers()``, without validation: a text that
         is too long, points over the budget or a half-finished row are kept as typed, so the
         patient finds them again. Values that are not numbers where numbers belong are kept as
-        text."""
+        text; energy points left empty are None."""
         result = {}
         for d in self.definitions:
             name, kind = d["name"], d["type"]
@@ -53,15 +53,13 @@ class PatientAssignmentForm(AssignmentForm):
                 for i, activity in enumerate(d["activities"], start=1):
                     points = _number(self._raw(f"{name}__{i}"))
                     items.append(
-                        {"activity": activity, "points": points if points is not None else 0, "own": False}
+                        {"activity": activity, "points": points, "own": False}  # None: left empty
                     )
                 for i in range(1, OWN_ACTIVITY_ROWS + 1):
                     label = self._raw(f"{name}__own{i}_label") or ""
                     points = _number(self._raw(f"{name}__own{i}"))
                     if label.strip() or points:
-                        items.append(
-                            {"activity": label, "points": points if points is not None else 0, "own": True}
-                        )
+                        items.append({"activity": label, "points": points, "own": True})
                 result[name] = {"budget": d["budget"], "items": items}
             elif kind == "think_feel_do":
                 rows = []

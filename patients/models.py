@@ -65,7 +65,8 @@ class IntakeRequest(models.Model):
     language = models.CharField(_("language"), max_length=8, default="en")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    handled_by = models.ForeignKey(StaffMember, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    handled_by = models.ForeignKey(StaffMember, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
     handled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -101,7 +102,8 @@ class Referral(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=~models.Q(referred_by=models.F("to_therapist")), name="referral_not_to_self"),
+            models.CheckConstraint(condition=~models.Q(referred_by=models.F("to_therapist")),
+                                   name="referral_not_to_self"),
         ]
 
     def __str__(self):
@@ -137,7 +139,8 @@ class Intake(models.Model):
     therapist = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="intakes")
     held_on = models.DateField(_("date of the intake"))
     answers = EncryptedTextField(blank=True)
-    activity_pattern = models.CharField(max_length=20, choices=ActivityPattern.choices, blank=True, default="")
+    activity_pattern = models.CharField(max_length=20, choices=ActivityPattern.choices, blank=True,
+                                        default="")
     decision = models.CharField(_("decision"), max_length=20, choices=Decision.choices)
     decision_reason = EncryptedTextField(_("reason"), blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -184,7 +187,8 @@ class Enrollment(models.Model):
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="enrollments")
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="enrollments")
-    version = models.ForeignKey("programs.ProgramVersion", on_delete=models.PROTECT, related_name="enrollments")
+    version = models.ForeignKey("programs.ProgramVersion", on_delete=models.PROTECT,
+                                related_name="enrollments")
     therapist = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="enrollments")
     intake = models.ForeignKey(Intake, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.INVITED, db_index=True)
@@ -211,8 +215,10 @@ class Enrollment(models.Model):
                 fields=["patient"], condition=models.Q(status__in=["invited", "active", "paused"]),
                 name="one_open_enrollment_per_patient",
             ),
-            models.CheckConstraint(condition=models.Q(feedback_weekday__lte=6), name="enrollment_weekday_range"),
-            models.CheckConstraint(condition=models.Q(inactivity_days__gte=1), name="enrollment_inactivity_positive"),
+            models.CheckConstraint(condition=models.Q(feedback_weekday__lte=6),
+                                   name="enrollment_weekday_range"),
+            models.CheckConstraint(condition=models.Q(inactivity_days__gte=1),
+                                   name="enrollment_inactivity_positive"),
         ]
 
     def __str__(self):
@@ -236,13 +242,17 @@ class ModuleState(models.Model):
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="module_states")
     module_number = models.PositiveSmallIntegerField()
     state = models.CharField(max_length=8, choices=State.choices)
-    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                   related_name="+")
     changed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["enrollment", "module_number"], name="module_state_unique"),
         ]
+
+    def __str__(self):
+        return f"module {self.module_number} {self.state}"
 
 
 class StepOverride(models.Model):
@@ -252,13 +262,17 @@ class StepOverride(models.Model):
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="step_overrides")
     step_key = models.CharField(max_length=130)
     included = models.BooleanField()
-    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                   related_name="+")
     changed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["enrollment", "step_key"], name="step_override_unique"),
         ]
+
+    def __str__(self):
+        return f"{self.step_key} {'on' if self.included else 'off'}"
 
 
 class StepProgress(models.Model):
@@ -274,13 +288,16 @@ class StepProgress(models.Model):
             models.UniqueConstraint(fields=["enrollment", "step"], name="step_progress_unique"),
         ]
 
+    def __str__(self):
+        return f"progress {self.pk}"
+
 
 class ReviewMixin(models.Model):
     """Work a therapist reviews: reviewed with written feedback, or marked as seen without."""
 
     reviewed_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                    related_name="+")
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                    blank=True, related_name="+")
 
     class Meta:
         abstract = True
@@ -335,7 +352,8 @@ class DiaryEntry(ReviewMixin):
     class Meta:
         ordering = ["-entry_date", "-pk"]
         constraints = [
-            models.UniqueConstraint(fields=["enrollment", "diary_type", "entry_date"], name="diary_entry_one_per_day"),
+            models.UniqueConstraint(fields=["enrollment", "diary_type", "entry_date"],
+                                    name="diary_entry_one_per_day"),
         ]
 
     def __str__(self):
@@ -361,7 +379,8 @@ class QuestionnaireResponse(ReviewMixin):
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="questionnaires")
     code = models.CharField(max_length=32)
     moment = models.CharField(max_length=8, choices=Moment.choices)
-    step = models.ForeignKey("programs.Step", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    step = models.ForeignKey("programs.Step", on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="+")
     answers = models.JSONField(default=list, blank=True)
     total = models.DecimalField(max_digits=6, decimal_places=1)
     band = models.CharField(max_length=40, blank=True)
@@ -404,8 +423,12 @@ class TreatmentSession(models.Model):
     class Meta:
         ordering = ["-held_on", "-pk"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(minutes__gte=1, minutes__lte=600), name="session_minutes_range"),
+            models.CheckConstraint(condition=models.Q(minutes__gte=1, minutes__lte=600),
+                                   name="session_minutes_range"),
         ]
+
+    def __str__(self):
+        return f"session {self.pk}"
 
     def encryption_scope(self) -> int:
         return self.patient.clinic_id
@@ -428,6 +451,9 @@ class SteppedCareDecision(models.Model):
     decided_by = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField(default=timezone.now)
 
+    def __str__(self):
+        return f"stepped-care decision {self.pk}"
+
     def encryption_scope(self) -> int:
         return self.enrollment.clinic_id
 
@@ -444,6 +470,9 @@ class CareShare(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"share {self.pk}"
 
 
 class TimelineEvent(models.Model):
@@ -472,7 +501,8 @@ class TimelineEvent(models.Model):
         MODULE_DEFAULT = "module_default", _("module back on its normal schedule")
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="timeline")
-    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, null=True, blank=True, related_name="timeline")
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, null=True, blank=True,
+                                   related_name="timeline")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
@@ -481,3 +511,6 @@ class TimelineEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-pk"]
+
+    def __str__(self):
+        return f"{self.kind} {self.pk}"

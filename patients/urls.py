@@ -62,3 +62,14 @@ urlpatterns += [
     path(_ENROLLMENT + "end/", views_staff.staff_enrollment_end, name="staff_enrollment_end"),
     path(_ENROLLMENT + "end/score/", views_staff.staff_questionnaire_enter, name="staff_questionnaire_enter"),
 ]
+
+# Reports (issue 7): the therapist's treatment summary, and the patient's own data (GDPR).
+from patients import views_reports  # noqa: E402
+
+urlpatterns += [
+    path("staff/patients/<int:pk>/summary.pdf", views_reports.staff_treatment_summary,
+         name="staff_treatment_summary"),
+    path("me/my-data/", views_reports.my_data, name="my_data"),
+    path("me/my-data/download.json", views_reports.my_data_json, name="my_data_json"),
+    path("me/my-data/download.pdf", views_reports.my_data_pdf, name="my_data_pdf"),
+]

@@ -298,7 +298,8 @@ def _assignment_step(request, enrollment, progress, place, state):
 def _render_assignment(request, enrollment, place, state, answer, form):
     saved_at = ""
     if answer is not None and answer.pk:
-        saved_at = (answer.draft_saved_at or answer.submitted_at or timezone.now()).isoformat()
+        stamps = [t for t in (answer.draft_saved_at, answer.submitted_at) if t is not None]
+        saved_at = max(stamps, default=timezone.now()).isoformat()  # the server's last save
     return _render_step(
         request,
         enrollment,
@@ -604,6 +605,9 @@ def diary_detail(request, diary_slug):
             "previous": charts.period_bounds(period, start - timedelta(days=1))[0],
             "next": end + timedelta(days=1),
             "today": timezone.localdate(),
+            "kept_today": selectors.diary_entry_on(
+                enrollment=enrollment, diary_type=diary_type, day=timezone.localdate()
+            ),
         },
     )
 

@@ -50,10 +50,11 @@ def public_program_list(request):
 @require_http_methods(["GET", "POST"])
 def public_program(request, program_slug):
     version = selectors.public_program_version(program_slug=program_slug, language=_language())
-    clinics = selectors.public_clinics()
+    clinics = list(selectors.public_clinics())
     initial = {}
-    if request.GET.get("clinic", "").isdigit():
-        initial["clinic"] = int(request.GET["clinic"])
+    preselected = request.GET.get("clinic", "")
+    if preselected.isdigit() and any(clinic.pk == int(preselected) for clinic in clinics):
+        initial["clinic"] = int(preselected)
     form = IntakeRequestForm(request.POST or None, clinics=clinics, initial=initial)
     status = 200
     if request.method == "POST":

@@ -110,8 +110,10 @@ def _defs(chart: Chart) -> str:
         if kind == "solid":
             parts.append(f'<rect width="8" height="8" fill="{colour}"/>')
         else:
-            parts.append(f'<rect width="8" height="8" fill="#ffffff"/><rect width="8" height="8" fill="{colour}" '
-                         f'fill-opacity="0.35"/>')
+            parts.append(
+                f'<rect width="8" height="8" fill="#ffffff"/><rect width="8" height="8" fill="{colour}" '
+                f'fill-opacity="0.35"/>'
+            )
             if kind in ("hatch", "cross"):
                 parts.append(f'<path d="M0,8 L8,0" stroke="{colour}" stroke-width="2"/>')
             if kind in ("hatch-back", "cross"):
@@ -129,13 +131,17 @@ def _legend(chart: Chart, *, bars: bool) -> list[str]:
     for index, series in enumerate(chart.series):
         colour = COLOURS[index % len(COLOURS)]
         if bars:
-            parts.append(f'<rect x="{x}" y="10" width="16" height="12" fill="url(#{cid}-p{index})" '
-                         f'stroke="{colour}" stroke-width="1"/>')
+            parts.append(
+                f'<rect x="{x}" y="10" width="16" height="12" fill="url(#{cid}-p{index})" '
+                f'stroke="{colour}" stroke-width="1"/>'
+            )
         else:
             dash = DASHES[index % len(DASHES)]
             dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-            parts.append(f'<line x1="{x}" y1="16" x2="{x + 16}" y2="16" stroke="{colour}" stroke-width="3"'
-                         f'{dash_attr}/>')
+            parts.append(
+                f'<line x1="{x}" y1="16" x2="{x + 16}" y2="16" stroke="{colour}" stroke-width="3"'
+                f"{dash_attr}/>"
+            )
             parts.append(_marker(MARKERS[index % len(MARKERS)], x + 8, 16, colour))
         parts.append(f'<text x="{x + 22}" y="20" fill="#1b1f24">{escape(series.label)}</text>')
         x += 40 + 7 * len(series.label)
@@ -146,11 +152,15 @@ def _marker(shape: str, x: float, y: float, colour: str) -> str:
     if shape == "square":
         return f'<rect x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" fill="{colour}"/>'
     if shape == "triangle":
-        return f'<polygon points="{x:.1f},{y - 5:.1f} {x + 5:.1f},{y + 4:.1f} {x - 5:.1f},{y + 4:.1f}" ' \
-               f'fill="{colour}"/>'
+        return (
+            f'<polygon points="{x:.1f},{y - 5:.1f} {x + 5:.1f},{y + 4:.1f} {x - 5:.1f},{y + 4:.1f}" '
+            f'fill="{colour}"/>'
+        )
     if shape == "diamond":
-        return f'<polygon points="{x:.1f},{y - 5:.1f} {x + 5:.1f},{y:.1f} {x:.1f},{y + 5:.1f} ' \
-               f'{x - 5:.1f},{y:.1f}" fill="{colour}"/>'
+        return (
+            f'<polygon points="{x:.1f},{y - 5:.1f} {x + 5:.1f},{y:.1f} {x:.1f},{y + 5:.1f} '
+            f'{x - 5:.1f},{y:.1f}" fill="{colour}"/>'
+        )
     return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>'
 
 
@@ -158,13 +168,21 @@ def _axes(parts: list[str], *, y_max: float, height: int, unit: str) -> None:
     plot_h = height - TOP - BOTTOM
     for tick in ticks(y_max):
         y = TOP + plot_h - tick / y_max * plot_h
-        parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#c9d2da" '
-                     f'stroke-width="1"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#4a5560">{fmt(tick)}</text>')
+        parts.append(
+            f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#c9d2da" '
+            f'stroke-width="1"/>'
+        )
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#4a5560">{fmt(tick)}</text>'
+        )
     if unit:
-        parts.append(f'<text x="{LEFT - 6}" y="{TOP - 10}" text-anchor="end" fill="#4a5560">{escape(unit)}</text>')
-    parts.append(f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - RIGHT}" y2="{TOP + plot_h}" '
-                 f'stroke="#4a5560" stroke-width="1"/>')
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{TOP - 10}" text-anchor="end" fill="#4a5560">{escape(unit)}</text>'
+        )
+    parts.append(
+        f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - RIGHT}" y2="{TOP + plot_h}" '
+        f'stroke="#4a5560" stroke-width="1"/>'
+    )
 
 
 def _category_labels(parts: list[str], chart: Chart, *, x_at, height: int) -> None:
@@ -172,8 +190,10 @@ def _category_labels(parts: list[str], chart: Chart, *, x_at, height: int) -> No
     every = max(1, math.ceil(count / 12))
     for i, label in enumerate(chart.categories):
         if i % every == 0 or i == count - 1:
-            parts.append(f'<text x="{x_at(i):.1f}" y="{height - BOTTOM + 18}" text-anchor="middle" '
-                         f'fill="#4a5560">{escape(label)}</text>')
+            parts.append(
+                f'<text x="{x_at(i):.1f}" y="{height - BOTTOM + 18}" text-anchor="middle" '
+                f'fill="#4a5560">{escape(label)}</text>'
+            )
 
 
 def bar_chart(chart: Chart, *, height: int = 280) -> Chart:
@@ -227,8 +247,10 @@ def hbar_chart(chart: Chart) -> Chart:
     cid = escape(chart.chart_id)
     for i, label in enumerate(chart.categories):
         top = TOP + i * row_h
-        parts.append(f'<text x="{label_w - 8}" y="{top + row_h / 2 + 4:.1f}" text-anchor="end" '
-                     f'fill="#1b1f24">{escape(label)}</text>')
+        parts.append(
+            f'<text x="{label_w - 8}" y="{top + row_h / 2 + 4:.1f}" text-anchor="end" '
+            f'fill="#1b1f24">{escape(label)}</text>'
+        )
         for index, series in enumerate(chart.series):
             value = series.values[i] or 0
             width = float(value) / x_max * plot_w
@@ -239,9 +261,13 @@ def hbar_chart(chart: Chart) -> Chart:
                 f'fill="url(#{cid}-p{index})" stroke="{colour}" stroke-width="1"/>'
                 f"<title>{escape(label)}: {escape(series.label)} {fmt(value)}</title></g>"
             )
-            parts.append(f'<text x="{label_w + width + 4:.1f}" y="{y + 10:.1f}" fill="#1b1f24">{fmt(value)}</text>')
-    parts.append(f'<line x1="{label_w}" y1="{TOP - 4}" x2="{label_w}" y2="{height - 12}" stroke="#4a5560" '
-                 f'stroke-width="1"/>')
+            parts.append(
+                f'<text x="{label_w + width + 4:.1f}" y="{y + 10:.1f}" fill="#1b1f24">{fmt(value)}</text>'
+            )
+    parts.append(
+        f'<line x1="{label_w}" y1="{TOP - 4}" x2="{label_w}" y2="{height - 12}" stroke="#4a5560" '
+        f'stroke-width="1"/>'
+    )
     parts.append("</svg>")
     chart.svg = mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
     return chart
@@ -270,15 +296,19 @@ def line_chart(chart: Chart, *, height: int = 280) -> Chart:
         for i, value in enumerate([*series.values, None]):
             if value is None:
                 if len(segment) > 1:
-                    parts.append(f'<polyline points="{" ".join(segment)}" fill="none" stroke="{colour}" '
-                                 f'stroke-width="2.5"{dash_attr} stroke-linejoin="round"/>')
+                    parts.append(
+                        f'<polyline points="{" ".join(segment)}" fill="none" stroke="{colour}" '
+                        f'stroke-width="2.5"{dash_attr} stroke-linejoin="round"/>'
+                    )
                 segment = []
                 continue
             segment.append(f"{x_at(i):.1f},{y_at(value):.1f}")
         for i, value in enumerate(series.values):
             if value is not None:
-                parts.append(f"<g>{_marker(MARKERS[index % len(MARKERS)], x_at(i), y_at(value), colour)}"
-                             f"<title>{escape(chart.categories[i])}: {escape(series.label)} {fmt(value)}</title></g>")
+                parts.append(
+                    f"<g>{_marker(MARKERS[index % len(MARKERS)], x_at(i), y_at(value), colour)}"
+                    f"<title>{escape(chart.categories[i])}: {escape(series.label)} {fmt(value)}</title></g>"
+                )
     _category_labels(parts, chart, x_at=x_at, height=height)
     parts.append("</svg>")
     chart.svg = mark_safe("".join(parts))  # noqa: S308 - every text above is escaped

@@ -52,7 +52,9 @@ class Notification(models.Model):
         SENT = "sent", _("sent")
         DROPPED = "dropped", _("dropped")
 
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
     kind = models.CharField(max_length=32, choices=Kind.choices)
     clinic_id = models.BigIntegerField(null=True, blank=True)
     patient_id = models.BigIntegerField(null=True, blank=True, db_index=True)
@@ -63,8 +65,9 @@ class Notification(models.Model):
     dedupe_key = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
-    digest = models.ForeignKey("icbt.Digest", on_delete=models.SET_NULL, null=True, blank=True,
-                               related_name="notifications")
+    digest = models.ForeignKey(
+        "icbt.Digest", on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
+    )
     dropped_reason = models.CharField(max_length=40, blank=True)
     handled_at = models.DateTimeField(null=True, blank=True)
 
@@ -73,7 +76,8 @@ class Notification(models.Model):
         indexes = [models.Index(fields=["state", "recipient", "created_at"], name="notification_pending_idx")]
         constraints = [
             models.UniqueConstraint(
-                fields=["recipient", "dedupe_key"], condition=~models.Q(dedupe_key=""),
+                fields=["recipient", "dedupe_key"],
+                condition=~models.Q(dedupe_key=""),
                 name="notification_dedupe_unique",
             ),
         ]
@@ -127,10 +131,13 @@ class NotificationPreference(models.Model):
         WEEKLY = "weekly", _("once a week")
         SOON = "soon", _("soon (at most once every few minutes)")
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                                related_name="notification_preference")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
     email_enabled = models.BooleanField(_("send me e-mails"), default=False)
-    frequency = models.CharField(_("how often"), max_length=8, choices=Frequency.choices, default=Frequency.DAILY)
+    frequency = models.CharField(
+        _("how often"), max_length=8, choices=Frequency.choices, default=Frequency.DAILY
+    )
     hour = models.PositiveSmallIntegerField(_("at"), default=8)
     weekday = models.PositiveSmallIntegerField(_("on"), default=0)  # Monday = 0
     urgent_soon = models.BooleanField(_("send urgent items soon, whatever the rhythm"), default=True)
@@ -142,7 +149,9 @@ class NotificationPreference(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=models.Q(hour__lte=23), name="notification_pref_hour_range"),
-            models.CheckConstraint(condition=models.Q(weekday__lte=6), name="notification_pref_weekday_range"),
+            models.CheckConstraint(
+                condition=models.Q(weekday__lte=6), name="notification_pref_weekday_range"
+            ),
         ]
 
     def __str__(self):
@@ -151,7 +160,9 @@ class NotificationPreference(models.Model):
     @classmethod
     def defaults_for(cls, user, *, is_patient: bool) -> "NotificationPreference":
         """An unsaved preference with the defaults for ``user``."""
-        return cls(user=user, email_enabled=not is_patient, frequency=cls.Frequency.DAILY, hour=cls.DEFAULT_HOUR)
+        return cls(
+            user=user, email_enabled=not is_patient, frequency=cls.Frequency.DAILY, hour=cls.DEFAULT_HOUR
+        )
 
     def wants(self, kind: str) -> bool:
         return kind not in (self.kinds_off or [])

@@ -27,8 +27,13 @@
   }
 
   // --- The worked example: open beside the form on wide screens ---------------------------
-  if (window.matchMedia && window.matchMedia("(min-width: 62rem)").matches) {
-    document.querySelectorAll("details[data-open-wide]").forEach(function (d) { d.open = true; });
+  if (window.matchMedia) {
+    var wide = window.matchMedia("(min-width: 62rem)");
+    var openWide = function () {
+      if (wide.matches) document.querySelectorAll("details[data-open-wide]").forEach(function (d) { d.open = true; });
+    };
+    openWide();
+    if (wide.addEventListener) wide.addEventListener("change", openWide);
   }
 
   // --- Autosave ------------------------------------------------------------------------------
@@ -95,6 +100,7 @@
       if (inFlight) { again = true; return; }
       inFlight = true;
       say(labels.saving);
+      var sent = JSON.stringify(serialize());
       var body = new FormData(form);
       body.delete("action");
       body.append("loaded_at", loadedAt);
@@ -106,7 +112,9 @@
         return response.json();
       }).then(function (data) {
         if (data.saved_at) serverSavedAt = data.saved_at;
-        if (!again && store) store.removeItem(key); // confirmed: the browser copy is no longer needed
+        // Confirmed: the browser copy is no longer needed, unless the patient typed more meanwhile.
+        var local = readLocal(key);
+        if (store && local && JSON.stringify(local.data) === sent) store.removeItem(key);
         if (data.saved_at_display) say(labels.saved + " " + data.saved_at_display);
         note = "";
       }).catch(function () {

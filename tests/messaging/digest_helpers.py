@@ -21,13 +21,21 @@ def local(year, month, day, hour=0, minute=0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=AMS)
 
 
-def enroll(patient, version: ProgramVersion, *, status=Enrollment.Status.ACTIVE, start=date(2026, 2, 23),
-           **extra) -> Enrollment:
+def enroll(
+    patient, version: ProgramVersion, *, status=Enrollment.Status.ACTIVE, start=date(2026, 2, 23), **extra
+) -> Enrollment:
     started = datetime(start.year, start.month, start.day, 9, tzinfo=AMS)
     return Enrollment.objects.create(
-        patient=patient, clinic_id=patient.clinic_id, version=version, therapist=patient.therapist,
-        status=status, start_date=start, started_at=started if status != Enrollment.Status.INVITED else None,
-        last_activity_at=started, **extra)
+        patient=patient,
+        clinic_id=patient.clinic_id,
+        version=version,
+        therapist=patient.therapist,
+        status=status,
+        start_date=start,
+        started_at=started if status != Enrollment.Status.INVITED else None,
+        last_activity_at=started,
+        **extra,
+    )
 
 
 def prefer(user, **fields) -> NotificationPreference:
@@ -73,11 +81,14 @@ class Treated:
         """Two more diary types, so a patient can write three entries on one day (R8)."""
         from programs.models import DiaryType
 
-        fields = [{"name": "score", "type": "number", "min": 0, "max": 10, "label": "Score"},
-                  {"name": "note", "type": "long_text", "label": "Note", "required": False}]
+        fields = [
+            {"name": "score", "type": "number", "min": 0, "max": 10, "label": "Score"},
+            {"name": "note", "type": "long_text", "label": "Note", "required": False},
+        ]
         return [self.mood] + [
-            DiaryType.objects.create(version=self.version, slug=slug, title=slug.title(), frequency="daily",
-                                     fields=fields)
+            DiaryType.objects.create(
+                version=self.version, slug=slug, title=slug.title(), frequency="daily", fields=fields
+            )
             for slug in ("sleep", "activity")
         ]
 

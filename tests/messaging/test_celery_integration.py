@@ -55,7 +55,9 @@ def _broker_url() -> str:
 
 def _database_url() -> str:
     if connection.vendor != "postgresql":
-        pytest.fail("This test needs PostgreSQL (DATABASE_URL=postgres://...): the worker is another process.")
+        pytest.fail(
+            "This test needs PostgreSQL (DATABASE_URL=postgres://...): the worker is another process."
+        )
     db = settings.DATABASES["default"]
     auth = quote(db["USER"] or "postgres") + (f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else "")
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
@@ -120,9 +122,23 @@ def workers(transactional_db, broker, tmp_path):
             "CELERY_TASK_ALWAYS_EAGER": "false",
             **{k: str(v) for k, v in extra_env.items()},
         }
-        command = [sys.executable, "-m", "celery", "-A", "icbt", "worker", "--pool=solo", "--loglevel=INFO",
-                   "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", queue,
-                   "-n", f"digest-test-{uuid.uuid4().hex[:8]}@%h"]
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "icbt",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-Q",
+            queue,
+            "-n",
+            f"digest-test-{uuid.uuid4().hex[:8]}@%h",
+        ]
         with log.open("wb") as out:
             process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT)
         started.append(process)
@@ -132,8 +148,12 @@ def workers(transactional_db, broker, tmp_path):
         return process
 
     def ready(process):
-        _wait(lambda: b"ready." in process.log.read_bytes() or process.poll() is not None, timeout=60,
-              what="the worker to start", interval=0.2)
+        _wait(
+            lambda: b"ready." in process.log.read_bytes() or process.poll() is not None,
+            timeout=60,
+            what="the worker to start",
+            interval=0.2,
+        )
         assert process.poll() is None, process.log.read_text()
 
     start.ready = ready
@@ -151,19 +171,29 @@ def test_events_in_emails_out(world, workers, sender, monkeypatch):
     from patients.services import diary_entry_save
 
     worker = workers()
-    monkeypatch.setattr(icbt.notifications, "_queue_delivery",
-                        lambda recipient_id: sender.send_task(DELIVERY_TASK, args=[recipient_id]))
+    monkeypatch.setattr(
+        icbt.notifications,
+        "_queue_delivery",
+        lambda recipient_id: sender.send_task(DELIVERY_TASK, args=[recipient_id]),
+    )
     t = Treated(world)
     prefer(world.therapist.user, email_enabled=True, frequency="soon")
     prefer(world.patient_a.user, email_enabled=True, frequency="soon")
 
-    entry = diary_entry_save(enrollment=t.enrollment_a, diary_type=t.mood, entry_date=timezone.localdate(),
-                             answers={"mood": 4, "note": "a private note"})
+    entry = diary_entry_save(
+        enrollment=t.enrollment_a,
+        diary_type=t.mood,
+        entry_date=timezone.localdate(),
+        answers={"mood": 4, "note": "a private note"},
+    )
     conversation = conversation_get_or_create(enrollment=t.enrollment_a)
     message = message_send(conversation=conversation, author=world.therapist.user, body="How was your week?")
 
-    messages = _wait(lambda: len(read_mail(workers.mail_dir)) >= 2 and read_mail(workers.mail_dir), timeout=30,
-                     what="two e-mails from the worker")
+    messages = _wait(
+        lambda: len(read_mail(workers.mail_dir)) >= 2 and read_mail(workers.mail_dir),
+        timeout=30,
+        what="two e-mails from the worker",
+    )
     by_recipient = {m["To"]: m for m in messages}
     assert set(by_recipient) == {world.therapist.user.email, world.patient_a.user.email}
     therapist_mail = by_recipient[world.therapist.user.email].get_body(("plain",)).get_content()
@@ -175,22 +205,32 @@ def test_events_in_emails_out(world, workers, sender, monkeypatch):
     assert worker.poll() is None
 
 
-def test_a_killed_worker_loses_nothing_and_duplicates_only_with_the_same_message_id(world, workers, sender,
-                                                                                    monkeypatch):
+def test_a_killed_worker_loses_nothing_and_duplicates_only_with_the_same_message_id(
+    world, workers, sender, monkeypatch
+):
     monkeypatch.setattr(icbt.notifications, "_queue_delivery", lambda recipient_id: None)  # rounds by hand
     # The lease outlives the second worker's round (a few seconds), so that round must leave the
     # held digest alone; then the test waits for the lease to expire.
     lease = 10
     slow = {"ICBT_DIGEST_SEND_PAUSE_MS": 300, "ICBT_DIGEST_LEASE_SECONDS": lease}
     t = Treated(world)
-    request = IntakeRequest.objects.create(clinic=world.clinic, program=t.version.program, name="N",
-                                           email="n@example.org")
-    staff = [make_staff(world.clinic, f"colleague{i}@alpha.test", therapist=True, totp=False) for i in range(7)]
+    request = IntakeRequest.objects.create(
+        clinic=world.clinic, program=t.version.program, name="N", email="n@example.org"
+    )
+    staff = [
+        make_staff(world.clinic, f"colleague{i}@alpha.test", therapist=True, totp=False) for i in range(7)
+    ]
     recipients = [world.therapist.user, *[s.user for s in staff]]
     three_days_ago = timezone.now() - timedelta(days=3)  # due in today's daily window, whatever the hour
     for user in recipients:
-        notify(recipient=user, kind=Kind.INTAKE_REQUEST, clinic_id=world.clinic.pk, object_type="intake_request",
-               object_id=request.pk, now=three_days_ago)
+        notify(
+            recipient=user,
+            kind=Kind.INTAKE_REQUEST,
+            clinic_id=world.clinic.pk,
+            object_type="intake_request",
+            object_id=request.pk,
+            now=three_days_ago,
+        )
 
     # Two workers: the first runs the round and is killed; the second, already up on a queue of
     # its own, runs the next rounds at once (no start-up time between the kill and its round).
@@ -214,16 +254,24 @@ def test_a_killed_worker_loses_nothing_and_duplicates_only_with_the_same_message
     assert held.sent_at is None
 
     sender.send_task("messaging.tasks.digests_send_due", queue="digest-test-next")
-    _wait(lambda: Digest.objects.filter(sent_at__isnull=False).count() == len(recipients) - 1, timeout=30,
-          what="the next round to send what nobody held")
+    _wait(
+        lambda: Digest.objects.filter(sent_at__isnull=False).count() == len(recipients) - 1,
+        timeout=30,
+        what="the next round to send what nobody held",
+    )
     held.refresh_from_db()
     assert timezone.now() < held.lease_until, "the machine is too slow to see a live lease; raise `lease`"
     assert held.sent_at is None, "a digest under a live lease must not be taken over"
 
-    _wait(lambda: timezone.now() > held.lease_until, timeout=lease + 5, what="the lease to expire", interval=0.2)
+    _wait(
+        lambda: timezone.now() > held.lease_until, timeout=lease + 5, what="the lease to expire", interval=0.2
+    )
     sender.send_task("messaging.tasks.digests_send_due", queue="digest-test-next")
-    _wait(lambda: Digest.objects.filter(sent_at__isnull=False).count() == len(recipients), timeout=30,
-          what="the round after the lease to send what was left")
+    _wait(
+        lambda: Digest.objects.filter(sent_at__isnull=False).count() == len(recipients),
+        timeout=30,
+        what="the round after the lease to send what was left",
+    )
     assert second.poll() is None
 
     assert set(Notification.objects.values_list("state", flat=True)) == {"sent"}

@@ -106,6 +106,7 @@ def test_covering_list_links_to_the_patients(world, enrollment, client_for):
     share(world)
     page = client_for(world.therapist2.user).get(reverse("messaging:covering")).content.decode()
     assert staff_url(world) in page and "Alice Person" in page
+    assert AuditEvent.objects.filter(user=world.therapist2.user, object_type="covered_patient_list").exists()
 
 
 def test_only_the_treating_therapist_shares_and_only_within_the_team(world, enrollment):

@@ -31,10 +31,21 @@ def diary(t, enrollment, when, *, reviewed=False):
     day = when.date()
     while DiaryEntry.objects.filter(enrollment=enrollment, diary_type=t.mood, entry_date=day).exists():
         day -= timedelta(days=1)
-    entry = DiaryEntry.objects.create(enrollment=enrollment, diary_type=t.mood, entry_date=day,
-                                      created_at=when, reviewed_at=when if reviewed else None)
-    notify(recipient=enrollment.therapist.user, kind=Kind.DIARY_ENTRY, patient=enrollment.patient,
-           object_type="diary_entry", object_id=entry.pk, now=when)
+    entry = DiaryEntry.objects.create(
+        enrollment=enrollment,
+        diary_type=t.mood,
+        entry_date=day,
+        created_at=when,
+        reviewed_at=when if reviewed else None,
+    )
+    notify(
+        recipient=enrollment.therapist.user,
+        kind=Kind.DIARY_ENTRY,
+        patient=enrollment.patient,
+        object_type="diary_entry",
+        object_id=entry.pk,
+        now=when,
+    )
     return entry
 
 
@@ -51,8 +62,8 @@ def test_windows_daily_weekly_soon_and_urgent():
     assert [w.key for w in windows_for(weekly, local(2026, 3, 6, 12))] == ["weekly:2026-02-28"]
     assert [w.key for w in windows_for(weekly, local(2026, 3, 7, 9))] == ["weekly:2026-03-07"]
     soon = NotificationPreference(frequency="soon")
-    first, = windows_for(soon, local(2026, 3, 3, 10, 4))
-    second, = windows_for(soon, local(2026, 3, 3, 10, 6))
+    (first,) = windows_for(soon, local(2026, 3, 3, 10, 4))
+    (second,) = windows_for(soon, local(2026, 3, 3, 10, 6))
     assert first.key != second.key and first.key.startswith("soon:")
 
 
@@ -79,7 +90,7 @@ def test_one_email_groups_lines_per_patient_by_case_reference(t):
     a2 = diary(t, t.enrollment_a, local(2026, 3, 2, 11))
     entry_b = diary(t, t.enrollment_b, local(2026, 3, 2, 12))
     digest_round(now=local(2026, 3, 3, 8))
-    message, = mail.outbox
+    (message,) = mail.outbox
     for patient, entries in ((t.world.patient_a, [a1, a2]), (t.world.patient_b, [entry_b])):
         block = message.body.split(f"\n{patient.case_reference} (")[1].split("\n\n")[0]
         assert block.startswith(f"{len(entries)} item")
@@ -87,8 +98,10 @@ def test_one_email_groups_lines_per_patient_by_case_reference(t):
         assert block.count("#item-diary") == len(entries)
     assert "3 items are waiting for you" in message.subject
     html = message.alternatives[0][0]
-    assert f'href="http://127.0.0.1:8000/staff/patients/{t.world.patient_b.pk}/messages/#item-diary{entry_b.pk}"' \
+    assert (
+        f'href="http://127.0.0.1:8000/staff/patients/{t.world.patient_b.pk}/messages/#item-diary{entry_b.pk}"'
         in html
+    )
 
 
 def test_soon_batches_at_most_every_few_minutes(t, settings):
@@ -107,13 +120,26 @@ def test_urgent_item_goes_soon_for_a_daily_therapist_and_alone(t):
     from patients.models import QuestionnaireResponse
 
     quiet = diary(t, t.enrollment_a, local(2026, 3, 2, 10))
-    response = QuestionnaireResponse.objects.create(enrollment=t.enrollment_a, code="phq9", moment="start",
-                                                    total=1, flags=["self_harm"], completed_at=local(2026, 3, 2, 10))
-    notify(recipient=t.world.therapist.user, kind=Kind.QUESTIONNAIRE_COMPLETED, patient=t.world.patient_a,
-           object_type="questionnaire_response", object_id=response.pk, urgent=True, now=local(2026, 3, 2, 10))
+    response = QuestionnaireResponse.objects.create(
+        enrollment=t.enrollment_a,
+        code="phq9",
+        moment="start",
+        total=1,
+        flags=["self_harm"],
+        completed_at=local(2026, 3, 2, 10),
+    )
+    notify(
+        recipient=t.world.therapist.user,
+        kind=Kind.QUESTIONNAIRE_COMPLETED,
+        patient=t.world.patient_a,
+        object_type="questionnaire_response",
+        object_id=response.pk,
+        urgent=True,
+        now=local(2026, 3, 2, 10),
+    )
     report = digest_round(now=local(2026, 3, 2, 10, 1))
     assert report.sent == 1
-    message, = mail.outbox
+    (message,) = mail.outbox
     assert message.subject.startswith("Urgent:")
     assert f"#item-questionnaire{response.pk}" in message.body
     assert f"#item-diary{quiet.pk}" not in message.body  # the rest waits for the daily digest
@@ -123,8 +149,15 @@ def test_urgent_item_goes_soon_for_a_daily_therapist_and_alone(t):
 
 def test_urgent_soon_can_be_switched_off(t):
     prefer(t.world.therapist.user, email_enabled=True, urgent_soon=False)
-    notify(recipient=t.world.therapist.user, kind=Kind.INTAKE_REQUEST, clinic_id=t.world.clinic.pk,
-           object_type="intake_request", object_id=1, urgent=True, now=local(2026, 3, 2, 10))
+    notify(
+        recipient=t.world.therapist.user,
+        kind=Kind.INTAKE_REQUEST,
+        clinic_id=t.world.clinic.pk,
+        object_type="intake_request",
+        object_id=1,
+        urgent=True,
+        now=local(2026, 3, 2, 10),
+    )
     assert digest_round(now=local(2026, 3, 2, 10, 1)).sent == 0
 
 
@@ -139,8 +172,14 @@ def test_items_dealt_with_before_the_digest_are_dropped(t):
     kept = diary(t, t.enrollment_b, local(2026, 3, 2, 9, 30))
     conv = conversation(t.enrollment_a)
     msg = message_send(conversation=conv, author=t.world.patient_a.user, body="hello")
-    notify(recipient=t.world.therapist.user, kind=Kind.MESSAGE_RECEIVED, patient=t.world.patient_a,
-           object_type="message", object_id=msg.pk, now=local(2026, 3, 2, 10))
+    notify(
+        recipient=t.world.therapist.user,
+        kind=Kind.MESSAGE_RECEIVED,
+        patient=t.world.patient_a,
+        object_type="message",
+        object_id=msg.pk,
+        now=local(2026, 3, 2, 10),
+    )
     DiaryEntry.objects.filter(pk=reviewed.pk).update(reviewed_at=local(2026, 3, 2, 11))
     conversation_mark_read(conversation=conv, reader=t.world.therapist.user)
     report = digest_round(now=local(2026, 3, 3, 8))
@@ -148,7 +187,9 @@ def test_items_dealt_with_before_the_digest_are_dropped(t):
     body = mail.outbox[0].body
     assert f"#item-diary{kept.pk}" in body and f"#item-diary{reviewed.pk}" not in body
     assert f"#message-{msg.pk}" not in body
-    reasons = dict(Notification.objects.filter(state=State.DROPPED).values_list("object_id", "dropped_reason"))
+    reasons = dict(
+        Notification.objects.filter(state=State.DROPPED).values_list("object_id", "dropped_reason")
+    )
     assert reasons == {str(reviewed.pk): "already_reviewed", str(msg.pk): "already_read"}
 
 
@@ -174,10 +215,21 @@ def test_a_therapist_who_no_longer_treats_the_patient_is_not_told(t):
 def test_handled_intake_request_is_dropped(t):
     from programs.models import Program
 
-    request = IntakeRequest.objects.create(clinic=t.world.clinic, program=Program.objects.first(), name="N",
-                                           email="n@example.org", status=IntakeRequest.Status.CONTACTED)
-    notify(recipient=t.world.therapist.user, kind=Kind.INTAKE_REQUEST, clinic_id=t.world.clinic.pk,
-           object_type="intake_request", object_id=request.pk, now=local(2026, 3, 2, 9))
+    request = IntakeRequest.objects.create(
+        clinic=t.world.clinic,
+        program=Program.objects.first(),
+        name="N",
+        email="n@example.org",
+        status=IntakeRequest.Status.CONTACTED,
+    )
+    notify(
+        recipient=t.world.therapist.user,
+        kind=Kind.INTAKE_REQUEST,
+        clinic_id=t.world.clinic.pk,
+        object_type="intake_request",
+        object_id=request.pk,
+        now=local(2026, 3, 2, 9),
+    )
     digest_round(now=local(2026, 3, 3, 8))
     assert not mail.outbox
     assert Notification.objects.get().dropped_reason == "handled"
@@ -186,19 +238,37 @@ def test_handled_intake_request_is_dropped(t):
 def test_patients_opt_in_and_kinds_can_be_switched_off(t):
     patient = t.world.patient_a.user
     when = local(2026, 3, 2, 9)
-    notify(recipient=patient, kind=Kind.DIARY_DUE, patient=t.world.patient_a, object_type="enrollment",
-           object_id=t.enrollment_a.pk, now=when)
+    notify(
+        recipient=patient,
+        kind=Kind.DIARY_DUE,
+        patient=t.world.patient_a,
+        object_type="enrollment",
+        object_id=t.enrollment_a.pk,
+        now=when,
+    )
     digest_round(now=local(2026, 3, 3, 8))
     assert not mail.outbox  # patients get no e-mail until they opt in
     assert Notification.objects.get().dropped_reason == "email_off"
 
     prefer(patient, email_enabled=True, kinds_off=[Kind.DIARY_DUE])
-    notify(recipient=patient, kind=Kind.DIARY_DUE, patient=t.world.patient_a, object_type="enrollment",
-           object_id=t.enrollment_a.pk, now=local(2026, 3, 3, 9))
-    notify(recipient=patient, kind=Kind.MODULE_OPENED, patient=t.world.patient_a, object_type="enrollment",
-           object_id=t.enrollment_a.pk, now=local(2026, 3, 3, 9))
+    notify(
+        recipient=patient,
+        kind=Kind.DIARY_DUE,
+        patient=t.world.patient_a,
+        object_type="enrollment",
+        object_id=t.enrollment_a.pk,
+        now=local(2026, 3, 3, 9),
+    )
+    notify(
+        recipient=patient,
+        kind=Kind.MODULE_OPENED,
+        patient=t.world.patient_a,
+        object_type="enrollment",
+        object_id=t.enrollment_a.pk,
+        now=local(2026, 3, 3, 9),
+    )
     digest_round(now=local(2026, 3, 4, 8))
-    message, = mail.outbox
+    (message,) = mail.outbox
     assert message.subject == "Something new is waiting for you"
     assert "A new part is open for you" in message.body and "diary" not in message.body
     assert t.world.patient_a.case_reference not in message.body  # a patient's own e-mail needs none
@@ -249,7 +319,17 @@ def test_crash_before_sending_sends_after_the_lease_once(t, monkeypatch, setting
         digest_round(now=local(2026, 3, 3, 8))
     monkeypatch.undo()
     assert not mail.outbox
-    diary(t, t.enrollment_b, local(2026, 3, 3, 8, 0, ))
+    diary(
+        t,
+        t.enrollment_b,
+        local(
+            2026,
+            3,
+            3,
+            8,
+            0,
+        ),
+    )
     assert digest_round(now=local(2026, 3, 3, 8, 0)).sent == 0  # window claimed, lease running
     assert digest_round(now=local(2026, 3, 3, 8, 2)).sent == 1
     assert len(mail.outbox) == 1
@@ -258,8 +338,14 @@ def test_crash_before_sending_sends_after_the_lease_once(t, monkeypatch, setting
 
 def test_a_failing_recipient_does_not_stop_the_others_and_is_retried(t, monkeypatch, caplog):
     diary(t, t.enrollment_a, local(2026, 3, 2, 9))
-    notify(recipient=t.world.manager.user, kind=Kind.WEEKLY_SUMMARY, clinic_id=t.world.clinic.pk,
-           object_type="clinic", object_id=t.world.clinic.pk, now=local(2026, 3, 2, 9))
+    notify(
+        recipient=t.world.manager.user,
+        kind=Kind.WEEKLY_SUMMARY,
+        clinic_id=t.world.clinic.pk,
+        object_type="clinic",
+        object_id=t.world.clinic.pk,
+        now=local(2026, 3, 2, 9),
+    )
     real_build = digests.build_email
 
     def flaky(digest, rows, now):
@@ -284,7 +370,7 @@ def test_a_failing_recipient_does_not_stop_the_others_and_is_retried(t, monkeypa
 def test_headers_sender_and_unsubscribe(t, client):
     diary(t, t.enrollment_a, local(2026, 3, 2, 9))
     digest_round(now=local(2026, 3, 3, 8))
-    message, = mail.outbox
+    (message,) = mail.outbox
     assert message.from_email == "Online care <no-reply@icbt.example>"
     headers = message.message()
     assert headers["Message-ID"] == Digest.objects.get().message_id
@@ -322,16 +408,25 @@ def test_one_tip_a_week_in_rotation(t):
         digest_round(now=local(2026, 3, 3, 8) + timedelta(days=day))
         seen.append("Tip:" in mail.outbox[-1].body)
     assert seen == [True] + [False] * 6 + [True] + [False] * 2
-    numbers = list(Digest.objects.filter(tip_number__isnull=False).order_by("sent_at")
-                   .values_list("tip_number", flat=True))
+    numbers = list(
+        Digest.objects.filter(tip_number__isnull=False)
+        .order_by("sent_at")
+        .values_list("tip_number", flat=True)
+    )
     assert numbers[1] == (numbers[0] + 1) % len(tips.TIPS)
 
 
 def test_patients_and_managers_get_no_tips(t):
-    notify(recipient=t.world.manager.user, kind=Kind.WEEKLY_SUMMARY, clinic_id=t.world.clinic.pk,
-           object_type="clinic", object_id=t.world.clinic.pk, now=local(2026, 3, 2, 1))
+    notify(
+        recipient=t.world.manager.user,
+        kind=Kind.WEEKLY_SUMMARY,
+        clinic_id=t.world.clinic.pk,
+        object_type="clinic",
+        object_id=t.world.clinic.pk,
+        now=local(2026, 3, 2, 1),
+    )
     digest_round(now=local(2026, 3, 2, 8))
-    message, = mail.outbox
+    (message,) = mail.outbox
     assert "Tip:" not in message.body
     assert message.subject == "Your weekly overview"
     assert "Patients in treatment: 2" in message.body

@@ -29,8 +29,10 @@ def _no_delivery_on_commit(monkeypatch):
 
 def _require_postgres():
     if connection.vendor != "postgresql":
-        pytest.fail("This test needs PostgreSQL: run it with DATABASE_URL=postgres://... (it is deselected "
-                    "without DATABASE_URL).")
+        pytest.fail(
+            "This test needs PostgreSQL: run it with DATABASE_URL=postgres://... (it is deselected "
+            "without DATABASE_URL)."
+        )
 
 
 def _at_once(function, count=2):
@@ -61,15 +63,31 @@ def test_two_rounds_at_once_send_each_email_once(world, settings):
     settings.ICBT_DIGEST_SEND_PAUSE_MS = 20  # let the two rounds interleave
     t = Treated(world)
     when = local(2026, 3, 2, 9)
-    request = IntakeRequest.objects.create(clinic=world.clinic, program=t.version.program, name="N",
-                                           email="n@example.org")
-    staff = [make_staff(world.clinic, f"colleague{i}@alpha.test", therapist=True, totp=False) for i in range(14)]
+    request = IntakeRequest.objects.create(
+        clinic=world.clinic, program=t.version.program, name="N", email="n@example.org"
+    )
+    staff = [
+        make_staff(world.clinic, f"colleague{i}@alpha.test", therapist=True, totp=False) for i in range(14)
+    ]
     recipients = [world.therapist.user, *[s.user for s in staff]]
     for user in recipients:
-        notify(recipient=user, kind=Kind.INTAKE_REQUEST, clinic_id=world.clinic.pk, object_type="intake_request",
-               object_id=request.pk, now=when)
-        notify(recipient=user, kind=Kind.INTAKE_REQUEST, clinic_id=world.clinic.pk, object_type="intake_request",
-               object_id=request.pk, urgent=True, now=when)  # a daily and an urgent window race as well
+        notify(
+            recipient=user,
+            kind=Kind.INTAKE_REQUEST,
+            clinic_id=world.clinic.pk,
+            object_type="intake_request",
+            object_id=request.pk,
+            now=when,
+        )
+        notify(
+            recipient=user,
+            kind=Kind.INTAKE_REQUEST,
+            clinic_id=world.clinic.pk,
+            object_type="intake_request",
+            object_id=request.pk,
+            urgent=True,
+            now=when,
+        )  # a daily and an urgent window race as well
 
     reports = _at_once(lambda: digest_round(now=local(2026, 3, 3, 8)))
 

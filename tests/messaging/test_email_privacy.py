@@ -47,17 +47,31 @@ MARKERS = {
     "session note": "MKSESSIONNOTE",
 }
 # Names that the tiny program gives its program, modules, diaries, steps and questionnaires.
-CONTENT_WORDS = ["Tiny Program", "tiny-program", "The first module", "The second module", "Mood diary", "My plan",
-                 "phq9", "PHQ", "Your mood", "self_harm", "self-harm", "harm"]
+CONTENT_WORDS = [
+    "Tiny Program",
+    "tiny-program",
+    "The first module",
+    "The second module",
+    "Mood diary",
+    "My plan",
+    "phq9",
+    "PHQ",
+    "Your mood",
+    "self_harm",
+    "self-harm",
+    "harm",
+]
 
 
 def _mark_everything(t):
     w = t.world
     w.clinic.name = MARKERS["clinic"]
     w.clinic.save()
-    for user, first, last in ((w.patient_a.user, "patient first name", "patient last name"),
-                              (w.therapist.user, "therapist first name", "therapist last name"),
-                              (w.manager.user, "manager name", "manager name")):
+    for user, first, last in (
+        (w.patient_a.user, "patient first name", "patient last name"),
+        (w.therapist.user, "therapist first name", "therapist last name"),
+        (w.manager.user, "manager name", "manager name"),
+    ):
         user.first_name, user.last_name = MARKERS[first], MARKERS[last]
         user.save()
     for user in (w.patient_a.user, w.therapist.user, w.manager.user):
@@ -71,34 +85,79 @@ def _events(t):
     """One notification of every kind, each about an object full of markers."""
     w, e, when = t.world, t.enrollment_a, local(2026, 3, 2, 9)
     therapist, patient, manager = w.therapist.user, w.patient_a.user, w.manager.user
-    entry = DiaryEntry.objects.create(enrollment=e, diary_type=t.mood, entry_date=when.date(),
-                                      values={"mood": 3}, text=json.dumps({"note": MARKERS["diary text"]}))
+    entry = DiaryEntry.objects.create(
+        enrollment=e,
+        diary_type=t.mood,
+        entry_date=when.date(),
+        values={"mood": 3},
+        text=json.dumps({"note": MARKERS["diary text"]}),
+    )
     content = json.dumps({"story": MARKERS["assignment answer"]})
-    answer = AssignmentAnswer.objects.create(enrollment=e, step=t.steps["plan"], content=content,
-                                             submitted_content=content, status="submitted", submitted_at=when)
-    response = QuestionnaireResponse.objects.create(enrollment=e, code="phq9", moment="start", total=1,
-                                                    answers=list(PHQ9_SELF_HARM.values()), flags=["self_harm"])
+    answer = AssignmentAnswer.objects.create(
+        enrollment=e,
+        step=t.steps["plan"],
+        content=content,
+        submitted_content=content,
+        status="submitted",
+        submitted_at=when,
+    )
+    response = QuestionnaireResponse.objects.create(
+        enrollment=e,
+        code="phq9",
+        moment="start",
+        total=1,
+        answers=list(PHQ9_SELF_HARM.values()),
+        flags=["self_harm"],
+    )
     conv = conversation(e)
     from_patient = Message.objects.create(conversation=conv, author=patient, body=MARKERS["message body"])
     to_patient = Message.objects.create(conversation=conv, author=therapist, body=MARKERS["message body"])
-    feedback = Message.objects.create(conversation=conv, author=therapist, body=MARKERS["feedback body"],
-                                      is_feedback=True)
+    feedback = Message.objects.create(
+        conversation=conv, author=therapist, body=MARKERS["feedback body"], is_feedback=True
+    )
     intake_request = IntakeRequest.objects.create(
-        clinic=w.clinic, program=t.version.program, name=MARKERS["intake request name"],
-        email="mkintake@example.org", message=MARKERS["intake request message"])
-    referral = Referral.objects.create(clinic=w.clinic, patient=w.patient_a, referred_by=w.therapist2,
-                                       to_therapist=w.therapist, program=t.version.program,
-                                       note=MARKERS["referral note"])
-    Intake.objects.create(patient=w.patient_a, program=t.version.program, therapist=w.therapist,
-                          held_on=when.date(), answers=json.dumps({"diagnosis": MARKERS["intake answers (diagnosis)"]}),
-                          decision="indicated")
+        clinic=w.clinic,
+        program=t.version.program,
+        name=MARKERS["intake request name"],
+        email="mkintake@example.org",
+        message=MARKERS["intake request message"],
+    )
+    referral = Referral.objects.create(
+        clinic=w.clinic,
+        patient=w.patient_a,
+        referred_by=w.therapist2,
+        to_therapist=w.therapist,
+        program=t.version.program,
+        note=MARKERS["referral note"],
+    )
+    Intake.objects.create(
+        patient=w.patient_a,
+        program=t.version.program,
+        therapist=w.therapist,
+        held_on=when.date(),
+        answers=json.dumps({"diagnosis": MARKERS["intake answers (diagnosis)"]}),
+        decision="indicated",
+    )
     StaffNote.objects.create(patient=w.patient_a, author=w.therapist, body=MARKERS["staff note"])
-    TreatmentSession.objects.create(patient=w.patient_a, enrollment=e, held_on=when.date(), kind="phone",
-                                    note=MARKERS["session note"], recorded_by=w.therapist)
+    TreatmentSession.objects.create(
+        patient=w.patient_a,
+        enrollment=e,
+        held_on=when.date(),
+        kind="phone",
+        note=MARKERS["session note"],
+        recorded_by=w.therapist,
+    )
 
     def n(recipient, kind, obj_type, obj_id, **extra):
-        notify(recipient=recipient, kind=kind, patient=extra.pop("patient", w.patient_a), object_type=obj_type,
-               object_id=obj_id, now=when, **extra)
+        notify(
+            recipient=recipient,
+            kind=kind,
+            patient=extra.pop("patient", w.patient_a),
+            object_type=obj_type,
+            object_id=obj_id,
+            now=when,
+            **extra,
+        )
 
     n(therapist, Kind.DIARY_ENTRY, "diary_entry", entry.pk)
     n(therapist, Kind.ASSIGNMENT_SUBMITTED, "assignment_answer", answer.pk)
@@ -107,7 +166,14 @@ def _events(t):
     n(therapist, Kind.FEEDBACK_DUE, "enrollment", t.enrollment_b.pk, patient=w.patient_b)
     n(therapist, Kind.FEEDBACK_OVERDUE, "enrollment", e.pk)
     n(therapist, Kind.PATIENT_INACTIVE, "enrollment", e.pk)
-    n(therapist, Kind.INTAKE_REQUEST, "intake_request", intake_request.pk, patient=None, clinic_id=w.clinic.pk)
+    n(
+        therapist,
+        Kind.INTAKE_REQUEST,
+        "intake_request",
+        intake_request.pk,
+        patient=None,
+        clinic_id=w.clinic.pk,
+    )
     n(therapist, Kind.REFERRAL, "referral", referral.pk)
     n(patient, Kind.FEEDBACK_WAITING, "message", feedback.pk)
     n(patient, Kind.MESSAGE_WAITING, "message", to_patient.pk)
@@ -137,8 +203,11 @@ def test_no_marker_and_no_content_name_in_any_email(world):
     assert report.sent == 3 and report.failed == 0
     rendered_kinds = set(Notification.objects.filter(state="sent").values_list("kind", flat=True))
     assert rendered_kinds == set(Kind.values)  # nothing was dropped: every kind was rendered
-    assert {m.to[0] for m in mail.outbox} == {world.therapist.user.email, world.patient_a.user.email,
-                                               world.manager.user.email}
+    assert {m.to[0] for m in mail.outbox} == {
+        world.therapist.user.email,
+        world.patient_a.user.email,
+        world.manager.user.email,
+    }
     leaks = []
     for message in mail.outbox:
         for text in _everything_in(message):

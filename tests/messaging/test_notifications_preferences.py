@@ -40,12 +40,17 @@ def test_patient_opts_in_to_a_weekly_email(world, client_for):
     assert "E-mail is off until you switch it on here." in page
     assert 'name="urgent_soon"' not in page  # patients have no urgent items
     kinds = [Kind.MESSAGE_WAITING, Kind.FEEDBACK_WAITING]
-    response = client.post(URL, {"email_enabled": "on", "frequency": "weekly", "hour": "19", "weekday": "6",
-                                 "kinds": kinds})
+    response = client.post(
+        URL, {"email_enabled": "on", "frequency": "weekly", "hour": "19", "weekday": "6", "kinds": kinds}
+    )
     assert response.status_code == 302 and response["Location"] == URL
     preference = NotificationPreference.objects.get(user=world.patient_a.user)
-    assert (preference.email_enabled, preference.frequency, preference.hour, preference.weekday) == \
-        (True, "weekly", 19, 6)
+    assert (preference.email_enabled, preference.frequency, preference.hour, preference.weekday) == (
+        True,
+        "weekly",
+        19,
+        6,
+    )
     assert set(preference.kinds_off) == {Kind.MODULE_OPENED, Kind.DIARY_DUE, Kind.INACTIVITY_REMINDER}
     page = client.get(URL).content.decode()
     assert 'value="message_waiting"' in page and "checked" in page
@@ -64,8 +69,16 @@ def test_therapist_chooses_soon_and_switches_a_kind_off(world, client_for):
 
 def test_bad_input_keeps_the_form_and_saves_nothing(world, client_for):
     client = client_for(world.therapist.user)
-    response = client.post(URL, {"email_enabled": "on", "frequency": "hourly", "hour": "25", "weekday": "9",
-                                 "kinds": ["weekly_summary_fake"]})
+    response = client.post(
+        URL,
+        {
+            "email_enabled": "on",
+            "frequency": "hourly",
+            "hour": "25",
+            "weekday": "9",
+            "kinds": ["weekly_summary_fake"],
+        },
+    )
     assert response.status_code == 200
     page = response.content.decode()
     assert "field-error" in page
@@ -75,8 +88,15 @@ def test_bad_input_keeps_the_form_and_saves_nothing(world, client_for):
 def test_someone_elses_kinds_are_ignored(world):
     from messaging.preferences import preference_update
 
-    preference = preference_update(user=world.manager.user, email_enabled=True, frequency="daily", hour=8,
-                                   weekday=0, urgent_soon=True, kinds_on=[Kind.DIARY_ENTRY])
+    preference = preference_update(
+        user=world.manager.user,
+        email_enabled=True,
+        frequency="daily",
+        hour=8,
+        weekday=0,
+        urgent_soon=True,
+        kinds_on=[Kind.DIARY_ENTRY],
+    )
     assert preference.kinds_off == [Kind.WEEKLY_SUMMARY]
 
 

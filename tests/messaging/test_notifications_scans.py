@@ -61,8 +61,9 @@ def test_feedback_due_then_overdue_once_each(t):
 
 
 def test_no_feedback_due_when_it_was_given_in_the_period(t):
-    Enrollment.objects.filter(pk=t.enrollment_a.pk).update(last_feedback_at=local(2026, 3, 4, 15),
-                                                           last_activity_at=local(2026, 3, 6, 9))
+    Enrollment.objects.filter(pk=t.enrollment_a.pk).update(
+        last_feedback_at=local(2026, 3, 4, 15), last_activity_at=local(2026, 3, 6, 9)
+    )
     notifications_scan(now=local(2026, 3, 6, 10))
     assert Kind.FEEDBACK_DUE not in kinds()
 
@@ -74,8 +75,14 @@ def test_inactivity_three_reminders_in_a_row_then_silence_until_activity(t):
     for day in range(1, 30):
         notifications_scan(now=local(2026, 3, 1, 21) + timedelta(days=day))
         notifications_scan(now=local(2026, 3, 1, 22) + timedelta(days=day))
-    reminders = Notification.objects.filter(recipient=patient, kind=Kind.INACTIVITY_REMINDER).order_by("created_at")
-    assert [r.created_at.date() for r in reminders] == [date(2026, 3, 8), date(2026, 3, 15), date(2026, 3, 22)]
+    reminders = Notification.objects.filter(recipient=patient, kind=Kind.INACTIVITY_REMINDER).order_by(
+        "created_at"
+    )
+    assert [r.created_at.date() for r in reminders] == [
+        date(2026, 3, 8),
+        date(2026, 3, 15),
+        date(2026, 3, 22),
+    ]
     assert Notification.objects.filter(recipient=therapist, kind=Kind.PATIENT_INACTIVE).count() == 1
     t.enrollment_a.refresh_from_db()
     assert t.enrollment_a.reminders_in_a_row == 3
@@ -89,7 +96,9 @@ def test_inactivity_three_reminders_in_a_row_then_silence_until_activity(t):
 
 
 def test_per_patient_inactivity_days(t):
-    Enrollment.objects.filter(pk=t.enrollment_a.pk).update(inactivity_days=3, last_feedback_at=local(2026, 3, 5))
+    Enrollment.objects.filter(pk=t.enrollment_a.pk).update(
+        inactivity_days=3, last_feedback_at=local(2026, 3, 5)
+    )
     touch(t.enrollment_a, local(2026, 3, 2, 9))
     notifications_scan(now=local(2026, 3, 4, 10))
     assert Kind.INACTIVITY_REMINDER not in kinds()
@@ -113,8 +122,9 @@ def test_diary_due_in_the_evening_once_a_day(t):
     from patients.models import StepProgress
 
     patient = t.world.patient_a.user
-    StepProgress.objects.create(enrollment=t.enrollment_a, step=t.steps["start-diary"],
-                                first_seen_at=local(2026, 3, 2, 9))
+    StepProgress.objects.create(
+        enrollment=t.enrollment_a, step=t.steps["start-diary"], first_seen_at=local(2026, 3, 2, 9)
+    )
     touch(t.enrollment_a, local(2026, 3, 2, 9))
     notifications_scan(now=local(2026, 3, 2, 12))
     assert Kind.DIARY_DUE not in kinds(patient)

@@ -220,3 +220,14 @@ ROUTES += [
     Route("patients:questionnaire_fill", ONLY_A, setup=_enrolled_a,
           kwargs=lambda w, e: {"moment": "start", "code": "pain_nrs"}),
 ]
+
+
+# --- Reports (issue 7) ---------------------------------------------------------------------------
+# The treatment summary is an export of one patient's data: only their therapist. The patient's
+# own data: every patient their own (B gets B's, never A's: there is no id in the URL).
+ROUTES += [
+    Route("patients:staff_treatment_summary", ONE_PATIENT, kwargs=_a),
+    Route("patients:my_data", signed_in(404, patient_a=200, patient_b=200)),
+    Route("patients:my_data_json", signed_in(404, patient_a=200, patient_b=200)),
+    Route("patients:my_data_pdf", signed_in(404, patient_a=200, patient_b=200)),
+]

@@ -218,8 +218,9 @@ def test_another_patients_enrollment_is_not_found(world, client_for):
 
 # Session, user, staff role, patient role, TOTP check, savepoint, the patient, the audit event,
 # the enrollment, seven for progress, two for the programs, the step titles, staff names, the
-# timeline and its sessions, intakes, referrals, release: none of them grows with the rows.
-OVERVIEW_QUERIES = 25
+# timeline and its sessions, intakes, referrals, the navigation's unread-message count, release:
+# none of them grows with the rows.
+OVERVIEW_QUERIES = 26
 
 
 def test_the_overview_shows_enrollment_modules_and_timeline(world, client_for):

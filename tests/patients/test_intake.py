@@ -18,8 +18,9 @@ pytestmark = pytest.mark.django_db
 
 QUEUE = reverse("patients:staff_intake_request_list")
 # Session, user, staff role, patient role, TOTP check, savepoint, the requests, two for the
-# program titles, the audit event, release: whatever the number of requests.
-QUEUE_QUERIES = 11
+# program titles, the audit event, the navigation's unread-message count, release: whatever the
+# number of requests.
+QUEUE_QUERIES = 12
 
 
 # --- The intake queue ---------------------------------------------------------------------------

@@ -14,8 +14,9 @@ from tests.patients import staff_helpers as sh
 pytestmark = pytest.mark.django_db
 
 REFERRALS = reverse("patients:staff_referral_list")
-# Session, user, staff role, patient role, TOTP check, savepoint, received, sent, audit, release.
-REFERRAL_LIST_QUERIES = 10
+# Session, user, staff role, patient role, TOTP check, savepoint, received, sent, audit, the
+# navigation's unread-message count, release.
+REFERRAL_LIST_QUERIES = 11
 
 
 def _trained(staff):

@@ -13,8 +13,9 @@ from tests.patients import staff_helpers as sh
 pytestmark = pytest.mark.django_db
 
 # Session, user, staff role, patient role, TOTP check, savepoint, the patient, the audit event,
-# the enrollment, seven for progress, five for the outline, release.
-TAILOR_QUERIES = 22
+# the enrollment, seven for progress, five for the outline, the navigation's unread-message
+# count, release.
+TAILOR_QUERIES = 23
 
 
 @pytest.fixture

@@ -10,3 +10,17 @@ ROUTES = [
     Route("therapists:audit_search", signed_in(404, therapist=403, therapist2=403, manager=403, admin=200,
                                                outsider=403)),
 ]
+
+# The worklist, the caseload and the manager's dashboard with its exports (issue 7). Therapists
+# see their own worklist and caseload (also in another clinic); managers see their own clinic's
+# aggregates (the outsider is therapist and manager of the other clinic); patients get 404.
+THERAPISTS_ONLY = signed_in(404, therapist=200, therapist2=200, outsider=200, manager=403, admin=403)
+MANAGERS_ONLY = signed_in(404, therapist=403, therapist2=403, manager=200, admin=403, outsider=200)
+
+ROUTES += [
+    Route("therapists:worklist", THERAPISTS_ONLY),
+    Route("therapists:caseload", THERAPISTS_ONLY),
+    Route("therapists:dashboard", MANAGERS_ONLY),
+    Route("therapists:dashboard_pdf", MANAGERS_ONLY),
+    Route("therapists:dashboard_csv", MANAGERS_ONLY, kwargs=lambda w: {"table": "therapists"}),
+]

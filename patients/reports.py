@@ -1,0 +1,497 @@
+"""Reports about one patient: the therapist's treatment summary (PDF, for the patient's file and
+for reimbursement) and the patient's own data (GDPR access and portability, PDF and JSON).
+
+Both take a patient the caller already fetched through ``patients.access.patient_get_for_user``
+(the treatment summary, audited as an export) or the signed-in patient themself (own data);
+nothing here checks access again, and nothing here reads another patient's rows: every query is
+filtered by this patient or by one of their enrollments.
+
+Messages are read through the reverse relations ``Enrollment.conversation`` and
+``Conversation.messages`` / ``drafts``, so this app does not import ``messaging`` (layering).
+
+**What the patient's own data holds, and what it leaves out** (GDPR art. 15 and 20, and the
+Dutch WGBO right to see one's file):
+
+- everything the patient gave or wrote: profile, answers (decrypted, the submitted version and
+  the current draft), diary entries, questionnaires with item answers and scores, their messages
+  and their unsent message draft;
+- everything recorded about their treatment that is part of their file: enrollments, progress,
+  intakes (answers, goals, decision and reason), face-to-face / phone / group sessions *with the
+  session's short note*, stepped-care advice and decision with its reason, the timeline,
+  colleagues who covered, and the access log ("who looked at my file");
+- left out: internal staff notes (``messaging.StaffNote``) and referral notes between colleagues.
+  They are the therapists' working notes and staff-to-staff correspondence, comparable to the
+  "personal work notes" that the WGBO keeps outside the file; they may mention third parties. A
+  patient who wants them asks the clinic, which handles the request by hand (GDPR art. 15 still
+  applies to them). The export says so in ``left_out``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from icbt.models import AuditEvent
+from patients import charts as patient_charts
+from patients import selectors
+from patients.models import (
+    AssignmentAnswer,
+    CareShare,
+    DiaryEntry,
+    Enrollment,
+    Intake,
+    Patient,
+    QuestionnaireResponse,
+    Referral,
+    SteppedCareDecision,
+    StepProgress,
+    TimelineEvent,
+    TreatmentSession,
+)
+from patients.progress import progress_for
+from programs import questionnaires
+
+FORMAT = "icbt-own-data/1"
+
+
+def _iso(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return timezone.localtime(value).isoformat() if timezone.is_aware(value) else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _decoded(text: str):
+    """Encrypted JSON fields hold JSON text: give the structure, or the text when it is not JSON."""
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
+
+def _name(user) -> str:
+    return (user.get_full_name() or user.email) if user is not None else ""
+
+
+# --- The patient's own data ------------------------------------------------------------------------
+
+
+def own_data(*, patient: Patient) -> dict:
+    """Everything the application holds about ``patient`` that belongs in their copy, as plain
+    JSON-ready values (see the module docstring for what is left out and why). A fixed number of
+    queries per enrollment."""
+    user = patient.user
+    enrollments = list(
+        Enrollment.objects.filter(patient=patient)
+        .select_related("version__program", "therapist__user")
+        .order_by("created_at", "pk")
+    )
+    data = {
+        "format": FORMAT,
+        "generated_at": _iso(timezone.now()),
+        "profile": {
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "email": user.email,
+            "language": getattr(user, "language", ""),
+            "case_reference": patient.case_reference,
+            "clinic": patient.clinic.name,
+            "therapist": _name(patient.therapist.user) if patient.therapist_id else "",
+            "in_care_since": _iso(patient.created_at),
+            "account_created": _iso(user.date_joined),
+        },
+        "enrollments": [_enrollment_data(patient, enrollment) for enrollment in enrollments],
+        "intakes": [
+            _intake_data(patient, intake)
+            for intake in Intake.objects.filter(patient=patient)
+            .select_related("program", "therapist__user")
+            .order_by("held_on", "pk")
+        ],
+        "sessions": [
+            _session_data(patient, session)
+            for session in TreatmentSession.objects.filter(patient=patient)
+            .select_related("recorded_by__user")
+            .order_by("held_on", "pk")
+        ],
+        "referrals": [
+            {
+                "created_at": _iso(r.created_at),
+                "program": r.program.slug,
+                "status": r.get_status_display(),
+                "referred_by": _name(r.referred_by.user),
+                "to_therapist": _name(r.to_therapist.user),
+                "decided_at": _iso(r.decided_at),
+            }
+            for r in Referral.objects.filter(patient=patient)
+            .select_related("program", "referred_by__user", "to_therapist__user")
+            .order_by("created_at", "pk")
+        ],
+        "care_shares": [
+            {
+                "colleague": _name(s.colleague.user),
+                "shared_by": _name(s.shared_by.user),
+                "until": _iso(s.until),
+                "created_at": _iso(s.created_at),
+                "ended_at": _iso(s.ended_at),
+            }
+            for s in CareShare.objects.filter(patient=patient)
+            .select_related("colleague__user", "shared_by__user")
+            .order_by("created_at", "pk")
+        ],
+        "timeline": [
+            {"at": _iso(e.at), "kind": e.get_kind_display(), "detail": e.detail, "by": _name(e.actor)}
+            for e in TimelineEvent.objects.filter(patient=patient)
+            .select_related("actor")
+            .order_by("at", "pk")
+        ],
+        "access_log": [
+            {
+                "at": _iso(e.at),
+                "who": e.user_email,
+                "role": e.role,
+                "action": e.get_action_display(),
+                "outcome": e.get_outcome_display(),
+                "what": e.object_type,
+            }
+            for e in AuditEvent.objects.filter(patient_id=patient.pk, outcome=AuditEvent.Outcome.OK)
+            .exclude(user_id=patient.user_id)
+            .exclude(user__isnull=True)
+            .order_by("at", "pk")
+        ],
+        "left_out": [
+            _(
+                "Internal notes of the therapists and notes between colleagues about a referral. Ask your "
+                "clinic if you want to see them."
+            ),
+        ],
+    }
+    return data
+
+
+def _enrollment_data(patient: Patient, enrollment: Enrollment) -> dict:
+    enrollment.patient = patient
+    version = enrollment.version
+    progress = [
+        {
+            "module": p.step.module.number,
+            "module_title": p.step.module.title,
+            "step": p.step.title,
+            "first_seen_at": _iso(p.first_seen_at),
+            "completed_at": _iso(p.completed_at),
+        }
+        for p in StepProgress.objects.filter(enrollment=enrollment)
+        .select_related("step__module")
+        .order_by("step__module__number", "step__position")
+    ]
+    answers = []
+    for a in (
+        AssignmentAnswer.objects.filter(enrollment=enrollment)
+        .select_related("step__module")
+        .order_by("step__module__number", "step__position")
+    ):
+        a.enrollment = enrollment
+        answers.append(
+            {
+                "module": a.step.module.number,
+                "assignment": a.step.title,
+                "status": a.get_status_display(),
+                "answer": _decoded(a.content),
+                "submitted_answer": _decoded(a.submitted_content),
+                "draft_saved_at": _iso(a.draft_saved_at),
+                "submitted_at": _iso(a.submitted_at),
+                "reviewed_at": _iso(a.reviewed_at),
+            }
+        )
+    diary = []
+    for d in (
+        DiaryEntry.objects.filter(enrollment=enrollment)
+        .select_related("diary_type")
+        .order_by("entry_date", "pk")
+    ):
+        d.enrollment = enrollment
+        diary.append(
+            {
+                "diary": d.diary_type.title,
+                "date": _iso(d.entry_date),
+                "values": d.values,
+                "text": _decoded(d.text),
+                "written_at": _iso(d.created_at),
+                "changed_at": _iso(d.updated_at),
+                "reviewed_at": _iso(d.reviewed_at),
+            }
+        )
+    responses = [
+        {
+            "questionnaire": _instrument_name(q.code),
+            "code": q.code,
+            "moment": q.get_moment_display(),
+            "completed_at": _iso(q.completed_at),
+            "answers": q.answers,
+            "total": float(q.total),
+            "band": q.band,
+            "flags": q.flags,
+            "entered_by_therapist": q.entered_by_id is not None,
+            "reviewed_at": _iso(q.reviewed_at),
+        }
+        for q in QuestionnaireResponse.objects.filter(enrollment=enrollment).order_by("completed_at", "pk")
+    ]
+    messages, drafts = [], []
+    conversation = getattr(enrollment, "conversation", None) if _has_conversation(enrollment) else None
+    if conversation is not None:
+        conversation.enrollment = enrollment
+        for m in (
+            conversation.messages.select_related("author", "on_behalf_of")
+            .prefetch_related("links__answer__step", "links__diary_entry__diary_type")
+            .order_by("created_at", "pk")
+        ):
+            m.conversation = conversation
+            messages.append(
+                {
+                    "at": _iso(m.created_at),
+                    "from": _name(m.author),
+                    "from_you": m.author_id == patient.user_id,
+                    "on_behalf_of": _name(m.on_behalf_of) if m.on_behalf_of_id else "",
+                    "feedback": m.is_feedback,
+                    "text": m.body,
+                    "read_at": _iso(m.read_at),
+                    "about": [_link_label(link) for link in m.links.all()],
+                }
+            )
+        for draft in conversation.drafts.filter(author_id=patient.user_id):
+            draft.conversation = conversation
+            drafts.append({"saved_at": _iso(draft.saved_at), "text": draft.body})
+    decision = (
+        SteppedCareDecision.objects.filter(enrollment=enrollment).select_related("decided_by__user").first()
+    )
+    stepped_care = None
+    if decision is not None:
+        decision.enrollment = enrollment
+        stepped_care = {
+            "advice": decision.advice,
+            "decision": decision.get_decision_display(),
+            "reason": decision.reason,
+            "decided_by": _name(decision.decided_by.user),
+            "decided_at": _iso(decision.decided_at),
+        }
+    return {
+        "program": version.title,
+        "program_slug": version.program.slug,
+        "version": version.number,
+        "language": version.language,
+        "status": enrollment.get_status_display(),
+        "therapist": _name(enrollment.therapist.user),
+        "start_date": _iso(enrollment.start_date),
+        "created_at": _iso(enrollment.created_at),
+        "started_at": _iso(enrollment.started_at),
+        "ended_at": _iso(enrollment.ended_at),
+        "status_reason": enrollment.status_reason,
+        "feedback_rhythm": enrollment.get_feedback_cadence_display(),
+        "feedback_weekday": enrollment.feedback_weekday,
+        "last_activity_at": _iso(enrollment.last_activity_at),
+        "last_feedback_at": _iso(enrollment.last_feedback_at),
+        "progress": progress,
+        "assignment_answers": answers,
+        "diary_entries": diary,
+        "questionnaires": responses,
+        "messages": messages,
+        "message_drafts": drafts,
+        "stepped_care": stepped_care,
+    }
+
+
+def _has_conversation(enrollment: Enrollment) -> bool:
+    from django.core.exceptions import ObjectDoesNotExist
+
+    try:
+        return getattr(enrollment, "conversation", None) is not None
+    except ObjectDoesNotExist:
+        return False
+
+
+def _link_label(link) -> str:
+    if link.answer_id:
+        return _("assignment: %(title)s") % {"title": link.answer.step.title}
+    if link.diary_entry_id:
+        return _("diary %(title)s, %(day)s") % {
+            "title": link.diary_entry.diary_type.title,
+            "day": _iso(link.diary_entry.entry_date),
+        }
+    if link.questionnaire_id:
+        return _("questionnaire")
+    return _("module %(number)s") % {"number": link.module_number}
+
+
+def _intake_data(patient: Patient, intake: Intake) -> dict:
+    intake.patient = patient
+    return {
+        "held_on": _iso(intake.held_on),
+        "program": intake.program.slug,
+        "therapist": _name(intake.therapist.user),
+        "answers": _decoded(intake.answers),
+        "activity_pattern": intake.get_activity_pattern_display(),
+        "decision": intake.get_decision_display(),
+        "reason": intake.decision_reason,
+    }
+
+
+def _session_data(patient: Patient, session: TreatmentSession) -> dict:
+    session.patient = patient
+    return {
+        "date": _iso(session.held_on),
+        "kind": session.get_kind_display(),
+        "minutes": session.minutes,
+        "note": session.note,
+        "recorded_by": _name(session.recorded_by.user),
+    }
+
+
+def _instrument_name(code: str) -> str:
+    instrument = questionnaires.INSTRUMENTS.get(code)
+    return str(instrument.short_name) if instrument else code
+
+
+def own_data_json(data: dict) -> bytes:
+    return json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def lines(value, prefix: str = "") -> list[tuple[str, str]]:
+    """A nested answer or diary value as readable (label, text) lines for the PDF."""
+    if value is None or value == "" or value == {} or value == []:
+        return []
+    if isinstance(value, dict):
+        result = []
+        for key, item in value.items():
+            label = f"{prefix}{key}"
+            if isinstance(item, dict | list):
+                result += lines(item, prefix=f"{label} · ")
+            else:
+                result.append((label, "" if item is None else str(item)))
+        return result
+    if isinstance(value, list):
+        if all(not isinstance(v, dict | list) for v in value):
+            return [(prefix.rstrip(" ·") or "–", ", ".join(str(v) for v in value))]
+        result = []
+        for index, item in enumerate(value, start=1):
+            result += lines(item, prefix=f"{prefix}{index} · ")
+        return result
+    return [(prefix.rstrip(" ·") or "–", str(value))]
+
+
+def own_data_for_pdf(data: dict) -> dict:
+    """The same data with readable lines added for answers, diary values and intakes."""
+    for enrollment in data["enrollments"]:
+        for answer in enrollment["assignment_answers"]:
+            answer["lines"] = lines(answer["answer"])
+            answer["submitted_lines"] = (
+                lines(answer["submitted_answer"]) if answer["submitted_answer"] != answer["answer"] else []
+            )
+        for entry in enrollment["diary_entries"]:
+            entry["lines"] = lines(entry["values"]) + lines(entry["text"])
+        for response in enrollment["questionnaires"]:
+            response["lines"] = lines(response["answers"])
+    for intake in data["intakes"]:
+        intake["lines"] = lines(intake["answers"])
+    return data
+
+
+# --- The therapist's treatment summary -------------------------------------------------------------
+
+
+def treatment_summary(*, patient: Patient) -> dict:
+    """What the treatment summary shows: program and version, dates, modules completed, sessions,
+    questionnaire scores at start and end (with a graph per questionnaire), the stepped-care
+    decision, and the number of written feedback messages. About a dozen queries."""
+    enrollment = selectors.enrollment_current(patient=patient)
+    context: dict = {"patient": patient, "enrollment": enrollment, "generated_at": timezone.now()}
+    intakes = selectors.intakes_for(patient=patient)
+    context["intake"] = intakes[0] if intakes else None
+    sessions = list(TreatmentSession.objects.filter(patient=patient).order_by("held_on", "pk"))
+    if enrollment is not None and enrollment.started_at:
+        # Sessions of this treatment: from the intake (or the enrollment) to its end.
+        begin = context["intake"].held_on if context["intake"] else enrollment.start_date
+        end = timezone.localdate(enrollment.ended_at) if enrollment.ended_at else None
+        sessions = [s for s in sessions if s.held_on >= begin and (end is None or s.held_on <= end)]
+    context["sessions"] = sessions
+    context["session_minutes"] = sum(s.minutes for s in sessions)
+    if enrollment is None:
+        return context
+    progress = progress_for(enrollment, with_diaries=False)
+    context["modules"] = progress.modules
+    context["modules_completed"] = sum(1 for m in progress.modules if m.is_complete)
+    responses = list(
+        QuestionnaireResponse.objects.filter(enrollment=enrollment).order_by("completed_at", "pk")
+    )
+    context["scores"] = _scores(responses)
+    decision = (
+        SteppedCareDecision.objects.filter(enrollment=enrollment).select_related("decided_by__user").first()
+    )
+    if decision is not None:
+        decision.enrollment = enrollment
+    context["stepped_care"] = decision
+    context["feedback_count"] = (
+        enrollment.conversation.messages.filter(is_feedback=True).count()
+        if _has_conversation(enrollment)
+        else 0
+    )
+    return context
+
+
+def _scores(responses: list[QuestionnaireResponse]) -> list[dict]:
+    """Per questionnaire: the first start score, the last end score, every score over time, and
+    a line chart of them (the patients' own chart renderer, worded for the file)."""
+    by_code: dict[str, list[QuestionnaireResponse]] = {}
+    for response in responses:
+        by_code.setdefault(response.code, []).append(response)
+    rows = []
+    for code, items in by_code.items():
+        instrument = questionnaires.INSTRUMENTS.get(code)
+        name = str(instrument.short_name) if instrument else code
+        start = next((r for r in items if r.moment == QuestionnaireResponse.Moment.START), None)
+        end = next((r for r in reversed(items) if r.moment == QuestionnaireResponse.Moment.END), None)
+        chart = None
+        if instrument is not None:
+            labels = [date_format(timezone.localtime(r.completed_at), "j M Y") for r in items]
+            direction = _("higher is better") if instrument.higher_is_better else _("lower is better")
+            description = _("%(name)s over time: %(scores)s (%(direction)s).") % {
+                "name": name,
+                "direction": direction,
+                "scores": "; ".join(
+                    f"{label} {patient_charts._fmt(r.total)}" for label, r in zip(labels, items, strict=True)
+                ),
+            }
+            chart = patient_charts.Chart(
+                f"summary-{code}",
+                name,
+                description,
+                labels,
+                [patient_charts.Series(_("Score"), [float(r.total) for r in items])],
+                float(instrument.min_total),
+                float(instrument.max_total),
+            )
+            chart.svg = patient_charts.render_svg(chart)
+        rows.append(
+            {
+                "code": code,
+                "name": name,
+                "start": start,
+                "end": end,
+                "all": items,
+                "chart": chart,
+                "range": (
+                    f"{patient_charts._fmt(instrument.min_total)}–{patient_charts._fmt(instrument.max_total)}"
+                    if instrument
+                    else ""
+                ),
+            }
+        )
+    return rows

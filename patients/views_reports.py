@@ -1,0 +1,65 @@
+"""Reports about one patient: the therapist's treatment summary (PDF) and the patient's own data
+(PDF and JSON). Thin views: the access helper (which audits), a report, a file."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from icbt.access import require_staff_role
+from icbt.audit import Action, audit_record
+from icbt.pdf import pdf_response, render_pdf
+from icbt.roles import roles_of
+from patients import reports
+from patients.access import patient_get_for_user
+
+
+@login_required
+def staff_treatment_summary(request, pk):
+    """The treatment summary PDF, for the patient's file and for reimbursement. Generating it is
+    an export of patient data: audited by the access helper."""
+    require_staff_role(request.user)
+    patient = patient_get_for_user(request.user, pk, request=request, action=Action.EXPORT,
+                                   object_type="treatment_summary")
+    context = reports.treatment_summary(patient=patient)
+    content = render_pdf("patients/reports/treatment_summary.html", context)
+    return pdf_response(content, filename=f"treatment-summary-{patient.case_reference}.pdf")
+
+
+def _own_patient(request):
+    patient = roles_of(request.user).patient
+    if patient is None:
+        raise Http404
+    return patient
+
+
+def _audit_own_export(request, patient, kind: str) -> None:
+    audit_record(user=request.user, request=request, action=Action.EXPORT, patient_id=patient.pk,
+                 clinic_id=patient.clinic_id, object_type="own_data", object_id=kind)
+
+
+@login_required
+def my_data(request):
+    patient = _own_patient(request)
+    return render(request, "patients/reports/my_data.html", {"patient": patient})
+
+
+@login_required
+def my_data_json(request):
+    patient = _own_patient(request)
+    _audit_own_export(request, patient, "json")
+    response = HttpResponse(reports.own_data_json(reports.own_data(patient=patient)),
+                            content_type="application/json; charset=utf-8")
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="my-data-{stamp}.json"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+def my_data_pdf(request):
+    patient = _own_patient(request)
+    _audit_own_export(request, patient, "pdf")
+    data = reports.own_data_for_pdf(reports.own_data(patient=patient))
+    content = render_pdf("patients/reports/own_data.html", {"data": data, "patient": patient})
+    return pdf_response(content, filename=f"my-data-{timezone.localdate().isoformat()}.pdf")

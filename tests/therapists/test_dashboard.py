@@ -1,0 +1,302 @@
+"""The manager's dashboard: the figures, the filters, the pinned query count, and the proof
+that a manager opens no patient data anywhere."""
+
+import time
+from datetime import date, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from messaging.models import Conversation, Message
+from patients.models import Enrollment, StepProgress, TreatmentSession
+from programs.models import Step
+from tests.factories import make_patient, make_staff
+from tests.matrix import LOGIN
+from tests.messaging import matrix as messaging_matrix
+from tests.messaging.helpers import diary_entry, enroll, submitted_answer
+from tests.patients import matrix as patients_matrix
+from tests.patients.staff_helpers import intake_request
+from tests.therapists.builders import MARKER, build_caseload
+from therapists.dashboard import Period, clinic_dashboard, dashboard_tables, default_period
+
+DASHBOARD_PAGE_QUERIES = 28
+
+
+def _at(day: date, hour=12) -> datetime:
+    return timezone.make_aware(datetime.combine(day, datetime.min.time())) + timedelta(hours=hour)
+
+
+def _row(dashboard, staff):
+    return next(r for r in dashboard.therapists if r.staff_id == staff.pk)
+
+
+def test_default_period_is_the_last_twelve_months():
+    period = default_period(date(2026, 3, 15))
+    assert period.start == date(2025, 4, 1) and period.end == date(2026, 3, 15)
+    assert len(period.months) == 12
+
+
+def test_caseload_pending_and_overdue_per_therapist(world):
+    today = timezone.localdate()
+    a = enroll(world.patient_a, start_days_ago=30, weekday=today.weekday())  # active, feedback overdue
+    submitted_answer(a)
+    diary_entry(a, days_ago=1)
+    enroll(world.patient_b, status=Enrollment.Status.PAUSED)
+    extra = make_patient(world.clinic, world.therapist, "cid@patients.test")
+    enroll(extra, status=Enrollment.Status.INVITED)
+    d = clinic_dashboard(fetched_by=world.manager.user)
+    row = _row(d, world.therapist)
+    assert (row.active, row.paused, row.invited) == (1, 1, 1)
+    assert row.pending == 2 and row.overdue == 1
+    assert _row(d, world.therapist2).active == 0
+    assert world.outsider.pk not in [r.staff_id for r in d.therapists]
+    assert d.totals["active"] == 1
+    assert clinic_dashboard(fetched_by=world.therapist.user) is None
+    assert clinic_dashboard(fetched_by=world.patient_a.user) is None
+
+
+def test_median_time_to_feedback(world):
+    """The same median on SQLite (sample in Python) and PostgreSQL (percentile_cont)."""
+    now = timezone.now()
+    enrollment = None
+    for index, hours in enumerate((2, 4, 10)):
+        patient = make_patient(world.clinic, world.therapist, f"median{index}@patients.test")
+        enrollment = enroll(patient)
+        answer = submitted_answer(enrollment)
+        answer.submitted_at = now - timedelta(days=1)
+        answer.reviewed_at = answer.submitted_at + timedelta(hours=hours)
+        answer.save(update_fields=["submitted_at", "reviewed_at"])
+    entry = diary_entry(enrollment, days_ago=2)
+    entry.created_at = now - timedelta(days=2)
+    entry.reviewed_at = entry.created_at + timedelta(hours=30)
+    entry.save(update_fields=["created_at", "reviewed_at"])
+    d = clinic_dashboard(fetched_by=world.manager.user)
+    row = _row(d, world.therapist)
+    # Four items: 2, 4, 10, 30 hours: the median is 7 (percentile_cont interpolates; so does
+    # statistics.median).
+    assert row.reviewed == 4 and row.median_hours == pytest.approx(7.0, abs=0.05)
+    assert d.median_hours == pytest.approx(7.0, abs=0.05)
+    assert d.median_method == ("percentile_cont" if connection.vendor == "postgresql" else "sample")
+
+
+def _program_flow(world):
+    """Starts, endings and intake requests in two months."""
+    today = timezone.localdate()
+    this_month = today.replace(day=1)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    patients = [make_patient(world.clinic, world.therapist, f"p{i}@flow.test") for i in range(4)]
+    statuses = [
+        Enrollment.Status.COMPLETED,
+        Enrollment.Status.STOPPED,
+        Enrollment.Status.STEPPED_UP,
+        Enrollment.Status.ACTIVE,
+    ]
+    enrollments = []
+    for patient, status in zip(patients, statuses, strict=True):
+        e = enroll(patient, status=status)
+        e.started_at = _at(last_month + timedelta(days=2))
+        e.ended_at = _at(this_month) if status != Enrollment.Status.ACTIVE else None
+        e.save(update_fields=["started_at", "ended_at"])
+        enrollments.append(e)
+    for _ in range(3):
+        request = intake_request(world.clinic, program=enrollments[0].version.program)
+        request.created_at = _at(last_month + timedelta(days=5))
+        request.save(update_fields=["created_at"])
+    return enrollments, this_month, last_month
+
+
+def test_starts_endings_and_intake_requests_per_program_and_month(world):
+    enrollments, this_month, last_month = _program_flow(world)
+    d = clinic_dashboard(fetched_by=world.manager.user)
+    rows = {r.month: r for r in d.program_months}
+    assert rows[last_month].starts == 4 and rows[last_month].intake_requests == 3
+    ended = rows[this_month]
+    assert (ended.completions, ended.dropouts, ended.step_ups) == (1, 1, 1)
+    assert rows[last_month].program == "Tiny Program"
+    # Outside the chosen period nothing is counted.
+    early = Period(start=date(2000, 1, 1), end=date(2000, 12, 31))
+    assert clinic_dashboard(fetched_by=world.manager.user, period=early).program_months == []
+
+
+def test_module_funnel(world):
+    enrollments, _this, _last = _program_flow(world)
+    version = enrollments[0].version
+    first = Step.objects.filter(version=version, module__number=1).first()
+    second = Step.objects.filter(version=version, module__number=2).first()
+    StepProgress.objects.create(enrollment=enrollments[0], step=first)
+    StepProgress.objects.create(enrollment=enrollments[0], step=second)
+    StepProgress.objects.create(enrollment=enrollments[1], step=first)
+    d = clinic_dashboard(fetched_by=world.manager.user)
+    funnel = {r.stage: r for r in d.funnel}
+    assert funnel["Started the program"].patients == 4
+    assert funnel["Reached module 1"].patients == 2 and funnel["Reached module 1"].share == 50.0
+    assert funnel["Reached module 2"].patients == 1
+    assert funnel["Completed the program"].patients == 1
+
+
+def test_share_of_treatment_contacts_delivered_online(world):
+    enrollment = enroll(world.patient_a)
+    conversation = Conversation.objects.create(enrollment=enrollment)
+    for is_feedback, author in (
+        (True, world.therapist.user),
+        (True, world.therapist.user),
+        (False, world.therapist.user),
+        (False, world.patient_a.user),
+    ):
+        Message(conversation=conversation, author=author, body="x", is_feedback=is_feedback).save()
+    for kind in ("face_to_face", "video"):
+        TreatmentSession(
+            patient=world.patient_a,
+            enrollment=enrollment,
+            held_on=timezone.localdate(),
+            kind=kind,
+            recorded_by=world.therapist,
+        ).save()
+    d = clinic_dashboard(fetched_by=world.manager.user)
+    total = d.contacts_total
+    assert (total.feedback, total.other_messages, total.in_person) == (2, 1, 2)
+    assert total.share_online == 60.0  # 3 messages of 5 contacts; the patient's own message is no contact
+
+
+def test_trained_therapists_without_a_patient(world):
+    world.therapist2.training_date = date(2026, 1, 10)
+    world.therapist2.save(update_fields=["training_date"])
+    world.therapist.training_date = date(2025, 6, 1)
+    world.therapist.save(update_fields=["training_date"])
+    untrained = make_staff(world.clinic, "new@alpha.test", therapist=True)
+    d = clinic_dashboard(fetched_by=world.manager.user)
+    assert [s.pk for s in d.trained_idle] == [world.therapist2.pk]  # therapist has patients
+    assert untrained.pk not in [s.pk for s in d.trained_idle]
+
+
+def test_team_filter(world):
+    from therapists.models import Team
+
+    fatigue = Team.objects.create(clinic=world.clinic, name="Fatigue")
+    other_team_member = make_staff(world.clinic, "fay@alpha.test", therapist=True, teams=[fatigue])
+    make_patient(world.clinic, other_team_member, "f1@patients.test")
+    enroll(world.patient_a)
+    d = clinic_dashboard(fetched_by=world.manager.user, team_id=fatigue.pk)
+    assert [r.staff_id for r in d.therapists] == [other_team_member.pk]
+    assert d.team == fatigue
+    pain = clinic_dashboard(fetched_by=world.manager.user, team_id=world.team.pk)
+    assert {r.staff_id for r in pain.therapists} == {world.therapist.pk, world.therapist2.pk}
+    assert pain.totals["active"] == 1
+    # A team of another clinic is ignored: the whole clinic is shown.
+    foreign = Team.objects.create(clinic=world.other_clinic, name="Elsewhere")
+    assert clinic_dashboard(fetched_by=world.manager.user, team_id=foreign.pk).team is None
+
+
+def test_the_page_with_filters(world, client_for):
+    client = client_for(world.manager.user)
+    page = client.get(reverse("therapists:dashboard"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Share of treatment contacts delivered online" in html
+    assert '<svg class="chart"' in html and "<title" in html and "<desc" in html
+    chosen = client.get(
+        reverse("therapists:dashboard"),
+        {"start": "2025-01-01", "end": "2025-03-31", "team": str(world.team.pk)},
+    )
+    assert chosen.context["dashboard"].period == Period(date(2025, 1, 1), date(2025, 3, 31))
+    assert chosen.context["dashboard"].team == world.team
+    bad = client.get(reverse("therapists:dashboard"), {"start": "2025-05-01", "end": "2025-01-01"})
+    assert bad.status_code == 200
+    assert "The start date must come before the end date." in bad.content.decode()
+    assert bad.context["dashboard"].period == default_period()
+
+
+def test_no_clinical_content_on_the_dashboard(world, client_for):
+    build_caseload(world.therapist, 3)
+    html = client_for(world.manager.user).get(reverse("therapists:dashboard")).content.decode()
+    assert MARKER not in html
+    assert world.patient_a.user.get_full_name() not in html
+    for table in dashboard_tables(clinic_dashboard(fetched_by=world.manager.user)).values():
+        assert MARKER not in str(table.rows)
+
+
+def _measure(client, url):
+    client.get(url)  # the first request of a session also writes the session
+    with CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        response = client.get(url)
+        elapsed = time.perf_counter() - started
+    assert response.status_code == 200
+    return len(queries), elapsed
+
+
+def test_query_count_is_pinned_at_20_and_500_patients(world, client_for):
+    client = client_for(world.manager.user)
+    url = reverse("therapists:dashboard")
+    intake_request(world.clinic)
+    build_caseload(world.therapist, 20, prefix="small")
+    build_caseload(world.therapist2, 1, prefix="other")
+    small, small_time = _measure(client, url)
+    build_caseload(world.therapist, 480, prefix="large")
+    large, large_time = _measure(client, url)
+    d = clinic_dashboard(fetched_by=world.manager.user)
+    assert _row(d, world.therapist).active == 500 and _row(d, world.therapist).pending == 500 * 5
+    print(  # noqa: T201 - the measured figures, shown with -s
+        f"\ndashboard: {small} queries at 20 patients ({small_time:.2f}s), "
+        f"{large} at 500 ({large_time:.2f}s), time ratio {large_time / small_time:.1f}"
+    )
+    assert small == large <= DASHBOARD_PAGE_QUERIES
+
+
+# --- A manager opens no patient page, message, diary or answer -------------------------------------
+
+PUBLIC = 200
+
+
+def _patient_data_routes():
+    """Every route of the patients and messaging matrices that shows or changes one patient's
+    data (public program pages, template lists and notification settings are not patient data)."""
+    not_patient_data = {
+        "messaging:template_list",
+        "messaging:template_create",
+        "messaging:template_update",
+        "messaging:template_delete",
+        "messaging:notifications:preferences",
+        "messaging:notifications:unsubscribe",
+        "messaging:covering",
+    }
+    routes = []
+    for route in [*patients_matrix.ROUTES, *messaging_matrix.ROUTES]:
+        if route.expect.get("anonymous") == PUBLIC or route.name in not_patient_data:
+            continue
+        routes.append(route)
+    return routes
+
+
+ROUTES = _patient_data_routes()
+
+
+def test_the_list_covers_patient_pages_messages_diaries_and_answers():
+    names = {r.name for r in ROUTES}
+    for name in (
+        "patients:staff_patient_detail",
+        "patients:diary_entry",
+        "patients:step",
+        "patients:staff_treatment_summary",
+        "patients:my_data_json",
+        "messaging:staff_conversation",
+        "messaging:patient_conversation",
+        "messaging:notes",
+    ):
+        assert name in names
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=[f"{r.name}[{r.method}]" for r in ROUTES])
+def test_a_manager_opens_no_patient_data(route, world, client_for):
+    extra = route.setup(world) if route.setup else None
+    kwargs = {}
+    if route.kwargs:
+        kwargs = route.kwargs(world, extra) if route.kwargs.__code__.co_argcount == 2 else route.kwargs(world)
+    url = reverse(route.name, kwargs=kwargs)
+    data = route.data(world) if route.data else {}
+    response = getattr(client_for(world.manager.user), route.method)(url, data)
+    assert response.status_code in (403, 404), f"{route.name}: {response.status_code}"
+    assert LOGIN != response.status_code

@@ -1,0 +1,306 @@
+"""The therapist's worklist, the caseload and the count in the navigation."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from icbt.models import AuditEvent
+from icbt.roles import roles_of
+from messaging.models import Conversation, Message
+from patients.models import CareShare, Enrollment, IntakeRequest, QuestionnaireResponse
+from tests.factories import make_patient
+from tests.messaging.helpers import diary_entry, enroll, questionnaire, submitted_answer
+from tests.patients.staff_helpers import intake_request, referral
+from tests.therapists.builders import build_caseload
+from therapists.worklist import caseload, pending_count, worklist
+
+# Queries of the whole worklist page (session, user, staff, the navigation's count, the seven
+# selector queries, the audit event); the same at 20 and at 500 patients.
+WORKLIST_PAGE_QUERIES = 18
+CASELOAD_PAGE_QUERIES = 11
+
+
+def _message(enrollment, author, body="hello", minutes_ago=60):
+    conversation, _ = Conversation.objects.get_or_create(enrollment=enrollment)
+    conversation.enrollment = enrollment
+    message = Message(
+        conversation=conversation,
+        author=author,
+        body=body,
+        created_at=timezone.now() - timedelta(minutes=minutes_ago),
+    )
+    message.save()
+    return message
+
+
+def _kinds(result):
+    return [(item.kind, item.patient_id) for item in result.items]
+
+
+@pytest.fixture
+def enrolled(world):
+    return enroll(world.patient_a, start_days_ago=3, weekday=timezone.localdate().weekday())
+
+
+def test_every_kind_of_item_with_a_link_to_the_composer(world, enrolled):
+    answer = submitted_answer(enrolled)
+    entry = diary_entry(enrolled, days_ago=1)
+    response = questionnaire(enrolled)
+    _message(enrolled, world.patient_a.user, "Can we talk?")
+    request = intake_request(world.clinic)
+    result = worklist(fetched_by=world.therapist.user)
+    by_kind = {item.kind: item for item in result.items}
+    composer = reverse("messaging:staff_conversation", kwargs={"pk": world.patient_a.pk})
+    assert by_kind["answer"].url == f"{composer}?attach=answer:{answer.pk}#composer"
+    assert by_kind["diary"].url == f"{composer}?attach=diary:{entry.pk}#composer"
+    assert by_kind["questionnaire"].url == f"{composer}?attach=questionnaire:{response.pk}#composer"
+    assert by_kind["message"].url == f"{composer}#composer"
+    assert by_kind["intake_request"].url == reverse(
+        "patients:staff_intake_request_detail", kwargs={"pk": request.pk}
+    )
+    assert by_kind["answer"].patient_name == world.patient_a.user.get_full_name()
+    assert all(item.age >= timedelta(0) for item in result.items)
+
+
+def test_the_composer_opens_with_the_item_attached(world, enrolled, client_for):
+    answer = submitted_answer(enrolled)
+    item = next(i for i in worklist(fetched_by=world.therapist.user).items if i.kind == "answer")
+    page = client_for(world.therapist.user).get(item.url)
+    assert page.status_code == 200
+    assert f'value="answer:{answer.pk}" id="attach-answer{answer.pk}" checked' in page.content.decode()
+
+
+def test_diary_entries_are_grouped_per_iso_week(world):
+    monday = timezone.localdate() - timedelta(days=timezone.localdate().weekday())
+    enrollment = enroll(world.patient_a, start_days_ago=30)
+    for day in (monday, monday + timedelta(days=1), monday - timedelta(days=1), monday - timedelta(days=3)):
+        diary_entry(enrollment, days_ago=(timezone.localdate() - day).days)
+    weeks = [i for i in worklist(fetched_by=world.therapist.user).items if i.kind == "diary"]
+    assert sorted(w.count for w in weeks) == [2, 2]
+    reviewed = enrollment.diary_entries.first()
+    reviewed.reviewed_at = timezone.now()
+    reviewed.save(update_fields=["reviewed_at"])
+    weeks = [i for i in worklist(fetched_by=world.therapist.user).items if i.kind == "diary"]
+    assert sorted(w.count for w in weeks) == [1, 2]
+
+
+def test_urgent_questionnaires_come_first_then_the_oldest(world, enrolled):
+    submitted_answer(enrolled)
+    AnswerAge = timezone.now() - timedelta(days=5)  # noqa: N806
+    enrolled.answers.update(submitted_at=AnswerAge)
+    urgent = QuestionnaireResponse.objects.create(
+        enrollment=enrolled, code="phq9", moment="start", total=14, flags=["self_harm", "possible_depression"]
+    )
+    result = worklist(fetched_by=world.therapist.user)
+    assert result.items[0].kind == "questionnaire" and result.items[0].urgent
+    assert "item 9" in result.items[0].label
+    assert result.items[1].kind == "answer"
+    assert urgent.pk
+
+
+def test_a_message_answered_by_the_clinic_is_not_waiting(world, enrolled):
+    _message(enrolled, world.patient_a.user, "first", minutes_ago=120)
+    _message(enrolled, world.therapist.user, "answer", minutes_ago=60)
+    assert "message" not in [k for k, _ in _kinds(worklist(fetched_by=world.therapist.user))]
+    _message(enrolled, world.patient_a.user, "second", minutes_ago=30)
+    _message(enrolled, world.patient_a.user, "third", minutes_ago=10)
+    item = next(i for i in worklist(fetched_by=world.therapist.user).items if i.kind == "message")
+    assert item.count == 2
+    assert 29 <= item.age.total_seconds() / 60 <= 32  # the oldest unanswered message
+
+
+def test_feedback_due_and_overdue_by_cadence(world, settings):
+    settings.ICBT_FEEDBACK_OVERDUE_WORKING_DAYS = 2
+    today = timezone.localdate()
+    # Weekly on today's weekday, started three weeks ago, never any feedback: long overdue.
+    late = enroll(world.patient_a, start_days_ago=21, weekday=today.weekday())
+    # Feedback given today: nothing due for a week.
+    enroll(world.patient_b, start_days_ago=21, weekday=today.weekday(), last_feedback_at=timezone.now())
+    kinds = _kinds(worklist(fetched_by=world.therapist.user))
+    assert ("feedback_overdue", world.patient_a.pk) in kinds
+    assert not any(kind.startswith("feedback") and pid == world.patient_b.pk for kind, pid in kinds)
+    # Due today (a week after the last feedback), not yet overdue.
+    late.last_feedback_at = timezone.now() - timedelta(days=7)
+    late.save(update_fields=["last_feedback_at"])
+    kinds = _kinds(worklist(fetched_by=world.therapist.user))
+    assert ("feedback_due", world.patient_a.pk) in kinds
+
+
+def test_patients_who_went_quiet(world):
+    quiet = enroll(world.patient_a, start_days_ago=30)
+    quiet.last_activity_at = timezone.now() - timedelta(days=8)
+    quiet.save(update_fields=["last_activity_at"])
+    busy = enroll(world.patient_b, start_days_ago=30)
+    busy.last_activity_at = timezone.now() - timedelta(days=1)
+    busy.save(update_fields=["last_activity_at"])
+    kinds = _kinds(worklist(fetched_by=world.therapist.user))
+    assert ("quiet", world.patient_a.pk) in kinds
+    assert ("quiet", world.patient_b.pk) not in kinds
+
+
+def test_intake_requests_and_referrals(world):
+    intake_request(world.clinic)
+    intake_request(world.other_clinic)
+    handled = intake_request(world.clinic)
+    handled.status = IntakeRequest.Status.CLOSED
+    handled.save(update_fields=["status"])
+    item = referral(world)  # to therapist2
+    for_therapist2 = worklist(fetched_by=world.therapist2.user)
+    assert [i.kind for i in for_therapist2.items].count("intake_request") == 1
+    ref = next(i for i in for_therapist2.items if i.kind == "referral")
+    assert ref.url == reverse("patients:staff_referral_detail", kwargs={"pk": item.pk})
+    assert "referral" not in [i.kind for i in worklist(fetched_by=world.therapist.user).items]
+
+
+def test_only_the_caseload_and_patients_shared_with_the_viewer(world):
+    enrollment = enroll(world.patient_a)
+    submitted_answer(enrollment)
+    other = enroll(world.other_patient)
+    submitted_answer(other)
+    assert not worklist(fetched_by=world.therapist2.user).items
+    assert [i.patient_id for i in worklist(fetched_by=world.outsider.user).items if i.kind == "answer"] == [
+        world.other_patient.pk
+    ]
+    share = CareShare.objects.create(
+        patient=world.patient_a,
+        colleague=world.therapist2,
+        shared_by=world.therapist,
+        until=timezone.localdate() + timedelta(days=3),
+    )
+    assert {(i.kind, i.patient_id) for i in worklist(fetched_by=world.therapist2.user).items} == {
+        ("answer", world.patient_a.pk), ("feedback_overdue", world.patient_a.pk)}
+    share.ended_at = timezone.now()
+    share.save(update_fields=["ended_at"])
+    assert not worklist(fetched_by=world.therapist2.user).items
+    # Managers and patients have no worklist.
+    assert worklist(fetched_by=world.manager.user).items == []
+    assert worklist(fetched_by=world.patient_a.user).items == []
+
+
+def test_closed_enrollments_have_no_pending_items(world):
+    enrollment = enroll(world.patient_a, status=Enrollment.Status.COMPLETED)
+    submitted_answer(enrollment)
+    assert worklist(fetched_by=world.therapist.user).items == []
+
+
+def test_filter_by_kind_and_patient_and_sort(world, client_for):
+    a = enroll(world.patient_a, start_days_ago=3, weekday=timezone.localdate().weekday())
+    b = enroll(world.patient_b, start_days_ago=3, weekday=timezone.localdate().weekday())
+    submitted_answer(a)
+    a.answers.update(submitted_at=timezone.now() - timedelta(days=2))
+    submitted_answer(b)
+    diary_entry(b)
+    result = worklist(fetched_by=world.therapist.user, kind="answer")
+    assert [i.patient_id for i in result.items] == [world.patient_a.pk, world.patient_b.pk]
+    assert result.counts["answer"] == 2 and result.counts["diary"] == 1 and result.total == 3
+    newest = worklist(fetched_by=world.therapist.user, kind="answer", order="newest")
+    assert [i.patient_id for i in newest.items] == [world.patient_b.pk, world.patient_a.pk]
+    only_b = worklist(fetched_by=world.therapist.user, patient_id=world.patient_b.pk)
+    assert {i.patient_id for i in only_b.items} == {world.patient_b.pk} and len(only_b.items) == 2
+    page = client_for(world.therapist.user).get(
+        reverse("therapists:worklist"), {"kind": "diary", "patient": str(world.patient_b.pk)}
+    )
+    assert page.status_code == 200
+    assert page.context["worklist"].items[0].kind == "diary"
+    bad = client_for(world.therapist.user).get(
+        reverse("therapists:worklist"), {"kind": "nonsense", "patient": "x"}
+    )
+    assert bad.status_code == 200 and len(bad.context["worklist"].items) == 3
+
+
+def test_the_page_shows_items_and_is_audited(world, enrolled, client_for):
+    submitted_answer(enrolled)
+    page = client_for(world.therapist.user).get(reverse("therapists:worklist"))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert world.patient_a.user.get_full_name() in html
+    assert "Assignment to review" in html
+    assert (
+        AuditEvent.objects.filter(
+            object_type="worklist", user=world.therapist.user, action=AuditEvent.Action.SEARCH
+        ).count()
+        == 1
+    )
+
+
+def test_the_navigation_counts_pending_items_in_one_query(
+    world, enrolled, client_for, django_assert_num_queries
+):
+    submitted_answer(enrolled)
+    diary_entry(enrolled)
+    _message(enrolled, world.patient_a.user)
+    intake_request(world.clinic)
+    roles_of(world.therapist.user)  # who the user is: loaded once per request, before the navigation
+    with django_assert_num_queries(1):
+        assert pending_count(fetched_by=world.therapist.user) == 4
+    assert pending_count(fetched_by=world.manager.user) is None
+    html = client_for(world.therapist.user).get(reverse("personal_settings")).content.decode()
+    assert "Worklist (4)" in html
+    manager_html = client_for(world.manager.user).get(reverse("personal_settings")).content.decode()
+    assert "Worklist" not in manager_html and "Dashboard" in manager_html
+
+
+def test_caseload_rows(world, client_for):
+    today = timezone.localdate()
+    enrollment = enroll(world.patient_a, start_days_ago=30, weekday=today.weekday())
+    first = enrollment.version.steps.select_related("module").get(slug="summary")
+    enrollment.current_step = first
+    enrollment.last_activity_at = timezone.now()
+    enrollment.save(update_fields=["current_step", "last_activity_at"])
+    shared_patient = make_patient(world.clinic, world.therapist2, "shared@patients.test", first_name="Sharon")
+    CareShare.objects.create(
+        patient=shared_patient,
+        colleague=world.therapist,
+        shared_by=world.therapist2,
+        until=today + timedelta(days=2),
+    )
+    rows = {r.patient.pk: r for r in caseload(fetched_by=world.therapist.user)}
+    assert set(rows) == {world.patient_a.pk, world.patient_b.pk, shared_patient.pk}
+    row = rows[world.patient_a.pk]
+    assert row.module_number == 2 and row.module_count == 2
+    assert row.next_feedback_due is not None and row.feedback_overdue
+    assert rows[shared_patient.pk].shared and rows[world.patient_b.pk].enrollment is None
+    page = client_for(world.therapist.user).get(reverse("therapists:caseload"))
+    assert page.status_code == 200
+    assert "Sharon" in page.content.decode() and "shared with you" in page.content.decode()
+
+
+def _measure(client, url):
+    client.get(url)  # the first request of a session also writes the session
+    with CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        response = client.get(url)
+        elapsed = time.perf_counter() - started
+    assert response.status_code == 200
+    return len(queries), elapsed, response
+
+
+@pytest.mark.parametrize(
+    "name,pinned",
+    [("therapists:worklist", WORKLIST_PAGE_QUERIES), ("therapists:caseload", CASELOAD_PAGE_QUERIES)],
+)
+def test_query_count_is_pinned_at_20_and_500_patients(world, client_for, name, pinned):
+    client = client_for(world.therapist.user)
+    url = reverse(name)
+    intake_request(world.clinic)
+    referral(world)  # to therapist2: the count must not depend on it
+    build_caseload(world.therapist, 20, prefix="small")
+    small, small_time, response = _measure(client, url)
+    if name == "therapists:worklist":
+        # 20 patients x (message, answer, 2 diary weeks, questionnaire, feedback overdue) + 10
+        # quiet + the intake request.
+        assert response.context["worklist"].total == 20 * 6 + 10 + 1
+    build_caseload(world.therapist, 480, prefix="large")
+    large, large_time, response = _measure(client, url)
+    if name == "therapists:worklist":
+        assert response.context["worklist"].total == 500 * 6 + 250 + 1
+    print(  # noqa: T201 - the measured figures, shown with -s
+        f"\n{name}: {small} queries at 20 patients ({small_time:.2f}s), {large} at 500 ({large_time:.2f}s), "
+        f"time ratio {large_time / small_time:.1f}"
+    )
+    assert small == large <= pinned

@@ -1,0 +1,860 @@
+"""The manager's dashboard: aggregates of one clinic (or one team), never clinical content.
+
+Every figure is a count, a share or a duration computed by the database; no patient is named,
+no answer, diary, message or score is read. The same :class:`Dashboard` feeds the page, the
+CSV exports (``tables``) and the clinic period report PDF, so the three always agree.
+
+Cost: a fixed number of queries (about sixteen) whatever the number of patients, enrollments
+and items; each is a GROUP BY or a correlated subquery.
+
+Definitions (also shown on the page):
+
+- *Active, paused, waiting*: enrollments of the therapist with that status now (waiting = invited,
+  the patient has not started yet).
+- *Pending items*: what waits for the therapist now, as on their worklist: patients' messages
+  without an answer (per conversation), assignments and questionnaires not reviewed, diary
+  weeks not reviewed (per patient and ISO week).
+- *Overdue feedback*: active patients whose feedback day (by their cadence) passed more than
+  ``ICBT_FEEDBACK_OVERDUE_WORKING_DAYS`` working days ago without feedback.
+- *Median time to feedback*: from an assignment being handed in, or a diary entry being written,
+  to it being reviewed (feedback attached to it, or marked as reviewed), for items reviewed in
+  the period. On PostgreSQL the median is ``percentile_cont(0.5)`` in the database. On SQLite
+  (development) it is computed in Python from a bounded list: each therapist's most recent
+  ``MEDIAN_SAMPLE`` reviewed items of the period, chosen by a window function in the database.
+- *Starts*: enrollments that started (the patient began) in the month; *completions*,
+  *drop-outs* (stopped) and *step-ups* (stepped up to face-to-face care): enrollments that ended
+  with that status in the month.
+- *Module funnel*: of the enrollments that started in the period, how many reached each module
+  (opened at least one of its steps), and how many completed the program.
+- *Share of treatment contacts delivered online*: messages written by clinic staff in the
+  program's message box (written feedback and other messages), divided by those messages plus
+  the recorded sessions (face to face, group, phone and video call).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.db import connection
+from django.db.models import CharField, Count, Exists, F, FloatField, Func, Max, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Cast, Concat, ExtractIsoYear, ExtractWeek, TruncMonth
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext_lazy as _
+
+from icbt.roles import roles_of
+from messaging.models import Message
+from patients.models import (
+    AssignmentAnswer,
+    DiaryEntry,
+    Enrollment,
+    IntakeRequest,
+    Patient,
+    StepProgress,
+    TreatmentSession,
+)
+from patients.selectors import program_titles
+from programs.models import Module
+from therapists import charts
+from therapists.models import Clinic, StaffMember, Team
+from therapists.worklist import (
+    answers_to_review,
+    feedback_state,
+    questionnaires_to_review,
+    unanswered_messages,
+)
+
+MEDIAN_SAMPLE = 1000
+DEFAULT_MONTHS = 12
+MAX_MONTHS = 60
+
+
+# --- The period ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # inclusive
+
+    @property
+    def start_at(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.start, time.min))
+
+    @property
+    def end_before(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.end + timedelta(days=1), time.min))
+
+    @property
+    def months(self) -> list[date]:
+        months, month = [], self.start.replace(day=1)
+        while month <= self.end:
+            months.append(month)
+            month = (month + timedelta(days=32)).replace(day=1)
+        return months
+
+
+def default_period(today: date | None = None) -> Period:
+    """The last twelve months: from the first day of the month eleven months ago to today."""
+    today = today or timezone.localdate()
+    month = today.replace(day=1)
+    for _step in range(DEFAULT_MONTHS - 1):
+        month = (month - timedelta(days=1)).replace(day=1)
+    return Period(start=month, end=today)
+
+
+def _month_key(value) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if timezone.is_aware(value):
+            value = timezone.localtime(value)
+        value = value.date()
+    return value.replace(day=1)
+
+
+def month_label(month: date) -> str:
+    return date_format(month, "M Y")
+
+
+# --- Seconds between two datetimes, in the database ------------------------------------------------
+
+
+class SecondsBetween(Func):
+    """``end - start`` in seconds, as a float, on PostgreSQL and SQLite."""
+
+    output_field = FloatField()
+
+    def __init__(self, end, start, **extra):
+        super().__init__(end, start, **extra)
+
+    def as_sql(self, compiler, connection, **extra_context):  # pragma: no cover - other databases
+        raise NotImplementedError("SecondsBetween supports PostgreSQL and SQLite")
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        end_sql, end_params = compiler.compile(self.source_expressions[0])
+        start_sql, start_params = compiler.compile(self.source_expressions[1])
+        return f"EXTRACT(EPOCH FROM ({end_sql} - {start_sql}))::float", (*end_params, *start_params)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        end_sql, end_params = compiler.compile(self.source_expressions[0])
+        start_sql, start_params = compiler.compile(self.source_expressions[1])
+        return f"((julianday({end_sql}) - julianday({start_sql})) * 86400.0)", (*end_params, *start_params)
+
+
+# --- Results ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class TherapistRow:
+    staff_id: int
+    name: str
+    teams: list[str]
+    team_ids: list[int]
+    active: int = 0
+    paused: int = 0
+    invited: int = 0
+    pending: int = 0
+    overdue: int = 0
+    median_hours: float | None = None
+    reviewed: int = 0
+
+
+@dataclass
+class ProgramMonthRow:
+    program: str
+    month: date
+    intake_requests: int = 0
+    starts: int = 0
+    completions: int = 0
+    dropouts: int = 0
+    step_ups: int = 0
+
+
+@dataclass
+class FunnelRow:
+    program: str
+    stage: str
+    patients: int
+    share: float | None  # of the enrollments that started
+
+
+@dataclass
+class ContactsRow:
+    month: date
+    feedback: int = 0
+    other_messages: int = 0
+    sessions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def online(self) -> int:
+        return self.feedback + self.other_messages
+
+    @property
+    def in_person(self) -> int:
+        return sum(self.sessions.values())
+
+    @property
+    def share_online(self) -> float | None:
+        total = self.online + self.in_person
+        return round(100 * self.online / total, 1) if total else None
+
+
+@dataclass
+class Table:
+    """One table of the dashboard, for the page, the CSV and the PDF."""
+
+    name: str
+    title: str
+    headers: list[str]
+    rows: list[list]
+
+
+@dataclass
+class Dashboard:
+    clinic: Clinic
+    team: Team | None
+    teams: list[Team]
+    period: Period
+    therapists: list[TherapistRow]
+    program_months: list[ProgramMonthRow]
+    funnel: list[FunnelRow]
+    contacts: list[ContactsRow]
+    session_kinds: list[tuple[str, str]]
+    trained_idle: list[StaffMember]
+    median_hours: float | None
+    median_method: str
+    charts: dict[str, charts.Chart] = field(default_factory=dict)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        rows = self.therapists
+        return {
+            key: sum(getattr(r, key) for r in rows)
+            for key in ("active", "paused", "invited", "pending", "overdue")
+        }
+
+    @property
+    def contacts_total(self) -> ContactsRow:
+        total = ContactsRow(month=self.period.start)
+        for row in self.contacts:
+            total.feedback += row.feedback
+            total.other_messages += row.other_messages
+            for kind, n in row.sessions.items():
+                total.sessions[kind] = total.sessions.get(kind, 0) + n
+        return total
+
+    def team_rows(self) -> list[dict]:
+        """Per team: the sum of its therapists' rows (a therapist in two teams counts in both)."""
+        rows = []
+        for team in self.teams if self.team is None else [self.team]:
+            members = [r for r in self.therapists if team.pk in r.team_ids]
+            rows.append(
+                {
+                    "team": team.name,
+                    "therapists": len(members),
+                    **{
+                        key: sum(getattr(r, key) for r in members)
+                        for key in ("active", "paused", "invited", "pending", "overdue")
+                    },
+                }
+            )
+        return rows
+
+
+# --- The selector ----------------------------------------------------------------------------------
+
+
+def manager_clinic(fetched_by) -> StaffMember | None:
+    staff = roles_of(fetched_by).staff
+    if staff is None or not staff.is_manager:
+        return None
+    return staff
+
+
+def clinic_dashboard(
+    *, fetched_by, period: Period | None = None, team_id: int | None = None, today: date | None = None
+) -> Dashboard | None:
+    """The dashboard of the viewer's clinic (managers only; None for anyone else), for
+    ``period`` (default: the last twelve months) and optionally one team of that clinic (a team
+    of another clinic is ignored)."""
+    staff = manager_clinic(fetched_by)
+    if staff is None:
+        return None
+    today = today or timezone.localdate()
+    period = period or default_period(today)
+    clinic = staff.clinic
+    teams = list(Team.objects.filter(clinic_id=clinic.pk).order_by("name"))
+    team = next((t for t in teams if t.pk == team_id), None)
+
+    enrollments = Enrollment.objects.filter(clinic_id=clinic.pk)
+    therapists_qs = StaffMember.objects.filter(clinic_id=clinic.pk, is_therapist=True)
+    if team is not None:
+        enrollments = enrollments.filter(therapist__teams=team)
+        therapists_qs = therapists_qs.filter(teams=team)
+    open_enrollments = enrollments.filter(status__in=Enrollment.OPEN_STATUSES)
+
+    rows = _therapist_rows(therapists_qs, enrollments, open_enrollments, today=today)
+    median_all, method = _medians(rows, enrollments, period)
+    titles = program_titles(language=_language())
+    program_months = _program_months(clinic, enrollments, period, titles)
+    funnel = _funnel(enrollments, period, titles)
+    contacts, kinds = _contacts(clinic, team, period)
+    trained_idle = list(
+        StaffMember.objects.filter(clinic_id=clinic.pk, is_therapist=True, training_date__isnull=False)
+        .filter(
+            ~Exists(Patient.objects.filter(therapist=OuterRef("pk"))),
+            ~Exists(Enrollment.objects.filter(therapist=OuterRef("pk"))),
+        )
+        .filter(**({"teams": team} if team is not None else {}))
+        .select_related("user")
+        .order_by("training_date", "user__last_name")
+    )
+    dashboard = Dashboard(
+        clinic=clinic,
+        team=team,
+        teams=teams,
+        period=period,
+        therapists=rows,
+        program_months=program_months,
+        funnel=funnel,
+        contacts=contacts,
+        session_kinds=kinds,
+        trained_idle=trained_idle,
+        median_hours=median_all,
+        median_method=method,
+    )
+    dashboard.charts = dashboard_charts(dashboard)
+    return dashboard
+
+
+def _language() -> str:
+    from django.utils import translation
+
+    return translation.get_language() or "en"
+
+
+def _therapist_rows(therapists_qs, enrollments, open_enrollments, *, today) -> list[TherapistRow]:
+    """Counts per status (one GROUP BY), pending items (four), overdue feedback (one)."""
+    status_count = {
+        key: Count("enrollments", filter=Q(enrollments__status=status))
+        for key, status in (
+            ("active", Enrollment.Status.ACTIVE),
+            ("paused", Enrollment.Status.PAUSED),
+            ("invited", Enrollment.Status.INVITED),
+        )
+    }
+    therapists = list(
+        therapists_qs.select_related("user")
+        .prefetch_related("teams")
+        .annotate(**status_count)
+        .order_by("user__last_name", "user__first_name", "pk")
+    )
+    rows = {
+        t.pk: TherapistRow(
+            staff_id=t.pk,
+            name=t.user.get_full_name() or t.user.email,
+            teams=[team.name for team in t.teams.all()],
+            team_ids=[team.pk for team in t.teams.all()],
+            active=t.active,
+            paused=t.paused,
+            invited=t.invited,
+        )
+        for t in therapists
+    }
+    pending: dict[int, int] = defaultdict(int)
+    for qs in (
+        unanswered_messages(open_enrollments)
+        .values(therapist=F("conversation__enrollment__therapist_id"))
+        .annotate(n=Count("conversation_id", distinct=True)),
+        answers_to_review(open_enrollments)
+        .values(therapist=F("enrollment__therapist_id"))
+        .annotate(n=Count("pk")),
+        questionnaires_to_review(open_enrollments)
+        .values(therapist=F("enrollment__therapist_id"))
+        .annotate(n=Count("pk")),
+        DiaryEntry.objects.filter(enrollment__in=open_enrollments, reviewed_at__isnull=True)
+        .values(therapist=F("enrollment__therapist_id"))
+        .annotate(
+            n=Count(
+                Concat(
+                    Cast("enrollment_id", CharField()),
+                    Value("-"),
+                    Cast(ExtractIsoYear("entry_date"), CharField()),
+                    Value("-"),
+                    Cast(ExtractWeek("entry_date"), CharField()),
+                    output_field=CharField(),
+                ),
+                distinct=True,
+            )
+        )
+        .order_by(),
+    ):
+        for row in qs:
+            pending[row["therapist"]] += row["n"]
+    for therapist_id, n in pending.items():
+        if therapist_id in rows:
+            rows[therapist_id].pending = n
+    active = open_enrollments.filter(status=Enrollment.Status.ACTIVE).only(
+        "id",
+        "therapist",
+        "start_date",
+        "started_at",
+        "last_feedback_at",
+        "feedback_cadence",
+        "feedback_weekday",
+    )
+    for enrollment in active:
+        if enrollment.therapist_id in rows and feedback_state(enrollment, today).is_overdue:
+            rows[enrollment.therapist_id].overdue += 1
+    return list(rows.values())
+
+
+def _review_durations_sql(enrollments, period: Period) -> tuple[str, list]:
+    """One SQL text: (therapist, seconds, reviewed_at) of every assignment and diary entry
+    reviewed in the period."""
+    in_period = {"reviewed_at__gte": period.start_at, "reviewed_at__lt": period.end_before}
+    answers = (
+        AssignmentAnswer.objects.filter(enrollment__in=enrollments, submitted_at__isnull=False, **in_period)
+        .annotate(
+            t=F("enrollment__therapist_id"),
+            s=SecondsBetween("reviewed_at", "submitted_at"),
+            at=F("reviewed_at"),
+        )
+        .values_list("t", "s", "at")
+        .order_by()
+    )
+    diaries = (
+        DiaryEntry.objects.filter(enrollment__in=enrollments, **in_period)
+        .annotate(
+            t=F("enrollment__therapist_id"),
+            s=SecondsBetween("reviewed_at", "created_at"),
+            at=F("reviewed_at"),
+        )
+        .values_list("t", "s", "at")
+        .order_by()
+    )
+    sql_a, params_a = answers.query.sql_with_params()
+    sql_d, params_d = diaries.query.sql_with_params()
+    return f"{sql_a} UNION ALL {sql_d}", [*params_a, *params_d]
+
+
+def _medians(rows: list[TherapistRow], enrollments, period: Period) -> tuple[float | None, str]:
+    """Median hours from hand-in to review per therapist (set on ``rows``) and for all of them.
+    One query."""
+    union, params = _review_durations_sql(enrollments, period)
+    by_id = {r.staff_id: r for r in rows}
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT d.t, percentile_cont(0.5) WITHIN GROUP (ORDER BY d.s), COUNT(*) "  # noqa: S608
+                f"FROM ({union}) AS d(t, s, at) GROUP BY ROLLUP (d.t)",
+                params,
+            )
+            overall = None
+            for therapist_id, median, count in cursor.fetchall():
+                hours = round(float(median) / 3600, 1) if median is not None else None
+                if therapist_id is None:
+                    overall = hours
+                elif therapist_id in by_id:
+                    by_id[therapist_id].median_hours, by_id[therapist_id].reviewed = hours, count
+            return overall, "percentile_cont"
+        cursor.execute(
+            "SELECT t, s FROM (SELECT d.t AS t, d.s AS s, ROW_NUMBER() OVER "  # noqa: S608
+            f"(PARTITION BY d.t ORDER BY d.at DESC) AS rn FROM ({union}) AS d) WHERE rn <= %s",
+            [*params, MEDIAN_SAMPLE],
+        )
+        samples: dict[int, list[float]] = defaultdict(list)
+        for therapist_id, seconds in cursor.fetchall():
+            samples[therapist_id].append(float(seconds))
+    for therapist_id, values in samples.items():
+        if therapist_id in by_id:
+            by_id[therapist_id].median_hours = round(statistics.median(values) / 3600, 1)
+            by_id[therapist_id].reviewed = len(values)
+    every = [v for values in samples.values() for v in values]
+    return (round(statistics.median(every) / 3600, 1) if every else None), "sample"
+
+
+def _program_months(clinic, enrollments, period: Period, titles: dict[int, str]) -> list[ProgramMonthRow]:
+    """Per program and month: intake requests, starts and endings by status. Three queries."""
+    table: dict[tuple[int, date], ProgramMonthRow] = {}
+
+    def row(program_id, month) -> ProgramMonthRow:
+        key = (program_id, _month_key(month))
+        if key not in table:
+            table[key] = ProgramMonthRow(program=titles.get(program_id, str(program_id)), month=key[1])
+        return table[key]
+
+    tz = timezone.get_current_timezone()
+    requests = (
+        IntakeRequest.objects.filter(
+            clinic_id=clinic.pk, created_at__gte=period.start_at, created_at__lt=period.end_before
+        )
+        .annotate(month=TruncMonth("created_at", tzinfo=tz))
+        .values("program_id", "month")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for r in requests:
+        row(r["program_id"], r["month"]).intake_requests = r["n"]
+    starts = (
+        enrollments.filter(started_at__gte=period.start_at, started_at__lt=period.end_before)
+        .annotate(month=TruncMonth("started_at", tzinfo=tz))
+        .values("version__program_id", "month")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for r in starts:
+        row(r["version__program_id"], r["month"]).starts = r["n"]
+    ends = (
+        enrollments.filter(
+            ended_at__gte=period.start_at,
+            ended_at__lt=period.end_before,
+            status__in=[Enrollment.Status.COMPLETED, Enrollment.Status.STOPPED, Enrollment.Status.STEPPED_UP],
+        )
+        .annotate(month=TruncMonth("ended_at", tzinfo=tz))
+        .values("version__program_id", "month", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    attribute = {
+        Enrollment.Status.COMPLETED: "completions",
+        Enrollment.Status.STOPPED: "dropouts",
+        Enrollment.Status.STEPPED_UP: "step_ups",
+    }
+    for r in ends:
+        setattr(row(r["version__program_id"], r["month"]), attribute[r["status"]], r["n"])
+    return sorted(table.values(), key=lambda r: (r.program.lower(), r.month))
+
+
+def _funnel(enrollments, period: Period, titles: dict[int, str]) -> list[FunnelRow]:
+    """Of the enrollments that started in the period, per program: how many reached each module
+    (the highest module with a step opened, from StepProgress) and how many completed. Two
+    queries."""
+    reached = Subquery(
+        StepProgress.objects.filter(enrollment=OuterRef("pk"))
+        .order_by("-step__module__number")
+        .values("step__module__number")[:1]
+    )
+    groups = (
+        enrollments.filter(started_at__gte=period.start_at, started_at__lt=period.end_before)
+        .annotate(reached=reached)
+        .values("version__program_id", "reached", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    per_program: dict[int, dict] = {}
+    for g in groups:
+        data = per_program.setdefault(
+            g["version__program_id"], {"started": 0, "reached": defaultdict(int), "completed": 0}
+        )
+        data["started"] += g["n"]
+        data["reached"][g["reached"] or 0] += g["n"]
+        if g["status"] == Enrollment.Status.COMPLETED:
+            data["completed"] += g["n"]
+    if not per_program:
+        return []
+    module_counts = dict(
+        Module.objects.filter(version__program_id__in=list(per_program))
+        .values("version__program_id")
+        .annotate(n=Max("number"))
+        .values_list("version__program_id", "n")
+        .order_by()
+    )
+    rows = []
+    for program_id, data in sorted(per_program.items(), key=lambda kv: titles.get(kv[0], "").lower()):
+        program = titles.get(program_id, str(program_id))
+        started = data["started"]
+        rows.append(FunnelRow(program, str(_("Started the program")), started, 100.0))
+        highest = max([module_counts.get(program_id, 0), *data["reached"].keys()])
+        for number in range(1, highest + 1):
+            n = sum(count for module, count in data["reached"].items() if module >= number)
+            rows.append(
+                FunnelRow(
+                    program,
+                    str(_("Reached module %(number)s")) % {"number": number},
+                    n,
+                    round(100 * n / started, 1) if started else None,
+                )
+            )
+        rows.append(
+            FunnelRow(
+                program,
+                str(_("Completed the program")),
+                data["completed"],
+                round(100 * data["completed"] / started, 1) if started else None,
+            )
+        )
+    return rows
+
+
+def _contacts(clinic, team, period: Period) -> tuple[list[ContactsRow], list[tuple[str, str]]]:
+    """Per month: messages from clinic staff (feedback and other) and recorded sessions per kind.
+    Two queries."""
+    tz = timezone.get_current_timezone()
+    messages = Message.objects.filter(
+        conversation__enrollment__clinic_id=clinic.pk,
+        author__staff__isnull=False,
+        created_at__gte=period.start_at,
+        created_at__lt=period.end_before,
+    )
+    sessions = TreatmentSession.objects.filter(
+        patient__clinic_id=clinic.pk, held_on__gte=period.start, held_on__lte=period.end
+    )
+    if team is not None:
+        messages = messages.filter(conversation__enrollment__therapist__teams=team)
+        sessions = sessions.filter(patient__therapist__teams=team)
+    months = {m: ContactsRow(month=m) for m in period.months}
+    for r in (
+        messages.annotate(month=TruncMonth("created_at", tzinfo=tz))
+        .values("month", "is_feedback")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        row = months.setdefault(_month_key(r["month"]), ContactsRow(month=_month_key(r["month"])))
+        if r["is_feedback"]:
+            row.feedback += r["n"]
+        else:
+            row.other_messages += r["n"]
+    for r in (
+        sessions.annotate(month=TruncMonth("held_on"))
+        .values("month", "kind")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        row = months.setdefault(_month_key(r["month"]), ContactsRow(month=_month_key(r["month"])))
+        row.sessions[r["kind"]] = row.sessions.get(r["kind"], 0) + r["n"]
+    kinds = [(str(k.value), str(k.label)) for k in TreatmentSession.Kind]
+    return [months[m] for m in sorted(months)], kinds
+
+
+# --- Tables and charts -----------------------------------------------------------------------------
+
+
+def _hours(value) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def dashboard_tables(d: Dashboard) -> dict[str, Table]:
+    """Every table of the dashboard, in the order of the page. Plain values (numbers, dates,
+    names of staff, programs and teams): no patient, no clinical content."""
+    tables = {
+        "therapists": Table(
+            "therapists",
+            str(_("Caseload per therapist")),
+            [
+                str(_("Therapist")),
+                str(_("Teams")),
+                str(_("Active")),
+                str(_("Paused")),
+                str(_("Waiting (invited)")),
+                str(_("Pending items")),
+                str(_("Overdue feedback")),
+                str(_("Median hours to feedback")),
+                str(_("Items reviewed in the period")),
+            ],
+            [
+                [
+                    r.name,
+                    ", ".join(r.teams),
+                    r.active,
+                    r.paused,
+                    r.invited,
+                    r.pending,
+                    r.overdue,
+                    _hours(r.median_hours),
+                    r.reviewed,
+                ]
+                for r in d.therapists
+            ],
+        ),
+        "teams": Table(
+            "teams",
+            str(_("Caseload per team")),
+            [
+                str(_("Team")),
+                str(_("Therapists")),
+                str(_("Active")),
+                str(_("Paused")),
+                str(_("Waiting (invited)")),
+                str(_("Pending items")),
+                str(_("Overdue feedback")),
+            ],
+            [
+                [
+                    r["team"],
+                    r["therapists"],
+                    r["active"],
+                    r["paused"],
+                    r["invited"],
+                    r["pending"],
+                    r["overdue"],
+                ]
+                for r in d.team_rows()
+            ],
+        ),
+        "programs": Table(
+            "programs",
+            str(_("Per program and month")),
+            [
+                str(_("Program")),
+                str(_("Month")),
+                str(_("Intake requests")),
+                str(_("Starts")),
+                str(_("Completions")),
+                str(_("Drop-outs")),
+                str(_("Step-ups")),
+            ],
+            [
+                [
+                    r.program,
+                    r.month.strftime("%Y-%m"),
+                    r.intake_requests,
+                    r.starts,
+                    r.completions,
+                    r.dropouts,
+                    r.step_ups,
+                ]
+                for r in d.program_months
+            ],
+        ),
+        "funnel": Table(
+            "funnel",
+            str(_("How far patients get (module funnel)")),
+            [
+                str(_("Program")),
+                str(_("Stage")),
+                str(_("Patients")),
+                str(_("Share of those who started (%)")),
+            ],
+            [[r.program, r.stage, r.patients, "" if r.share is None else f"{r.share:.1f}"] for r in d.funnel],
+        ),
+        "contacts": Table(
+            "contacts",
+            str(_("Treatment contacts: online and in person")),
+            [
+                str(_("Month")),
+                str(_("Feedback messages")),
+                str(_("Other messages from the clinic")),
+                *[str(label) for _value, label in d.session_kinds],
+                str(_("Share online (%)")),
+            ],
+            [
+                [
+                    r.month.strftime("%Y-%m"),
+                    r.feedback,
+                    r.other_messages,
+                    *[r.sessions.get(value, 0) for value, _label in d.session_kinds],
+                    "" if r.share_online is None else f"{r.share_online:.1f}",
+                ]
+                for r in d.contacts
+            ],
+        ),
+        "trained": Table(
+            "trained",
+            str(_("Trained therapists without a patient yet")),
+            [
+                str(_("Therapist")),
+                str(_("Training date")),
+            ],
+            [[s.user.get_full_name() or s.user.email, s.training_date.isoformat()] for s in d.trained_idle],
+        ),
+    }
+    return tables
+
+
+def dashboard_charts(d: Dashboard) -> dict[str, charts.Chart]:
+    months = d.period.months
+    labels = [month_label(m) for m in months]
+    flow = defaultdict(lambda: [0, 0, 0, 0, 0])
+    for r in d.program_months:
+        values = flow[r.month]
+        values[0] += r.intake_requests
+        values[1] += r.starts
+        values[2] += r.completions
+        values[3] += r.dropouts
+        values[4] += r.step_ups
+    names = [_("Intake requests"), _("Starts"), _("Completions"), _("Drop-outs"), _("Step-ups")]
+    flow_chart = charts.bar_chart(
+        charts.Chart(
+            "chart-flow",
+            str(_("Intake requests, starts and endings per month")),
+            str(
+                _(
+                    "Bars per month for intake requests, starts, completions, drop-outs and step-ups, "
+                    "all programs together; in total %(requests)s intake requests, %(starts)s starts, "
+                    "%(completions)s completions, %(dropouts)s drop-outs and %(stepups)s step-ups."
+                )
+            )
+            % {
+                "requests": sum(v[0] for v in flow.values()),
+                "starts": sum(v[1] for v in flow.values()),
+                "completions": sum(v[2] for v in flow.values()),
+                "dropouts": sum(v[3] for v in flow.values()),
+                "stepups": sum(v[4] for v in flow.values()),
+            },
+            labels,
+            [
+                charts.Series(str(name), [flow[m][i] if m in flow else 0 for m in months])
+                for i, name in enumerate(names)
+            ],
+        )
+    )
+    programs = list(dict.fromkeys(r.program for r in d.funnel))
+    stages: list[str] = []
+    for r in d.funnel:
+        if r.stage not in stages:
+            stages.append(r.stage)
+    values = {(r.program, r.stage): r.patients for r in d.funnel}
+    funnel_chart = charts.hbar_chart(
+        charts.Chart(
+            "chart-funnel",
+            str(_("How far patients get")),
+            str(
+                _(
+                    "For each program, the number of patients who started, reached each module and "
+                    "completed the program, of those who started in the period."
+                )
+            ),
+            stages,
+            [charts.Series(p, [values.get((p, s), 0) for s in stages]) for p in programs],
+        )
+    )
+    total = d.contacts_total
+    contacts_chart = charts.bar_chart(
+        charts.Chart(
+            "chart-contacts",
+            str(_("Treatment contacts per month: online and in person")),
+            str(
+                _(
+                    "Bars per month: messages from the clinic in the program (online) and recorded sessions "
+                    "(face to face, group, phone, video). Over the period %(share)s%% of %(total)s "
+                    "contacts were online."
+                )
+            )
+            % {
+                "share": charts.fmt(total.share_online) if total.share_online is not None else "–",
+                "total": total.online + total.in_person,
+            },
+            [month_label(r.month) for r in d.contacts],
+            [
+                charts.Series(str(_("Online (messages)")), [r.online for r in d.contacts]),
+                charts.Series(str(_("Sessions")), [r.in_person for r in d.contacts]),
+            ],
+        )
+    )
+    rows = [r for r in d.therapists if r.median_hours is not None]
+    median_chart = charts.bar_chart(
+        charts.Chart(
+            "chart-median",
+            str(_("Median hours to feedback per therapist")),
+            str(_("One bar per therapist: the median number of hours from hand-in to review in the period.")),
+            [r.name for r in rows],
+            [charts.Series(str(_("Median hours")), [r.median_hours for r in rows])],
+            unit=str(_("hours")),
+        )
+    )
+    return {"flow": flow_chart, "funnel": funnel_chart, "contacts": contacts_chart, "median": median_chart}

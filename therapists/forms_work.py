@@ -1,0 +1,52 @@
+"""Filter forms of the worklist and the manager's dashboard (GET forms: nothing is written)."""
+
+from datetime import timedelta
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from therapists.dashboard import MAX_MONTHS, Period, default_period
+from therapists.worklist import FILTER_KINDS
+
+
+class WorklistFilterForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), required=False)
+    patient = forms.TypedChoiceField(label=_("Patient"), required=False, coerce=int, empty_value=None)
+    order = forms.ChoiceField(
+        label=_("Sort by age"), required=False,
+        choices=[("oldest", _("oldest first")), ("newest", _("newest first"))],
+    )
+
+    def __init__(self, *args, patients=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [("", _("every kind")), *FILTER_KINDS.items()]
+        self.fields["patient"].choices = [("", _("every patient")), *patients]
+
+
+class DashboardFilterForm(forms.Form):
+    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    team = forms.TypedChoiceField(label=_("Team"), required=False, coerce=int, empty_value=None)
+
+    def __init__(self, *args, teams=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].choices = [("", _("the whole clinic")), *[(t.pk, t.name) for t in teams]]
+
+    def clean(self):
+        data = super().clean()
+        default = default_period()
+        start, end = data.get("start") or default.start, data.get("end") or default.end
+        if start > end:
+            raise forms.ValidationError(_("The start date must come before the end date."))
+        if (end - start) > timedelta(days=31 * MAX_MONTHS):
+            raise forms.ValidationError(
+                _("Choose a period of at most %(months)s months."), params={"months": MAX_MONTHS}
+            )
+        data["period"] = Period(start=start, end=end)
+        return data
+
+    def period(self) -> Period:
+        """The chosen period, or the default (the last twelve months) when the form is invalid."""
+        if self.is_bound and self.is_valid():
+            return self.cleaned_data["period"]
+        return default_period()

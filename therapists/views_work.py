@@ -1,0 +1,96 @@
+"""The therapist's worklist and caseload, the manager's dashboard and its exports. Thin views:
+an access check, a selector, a template (or a CSV / PDF), and an audit event."""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import render
+from django.utils import timezone
+
+from icbt.access import require_staff_role
+from icbt.audit import Action, audit_record
+from icbt.pdf import pdf_response, render_pdf
+from therapists import worklist as worklist_selectors
+from therapists.dashboard import MEDIAN_SAMPLE, clinic_dashboard, dashboard_tables
+from therapists.exports import csv_response
+from therapists.forms_work import DashboardFilterForm, WorklistFilterForm
+
+WORKLIST_PAGE_SIZE = 100
+
+
+def _int(value) -> int | None:
+    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 12 else None
+
+
+@login_required
+def worklist(request):
+    require_staff_role(request.user, "therapist")
+    result = worklist_selectors.worklist(
+        fetched_by=request.user, kind=request.GET.get("kind", ""),
+        patient_id=_int(request.GET.get("patient")), order=request.GET.get("order", "oldest"),
+    )
+    form = WorklistFilterForm(request.GET or None, patients=result.patients)
+    form.is_valid()
+    page = Paginator(result.items, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    audit_record(user=request.user, request=request, action=Action.SEARCH, object_type="worklist")
+    return render(request, "therapists/worklist.html",
+                  {"worklist": result, "form": form, "page": page, "query": query.urlencode()})
+
+
+@login_required
+def caseload(request):
+    require_staff_role(request.user, "therapist")
+    rows = worklist_selectors.caseload(fetched_by=request.user)
+    audit_record(user=request.user, request=request, action=Action.SEARCH, object_type="caseload")
+    return render(request, "therapists/caseload.html", {"rows": rows, "today": timezone.localdate()})
+
+
+def _dashboard(request):
+    staff = require_staff_role(request.user, "manager")
+    teams = list(staff.clinic.teams.order_by("name"))
+    form = DashboardFilterForm(request.GET or None, teams=teams)
+    team_id = form.cleaned_data.get("team") if form.is_bound and form.is_valid() else None
+    dashboard = clinic_dashboard(fetched_by=request.user, period=form.period(), team_id=team_id)
+    return form, dashboard
+
+
+def _definitions() -> dict:
+    return {"overdue_days": settings.ICBT_FEEDBACK_OVERDUE_WORKING_DAYS, "median_sample": MEDIAN_SAMPLE}
+
+
+@login_required
+def dashboard(request):
+    form, data = _dashboard(request)
+    return render(request, "therapists/dashboard.html", {
+        "form": form, "dashboard": data, "tables": dashboard_tables(data), "query": request.GET.urlencode(),
+        **_definitions(),
+    })
+
+
+@login_required
+def dashboard_csv(request, table):
+    _form, data = _dashboard(request)
+    tables = dashboard_tables(data)
+    if table not in tables:
+        raise Http404
+    audit_record(user=request.user, request=request, action=Action.EXPORT, clinic_id=data.clinic.pk,
+                 object_type="clinic_report", object_id=f"csv:{table}")
+    chosen = tables[table]
+    name = f"clinic-{table}-{data.period.start.isoformat()}-{data.period.end.isoformat()}.csv"
+    return csv_response(chosen.headers, chosen.rows, filename=name)
+
+
+@login_required
+def dashboard_pdf(request):
+    _form, data = _dashboard(request)
+    audit_record(user=request.user, request=request, action=Action.EXPORT, clinic_id=data.clinic.pk,
+                 object_type="clinic_report", object_id="pdf")
+    content = render_pdf("therapists/pdf/clinic_report.html", {
+        "dashboard": data, "tables": dashboard_tables(data), "generated_at": timezone.now(),
+        **_definitions(),
+    })
+    name = f"clinic-report-{data.period.start.isoformat()}-{data.period.end.isoformat()}.pdf"
+    return pdf_response(content, filename=name)
