@@ -307,6 +307,12 @@ ADMINS = []
 # --- Product settings -----------------------------------------------------------------------
 ICBT_FEEDBACK_OVERDUE_WORKING_DAYS = env_int("ICBT_FEEDBACK_OVERDUE_WORKING_DAYS", 2)
 ICBT_INACTIVE_DAYS = env_int("ICBT_INACTIVE_DAYS", 7)
+# Stepped care after Master your Fatigue: advise face-to-face CBT when the end CIS fatigue score
+# is at or above this, or the RAND-36 physical functioning score at or below this.
+ICBT_STEPUP_CIS_THRESHOLD = env_int("ICBT_STEPUP_CIS_THRESHOLD", 35)
+ICBT_STEPUP_RAND_PF_THRESHOLD = env_int("ICBT_STEPUP_RAND_PF_THRESHOLD", 70)
+# Public intake requests accepted per client address per hour.
+ICBT_INTAKE_REQUESTS_PER_HOUR = env_int("ICBT_INTAKE_REQUESTS_PER_HOUR", 5)
 # Notification digests (messaging/digests.py): "soon" batches at most once per this many minutes;
 # a claimed digest whose run died is taken over after the lease (longer than the task time limit,
 # so a lease never expires under a run that is still alive); an optional pause between e-mails

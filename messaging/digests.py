@@ -369,8 +369,15 @@ def _hold(digest_id: int, token: uuid.UUID, clock: _Clock) -> bool:
 
 
 def _deliver_safely(digest_id, token, clock, report, progress) -> None:
+    """Deliver one claimed digest; any error stays with this recipient. The error is logged by
+    type only (an SMTP error may quote an address), and the digest is released for a retry
+    with back-off, keeping its window and Message-ID."""
     try:
         _deliver(digest_id, token, clock, report, progress)
+    except _LeaseLost:
+        # Our lease expired while the e-mail was leaving and another run took the digest over:
+        # it sends (or sent) the same e-mail with the same Message-ID. Nothing to release.
+        logger.warning("digest %s: taken over by another run after sending (same Message-ID)", digest_id)
     except Exception as exc:  # noqa: BLE001 - caught per recipient, retried later
         report.failed += 1
         attempts = Digest.objects.filter(pk=digest_id).values_list("attempts", flat=True).first() or 1

@@ -162,10 +162,12 @@ def module_detail(request, module_slug):
     )
 
 
-def _place(progress, module, state) -> StepPlace:
+def _place(progress, module, state, step) -> StepPlace:
+    """'Module x of n, step y of m' and the neighbours, counting only the steps shown to this
+    patient (programs.selectors.step_place counts every step of the version)."""
     previous, following = progress.neighbours(state)
     return StepPlace(
-        step=state.step,
+        step=step,
         module=module.module,
         module_count=len(progress.modules),
         step_number=module.steps.index(state) + 1,
@@ -188,17 +190,13 @@ def step(request, module_slug, step_slug):
     module, state = found
     if not module.is_open:
         return _not_open(request, enrollment, module)
+    if request.method == "POST" and not enrollment.is_open:
+        messages.info(
+            request, _("Your program has ended. You can still read everything, but no longer change it.")
+        )
+        return redirect(request.path)
     current = selectors.step_for_enrollment(enrollment=enrollment, pk=state.step.pk)
-    place = _place(progress, module, state)
-    place = StepPlace(
-        current,
-        place.module,
-        place.module_count,
-        place.step_number,
-        place.step_count,
-        place.previous,
-        place.next,
-    )
+    place = _place(progress, module, state, current)
     handler = {
         Step.Kind.ASSIGNMENT: _assignment_step,
         Step.Kind.DIARY: _diary_step,

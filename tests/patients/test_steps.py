@@ -130,6 +130,11 @@ def test_a_closed_enrollment_can_be_read_but_writes_nothing(setup):
     assert not StepProgress.objects.filter(enrollment=enrollment).exists()
     client.post(reverse("patients:step_done", args=["first", "intro"]))
     assert not StepProgress.objects.filter(enrollment=enrollment).exists()
+    response = client.post(_url("first", "plan"), {"word": "late", "action": "draft"})
+    assert response.status_code == 302
+    assert not enrollment.answers.exists()
+    draft = client.post(reverse("patients:assignment_draft", args=["first", "plan"]), {"word": "late"})
+    assert draft.status_code == 409 and draft.json()["status"] == "refused"
 
 
 def test_staff_and_patients_without_an_enrollment_get_404(setup, client_for):

@@ -50,8 +50,9 @@ class TestProgramList:
         load_tiny(content_root)
         client = client_for(world.therapist.user)
         client.get(reverse("programs:program_list"))  # warm the session and TOTP caches
-        # 7 per signed-in staff request + 2 for the versions, whatever the number of programs.
-        with django_assert_max_num_queries(9):
+        # 8 per signed-in therapist request (7, + the worklist count in the navigation) + 2 for the
+        # versions, whatever the number of programs.
+        with django_assert_max_num_queries(10):
             response = client.get(reverse("programs:program_list"))
         assert response.status_code == 200
 
@@ -73,9 +74,10 @@ class TestProgramDetail:
         client = client_for(world.therapist.user)
         url = reverse("programs:program_detail", args=["tiny-program", "en"])
         client.get(url)
-        # 7 per signed-in staff request (session, user, roles, TOTP, savepoints) + version,
-        # clinic setting, modules, steps: the same for any number of modules and steps.
-        with django_assert_max_num_queries(11):
+        # 8 per signed-in therapist request (session, user, roles, TOTP, savepoints, the worklist
+        # count in the navigation) + version, clinic setting, modules, steps: the same for any
+        # number of modules and steps.
+        with django_assert_max_num_queries(12):
             assert client.get(url).status_code == 200
 
     def test_unknown_program_is_404(self, world, client_for, tiny):

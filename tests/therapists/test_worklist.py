@@ -173,7 +173,9 @@ def test_only_the_caseload_and_patients_shared_with_the_viewer(world):
         until=timezone.localdate() + timedelta(days=3),
     )
     assert {(i.kind, i.patient_id) for i in worklist(fetched_by=world.therapist2.user).items} == {
-        ("answer", world.patient_a.pk), ("feedback_overdue", world.patient_a.pk)}
+        ("answer", world.patient_a.pk),
+        ("feedback_overdue", world.patient_a.pk),
+    }
     share.ended_at = timezone.now()
     share.save(update_fields=["ended_at"])
     assert not worklist(fetched_by=world.therapist2.user).items
@@ -304,3 +306,16 @@ def test_query_count_is_pinned_at_20_and_500_patients(world, client_for, name, p
         f"time ratio {large_time / small_time:.1f}"
     )
     assert small == large <= pinned
+
+
+def test_the_patient_overview_links_to_what_still_needs_feedback(world, enrolled, client_for):
+    submitted_answer(enrolled)
+    client = client_for(world.therapist.user)
+    html = client.get(
+        reverse("patients:staff_patient_detail", kwargs={"pk": world.patient_a.pk})
+    ).content.decode()
+    link = f"{reverse('therapists:worklist')}?patient={world.patient_a.pk}"
+    assert "What still needs feedback" in html and link in html
+    assert reverse("patients:staff_treatment_summary", kwargs={"pk": world.patient_a.pk}) in html
+    items = client.get(link).context["page"].object_list
+    assert {i.patient_id for i in items} == {world.patient_a.pk} and "answer" in [i.kind for i in items]
