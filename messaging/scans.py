@@ -22,6 +22,7 @@ from django.utils import timezone
 from icbt.models import Notification
 from icbt.notifications import notify
 from patients.models import Enrollment
+from patients.progress import progress_for
 from therapists.models import StaffMember
 
 Kind = Notification.Kind
@@ -204,8 +205,6 @@ def progress_scan(enrollment: Enrollment, *, now: datetime, report: ScanReport) 
     - *a diary due*: from ``DIARY_REMINDER_HOUR`` on, a diary the patient keeps is not filled
       in for today (weekly: for seven days); once a day.
     """
-    from patients.progress import progress_for
-
     today = timezone.localdate(now)
     progress = progress_for(enrollment, today=today)
     for module in progress.modules[1:]:

@@ -205,6 +205,7 @@ def _enrollment_data(patient: Patient, enrollment: Enrollment) -> dict:
                 "module": a.step.module.number,
                 "assignment": a.step.title,
                 "status": a.get_status_display(),
+                "field_labels": _labels(a.step.fields),
                 "answer": _decoded(a.content),
                 "submitted_answer": _decoded(a.submitted_content),
                 "draft_saved_at": _iso(a.draft_saved_at),
@@ -222,6 +223,7 @@ def _enrollment_data(patient: Patient, enrollment: Enrollment) -> dict:
         diary.append(
             {
                 "diary": d.diary_type.title,
+                "field_labels": _labels(d.diary_type.fields),
                 "date": _iso(d.entry_date),
                 "values": d.values,
                 "text": _decoded(d.text),
@@ -309,6 +311,15 @@ def _enrollment_data(patient: Patient, enrollment: Enrollment) -> dict:
     }
 
 
+def _labels(fields) -> dict[str, str]:
+    """``{field name: label}`` from a content definition (assignment or diary fields)."""
+    return {
+        f["name"]: str(f.get("label") or f["name"])
+        for f in fields or []
+        if isinstance(f, dict) and "name" in f
+    }
+
+
 def _has_conversation(enrollment: Enrollment) -> bool:
     from django.core.exceptions import ObjectDoesNotExist
 
@@ -364,14 +375,15 @@ def own_data_json(data: dict) -> bytes:
     return json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2).encode("utf-8")
 
 
-def lines(value, prefix: str = "") -> list[tuple[str, str]]:
-    """A nested answer or diary value as readable (label, text) lines for the PDF."""
+def lines(value, prefix: str = "", labels: dict | None = None) -> list[tuple[str, str]]:
+    """A nested answer or diary value as readable (label, text) lines for the PDF; top-level
+    field names are shown by their label from the content when known."""
     if value is None or value == "" or value == {} or value == []:
         return []
     if isinstance(value, dict):
         result = []
         for key, item in value.items():
-            label = f"{prefix}{key}"
+            label = f"{prefix}{(labels or {}).get(key, key)}"
             if isinstance(item, dict | list):
                 result += lines(item, prefix=f"{label} · ")
             else:
@@ -387,16 +399,50 @@ def lines(value, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix.rstrip(" ·") or "–", str(value))]
 
 
+_TIME_KEYS = {
+    "at",
+    "date",
+    "until",
+    "held_on",
+    "start_date",
+    "generated_at",
+    "in_care_since",
+    "account_created",
+}
+
+
+def _readable_times(value, key: str = ""):
+    """ISO dates and times (as in the JSON) written for people: "26 Nov 2026, 14:05"."""
+    if isinstance(value, dict):
+        return {k: _readable_times(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_readable_times(v, key) for v in value]
+    if isinstance(value, str) and (key in _TIME_KEYS or key.endswith("_at")):
+        try:
+            if len(value) == 10:
+                return date_format(date.fromisoformat(value), "j M Y")
+            return date_format(datetime.fromisoformat(value), "j M Y, H:i")
+        except ValueError:
+            return value
+    return value
+
+
 def own_data_for_pdf(data: dict) -> dict:
-    """The same data with readable lines added for answers, diary values and intakes."""
+    """The same data with readable dates, and readable lines added for answers, diary values and
+    intakes."""
+    data = _readable_times(data)
     for enrollment in data["enrollments"]:
         for answer in enrollment["assignment_answers"]:
-            answer["lines"] = lines(answer["answer"])
+            labels = answer["field_labels"]
+            answer["lines"] = lines(answer["answer"], labels=labels)
             answer["submitted_lines"] = (
-                lines(answer["submitted_answer"]) if answer["submitted_answer"] != answer["answer"] else []
+                lines(answer["submitted_answer"], labels=labels)
+                if answer["submitted_answer"] != answer["answer"]
+                else []
             )
         for entry in enrollment["diary_entries"]:
-            entry["lines"] = lines(entry["values"]) + lines(entry["text"])
+            labels = entry["field_labels"]
+            entry["lines"] = lines(entry["values"], labels=labels) + lines(entry["text"], labels=labels)
         for response in enrollment["questionnaires"]:
             response["lines"] = lines(response["answers"])
     for intake in data["intakes"]:

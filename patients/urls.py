@@ -1,6 +1,6 @@
 from django.urls import path
 
-from patients import views, views_patient, views_public, views_staff
+from patients import views, views_patient, views_public, views_reports, views_staff
 
 app_name = "patients"
 
@@ -64,11 +64,12 @@ urlpatterns += [
 ]
 
 # Reports (issue 7): the therapist's treatment summary, and the patient's own data (GDPR).
-from patients import views_reports  # noqa: E402
-
 urlpatterns += [
-    path("staff/patients/<int:pk>/summary.pdf", views_reports.staff_treatment_summary,
-         name="staff_treatment_summary"),
+    path(
+        "staff/patients/<int:pk>/summary.pdf",
+        views_reports.staff_treatment_summary,
+        name="staff_treatment_summary",
+    ),
     path("me/my-data/", views_reports.my_data, name="my_data"),
     path("me/my-data/download.json", views_reports.my_data_json, name="my_data_json"),
     path("me/my-data/download.pdf", views_reports.my_data_pdf, name="my_data_pdf"),

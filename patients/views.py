@@ -22,12 +22,6 @@ def _own_patient(request):
 
 
 @login_required
-def patient_home(request):
-    patient = _own_patient(request)
-    return render(request, "patients/home.html", {"patient": patient})
-
-
-@login_required
 def patient_access_log(request):
     """'Who looked at my file': every staff access to the patient's own record."""
     patient = _own_patient(request)

@@ -19,8 +19,9 @@ def staff_treatment_summary(request, pk):
     """The treatment summary PDF, for the patient's file and for reimbursement. Generating it is
     an export of patient data: audited by the access helper."""
     require_staff_role(request.user)
-    patient = patient_get_for_user(request.user, pk, request=request, action=Action.EXPORT,
-                                   object_type="treatment_summary")
+    patient = patient_get_for_user(
+        request.user, pk, request=request, action=Action.EXPORT, object_type="treatment_summary"
+    )
     context = reports.treatment_summary(patient=patient)
     content = render_pdf("patients/reports/treatment_summary.html", context)
     return pdf_response(content, filename=f"treatment-summary-{patient.case_reference}.pdf")
@@ -34,8 +35,15 @@ def _own_patient(request):
 
 
 def _audit_own_export(request, patient, kind: str) -> None:
-    audit_record(user=request.user, request=request, action=Action.EXPORT, patient_id=patient.pk,
-                 clinic_id=patient.clinic_id, object_type="own_data", object_id=kind)
+    audit_record(
+        user=request.user,
+        request=request,
+        action=Action.EXPORT,
+        patient_id=patient.pk,
+        clinic_id=patient.clinic_id,
+        object_type="own_data",
+        object_id=kind,
+    )
 
 
 @login_required
@@ -48,8 +56,10 @@ def my_data(request):
 def my_data_json(request):
     patient = _own_patient(request)
     _audit_own_export(request, patient, "json")
-    response = HttpResponse(reports.own_data_json(reports.own_data(patient=patient)),
-                            content_type="application/json; charset=utf-8")
+    response = HttpResponse(
+        reports.own_data_json(reports.own_data(patient=patient)),
+        content_type="application/json; charset=utf-8",
+    )
     stamp = timezone.localdate().isoformat()
     response["Content-Disposition"] = f'attachment; filename="my-data-{stamp}.json"'
     response["X-Content-Type-Options"] = "nosniff"

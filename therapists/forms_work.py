@@ -13,7 +13,8 @@ class WorklistFilterForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), required=False)
     patient = forms.TypedChoiceField(label=_("Patient"), required=False, coerce=int, empty_value=None)
     order = forms.ChoiceField(
-        label=_("Sort by age"), required=False,
+        label=_("Sort by age"),
+        required=False,
         choices=[("oldest", _("oldest first")), ("newest", _("newest first"))],
     )
 

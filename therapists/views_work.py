@@ -17,6 +17,7 @@ from therapists.exports import csv_response
 from therapists.forms_work import DashboardFilterForm, WorklistFilterForm
 
 WORKLIST_PAGE_SIZE = 100
+CASELOAD_PAGE_SIZE = 100
 
 
 def _int(value) -> int | None:
@@ -27,8 +28,10 @@ def _int(value) -> int | None:
 def worklist(request):
     require_staff_role(request.user, "therapist")
     result = worklist_selectors.worklist(
-        fetched_by=request.user, kind=request.GET.get("kind", ""),
-        patient_id=_int(request.GET.get("patient")), order=request.GET.get("order", "oldest"),
+        fetched_by=request.user,
+        kind=request.GET.get("kind", ""),
+        patient_id=_int(request.GET.get("patient")),
+        order=request.GET.get("order", "oldest"),
     )
     form = WorklistFilterForm(request.GET or None, patients=result.patients)
     form.is_valid()
@@ -36,16 +39,24 @@ def worklist(request):
     query = request.GET.copy()
     query.pop("page", None)
     audit_record(user=request.user, request=request, action=Action.SEARCH, object_type="worklist")
-    return render(request, "therapists/worklist.html",
-                  {"worklist": result, "form": form, "page": page, "query": query.urlencode()})
+    return render(
+        request,
+        "therapists/worklist.html",
+        {"worklist": result, "form": form, "page": page, "query": query.urlencode()},
+    )
 
 
 @login_required
 def caseload(request):
     require_staff_role(request.user, "therapist")
     rows = worklist_selectors.caseload(fetched_by=request.user)
+    page = Paginator(rows, CASELOAD_PAGE_SIZE).get_page(request.GET.get("page"))
     audit_record(user=request.user, request=request, action=Action.SEARCH, object_type="caseload")
-    return render(request, "therapists/caseload.html", {"rows": rows, "today": timezone.localdate()})
+    return render(
+        request,
+        "therapists/caseload.html",
+        {"rows": page.object_list, "page": page, "today": timezone.localdate()},
+    )
 
 
 def _dashboard(request):
@@ -64,10 +75,17 @@ def _definitions() -> dict:
 @login_required
 def dashboard(request):
     form, data = _dashboard(request)
-    return render(request, "therapists/dashboard.html", {
-        "form": form, "dashboard": data, "tables": dashboard_tables(data), "query": request.GET.urlencode(),
-        **_definitions(),
-    })
+    return render(
+        request,
+        "therapists/dashboard.html",
+        {
+            "form": form,
+            "dashboard": data,
+            "tables": dashboard_tables(data),
+            "query": request.GET.urlencode(),
+            **_definitions(),
+        },
+    )
 
 
 @login_required
@@ -76,8 +94,14 @@ def dashboard_csv(request, table):
     tables = dashboard_tables(data)
     if table not in tables:
         raise Http404
-    audit_record(user=request.user, request=request, action=Action.EXPORT, clinic_id=data.clinic.pk,
-                 object_type="clinic_report", object_id=f"csv:{table}")
+    audit_record(
+        user=request.user,
+        request=request,
+        action=Action.EXPORT,
+        clinic_id=data.clinic.pk,
+        object_type="clinic_report",
+        object_id=f"csv:{table}",
+    )
     chosen = tables[table]
     name = f"clinic-{table}-{data.period.start.isoformat()}-{data.period.end.isoformat()}.csv"
     return csv_response(chosen.headers, chosen.rows, filename=name)
@@ -86,11 +110,22 @@ def dashboard_csv(request, table):
 @login_required
 def dashboard_pdf(request):
     _form, data = _dashboard(request)
-    audit_record(user=request.user, request=request, action=Action.EXPORT, clinic_id=data.clinic.pk,
-                 object_type="clinic_report", object_id="pdf")
-    content = render_pdf("therapists/pdf/clinic_report.html", {
-        "dashboard": data, "tables": dashboard_tables(data), "generated_at": timezone.now(),
-        **_definitions(),
-    })
+    audit_record(
+        user=request.user,
+        request=request,
+        action=Action.EXPORT,
+        clinic_id=data.clinic.pk,
+        object_type="clinic_report",
+        object_id="pdf",
+    )
+    content = render_pdf(
+        "therapists/pdf/clinic_report.html",
+        {
+            "dashboard": data,
+            "tables": dashboard_tables(data),
+            "generated_at": timezone.now(),
+            **_definitions(),
+        },
+    )
     name = f"clinic-report-{data.period.start.isoformat()}-{data.period.end.isoformat()}.pdf"
     return pdf_response(content, filename=name)

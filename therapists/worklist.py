@@ -24,6 +24,7 @@ from django.db.models import Count, Exists, IntegerField, Min, OuterRef, Q, Quer
 from django.db.models.functions import ExtractIsoYear, ExtractWeek
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from icbt.roles import roles_of
@@ -305,7 +306,7 @@ def worklist(
                     "feedback_overdue" if state.is_overdue else "feedback_due",
                     _local_midnight(state.due_on),
                     _composer(enrollment.patient.pk),
-                    str(_("Feedback was due on %(day)s")) % {"day": state.due_on.strftime("%Y-%m-%d")},
+                    str(_("Feedback was due on %(day)s")) % {"day": date_format(state.due_on, "D j M")},
                     enrollment.pk,
                     urgent=False,
                     flagged=state.is_overdue,

@@ -40,7 +40,9 @@ def test_home_diary_and_graph(signed_in, shots, a11y):
     shots(page, "diary-graph")
 
 
-def test_assignment_draft_autosaves_survives_offline_and_a_refused_submit_keeps_the_text(signed_in, shots, a11y):
+def test_assignment_draft_autosaves_survives_offline_and_a_refused_submit_keeps_the_text(
+    signed_in, shots, a11y
+):
     session = signed_in(PATIENT, staff=False, viewport=PHONE)
     page = session.page
     page.goto(ENERGY)
@@ -61,13 +63,17 @@ def test_assignment_draft_autosaves_survives_offline_and_a_refused_submit_keeps_
     status.filter(has_text="Not saved yet").wait_for(timeout=10000)
     session.context.set_offline(False)
     page.goto(ENERGY)
-    assert page.get_by_label("What will you do differently this week?").input_value() == \
-        "Written without a connection"
+    assert (
+        page.get_by_label("What will you do differently this week?").input_value()
+        == "Written without a connection"
+    )
     status.filter(has_text="put back").filter(has_text="Saved at").wait_for(timeout=10000)
     page.evaluate("() => localStorage.clear()")
     page.reload()
-    assert page.get_by_label("What will you do differently this week?").input_value() == \
-        "Written without a connection"
+    assert (
+        page.get_by_label("What will you do differently this week?").input_value()
+        == "Written without a connection"
+    )
 
     # Too many points: refused with the message next to the field, everything typed kept.
     page.get_by_label("Housework").fill("16")
@@ -77,8 +83,10 @@ def test_assignment_draft_autosaves_survives_offline_and_a_refused_submit_keeps_
     main = page.locator("main").inner_text()
     assert "You used 25 points, but you have 20. Take away 5 points." in main
     assert page.get_by_label("Housework").input_value() == "16"
-    assert page.get_by_label("What will you do differently this week?").input_value() == \
-        "Written without a connection"
+    assert (
+        page.get_by_label("What will you do differently this week?").input_value()
+        == "Written without a connection"
+    )
     check_both_widths(page, a11y)
     shots(page, "assignment-refused")
 
@@ -86,4 +94,6 @@ def test_assignment_draft_autosaves_survives_offline_and_a_refused_submit_keeps_
     with page.expect_navigation():
         page.get_by_role("button", name="Hand in to your therapist").click()
     assert "Handed in" in page.locator("main").inner_text()
-    assert page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('icbt-draft:')).length") == 0
+    assert (
+        page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('icbt-draft:')).length") == 0
+    )
