@@ -188,7 +188,7 @@ elif _email.scheme in ("smtp", "smtps", "smtp+tls"):
 else:
     raise ImproperlyConfigured(f"EMAIL_URL: unknown scheme {_email.scheme!r} (use smtp, smtps, smtp+tls, file, console).")
 # A neutral sender: nothing in it says which clinic or which treatment.
-DEFAULT_FROM_EMAIL = env_str("ICBT_FROM_EMAIL", "Online care <no-reply@icbt.example>")
+DEFAULT_FROM_EMAIL = env_str("ICBT_FROM_EMAIL", "Online care <no-reply@example.org>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Authentication (django-allauth with MFA) -------------------------------------------------

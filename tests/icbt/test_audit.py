@@ -380,3 +380,38 @@ def test_audit_search_is_for_clinic_admins_only(persona, trail, client_for):
 
 def test_a_patient_gets_404_on_the_audit_search(world, client_for):
     assert _search(client_for(world.patient_a.user)).status_code == 404
+
+
+def test_bulk_update_and_delete_of_audit_events_are_refused_on_every_database(world):
+    from icbt.models import AuditEvent
+
+    AuditEvent.objects.create(action="view", user_email="x@example.org")
+    with pytest.raises(PermissionError):
+        AuditEvent.objects.all().update(role="changed")
+    with pytest.raises(PermissionError):
+        AuditEvent.objects.all().delete()
+    assert AuditEvent.objects.filter(user_email="x@example.org").count() == 1
+
+
+def test_admin_deactivation_ends_the_users_sessions(world, client_for):
+    from django.contrib.sessions.models import Session
+
+    from icbt.models import User
+    from tests.factories import give_totp
+
+    operator = User.objects.create_superuser(email="op@platform.test", password="an-operator-passw0rd")
+    give_totp(operator)
+    victim = world.patient_a.user
+    patient_client = client_for(victim)
+    assert patient_client.get("/me/").status_code == 200
+    admin_client = client_for(operator)
+    response = admin_client.post(
+        f"/admin/icbt/user/{victim.pk}/change/",
+        {"email": victim.email, "first_name": victim.first_name, "last_name": victim.last_name,
+         "language": "en", "date_joined_0": "2026-01-01", "date_joined_1": "10:00:00"},
+    )
+    assert response.status_code == 302, response.content[:500]
+    victim.refresh_from_db()
+    assert not victim.is_active
+    assert not any(str(s.get_decoded().get("_auth_user_id")) == str(victim.pk) for s in Session.objects.all())
+    assert patient_client.get("/me/").status_code == 302
