@@ -13,7 +13,7 @@ urlpatterns = [
     path("invitation/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("settings/", views.personal_settings, name="personal_settings"),
     path("accounts/", include("allauth.urls")),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", views.set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("", include("patients.urls")),
     path("", include("therapists.urls")),

@@ -1,12 +1,15 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.views import i18n
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from icbt import services
 from icbt.forms import PersonalSettingsForm, SetPasswordForm
@@ -76,6 +79,19 @@ def personal_settings(request):
     form = PersonalSettingsForm(request.POST or None, initial={"language": request.user.language})
     if request.method == "POST" and form.is_valid():
         services.user_update_language(user=request.user, language=form.cleaned_data["language"])
-        messages.success(request, _("Your settings are saved."))
+        with translation.override(form.cleaned_data["language"]):
+            messages.success(request, _("Your settings are saved."))
         return redirect("personal_settings")
     return render(request, "icbt/settings.html", {"form": form})
+
+
+@require_POST
+def set_language(request):
+    """The language switch in the footer: Django's ``set_language`` (a cookie, for visitors), and
+    for a signed-in person also their saved choice, which ``UserLanguageMiddleware`` would
+    otherwise put back on the next page."""
+    response = i18n.set_language(request)
+    language = request.POST.get("language")
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        services.user_update_language(user=request.user, language=language)
+    return response

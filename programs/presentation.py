@@ -37,7 +37,8 @@ def step_form(
 def questionnaire_presentation_for(step: Step, *, clinic_id: int | None, language: str | None = None):
     language = language or step.version.language
     licensed = None
-    if not questionnaires.get_instrument(step.questionnaire).texts_shipped:
+    instrument = questionnaires.get_instrument(step.questionnaire)
+    if not instrument.texts_shipped or instrument.licensed_texts_allowed:
         licensed = selectors.licensed_instrument_for(
             clinic_id=clinic_id, code=step.questionnaire, language=language
         )

@@ -3,14 +3,18 @@
 Definitions live in code, not in content files: their scoring rules are clinical decisions that
 must be reviewed and tested, not edited with the text. Item texts are stored per language
 (``{"en": ..., "nl": ...}``); a language without texts falls back to English and says so
-(``Presentation.translated``), so Dutch texts can be added later (issue 9) without changing
-anything else.
+(``Presentation.translated``).
 
 Licences (see also programs/content/LICENSED.md):
-- PHQ-9 and GAD-7: free to reproduce, translate, display and distribute (credit below).
+- PHQ-9 and GAD-7: free to reproduce, translate, display and distribute (credit below). The
+  Dutch texts are our own rendering, to be replaced by the official Dutch version (the note
+  shown under the questionnaire says so).
 - RAND-36 physical functioning: RAND's terms: RAND is credited and every change we made is
-  marked. We call it RAND-36, never SF-36 (a trademark of others).
-- Single-item 0-10 ratings of pain and fatigue: our own wording.
+  marked. We call it RAND-36, never SF-36 (a trademark of others). Only RAND's English items
+  are shipped: the Dutch RAND-36 (Van der Zee & Sanderman, UMCG/SHARE) is not ours to
+  distribute, so a clinic that has the Dutch texts loads them as a licensed file
+  (``licensed_texts_allowed``); without that a Dutch patient sees the English items with a notice.
+- Single-item 0-10 ratings of pain and fatigue: our own wording, in both languages.
 - CIS fatigue severity subscale: copyrighted. Only the scoring is here; a clinic loads the item
   texts under its own licence (``LicensedInstrument``), and without them the therapist enters
   the total (``questionnaire_score_entered``).
@@ -97,6 +101,12 @@ class Instrument:
     options: tuple[Option, ...]
     licence_note: str
     texts_shipped: bool = True
+    # A clinic may load texts for a language we do not ship (``LicensedInstrument``).
+    licensed_texts_allowed: bool = False
+    # Per language: the name shown above the questionnaire and the licence note under it
+    # (falling back to ``name`` and ``licence_note``).
+    titles: Mapping[str, str] = field(default_factory=dict)
+    licence_notes: Mapping[str, str] = field(default_factory=dict)
     higher_is_better: bool = False
     min_total: float = 0
     max_total: float = 0
@@ -179,10 +189,10 @@ def _as_int(value) -> int | None:
 
 
 _FREQUENCY_OPTIONS = (
-    Option(0, {"en": "Not at all"}),
-    Option(1, {"en": "Several days"}),
-    Option(2, {"en": "More than half the days"}),
-    Option(3, {"en": "Nearly every day"}),
+    Option(0, {"en": "Not at all", "nl": "Helemaal niet"}),
+    Option(1, {"en": "Several days", "nl": "Een aantal dagen"}),
+    Option(2, {"en": "More than half the days", "nl": "Meer dan de helft van de dagen"}),
+    Option(3, {"en": "Nearly every day", "nl": "Bijna elke dag"}),
 )
 
 _PFIZER_NOTE = (
@@ -191,34 +201,68 @@ _PFIZER_NOTE = (
     "distribute."
 )
 
+# Shown under the Dutch PHQ-9 and GAD-7 until the official Dutch version replaces our rendering.
+_PFIZER_NOTE_NL = (
+    "Ontwikkeld door dr. Robert L. Spitzer, dr. Janet B.W. Williams, dr. Kurt Kroenke en collega's, "
+    "met een onderwijsbeurs van Pfizer Inc. Vrij te vermenigvuldigen, vertalen, tonen en verspreiden "
+    "zonder toestemming. Nederlandse tekst: een eigen vertaling van het icbt-project, nog te "
+    "vervangen door de officiële Nederlandse versie (our rendering, to be replaced by the official "
+    "Dutch version)."
+)
+_FREQUENCY_INSTRUCTIONS_NL = "Hoe vaak heb je in de afgelopen 2 weken last gehad van de volgende problemen?"
+
 PHQ9_INSTRUMENT = Instrument(
     code=PHQ9,
     name="PHQ-9",
     short_name=_("Mood (PHQ-9)"),
     instructions={
-        "en": "Over the last 2 weeks, how often have you been bothered by any of the following problems?"
+        "en": "Over the last 2 weeks, how often have you been bothered by any of the following problems?",
+        "nl": _FREQUENCY_INSTRUCTIONS_NL,
     },
     items=tuple(
-        Item(n, {"en": text})
-        for n, text in enumerate(
+        Item(n, {"en": en, "nl": nl})
+        for n, (en, nl) in enumerate(
             [
-                "Little interest or pleasure in doing things",
-                "Feeling down, depressed, or hopeless",
-                "Trouble falling or staying asleep, or sleeping too much",
-                "Feeling tired or having little energy",
-                "Poor appetite or overeating",
-                "Feeling bad about yourself — or that you are a failure or have let yourself or your "
-                "family down",
-                "Trouble concentrating on things, such as reading the newspaper or watching television",
-                "Moving or speaking so slowly that other people could have noticed? Or the opposite — "
-                "being so fidgety or restless that you have been moving around a lot more than usual",
-                "Thoughts that you would be better off dead or of hurting yourself in some way",
+                (
+                    "Little interest or pleasure in doing things",
+                    "Weinig interesse in of plezier aan dingen doen",
+                ),
+                ("Feeling down, depressed, or hopeless", "Je somber, depressief of hopeloos voelen"),
+                (
+                    "Trouble falling or staying asleep, or sleeping too much",
+                    "Moeite met inslapen of doorslapen, of juist te veel slapen",
+                ),
+                ("Feeling tired or having little energy", "Je moe voelen of weinig energie hebben"),
+                ("Poor appetite or overeating", "Weinig eetlust of juist te veel eten"),
+                (
+                    "Feeling bad about yourself — or that you are a failure or have let yourself or your "
+                    "family down",
+                    "Je slecht voelen over jezelf — of het gevoel hebben dat je een mislukking bent, of dat "
+                    "je jezelf of je familie hebt teleurgesteld",
+                ),
+                (
+                    "Trouble concentrating on things, such as reading the newspaper or watching television",
+                    "Moeite om je te concentreren, bijvoorbeeld bij het lezen van de krant of bij "
+                    "televisiekijken",
+                ),
+                (
+                    "Moving or speaking so slowly that other people could have noticed? Or the opposite — "
+                    "being so fidgety or restless that you have been moving around a lot more than usual",
+                    "Zo langzaam bewegen of praten dat anderen het gemerkt kunnen hebben? Of juist het "
+                    "omgekeerde — zo onrustig of rusteloos zijn dat je veel meer hebt bewogen dan normaal",
+                ),
+                (
+                    "Thoughts that you would be better off dead or of hurting yourself in some way",
+                    "Gedachten dat je beter dood zou kunnen zijn, of gedachten om jezelf op een of andere "
+                    "manier pijn te doen",
+                ),
             ],
             start=1,
         )
     ),
     options=_FREQUENCY_OPTIONS,
     licence_note="PHQ-9. " + _PFIZER_NOTE,
+    licence_notes={"nl": "PHQ-9. " + _PFIZER_NOTE_NL},
     min_total=0,
     max_total=27,
     bands=(
@@ -234,24 +278,37 @@ GAD7_INSTRUMENT = Instrument(
     code=GAD7,
     name="GAD-7",
     short_name=_("Worry and anxiety (GAD-7)"),
-    instructions={"en": "Over the last 2 weeks, how often have you been bothered by the following problems?"},
+    instructions={
+        "en": "Over the last 2 weeks, how often have you been bothered by the following problems?",
+        "nl": _FREQUENCY_INSTRUCTIONS_NL,
+    },
     items=tuple(
-        Item(n, {"en": text})
-        for n, text in enumerate(
+        Item(n, {"en": en, "nl": nl})
+        for n, (en, nl) in enumerate(
             [
-                "Feeling nervous, anxious, or on edge",
-                "Not being able to stop or control worrying",
-                "Worrying too much about different things",
-                "Trouble relaxing",
-                "Being so restless that it is hard to sit still",
-                "Becoming easily annoyed or irritable",
-                "Feeling afraid, as if something awful might happen",
+                ("Feeling nervous, anxious, or on edge", "Je nerveus, angstig of gespannen voelen"),
+                (
+                    "Not being able to stop or control worrying",
+                    "Niet kunnen stoppen met piekeren, of het piekeren niet in de hand hebben",
+                ),
+                ("Worrying too much about different things", "Je te veel zorgen maken over allerlei dingen"),
+                ("Trouble relaxing", "Moeite om te ontspannen"),
+                (
+                    "Being so restless that it is hard to sit still",
+                    "Zo onrustig zijn dat stilzitten moeilijk is",
+                ),
+                ("Becoming easily annoyed or irritable", "Snel geërgerd of prikkelbaar zijn"),
+                (
+                    "Feeling afraid, as if something awful might happen",
+                    "Je bang voelen, alsof er iets vreselijks zou kunnen gebeuren",
+                ),
             ],
             start=1,
         )
     ),
     options=_FREQUENCY_OPTIONS,
     licence_note="GAD-7. " + _PFIZER_NOTE,
+    licence_notes={"nl": "GAD-7. " + _PFIZER_NOTE_NL},
     min_total=0,
     max_total=21,
     bands=(
@@ -304,6 +361,8 @@ RAND36_PF_INSTRUMENT = Instrument(
         Option(3, {"en": "No, not limited at all"}),
     ),
     licence_note=RAND36_CREDIT,
+    licensed_texts_allowed=True,
+    titles={"nl": "RAND-36 lichamelijk functioneren"},
     higher_is_better=True,
     min_total=0,
     max_total=100,
@@ -315,18 +374,22 @@ PAIN_NRS_INSTRUMENT = Instrument(
     code=PAIN_NRS,
     name="Pain intensity (0-10)",
     short_name=_("Pain (0-10)"),
-    instructions={"en": "Choose the number that fits best."},
+    titles={"nl": "Pijn (0-10)"},
+    instructions={"en": "Choose the number that fits best.", "nl": "Kies het getal dat het best past."},
     items=(
         Item(
             1,
             {
                 "en": "How much pain have you had on average in the past week? "
-                "0 is no pain, 10 is the worst pain you can imagine."
+                "0 is no pain, 10 is the worst pain you can imagine.",
+                "nl": "Hoeveel pijn had je de afgelopen week gemiddeld? "
+                "0 is geen pijn, 10 is de ergste pijn die je je kunt voorstellen.",
             },
         ),
     ),
     options=_NRS_OPTIONS,
     licence_note="Single-item numeric rating scale, wording by the icbt project.",
+    licence_notes={"nl": "Eén vraag met een schaal van 0 tot 10, in eigen woorden van het icbt-project."},
     min_total=0,
     max_total=10,
 )
@@ -335,18 +398,22 @@ FATIGUE_NRS_INSTRUMENT = Instrument(
     code=FATIGUE_NRS,
     name="Fatigue (0-10)",
     short_name=_("Fatigue (0-10)"),
-    instructions={"en": "Choose the number that fits best."},
+    titles={"nl": "Vermoeidheid (0-10)"},
+    instructions={"en": "Choose the number that fits best.", "nl": "Kies het getal dat het best past."},
     items=(
         Item(
             1,
             {
                 "en": "How tired have you been on average in the past week? "
-                "0 is not tired at all, 10 is as tired as you can imagine."
+                "0 is not tired at all, 10 is as tired as you can imagine.",
+                "nl": "Hoe moe was je de afgelopen week gemiddeld? "
+                "0 is helemaal niet moe, 10 is zo moe als je je maar kunt voorstellen.",
             },
         ),
     ),
     options=_NRS_OPTIONS,
     licence_note="Single-item numeric rating scale, wording by the icbt project.",
+    licence_notes={"nl": "Eén vraag met een schaal van 0 tot 10, in eigen woorden van het icbt-project."},
     min_total=0,
     max_total=10,
 )
@@ -357,6 +424,7 @@ CIS_FATIGUE_INSTRUMENT = Instrument(
     code=CIS_FATIGUE,
     name="CIS fatigue severity",
     short_name=_("Fatigue severity (CIS)"),
+    titles={"nl": "CIS ernst van de vermoeidheid"},
     instructions={},
     items=tuple(Item(n, {}) for n in range(1, 9)),
     options=tuple(Option(v, {"en": str(v)}) for v in range(1, 8)),
@@ -654,7 +722,15 @@ def questionnaire_presentation(code: str, language: str, *, licensed=None) -> Pr
     if not instrument.texts_shipped:
         if licensed is None:
             return Presentation(
-                instrument, language, False, False, instrument.name, "", (), (), instrument.licence_note
+                instrument,
+                language,
+                False,
+                False,
+                instrument.titles.get(language) or instrument.name,
+                "",
+                (),
+                (),
+                instrument.licence_note,
             )
         return Presentation(
             instrument,
@@ -669,15 +745,35 @@ def questionnaire_presentation(code: str, language: str, *, licensed=None) -> Pr
             {"reverse_scored": list(licensed.reverse_scored), "severe_threshold": licensed.severe_threshold},
         )
     translated = all(language in item.text for item in instrument.items)
+    title = instrument.titles.get(language) or instrument.name
+    if (
+        not translated
+        and instrument.licensed_texts_allowed
+        and licensed is not None
+        and licensed.language == language
+    ):
+        # Texts the clinic loaded for a language we do not ship (the Dutch RAND-36). Scoring
+        # stays ours: no scoring options come from the file.
+        return Presentation(
+            instrument,
+            language,
+            True,
+            True,
+            licensed.title or title,
+            licensed.instructions,
+            tuple((n, text) for n, text in enumerate(licensed.items, start=1)),
+            tuple((o["value"], o["label"]) for o in licensed.options),
+            licensed.licence_note,
+        )
     lang = language if translated else "en"
     return Presentation(
         instrument,
         language,
         True,
         translated,
-        instrument.name,
+        title,
         instrument.instructions.get(lang, ""),
         tuple((item.number, item.label(lang)) for item in instrument.items),
         tuple((o.value, o.label(lang)) for o in instrument.options),
-        instrument.licence_note,
+        instrument.licence_notes.get(lang) or instrument.licence_note,
     )

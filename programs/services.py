@@ -264,7 +264,7 @@ def licensed_instrument_load(*, clinic, data: bytes, uploaded_by) -> LicensedIns
         raise ValidationError(errors)
     code = doc["instrument"]
     instrument = questionnaires.INSTRUMENTS.get(code)
-    if instrument is None or instrument.texts_shipped:
+    if instrument is None or (instrument.texts_shipped and not instrument.licensed_texts_allowed):
         raise _licensed_error(
             doc.line_of("instrument"),
             _("'%(code)s' is not a licensed questionnaire this application knows") % {"code": code},

@@ -4,6 +4,7 @@ lease and the one documented duplicate, errors per recipient, tips, language."""
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
@@ -371,7 +372,7 @@ def test_headers_sender_and_unsubscribe(t, client):
     diary(t, t.enrollment_a, local(2026, 3, 2, 9))
     digest_round(now=local(2026, 3, 3, 8))
     (message,) = mail.outbox
-    assert message.from_email == "Online care <no-reply@icbt.example>"
+    assert message.from_email == settings.DEFAULT_FROM_EMAIL
     headers = message.message()
     assert headers["Message-ID"] == Digest.objects.get().message_id
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

@@ -1,0 +1,330 @@
+"""python manage.py bench [--json] [--scale 0.05] [--keep] [--explain] [--workers 2] [--no-http]
+
+Builds a synthetic clinic in a separate database and measures, in one run:
+
+* ``hello``: the median time of a bare view through the whole stack (a signed-in patient);
+* ``worklist`` and ``patient_overview``: queries and median time for a therapist with a small
+  and with a large caseload (the same page, the same amount of work per patient);
+* ``manager_dashboard``: queries and median time for the manager of the whole clinic;
+* ``digest``: one digest round over ``pending`` notifications for ``recipients`` people, with the
+  locmem e-mail backend: e-mails sent, notifications delivered, queries per recipient, seconds;
+* ``encryption_overhead_pct``: time in AES-GCM as a share of the rest of read-heavy requests;
+* ``http``: gunicorn with the production settings and N workers on a loopback port, a fixed
+  number of requests from signed-in patients to the bare view and posting diary entries.
+
+The database is new and separate: on PostgreSQL (``DATABASE_URL``) a database ``icbt_bench`` is
+created, migrated and dropped afterwards (``--keep`` keeps it); on SQLite a temporary file.
+The bench uses its own fresh secret key and master key, so it never reads or writes real data.
+Progress goes to stderr; with ``--json`` stdout holds the JSON object alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
+from django.test.utils import override_settings
+from django.urls import reverse
+from django.utils import timezone
+
+BENCH_DATABASE = "icbt_bench"
+
+
+@dataclass
+class Sizes:
+    small: int
+    large: int
+    clinic: int
+    pending: int
+    recipients: int
+    requests: int
+
+    @classmethod
+    def for_scale(cls, scale: float) -> Sizes:
+        """The issue's sizes at scale 1; smaller runs keep every part but shrink the numbers."""
+        small = min(20, max(2, round(400 * scale)))
+        large = max(round(2000 * scale), 5 * small)
+        return cls(
+            small=small,
+            large=large,
+            clinic=max(round(5000 * scale), small + large),
+            pending=max(round(100_000 * scale), 20),
+            recipients=max(round(1000 * scale), 2),
+            requests=max(round(2000 * scale), 60),
+        )
+
+
+class BenchDatabase:
+    """A new database beside the configured one, made and dropped with Django's test-database
+    machinery (the same code path as the test runner, so migrations run exactly as in tests)."""
+
+    def __init__(self, *, keep: bool, progress):
+        self.connection = connections["default"]
+        self.keep = keep
+        self.progress = progress
+        self.temp_dir = None
+        self.old_name = None
+
+    def create(self) -> str:
+        settings_dict = self.connection.settings_dict
+        vendor = self.connection.vendor
+        if vendor == "sqlite":
+            self.temp_dir = tempfile.mkdtemp(prefix="icbt-bench-db-")
+            name = os.path.join(self.temp_dir, "bench.sqlite3")
+        elif vendor == "postgresql":
+            name = BENCH_DATABASE
+        else:
+            raise CommandError(f"bench runs on SQLite or PostgreSQL, not {vendor}.")
+        settings_dict.setdefault("TEST", {})
+        settings_dict["TEST"] = {**settings_dict["TEST"], "NAME": name}
+        self.old_name = settings_dict["NAME"]
+        self.progress(f"creating and migrating the bench database ({vendor}: {name})")
+        self.connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        return self.url()
+
+    def url(self) -> str:
+        """The DATABASE_URL of the bench database, for the gunicorn processes."""
+        s = self.connection.settings_dict
+        if self.connection.vendor == "sqlite":
+            return f"sqlite:///{s['NAME']}"
+        auth = quote(s.get("USER") or "", safe="")
+        if s.get("PASSWORD"):
+            auth += ":" + quote(s["PASSWORD"], safe="")
+        host = s.get("HOST") or "127.0.0.1"
+        port = f":{s['PORT']}" if s.get("PORT") else ""
+        return f"postgres://{auth}@{host}{port}/{s['NAME']}" if auth else f"postgres://{host}{port}/{s['NAME']}"
+
+    def destroy(self):
+        connections.close_all()
+        name = self.connection.settings_dict["NAME"]
+        if self.keep:
+            self.progress(f"kept the bench database: {name}")
+        self.connection.creation.destroy_test_db(self.old_name, verbosity=0, keepdb=self.keep)
+        if self.temp_dir and not self.keep:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+class Command(BaseCommand):
+    help = "Measure pages, digests, encryption and HTTP throughput on a synthetic clinic (separate database)."
+    requires_system_checks = []
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="Print the JSON object alone on stdout.")
+        parser.add_argument("--scale", type=float, default=1.0,
+                            help="Shrink the sizes (0.05 for a quick run); 1 is the issue's sizes.")
+        parser.add_argument("--keep", action="store_true", help="Keep the bench database afterwards.")
+        parser.add_argument("--explain", action="store_true",
+                            help="Print the queries of each page, and those that grow with the caseload.")
+        parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for the HTTP part.")
+        parser.add_argument("--concurrency", type=int, default=0,
+                            help="Client threads of the HTTP part (default: 4 per worker).")
+        parser.add_argument("--requests", type=int, default=0,
+                            help="Requests per HTTP measurement (default: 2000 at scale 1).")
+        parser.add_argument("--repeat", type=int, default=11, help="Timed requests per page (the median).")
+        parser.add_argument("--no-http", action="store_true", help="Leave out the gunicorn part.")
+
+    def progress(self, message: str) -> None:
+        self.stderr.write(f"[bench {time.monotonic() - self.started:6.1f}s] {message}")
+        self.stderr.flush()
+
+    def handle(self, *args, **options):
+        self.started = time.monotonic()
+        scale = options["scale"]
+        if not 0 < scale <= 1:
+            raise CommandError("--scale must be above 0 and at most 1.")
+        sizes = Sizes.for_scale(scale)
+        if options["requests"]:
+            sizes.requests = options["requests"]
+        secret_key = secrets.token_urlsafe(50)
+        master_key = base64.urlsafe_b64encode(os.urandom(32)).decode("ascii")
+        overrides = {
+            "SECRET_KEY": secret_key,
+            "ICBT_MASTER_KEY": master_key,
+            "ICBT_OLD_MASTER_KEYS": [],
+            "DEBUG": False,
+            "ALLOWED_HOSTS": [*settings.ALLOWED_HOSTS, "testserver"],
+            "ROOT_URLCONF": "icbt.bench.urls",
+            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+            "CACHES": {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": "icbt-bench"}},
+            "CELERY_TASK_ALWAYS_EAGER": False,
+            "ICBT_DIGEST_SEND_PAUSE_MS": 0,
+        }
+        database = BenchDatabase(keep=options["keep"], progress=self.progress)
+        with override_settings(**overrides):
+            url = database.create()
+            try:
+                result = self.measure(sizes, options, database_url=url, secret_key=secret_key,
+                                      master_key=master_key)
+            finally:
+                database.destroy()
+        result["scale"] = scale
+        result["database"] = database.connection.vendor
+        result["seconds"] = round(time.monotonic() - self.started, 1)
+        targets = check_targets(result)
+        result["targets"] = targets
+        text = json.dumps(result, indent=None if options["json"] else 2)
+        self.stdout.write(text)
+        missed = [name for name, ok in targets.items() if ok is False]
+        self.progress("targets missed: " + ", ".join(missed) if missed else "every target met")
+
+    # --- The measurements ---------------------------------------------------------------------
+
+    def measure(self, sizes: Sizes, options, *, database_url, secret_key, master_key) -> dict:
+        from icbt.bench import data, measure
+
+        repeat = options["repeat"]
+        self.progress(f"building the clinic: {sizes.clinic} patients ({sizes.small} and {sizes.large} for the "
+                      "two therapists compared)")
+        world = data.build_clinic(small=sizes.small, large=sizes.large, total=sizes.clinic, progress=self.progress)
+        result = {}
+
+        patient = world.patients[world.therapist_small.pk][0]
+        patient_client = measure.signed_in_client(patient.user)
+        hello = measure.time_page(patient_client, "/bench/hello", repeat=max(repeat, 51))
+        result["hello"] = {"ms": round(hello.ms, 2), "queries": hello.queries}
+        self.progress(f"hello: {hello.ms:.1f} ms, {hello.queries} queries")
+
+        small_client = measure.signed_in_client(world.therapist_small.user)
+        large_client = measure.signed_in_client(world.therapist_large.user)
+        pages = {}
+        for key, url_for in (
+            ("worklist", lambda staff: reverse("therapists:worklist")),
+            ("patient_overview", lambda staff: reverse(
+                "patients:staff_patient_detail", kwargs={"pk": world.patients[staff.pk][0].pk})),
+        ):
+            small = measure.time_page(small_client, url_for(world.therapist_small), repeat=repeat)
+            large = measure.time_page(large_client, url_for(world.therapist_large), repeat=repeat)
+            pages[key] = (small, large)
+            result[key] = {
+                "patients_small": sizes.small,
+                "patients_large": sizes.large,
+                "queries_small": small.queries,
+                "queries_large": large.queries,
+                "ms_small": round(small.ms, 1),
+                "ms_large": round(large.ms, 1),
+            }
+            self.progress(f"{key}: {small.queries}/{large.queries} queries, {small.ms:.1f}/{large.ms:.1f} ms")
+
+        manager_client = measure.signed_in_client(world.manager.user)
+        dashboard = measure.time_page(manager_client, reverse("therapists:dashboard"), repeat=max(3, repeat // 2))
+        pages["manager_dashboard"] = (dashboard, dashboard)
+        result["manager_dashboard"] = {"patients": world.patient_count, "queries": dashboard.queries,
+                                       "ms": round(dashboard.ms, 1)}
+        self.progress(f"manager_dashboard: {dashboard.queries} queries, {dashboard.ms:.1f} ms")
+        if options["explain"]:
+            self.explain(pages)
+
+        self.progress("encryption: the staff conversation and the patient's own messages of a long history")
+        rich = world.rich_patient
+        encryption = measure.encryption_overhead(
+            [(small_client, reverse("messaging:staff_conversation", kwargs={"pk": rich.pk})),
+             (measure.signed_in_client(rich.user), reverse("messaging:patient_conversation"))],
+            repeat=repeat,
+        )
+        result["encryption_overhead_pct"] = encryption["pct"]
+        result["encryption"] = encryption
+        self.progress(f"encryption: {encryption['pct']} % (A/B {encryption['ab_pct']} %)")
+
+        self.progress(f"digest: building {sizes.pending} pending notifications for {sizes.recipients} people")
+        data.build_notifications(world, pending=sizes.pending, recipients=sizes.recipients)
+        self.progress("digest: one round")
+        result["digest"] = measure.digest_round_measured()
+        self.progress(f"digest: {result['digest']}")
+
+        if options["no_http"]:
+            result["http"] = None
+        else:
+            result["http"] = self.http(world, sizes, options, database_url=database_url, secret_key=secret_key,
+                                       master_key=master_key)
+        return result
+
+    def explain(self, pages) -> None:
+        from icbt.bench.measure import growing_queries
+
+        for key, (small, large) in pages.items():
+            self.stderr.write(f"\n== {key}: {large.queries} queries ({large.url})")
+            for number, sql in enumerate(large.sql, start=1):
+                self.stderr.write(f"  {number:2}. {sql[:400]}")
+            if small is not large:
+                grown = growing_queries(small, large)
+                self.stderr.write(f"== {key}: queries that grow with the caseload: {len(grown) or 'none'}")
+                for extra, sql in grown:
+                    self.stderr.write(f"  +{extra} x {sql[:400]}")
+
+    def http(self, world, sizes: Sizes, options, *, database_url, secret_key, master_key) -> dict:
+        from icbt.bench import data, load
+
+        workers = options["workers"]
+        concurrency = options["concurrency"] or 4 * workers
+        patients = [p for staff in world.therapists for p in world.patients.get(staff.pk, [])]
+        count = min(len(patients), max(10, sizes.requests // 10))
+        sessions = load.patient_sessions([p.user for p in patients[: count + 10]])
+        warm, sessions = sessions[:10], sessions[10:] or sessions[:10]
+        today = timezone.localdate()
+        diary = world.diary_type
+        path = reverse("patients:diary_write", args=[diary.slug])
+        location = reverse("patients:diary_detail", args=[diary.slug])
+        self.progress(f"http: gunicorn with {workers} workers, {concurrency} client threads, {len(sessions)} "
+                      f"signed-in patients, {sizes.requests} requests per measurement")
+        with load.Gunicorn(database_url=database_url, secret_key=secret_key, master_key=master_key,
+                           workers=workers, progress=self.progress) as server:
+            warmup = load.hello_requests(warm, count=4 * workers) + load.diary_requests(
+                warm, path=path, data_for=lambda i: data.diary_post_data(diary, today, i), count=4 * workers,
+                location=location)
+            load.run_load(server.port, warmup, concurrency=concurrency, time_limit=60)
+            hello = load.run_load(server.port, load.hello_requests(sessions, count=sizes.requests),
+                                  concurrency=concurrency, time_limit=300)
+            self.progress(f"http hello: {hello}")
+            diary_run = load.run_load(
+                server.port,
+                load.diary_requests(sessions, path=path, data_for=lambda i: data.diary_post_data(diary, today, i),
+                                    count=sizes.requests, location=location),
+                concurrency=concurrency, time_limit=300,
+            )
+            self.progress(f"http diary: {diary_run}")
+        return {
+            "workers": workers,
+            "concurrency": concurrency,
+            "patients": len(sessions),
+            "requests": sizes.requests,
+            "hello_rps": hello["rps"],
+            "diary_submit_rps": diary_run["rps"],
+            "hello_median_ms": hello["median_ms"],
+            "diary_submit_median_ms": diary_run["median_ms"],
+            "errors": hello["errors"] + diary_run["errors"],
+            "statuses": {"hello": hello["statuses"], "diary_submit": diary_run["statuses"]},
+        }
+
+
+def check_targets(result: dict) -> dict:
+    """The issue's targets, each True, False, or None when not measured."""
+    targets = {}
+    for key in ("worklist", "patient_overview"):
+        page = result[key]
+        targets[f"{key}_queries_constant"] = page["queries_small"] == page["queries_large"]
+        targets[f"{key}_queries_at_most_15"] = page["queries_large"] <= 15
+        targets[f"{key}_time_ratio_at_most_2"] = page["ms_large"] <= 2 * page["ms_small"]
+    targets["dashboard_queries_at_most_20"] = result["manager_dashboard"]["queries"] <= 20
+    digest = result["digest"]
+    targets["digest_one_email_per_recipient_all_delivered"] = (
+        digest["emails"] == digest["recipients"] and digest["one_email_each"]
+        and digest["delivered"] == digest["pending"]
+    )
+    targets["encryption_at_most_5_pct"] = result["encryption_overhead_pct"] <= 5
+    http = result.get("http")
+    targets["diary_submit_rps_at_least_30_pct_of_hello"] = (
+        None if not http else http["errors"] == 0 and http["diary_submit_rps"] >= 0.3 * http["hello_rps"]
+    )
+    return targets
+
