@@ -35,8 +35,10 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format icbt programs therapists patients messaging tests
 
+## make messages: collect the strings to translate into locale/nl/LC_MESSAGES/django.po and compile
+## the catalogue (run it again after translating; tests/test_i18n.py checks both)
 messages: install
-	$(PY) manage.py makemessages -l nl --no-location --ignore=.venv --ignore=var
+	$(PY) manage.py makemessages -l nl --no-location --ignore=.venv --ignore=var --ignore=tests --ignore=static/vendor --ignore=test-artifacts
 	$(PY) manage.py compilemessages --ignore=.venv
 
 clean:

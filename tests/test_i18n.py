@@ -120,9 +120,7 @@ def parse_po(text: str) -> list[PoEntry]:
 def _catalogue(path: Path = PO_PATH) -> tuple[dict[str, str], list[PoEntry]]:
     entries = [e for e in parse_po(path.read_text(encoding="utf-8")) if not e.obsolete]
     header = next(e for e in entries if e.msgid == "")
-    headers = dict(
-        line.split(":", 1) for line in (header.msgstr or "").splitlines() if ":" in line
-    )
+    headers = dict(line.split(":", 1) for line in (header.msgstr or "").splitlines() if ":" in line)
     return {k.strip(): v.strip() for k, v in headers.items()}, [e for e in entries if e.msgid]
 
 
@@ -365,7 +363,9 @@ def test_javascript_shows_only_texts_the_templates_translate():
     for name in sorted(attributes):
         assert re.search(name + r"""=["']{% trans""", templates), f"{name} is not rendered with {{% trans %}}"
     for element_id in sorted(element_ids):
-        assert re.search(r'id="' + element_id + r'"[^>]*>{% trans', templates), f"#{element_id} is not translated"
+        assert re.search(r'id="' + element_id + r'"[^>]*>{% trans', templates), (
+            f"#{element_id} is not translated"
+        )
 
 
 # --- (c) Python -----------------------------------------------------------------------------
@@ -525,8 +525,14 @@ def view(request, n):
 """
     lines = [what.split(":")[0] for _line, what in unmarked_python_strings(source)]
     assert sorted(lines) == sorted(
-        ["Kind label", "models.CharField verbose name", "help_text=", "Meta.verbose_name", "messages.success",
-         "ValidationError"]
+        [
+            "Kind label",
+            "models.CharField verbose name",
+            "help_text=",
+            "Meta.verbose_name",
+            "messages.success",
+            "ValidationError",
+        ]
     )
 
 
@@ -547,7 +553,9 @@ def test_dutch_questionnaires_where_the_licence_allows():
     for code in ("phq9", "gad7", "pain_nrs", "fatigue_nrs"):
         presentation = q.questionnaire_presentation(code, "nl")
         assert presentation.translated, code
-        assert all(text and text == q.get_instrument(code).items[n - 1].text["nl"] for n, text in presentation.items)
+        assert all(
+            text and text == q.get_instrument(code).items[n - 1].text["nl"] for n, text in presentation.items
+        )
     phq9 = q.questionnaire_presentation("phq9", "nl")
     assert phq9.instructions.startswith("Hoe vaak heb je in de afgelopen 2 weken")
     assert [label for _value, label in phq9.options][0] == "Helemaal niet"
@@ -627,8 +635,11 @@ def test_a_dutch_patient_sees_home_step_and_diary_in_dutch(world, pain_nl, clien
     step = _page(client, reverse("patients:step", args=["your-goals", "intro"]))
     assert "Module 1 van 6" in step and "Voorlezen" in step and "Tekstgrootte" in step
     diaries = _page(client, reverse("patients:diary_list"))
-    assert "Mijn dagboeken" in diaries and "Dagboek activiteit en pijn" in diaries
-    for html in (home, step, diaries):
+    assert "Mijn dagboeken" in diaries
+    diary = _page(client, reverse("patients:diary_write", args=["activity-pain"]))
+    assert "Dagboek activiteit en pijn" in diary and "Hoeveel pijn had je vanochtend?" in diary
+    assert "Over welke dag gaat deze invulling?" in diary
+    for html in (home, step, diaries, diary):
         assert "Sign out" not in html and "Skip to content" not in html
 
 
@@ -638,7 +649,9 @@ def test_a_dutch_therapist_and_manager_see_their_pages_in_dutch(world, pain_nl, 
     enroll(world.patient_a, pain_nl)
     therapist = client_for(_dutch(world.therapist.user))
     patients = _page(therapist, reverse("patients:staff_patient_list"))
-    assert "Patiënten die je behandelt" in patients and "Grip op je pijn" in patients
+    assert "Patiënten die je behandelt" in patients and "Een patiënt uitnodigen" in patients
+    detail = _page(therapist, reverse("patients:staff_patient_detail", args=[world.patient_a.pk]))
+    assert "Grip op je pijn" in detail and "Wat je kunt doen" in detail and "Tijdlijn" in detail
     worklist = _page(therapist, reverse("therapists:worklist"))
     assert "Werklijst" in worklist and "Worklist" not in worklist
     manager = client_for(_dutch(world.manager.user))
@@ -653,8 +666,9 @@ def test_public_pages_follow_the_browser_and_the_switch(pain_nl, client):
     assert "Grip op je pijn" in dutch and "Vraag een intake aan" in dutch
     english = _page(client, url, HTTP_ACCEPT_LANGUAGE="en")
     assert "Master your Pain" in english and "Ask for an intake" in english
-    response = client.post(reverse("set_language"), {"language": "en", "next": url},
-                           HTTP_ACCEPT_LANGUAGE="nl")
+    response = client.post(
+        reverse("set_language"), {"language": "en", "next": url}, HTTP_ACCEPT_LANGUAGE="nl"
+    )
     assert response.status_code == 302 and response["Location"] == url
     switched = _page(client, url, HTTP_ACCEPT_LANGUAGE="nl")
     assert "Master your Pain" in switched and "Ask for an intake" in switched
@@ -704,13 +718,28 @@ def test_digest_emails_follow_the_recipients_language(world):
     prefer(patient, email_enabled=True, urgent_soon=False)
     prefer(therapist, email_enabled=True, urgent_soon=False)
     feedback = Message.objects.create(
-        conversation=conversation(treated.enrollment_a), author=therapist, body="Goed gedaan", is_feedback=True
+        conversation=conversation(treated.enrollment_a),
+        author=therapist,
+        body="Goed gedaan",
+        is_feedback=True,
     )
     when = local(2026, 3, 2, 9)
-    notify(recipient=patient, kind=Kind.FEEDBACK_WAITING, patient=world.patient_a, object_type="message",
-           object_id=feedback.pk, now=when)
-    notify(recipient=therapist, kind=Kind.PATIENT_INACTIVE, patient=world.patient_b, object_type="enrollment",
-           object_id=treated.enrollment_b.pk, now=when)
+    notify(
+        recipient=patient,
+        kind=Kind.FEEDBACK_WAITING,
+        patient=world.patient_a,
+        object_type="message",
+        object_id=feedback.pk,
+        now=when,
+    )
+    notify(
+        recipient=therapist,
+        kind=Kind.PATIENT_INACTIVE,
+        patient=world.patient_b,
+        object_type="enrollment",
+        object_id=treated.enrollment_b.pk,
+        now=when,
+    )
     mail.outbox.clear()
     digest_round(now=local(2026, 3, 3, 8))
     [dutch] = outbox_for(patient.email)

@@ -6,13 +6,17 @@ embedded defaults as `make run`), migrated, loaded with the programs and seeded 
 Screenshots go to test-artifacts/screenshots/<test name>/.
 """
 
+import email
+import email.policy
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pyotp
 import pytest
@@ -43,7 +47,8 @@ def _free_port() -> int:
 def app_server(tmp_path_factory):
     """The application with the demo data, served by runserver on a free port."""
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package (bash .ci/run does).")
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package "
+                    "(bash .ci/run does).")
     var = tmp_path_factory.mktemp("browser-app")
     env = {
         **os.environ,
@@ -101,6 +106,7 @@ class Session:
     def __init__(self, chromium, base, email, storage_state, viewport):
         self.context = chromium.new_context(base_url=base, viewport=viewport, storage_state=storage_state)
         self.page = self.context.new_page()
+        self.page.icbt_who = email  # for visit(): axe runs once per person and kind of page
         self.email = email
 
     def close(self):
@@ -123,7 +129,7 @@ def sign_in(page, email, *, staff: bool):
     page.get_by_role("button", name="Sign in").click()
     if staff:
         page.get_by_label("Code").fill(totp_now())
-        page.get_by_role("button", name="Sign In").or_(page.get_by_role("button", name="Sign in")).first.click()
+        page.get_by_role("button", name=re.compile("^Sign in$", re.IGNORECASE)).first.click()
     page.wait_for_load_state()
 
 
@@ -171,10 +177,12 @@ def axe_violations(page) -> list[dict]:
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.evaluate(AXE.read_text(encoding="utf-8"))
     result = page.evaluate(
-        "() => axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
+        "() => axe.run(document, {runOnly: {type: 'tag',"
+        " values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}, resultTypes: ['violations']})"
     )
     return [
-        {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        {"id": v["id"], "impact": v["impact"], "help": v["help"],
+         "nodes": [n["target"] for n in v["nodes"]][:5]}
         for v in result["violations"]
         if v["impact"] in ("serious", "critical")
     ]
@@ -196,3 +204,95 @@ def check_both_widths(page, a11y):
     for viewport in (PHONE, DESKTOP):
         page.set_viewport_size(viewport)
         a11y(page)
+
+
+# --- Helpers of the journeys, the keyboard tests and the page checks (issue 8) --------------------
+
+_NUMBER = re.compile(r"/\d+(?=/|$|\.)")
+_UUID = re.compile(r"/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?=/|$)")
+
+
+def page_route(url: str) -> str:
+    """The kind of page a URL shows: its path with ids and uuids taken out, without the query."""
+    path = urlsplit(url).path
+    return _NUMBER.sub("/<id>", _UUID.sub("/<uuid>", path))
+
+
+@pytest.fixture(scope="session")
+def _checked_pages():
+    return set()
+
+
+@pytest.fixture
+def visit(shots, a11y, _checked_pages):
+    """visit(page, url=None, name=None, *, key=None, status=200) -> page.
+
+    Opens ``url`` (or stays on the page that is open), saves a numbered screenshot at the page's
+    own width, and runs axe at a phone and a desktop width, once per person and kind of page
+    (``key``, by default the path without its ids) in the test session. The viewport is put
+    back afterwards, so a patient on a phone stays on a phone."""
+    counter = iter(range(1, 1000))
+
+    def _visit(page, url=None, name=None, *, key=None, status=200):
+        if url is not None:
+            response = page.goto(url)
+            assert response is not None, f"no response for {url}"
+            assert response.status == status, f"{url} answered {response.status}, expected {status}"
+        page.wait_for_load_state()
+        name = name or page_route(page.url).strip("/").replace("/", "-") or "home"
+        shots(page, f"{next(counter):02d}-{name}")
+        seen = (getattr(page, "icbt_who", "anonymous"), key or page_route(page.url))
+        if seen not in _checked_pages:
+            size = page.viewport_size
+            check_both_widths(page, a11y)
+            page.set_viewport_size(size)
+            _checked_pages.add(seen)
+        return page
+
+    return _visit
+
+
+def manage(app_server, *args, timeout=180) -> str:
+    """Runs ``manage.py *args`` against the app's database and settings; returns its output."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args], env=app_server["env"], cwd=ROOT,
+        capture_output=True, text=True, timeout=timeout,
+    )
+    assert done.returncode == 0, f"manage.py {args[0]} failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def sent_mails(app_server, to: str) -> list[email.message.Message]:
+    """Every e-mail the app wrote to its mail folder for ``to``, oldest first (Django's file
+    backend: one file per connection, messages separated by a line of dashes)."""
+    folder = Path(app_server["var"]) / "mail"
+    found = []
+    for path in sorted(folder.glob("*"), key=lambda p: p.stat().st_mtime) if folder.exists() else []:
+        for chunk in path.read_text(encoding="utf-8").split("-" * 79 + "\n"):
+            if not chunk.strip():
+                continue
+            message = email.message_from_string(chunk, policy=email.policy.default)
+            if to.lower() in str(message.get("To", "")).lower():
+                found.append(message)
+    return found
+
+
+def mail_text(message: email.message.Message) -> str:
+    """The plain-text body of an e-mail, decoded."""
+    part = message.get_body(preferencelist=("plain",))
+    return part.get_content() if part is not None else ""
+
+
+def mail_html(message: email.message.Message) -> str:
+    part = message.get_body(preferencelist=("html",))
+    return part.get_content() if part is not None else ""
+
+
+def link_paths(text: str, marker: str) -> list[str]:
+    """The paths (with query) of the links in ``text`` that contain ``marker``."""
+    paths = []
+    for url in re.findall(r"https?://[^\s\"'<>]+", text):
+        if marker in url:
+            parts = urlsplit(url)
+            paths.append(parts.path + (f"?{parts.query}" if parts.query else ""))
+    return paths

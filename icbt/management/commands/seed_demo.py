@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from icbt.models import User
+from icbt.models import NotificationPreference, User
 from patients.demo import seed_patient_demo
 from patients.models import Patient
 from therapists.models import Clinic, StaffMember, Team
@@ -69,6 +69,12 @@ class Command(BaseCommand):
         staff["therapist2@linde.example"].save(update_fields=["training_date"])
         for email, first, last in LINDE_PATIENTS:
             self._patient(linde, staff["therapist@linde.example"], email, first, last)
+        # The demo therapist gets "soon" digests, so that under `make run` an e-mail lands in
+        # var/mail/ within minutes of a patient's action (the default is daily at 08:00).
+        NotificationPreference.objects.get_or_create(
+            user=staff["therapist@linde.example"].user,
+            defaults={"email_enabled": True, "frequency": NotificationPreference.Frequency.SOON},
+        )
 
         noorderzon, _ = Clinic.objects.get_or_create(
             name="Noorderzon Practice",

@@ -1,0 +1,176 @@
+"""Bad input, fuzzed: every form that accepts input gets plausible submissions with some fields
+replaced by what people paste and attackers try (oversized text, wrong types, NUL bytes, RTL
+marks, emoji, bytes that are not UTF-8, HTML and script), and uploads get random files.
+
+For every example:
+
+* no server error (status below 500), also on the page a redirect leads to;
+* ``<script>alert(1)</script>`` never appears unescaped in any answer;
+* a form shown again (a 200 answer to a POST) says what is wrong and keeps every valid value
+  typed alongside the bad one;
+* text far over every limit is never accepted.
+
+The forms are read from the pages themselves (``tests/fuzz/forms.py``), so a new field is fuzzed
+as soon as a template shows it. ``ICBT_FUZZ_EXAMPLES`` raises the number of examples per form.
+"""
+
+import os
+import re
+from urllib.parse import quote
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.fuzz.forms import baseline, parse_forms, pick_form, text_fields
+from tests.fuzz.strategies import BAD_UTF8, CONTENT_TYPES, FILE_NAMES, MARKER, OVERSIZE, UPLOADS, field_values
+from tests.fuzz.targets import TARGETS
+
+EXAMPLES = int(os.environ.get("ICBT_FUZZ_EXAMPLES", "20"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=not os.environ.get("ICBT_FUZZ_RANDOM"),
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large,
+                           HealthCheck.large_base_example],
+)
+ERROR_SHOWN = re.compile(r'class="[^"]*\berror\b|error-summary|message-error|role="alert"')
+
+
+def _text(response) -> str:
+    return response.content.decode("utf-8", "replace")
+
+
+def _assert_safe(response, what):
+    assert response.status_code < 500, f"{what}: server error {response.status_code}"
+    assert MARKER not in _text(response), f"{what}: the script marker came back unescaped"
+
+
+class Fuzzer:
+    """One target in one world: its form, its baseline, and the checks on every answer."""
+
+    def __init__(self, target, world, client_for, settings_fixture):
+        self.target = target
+        self.world = world
+        for name, value in target.settings.items():
+            setattr(settings_fixture, name, value)
+        self.extra = target.setup(world) if target.setup else None
+        self.client: Client = client_for(world.persona(target.persona))
+        self.page_url = self._page()
+        page = self.client.get(self.page_url)
+        assert page.status_code == 200, f"{target.id}: {self.page_url} answered {page.status_code}"
+        action = target.action(world, self.extra) if target.action else ""
+        self.form = pick_form(parse_forms(_text(page)), has=target.has, action=action)
+        self.action = action or self.form.action.split("#")[0] or self.page_url
+        self.text_fields = text_fields(self.form) - target.not_kept
+        self.names = sorted(self.form.names() - {"csrfmiddlewaretoken"} - set(target.uploads))
+
+    def _page(self):
+        if self.target.fresh:
+            return self.target.fresh(self.world, self.extra)
+        return self.target.page(self.world, self.extra)
+
+    def submit(self, mutations: dict, *, raw_bad_bytes: str | None = None, files: dict | None = None):
+        target = self.target
+        if target.fresh:
+            self.page_url = self.action = self._page()
+        data = baseline(self.form, overrides=target.overrides, buttons=target.buttons)
+        mutated = set()
+        for name, value in mutations.items():
+            mutated.add(name)
+            if value is None:
+                data.pop(name, None)
+            else:
+                data[name] = value
+        kept = {
+            name: value for name, value in data.items()
+            if name in self.text_fields and name not in mutated and isinstance(value, str)
+            and value.startswith("Kept")
+        }
+        what = f"{target.id} {self.action} {sorted(mutated)}"
+        if target.method == "get":
+            response = self.client.get(self.action, data)
+        elif raw_bad_bytes is not None:
+            body = "&".join(
+                f"{quote(k)}={quote(v)}" for k, vs in data.items() for v in (vs if isinstance(vs, list) else [vs])
+            )
+            body += f"&{quote(self.names[0])}=a{raw_bad_bytes}b" if self.names else ""
+            response = self.client.post(self.action, body, content_type="application/x-www-form-urlencoded")
+        else:
+            response = self.client.post(self.action, {**data, **(files or {})})
+        _assert_safe(response, what)
+        self.check(response, data, mutations, kept, what)
+        return response
+
+    def check(self, response, data, mutations, kept, what):
+        target = self.target
+        if response.status_code in (301, 302, 303):
+            followed = self.client.get(response["Location"])
+            _assert_safe(followed, f"{what} -> {response['Location']}")
+            if target.oversize_rejected:
+                too_long = [n for n, v in mutations.items() if isinstance(v, str) and len(v) > OVERSIZE - 1
+                            and n in self.text_fields]
+                assert not too_long, f"{what}: text over every limit in {too_long} was accepted"
+            return
+        if target.json or response.get("Content-Type", "").startswith("application/json"):
+            return
+        if target.method == "post" and response.status_code == 200 and target.rerender_is_rejection:
+            text = _text(response)
+            assert ERROR_SHOWN.search(text), f"{what}: the form came back without saying what is wrong"
+            lost = [name for name, value in kept.items() if value not in text]
+            assert not lost, f"{what}: valid values typed alongside were lost: {lost}"
+
+
+def _mutations(names):
+    return st.dictionaries(st.sampled_from(names), field_values, min_size=1, max_size=min(3, len(names)))
+
+
+FORM_TARGETS = [t for t in TARGETS if not t.uploads]
+UPLOAD_TARGETS = [t for t in TARGETS if t.uploads]
+
+
+@pytest.mark.parametrize("target", FORM_TARGETS, ids=[t.id for t in FORM_TARGETS])
+def test_bad_input_in_every_form(target, world, client_for, settings):
+    fuzzer = Fuzzer(target, world, client_for, settings)
+
+    @FUZZ
+    @given(data=st.data())
+    def run(data):
+        mutations = data.draw(_mutations(fuzzer.names), label="mutations")
+        bad_bytes = data.draw(st.sampled_from([None, None, None, *BAD_UTF8]), label="bad bytes")
+        fuzzer.submit(mutations, raw_bad_bytes=bad_bytes if target.method == "post" else None)
+
+    run()
+
+
+@pytest.mark.parametrize("target", UPLOAD_TARGETS, ids=[t.id for t in UPLOAD_TARGETS])
+def test_random_files_in_every_upload(target, world, client_for, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    fuzzer = Fuzzer(target, world, client_for, settings)
+
+    @FUZZ
+    @given(data=st.data())
+    def run(data):
+        files = {}
+        for name, kind in target.uploads.items():
+            if data.draw(st.booleans(), label=f"send {name}") or name == "file":
+                content = data.draw(UPLOADS[kind], label=name)
+                files[name] = SimpleUploadedFile(data.draw(FILE_NAMES, label=f"{name} name"), content,
+                                                 content_type=data.draw(CONTENT_TYPES, label=f"{name} type"))
+        fuzzer.submit({}, files=files)
+
+    run()
+
+
+def test_too_many_fields_is_refused_cleanly(world, client_for):
+    client = client_for(world.patient_a.user)
+    response = client.post("/settings/", {f"f{i}": "x" for i in range(1200)})
+    assert response.status_code == 400
+
+
+def test_a_huge_body_is_refused_cleanly(world, client_for):
+    client = client_for(world.patient_a.user)
+    response = client.post("/settings/", {"language": "x" * 3_000_000})
+    assert response.status_code in (400, 413)
