@@ -74,28 +74,16 @@ def add_working_days(day: date, count: int) -> date:
     return day
 
 
-def feedback_day(enrollment: Enrollment, today: date) -> date | None:
-    """The most recent feedback day on or before ``today`` by the patient's cadence, or None
-    before the first one. Feedback days fall on ``feedback_weekday``, starting with the first
-    such day after the start, then every week or every two weeks."""
-    start = timezone.localdate(enrollment.started_at) if enrollment.started_at else enrollment.start_date
-    interval = 14 if enrollment.feedback_cadence == Enrollment.Cadence.FORTNIGHTLY else 7
-    first = start + timedelta(days=(enrollment.feedback_weekday - start.weekday()) % 7 or 7)
-    if today < first:
-        return None
-    return first + timedelta(days=((today - first).days // interval) * interval)
-
-
 def feedback_scan(enrollment: Enrollment, *, now: datetime, report: ScanReport) -> None:
-    """Feedback due on the feedback day when none was given in the period that ends on it;
-    overdue ``ICBT_FEEDBACK_OVERDUE_WORKING_DAYS`` working days later if still none."""
+    """Feedback due on the day ``messaging.selectors.feedback_due_on`` gives (the same rule the
+    composer and the worklist show), overdue ``ICBT_FEEDBACK_OVERDUE_WORKING_DAYS`` working days
+    later. One notice of each per due day: the dedupe key names the day, and feedback given
+    moves the due day forward."""
+    from messaging.selectors import feedback_due_on
+
     today = timezone.localdate(now)
-    day = feedback_day(enrollment, today)
-    if day is None:
-        return
-    interval = 14 if enrollment.feedback_cadence == Enrollment.Cadence.FORTNIGHTLY else 7
-    given = enrollment.last_feedback_at
-    if given is not None and timezone.localdate(given) > day - timedelta(days=interval):
+    day = feedback_due_on(enrollment=enrollment)
+    if today < day:
         return
     overdue_on = add_working_days(day, settings.ICBT_FEEDBACK_OVERDUE_WORKING_DAYS)
     if today >= overdue_on:

@@ -105,6 +105,7 @@ class Session:
 
     def __init__(self, chromium, base, email, storage_state, viewport):
         self.context = chromium.new_context(base_url=base, viewport=viewport, storage_state=storage_state)
+        self.context.set_default_timeout(15000)
         self.page = self.context.new_page()
         self.page.icbt_who = email  # for visit(): axe runs once per person and kind of page
         self.email = email
@@ -156,6 +157,7 @@ def signed_in(chromium, app_server, _storage_states):
 @pytest.fixture
 def anonymous(chromium, app_server):
     context = chromium.new_context(base_url=app_server["base"], viewport=PHONE)
+    context.set_default_timeout(15000)
     yield context.new_page()
     context.close()
 

@@ -71,7 +71,7 @@ def test_journey_1_public_program_page_intake_request_and_a_referral(anonymous, 
     # The clinic's therapist finds the request on the worklist and marks it contacted.
     therapist = signed_in(THERAPIST, staff=True).page
     visit(therapist, "/staff/worklist/?kind=intake_request", "worklist-intake-requests")
-    therapist.locator("main table").get_by_role("link", name=re.compile("Ilse Bos")).first.click()
+    therapist.locator("main tr", has_text="Intake request").get_by_role("link", name="Master your Fatigue").click()
     visit(therapist, None, "intake-request")
     assert "ilse.bos@example.org" in main_text(therapist)
     therapist.get_by_label("Status").select_option(label="contacted")
@@ -158,7 +158,7 @@ def test_journey_2_intake_enrollment_invitation_and_start(
     therapist.goto(patient_url)
     therapist.locator("main").get_by_role("link", name=re.compile("^Enroll")).first.click()
     visit(therapist, None, "enroll")
-    therapist.get_by_label("Program").select_option(label=re.compile("Master your Fatigue \\(English"))
+    therapist.get_by_label("Program").select_option(label="Master your Fatigue (English, version 1)")
     therapist.get_by_label("every two weeks").check()
     therapist.get_by_label("Feedback day").select_option(label="Thursday")
     click_and_wait(therapist, therapist.get_by_role("button", name="Enroll"))

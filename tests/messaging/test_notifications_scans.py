@@ -7,7 +7,8 @@ from datetime import date, timedelta
 import pytest
 
 from icbt.models import Notification
-from messaging.scans import add_working_days, feedback_day, notifications_scan
+from messaging.scans import add_working_days, notifications_scan
+from messaging.selectors import feedback_due_on
 from patients.models import Enrollment, ModuleState
 from tests.messaging.digest_helpers import Treated, local
 
@@ -35,28 +36,31 @@ def touch(enrollment, when):
     Enrollment.objects.filter(pk=enrollment.pk).update(last_activity_at=when)
 
 
-def test_working_days_and_feedback_days(t):
+def test_working_days_and_feedback_due_days(t):
     assert add_working_days(date(2026, 3, 6), 2) == date(2026, 3, 10)  # Friday + 2 = Tuesday
     e = t.enrollment_a
-    assert feedback_day(e, date(2026, 2, 26)) is None
-    assert feedback_day(e, date(2026, 2, 27)) == date(2026, 2, 27)
-    assert feedback_day(e, date(2026, 3, 5)) == date(2026, 2, 27)
+    assert feedback_due_on(enrollment=e) == date(2026, 2, 27)  # first Friday a week after the start
     e.feedback_cadence = Enrollment.Cadence.FORTNIGHTLY
-    assert feedback_day(e, date(2026, 3, 12)) == date(2026, 2, 27)
-    assert feedback_day(e, date(2026, 3, 13)) == date(2026, 3, 13)
+    assert feedback_due_on(enrollment=e) == date(2026, 3, 6)
+    e.feedback_cadence = Enrollment.Cadence.WEEKLY
+    e.last_feedback_at = local(2026, 3, 7, 10)  # a day late for Friday 6 March: that slot counts
+    assert feedback_due_on(enrollment=e) == date(2026, 3, 13)
 
 
 def test_feedback_due_then_overdue_once_each(t):
     therapist = t.world.therapist.user
-    touch(t.enrollment_a, local(2026, 3, 6, 9))
-    notifications_scan(now=local(2026, 3, 6, 10))
-    notifications_scan(now=local(2026, 3, 6, 11))
+    touch(t.enrollment_a, local(2026, 2, 27, 9))
+    notifications_scan(now=local(2026, 2, 26, 10))  # the day before: nothing yet
+    assert kinds(therapist) == []
+    notifications_scan(now=local(2026, 2, 27, 10))
+    notifications_scan(now=local(2026, 2, 27, 11))
     assert kinds(therapist) == [Kind.FEEDBACK_DUE]
-    notifications_scan(now=local(2026, 3, 9, 10))  # Monday: one working day later
+    touch(t.enrollment_a, local(2026, 3, 2, 9))
+    notifications_scan(now=local(2026, 3, 2, 10))  # Monday: one working day later
     assert kinds(therapist) == [Kind.FEEDBACK_DUE]
-    touch(t.enrollment_a, local(2026, 3, 10, 9))
-    notifications_scan(now=local(2026, 3, 10, 10))  # Tuesday: two working days
-    notifications_scan(now=local(2026, 3, 10, 11))
+    touch(t.enrollment_a, local(2026, 3, 3, 9))
+    notifications_scan(now=local(2026, 3, 3, 10))  # Tuesday: two working days
+    notifications_scan(now=local(2026, 3, 3, 11))
     assert kinds(therapist) == [Kind.FEEDBACK_DUE, Kind.FEEDBACK_OVERDUE]
 
 
