@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import settings
 from django.contrib.auth.password_validation import password_validators_help_text_html, validate_password
+from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
 
 
@@ -32,4 +33,10 @@ class SetPasswordForm(forms.Form):
 
 
 class PersonalSettingsForm(forms.Form):
-    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+    # Each language by its own name, as in the switch in the footer.
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=[
+            (code, get_language_info(code)["name_local"].capitalize()) for code, _name in settings.LANGUAGES
+        ],
+    )

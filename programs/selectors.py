@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
+from django.utils.translation import get_language
 
 from icbt.roles import roles_of
 from programs.models import (
@@ -38,13 +39,17 @@ def latest_versions(*, language: str | None = None) -> QuerySet[ProgramVersion]:
 
 def program_list(*, fetched_by) -> list[dict]:
     """Every program with its newest version per language, for staff:
-    ``[{"program": Program, "versions": [ProgramVersion, ...]}]``. Two queries."""
+    ``[{"program": Program, "versions": [ProgramVersion, ...]}]``, the version in the viewer's
+    language first (its title names the program). Two queries."""
     if roles_of(fetched_by).staff is None:
         return []
     programs: dict[str, dict] = {}
     for version in latest_versions():
         entry = programs.setdefault(version.program.slug, {"program": version.program, "versions": []})
         entry["versions"].append(version)
+    language = (get_language() or "en").split("-")[0]
+    for entry in programs.values():
+        entry["versions"].sort(key=lambda version: version.language != language)
     return list(programs.values())
 
 

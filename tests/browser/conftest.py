@@ -107,7 +107,7 @@ class Session:
         self.context = chromium.new_context(base_url=base, viewport=viewport, storage_state=storage_state)
         self.context.set_default_timeout(15000)
         self.page = self.context.new_page()
-        self.page.icbt_who = email  # for visit(): axe runs once per person and kind of page
+        self.page.icbt_who = role_of(email)  # for visit(): axe runs once per role and kind of page
         self.email = email
 
     def close(self):
@@ -212,12 +212,27 @@ def check_both_widths(page, a11y):
 
 _NUMBER = re.compile(r"/\d+(?=/|$|\.)")
 _UUID = re.compile(r"/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?=/|$)")
+_TOKEN = re.compile(r"/[A-Za-z0-9_:-]{30,}(?=/|$)")  # invitation and unsubscribe links
+
+
+# The demo's staff by role; anyone else signed in is a patient (the journeys invite new ones).
+STAFF_ROLES = {
+    "admin@linde.example": "clinic admin",
+    "manager@linde.example": "manager",
+    "therapist@linde.example": "therapist",
+    "therapist2@linde.example": "therapist",
+    "owner@noorderzon.example": "owner (therapist, manager and admin)",
+}
+
+
+def role_of(email: str | None) -> str:
+    return "visitor" if email is None else STAFF_ROLES.get(email, "patient")
 
 
 def page_route(url: str) -> str:
     """The kind of page a URL shows: its path with ids and uuids taken out, without the query."""
     path = urlsplit(url).path
-    return _NUMBER.sub("/<id>", _UUID.sub("/<uuid>", path))
+    return _NUMBER.sub("/<id>", _TOKEN.sub("/<token>", _UUID.sub("/<uuid>", path)))
 
 
 @pytest.fixture(scope="session")
@@ -231,7 +246,8 @@ def visit(shots, a11y, _checked_pages):
 
     Opens ``url`` (or stays on the page that is open), saves a numbered screenshot at the page's
     own width, and runs axe at a phone and a desktop width, once per person and kind of page
-    (``key``, by default the path without its ids) in the test session. The viewport is put
+    (``key``, by default the path without its ids) in the test session: the same page of another
+    patient, or of another therapist, is the same template with other data. The viewport is put
     back afterwards, so a patient on a phone stays on a phone."""
     counter = iter(range(1, 1000))
 
@@ -243,10 +259,12 @@ def visit(shots, a11y, _checked_pages):
         page.wait_for_load_state()
         name = name or page_route(page.url).strip("/").replace("/", "-") or "home"
         shots(page, f"{next(counter):02d}-{name}")
-        seen = (getattr(page, "icbt_who", "anonymous"), key or page_route(page.url))
+        seen = (getattr(page, "icbt_who", role_of(None)), key or page_route(page.url))
         if seen not in _checked_pages:
             size = page.viewport_size
+            import time as _t; _s = _t.time()  # TIMING
             check_both_widths(page, a11y)
+            print(f"TIMING axe {_t.time()-_s:.2f} {seen}")  # TIMING
             page.set_viewport_size(size)
             _checked_pages.add(seen)
         return page

@@ -18,7 +18,16 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.browser.conftest import DEMO_PASSWORD, PHONE, link_paths, mail_html, mail_text, manage, sent_mails
+from tests.browser.conftest import (
+    DEMO_PASSWORD,
+    PHONE,
+    link_paths,
+    mail_html,
+    mail_text,
+    manage,
+    role_of,
+    sent_mails,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -179,7 +188,7 @@ def test_journey_2_intake_enrollment_invitation_and_start(
 
     # Sanne, on her phone: the older link no longer works; the newest sets her password.
     page = anonymous
-    page.icbt_who = SANNE
+    page.icbt_who = role_of(SANNE)
     visit(page, old_link, "old-invitation-link", status=404)
     visit(page, link, "set-password")
     page.get_by_label("New password", exact=True).fill(DEMO_PASSWORD)
@@ -195,7 +204,7 @@ def test_journey_2_intake_enrollment_invitation_and_start(
     visit(page, None, "home-first-time")
     home = main_text(page)
     assert "Master your Fatigue" in home and "Tessa Bakker" in home
-    assert "You are in module 1" in home
+    assert "Start with module 1" in home
 
     # She chooses to hear by e-mail soon after something new waits for her.
     page.locator("header").get_by_role("link", name="Settings").click()
@@ -209,9 +218,307 @@ def test_journey_2_intake_enrollment_invitation_and_start(
 
     # And starts: home shows the one next thing.
     page.goto("/me/")
-    page.locator("main").get_by_role("link", name=re.compile("Welcome to Master your Fatigue")).first.click()
+    page.get_by_role("link", name="Start: Welcome to Master your Fatigue").click()
     visit(page, None, "first-step")
     assert "Step 1 of 16" in main_text(page)
     therapist.goto(patient_url)
     assert "active" in main_text(therapist)
     story["started"] = True
+
+
+# --- 3. Module 1, its assignments, a week of diaries and the graph ----------------------------------
+
+STEP_KIND_BUTTONS = {
+    "questionnaire": "Send my answers",
+    "assignment": "Hand in to your therapist",
+    "diary": "Save my diary",
+}
+
+
+def fill_form(form, values=None):
+    """Fills what a patient would: every radio group (the option ``values[name]``, by default the
+    first), every empty text field, number and time. Works on any assignment, diary or
+    questionnaire of the programs, whatever their fields."""
+    values = values or {}
+    names = form.evaluate(
+        "f => [...new Set([...f.querySelectorAll('input[type=radio]')].map(r => r.name))]"
+    )
+    for name in names:
+        form.locator(f"input[type=radio][name='{name}']").nth(int(values.get(name, 0))).check()
+    for field in form.locator(
+        "textarea:visible, input[type=text]:visible, input[type=number]:visible, input[type=time]:visible"
+    ).all():
+        name = field.get_attribute("name") or ""
+        if field.input_value():
+            continue
+        kind = field.get_attribute("type") or "textarea"
+        default = {"number": "1", "time": "08:00"}.get(kind, "I wrote this on my phone.")
+        field.fill(str(values.get(name, default)))
+
+
+def step_kind(page) -> str:
+    main = page.locator("main")
+    for kind, button in STEP_KIND_BUTTONS.items():
+        if main.get_by_role("button", name=button).count():
+            return kind
+    return "page"
+
+
+def walk_module(page, visit, *, values=None, stop_at=None):
+    """From the step that is open, step by step to the end of the module (or to the step titled
+    ``stop_at``): each form is filled and handed in, then on with 'Next'. Returns the step
+    titles and kinds it went through."""
+    values = values or {}
+    walked, done_shown = [], set()
+    module = re.search(r"/me/steps/([^/]+)/", page.url).group(1)
+    while True:
+        title = page.locator("main h1").inner_text()
+        kind = step_kind(page)
+        visit(page, None, f"step-{len(walked) + 1:02d}-{kind}", key=f"step:{kind}")
+        walked.append((title, kind))
+        if kind != "page":
+            form = page.locator("main form", has=page.get_by_role("button", name=STEP_KIND_BUTTONS[kind]))
+            fill_form(form, values)
+            click_and_wait(page, page.get_by_role("button", name=STEP_KIND_BUTTONS[kind]))
+            assert page.locator(".error-summary, .errorlist").count() == 0, f"{title}: {main_text(page)[:500]}"
+            if kind not in done_shown:
+                done_shown.add(kind)
+                visit(page, None, f"step-{len(walked):02d}-{kind}-done", key=f"step:{kind}:done")
+        if stop_at and title == stop_at:
+            return walked
+        click_and_wait(page, page.locator("main .step-nav .step-next"))
+        if f"/me/steps/{module}/" not in page.url:
+            return walked
+
+
+def test_journey_3_module_one_assignments_a_week_of_diaries_and_the_graph(signed_in, visit, story):
+    needs(story, "started", 2)
+    page = signed_in(SANNE, staff=False, viewport=PHONE).page
+    visit(page, "/me/", "home")
+    page.get_by_role("link", name=re.compile("^(Start|Continue)")).first.click()
+    walked = walk_module(
+        page,
+        visit,
+        values={"q1": 0, "sleep_quality": 4, "bedtime": "23:30", "woke_time": "07:15", "got_up_time": "08:30",
+                "lying_down_minutes": "60", "napped": 0},
+    )
+    kinds = [kind for _title, kind in walked]
+    assert kinds.count("assignment") == 3 and kinds.count("diary") == 2 and kinds.count("questionnaire") >= 3, walked
+    # Module 1 done, module 2 opens and 'Next' goes straight on to it.
+    assert "/me/steps/sleep-wake-cycle/intro/" in page.url, page.url
+    visit(page, "/me/modules/getting-started/", "module-1-done")
+    assert "16 of 16 steps done" in main_text(page)
+
+    # The rest of the week: the sleep-wake diary for the six days before today, filled in today.
+    page.get_by_role("link", name="My diaries").click()
+    diary = page.get_by_role("region", name="Sleep-wake diary")
+    today = None
+    for back in range(1, 7):
+        if back > 1:
+            page.get_by_role("link", name="My diaries").click()
+        diary.get_by_role("link", name="Fill in a day you missed").click()
+        day = page.get_by_label("Which day is this entry about?")
+        today = today or date.fromisoformat(day.input_value())
+        day.fill((today - timedelta(days=back)).isoformat())
+        form = page.locator("main form", has=page.get_by_role("button", name="Save my diary"))
+        form.get_by_role("group", name=re.compile("How well did you sleep")).get_by_label(
+            str(3 + back % 4), exact=True
+        ).check()
+        if back == 1:
+            visit(page, None, "diary-missed-day")
+        click_and_wait(page, page.get_by_role("button", name="Save my diary"))
+        assert "Your diary is saved" in main_text(page)
+    story["diary_days"] = [today - timedelta(days=back) for back in range(7)]
+
+    # Her own graph: a month shows all seven days, as a picture and as a table.
+    page.goto(f"/me/diaries/sleep-wake/?period=month&date={today.isoformat()}")
+    if today.day < 7:  # the week began last month
+        page.goto(f"/me/diaries/sleep-wake/?period=week&date={today.isoformat()}")
+    visit(page, None, "sleep-wake-graph")
+    assert page.locator("main svg.chart").count() >= 1
+    page.get_by_text("Show the numbers as a table").first.click()
+    assert page.locator("main table").first.is_visible()
+    visit(page, None, "sleep-wake-graph-table", key="graph-table")
+    visit(page, "/me/diaries/", "my-diaries")
+    story["module_1_done"] = True
+
+
+# --- 4. The therapist's worklist, that diary, feedback with a template ---------------------------
+
+
+def test_journey_4_feedback_on_the_diary_from_the_worklist_with_a_template(
+    app_server, signed_in, visit, story
+):
+    needs(story, "module_1_done", 3)
+
+    # The clinic admin keeps a template for the whole clinic.
+    admin = signed_in(ADMIN, staff=True).page
+    visit(admin, "/staff/templates/", "admin-templates")
+    admin.get_by_role("link", name=re.compile("New template|Add a template|New")).first.click()
+    visit(admin, None, "admin-new-template")
+    admin.get_by_label("Title").fill("Thanks for your diary week")
+    admin.get_by_label("Text").fill("Dear {first_name}, thank you for keeping your diary every day this week.")
+    click_and_wait(admin, admin.get_by_role("button", name="Save"))
+    assert "Thanks for your diary week" in main_text(admin)
+
+    therapist = signed_in(THERAPIST, staff=True).page
+    visit(therapist, "/staff/worklist/", "worklist")
+    therapist.locator("main").get_by_role("link", name=re.compile(r"^Diary weeks")).click()
+    visit(therapist, None, "worklist-diary-weeks", key="worklist-filtered")
+    rows = therapist.locator("main tbody tr", has_text="Sanne Visser")
+    assert rows.count() >= 1, main_text(therapist)
+    rows.last.get_by_role("link").click()
+    visit(therapist, None, "composer-with-diary")
+    assert "attach=diary:" in therapist.url
+    ticked = therapist.locator("main input[name=attach]:checked")
+    assert ticked.count() >= 1, "the diary from the worklist is attached to the feedback"
+
+    body = therapist.get_by_label("Your feedback or message")
+    body.fill("")
+    therapist.get_by_label("Template or snippet").select_option(label="Thanks for your diary week")
+    therapist.get_by_role("button", name="Insert").click()
+    assert body.input_value() == "Dear Sanne, thank you for keeping your diary every day this week."
+    body.press("End")
+    body.type(" You slept better on the days you got up at the same time.")
+    story["mails_before_feedback"] = len(sent_mails(app_server, SANNE))
+    click_and_wait(therapist, therapist.get_by_role("button", name="Send feedback"))
+    assert "Sent." in main_text(therapist)
+    visit(therapist, None, "feedback-sent", key="composer-sent")
+    thread = main_text(therapist)
+    assert "You slept better on the days you got up at the same time." in thread
+    story["feedback"] = "You slept better on the days you got up at the same time."
+
+
+# --- 5. A digest without health data; the patient reads the feedback and replies -------------------
+
+
+def test_journey_5_digest_email_feedback_read_and_a_reply(app_server, signed_in, visit, story):
+    feedback = needs(story, "feedback", 4)
+    # Sanne chose 'soon': the feedback queued a digest round for her at once (Celery runs eagerly
+    # here). The scheduled round, run now as beat would, must not send it a second time.
+    output = manage(app_server, "send_digests")
+    digests = sent_mails(app_server, SANNE)[story["mails_before_feedback"] :]
+    assert len(digests) == 1, f"one digest e-mail for Sanne, got {len(digests)}:\n{output}"
+    text, html = mail_text(digests[0]), mail_html(digests[0])
+    whole = f"{digests[0]['Subject']}\n{text}\n{html}"
+    for clinical in (feedback, "slept", "diary every day", "Sleep-wake", "sleep", "Fatigue", "fatigue",
+                     "Tessa", "Bakker", "Linde", "CBT"):
+        assert clinical not in whole, f"the digest e-mail contains {clinical!r}"
+    links = [p for p in link_paths(text, "/") if "/unsubscribe/" not in p and "/settings/" not in p]
+    assert links, f"the digest has no link into the application:\n{text}"
+
+    page = signed_in(SANNE, staff=False, viewport=PHONE).page
+    visit(page, links[0], "from-the-digest")
+    if "/me/messages/" not in page.url:
+        page.locator("header").get_by_role("link", name="Messages").click()
+        visit(page, None, "messages")
+    assert feedback in main_text(page)
+    assert "Not for emergencies" in main_text(page)
+    page.get_by_label(re.compile("message", re.IGNORECASE)).last.fill("Thank you! I will keep getting up at 8:30.")
+    click_and_wait(page, page.locator("#composer").get_by_role("button", name="Send", exact=True))
+    visit(page, None, "reply-sent", key="messages-sent")
+    assert "Thank you! I will keep getting up at 8:30." in main_text(page)
+
+    # The feedback also sits next to the diary entry it is about: in her diary, that day is marked.
+    page.locator("header").get_by_role("link", name="My program").click()
+    page.get_by_role("link", name="My diaries").click()
+    diary = page.get_by_role("region", name="Sleep-wake diary")
+    diary.locator("li", has=page.locator(".status-feedback")).get_by_role("link").click()
+    visit(page, None, "diary-entry-with-feedback")
+    assert feedback in main_text(page)
+
+    # The reply waits on the therapist's worklist.
+    therapist = signed_in(THERAPIST, staff=True).page
+    therapist.goto("/staff/worklist/?kind=message")
+    assert "Sanne Visser" in main_text(therapist)
+    story["replied"] = True
+
+
+# --- 6. To the end: modules opened, end questionnaires scored, the stepped-care decision -----------
+
+
+def test_journey_6_to_the_end_scores_and_the_stepped_care_decision(signed_in, visit, story):
+    needs(story, "replied", 5)
+    therapist = signed_in(THERAPIST, staff=True).page
+    therapist.goto(story["patient_url"])
+    therapist.get_by_role("link", name="Tailor the program").click()
+    visit(therapist, None, "tailor")
+    for number in range(2, 7):
+        button = therapist.get_by_role("button", name=f"Open module {number} now")
+        if button.count():
+            click_and_wait(therapist, button)
+    assert "Module 6 is saved." in main_text(therapist) or "Open for the patient" in main_text(therapist)
+
+    page = signed_in(SANNE, staff=False, viewport=PHONE).page
+    visit(page, "/me/", "home-all-modules-open", key="home-later")
+    page.get_by_role("link", name=re.compile("Module 6")).first.click()
+    visit(page, None, "module-6")
+    page.locator("main").get_by_role("link", name=re.compile("physical functioning")).last.click()
+    # Still limited a lot in every activity: RAND-36 physical functioning 0.
+    walked = walk_module(page, visit, values={"q1": 0}, stop_at="Questionnaire: your mood")
+    assert [kind for _t, kind in walked].count("questionnaire") == 3, walked
+    page.goto("/me/questionnaires/")
+    visit(page, None, "my-scores")
+
+    # The therapist enters the licensed CIS from the paper form and records the decision.
+    therapist.goto(story["patient_url"])
+    therapist.get_by_role("link", name="End of program and stepped care").click()
+    visit(therapist, None, "end-of-program")
+    therapist.get_by_text("Enter a score from a paper form").click()
+    therapist.get_by_label("Questionnaire").select_option(label="Fatigue severity (CIS)")
+    therapist.get_by_label("Moment").select_option(label="end")
+    therapist.get_by_label("Total score").fill("42")
+    click_and_wait(therapist, therapist.get_by_role("button", name=re.compile("Save|Enter")).first)
+    assert "The score is saved." in main_text(therapist)
+    visit(therapist, None, "end-scores-and-advice", key="end-with-advice")
+    scores = therapist.locator("main table", has_text="Physical functioning (RAND-36)")
+    assert re.search(r"Physical functioning \(RAND-36\)\s+\S.*\s0(\.0)?\b", scores.inner_text()), scores.inner_text()
+    assert "42" in scores.locator("tr", has_text="Fatigue severity (CIS)").inner_text()
+    assert "Advice: step up to face-to-face CBT" in main_text(therapist)
+
+    therapist.get_by_label("step up to face-to-face CBT").check()
+    therapist.get_by_label("Reason").fill("Still severely fatigued; we agreed on face-to-face CBT at the clinic.")
+    click_and_wait(therapist, therapist.get_by_role("button", name="Record the decision"))
+    assert "The decision is recorded." in main_text(therapist)
+    visit(therapist, None, "after-the-decision", key="patient-after-decision")
+    assert "stepped up" in main_text(therapist).lower()
+    therapist.get_by_role("link", name="End of program and stepped care").click()
+    visit(therapist, None, "decision-recorded", key="end-decided")
+    assert "Still severely fatigued" in main_text(therapist)
+    story["stepped_up"] = True
+
+
+# --- 7. The treatment summary; the manager's figures and period report -------------------------------
+
+
+def download(page, link_name):
+    with page.expect_download() as info:
+        page.get_by_role("link", name=link_name).click()
+    path = info.value.path()
+    with open(path, "rb") as handle:
+        return info.value.suggested_filename, handle.read()
+
+
+def test_journey_7_treatment_summary_pdf_and_the_managers_figures_and_report(signed_in, visit, story):
+    needs(story, "stepped_up", 6)
+    therapist = signed_in(THERAPIST, staff=True).page
+    therapist.goto(story["patient_url"])
+    name, content = download(therapist, "Treatment summary (PDF)")
+    assert content.startswith(b"%PDF"), "the treatment summary is not a PDF"
+    assert name.endswith(".pdf") and "Sanne" not in name and "Visser" not in name
+
+    manager = signed_in(MANAGER, staff=True).page
+    manager.goto("/")
+    manager.locator("header").get_by_role("link", name="Dashboard").click()
+    visit(manager, None, "dashboard")
+    figures = main_text(manager)
+    assert "Sanne" not in figures and "Visser" not in figures, "the dashboard names a patient"
+    per_program = manager.locator("main table", has_text="Per program and month")
+    fatigue = per_program.locator("tbody tr", has_text="Master your Fatigue").last.inner_text()
+    # Frank (the demo) and Sanne started this month; Sanne stepped up.
+    cells = fatigue.split("\t")
+    assert cells[-1].strip() == "1", f"step-ups of Master your Fatigue: {fatigue!r}"
+    name, content = download(manager, "Clinic period report (PDF)")
+    assert content.startswith(b"%PDF"), "the period report is not a PDF"
+    assert name.endswith(".pdf")
+    visit(manager, "/staff/clinic/", "clinic-overview")
