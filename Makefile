@@ -41,5 +41,10 @@ messages: install
 	$(PY) manage.py makemessages -l nl --no-location --ignore=.venv --ignore=var --ignore=tests --ignore=static/vendor --ignore=test-artifacts
 	$(PY) manage.py compilemessages --ignore=.venv
 
+## make bench: a synthetic clinic in a separate database (PostgreSQL when DATABASE_URL points to it),
+## one JSON object with the figures on stdout. Quick run: .venv/bin/python manage.py bench --scale 0.05
+bench: install
+	$(PY) manage.py bench --json
+
 clean:
 	rm -rf var/cache var/celery var/celerybeat-schedule* var/staticfiles

@@ -15,15 +15,27 @@ from icbt.roles import roles_of
 
 
 def refuse(
-    *, user, request, insider: bool, action: str = Action.VIEW, patient_id=None, clinic_id=None,
-    object_type: str = "", object_id=None,
+    *,
+    user,
+    request,
+    insider: bool,
+    action: str = Action.VIEW,
+    patient_id=None,
+    clinic_id=None,
+    object_type: str = "",
+    object_id=None,
 ):
     """Record the refusal and raise 403 (insider) or 404 (outsider)."""
     if user is not None and user.is_authenticated:
         audit_record(
-            user=user, request=request, action=action, outcome=Outcome.DENIED, patient_id=patient_id,
+            user=user,
+            request=request,
+            action=action,
+            outcome=Outcome.DENIED,
+            patient_id=patient_id,
             clinic_id=roles_of(user).clinic_id if clinic_id is None else clinic_id,
-            object_type=object_type, object_id=object_id,
+            object_type=object_type,
+            object_id=object_id,
         )
     if insider:
         raise PermissionDenied

@@ -36,8 +36,18 @@ class UserAdmin(DjangoUserAdmin):
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the trail can be searched, never changed."""
 
-    list_display = ["at", "user_email", "role", "action", "outcome", "clinic_id", "patient_id", "object_type",
-                    "object_id", "client_ip"]
+    list_display = [
+        "at",
+        "user_email",
+        "role",
+        "action",
+        "outcome",
+        "clinic_id",
+        "patient_id",
+        "object_type",
+        "object_id",
+        "client_ip",
+    ]
     list_filter = ["action", "outcome", "role"]
     search_fields = ["user_email", "object_type", "object_id"]
     date_hierarchy = "at"

@@ -76,8 +76,15 @@ def audit_record(
     (an access that is rolled back did not happen). Refusals made during a request are queued
     on the request and written by ``AuditFlushMiddleware`` after the response."""
     event = _build(
-        user=user, action=action, request=request, patient_id=patient_id, clinic_id=clinic_id,
-        object_type=object_type, object_id=object_id, outcome=outcome, on_behalf_of=on_behalf_of,
+        user=user,
+        action=action,
+        request=request,
+        patient_id=patient_id,
+        clinic_id=clinic_id,
+        object_type=object_type,
+        object_id=object_id,
+        outcome=outcome,
+        on_behalf_of=on_behalf_of,
     )
     if outcome == Outcome.DENIED and request is not None:
         getattr_list = getattr(request, _PENDING_ATTR, None)

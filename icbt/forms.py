@@ -7,11 +7,14 @@ from django.utils.translation import gettext_lazy as _
 
 class SetPasswordForm(forms.Form):
     password1 = forms.CharField(
-        label=_("New password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=password_validators_help_text_html(), max_length=128,
+        label=_("New password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validators_help_text_html(),
+        max_length=128,
     )
     password2 = forms.CharField(
-        label=_("New password again"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        label=_("New password again"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         max_length=128,
     )
 

@@ -112,4 +112,3 @@ def has_totp(user) -> bool:
         cached = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
         user._icbt_has_totp = cached
     return cached
-

@@ -22,7 +22,12 @@ def audit_events_for_patient(*, patient_id: int, fetched_by) -> QuerySet[AuditEv
 
 
 def audit_event_search(
-    *, fetched_by, user_email: str = "", patient_id: int | None = None, action: str = "", date_from=None,
+    *,
+    fetched_by,
+    user_email: str = "",
+    patient_id: int | None = None,
+    action: str = "",
+    date_from=None,
     date_to=None,
 ) -> QuerySet[AuditEvent]:
     """The audit trail of the viewer's own clinic, for a clinic admin. Never crosses clinics."""

@@ -30,7 +30,10 @@ def invitation_create(*, user: User, kind: str, created_by: User | None) -> str:
     now = timezone.now()
     Invitation.objects.filter(user=user, used_at__isnull=True).update(expires_at=now)
     invitation = Invitation(
-        user=user, kind=kind, token_hash=_hash(token), created_by=created_by,
+        user=user,
+        kind=kind,
+        token_hash=_hash(token),
+        created_by=created_by,
         expires_at=now + timedelta(days=settings.ICBT_INVITATION_DAYS),
     )
     invitation.full_clean()

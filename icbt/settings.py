@@ -24,14 +24,18 @@ TESTING = env_bool("ICBT_TESTING", False)
 SECRET_KEY = env_secret("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) is required when DJANGO_DEBUG=false.")
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) is required when DJANGO_DEBUG=false."
+        )
     SECRET_KEY = "django-insecure-development-only-key-never-use-in-production-1234567890"
 
 # Encryption at rest: the master key wraps the per-clinic data keys (icbt/crypto.py).
 ICBT_MASTER_KEY = env_secret("ICBT_MASTER_KEY")
 ICBT_OLD_MASTER_KEYS = env_list("ICBT_OLD_MASTER_KEYS", [])
 if not ICBT_MASTER_KEY and not DEBUG:
-    raise ImproperlyConfigured("ICBT_MASTER_KEY (or ICBT_MASTER_KEY_FILE) is required when DJANGO_DEBUG=false.")
+    raise ImproperlyConfigured(
+        "ICBT_MASTER_KEY (or ICBT_MASTER_KEY_FILE) is required when DJANGO_DEBUG=false."
+    )
 # In development without a key, icbt.crypto creates one in var/dev-master.key on first use.
 ICBT_DEV_MASTER_KEY_FILE = VAR_DIR / "dev-master.key"
 
@@ -186,7 +190,9 @@ elif _email.scheme in ("smtp", "smtps", "smtp+tls"):
     EMAIL_USE_TLS = _email.scheme == "smtp+tls" or _q.get("tls", ["false"])[0] == "true"
     EMAIL_TIMEOUT = 20
 else:
-    raise ImproperlyConfigured(f"EMAIL_URL: unknown scheme {_email.scheme!r} (use smtp, smtps, smtp+tls, file, console).")
+    raise ImproperlyConfigured(
+        f"EMAIL_URL: unknown scheme {_email.scheme!r} (use smtp, smtps, smtp+tls, file, console)."
+    )
 # A neutral sender: nothing in it says which clinic or which treatment.
 DEFAULT_FROM_EMAIL = env_str("ICBT_FROM_EMAIL", "Online care <no-reply@example.org>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL

@@ -31,7 +31,8 @@ class MessageForm(forms.Form):
     kept exactly, and a too-long text gets a message instead of being cut off by the browser."""
 
     body = forms.CharField(
-        label=_("Your message"), strip=False,
+        label=_("Your message"),
+        strip=False,
         error_messages={"required": _("Write a message before sending.")},
         widget=forms.Textarea(attrs={"rows": 6, "data-draft-body": ""}),
     )
@@ -51,11 +52,16 @@ class ComposerForm(forms.Form):
     or ``insert`` (insert the chosen template without sending; works without JavaScript).
     """
 
-    SEND_CHOICES = [("feedback", _("Send feedback")), ("message", _("Send as a message")),
-                    ("insert", _("Insert"))]
+    SEND_CHOICES = [
+        ("feedback", _("Send feedback")),
+        ("message", _("Send as a message")),
+        ("insert", _("Insert")),
+    ]
 
     body = forms.CharField(
-        label=_("Your feedback or message"), required=False, strip=False,
+        label=_("Your feedback or message"),
+        required=False,
+        strip=False,
         widget=forms.Textarea(attrs={"rows": 12, "data-draft-body": ""}),
     )
     attach = forms.MultipleChoiceField(label=_("About"), required=False, widget=forms.CheckboxSelectMultiple)
@@ -94,22 +100,30 @@ class ComposerForm(forms.Form):
 
 class NoteForm(forms.Form):
     body = forms.CharField(
-        label=_("New note"), strip=False, widget=forms.Textarea(attrs={"rows": 4}),
+        label=_("New note"),
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
         error_messages={"required": _("Write the note first.")},
-        help_text=_("Only you and colleagues who treat or cover for this patient can read notes. "
-                    "The patient cannot."),
+        help_text=_(
+            "Only you and colleagues who treat or cover for this patient can read notes. The patient cannot."
+        ),
     )
 
     def clean_body(self):
-        return _field_error(text_validate, self.cleaned_data.get("body"), max_length=NOTE_MAX_LENGTH,
-                            empty_message=_("Write the note first."))
+        return _field_error(
+            text_validate,
+            self.cleaned_data.get("body"),
+            max_length=NOTE_MAX_LENGTH,
+            empty_message=_("Write the note first."),
+        )
 
 
 class TemplateForm(forms.ModelForm):
     scope = forms.ChoiceField(
         label=_("Who can use it"),
         choices=[("personal", _("only me")), ("clinic", _("everyone in the clinic"))],
-        required=False, widget=forms.RadioSelect,
+        required=False,
+        widget=forms.RadioSelect,
     )
 
     class Meta:
@@ -117,8 +131,9 @@ class TemplateForm(forms.ModelForm):
         fields = ["title", "body", "is_snippet"]
         widgets = {"body": forms.Textarea(attrs={"rows": 8})}
         help_texts = {
-            "body": _("Placeholders: {first_name} becomes the patient's first name, {therapist_name} "
-                      "your name."),
+            "body": _(
+                "Placeholders: {first_name} becomes the patient's first name, {therapist_name} your name."
+            ),
             "is_snippet": _("A snippet is a sentence or two to add to your own text."),
         }
 
@@ -154,6 +169,7 @@ class ShareForm(forms.Form):
         if until < today:
             raise ValidationError(_("Choose today or a later date."))
         if until > today + timedelta(days=SHARE_MAX_DAYS):
-            raise ValidationError(_("Share for at most %(days)s days at a time."),
-                                  params={"days": SHARE_MAX_DAYS})
+            raise ValidationError(
+                _("Share for at most %(days)s days at a time."), params={"days": SHARE_MAX_DAYS}
+            )
         return until

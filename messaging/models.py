@@ -37,8 +37,9 @@ class Message(models.Model):
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    on_behalf_of = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                                     blank=True, related_name="+")
+    on_behalf_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     body = EncryptedTextField()
     is_feedback = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -59,26 +60,45 @@ class FeedbackLink(models.Model):
     questionnaire result or a module."""
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="links")
-    answer = models.ForeignKey(AssignmentAnswer, on_delete=models.CASCADE, null=True, blank=True,
-                               related_name="feedback_links")
-    diary_entry = models.ForeignKey(DiaryEntry, on_delete=models.CASCADE, null=True, blank=True,
-                                    related_name="feedback_links")
-    questionnaire = models.ForeignKey(QuestionnaireResponse, on_delete=models.CASCADE, null=True, blank=True,
-                                      related_name="feedback_links")
+    answer = models.ForeignKey(
+        AssignmentAnswer, on_delete=models.CASCADE, null=True, blank=True, related_name="feedback_links"
+    )
+    diary_entry = models.ForeignKey(
+        DiaryEntry, on_delete=models.CASCADE, null=True, blank=True, related_name="feedback_links"
+    )
+    questionnaire = models.ForeignKey(
+        QuestionnaireResponse, on_delete=models.CASCADE, null=True, blank=True, related_name="feedback_links"
+    )
     module_number = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.CheckConstraint(
                 condition=(
-                    models.Q(answer__isnull=False, diary_entry__isnull=True, questionnaire__isnull=True,
-                             module_number__isnull=True)
-                    | models.Q(answer__isnull=True, diary_entry__isnull=False, questionnaire__isnull=True,
-                               module_number__isnull=True)
-                    | models.Q(answer__isnull=True, diary_entry__isnull=True, questionnaire__isnull=False,
-                               module_number__isnull=True)
-                    | models.Q(answer__isnull=True, diary_entry__isnull=True, questionnaire__isnull=True,
-                               module_number__isnull=False)
+                    models.Q(
+                        answer__isnull=False,
+                        diary_entry__isnull=True,
+                        questionnaire__isnull=True,
+                        module_number__isnull=True,
+                    )
+                    | models.Q(
+                        answer__isnull=True,
+                        diary_entry__isnull=False,
+                        questionnaire__isnull=True,
+                        module_number__isnull=True,
+                    )
+                    | models.Q(
+                        answer__isnull=True,
+                        diary_entry__isnull=True,
+                        questionnaire__isnull=False,
+                        module_number__isnull=True,
+                    )
+                    | models.Q(
+                        answer__isnull=True,
+                        diary_entry__isnull=True,
+                        questionnaire__isnull=True,
+                        module_number__isnull=False,
+                    )
                 ),
                 name="feedback_link_exactly_one_target",
             )
@@ -117,8 +137,9 @@ class FeedbackTemplate(models.Model):
     """
 
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="feedback_templates")
-    owner = models.ForeignKey(StaffMember, on_delete=models.CASCADE, null=True, blank=True,
-                              related_name="feedback_templates")
+    owner = models.ForeignKey(
+        StaffMember, on_delete=models.CASCADE, null=True, blank=True, related_name="feedback_templates"
+    )
     title = models.CharField(_("title"), max_length=120)
     body = models.TextField(_("text"), max_length=4000)
     is_snippet = models.BooleanField(_("short snippet"), default=False)

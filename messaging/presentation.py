@@ -52,8 +52,11 @@ def plain(value, definition: dict | None = None) -> str:
         return "–"
     if isinstance(value, bool):
         return _("yes") if value else _("no")
-    options = {str(o.get("value")): o.get("label", o.get("value")) for o in definition.get("options", [])
-               if isinstance(o, dict)}
+    options = {
+        str(o.get("value")): o.get("label", o.get("value"))
+        for o in definition.get("options", [])
+        if isinstance(o, dict)
+    }
     if options and not isinstance(value, list | dict):
         return str(options.get(str(value), value))
     if definition.get("type") == "yes_no" and value in ("yes", "no", 1, 0, "1", "0", "true", "false"):
@@ -118,7 +121,8 @@ def diary_summary(entries) -> str:
     if len(dates) == 1:
         return _("1 entry, %(date)s") % {"date": date_format(dates[0], "SHORT_DATE_FORMAT")}
     return _("%(count)s entries from %(first)s to %(last)s") % {
-        "count": len(entries), "first": date_format(dates[0], "SHORT_DATE_FORMAT"),
+        "count": len(entries),
+        "first": date_format(dates[0], "SHORT_DATE_FORMAT"),
         "last": date_format(dates[-1], "SHORT_DATE_FORMAT"),
     }
 
@@ -135,14 +139,21 @@ def item_label(*, kind: str, obj, modules: dict[int, str] | None = None) -> str:
     if kind == "answer":
         return _("Assignment “%(title)s”") % {"title": obj.step.title}
     if kind == "diary":
-        return _("%(diary)s of %(date)s") % {"diary": obj.diary_type.title,
-                                             "date": date_format(obj.entry_date, "DATE_FORMAT")}
+        return _("%(diary)s of %(date)s") % {
+            "diary": obj.diary_type.title,
+            "date": date_format(obj.entry_date, "DATE_FORMAT"),
+        }
     if kind == "questionnaire":
-        return _("Questionnaire %(name)s (%(moment)s)") % {"name": questionnaire_name(obj.code),
-                                                           "moment": obj.get_moment_display()}
+        return _("Questionnaire %(name)s (%(moment)s)") % {
+            "name": questionnaire_name(obj.code),
+            "moment": obj.get_moment_display(),
+        }
     title = (modules or {}).get(obj, "")
-    return (_("Module %(number)s: %(title)s") % {"number": obj, "title": title}) if title else \
-        _("Module %(number)s") % {"number": obj}
+    return (
+        (_("Module %(number)s: %(title)s") % {"number": obj, "title": title})
+        if title
+        else _("Module %(number)s") % {"number": obj}
+    )
 
 
 def link_label(link, modules: dict[int, str] | None = None) -> str:

@@ -131,7 +131,8 @@ def unread_count_from_patient(*, enrollment: Enrollment) -> int:
 
 def module_titles(*, enrollment: Enrollment) -> dict[int, str]:
     return dict(
-        Module.objects.filter(version_id=enrollment.version_id).order_by("number")
+        Module.objects.filter(version_id=enrollment.version_id)
+        .order_by("number")
         .values_list("number", "title")
     )
 
@@ -152,8 +153,10 @@ class Work:
 
     @property
     def module_choices(self) -> list[tuple[str, str]]:
-        return [(f"module:{number}", item_label(kind="module", obj=number, modules=self.modules))
-                for number in self.modules]
+        return [
+            (f"module:{number}", item_label(kind="module", obj=number, modules=self.modules))
+            for number in self.modules
+        ]
 
     @property
     def is_empty(self) -> bool:
@@ -206,8 +209,11 @@ def work_since_last_feedback(*, enrollment: Enrollment, include: Iterable[ItemRe
         questionnaires=list(reversed(questionnaires)),
         modules=module_titles(enrollment=enrollment),
     )
-    for kind, items in (("answer", work.answers), ("diary", work.diary_entries),
-                        ("questionnaire", work.questionnaires)):
+    for kind, items in (
+        ("answer", work.answers),
+        ("diary", work.diary_entries),
+        ("questionnaire", work.questionnaires),
+    ):
         for item in items:
             item.enrollment = enrollment
             item.ref = f"{kind}:{item.pk}"
@@ -233,11 +239,19 @@ def work_charts(*, enrollment: Enrollment, work: Work) -> None:
         if not fields:
             table.charts = []
             continue
-        bounds = {"enrollment": enrollment, "diary_type": table.diary_type, "fields": fields, "since": start,
-                  "until": end}
+        bounds = {
+            "enrollment": enrollment,
+            "diary_type": table.diary_type,
+            "fields": fields,
+            "since": start,
+            "until": end,
+        }
         table.charts = patient_charts.diary_charts(
-            diary_type=table.diary_type, period="week" if (end - start).days < 7 else "month", start=start,
-            end=end, rows=patient_selectors.diary_chart_rows(**bounds),
+            diary_type=table.diary_type,
+            period="week" if (end - start).days < 7 else "month",
+            start=start,
+            end=end,
+            rows=patient_selectors.diary_chart_rows(**bounds),
             summary=patient_selectors.diary_chart_summary(**bounds),
             chart_id=f"composer-diary-{table.diary_type.pk}",
         )
@@ -303,8 +317,9 @@ def items_for_enrollment(*, enrollment: Enrollment, refs: Iterable[ItemRef]) -> 
     found: dict[str, object] = {}
     ids = {kind: [r.id for r in refs if r.kind == kind] for kind in ITEM_KINDS}
     if ids["answer"]:
-        for item in AssignmentAnswer.objects.filter(enrollment=enrollment, pk__in=ids["answer"],
-                                                    submitted_at__isnull=False):
+        for item in AssignmentAnswer.objects.filter(
+            enrollment=enrollment, pk__in=ids["answer"], submitted_at__isnull=False
+        ):
             found[f"answer:{item.pk}"] = item
     if ids["diary"]:
         for item in DiaryEntry.objects.filter(enrollment=enrollment, pk__in=ids["diary"]):
@@ -314,8 +329,9 @@ def items_for_enrollment(*, enrollment: Enrollment, refs: Iterable[ItemRef]) -> 
             found[f"questionnaire:{item.pk}"] = item
     if ids["module"]:
         numbers = set(
-            Module.objects.filter(version_id=enrollment.version_id, number__in=ids["module"])
-            .values_list("number", flat=True)
+            Module.objects.filter(version_id=enrollment.version_id, number__in=ids["module"]).values_list(
+                "number", flat=True
+            )
         )
         for number in numbers:
             found[f"module:{number}"] = number
@@ -343,7 +359,8 @@ def template_list(*, fetched_by) -> QuerySet[FeedbackTemplate]:
 
 def note_list(*, patient: Patient) -> QuerySet[StaffNote]:
     return (
-        StaffNote.objects.filter(patient=patient).select_related("author__user")
+        StaffNote.objects.filter(patient=patient)
+        .select_related("author__user")
         .order_by("-created_at", "-pk")
     )
 
@@ -352,7 +369,8 @@ def share_list(*, patient: Patient) -> list[CareShare]:
     """The patient's shares, the active ones first, then the last ended or expired ones."""
     today = timezone.localdate()
     shares = list(
-        CareShare.objects.filter(patient=patient).select_related("colleague__user", "shared_by__user")
+        CareShare.objects.filter(patient=patient)
+        .select_related("colleague__user", "shared_by__user")
         .order_by("-created_at", "-pk")[:20]
     )
     for share in shares:
@@ -364,7 +382,8 @@ def active_shares(*, patient: Patient) -> list[CareShare]:
     """Colleagues covering for the patient's therapist today (for the patient: who answers)."""
     return list(
         CareShare.objects.filter(patient=patient, ended_at__isnull=True, until__gte=timezone.localdate())
-        .select_related("colleague__user").order_by("until", "pk")
+        .select_related("colleague__user")
+        .order_by("until", "pk")
     )
 
 
@@ -372,7 +391,9 @@ def share_candidates(*, staff: StaffMember) -> QuerySet[StaffMember]:
     """Therapists of the same clinic who share at least one team with ``staff``."""
     return (
         StaffMember.objects.filter(clinic_id=staff.clinic_id, is_therapist=True, teams__members=staff)
-        .exclude(pk=staff.pk).select_related("user").distinct()
+        .exclude(pk=staff.pk)
+        .select_related("user")
+        .distinct()
         .order_by("user__last_name", "user__first_name")
     )
 
@@ -383,7 +404,12 @@ def patients_covered_by(*, fetched_by) -> list[CareShare]:
     if staff is None or not staff.is_therapist:
         return []
     return list(
-        CareShare.objects.filter(colleague=staff, patient__clinic_id=staff.clinic_id, ended_at__isnull=True,
-                                 until__gte=timezone.localdate())
-        .select_related("patient__user", "shared_by__user").order_by("until", "pk")
+        CareShare.objects.filter(
+            colleague=staff,
+            patient__clinic_id=staff.clinic_id,
+            ended_at__isnull=True,
+            until__gte=timezone.localdate(),
+        )
+        .select_related("patient__user", "shared_by__user")
+        .order_by("until", "pk")
     )

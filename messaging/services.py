@@ -58,7 +58,9 @@ _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 _REVIEW_MODELS = {"answer": AssignmentAnswer, "diary": DiaryEntry, "questionnaire": QuestionnaireResponse}
 _LINK_FIELDS = {"answer": "answer", "diary": "diary_entry", "questionnaire": "questionnaire"}
 AUDIT_OBJECT_TYPES = {
-    "answer": "assignment_answer", "diary": "diary_entry", "questionnaire": "questionnaire_response",
+    "answer": "assignment_answer",
+    "diary": "diary_entry",
+    "questionnaire": "questionnaire_response",
 }
 TOO_LONG_MESSAGE = _lazy(
     "This text has %(length)s characters; the most is %(max)s. Shorten it, or send it in two parts."
@@ -76,23 +78,34 @@ def text_validate(
     empty or longer than ``max_length``. The messages never quote the text."""
     text = (text or "").strip()
     if not text:
-        raise ValidationError({field: ValidationError(empty_message or _("Write a message before sending."),
-                                                      code="empty")})
+        raise ValidationError(
+            {field: ValidationError(empty_message or _("Write a message before sending."), code="empty")}
+        )
     if len(text) > max_length:
-        raise ValidationError({field: ValidationError(
-            TOO_LONG_MESSAGE,
-            code="too_long", params={"length": len(text), "max": max_length},
-        )})
+        raise ValidationError(
+            {
+                field: ValidationError(
+                    TOO_LONG_MESSAGE,
+                    code="too_long",
+                    params={"length": len(text), "max": max_length},
+                )
+            }
+        )
     return text
 
 
 def placeholders_validate(text: str, *, field: str = "body") -> None:
     unknown = sorted({name for name in _PLACEHOLDER_RE.findall(text or "") if name not in PLACEHOLDERS})
     if unknown:
-        raise ValidationError({field: ValidationError(
-            _("Unknown placeholder %(names)s. You can use {first_name} and {therapist_name}."),
-            code="placeholder", params={"names": ", ".join(f"{{{n}}}" for n in unknown)},
-        )})
+        raise ValidationError(
+            {
+                field: ValidationError(
+                    _("Unknown placeholder %(names)s. You can use {first_name} and {therapist_name}."),
+                    code="placeholder",
+                    params={"names": ", ".join(f"{{{n}}}" for n in unknown)},
+                )
+            }
+        )
 
 
 # --- Who is writing ----------------------------------------------------------------------------
@@ -134,8 +147,14 @@ def _require_open(enrollment: Enrollment) -> None:
 
 def _audit(*, side: Side, user, request, action, patient: Patient, object_type: str, object_id) -> None:
     audit_record(
-        user=user, request=request, action=action, patient_id=patient.pk, clinic_id=patient.clinic_id,
-        object_type=object_type, object_id=object_id, on_behalf_of=side.on_behalf_of,
+        user=user,
+        request=request,
+        action=action,
+        patient_id=patient.pk,
+        clinic_id=patient.clinic_id,
+        object_type=object_type,
+        object_id=object_id,
+        on_behalf_of=side.on_behalf_of,
     )
 
 
@@ -173,13 +192,30 @@ def message_send(*, conversation: Conversation, author, body: str, request=None)
     message.save()
     MessageDraft.objects.filter(conversation=conversation, author=author).delete()
     if side.is_patient:
-        notify(recipient=enrollment.therapist.user, kind=NotificationKind.MESSAGE_RECEIVED,
-               patient=enrollment.patient, object_type="message", object_id=message.pk)
+        notify(
+            recipient=enrollment.therapist.user,
+            kind=NotificationKind.MESSAGE_RECEIVED,
+            patient=enrollment.patient,
+            object_type="message",
+            object_id=message.pk,
+        )
     else:
-        notify(recipient=enrollment.patient.user, kind=NotificationKind.MESSAGE_WAITING,
-               patient=enrollment.patient, object_type="message", object_id=message.pk)
-        _audit(side=side, user=author, request=request, action=Action.CREATE, patient=enrollment.patient,
-               object_type="message", object_id=message.pk)
+        notify(
+            recipient=enrollment.patient.user,
+            kind=NotificationKind.MESSAGE_WAITING,
+            patient=enrollment.patient,
+            object_type="message",
+            object_id=message.pk,
+        )
+        _audit(
+            side=side,
+            user=author,
+            request=request,
+            action=Action.CREATE,
+            patient=enrollment.patient,
+            object_type="message",
+            object_id=message.pk,
+        )
     return message
 
 
@@ -197,7 +233,12 @@ def _refs(items: Iterable[ItemRef | str], *, field: str = "attach") -> list[Item
 @sensitive_variables()
 @transaction.atomic
 def feedback_send(
-    *, conversation: Conversation, author, body: str, items: Iterable[ItemRef | str] = (), request=None,
+    *,
+    conversation: Conversation,
+    author,
+    body: str,
+    items: Iterable[ItemRef | str] = (),
+    request=None,
 ) -> Message:
     """Feedback from the therapist (or a covering colleague), attached to the items it is about.
 
@@ -215,11 +256,22 @@ def feedback_send(
     refs = _refs(items)
     found = items_for_enrollment(enrollment=enrollment, refs=refs)
     if any(str(ref) not in found for ref in refs):
-        raise ValidationError({"attach": ValidationError(
-            _("Some of the chosen items are no longer there. Choose again."), code="missing")})
+        raise ValidationError(
+            {
+                "attach": ValidationError(
+                    _("Some of the chosen items are no longer there. Choose again."), code="missing"
+                )
+            }
+        )
     now = timezone.now()
-    message = Message(conversation=conversation, author=author, on_behalf_of=side.on_behalf_of, body=body,
-                      is_feedback=True, created_at=now)
+    message = Message(
+        conversation=conversation,
+        author=author,
+        on_behalf_of=side.on_behalf_of,
+        body=body,
+        is_feedback=True,
+        created_at=now,
+    )
     message.full_clean()
     message.save()
     for ref in refs:
@@ -233,14 +285,27 @@ def feedback_send(
         ids = [ref.id for ref in refs if ref.kind == kind]
         if ids:
             model.objects.filter(enrollment=enrollment, pk__in=ids).update(
-                reviewed_at=now, reviewed_by=author)
+                reviewed_at=now, reviewed_by=author
+            )
     enrollment.last_feedback_at = now
     enrollment.save(update_fields=["last_feedback_at"])
-    notify(recipient=enrollment.patient.user, kind=NotificationKind.FEEDBACK_WAITING,
-           patient=enrollment.patient, object_type="message", object_id=message.pk)
+    notify(
+        recipient=enrollment.patient.user,
+        kind=NotificationKind.FEEDBACK_WAITING,
+        patient=enrollment.patient,
+        object_type="message",
+        object_id=message.pk,
+    )
     MessageDraft.objects.filter(conversation=conversation, author=author).delete()
-    _audit(side=side, user=author, request=request, action=Action.CREATE, patient=enrollment.patient,
-           object_type="feedback", object_id=message.pk)
+    _audit(
+        side=side,
+        user=author,
+        request=request,
+        action=Action.CREATE,
+        patient=enrollment.patient,
+        object_type="feedback",
+        object_id=message.pk,
+    )
     return message
 
 
@@ -264,7 +329,11 @@ def conversation_mark_read(*, conversation: Conversation, reader) -> int:
 @sensitive_variables()
 @transaction.atomic
 def draft_save(
-    *, conversation: Conversation, author, body: str, attachments: Iterable[str] = (),
+    *,
+    conversation: Conversation,
+    author,
+    body: str,
+    attachments: Iterable[str] = (),
 ) -> MessageDraft | None:
     """Keep what the author is typing (encrypted), exactly as typed. An empty draft without
     attachments is deleted (returns None). Attachments that are not well-formed item references
@@ -273,10 +342,15 @@ def draft_save(
     side = conversation_side(conversation=conversation, user=author)
     body = body or ""
     if len(body) > MESSAGE_MAX_LENGTH:
-        raise ValidationError({"body": ValidationError(
-            TOO_LONG_MESSAGE,
-            code="too_long", params={"length": len(body), "max": MESSAGE_MAX_LENGTH},
-        )})
+        raise ValidationError(
+            {
+                "body": ValidationError(
+                    TOO_LONG_MESSAGE,
+                    code="too_long",
+                    params={"length": len(body), "max": MESSAGE_MAX_LENGTH},
+                )
+            }
+        )
     refs: list[str] = []
     if not side.is_patient:
         for value in attachments:
@@ -328,8 +402,15 @@ def item_mark_reviewed(*, enrollment: Enrollment, item: ItemRef | str, reviewed_
         obj.reviewed_at = timezone.now()
         obj.reviewed_by = reviewed_by
         obj.save(update_fields=["reviewed_at", "reviewed_by"])
-    _audit(side=side, user=reviewed_by, request=request, action=Action.CHANGE, patient=patient,
-           object_type=AUDIT_OBJECT_TYPES[ref.kind], object_id=obj.pk)
+    _audit(
+        side=side,
+        user=reviewed_by,
+        request=request,
+        action=Action.CHANGE,
+        patient=patient,
+        object_type=AUDIT_OBJECT_TYPES[ref.kind],
+        object_id=obj.pk,
+    )
     return obj
 
 
@@ -345,14 +426,24 @@ def _template_check(*, staff: StaffMember, clinic_wide: bool) -> None:
 
 @transaction.atomic
 def template_create(
-    *, staff: StaffMember, title: str, body: str, is_snippet: bool = False, clinic_wide: bool = False,
+    *,
+    staff: StaffMember,
+    title: str,
+    body: str,
+    is_snippet: bool = False,
+    clinic_wide: bool = False,
 ) -> FeedbackTemplate:
     """A personal template of a therapist, or (``clinic_wide``, clinic admins only) one for the
     whole clinic. Placeholders other than {first_name} and {therapist_name} are refused."""
     _template_check(staff=staff, clinic_wide=clinic_wide)
     placeholders_validate(body)
-    template = FeedbackTemplate(clinic_id=staff.clinic_id, owner=None if clinic_wide else staff, title=title,
-                                body=body, is_snippet=is_snippet)
+    template = FeedbackTemplate(
+        clinic_id=staff.clinic_id,
+        owner=None if clinic_wide else staff,
+        title=title,
+        body=body,
+        is_snippet=is_snippet,
+    )
     template.full_clean()
     template.save()
     return template
@@ -360,7 +451,12 @@ def template_create(
 
 @transaction.atomic
 def template_update(
-    *, template: FeedbackTemplate, staff: StaffMember, title: str, body: str, is_snippet: bool = False,
+    *,
+    template: FeedbackTemplate,
+    staff: StaffMember,
+    title: str,
+    body: str,
+    is_snippet: bool = False,
 ) -> FeedbackTemplate:
     if not template_may_edit(staff, template):
         raise PermissionDenied
@@ -399,8 +495,15 @@ def note_add(*, patient: Patient, author: StaffMember, body: str, request=None) 
     note = StaffNote(patient=patient, author=author, body=body)
     note.full_clean()
     note.save()
-    _audit(side=side, user=author.user, request=request, action=Action.CREATE, patient=patient,
-           object_type="staff_note", object_id=note.pk)
+    _audit(
+        side=side,
+        user=author.user,
+        request=request,
+        action=Action.CREATE,
+        patient=patient,
+        object_type="staff_note",
+        object_id=note.pk,
+    )
     return note
 
 
@@ -413,7 +516,12 @@ def _open_enrollment(patient: Patient) -> Enrollment | None:
 
 @transaction.atomic
 def share_create(
-    *, patient: Patient, shared_by: StaffMember, colleague: StaffMember, until: date, request=None,
+    *,
+    patient: Patient,
+    shared_by: StaffMember,
+    colleague: StaffMember,
+    until: date,
+    request=None,
 ) -> CareShare:
     """The treating therapist lets a colleague of their team cover for them until ``until``
     (inclusive). The colleague may then read and write as the therapist would; their accesses
@@ -424,20 +532,29 @@ def share_create(
         raise PermissionDenied
     today = timezone.localdate()
     if colleague.pk == shared_by.pk or colleague.clinic_id != patient.clinic_id or not colleague.is_therapist:
-        raise ValidationError({"colleague": ValidationError(_("Choose a therapist of your own team."),
-                                                            code="colleague")})
+        raise ValidationError(
+            {"colleague": ValidationError(_("Choose a therapist of your own team."), code="colleague")}
+        )
     if not Team.objects.filter(members=colleague).filter(members=shared_by).exists():
-        raise ValidationError({"colleague": ValidationError(_("Choose a therapist of your own team."),
-                                                            code="colleague")})
+        raise ValidationError(
+            {"colleague": ValidationError(_("Choose a therapist of your own team."), code="colleague")}
+        )
     if until < today:
         raise ValidationError({"until": ValidationError(_("Choose today or a later date."), code="past")})
     if until > today + timedelta(days=SHARE_MAX_DAYS):
-        raise ValidationError({"until": ValidationError(
-            _("Share for at most %(days)s days at a time."), code="too_long",
-            params={"days": SHARE_MAX_DAYS})})
+        raise ValidationError(
+            {
+                "until": ValidationError(
+                    _("Share for at most %(days)s days at a time."),
+                    code="too_long",
+                    params={"days": SHARE_MAX_DAYS},
+                )
+            }
+        )
     share = (
         CareShare.objects.select_for_update()
-        .filter(patient=patient, colleague=colleague, ended_at__isnull=True, until__gte=today).first()
+        .filter(patient=patient, colleague=colleague, ended_at__isnull=True, until__gte=today)
+        .first()
     )
     if share is None:
         share = CareShare(patient=patient, colleague=colleague, shared_by=shared_by, until=until)
@@ -448,12 +565,21 @@ def share_create(
         share.full_clean()
         share.save(update_fields=["until"])
     TimelineEvent.objects.create(
-        patient=patient, enrollment=_open_enrollment(patient), kind=TimelineEvent.Kind.SHARED,
+        patient=patient,
+        enrollment=_open_enrollment(patient),
+        kind=TimelineEvent.Kind.SHARED,
         actor=shared_by.user,
         detail={"share": share.pk, "colleague": colleague.pk, "until": until.isoformat()},
     )
-    audit_record(user=shared_by.user, request=request, action=Action.CREATE, patient_id=patient.pk,
-                 clinic_id=patient.clinic_id, object_type="care_share", object_id=share.pk)
+    audit_record(
+        user=shared_by.user,
+        request=request,
+        action=Action.CREATE,
+        patient_id=patient.pk,
+        clinic_id=patient.clinic_id,
+        object_type="care_share",
+        object_id=share.pk,
+    )
     return share
 
 
@@ -470,9 +596,19 @@ def share_end(*, share: CareShare, ended_by: StaffMember, request=None) -> CareS
         share.ended_at = timezone.now()
         share.save(update_fields=["ended_at"])
         TimelineEvent.objects.create(
-            patient=patient, enrollment=_open_enrollment(patient), kind=TimelineEvent.Kind.SHARED,
-            actor=ended_by.user, detail={"share": share.pk, "colleague": share.colleague_id, "ended": True},
+            patient=patient,
+            enrollment=_open_enrollment(patient),
+            kind=TimelineEvent.Kind.SHARED,
+            actor=ended_by.user,
+            detail={"share": share.pk, "colleague": share.colleague_id, "ended": True},
         )
-        audit_record(user=ended_by.user, request=request, action=Action.CHANGE, patient_id=patient.pk,
-                     clinic_id=patient.clinic_id, object_type="care_share", object_id=share.pk)
+        audit_record(
+            user=ended_by.user,
+            request=request,
+            action=Action.CHANGE,
+            patient_id=patient.pk,
+            clinic_id=patient.clinic_id,
+            object_type="care_share",
+            object_id=share.pk,
+        )
     return share

@@ -57,9 +57,16 @@ def _conversation_context(request, *, conversation, enrollment, patient, draft=_
     if draft is _UNSET:
         draft = selectors.draft_get(conversation=conversation, author=request.user)
     return {
-        "patient": patient, "enrollment": enrollment, "conversation": conversation, "thread": thread,
-        "new_ids": new_ids, "draft": draft, "last_sent_at": selectors.last_sent_at(thread, request.user),
-        "covering": selectors.active_shares(patient=patient), "clinic": enrollment.clinic, "modules": modules,
+        "patient": patient,
+        "enrollment": enrollment,
+        "conversation": conversation,
+        "thread": thread,
+        "new_ids": new_ids,
+        "draft": draft,
+        "last_sent_at": selectors.last_sent_at(thread, request.user),
+        "covering": selectors.active_shares(patient=patient),
+        "clinic": enrollment.clinic,
+        "modules": modules,
     }
 
 
@@ -67,8 +74,9 @@ def _conversation_context(request, *, conversation, enrollment, patient, draft=_
 
 
 def _patient_page(request, *, patient, enrollment, conversation, form, draft=_UNSET):
-    context = _conversation_context(request, conversation=conversation, enrollment=enrollment,
-                                    patient=patient, draft=draft)
+    context = _conversation_context(
+        request, conversation=conversation, enrollment=enrollment, patient=patient, draft=draft
+    )
     context.update(form=form, draft_url=reverse("messaging:patient_draft"))
     return render(request, "messaging/patient_conversation.html", context)
 
@@ -81,16 +89,23 @@ def patient_conversation(request):
     patient = _own_patient(request)
     enrollment = selectors.enrollment_for_patient(patient=patient)
     if enrollment is None:
-        return render(request, "messaging/patient_conversation.html",
-                      {"patient": patient, "enrollment": None, "clinic": patient.clinic})
+        return render(
+            request,
+            "messaging/patient_conversation.html",
+            {"patient": patient, "enrollment": None, "clinic": patient.clinic},
+        )
     enrollment.patient = patient
     conversation = services.conversation_get_or_create(enrollment=enrollment)
     if request.method == "POST":
         form = MessageForm(request.POST)
         if form.is_valid():
             try:
-                services.message_send(conversation=conversation, author=request.user,
-                                      body=form.cleaned_data["body"], request=request)
+                services.message_send(
+                    conversation=conversation,
+                    author=request.user,
+                    body=form.cleaned_data["body"],
+                    request=request,
+                )
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
@@ -99,10 +114,12 @@ def patient_conversation(request):
     else:
         draft = selectors.draft_get(conversation=conversation, author=request.user)
         form = MessageForm(initial={"body": draft.body if draft else ""})
-        return _patient_page(request, patient=patient, enrollment=enrollment, conversation=conversation,
-                             form=form, draft=draft)
-    return _patient_page(request, patient=patient, enrollment=enrollment, conversation=conversation,
-                         form=form)
+        return _patient_page(
+            request, patient=patient, enrollment=enrollment, conversation=conversation, form=form, draft=draft
+        )
+    return _patient_page(
+        request, patient=patient, enrollment=enrollment, conversation=conversation, form=form
+    )
 
 
 @login_required
@@ -118,15 +135,17 @@ def patient_draft(request):
     enrollment.patient = patient
     conversation = services.conversation_get_or_create(enrollment=enrollment)
     try:
-        draft = services.draft_save(conversation=conversation, author=request.user,
-                                    body=request.POST.get("body", ""))
+        draft = services.draft_save(
+            conversation=conversation, author=request.user, body=request.POST.get("body", "")
+        )
     except ValidationError as exc:
         if _wants_json(request):
             return JsonResponse({"saved": False, "error": " ".join(exc.messages)}, status=400)
         form = MessageForm(request.POST)
         form.is_valid()
-        return _patient_page(request, patient=patient, enrollment=enrollment, conversation=conversation,
-                             form=form)
+        return _patient_page(
+            request, patient=patient, enrollment=enrollment, conversation=conversation, form=form
+        )
     return _draft_saved(request, draft, reverse("messaging:patient_conversation"))
 
 
@@ -143,8 +162,9 @@ def _draft_saved(request, draft, next_url):
 def _staff_fetch(request, pk, *, object_type="conversation"):
     """Staff member, patient (checked and audited) and the enrollment its messages belong to."""
     staff = require_staff_role(request.user)
-    patient = patient_get_for_user(request.user, pk, request=request, write=request.method == "POST",
-                                   object_type=object_type)
+    patient = patient_get_for_user(
+        request.user, pk, request=request, write=request.method == "POST", object_type=object_type
+    )
     enrollment = selectors.enrollment_for_patient(patient=patient)
     if enrollment is not None:
         enrollment.patient = patient
@@ -172,12 +192,21 @@ def _staff_page(request, *, patient, enrollment, conversation, data=None, status
         if asked in work.refs() and asked not in attach:
             attach.append(asked)
         form = ComposerForm(initial={"body": draft.body if draft else "", "attach": attach}, **kwargs)
-    context = _conversation_context(request, conversation=conversation, enrollment=enrollment,
-                                    patient=patient, draft=draft, modules=work.modules)
+    context = _conversation_context(
+        request,
+        conversation=conversation,
+        enrollment=enrollment,
+        patient=patient,
+        draft=draft,
+        modules=work.modules,
+    )
     context.update(
-        form=form, work=work, rhythm=selectors.feedback_rhythm(enrollment=enrollment),
-        templates=[(t, services.template_render(template=t, patient=patient, author=request.user))
-                   for t in templates],
+        form=form,
+        work=work,
+        rhythm=selectors.feedback_rhythm(enrollment=enrollment),
+        templates=[
+            (t, services.template_render(template=t, patient=patient, author=request.user)) for t in templates
+        ],
         draft_url=reverse("messaging:staff_draft", args=[patient.pk]),
         review_url=reverse("messaging:item_review", args=[patient.pk]),
         on_behalf_of=services.conversation_side(conversation=conversation, user=request.user).on_behalf_of,
@@ -203,25 +232,44 @@ def staff_conversation(request, pk):
     templates = list(selectors.template_list(fetched_by=request.user))
     form = ComposerForm(request.POST, allowed_refs=work.refs(), templates=templates)
     if not form.is_valid():
-        return _staff_page(request, patient=patient, enrollment=enrollment, conversation=conversation,
-                           data=request.POST)
+        return _staff_page(
+            request, patient=patient, enrollment=enrollment, conversation=conversation, data=request.POST
+        )
     if form.action == "insert":
-        return _insert_template(request, form=form, templates=templates, patient=patient,
-                                enrollment=enrollment, conversation=conversation)
+        return _insert_template(
+            request,
+            form=form,
+            templates=templates,
+            patient=patient,
+            enrollment=enrollment,
+            conversation=conversation,
+        )
     attach = form.cleaned_data["attach"]
     try:
         if attach or form.action == "feedback":
-            services.feedback_send(conversation=conversation, author=request.user,
-                                   body=form.cleaned_data["body"], items=attach, request=request)
+            services.feedback_send(
+                conversation=conversation,
+                author=request.user,
+                body=form.cleaned_data["body"],
+                items=attach,
+                request=request,
+            )
         else:
-            services.message_send(conversation=conversation, author=request.user,
-                                  body=form.cleaned_data["body"], request=request)
+            services.message_send(
+                conversation=conversation,
+                author=request.user,
+                body=form.cleaned_data["body"],
+                request=request,
+            )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-        return _staff_page(request, patient=patient, enrollment=enrollment, conversation=conversation,
-                           data=request.POST)
-    messages.success(request, _("Sent. %(name)s will see it the next time they sign in.")
-                     % {"name": patient.user.get_short_name()})
+        return _staff_page(
+            request, patient=patient, enrollment=enrollment, conversation=conversation, data=request.POST
+        )
+    messages.success(
+        request,
+        _("Sent. %(name)s will see it the next time they sign in.") % {"name": patient.user.get_short_name()},
+    )
     return redirect("messaging:staff_conversation", pk=patient.pk)
 
 
@@ -234,14 +282,16 @@ def _insert_template(request, *, form, templates, patient, enrollment, conversat
         text = services.template_render(template=chosen, patient=patient, author=request.user)
         body = f"{body.rstrip()}\n\n{text}" if body.strip() else text
     try:
-        services.draft_save(conversation=conversation, author=request.user, body=body,
-                            attachments=form.cleaned_data["attach"])
+        services.draft_save(
+            conversation=conversation, author=request.user, body=body, attachments=form.cleaned_data["attach"]
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         data = request.POST.copy()
         data["body"] = body
-        return _staff_page(request, patient=patient, enrollment=enrollment, conversation=conversation,
-                           data=data)
+        return _staff_page(
+            request, patient=patient, enrollment=enrollment, conversation=conversation, data=data
+        )
     return redirect(reverse("messaging:staff_conversation", args=[patient.pk]) + "#composer")
 
 
@@ -256,14 +306,18 @@ def staff_draft(request, pk):
         raise Http404
     conversation = services.conversation_get_or_create(enrollment=enrollment)
     try:
-        draft = services.draft_save(conversation=conversation, author=request.user,
-                                    body=request.POST.get("body", ""),
-                                    attachments=request.POST.getlist("attach"))
+        draft = services.draft_save(
+            conversation=conversation,
+            author=request.user,
+            body=request.POST.get("body", ""),
+            attachments=request.POST.getlist("attach"),
+        )
     except ValidationError as exc:
         if _wants_json(request):
             return JsonResponse({"saved": False, "error": " ".join(exc.messages)}, status=400)
-        return _staff_page(request, patient=patient, enrollment=enrollment, conversation=conversation,
-                           data=request.POST)
+        return _staff_page(
+            request, patient=patient, enrollment=enrollment, conversation=conversation, data=request.POST
+        )
     next_url = reverse("messaging:staff_conversation", args=[patient.pk]) + "#composer"
     return _draft_saved(request, draft, next_url)
 
@@ -279,8 +333,12 @@ def item_review(request, pk):
     if enrollment is None:
         raise Http404
     try:
-        services.item_mark_reviewed(enrollment=enrollment, item=request.POST.get("item", ""),
-                                    reviewed_by=request.user, request=request)
+        services.item_mark_reviewed(
+            enrollment=enrollment,
+            item=request.POST.get("item", ""),
+            reviewed_by=request.user,
+            request=request,
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -288,12 +346,16 @@ def item_review(request, pk):
     if enrollment.is_open and ("body" in request.POST or "attach" in request.POST):
         conversation = services.conversation_get_or_create(enrollment=enrollment)
         try:
-            services.draft_save(conversation=conversation, author=request.user,
-                                body=request.POST.get("body", ""),
-                                attachments=request.POST.getlist("attach"))
+            services.draft_save(
+                conversation=conversation,
+                author=request.user,
+                body=request.POST.get("body", ""),
+                attachments=request.POST.getlist("attach"),
+            )
         except ValidationError:
-            return _staff_page(request, patient=patient, enrollment=enrollment, conversation=conversation,
-                               data=request.POST)
+            return _staff_page(
+                request, patient=patient, enrollment=enrollment, conversation=conversation, data=request.POST
+            )
     return redirect(reverse("messaging:staff_conversation", args=[patient.pk]) + "#work")
 
 
@@ -306,8 +368,9 @@ def item_review(request, pk):
 def notes(request, pk):
     """Internal notes: for the staff who treat the patient (and a covering colleague) only."""
     staff = require_staff_role(request.user)
-    patient = patient_get_for_user(request.user, pk, request=request, write=request.method == "POST",
-                                   object_type="staff_notes")
+    patient = patient_get_for_user(
+        request.user, pk, request=request, write=request.method == "POST", object_type="staff_notes"
+    )
     form = NoteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -317,42 +380,62 @@ def notes(request, pk):
         else:
             messages.success(request, _("The note has been saved."))
             return redirect("messaging:notes", pk=patient.pk)
-    return render(request, "messaging/notes.html",
-                  {"patient": patient, "notes": selectors.note_list(patient=patient), "form": form})
+    return render(
+        request,
+        "messaging/notes.html",
+        {"patient": patient, "notes": selectors.note_list(patient=patient), "form": form},
+    )
 
 
 @login_required
 def sharing(request, pk):
     """The treating therapist shares the patient with a colleague of their team until a date."""
     staff = require_staff_role(request.user)
-    patient = patient_get_for_user(request.user, pk, request=request, write=request.method == "POST",
-                                   object_type="care_share")
+    patient = patient_get_for_user(
+        request.user, pk, request=request, write=request.method == "POST", object_type="care_share"
+    )
     if not staff_may_treat(staff, patient):
-        refuse(user=request.user, request=request, insider=True, action=Action.VIEW, patient_id=patient.pk,
-               clinic_id=patient.clinic_id, object_type="care_share")
+        refuse(
+            user=request.user,
+            request=request,
+            insider=True,
+            action=Action.VIEW,
+            patient_id=patient.pk,
+            clinic_id=patient.clinic_id,
+            object_type="care_share",
+        )
     form = ShareForm(request.POST or None, colleagues=selectors.share_candidates(staff=staff))
     if request.method == "POST" and form.is_valid():
         try:
-            share = services.share_create(patient=patient, shared_by=staff, request=request,
-                                          **form.cleaned_data)
+            share = services.share_create(
+                patient=patient, shared_by=staff, request=request, **form.cleaned_data
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, _("%(name)s can now cover for you for this patient until %(date)s.") % {
-                "name": share.colleague.user.get_full_name(),
-                "date": date_format(share.until, "DATE_FORMAT"),
-            })
+            messages.success(
+                request,
+                _("%(name)s can now cover for you for this patient until %(date)s.")
+                % {
+                    "name": share.colleague.user.get_full_name(),
+                    "date": date_format(share.until, "DATE_FORMAT"),
+                },
+            )
             return redirect("messaging:sharing", pk=patient.pk)
-    return render(request, "messaging/sharing.html",
-                  {"patient": patient, "shares": selectors.share_list(patient=patient), "form": form})
+    return render(
+        request,
+        "messaging/sharing.html",
+        {"patient": patient, "shares": selectors.share_list(patient=patient), "form": form},
+    )
 
 
 @login_required
 @require_POST
 def share_end(request, pk, share_pk):
     staff = require_staff_role(request.user)
-    patient = patient_get_for_user(request.user, pk, request=request, write=True, object_type="care_share",
-                                   object_id=share_pk)
+    patient = patient_get_for_user(
+        request.user, pk, request=request, write=True, object_type="care_share", object_id=share_pk
+    )
     share = share_get_for_patient(patient, share_pk)
     services.share_end(share=share, ended_by=staff, request=request)
     messages.success(request, _("The sharing has ended."))
@@ -379,11 +462,15 @@ def template_list(request):
     templates = list(selectors.template_list(fetched_by=request.user))
     for template in templates:
         template.may_edit = template_may_edit(staff, template)
-    return render(request, "messaging/template_list.html", {
-        "staff": staff,
-        "clinic_templates": [t for t in templates if t.owner_id is None],
-        "personal_templates": [t for t in templates if t.owner_id is not None],
-    })
+    return render(
+        request,
+        "messaging/template_list.html",
+        {
+            "staff": staff,
+            "clinic_templates": [t for t in templates if t.owner_id is None],
+            "personal_templates": [t for t in templates if t.owner_id is not None],
+        },
+    )
 
 
 def _template_fields(form) -> dict:
@@ -394,8 +481,11 @@ def _template_fields(form) -> dict:
 def template_create(request):
     staff = require_staff_role(request.user, "therapist", "clinic_admin")
     both = staff.is_therapist and staff.is_clinic_admin
-    form = TemplateForm(request.POST or None, choose_scope=both,
-                        initial={"scope": "clinic" if request.GET.get("scope") == "clinic" else "personal"})
+    form = TemplateForm(
+        request.POST or None,
+        choose_scope=both,
+        initial={"scope": "clinic" if request.GET.get("scope") == "clinic" else "personal"},
+    )
     if request.method == "POST" and form.is_valid():
         clinic_wide = form.cleaned_data.get("scope") == "clinic" if both else not staff.is_therapist
         try:

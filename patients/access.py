@@ -23,9 +23,12 @@ def covering_share(staff, patient: Patient) -> CareShare | None:
     if not staff.is_therapist or staff.clinic_id != patient.clinic_id:
         return None
     return (
-        CareShare.objects.filter(patient=patient, colleague=staff, ended_at__isnull=True,
-                                 until__gte=timezone.localdate())
-        .select_related("shared_by__user").order_by("-until").first()
+        CareShare.objects.filter(
+            patient=patient, colleague=staff, ended_at__isnull=True, until__gte=timezone.localdate()
+        )
+        .select_related("shared_by__user")
+        .order_by("-until")
+        .first()
     )
 
 
@@ -41,7 +44,13 @@ def acting_on_behalf_of(staff, patient: Patient):
 
 
 def patient_get_for_user(
-    user, pk, *, request=None, write: bool = False, action: str | None = None, object_type: str = "patient",
+    user,
+    pk,
+    *,
+    request=None,
+    write: bool = False,
+    action: str | None = None,
+    object_type: str = "patient",
     object_id=None,
 ) -> Patient:
     """The patient ``pk`` if ``user`` may see it (and change it, with ``write=True``).
@@ -67,16 +76,26 @@ def patient_get_for_user(
     on_behalf_of = None if treats or staff is None else acting_on_behalf_of(staff, patient)
     if treats or on_behalf_of is not None:
         audit_record(
-            user=user, request=request, action=action, patient_id=patient.pk, clinic_id=patient.clinic_id,
-            object_type=object_type, object_id=object_id if object_id is not None else patient.pk,
+            user=user,
+            request=request,
+            action=action,
+            patient_id=patient.pk,
+            clinic_id=patient.clinic_id,
+            object_type=object_type,
+            object_id=object_id if object_id is not None else patient.pk,
             on_behalf_of=on_behalf_of,
         )
         return patient
     insider = staff is not None and staff.clinic_id == patient.clinic_id
     refuse(
-        user=user, request=request, insider=insider, action=action,
-        patient_id=patient.pk if insider else None, clinic_id=staff.clinic_id if staff else None,
-        object_type=object_type, object_id=object_id if object_id is not None else pk,
+        user=user,
+        request=request,
+        insider=insider,
+        action=action,
+        patient_id=patient.pk if insider else None,
+        clinic_id=staff.clinic_id if staff else None,
+        object_type=object_type,
+        object_id=object_id if object_id is not None else pk,
     )
 
 
@@ -88,13 +107,32 @@ def intake_request_get_for_user(user, pk, *, request=None, write: bool = False) 
     intake_request = IntakeRequest.objects.select_related("program", "clinic").filter(pk=pk).first()
     staff = roles_of(user).staff
     if intake_request is None or staff is None or staff.clinic_id != intake_request.clinic_id:
-        refuse(user=user, request=request, insider=False, action=action, object_type="intake_request",
-               object_id=pk)
+        refuse(
+            user=user,
+            request=request,
+            insider=False,
+            action=action,
+            object_type="intake_request",
+            object_id=pk,
+        )
     if not staff.is_therapist:
-        refuse(user=user, request=request, insider=True, action=action, clinic_id=staff.clinic_id,
-               object_type="intake_request", object_id=pk)
-    audit_record(user=user, request=request, action=action, clinic_id=intake_request.clinic_id,
-                 object_type="intake_request", object_id=intake_request.pk)
+        refuse(
+            user=user,
+            request=request,
+            insider=True,
+            action=action,
+            clinic_id=staff.clinic_id,
+            object_type="intake_request",
+            object_id=pk,
+        )
+    audit_record(
+        user=user,
+        request=request,
+        action=action,
+        clinic_id=intake_request.clinic_id,
+        object_type="intake_request",
+        object_id=intake_request.pk,
+    )
     return intake_request
 
 
@@ -103,15 +141,33 @@ def referral_get_for_user(user, pk, *, request=None, write: bool = False) -> Ref
     names a patient and carries a note about them). With ``write`` (answering it) only the
     receiving therapist. Other staff of the clinic get 403; everyone else 404."""
     action = Action.CHANGE if write else Action.VIEW
-    referral = (Referral.objects.select_related("patient__user", "referred_by__user", "to_therapist__user",
-                                                "program").filter(pk=pk).first())
+    referral = (
+        Referral.objects.select_related("patient__user", "referred_by__user", "to_therapist__user", "program")
+        .filter(pk=pk)
+        .first()
+    )
     staff = roles_of(user).staff
     if referral is None or staff is None or staff.clinic_id != referral.clinic_id:
         refuse(user=user, request=request, insider=False, action=action, object_type="referral", object_id=pk)
     allowed = staff.pk == referral.to_therapist_id or (not write and staff.pk == referral.referred_by_id)
     if not allowed:
-        refuse(user=user, request=request, insider=True, action=action, patient_id=referral.patient_id,
-               clinic_id=staff.clinic_id, object_type="referral", object_id=pk)
-    audit_record(user=user, request=request, action=action, patient_id=referral.patient_id,
-                 clinic_id=referral.clinic_id, object_type="referral", object_id=referral.pk)
+        refuse(
+            user=user,
+            request=request,
+            insider=True,
+            action=action,
+            patient_id=referral.patient_id,
+            clinic_id=staff.clinic_id,
+            object_type="referral",
+            object_id=pk,
+        )
+    audit_record(
+        user=user,
+        request=request,
+        action=action,
+        patient_id=referral.patient_id,
+        clinic_id=referral.clinic_id,
+        object_type="referral",
+        object_id=referral.pk,
+    )
     return referral

@@ -24,7 +24,11 @@ class Patient(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="patient")
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
     therapist = models.ForeignKey(
-        StaffMember, on_delete=models.PROTECT, null=True, blank=True, related_name="patients",
+        StaffMember,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="patients",
         limit_choices_to={"is_therapist": True},
     )
     case_reference = models.CharField(max_length=12, unique=True, default=new_case_reference)
@@ -65,8 +69,9 @@ class IntakeRequest(models.Model):
     language = models.CharField(_("language"), max_length=8, default="en")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    handled_by = models.ForeignKey(StaffMember, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    handled_by = models.ForeignKey(
+        StaffMember, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     handled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -102,8 +107,9 @@ class Referral(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=~models.Q(referred_by=models.F("to_therapist")),
-                                   name="referral_not_to_self"),
+            models.CheckConstraint(
+                condition=~models.Q(referred_by=models.F("to_therapist")), name="referral_not_to_self"
+            ),
         ]
 
     def __str__(self):
@@ -139,8 +145,9 @@ class Intake(models.Model):
     therapist = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="intakes")
     held_on = models.DateField(_("date of the intake"))
     answers = EncryptedTextField(blank=True)
-    activity_pattern = models.CharField(max_length=20, choices=ActivityPattern.choices, blank=True,
-                                        default="")
+    activity_pattern = models.CharField(
+        max_length=20, choices=ActivityPattern.choices, blank=True, default=""
+    )
     decision = models.CharField(_("decision"), max_length=20, choices=Decision.choices)
     decision_reason = EncryptedTextField(_("reason"), blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -187,8 +194,9 @@ class Enrollment(models.Model):
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="enrollments")
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="enrollments")
-    version = models.ForeignKey("programs.ProgramVersion", on_delete=models.PROTECT,
-                                related_name="enrollments")
+    version = models.ForeignKey(
+        "programs.ProgramVersion", on_delete=models.PROTECT, related_name="enrollments"
+    )
     therapist = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="enrollments")
     intake = models.ForeignKey(Intake, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.INVITED, db_index=True)
@@ -200,8 +208,9 @@ class Enrollment(models.Model):
     module_interval_days = models.PositiveSmallIntegerField(default=7)
     inactivity_days = models.PositiveSmallIntegerField(default=7)
     reminders_in_a_row = models.PositiveSmallIntegerField(default=0)
-    current_step = models.ForeignKey("programs.Step", on_delete=models.SET_NULL, null=True, blank=True,
-                                     related_name="+")
+    current_step = models.ForeignKey(
+        "programs.Step", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     last_activity_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_feedback_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -212,13 +221,16 @@ class Enrollment(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["patient"], condition=models.Q(status__in=["invited", "active", "paused"]),
+                fields=["patient"],
+                condition=models.Q(status__in=["invited", "active", "paused"]),
                 name="one_open_enrollment_per_patient",
             ),
-            models.CheckConstraint(condition=models.Q(feedback_weekday__lte=6),
-                                   name="enrollment_weekday_range"),
-            models.CheckConstraint(condition=models.Q(inactivity_days__gte=1),
-                                   name="enrollment_inactivity_positive"),
+            models.CheckConstraint(
+                condition=models.Q(feedback_weekday__lte=6), name="enrollment_weekday_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(inactivity_days__gte=1), name="enrollment_inactivity_positive"
+            ),
         ]
 
     def __str__(self):
@@ -242,8 +254,9 @@ class ModuleState(models.Model):
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="module_states")
     module_number = models.PositiveSmallIntegerField()
     state = models.CharField(max_length=8, choices=State.choices)
-    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                                   related_name="+")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     changed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -262,8 +275,9 @@ class StepOverride(models.Model):
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="step_overrides")
     step_key = models.CharField(max_length=130)
     included = models.BooleanField()
-    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                                   related_name="+")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     changed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -296,8 +310,9 @@ class ReviewMixin(models.Model):
     """Work a therapist reviews: reviewed with written feedback, or marked as seen without."""
 
     reviewed_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                                    blank=True, related_name="+")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         abstract = True
@@ -352,8 +367,9 @@ class DiaryEntry(ReviewMixin):
     class Meta:
         ordering = ["-entry_date", "-pk"]
         constraints = [
-            models.UniqueConstraint(fields=["enrollment", "diary_type", "entry_date"],
-                                    name="diary_entry_one_per_day"),
+            models.UniqueConstraint(
+                fields=["enrollment", "diary_type", "entry_date"], name="diary_entry_one_per_day"
+            ),
         ]
 
     def __str__(self):
@@ -379,14 +395,16 @@ class QuestionnaireResponse(ReviewMixin):
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="questionnaires")
     code = models.CharField(max_length=32)
     moment = models.CharField(max_length=8, choices=Moment.choices)
-    step = models.ForeignKey("programs.Step", on_delete=models.PROTECT, null=True, blank=True,
-                             related_name="+")
+    step = models.ForeignKey(
+        "programs.Step", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     answers = models.JSONField(default=list, blank=True)
     total = models.DecimalField(max_digits=6, decimal_places=1)
     band = models.CharField(max_length=40, blank=True)
     flags = models.JSONField(default=list, blank=True)
-    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     completed_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -411,8 +429,9 @@ class TreatmentSession(models.Model):
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="sessions")
-    enrollment = models.ForeignKey(Enrollment, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="sessions")
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.SET_NULL, null=True, blank=True, related_name="sessions"
+    )
     held_on = models.DateField(_("date"))
     kind = models.CharField(_("kind"), max_length=14, choices=Kind.choices)
     minutes = models.PositiveSmallIntegerField(_("minutes"), default=45)
@@ -423,8 +442,9 @@ class TreatmentSession(models.Model):
     class Meta:
         ordering = ["-held_on", "-pk"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(minutes__gte=1, minutes__lte=600),
-                                   name="session_minutes_range"),
+            models.CheckConstraint(
+                condition=models.Q(minutes__gte=1, minutes__lte=600), name="session_minutes_range"
+            ),
         ]
 
     def __str__(self):
@@ -501,12 +521,14 @@ class TimelineEvent(models.Model):
         MODULE_DEFAULT = "module_default", _("module back on its normal schedule")
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="timeline")
-    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, null=True, blank=True,
-                                   related_name="timeline")
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.CASCADE, null=True, blank=True, related_name="timeline"
+    )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                              related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     detail = models.JSONField(default=dict, blank=True)
 
     class Meta:

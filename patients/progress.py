@@ -227,7 +227,8 @@ class Progress:
         module = self.modules[0] if moment == QuestionnaireResponse.Moment.START else self.modules[-1]
         asked = {s.step.questionnaire for s in module.steps if s.step.kind == Step.Kind.QUESTIONNAIRE}
         return [
-            c for c in codes
+            c
+            for c in codes
             if c not in asked and (c, moment) not in self.answered_codes and self._patient_can_answer(c)
         ]
 

@@ -80,8 +80,9 @@ def assignment_answer_for(*, enrollment: Enrollment, step) -> AssignmentAnswer |
     return answer
 
 
-def diary_entries_for(*, enrollment: Enrollment, diary_type=None, since=None, until=None,
-                      with_feedback: bool = True) -> list[DiaryEntry]:
+def diary_entries_for(
+    *, enrollment: Enrollment, diary_type=None, since=None, until=None, with_feedback: bool = True
+) -> list[DiaryEntry]:
     """The enrollment's entries, newest first: one query, plus five for the feedback on them."""
     entries = DiaryEntry.objects.filter(enrollment=enrollment).select_related("diary_type")
     if diary_type is not None:
@@ -119,9 +120,12 @@ def diary_chart_rows(*, enrollment: Enrollment, diary_type, fields: list[str], s
     One query; at most one row per day."""
     annotations = {f"chart_{i}": Cast(KT(f"values__{name}"), FloatField()) for i, name in enumerate(fields)}
     return list(
-        DiaryEntry.objects.filter(enrollment=enrollment, diary_type=diary_type, entry_date__gte=since,
-                                  entry_date__lte=until)
-        .annotate(**annotations).order_by("entry_date").values_list("entry_date", *annotations)
+        DiaryEntry.objects.filter(
+            enrollment=enrollment, diary_type=diary_type, entry_date__gte=since, entry_date__lte=until
+        )
+        .annotate(**annotations)
+        .order_by("entry_date")
+        .values_list("entry_date", *annotations)
     )
 
 
@@ -134,8 +138,9 @@ def diary_chart_summary(*, enrollment: Enrollment, diary_type, fields: list[str]
         aggregates[f"avg_{i}"] = Avg(value)
         aggregates[f"min_{i}"] = Min(value)
         aggregates[f"max_{i}"] = Max(value)
-    row = DiaryEntry.objects.filter(enrollment=enrollment, diary_type=diary_type, entry_date__gte=since,
-                                    entry_date__lte=until).aggregate(**aggregates)
+    row = DiaryEntry.objects.filter(
+        enrollment=enrollment, diary_type=diary_type, entry_date__gte=since, entry_date__lte=until
+    ).aggregate(**aggregates)
     result = {"count": row["count"]}
     for i, name in enumerate(fields):
         result[name] = {"avg": row[f"avg_{i}"], "min": row[f"min_{i}"], "max": row[f"max_{i}"]}
@@ -148,8 +153,11 @@ def questionnaire_responses_for(*, enrollment: Enrollment) -> QuerySet[Questionn
 
 
 def questionnaire_response_for_step(*, enrollment: Enrollment, step) -> QuestionnaireResponse | None:
-    return _with_feedback(QuestionnaireResponse.objects.filter(enrollment=enrollment, step=step)) \
-        .order_by("-completed_at").first()
+    return (
+        _with_feedback(QuestionnaireResponse.objects.filter(enrollment=enrollment, step=step))
+        .order_by("-completed_at")
+        .first()
+    )
 
 
 def _unread_feedback(enrollment: Enrollment):
@@ -161,8 +169,9 @@ def _unread_feedback(enrollment: Enrollment):
         conversation = enrollment.conversation
     except Enrollment.conversation.RelatedObjectDoesNotExist:
         return None
-    return conversation.messages.filter(is_feedback=True, read_at__isnull=True) \
-        .exclude(author_id=enrollment.patient.user_id)
+    return conversation.messages.filter(is_feedback=True, read_at__isnull=True).exclude(
+        author_id=enrollment.patient.user_id
+    )
 
 
 def unread_feedback_count(*, enrollment: Enrollment) -> int:
@@ -177,8 +186,11 @@ def unread_feedback_first_link(*, enrollment: Enrollment):
     messages = _unread_feedback(enrollment)
     if messages is None:
         return None, None
-    message = messages.order_by("created_at", "pk").prefetch_related(
-        "links__answer__step__module", "links__diary_entry", "links__questionnaire").first()
+    message = (
+        messages.order_by("created_at", "pk")
+        .prefetch_related("links__answer__step__module", "links__diary_entry", "links__questionnaire")
+        .first()
+    )
     if message is None:
         return None, None
     for link in message.links.all():
@@ -224,8 +236,9 @@ def intake_request_list(*, fetched_by, show: str = "open") -> QuerySet[IntakeReq
     staff = roles_of(fetched_by).staff
     if staff is None or not staff.is_therapist:
         return IntakeRequest.objects.none()
-    requests = IntakeRequest.objects.filter(clinic_id=staff.clinic_id).select_related("program",
-                                                                                       "handled_by__user")
+    requests = IntakeRequest.objects.filter(clinic_id=staff.clinic_id).select_related(
+        "program", "handled_by__user"
+    )
     if show == "open":
         return requests.filter(status__in=INTAKE_QUEUE_OPEN).order_by("created_at", "pk")
     return requests.order_by("-created_at", "-pk")
@@ -244,8 +257,10 @@ def program_titles(*, language: str) -> dict[int, str]:
 def program_version_for(*, program: Program, language: str) -> ProgramVersion | None:
     """The newest version of ``program`` in ``language``, else in English; None if there is none."""
     versions = ProgramVersion.objects.select_related("program").filter(program=program)
-    return (versions.filter(language=language).order_by("-number").first()
-            or versions.filter(language="en").order_by("-number").first())
+    return (
+        versions.filter(language=language).order_by("-number").first()
+        or versions.filter(language="en").order_by("-number").first()
+    )
 
 
 def enrollable_programs(*, language: str) -> list[ProgramVersion]:
@@ -260,16 +275,20 @@ def enrollable_programs(*, language: str) -> list[ProgramVersion]:
 
 def referral_targets(*, clinic_id: int, exclude=None) -> QuerySet[StaffMember]:
     """The ICBT-trained therapists of a clinic (a training date is set), who take referrals."""
-    targets = StaffMember.objects.filter(clinic_id=clinic_id, is_therapist=True, training_date__isnull=False,
-                                         user__is_active=True)
+    targets = StaffMember.objects.filter(
+        clinic_id=clinic_id, is_therapist=True, training_date__isnull=False, user__is_active=True
+    )
     if exclude is not None:
         targets = targets.exclude(pk=exclude.pk)
     return targets.select_related("user").order_by("user__last_name", "user__first_name", "pk")
 
 
 def clinic_therapists(*, clinic_id: int) -> QuerySet[StaffMember]:
-    return (StaffMember.objects.filter(clinic_id=clinic_id, is_therapist=True, user__is_active=True)
-            .select_related("user").order_by("user__last_name", "user__first_name", "pk"))
+    return (
+        StaffMember.objects.filter(clinic_id=clinic_id, is_therapist=True, user__is_active=True)
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name", "pk")
+    )
 
 
 def referral_lists(*, fetched_by) -> dict[str, list[Referral]]:
@@ -278,16 +297,22 @@ def referral_lists(*, fetched_by) -> dict[str, list[Referral]]:
     if staff is None or not staff.is_therapist:
         return {"received": [], "sent": []}
     base = Referral.objects.filter(clinic_id=staff.clinic_id).select_related(
-        "patient__user", "referred_by__user", "to_therapist__user", "program")
-    received = sorted(base.filter(to_therapist=staff),
-                      key=lambda r: (r.status != Referral.Status.PENDING, -r.created_at.timestamp()))
+        "patient__user", "referred_by__user", "to_therapist__user", "program"
+    )
+    received = sorted(
+        base.filter(to_therapist=staff),
+        key=lambda r: (r.status != Referral.Status.PENDING, -r.created_at.timestamp()),
+    )
     sent = list(base.filter(referred_by=staff).order_by("-created_at", "-pk"))
     return {"received": received, "sent": sent}
 
 
 def pending_referrals_for(*, patient: Patient) -> list[Referral]:
-    return list(Referral.objects.filter(patient=patient, status=Referral.Status.PENDING)
-                .select_related("to_therapist__user", "referred_by__user", "program"))
+    return list(
+        Referral.objects.filter(patient=patient, status=Referral.Status.PENDING).select_related(
+            "to_therapist__user", "referred_by__user", "program"
+        )
+    )
 
 
 def intakes_for(*, patient: Patient) -> list[Intake]:
@@ -308,8 +333,11 @@ def intake_get(*, patient: Patient, pk: int) -> Intake:
 
 def enrollment_current(*, patient: Patient) -> Enrollment | None:
     """The patient's open enrollment, else the one made last; None before the first. One query."""
-    enrollments = list(Enrollment.objects.filter(patient=patient)
-                       .select_related("version__program", "therapist__user").order_by("-created_at", "-pk"))
+    enrollments = list(
+        Enrollment.objects.filter(patient=patient)
+        .select_related("version__program", "therapist__user")
+        .order_by("-created_at", "-pk")
+    )
     chosen = next((e for e in enrollments if e.is_open), enrollments[0] if enrollments else None)
     if chosen is not None:
         chosen.patient = patient
@@ -317,8 +345,11 @@ def enrollment_current(*, patient: Patient) -> Enrollment | None:
 
 
 def open_enrollment(*, patient: Patient) -> Enrollment | None:
-    enrollment = (Enrollment.objects.filter(patient=patient, status__in=Enrollment.OPEN_STATUSES)
-                  .select_related("version__program", "therapist__user").first())
+    enrollment = (
+        Enrollment.objects.filter(patient=patient, status__in=Enrollment.OPEN_STATUSES)
+        .select_related("version__program", "therapist__user")
+        .first()
+    )
     if enrollment is not None:
         enrollment.patient = patient
     return enrollment
@@ -326,8 +357,11 @@ def open_enrollment(*, patient: Patient) -> Enrollment | None:
 
 def enrollment_get(*, patient: Patient, pk: int) -> Enrollment:
     """An enrollment of this patient (404 for an id of anyone else's)."""
-    enrollment = (Enrollment.objects.filter(patient=patient, pk=pk)
-                  .select_related("version__program", "therapist__user").first())
+    enrollment = (
+        Enrollment.objects.filter(patient=patient, pk=pk)
+        .select_related("version__program", "therapist__user")
+        .first()
+    )
     if enrollment is None:
         raise Http404
     enrollment.patient = patient
@@ -340,8 +374,9 @@ TIMELINE_LIMIT = 100
 def timeline_for(*, patient: Patient, limit: int = TIMELINE_LIMIT) -> list[TimelineEvent]:
     """The newest ``limit`` timeline events, each with ``actor`` loaded and, for sessions, the
     ``session`` (its note is decrypted only when shown). Three queries, whatever the length."""
-    events = list(TimelineEvent.objects.filter(patient=patient).select_related("actor")
-                  .order_by("-at", "-pk")[:limit])
+    events = list(
+        TimelineEvent.objects.filter(patient=patient).select_related("actor").order_by("-at", "-pk")[:limit]
+    )
     session_ids = [e.detail.get("session") for e in events if e.kind == TimelineEvent.Kind.SESSION]
     sessions = {s.pk: s for s in TreatmentSession.objects.filter(patient=patient, pk__in=session_ids)}
     for session in sessions.values():
@@ -354,18 +389,23 @@ def timeline_for(*, patient: Patient, limit: int = TIMELINE_LIMIT) -> list[Timel
 
 def staff_names(*, clinic_id: int) -> dict[int, str]:
     """``{staff id: full name}`` of a clinic, to name therapists in the timeline. One query."""
-    return {pk: f"{first} {last}".strip() or email for pk, first, last, email in
-            StaffMember.objects.filter(clinic_id=clinic_id)
-            .values_list("pk", "user__first_name", "user__last_name", "user__email")}
+    return {
+        pk: f"{first} {last}".strip() or email
+        for pk, first, last, email in StaffMember.objects.filter(clinic_id=clinic_id).values_list(
+            "pk", "user__first_name", "user__last_name", "user__email"
+        )
+    }
 
 
 def end_questionnaires(*, enrollment: Enrollment) -> list[dict]:
     """Per questionnaire of the version's end (and start) lists: the start and the end score, if
     any, and whether the clinic has loaded the texts of a licensed one. Two queries."""
-    responses = list(QuestionnaireResponse.objects.filter(enrollment=enrollment)
-                     .order_by("completed_at", "pk"))
-    licensed = set(LicensedInstrument.objects.filter(clinic_id=enrollment.clinic_id)
-                   .values_list("code", flat=True))
+    responses = list(
+        QuestionnaireResponse.objects.filter(enrollment=enrollment).order_by("completed_at", "pk")
+    )
+    licensed = set(
+        LicensedInstrument.objects.filter(clinic_id=enrollment.clinic_id).values_list("code", flat=True)
+    )
     version = enrollment.version
     codes = list(dict.fromkeys([*version.questionnaires_end, *version.questionnaires_start]))
     rows = []
@@ -373,21 +413,24 @@ def end_questionnaires(*, enrollment: Enrollment) -> list[dict]:
         instrument = questionnaires.INSTRUMENTS.get(code)
         start = [r for r in responses if r.code == code and r.moment == QuestionnaireResponse.Moment.START]
         end = [r for r in responses if r.code == code and r.moment == QuestionnaireResponse.Moment.END]
-        rows.append({
-            "code": code,
-            "name": instrument.short_name if instrument else code,
-            "in_start": code in version.questionnaires_start,
-            "in_end": code in version.questionnaires_end,
-            "start": start[-1] if start else None,
-            "end": end[-1] if end else None,
-            "texts_available": instrument is None or instrument.texts_shipped or code in licensed,
-        })
+        rows.append(
+            {
+                "code": code,
+                "name": instrument.short_name if instrument else code,
+                "in_start": code in version.questionnaires_start,
+                "in_end": code in version.questionnaires_end,
+                "start": start[-1] if start else None,
+                "end": end[-1] if end else None,
+                "texts_available": instrument is None or instrument.texts_shipped or code in licensed,
+            }
+        )
     return rows
 
 
 def end_responses(*, enrollment: Enrollment) -> list[QuestionnaireResponse]:
-    return list(QuestionnaireResponse.objects.filter(enrollment=enrollment,
-                                                     moment=QuestionnaireResponse.Moment.END))
+    return list(
+        QuestionnaireResponse.objects.filter(enrollment=enrollment, moment=QuestionnaireResponse.Moment.END)
+    )
 
 
 def tailoring_outline(*, enrollment: Enrollment) -> list[Module]:
@@ -400,23 +443,26 @@ def tailoring_outline(*, enrollment: Enrollment) -> list[Module]:
     modules = programs_selectors.version_outline(version=enrollment.version)
     overrides = dict(StepOverride.objects.filter(enrollment=enrollment).values_list("step_key", "included"))
     states = dict(ModuleState.objects.filter(enrollment=enrollment).values_list("module_number", "state"))
-    setting = programs_selectors.clinic_program_setting(clinic_id=enrollment.clinic_id,
-                                                        program=enrollment.version.program)
+    setting = programs_selectors.clinic_program_setting(
+        clinic_id=enrollment.clinic_id, program=enrollment.version.program
+    )
     optional_off = set(setting.optional_steps_off) if setting else set()
     for module in modules:
         module.override_state = states.get(module.number)
         for step in module.steps.all():
             step.tailor_key = f"{module.slug}/{step.slug}"
             step.override = overrides.get(step.tailor_key)
-            step.default_shown = step_is_shown(module_slug=module.slug, step=step, overrides={},
-                                               optional_off=optional_off)
+            step.default_shown = step_is_shown(
+                module_slug=module.slug, step=step, overrides={}, optional_off=optional_off
+            )
             step.shown = step.default_shown if step.override is None else step.override
     return modules
 
 
 def stepped_care_decision_for(*, enrollment: Enrollment) -> SteppedCareDecision | None:
-    decision = (SteppedCareDecision.objects.filter(enrollment=enrollment)
-                .select_related("decided_by__user").first())
+    decision = (
+        SteppedCareDecision.objects.filter(enrollment=enrollment).select_related("decided_by__user").first()
+    )
     if decision is not None:
         decision.enrollment = enrollment
     return decision
@@ -457,5 +503,9 @@ def public_clinics() -> QuerySet[Clinic]:
 
 def step_titles(*, version: ProgramVersion) -> dict[str, str]:
     """``{"module/step": title}`` of every step of a version (shown or not). One query."""
-    return {f"{module}/{slug}": title for module, slug, title in
-            Step.objects.filter(version=version).values_list("module__slug", "slug", "title")}
+    return {
+        f"{module}/{slug}": title
+        for module, slug, title in Step.objects.filter(version=version).values_list(
+            "module__slug", "slug", "title"
+        )
+    }

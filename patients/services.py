@@ -37,13 +37,23 @@ from therapists.models import Clinic, StaffMember
 
 @transaction.atomic
 def patient_invite(
-    *, therapist: StaffMember, email: str, first_name: str, last_name: str, language: str = "en",
+    *,
+    therapist: StaffMember,
+    email: str,
+    first_name: str,
+    last_name: str,
+    language: str = "en",
     request=None,
 ) -> Patient:
     """Create a patient account in the therapist's clinic, assigned to them, and send the
     invitation link. Audited as the creation of a patient record."""
-    user = User(email=User.objects.normalize_email(email).lower(), first_name=first_name, last_name=last_name,
-                language=language, is_active=False)
+    user = User(
+        email=User.objects.normalize_email(email).lower(),
+        first_name=first_name,
+        last_name=last_name,
+        language=language,
+        is_active=False,
+    )
     user.set_unusable_password()
     user.full_clean(exclude=["password"])
     user.save()
@@ -52,8 +62,13 @@ def patient_invite(
     patient.save()
     invitation_create(user=user, kind=Invitation.Kind.PATIENT, created_by=therapist.user)
     audit_record(
-        user=therapist.user, request=request, action=Action.CREATE, patient_id=patient.pk,
-        clinic_id=patient.clinic_id, object_type="patient", object_id=patient.pk,
+        user=therapist.user,
+        request=request,
+        action=Action.CREATE,
+        patient_id=patient.pk,
+        clinic_id=patient.clinic_id,
+        object_type="patient",
+        object_id=patient.pk,
     )
     return patient
 
@@ -72,8 +87,9 @@ def _enrollment_lock(enrollment: Enrollment) -> None:
 
 def _require_open(enrollment: Enrollment) -> None:
     if not enrollment.is_open:
-        raise ValidationError(_("Your program has ended. You can still read everything, but no longer "
-                                "change it."))
+        raise ValidationError(
+            _("Your program has ended. You can still read everything, but no longer change it.")
+        )
 
 
 def _require_step(enrollment: Enrollment, step: Step, kind: str) -> None:
@@ -99,8 +115,9 @@ def _enrollment_touch(enrollment: Enrollment, *, now: datetime, step: Step | Non
 
 def _step_done(enrollment: Enrollment, step: Step, *, now: datetime) -> StepProgress:
     """Mark ``step`` done (once). When that completes its module, the timeline says so (once)."""
-    row, created = StepProgress.objects.get_or_create(enrollment=enrollment, step=step,
-                                                      defaults={"first_seen_at": now, "completed_at": now})
+    row, created = StepProgress.objects.get_or_create(
+        enrollment=enrollment, step=step, defaults={"first_seen_at": now, "completed_at": now}
+    )
     if not created and row.completed_at is None:
         row.completed_at = now
         row.save(update_fields=["completed_at"])
@@ -113,17 +130,25 @@ def _step_done(enrollment: Enrollment, step: Step, *, now: datetime) -> StepProg
 def _module_completed_check(enrollment: Enrollment, step: Step, *, now: datetime) -> None:
     from patients.progress import progress_for
 
-    module = next((m for m in progress_for(enrollment, with_diaries=False).modules
-                   if m.module.pk == step.module_id), None)
+    module = next(
+        (m for m in progress_for(enrollment, with_diaries=False).modules if m.module.pk == step.module_id),
+        None,
+    )
     if module is None or not module.steps or not module.is_complete:
         return
     number = module.module.number
-    if TimelineEvent.objects.filter(enrollment=enrollment, kind=TimelineEvent.Kind.MODULE_COMPLETED,
-                                    detail__module=number).exists():
+    if TimelineEvent.objects.filter(
+        enrollment=enrollment, kind=TimelineEvent.Kind.MODULE_COMPLETED, detail__module=number
+    ).exists():
         return
-    TimelineEvent.objects.create(patient_id=enrollment.patient_id, enrollment=enrollment,
-                                 kind=TimelineEvent.Kind.MODULE_COMPLETED, at=now,
-                                 actor_id=enrollment.patient.user_id, detail={"module": number})
+    TimelineEvent.objects.create(
+        patient_id=enrollment.patient_id,
+        enrollment=enrollment,
+        kind=TimelineEvent.Kind.MODULE_COMPLETED,
+        at=now,
+        actor_id=enrollment.patient.user_id,
+        detail={"module": number},
+    )
 
 
 @transaction.atomic
@@ -141,8 +166,9 @@ def step_visit(*, enrollment: Enrollment, step: Step, complete: bool = False) ->
     if complete:
         row = _step_done(enrollment, step, now=now)
     else:
-        row, _created = StepProgress.objects.get_or_create(enrollment=enrollment, step=step,
-                                                           defaults={"first_seen_at": now})
+        row, _created = StepProgress.objects.get_or_create(
+            enrollment=enrollment, step=step, defaults={"first_seen_at": now}
+        )
     _enrollment_touch(enrollment, now=now, step=step)
     return row
 
@@ -178,8 +204,9 @@ def assignment_answers_check(*, step: Step, answers: dict) -> None:
 
 
 @transaction.atomic
-def assignment_draft_save(*, enrollment: Enrollment, step: Step, answers: dict,
-                          based_on: datetime | None = None) -> tuple[AssignmentAnswer, bool]:
+def assignment_draft_save(
+    *, enrollment: Enrollment, step: Step, answers: dict, based_on: datetime | None = None
+) -> tuple[AssignmentAnswer, bool]:
     """Save what the patient typed so far, valid or not (nothing a patient wrote is lost).
     Returns ``(answer, saved)``.
 
@@ -227,8 +254,13 @@ def assignment_submit(*, enrollment: Enrollment, step: Step, answers: dict) -> A
     answer.reviewed_by = None
     answer.full_clean()
     answer.save()
-    notify(recipient=enrollment.therapist.user, kind=NotificationKind.ASSIGNMENT_SUBMITTED,
-           patient=enrollment.patient, object_type="assignment_answer", object_id=answer.pk)
+    notify(
+        recipient=enrollment.therapist.user,
+        kind=NotificationKind.ASSIGNMENT_SUBMITTED,
+        patient=enrollment.patient,
+        object_type="assignment_answer",
+        object_id=answer.pk,
+    )
     _step_done(enrollment, step, now=now)
     _enrollment_touch(enrollment, now=now, step=step)
     return answer
@@ -240,8 +272,15 @@ def diary_entry_editable(entry: DiaryEntry, *, today: date | None = None) -> boo
 
 
 @transaction.atomic
-def diary_entry_save(*, enrollment: Enrollment, diary_type: DiaryType, entry_date: date, answers: dict,
-                     step: Step | None = None, today: date | None = None) -> DiaryEntry:
+def diary_entry_save(
+    *,
+    enrollment: Enrollment,
+    diary_type: DiaryType,
+    entry_date: date,
+    answers: dict,
+    step: Step | None = None,
+    today: date | None = None,
+) -> DiaryEntry:
     """Write (or correct) the entry of ``diary_type`` for ``entry_date``.
 
     Numbers, choices and times go to ``values`` (plain JSON, so graphs are computed in the
@@ -260,14 +299,20 @@ def diary_entry_save(*, enrollment: Enrollment, diary_type: DiaryType, entry_dat
         raise ValidationError({"entry_date": _("You can fill in today and the six days before.")})
     now = timezone.now()
     _enrollment_lock(enrollment)
-    entry = DiaryEntry.objects.filter(enrollment=enrollment, diary_type=diary_type,
-                                      entry_date=entry_date).first()
+    entry = DiaryEntry.objects.filter(
+        enrollment=enrollment, diary_type=diary_type, entry_date=entry_date
+    ).first()
     if entry is not None and not diary_entry_editable(entry, today=today):
-        raise ValidationError(_("You wrote this entry on an earlier day. It can no longer be changed; "
-                                "you can add a note in today's entry."))
+        raise ValidationError(
+            _(
+                "You wrote this entry on an earlier day. It can no longer be changed; "
+                "you can add a note in today's entry."
+            )
+        )
     if entry is None:
-        entry = DiaryEntry(enrollment=enrollment, diary_type=diary_type, entry_date=entry_date,
-                           created_at=now)
+        entry = DiaryEntry(
+            enrollment=enrollment, diary_type=diary_type, entry_date=entry_date, created_at=now
+        )
     entry.enrollment = enrollment
     text_names = {d["name"] for d in diary_type.fields if d["type"] in DIARY_TEXT_TYPES}
     texts = {k: v for k, v in answers.items() if k in text_names}
@@ -280,8 +325,13 @@ def diary_entry_save(*, enrollment: Enrollment, diary_type: DiaryType, entry_dat
     is_new = entry.pk is None
     entry.save()
     if is_new:
-        notify(recipient=enrollment.therapist.user, kind=NotificationKind.DIARY_ENTRY,
-               patient=enrollment.patient, object_type="diary_entry", object_id=entry.pk)
+        notify(
+            recipient=enrollment.therapist.user,
+            kind=NotificationKind.DIARY_ENTRY,
+            patient=enrollment.patient,
+            object_type="diary_entry",
+            object_id=entry.pk,
+        )
     if step is not None:
         _step_done(enrollment, step, now=now)
     _enrollment_touch(enrollment, now=now, step=step)
@@ -298,7 +348,12 @@ def diary_entry_answers(entry: DiaryEntry) -> dict:
 
 @transaction.atomic
 def questionnaire_submit(
-    *, enrollment: Enrollment, code: str, moment: str, answers: dict, step: Step | None = None,
+    *,
+    enrollment: Enrollment,
+    code: str,
+    moment: str,
+    answers: dict,
+    step: Step | None = None,
     scoring_options: dict | None = None,
 ) -> QuestionnaireResponse:
     """Score and keep a questionnaire the patient filled in (programs.questionnaires scores it;
@@ -324,19 +379,33 @@ def questionnaire_submit(
         if earlier.exists():
             raise ValidationError(_("You have already filled in this questionnaire."))
     response = QuestionnaireResponse(
-        enrollment=enrollment, code=code, moment=moment, step=step,
+        enrollment=enrollment,
+        code=code,
+        moment=moment,
+        step=step,
         answers=[int(v) for _n, v in sorted((int(n), v) for n, v in answers.items())],
-        total=str(score.total), band=score.band, flags=[f.code for f in score.flags], completed_at=now,
+        total=str(score.total),
+        band=score.band,
+        flags=[f.code for f in score.flags],
+        completed_at=now,
     )
     response.full_clean()
     response.save()
     # PHQ-9 item 9 (thoughts of self-harm) makes it urgent: it may reach the therapist within minutes.
-    notify(recipient=enrollment.therapist.user, kind=NotificationKind.QUESTIONNAIRE_COMPLETED,
-           patient=enrollment.patient, object_type="questionnaire_response", object_id=response.pk,
-           urgent="self_harm" in response.flags)
+    notify(
+        recipient=enrollment.therapist.user,
+        kind=NotificationKind.QUESTIONNAIRE_COMPLETED,
+        patient=enrollment.patient,
+        object_type="questionnaire_response",
+        object_id=response.pk,
+        urgent="self_harm" in response.flags,
+    )
     TimelineEvent.objects.create(
-        patient_id=enrollment.patient_id, enrollment=enrollment, kind=TimelineEvent.Kind.QUESTIONNAIRE,
-        at=now, actor_id=enrollment.patient.user_id,
+        patient_id=enrollment.patient_id,
+        enrollment=enrollment,
+        kind=TimelineEvent.Kind.QUESTIONNAIRE,
+        at=now,
+        actor_id=enrollment.patient.user_id,
         detail={"code": code, "moment": moment, "total": float(score.total), "flags": response.flags},
     )
     if step is not None:
@@ -353,23 +422,51 @@ def questionnaire_submit(
 TERMINAL_STATUSES = (Enrollment.Status.COMPLETED, Enrollment.Status.STOPPED, Enrollment.Status.STEPPED_UP)
 
 
-def _audit(*, staff: StaffMember, request, action: str, object_type: str, object_id,
-           patient: Patient | None = None, patient_id: int | None = None) -> None:
+def _audit(
+    *,
+    staff: StaffMember,
+    request,
+    action: str,
+    object_type: str,
+    object_id,
+    patient: Patient | None = None,
+    patient_id: int | None = None,
+) -> None:
     """One audit event for a change; a colleague covering for the treating therapist acts on
     their behalf, which the event records."""
     on_behalf_of = None
     if patient is not None:
         patient_id = patient.pk
         on_behalf_of = acting_on_behalf_of(staff, patient)
-    audit_record(user=staff.user, request=request, action=action, patient_id=patient_id,
-                 clinic_id=staff.clinic_id, object_type=object_type, object_id=object_id,
-                 on_behalf_of=on_behalf_of)
+    audit_record(
+        user=staff.user,
+        request=request,
+        action=action,
+        patient_id=patient_id,
+        clinic_id=staff.clinic_id,
+        object_type=object_type,
+        object_id=object_id,
+        on_behalf_of=on_behalf_of,
+    )
 
 
-def _timeline(*, patient_id: int, kind: str, actor_id: int | None, detail: dict, enrollment=None,
-              at: datetime | None = None) -> TimelineEvent:
-    event = TimelineEvent(patient_id=patient_id, enrollment=enrollment, kind=kind, actor_id=actor_id,
-                          detail=detail, at=at or timezone.now())
+def _timeline(
+    *,
+    patient_id: int,
+    kind: str,
+    actor_id: int | None,
+    detail: dict,
+    enrollment=None,
+    at: datetime | None = None,
+) -> TimelineEvent:
+    event = TimelineEvent(
+        patient_id=patient_id,
+        enrollment=enrollment,
+        kind=kind,
+        actor_id=actor_id,
+        detail=detail,
+        at=at or timezone.now(),
+    )
     event.full_clean(exclude=["patient", "enrollment", "actor"])
     event.save()
     return event
@@ -377,29 +474,48 @@ def _timeline(*, patient_id: int, kind: str, actor_id: int | None, detail: dict,
 
 @transaction.atomic
 def intake_request_create(
-    *, clinic: Clinic, program: Program, name: str, email: str, phone: str = "", message: str = "",
+    *,
+    clinic: Clinic,
+    program: Program,
+    name: str,
+    email: str,
+    phone: str = "",
+    message: str = "",
     language: str = "en",
 ) -> IntakeRequest:
     """A request for an intake from a public program page: it lands in the clinic's queue with
     status *new*. No account is made and nothing is sent: the clinic contacts the person. The
     message is encrypted at rest."""
-    intake_request = IntakeRequest(clinic=clinic, program=program, name=name.strip(),
-                                   email=email.strip().lower(), phone=phone.strip(), message=message.strip(),
-                                   language=language)
+    intake_request = IntakeRequest(
+        clinic=clinic,
+        program=program,
+        name=name.strip(),
+        email=email.strip().lower(),
+        phone=phone.strip(),
+        message=message.strip(),
+        language=language,
+    )
     intake_request.full_clean()
     intake_request.save()
     # Every therapist of the clinic hears of it (counts and a link only); once one of them has
     # handled it, the others' notifications are dropped at send time.
-    for therapist in StaffMember.objects.filter(clinic=clinic, is_therapist=True, user__is_active=True) \
-            .select_related("user"):
-        notify(recipient=therapist.user, kind=NotificationKind.INTAKE_REQUEST, clinic_id=clinic.pk,
-               object_type="intake_request", object_id=intake_request.pk)
+    for therapist in StaffMember.objects.filter(
+        clinic=clinic, is_therapist=True, user__is_active=True
+    ).select_related("user"):
+        notify(
+            recipient=therapist.user,
+            kind=NotificationKind.INTAKE_REQUEST,
+            clinic_id=clinic.pk,
+            object_type="intake_request",
+            object_id=intake_request.pk,
+        )
     return intake_request
 
 
 @transaction.atomic
-def intake_request_status_set(*, intake_request: IntakeRequest, staff: StaffMember, status: str,
-                              request=None) -> IntakeRequest:
+def intake_request_status_set(
+    *, intake_request: IntakeRequest, staff: StaffMember, status: str, request=None
+) -> IntakeRequest:
     """Mark a request contacted, closed or new again (by a therapist of its clinic)."""
     if status not in (IntakeRequest.Status.NEW, IntakeRequest.Status.CONTACTED, IntakeRequest.Status.CLOSED):
         raise ValidationError(_("Choose contacted, closed or new."))
@@ -408,26 +524,51 @@ def intake_request_status_set(*, intake_request: IntakeRequest, staff: StaffMemb
     intake_request.handled_at = timezone.now()
     intake_request.full_clean()
     intake_request.save(update_fields=["status", "handled_by", "handled_at"])
-    _audit(staff=staff, request=request, action=Action.CHANGE, object_type="intake_request",
-           object_id=intake_request.pk)
+    _audit(
+        staff=staff,
+        request=request,
+        action=Action.CHANGE,
+        object_type="intake_request",
+        object_id=intake_request.pk,
+    )
     return intake_request
 
 
 @transaction.atomic
-def intake_request_invite(*, intake_request: IntakeRequest, staff: StaffMember, first_name: str,
-                          last_name: str, email: str, language: str, request=None) -> Patient:
+def intake_request_invite(
+    *,
+    intake_request: IntakeRequest,
+    staff: StaffMember,
+    first_name: str,
+    last_name: str,
+    email: str,
+    language: str,
+    request=None,
+) -> Patient:
     """The therapist decided to see this person: create their patient account (assigned to the
     therapist, invitation sent; see ``patient_invite``) and mark the request *intake planned*."""
     if intake_request.status == IntakeRequest.Status.INVITED:
         raise ValidationError(_("This person has already been invited."))
-    patient = patient_invite(therapist=staff, email=email, first_name=first_name, last_name=last_name,
-                             language=language, request=request)
+    patient = patient_invite(
+        therapist=staff,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        language=language,
+        request=request,
+    )
     intake_request.status = IntakeRequest.Status.INVITED
     intake_request.handled_by = staff
     intake_request.handled_at = timezone.now()
     intake_request.save(update_fields=["status", "handled_by", "handled_at"])
-    _audit(staff=staff, request=request, action=Action.CHANGE, object_type="intake_request",
-           object_id=intake_request.pk, patient=patient)
+    _audit(
+        staff=staff,
+        request=request,
+        action=Action.CHANGE,
+        object_type="intake_request",
+        object_id=intake_request.pk,
+        patient=patient,
+    )
     return patient
 
 
@@ -435,8 +576,15 @@ def intake_request_invite(*, intake_request: IntakeRequest, staff: StaffMember, 
 
 
 @transaction.atomic
-def referral_create(*, patient: Patient, referred_by: StaffMember, to_therapist: StaffMember,
-                    program: Program, note: str = "", request=None) -> Referral:
+def referral_create(
+    *,
+    patient: Patient,
+    referred_by: StaffMember,
+    to_therapist: StaffMember,
+    program: Program,
+    note: str = "",
+    request=None,
+) -> Referral:
     """A therapist asks an ICBT-trained colleague of the same clinic to take on one of their
     patients for an online program. One open referral per patient at a time."""
     if patient.therapist_id != referred_by.pk:
@@ -447,17 +595,43 @@ def referral_create(*, patient: Patient, referred_by: StaffMember, to_therapist:
     Patient.objects.select_for_update().filter(pk=patient.pk).values_list("pk").first()
     if Referral.objects.filter(patient=patient, status=Referral.Status.PENDING).exists():
         raise ValidationError(_("This patient already has a referral waiting for an answer."))
-    referral = Referral(clinic_id=patient.clinic_id, patient=patient, referred_by=referred_by,
-                        to_therapist=to_therapist, program=program, note=note.strip())
+    referral = Referral(
+        clinic_id=patient.clinic_id,
+        patient=patient,
+        referred_by=referred_by,
+        to_therapist=to_therapist,
+        program=program,
+        note=note.strip(),
+    )
     referral.full_clean()
     referral.save()
-    notify(recipient=to_therapist.user, kind=NotificationKind.REFERRAL, patient=patient,
-           object_type="referral", object_id=referral.pk)
-    _timeline(patient_id=patient.pk, kind=TimelineEvent.Kind.REFERRAL, actor_id=referred_by.user_id,
-              detail={"referral": referral.pk, "event": "made", "from": referred_by.pk, "to": to_therapist.pk,
-                      "program": program.slug})
-    _audit(staff=referred_by, request=request, action=Action.CREATE, object_type="referral",
-           object_id=referral.pk, patient=patient)
+    notify(
+        recipient=to_therapist.user,
+        kind=NotificationKind.REFERRAL,
+        patient=patient,
+        object_type="referral",
+        object_id=referral.pk,
+    )
+    _timeline(
+        patient_id=patient.pk,
+        kind=TimelineEvent.Kind.REFERRAL,
+        actor_id=referred_by.user_id,
+        detail={
+            "referral": referral.pk,
+            "event": "made",
+            "from": referred_by.pk,
+            "to": to_therapist.pk,
+            "program": program.slug,
+        },
+    )
+    _audit(
+        staff=referred_by,
+        request=request,
+        action=Action.CREATE,
+        object_type="referral",
+        object_id=referral.pk,
+        patient=patient,
+    )
     return referral
 
 
@@ -486,19 +660,46 @@ def referral_accept(*, referral: Referral, staff: StaffMember, reason: str = "",
     patient.therapist = staff
     patient.full_clean()
     patient.save(update_fields=["therapist"])
-    for enrollment in Enrollment.objects.select_for_update().filter(patient=patient,
-                                                                    status__in=Enrollment.OPEN_STATUSES):
+    for enrollment in Enrollment.objects.select_for_update().filter(
+        patient=patient, status__in=Enrollment.OPEN_STATUSES
+    ):
         enrollment.therapist = staff
         enrollment.save(update_fields=["therapist"])
-    _timeline(patient_id=patient.pk, kind=TimelineEvent.Kind.REFERRAL, actor_id=staff.user_id, at=now,
-              detail={"referral": referral.pk, "event": "accepted", "from": referral.referred_by_id,
-                      "to": staff.pk})
-    _timeline(patient_id=patient.pk, kind=TimelineEvent.Kind.THERAPIST, actor_id=staff.user_id, at=now,
-              detail={"from": previous, "to": staff.pk, "referral": referral.pk})
-    _audit(staff=staff, request=request, action=Action.CHANGE, object_type="referral", object_id=referral.pk,
-           patient=patient)
-    _audit(staff=staff, request=request, action=Action.CHANGE, object_type="patient", object_id=patient.pk,
-           patient=patient)
+    _timeline(
+        patient_id=patient.pk,
+        kind=TimelineEvent.Kind.REFERRAL,
+        actor_id=staff.user_id,
+        at=now,
+        detail={
+            "referral": referral.pk,
+            "event": "accepted",
+            "from": referral.referred_by_id,
+            "to": staff.pk,
+        },
+    )
+    _timeline(
+        patient_id=patient.pk,
+        kind=TimelineEvent.Kind.THERAPIST,
+        actor_id=staff.user_id,
+        at=now,
+        detail={"from": previous, "to": staff.pk, "referral": referral.pk},
+    )
+    _audit(
+        staff=staff,
+        request=request,
+        action=Action.CHANGE,
+        object_type="referral",
+        object_id=referral.pk,
+        patient=patient,
+    )
+    _audit(
+        staff=staff,
+        request=request,
+        action=Action.CHANGE,
+        object_type="patient",
+        object_id=patient.pk,
+        patient=patient,
+    )
     return referral
 
 
@@ -513,11 +714,25 @@ def referral_decline(*, referral: Referral, staff: StaffMember, reason: str, req
     referral.decided_at = timezone.now()
     referral.full_clean()
     referral.save(update_fields=["status", "decision_reason", "decided_at"])
-    _timeline(patient_id=referral.patient_id, kind=TimelineEvent.Kind.REFERRAL, actor_id=staff.user_id,
-              detail={"referral": referral.pk, "event": "declined", "from": referral.referred_by_id,
-                      "to": staff.pk})
-    _audit(staff=staff, request=request, action=Action.CHANGE, object_type="referral", object_id=referral.pk,
-           patient_id=referral.patient_id)
+    _timeline(
+        patient_id=referral.patient_id,
+        kind=TimelineEvent.Kind.REFERRAL,
+        actor_id=staff.user_id,
+        detail={
+            "referral": referral.pk,
+            "event": "declined",
+            "from": referral.referred_by_id,
+            "to": staff.pk,
+        },
+    )
+    _audit(
+        staff=staff,
+        request=request,
+        action=Action.CHANGE,
+        object_type="referral",
+        object_id=referral.pk,
+        patient_id=referral.patient_id,
+    )
     return referral
 
 
@@ -526,8 +741,16 @@ def referral_decline(*, referral: Referral, staff: StaffMember, reason: str, req
 
 @transaction.atomic
 def intake_record(
-    *, patient: Patient, program: Program, therapist: StaffMember, held_on: date, answers: dict,
-    decision: str, decision_reason: str = "", activity_pattern: str = "", request=None,
+    *,
+    patient: Patient,
+    program: Program,
+    therapist: StaffMember,
+    held_on: date,
+    answers: dict,
+    decision: str,
+    decision_reason: str = "",
+    activity_pattern: str = "",
+    request=None,
 ) -> Intake:
     """Keep the structured intake (encrypted JSON) and its decision. Pain intakes need at least
     one personal treatment goal; a decision other than *indicated* needs a reason. The summary
@@ -545,16 +768,37 @@ def intake_record(
         raise ValidationError(errors)
     stored = {**answers, "kind": kind, "goals": goals}
     stored["summary"] = intake_criteria.intake_summary(kind, stored).as_dict()
-    intake = Intake(patient=patient, program=program, therapist=therapist, held_on=held_on,
-                    answers=json.dumps(stored, ensure_ascii=False), activity_pattern=activity_pattern or "",
-                    decision=decision, decision_reason=decision_reason.strip())
+    intake = Intake(
+        patient=patient,
+        program=program,
+        therapist=therapist,
+        held_on=held_on,
+        answers=json.dumps(stored, ensure_ascii=False),
+        activity_pattern=activity_pattern or "",
+        decision=decision,
+        decision_reason=decision_reason.strip(),
+    )
     intake.full_clean()
     intake.save()
-    _timeline(patient_id=patient.pk, kind=TimelineEvent.Kind.INTAKE, actor_id=therapist.user_id,
-              detail={"intake": intake.pk, "program": program.slug, "decision": decision,
-                      "held_on": held_on.isoformat()})
-    _audit(staff=therapist, request=request, action=Action.CREATE, object_type="intake", object_id=intake.pk,
-           patient=patient)
+    _timeline(
+        patient_id=patient.pk,
+        kind=TimelineEvent.Kind.INTAKE,
+        actor_id=therapist.user_id,
+        detail={
+            "intake": intake.pk,
+            "program": program.slug,
+            "decision": decision,
+            "held_on": held_on.isoformat(),
+        },
+    )
+    _audit(
+        staff=therapist,
+        request=request,
+        action=Action.CREATE,
+        object_type="intake",
+        object_id=intake.pk,
+        patient=patient,
+    )
     return intake
 
 
@@ -572,10 +816,19 @@ def _has_password(user: User) -> bool:
 
 @transaction.atomic
 def enrollment_create(
-    *, patient: Patient, version: ProgramVersion, therapist: StaffMember, enrolled_by: StaffMember,
-    start_date: date, feedback_cadence: str = Enrollment.Cadence.WEEKLY, feedback_weekday: int = 0,
-    unlock_mode: str = Enrollment.Unlock.SEQUENTIAL, inactivity_days: int = 7, module_interval_days: int = 7,
-    intake: Intake | None = None, request=None,
+    *,
+    patient: Patient,
+    version: ProgramVersion,
+    therapist: StaffMember,
+    enrolled_by: StaffMember,
+    start_date: date,
+    feedback_cadence: str = Enrollment.Cadence.WEEKLY,
+    feedback_weekday: int = 0,
+    unlock_mode: str = Enrollment.Unlock.SEQUENTIAL,
+    inactivity_days: int = 7,
+    module_interval_days: int = 7,
+    intake: Intake | None = None,
+    request=None,
 ) -> Enrollment:
     """Enroll the patient on ``version`` (kept for this patient: content edits make new versions).
 
@@ -593,11 +846,20 @@ def enrollment_create(
     now = timezone.now()
     active = _has_password(patient.user)
     enrollment = Enrollment(
-        patient=patient, clinic_id=patient.clinic_id, version=version, therapist=therapist, intake=intake,
+        patient=patient,
+        clinic_id=patient.clinic_id,
+        version=version,
+        therapist=therapist,
+        intake=intake,
         status=Enrollment.Status.ACTIVE if active else Enrollment.Status.INVITED,
-        feedback_cadence=feedback_cadence, feedback_weekday=feedback_weekday, start_date=start_date,
-        unlock_mode=unlock_mode, inactivity_days=inactivity_days, module_interval_days=module_interval_days,
-        created_at=now, started_at=now if active else None,
+        feedback_cadence=feedback_cadence,
+        feedback_weekday=feedback_weekday,
+        start_date=start_date,
+        unlock_mode=unlock_mode,
+        inactivity_days=inactivity_days,
+        module_interval_days=module_interval_days,
+        created_at=now,
+        started_at=now if active else None,
     )
     enrollment.full_clean()
     enrollment.save()
@@ -609,16 +871,39 @@ def enrollment_create(
         previous = patient.therapist_id
         patient.therapist = therapist
         patient.save(update_fields=["therapist"])
-        _timeline(patient_id=patient.pk, kind=TimelineEvent.Kind.THERAPIST, actor_id=enrolled_by.user_id,
-                  at=now, detail={"from": previous, "to": therapist.pk})
-    _timeline(patient_id=patient.pk, enrollment=enrollment, kind=TimelineEvent.Kind.ENROLLED,
-              actor_id=enrolled_by.user_id, at=now,
-              detail={"program": version.program.slug, "version": version.number,
-                      "language": version.language, "status": enrollment.status, "cadence": feedback_cadence,
-                      "weekday": feedback_weekday, "unlock": unlock_mode, "start": start_date.isoformat(),
-                      "invited": invited})
-    _audit(staff=enrolled_by, request=request, action=Action.CREATE, object_type="enrollment",
-           object_id=enrollment.pk, patient=patient)
+        _timeline(
+            patient_id=patient.pk,
+            kind=TimelineEvent.Kind.THERAPIST,
+            actor_id=enrolled_by.user_id,
+            at=now,
+            detail={"from": previous, "to": therapist.pk},
+        )
+    _timeline(
+        patient_id=patient.pk,
+        enrollment=enrollment,
+        kind=TimelineEvent.Kind.ENROLLED,
+        actor_id=enrolled_by.user_id,
+        at=now,
+        detail={
+            "program": version.program.slug,
+            "version": version.number,
+            "language": version.language,
+            "status": enrollment.status,
+            "cadence": feedback_cadence,
+            "weekday": feedback_weekday,
+            "unlock": unlock_mode,
+            "start": start_date.isoformat(),
+            "invited": invited,
+        },
+    )
+    _audit(
+        staff=enrolled_by,
+        request=request,
+        action=Action.CREATE,
+        object_type="enrollment",
+        object_id=enrollment.pk,
+        patient=patient,
+    )
     return enrollment
 
 
@@ -628,23 +913,33 @@ ENROLLMENT_TRANSITIONS = {
     "pause": ((Enrollment.Status.ACTIVE,), Enrollment.Status.PAUSED),
     "resume": ((Enrollment.Status.PAUSED,), Enrollment.Status.ACTIVE),
     "complete": ((Enrollment.Status.ACTIVE, Enrollment.Status.PAUSED), Enrollment.Status.COMPLETED),
-    "stop": ((Enrollment.Status.INVITED, Enrollment.Status.ACTIVE, Enrollment.Status.PAUSED),
-             Enrollment.Status.STOPPED),
+    "stop": (
+        (Enrollment.Status.INVITED, Enrollment.Status.ACTIVE, Enrollment.Status.PAUSED),
+        Enrollment.Status.STOPPED,
+    ),
     "step_up": ((Enrollment.Status.ACTIVE, Enrollment.Status.PAUSED), Enrollment.Status.STEPPED_UP),
 }
 REASON_REQUIRED = ("stop", "step_up")
 
 
-def _enrollment_transition(*, enrollment: Enrollment, action: str, actor_user_id: int | None,
-                           reason: str = "", detail: dict | None = None) -> Enrollment:
+def _enrollment_transition(
+    *,
+    enrollment: Enrollment,
+    action: str,
+    actor_user_id: int | None,
+    reason: str = "",
+    detail: dict | None = None,
+) -> Enrollment:
     """Lock the row, check the change is allowed from the status it has *now*, and apply it."""
     sources, target = ENROLLMENT_TRANSITIONS[action]
     if action in REASON_REQUIRED and not reason.strip():
         raise ValidationError({"reason": _("Give the reason.")})
     locked = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
     if locked.status not in sources:
-        raise ValidationError(_("This is not possible while the enrollment is %(status)s.")
-                              % {"status": locked.get_status_display()})
+        raise ValidationError(
+            _("This is not possible while the enrollment is %(status)s.")
+            % {"status": locked.get_status_display()}
+        )
     now = timezone.now()
     previous = locked.status
     locked.status = target
@@ -660,8 +955,14 @@ def _enrollment_transition(*, enrollment: Enrollment, action: str, actor_user_id
         fields.append("ended_at")
     locked.full_clean()
     locked.save(update_fields=fields)
-    _timeline(patient_id=locked.patient_id, enrollment=locked, kind=TimelineEvent.Kind.STATUS,
-              actor_id=actor_user_id, at=now, detail={"from": previous, "to": target, **(detail or {})})
+    _timeline(
+        patient_id=locked.patient_id,
+        enrollment=locked,
+        kind=TimelineEvent.Kind.STATUS,
+        actor_id=actor_user_id,
+        at=now,
+        detail={"from": previous, "to": target, **(detail or {})},
+    )
     for name in fields:
         setattr(enrollment, name, getattr(locked, name))
     return enrollment
@@ -677,48 +978,63 @@ def enrollment_activate(*, enrollment: Enrollment) -> Enrollment:
     if locked.status != Enrollment.Status.INVITED:
         enrollment.status = locked.status
         return enrollment
-    return _enrollment_transition(enrollment=enrollment, action="activate",
-                                  actor_user_id=enrollment.patient.user_id)
+    return _enrollment_transition(
+        enrollment=enrollment, action="activate", actor_user_id=enrollment.patient.user_id
+    )
 
 
 @transaction.atomic
-def enrollment_status_change(*, enrollment: Enrollment, staff: StaffMember, action: str, reason: str = "",
-                             request=None) -> Enrollment:
+def enrollment_status_change(
+    *, enrollment: Enrollment, staff: StaffMember, action: str, reason: str = "", request=None
+) -> Enrollment:
     """Pause, resume, complete, stop (reason required) or step up (reason required), by the
     patient's therapist. Audited and shown in the timeline."""
     if action not in ENROLLMENT_TRANSITIONS or action == "activate":
         raise ValidationError(_("Unknown change."))
     _enrollment_transition(enrollment=enrollment, action=action, actor_user_id=staff.user_id, reason=reason)
-    _audit(staff=staff, request=request, action=Action.CHANGE, object_type="enrollment",
-           object_id=enrollment.pk, patient=enrollment.patient)
+    _audit(
+        staff=staff,
+        request=request,
+        action=Action.CHANGE,
+        object_type="enrollment",
+        object_id=enrollment.pk,
+        patient=enrollment.patient,
+    )
     return enrollment
 
 
-def enrollment_pause(*, enrollment: Enrollment, staff: StaffMember, reason: str = "",
-                     request=None) -> Enrollment:
-    return enrollment_status_change(enrollment=enrollment, staff=staff, action="pause", reason=reason,
-                                    request=request)
+def enrollment_pause(
+    *, enrollment: Enrollment, staff: StaffMember, reason: str = "", request=None
+) -> Enrollment:
+    return enrollment_status_change(
+        enrollment=enrollment, staff=staff, action="pause", reason=reason, request=request
+    )
 
 
 def enrollment_resume(*, enrollment: Enrollment, staff: StaffMember, request=None) -> Enrollment:
     return enrollment_status_change(enrollment=enrollment, staff=staff, action="resume", request=request)
 
 
-def enrollment_complete(*, enrollment: Enrollment, staff: StaffMember, reason: str = "",
-                        request=None) -> Enrollment:
-    return enrollment_status_change(enrollment=enrollment, staff=staff, action="complete", reason=reason,
-                                    request=request)
+def enrollment_complete(
+    *, enrollment: Enrollment, staff: StaffMember, reason: str = "", request=None
+) -> Enrollment:
+    return enrollment_status_change(
+        enrollment=enrollment, staff=staff, action="complete", reason=reason, request=request
+    )
 
 
 def enrollment_stop(*, enrollment: Enrollment, staff: StaffMember, reason: str, request=None) -> Enrollment:
-    return enrollment_status_change(enrollment=enrollment, staff=staff, action="stop", reason=reason,
-                                    request=request)
+    return enrollment_status_change(
+        enrollment=enrollment, staff=staff, action="stop", reason=reason, request=request
+    )
 
 
-def enrollment_step_up(*, enrollment: Enrollment, staff: StaffMember, reason: str,
-                       request=None) -> Enrollment:
-    return enrollment_status_change(enrollment=enrollment, staff=staff, action="step_up", reason=reason,
-                                    request=request)
+def enrollment_step_up(
+    *, enrollment: Enrollment, staff: StaffMember, reason: str, request=None
+) -> Enrollment:
+    return enrollment_status_change(
+        enrollment=enrollment, staff=staff, action="step_up", reason=reason, request=request
+    )
 
 
 # --- Tailoring --------------------------------------------------------------------------------
@@ -730,37 +1046,61 @@ def _require_open_for_staff(enrollment: Enrollment) -> None:
 
 
 @transaction.atomic
-def enrollment_cadence_change(*, enrollment: Enrollment, staff: StaffMember, feedback_cadence: str,
-                              feedback_weekday: int, inactivity_days: int | None = None,
-                              request=None) -> Enrollment:
+def enrollment_cadence_change(
+    *,
+    enrollment: Enrollment,
+    staff: StaffMember,
+    feedback_cadence: str,
+    feedback_weekday: int,
+    inactivity_days: int | None = None,
+    request=None,
+) -> Enrollment:
     """Change the feedback rhythm (weekly or every two weeks, on a weekday) and the number of
     quiet days after which the patient counts as inactive."""
     _require_open_for_staff(enrollment)
     locked = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
-    before = {"cadence": locked.feedback_cadence, "weekday": locked.feedback_weekday,
-              "inactivity_days": locked.inactivity_days}
+    before = {
+        "cadence": locked.feedback_cadence,
+        "weekday": locked.feedback_weekday,
+        "inactivity_days": locked.inactivity_days,
+    }
     locked.feedback_cadence = feedback_cadence
     locked.feedback_weekday = feedback_weekday
     if inactivity_days is not None:
         locked.inactivity_days = inactivity_days
-    after = {"cadence": locked.feedback_cadence, "weekday": locked.feedback_weekday,
-             "inactivity_days": locked.inactivity_days}
+    after = {
+        "cadence": locked.feedback_cadence,
+        "weekday": locked.feedback_weekday,
+        "inactivity_days": locked.inactivity_days,
+    }
     locked.full_clean()
     if before == after:
         return enrollment
     locked.save(update_fields=["feedback_cadence", "feedback_weekday", "inactivity_days"])
     for name in ("feedback_cadence", "feedback_weekday", "inactivity_days"):
         setattr(enrollment, name, getattr(locked, name))
-    _timeline(patient_id=enrollment.patient_id, enrollment=enrollment, kind=TimelineEvent.Kind.CADENCE,
-              actor_id=staff.user_id, detail={"before": before, "after": after})
-    _audit(staff=staff, request=request, action=Action.CHANGE, object_type="enrollment",
-           object_id=enrollment.pk, patient=enrollment.patient)
+    _timeline(
+        patient_id=enrollment.patient_id,
+        enrollment=enrollment,
+        kind=TimelineEvent.Kind.CADENCE,
+        actor_id=staff.user_id,
+        detail={"before": before, "after": after},
+    )
+    _audit(
+        staff=staff,
+        request=request,
+        action=Action.CHANGE,
+        object_type="enrollment",
+        object_id=enrollment.pk,
+        patient=enrollment.patient,
+    )
     return enrollment
 
 
 @transaction.atomic
-def step_override_set(*, enrollment: Enrollment, staff: StaffMember, step_key: str, included: bool,
-                      request=None) -> StepOverride:
+def step_override_set(
+    *, enrollment: Enrollment, staff: StaffMember, step_key: str, included: bool, request=None
+) -> StepOverride:
     """Skip a step for this patient (``included=False``) or add one (an optional step the clinic
     switched off, or a step skipped earlier). ``step_key`` is ``module_slug/step_slug`` and must
     be a step of the patient's version."""
@@ -771,14 +1111,25 @@ def step_override_set(*, enrollment: Enrollment, staff: StaffMember, step_key: s
         raise ValidationError(_("This step is not part of the patient's program."))
     _enrollment_lock(enrollment)
     override, _created = StepOverride.objects.update_or_create(
-        enrollment=enrollment, step_key=step_key,
+        enrollment=enrollment,
+        step_key=step_key,
         defaults={"included": included, "changed_by": staff.user, "changed_at": timezone.now()},
     )
-    _timeline(patient_id=enrollment.patient_id, enrollment=enrollment,
-              kind=TimelineEvent.Kind.STEP_ADDED if included else TimelineEvent.Kind.STEP_SKIPPED,
-              actor_id=staff.user_id, detail={"step": step_key})
-    _audit(staff=staff, request=request, action=Action.CHANGE, object_type="step_override",
-           object_id=override.pk, patient=enrollment.patient)
+    _timeline(
+        patient_id=enrollment.patient_id,
+        enrollment=enrollment,
+        kind=TimelineEvent.Kind.STEP_ADDED if included else TimelineEvent.Kind.STEP_SKIPPED,
+        actor_id=staff.user_id,
+        detail={"step": step_key},
+    )
+    _audit(
+        staff=staff,
+        request=request,
+        action=Action.CHANGE,
+        object_type="step_override",
+        object_id=override.pk,
+        patient=enrollment.patient,
+    )
     return override
 
 
@@ -786,8 +1137,9 @@ MODULE_DEFAULT = "default"
 
 
 @transaction.atomic
-def module_state_set(*, enrollment: Enrollment, staff: StaffMember, module_number: int, state: str,
-                     request=None) -> ModuleState | None:
+def module_state_set(
+    *, enrollment: Enrollment, staff: StaffMember, module_number: int, state: str, request=None
+) -> ModuleState | None:
     """Open a module early (``opened``), hold it back (``held``), or give it back to the
     enrollment's unlock mode (``default``; the row is removed)."""
     _require_open_for_staff(enrollment)
@@ -805,15 +1157,30 @@ def module_state_set(*, enrollment: Enrollment, staff: StaffMember, module_numbe
         kind = TimelineEvent.Kind.MODULE_DEFAULT
     else:
         result, _created = ModuleState.objects.update_or_create(
-            enrollment=enrollment, module_number=module_number,
+            enrollment=enrollment,
+            module_number=module_number,
             defaults={"state": state, "changed_by": staff.user, "changed_at": timezone.now()},
         )
-        kind = (TimelineEvent.Kind.MODULE_OPENED if state == ModuleState.State.OPENED
-                else TimelineEvent.Kind.MODULE_HELD)
-    _timeline(patient_id=enrollment.patient_id, enrollment=enrollment, kind=kind, actor_id=staff.user_id,
-              detail={"module": module_number})
-    _audit(staff=staff, request=request, action=Action.CHANGE, object_type="module_state",
-           object_id=f"{enrollment.pk}:{module_number}", patient=enrollment.patient)
+        kind = (
+            TimelineEvent.Kind.MODULE_OPENED
+            if state == ModuleState.State.OPENED
+            else TimelineEvent.Kind.MODULE_HELD
+        )
+    _timeline(
+        patient_id=enrollment.patient_id,
+        enrollment=enrollment,
+        kind=kind,
+        actor_id=staff.user_id,
+        detail={"module": module_number},
+    )
+    _audit(
+        staff=staff,
+        request=request,
+        action=Action.CHANGE,
+        object_type="module_state",
+        object_id=f"{enrollment.pk}:{module_number}",
+        patient=enrollment.patient,
+    )
     return result
 
 
@@ -821,25 +1188,53 @@ def module_state_set(*, enrollment: Enrollment, staff: StaffMember, module_numbe
 
 
 @transaction.atomic
-def treatment_session_record(*, patient: Patient, staff: StaffMember, held_on: date, kind: str, minutes: int,
-                             note: str = "", request=None) -> TreatmentSession:
+def treatment_session_record(
+    *,
+    patient: Patient,
+    staff: StaffMember,
+    held_on: date,
+    kind: str,
+    minutes: int,
+    note: str = "",
+    request=None,
+) -> TreatmentSession:
     """Record a face-to-face, phone, video or group session in the patient's timeline. The note
     is encrypted; the timeline keeps only the kind and the minutes."""
     today = timezone.localdate()
     if held_on > today:
         raise ValidationError({"held_on": _("A session can only be recorded once it has taken place.")})
-    enrollment = (Enrollment.objects.filter(patient=patient, status__in=Enrollment.OPEN_STATUSES).first()
-                  or Enrollment.objects.filter(patient=patient).order_by("-created_at").first())
-    session = TreatmentSession(patient=patient, enrollment=enrollment, held_on=held_on, kind=kind,
-                               minutes=minutes, note=note.strip(), recorded_by=staff)
+    enrollment = (
+        Enrollment.objects.filter(patient=patient, status__in=Enrollment.OPEN_STATUSES).first()
+        or Enrollment.objects.filter(patient=patient).order_by("-created_at").first()
+    )
+    session = TreatmentSession(
+        patient=patient,
+        enrollment=enrollment,
+        held_on=held_on,
+        kind=kind,
+        minutes=minutes,
+        note=note.strip(),
+        recorded_by=staff,
+    )
     session.full_clean()
     session.save()
     at = timezone.now() if held_on == today else timezone.make_aware(datetime.combine(held_on, time(12, 0)))
-    _timeline(patient_id=patient.pk, enrollment=enrollment, kind=TimelineEvent.Kind.SESSION,
-              actor_id=staff.user_id, at=at, detail={"session": session.pk, "kind": kind, "minutes": minutes,
-                             "held_on": held_on.isoformat()})
-    _audit(staff=staff, request=request, action=Action.CREATE, object_type="treatment_session",
-           object_id=session.pk, patient=patient)
+    _timeline(
+        patient_id=patient.pk,
+        enrollment=enrollment,
+        kind=TimelineEvent.Kind.SESSION,
+        actor_id=staff.user_id,
+        at=at,
+        detail={"session": session.pk, "kind": kind, "minutes": minutes, "held_on": held_on.isoformat()},
+    )
+    _audit(
+        staff=staff,
+        request=request,
+        action=Action.CREATE,
+        object_type="treatment_session",
+        object_id=session.pk,
+        patient=patient,
+    )
     return session
 
 
@@ -847,22 +1242,27 @@ def treatment_session_record(*, patient: Patient, staff: StaffMember, held_on: d
 
 
 @transaction.atomic
-def questionnaire_score_enter(*, enrollment: Enrollment, staff: StaffMember, code: str, moment: str, total,
-                              request=None) -> QuestionnaireResponse:
+def questionnaire_score_enter(
+    *, enrollment: Enrollment, staff: StaffMember, code: str, moment: str, total, request=None
+) -> QuestionnaireResponse:
     """Keep a total the therapist entered (a paper form, or a licensed questionnaire whose texts
     the clinic has not loaded), validated and interpreted by the programs app's scoring. One
     score per questionnaire and moment (start or end)."""
     if moment not in (QuestionnaireResponse.Moment.START, QuestionnaireResponse.Moment.END):
         raise ValidationError({"moment": _("Choose start or end.")})
     version = enrollment.version
-    codes = version.questionnaires_start if moment == QuestionnaireResponse.Moment.START else \
-        version.questionnaires_end
+    codes = (
+        version.questionnaires_start
+        if moment == QuestionnaireResponse.Moment.START
+        else version.questionnaires_end
+    )
     if code not in codes:
         raise ValidationError({"code": _("This questionnaire is not asked at that moment in this program.")})
     threshold = None
     if code == questionnaires.CIS_FATIGUE:
-        licensed = programs_selectors.licensed_instrument_for(clinic_id=enrollment.clinic_id, code=code,
-                                                             language=version.language)
+        licensed = programs_selectors.licensed_instrument_for(
+            clinic_id=enrollment.clinic_id, code=code, language=version.language
+        )
         threshold = licensed.severe_threshold if licensed is not None else None
     try:
         score = questionnaires.questionnaire_score_entered(code=code, total=total, severe_threshold=threshold)
@@ -872,24 +1272,48 @@ def questionnaire_score_enter(*, enrollment: Enrollment, staff: StaffMember, cod
     if QuestionnaireResponse.objects.filter(enrollment=enrollment, code=code, moment=moment).exists():
         raise ValidationError({"code": _("This questionnaire already has a score at that moment.")})
     now = timezone.now()
-    response = QuestionnaireResponse(enrollment=enrollment, code=code, moment=moment, answers=[],
-                                     total=str(score.total), band=score.band,
-                                     flags=[f.code for f in score.flags], entered_by=staff.user,
-                                     completed_at=now)
+    response = QuestionnaireResponse(
+        enrollment=enrollment,
+        code=code,
+        moment=moment,
+        answers=[],
+        total=str(score.total),
+        band=score.band,
+        flags=[f.code for f in score.flags],
+        entered_by=staff.user,
+        completed_at=now,
+    )
     response.full_clean()
     response.save()
-    _timeline(patient_id=enrollment.patient_id, enrollment=enrollment, kind=TimelineEvent.Kind.QUESTIONNAIRE,
-              actor_id=staff.user_id, at=now,
-              detail={"code": code, "moment": moment, "total": float(score.total), "flags": response.flags,
-                      "entered": True})
-    _audit(staff=staff, request=request, action=Action.CREATE, object_type="questionnaire_response",
-           object_id=response.pk, patient=enrollment.patient)
+    _timeline(
+        patient_id=enrollment.patient_id,
+        enrollment=enrollment,
+        kind=TimelineEvent.Kind.QUESTIONNAIRE,
+        actor_id=staff.user_id,
+        at=now,
+        detail={
+            "code": code,
+            "moment": moment,
+            "total": float(score.total),
+            "flags": response.flags,
+            "entered": True,
+        },
+    )
+    _audit(
+        staff=staff,
+        request=request,
+        action=Action.CREATE,
+        object_type="questionnaire_response",
+        object_id=response.pk,
+        patient=enrollment.patient,
+    )
     return response
 
 
 @transaction.atomic
-def stepped_care_decide(*, enrollment: Enrollment, staff: StaffMember, decision: str, reason: str,
-                        request=None) -> SteppedCareDecision:
+def stepped_care_decide(
+    *, enrollment: Enrollment, staff: StaffMember, decision: str, reason: str, request=None
+) -> SteppedCareDecision:
     """Record the end-of-program decision for a stepped-care program (Master your Fatigue):
     finish (the enrollment becomes *completed*) or step up to face-to-face CBT (*stepped up*),
     with a required reason. The advice computed from the end scores at this moment is stored
@@ -904,18 +1328,43 @@ def stepped_care_decide(*, enrollment: Enrollment, staff: StaffMember, decision:
     if SteppedCareDecision.objects.filter(enrollment=enrollment).exists():
         raise ValidationError(_("The decision for this enrollment has already been recorded."))
     advice = stepped_care.advice_from_responses(
-        QuestionnaireResponse.objects.filter(enrollment=enrollment, moment=QuestionnaireResponse.Moment.END))
+        QuestionnaireResponse.objects.filter(enrollment=enrollment, moment=QuestionnaireResponse.Moment.END)
+    )
     action = "step_up" if decision == SteppedCareDecision.Decision.STEP_UP else "complete"
-    _enrollment_transition(enrollment=enrollment, action=action, actor_user_id=staff.user_id, reason=reason,
-                           detail={"stepped_care": decision})
-    record = SteppedCareDecision(enrollment=enrollment, advice=advice.as_dict(), decision=decision,
-                                 reason=reason.strip(), decided_by=staff)
+    _enrollment_transition(
+        enrollment=enrollment,
+        action=action,
+        actor_user_id=staff.user_id,
+        reason=reason,
+        detail={"stepped_care": decision},
+    )
+    record = SteppedCareDecision(
+        enrollment=enrollment,
+        advice=advice.as_dict(),
+        decision=decision,
+        reason=reason.strip(),
+        decided_by=staff,
+    )
     record.full_clean()
     record.save()
-    _timeline(patient_id=enrollment.patient_id, enrollment=enrollment, kind=TimelineEvent.Kind.STEPPED_CARE,
-              actor_id=staff.user_id,
-              detail={"decision": decision, "advice": advice.code, "cis_total": advice.cis_total,
-                      "pf_total": advice.pf_total})
-    _audit(staff=staff, request=request, action=Action.CREATE, object_type="stepped_care_decision",
-           object_id=record.pk, patient=enrollment.patient)
+    _timeline(
+        patient_id=enrollment.patient_id,
+        enrollment=enrollment,
+        kind=TimelineEvent.Kind.STEPPED_CARE,
+        actor_id=staff.user_id,
+        detail={
+            "decision": decision,
+            "advice": advice.code,
+            "cis_total": advice.cis_total,
+            "pf_total": advice.pf_total,
+        },
+    )
+    _audit(
+        staff=staff,
+        request=request,
+        action=Action.CREATE,
+        object_type="stepped_care_decision",
+        object_id=record.pk,
+        patient=enrollment.patient,
+    )
     return record

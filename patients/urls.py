@@ -18,15 +18,21 @@ urlpatterns += [
     path("me/modules/<slug:module_slug>/", views_patient.module_detail, name="module"),
     path("me/steps/<slug:module_slug>/<slug:step_slug>/", views_patient.step, name="step"),
     path("me/steps/<slug:module_slug>/<slug:step_slug>/done/", views_patient.step_done, name="step_done"),
-    path("me/steps/<slug:module_slug>/<slug:step_slug>/draft/", views_patient.assignment_draft,
-         name="assignment_draft"),
+    path(
+        "me/steps/<slug:module_slug>/<slug:step_slug>/draft/",
+        views_patient.assignment_draft,
+        name="assignment_draft",
+    ),
     path("me/diaries/", views_patient.diary_list, name="diary_list"),
     path("me/diaries/entries/<uuid:uid>/", views_patient.diary_entry, name="diary_entry"),
     path("me/diaries/<slug:diary_slug>/", views_patient.diary_detail, name="diary_detail"),
     path("me/diaries/<slug:diary_slug>/write/", views_patient.diary_write, name="diary_write"),
     path("me/questionnaires/", views_patient.questionnaire_list, name="questionnaires"),
-    path("me/questionnaires/<str:moment>/<str:code>/", views_patient.questionnaire_fill,
-         name="questionnaire_fill"),
+    path(
+        "me/questionnaires/<str:moment>/<str:code>/",
+        views_patient.questionnaire_fill,
+        name="questionnaire_fill",
+    ),
 ]
 
 # Getting in and the therapist's side of one patient (issue 4). Public pages need no account.
@@ -34,26 +40,46 @@ _ENROLLMENT = "staff/patients/<int:pk>/enrollments/<int:enrollment_id>/"
 urlpatterns += [
     path("programs/", views_public.public_program_list, name="public_program_list"),
     path("programs/<slug:program_slug>/", views_public.public_program, name="public_program"),
-    path("programs/<slug:program_slug>/request-sent/", views_public.public_intake_sent,
-         name="public_intake_sent"),
+    path(
+        "programs/<slug:program_slug>/request-sent/",
+        views_public.public_intake_sent,
+        name="public_intake_sent",
+    ),
     path("staff/intake-requests/", views_staff.staff_intake_request_list, name="staff_intake_request_list"),
-    path("staff/intake-requests/<int:pk>/", views_staff.staff_intake_request_detail,
-         name="staff_intake_request_detail"),
-    path("staff/intake-requests/<int:pk>/status/", views_staff.staff_intake_request_status,
-         name="staff_intake_request_status"),
-    path("staff/intake-requests/<int:pk>/invite/", views_staff.staff_intake_request_invite,
-         name="staff_intake_request_invite"),
+    path(
+        "staff/intake-requests/<int:pk>/",
+        views_staff.staff_intake_request_detail,
+        name="staff_intake_request_detail",
+    ),
+    path(
+        "staff/intake-requests/<int:pk>/status/",
+        views_staff.staff_intake_request_status,
+        name="staff_intake_request_status",
+    ),
+    path(
+        "staff/intake-requests/<int:pk>/invite/",
+        views_staff.staff_intake_request_invite,
+        name="staff_intake_request_invite",
+    ),
     path("staff/referrals/", views_staff.staff_referral_list, name="staff_referral_list"),
     path("staff/referrals/<int:pk>/", views_staff.staff_referral_detail, name="staff_referral_detail"),
     path("staff/patients/<int:pk>/refer/", views_staff.staff_referral_create, name="staff_referral_create"),
-    path("staff/patients/<int:pk>/intake/<slug:program_slug>/", views_staff.staff_intake_create,
-         name="staff_intake_create"),
-    path("staff/patients/<int:pk>/intakes/<int:intake_id>/", views_staff.staff_intake_detail,
-         name="staff_intake_detail"),
-    path("staff/patients/<int:pk>/enroll/", views_staff.staff_enrollment_create,
-         name="staff_enrollment_create"),
-    path("staff/patients/<int:pk>/sessions/new/", views_staff.staff_session_create,
-         name="staff_session_create"),
+    path(
+        "staff/patients/<int:pk>/intake/<slug:program_slug>/",
+        views_staff.staff_intake_create,
+        name="staff_intake_create",
+    ),
+    path(
+        "staff/patients/<int:pk>/intakes/<int:intake_id>/",
+        views_staff.staff_intake_detail,
+        name="staff_intake_detail",
+    ),
+    path(
+        "staff/patients/<int:pk>/enroll/", views_staff.staff_enrollment_create, name="staff_enrollment_create"
+    ),
+    path(
+        "staff/patients/<int:pk>/sessions/new/", views_staff.staff_session_create, name="staff_session_create"
+    ),
     path(_ENROLLMENT + "status/", views_staff.staff_enrollment_status, name="staff_enrollment_status"),
     path(_ENROLLMENT + "rhythm/", views_staff.staff_enrollment_cadence, name="staff_enrollment_cadence"),
     path(_ENROLLMENT + "tailor/", views_staff.staff_enrollment_tailor, name="staff_enrollment_tailor"),

@@ -38,7 +38,7 @@ from patients.forms_staff import (
     SteppedCareDecisionForm,
     TreatmentSessionForm,
 )
-from patients.models import Enrollment, Intake, Referral
+from patients.models import Enrollment, Intake, IntakeRequest, Referral
 from patients.progress import progress_for
 
 
@@ -140,6 +140,10 @@ def staff_intake_request_status(request, pk):
 def staff_intake_request_invite(request, pk):
     staff = require_staff_role(request.user)
     intake_request = intake_request_get_for_user(request.user, pk, request=request, write=True)
+    if intake_request.status == IntakeRequest.Status.INVITED:
+        # The page no longer shows the form (a second tab, a double click): say why, do not re-render.
+        messages.error(request, _("This person has already been invited."))
+        return redirect("patients:staff_intake_request_detail", pk=intake_request.pk)
     form = PatientInviteForm(request.POST)
     if form.is_valid():
         try:
@@ -572,7 +576,17 @@ def staff_enrollment_end(request, pk, enrollment_id):
     enrollment = selectors.enrollment_get(patient=patient, pk=enrollment_id)
     if request.method == "GET":
         return _end_page(request, patient, enrollment)
-    if stepped_care.applies_to(enrollment.version.program.slug):
+    stepped = stepped_care.applies_to(enrollment.version.program.slug)
+    if not enrollment.is_open or (stepped and selectors.stepped_care_decision_for(enrollment=enrollment)):
+        # The page no longer shows these forms (a second tab, a double click): say why.
+        messages.error(
+            request,
+            _("The decision for this enrollment has already been recorded.")
+            if stepped and enrollment.is_open
+            else _("This enrollment has ended; it can no longer be changed."),
+        )
+        return redirect("patients:staff_enrollment_end", pk=patient.pk, enrollment_id=enrollment.pk)
+    if stepped:
         form = SteppedCareDecisionForm(request.POST)
         if form.is_valid():
             try:

@@ -14,7 +14,7 @@ its key whatever the language.
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,6 +84,10 @@ def _construct_mapping(loader, node):
     result.line = node.start_mark.line + 1
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, Hashable):
+            raise yaml.constructor.ConstructorError(
+                None, None, "a key must be a single value, not a list or a mapping", key_node.start_mark
+            )
         if key in result:
             raise _DuplicateKey(key, key_node.start_mark.line + 1)
         result[key] = loader.construct_object(value_node, deep=True)
@@ -102,11 +106,33 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
+# Deeper nesting is refused before parsing: PyYAML recurses once per level (a RecursionError past
+# about a thousand) and its scanner slows down with every open bracket, so a small uploaded file
+# of brackets could hold a worker for minutes. Real content nests a few levels.
+MAX_NESTING = 50
+
+
+def _too_deep(text: str) -> bool:
+    depth = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return True
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return False
+
+
 def load_yaml_with_lines(text: str):
     """Parse YAML; mappings and lists remember the line of each key and item (1-based).
     Raises ``ContentError``-ready ``(line, message)`` via ``YamlProblem``."""
+    if _too_deep(text):
+        raise YamlProblem(0, f"invalid YAML: nested more than {MAX_NESTING} levels deep")
     try:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise YamlProblem(0, f"invalid YAML: nested more than {MAX_NESTING} levels deep") from None
     except _DuplicateKey as exc:
         raise YamlProblem(exc.line, f"duplicate key '{exc.key}'") from None
     except yaml.MarkedYAMLError as exc:

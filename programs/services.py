@@ -227,6 +227,18 @@ def _licensed_error(line: int, message: str) -> ValidationError:
     )
 
 
+def _holds_non_text(value) -> bool:
+    """NUL or a lone surrogate anywhere (YAML's "\\0" and "\\ud800" escapes make them): neither
+    can be stored in PostgreSQL text nor sent in a UTF-8 page, not even quoted in an error."""
+    if isinstance(value, str):
+        return "\x00" in value or any("\ud800" <= char <= "\udfff" for char in value)
+    if isinstance(value, dict):
+        return any(_holds_non_text(k) or _holds_non_text(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_non_text(v) for v in value)
+    return False
+
+
 @transaction.atomic
 def licensed_instrument_load(*, clinic, data: bytes, uploaded_by) -> LicensedInstrument:
     """Load item texts of a licensed questionnaire for ``clinic`` from a YAML or JSON file in the
@@ -241,6 +253,8 @@ def licensed_instrument_load(*, clinic, data: bytes, uploaded_by) -> LicensedIns
         raise _licensed_error(exc.line, exc.message) from None
     if not isinstance(doc, content_loader.LineDict):
         raise ValidationError(_("The file must hold a mapping (key: value)."))
+    if _holds_non_text(doc):
+        raise ValidationError(_("The file holds characters that are not text (such as NUL)."))
     allowed = {
         "instrument",
         "language",
@@ -263,7 +277,7 @@ def licensed_instrument_load(*, clinic, data: bytes, uploaded_by) -> LicensedIns
     if errors:
         raise ValidationError(errors)
     code = doc["instrument"]
-    instrument = questionnaires.INSTRUMENTS.get(code)
+    instrument = questionnaires.INSTRUMENTS.get(code) if isinstance(code, str) else None
     if instrument is None or (instrument.texts_shipped and not instrument.licensed_texts_allowed):
         raise _licensed_error(
             doc.line_of("instrument"),

@@ -14,8 +14,9 @@ TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 def make_user(email, *, first_name="Test", last_name="Person", password=TEST_PASSWORD, **extra) -> User:
-    return User.objects.create_user(email=email, password=password, first_name=first_name, last_name=last_name,
-                                    **extra)
+    return User.objects.create_user(
+        email=email, password=password, first_name=first_name, last_name=last_name, **extra
+    )
 
 
 def give_totp(user, secret=TEST_TOTP_SECRET):
@@ -24,10 +25,13 @@ def give_totp(user, secret=TEST_TOTP_SECRET):
     return user
 
 
-def make_staff(clinic, email, *, therapist=False, manager=False, admin=False, teams=(), totp=True, **user_extra):
+def make_staff(
+    clinic, email, *, therapist=False, manager=False, admin=False, teams=(), totp=True, **user_extra
+):
     user = make_user(email, **user_extra)
-    member = StaffMember.objects.create(user=user, clinic=clinic, is_therapist=therapist, is_manager=manager,
-                                        is_clinic_admin=admin)
+    member = StaffMember.objects.create(
+        user=user, clinic=clinic, is_therapist=therapist, is_manager=manager, is_clinic_admin=admin
+    )
     if teams:
         member.teams.set(teams)
     if totp:
@@ -80,5 +84,16 @@ def make_world() -> World:
     patient_a = make_patient(clinic, therapist, "anna@patients.test", first_name="Anna")
     patient_b = make_patient(clinic, therapist, "bob@patients.test", first_name="Bob")
     other_patient = make_patient(other, outsider, "olga@patients.test", first_name="Olga")
-    return World(clinic, other, team, therapist, therapist2, manager, admin, outsider, patient_a, patient_b,
-                 other_patient)
+    return World(
+        clinic,
+        other,
+        team,
+        therapist,
+        therapist2,
+        manager,
+        admin,
+        outsider,
+        patient_a,
+        patient_b,
+        other_patient,
+    )

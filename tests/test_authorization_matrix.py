@@ -52,7 +52,8 @@ def test_every_url_is_in_the_matrix():
         covered.add(route.name)
         covered.update(route.extra_names)
     missing = sorted(
-        name for name in _url_names()
+        name
+        for name in _url_names()
         if name not in covered and not name.startswith(EXTERNAL_PREFIXES) and "<unnamed" not in name
     )
     unnamed = sorted(name for name in _url_names() if "<unnamed" in name and not name.startswith("admin:"))
@@ -62,10 +63,14 @@ def test_every_url_is_in_the_matrix():
 
 def test_every_route_names_every_persona():
     for route in ROUTES:
-        assert set(route.expect) == set(PERSONAS), f"{route.name}: personas {sorted(set(PERSONAS) ^ set(route.expect))}"
+        assert set(route.expect) == set(PERSONAS), (
+            f"{route.name}: personas {sorted(set(PERSONAS) ^ set(route.expect))}"
+        )
 
 
-@pytest.mark.parametrize("route", ROUTES, ids=[r.name + (f"[{r.method}]" if r.method != "get" else "") for r in ROUTES])
+@pytest.mark.parametrize(
+    "route", ROUTES, ids=[r.name + (f"[{r.method}]" if r.method != "get" else "") for r in ROUTES]
+)
 def test_matrix(route, world, client_for):
     extra = route.setup(world) if route.setup else None
     kwargs = {}

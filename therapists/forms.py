@@ -16,7 +16,9 @@ class StaffInviteForm(forms.Form):
         label=_("Teams"), queryset=Team.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
     training_date = forms.DateField(
-        label=_("ICBT training date"), required=False, widget=forms.DateInput(attrs={"type": "date"}),
+        label=_("ICBT training date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
         help_text=_("Leave empty if the training is still to come."),
     )
 
@@ -40,8 +42,9 @@ class StaffInviteForm(forms.Form):
 class AuditSearchForm(forms.Form):
     user_email = forms.CharField(label=_("Staff member (e-mail contains)"), required=False, max_length=254)
     patient_id = forms.IntegerField(label=_("Patient number"), required=False, min_value=1)
-    action = forms.ChoiceField(label=_("Action"), required=False,
-                               choices=[("", _("Any action"))] + list(AuditEvent.Action.choices))
+    action = forms.ChoiceField(
+        label=_("Action"), required=False, choices=[("", _("Any action"))] + list(AuditEvent.Action.choices)
+    )
     date_from = forms.DateField(
         label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )

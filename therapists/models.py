@@ -56,7 +56,9 @@ class StaffMember(models.Model):
         ordering = ["clinic", "user__email"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(is_therapist=True) | models.Q(is_manager=True) | models.Q(is_clinic_admin=True),
+                condition=models.Q(is_therapist=True)
+                | models.Q(is_manager=True)
+                | models.Q(is_clinic_admin=True),
                 name="staff_has_a_role",
             )
         ]

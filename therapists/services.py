@@ -7,18 +7,35 @@ from therapists.models import Clinic, StaffMember, Team
 
 @transaction.atomic
 def staff_invite(
-    *, clinic: Clinic, email: str, first_name: str, last_name: str, is_therapist: bool, is_manager: bool,
-    is_clinic_admin: bool, teams: list[Team], training_date=None, invited_by: User,
+    *,
+    clinic: Clinic,
+    email: str,
+    first_name: str,
+    last_name: str,
+    is_therapist: bool,
+    is_manager: bool,
+    is_clinic_admin: bool,
+    teams: list[Team],
+    training_date=None,
+    invited_by: User,
 ) -> StaffMember:
     """Create an inactive account with the given roles and send the invitation link."""
-    user = User(email=User.objects.normalize_email(email).lower(), first_name=first_name, last_name=last_name,
-                is_active=False)
+    user = User(
+        email=User.objects.normalize_email(email).lower(),
+        first_name=first_name,
+        last_name=last_name,
+        is_active=False,
+    )
     user.set_unusable_password()
     user.full_clean(exclude=["password"])
     user.save()
     member = StaffMember(
-        user=user, clinic=clinic, is_therapist=is_therapist, is_manager=is_manager,
-        is_clinic_admin=is_clinic_admin, training_date=training_date,
+        user=user,
+        clinic=clinic,
+        is_therapist=is_therapist,
+        is_manager=is_manager,
+        is_clinic_admin=is_clinic_admin,
+        training_date=training_date,
     )
     member.full_clean()
     member.save()

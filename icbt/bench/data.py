@@ -111,29 +111,42 @@ def build_clinic(
     clinic = Clinic.objects.create(name="Bench Clinic", crisis_instructions="Call 112 in an emergency.")
     team = Team.objects.create(clinic=clinic, name="Pain")
     manager = _staff(clinic, "manager@bench.example", first_name="Manager", manager=True, totp=True)
-    therapist_small = _staff(clinic, "small@bench.example", first_name="Small", therapist=True, totp=True,
-                             teams=[team])
-    therapist_large = _staff(clinic, "large@bench.example", first_name="Large", therapist=True, totp=True,
-                             teams=[team])
+    therapist_small = _staff(
+        clinic, "small@bench.example", first_name="Small", therapist=True, totp=True, teams=[team]
+    )
+    therapist_large = _staff(
+        clinic, "large@bench.example", first_name="Large", therapist=True, totp=True, teams=[team]
+    )
     rest = max(0, total - small - large)
     colleagues = [
-        _staff(clinic, f"colleague{i}@bench.example", first_name=f"Colleague{i}", therapist=True, teams=[team])
+        _staff(
+            clinic, f"colleague{i}@bench.example", first_name=f"Colleague{i}", therapist=True, teams=[team]
+        )
         for i in range(math.ceil(rest / PATIENTS_PER_COLLEAGUE))
     ]
-    world = BenchClinic(clinic, version, diary_type, manager, therapist_small, therapist_large,
-                        [therapist_small, therapist_large, *colleagues])
+    world = BenchClinic(
+        clinic,
+        version,
+        diary_type,
+        manager,
+        therapist_small,
+        therapist_large,
+        [therapist_small, therapist_large, *colleagues],
+    )
     plan = [(therapist_small, small), (therapist_large, large)]
     for i, colleague in enumerate(colleagues):
         share = rest // len(colleagues) + (1 if i < rest % len(colleagues) else 0)
         plan.append((colleague, share))
-    steps = list(Step.objects.filter(version=version).select_related("module").order_by("module__number",
-                                                                                         "position"))
+    steps = list(
+        Step.objects.filter(version=version).select_related("module").order_by("module__number", "position")
+    )
     built = 0
     for therapist, count in plan:
         for start in range(0, count, BATCH):
             size = min(BATCH, count - start)
-            patients = _patients_with_work(world, therapist, size, prefix=f"s{therapist.pk}p{start}",
-                                           steps=steps, now=now)
+            patients = _patients_with_work(
+                world, therapist, size, prefix=f"s{therapist.pk}p{start}", steps=steps, now=now
+            )
             world.patients.setdefault(therapist.pk, []).extend(patients)
             built += size
             progress(f"  patients: {built}/{small + large + rest}")
@@ -148,23 +161,39 @@ def _patients_with_work(world: BenchClinic, therapist, count, *, prefix, steps, 
     version = world.version
     assignment = next(s for s in steps if s.kind == Step.Kind.ASSIGNMENT)
     users = User.objects.bulk_create(
-        [User(email=f"{prefix}-{i}@patients.bench.example", first_name="Pat", last_name=f"{prefix}-{i}",
-              password="!bench") for i in range(count)],
+        [
+            User(
+                email=f"{prefix}-{i}@patients.bench.example",
+                first_name="Pat",
+                last_name=f"{prefix}-{i}",
+                password="!bench",
+            )
+            for i in range(count)
+        ],
         batch_size=BATCH,
     )
     patients = Patient.objects.bulk_create(
-        [Patient(user=u, clinic=world.clinic, therapist=therapist, case_reference=reference)
-         for u, reference in zip(users, world.next_references(count), strict=True)],
+        [
+            Patient(user=u, clinic=world.clinic, therapist=therapist, case_reference=reference)
+            for u, reference in zip(users, world.next_references(count), strict=True)
+        ],
         batch_size=BATCH,
     )
     started = now - timedelta(days=30)
     enrollments = Enrollment.objects.bulk_create(
         [
             Enrollment(
-                patient=p, clinic=world.clinic, version=version, therapist=therapist,
-                status=Enrollment.Status.ACTIVE, start_date=today - timedelta(days=30), started_at=started,
-                created_at=started, feedback_weekday=i % 5,
-                last_activity_at=now - timedelta(days=3 if i % 4 else 9), current_step=steps[2],
+                patient=p,
+                clinic=world.clinic,
+                version=version,
+                therapist=therapist,
+                status=Enrollment.Status.ACTIVE,
+                start_date=today - timedelta(days=30),
+                started_at=started,
+                created_at=started,
+                feedback_weekday=i % 5,
+                last_activity_at=now - timedelta(days=3 if i % 4 else 9),
+                current_step=steps[2],
             )
             for i, p in enumerate(patients)
         ],
@@ -179,41 +208,90 @@ def _patients_with_work(world: BenchClinic, therapist, count, *, prefix, steps, 
     messages = []
     for conversation, enrollment in zip(conversations, enrollments, strict=True):
         conversation.enrollment = enrollment
-        messages.append(Message(conversation=conversation, author=therapist.user, is_feedback=True,
-                                body="Welcome. Take your time with the first module; I read along.",
-                                created_at=now - timedelta(days=5)))
-        messages.append(Message(conversation=conversation, author=enrollment.patient.user,
-                                body="Thank you. Is it normal that the diary takes me longer?",
-                                created_at=now - timedelta(days=2)))
+        messages.append(
+            Message(
+                conversation=conversation,
+                author=therapist.user,
+                is_feedback=True,
+                body="Welcome. Take your time with the first module; I read along.",
+                created_at=now - timedelta(days=5),
+            )
+        )
+        messages.append(
+            Message(
+                conversation=conversation,
+                author=enrollment.patient.user,
+                body="Thank you. Is it normal that the diary takes me longer?",
+                created_at=now - timedelta(days=2),
+            )
+        )
     Message.objects.bulk_create(messages, batch_size=BATCH)
-    content = json.dumps({"goals": ["walk to the bakery", "cook twice a week"], "why_it_matters": "My family.",
-                          "first_step": "Walk ten minutes on Tuesday.", "confidence": 7})
+    content = json.dumps(
+        {
+            "goals": ["walk to the bakery", "cook twice a week"],
+            "why_it_matters": "My family.",
+            "first_step": "Walk ten minutes on Tuesday.",
+            "confidence": 7,
+        }
+    )
     AssignmentAnswer.objects.bulk_create(
-        [AssignmentAnswer(enrollment=e, step=assignment, content=content, submitted_content=content,
-                          status=AssignmentAnswer.Status.SUBMITTED, submitted_at=now - timedelta(days=3),
-                          draft_saved_at=now - timedelta(days=3)) for e in enrollments],
+        [
+            AssignmentAnswer(
+                enrollment=e,
+                step=assignment,
+                content=content,
+                submitted_content=content,
+                status=AssignmentAnswer.Status.SUBMITTED,
+                submitted_at=now - timedelta(days=3),
+                draft_saved_at=now - timedelta(days=3),
+            )
+            for e in enrollments
+        ],
         batch_size=BATCH,
     )
     entries = [
         _diary_entry(world.diary_type, e, today - timedelta(days=days_ago), now - timedelta(days=days_ago))
-        for e in enrollments for days_ago in (1, 8, 9)
+        for e in enrollments
+        for days_ago in (1, 8, 9)
     ]
     DiaryEntry.objects.bulk_create(entries, batch_size=BATCH)
     QuestionnaireResponse.objects.bulk_create(
-        [QuestionnaireResponse(enrollment=e, code="phq9", moment="start", total=8, band="mild",
-                               answers=[1, 1, 1, 1, 1, 1, 1, 1, 0], completed_at=now - timedelta(days=4))
-         for e in enrollments],
+        [
+            QuestionnaireResponse(
+                enrollment=e,
+                code="phq9",
+                moment="start",
+                total=8,
+                band="mild",
+                answers=[1, 1, 1, 1, 1, 1, 1, 1, 0],
+                completed_at=now - timedelta(days=4),
+            )
+            for e in enrollments
+        ],
         batch_size=BATCH,
     )
     TreatmentSession.objects.bulk_create(
-        [TreatmentSession(patient=e.patient, enrollment=e, held_on=today - timedelta(days=20), kind="face_to_face",
-                          minutes=45, note="Talked about pacing.", recorded_by=therapist,
-                          created_at=now - timedelta(days=20)) for e in enrollments],
+        [
+            TreatmentSession(
+                patient=e.patient,
+                enrollment=e,
+                held_on=today - timedelta(days=20),
+                kind="face_to_face",
+                minutes=45,
+                note="Talked about pacing.",
+                recorded_by=therapist,
+                created_at=now - timedelta(days=20),
+            )
+            for e in enrollments
+        ],
         batch_size=BATCH,
     )
     StepProgress.objects.bulk_create(
-        [StepProgress(enrollment=e, step=step, first_seen_at=started, completed_at=started)
-         for e in enrollments for step in steps[:2]],
+        [
+            StepProgress(enrollment=e, step=step, first_seen_at=started, completed_at=started)
+            for e in enrollments
+            for step in steps[:2]
+        ],
         batch_size=BATCH,
     )
     TimelineEvent.objects.bulk_create(
@@ -221,16 +299,34 @@ def _patients_with_work(world: BenchClinic, therapist, count, *, prefix, steps, 
             event
             for e in enrollments
             for event in (
-                TimelineEvent(patient=e.patient, enrollment=e, kind=TimelineEvent.Kind.ENROLLED, at=started,
-                              actor=therapist.user,
-                              detail={"program": PROGRAM, "version": version.number, "cadence": "weekly",
-                                      "weekday": e.feedback_weekday}),
-                TimelineEvent(patient=e.patient, enrollment=e, kind=TimelineEvent.Kind.SESSION,
-                              at=now - timedelta(days=20), actor=therapist.user,
-                              detail={"kind": "face_to_face", "minutes": 45}),
-                TimelineEvent(patient=e.patient, enrollment=e, kind=TimelineEvent.Kind.QUESTIONNAIRE,
-                              at=now - timedelta(days=4),
-                              detail={"code": "phq9", "moment": "start", "total": 8.0}),
+                TimelineEvent(
+                    patient=e.patient,
+                    enrollment=e,
+                    kind=TimelineEvent.Kind.ENROLLED,
+                    at=started,
+                    actor=therapist.user,
+                    detail={
+                        "program": PROGRAM,
+                        "version": version.number,
+                        "cadence": "weekly",
+                        "weekday": e.feedback_weekday,
+                    },
+                ),
+                TimelineEvent(
+                    patient=e.patient,
+                    enrollment=e,
+                    kind=TimelineEvent.Kind.SESSION,
+                    at=now - timedelta(days=20),
+                    actor=therapist.user,
+                    detail={"kind": "face_to_face", "minutes": 45},
+                ),
+                TimelineEvent(
+                    patient=e.patient,
+                    enrollment=e,
+                    kind=TimelineEvent.Kind.QUESTIONNAIRE,
+                    at=now - timedelta(days=4),
+                    detail={"code": "phq9", "moment": "start", "total": 8.0},
+                ),
             )
         ],
         batch_size=BATCH,
@@ -270,24 +366,49 @@ def _diary_entry(diary_type, enrollment, day, created_at, seed=0) -> DiaryEntry:
     answers = diary_answers(diary_type, seed)
     text_names = {d["name"] for d in diary_type.fields if d["type"] in DIARY_TEXT_TYPES}
     texts = {k: v for k, v in answers.items() if k in text_names}
-    return DiaryEntry(enrollment=enrollment, diary_type=diary_type, entry_date=day,
-                      values={k: v for k, v in answers.items() if k not in text_names},
-                      text=json.dumps(texts), created_at=created_at, updated_at=created_at)
+    return DiaryEntry(
+        enrollment=enrollment,
+        diary_type=diary_type,
+        entry_date=day,
+        values={k: v for k, v in answers.items() if k not in text_names},
+        text=json.dumps(texts),
+        created_at=created_at,
+        updated_at=created_at,
+    )
 
 
 def _intake_requests_and_referrals(world: BenchClinic, now) -> None:
     program = world.version.program
     IntakeRequest.objects.bulk_create(
-        [IntakeRequest(clinic=world.clinic, program=program, name=f"Requester {i}",
-                       email=f"request{i}@example.org", message="I would like to start.",
-                       created_at=now - timedelta(days=i + 1)) for i in range(5)]
+        [
+            IntakeRequest(
+                clinic=world.clinic,
+                program=program,
+                name=f"Requester {i}",
+                email=f"request{i}@example.org",
+                message="I would like to start.",
+                created_at=now - timedelta(days=i + 1),
+            )
+            for i in range(5)
+        ]
     )
-    for therapist, other in ((world.therapist_small, world.therapist_large),
-                             (world.therapist_large, world.therapist_small)):
+    for therapist, other in (
+        (world.therapist_small, world.therapist_large),
+        (world.therapist_large, world.therapist_small),
+    ):
         patient = world.patients[other.pk][0]
         Referral.objects.bulk_create(
-            [Referral(clinic=world.clinic, patient=patient, referred_by=other, to_therapist=therapist,
-                      program=program, note="Please take over.", created_at=now - timedelta(days=1))]
+            [
+                Referral(
+                    clinic=world.clinic,
+                    patient=patient,
+                    referred_by=other,
+                    to_therapist=therapist,
+                    program=program,
+                    note="Please take over.",
+                    created_at=now - timedelta(days=1),
+                )
+            ]
         )
 
 
@@ -300,25 +421,45 @@ def _long_history(world: BenchClinic, patient: Patient, steps, now) -> None:
     conversation.enrollment = enrollment
     Message.objects.bulk_create(
         [
-            Message(conversation=conversation,
-                    author=therapist.user if i % 2 else patient.user, is_feedback=bool(i % 2),
-                    body=("Well done this week. Your diary shows that you rest before the pain rises; "
-                          "keep that rhythm and add one short walk. " * 3) if i % 2 else
-                    "This week I walked three times and the pain stayed at a five. Is that good?",
-                    created_at=now - timedelta(days=40, hours=-i * 12), read_at=now - timedelta(days=1))
+            Message(
+                conversation=conversation,
+                author=therapist.user if i % 2 else patient.user,
+                is_feedback=bool(i % 2),
+                body=(
+                    "Well done this week. Your diary shows that you rest before the pain rises; "
+                    "keep that rhythm and add one short walk. " * 3
+                )
+                if i % 2
+                else "This week I walked three times and the pain stayed at a five. Is that good?",
+                created_at=now - timedelta(days=40, hours=-i * 12),
+                read_at=now - timedelta(days=1),
+            )
             for i in range(RICH_MESSAGES)
         ]
     )
     DiaryEntry.objects.bulk_create(
-        [_diary_entry(world.diary_type, enrollment, today - timedelta(days=d), now - timedelta(days=d), seed=d)
-         for d in range(10, 10 + RICH_DIARY_DAYS)]
+        [
+            _diary_entry(
+                world.diary_type, enrollment, today - timedelta(days=d), now - timedelta(days=d), seed=d
+            )
+            for d in range(10, 10 + RICH_DIARY_DAYS)
+        ]
     )
     content = json.dumps({"answer": "Walking, cooking, visiting my sister. " * 10})
     AssignmentAnswer.objects.bulk_create(
-        [AssignmentAnswer(enrollment=enrollment, step=step, content=content, submitted_content=content,
-                          status=AssignmentAnswer.Status.SUBMITTED, submitted_at=now - timedelta(days=6),
-                          draft_saved_at=now - timedelta(days=6))
-         for step in steps if step.kind == Step.Kind.ASSIGNMENT][1:]
+        [
+            AssignmentAnswer(
+                enrollment=enrollment,
+                step=step,
+                content=content,
+                submitted_content=content,
+                status=AssignmentAnswer.Status.SUBMITTED,
+                submitted_at=now - timedelta(days=6),
+                draft_saved_at=now - timedelta(days=6),
+            )
+            for step in steps
+            if step.kind == Step.Kind.ASSIGNMENT
+        ][1:]
     )
 
 
@@ -343,12 +484,14 @@ def build_notifications(world: BenchClinic, *, pending: int, recipients: int, no
     # The work the rows point at: unreviewed diary entries and unread messages.
     entry_ids: dict[int, list[int]] = {}
     for entry in DiaryEntry.objects.filter(enrollment__clinic=world.clinic, reviewed_at__isnull=True).values(
-            "pk", "enrollment__patient_id"):
+        "pk", "enrollment__patient_id"
+    ):
         entry_ids.setdefault(entry["enrollment__patient_id"], []).append(entry["pk"])
     patient_messages: dict[int, int] = {}
     therapist_messages: dict[int, int] = {}
-    for m in Message.objects.filter(conversation__enrollment__clinic=world.clinic, read_at__isnull=True).values(
-            "pk", "is_feedback", "conversation__enrollment__patient_id"):
+    for m in Message.objects.filter(
+        conversation__enrollment__clinic=world.clinic, read_at__isnull=True
+    ).values("pk", "is_feedback", "conversation__enrollment__patient_id"):
         target = therapist_messages if m["is_feedback"] else patient_messages
         target.setdefault(m["conversation__enrollment__patient_id"], m["pk"])
     rows: list[Notification] = []
@@ -365,29 +508,52 @@ def build_notifications(world: BenchClinic, *, pending: int, recipients: int, no
         for i in range(count):
             patient = patients[i % len(patients)]
             if i % 3 == 2 and patient.pk in patient_messages:
-                kind, object_type, object_id = Notification.Kind.MESSAGE_RECEIVED, "message", patient_messages[
-                    patient.pk]
+                kind, object_type, object_id = (
+                    Notification.Kind.MESSAGE_RECEIVED,
+                    "message",
+                    patient_messages[patient.pk],
+                )
             else:
                 ids = entry_ids[patient.pk]
                 kind, object_type, object_id = Notification.Kind.DIARY_ENTRY, "diary_entry", ids[i % len(ids)]
-            rows.append(Notification(recipient=therapist.user, kind=kind, patient_id=patient.pk,
-                                     clinic_id=world.clinic.pk, object_type=object_type, object_id=str(object_id),
-                                     created_at=created))
+            rows.append(
+                Notification(
+                    recipient=therapist.user,
+                    kind=kind,
+                    patient_id=patient.pk,
+                    clinic_id=world.clinic.pk,
+                    object_type=object_type,
+                    object_id=str(object_id),
+                    created_at=created,
+                )
+            )
         if len(rows) >= 10 * BATCH:
             flush()
     NotificationPreference.objects.bulk_create(
-        [NotificationPreference(user_id=p.user_id, email_enabled=True) for p in patient_users], batch_size=BATCH
+        [NotificationPreference(user_id=p.user_id, email_enabled=True) for p in patient_users],
+        batch_size=BATCH,
     )
-    for patient, count in zip(patient_users, per_person[len(staff):], strict=True):
+    for patient, count in zip(patient_users, per_person[len(staff) :], strict=True):
         for i in range(count):
             if i % 2 and patient.pk in therapist_messages:
-                kind, object_type, object_id = (Notification.Kind.MESSAGE_WAITING, "message",
-                                                str(therapist_messages[patient.pk]))
+                kind, object_type, object_id = (
+                    Notification.Kind.MESSAGE_WAITING,
+                    "message",
+                    str(therapist_messages[patient.pk]),
+                )
             else:
                 kind, object_type, object_id = Notification.Kind.MODULE_OPENED, "module", str(i % 6 + 1)
-            rows.append(Notification(recipient_id=patient.user_id, kind=kind, patient_id=patient.pk,
-                                     clinic_id=world.clinic.pk, object_type=object_type, object_id=object_id,
-                                     created_at=created))
+            rows.append(
+                Notification(
+                    recipient_id=patient.user_id,
+                    kind=kind,
+                    patient_id=patient.pk,
+                    clinic_id=world.clinic.pk,
+                    object_type=object_type,
+                    object_id=object_id,
+                    created_at=created,
+                )
+            )
         if len(rows) >= 10 * BATCH:
             flush()
     flush()

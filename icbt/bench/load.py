@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import os
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -33,9 +34,18 @@ HOST = "127.0.0.1"
 # Settings the gunicorn run must not inherit from the bench's own environment: its keys are the
 # bench's fresh ones, its broker and cache are local files (never a shared Redis, whose workers
 # would run tasks for ids of the bench database), its e-mail goes to a folder.
-_DROP = ("DJANGO_SECRET_KEY_FILE", "ICBT_MASTER_KEY_FILE", "ICBT_OLD_MASTER_KEYS", "REDIS_URL", "EMAIL_URL",
-         "CELERY_TASK_ALWAYS_EAGER", "ICBT_TESTING", "DJANGO_SETTINGS_MODULE", "ICBT_VAR_DIR",
-         "ICBT_MEDIA_ROOT")
+_DROP = (
+    "DJANGO_SECRET_KEY_FILE",
+    "ICBT_MASTER_KEY_FILE",
+    "ICBT_OLD_MASTER_KEYS",
+    "REDIS_URL",
+    "EMAIL_URL",
+    "CELERY_TASK_ALWAYS_EAGER",
+    "ICBT_TESTING",
+    "DJANGO_SETTINGS_MODULE",
+    "ICBT_VAR_DIR",
+    "ICBT_MEDIA_ROOT",
+)
 
 
 @dataclass
@@ -103,17 +113,44 @@ class Gunicorn:
         """The production static files storage needs its manifest (as the Docker image has)."""
         subprocess.run(  # noqa: S603 - our own interpreter and manage.py, fixed arguments
             [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-            cwd=settings.BASE_DIR, env=self.env, check=True, stdout=subprocess.DEVNULL,
+            cwd=settings.BASE_DIR,
+            env=self.env,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
 
     def __enter__(self):
         self.collectstatic()
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(  # noqa: S603 - fixed arguments
-                [sys.executable, "-m", "gunicorn", "icbt.bench.wsgi:application", "--bind", f"{HOST}:{self.port}",
-                 "--workers", str(self.workers), "--log-level", "warning", "--graceful-timeout", "5"],
-                cwd=settings.BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "icbt.bench.wsgi:application",
+                    "--bind",
+                    f"{HOST}:{self.port}",
+                    "--workers",
+                    str(self.workers),
+                    "--log-level",
+                    "warning",
+                    "--graceful-timeout",
+                    "5",
+                ],
+                cwd=settings.BASE_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _wait_until_ready(self):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -121,11 +158,11 @@ class Gunicorn:
             try:
                 status, _body, _location = send(self.port, Request("GET", "/bench/hello", ""))
                 if status == 200:
-                    return self
+                    return
             except OSError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError("gunicorn did not answer within 60 s")
+        raise RuntimeError(f"gunicorn did not answer within 60 s: {self.log.read_text()[-2000:]}")
 
     def __exit__(self, *exc):
         if self.process is not None and self.process.poll() is None:
@@ -135,13 +172,17 @@ class Gunicorn:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=5)
+        shutil.rmtree(self.var_dir, ignore_errors=True)
 
 
 def send(port: int, request: Request, timeout: float = 30) -> tuple[int, bytes, str]:
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
-        headers = {"Host": f"{HOST}:{port}", "Cookie": request.cookie} if request.cookie else {
-            "Host": f"{HOST}:{port}"}
+        headers = (
+            {"Host": f"{HOST}:{port}", "Cookie": request.cookie}
+            if request.cookie
+            else {"Host": f"{HOST}:{port}"}
+        )
         if request.method == "POST":
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         conn.request(request.method, request.path, body=request.body or None, headers=headers)
@@ -205,8 +246,16 @@ def diary_requests(sessions, *, path: str, data_for, count: int, location: str) 
     for i in range(count):
         session_key, csrf = sessions[i % len(sessions)]
         data = {**data_for(i), "csrfmiddlewaretoken": csrf}
-        result.append(Request("POST", path, cookie(session_key, csrf), urlencode(data).encode(), expect=302,
-                              location=location))
+        result.append(
+            Request(
+                "POST",
+                path,
+                cookie(session_key, csrf),
+                urlencode(data).encode(),
+                expect=302,
+                location=location,
+            )
+        )
     return result
 
 

@@ -31,6 +31,15 @@ class PageTiming:
     ms: float
     sql: list[str] = field(default_factory=list, repr=False)
 
+    @property
+    def stack_queries(self) -> int:
+        """Statements of the stack rather than the view: the middleware's (session, user, roles,
+        the MFA check: all before the request transaction opens) and BEGIN/COMMIT."""
+        before = next(
+            (i for i, q in enumerate(self.sql) if q == "BEGIN" or q.startswith("BEGIN ")), len(self.sql)
+        )
+        return before + sum(1 for q in self.sql[before:] if q.split(" ")[0] in ("BEGIN", "COMMIT"))
+
 
 def signed_in_client(user) -> Client:
     client = Client()
@@ -38,8 +47,16 @@ def signed_in_client(user) -> Client:
     return client
 
 
-def time_page(client: Client, url: str, *, repeat: int, warmup: int = 2, method: str = "get",
-              data: dict | None = None, expect=(200,)) -> PageTiming:
+def time_page(
+    client: Client,
+    url: str,
+    *,
+    repeat: int,
+    warmup: int = 2,
+    method: str = "get",
+    data: dict | None = None,
+    expect=(200,),
+) -> PageTiming:
     """Median milliseconds of ``repeat`` requests, and the queries of one of them."""
     send = getattr(client, method)
     for _ in range(warmup):
@@ -100,7 +117,9 @@ def digest_round_measured() -> dict:
     from messaging.digests import digest_round
 
     pending = Notification.objects.filter(state=Notification.State.PENDING).count()
-    recipients = Notification.objects.filter(state=Notification.State.PENDING).values("recipient").distinct().count()
+    recipients = (
+        Notification.objects.filter(state=Notification.State.PENDING).values("recipient").distinct().count()
+    )
     mail.outbox = []
     counter = QueryCounter()
     started = time.perf_counter()

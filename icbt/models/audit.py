@@ -41,14 +41,22 @@ class AuditEvent(models.Model):
     action = models.CharField(max_length=10, choices=Action.choices)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.OK)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False,
-        null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     user_email = models.CharField(max_length=254, blank=True)
     role = models.CharField(max_length=40, blank=True)
     on_behalf_of = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False,
-        null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     clinic_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     patient_id = models.BigIntegerField(null=True, blank=True, db_index=True)

@@ -19,7 +19,9 @@ class DataKey(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["scope"], condition=models.Q(active=True), name="one_active_key_per_scope")
+            models.UniqueConstraint(
+                fields=["scope"], condition=models.Q(active=True), name="one_active_key_per_scope"
+            )
         ]
 
     def __str__(self):

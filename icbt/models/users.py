@@ -79,9 +79,7 @@ class Invitation(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="invitations")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     token_hash = models.CharField(max_length=64, unique=True)
-    created_by = models.ForeignKey(
-        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)

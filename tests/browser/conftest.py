@@ -8,6 +8,7 @@ Screenshots go to test-artifacts/screenshots/<test name>/.
 
 import email
 import email.policy
+import functools
 import os
 import re
 import socket
@@ -24,8 +25,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("ICBT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 DEMO_PASSWORD = "demo-icbt-2026"
 DEMO_TOTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -47,8 +54,9 @@ def _free_port() -> int:
 def app_server(tmp_path_factory):
     """The application with the demo data, served by runserver on a free port."""
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package "
-                    "(bash .ci/run does).")
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: install Debian's chromium package (bash .ci/run does)."
+        )
     var = tmp_path_factory.mktemp("browser-app")
     env = {
         **os.environ,
@@ -67,8 +75,13 @@ def app_server(tmp_path_factory):
         subprocess.run(manage + command, env=env, cwd=ROOT, check=True, capture_output=True, timeout=600)
     port = _free_port()
     log = open(var / "server.log", "wb")  # noqa: SIM115 - closed after the session
-    server = subprocess.Popen(manage + ["runserver", f"127.0.0.1:{port}", "--noreload"], env=env, cwd=ROOT,
-                              stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        manage + ["runserver", f"127.0.0.1:{port}", "--noreload"],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while True:
@@ -167,6 +180,8 @@ def shots(request):
     """shots(page, name): a full-page screenshot into test-artifacts/screenshots/<test>/."""
     folder = SCREENSHOTS / request.node.name.replace("/", "_")
     folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):  # an earlier run's screenshots would mislead
+        old.unlink()
 
     def _shot(page, name):
         page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
@@ -174,17 +189,26 @@ def shots(request):
     return _shot
 
 
+@functools.cache
+def _axe_source() -> str:
+    return AXE.read_text(encoding="utf-8")
+
+
 def axe_violations(page) -> list[dict]:
     """Serious and critical WCAG 2.1 A/AA violations on the current page (axe-core)."""
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.evaluate(AXE.read_text(encoding="utf-8"))
+        page.evaluate(_axe_source())
     result = page.evaluate(
         "() => axe.run(document, {runOnly: {type: 'tag',"
         " values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}, resultTypes: ['violations']})"
     )
     return [
-        {"id": v["id"], "impact": v["impact"], "help": v["help"],
-         "nodes": [n["target"] for n in v["nodes"]][:5]}
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [n["target"] for n in v["nodes"]][:5],
+        }
         for v in result["violations"]
         if v["impact"] in ("serious", "critical")
     ]
@@ -245,7 +269,8 @@ def visit(shots, a11y, _checked_pages):
     """visit(page, url=None, name=None, *, key=None, status=200) -> page.
 
     Opens ``url`` (or stays on the page that is open), saves a numbered screenshot at the page's
-    own width, and runs axe at a phone and a desktop width, once per person and kind of page
+    own width, runs axe at a phone and a desktop width and checks that the page does not scroll
+    sideways on the phone (WCAG reflow), once per role and kind of page
     (``key``, by default the path without its ids) in the test session: the same page of another
     patient, or of another therapist, is the same template with other data. The viewport is put
     back afterwards, so a patient on a phone stays on a phone."""
@@ -262,9 +287,10 @@ def visit(shots, a11y, _checked_pages):
         seen = (getattr(page, "icbt_who", role_of(None)), key or page_route(page.url))
         if seen not in _checked_pages:
             size = page.viewport_size
-            import time as _t; _s = _t.time()  # TIMING
             check_both_widths(page, a11y)
-            print(f"TIMING axe {_t.time()-_s:.2f} {seen}")  # TIMING
+            page.set_viewport_size(PHONE)
+            width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+            assert width[0] <= width[1] + 1, f"{page.url} scrolls sideways on a phone: {width[0]}px wide"
             page.set_viewport_size(size)
             _checked_pages.add(seen)
         return page
@@ -275,8 +301,12 @@ def visit(shots, a11y, _checked_pages):
 def manage(app_server, *args, timeout=180) -> str:
     """Runs ``manage.py *args`` against the app's database and settings; returns its output."""
     done = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args], env=app_server["env"], cwd=ROOT,
-        capture_output=True, text=True, timeout=timeout,
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=app_server["env"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     assert done.returncode == 0, f"manage.py {args[0]} failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}"
     return done.stdout

@@ -26,9 +26,15 @@ print(patient.pk)
 
 @pytest.fixture
 def pain_patient_pk(app_server):
-    done = subprocess.run([sys.executable, str(ROOT / "manage.py"), "shell", "-c", ENROLL],
-                          env=app_server["env"], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "shell", "-c", ENROLL],
+        env=app_server["env"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return int(done.stdout.strip().splitlines()[-1])
 
 
@@ -59,8 +65,10 @@ def test_composer_autosaves_restores_and_inserts_templates(signed_in, pain_patie
     status.filter(has_text="Draft saved").wait_for(timeout=10000)
     assert status.get_attribute("aria-live") == "polite"
     page.reload()
-    assert page.get_by_label("Your feedback or message").input_value() == \
-        "Dear Petra, thank you for your diary. You walked twice."
+    assert (
+        page.get_by_label("Your feedback or message").input_value()
+        == "Dear Petra, thank you for your diary. You walked twice."
+    )
 
     # Offline: the text stays on the device and comes back when the page is opened again.
     therapist.context.set_offline(True)

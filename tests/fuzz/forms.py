@@ -56,8 +56,12 @@ class _FormParser(HTMLParser):
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "form":
-            self._form = Form((a.get("method") or "get").lower(), a.get("action") or "", a.get("enctype") or "",
-                              a.get("id") or "")
+            self._form = Form(
+                (a.get("method") or "get").lower(),
+                a.get("action") or "",
+                a.get("enctype") or "",
+                a.get("id") or "",
+            )
             self.forms.append(self._form)
             return
         if tag not in ("input", "textarea", "select", "option", "button"):
@@ -118,7 +122,9 @@ def pick_form(forms: list[Form], *, has: str = "", action: str = "") -> Form:
     """The form with field ``has``; among several, the one that posts to ``action``."""
     candidates = [f for f in forms if not has or has in f.names()]
     if not candidates:
-        raise AssertionError(f"no form with field {has!r} on the page: {[(f.action, sorted(f.names())) for f in forms]}")
+        raise AssertionError(
+            f"no form with field {has!r} on the page: {[(f.action, sorted(f.names())) for f in forms]}"
+        )
     matching = [f for f in candidates if action and f.action.split("#")[0] == action]
     return (matching or candidates)[0]
 
@@ -128,8 +134,13 @@ def token() -> str:
     return f"Kept{next(_counter)}x"
 
 
-def baseline(form: Form, *, overrides: dict | None = None, skip: set[str] = frozenset(),
-             buttons: set[str] = frozenset()) -> dict:
+def baseline(
+    form: Form,
+    *,
+    overrides: dict | None = None,
+    skip: set[str] = frozenset(),
+    buttons: set[str] = frozenset(),
+) -> dict:
     """Plausible values for every field (first choices, defaults, a token in each text field).
 
     Returns ``{name: value or [values]}``; a button contributes its value when its name is in
@@ -184,7 +195,8 @@ def baseline(form: Form, *, overrides: dict | None = None, skip: set[str] = froz
 def text_fields(form: Form) -> set[str]:
     """Fields whose typed value a re-rendered form shows again (not passwords, not hidden)."""
     return {
-        f.name for f in form.fields
+        f.name
+        for f in form.fields
         if (f.tag == "textarea" or (f.tag == "input" and f.type in TEXT_TYPES | {"number", "date", "time"}))
         and f.type != "hidden"
     }

@@ -407,8 +407,14 @@ def test_admin_deactivation_ends_the_users_sessions(world, client_for):
     admin_client = client_for(operator)
     response = admin_client.post(
         f"/admin/icbt/user/{victim.pk}/change/",
-        {"email": victim.email, "first_name": victim.first_name, "last_name": victim.last_name,
-         "language": "en", "date_joined_0": "2026-01-01", "date_joined_1": "10:00:00"},
+        {
+            "email": victim.email,
+            "first_name": victim.first_name,
+            "last_name": victim.last_name,
+            "language": "en",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "10:00:00",
+        },
     )
     assert response.status_code == 302, response.content[:500]
     victim.refresh_from_db()

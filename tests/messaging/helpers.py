@@ -21,20 +21,34 @@ def tiny_version() -> ProgramVersion:
     return version
 
 
-def enroll(patient, *, status=Enrollment.Status.ACTIVE, start_days_ago=14, cadence=Enrollment.Cadence.WEEKLY,
-           weekday=0, last_feedback_at=None) -> Enrollment:
+def enroll(
+    patient,
+    *,
+    status=Enrollment.Status.ACTIVE,
+    start_days_ago=14,
+    cadence=Enrollment.Cadence.WEEKLY,
+    weekday=0,
+    last_feedback_at=None,
+) -> Enrollment:
     return Enrollment.objects.create(
-        patient=patient, clinic=patient.clinic, version=tiny_version(), therapist=patient.therapist,
+        patient=patient,
+        clinic=patient.clinic,
+        version=tiny_version(),
+        therapist=patient.therapist,
         status=status,
-        start_date=timezone.localdate() - timedelta(days=start_days_ago), feedback_cadence=cadence,
-        feedback_weekday=weekday, started_at=timezone.now(), last_feedback_at=last_feedback_at,
+        start_date=timezone.localdate() - timedelta(days=start_days_ago),
+        feedback_cadence=cadence,
+        feedback_weekday=weekday,
+        started_at=timezone.now(),
+        last_feedback_at=last_feedback_at,
     )
 
 
 def diary_entry(enrollment, *, days_ago=1, mood=6, minutes=30, note="") -> DiaryEntry:
     diary_type = DiaryType.objects.get(version=enrollment.version, slug="mood")
     entry = DiaryEntry(
-        enrollment=enrollment, diary_type=diary_type,
+        enrollment=enrollment,
+        diary_type=diary_type,
         entry_date=timezone.localdate() - timedelta(days=days_ago),
         values={"mood": mood, "bedtime": "22:30", "walked": True, "minutes": minutes, "kind": "free"},
         text=json.dumps({"note": note}) if note else "",
@@ -46,19 +60,29 @@ def diary_entry(enrollment, *, days_ago=1, mood=6, minutes=30, note="") -> Diary
 def submitted_answer(enrollment, *, word="calm", story="I walked to the bakery.") -> AssignmentAnswer:
     step = Step.objects.get(version=enrollment.version, slug="plan")
     content = json.dumps({"word": word, "story": story, "pattern": "a", "sure": 7})
-    answer = AssignmentAnswer(enrollment=enrollment, step=step, content=content, submitted_content=content,
-                              status=AssignmentAnswer.Status.SUBMITTED, submitted_at=timezone.now())
+    answer = AssignmentAnswer(
+        enrollment=enrollment,
+        step=step,
+        content=content,
+        submitted_content=content,
+        status=AssignmentAnswer.Status.SUBMITTED,
+        submitted_at=timezone.now(),
+    )
     answer.save()
     return answer
 
 
 def questionnaire(enrollment, *, code="phq9", total=8) -> QuestionnaireResponse:
-    return QuestionnaireResponse.objects.create(enrollment=enrollment, code=code, moment="start", total=total,
-                                                band="mild")
+    return QuestionnaireResponse.objects.create(
+        enrollment=enrollment, code=code, moment="start", total=total, band="mild"
+    )
 
 
 def share(world, *, until_days=7, colleague=None, ended=False) -> CareShare:
     return CareShare.objects.create(
-        patient=world.patient_a, colleague=colleague or world.therapist2, shared_by=world.therapist,
-        until=timezone.localdate() + timedelta(days=until_days), ended_at=timezone.now() if ended else None,
+        patient=world.patient_a,
+        colleague=colleague or world.therapist2,
+        shared_by=world.therapist,
+        until=timezone.localdate() + timedelta(days=until_days),
+        ended_at=timezone.now() if ended else None,
     )

@@ -31,10 +31,12 @@ def _enrolled_and_shared(world):
 
 
 def _templates(world):
-    personal = FeedbackTemplate.objects.create(clinic=world.clinic, owner=world.therapist, title="Mine",
-                                               body="Hello {first_name}")
-    clinic_wide = FeedbackTemplate.objects.create(clinic=world.clinic, owner=None, title="Ours",
-                                                  body="Well done, {first_name}.")
+    personal = FeedbackTemplate.objects.create(
+        clinic=world.clinic, owner=world.therapist, title="Mine", body="Hello {first_name}"
+    )
+    clinic_wide = FeedbackTemplate.objects.create(
+        clinic=world.clinic, owner=None, title="Ours", body="Well done, {first_name}."
+    )
     return {"personal": personal, "clinic": clinic_wide}
 
 
@@ -52,55 +54,125 @@ def _treating(status, **overrides):
 ROUTES = [
     # The patient's own conversation (patient B has no enrollment: a page that says so).
     Route("messaging:patient_conversation", signed_in(404, patient_a=200, patient_b=200), setup=_enrolled),
-    Route("messaging:patient_conversation", signed_in(404, patient_a=302, patient_b=200), setup=_enrolled,
-          method="post", data=lambda w: {"body": "Thank you, see you next week."}),
-    Route("messaging:patient_draft", signed_in(404, patient_a=302), setup=_enrolled, method="post",
-          data=lambda w: {"body": "Half a thought"}, note="without script the draft endpoint redirects back"),
-
+    Route(
+        "messaging:patient_conversation",
+        signed_in(404, patient_a=302, patient_b=200),
+        setup=_enrolled,
+        method="post",
+        data=lambda w: {"body": "Thank you, see you next week."},
+    ),
+    Route(
+        "messaging:patient_draft",
+        signed_in(404, patient_a=302),
+        setup=_enrolled,
+        method="post",
+        data=lambda w: {"body": "Half a thought"},
+        note="without script the draft endpoint redirects back",
+    ),
     # The therapist's conversation and composer.
     Route("messaging:staff_conversation", _treating(200), kwargs=_patient_a, setup=_enrolled),
-    Route("messaging:staff_conversation", _treating(200, therapist2=200), kwargs=_patient_a,
-          setup=_enrolled_and_shared, note="covering: therapist2 has an active share"),
-    Route("messaging:staff_conversation", _treating(302), kwargs=_patient_a, setup=_enrolled, method="post",
-          data=lambda w: {"body": "Well done this week.", "send": "feedback"}),
-    Route("messaging:staff_draft", _treating(302), kwargs=_patient_a, setup=_enrolled, method="post",
-          data=lambda w: {"body": "Draft"}),
-    Route("messaging:item_review", _treating(302), kwargs=_patient_a, setup=_enrolled_with_diary,
-          method="post",
-          data=lambda w: {"item": f"diary:{DiaryEntry.objects.get(enrollment__patient=w.patient_a).pk}"}),
-
+    Route(
+        "messaging:staff_conversation",
+        _treating(200, therapist2=200),
+        kwargs=_patient_a,
+        setup=_enrolled_and_shared,
+        note="covering: therapist2 has an active share",
+    ),
+    Route(
+        "messaging:staff_conversation",
+        _treating(302),
+        kwargs=_patient_a,
+        setup=_enrolled,
+        method="post",
+        data=lambda w: {"body": "Well done this week.", "send": "feedback"},
+    ),
+    Route(
+        "messaging:staff_draft",
+        _treating(302),
+        kwargs=_patient_a,
+        setup=_enrolled,
+        method="post",
+        data=lambda w: {"body": "Draft"},
+    ),
+    Route(
+        "messaging:item_review",
+        _treating(302),
+        kwargs=_patient_a,
+        setup=_enrolled_with_diary,
+        method="post",
+        data=lambda w: {"item": f"diary:{DiaryEntry.objects.get(enrollment__patient=w.patient_a).pk}"},
+    ),
     # Internal notes.
     Route("messaging:notes", _treating(200), kwargs=_patient_a, setup=_enrolled),
     Route("messaging:notes", _treating(200, therapist2=200), kwargs=_patient_a, setup=_enrolled_and_shared),
-    Route("messaging:notes", _treating(302), kwargs=_patient_a, setup=_enrolled, method="post",
-          data=lambda w: {"body": "Discussed pacing by phone."}),
-
+    Route(
+        "messaging:notes",
+        _treating(302),
+        kwargs=_patient_a,
+        setup=_enrolled,
+        method="post",
+        data=lambda w: {"body": "Discussed pacing by phone."},
+    ),
     # Covering: only the treating therapist shares; the covering colleague cannot pass A on.
     Route("messaging:sharing", _treating(200), kwargs=_patient_a, setup=_enrolled),
     Route("messaging:sharing", _treating(200), kwargs=_patient_a, setup=_enrolled_and_shared),
-    Route("messaging:sharing", _treating(302), kwargs=_patient_a, setup=_enrolled, method="post",
-          data=lambda w: {"colleague": w.therapist2.pk,
-                          "until": (timezone.localdate() + timedelta(days=7)).isoformat()},
-          note="therapist2 gets 403 although the share now exists: only the treating therapist shares"),
-    Route("messaging:share_end", _treating(302, therapist2=403), method="post", setup=_enrolled_and_shared,
-          kwargs=lambda w, extra: {"pk": w.patient_a.pk, "share_pk": extra["share"].pk},
-          note="therapist ends the share first, so the colleague is refused as any colleague"),
-    Route("messaging:covering", signed_in(404, therapist=200, therapist2=200, outsider=200, manager=403,
-                                          admin=403)),
-
+    Route(
+        "messaging:sharing",
+        _treating(302),
+        kwargs=_patient_a,
+        setup=_enrolled,
+        method="post",
+        data=lambda w: {
+            "colleague": w.therapist2.pk,
+            "until": (timezone.localdate() + timedelta(days=7)).isoformat(),
+        },
+        note="therapist2 gets 403 although the share now exists: only the treating therapist shares",
+    ),
+    Route(
+        "messaging:share_end",
+        _treating(302, therapist2=403),
+        method="post",
+        setup=_enrolled_and_shared,
+        kwargs=lambda w, extra: {"pk": w.patient_a.pk, "share_pk": extra["share"].pk},
+        note="therapist ends the share first, so the colleague is refused as any colleague",
+    ),
+    Route(
+        "messaging:covering",
+        signed_in(404, therapist=200, therapist2=200, outsider=200, manager=403, admin=403),
+    ),
     # Templates: therapists keep their own, the clinic admin keeps the clinic's.
-    Route("messaging:template_list", signed_in(404, therapist=200, therapist2=200, admin=200, outsider=200,
-                                               manager=403)),
-    Route("messaging:template_create", signed_in(404, therapist=200, therapist2=200, admin=200, outsider=200,
-                                                 manager=403)),
-    Route("messaging:template_update", signed_in(404, therapist=200, therapist2=403, admin=403, manager=403),
-          setup=_templates, kwargs=lambda w, extra: {"pk": extra["personal"].pk}),
-    Route("messaging:template_update", signed_in(404, therapist=403, therapist2=403, admin=200, manager=403),
-          setup=_templates, kwargs=lambda w, extra: {"pk": extra["clinic"].pk}),
-    Route("messaging:template_delete", signed_in(404, therapist=200, therapist2=403, admin=403, manager=403),
-          setup=_templates, kwargs=lambda w, extra: {"pk": extra["personal"].pk}),
-    Route("messaging:template_delete", signed_in(404, therapist=403, therapist2=403, admin=200, manager=403),
-          setup=_templates, kwargs=lambda w, extra: {"pk": extra["clinic"].pk}),
+    Route(
+        "messaging:template_list",
+        signed_in(404, therapist=200, therapist2=200, admin=200, outsider=200, manager=403),
+    ),
+    Route(
+        "messaging:template_create",
+        signed_in(404, therapist=200, therapist2=200, admin=200, outsider=200, manager=403),
+    ),
+    Route(
+        "messaging:template_update",
+        signed_in(404, therapist=200, therapist2=403, admin=403, manager=403),
+        setup=_templates,
+        kwargs=lambda w, extra: {"pk": extra["personal"].pk},
+    ),
+    Route(
+        "messaging:template_update",
+        signed_in(404, therapist=403, therapist2=403, admin=200, manager=403),
+        setup=_templates,
+        kwargs=lambda w, extra: {"pk": extra["clinic"].pk},
+    ),
+    Route(
+        "messaging:template_delete",
+        signed_in(404, therapist=200, therapist2=403, admin=403, manager=403),
+        setup=_templates,
+        kwargs=lambda w, extra: {"pk": extra["personal"].pk},
+    ),
+    Route(
+        "messaging:template_delete",
+        signed_in(404, therapist=403, therapist2=403, admin=200, manager=403),
+        setup=_templates,
+        kwargs=lambda w, extra: {"pk": extra["clinic"].pk},
+    ),
 ]
 
 
@@ -117,10 +189,18 @@ def _unsubscribe_token(world, extra=None):
 
 ROUTES += [
     Route("messaging:notifications:preferences", signed_in(200)),
-    Route("messaging:notifications:preferences", signed_in(302), method="post",
-          data=lambda w: {"email_enabled": "on", "frequency": "weekly", "hour": "7", "weekday": "4"}),
+    Route(
+        "messaging:notifications:preferences",
+        signed_in(302),
+        method="post",
+        data=lambda w: {"email_enabled": "on", "frequency": "weekly", "hour": "7", "weekday": "4"},
+    ),
     Route("messaging:notifications:unsubscribe", everyone(200), kwargs=_unsubscribe_token),
     Route("messaging:notifications:unsubscribe", everyone(200), kwargs=_unsubscribe_token, method="post"),
-    Route("messaging:notifications:unsubscribe", everyone(404), kwargs=lambda w: {"token": "not-a-token"},
-          note="a token that does not verify is a 404 for everyone"),
+    Route(
+        "messaging:notifications:unsubscribe",
+        everyone(404),
+        kwargs=lambda w: {"token": "not-a-token"},
+        note="a token that does not verify is a 404 for everyone",
+    ),
 ]

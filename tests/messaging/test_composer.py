@@ -29,8 +29,9 @@ def test_work_since_last_feedback_beside_the_editor(world, enrollment, client_fo
     answer = submitted_answer(enrollment, word="steady", story="I rested before cooking.")
     result = questionnaire(enrollment, total=14)
     conversation = services.conversation_get_or_create(enrollment=enrollment)
-    services.feedback_send(conversation=conversation, author=world.therapist.user, body="Thanks",
-                           items=[f"diary:{old.pk}"])
+    services.feedback_send(
+        conversation=conversation, author=world.therapist.user, body="Thanks", items=[f"diary:{old.pk}"]
+    )
     # Work after the feedback, and work never reviewed, is shown; the answered entry is not.
     new.text = '{"note": "A hard day, but I walked."}'
     new.updated_at = timezone.now()
@@ -49,8 +50,9 @@ def test_work_since_last_feedback_beside_the_editor(world, enrollment, client_fo
 
 def test_attach_parameter_preselects_an_older_item(world, enrollment, client_for):
     entry = diary_entry(enrollment, days_ago=20)
-    services.item_mark_reviewed(enrollment=enrollment, item=f"diary:{entry.pk}",
-                                reviewed_by=world.therapist.user)
+    services.item_mark_reviewed(
+        enrollment=enrollment, item=f"diary:{entry.pk}", reviewed_by=world.therapist.user
+    )
     therapist = client_for(world.therapist.user)
     assert f'value="diary:{entry.pk}"' not in therapist.get(composer(world)).content.decode()
     page = therapist.get(f"{composer(world)}?attach=diary:{entry.pk}").content.decode()
@@ -74,8 +76,12 @@ def test_attach_parameter_preselects_an_older_item(world, enrollment, client_for
     ],
 )
 def test_feedback_due_day(cadence, weekday, start, last, due):
-    enrollment = Enrollment(feedback_cadence=cadence, feedback_weekday=weekday, start_date=start,
-                            last_feedback_at=timezone.make_aware(last) if last else None)
+    enrollment = Enrollment(
+        feedback_cadence=cadence,
+        feedback_weekday=weekday,
+        start_date=start,
+        last_feedback_at=timezone.make_aware(last) if last else None,
+    )
     assert selectors.feedback_due_on(enrollment=enrollment) == due
     assert due.weekday() == weekday
 
@@ -99,8 +105,9 @@ def test_placeholders_are_filled_in_plainly(world):
 
 def test_unknown_placeholders_are_refused(world):
     with pytest.raises(ValidationError, match="Unknown placeholder {diagnosis}"):
-        services.template_create(staff=world.therapist, title="Bad",
-                                 body="Dear {first_name}, your {diagnosis}")
+        services.template_create(
+            staff=world.therapist, title="Bad", body="Dear {first_name}, your {diagnosis}"
+        )
     with pytest.raises(ValidationError, match="first_name.__class__"):
         services.template_create(staff=world.therapist, title="Bad", body="{first_name.__class__}")
 
@@ -117,10 +124,12 @@ def test_clinic_templates_are_kept_by_the_clinic_admin(world):
 
 
 def test_composer_offers_clinic_and_own_templates_filled_in(world, enrollment, client_for):
-    services.template_create(staff=world.admin, title="Clinic welcome", body="Welcome {first_name}.",
-                             clinic_wide=True)
-    services.template_create(staff=world.therapist, title="My snippet", body="Warm regards, {therapist_name}",
-                             is_snippet=True)
+    services.template_create(
+        staff=world.admin, title="Clinic welcome", body="Welcome {first_name}.", clinic_wide=True
+    )
+    services.template_create(
+        staff=world.therapist, title="My snippet", body="Warm regards, {therapist_name}", is_snippet=True
+    )
     services.template_create(staff=world.therapist2, title="Tom's own", body="Not for Alice")
     services.template_create(staff=world.outsider, title="Other clinic", body="Not for Alice either")
     page = client_for(world.therapist.user).get(composer(world)).content.decode()
@@ -133,8 +142,9 @@ def test_composer_offers_clinic_and_own_templates_filled_in(world, enrollment, c
 
 def test_insert_without_a_template_chosen_keeps_the_text(world, enrollment, client_for):
     services.template_create(staff=world.therapist, title="Close", body="Take care, {first_name}.")
-    response = client_for(world.therapist.user).post(composer(world), {"body": "My words", "send": "insert",
-                                                                      "template": ""})
+    response = client_for(world.therapist.user).post(
+        composer(world), {"body": "My words", "send": "insert", "template": ""}
+    )
     assert response.status_code == 200
     page = response.content.decode()
     assert "Choose a template to insert." in page
@@ -143,8 +153,9 @@ def test_insert_without_a_template_chosen_keeps_the_text(world, enrollment, clie
 
 def test_insert_appends_to_what_was_typed(world, enrollment, client_for):
     template = services.template_create(staff=world.therapist, title="Close", body="Take care, {first_name}.")
-    client_for(world.therapist.user).post(composer(world), {"body": "Good week.", "send": "insert",
-                                                            "template": template.pk})
+    client_for(world.therapist.user).post(
+        composer(world), {"body": "Good week.", "send": "insert", "template": template.pk}
+    )
     assert MessageDraft.objects.get().body == "Good week.\n\nTake care, Anna."
 
 
@@ -154,8 +165,10 @@ def test_insert_appends_to_what_was_typed(world, enrollment, client_for):
 def test_mark_reviewed_without_writing_keeps_the_draft(world, enrollment, client_for):
     entry = diary_entry(enrollment)
     therapist = client_for(world.therapist.user)
-    response = therapist.post(reverse("messaging:item_review", args=[world.patient_a.pk]),
-                              {"item": f"diary:{entry.pk}", "body": "Half-written feedback", "attach": []})
+    response = therapist.post(
+        reverse("messaging:item_review", args=[world.patient_a.pk]),
+        {"item": f"diary:{entry.pk}", "body": "Half-written feedback", "attach": []},
+    )
     assert response.status_code == 302
     entry.refresh_from_db()
     assert entry.reviewed_at is not None and entry.reviewed_by == world.therapist.user
@@ -168,8 +181,9 @@ def test_mark_reviewed_without_writing_keeps_the_draft(world, enrollment, client
 
     # Again: the first review stays.
     first = entry.reviewed_at
-    services.item_mark_reviewed(enrollment=enrollment, item=f"diary:{entry.pk}",
-                                reviewed_by=world.therapist.user)
+    services.item_mark_reviewed(
+        enrollment=enrollment, item=f"diary:{entry.pk}", reviewed_by=world.therapist.user
+    )
     entry.refresh_from_db()
     assert entry.reviewed_at == first
 
@@ -186,11 +200,13 @@ def test_mark_reviewed_answers_and_questionnaires_but_not_modules_or_strangers(w
         services.item_mark_reviewed(enrollment=enrollment, item="module:1", reviewed_by=world.therapist.user)
     other = diary_entry(enroll(world.patient_b))
     with pytest.raises(ValidationError, match="no longer there"):
-        services.item_mark_reviewed(enrollment=enrollment, item=f"diary:{other.pk}",
-                                    reviewed_by=world.therapist.user)
+        services.item_mark_reviewed(
+            enrollment=enrollment, item=f"diary:{other.pk}", reviewed_by=world.therapist.user
+        )
     with pytest.raises(PermissionDenied):
-        services.item_mark_reviewed(enrollment=enrollment, item=f"answer:{answer.pk}",
-                                    reviewed_by=world.therapist2.user)
+        services.item_mark_reviewed(
+            enrollment=enrollment, item=f"answer:{answer.pk}", reviewed_by=world.therapist2.user
+        )
 
 
 def test_feedback_marks_every_attached_item_and_moves_the_due_day(world, enrollment):
@@ -199,9 +215,16 @@ def test_feedback_marks_every_attached_item_and_moves_the_due_day(world, enrollm
     due_before = selectors.feedback_due_on(enrollment=enrollment)
     conversation = services.conversation_get_or_create(enrollment=enrollment)
     message = services.feedback_send(
-        conversation=conversation, author=world.therapist.user, body="About your week",
-        items=[f"diary:{entries[0].pk}", f"diary:{entries[1].pk}", f"answer:{answer.pk}", "module:1",
-               f"diary:{entries[0].pk}"],
+        conversation=conversation,
+        author=world.therapist.user,
+        body="About your week",
+        items=[
+            f"diary:{entries[0].pk}",
+            f"diary:{entries[1].pk}",
+            f"answer:{answer.pk}",
+            "module:1",
+            f"diary:{entries[0].pk}",
+        ],
     )
     assert message.links.count() == 4
     assert {link.module_number for link in message.links.all()} == {None, 1}

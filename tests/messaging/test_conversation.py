@@ -48,8 +48,9 @@ def test_the_message_box_says_it_is_not_for_emergencies(world, enrollment, clien
 
 def test_read_receipts_are_set_when_the_other_side_opens_the_conversation(world, enrollment, client_for):
     conversation = services.conversation_get_or_create(enrollment=enrollment)
-    to_patient = services.message_send(conversation=conversation, author=world.therapist.user,
-                                       body="How are you?")
+    to_patient = services.message_send(
+        conversation=conversation, author=world.therapist.user, body="How are you?"
+    )
     therapist, patient = client_for(world.therapist.user), client_for(world.patient_a.user)
 
     # The author opening their own conversation reads nothing.
@@ -68,8 +69,9 @@ def test_read_receipts_are_set_when_the_other_side_opens_the_conversation(world,
     assert to_patient.read_at is not None
     assert "Read" in therapist.get(staff_url(world)).content.decode()
 
-    reply = services.message_send(conversation=conversation, author=world.patient_a.user,
-                                  body="Better, thanks.")
+    reply = services.message_send(
+        conversation=conversation, author=world.patient_a.user, body="Better, thanks."
+    )
     patient.get(reverse("messaging:patient_conversation"))
     reply.refresh_from_db()
     assert reply.read_at is None  # the patient's own message is read by the therapist, not by them
@@ -133,9 +135,9 @@ def test_staff_draft_keeps_text_and_chosen_items(world, enrollment, client_for):
     entry = diary_entry(enrollment)
     therapist = client_for(world.therapist.user)
     url = reverse("messaging:staff_draft", args=[world.patient_a.pk])
-    response = therapist.post(url, {"body": "Dear Anna,", "attach": [f"diary:{entry.pk}", "nonsense",
-                                                                     "module:1"]},
-                              **JSON)
+    response = therapist.post(
+        url, {"body": "Dear Anna,", "attach": [f"diary:{entry.pk}", "nonsense", "module:1"]}, **JSON
+    )
     assert response.status_code == 200
     draft = MessageDraft.objects.get(author=world.therapist.user)
     assert draft.attachments == [f"diary:{entry.pk}", "module:1"]
@@ -154,8 +156,9 @@ def test_draft_endpoints_only_take_post(world, enrollment, client_for):
 
 
 def test_empty_message_is_refused_with_a_message(world, enrollment, client_for):
-    response = client_for(world.patient_a.user).post(reverse("messaging:patient_conversation"),
-                                                     {"body": "  \n "})
+    response = client_for(world.patient_a.user).post(
+        reverse("messaging:patient_conversation"), {"body": "  \n "}
+    )
     assert response.status_code == 200
     assert "Write a message before sending." in response.content.decode()
     assert not Message.objects.exists()
@@ -163,8 +166,9 @@ def test_empty_message_is_refused_with_a_message(world, enrollment, client_for):
 
 def test_too_long_message_is_refused_and_the_text_kept(world, enrollment, client_for):
     text = "word " * (MESSAGE_MAX_LENGTH // 5) + "end"
-    response = client_for(world.patient_a.user).post(reverse("messaging:patient_conversation"),
-                                                     {"body": text})
+    response = client_for(world.patient_a.user).post(
+        reverse("messaging:patient_conversation"), {"body": text}
+    )
     assert response.status_code == 200
     page = response.content.decode()
     assert f"This text has {len(text.strip())} characters; the most is {MESSAGE_MAX_LENGTH}." in page
@@ -175,16 +179,18 @@ def test_too_long_message_is_refused_and_the_text_kept(world, enrollment, client
 def test_staff_bad_input_keeps_text_and_items(world, enrollment, client_for):
     entry = diary_entry(enrollment)
     therapist = client_for(world.therapist.user)
-    response = therapist.post(staff_url(world), {"body": "", "attach": [f"diary:{entry.pk}"],
-                                                 "send": "feedback"})
+    response = therapist.post(
+        staff_url(world), {"body": "", "attach": [f"diary:{entry.pk}"], "send": "feedback"}
+    )
     assert response.status_code == 200
     page = response.content.decode()
     assert "Write a message before sending." in page
     assert f'value="diary:{entry.pk}" id="attach-diary{entry.pk}" checked' in page
 
     text = "z" * (MESSAGE_MAX_LENGTH + 10)
-    response = therapist.post(staff_url(world), {"body": text, "attach": [f"diary:{entry.pk}"],
-                                                 "send": "feedback"})
+    response = therapist.post(
+        staff_url(world), {"body": text, "attach": [f"diary:{entry.pk}"], "send": "feedback"}
+    )
     page = response.content.decode()
     assert text in page and "the most is" in page
     assert not Message.objects.exists()
@@ -195,18 +201,24 @@ def test_staff_bad_input_keeps_text_and_items(world, enrollment, client_for):
 def test_feedback_about_an_item_of_another_patient_is_refused(world, enrollment, client_for):
     other = diary_entry(enroll(world.patient_b))
     response = client_for(world.therapist.user).post(
-        staff_url(world), {"body": "Nice", "attach": [f"diary:{other.pk}"], "send": "feedback"})
+        staff_url(world), {"body": "Nice", "attach": [f"diary:{other.pk}"], "send": "feedback"}
+    )
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
     assert not Message.objects.exists()
     with pytest.raises(Exception, match="no longer there"):
-        services.feedback_send(conversation=services.conversation_get_or_create(enrollment=enrollment),
-                               author=world.therapist.user, body="Nice", items=[f"diary:{other.pk}"])
+        services.feedback_send(
+            conversation=services.conversation_get_or_create(enrollment=enrollment),
+            author=world.therapist.user,
+            body="Nice",
+            items=[f"diary:{other.pk}"],
+        )
 
 
 def test_plain_message_from_the_therapist_is_not_feedback(world, enrollment, client_for):
-    response = client_for(world.therapist.user).post(staff_url(world), {"body": "See you Thursday.",
-                                                                       "send": "message"})
+    response = client_for(world.therapist.user).post(
+        staff_url(world), {"body": "See you Thursday.", "send": "message"}
+    )
     assert response.status_code == 302
     message = Message.objects.get()
     assert not message.is_feedback
@@ -239,9 +251,12 @@ def _thread(world, patient, count):
     submitted_answer(enrollment)
     for i in range(count):
         if i % 3 == 0:
-            services.feedback_send(conversation=conversation, author=world.therapist.user,
-                                   body=f"Feedback {i}",
-                                   items=[f"diary:{entries[i % 3].pk}", "module:1"])
+            services.feedback_send(
+                conversation=conversation,
+                author=world.therapist.user,
+                body=f"Feedback {i}",
+                items=[f"diary:{entries[i % 3].pk}", "module:1"],
+            )
         else:
             author = world.patient_a.user if patient == world.patient_a else world.patient_b.user
             services.message_send(conversation=conversation, author=author, body=f"Message {i}")

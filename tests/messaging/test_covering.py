@@ -24,19 +24,25 @@ def test_share_through_the_page_writes_the_timeline_and_the_audit(world, enrollm
     until = timezone.localdate() + timedelta(days=10)
     response = client_for(world.therapist.user).post(
         reverse("messaging:sharing", args=[world.patient_a.pk]),
-        {"colleague": world.therapist2.pk, "until": until.isoformat()})
+        {"colleague": world.therapist2.pk, "until": until.isoformat()},
+    )
     assert response.status_code == 302
     shared = CareShare.objects.get()
     assert (shared.colleague, shared.shared_by, shared.until) == (world.therapist2, world.therapist, until)
     event = TimelineEvent.objects.get(patient=world.patient_a, kind=TimelineEvent.Kind.SHARED)
     assert event.detail == {"share": shared.pk, "colleague": world.therapist2.pk, "until": until.isoformat()}
     assert event.enrollment == enrollment and event.actor == world.therapist.user
-    assert AuditEvent.objects.filter(object_type="care_share", action="create",
-                                     object_id=str(shared.pk)).exists()
+    assert AuditEvent.objects.filter(
+        object_type="care_share", action="create", object_id=str(shared.pk)
+    ).exists()
 
     # Sharing again with the same colleague moves the date instead of adding a share.
-    services.share_create(patient=world.patient_a, shared_by=world.therapist, colleague=world.therapist2,
-                          until=until + timedelta(days=3))
+    services.share_create(
+        patient=world.patient_a,
+        shared_by=world.therapist,
+        colleague=world.therapist2,
+        until=until + timedelta(days=3),
+    )
     assert CareShare.objects.get().until == until + timedelta(days=3)
 
 
@@ -49,12 +55,15 @@ def test_colleague_covers_until_the_date_and_is_audited_on_behalf(world, enrollm
     response = colleague.get(staff_url(world))
     assert response.status_code == 200
     assert "You are covering for Alice Person" in response.content.decode()
-    view = AuditEvent.objects.filter(user=world.therapist2.user, outcome="ok",
-                                     object_type="conversation").get()
+    view = AuditEvent.objects.filter(
+        user=world.therapist2.user, outcome="ok", object_type="conversation"
+    ).get()
     assert view.on_behalf_of == world.therapist.user and view.patient_id == world.patient_a.pk
 
-    response = colleague.post(staff_url(world), {"body": "Alice is away; I read your diary.",
-                                                 "attach": [f"diary:{entry.pk}"], "send": "feedback"})
+    response = colleague.post(
+        staff_url(world),
+        {"body": "Alice is away; I read your diary.", "attach": [f"diary:{entry.pk}"], "send": "feedback"},
+    )
     assert response.status_code == 302
     message = Message.objects.get()
     assert message.author == world.therapist2.user and message.on_behalf_of == world.therapist.user
@@ -84,8 +93,12 @@ def test_after_the_share_the_colleague_is_refused_again(world, enrollment, clien
         shared = share(world)
         services.share_end(share=shared, ended_by=world.therapist)
     assert client_for(world.therapist2.user).get(staff_url(world)).status_code == 403
-    assert client_for(world.therapist2.user).get(
-        reverse("messaging:notes", args=[world.patient_a.pk])).status_code == 403
+    assert (
+        client_for(world.therapist2.user)
+        .get(reverse("messaging:notes", args=[world.patient_a.pk]))
+        .status_code
+        == 403
+    )
     refused = AuditEvent.objects.get(user=world.therapist2.user, object_type="conversation")
     assert refused.outcome == "denied" and refused.on_behalf_of is None
 
@@ -98,8 +111,10 @@ def test_share_end_through_the_pages(world, enrollment, client_for):
     shared.refresh_from_db()
     assert shared.ended_at is not None
     assert TimelineEvent.objects.filter(kind=TimelineEvent.Kind.SHARED, detail__ended=True).count() == 1
-    assert "No colleague has shared" in client_for(world.therapist2.user).get(
-        reverse("messaging:covering")).content.decode()
+    assert (
+        "No colleague has shared"
+        in client_for(world.therapist2.user).get(reverse("messaging:covering")).content.decode()
+    )
 
 
 def test_covering_list_links_to_the_patients(world, enrollment, client_for):
@@ -112,30 +127,46 @@ def test_covering_list_links_to_the_patients(world, enrollment, client_for):
 def test_only_the_treating_therapist_shares_and_only_within_the_team(world, enrollment):
     until = timezone.localdate() + timedelta(days=5)
     with pytest.raises(PermissionDenied):
-        services.share_create(patient=world.patient_a, shared_by=world.therapist2, colleague=world.therapist,
-                              until=until)
+        services.share_create(
+            patient=world.patient_a, shared_by=world.therapist2, colleague=world.therapist, until=until
+        )
     stranger = make_staff(world.clinic, "nina@alpha.test", therapist=True, first_name="Nina")  # no team
     with pytest.raises(ValidationError, match="own team"):
-        services.share_create(patient=world.patient_a, shared_by=world.therapist, colleague=stranger,
-                              until=until)
+        services.share_create(
+            patient=world.patient_a, shared_by=world.therapist, colleague=stranger, until=until
+        )
     with pytest.raises(ValidationError, match="own team"):
-        services.share_create(patient=world.patient_a, shared_by=world.therapist, colleague=world.outsider,
-                              until=until)
+        services.share_create(
+            patient=world.patient_a, shared_by=world.therapist, colleague=world.outsider, until=until
+        )
     with pytest.raises(ValidationError, match="own team"):
-        services.share_create(patient=world.patient_a, shared_by=world.therapist, colleague=world.manager,
-                              until=until)
+        services.share_create(
+            patient=world.patient_a, shared_by=world.therapist, colleague=world.manager, until=until
+        )
     with pytest.raises(ValidationError, match="later date"):
-        services.share_create(patient=world.patient_a, shared_by=world.therapist, colleague=world.therapist2,
-                              until=timezone.localdate() - timedelta(days=1))
+        services.share_create(
+            patient=world.patient_a,
+            shared_by=world.therapist,
+            colleague=world.therapist2,
+            until=timezone.localdate() - timedelta(days=1),
+        )
     with pytest.raises(ValidationError, match="at most"):
-        services.share_create(patient=world.patient_a, shared_by=world.therapist, colleague=world.therapist2,
-                              until=timezone.localdate() + timedelta(days=400))
+        services.share_create(
+            patient=world.patient_a,
+            shared_by=world.therapist,
+            colleague=world.therapist2,
+            until=timezone.localdate() + timedelta(days=400),
+        )
     assert not CareShare.objects.exists()
 
 
 def test_a_share_that_names_someone_outside_the_clinic_gives_nothing(world, enrollment):
-    CareShare.objects.create(patient=world.patient_a, colleague=world.outsider, shared_by=world.therapist,
-                             until=timezone.localdate() + timedelta(days=3))
+    CareShare.objects.create(
+        patient=world.patient_a,
+        colleague=world.outsider,
+        shared_by=world.therapist,
+        until=timezone.localdate() + timedelta(days=3),
+    )
     with pytest.raises(Exception) as refused:
         patient_get_for_user(world.outsider.user, world.patient_a.pk)
     assert refused.typename == "Http404"
@@ -143,5 +174,9 @@ def test_a_share_that_names_someone_outside_the_clinic_gives_nothing(world, enro
 
 def test_the_covering_colleague_cannot_pass_the_patient_on(world, enrollment, client_for):
     share(world)
-    assert client_for(world.therapist2.user).get(
-        reverse("messaging:sharing", args=[world.patient_a.pk])).status_code == 403
+    assert (
+        client_for(world.therapist2.user)
+        .get(reverse("messaging:sharing", args=[world.patient_a.pk]))
+        .status_code
+        == 403
+    )

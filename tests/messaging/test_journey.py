@@ -16,7 +16,8 @@ def test_journey_at_service_level(world, enrollment):
     monday = diary_entry(enrollment, days_ago=3, mood=4, note="Tired after work.")
     tuesday = diary_entry(enrollment, days_ago=2, mood=7, minutes=45)
     template = services.template_create(
-        staff=world.therapist, title="Diary week",
+        staff=world.therapist,
+        title="Diary week",
         body="Dear {first_name}, thank you for your diary. {therapist_name}",
     )
     conversation = services.conversation_get_or_create(enrollment=enrollment)
@@ -27,9 +28,12 @@ def test_journey_at_service_level(world, enrollment):
     text = services.template_render(template=template, patient=world.patient_a, author=world.therapist.user)
     assert text == "Dear Anna, thank you for your diary. Alice Person"
 
-    feedback = services.feedback_send(conversation=conversation, author=world.therapist.user,
-                                      body=text + " The walk on Tuesday stands out.",
-                                      items=[f"diary:{tuesday.pk}"])
+    feedback = services.feedback_send(
+        conversation=conversation,
+        author=world.therapist.user,
+        body=text + " The walk on Tuesday stands out.",
+        items=[f"diary:{tuesday.pk}"],
+    )
 
     tuesday.refresh_from_db()
     monday.refresh_from_db()
@@ -56,9 +60,13 @@ def test_journey_through_the_pages(world, enrollment, client_for):
     patient = client_for(world.patient_a.user)
 
     # 1. A personal template, with placeholders.
-    response = therapist.post(reverse("messaging:template_create"), {
-        "title": "Diary feedback", "body": "Hello {first_name}, I read your diary of this week.",
-    })
+    response = therapist.post(
+        reverse("messaging:template_create"),
+        {
+            "title": "Diary feedback",
+            "body": "Hello {first_name}, I read your diary of this week.",
+        },
+    )
     assert response.status_code == 302
     template = FeedbackTemplate.objects.get(title="Diary feedback")
     assert template.owner == world.therapist
@@ -73,8 +81,9 @@ def test_journey_through_the_pages(world, enrollment, client_for):
     assert "Mood diary" in page
 
     # 3. Insert the template (the path without JavaScript): it lands in the draft, filled in.
-    response = therapist.post(composer, {"body": "", "attach": [f"diary:{entry.pk}"], "template": template.pk,
-                                         "send": "insert"})
+    response = therapist.post(
+        composer, {"body": "", "attach": [f"diary:{entry.pk}"], "template": template.pk, "send": "insert"}
+    )
     assert response.status_code == 302
     draft = MessageDraft.objects.get(author=world.therapist.user)
     assert draft.body == "Hello Anna, I read your diary of this week."

@@ -23,10 +23,12 @@ def test_therapist_writes_and_reads_notes(world, enrollment, client_for):
         cursor.execute("SELECT body FROM messaging_staffnote")
         assert "trouble sleeping" not in cursor.fetchone()[0]
     assert "Mentioned trouble sleeping" in therapist.get(notes_url(world)).content.decode()
-    assert AuditEvent.objects.filter(object_type="staff_note", action="create",
-                                     object_id=str(note.pk)).exists()
-    assert AuditEvent.objects.filter(object_type="staff_notes", action="view",
-                                     user=world.therapist.user).exists()
+    assert AuditEvent.objects.filter(
+        object_type="staff_note", action="create", object_id=str(note.pk)
+    ).exists()
+    assert AuditEvent.objects.filter(
+        object_type="staff_notes", action="view", user=world.therapist.user
+    ).exists()
 
 
 def test_notes_are_refused_to_colleagues_managers_patients_and_other_clinics(world, enrollment, client_for):

@@ -24,9 +24,19 @@ from tests.messaging.helpers import diary_entry, share
 
 MARKER = "Qz7-MARKER-butterfly-5521"
 JSON = {"HTTP_ACCEPT": "application/json"}
-LOGGERS = ["", "django", "django.request", "django.db.backends", "django.security", "celery", "icbt",
-           "messaging",
-           "patients", "therapists", "programs"]
+LOGGERS = [
+    "",
+    "django",
+    "django.request",
+    "django.db.backends",
+    "django.security",
+    "celery",
+    "icbt",
+    "messaging",
+    "patients",
+    "therapists",
+    "programs",
+]
 
 
 @pytest.fixture
@@ -35,10 +45,16 @@ def capture_everything(caplog, monkeypatch):
     for name in LOGGERS:
         caplog.set_level(logging.DEBUG, logger=name)
     tasks = []
-    monkeypatch.setattr(Task, "apply_async", lambda self, args=None, kwargs=None, **options:
-                        tasks.append((self.name, args, kwargs, options)))
-    monkeypatch.setattr(Celery, "send_task", lambda self, name, args=None, kwargs=None, **options:
-                        tasks.append((name, args, kwargs, options)))
+    monkeypatch.setattr(
+        Task,
+        "apply_async",
+        lambda self, args=None, kwargs=None, **options: tasks.append((self.name, args, kwargs, options)),
+    )
+    monkeypatch.setattr(
+        Celery,
+        "send_task",
+        lambda self, name, args=None, kwargs=None, **options: tasks.append((name, args, kwargs, options)),
+    )
     previous = connection.force_debug_cursor
     connection.force_debug_cursor = True
     yield caplog, tasks
@@ -57,13 +73,18 @@ def _everything_written(world, enrollment, client_for):
     patient.post(reverse("messaging:patient_draft"), {"body": f"second draft {MARKER}"}, **JSON)
 
     staff = reverse("messaging:staff_conversation", args=[world.patient_a.pk])
-    therapist.post(reverse("messaging:staff_draft", args=[world.patient_a.pk]),
-                   {"body": f"staff draft {MARKER}", "attach": [f"diary:{entry.pk}"]}, **JSON)
+    therapist.post(
+        reverse("messaging:staff_draft", args=[world.patient_a.pk]),
+        {"body": f"staff draft {MARKER}", "attach": [f"diary:{entry.pk}"]},
+        **JSON,
+    )
     therapist.post(staff, {"body": f"feedback {MARKER}", "attach": [f"diary:{entry.pk}"], "send": "feedback"})
     therapist.post(staff, {"body": f"message {MARKER}", "send": "message"})
     therapist.post(staff, {"body": f"{MARKER} " * 2000, "send": "feedback"})
-    therapist.post(reverse("messaging:item_review", args=[world.patient_a.pk]),
-                   {"item": f"diary:{entry.pk}", "body": f"kept while reviewing {MARKER}"})
+    therapist.post(
+        reverse("messaging:item_review", args=[world.patient_a.pk]),
+        {"item": f"diary:{entry.pk}", "body": f"kept while reviewing {MARKER}"},
+    )
     therapist.post(reverse("messaging:notes", args=[world.patient_a.pk]), {"body": f"note {MARKER}"})
     share(world)
     client_for(world.therapist2.user).post(staff, {"body": f"cover {MARKER}", "send": "message"})
@@ -91,8 +112,13 @@ def test_marker_never_leaves_the_encrypted_columns(world, enrollment, client_for
         assert MARKER not in repr(getattr(record, "params", "")), record.name
     assert MARKER not in repr(tasks)
     for message in mail.outbox:
-        parts = [message.subject, message.body, message.from_email, message.alternatives,
-                 message.extra_headers]
+        parts = [
+            message.subject,
+            message.body,
+            message.from_email,
+            message.alternatives,
+            message.extra_headers,
+        ]
         assert MARKER not in repr(parts)
 
     # Raw SQL on every table of the app (and the shares, timeline and audit trail): no plaintext.
@@ -104,8 +130,10 @@ def test_marker_never_leaves_the_encrypted_columns(world, enrollment, client_for
             assert MARKER not in repr(cursor.fetchall()), table
     # Messages, drafts and notes are stored, but as ciphertext.
     with connection.cursor() as cursor:
-        cursor.execute("SELECT body FROM messaging_message UNION ALL SELECT body FROM messaging_messagedraft "
-                       "UNION ALL SELECT body FROM messaging_staffnote")
+        cursor.execute(
+            "SELECT body FROM messaging_message UNION ALL SELECT body FROM messaging_messagedraft "
+            "UNION ALL SELECT body FROM messaging_staffnote"
+        )
         bodies = [row[0] for row in cursor.fetchall()]
     assert len(bodies) == 4 + MessageDraft.objects.count() + 1
     assert all(body.startswith(f"{crypto.TOKEN_PREFIX}:") for body in bodies)
@@ -142,10 +170,15 @@ def test_error_reports_carry_no_message_text(world, enrollment, client_for, capt
 def test_rotate_keys_reencrypts_messages_end_to_end(world, enrollment, client_for):
     entry = diary_entry(enrollment)
     conversation = services.conversation_get_or_create(enrollment=enrollment)
-    feedback = services.feedback_send(conversation=conversation, author=world.therapist.user,
-                                      body=f"feedback {MARKER}", items=[f"diary:{entry.pk}"])
-    reply = services.message_send(conversation=conversation, author=world.patient_a.user,
-                                  body=f"reply {MARKER}")
+    feedback = services.feedback_send(
+        conversation=conversation,
+        author=world.therapist.user,
+        body=f"feedback {MARKER}",
+        items=[f"diary:{entry.pk}"],
+    )
+    reply = services.message_send(
+        conversation=conversation, author=world.patient_a.user, body=f"reply {MARKER}"
+    )
     services.draft_save(conversation=conversation, author=world.patient_a.user, body=f"draft {MARKER}")
     note = services.note_add(patient=world.patient_a, author=world.therapist, body=f"note {MARKER}")
 

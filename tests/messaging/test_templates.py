@@ -8,8 +8,10 @@ from messaging.models import FeedbackTemplate
 
 def test_therapist_creates_edits_and_deletes_a_personal_template(world, client_for):
     therapist = client_for(world.therapist.user)
-    response = therapist.post(reverse("messaging:template_create"),
-                              {"title": "Good start", "body": "Well done, {first_name}!", "is_snippet": "on"})
+    response = therapist.post(
+        reverse("messaging:template_create"),
+        {"title": "Good start", "body": "Well done, {first_name}!", "is_snippet": "on"},
+    )
     assert response.status_code == 302
     template = FeedbackTemplate.objects.get()
     assert template.owner == world.therapist and template.clinic == world.clinic and template.is_snippet
@@ -29,7 +31,8 @@ def test_therapist_creates_edits_and_deletes_a_personal_template(world, client_f
 
 def test_bad_template_keeps_what_was_typed(world, client_for):
     response = client_for(world.therapist.user).post(
-        reverse("messaging:template_create"), {"title": "Oops", "body": "Dear {firstname}, see you."})
+        reverse("messaging:template_create"), {"title": "Oops", "body": "Dear {firstname}, see you."}
+    )
     assert response.status_code == 200
     page = response.content.decode()
     assert "Unknown placeholder {firstname}" in page
@@ -39,15 +42,23 @@ def test_bad_template_keeps_what_was_typed(world, client_for):
 
 def test_clinic_admin_keeps_the_clinic_templates(world, client_for):
     admin = client_for(world.admin.user)
-    assert admin.post(reverse("messaging:template_create"),
-                      {"title": "Welcome", "body": "Welcome, {first_name}."}).status_code == 302
+    assert (
+        admin.post(
+            reverse("messaging:template_create"), {"title": "Welcome", "body": "Welcome, {first_name}."}
+        ).status_code
+        == 302
+    )
     template = FeedbackTemplate.objects.get()
     assert template.owner is None and template.clinic == world.clinic
     page = client_for(world.therapist.user).get(reverse("messaging:template_list")).content.decode()
     assert "Welcome" in page
     assert reverse("messaging:template_update", args=[template.pk]) not in page  # therapists only use it
-    assert client_for(world.therapist.user).post(
-        reverse("messaging:template_delete", args=[template.pk])).status_code == 403
+    assert (
+        client_for(world.therapist.user)
+        .post(reverse("messaging:template_delete", args=[template.pk]))
+        .status_code
+        == 403
+    )
     assert FeedbackTemplate.objects.exists()
 
 

@@ -4,13 +4,19 @@ from tests.patients import staff_helpers as sh
 ROUTES = [
     Route("patients:home", signed_in(404, patient_a=200, patient_b=200)),
     Route("patients:access_log", signed_in(404, patient_a=200, patient_b=200)),
-    Route("patients:staff_patient_list", signed_in(404, therapist=200, therapist2=200, outsider=200,
-                                                   manager=403, admin=403)),
-    Route("patients:staff_patient_invite", signed_in(404, therapist=200, therapist2=200, outsider=200,
-                                                     manager=403, admin=403)),
-    Route("patients:staff_patient_detail",
-          signed_in(404, therapist=200, therapist2=403, manager=403, admin=403),
-          kwargs=lambda w: {"pk": w.patient_a.pk}),
+    Route(
+        "patients:staff_patient_list",
+        signed_in(404, therapist=200, therapist2=200, outsider=200, manager=403, admin=403),
+    ),
+    Route(
+        "patients:staff_patient_invite",
+        signed_in(404, therapist=200, therapist2=200, outsider=200, manager=403, admin=403),
+    ),
+    Route(
+        "patients:staff_patient_detail",
+        signed_in(404, therapist=200, therapist2=403, manager=403, admin=403),
+        kwargs=lambda w: {"pk": w.patient_a.pk},
+    ),
 ]
 
 # --- Getting in and the therapist's side of one patient (issue 4, staff side) -----------------
@@ -189,8 +195,12 @@ def _entry_of_a(world):
     enrollment = enroll(world.patient_a)
     enroll(world.patient_b, enrollment.version)
     diary_type = step_of(enrollment.version, "start-diary").diary_type
-    return services.diary_entry_save(enrollment=enrollment, diary_type=diary_type,
-                                     entry_date=timezone.localdate(), answers={"mood": 4, "note": "private"})
+    return services.diary_entry_save(
+        enrollment=enrollment,
+        diary_type=diary_type,
+        entry_date=timezone.localdate(),
+        answers={"mood": 4, "note": "private"},
+    )
 
 
 ONLY_A = signed_in(404, patient_a=200)
@@ -204,21 +214,47 @@ ROUTES += [
     Route("patients:feedback", ONLY_A, setup=_enrolled_a),
     Route("patients:module", ONLY_A, setup=_enrolled_a, kwargs=lambda w, e: {"module_slug": "first"}),
     Route("patients:step", ONLY_A, setup=_enrolled_a, kwargs=_step("first", "intro")),
-    Route("patients:step", signed_in(404, patient_a=302), method="post", setup=_enrolled_a,
-          kwargs=_step("first", "plan"), data=lambda w: {"word": "hello", "action": "draft"},
-          note="an assignment saved as a draft without JavaScript"),
-    Route("patients:step_done", signed_in(404, patient_a=302), method="post", setup=_enrolled_a,
-          kwargs=_step("first", "intro")),
-    Route("patients:assignment_draft", ONLY_A, method="post", setup=_enrolled_a,
-          kwargs=_step("first", "plan"), data=lambda w: {"story": "typing"}),
+    Route(
+        "patients:step",
+        signed_in(404, patient_a=302),
+        method="post",
+        setup=_enrolled_a,
+        kwargs=_step("first", "plan"),
+        data=lambda w: {"word": "hello", "action": "draft"},
+        note="an assignment saved as a draft without JavaScript",
+    ),
+    Route(
+        "patients:step_done",
+        signed_in(404, patient_a=302),
+        method="post",
+        setup=_enrolled_a,
+        kwargs=_step("first", "intro"),
+    ),
+    Route(
+        "patients:assignment_draft",
+        ONLY_A,
+        method="post",
+        setup=_enrolled_a,
+        kwargs=_step("first", "plan"),
+        data=lambda w: {"story": "typing"},
+    ),
     Route("patients:diary_list", ONLY_A, setup=_enrolled_a),
     Route("patients:diary_detail", ONLY_A, setup=_enrolled_a, kwargs=lambda w, e: {"diary_slug": "mood"}),
     Route("patients:diary_write", ONLY_A, setup=_enrolled_a, kwargs=lambda w, e: {"diary_slug": "mood"}),
-    Route("patients:diary_entry", ONLY_A, setup=_entry_of_a, kwargs=lambda w, entry: {"uid": entry.uid},
-          note="B is enrolled too and still gets 404 on A's entry"),
+    Route(
+        "patients:diary_entry",
+        ONLY_A,
+        setup=_entry_of_a,
+        kwargs=lambda w, entry: {"uid": entry.uid},
+        note="B is enrolled too and still gets 404 on A's entry",
+    ),
     Route("patients:questionnaires", ONLY_A, setup=_enrolled_a),
-    Route("patients:questionnaire_fill", ONLY_A, setup=_enrolled_a,
-          kwargs=lambda w, e: {"moment": "start", "code": "pain_nrs"}),
+    Route(
+        "patients:questionnaire_fill",
+        ONLY_A,
+        setup=_enrolled_a,
+        kwargs=lambda w, e: {"moment": "start", "code": "pain_nrs"},
+    ),
 ]
 
 

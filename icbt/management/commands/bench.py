@@ -85,6 +85,8 @@ class BenchDatabase:
             name = BENCH_DATABASE
         else:
             raise CommandError(f"bench runs on SQLite or PostgreSQL, not {vendor}.")
+        if settings_dict["NAME"] == name:
+            raise CommandError(f"DATABASE_URL names the bench database {name} itself; the bench drops it.")
         settings_dict.setdefault("TEST", {})
         settings_dict["TEST"] = {**settings_dict["TEST"], "NAME": name}
         self.old_name = settings_dict["NAME"]
@@ -102,7 +104,9 @@ class BenchDatabase:
             auth += ":" + quote(s["PASSWORD"], safe="")
         host = s.get("HOST") or "127.0.0.1"
         port = f":{s['PORT']}" if s.get("PORT") else ""
-        return f"postgres://{auth}@{host}{port}/{s['NAME']}" if auth else f"postgres://{host}{port}/{s['NAME']}"
+        return (
+            f"postgres://{auth}@{host}{port}/{s['NAME']}" if auth else f"postgres://{host}{port}/{s['NAME']}"
+        )
 
     def destroy(self):
         connections.close_all()
@@ -120,16 +124,31 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="Print the JSON object alone on stdout.")
-        parser.add_argument("--scale", type=float, default=1.0,
-                            help="Shrink the sizes (0.05 for a quick run); 1 is the issue's sizes.")
+        parser.add_argument(
+            "--scale",
+            type=float,
+            default=1.0,
+            help="Shrink the sizes (0.05 for a quick run); 1 is the issue's sizes.",
+        )
         parser.add_argument("--keep", action="store_true", help="Keep the bench database afterwards.")
-        parser.add_argument("--explain", action="store_true",
-                            help="Print the queries of each page, and those that grow with the caseload.")
+        parser.add_argument(
+            "--explain",
+            action="store_true",
+            help="Print the queries of each page, and those that grow with the caseload.",
+        )
         parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for the HTTP part.")
-        parser.add_argument("--concurrency", type=int, default=0,
-                            help="Client threads of the HTTP part (default: 4 per worker).")
-        parser.add_argument("--requests", type=int, default=0,
-                            help="Requests per HTTP measurement (default: 2000 at scale 1).")
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            default=0,
+            help="Client threads of the HTTP part (default: 4 per worker).",
+        )
+        parser.add_argument(
+            "--requests",
+            type=int,
+            default=0,
+            help="Requests per HTTP measurement (default: 2000 at scale 1).",
+        )
         parser.add_argument("--repeat", type=int, default=11, help="Timed requests per page (the median).")
         parser.add_argument("--no-http", action="store_true", help="Leave out the gunicorn part.")
 
@@ -155,8 +174,12 @@ class Command(BaseCommand):
             "ALLOWED_HOSTS": [*settings.ALLOWED_HOSTS, "testserver"],
             "ROOT_URLCONF": "icbt.bench.urls",
             "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-            "CACHES": {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                   "LOCATION": "icbt-bench"}},
+            "CACHES": {
+                "default": {
+                    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                    "LOCATION": "icbt-bench",
+                }
+            },
             "CELERY_TASK_ALWAYS_EAGER": False,
             "ICBT_DIGEST_SEND_PAUSE_MS": 0,
         }
@@ -164,8 +187,9 @@ class Command(BaseCommand):
         with override_settings(**overrides):
             url = database.create()
             try:
-                result = self.measure(sizes, options, database_url=url, secret_key=secret_key,
-                                      master_key=master_key)
+                result = self.measure(
+                    sizes, options, database_url=url, secret_key=secret_key, master_key=master_key
+                )
             finally:
                 database.destroy()
         result["scale"] = scale
@@ -184,9 +208,13 @@ class Command(BaseCommand):
         from icbt.bench import data, measure
 
         repeat = options["repeat"]
-        self.progress(f"building the clinic: {sizes.clinic} patients ({sizes.small} and {sizes.large} for the "
-                      "two therapists compared)")
-        world = data.build_clinic(small=sizes.small, large=sizes.large, total=sizes.clinic, progress=self.progress)
+        self.progress(
+            f"building the clinic: {sizes.clinic} patients ({sizes.small} and {sizes.large} for the "
+            "two therapists compared)"
+        )
+        world = data.build_clinic(
+            small=sizes.small, large=sizes.large, total=sizes.clinic, progress=self.progress
+        )
         result = {}
 
         patient = world.patients[world.therapist_small.pk][0]
@@ -194,14 +222,28 @@ class Command(BaseCommand):
         hello = measure.time_page(patient_client, "/bench/hello", repeat=max(repeat, 51))
         result["hello"] = {"ms": round(hello.ms, 2), "queries": hello.queries}
         self.progress(f"hello: {hello.ms:.1f} ms, {hello.queries} queries")
+        diary_submit = measure.time_page(
+            patient_client,
+            reverse("patients:diary_write", args=[world.diary_type.slug]),
+            method="post",
+            data=data.diary_post_data(world.diary_type, timezone.localdate()),
+            expect=(302,),
+            repeat=repeat,
+        )
+        result["diary_submit"] = {"ms": round(diary_submit.ms, 2), "queries": diary_submit.queries}
+        self.progress(f"diary submit (in process): {diary_submit.ms:.1f} ms, {diary_submit.queries} queries")
+        pages = {"hello": (hello, hello), "diary_submit": (diary_submit, diary_submit)}
 
         small_client = measure.signed_in_client(world.therapist_small.user)
         large_client = measure.signed_in_client(world.therapist_large.user)
-        pages = {}
         for key, url_for in (
             ("worklist", lambda staff: reverse("therapists:worklist")),
-            ("patient_overview", lambda staff: reverse(
-                "patients:staff_patient_detail", kwargs={"pk": world.patients[staff.pk][0].pk})),
+            (
+                "patient_overview",
+                lambda staff: reverse(
+                    "patients:staff_patient_detail", kwargs={"pk": world.patients[staff.pk][0].pk}
+                ),
+            ),
         ):
             small = measure.time_page(small_client, url_for(world.therapist_small), repeat=repeat)
             large = measure.time_page(large_client, url_for(world.therapist_large), repeat=repeat)
@@ -213,14 +255,21 @@ class Command(BaseCommand):
                 "queries_large": large.queries,
                 "ms_small": round(small.ms, 1),
                 "ms_large": round(large.ms, 1),
+                "stack_queries": large.stack_queries,
             }
             self.progress(f"{key}: {small.queries}/{large.queries} queries, {small.ms:.1f}/{large.ms:.1f} ms")
 
         manager_client = measure.signed_in_client(world.manager.user)
-        dashboard = measure.time_page(manager_client, reverse("therapists:dashboard"), repeat=max(3, repeat // 2))
+        dashboard = measure.time_page(
+            manager_client, reverse("therapists:dashboard"), repeat=max(3, repeat // 2)
+        )
         pages["manager_dashboard"] = (dashboard, dashboard)
-        result["manager_dashboard"] = {"patients": world.patient_count, "queries": dashboard.queries,
-                                       "ms": round(dashboard.ms, 1)}
+        result["manager_dashboard"] = {
+            "patients": world.patient_count,
+            "queries": dashboard.queries,
+            "ms": round(dashboard.ms, 1),
+            "stack_queries": dashboard.stack_queries,
+        }
         self.progress(f"manager_dashboard: {dashboard.queries} queries, {dashboard.ms:.1f} ms")
         if options["explain"]:
             self.explain(pages)
@@ -228,8 +277,10 @@ class Command(BaseCommand):
         self.progress("encryption: the staff conversation and the patient's own messages of a long history")
         rich = world.rich_patient
         encryption = measure.encryption_overhead(
-            [(small_client, reverse("messaging:staff_conversation", kwargs={"pk": rich.pk})),
-             (measure.signed_in_client(rich.user), reverse("messaging:patient_conversation"))],
+            [
+                (small_client, reverse("messaging:staff_conversation", kwargs={"pk": rich.pk})),
+                (measure.signed_in_client(rich.user), reverse("messaging:patient_conversation")),
+            ],
             repeat=repeat,
         )
         result["encryption_overhead_pct"] = encryption["pct"]
@@ -245,8 +296,9 @@ class Command(BaseCommand):
         if options["no_http"]:
             result["http"] = None
         else:
-            result["http"] = self.http(world, sizes, options, database_url=database_url, secret_key=secret_key,
-                                       master_key=master_key)
+            result["http"] = self.http(
+                world, sizes, options, database_url=database_url, secret_key=secret_key, master_key=master_key
+            )
         return result
 
     def explain(self, pages) -> None:
@@ -275,22 +327,43 @@ class Command(BaseCommand):
         diary = world.diary_type
         path = reverse("patients:diary_write", args=[diary.slug])
         location = reverse("patients:diary_detail", args=[diary.slug])
-        self.progress(f"http: gunicorn with {workers} workers, {concurrency} client threads, {len(sessions)} "
-                      f"signed-in patients, {sizes.requests} requests per measurement")
-        with load.Gunicorn(database_url=database_url, secret_key=secret_key, master_key=master_key,
-                           workers=workers, progress=self.progress) as server:
+        self.progress(
+            f"http: gunicorn with {workers} workers, {concurrency} client threads, {len(sessions)} "
+            f"signed-in patients, {sizes.requests} requests per measurement"
+        )
+        with load.Gunicorn(
+            database_url=database_url,
+            secret_key=secret_key,
+            master_key=master_key,
+            workers=workers,
+            progress=self.progress,
+        ) as server:
             warmup = load.hello_requests(warm, count=4 * workers) + load.diary_requests(
-                warm, path=path, data_for=lambda i: data.diary_post_data(diary, today, i), count=4 * workers,
-                location=location)
+                warm,
+                path=path,
+                data_for=lambda i: data.diary_post_data(diary, today, i),
+                count=4 * workers,
+                location=location,
+            )
             load.run_load(server.port, warmup, concurrency=concurrency, time_limit=60)
-            hello = load.run_load(server.port, load.hello_requests(sessions, count=sizes.requests),
-                                  concurrency=concurrency, time_limit=300)
+            hello = load.run_load(
+                server.port,
+                load.hello_requests(sessions, count=sizes.requests),
+                concurrency=concurrency,
+                time_limit=300,
+            )
             self.progress(f"http hello: {hello}")
             diary_run = load.run_load(
                 server.port,
-                load.diary_requests(sessions, path=path, data_for=lambda i: data.diary_post_data(diary, today, i),
-                                    count=sizes.requests, location=location),
-                concurrency=concurrency, time_limit=300,
+                load.diary_requests(
+                    sessions,
+                    path=path,
+                    data_for=lambda i: data.diary_post_data(diary, today, i),
+                    count=sizes.requests,
+                    location=location,
+                ),
+                concurrency=concurrency,
+                time_limit=300,
             )
             self.progress(f"http diary: {diary_run}")
         return {
@@ -318,7 +391,8 @@ def check_targets(result: dict) -> dict:
     targets["dashboard_queries_at_most_20"] = result["manager_dashboard"]["queries"] <= 20
     digest = result["digest"]
     targets["digest_one_email_per_recipient_all_delivered"] = (
-        digest["emails"] == digest["recipients"] and digest["one_email_each"]
+        digest["emails"] == digest["recipients"]
+        and digest["one_email_each"]
         and digest["delivered"] == digest["pending"]
     )
     targets["encryption_at_most_5_pct"] = result["encryption_overhead_pct"] <= 5
@@ -327,4 +401,3 @@ def check_targets(result: dict) -> dict:
         None if not http else http["errors"] == 0 and http["diary_submit_rps"] >= 0.3 * http["hello_rps"]
     )
     return targets
-

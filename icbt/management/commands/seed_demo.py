@@ -37,11 +37,15 @@ class Command(BaseCommand):
     help = "Create the demo clinics, staff and patients (development only; safe to run twice)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--if-empty", action="store_true", help="Do nothing when any clinic exists already.")
+        parser.add_argument(
+            "--if-empty", action="store_true", help="Do nothing when any clinic exists already."
+        )
 
     def handle(self, *args, if_empty=False, **options):
         if not settings.DEBUG:
-            raise CommandError("seed_demo creates accounts with a known password: it refuses to run with DJANGO_DEBUG=false.")
+            raise CommandError(
+                "seed_demo creates accounts with a known password: it refuses to run with DJANGO_DEBUG=false."
+            )
         if if_empty and Clinic.objects.exists():
             self.stdout.write("Clinics exist already: demo data left as it is.")
             return
@@ -54,7 +58,9 @@ class Command(BaseCommand):
             name="Linde Clinic",
             defaults={
                 "kind": Clinic.Kind.INSTITUTE,
-                "crisis_instructions": "In an emergency, call 112. Outside office hours, call your GP's out-of-hours service.",
+                "crisis_instructions": (
+                    "In an emergency, call 112. Outside office hours, call your GP's out-of-hours service."
+                ),
             },
         )
         teams = {name: Team.objects.get_or_create(clinic=linde, name=name)[0] for name in ("Pain", "Fatigue")}
@@ -80,15 +86,22 @@ class Command(BaseCommand):
             name="Noorderzon Practice",
             defaults={"kind": Clinic.Kind.PRACTICE, "crisis_instructions": "In an emergency, call 112."},
         )
-        owner = self._staff(noorderzon, "owner@noorderzon.example", "Olivia", "Noordhuis",
-                            {"is_therapist": True, "is_manager": True, "is_clinic_admin": True})
+        owner = self._staff(
+            noorderzon,
+            "owner@noorderzon.example",
+            "Olivia",
+            "Noordhuis",
+            {"is_therapist": True, "is_manager": True, "is_clinic_admin": True},
+        )
         self._patient(noorderzon, owner, "patient@noorderzon.example", "Noah", "de Boer")
         seed_patient_demo(self.stdout)  # enrollments, diaries, answers (patients/demo.py)
 
     def _user(self, email, first, last) -> User:
         user = User.objects.filter(email=email).first()
         if user is None:
-            user = User.objects.create_user(email=email, password=DEMO_PASSWORD, first_name=first, last_name=last)
+            user = User.objects.create_user(
+                email=email, password=DEMO_PASSWORD, first_name=first, last_name=last
+            )
             self.stdout.write(f"  created {email}")
         return user
 
@@ -102,5 +115,7 @@ class Command(BaseCommand):
 
     def _patient(self, clinic, therapist, email, first, last) -> Patient:
         user = self._user(email, first, last)
-        patient, _ = Patient.objects.get_or_create(user=user, defaults={"clinic": clinic, "therapist": therapist})
+        patient, _ = Patient.objects.get_or_create(
+            user=user, defaults={"clinic": clinic, "therapist": therapist}
+        )
         return patient
