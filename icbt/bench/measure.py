@@ -30,6 +30,7 @@ class PageTiming:
     queries: int
     ms: float
     sql: list[str] = field(default_factory=list, repr=False)
+    sql_ms: list[float] = field(default_factory=list, repr=False)
 
     @property
     def stack_queries(self) -> int:
@@ -66,6 +67,7 @@ def time_page(
         response = send(url, data or {})
     # Read them now: the next request clears the connection's query log.
     sql = [q["sql"] for q in captured.captured_queries]
+    sql_ms = [float(q["time"]) * 1000 for q in captured.captured_queries]
     _check(url, response, expect)
     samples = []
     for _ in range(repeat):
@@ -73,7 +75,7 @@ def time_page(
         response = send(url, data or {})
         samples.append((time.perf_counter() - started) * 1000)
         _check(url, response, expect)
-    return PageTiming(url, response.status_code, len(sql), statistics.median(samples), sql)
+    return PageTiming(url, response.status_code, len(sql), statistics.median(samples), sql, sql_ms)
 
 
 def _check(url, response, expect):

@@ -317,7 +317,9 @@ def sent_mails(app_server, to: str) -> list[email.message.Message]:
     backend: one file per connection, messages separated by a line of dashes)."""
     folder = Path(app_server["var"]) / "mail"
     found = []
-    for path in sorted(folder.glob("*"), key=lambda p: p.stat().st_mtime) if folder.exists() else []:
+    for path in (
+        sorted(folder.glob("*"), key=lambda p: (p.stat().st_mtime_ns, p.name)) if folder.exists() else []
+    ):
         for chunk in path.read_text(encoding="utf-8").split("-" * 79 + "\n"):
             if not chunk.strip():
                 continue
