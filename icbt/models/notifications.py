@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Notification(models.Model):
-    """One pending (or handled) item for one person: "a diary entry of case C-XXXX waits".
+    """One pending (or handled) item for one person: "a diary entry of case C-7KQ2MD waits".
 
     Life cycle: ``pending`` -> claimed by a :class:`Digest` (``digest`` set, still pending) ->
     ``sent`` (in the same transaction that marks the digest sent) or ``dropped`` (re-checked at
