@@ -413,8 +413,8 @@ def test_journey_4_feedback_on_the_diary_from_the_worklist_with_a_template(
     click_and_wait(therapist, therapist.get_by_role("button", name="Send feedback"))
     assert "Sent." in main_text(therapist)
     visit(therapist, None, "feedback-sent", key="composer-sent")
-    thread = main_text(therapist)
-    assert "You slept better on the days you got up at the same time." in thread
+    thread = therapist.locator("main li", has_text="You slept better on the days").last.inner_text()
+    assert "About:" in thread and "diary" in thread, f"the feedback is not attached to the diary: {thread}"
     story["feedback"] = "You slept better on the days you got up at the same time."
 
 
