@@ -138,7 +138,7 @@ _LICENSED_KEYS = [
 _document = st.dictionaries(st.sampled_from(_LICENSED_KEYS) | st.text(max_size=8), _yaml_value, max_size=9)
 
 
-def _licensed(title: str, item: str) -> bytes:
+def licensed_file(title: str, item: str) -> bytes:
     """A CIS fatigue text file in the LICENSED.md format, valid apart from what is passed in."""
     options = ", ".join(f"{{value: {v}, label: {json.dumps(item)}}}" for v in range(1, 8))
     items = ", ".join(json.dumps(item) for _ in range(8))
@@ -150,7 +150,7 @@ def _licensed(title: str, item: str) -> bytes:
 
 QUESTIONNAIRE_FILES = st.one_of(
     st.builds(
-        _licensed,
+        licensed_file,
         st.sampled_from(['"CIS\\0"', "CIS", json.dumps(MARKER)]),
         st.sampled_from(["I feel tired", MARKER, "nul\u0000", "🙂 \u202e"]),
     ),

@@ -221,11 +221,11 @@ def test_postgresql_refuses_update_and_delete_for_every_client(world):
             connection.cursor() as cur,
         ):
             cur.execute(sql, params)
-    # The ORM's bulk paths do not call the model's methods; the trigger stops them too.
-    with pytest.raises(DatabaseError), transaction.atomic():
-        AuditEvent.objects.filter(pk=event.pk).update(action=Action.DELETE)
-    with pytest.raises(DatabaseError), transaction.atomic():
-        AuditEvent.objects.filter(pk=event.pk).delete()
+    # Past the queryset's own refusal (a plain QuerySet's bulk paths), the trigger stops them too.
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        models.QuerySet.update(AuditEvent.objects.filter(pk=event.pk), action=Action.DELETE)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        models.QuerySet.delete(AuditEvent.objects.filter(pk=event.pk))
     event = AuditEvent.objects.get(pk=event.pk)
     assert (event.action, event.user_email) == (Action.VIEW, world.therapist.user.email)
 
