@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.urls import reverse
 
 from icbt.audit import Action, Outcome, audit_record, client_ip
