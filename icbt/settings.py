@@ -200,8 +200,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- Authentication (django-allauth with MFA) -------------------------------------------------
 AUTH_USER_MODEL = "icbt.User"
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "icbt.backends.ModelBackend",
+    "icbt.backends.AuthenticationBackend",
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"

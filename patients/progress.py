@@ -32,10 +32,21 @@ The rules, in order of precedence:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db.models import Max, Prefetch
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    Max,
+    TextField,
+    Value,
+    prefetch_related_objects,
+)
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from patients.models import (
@@ -130,6 +141,10 @@ class Progress:
     licensed_codes: set[str] = field(default_factory=set)
 
     # Lookups ---------------------------------------------------------------------------------
+
+    def step_titles(self) -> dict[str, str]:
+        """``{"module/step": title}`` of every step of the version, shown or not."""
+        return {f"{m.module.slug}/{s.slug}": s.title for m in self.modules for s in m.module.steps.all()}
 
     def module(self, slug: str) -> ModuleProgress | None:
         return next((m for m in self.modules if m.module.slug == slug), None)
@@ -313,42 +328,101 @@ def module_state(*, base_open: bool, override: str | None) -> str:
 # --- Loading ------------------------------------------------------------------------------------
 
 
+STEP_FIELDS = (
+    "id",
+    "module_id",
+    "version_id",
+    "position",
+    "slug",
+    "kind",
+    "title",
+    "optional",
+    "reading_minutes",
+    "questionnaire",
+    "diary_type_id",
+)
+MODULE_FIELDS = ("module__id", "module__version_id", "module__number", "module__slug", "module__title")
+
+
+def version_modules(version) -> list[Module]:
+    """The modules of ``version`` in order, each with its steps (``module.steps.all()``) and
+    diary types (``module.diary_types.all()``) loaded. Two queries: the steps with their modules,
+    then the diary types (the content loader gives every module at least one step)."""
+    steps = (
+        Step.objects.filter(version=version)
+        .select_related("module")
+        .only(*STEP_FIELDS, *MODULE_FIELDS, "module__summary")
+        .order_by("module__number", "position")
+    )
+    modules: dict[int, Module] = {}
+    grouped: dict[int, list[Step]] = {}
+    for step in steps:
+        modules.setdefault(step.module_id, step.module)
+        grouped.setdefault(step.module_id, []).append(step)
+    ordered = list(modules.values())
+    for module in ordered:
+        module._prefetched_objects_cache = {"steps": _cached(Step, grouped[module.pk])}
+    prefetch_related_objects(ordered, "diary_types")
+    return ordered
+
+
+def _cached(model, rows):
+    """A queryset whose results are ``rows`` (what ``prefetch_related`` puts in its cache)."""
+    queryset = model.objects.none()
+    queryset._result_cache = list(rows)
+    queryset._prefetch_done = True
+    return queryset
+
+
+def _enrollment_choices(enrollment: Enrollment, program_id: int) -> tuple[dict, dict, set, set, set]:
+    """The therapist's step overrides and module states, the clinic's optional steps that are
+    off, and the steps seen and done, in one query (a UNION ALL of the four tables)."""
+    text, flag, number, moment = TextField(), BooleanField(), BigIntegerField(), DateTimeField()
+
+    def null(output_field):
+        return Cast(Value(None), output_field)
+
+    def kind(letter):
+        return Value(letter, output_field=CharField())
+
+    overrides = StepOverride.objects.filter(enrollment=enrollment).values_list(
+        kind("o"), Cast("step_key", text), "included", null(number), null(moment)
+    )
+    states = ModuleState.objects.filter(enrollment=enrollment).values_list(
+        kind("m"), Cast("state", text), null(flag), Cast("module_number", number), null(moment)
+    )
+    progress = StepProgress.objects.filter(enrollment=enrollment).values_list(
+        kind("p"), null(text), null(flag), Cast("step_id", number), "completed_at"
+    )
+    setting = ClinicProgramSetting.objects.filter(
+        clinic_id=enrollment.clinic_id, program_id=program_id
+    ).values_list(kind("s"), Cast("optional_steps_off", text), null(flag), null(number), null(moment))
+    overrides_by_key, states_by_number = {}, {}
+    optional_off, seen, done = set(), set(), set()
+    for letter, text_value, included, number_value, completed_at in overrides.union(
+        states, progress, setting, all=True
+    ):
+        if letter == "o":
+            overrides_by_key[text_value] = included
+        elif letter == "m":
+            states_by_number[number_value] = text_value
+        elif letter == "p":
+            seen.add(number_value)
+            if completed_at is not None:
+                done.add(number_value)
+        else:
+            optional_off = set(json.loads(text_value or "[]"))
+    return overrides_by_key, states_by_number, optional_off, seen, done
+
+
 def progress_for(enrollment: Enrollment, *, today: date | None = None, with_diaries: bool = True) -> Progress:
-    """The progress of ``enrollment``. Seven queries (ten with ``with_diaries``), whatever the
+    """The progress of ``enrollment``. Three queries (six with ``with_diaries``), whatever the
     size of the program or the history; ``enrollment.version`` should be loaded with
     ``select_related``."""
     today = today or timezone.localdate()
     version = enrollment.version
-    steps = Step.objects.only(
-        "id",
-        "module_id",
-        "version_id",
-        "position",
-        "slug",
-        "kind",
-        "title",
-        "optional",
-        "reading_minutes",
-        "questionnaire",
-        "diary_type_id",
-    ).order_by("position")
-    modules = list(
-        version.modules.prefetch_related(Prefetch("steps", queryset=steps), "diary_types").order_by("number")
-    )
-    overrides = dict(StepOverride.objects.filter(enrollment=enrollment).values_list("step_key", "included"))
-    states = dict(ModuleState.objects.filter(enrollment=enrollment).values_list("module_number", "state"))
-    setting = (
-        ClinicProgramSetting.objects.filter(clinic_id=enrollment.clinic_id, program_id=version.program_id)
-        .only("optional_steps_off")
-        .first()
-    )
-    optional_off = set(setting.optional_steps_off) if setting else set()
-    rows = StepProgress.objects.filter(enrollment=enrollment).values_list("step_id", "completed_at")
-    seen, done = set(), set()
-    for step_id, completed_at in rows:
-        seen.add(step_id)
-        if completed_at is not None:
-            done.add(step_id)
+    modules = version_modules(version)
+    overrides, states, optional_off, seen, done = _enrollment_choices(enrollment, version.program_id)
 
     result: list[ModuleProgress] = []
     previous_complete = True

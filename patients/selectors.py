@@ -246,7 +246,7 @@ def intake_request_list(*, fetched_by, show: str = "open") -> QuerySet[IntakeReq
 
 def program_titles(*, language: str) -> dict[int, str]:
     """``{program id: title}`` from the newest version in ``language`` (else in English, else
-    the slug). Two queries, whatever the number of programs."""
+    the slug). One query, whatever the number of programs."""
     titles: dict[int, str] = {}
     for version in programs_selectors.latest_versions():
         if version.language == language or (version.language == "en" and version.program_id not in titles):
@@ -265,7 +265,7 @@ def program_version_for(*, program: Program, language: str) -> ProgramVersion | 
 
 def enrollable_programs(*, language: str) -> list[ProgramVersion]:
     """Per program, the version a new enrollment in ``language`` gets (English when the program
-    has no version in that language yet). Two queries."""
+    has no version in that language yet). One query."""
     chosen: dict[int, ProgramVersion] = {}
     for version in programs_selectors.latest_versions():
         if version.language == language or (version.language == "en" and version.program_id not in chosen):
@@ -499,13 +499,3 @@ def public_program_version(*, program_slug: str, language: str) -> ProgramVersio
 def public_clinics() -> QuerySet[Clinic]:
     """The clinics a person can ask for an intake at."""
     return Clinic.objects.order_by("name")
-
-
-def step_titles(*, version: ProgramVersion) -> dict[str, str]:
-    """``{"module/step": title}`` of every step of a version (shown or not). One query."""
-    return {
-        f"{module}/{slug}": title
-        for module, slug, title in Step.objects.filter(version=version).values_list(
-            "module__slug", "slug", "title"
-        )
-    }

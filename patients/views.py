@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 
 from icbt.access import require_staff_role
 from icbt.audit import Action, audit_record
+from icbt.decorators import read_only_page
 from icbt.roles import roles_of
 from icbt.selectors import audit_events_for_patient
 from patients import selectors, services
@@ -49,6 +50,7 @@ def staff_patient_invite(request):
 
 
 @login_required
+@read_only_page
 def staff_patient_detail(request, pk):
     require_staff_role(request.user)
     patient = patient_get_for_user(request.user, pk, request=request)

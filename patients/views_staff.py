@@ -647,7 +647,7 @@ def overview_context(request, patient) -> dict:
     language = _language()
     versions = selectors.enrollable_programs(language=language)
     programs = {v.program.slug: v.title for v in versions}
-    steps = selectors.step_titles(version=enrollment.version) if enrollment is not None else {}
+    steps = progress.step_titles() if progress is not None else {}
     names = selectors.staff_names(clinic_id=patient.clinic_id)
     events = selectors.timeline_for(patient=patient)
     for event in events:

@@ -3,7 +3,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.http import Http404
 from django.utils.translation import get_language
 
@@ -20,27 +20,21 @@ from programs.models import (
 
 
 def latest_versions(*, language: str | None = None) -> QuerySet[ProgramVersion]:
-    """The newest version of every program per language (or in ``language`` only). Two queries
-    when evaluated: one for the numbers, one for the rows."""
-    numbers = ProgramVersion.objects.order_by("program_id", "language", "-number")
-    if language:
-        numbers = numbers.filter(language=language)
-    newest, seen = [], set()
-    for pk, program_id, lang in numbers.values_list("pk", "program_id", "language"):
-        if (program_id, lang) not in seen:
-            seen.add((program_id, lang))
-            newest.append(pk)
-    return (
-        ProgramVersion.objects.filter(pk__in=newest)
-        .select_related("program")
-        .order_by("program__slug", "language")
+    """The newest version of every program per language (or in ``language`` only). One query:
+    the versions that no newer version of the same program and language follows."""
+    newer = ProgramVersion.objects.filter(
+        program_id=OuterRef("program_id"), language=OuterRef("language"), number__gt=OuterRef("number")
     )
+    versions = ProgramVersion.objects.exclude(Exists(newer))
+    if language:
+        versions = versions.filter(language=language)
+    return versions.select_related("program").order_by("program__slug", "language")
 
 
 def program_list(*, fetched_by) -> list[dict]:
     """Every program with its newest version per language, for staff:
     ``[{"program": Program, "versions": [ProgramVersion, ...]}]``, the version in the viewer's
-    language first (its title names the program). Two queries."""
+    language first (its title names the program). One query."""
     if roles_of(fetched_by).staff is None:
         return []
     programs: dict[str, dict] = {}

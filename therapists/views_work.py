@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from icbt.access import require_staff_role
 from icbt.audit import Action, audit_record
+from icbt.decorators import read_only_page
 from icbt.pdf import pdf_response, render_pdf
 from therapists import worklist as worklist_selectors
 from therapists.dashboard import MEDIAN_SAMPLE, clinic_dashboard, dashboard_tables
@@ -25,6 +26,7 @@ def _int(value) -> int | None:
 
 
 @login_required
+@read_only_page
 def worklist(request):
     require_staff_role(request.user, "therapist")
     result = worklist_selectors.worklist(
@@ -47,6 +49,7 @@ def worklist(request):
 
 
 @login_required
+@read_only_page
 def caseload(request):
     require_staff_role(request.user, "therapist")
     rows = worklist_selectors.caseload(fetched_by=request.user)
@@ -73,6 +76,7 @@ def _definitions() -> dict:
 
 
 @login_required
+@read_only_page
 def dashboard(request):
     form, data = _dashboard(request)
     return render(

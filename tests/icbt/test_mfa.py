@@ -187,6 +187,30 @@ def test_correct_totp_code_signs_in_and_reaches_the_patient_list(world, client):
     assert world.patient_a.user.get_full_name() in response.content.decode()
 
 
+def test_a_known_totp_is_kept_in_the_session_and_forgotten_when_removed(world, client):
+    """One authenticator query per session, not per page; deactivating the authenticator sends
+    the next page to the set-up again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.post(LOGIN, {"login": world.therapist.user.email, "password": TEST_PASSWORD})
+    assert client.post(AUTHENTICATE, {"code": current_code()}).status_code == 302
+    page = reverse("patients:staff_patient_list")
+    assert client.get(page).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(page).status_code == 200
+    assert not [q for q in queries.captured_queries if "mfa_authenticator" in q["sql"]]
+
+    deactivate = reverse("mfa_deactivate_totp")
+    # allauth asks for the password again, then carries out the deactivation it held back.
+    reauthenticate = client.post(deactivate)["Location"]
+    assert client.post(reauthenticate, {"password": TEST_PASSWORD}).status_code == 302
+    assert not Authenticator.objects.filter(user=world.therapist.user, type=Authenticator.Type.TOTP).exists()
+    response = client.get(page)
+    assert response.status_code == 302
+    assert response["Location"] == ACTIVATE
+
+
 def test_a_totp_code_works_only_once(world, client_for):
     code = current_code()
     first, second = client_for(None), client_for(None)

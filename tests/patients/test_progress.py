@@ -263,7 +263,7 @@ def test_progress_queries_do_not_grow_with_history(world, django_assert_num_quer
     for step in version.steps.all():
         StepProgress.objects.create(enrollment=enrollment, step=step)
     enrollment = Enrollment.objects.select_related("version__program").get(pk=enrollment.pk)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(6):
         progress = rules.progress_for(enrollment)
         rules.next_action(progress)
         progress.diaries_today()
