@@ -17,11 +17,14 @@ def navigation(request):
             items.append((_("Your data"), reverse("patients:my_data")))
         if roles.staff is not None:
             if roles.staff.is_therapist:
-                # The worklist first, with what waits (one query; imported here because the
-                # worklist sits on the top floor of the layering).
+                # The worklist first, with what waits (one query, none on the worklist itself,
+                # which counted it already; imported here because the worklist sits on the top
+                # floor of the layering).
                 from therapists.worklist import pending_count
 
-                waiting = pending_count(fetched_by=user)
+                waiting = getattr(request, "icbt_worklist_waiting", None)
+                if waiting is None:
+                    waiting = pending_count(fetched_by=user)
                 label = _("Worklist (%(count)s)") % {"count": waiting} if waiting else _("Worklist")
                 items.append((label, reverse("therapists:worklist")))
             if roles.staff.is_therapist:

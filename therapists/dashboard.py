@@ -276,18 +276,24 @@ def manager_clinic(fetched_by) -> StaffMember | None:
 
 
 def clinic_dashboard(
-    *, fetched_by, period: Period | None = None, team_id: int | None = None, today: date | None = None
+    *,
+    fetched_by,
+    period: Period | None = None,
+    team_id: int | None = None,
+    today: date | None = None,
+    teams: list[Team] | None = None,
 ) -> Dashboard | None:
     """The dashboard of the viewer's clinic (managers only; None for anyone else), for
     ``period`` (default: the last twelve months) and optionally one team of that clinic (a team
-    of another clinic is ignored)."""
+    of another clinic is ignored). ``teams``: the clinic's teams, when the caller has them."""
     staff = manager_clinic(fetched_by)
     if staff is None:
         return None
     today = today or timezone.localdate()
     period = period or default_period(today)
     clinic = staff.clinic
-    teams = list(Team.objects.filter(clinic_id=clinic.pk).order_by("name"))
+    if teams is None or any(t.clinic_id != clinic.pk for t in teams):
+        teams = clinic_teams(clinic_id=clinic.pk)
     team = next((t for t in teams if t.pk == team_id), None)
 
     enrollments = Enrollment.objects.filter(clinic_id=clinic.pk)
@@ -297,22 +303,12 @@ def clinic_dashboard(
         therapists_qs = therapists_qs.filter(teams=team)
     open_enrollments = enrollments.filter(status__in=Enrollment.OPEN_STATUSES)
 
-    rows = _therapist_rows(therapists_qs, enrollments, open_enrollments, today=today)
+    rows, trained_idle = _therapist_rows(therapists_qs, enrollments, open_enrollments, today=today)
     median_all, method = _medians(rows, enrollments, period)
     titles = program_titles(language=_language())
     program_months = _program_months(clinic, enrollments, period, titles)
     funnel = _funnel(enrollments, period, titles)
     contacts, kinds = _contacts(clinic, team, period)
-    trained_idle = list(
-        StaffMember.objects.filter(clinic_id=clinic.pk, is_therapist=True, training_date__isnull=False)
-        .filter(
-            ~Exists(Patient.objects.filter(therapist=OuterRef("pk"))),
-            ~Exists(Enrollment.objects.filter(therapist=OuterRef("pk"))),
-        )
-        .filter(**({"teams": team} if team is not None else {}))
-        .select_related("user")
-        .order_by("training_date", "user__last_name")
-    )
     dashboard = Dashboard(
         clinic=clinic,
         team=team,
@@ -337,8 +333,15 @@ def _language() -> str:
     return translation.get_language() or "en"
 
 
-def _therapist_rows(therapists_qs, enrollments, open_enrollments, *, today) -> list[TherapistRow]:
-    """Counts per status (one GROUP BY), pending items (four), overdue feedback (one)."""
+def clinic_teams(*, clinic_id: int) -> list[Team]:
+    return list(Team.objects.filter(clinic_id=clinic_id).order_by("name"))
+
+
+def _therapist_rows(
+    therapists_qs, enrollments, open_enrollments, *, today
+) -> tuple[list[TherapistRow], list[StaffMember]]:
+    """Counts per status (one GROUP BY), pending items (four), overdue feedback (one); and the
+    therapists with a training date who have no patient yet, by training date."""
     status_count = {
         key: Count("enrollments", filter=Q(enrollments__status=status))
         for key, status in (
@@ -350,8 +353,16 @@ def _therapist_rows(therapists_qs, enrollments, open_enrollments, *, today) -> l
     therapists = list(
         therapists_qs.select_related("user")
         .prefetch_related("teams")
-        .annotate(**status_count)
+        .annotate(
+            **status_count,
+            has_patients=Exists(Patient.objects.filter(therapist=OuterRef("pk")))
+            | Exists(Enrollment.objects.filter(therapist=OuterRef("pk"))),
+        )
         .order_by("user__last_name", "user__first_name", "pk")
+    )
+    trained_idle = sorted(
+        (t for t in therapists if t.training_date is not None and not t.has_patients),
+        key=lambda t: (t.training_date, t.user.last_name),
     )
     rows = {
         t.pk: TherapistRow(
@@ -410,7 +421,7 @@ def _therapist_rows(therapists_qs, enrollments, open_enrollments, *, today) -> l
     for enrollment in active:
         if enrollment.therapist_id in rows and feedback_state(enrollment, today).is_overdue:
             rows[enrollment.therapist_id].overdue += 1
-    return list(rows.values())
+    return list(rows.values()), trained_idle
 
 
 def _review_durations_sql(enrollments, period: Period) -> tuple[str, list]:

@@ -13,7 +13,7 @@ from icbt.audit import Action, audit_record
 from icbt.decorators import read_only_page
 from icbt.pdf import pdf_response, render_pdf
 from therapists import worklist as worklist_selectors
-from therapists.dashboard import MEDIAN_SAMPLE, clinic_dashboard, dashboard_tables
+from therapists.dashboard import MEDIAN_SAMPLE, clinic_dashboard, clinic_teams, dashboard_tables
 from therapists.exports import csv_response
 from therapists.forms_work import DashboardFilterForm, WorklistFilterForm
 
@@ -35,6 +35,7 @@ def worklist(request):
         patient_id=_int(request.GET.get("patient")),
         order=request.GET.get("order", "oldest"),
     )
+    request.icbt_worklist_waiting = result.waiting  # the navigation's count, without a query
     form = WorklistFilterForm(request.GET or None, patients=result.patients)
     form.is_valid()
     page = Paginator(result.items, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -64,10 +65,10 @@ def caseload(request):
 
 def _dashboard(request):
     staff = require_staff_role(request.user, "manager")
-    teams = list(staff.clinic.teams.order_by("name"))
+    teams = clinic_teams(clinic_id=staff.clinic_id)
     form = DashboardFilterForm(request.GET or None, teams=teams)
     team_id = form.cleaned_data.get("team") if form.is_bound and form.is_valid() else None
-    dashboard = clinic_dashboard(fetched_by=request.user, period=form.period(), team_id=team_id)
+    dashboard = clinic_dashboard(fetched_by=request.user, period=form.period(), team_id=team_id, teams=teams)
     return form, dashboard
 
 

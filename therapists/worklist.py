@@ -16,6 +16,7 @@ counts, never by what the patient wrote.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -69,6 +70,9 @@ FILTER_KINDS = {
     "referral": _("Referrals"),
 }
 ORDERS = ("oldest", "newest")
+# Items that come from each patient's rhythm rather than from something waiting; the count in
+# the navigation leaves them out (see ``pending_count``).
+RHYTHM_KINDS = frozenset({"feedback_due", "feedback_overdue", "quiet"})
 
 
 class SubqueryCount(Subquery):
@@ -79,12 +83,41 @@ class SubqueryCount(Subquery):
     output_field = IntegerField()
 
 
+class _LazyText:
+    """A label formatted when first turned into text."""
+
+    __slots__ = ("_make", "_text")
+
+    def __init__(self, make):
+        self._make, self._text = make, None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = str(self._make())
+        return self._text
+
+    def __bool__(self) -> bool:
+        return bool(str(self))
+
+    def __eq__(self, other) -> bool:
+        return str(self) == other
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    def __contains__(self, part) -> bool:
+        return part in str(self)
+
+
 @dataclass
 class WorkItem:
+    """One pending item. ``label`` may be given as a function of no arguments: it is then
+    formatted only when the item is shown (a page shows 100 of a caseload's thousands)."""
+
     kind: str
     since: datetime
     url: str
-    label: str
+    label: str | Callable[[], str]
     patient_id: int | None = None
     patient_name: str = ""
     case_reference: str = ""
@@ -92,6 +125,11 @@ class WorkItem:
     flagged: bool = False
     count: int = 1
     now: datetime | None = None
+
+    def __post_init__(self):
+        if callable(self.label):
+            make = self.label
+            self.label = _LazyText(make)
 
     @property
     def kind_label(self) -> str:
@@ -120,6 +158,7 @@ class Worklist:
     total: int
     counts: dict[str, int]
     patients: list[tuple[int, str]]
+    waiting: int = 0  # what ``pending_count`` counts, for the navigation
     kind: str = ""
     patient_id: int | None = None
     order: str = "oldest"
@@ -306,7 +345,9 @@ def worklist(
                     "feedback_overdue" if state.is_overdue else "feedback_due",
                     _local_midnight(state.due_on),
                     _composer(enrollment.patient.pk),
-                    str(_("Feedback was due on %(day)s")) % {"day": date_format(state.due_on, "D j M")},
+                    lambda day=state.due_on: (
+                        _("Feedback was due on %(day)s") % {"day": date_format(day, "D j M")}
+                    ),
                     enrollment.pk,
                     urgent=False,
                     flagged=state.is_overdue,
@@ -319,7 +360,7 @@ def worklist(
                     "quiet",
                     last,
                     _composer(enrollment.patient.pk),
-                    str(_("No activity for %(days)s days")) % {"days": (now - last).days},
+                    lambda days=(now - last).days: _("No activity for %(days)s days") % {"days": days},
                     enrollment.pk,
                 )
             )
@@ -333,7 +374,10 @@ def worklist(
     for row in waiting:
         enrollment = enrollments.get(row["conversation__enrollment_id"])
         if enrollment is not None:
-            text = str(_("%(count)s message(s) waiting for an answer")) % {"count": row["n"]}
+
+            def text(n=row["n"]):
+                return _("%(count)s message(s) waiting for an answer") % {"count": n}
+
             items.append(
                 item(
                     "message",
@@ -352,10 +396,13 @@ def worklist(
     for row in answers:
         enrollment = enrollments.get(row["enrollment_id"])
         if enrollment is not None:
-            label = str(_("Module %(number)s: %(title)s")) % {
-                "number": row["step__module__number"],
-                "title": row["step__title"],
-            }
+
+            def label(row=row):
+                return _("Module %(number)s: %(title)s") % {
+                    "number": row["step__module__number"],
+                    "title": row["step__title"],
+                }
+
             url = _composer(enrollment.patient.pk, f"answer:{row['pk']}")
             items.append(item("answer", row["submitted_at"], url, label, enrollment.pk))
 
@@ -363,11 +410,14 @@ def worklist(
     for row in diary_weeks_to_review(open_enrollments):
         enrollment = enrollments.get(row["enrollment_id"])
         if enrollment is not None:
-            label = str(_("Week %(week)s of %(year)s: %(count)s entries")) % {
-                "week": row["iso_week"],
-                "year": row["iso_year"],
-                "count": row["n"],
-            }
+
+            def label(row=row):
+                return _("Week %(week)s of %(year)s: %(count)s entries") % {
+                    "week": row["iso_week"],
+                    "year": row["iso_year"],
+                    "count": row["n"],
+                }
+
             url = _composer(enrollment.patient.pk, f"diary:{row['first_id']}")
             items.append(item("diary", row["since"], url, label, enrollment.pk, count=row["n"]))
 
@@ -442,6 +492,7 @@ def worklist(
         )
 
     items = [i for i in items if i is not None]
+    waiting = sum(1 for i in items if i.kind not in RHYTHM_KINDS)
     counts: dict[str, int] = {key: 0 for key in FILTER_KINDS}
     for entry in items:
         counts[entry.filter_kind] += 1
@@ -459,6 +510,7 @@ def worklist(
     return Worklist(
         items=items,
         total=total,
+        waiting=waiting,
         counts=counts,
         patients=patients,
         kind=kind if kind in FILTER_KINDS else "",

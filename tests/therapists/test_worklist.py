@@ -1,5 +1,6 @@
 """The therapist's worklist, the caseload and the count in the navigation."""
 
+import re
 import time
 from datetime import timedelta
 
@@ -247,6 +248,21 @@ def test_the_navigation_counts_pending_items_in_one_query(
     assert "Worklist" not in manager_html and "Dashboard" in manager_html
 
 
+def test_the_worklist_page_gives_the_navigation_its_own_count(world, enrolled, client_for):
+    """The worklist counted everything already: its navigation shows the same number as on
+    any other page, without the count query."""
+    submitted_answer(enrolled)
+    diary_entry(enrolled)
+    _message(enrolled, world.patient_a.user)
+    intake_request(world.clinic)
+    client = client_for(world.therapist.user)
+    client.get(reverse("therapists:worklist"))
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(reverse("therapists:worklist")).content.decode()
+    assert "Worklist (4)" in html
+    assert not [q for q in queries.captured_queries if "_count" in q["sql"]]
+
+
 def test_caseload_rows(world, client_for):
     today = timezone.localdate()
     enrollment = enroll(world.patient_a, start_days_ago=30, weekday=today.weekday())
@@ -319,3 +335,18 @@ def test_the_patient_overview_links_to_what_still_needs_feedback(world, enrolled
     assert reverse("patients:staff_treatment_summary", kwargs={"pk": world.patient_a.pk}) in html
     items = client.get(link).context["page"].object_list
     assert {i.patient_id for i in items} == {world.patient_a.pk} and "answer" in [i.kind for i in items]
+
+
+def test_the_patient_filter_lists_patients_escaped_with_the_chosen_one_selected(world, enrolled, client_for):
+    user = world.patient_a.user
+    user.first_name = '<script>alert("x")</script>'
+    user.save(update_fields=["first_name"])
+    submitted_answer(enrolled)
+    html = (
+        client_for(world.therapist.user)
+        .get(reverse("therapists:worklist"), {"patient": world.patient_a.pk})
+        .content.decode()
+    )
+    assert '<script>alert("x")</script>' not in html
+    assert f'<option value="{world.patient_a.pk}" selected>&lt;script&gt;' in html
+    assert re.search(r"<select[^>]*name=\"patient\"", html)
