@@ -16,9 +16,10 @@ counts, never by what the patient wrote.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db.models import Count, Exists, IntegerField, Min, OuterRef, Q, QuerySet, Subquery
@@ -83,41 +84,14 @@ class SubqueryCount(Subquery):
     output_field = IntegerField()
 
 
-class _LazyText:
-    """A label formatted when first turned into text."""
-
-    __slots__ = ("_make", "_text")
-
-    def __init__(self, make):
-        self._make, self._text = make, None
-
-    def __str__(self) -> str:
-        if self._text is None:
-            self._text = str(self._make())
-        return self._text
-
-    def __bool__(self) -> bool:
-        return bool(str(self))
-
-    def __eq__(self, other) -> bool:
-        return str(self) == other
-
-    def __hash__(self) -> int:
-        return hash(str(self))
-
-    def __contains__(self, part) -> bool:
-        return part in str(self)
-
-
 @dataclass
 class WorkItem:
-    """One pending item. ``label`` may be given as a function of no arguments: it is then
-    formatted only when the item is shown (a page shows 100 of a caseload's thousands)."""
+    """One pending item as the worklist shows it."""
 
     kind: str
     since: datetime
     url: str
-    label: str | Callable[[], str]
+    label: str
     patient_id: int | None = None
     patient_name: str = ""
     case_reference: str = ""
@@ -125,11 +99,6 @@ class WorkItem:
     flagged: bool = False
     count: int = 1
     now: datetime | None = None
-
-    def __post_init__(self):
-        if callable(self.label):
-            make = self.label
-            self.label = _LazyText(make)
 
     @property
     def kind_label(self) -> str:
@@ -290,6 +259,131 @@ def _local_midnight(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+class _Rhythm:
+    """The fields of an enrollment the feedback rhythm and quiet spells need (duck-types the
+    enrollment for ``feedback_due_on``), read as plain values: a large caseload has thousands."""
+
+    __slots__ = (
+        "pk",
+        "patient_id",
+        "status",
+        "start_date",
+        "started_at",
+        "last_feedback_at",
+        "last_activity_at",
+        "feedback_cadence",
+        "feedback_weekday",
+        "inactivity_days",
+    )
+
+    def __init__(self, *values):
+        for name, value in zip(self.__slots__, values, strict=True):
+            setattr(self, name, value)
+
+
+@dataclass(slots=True)
+class _Entry:
+    """One pending item before it is shown: enough to count, filter and sort it. ``label`` is
+    a function that writes the item's text, called only for the items on the page."""
+
+    kind: str
+    since: datetime
+    enrollment_id: int | None
+    patient_id: int | None
+    ref: str = ""
+    urgent: bool = False
+    flagged: bool = False
+    count: int = 1
+    label: Callable[[], str] | None = None
+    object_id: int | None = None
+
+    @property
+    def filter_kind(self) -> str:
+        return "feedback" if self.kind.startswith("feedback") else self.kind
+
+
+class WorkItems(Sequence):
+    """The sorted items of a worklist, made into ``WorkItem``s (names, links, labels) only when
+    read, a slice at a time: the page's 100 rows cost two queries whatever the caseload."""
+
+    def __init__(self, entries: list[_Entry], *, now: datetime, language: str):
+        self.entries, self.now, self.language = entries, now, language
+        self._composer = None
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self._items(self.entries[index])
+        return self._items([self.entries[index]])[0]
+
+    def __iter__(self):
+        return iter(self._items(self.entries))
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other)
+
+    __hash__ = None
+
+    def _items(self, entries: list[_Entry]) -> list[WorkItem]:
+        if not entries:
+            return []
+        if self._composer is None:
+            self._composer = _Composer()
+        enrollment_ids = {e.enrollment_id for e in entries if e.enrollment_id is not None}
+        names = {
+            pk: (f"{first} {last}".strip(), reference)
+            for pk, first, last, reference in Enrollment.objects.filter(pk__in=enrollment_ids).values_list(
+                "pk", "patient__user__first_name", "patient__user__last_name", "patient__case_reference"
+            )
+        }
+        referral_ids = [e.object_id for e in entries if e.kind == "referral"]
+        referrals = (
+            {
+                r.pk: r
+                for r in Referral.objects.filter(pk__in=referral_ids).select_related(
+                    "patient__user", "referred_by__user"
+                )
+            }
+            if referral_ids
+            else {}
+        )
+        titles = (
+            program_titles(language=self.language) if any(e.kind == "intake_request" for e in entries) else {}
+        )
+        items = []
+        for entry in entries:
+            name, reference = names.get(entry.enrollment_id, ("", ""))
+            if entry.kind == "intake_request":
+                url = reverse("patients:staff_intake_request_detail", kwargs={"pk": entry.object_id})
+                label = titles.get(entry.ref, "")
+            elif entry.kind == "referral":
+                referral = referrals[entry.object_id]
+                url = reverse("patients:staff_referral_detail", kwargs={"pk": referral.pk})
+                label = str(_("From %(name)s")) % {"name": referral.referred_by.user.get_full_name()}
+                name, reference = referral.patient.user.get_full_name(), referral.patient.case_reference
+            else:
+                url = self._composer(entry.patient_id, entry.ref)
+                label = str(entry.label()) if entry.label else ""
+            items.append(
+                WorkItem(
+                    kind=entry.kind,
+                    since=entry.since,
+                    url=url,
+                    label=label,
+                    patient_id=entry.patient_id,
+                    patient_name=name,
+                    case_reference=reference,
+                    urgent=entry.urgent,
+                    flagged=entry.flagged,
+                    count=entry.count,
+                    now=self.now,
+                )
+            )
+        return items
+
+
 def worklist(
     *,
     fetched_by,
@@ -302,213 +396,155 @@ def worklist(
     (oldest first, or newest with ``order="newest"``), filtered by ``kind`` (a key of
     ``FILTER_KINDS``) and ``patient_id``. Therapists only (anyone else gets an empty list).
 
-    Seven queries (nine when there are intake requests: the program titles), whatever the
-    number of patients and items.
+    Seven queries to count, filter and sort, whatever the number of patients and items; the
+    items are read as plain values and become ``WorkItem``s (names, links, texts) only for the
+    slice that is shown (``WorkItems``), with one or two queries more.
     """
     now = now or timezone.now()
     today = timezone.localdate(now)
+    language = translation.get_language() or "en"
     staff = _therapist(fetched_by)
     if staff is None:
-        return Worklist(items=[], total=0, counts={}, patients=[])
+        return Worklist(items=WorkItems([], now=now, language=language), total=0, counts={}, patients=[])
     open_enrollments = _open_enrollments(staff, today)
-    items: list[WorkItem] = []
-    _composer = _Composer()
+    entries: list[_Entry] = []
 
-    # 1. The open enrollments of the caseload: names for every other item, the feedback rhythm
-    # and quiet spells.
-    enrollments = {e.pk: e for e in open_enrollments.select_related("patient__user").defer("status_reason")}
-
-    def item(kind_, since, url, label, enrollment_id, **extra) -> WorkItem | None:
-        enrollment = enrollments.get(enrollment_id)
-        if enrollment is None:
-            return None
-        patient = enrollment.patient
-        return WorkItem(
-            kind=kind_,
-            since=since,
-            url=url,
-            label=label,
-            patient_id=patient.pk,
-            patient_name=patient.user.get_full_name(),
-            case_reference=patient.case_reference,
-            now=now,
-            **extra,
-        )
-
+    # 1. The open enrollments of the caseload: who each item is about, the feedback rhythm and
+    # quiet spells.
+    enrollments = {
+        row[0]: _Rhythm(*row) for row in open_enrollments.order_by().values_list(*_Rhythm.__slots__)
+    }
+    patient_of = {pk: e.patient_id for pk, e in enrollments.items()}
     for enrollment in enrollments.values():
         if enrollment.status != Enrollment.Status.ACTIVE:
             continue
         state = feedback_state(enrollment, today)
         if state.is_due:
-            items.append(
-                item(
+            entries.append(
+                _Entry(
                     "feedback_overdue" if state.is_overdue else "feedback_due",
                     _local_midnight(state.due_on),
-                    _composer(enrollment.patient.pk),
-                    lambda day=state.due_on: (
-                        _("Feedback was due on %(day)s") % {"day": date_format(day, "D j M")}
-                    ),
                     enrollment.pk,
-                    urgent=False,
+                    enrollment.patient_id,
                     flagged=state.is_overdue,
+                    label=partial(_feedback_due_text, state.due_on),
                 )
             )
         last = _last_activity(enrollment)
         if now - last >= timedelta(days=enrollment.inactivity_days):
-            items.append(
-                item(
+            entries.append(
+                _Entry(
                     "quiet",
                     last,
-                    _composer(enrollment.patient.pk),
-                    lambda days=(now - last).days: _("No activity for %(days)s days") % {"days": days},
                     enrollment.pk,
+                    enrollment.patient_id,
+                    label=partial(_quiet_text, (now - last).days),
                 )
             )
 
     # 2. Unanswered messages, grouped per conversation.
-    waiting = (
+    for enrollment_id, since, n in (
         unanswered_messages(open_enrollments)
         .values("conversation__enrollment_id")
         .annotate(since=Min("created_at"), n=Count("id"))
-    )
-    for row in waiting:
-        enrollment = enrollments.get(row["conversation__enrollment_id"])
-        if enrollment is not None:
-
-            def text(n=row["n"]):
-                return _("%(count)s message(s) waiting for an answer") % {"count": n}
-
-            items.append(
-                item(
+        .values_list("conversation__enrollment_id", "since", "n")
+    ):
+        if enrollment_id in patient_of:
+            entries.append(
+                _Entry(
                     "message",
-                    row["since"],
-                    _composer(enrollment.patient.pk),
-                    text,
-                    enrollment.pk,
-                    count=row["n"],
+                    since,
+                    enrollment_id,
+                    patient_of[enrollment_id],
+                    count=n,
+                    label=partial(_messages_text, n),
                 )
             )
 
     # 3. Assignments handed in and not reviewed.
-    answers = answers_to_review(open_enrollments).values(
+    for pk, enrollment_id, submitted_at, title, number in answers_to_review(open_enrollments).values_list(
         "pk", "enrollment_id", "submitted_at", "step__title", "step__module__number"
-    )
-    for row in answers:
-        enrollment = enrollments.get(row["enrollment_id"])
-        if enrollment is not None:
-
-            def label(row=row):
-                return _("Module %(number)s: %(title)s") % {
-                    "number": row["step__module__number"],
-                    "title": row["step__title"],
-                }
-
-            url = _composer(enrollment.patient.pk, f"answer:{row['pk']}")
-            items.append(item("answer", row["submitted_at"], url, label, enrollment.pk))
-
-    # 4. Diary entries not reviewed, one item per patient and ISO week.
-    for row in diary_weeks_to_review(open_enrollments):
-        enrollment = enrollments.get(row["enrollment_id"])
-        if enrollment is not None:
-
-            def label(row=row):
-                return _("Week %(week)s of %(year)s: %(count)s entries") % {
-                    "week": row["iso_week"],
-                    "year": row["iso_year"],
-                    "count": row["n"],
-                }
-
-            url = _composer(enrollment.patient.pk, f"diary:{row['first_id']}")
-            items.append(item("diary", row["since"], url, label, enrollment.pk, count=row["n"]))
-
-    # 5. Questionnaires the patient completed, not reviewed (scores a therapist typed in need no
-    # review). The PHQ-9 self-harm flag makes an item urgent; other flags mark it.
-    responses = questionnaires_to_review(open_enrollments).values(
-        "pk", "enrollment_id", "code", "moment", "completed_at", "flags"
-    )
-    for row in responses:
-        enrollment = enrollments.get(row["enrollment_id"])
-        if enrollment is None:
-            continue
-        flags = row["flags"] or []
-        name = (
-            str(questionnaires.get_instrument(row["code"]).short_name)
-            if row["code"] in questionnaires.INSTRUMENTS
-            else row["code"]
-        )
-        label = name
-        if "self_harm" in flags:
-            label = str(_("%(name)s: item 9 answered above 0, contact the patient soon")) % {"name": name}
-        elif flags:
-            label = str(_("%(name)s: flagged score")) % {"name": name}
-        items.append(
-            item(
-                "questionnaire",
-                row["completed_at"],
-                _composer(enrollment.patient.pk, f"questionnaire:{row['pk']}"),
-                label,
-                enrollment.pk,
-                urgent="self_harm" in flags,
-                flagged=bool(flags),
-            )
-        )
-
-    # 6. The clinic's new intake requests (names stay on the request's own, audited page).
-    requests = list(
-        IntakeRequest.objects.filter(clinic_id=staff.clinic_id, status=IntakeRequest.Status.NEW)
-        .values("pk", "created_at", "program_id")
-        .order_by()
-    )
-    if requests:
-        titles = program_titles(language=translation.get_language() or "en")
-        for row in requests:
-            items.append(
-                WorkItem(
-                    kind="intake_request",
-                    since=row["created_at"],
-                    now=now,
-                    url=reverse("patients:staff_intake_request_detail", kwargs={"pk": row["pk"]}),
-                    label=titles.get(row["program_id"], ""),
+    ):
+        if enrollment_id in patient_of:
+            entries.append(
+                _Entry(
+                    "answer",
+                    submitted_at,
+                    enrollment_id,
+                    patient_of[enrollment_id],
+                    ref=f"answer:{pk}",
+                    label=partial(_answer_text, number, title),
                 )
             )
 
-    # 7. Referrals waiting for the therapist's answer.
-    for referral in (
-        Referral.objects.filter(to_therapist=staff, status=Referral.Status.PENDING)
-        .select_related("patient__user", "referred_by__user")
-        .order_by()
-    ):
-        items.append(
-            WorkItem(
-                kind="referral",
-                since=referral.created_at,
-                now=now,
-                url=reverse("patients:staff_referral_detail", kwargs={"pk": referral.pk}),
-                label=str(_("From %(name)s")) % {"name": referral.referred_by.user.get_full_name()},
-                patient_id=referral.patient_id,
-                patient_name=referral.patient.user.get_full_name(),
-                case_reference=referral.patient.case_reference,
+    # 4. Diary entries not reviewed, one item per patient and ISO week.
+    for row in diary_weeks_to_review(open_enrollments):
+        enrollment_id = row["enrollment_id"]
+        if enrollment_id in patient_of:
+            entries.append(
+                _Entry(
+                    "diary",
+                    row["since"],
+                    enrollment_id,
+                    patient_of[enrollment_id],
+                    ref=f"diary:{row['first_id']}",
+                    count=row["n"],
+                    label=partial(_diary_week_text, row["iso_week"], row["iso_year"], row["n"]),
+                )
             )
-        )
 
-    items = [i for i in items if i is not None]
-    waiting = sum(1 for i in items if i.kind not in RHYTHM_KINDS)
+    # 5. Questionnaires the patient completed, not reviewed (scores a therapist typed in need no
+    # review). The PHQ-9 self-harm flag makes an item urgent; other flags mark it.
+    for pk, enrollment_id, code, completed_at, flags in questionnaires_to_review(
+        open_enrollments
+    ).values_list("pk", "enrollment_id", "code", "completed_at", "flags"):
+        if enrollment_id in patient_of:
+            flags = flags or []
+            entries.append(
+                _Entry(
+                    "questionnaire",
+                    completed_at,
+                    enrollment_id,
+                    patient_of[enrollment_id],
+                    ref=f"questionnaire:{pk}",
+                    urgent="self_harm" in flags,
+                    flagged=bool(flags),
+                    label=partial(_questionnaire_text, code, tuple(flags)),
+                )
+            )
+
+    # 6. The clinic's new intake requests (names stay on the request's own, audited page).
+    for pk, created_at, program_id in (
+        IntakeRequest.objects.filter(clinic_id=staff.clinic_id, status=IntakeRequest.Status.NEW)
+        .order_by()
+        .values_list("pk", "created_at", "program_id")
+    ):
+        entries.append(_Entry("intake_request", created_at, None, None, ref=program_id, object_id=pk))
+
+    # 7. Referrals waiting for the therapist's answer.
+    for pk, created_at, patient in (
+        Referral.objects.filter(to_therapist=staff, status=Referral.Status.PENDING)
+        .order_by()
+        .values_list("pk", "created_at", "patient_id")
+    ):
+        entries.append(_Entry("referral", created_at, None, patient, object_id=pk))
+
     counts: dict[str, int] = {key: 0 for key in FILTER_KINDS}
-    for entry in items:
+    for entry in entries:
         counts[entry.filter_kind] += 1
-    patients = sorted(
-        {(i.patient_id, f"{i.patient_name} ({i.case_reference})") for i in items if i.patient_id},
-        key=lambda p: p[1].lower(),
-    )
-    total = len(items)
+    waiting = sum(1 for e in entries if e.kind not in RHYTHM_KINDS)
+    total = len(entries)
+    patients = _patient_choices({e.patient_id for e in entries if e.patient_id})
     if kind in FILTER_KINDS:
-        items = [i for i in items if i.filter_kind == kind]
+        entries = [e for e in entries if e.filter_kind == kind]
     if patient_id:
-        items = [i for i in items if i.patient_id == patient_id]
-    newest_first = order == "newest"
-    items.sort(key=lambda i: (not i.urgent, -i.since.timestamp() if newest_first else i.since.timestamp()))
+        entries = [e for e in entries if e.patient_id == patient_id]
+    if order == "newest":
+        entries.sort(key=lambda e: (not e.urgent, -e.since.timestamp()))
+    else:
+        entries.sort(key=lambda e: (not e.urgent, e.since.timestamp()))
     return Worklist(
-        items=items,
+        items=WorkItems(entries, now=now, language=language),
         total=total,
         waiting=waiting,
         counts=counts,
@@ -517,6 +553,46 @@ def worklist(
         patient_id=patient_id,
         order=order if order in ORDERS else "oldest",
     )
+
+
+def _patient_choices(patient_ids: set[int]) -> list[tuple[int, str]]:
+    """``(id, "Name (case reference)")`` of the patients with items, by name. One query."""
+    if not patient_ids:
+        return []
+    rows = Patient.objects.filter(pk__in=patient_ids).values_list(
+        "pk", "user__first_name", "user__last_name", "case_reference"
+    )
+    choices = [(pk, f"{f'{first} {last}'.strip()} ({reference})") for pk, first, last, reference in rows]
+    return sorted(choices, key=lambda p: p[1].lower())
+
+
+def _feedback_due_text(day: date) -> str:
+    return _("Feedback was due on %(day)s") % {"day": date_format(day, "D j M")}
+
+
+def _quiet_text(days: int) -> str:
+    return _("No activity for %(days)s days") % {"days": days}
+
+
+def _messages_text(n: int) -> str:
+    return _("%(count)s message(s) waiting for an answer") % {"count": n}
+
+
+def _answer_text(number: int, title: str) -> str:
+    return _("Module %(number)s: %(title)s") % {"number": number, "title": title}
+
+
+def _diary_week_text(week: int, year: int, n: int) -> str:
+    return _("Week %(week)s of %(year)s: %(count)s entries") % {"week": week, "year": year, "count": n}
+
+
+def _questionnaire_text(code: str, flags: tuple[str, ...]) -> str:
+    name = str(questionnaires.get_instrument(code).short_name) if code in questionnaires.INSTRUMENTS else code
+    if "self_harm" in flags:
+        return _("%(name)s: item 9 answered above 0, contact the patient soon") % {"name": name}
+    if flags:
+        return _("%(name)s: flagged score") % {"name": name}
+    return name
 
 
 def pending_count(*, fetched_by, today: date | None = None) -> int | None:

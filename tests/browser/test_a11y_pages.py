@@ -20,7 +20,8 @@ def test_pages_of_a_visitor(anonymous, visit):
     page = anonymous
     visit(page, "/", "landing")
     visit(page, "/accounts/password/reset/", "password-reset")
-    # (The app runs with DEBUG on here, so an unknown address shows Django's debug page, not ours.)
+    # (The app runs with DEBUG on here, so an unknown address shows Django's debug page; our
+    # own 404 page is checked below.)
     visit(page, "/invitation/not-a-valid-link/", "invitation-not-valid", status=404)
     # A refused intake request: every message next to its field, what was typed kept.
     visit(page, "/programs/master-your-pain/", "program-page")
@@ -31,6 +32,21 @@ def test_pages_of_a_visitor(anonymous, visit):
     assert "Please check your answers" in page.locator("#ask .error-summary").inner_text()
     assert page.get_by_label("Your name").input_value() == "Ilse"
     visit(page, None, "program-page-refused", key="public-intake-refused")
+
+
+def test_the_not_found_page_as_production_shows_it(anonymous, visit, client, settings):
+    """The 404 page a visitor gets in production (DEBUG off, as pytest-django runs Django in this
+    process), shown in the browser on the app's origin so that its styles load."""
+    settings.DEBUG = False
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "We cannot find this page" in html
+    page = anonymous
+    page.goto("/")
+    page.set_content(html)
+    assert page.locator("h1").count() == 1
+    visit(page, None, "not-found", key="not-found")
 
 
 def test_pages_of_a_patient(signed_in, visit):
