@@ -1,6 +1,7 @@
 import os
 
 import pytest
+from django.utils import translation
 
 from tests.factories import make_world
 
@@ -15,6 +16,12 @@ def _test_settings(settings, tmp_path):
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": str(tmp_path)}
     }
+    # Each request activates its reader's language and leaves it active in the thread (the next
+    # request activates its own); a test that calls a selector after a Dutch user's request
+    # must not inherit Dutch.
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture

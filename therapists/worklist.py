@@ -261,7 +261,8 @@ def _local_midnight(day: date) -> datetime:
 
 class _Rhythm:
     """The fields of an enrollment the feedback rhythm and quiet spells need (duck-types the
-    enrollment for ``feedback_due_on``), read as plain values: a large caseload has thousands."""
+    enrollment for ``feedback_due_on``), and the patient's name and case reference, read as plain
+    values: a large caseload has thousands."""
 
     __slots__ = (
         "pk",
@@ -274,6 +275,15 @@ class _Rhythm:
         "feedback_cadence",
         "feedback_weekday",
         "inactivity_days",
+        "first_name",
+        "last_name",
+        "case_reference",
+    )
+    FIELDS = (
+        *__slots__[:-3],
+        "patient__user__first_name",
+        "patient__user__last_name",
+        "patient__case_reference",
     )
 
     def __init__(self, *values):
@@ -304,10 +314,11 @@ class _Entry:
 
 class WorkItems(Sequence):
     """The sorted items of a worklist, made into ``WorkItem``s (names, links, labels) only when
-    read, a slice at a time: the page's 100 rows cost two queries whatever the caseload."""
+    read, a slice at a time, from what the worklist read already: no query."""
 
-    def __init__(self, entries: list[_Entry], *, now: datetime, language: str):
-        self.entries, self.now, self.language = entries, now, language
+    def __init__(self, entries: list[_Entry], *, now: datetime, names=None, titles=None, referrals=None):
+        self.entries, self.now, self.names = entries, now, names or {}
+        self.titles, self.referrals = titles or {}, referrals or {}
         self._composer = None
 
     def __len__(self) -> int:
@@ -331,35 +342,14 @@ class WorkItems(Sequence):
             return []
         if self._composer is None:
             self._composer = _Composer()
-        enrollment_ids = {e.enrollment_id for e in entries if e.enrollment_id is not None}
-        names = {
-            pk: (f"{first} {last}".strip(), reference)
-            for pk, first, last, reference in Enrollment.objects.filter(pk__in=enrollment_ids).values_list(
-                "pk", "patient__user__first_name", "patient__user__last_name", "patient__case_reference"
-            )
-        }
-        referral_ids = [e.object_id for e in entries if e.kind == "referral"]
-        referrals = (
-            {
-                r.pk: r
-                for r in Referral.objects.filter(pk__in=referral_ids).select_related(
-                    "patient__user", "referred_by__user"
-                )
-            }
-            if referral_ids
-            else {}
-        )
-        titles = (
-            program_titles(language=self.language) if any(e.kind == "intake_request" for e in entries) else {}
-        )
         items = []
         for entry in entries:
-            name, reference = names.get(entry.enrollment_id, ("", ""))
+            name, reference = self.names.get(entry.enrollment_id, ("", ""))
             if entry.kind == "intake_request":
                 url = reverse("patients:staff_intake_request_detail", kwargs={"pk": entry.object_id})
-                label = titles.get(entry.ref, "")
+                label = self.titles.get(entry.ref, "")
             elif entry.kind == "referral":
-                referral = referrals[entry.object_id]
+                referral = self.referrals[entry.object_id]
                 url = reverse("patients:staff_referral_detail", kwargs={"pk": referral.pk})
                 label = str(_("From %(name)s")) % {"name": referral.referred_by.user.get_full_name()}
                 name, reference = referral.patient.user.get_full_name(), referral.patient.case_reference
@@ -396,24 +386,23 @@ def worklist(
     (oldest first, or newest with ``order="newest"``), filtered by ``kind`` (a key of
     ``FILTER_KINDS``) and ``patient_id``. Therapists only (anyone else gets an empty list).
 
-    Seven queries to count, filter and sort, whatever the number of patients and items; the
-    items are read as plain values and become ``WorkItem``s (names, links, texts) only for the
-    slice that is shown (``WorkItems``), with one or two queries more.
+    Seven queries (eight when there are intake requests: the program titles), whatever the
+    number of patients and items. The items are read as plain values to count, filter and sort
+    them; only the slice that is shown becomes ``WorkItem``s with names, links and texts
+    (``WorkItems``).
     """
     now = now or timezone.now()
     today = timezone.localdate(now)
     language = translation.get_language() or "en"
     staff = _therapist(fetched_by)
     if staff is None:
-        return Worklist(items=WorkItems([], now=now, language=language), total=0, counts={}, patients=[])
+        return Worklist(items=WorkItems([], now=now), total=0, counts={}, patients=[])
     open_enrollments = _open_enrollments(staff, today)
     entries: list[_Entry] = []
 
     # 1. The open enrollments of the caseload: who each item is about, the feedback rhythm and
     # quiet spells.
-    enrollments = {
-        row[0]: _Rhythm(*row) for row in open_enrollments.order_by().values_list(*_Rhythm.__slots__)
-    }
+    enrollments = {row[0]: _Rhythm(*row) for row in open_enrollments.order_by().values_list(*_Rhythm.FIELDS)}
     patient_of = {pk: e.patient_id for pk, e in enrollments.items()}
     for enrollment in enrollments.values():
         if enrollment.status != Enrollment.Status.ACTIVE:
@@ -521,20 +510,27 @@ def worklist(
     ):
         entries.append(_Entry("intake_request", created_at, None, None, ref=program_id, object_id=pk))
 
-    # 7. Referrals waiting for the therapist's answer.
-    for pk, created_at, patient in (
-        Referral.objects.filter(to_therapist=staff, status=Referral.Status.PENDING)
+    titles = program_titles(language=language) if any(e.kind == "intake_request" for e in entries) else {}
+
+    # 7. Referrals waiting for the therapist's answer (few: read whole, with the names).
+    referrals = {
+        r.pk: r
+        for r in Referral.objects.filter(to_therapist=staff, status=Referral.Status.PENDING)
+        .select_related("patient__user", "referred_by__user")
         .order_by()
-        .values_list("pk", "created_at", "patient_id")
-    ):
-        entries.append(_Entry("referral", created_at, None, patient, object_id=pk))
+    }
+    for referral in referrals.values():
+        entries.append(
+            _Entry("referral", referral.created_at, None, referral.patient_id, object_id=referral.pk)
+        )
 
     counts: dict[str, int] = {key: 0 for key in FILTER_KINDS}
     for entry in entries:
         counts[entry.filter_kind] += 1
     waiting = sum(1 for e in entries if e.kind not in RHYTHM_KINDS)
     total = len(entries)
-    patients = _patient_choices({e.patient_id for e in entries if e.patient_id})
+    names = {pk: (f"{e.first_name} {e.last_name}".strip(), e.case_reference) for pk, e in enrollments.items()}
+    patients = _patient_choices(entries, names, referrals)
     if kind in FILTER_KINDS:
         entries = [e for e in entries if e.filter_kind == kind]
     if patient_id:
@@ -544,7 +540,7 @@ def worklist(
     else:
         entries.sort(key=lambda e: (not e.urgent, e.since.timestamp()))
     return Worklist(
-        items=WorkItems(entries, now=now, language=language),
+        items=WorkItems(entries, now=now, names=names, titles=titles, referrals=referrals),
         total=total,
         waiting=waiting,
         counts=counts,
@@ -555,15 +551,17 @@ def worklist(
     )
 
 
-def _patient_choices(patient_ids: set[int]) -> list[tuple[int, str]]:
-    """``(id, "Name (case reference)")`` of the patients with items, by name. One query."""
-    if not patient_ids:
-        return []
-    rows = Patient.objects.filter(pk__in=patient_ids).values_list(
-        "pk", "user__first_name", "user__last_name", "case_reference"
-    )
-    choices = [(pk, f"{f'{first} {last}'.strip()} ({reference})") for pk, first, last, reference in rows]
-    return sorted(choices, key=lambda p: p[1].lower())
+def _patient_choices(entries, names, referrals) -> list[tuple[int, str]]:
+    """``(id, "Name (case reference)")`` of the patients with items, by name."""
+    choices = {}
+    for entry in entries:
+        if entry.enrollment_id in names and entry.patient_id not in choices:
+            name, reference = names[entry.enrollment_id]
+            choices[entry.patient_id] = f"{name} ({reference})"
+    for referral in referrals.values():
+        patient = referral.patient
+        choices.setdefault(patient.pk, f"{patient.user.get_full_name()} ({patient.case_reference})")
+    return sorted(choices.items(), key=lambda p: p[1].lower())
 
 
 def _feedback_due_text(day: date) -> str:

@@ -3,7 +3,8 @@
 import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -216,11 +217,12 @@ def test_another_patients_enrollment_is_not_found(world, client_for):
 # --- The overview ----------------------------------------------------------------------------------
 
 
-# Session, user, staff role, patient role, TOTP check, savepoint, the patient, the audit event,
-# the enrollment, seven for progress, two for the programs, the step titles, staff names, the
-# timeline and its sessions, intakes, referrals, the navigation's unread-message count, release:
-# none of them grows with the rows.
-OVERVIEW_QUERIES = 26
+# The session, the user with their roles, the patient, the audit event, the enrollment, three for
+# progress (steps with modules, diary types, the therapist's and clinic's choices with the
+# patient's progress), the programs, staff names, the timeline and its sessions, intakes,
+# referrals, the navigation's count (outside a request transaction: the page only reads). None
+# of them grows with the rows; issue 8 asks for at most 15.
+OVERVIEW_QUERIES = 15
 
 
 def test_the_overview_shows_enrollment_modules_and_timeline(world, client_for):
@@ -246,12 +248,15 @@ def test_the_overview_shows_enrollment_modules_and_timeline(world, client_for):
     assert reverse("patients:staff_enrollment_tailor", args=[world.patient_a.pk, enrollment.pk]) in html
 
 
-def test_the_overview_query_count_is_pinned(world, client_for, django_assert_max_num_queries):
+def test_the_overview_query_count_is_pinned(world, client_for):
     enrollment = _create(world)
+    services.treatment_session_record(
+        patient=world.patient_a, staff=world.therapist, held_on=timezone.localdate(), kind="phone", minutes=15
+    )
     client = client_for(world.therapist.user)
     url = reverse("patients:staff_patient_detail", args=[world.patient_a.pk])
     client.get(url)
-    with django_assert_max_num_queries(OVERVIEW_QUERIES):
+    with CaptureQueriesContext(connection) as short_history:
         assert client.get(url).status_code == 200
     for i in range(20):
         services.treatment_session_record(
@@ -265,6 +270,7 @@ def test_the_overview_query_count_is_pinned(world, client_for, django_assert_max
         services.module_state_set(
             enrollment=enrollment, staff=world.therapist, module_number=2, state="held" if i % 2 else "opened"
         )
-    with django_assert_max_num_queries(OVERVIEW_QUERIES):
+    with CaptureQueriesContext(connection) as long_history:
         response = client.get(url)
     assert response.content.decode().count("Note ") >= 20
+    assert len(short_history) == len(long_history) <= OVERVIEW_QUERIES

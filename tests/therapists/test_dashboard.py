@@ -22,7 +22,7 @@ from tests.patients.staff_helpers import intake_request
 from tests.therapists.builders import MARKER, build_caseload
 from therapists.dashboard import Period, clinic_dashboard, dashboard_tables, default_period
 
-DASHBOARD_PAGE_QUERIES = 28
+DASHBOARD_PAGE_QUERIES = 20
 
 
 def _at(day: date, hour=12) -> datetime:
