@@ -59,6 +59,7 @@ from patients.models import (
 )
 from programs import questionnaires
 from programs.models import ClinicProgramSetting, DiaryType, LicensedInstrument, Module, Step
+from programs.selectors import STEP_LIST_FIELDS
 
 OPEN = "open"
 LOCKED = "locked"
@@ -328,19 +329,7 @@ def module_state(*, base_open: bool, override: str | None) -> str:
 # --- Loading ------------------------------------------------------------------------------------
 
 
-STEP_FIELDS = (
-    "id",
-    "module_id",
-    "version_id",
-    "position",
-    "slug",
-    "kind",
-    "title",
-    "optional",
-    "reading_minutes",
-    "questionnaire",
-    "diary_type_id",
-)
+STEP_FIELDS = (*STEP_LIST_FIELDS, "diary_type_id")
 MODULE_FIELDS = ("module__id", "module__version_id", "module__number", "module__slug", "module__title")
 
 

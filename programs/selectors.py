@@ -66,24 +66,26 @@ def latest_version_get(*, program_slug: str, language: str) -> ProgramVersion:
     return version
 
 
+# The fields of a step that lists of steps need (not its content).
+STEP_LIST_FIELDS = (
+    "id",
+    "module_id",
+    "version_id",
+    "position",
+    "slug",
+    "kind",
+    "title",
+    "optional",
+    "reading_minutes",
+    "questionnaire",
+)
+
+
 def version_outline(*, version: ProgramVersion) -> list[Module]:
     """Modules of ``version`` with their steps (and diary types) loaded: two queries."""
     steps = (
         Step.objects.select_related("diary_type")
-        .only(
-            "id",
-            "module_id",
-            "version_id",
-            "position",
-            "slug",
-            "kind",
-            "title",
-            "optional",
-            "reading_minutes",
-            "questionnaire",
-            "diary_type__title",
-            "diary_type__slug",
-        )
+        .only(*STEP_LIST_FIELDS, "diary_type__title", "diary_type__slug")
         .order_by("position")
     )
     return list(version.modules.prefetch_related(Prefetch("steps", queryset=steps)).order_by("number"))
