@@ -165,7 +165,7 @@ def _open_enrollments(staff: StaffMember, today: date) -> QuerySet[Enrollment]:
     )
 
 
-def unanswered_messages(enrollments: QuerySet[Enrollment]) -> QuerySet[Message]:
+def unanswered_messages(enrollments: QuerySet[Enrollment] | list[int]) -> QuerySet[Message]:
     """The patients' messages in ``enrollments`` that no message from the clinic followed yet
     (whoever answered: the therapist or a covering colleague). No query by itself."""
     later_reply = (
@@ -183,7 +183,7 @@ def unanswered_messages(enrollments: QuerySet[Enrollment]) -> QuerySet[Message]:
     )
 
 
-def answers_to_review(enrollments: QuerySet[Enrollment]) -> QuerySet[AssignmentAnswer]:
+def answers_to_review(enrollments: QuerySet[Enrollment] | list[int]) -> QuerySet[AssignmentAnswer]:
     return AssignmentAnswer.objects.filter(
         enrollment__in=enrollments,
         status=AssignmentAnswer.Status.SUBMITTED,
@@ -192,7 +192,7 @@ def answers_to_review(enrollments: QuerySet[Enrollment]) -> QuerySet[AssignmentA
     ).order_by()
 
 
-def diary_weeks_to_review(enrollments: QuerySet[Enrollment]) -> QuerySet:
+def diary_weeks_to_review(enrollments: QuerySet[Enrollment] | list[int]) -> QuerySet:
     """Unreviewed diary entries grouped per enrollment and ISO week of the entry's date:
     ``enrollment_id, iso_year, iso_week, since`` (the first written), ``n``, ``first_id``."""
     return (
@@ -204,7 +204,9 @@ def diary_weeks_to_review(enrollments: QuerySet[Enrollment]) -> QuerySet:
     )
 
 
-def questionnaires_to_review(enrollments: QuerySet[Enrollment]) -> QuerySet[QuestionnaireResponse]:
+def questionnaires_to_review(
+    enrollments: QuerySet[Enrollment] | list[int],
+) -> QuerySet[QuestionnaireResponse]:
     """Completed by the patient and not reviewed (a score a therapist typed in needs no review)."""
     return QuestionnaireResponse.objects.filter(
         enrollment__in=enrollments, reviewed_at__isnull=True, entered_by__isnull=True
@@ -403,6 +405,9 @@ def worklist(
     # 1. The open enrollments of the caseload: who each item is about, the feedback rhythm and
     # quiet spells.
     enrollments = {row[0]: _Rhythm(*row) for row in open_enrollments.order_by().values_list(*_Rhythm.FIELDS)}
+    # The items below are looked up by these ids rather than by the caseload's subquery: the
+    # planner then knows how few rows a small caseload has and uses the indexes.
+    caseload = list(enrollments)
     patient_of = {pk: e.patient_id for pk, e in enrollments.items()}
     for enrollment in enrollments.values():
         if enrollment.status != Enrollment.Status.ACTIVE:
@@ -433,7 +438,7 @@ def worklist(
 
     # 2. Unanswered messages, grouped per conversation.
     for enrollment_id, since, n in (
-        unanswered_messages(open_enrollments)
+        unanswered_messages(caseload)
         .values("conversation__enrollment_id")
         .annotate(since=Min("created_at"), n=Count("id"))
         .values_list("conversation__enrollment_id", "since", "n")
@@ -451,7 +456,7 @@ def worklist(
             )
 
     # 3. Assignments handed in and not reviewed.
-    for pk, enrollment_id, submitted_at, title, number in answers_to_review(open_enrollments).values_list(
+    for pk, enrollment_id, submitted_at, title, number in answers_to_review(caseload).values_list(
         "pk", "enrollment_id", "submitted_at", "step__title", "step__module__number"
     ):
         if enrollment_id in patient_of:
@@ -467,7 +472,7 @@ def worklist(
             )
 
     # 4. Diary entries not reviewed, one item per patient and ISO week.
-    for row in diary_weeks_to_review(open_enrollments):
+    for row in diary_weeks_to_review(caseload):
         enrollment_id = row["enrollment_id"]
         if enrollment_id in patient_of:
             entries.append(
@@ -484,9 +489,9 @@ def worklist(
 
     # 5. Questionnaires the patient completed, not reviewed (scores a therapist typed in need no
     # review). The PHQ-9 self-harm flag makes an item urgent; other flags mark it.
-    for pk, enrollment_id, code, completed_at, flags in questionnaires_to_review(
-        open_enrollments
-    ).values_list("pk", "enrollment_id", "code", "completed_at", "flags"):
+    for pk, enrollment_id, code, completed_at, flags in questionnaires_to_review(caseload).values_list(
+        "pk", "enrollment_id", "code", "completed_at", "flags"
+    ):
         if enrollment_id in patient_of:
             flags = flags or []
             entries.append(
