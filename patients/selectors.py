@@ -387,11 +387,18 @@ def timeline_for(*, patient: Patient, limit: int = TIMELINE_LIMIT) -> list[Timel
     return events
 
 
-def staff_names(*, clinic_id: int) -> dict[int, str]:
-    """``{staff id: full name}`` of a clinic, to name therapists in the timeline. One query."""
+def staff_names(*, clinic_id: int, ids=None) -> dict[int, str]:
+    """``{staff id: full name}`` of a clinic (only of ``ids`` when given: no query when it is
+    empty), to name therapists in the timeline. One query."""
+    staff = StaffMember.objects.filter(clinic_id=clinic_id)
+    if ids is not None:
+        ids = {i for i in ids if isinstance(i, int)}
+        if not ids:
+            return {}
+        staff = staff.filter(pk__in=ids)
     return {
         pk: f"{first} {last}".strip() or email
-        for pk, first, last, email in StaffMember.objects.filter(clinic_id=clinic_id).values_list(
+        for pk, first, last, email in staff.values_list(
             "pk", "user__first_name", "user__last_name", "user__email"
         )
     }

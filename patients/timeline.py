@@ -24,6 +24,16 @@ def _label(choices, value) -> str:
     return str(dict(choices).get(value, value or ""))
 
 
+def staff_ids(events) -> set:
+    """The staff members the lines of ``events`` name (referrals and changes of therapist)."""
+    return {
+        event.detail.get(key)
+        for event in events
+        if event.kind in (TimelineEvent.Kind.REFERRAL, TimelineEvent.Kind.THERAPIST)
+        for key in ("from", "to")
+    }
+
+
 def _therapist(names: dict, pk) -> str:
     return names.get(pk) or _("a colleague")
 

@@ -648,8 +648,8 @@ def overview_context(request, patient) -> dict:
     versions = selectors.enrollable_programs(language=language)
     programs = {v.program.slug: v.title for v in versions}
     steps = progress.step_titles() if progress is not None else {}
-    names = selectors.staff_names(clinic_id=patient.clinic_id)
     events = selectors.timeline_for(patient=patient)
+    names = selectors.staff_names(clinic_id=patient.clinic_id, ids=timeline.staff_ids(events))
     for event in events:
         event.text = timeline.describe(event, names=names, programs=programs, steps=steps)
     return {
