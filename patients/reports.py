@@ -445,6 +445,7 @@ def own_data_for_pdf(data: dict) -> dict:
             entry["lines"] = lines(entry["values"], labels=labels) + lines(entry["text"], labels=labels)
         for response in enrollment["questionnaires"]:
             response["lines"] = lines(response["answers"])
+            response["band"] = questionnaires.band_label(response["code"], response["band"])
     for intake in data["intakes"]:
         intake["lines"] = lines(intake["answers"])
     return data

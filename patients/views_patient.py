@@ -444,7 +444,7 @@ def _result_context(enrollment, response) -> dict:
         "response": response,
         "explanation": charts.score_explanation(response.code),
         "instrument": instrument,
-        "band_label": next((b.label for b in instrument.bands if b.code == response.band), ""),
+        "band_label": questionnaires.band_label(response.code, response.band) if response.band else "",
         "crisis": "self_harm" in (response.flags or []),
         "crisis_instructions": enrollment.clinic.crisis_instructions,
     }

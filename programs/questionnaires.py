@@ -455,6 +455,14 @@ INSTRUMENTS: dict[str, Instrument] = {
 }
 
 
+def band_label(code: str, band: str) -> str:
+    """The readable name of the band ``band`` of questionnaire ``code`` (the code itself when
+    it is not one of the instrument's bands)."""
+    instrument = INSTRUMENTS.get(code)
+    bands = instrument.bands if instrument is not None else ()
+    return next((str(b.label) for b in bands if b.code == band), band or "")
+
+
 def get_instrument(code: str) -> Instrument:
     try:
         return INSTRUMENTS[code]

@@ -148,6 +148,16 @@ def test_own_data_pdf_holds_all_of_theirs_and_nothing_of_anyone_else(world, fill
     assert "Your data" in text
 
 
+def test_own_data_pdf_names_score_bands_in_words(world, client_for):
+    enrollment = enroll(world.patient_a)
+    QuestionnaireResponse.objects.create(
+        enrollment=enrollment, code="cis_fatigue", moment="start", total=30, band="not_severe", answers=[]
+    )
+    text = pdf_text(client_for(world.patient_a.user).get(reverse("patients:my_data_pdf")).content)
+    assert "30.0 (not severe)" in text or "30 (not severe)" in text
+    assert "not_severe" not in text
+
+
 def test_text_the_patient_typed_is_shown_as_text_and_never_fetched(world, client_for, caplog):
     enrollment = enroll(world.patient_a)
     conversation = Conversation.objects.create(enrollment=enrollment)
