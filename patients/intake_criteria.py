@@ -203,3 +203,49 @@ def labels_for(choices, codes) -> list:
     """The labels of ``codes`` in ``choices`` order (unknown codes are left out)."""
     wanted = set(codes or [])
     return [label for code, label in choices if code in wanted]
+
+
+def readable_lines(kind: str, answers: dict) -> list[tuple[str, str]]:
+    """An intake's answers as ``(label, text)`` lines in plain words (the patient's own copy of
+    their data shows these rather than the stored codes)."""
+    yes, no, none = str(_("yes")), str(_("no")), str(_("none"))
+    result: list[tuple[str, str]] = []
+    if kind == FATIGUE:
+        criteria = answers.get("criteria", {})
+        result += [(str(label), yes if criteria.get(code) else no) for code, label in CDC_MAIN_CRITERIA]
+        for title, choices, key in (
+            (_("Symptoms present"), CDC_SYMPTOMS, "symptoms"),
+            (_("Exclusions present"), CDC_EXCLUSIONS, "exclusions"),
+        ):
+            result.append(
+                (str(title), ", ".join(str(x) for x in labels_for(choices, answers.get(key))) or none)
+            )
+    elif kind == PAIN:
+        months = answers.get("duration_months")
+        duration = str(_("%(months)s months") % {"months": months}) if months is not None else "—"
+        locations = [str(x) for x in labels_for(PAIN_LOCATIONS, answers.get("locations"))]
+        if answers.get("locations_other"):
+            locations.append(str(answers["locations_other"]))
+
+        def scores(*keys):
+            return " / ".join("—" if answers.get(k) is None else str(answers[k]) for k in keys)
+
+        result += [
+            (str(_("Duration")), duration),
+            (str(_("Locations")), ", ".join(locations) or "—"),
+            (
+                str(_("Intensity now / average / worst")),
+                scores("intensity_now", "intensity_average", "intensity_worst"),
+            ),
+            (
+                str(_("Interference: daily life / sleep / mood")),
+                scores("interference_daily", "interference_sleep", "interference_mood"),
+            ),
+            (str(_("Medication")), str(answers.get("medication") or "—")),
+        ]
+    result.append((str(_("Comorbidity")), str(answers.get("comorbidity") or "—")))
+    goals = [g for g in answers.get("goals", []) if g]
+    result += [
+        (str(_("Goal %(number)s") % {"number": n}), str(goal)) for n, goal in enumerate(goals, start=1)
+    ]
+    return result

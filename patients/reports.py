@@ -38,7 +38,7 @@ from django.utils.translation import gettext as _
 
 from icbt.models import AuditEvent
 from patients import charts as patient_charts
-from patients import selectors
+from patients import intake_criteria, selectors
 from patients.models import (
     AssignmentAnswer,
     CareShare,
@@ -447,7 +447,9 @@ def own_data_for_pdf(data: dict) -> dict:
             response["lines"] = lines(response["answers"])
             response["band"] = questionnaires.band_label(response["code"], response["band"])
     for intake in data["intakes"]:
-        intake["lines"] = lines(intake["answers"])
+        answers = intake["answers"] if isinstance(intake["answers"], dict) else {}
+        kind = answers.get("kind") or intake_criteria.intake_kind(intake["program"])
+        intake["lines"] = intake_criteria.readable_lines(kind, answers)
     return data
 
 

@@ -148,14 +148,31 @@ def test_own_data_pdf_holds_all_of_theirs_and_nothing_of_anyone_else(world, fill
     assert "Your data" in text
 
 
-def test_own_data_pdf_names_score_bands_in_words(world, client_for):
+def test_own_data_pdf_says_scores_and_intake_answers_in_words(world, client_for):
     enrollment = enroll(world.patient_a)
     QuestionnaireResponse.objects.create(
         enrollment=enrollment, code="cis_fatigue", moment="start", total=30, band="not_severe", answers=[]
     )
+    answers = {
+        "kind": "pain",
+        "duration_months": 8,
+        "locations": ["lower_back", "neck"],
+        "intensity_now": 6,
+        "goals": ["Walk to the shop again"],
+    }
+    Intake(
+        patient=world.patient_a,
+        program=enrollment.version.program,
+        therapist=world.therapist,
+        held_on=timezone.localdate(),
+        answers=json.dumps(answers),
+        decision=Intake.Decision.INDICATED,
+    ).save()
     text = pdf_text(client_for(world.patient_a.user).get(reverse("patients:my_data_pdf")).content)
-    assert "30.0 (not severe)" in text or "30 (not severe)" in text
-    assert "not_severe" not in text
+    assert "(not severe)" in text and "not_severe" not in text
+    assert "neck, lower back" in text and "lower_back" not in text
+    assert "8 months" in text and "Goal 1" in text and "Walk to the shop again" in text
+    assert "duration_months" not in text
 
 
 def test_text_the_patient_typed_is_shown_as_text_and_never_fetched(world, client_for, caplog):
