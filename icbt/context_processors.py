@@ -17,7 +17,7 @@ def navigation(request):
             items.append((_("Your data"), reverse("patients:my_data")))
         if roles.staff is not None:
             if roles.staff.is_therapist:
-                # The worklist first, with what waits (one query, none on the worklist itself,
+                # The worklist first, with what waits (two queries, none on the worklist itself,
                 # which counted it already; imported here because the worklist sits on the top
                 # floor of the layering).
                 from therapists.worklist import pending_count

@@ -94,7 +94,7 @@ class StaffMFARequiredMiddleware:
             and needs_mfa(user)
             and not _is_static(path)
             and not path.startswith(self.ALLOWED_PREFIXES)
-            and not totp_known(request)
+            and not has_totp(user)
         ):
             messages.warning(
                 request,
@@ -104,30 +104,14 @@ class StaffMFARequiredMiddleware:
         return self.get_response(request)
 
 
-TOTP_SESSION_KEY = "icbt_has_totp"
-
-
-def totp_known(request) -> bool:
-    """Whether the signed-in person has a TOTP authenticator. Once seen, the answer is kept in
-    the session (one query per session instead of one per page); removing the authenticator
-    clears it (``forget_totp``), so the next page asks for a new one."""
-    if request.session.get(TOTP_SESSION_KEY) == request.user.pk:
-        return True
-    if has_totp(request.user):
-        request.session[TOTP_SESSION_KEY] = request.user.pk
-        return True
-    return False
-
-
-def forget_totp(sender, request=None, **kwargs) -> None:
-    """allauth's ``authenticator_removed`` signal: the session no longer vouches for a TOTP."""
-    if request is not None and hasattr(request, "session"):
-        request.session.pop(TOTP_SESSION_KEY, None)
-
-
 def has_totp(user) -> bool:
+    """Whether ``user`` has a TOTP authenticator: read from the user's own query when the
+    authentication backend loaded it (``icbt.backends``), else one query, kept for the request."""
     from allauth.mfa.models import Authenticator
 
+    loaded = getattr(user, "icbt_has_totp", None)
+    if loaded is not None:
+        return loaded
     cached = getattr(user, "_icbt_has_totp", None)
     if cached is None:
         cached = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()

@@ -350,14 +350,15 @@ def version_modules(version) -> list[Module]:
         grouped.setdefault(step.module_id, []).append(step)
     ordered = list(modules.values())
     for module in ordered:
-        module._prefetched_objects_cache = {"steps": _cached(Step, grouped[module.pk])}
+        module._prefetched_objects_cache = {"steps": _cached(module.steps, grouped[module.pk])}
     prefetch_related_objects(ordered, "diary_types")
     return ordered
 
 
-def _cached(model, rows):
-    """A queryset whose results are ``rows`` (what ``prefetch_related`` puts in its cache)."""
-    queryset = model.objects.none()
+def _cached(manager, rows):
+    """``manager.all()`` with ``rows`` as its results (what ``prefetch_related`` leaves): reading
+    it costs no query, and ``.filter()`` and the like still ask the database as usual."""
+    queryset = manager.all()
     queryset._result_cache = list(rows)
     queryset._prefetch_done = True
     return queryset

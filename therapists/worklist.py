@@ -123,7 +123,7 @@ class WorkItem:
 
 @dataclass
 class Worklist:
-    items: list[WorkItem]
+    items: WorkItems  # a sequence of WorkItem, made when read
     total: int
     counts: dict[str, int]
     patients: list[tuple[int, str]]
@@ -294,14 +294,21 @@ class _Rhythm:
         "inactivity_days",
         "first_name",
         "last_name",
+        "email",
         "case_reference",
     )
     FIELDS = (
-        *__slots__[:-3],
+        *__slots__[:-4],
         "patient__user__first_name",
         "patient__user__last_name",
+        "patient__user__email",
         "patient__case_reference",
     )
+
+    @property
+    def name(self) -> str:
+        """As ``User.get_full_name`` would show it, with the e-mail address when both are blank."""
+        return f"{self.first_name} {self.last_name}".strip() or self.email
 
     def __init__(self, *values):
         for name, value in zip(self.__slots__, values, strict=True):
@@ -547,7 +554,7 @@ def worklist(
         counts[entry.filter_kind] += 1
     waiting = sum(1 for e in entries if e.kind not in RHYTHM_KINDS)
     total = len(entries)
-    names = {pk: (f"{e.first_name} {e.last_name}".strip(), e.case_reference) for pk, e in enrollments.items()}
+    names = {pk: (e.name, e.case_reference) for pk, e in enrollments.items()}
     patients = _patient_choices(entries, names, referrals)
     if kind in FILTER_KINDS:
         entries = [e for e in entries if e.filter_kind == kind]

@@ -149,3 +149,19 @@ def test_user_sessions_end_counts_only_that_users_sessions(world, client_for):
     assert user_sessions_end(user=world.patient_a.user) == 2
     assert user_sessions_end(user=world.patient_a.user) == 0
     assert Session.objects.count() == 1
+
+
+def test_sessions_from_before_the_backend_move_stay_signed_in(world, client):
+    """Migration 0004 rewrites the old backend paths inside live sessions."""
+    import importlib
+
+    from django.apps import apps as django_apps
+
+    migration = importlib.import_module("icbt.migrations.0004_session_backends")
+    client.force_login(world.therapist.user, backend="django.contrib.auth.backends.ModelBackend")
+    page = reverse("patients:staff_patient_list")
+    assert client.get(page).status_code == 302  # the old path is no longer configured
+    client.force_login(world.therapist.user, backend="django.contrib.auth.backends.ModelBackend")
+    migration.rename_backends(django_apps, None)
+    assert client.get(page).status_code == 200
+    assert client.session["_auth_user_backend"] == "icbt.backends.ModelBackend"

@@ -127,8 +127,10 @@ def test_the_tailor_page_and_its_buttons(world, enrollment, client_for):
     html = client.get(url).content.decode()
     assert "Module 2: The second module" in html
     assert 'name="step_key" value="first/plan"' in html
-    # Module 1 is open already: only module 2 offers to be opened early.
-    assert "Open module 1 now" not in html and "Open module 2 now" in html
+    # Module 1 is open already: it can be kept open whatever happens before it; module 2 can be
+    # opened early.
+    assert "Open module 1 now" not in html and "Keep module 1 open" in html
+    assert "Open module 2 now" in html
     response = client.post(
         reverse("patients:staff_step_override", args=[world.patient_a.pk, enrollment.pk]),
         {"step_key": "first/plan", "included": "0"},

@@ -350,3 +350,14 @@ def test_the_patient_filter_lists_patients_escaped_with_the_chosen_one_selected(
     assert '<script>alert("x")</script>' not in html
     assert f'<option value="{world.patient_a.pk}" selected>&lt;script&gt;' in html
     assert re.search(r"<select[^>]*name=\"patient\"", html)
+
+
+def test_a_patient_without_a_name_is_shown_by_e_mail_address(world, enrolled):
+    user = world.patient_a.user
+    user.first_name = user.last_name = ""
+    user.save(update_fields=["first_name", "last_name"])
+    submitted_answer(enrolled)
+    result = worklist(fetched_by=world.therapist.user)
+    item = next(i for i in result.items if i.kind == "answer")
+    assert item.patient_name == user.email
+    assert (world.patient_a.pk, f"{user.email} ({world.patient_a.case_reference})") in result.patients
