@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
@@ -164,3 +165,17 @@ def link_label(link, modules: dict[int, str] | None = None) -> str:
     if link.questionnaire_id:
         return item_label(kind="questionnaire", obj=link.questionnaire)
     return item_label(kind="module", obj=link.module_number, modules=modules)
+
+
+def link_url_for_patient(link, module_slugs: dict[int, str]) -> str:
+    """Where the patient finds the item a feedback link is about ('' when there is no page)."""
+    if link.answer_id:
+        step = link.answer.step
+        return reverse("patients:step", args=[step.module.slug, step.slug])
+    if link.diary_entry_id:
+        return reverse("patients:diary_entry", args=[link.diary_entry.uid])
+    if link.questionnaire_id:
+        q = link.questionnaire
+        return reverse("patients:questionnaire_fill", args=[q.moment, q.code])
+    slug = module_slugs.get(link.module_number)
+    return reverse("patients:module", args=[slug]) if slug else ""

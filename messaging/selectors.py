@@ -87,7 +87,7 @@ def conversation_messages(
     about (``message.about``: short labels). Two queries whatever the length; bodies decrypt
     lazily when shown."""
     links = FeedbackLink.objects.select_related(
-        "answer__step", "diary_entry__diary_type", "questionnaire"
+        "answer__step__module", "diary_entry__diary_type", "questionnaire"
     ).order_by("pk")
     messages = list(
         Message.objects.filter(conversation=conversation)
@@ -130,11 +130,17 @@ def unread_count_from_patient(*, enrollment: Enrollment) -> int:
 
 
 def module_titles(*, enrollment: Enrollment) -> dict[int, str]:
-    return dict(
-        Module.objects.filter(version_id=enrollment.version_id)
+    return {number: title for number, (title, _slug) in module_places(enrollment=enrollment).items()}
+
+
+def module_places(*, enrollment: Enrollment) -> dict[int, tuple[str, str]]:
+    """``{number: (title, slug)}`` of the modules of the enrollment's version. One query."""
+    return {
+        number: (title, slug)
+        for number, title, slug in Module.objects.filter(version_id=enrollment.version_id)
         .order_by("number")
-        .values_list("number", "title")
-    )
+        .values_list("number", "title", "slug")
+    }
 
 
 # --- The composer: work since the last feedback, and the rhythm -----------------------------------

@@ -23,6 +23,7 @@ from icbt.roles import roles_of
 from messaging import selectors, services
 from messaging.access import share_get_for_patient, template_get_for_user, template_may_edit
 from messaging.forms import ComposerForm, MessageForm, NoteForm, ShareForm, TemplateForm
+from messaging.presentation import link_url_for_patient
 from patients.access import patient_get_for_user, staff_may_treat
 
 TEXT_FIELDS = ("body",)
@@ -43,15 +44,25 @@ _UNSET = object()
 
 
 def _conversation_context(request, *, conversation, enrollment, patient, draft=_UNSET, modules=None) -> dict:
-    """Messages (marking the other side's as read), the draft and who answers. Fixed queries."""
-    if modules is None:
-        modules = selectors.module_titles(enrollment=enrollment)
-    thread = selectors.conversation_messages(conversation=conversation, modules=modules)
+    """Messages (marking the other side's as read), the draft and who answers. Fixed queries.
+    For the patient, what a feedback is about links to the item (their answer, diary day,
+    questionnaire or module)."""
     patient_user_id = patient.user_id
     viewer_is_patient = request.user.pk == patient_user_id
+    places = selectors.module_places(enrollment=enrollment) if modules is None or viewer_is_patient else {}
+    if modules is None:
+        modules = {number: title for number, (title, _slug) in places.items()}
+    thread = selectors.conversation_messages(conversation=conversation, modules=modules)
+    module_slugs = {number: slug for number, (_title, slug) in places.items()}
     for m in thread:
         m.from_patient = m.author_id == patient_user_id
         m.from_viewer_side = m.from_patient == viewer_is_patient
+        urls = (
+            [link_url_for_patient(link, module_slugs) for link in m.links.all()]
+            if viewer_is_patient
+            else [""] * len(m.about)
+        )
+        m.about_links = list(zip(m.about, urls, strict=True))
     new_ids = {m.pk for m in thread if m.read_at is None and not m.from_viewer_side}
     services.conversation_mark_read(conversation=conversation, reader=request.user)
     if draft is _UNSET:

@@ -198,6 +198,30 @@ def test_staff_bad_input_keeps_text_and_items(world, enrollment, client_for):
     assert entry.reviewed_at is None
 
 
+def test_the_patient_follows_what_feedback_is_about_to_the_item(world, enrollment, client_for):
+    entry = diary_entry(enrollment)
+    answer = submitted_answer(enrollment)
+    conversation = services.conversation_get_or_create(enrollment=enrollment)
+    services.feedback_send(
+        conversation=conversation,
+        author=world.therapist.user,
+        body="Well done.",
+        items=[f"diary:{entry.pk}", f"answer:{answer.pk}", "module:1"],
+    )
+    page = client_for(world.patient_a.user).get(reverse("messaging:patient_conversation")).content.decode()
+    step = answer.step
+    for url in (
+        reverse("patients:diary_entry", args=[entry.uid]),
+        reverse("patients:step", args=[step.module.slug, step.slug]),
+        reverse("patients:module", args=[step.module.slug]),
+    ):
+        assert f'<a href="{url}">' in page, url
+        assert client_for(world.patient_a.user).get(url).status_code == 200, url
+    # Staff see the same lines as text: the items are beside the composer.
+    staff_page = client_for(world.therapist.user).get(staff_url(world)).content.decode()
+    assert f'<a href="{reverse("patients:diary_entry", args=[entry.uid])}">' not in staff_page
+
+
 def test_feedback_about_an_item_of_another_patient_is_refused(world, enrollment, client_for):
     other = diary_entry(enroll(world.patient_b))
     response = client_for(world.therapist.user).post(
