@@ -41,7 +41,9 @@ ICBT_DEV_MASTER_KEY_FILE = VAR_DIR / "dev-master.key"
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = env_str("ICBT_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Links in e-mails. Without ICBT_SITE_URL: the address `make run` serves (its PORT, which the web
+# server and the Celery worker both inherit), so invitation and digest links work on any port.
+SITE_URL = env_str("ICBT_SITE_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}").rstrip("/")
 
 INSTALLED_APPS = [
     "icbt",
@@ -125,11 +127,14 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
-    CELERY_BROKER_URL = "filesystem://"
+    # "localhost" only names the machine: without it Kombu warns that no hostname was supplied.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(VAR_DIR / "celery" / "queue"),
         "data_folder_out": str(VAR_DIR / "celery" / "queue"),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        # Kombu keeps its exchange tables here (by default a folder in the working directory).
+        "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
         "visibility_timeout": 3600,
     }
@@ -327,3 +332,23 @@ ICBT_DIGEST_SOON_MINUTES = env_int("ICBT_DIGEST_SOON_MINUTES", 5)
 ICBT_DIGEST_LEASE_SECONDS = env_int("ICBT_DIGEST_LEASE_SECONDS", 600)
 ICBT_DIGEST_SEND_PAUSE_MS = env_int("ICBT_DIGEST_SEND_PAUSE_MS", 0)
 ICBT_NOTIFICATION_RETENTION_DAYS = env_int("ICBT_NOTIFICATION_RETENTION_DAYS", 180)
+
+# --- Local folders ----------------------------------------------------------------------------
+# The embedded defaults keep their files under VAR_DIR. Made here, when the settings are read,
+# so that they exist before anything opens them (the SQLite file at `migrate`, the file cache,
+# the e-mail folder, Kombu's queue): nothing may depend on the order in which other code runs.
+_local_folders = []
+if DATABASES["default"]["ENGINE"].endswith("sqlite3") and DATABASES["default"]["NAME"] not in (
+    "",
+    ":memory:",
+):
+    _local_folders.append(Path(DATABASES["default"]["NAME"]).parent)
+if CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
+    _local_folders.append(Path(CACHES["default"]["LOCATION"]))
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _local_folders += [Path(v) for k, v in CELERY_BROKER_TRANSPORT_OPTIONS.items() if "folder" in k]
+    _local_folders.append(Path(CELERY_BEAT_SCHEDULE_FILENAME).parent)
+if EMAIL_BACKEND == "django.core.mail.backends.filebased.EmailBackend":
+    _local_folders.append(Path(EMAIL_FILE_PATH))
+for _folder in _local_folders:
+    _folder.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,8 @@ admin.site.site_header = "icbt platform administration"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # Browsers ask for /favicon.ico on pages without our <head> (the admin, a PDF, a JSON answer).
+    path("favicon.ico", views.favicon, name="favicon"),
     path("invitation/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("settings/", views.personal_settings, name="personal_settings"),
     path("accounts/", include("allauth.urls")),

@@ -3,13 +3,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views import i18n
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from icbt import services
 from icbt.forms import PersonalSettingsForm, SetPasswordForm
@@ -34,7 +35,7 @@ def home(request):
     return render(request, "icbt/no_role.html")
 
 
-@require_GET
+@require_safe
 @never_cache
 @transaction.non_atomic_requests
 def healthz(request):
@@ -58,6 +59,14 @@ def healthz(request):
         status["broker"] = "error"
     healthy = all(value == "ok" for value in status.values())
     return JsonResponse({"status": "ok" if healthy else "error", **status}, status=200 if healthy else 503)
+
+
+@transaction.non_atomic_requests
+@require_safe
+def favicon(request):
+    """The icon's hashed static address, looked up per request (the manifest exists only after
+    collectstatic, not when the URLs are imported)."""
+    return HttpResponsePermanentRedirect(static("img/favicon.ico"))
 
 
 def invitation_accept(request, token):

@@ -3,7 +3,42 @@ import os
 import pytest
 from django.utils import translation
 
+from tests.clock import DAY_IDS, DEFAULT_WEEKDAY, start_clock
 from tests.factories import make_world
+
+
+def pytest_generate_tests(metafunc):
+    """``@pytest.mark.every_weekday``: one run per day of the week (see tests/clock.py)."""
+    if metafunc.definition.get_closest_marker("every_weekday"):
+        metafunc.fixturenames.append("_weekday")
+        metafunc.parametrize("_weekday", range(7), ids=DAY_IDS)
+
+
+@pytest.fixture
+def clock(request):
+    """The fixed "now" of this test: a :class:`tests.clock.Clock`."""
+    weekday = _weekday_from_environment()
+    if weekday is None:
+        weekday = DEFAULT_WEEKDAY
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and "_weekday" in callspec.params:
+        weekday = callspec.params["_weekday"]
+    fixed = start_clock(weekday)
+    yield fixed
+    fixed.stop()
+
+
+def _weekday_from_environment():
+    value = os.environ.get("ICBT_TEST_WEEKDAY", "").strip().lower()[:3]
+    return DAY_IDS.index(value) if value in DAY_IDS else None
+
+
+@pytest.fixture(autouse=True)
+def _clock_first(request):
+    """A test marked ``every_weekday`` gets its clock before any other fixture makes data.
+    ``ICBT_TEST_WEEKDAY=fri make test`` runs the whole suite on the Friday of the fixed week."""
+    if request.node.get_closest_marker("every_weekday") or _weekday_from_environment() is not None:
+        request.getfixturevalue("clock")
 
 
 @pytest.fixture(autouse=True)

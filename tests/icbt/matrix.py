@@ -3,6 +3,7 @@ from tests.matrix import LOGIN, Route, everyone, signed_in
 ROUTES = [
     Route("home", everyone(302, anonymous=200)),
     Route("healthz", everyone(200)),
+    Route("favicon", everyone(301)),
     Route("personal_settings", signed_in(200)),
     Route(
         "invitation_accept",

@@ -90,3 +90,11 @@ def test_healthz_is_exempt_from_the_https_redirect(db, client, settings):
 @pytest.mark.parametrize("method", ["post", "put", "delete"])
 def test_only_reading_is_allowed(method, db, client):
     assert getattr(client, method)(URL).status_code == 405
+
+
+def test_head_is_answered_like_get(db, client):
+    """Load balancers and uptime checks often probe with HEAD."""
+    response = client.head(URL)
+    assert response.status_code == 200
+    assert response.content == b""
+    assert client.post(URL).status_code == 405

@@ -158,3 +158,52 @@ def test_env_secret_refuses_both_value_and_file(monkeypatch, tmp_path):
         env_secret("ICBT_SOME_SECRET")
     monkeypatch.delenv("ICBT_SOME_SECRET")
     assert env_secret("ICBT_SOME_SECRET") == "from-file"
+
+
+def test_a_fresh_clone_opens_its_database_and_folders_without_var(tmp_path):
+    """`make run` on a fresh clone: no var/ yet. The settings make every local folder the
+    embedded defaults use, so migrate opens the SQLite file whatever runs first."""
+    result = _run(["manage.py", "migrate", "--plan", "--noinput"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    var = tmp_path / "var"
+    assert (var / "icbt.sqlite3").is_file()
+    for folder in ("cache", "mail", "celery/queue", "celery/processed", "celery/control"):
+        assert (var / folder).is_dir(), folder
+
+
+def test_kombu_keeps_its_files_in_var_and_names_a_host(tmp_path):
+    result = _run(
+        [
+            "-c",
+            "import django; django.setup(); from icbt.celery import app; c = app.connection(); "
+            "c.ensure_connection(max_retries=1); c.info(); "
+            "print(c.transport_options['control_folder']); c.release()",
+        ],
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(tmp_path / "var" / "celery" / "control")
+    assert "No hostname was supplied" not in result.stderr + result.stdout
+    assert not (PROJECT / "control").exists()
+
+
+def test_email_links_follow_the_port_make_run_serves(tmp_path):
+    assert _setup(tmp_path, "SITE_URL", PORT="8611").stdout.strip() == "http://127.0.0.1:8611"
+    assert _setup(tmp_path, "SITE_URL").stdout.strip() == "http://127.0.0.1:8000"
+    chosen = _setup(tmp_path, "SITE_URL", PORT="8611", ICBT_SITE_URL="https://icbt.example/")
+    assert chosen.stdout.strip() == "https://icbt.example"
+
+
+def test_the_dev_server_hands_its_port_to_the_worker():
+    script = (PROJECT / "bin" / "dev-server").read_text()
+    assert 'export PORT="${PORT:-8000}"' in script
+    assert script.index("export PORT") < script.index("celery -A icbt worker")
+
+
+def test_the_package_declares_its_licence_the_current_way():
+    import tomllib
+
+    project = tomllib.loads((PROJECT / "pyproject.toml").read_text())
+    # A SPDX string (PEP 639): the table form makes setuptools warn at every install.
+    assert project["project"]["license"] == "AGPL-3.0-or-later"
+    assert any(r.startswith("setuptools>=77") for r in project["build-system"]["requires"])

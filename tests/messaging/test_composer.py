@@ -86,6 +86,7 @@ def test_feedback_due_day(cadence, weekday, start, last, due):
     assert due.weekday() == weekday
 
 
+@pytest.mark.every_weekday
 def test_rhythm_shows_when_feedback_is_due_and_overdue(world, client_for):
     enroll(world.patient_a, start_days_ago=30)
     page = client_for(world.therapist.user).get(composer(world)).content.decode()
@@ -209,7 +210,8 @@ def test_mark_reviewed_answers_and_questionnaires_but_not_modules_or_strangers(w
         )
 
 
-def test_feedback_marks_every_attached_item_and_moves_the_due_day(world, enrollment):
+@pytest.mark.every_weekday
+def test_feedback_marks_every_attached_item_and_moves_the_due_day(world, enrollment, clock):
     entries = [diary_entry(enrollment, days_ago=d) for d in (1, 2, 3)]
     answer = submitted_answer(enrollment)
     due_before = selectors.feedback_due_on(enrollment=enrollment)
@@ -234,6 +236,15 @@ def test_feedback_marks_every_attached_item_and_moves_the_due_day(world, enrollm
     entries[2].refresh_from_db()
     assert entries[2].reviewed_at is None
     enrollment.refresh_from_db()
-    assert selectors.feedback_due_on(enrollment=enrollment) > due_before
-    assert selectors.feedback_due_on(enrollment=enrollment) > timezone.localdate()
-    assert selectors.feedback_due_on(enrollment=enrollment) <= timezone.localdate() + timedelta(days=7)
+    # Feedback given today counts for this week's slot: the feedback weekday nearest to today
+    # (at most three days away); the next one is due a week after that slot, so 4 to 10 days
+    # ahead, on the feedback weekday (8 to 10 days when today is three days before the slot).
+    today = clock.today()
+    offsets = [
+        d for d in range(-3, 4) if (today + timedelta(days=d)).weekday() == enrollment.feedback_weekday
+    ]
+    assert len(offsets) == 1
+    expected = today + timedelta(days=offsets[0] + 7)
+    due_after = selectors.feedback_due_on(enrollment=enrollment)
+    assert due_after == expected
+    assert due_after > due_before and due_after.weekday() == enrollment.feedback_weekday

@@ -34,6 +34,7 @@ def test_kinds_per_role(world):
     assert Kind.DIARY_ENTRY not in kinds_for_user(world.patient_a.user)
 
 
+@pytest.mark.every_weekday
 def test_patient_opts_in_to_a_weekly_email(world, client_for):
     client = client_for(world.patient_a.user)
     page = client.get(URL).content.decode()

@@ -77,6 +77,7 @@ def test_the_database_does_the_arithmetic(diary):
     assert summary["mood"] == {"avg": pytest.approx(16 / 3), "min": 3.0, "max": 8.0}
 
 
+@pytest.mark.every_weekday
 def test_week_chart_svg_has_the_values_a_title_a_description_and_a_table(diary):
     enrollment, diary_type = diary
     monday = date(2026, 3, 2)

@@ -211,6 +211,7 @@ def test_next_action_wait_finished_and_closed(world):
 # --- Diaries due today -------------------------------------------------------------------------------
 
 
+@pytest.mark.every_weekday
 def test_a_diary_is_due_once_started_and_not_after_todays_entry(world):
     version = tiny_version()
     enrollment = enroll(world.patient_a, version)
@@ -231,6 +232,7 @@ def test_a_diary_is_due_once_started_and_not_after_todays_entry(world):
     assert not due.due
 
 
+@pytest.mark.every_weekday
 def test_weekly_diaries_are_due_after_seven_days(world):
     version = tiny_version()
     enrollment = enroll(world.patient_a, version)

@@ -94,6 +94,7 @@ def test_opening_holding_and_releasing_a_module(world, enrollment):
         )
 
 
+@pytest.mark.every_weekday
 def test_changing_the_feedback_rhythm(world, enrollment, client_for):
     url = reverse("patients:staff_enrollment_cadence", args=[world.patient_a.pk, enrollment.pk])
     client = client_for(world.therapist.user)

@@ -98,8 +98,10 @@ def build_caseload(therapist, count, *, prefix="bulk", marker=MARKER, now=None):
         )
     AssignmentAnswer.objects.bulk_create(answers)
     entries = []
+    # Two diary weeks on every day of the week: today, and Monday and Tuesday of last week.
+    diary_days_ago = (0, today.weekday() + 7, today.weekday() + 6)
     for enrollment in enrollments:
-        for days_ago in (1, 8, 9):
+        for days_ago in diary_days_ago:
             entries.append(
                 DiaryEntry(
                     enrollment=enrollment,

@@ -39,6 +39,7 @@ def test_default_period_is_the_last_twelve_months():
     assert len(period.months) == 12
 
 
+@pytest.mark.every_weekday
 def test_caseload_pending_and_overdue_per_therapist(world):
     today = timezone.localdate()
     a = enroll(world.patient_a, start_days_ago=30, weekday=today.weekday())  # active, feedback overdue
@@ -228,7 +229,15 @@ def _measure(client, url):
     return len(queries), elapsed
 
 
-def test_query_count_is_pinned_at_20_and_500_patients(world, client_for):
+@pytest.mark.every_weekday
+def test_the_bulk_caseload_counts_the_same_on_every_weekday(world):
+    """The figures the query pin below relies on hold on every day of the week."""
+    build_caseload(world.therapist, 4, prefix="week")
+    d = clinic_dashboard(fetched_by=world.manager.user)
+    assert _row(d, world.therapist).active == 4 and _row(d, world.therapist).pending == 4 * 5
+
+
+def test_query_count_is_pinned_at_20_and_500_patients(world, client_for, clock):
     client = client_for(world.manager.user)
     url = reverse("therapists:dashboard")
     intake_request(world.clinic)
