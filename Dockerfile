@@ -13,4 +13,4 @@ RUN DJANGO_DEBUG=true python manage.py compilemessages --ignore=.venv >/dev/null
 RUN useradd --create-home icbt && mkdir -p /app/var && chown -R icbt /app/var
 USER icbt
 EXPOSE 8000
-CMD ["gunicorn", "icbt.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "icbt.wsgi:application"]

@@ -8,11 +8,11 @@ Refusals are written after the response, outside the request's transaction: with
 inside the view. ``AuditFlushMiddleware`` writes them once the view has finished.
 """
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_ipv46_address
 
 from icbt.models import AuditEvent
+from icbt.proxies import is_trusted_proxy
 from icbt.roles import roles_of
 
 Action = AuditEvent.Action
@@ -22,13 +22,14 @@ _PENDING_ATTR = "_icbt_pending_audit"
 
 
 def client_ip(request) -> str | None:
-    """The client's address. Behind our TLS proxy (DJANGO_BEHIND_PROXY), the last entry of
-    X-Forwarded-For: the one the proxy appended. Earlier entries come from the client and
-    could be forged, which an audit trail must not record as fact."""
+    """The client's address. When the request came through one of our TLS proxies
+    (DJANGO_TRUSTED_PROXIES), the last entry of X-Forwarded-For: the one the proxy appended.
+    Earlier entries come from the client, and so does the whole header when the request did
+    not come through our proxy: both could be forged, which an audit trail must not record."""
     if request is None:
         return None
     address = request.META.get("REMOTE_ADDR", "")
-    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+    if is_trusted_proxy(address):
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         if forwarded:
             address = forwarded.split(",")[-1].strip()

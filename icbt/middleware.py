@@ -8,11 +8,32 @@ from django.shortcuts import redirect
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from icbt.proxies import is_trusted_proxy
 from icbt.roles import needs_mfa
 
 
 def _is_static(path: str) -> bool:
     return path.startswith(settings.STATIC_URL) or path.startswith(settings.MEDIA_URL)
+
+
+class TrustedProxyMiddleware:
+    """Forwarded headers count only when they come from our own proxy.
+
+    ``X-Forwarded-For`` / ``-Proto`` / ``-Host`` decide the client address written into the audit
+    trail and whether a request counts as HTTPS. From any address outside
+    ``DJANGO_TRUSTED_PROXIES`` they are removed before anything reads them, so a client that
+    reaches the application server directly cannot choose the address it is recorded under."""
+
+    HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST", "HTTP_X_REAL_IP")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not is_trusted_proxy(request.META.get("REMOTE_ADDR", "")):
+            for header in self.HEADERS:
+                request.META.pop(header, None)
+        return self.get_response(request)
 
 
 class SecurityHeadersMiddleware:

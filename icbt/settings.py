@@ -6,6 +6,7 @@ in files. DATABASE_URL, REDIS_URL and EMAIL_URL switch to the real services. Wit
 DJANGO_DEBUG=false a missing secret key or master key stops start-up.
 """
 
+import ipaddress
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -22,6 +23,22 @@ DEBUG = env_bool("DJANGO_DEBUG", True)
 TESTING = env_bool("ICBT_TESTING", False)
 
 SECRET_KEY = env_secret("DJANGO_SECRET_KEY")
+# Values copied from examples and documentation: a key anyone can read signs nothing.
+_PLACEHOLDER_SECRET_KEYS = {"change-me", "changeme", "change_me", "secret", "your-secret-key", "replace-me"}
+if (
+    SECRET_KEY
+    and not DEBUG
+    and (
+        SECRET_KEY.strip().lower() in _PLACEHOLDER_SECRET_KEYS
+        or SECRET_KEY.startswith("django-insecure")
+        or len(SECRET_KEY) < 50
+        or len(set(SECRET_KEY)) < 5
+    )
+):
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is a placeholder or too short: use 50 or more random characters, e.g. "
+        'python -c "import secrets; print(secrets.token_urlsafe(50))".'
+    )
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -65,6 +82,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: forwarded headers from anyone but our proxy are dropped before anything reads them.
+    "icbt.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "icbt.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -283,7 +302,28 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
+# Flash messages live in the session, not in a cookie of their own: a message may name the
+# patient ("Welcome back, Anna"), and cookies leave the server.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+# Forwarded headers are honoured only from these addresses or networks (the TLS proxy); see
+# icbt.middleware.TrustedProxyMiddleware and gunicorn.conf.py.
+ICBT_TRUSTED_PROXIES = env_list("DJANGO_TRUSTED_PROXIES", [])
+for _proxy in ICBT_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as error:
+        raise ImproperlyConfigured(
+            f"DJANGO_TRUSTED_PROXIES: {_proxy!r} is not an address or network."
+        ) from error
+if env_bool("DJANGO_BEHIND_PROXY", False) and not ICBT_TRUSTED_PROXIES:
+    raise ImproperlyConfigured(
+        "DJANGO_BEHIND_PROXY=true needs DJANGO_TRUSTED_PROXIES: the address(es) of the proxy whose "
+        "X-Forwarded-* headers may be believed."
+    )
 if not DEBUG:
+    # __Host- cookies: sent only over HTTPS, only to this exact host, for the whole site.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)

@@ -71,8 +71,14 @@ def patient_sessions(users) -> list[tuple[str, str]]:
     return result
 
 
+# gunicorn runs with the production settings, whose cookies carry the __Host- prefix whatever
+# DEBUG is in this process.
+PRODUCTION_SESSION_COOKIE = "__Host-sessionid"
+PRODUCTION_CSRF_COOKIE = "__Host-csrftoken"
+
+
 def cookie(session_key: str, csrf: str) -> str:
-    return f"{settings.SESSION_COOKIE_NAME}={session_key}; {settings.CSRF_COOKIE_NAME}={csrf}"
+    return f"{PRODUCTION_SESSION_COOKIE}={session_key}; {PRODUCTION_CSRF_COOKIE}={csrf}"
 
 
 def free_port() -> int:
@@ -104,6 +110,8 @@ class Gunicorn:
             EMAIL_URL=f"file://{self.var_dir / 'mail'}",
             ICBT_LOG_LEVEL="WARNING",
             PYTHONUNBUFFERED="1",
+            # gunicorn.conf.py applies (as in production), without an access log.
+            GUNICORN_ACCESS_LOG="",
         )
         self.env = env
         self.process: subprocess.Popen | None = None

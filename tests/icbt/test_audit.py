@@ -167,14 +167,55 @@ def test_client_ip_ignores_forwarded_for_without_a_proxy(rf, settings):
 
 
 def test_client_ip_behind_the_proxy_takes_the_address_the_proxy_saw(rf, settings):
-    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.ICBT_TRUSTED_PROXIES = ["172.18.0.0/24"]
     # The client sent a forged first entry; the proxy appended the real address.
     request = rf.get("/", REMOTE_ADDR="172.18.0.2", HTTP_X_FORWARDED_FOR="10.9.9.9, 203.0.113.50")
     assert client_ip(request) == "203.0.113.50"
 
 
-def test_client_ip_is_none_for_something_that_is_not_an_address(rf, settings):
+def test_client_ip_believes_forwarded_for_only_from_a_trusted_proxy(rf, settings):
+    """Behind a proxy, someone who reaches the application server directly must not choose the
+    address the audit trail records."""
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.ICBT_TRUSTED_PROXIES = ["172.18.0.10"]
+    direct = rf.get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.99")
+    assert client_ip(direct) == "127.0.0.1"
+    proxied = rf.get("/", REMOTE_ADDR="172.18.0.10", HTTP_X_FORWARDED_FOR="203.0.113.50")
+    assert client_ip(proxied) == "203.0.113.50"
+
+
+def test_forwarded_headers_from_outside_the_proxy_never_reach_the_views(client, settings, db):
+    settings.ICBT_TRUSTED_PROXIES = ["172.18.0.10"]
+    seen = {}
+
+    from icbt.middleware import TrustedProxyMiddleware
+
+    def view(request):
+        seen.update(request.META)
+        from django.http import HttpResponse
+
+        return HttpResponse()
+
+    from django.test import RequestFactory
+
+    factory = RequestFactory()
+    TrustedProxyMiddleware(view)(
+        factory.get(
+            "/", REMOTE_ADDR="198.51.100.7", HTTP_X_FORWARDED_FOR="1.2.3.4", HTTP_X_FORWARDED_PROTO="https"
+        )
+    )
+    assert "HTTP_X_FORWARDED_FOR" not in seen and "HTTP_X_FORWARDED_PROTO" not in seen
+    seen.clear()
+    TrustedProxyMiddleware(view)(
+        factory.get(
+            "/", REMOTE_ADDR="172.18.0.10", HTTP_X_FORWARDED_FOR="1.2.3.4", HTTP_X_FORWARDED_PROTO="https"
+        )
+    )
+    assert seen["HTTP_X_FORWARDED_FOR"] == "1.2.3.4" and seen["HTTP_X_FORWARDED_PROTO"] == "https"
+
+
+def test_client_ip_is_none_for_something_that_is_not_an_address(rf, settings):
+    settings.ICBT_TRUSTED_PROXIES = ["127.0.0.1"]
     assert client_ip(rf.get("/", HTTP_X_FORWARDED_FOR="unknown")) is None
     settings.SECURE_PROXY_SSL_HEADER = None
     assert client_ip(rf.get("/", REMOTE_ADDR="")) is None

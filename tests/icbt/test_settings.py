@@ -121,6 +121,40 @@ def test_production_settings_are_strict(tmp_path):
     assert result.stdout.strip() == "False True True True True ['icbt.example']"
 
 
+@pytest.mark.parametrize(
+    "key",
+    ["change-me", "CHANGE-ME", "django-insecure-" + "x" * 60, "short-but-random-Q7x", "a" * 80],
+)
+def test_production_refuses_placeholder_and_short_secret_keys(tmp_path, key):
+    result = _setup(tmp_path, **_production_env(DJANGO_SECRET_KEY=key))
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is a placeholder or too short" in result.stderr
+
+
+def test_production_cookies_carry_the_host_prefix_and_messages_stay_on_the_server(tmp_path):
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.SESSION_COOKIE_NAME, s.CSRF_COOKIE_NAME, s.MESSAGE_STORAGE.rsplit('.', 1)[-1])"
+    )
+    result = _run(["-c", code], tmp_path, **_production_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["__Host-sessionid", "__Host-csrftoken", "SessionStorage"]
+
+
+def test_behind_a_proxy_the_proxy_must_be_named(tmp_path):
+    refused = _setup(tmp_path, **_production_env(DJANGO_BEHIND_PROXY="true"))
+    assert refused.returncode != 0 and "DJANGO_TRUSTED_PROXIES" in refused.stderr
+    bad = _setup(tmp_path, **_production_env(DJANGO_BEHIND_PROXY="true", DJANGO_TRUSTED_PROXIES="proxy"))
+    assert bad.returncode != 0 and "'proxy' is not an address" in bad.stderr
+    named = _setup(
+        tmp_path,
+        "ICBT_TRUSTED_PROXIES",
+        **_production_env(DJANGO_BEHIND_PROXY="true", DJANGO_TRUSTED_PROXIES="172.28.0.10"),
+    )
+    assert named.returncode == 0, named.stderr
+    assert named.stdout.strip() == "['172.28.0.10']"
+
+
 # --- the helpers themselves (in this process) -------------------------------------------------
 
 
