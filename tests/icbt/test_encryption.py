@@ -312,7 +312,11 @@ def test_bind_field_system_check():
 
 def test_production_without_master_key_refuses_to_start():
     env = {k: v for k, v in os.environ.items() if not k.startswith("ICBT_MASTER_KEY")}
-    env.update(DJANGO_DEBUG="false", DJANGO_SECRET_KEY=secrets.token_urlsafe(50), DJANGO_SETTINGS_MODULE="icbt.settings")
+    env.update(
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_SETTINGS_MODULE="icbt.settings",
+    )
     command = [sys.executable, "-c", "import django; django.setup()"]
     refused = subprocess.run(command, cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0
