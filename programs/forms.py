@@ -12,6 +12,8 @@ field, keeping everything typed.
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from programs import questionnaires
@@ -396,6 +398,9 @@ class LicensedInstrumentUploadForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if upload.size > 200_000:
-            raise forms.ValidationError(_("This file is too large for a questionnaire (at most 200 kB)."))
+        if upload.size > settings.ICBT_LICENSED_UPLOAD_MAX_BYTES:
+            raise forms.ValidationError(
+                _("This file is too large for a questionnaire (at most %(size)s).")
+                % {"size": filesizeformat(settings.ICBT_LICENSED_UPLOAD_MAX_BYTES)}
+            )
         return upload

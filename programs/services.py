@@ -11,9 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from programs import content_loader, questionnaires, rendering
@@ -21,6 +23,7 @@ from programs.models import (
     ClinicProgramSetting,
     DiaryType,
     LicensedInstrument,
+    LicensedUpload,
     Module,
     Program,
     ProgramVersion,
@@ -244,6 +247,8 @@ def licensed_instrument_load(*, clinic, data: bytes, uploaded_by) -> LicensedIns
     """Load item texts of a licensed questionnaire for ``clinic`` from a YAML or JSON file in the
     format of programs/content/LICENSED.md, replacing earlier texts for the same questionnaire and
     language. Scores already recorded keep their values: they were stored with their answers."""
+    if len(data) > settings.ICBT_LICENSED_UPLOAD_MAX_BYTES:
+        raise ValidationError(licensed_too_large_message())
     try:
         text = data.decode("utf-8-sig")
         doc = content_loader.load_yaml_with_lines(text)
@@ -358,3 +363,106 @@ def licensed_instrument_load(*, clinic, data: bytes, uploaded_by) -> LicensedIns
     record.full_clean(exclude=["reverse_scored"] if instrument.texts_shipped else None)
     record.save()
     return record
+
+
+def licensed_too_large_message() -> str:
+    return _("This file is too large for a questionnaire (at most %(size)s).") % {
+        "size": filesizeformat(settings.ICBT_LICENSED_UPLOAD_MAX_BYTES)
+    }
+
+
+def licensed_upload_create(*, clinic, name: str, data: bytes, uploaded_by) -> LicensedUpload:
+    """Keep an uploaded file of licensed texts and queue its check (after commit). Nothing is
+    parsed here: the web request only stores the bytes."""
+    if len(data) > settings.ICBT_LICENSED_UPLOAD_MAX_BYTES:
+        raise ValidationError(licensed_too_large_message())
+    upload = LicensedUpload(clinic=clinic, name=name[:200], data=data, uploaded_by=uploaded_by)
+    upload.full_clean()
+    upload.save()
+
+    def queue():
+        from programs.tasks import licensed_upload_process
+
+        licensed_upload_process.delay(upload.pk)
+
+    transaction.on_commit(queue)
+    return upload
+
+
+def licensed_upload_claim(*, upload_id: int) -> LicensedUpload | None:
+    """Count one attempt at checking the upload, committed before parsing starts. An upload that
+    a killed worker left waiting is refused on the next attempt instead of being parsed again
+    (acks-late would otherwise redeliver it to worker after worker). None: nothing to do."""
+    with transaction.atomic():
+        upload = (
+            LicensedUpload.objects.select_for_update()
+            .filter(pk=upload_id, status=LicensedUpload.Status.WAITING)
+            .first()
+        )
+        if upload is None:
+            return None
+        upload.attempts += 1
+        upload.save(update_fields=["attempts"])
+    if upload.attempts > 1:
+        licensed_upload_refuse(upload_id=upload_id, reason=licensed_timeout_reason)
+        return None
+    return upload
+
+
+def licensed_timeout_reason() -> str:
+    return _(
+        "Checking this file took too long, so it was not loaded. Check that it follows the format "
+        "in LICENSED.md and has no anchors or aliases (& and *)."
+    )
+
+
+def _finish(upload_id: int, **changes) -> None:
+    with transaction.atomic():
+        upload = (
+            LicensedUpload.objects.select_for_update()
+            .filter(pk=upload_id, status=LicensedUpload.Status.WAITING)
+            .select_related("uploaded_by")
+            .first()
+        )
+        if upload is None:
+            return
+        for name, value in changes.items():
+            setattr(upload, name, value)
+        upload.data = b""
+        upload.finished_at = timezone.now()
+        upload.save(update_fields=[*changes, "data", "finished_at"])
+
+
+def licensed_upload_refuse(*, upload_id: int, reason: Callable[[], str]) -> None:
+    """Mark a waiting upload refused; ``reason`` is called in the uploader's language."""
+    upload = LicensedUpload.objects.filter(pk=upload_id).select_related("uploaded_by").first()
+    if upload is None:
+        return
+    with translation.override(_language_of(upload.uploaded_by)):
+        text = reason()
+    _finish(upload_id, status=LicensedUpload.Status.REFUSED, reason=text)
+
+
+def _language_of(user) -> str:
+    language = getattr(user, "language", "") or settings.LANGUAGE_CODE
+    return language if language in ("en", "nl") else settings.LANGUAGE_CODE
+
+
+def licensed_upload_process(*, upload_id: int) -> LicensedUpload | None:
+    """Check and load one waiting upload: loaded (with its questionnaire) or refused with the
+    problems in plain words, in the uploader's language. Safe to run twice: an upload that is no
+    longer waiting is left alone."""
+    upload = licensed_upload_claim(upload_id=upload_id)
+    if upload is None:
+        return None
+    with translation.override(_language_of(upload.uploaded_by)):
+        try:
+            with transaction.atomic():
+                record = licensed_instrument_load(
+                    clinic=upload.clinic, data=bytes(upload.data), uploaded_by=upload.uploaded_by
+                )
+        except ValidationError as exc:
+            _finish(upload_id, status=LicensedUpload.Status.REFUSED, reason="\n".join(exc.messages))
+        else:
+            _finish(upload_id, status=LicensedUpload.Status.LOADED, instrument=record)
+    return LicensedUpload.objects.get(pk=upload_id)

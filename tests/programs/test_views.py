@@ -1,12 +1,14 @@
 """Staff pages: program list and outline, preview as patient, clinic defaults, recordings,
 licensed questionnaires. Access per persona is in tests/programs/matrix.py."""
 
+import time
+
 import pytest
 from django.apps import apps
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from programs.models import ClinicProgramSetting, LicensedInstrument, StepMedia
+from programs.models import ClinicProgramSetting, LicensedInstrument, LicensedUpload, StepMedia
 from tests.programs.helpers import add_recording, load_tiny, tiny_step
 
 pytestmark = pytest.mark.django_db
@@ -350,23 +352,83 @@ items:
 """
 
 
+BILLION_LAUGHS = (
+    b'instrument: cis_fatigue\na: &a ["x","x","x","x","x","x","x","x","x","x"]\n'
+    + b"".join(
+        f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]\n".encode()
+        for previous, name in zip("abcdef", "bcdefg", strict=True)
+    )
+    + b"items: *g\n"
+)
+
+
 class TestLicensedQuestionnaires:
-    def test_upload(self, world, client_for):
+    def test_upload(self, world, client_for, django_capture_on_commit_callbacks):
         client = client_for(world.admin.user)
-        response = client.post(
-            reverse("programs:licensed_list"),
-            {"file": SimpleUploadedFile("cis.yaml", LICENSED_YAML.encode())},
-        )
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                reverse("programs:licensed_list"),
+                {"file": SimpleUploadedFile("cis.yaml", LICENSED_YAML.encode())},
+            )
         assert response.status_code == 302
         record = LicensedInstrument.objects.get(clinic=world.clinic)
         assert record.reverse_scored == [1, 2, 4] and len(record.items) == 8
-        assert "Fatigue statements" in client.get(reverse("programs:licensed_list")).content.decode()
+        page = client.get(reverse("programs:licensed_list")).content.decode()
+        assert "Fatigue statements" in page and "cis.yaml" in page and "Loaded" in page
+        upload = LicensedUpload.objects.get()
+        assert upload.status == "loaded" and upload.instrument == record and bytes(upload.data) == b""
 
-    def test_bad_file_names_the_line(self, world, client_for):
+    def test_bad_file_names_the_line(self, world, client_for, django_capture_on_commit_callbacks):
         bad = LICENSED_YAML.replace("reverse_scored: [1, 2, 4]", "reverse_scored: [1, 9]")
+        client = client_for(world.admin.user)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                reverse("programs:licensed_list"), {"file": SimpleUploadedFile("cis.yaml", bad.encode())}
+            )
+        assert response.status_code == 302
+        page = client.get(reverse("programs:licensed_list")).content.decode()
+        assert "Refused" in page and "Line 14" in page
+        assert not LicensedInstrument.objects.exists()
+
+    def test_the_request_stores_the_file_and_parses_nothing(self, world, client_for, monkeypatch):
+        """The web request only keeps the bytes; the page says the file waits to be checked."""
+        from programs import content_loader
+
+        def no_parsing(text):
+            raise AssertionError("parsed in the web request")
+
+        monkeypatch.setattr(content_loader, "load_yaml_with_lines", no_parsing)
+        client = client_for(world.admin.user)
+        response = client.post(
+            reverse("programs:licensed_list"), {"file": SimpleUploadedFile("laughs.yaml", BILLION_LAUGHS)}
+        )
+        assert response.status_code == 302
+        upload = LicensedUpload.objects.get()
+        assert upload.status == "waiting" and bytes(upload.data) == BILLION_LAUGHS
+        assert "Waiting to be checked" in client.get(reverse("programs:licensed_list")).content.decode()
+
+    def test_billion_laughs_is_refused_in_plain_words(
+        self, world, client_for, django_capture_on_commit_callbacks
+    ):
+        client = client_for(world.admin.user)
+        started = time.monotonic()
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(
+                reverse("programs:licensed_list"), {"file": SimpleUploadedFile("laughs.yaml", BILLION_LAUGHS)}
+            )
+        assert time.monotonic() - started < 2
+        upload = LicensedUpload.objects.get()
+        assert upload.status == "refused" and "anchors and aliases" in upload.reason
+        assert "anchors and aliases" in client.get(reverse("programs:licensed_list")).content.decode()
+
+    def test_too_large_file_is_refused_in_the_form(self, world, client_for, settings):
+        settings.ICBT_LICENSED_UPLOAD_MAX_BYTES = 100
         response = client_for(world.admin.user).post(
-            reverse("programs:licensed_list"), {"file": SimpleUploadedFile("cis.yaml", bad.encode())}
+            reverse("programs:licensed_list"),
+            {"file": SimpleUploadedFile("cis.yaml", LICENSED_YAML.encode())},
         )
         assert response.status_code == 200
-        assert "Line 14" in response.content.decode()
-        assert not LicensedInstrument.objects.exists()
+        assert (
+            "This file is too large for a questionnaire (at most 100\xa0bytes)." in response.content.decode()
+        )
+        assert not LicensedUpload.objects.exists()
