@@ -384,10 +384,14 @@ class QuestionnaireForm(forms.Form):
 
 
 class StepMediaUploadForm(forms.Form):
-    file = forms.FileField(
-        label=_("Recording"), help_text=_("Audio: mp3, m4a, ogg or wav. Video: mp4 or webm.")
-    )
+    file = forms.FileField(label=_("Recording"))
     captions = forms.FileField(label=_("Captions (WebVTT, for video)"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = _(
+            "Audio: mp3, m4a, ogg or wav. Video: mp4 or webm. At most %(size)s."
+        ) % {"size": filesizeformat(settings.ICBT_RECORDING_MAX_MB * 1024 * 1024)}
 
 
 class LicensedInstrumentUploadForm(forms.Form):

@@ -9,6 +9,7 @@ audited.
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
@@ -180,16 +181,78 @@ AUDIO_EXTENSIONS = {".mp3", ".m4a", ".ogg", ".oga", ".wav", ".webm", ".aac"}
 VIDEO_EXTENSIONS = {".mp4", ".webm", ".ogv", ".m4v"}
 
 
+# What each extension must hold, by its first bytes ("magic numbers"): a file named .mp3 that
+# is an HTML page or a program is refused, whatever the browser said its type was.
+_CONTAINER_OF_EXTENSION = {
+    ".mp3": "mp3",
+    ".aac": "aac",
+    ".m4a": "mp4",
+    ".mp4": "mp4",
+    ".m4v": "mp4",
+    ".ogg": "ogg",
+    ".oga": "ogg",
+    ".ogv": "ogg",
+    ".wav": "wav",
+    ".webm": "webm",
+}
+CAPTIONS_MAX_BYTES = 2 * 1024 * 1024
+
+
+def media_container(head: bytes) -> str | None:
+    """The container format that the first bytes of a file show, or None when they show none
+    of the audio and video formats we serve."""
+    if head.startswith(b"ID3"):
+        return "mp3"
+    if len(head) >= 2 and head[0] == 0xFF:
+        if head[1] & 0xF6 == 0xF0:
+            return "aac"  # ADTS frame header
+        if head[1] & 0xE0 == 0xE0 and head[1] & 0x06:
+            return "mp3"  # MPEG audio frame header (layer bits set)
+    if head[4:8] == b"ftyp":
+        return "mp4"
+    if head.startswith(b"OggS"):
+        return "ogg"
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return "wav"
+    if head.startswith(b"\x1a\x45\xdf\xa3") and b"webm" in head[:64]:
+        return "webm"
+    return None
+
+
 def validate_media_file(upload, *, kind: str) -> None:
+    """Extension, size (``ICBT_RECORDING_MAX_MB``) and content: the first bytes must be the
+    format the extension names."""
     allowed = VIDEO_EXTENSIONS if kind == Step.Kind.VIDEO else AUDIO_EXTENSIONS
     suffix = Path(upload.name).suffix.lower()
     if suffix not in allowed:
         raise ValidationError(_("Choose a file of type %(types)s.") % {"types": ", ".join(sorted(allowed))})
+    limit = settings.ICBT_RECORDING_MAX_MB * 1024 * 1024
+    if upload.size > limit:
+        raise ValidationError(
+            _("This recording is too large (%(size)s). Recordings can be at most %(limit)s.")
+            % {"size": filesizeformat(upload.size), "limit": filesizeformat(limit)}
+        )
+    upload.seek(0)
+    head = upload.read(64)
+    upload.seek(0)
+    if media_container(head) != _CONTAINER_OF_EXTENSION[suffix]:
+        raise ValidationError(
+            _(
+                "This file is not a %(type)s recording: its content does not match its name. "
+                "Export it again as %(type)s, or choose the file with the right extension."
+            )
+            % {"type": suffix.lstrip(".")}
+        )
 
 
 def validate_captions_file(upload) -> None:
     if Path(upload.name).suffix.lower() != ".vtt":
         raise ValidationError(_("Captions must be a WebVTT file (.vtt)."))
+    if upload.size > CAPTIONS_MAX_BYTES:
+        raise ValidationError(
+            _("This captions file is too large. Captions can be at most %(limit)s.")
+            % {"limit": filesizeformat(CAPTIONS_MAX_BYTES)}
+        )
     head = upload.read(16)
     upload.seek(0)
     if not head.lstrip(b"\xef\xbb\xbf").startswith(b"WEBVTT"):
@@ -199,7 +262,10 @@ def validate_captions_file(upload) -> None:
 @transaction.atomic
 def step_media_upload(*, clinic, step: Step, language: str, file, captions=None, uploaded_by) -> StepMedia:
     """Store (or replace) the clinic's recording for an audio or video step in ``language``.
-    The recording belongs to the step key, so it stays when a new content version is loaded."""
+    The recording belongs to the step key, so it stays when a new content version is loaded.
+
+    Files it replaces are deleted from storage once the transaction commits (never before: a
+    rolled-back replacement keeps the old recording playable)."""
     if not step.is_media:
         raise ValidationError(_("Only audio and video steps have recordings."))
     validate_media_file(file, kind=step.kind)
@@ -212,13 +278,23 @@ def step_media_upload(*, clinic, step: Step, language: str, file, captions=None,
     )
     if media is None:
         media = StepMedia(clinic=clinic, step_key=step.key, language=language)
+    replaced = [media.file.name] + ([media.captions.name] if captions else [])
     media.file = file
     if captions:
         media.captions = captions
     media.uploaded_by = uploaded_by
     media.full_clean()
     media.save()
+    current = {media.file.name, media.captions.name}
+    storage = media.file.storage
+    for name in replaced:
+        if name and name not in current:
+            transaction.on_commit(partial(_storage_delete, storage, name))
     return media
+
+
+def _storage_delete(storage, name: str) -> None:
+    storage.delete(name)
 
 
 # --- Licensed questionnaires ---------------------------------------------------------------

@@ -14,6 +14,14 @@ from tests.programs.helpers import add_recording, load_tiny, tiny_step
 pytestmark = pytest.mark.django_db
 
 
+def settings_media_root():
+    from pathlib import Path
+
+    from django.conf import settings
+
+    return Path(settings.MEDIA_ROOT)
+
+
 def preview_url(version, slug):
     step = tiny_step(slug, version.language)
     return reverse("programs:preview_step", args=[version.pk, step.module.slug, step.slug])
@@ -299,6 +307,109 @@ class TestRecordings:
         assert response.status_code == 200
         assert "Choose a file of type" in response.content.decode()
         assert not StepMedia.objects.exists()
+
+    @pytest.mark.parametrize(
+        "name,content",
+        [
+            ("page.mp3", b"<html><script>alert(1)</script></html>"),
+            ("program.mp3", b"MZ\x90\x00\x03\x00\x00\x00"),
+            ("video.mp3", b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00"),
+            ("sound.wav", b"OggS\x00\x02" + b"\x00" * 20),
+        ],
+    )
+    def test_upload_checks_the_content_not_only_the_name(self, world, client_for, tiny, name, content):
+        response = client_for(world.admin.user).post(
+            reverse("programs:media_upload", args=[tiny_step("breathing").pk]),
+            {"file": SimpleUploadedFile(name, content, content_type="audio/mpeg")},
+        )
+        assert response.status_code == 200
+        assert "its content does not match its name" in response.content.decode()
+        assert not StepMedia.objects.exists()
+
+    @pytest.mark.parametrize(
+        "name,content",
+        [
+            ("a.mp3", b"ID3\x04\x00\x00\x00\x00\x00\x00"),
+            ("a.mp3", b"\xff\xfb\x90\x64\x00"),
+            ("a.m4a", b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00"),
+            ("a.ogg", b"OggS\x00\x02" + b"\x00" * 20),
+            ("a.wav", b"RIFF\x24\x08\x00\x00WAVEfmt "),
+            ("a.webm", b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x84webm"),
+            ("a.aac", b"\xff\xf1\x50\x80\x02\x1f\xfc"),
+        ],
+    )
+    def test_upload_accepts_real_audio(self, world, client_for, tiny, name, content):
+        response = client_for(world.admin.user).post(
+            reverse("programs:media_upload", args=[tiny_step("breathing").pk]),
+            {"file": SimpleUploadedFile(name, content, content_type="application/octet-stream")},
+        )
+        assert response.status_code == 302
+        assert StepMedia.objects.filter(clinic=world.clinic).exists()
+
+    def test_upload_over_the_size_limit_is_refused(self, world, client_for, tiny, settings):
+        settings.ICBT_RECORDING_MAX_MB = 1
+        page = client_for(world.admin.user).get(
+            reverse("programs:media_upload", args=[tiny_step("breathing").pk])
+        )
+        assert "At most 1.0\xa0MB." in page.content.decode()
+        response = client_for(world.admin.user).post(
+            reverse("programs:media_upload", args=[tiny_step("breathing").pk]),
+            {
+                "file": SimpleUploadedFile(
+                    "big.mp3", b"ID3" + b"\x00" * (1024 * 1024), content_type="audio/mpeg"
+                )
+            },
+        )
+        assert response.status_code == 200
+        assert "This recording is too large (1.0\xa0MB). Recordings can be at most 1.0\xa0MB." in (
+            response.content.decode()
+        )
+        assert not StepMedia.objects.exists()
+
+    def test_replaced_files_are_deleted_after_commit(
+        self, world, client_for, tiny, django_capture_on_commit_callbacks
+    ):
+        client = client_for(world.admin.user)
+        url = reverse("programs:media_upload", args=[tiny_step("story").pk])
+        vtt = b"WEBVTT\n\n00:00.000 --> 00:01.000\nHello\n"
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(
+                url,
+                {
+                    "file": SimpleUploadedFile("v.mp4", b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00"),
+                    "captions": SimpleUploadedFile("c.vtt", vtt),
+                },
+            )
+        first = StepMedia.objects.get()
+        old_file, old_captions = first.file.name, first.captions.name
+        storage = first.file.storage
+        assert storage.exists(old_file) and storage.exists(old_captions)
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            client.post(
+                url, {"file": SimpleUploadedFile("v.mp4", b"\x00\x00\x00\x18ftypisom\x00\x00\x00\x00")}
+            )
+        assert storage.exists(old_file), "deleted before the replacement was committed"
+        for callback in callbacks:
+            callback()
+        media = StepMedia.objects.get()
+        assert media.file.name != old_file and storage.exists(media.file.name)
+        assert not storage.exists(old_file)
+        assert media.captions.name == old_captions and storage.exists(old_captions)
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(
+                url,
+                {
+                    "file": SimpleUploadedFile("w.mp4", b"\x00\x00\x00\x18ftypisom\x00\x00\x00\x00"),
+                    "captions": SimpleUploadedFile("d.vtt", vtt),
+                },
+            )
+        assert not storage.exists(old_captions)
+        assert sorted(p.name for p in (settings_media_root() / media.file.name).parent.iterdir()) == sorted(
+            [
+                StepMedia.objects.get().file.name.rsplit("/", 1)[1],
+                StepMedia.objects.get().captions.name.rsplit("/", 1)[1],
+            ]
+        )
 
     def test_page_steps_have_no_upload(self, world, client_for, tiny):
         response = client_for(world.admin.user).get(
