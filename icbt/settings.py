@@ -171,6 +171,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 86400.0,
         "options": {"expires": 3600},
     },
+    "form-submissions-purge": {
+        "task": "icbt.tasks.form_submissions_purge",
+        "schedule": 86400.0,
+        "options": {"expires": 3600},
+    },
 }
 CELERY_TIMEZONE = "UTC"
 

@@ -16,6 +16,7 @@ as soon as a template shows it. ``ICBT_FUZZ_EXAMPLES`` raises the number of exam
 
 import os
 import re
+import uuid
 from urllib.parse import quote
 
 import pytest
@@ -85,7 +86,7 @@ class Fuzzer:
         self.visible = self.form.names() - buttons - hidden
         self.names = sorted(
             self.form.names()
-            - {"csrfmiddlewaretoken"}
+            - {"csrfmiddlewaretoken", "submission_key"}
             - set(target.uploads)
             - (buttons - target.buttons - set(target.overrides))
         )
@@ -109,6 +110,10 @@ class Fuzzer:
         page_url = target.page(self.world, self.extra)
         self.action = self._action(page_url)
         data = baseline(self.form, overrides=target.overrides, buttons=target.buttons)
+        if "submission_key" in data:
+            # One rendered form is sent many times here; each send stands for a new render (the
+            # same key again would be answered as a replay of the first).
+            data["submission_key"] = str(uuid.uuid4())
         mutated = {raw_field} if raw_bad_bytes is not None else set()
         for name, value in mutations.items():
             mutated.add(name)
