@@ -219,10 +219,13 @@ def media_container(head: bytes) -> str | None:
     return None
 
 
-def validate_media_file(upload, *, kind: str) -> None:
+def validate_media_file(upload, *, kind: str | None) -> None:
     """Extension, size (``ICBT_RECORDING_MAX_MB``) and content: the first bytes must be the
-    format the extension names."""
-    allowed = VIDEO_EXTENSIONS if kind == Step.Kind.VIDEO else AUDIO_EXTENSIONS
+    format the extension names. ``kind`` None: audio or video."""
+    allowed = {
+        Step.Kind.VIDEO: VIDEO_EXTENSIONS,
+        Step.Kind.AUDIO: AUDIO_EXTENSIONS,
+    }.get(kind, AUDIO_EXTENSIONS | VIDEO_EXTENSIONS)
     suffix = Path(upload.name).suffix.lower()
     if suffix not in allowed:
         raise ValidationError(_("Choose a file of type %(types)s.") % {"types": ", ".join(sorted(allowed))})
@@ -285,12 +288,17 @@ def step_media_upload(*, clinic, step: Step, language: str, file, captions=None,
     media.uploaded_by = uploaded_by
     media.full_clean()
     media.save()
+    step_media_files_forget(media, replaced)
+    return media
+
+
+def step_media_files_forget(media: StepMedia, names) -> None:
+    """Delete the files ``names`` that ``media`` no longer uses, once the transaction commits."""
     current = {media.file.name, media.captions.name}
     storage = media.file.storage
-    for name in replaced:
+    for name in names:
         if name and name not in current:
             transaction.on_commit(partial(_storage_delete, storage, name))
-    return media
 
 
 def _storage_delete(storage, name: str) -> None:

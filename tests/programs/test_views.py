@@ -411,6 +411,40 @@ class TestRecordings:
             ]
         )
 
+    def test_the_django_admin_checks_and_cleans_up_the_same(
+        self, world, client_for, tiny, django_capture_on_commit_callbacks
+    ):
+        from tests.factories import give_totp, make_user
+
+        operator = give_totp(make_user("ops@platform.test", is_staff=True, is_superuser=True))
+        client = client_for(operator)
+        data = {"clinic": world.clinic.pk, "step_key": "tiny-program/first/breathing", "language": "en"}
+        refused = client.post(
+            reverse("admin:programs_stepmedia_add"),
+            {**data, "file": SimpleUploadedFile("page.mp3", b"<html></html>")},
+        )
+        assert (
+            refused.status_code == 200 and "its content does not match its name" in refused.content.decode()
+        )
+        assert not StepMedia.objects.exists()
+        assert (
+            client.post(
+                reverse("admin:programs_stepmedia_add"),
+                {**data, "file": SimpleUploadedFile("a.mp3", b"ID3\x04")},
+            ).status_code
+            == 302
+        )
+        media = StepMedia.objects.get()
+        old = media.file.name
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                reverse("admin:programs_stepmedia_change", args=[media.pk]),
+                {**data, "file": SimpleUploadedFile("b.mp3", b"ID3\x03")},
+            )
+        assert response.status_code == 302
+        media.refresh_from_db()
+        assert media.file.name != old and not media.file.storage.exists(old)
+
     def test_page_steps_have_no_upload(self, world, client_for, tiny):
         response = client_for(world.admin.user).get(
             reverse("programs:media_upload", args=[tiny_step("intro").pk])
