@@ -17,7 +17,9 @@ How it holds, also for many copies of the same POST at once:
 - When the view answers otherwise (the form came back with errors), the row is deleted in the
   same transaction: the same render may be sent again, corrected.
 - A request without a key (or with a malformed one) is handled as before, without protection;
-  a key that belongs to another person or another form is ignored the same way.
+  a key that belongs to another person or another form is ignored the same way, and so is a
+  key sent again with *different* content (a page kept open after sending, then used for new
+  text): what a person wrote is never dropped as a "replay".
 
 Rows are deleted after ``RETENTION_DAYS`` by a daily task (``icbt.tasks``).
 """
@@ -30,6 +32,7 @@ from django.contrib import messages
 from django.db import IntegrityError, transaction
 from django.shortcuts import redirect
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
@@ -68,18 +71,36 @@ def _owner(request) -> str:
     return "anonymous"
 
 
-def submission_claim(*, key: uuid.UUID, owner: str, scope: str) -> tuple[FormSubmission | None, str]:
+def fingerprint(request) -> str:
+    """A keyed hash of the posted fields (without the CSRF token and the key)."""
+    items = sorted(
+        (name, value)
+        for name in request.POST
+        if name not in ("csrfmiddlewaretoken", FIELD)
+        for value in request.POST.getlist(name)
+    )
+    return salted_hmac("icbt.submissions", repr(items), algorithm="sha256").hexdigest()
+
+
+def submission_claim(
+    *, key: uuid.UUID, owner: str, scope: str, fingerprint: str
+) -> tuple[FormSubmission | None, str]:
     """Claim ``key`` for this request, or find what an earlier request with it did.
 
     Returns ``(claim, "")`` when this request handles the form (the claim is ``None`` when the
-    key is someone else's: handle the form without protection), or ``(None, url)`` with the
-    earlier result to show."""
+    key was used by someone else, for another form or with other content: handle the form
+    without protection), or ``(None, url)`` with the earlier result to show."""
     try:
         with transaction.atomic():
-            return FormSubmission.objects.create(key=key, owner=owner, scope=scope), ""
+            claim = FormSubmission.objects.create(key=key, owner=owner, scope=scope, fingerprint=fingerprint)
+            return claim, ""
     except IntegrityError:
         earlier = FormSubmission.objects.filter(key=key).first()
-    if earlier is None or earlier.owner != owner or earlier.scope != scope or not earlier.result_url:
+    if (
+        earlier is None
+        or (earlier.owner, earlier.scope, earlier.fingerprint) != (owner, scope, fingerprint)
+        or not earlier.result_url
+    ):
         return None, ""
     return None, earlier.result_url
 
@@ -93,7 +114,9 @@ def submitted_once(scope: str):
             key = parse_key(request.POST.get(FIELD)) if request.method == "POST" else None
             if key is None:
                 return view(request, *args, **kwargs)
-            claim, earlier_url = submission_claim(key=key, owner=_owner(request), scope=scope)
+            claim, earlier_url = submission_claim(
+                key=key, owner=_owner(request), scope=scope, fingerprint=fingerprint(request)
+            )
             if earlier_url:
                 messages.info(request, _("This was sent already. It was saved once; here it is."))
                 return redirect(earlier_url)

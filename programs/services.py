@@ -505,7 +505,6 @@ def _finish(upload_id: int, **changes) -> None:
         upload = (
             LicensedUpload.objects.select_for_update()
             .filter(pk=upload_id, status=LicensedUpload.Status.WAITING)
-            .select_related("uploaded_by")
             .first()
         )
         if upload is None:

@@ -162,3 +162,14 @@ def test_a_missing_or_malformed_key_is_handled_as_a_normal_post(world, client_fo
     )
     assert response.status_code == 302
     assert StaffNote.objects.count() == 1 and not FormSubmission.objects.exists()
+
+
+def test_the_same_key_with_other_text_is_not_dropped(world, client_for):
+    """A page kept open after sending and then used for new words: the new words are saved."""
+    enroll(world.patient_a)
+    client = client_for(world.patient_a.user)
+    url = reverse("messaging:patient_conversation")
+    key = key_on(client.get(url))
+    client.post(url, {"body": "First message.", "submission_key": key})
+    client.post(url, {"body": "Something else, later.", "submission_key": key})
+    assert sorted(m.body for m in Message.objects.all()) == ["First message.", "Something else, later."]

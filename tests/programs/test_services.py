@@ -13,6 +13,8 @@ from tests.programs.test_views import LICENSED_YAML
 
 pytestmark = pytest.mark.django_db
 
+MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00video"
+
 
 @pytest.fixture
 def clinic(db):
@@ -106,7 +108,7 @@ def test_recording_survives_a_new_version(clinic, user, tiny, content_root):
         clinic=clinic,
         step=tiny_step("story"),
         language="en",
-        file=SimpleUploadedFile("s.mp4", b"video"),
+        file=SimpleUploadedFile("s.mp4", MP4),
         captions=SimpleUploadedFile("s.vtt", b"WEBVTT\n\n"),
         uploaded_by=None,
     )
@@ -133,7 +135,7 @@ def test_recording_only_for_media_steps(clinic, user, tiny):
             clinic=clinic,
             step=tiny_step("story"),
             language="en",
-            file=SimpleUploadedFile("a.mp4", b"x"),
+            file=SimpleUploadedFile("a.mp4", MP4),
             captions=SimpleUploadedFile("c.vtt", b"nope"),
             uploaded_by=None,
         )
