@@ -22,16 +22,23 @@ web.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import ipaddress
 import logging
 import mimetypes
 import posixpath
+import time
+from datetime import timedelta
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import staticfiles_storage
+from django.core.cache import cache
 from django.template.loader import render_to_string
+
+from icbt import crypto
 
 logger = logging.getLogger(__name__)
 
@@ -163,3 +170,151 @@ def pdf_response(content: bytes, *, filename: str, inline: bool = False):
     response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# --- Made once per data version, at a bounded rate per person ----------------------------------
+
+_UNCHANGED_STAMP = "-"
+# A render in progress is marked for at most this long (a worker killed mid-render leaves its
+# mark behind only this long); someone who asks meanwhile is told to try again in a moment.
+RENDER_MARK_SECONDS = 120
+RENDER_RETRY_SECONDS = 30
+
+
+class PdfBusy(Exception):
+    """This person may not have another PDF made now; ``retry_after`` seconds from now they may."""
+
+    def __init__(self, *, retry_after: int, in_progress: bool):
+        super().__init__("pdf rate limit")
+        self.retry_after, self.in_progress = max(1, int(retry_after)), in_progress
+
+
+def _with_stamp(context: dict, path: tuple[str, ...], value) -> dict:
+    """A copy of ``context`` with the "made on" value at ``path`` replaced (copies along the path
+    only; the rest is shared)."""
+    if not path:
+        return context
+    copy = dict(context)
+    head, *rest = path
+    if head in copy:
+        copy[head] = _with_stamp(copy[head], tuple(rest), value) if rest else value
+    return copy
+
+
+def data_version(template_name: str, context: dict, *, stamp: tuple[str, ...]) -> str:
+    """A hash of what the PDF shows, leaving out the moment it is made: the HTML rendered with
+    the "made on" value at ``stamp`` fixed. Equal data gives an equal version."""
+    html = render_to_string(template_name, _with_stamp(context, stamp, _UNCHANGED_STAMP))
+    return hashlib.sha256(f"{template_name}\n{html}".encode()).hexdigest()
+
+
+def _rate_keys(user_id: int) -> tuple[str, str, str]:
+    return (f"icbt:pdf:window:{user_id}", f"icbt:pdf:count:{user_id}", f"icbt:pdf:busy:{user_id}")
+
+
+def _start_render(user_id: int) -> None:
+    """Count one render for ``user_id`` in the current window and mark a render in progress,
+    or raise :class:`PdfBusy`. Fixed windows of ``ICBT_PDF_WINDOW_SECONDS``; the counter and the
+    in-progress mark live in the shared cache, so the limit holds across web workers."""
+    window = settings.ICBT_PDF_WINDOW_SECONDS
+    limit = settings.ICBT_PDF_RENDERS_PER_WINDOW
+    window_key, count_key, busy_key = _rate_keys(user_id)
+    now = time.time()
+    cache.add(window_key, now, timeout=window)
+    started = cache.get(window_key) or now
+    retry_after = window - (now - started)
+    if not cache.add(busy_key, now, timeout=RENDER_MARK_SECONDS):
+        raise PdfBusy(retry_after=RENDER_RETRY_SECONDS, in_progress=True)
+    cache.add(count_key, 0, timeout=window)
+    try:
+        count = cache.incr(count_key)
+    except ValueError:  # expired between add and incr
+        cache.set(count_key, 1, timeout=window)
+        count = 1
+    if count > limit:
+        cache.delete(busy_key)
+        raise PdfBusy(retry_after=retry_after, in_progress=False)
+
+
+def _finish_render(user_id: int) -> None:
+    cache.delete(_rate_keys(user_id)[2])
+
+
+def pdf_once(
+    *,
+    user,
+    kind: str,
+    template_name: str,
+    context: dict,
+    scope: int,
+    stamp: tuple[str, ...] = ("generated_at",),
+) -> bytes:
+    """The PDF of ``template_name`` with ``context`` for ``user``, made at most once per
+    (user, kind, data version).
+
+    Why: WeasyPrint holds a web worker for seconds per PDF, so one person pressing *download*
+    six times could stall every worker. A PDF whose data did not change since this person last
+    had it made comes from the cache (it then still says when it was made); a new one counts
+    against ``ICBT_PDF_RENDERS_PER_WINDOW`` per ``ICBT_PDF_WINDOW_SECONDS``, and a person has
+    one made at a time. Over the limit: :class:`PdfBusy`.
+
+    The cache holds the PDF encrypted with the clinic's data key (``scope``), bound to its cache
+    key, for ``ICBT_PDF_CACHE_SECONDS``: a cache server (Redis) never holds readable health data.
+    """
+    version = data_version(template_name, context, stamp=stamp)
+    key = f"icbt:pdf:file:{user.pk}:{kind}:{version}"
+    token = cache.get(key)
+    if token:
+        try:
+            return base64.b64decode(crypto.decrypt(token, associated_data=key))
+        except Exception:  # noqa: BLE001 - a stale or unreadable entry is made again
+            logger.warning("pdf: a cached PDF could not be read; making it again")
+    _start_render(user.pk)
+    try:
+        content = html_to_pdf(render_to_string(template_name, context))
+    finally:
+        _finish_render(user.pk)
+    sealed = crypto.encrypt(base64.b64encode(content).decode("ascii"), scope=scope, associated_data=key)
+    cache.set(key, sealed, timeout=settings.ICBT_PDF_CACHE_SECONDS)
+    return content
+
+
+def pdf_busy_response(request, busy: PdfBusy):
+    """429 in plain words: when to try again (also as ``Retry-After``)."""
+    from django.shortcuts import render
+    from django.utils import timezone
+
+    at = timezone.localtime() + timedelta(seconds=busy.retry_after)
+    response = render(
+        request,
+        "icbt/pdf_busy.html",
+        {"in_progress": busy.in_progress, "retry_at": at, "minutes": max(1, -(-busy.retry_after // 60))},
+        status=429,
+    )
+    response["Retry-After"] = str(busy.retry_after)
+    return response
+
+
+def pdf_download(
+    request,
+    *,
+    kind: str,
+    template_name: str,
+    context: dict,
+    scope: int,
+    filename: str,
+    stamp: tuple[str, ...] = ("generated_at",),
+):
+    """The PDF as a download made by :func:`pdf_once`, or the 429 page."""
+    try:
+        content = pdf_once(
+            user=request.user,
+            kind=kind,
+            template_name=template_name,
+            context=context,
+            scope=scope,
+            stamp=stamp,
+        )
+    except PdfBusy as busy:
+        return pdf_busy_response(request, busy)
+    return pdf_response(content, filename=filename)

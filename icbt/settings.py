@@ -190,6 +190,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 86400.0,
         "options": {"expires": 3600},
     },
+    "form-submissions-purge": {
+        "task": "icbt.tasks.form_submissions_purge",
+        "schedule": 86400.0,
+        "options": {"expires": 3600},
+    },
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -364,6 +369,16 @@ ICBT_STEPUP_CIS_THRESHOLD = env_int("ICBT_STEPUP_CIS_THRESHOLD", 35)
 ICBT_STEPUP_RAND_PF_THRESHOLD = env_int("ICBT_STEPUP_RAND_PF_THRESHOLD", 70)
 # Public intake requests accepted per client address per hour.
 ICBT_INTAKE_REQUESTS_PER_HOUR = env_int("ICBT_INTAKE_REQUESTS_PER_HOUR", 5)
+# Uploads: licensed questionnaire files are checked by a Celery task that may run at most this
+# many seconds; recordings are refused above their size limit.
+ICBT_LICENSED_UPLOAD_MAX_BYTES = env_int("ICBT_LICENSED_UPLOAD_MAX_BYTES", 200_000)
+ICBT_LICENSED_UPLOAD_SECONDS = env_int("ICBT_LICENSED_UPLOAD_SECONDS", 20)
+ICBT_RECORDING_MAX_MB = env_int("ICBT_RECORDING_MAX_MB", 500)
+# PDF downloads: a person may have this many PDFs made per window (a PDF whose data did not
+# change comes from the cache and does not count), and one at a time.
+ICBT_PDF_RENDERS_PER_WINDOW = env_int("ICBT_PDF_RENDERS_PER_WINDOW", 6)
+ICBT_PDF_WINDOW_SECONDS = env_int("ICBT_PDF_WINDOW_SECONDS", 600)
+ICBT_PDF_CACHE_SECONDS = env_int("ICBT_PDF_CACHE_SECONDS", 3600)
 # Notification digests (messaging/digests.py): "soon" batches at most once per this many minutes;
 # a claimed digest whose run died is taken over after the lease (longer than the task time limit,
 # so a lease never expires under a run that is still alive); an optional pause between e-mails

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from icbt.access import refuse, require_staff_role
 from icbt.audit import Action, audit_record
 from icbt.roles import roles_of
+from icbt.submissions import submitted_once
 from messaging import selectors, services
 from messaging.access import share_get_for_patient, template_get_for_user, template_may_edit
 from messaging.forms import ComposerForm, MessageForm, NoteForm, ShareForm, TemplateForm
@@ -93,6 +94,7 @@ def _patient_page(request, *, patient, enrollment, conversation, form, draft=_UN
 
 
 @login_required
+@submitted_once("message")
 @sensitive_post_parameters(*TEXT_FIELDS)
 @sensitive_variables()
 def patient_conversation(request):
@@ -226,6 +228,7 @@ def _staff_page(request, *, patient, enrollment, conversation, data=None, status
 
 
 @login_required
+@submitted_once("message")
 @sensitive_post_parameters(*TEXT_FIELDS)
 @sensitive_variables()
 def staff_conversation(request, pk):
@@ -374,6 +377,7 @@ def item_review(request, pk):
 
 
 @login_required
+@submitted_once("staff_note")
 @sensitive_post_parameters(*TEXT_FIELDS)
 @sensitive_variables()
 def notes(request, pk):

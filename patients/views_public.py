@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from icbt.audit import client_ip
+from icbt.submissions import submitted_once
 from patients import selectors, services
 from patients.forms_intake import IntakeRequestForm
 
@@ -48,6 +49,7 @@ def public_program_list(request):
 
 
 @require_http_methods(["GET", "POST"])
+@submitted_once("intake_request")
 def public_program(request, program_slug):
     version = selectors.public_program_version(program_slug=program_slug, language=_language())
     clinics = list(selectors.public_clinics())

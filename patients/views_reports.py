@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from icbt.access import require_staff_role
 from icbt.audit import Action, audit_record
-from icbt.pdf import pdf_response, render_pdf
+from icbt.pdf import pdf_download
 from icbt.roles import roles_of
 from patients import reports
 from patients.access import patient_get_for_user
@@ -22,9 +22,14 @@ def staff_treatment_summary(request, pk):
     patient = patient_get_for_user(
         request.user, pk, request=request, action=Action.EXPORT, object_type="treatment_summary"
     )
-    context = reports.treatment_summary(patient=patient)
-    content = render_pdf("patients/reports/treatment_summary.html", context)
-    return pdf_response(content, filename=f"treatment-summary-{patient.case_reference}.pdf")
+    return pdf_download(
+        request,
+        kind=f"treatment_summary:{patient.pk}",
+        template_name="patients/reports/treatment_summary.html",
+        context=reports.treatment_summary(patient=patient),
+        scope=patient.clinic_id,
+        filename=f"treatment-summary-{patient.case_reference}.pdf",
+    )
 
 
 def _own_patient(request):
@@ -71,5 +76,12 @@ def my_data_pdf(request):
     patient = _own_patient(request)
     _audit_own_export(request, patient, "pdf")
     data = reports.own_data_for_pdf(reports.own_data(patient=patient))
-    content = render_pdf("patients/reports/own_data.html", {"data": data, "patient": patient})
-    return pdf_response(content, filename=f"my-data-{timezone.localdate().isoformat()}.pdf")
+    return pdf_download(
+        request,
+        kind="own_data",
+        template_name="patients/reports/own_data.html",
+        context={"data": data, "patient": patient},
+        scope=patient.clinic_id,
+        filename=f"my-data-{timezone.localdate().isoformat()}.pdf",
+        stamp=("data", "generated_at"),
+    )

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from icbt.access import require_staff_role
 from icbt.audit import Action, audit_record
+from icbt.submissions import submitted_once
 from patients import intake_criteria, selectors, services, stepped_care, timeline
 from patients.access import intake_request_get_for_user, patient_get_for_user, referral_get_for_user
 from patients.forms import PatientInviteForm
@@ -522,6 +523,7 @@ def staff_module_state(request, pk, enrollment_id):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@submitted_once("treatment_session")
 def staff_session_create(request, pk):
     staff, patient = _patient(request, pk, write=request.method == "POST")
     form = TreatmentSessionForm(request.POST or None)

@@ -75,7 +75,35 @@ class _DuplicateKey(yaml.YAMLError):
 
 
 class _LineLoader(yaml.SafeLoader):
-    pass
+    """A safe loader without anchors and aliases, and with a cap on nesting.
+
+    An alias makes the parser hand out the same list again, so a few hundred bytes of ``&a``
+    and ``*a`` describe millions of items ("billion laughs"): whoever walks the result (a
+    validator, a JSON dump) is held for minutes. Content and uploads never need them, so any
+    anchor or alias is refused while composing, before a single object is built."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                "anchors and aliases (& and *) are not allowed; write the values out",
+                event.start_mark,
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_NESTING:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested more than {MAX_NESTING} levels deep", event.start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _construct_mapping(loader, node):

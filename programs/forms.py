@@ -12,6 +12,8 @@ field, keeping everything typed.
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from programs import questionnaires
@@ -382,10 +384,14 @@ class QuestionnaireForm(forms.Form):
 
 
 class StepMediaUploadForm(forms.Form):
-    file = forms.FileField(
-        label=_("Recording"), help_text=_("Audio: mp3, m4a, ogg or wav. Video: mp4 or webm.")
-    )
+    file = forms.FileField(label=_("Recording"))
     captions = forms.FileField(label=_("Captions (WebVTT, for video)"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = _(
+            "Audio: mp3, m4a, ogg or wav. Video: mp4 or webm. At most %(size)s."
+        ) % {"size": filesizeformat(settings.ICBT_RECORDING_MAX_MB * 1024 * 1024)}
 
 
 class LicensedInstrumentUploadForm(forms.Form):
@@ -396,6 +402,9 @@ class LicensedInstrumentUploadForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if upload.size > 200_000:
-            raise forms.ValidationError(_("This file is too large for a questionnaire (at most 200 kB)."))
+        if upload.size > settings.ICBT_LICENSED_UPLOAD_MAX_BYTES:
+            raise forms.ValidationError(
+                _("This file is too large for a questionnaire (at most %(size)s).")
+                % {"size": filesizeformat(settings.ICBT_LICENSED_UPLOAD_MAX_BYTES)}
+            )
         return upload

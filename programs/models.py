@@ -298,3 +298,38 @@ class LicensedInstrument(models.Model):
 
     def __str__(self):
         return f"{self.clinic} {self.code} ({self.language})"
+
+
+class LicensedUpload(models.Model):
+    """A file of licensed questionnaire texts as a clinic admin uploaded it, waiting to be checked
+    and loaded by a Celery task (``programs.tasks.licensed_upload_process``).
+
+    Parsing never happens in the web request: a hostile or broken file can hold only a worker,
+    and only for the task's time limit. ``data`` is kept until the task is done with it, then
+    emptied; ``reason`` says in plain words why a file was refused."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", _("waiting to be checked")
+        LOADED = "loaded", _("loaded")
+        REFUSED = "refused", _("refused")
+
+    clinic = models.ForeignKey("therapists.Clinic", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200, blank=True)
+    data = models.BinaryField(blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.WAITING)
+    reason = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    instrument = models.ForeignKey(
+        LicensedInstrument, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"licensed upload {self.pk} ({self.status})"

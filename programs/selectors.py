@@ -11,6 +11,7 @@ from icbt.roles import roles_of
 from programs.models import (
     ClinicProgramSetting,
     LicensedInstrument,
+    LicensedUpload,
     Module,
     Program,
     ProgramVersion,
@@ -178,6 +179,17 @@ def licensed_instrument_list(*, fetched_by) -> QuerySet[LicensedInstrument]:
     if roles_of(fetched_by).staff is None:
         return LicensedInstrument.objects.none()
     return LicensedInstrument.objects.filter(clinic_id=clinic_id).select_related("uploaded_by")
+
+
+def licensed_upload_list(*, fetched_by, limit: int = 10) -> list[LicensedUpload]:
+    """The viewer's clinic's most recent uploads of licensed texts, with their status. One query."""
+    if roles_of(fetched_by).staff is None:
+        return []
+    return list(
+        LicensedUpload.objects.filter(clinic_id=roles_of(fetched_by).clinic_id)
+        .defer("data")
+        .select_related("uploaded_by")[:limit]
+    )
 
 
 def media_steps(*, versions) -> list[Step]:

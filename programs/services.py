@@ -9,11 +9,14 @@ audited.
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from programs import content_loader, questionnaires, rendering
@@ -21,6 +24,7 @@ from programs.models import (
     ClinicProgramSetting,
     DiaryType,
     LicensedInstrument,
+    LicensedUpload,
     Module,
     Program,
     ProgramVersion,
@@ -177,16 +181,81 @@ AUDIO_EXTENSIONS = {".mp3", ".m4a", ".ogg", ".oga", ".wav", ".webm", ".aac"}
 VIDEO_EXTENSIONS = {".mp4", ".webm", ".ogv", ".m4v"}
 
 
-def validate_media_file(upload, *, kind: str) -> None:
-    allowed = VIDEO_EXTENSIONS if kind == Step.Kind.VIDEO else AUDIO_EXTENSIONS
+# What each extension must hold, by its first bytes ("magic numbers"): a file named .mp3 that
+# is an HTML page or a program is refused, whatever the browser said its type was.
+_CONTAINER_OF_EXTENSION = {
+    ".mp3": "mp3",
+    ".aac": "aac",
+    ".m4a": "mp4",
+    ".mp4": "mp4",
+    ".m4v": "mp4",
+    ".ogg": "ogg",
+    ".oga": "ogg",
+    ".ogv": "ogg",
+    ".wav": "wav",
+    ".webm": "webm",
+}
+CAPTIONS_MAX_BYTES = 2 * 1024 * 1024
+
+
+def media_container(head: bytes) -> str | None:
+    """The container format that the first bytes of a file show, or None when they show none
+    of the audio and video formats we serve."""
+    if head.startswith(b"ID3"):
+        return "mp3"
+    if len(head) >= 2 and head[0] == 0xFF:
+        if head[1] & 0xF6 == 0xF0:
+            return "aac"  # ADTS frame header
+        if head[1] & 0xE0 == 0xE0 and head[1] & 0x06:
+            return "mp3"  # MPEG audio frame header (layer bits set)
+    if head[4:8] == b"ftyp":
+        return "mp4"
+    if head.startswith(b"OggS"):
+        return "ogg"
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return "wav"
+    if head.startswith(b"\x1a\x45\xdf\xa3") and b"webm" in head[:64]:
+        return "webm"
+    return None
+
+
+def validate_media_file(upload, *, kind: str | None) -> None:
+    """Extension, size (``ICBT_RECORDING_MAX_MB``) and content: the first bytes must be the
+    format the extension names. ``kind`` None: audio or video."""
+    allowed = {
+        Step.Kind.VIDEO: VIDEO_EXTENSIONS,
+        Step.Kind.AUDIO: AUDIO_EXTENSIONS,
+    }.get(kind, AUDIO_EXTENSIONS | VIDEO_EXTENSIONS)
     suffix = Path(upload.name).suffix.lower()
     if suffix not in allowed:
         raise ValidationError(_("Choose a file of type %(types)s.") % {"types": ", ".join(sorted(allowed))})
+    limit = settings.ICBT_RECORDING_MAX_MB * 1024 * 1024
+    if upload.size > limit:
+        raise ValidationError(
+            _("This recording is too large (%(size)s). Recordings can be at most %(limit)s.")
+            % {"size": filesizeformat(upload.size), "limit": filesizeformat(limit)}
+        )
+    upload.seek(0)
+    head = upload.read(64)
+    upload.seek(0)
+    if media_container(head) != _CONTAINER_OF_EXTENSION[suffix]:
+        raise ValidationError(
+            _(
+                "This file is not a %(type)s recording: its content does not match its name. "
+                "Export it again as %(type)s, or choose the file with the right extension."
+            )
+            % {"type": suffix.lstrip(".")}
+        )
 
 
 def validate_captions_file(upload) -> None:
     if Path(upload.name).suffix.lower() != ".vtt":
         raise ValidationError(_("Captions must be a WebVTT file (.vtt)."))
+    if upload.size > CAPTIONS_MAX_BYTES:
+        raise ValidationError(
+            _("This captions file is too large. Captions can be at most %(limit)s.")
+            % {"limit": filesizeformat(CAPTIONS_MAX_BYTES)}
+        )
     head = upload.read(16)
     upload.seek(0)
     if not head.lstrip(b"\xef\xbb\xbf").startswith(b"WEBVTT"):
@@ -196,7 +265,10 @@ def validate_captions_file(upload) -> None:
 @transaction.atomic
 def step_media_upload(*, clinic, step: Step, language: str, file, captions=None, uploaded_by) -> StepMedia:
     """Store (or replace) the clinic's recording for an audio or video step in ``language``.
-    The recording belongs to the step key, so it stays when a new content version is loaded."""
+    The recording belongs to the step key, so it stays when a new content version is loaded.
+
+    Files it replaces are deleted from storage once the transaction commits (never before: a
+    rolled-back replacement keeps the old recording playable)."""
     if not step.is_media:
         raise ValidationError(_("Only audio and video steps have recordings."))
     validate_media_file(file, kind=step.kind)
@@ -209,13 +281,28 @@ def step_media_upload(*, clinic, step: Step, language: str, file, captions=None,
     )
     if media is None:
         media = StepMedia(clinic=clinic, step_key=step.key, language=language)
+    replaced = [media.file.name] + ([media.captions.name] if captions else [])
     media.file = file
     if captions:
         media.captions = captions
     media.uploaded_by = uploaded_by
     media.full_clean()
     media.save()
+    step_media_files_forget(media, replaced)
     return media
+
+
+def step_media_files_forget(media: StepMedia, names) -> None:
+    """Delete the files ``names`` that ``media`` no longer uses, once the transaction commits."""
+    current = {media.file.name, media.captions.name}
+    storage = media.file.storage
+    for name in names:
+        if name and name not in current:
+            transaction.on_commit(partial(_storage_delete, storage, name))
+
+
+def _storage_delete(storage, name: str) -> None:
+    storage.delete(name)
 
 
 # --- Licensed questionnaires ---------------------------------------------------------------
@@ -244,6 +331,8 @@ def licensed_instrument_load(*, clinic, data: bytes, uploaded_by) -> LicensedIns
     """Load item texts of a licensed questionnaire for ``clinic`` from a YAML or JSON file in the
     format of programs/content/LICENSED.md, replacing earlier texts for the same questionnaire and
     language. Scores already recorded keep their values: they were stored with their answers."""
+    if len(data) > settings.ICBT_LICENSED_UPLOAD_MAX_BYTES:
+        raise ValidationError(licensed_too_large_message())
     try:
         text = data.decode("utf-8-sig")
         doc = content_loader.load_yaml_with_lines(text)
@@ -358,3 +447,105 @@ def licensed_instrument_load(*, clinic, data: bytes, uploaded_by) -> LicensedIns
     record.full_clean(exclude=["reverse_scored"] if instrument.texts_shipped else None)
     record.save()
     return record
+
+
+def licensed_too_large_message() -> str:
+    return _("This file is too large for a questionnaire (at most %(size)s).") % {
+        "size": filesizeformat(settings.ICBT_LICENSED_UPLOAD_MAX_BYTES)
+    }
+
+
+def licensed_upload_create(*, clinic, name: str, data: bytes, uploaded_by) -> LicensedUpload:
+    """Keep an uploaded file of licensed texts and queue its check (after commit). Nothing is
+    parsed here: the web request only stores the bytes."""
+    if len(data) > settings.ICBT_LICENSED_UPLOAD_MAX_BYTES:
+        raise ValidationError(licensed_too_large_message())
+    upload = LicensedUpload(clinic=clinic, name=name[:200], data=data, uploaded_by=uploaded_by)
+    upload.full_clean()
+    upload.save()
+
+    def queue():
+        from programs.tasks import licensed_upload_process
+
+        licensed_upload_process.delay(upload.pk)
+
+    transaction.on_commit(queue)
+    return upload
+
+
+def licensed_upload_claim(*, upload_id: int) -> LicensedUpload | None:
+    """Count one attempt at checking the upload, committed before parsing starts. An upload that
+    a killed worker left waiting is refused on the next attempt instead of being parsed again
+    (acks-late would otherwise redeliver it to worker after worker). None: nothing to do."""
+    with transaction.atomic():
+        upload = (
+            LicensedUpload.objects.select_for_update()
+            .filter(pk=upload_id, status=LicensedUpload.Status.WAITING)
+            .first()
+        )
+        if upload is None:
+            return None
+        upload.attempts += 1
+        upload.save(update_fields=["attempts"])
+    if upload.attempts > 1:
+        licensed_upload_refuse(upload_id=upload_id, reason=licensed_timeout_reason)
+        return None
+    return upload
+
+
+def licensed_timeout_reason() -> str:
+    return _(
+        "Checking this file took too long, so it was not loaded. Check that it follows the format "
+        "in LICENSED.md and has no anchors or aliases (& and *)."
+    )
+
+
+def _finish(upload_id: int, **changes) -> None:
+    with transaction.atomic():
+        upload = (
+            LicensedUpload.objects.select_for_update()
+            .filter(pk=upload_id, status=LicensedUpload.Status.WAITING)
+            .first()
+        )
+        if upload is None:
+            return
+        for name, value in changes.items():
+            setattr(upload, name, value)
+        upload.data = b""
+        upload.finished_at = timezone.now()
+        upload.save(update_fields=[*changes, "data", "finished_at"])
+
+
+def licensed_upload_refuse(*, upload_id: int, reason: Callable[[], str]) -> None:
+    """Mark a waiting upload refused; ``reason`` is called in the uploader's language."""
+    upload = LicensedUpload.objects.filter(pk=upload_id).select_related("uploaded_by").first()
+    if upload is None:
+        return
+    with translation.override(_language_of(upload.uploaded_by)):
+        text = reason()
+    _finish(upload_id, status=LicensedUpload.Status.REFUSED, reason=text)
+
+
+def _language_of(user) -> str:
+    language = getattr(user, "language", "") or settings.LANGUAGE_CODE
+    return language if language in ("en", "nl") else settings.LANGUAGE_CODE
+
+
+def licensed_upload_process(*, upload_id: int) -> LicensedUpload | None:
+    """Check and load one waiting upload: loaded (with its questionnaire) or refused with the
+    problems in plain words, in the uploader's language. Safe to run twice: an upload that is no
+    longer waiting is left alone."""
+    upload = licensed_upload_claim(upload_id=upload_id)
+    if upload is None:
+        return None
+    with translation.override(_language_of(upload.uploaded_by)):
+        try:
+            with transaction.atomic():
+                record = licensed_instrument_load(
+                    clinic=upload.clinic, data=bytes(upload.data), uploaded_by=upload.uploaded_by
+                )
+        except ValidationError as exc:
+            _finish(upload_id, status=LicensedUpload.Status.REFUSED, reason="\n".join(exc.messages))
+        else:
+            _finish(upload_id, status=LicensedUpload.Status.LOADED, instrument=record)
+    return LicensedUpload.objects.get(pk=upload_id)

@@ -163,14 +163,22 @@ def licensed_list(request):
     staff = require_staff_role(request.user, "clinic_admin")
     form = LicensedInstrumentUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
         try:
-            services.licensed_instrument_load(
-                clinic=staff.clinic, data=form.cleaned_data["file"].read(), uploaded_by=request.user
+            services.licensed_upload_create(
+                clinic=staff.clinic, name=upload.name or "", data=upload.read(), uploaded_by=request.user
             )
         except ValidationError as exc:
             form.add_error("file", exc)
         else:
-            messages.success(request, _("The questionnaire texts are loaded."))
+            messages.success(
+                request, _("The file is being checked. Below you see whether it was loaded, in a moment.")
+            )
             return redirect("programs:licensed_list")
     instruments = selectors.licensed_instrument_list(fetched_by=request.user)
-    return render(request, "programs/licensed_list.html", {"form": form, "instruments": instruments})
+    uploads = selectors.licensed_upload_list(fetched_by=request.user)
+    return render(
+        request,
+        "programs/licensed_list.html",
+        {"form": form, "instruments": instruments, "uploads": uploads},
+    )

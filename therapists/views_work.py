@@ -11,7 +11,7 @@ from django.utils import timezone
 from icbt.access import require_staff_role
 from icbt.audit import Action, audit_record
 from icbt.decorators import read_only_page
-from icbt.pdf import pdf_response, render_pdf
+from icbt.pdf import pdf_download
 from therapists import worklist as worklist_selectors
 from therapists.dashboard import MEDIAN_SAMPLE, clinic_dashboard, clinic_teams, dashboard_tables
 from therapists.exports import csv_response
@@ -123,14 +123,17 @@ def dashboard_pdf(request):
         object_type="clinic_report",
         object_id="pdf",
     )
-    content = render_pdf(
-        "therapists/pdf/clinic_report.html",
-        {
+    name = f"clinic-report-{data.period.start.isoformat()}-{data.period.end.isoformat()}.pdf"
+    return pdf_download(
+        request,
+        kind="clinic_report",
+        template_name="therapists/pdf/clinic_report.html",
+        context={
             "dashboard": data,
             "tables": dashboard_tables(data),
             "generated_at": timezone.now(),
             **_definitions(),
         },
+        scope=data.clinic.pk,
+        filename=name,
     )
-    name = f"clinic-report-{data.period.start.isoformat()}-{data.period.end.isoformat()}.pdf"
-    return pdf_response(content, filename=name)

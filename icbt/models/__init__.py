@@ -1,6 +1,16 @@
 from icbt.models.audit import AuditEvent
 from icbt.models.keys import DataKey
 from icbt.models.notifications import Digest, Notification, NotificationPreference
+from icbt.models.submissions import FormSubmission
 from icbt.models.users import Invitation, User
 
-__all__ = ["AuditEvent", "DataKey", "Digest", "Invitation", "Notification", "NotificationPreference", "User"]
+__all__ = [
+    "AuditEvent",
+    "DataKey",
+    "Digest",
+    "FormSubmission",
+    "Invitation",
+    "Notification",
+    "NotificationPreference",
+    "User",
+]

@@ -233,3 +233,11 @@ def test_check_only_loads_nothing(content_root):
     call_command("load_programs", "--content", str(content_root), "--check", stdout=out)
     assert "All content is valid" in out.getvalue()
     assert not ProgramVersion.objects.exists()
+
+
+def test_program_content_with_an_alias_is_refused(content_root):
+    edit(content_root / "tiny-program/en/manifest.yaml", "title: Tiny Program", "title: &t Tiny Program")
+    with pytest.raises(content_loader.ContentErrors) as exc:
+        services.program_content_load(root=content_root)
+    assert "anchors and aliases" in exc.value.errors[0].message
+    assert not ProgramVersion.objects.exists()

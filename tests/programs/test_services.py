@@ -13,6 +13,8 @@ from tests.programs.test_views import LICENSED_YAML
 
 pytestmark = pytest.mark.django_db
 
+MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00video"
+
 
 @pytest.fixture
 def clinic(db):
@@ -106,7 +108,7 @@ def test_recording_survives_a_new_version(clinic, user, tiny, content_root):
         clinic=clinic,
         step=tiny_step("story"),
         language="en",
-        file=SimpleUploadedFile("s.mp4", b"video"),
+        file=SimpleUploadedFile("s.mp4", MP4),
         captions=SimpleUploadedFile("s.vtt", b"WEBVTT\n\n"),
         uploaded_by=None,
     )
@@ -133,7 +135,102 @@ def test_recording_only_for_media_steps(clinic, user, tiny):
             clinic=clinic,
             step=tiny_step("story"),
             language="en",
-            file=SimpleUploadedFile("a.mp4", b"x"),
+            file=SimpleUploadedFile("a.mp4", MP4),
             captions=SimpleUploadedFile("c.vtt", b"nope"),
             uploaded_by=None,
         )
+
+
+def _waiting_upload(clinic, user, data: bytes):
+    from programs.models import LicensedUpload
+
+    return LicensedUpload.objects.create(clinic=clinic, name="cis.yaml", data=data, uploaded_by=user)
+
+
+def test_licensed_upload_task_loads_once(clinic, user):
+    from programs.tasks import licensed_upload_process
+
+    upload = _waiting_upload(clinic, user, LICENSED_YAML.encode())
+    assert licensed_upload_process.delay(upload.pk).get() == "loaded"
+    assert licensed_upload_process.delay(upload.pk).get() == "skipped"
+    upload.refresh_from_db()
+    assert upload.status == "loaded" and upload.attempts == 1 and upload.finished_at is not None
+    assert LicensedInstrument.objects.filter(clinic=clinic).count() == 1
+
+
+def test_licensed_upload_over_the_time_limit_is_refused(clinic, user, monkeypatch):
+    """Celery raises SoftTimeLimitExceeded inside the task at the soft limit; the upload is then
+    refused in plain words and nothing is loaded."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from programs.tasks import licensed_upload_process
+
+    def slow(**kwargs):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(services, "licensed_instrument_load", slow)
+    upload = _waiting_upload(clinic, user, LICENSED_YAML.encode())
+    assert licensed_upload_process.delay(upload.pk).get() == "refused"
+    upload.refresh_from_db()
+    assert upload.status == "refused" and "took too long" in upload.reason
+    assert not LicensedInstrument.objects.exists()
+
+
+def test_licensed_upload_task_has_a_time_limit(settings):
+    from programs.tasks import licensed_upload_process
+
+    assert licensed_upload_process.soft_time_limit == settings.ICBT_LICENSED_UPLOAD_SECONDS
+    assert licensed_upload_process.time_limit > licensed_upload_process.soft_time_limit
+
+
+def test_an_upload_that_killed_a_worker_is_not_parsed_again(clinic, user, monkeypatch):
+    """A worker killed at the hard limit leaves the upload waiting with one attempt counted; the
+    redelivered task refuses it without parsing."""
+    from programs import content_loader
+    from programs.tasks import licensed_upload_process
+
+    upload = _waiting_upload(clinic, user, LICENSED_YAML.encode())
+    upload.attempts = 1
+    upload.save(update_fields=["attempts"])
+
+    def no_parsing(text):
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(content_loader, "load_yaml_with_lines", no_parsing)
+    licensed_upload_process.delay(upload.pk)
+    upload.refresh_from_db()
+    assert upload.status == "refused" and "took too long" in upload.reason and bytes(upload.data) == b""
+
+
+def test_licensed_upload_reason_is_in_the_uploaders_language(clinic, user):
+    from programs.tasks import licensed_upload_process
+
+    user.language = "nl"
+    user.save(update_fields=["language"])
+    upload = _waiting_upload(clinic, user, b"title: only a title\n")
+    licensed_upload_process.delay(upload.pk)
+    upload.refresh_from_db()
+    assert upload.status == "refused" and "ontbreekt" in upload.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x [1, 2]\nb: *x\n",
+        "a: &x 1\n",
+        "base: &b {k: 1}\nother:\n  <<: *b\n",
+    ],
+)
+def test_yaml_anchors_and_aliases_are_refused(text):
+    from programs import content_loader
+
+    with pytest.raises(content_loader.YamlProblem, match="anchors and aliases"):
+        content_loader.load_yaml_with_lines(text)
+
+
+def test_block_nesting_is_capped_while_composing():
+    from programs import content_loader
+
+    deep = "".join("  " * i + f"k{i}:\n" for i in range(content_loader.MAX_NESTING + 5)) + "  " * 60 + "x\n"
+    with pytest.raises(content_loader.YamlProblem, match="nested more than"):
+        content_loader.load_yaml_with_lines(deep)

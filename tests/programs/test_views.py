@@ -1,15 +1,25 @@
 """Staff pages: program list and outline, preview as patient, clinic defaults, recordings,
 licensed questionnaires. Access per persona is in tests/programs/matrix.py."""
 
+import time
+
 import pytest
 from django.apps import apps
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from programs.models import ClinicProgramSetting, LicensedInstrument, StepMedia
+from programs.models import ClinicProgramSetting, LicensedInstrument, LicensedUpload, StepMedia
 from tests.programs.helpers import add_recording, load_tiny, tiny_step
 
 pytestmark = pytest.mark.django_db
+
+
+def settings_media_root():
+    from pathlib import Path
+
+    from django.conf import settings
+
+    return Path(settings.MEDIA_ROOT)
 
 
 def preview_url(version, slug):
@@ -298,6 +308,143 @@ class TestRecordings:
         assert "Choose a file of type" in response.content.decode()
         assert not StepMedia.objects.exists()
 
+    @pytest.mark.parametrize(
+        "name,content",
+        [
+            ("page.mp3", b"<html><script>alert(1)</script></html>"),
+            ("program.mp3", b"MZ\x90\x00\x03\x00\x00\x00"),
+            ("video.mp3", b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00"),
+            ("sound.wav", b"OggS\x00\x02" + b"\x00" * 20),
+        ],
+    )
+    def test_upload_checks_the_content_not_only_the_name(self, world, client_for, tiny, name, content):
+        response = client_for(world.admin.user).post(
+            reverse("programs:media_upload", args=[tiny_step("breathing").pk]),
+            {"file": SimpleUploadedFile(name, content, content_type="audio/mpeg")},
+        )
+        assert response.status_code == 200
+        assert "its content does not match its name" in response.content.decode()
+        assert not StepMedia.objects.exists()
+
+    @pytest.mark.parametrize(
+        "name,content",
+        [
+            ("a.mp3", b"ID3\x04\x00\x00\x00\x00\x00\x00"),
+            ("a.mp3", b"\xff\xfb\x90\x64\x00"),
+            ("a.m4a", b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00"),
+            ("a.ogg", b"OggS\x00\x02" + b"\x00" * 20),
+            ("a.wav", b"RIFF\x24\x08\x00\x00WAVEfmt "),
+            ("a.webm", b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x84webm"),
+            ("a.aac", b"\xff\xf1\x50\x80\x02\x1f\xfc"),
+        ],
+    )
+    def test_upload_accepts_real_audio(self, world, client_for, tiny, name, content):
+        response = client_for(world.admin.user).post(
+            reverse("programs:media_upload", args=[tiny_step("breathing").pk]),
+            {"file": SimpleUploadedFile(name, content, content_type="application/octet-stream")},
+        )
+        assert response.status_code == 302
+        assert StepMedia.objects.filter(clinic=world.clinic).exists()
+
+    def test_upload_over_the_size_limit_is_refused(self, world, client_for, tiny, settings):
+        settings.ICBT_RECORDING_MAX_MB = 1
+        page = client_for(world.admin.user).get(
+            reverse("programs:media_upload", args=[tiny_step("breathing").pk])
+        )
+        assert "At most 1.0\xa0MB." in page.content.decode()
+        response = client_for(world.admin.user).post(
+            reverse("programs:media_upload", args=[tiny_step("breathing").pk]),
+            {
+                "file": SimpleUploadedFile(
+                    "big.mp3", b"ID3" + b"\x00" * (1024 * 1024), content_type="audio/mpeg"
+                )
+            },
+        )
+        assert response.status_code == 200
+        assert "This recording is too large (1.0\xa0MB). Recordings can be at most 1.0\xa0MB." in (
+            response.content.decode()
+        )
+        assert not StepMedia.objects.exists()
+
+    def test_replaced_files_are_deleted_after_commit(
+        self, world, client_for, tiny, django_capture_on_commit_callbacks
+    ):
+        client = client_for(world.admin.user)
+        url = reverse("programs:media_upload", args=[tiny_step("story").pk])
+        vtt = b"WEBVTT\n\n00:00.000 --> 00:01.000\nHello\n"
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(
+                url,
+                {
+                    "file": SimpleUploadedFile("v.mp4", b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00"),
+                    "captions": SimpleUploadedFile("c.vtt", vtt),
+                },
+            )
+        first = StepMedia.objects.get()
+        old_file, old_captions = first.file.name, first.captions.name
+        storage = first.file.storage
+        assert storage.exists(old_file) and storage.exists(old_captions)
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            client.post(
+                url, {"file": SimpleUploadedFile("v.mp4", b"\x00\x00\x00\x18ftypisom\x00\x00\x00\x00")}
+            )
+        assert storage.exists(old_file), "deleted before the replacement was committed"
+        for callback in callbacks:
+            callback()
+        media = StepMedia.objects.get()
+        assert media.file.name != old_file and storage.exists(media.file.name)
+        assert not storage.exists(old_file)
+        assert media.captions.name == old_captions and storage.exists(old_captions)
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(
+                url,
+                {
+                    "file": SimpleUploadedFile("w.mp4", b"\x00\x00\x00\x18ftypisom\x00\x00\x00\x00"),
+                    "captions": SimpleUploadedFile("d.vtt", vtt),
+                },
+            )
+        assert not storage.exists(old_captions)
+        assert sorted(p.name for p in (settings_media_root() / media.file.name).parent.iterdir()) == sorted(
+            [
+                StepMedia.objects.get().file.name.rsplit("/", 1)[1],
+                StepMedia.objects.get().captions.name.rsplit("/", 1)[1],
+            ]
+        )
+
+    def test_the_django_admin_checks_and_cleans_up_the_same(
+        self, world, client_for, tiny, django_capture_on_commit_callbacks
+    ):
+        from tests.factories import give_totp, make_user
+
+        operator = give_totp(make_user("ops@platform.test", is_staff=True, is_superuser=True))
+        client = client_for(operator)
+        data = {"clinic": world.clinic.pk, "step_key": "tiny-program/first/breathing", "language": "en"}
+        refused = client.post(
+            reverse("admin:programs_stepmedia_add"),
+            {**data, "file": SimpleUploadedFile("page.mp3", b"<html></html>")},
+        )
+        assert (
+            refused.status_code == 200 and "its content does not match its name" in refused.content.decode()
+        )
+        assert not StepMedia.objects.exists()
+        assert (
+            client.post(
+                reverse("admin:programs_stepmedia_add"),
+                {**data, "file": SimpleUploadedFile("a.mp3", b"ID3\x04")},
+            ).status_code
+            == 302
+        )
+        media = StepMedia.objects.get()
+        old = media.file.name
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                reverse("admin:programs_stepmedia_change", args=[media.pk]),
+                {**data, "file": SimpleUploadedFile("b.mp3", b"ID3\x03")},
+            )
+        assert response.status_code == 302
+        media.refresh_from_db()
+        assert media.file.name != old and not media.file.storage.exists(old)
+
     def test_page_steps_have_no_upload(self, world, client_for, tiny):
         response = client_for(world.admin.user).get(
             reverse("programs:media_upload", args=[tiny_step("intro").pk])
@@ -350,23 +497,83 @@ items:
 """
 
 
+BILLION_LAUGHS = (
+    b'instrument: cis_fatigue\na: &a ["x","x","x","x","x","x","x","x","x","x"]\n'
+    + b"".join(
+        f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]\n".encode()
+        for previous, name in zip("abcdef", "bcdefg", strict=True)
+    )
+    + b"items: *g\n"
+)
+
+
 class TestLicensedQuestionnaires:
-    def test_upload(self, world, client_for):
+    def test_upload(self, world, client_for, django_capture_on_commit_callbacks):
         client = client_for(world.admin.user)
-        response = client.post(
-            reverse("programs:licensed_list"),
-            {"file": SimpleUploadedFile("cis.yaml", LICENSED_YAML.encode())},
-        )
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                reverse("programs:licensed_list"),
+                {"file": SimpleUploadedFile("cis.yaml", LICENSED_YAML.encode())},
+            )
         assert response.status_code == 302
         record = LicensedInstrument.objects.get(clinic=world.clinic)
         assert record.reverse_scored == [1, 2, 4] and len(record.items) == 8
-        assert "Fatigue statements" in client.get(reverse("programs:licensed_list")).content.decode()
+        page = client.get(reverse("programs:licensed_list")).content.decode()
+        assert "Fatigue statements" in page and "cis.yaml" in page and "Loaded" in page
+        upload = LicensedUpload.objects.get()
+        assert upload.status == "loaded" and upload.instrument == record and bytes(upload.data) == b""
 
-    def test_bad_file_names_the_line(self, world, client_for):
+    def test_bad_file_names_the_line(self, world, client_for, django_capture_on_commit_callbacks):
         bad = LICENSED_YAML.replace("reverse_scored: [1, 2, 4]", "reverse_scored: [1, 9]")
+        client = client_for(world.admin.user)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                reverse("programs:licensed_list"), {"file": SimpleUploadedFile("cis.yaml", bad.encode())}
+            )
+        assert response.status_code == 302
+        page = client.get(reverse("programs:licensed_list")).content.decode()
+        assert "Refused" in page and "Line 14" in page
+        assert not LicensedInstrument.objects.exists()
+
+    def test_the_request_stores_the_file_and_parses_nothing(self, world, client_for, monkeypatch):
+        """The web request only keeps the bytes; the page says the file waits to be checked."""
+        from programs import content_loader
+
+        def no_parsing(text):
+            raise AssertionError("parsed in the web request")
+
+        monkeypatch.setattr(content_loader, "load_yaml_with_lines", no_parsing)
+        client = client_for(world.admin.user)
+        response = client.post(
+            reverse("programs:licensed_list"), {"file": SimpleUploadedFile("laughs.yaml", BILLION_LAUGHS)}
+        )
+        assert response.status_code == 302
+        upload = LicensedUpload.objects.get()
+        assert upload.status == "waiting" and bytes(upload.data) == BILLION_LAUGHS
+        assert "Waiting to be checked" in client.get(reverse("programs:licensed_list")).content.decode()
+
+    def test_billion_laughs_is_refused_in_plain_words(
+        self, world, client_for, django_capture_on_commit_callbacks
+    ):
+        client = client_for(world.admin.user)
+        started = time.monotonic()
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(
+                reverse("programs:licensed_list"), {"file": SimpleUploadedFile("laughs.yaml", BILLION_LAUGHS)}
+            )
+        assert time.monotonic() - started < 2
+        upload = LicensedUpload.objects.get()
+        assert upload.status == "refused" and "anchors and aliases" in upload.reason
+        assert "anchors and aliases" in client.get(reverse("programs:licensed_list")).content.decode()
+
+    def test_too_large_file_is_refused_in_the_form(self, world, client_for, settings):
+        settings.ICBT_LICENSED_UPLOAD_MAX_BYTES = 100
         response = client_for(world.admin.user).post(
-            reverse("programs:licensed_list"), {"file": SimpleUploadedFile("cis.yaml", bad.encode())}
+            reverse("programs:licensed_list"),
+            {"file": SimpleUploadedFile("cis.yaml", LICENSED_YAML.encode())},
         )
         assert response.status_code == 200
-        assert "Line 14" in response.content.decode()
-        assert not LicensedInstrument.objects.exists()
+        assert (
+            "This file is too large for a questionnaire (at most 100\xa0bytes)." in response.content.decode()
+        )
+        assert not LicensedUpload.objects.exists()
