@@ -8,6 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from patients.forms_intake import DATE_INPUT
 from patients.models import (
@@ -120,7 +121,54 @@ class CadenceForm(CadenceFields):
     pass
 
 
-class EnrollmentStatusForm(forms.Form):
+def open_items_text(*, urgent: int, messages: int) -> str:
+    """ "1 urgent item and 1 message still open", in words for the counts that are not zero."""
+    urgent_text = ngettext("%(count)s urgent item", "%(count)s urgent items", urgent) % {"count": urgent}
+    messages_text = ngettext("%(count)s message", "%(count)s messages", messages) % {"count": messages}
+    if urgent and messages:
+        return _("%(urgent)s and %(messages)s still open") % {
+            "urgent": urgent_text,
+            "messages": messages_text,
+        }
+    return _("%(items)s still open") % {"items": urgent_text if urgent else messages_text}
+
+
+class OpenItemsConfirmation(forms.Form):
+    """Ending a treatment while an urgent item or an unanswered message waits asks for a
+    confirmation first. ``open_items``: ``(urgent, messages)`` counts of the enrollment, given
+    only when the form's action ends it."""
+
+    confirm_open_items = forms.BooleanField(
+        label=_("End it anyway: these stay on the worklist until someone handles them"), required=False
+    )
+
+    def __init__(self, *args, open_items=(0, 0), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.open_items = tuple(open_items)
+        if not any(self.open_items):
+            del self.fields["confirm_open_items"]
+        else:
+            self.order_fields([name for name in self.fields if name != "confirm_open_items"])
+
+    @property
+    def open_items_text(self) -> str:
+        if not any(self.open_items):
+            return ""
+        urgent, messages = self.open_items
+        return open_items_text(urgent=urgent, messages=messages)
+
+    def clean(self):
+        data = super().clean()
+        if "confirm_open_items" in self.fields and not data.get("confirm_open_items"):
+            self.add_error(
+                "confirm_open_items",
+                _("%(items)s. Handle them first, or tick the box to end the treatment anyway.")
+                % {"items": self.open_items_text},
+            )
+        return data
+
+
+class EnrollmentStatusForm(OpenItemsConfirmation):
     ACTIONS = [
         ("pause", _("Pause")),
         ("resume", _("Resume")),
@@ -136,6 +184,8 @@ class EnrollmentStatusForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Required to stop or step up."),
     )
+
+    ENDING = ("complete", "stop", "step_up")
 
     def clean(self):
         data = super().clean()
@@ -224,7 +274,7 @@ class QuestionnaireEntryForm(forms.Form):
         ]
 
 
-class SteppedCareDecisionForm(forms.Form):
+class SteppedCareDecisionForm(OpenItemsConfirmation):
     decision = forms.ChoiceField(
         label=_("Decision"), choices=SteppedCareDecision.Decision.choices, widget=forms.RadioSelect
     )
@@ -238,7 +288,7 @@ class SteppedCareDecisionForm(forms.Form):
     )
 
 
-class CompleteForm(forms.Form):
+class CompleteForm(OpenItemsConfirmation):
     reason = forms.CharField(
         label=_("Closing note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
     )
