@@ -352,13 +352,19 @@ class AssignmentAnswer(ReviewMixin):
 
 
 class DiaryEntry(ReviewMixin):
-    """One day (or week) of a diary. Numbers, choices and times are in ``values`` (plain JSON,
-    so graphs are computed in the database); free text is in ``text`` (encrypted JSON)."""
+    """One day (or week) of a diary, or one moment of a per-moment diary. Numbers, choices and
+    times are in ``values`` (plain JSON, so graphs are computed in the database); free text is in
+    ``text`` (encrypted JSON).
+
+    ``per_moment`` copies the diary type's declaration when the entry is written: a day holds one
+    entry of a one-per-day diary (the database refuses a second one, so a second tab corrects
+    rather than duplicates) and any number of a per-moment diary, each kept."""
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="diary_entries")
     diary_type = models.ForeignKey("programs.DiaryType", on_delete=models.PROTECT, related_name="+")
     entry_date = models.DateField(_("date"))
+    per_moment = models.BooleanField(default=False)
     values = models.JSONField(default=dict, blank=True)
     text = EncryptedTextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -368,7 +374,9 @@ class DiaryEntry(ReviewMixin):
         ordering = ["-entry_date", "-pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["enrollment", "diary_type", "entry_date"], name="diary_entry_one_per_day"
+                fields=["enrollment", "diary_type", "entry_date"],
+                condition=models.Q(per_moment=False),
+                name="diary_entry_one_per_day",
             ),
         ]
 

@@ -280,8 +280,13 @@ def diary_entry_save(
     answers: dict,
     step: Step | None = None,
     today: date | None = None,
+    entry_uid=None,
 ) -> DiaryEntry:
     """Write (or correct) the entry of ``diary_type`` for ``entry_date``.
+
+    ``entry_uid`` names the entry the patient chose to correct (it keeps its date). Without it,
+    a one-per-day diary corrects that day's entry (the form showed it), and a per-moment diary
+    always adds a new entry: nothing written earlier is replaced.
 
     Numbers, choices and times go to ``values`` (plain JSON, so graphs are computed in the
     database); free text goes to ``text`` (encrypted JSON). A day may be filled in up to six
@@ -299,9 +304,15 @@ def diary_entry_save(
         raise ValidationError({"entry_date": _("You can fill in today and the six days before.")})
     now = timezone.now()
     _enrollment_lock(enrollment)
-    entry = DiaryEntry.objects.filter(
-        enrollment=enrollment, diary_type=diary_type, entry_date=entry_date
-    ).first()
+    entries = DiaryEntry.objects.filter(enrollment=enrollment, diary_type=diary_type)
+    if entry_uid:
+        entry = entries.filter(uid=entry_uid).first()
+        if entry is None:
+            raise ValidationError(_("This entry is no longer there. Start a new entry instead."))
+    elif diary_type.per_moment:
+        entry = None
+    else:
+        entry = entries.filter(entry_date=entry_date, per_moment=False).first()
     if entry is not None and not diary_entry_editable(entry, today=today):
         raise ValidationError(
             _(
@@ -311,7 +322,11 @@ def diary_entry_save(
         )
     if entry is None:
         entry = DiaryEntry(
-            enrollment=enrollment, diary_type=diary_type, entry_date=entry_date, created_at=now
+            enrollment=enrollment,
+            diary_type=diary_type,
+            entry_date=entry_date,
+            per_moment=diary_type.per_moment,
+            created_at=now,
         )
     entry.enrollment = enrollment
     text_names = {d["name"] for d in diary_type.fields if d["type"] in DIARY_TEXT_TYPES}

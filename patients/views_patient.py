@@ -6,6 +6,7 @@ Every write goes through a service in ``patients.services``.
 """
 
 import json
+import uuid
 from datetime import date, timedelta
 
 from django.contrib import messages
@@ -354,6 +355,10 @@ def _diary_step(request, enrollment, progress, place, state):
     step = place.step
     today = timezone.localdate()
     entry = selectors.diary_entry_today(enrollment=enrollment, diary_type=step.diary_type, today=today)
+    if step.diary_type.per_moment:
+        # Each moment is a new entry: the form starts empty; earlier ones are kept and listed
+        # under My diaries.
+        entry = None
     editable = entry is None or services.diary_entry_editable(entry, today=today)
     answers = services.diary_entry_answers(entry) if entry is not None else None
     if request.method == "POST":
@@ -372,7 +377,10 @@ def _diary_step(request, enrollment, progress, place, state):
                 _form_error(form, exc)
             else:
                 messages.success(
-                    request, _("Today's diary is saved. You can change it until the end of the day.")
+                    request,
+                    _("Your entry is saved. The next time, you start a new entry; this one is kept.")
+                    if step.diary_type.per_moment
+                    else _("Today's diary is saved. You can change it until the end of the day."),
                 )
                 return redirect(step_url(step))
     else:
@@ -610,6 +618,13 @@ def diary_detail(request, diary_slug):
     )
 
 
+def _uuid(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def diary_write(request, diary_slug):
@@ -621,7 +636,16 @@ def diary_write(request, diary_slug):
         day = date.fromisoformat(request.GET.get("date", "")) if request.method == "GET" else today
     except ValueError:
         day = today
-    entry = selectors.diary_entry_on(enrollment=enrollment, diary_type=diary_type, day=day)
+    chosen = _uuid(request.POST.get("entry") if request.method == "POST" else request.GET.get("entry"))
+    if chosen is not None:
+        entry = selectors.diary_entry_get(enrollment=enrollment, uid=chosen)
+        if entry.diary_type_id != diary_type.pk:
+            raise Http404
+        day = entry.entry_date
+    elif diary_type.per_moment:
+        entry = None  # a new moment: what was written before stays as it is
+    else:
+        entry = selectors.diary_entry_on(enrollment=enrollment, diary_type=diary_type, day=day)
     if (
         request.method == "GET"
         and entry is not None
@@ -638,6 +662,7 @@ def diary_write(request, diary_slug):
                     entry_date=form.cleaned_data["entry_date"],
                     answers=form.answers(),
                     today=today,
+                    entry_uid=chosen,
                 )
             except ValidationError as exc:
                 _form_error(form, exc)
@@ -659,6 +684,7 @@ def diary_write(request, diary_slug):
             "diary_type": diary_type,
             "form": form,
             "entry": entry,
+            "chosen": chosen,
             "editable": enrollment.is_open,
         },
     )

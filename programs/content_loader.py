@@ -230,6 +230,7 @@ class ParsedDiary:
     frequency: str
     fields: list[dict]
     chart: list[str]
+    entries: str = "one_per_day"
 
 
 @dataclass
@@ -633,7 +634,7 @@ class _LanguageReader:
                 continue
             c.keys(
                 node,
-                {"slug", "title", "frequency", "description", "fields", "chart"},
+                {"slug", "title", "frequency", "entries", "description", "fields", "chart"},
                 {"slug", "title", "frequency", "fields"},
                 where,
             )
@@ -644,6 +645,9 @@ class _LanguageReader:
             frequency = node.get("frequency")
             if frequency not in ("daily", "weekly"):
                 c.error(node.line_of("frequency"), f"{where}: frequency must be daily or weekly")
+            entries = node.get("entries", "one_per_day")
+            if entries not in ("one_per_day", "per_moment"):
+                c.error(node.line_of("entries"), f"{where}: entries must be one_per_day or per_moment")
             fields = self.fields(node, where, DIARY_FIELD_TYPES)
             numeric = {f["name"] for f in fields if f["type"] in ("scale", "number")}
             chart = c.listing(node, "chart", where, required=False)
@@ -656,6 +660,7 @@ class _LanguageReader:
                     title=c.text(node, "title", where, max_length=160),
                     description=c.text(node, "description", where, required=False, max_length=1000),
                     frequency=str(frequency),
+                    entries=str(entries),
                     fields=fields,
                     chart=[str(n) for n in chart],
                 )
@@ -795,7 +800,7 @@ class _LanguageReader:
         for i, diary in enumerate(p.diaries):
             line = diary_nodes.line_of(i)
             skeleton[f"diary '{diary.slug}'"] = (
-                (diary.frequency, tuple(diary.chart), tuple(f["name"] for f in diary.fields)),
+                (diary.frequency, diary.entries, tuple(diary.chart), tuple(f["name"] for f in diary.fields)),
                 line,
             )
             for f in diary.fields:

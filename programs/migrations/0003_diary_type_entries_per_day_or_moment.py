@@ -1,0 +1,50 @@
+"""Diary types declare how many entries a day holds (one, or one per moment).
+
+The relaxation log and the thoughts diary of Master your Pain are kept after each exercise or
+moment: versions loaded before the declaration existed get it here, so that patients already
+enrolled on them stop losing an earlier entry of the day. Published content is otherwise
+immutable (0002): the trigger is set aside for this one update only. On SQLite, adding the column
+rebuilds the table and drops its trigger, which is then created again.
+"""
+
+from importlib import import_module
+
+from django.db import migrations, models
+
+immutable = import_module("programs.migrations.0002_published_content_immutable")
+
+PER_MOMENT = {"master-your-pain": ("relaxation", "thoughts")}
+
+
+def declare_per_moment(apps, schema_editor):
+    DiaryType = apps.get_model("programs", "DiaryType")
+    vendor = schema_editor.connection.vendor
+    if vendor == "postgresql":
+        schema_editor.execute("ALTER TABLE programs_diarytype DISABLE TRIGGER programs_diarytype_immutable")
+    elif vendor == "sqlite":
+        schema_editor.execute("DROP TRIGGER IF EXISTS programs_diarytype_immutable")
+    for program, slugs in PER_MOMENT.items():
+        DiaryType.objects.filter(version__program__slug=program, slug__in=slugs).update(entries="per_moment")
+    if vendor == "postgresql":
+        schema_editor.execute("ALTER TABLE programs_diarytype ENABLE TRIGGER programs_diarytype_immutable")
+    elif vendor == "sqlite":
+        immutable.forwards(apps, schema_editor)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("programs", "0002_published_content_immutable"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="diarytype",
+            name="entries",
+            field=models.CharField(
+                choices=[("one_per_day", "one entry per day"), ("per_moment", "an entry per moment")],
+                default="one_per_day",
+                max_length=12,
+            ),
+        ),
+        migrations.RunPython(declare_per_moment, migrations.RunPython.noop),
+    ]
