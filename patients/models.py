@@ -426,6 +426,38 @@ class QuestionnaireResponse(ReviewMixin):
         return bool(self.flags)
 
 
+class QuestionnaireDraft(models.Model):
+    """The answers a patient gave so far on a questionnaire they have not sent yet, so that they
+    can come back to it: one per questionnaire step, or per questionnaire and moment when it has
+    no step. Removed when the questionnaire is sent."""
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="questionnaire_drafts")
+    code = models.CharField(max_length=32)
+    moment = models.CharField(max_length=8, choices=QuestionnaireResponse.Moment.choices)
+    step = models.ForeignKey(
+        "programs.Step", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    answers = models.JSONField(default=dict, blank=True)
+    saved_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrollment", "step"],
+                condition=models.Q(step__isnull=False),
+                name="questionnaire_draft_one_per_step",
+            ),
+            models.UniqueConstraint(
+                fields=["enrollment", "code", "moment"],
+                condition=models.Q(step__isnull=True),
+                name="questionnaire_draft_one_per_moment",
+            ),
+        ]
+
+    def __str__(self):
+        return f"questionnaire draft {self.pk}"
+
+
 class TreatmentSession(models.Model):
     """A face-to-face, phone, video or group contact, in the same timeline (blended care)."""
 

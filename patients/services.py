@@ -21,6 +21,7 @@ from patients.models import (
     IntakeRequest,
     ModuleState,
     Patient,
+    QuestionnaireDraft,
     QuestionnaireResponse,
     Referral,
     StepOverride,
@@ -423,10 +424,50 @@ def questionnaire_submit(
         actor_id=enrollment.patient.user_id,
         detail={"code": code, "moment": moment, "total": float(score.total), "flags": response.flags},
     )
+    _questionnaire_drafts(enrollment=enrollment, code=code, moment=moment, step=step).delete()
     if step is not None:
         _step_done(enrollment, step, now=now)
     _enrollment_touch(enrollment, now=now, step=step)
     return response
+
+
+def _questionnaire_drafts(*, enrollment: Enrollment, code: str, moment: str, step: Step | None):
+    drafts = QuestionnaireDraft.objects.filter(enrollment=enrollment)
+    if step is not None:
+        return drafts.filter(step=step)
+    return drafts.filter(step__isnull=True, code=code, moment=moment)
+
+
+def questionnaire_draft_get(
+    *, enrollment: Enrollment, code: str, moment: str, step: Step | None = None
+) -> dict:
+    """The answers saved so far (``{item number: value}``), empty when there is no draft."""
+    draft = _questionnaire_drafts(enrollment=enrollment, code=code, moment=moment, step=step).first()
+    return {int(n): v for n, v in draft.answers.items()} if draft is not None else {}
+
+
+@transaction.atomic
+def questionnaire_draft_save(
+    *, enrollment: Enrollment, code: str, moment: str, answers: dict, step: Step | None = None
+) -> QuestionnaireDraft | None:
+    """Keep the answers given so far, so the patient can come back to the questionnaire. Saving
+    no answers at all keeps an earlier draft as it is (an empty form never wipes one); sending
+    the questionnaire removes the draft (``questionnaire_submit``)."""
+    _require_open(enrollment)
+    if moment not in QuestionnaireResponse.Moment.values:
+        raise ValidationError(_("Unknown moment."))
+    if step is not None:
+        _require_step(enrollment, step, Step.Kind.QUESTIONNAIRE)
+    _enrollment_lock(enrollment)
+    draft = _questionnaire_drafts(enrollment=enrollment, code=code, moment=moment, step=step).first()
+    if not answers:
+        return draft
+    if draft is None:
+        draft = QuestionnaireDraft(enrollment=enrollment, code=code, moment=moment, step=step)
+    draft.answers = {str(int(n)): int(v) for n, v in answers.items()}
+    draft.saved_at = timezone.now()
+    draft.save()
+    return draft
 
 
 # --- Getting in, intake, enrollment, tailoring, sessions, end of program (issue 4, staff side) ----

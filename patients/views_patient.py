@@ -409,23 +409,35 @@ def _questionnaire_step(request, enrollment, progress, place, state):
     presentation = questionnaire_presentation_for(step, clinic_id=enrollment.clinic_id)
     form = None
     if response is None and presentation.available:
-        form = QuestionnaireForm(
-            request.POST if request.method == "POST" else None, presentation=presentation
-        )
-        if request.method == "POST" and form.is_valid():
-            try:
-                response = services.questionnaire_submit(
-                    enrollment=enrollment,
-                    code=step.questionnaire,
-                    moment=questionnaire_moment(progress, step),
-                    answers=form.answers(),
-                    step=step,
-                    scoring_options=dict(presentation.scoring_options),
-                )
-            except ValidationError as exc:
-                _form_error(form, exc)
-            else:
+        where = {"code": step.questionnaire, "moment": questionnaire_moment(progress, step), "step": step}
+        if request.method == "POST":
+            form = QuestionnaireForm(request.POST, presentation=presentation)
+            action = request.POST.get("action", "")
+            if action in ("draft", "next"):
+                saved = _questionnaire_draft_save(request, enrollment, form, where)
+                if action == "next" and saved:
+                    return redirect(_following_url(enrollment, place))
                 return redirect(step_url(step))
+            if form.is_valid():
+                try:
+                    response = services.questionnaire_submit(
+                        enrollment=enrollment,
+                        answers=form.answers(),
+                        scoring_options=dict(presentation.scoring_options),
+                        **where,
+                    )
+                except ValidationError as exc:
+                    _form_error(form, exc)
+                else:
+                    return redirect(step_url(step))
+            if response is None:
+                # Not sent: what was answered stays as a draft, and is shown again as given.
+                _questionnaire_draft_save(request, enrollment, form, where, quiet=True)
+        else:
+            form = QuestionnaireForm(
+                presentation=presentation,
+                answers=services.questionnaire_draft_get(enrollment=enrollment, **where),
+            )
     if request.method == "GET":
         # A licensed questionnaire whose texts the clinic has not loaded: the therapist asks it,
         # and for the patient the step is done.
@@ -456,6 +468,25 @@ def _result_context(enrollment, response) -> dict:
         "crisis": "self_harm" in (response.flags or []),
         "crisis_instructions": enrollment.clinic.crisis_instructions,
     }
+
+
+def _questionnaire_draft_save(request, enrollment, form, where, *, quiet=False) -> bool:
+    """Keep the answers given so far (see ``services.questionnaire_draft_save``)."""
+    try:
+        services.questionnaire_draft_save(enrollment=enrollment, answers=form.draft_answers(), **where)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return False
+    if not quiet:
+        messages.success(request, _("Your answers so far are saved. You can finish the questionnaire later."))
+    return True
+
+
+def _following_url(enrollment, place) -> str:
+    """Where "Next" leads from a step: the next step, or the module when it was the last."""
+    if place.next is not None:
+        return step_url(place.next)
+    return reverse("patients:module", args=[place.module.slug])
 
 
 # --- Questionnaires without a step (start/end of the version), and scores over time -------------------
@@ -489,11 +520,17 @@ def questionnaire_fill(request, moment, code):
         presentation = questionnaires.questionnaire_presentation(
             code, enrollment.version.language, licensed=licensed
         )
-        form = (
-            QuestionnaireForm(request.POST or None, presentation=presentation)
-            if presentation.available
-            else None
-        )
+        where = {"code": code, "moment": moment, "step": None}
+        form = None
+        if presentation.available:
+            form = QuestionnaireForm(
+                request.POST or None,
+                presentation=presentation,
+                answers=services.questionnaire_draft_get(enrollment=enrollment, **where),
+            )
+        if request.method == "POST" and form is not None and request.POST.get("action") == "draft":
+            _questionnaire_draft_save(request, enrollment, form, where)
+            return redirect(request.path)
         if request.method == "POST" and form is not None and form.is_valid():
             try:
                 response = services.questionnaire_submit(
@@ -511,6 +548,8 @@ def questionnaire_fill(request, moment, code):
                     T + "questionnaire_fill.html",
                     {"enrollment": enrollment, "code": code, **_result_context(enrollment, response)},
                 )
+        if request.method == "POST" and form is not None:
+            _questionnaire_draft_save(request, enrollment, form, where, quiet=True)
         return render(
             request,
             T + "questionnaire_fill.html",

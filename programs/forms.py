@@ -365,6 +365,16 @@ class QuestionnaireForm(forms.Form):
     def answers(self) -> dict[int, int]:
         return {int(name[1:]): value for name, value in self.cleaned_data.items() if name.startswith("q")}
 
+    def draft_answers(self) -> dict[int, int]:
+        """The items answered so far with one of their options, valid or not as a whole (a
+        draft): read from the submitted data, so it works before or without ``is_valid()``."""
+        answers = {}
+        for number, _text in self.presentation.items:
+            raw = self.data.get(self.add_prefix(f"q{number}"), "")
+            if raw in {value for value, _label in self.fields[f"q{number}"].choices}:
+                answers[number] = int(raw)
+        return answers
+
     def score(self) -> questionnaires.Score:
         return questionnaires.questionnaire_score(
             self.presentation.instrument.code, self.answers(), **self.presentation.scoring_options
