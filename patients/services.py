@@ -350,8 +350,22 @@ def diary_entry_save(
         )
     if step is not None:
         _step_done(enrollment, step, now=now)
+    _diary_steps_done(enrollment, diary_type, entry)
     _enrollment_touch(enrollment, now=now, step=step)
     return entry
+
+
+def _diary_steps_done(enrollment: Enrollment, diary_type: DiaryType, entry: DiaryEntry) -> None:
+    """Every diary step of ``diary_type`` the patient opened before ``entry`` was first written
+    is done, whichever page the entry came from (the step itself or My diaries)."""
+    opened = StepProgress.objects.filter(
+        enrollment=enrollment,
+        step__diary_type=diary_type,
+        completed_at__isnull=True,
+        first_seen_at__lte=entry.created_at,
+    ).select_related("step")
+    for row in opened:
+        _step_done(enrollment, row.step, now=entry.updated_at)
 
 
 def diary_entry_answers(entry: DiaryEntry) -> dict:
