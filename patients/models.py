@@ -338,6 +338,8 @@ class AssignmentAnswer(ReviewMixin):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     draft_saved_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Filled in at enrollment from the goals the therapist and the patient set at the intake.
+    from_intake = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

@@ -880,6 +880,40 @@ def intake_answers(intake: Intake) -> dict:
 # --- Enrollment -------------------------------------------------------------------------------
 
 
+def goals_step(version: ProgramVersion) -> tuple[Step, dict] | None:
+    """The program's goals assignment: the first assignment step (in program order) with a
+    ``goal_list`` field, and that field's definition."""
+    steps = Step.objects.filter(version=version, kind=Step.Kind.ASSIGNMENT).order_by(
+        "module__number", "position"
+    )
+    for step in steps:
+        field = next((f for f in step.fields if f.get("type") == "goal_list"), None)
+        if field is not None:
+            return step, field
+    return None
+
+
+def _goals_from_intake(enrollment: Enrollment, intake: Intake, *, now: datetime) -> AssignmentAnswer | None:
+    """Put the goals set at the intake into the patient's goals assignment, as a draft they can
+    change and hand in (marked ``from_intake``)."""
+    goals = [g.strip() for g in intake_answers(intake).get("goals", []) if g and g.strip()]
+    found = goals_step(enrollment.version)
+    if not goals or found is None:
+        return None
+    step, field = found
+    answer = AssignmentAnswer(
+        enrollment=enrollment,
+        step=step,
+        content=_dump({field["name"]: goals[: field.get("max_items", 5)]}),
+        status=AssignmentAnswer.Status.DRAFT,
+        draft_saved_at=now,
+        from_intake=True,
+    )
+    answer.full_clean()
+    answer.save()
+    return answer
+
+
 def _has_password(user: User) -> bool:
     return user.is_active and user.has_usable_password()
 
@@ -933,6 +967,8 @@ def enrollment_create(
     )
     enrollment.full_clean()
     enrollment.save()
+    if intake is not None:
+        _goals_from_intake(enrollment, intake, now=now)
     invited = False
     if not active:
         invitation_create(user=patient.user, kind=Invitation.Kind.PATIENT, created_by=enrolled_by.user)

@@ -303,6 +303,8 @@ def staff_intake_detail(request, pk, intake_id):
             "kind": kind,
             "summary": intake_criteria.intake_summary(kind, answers),
             "program_title": version.title if version else intake.program.slug,
+            "can_enroll": intake.decision == Intake.Decision.INDICATED
+            and selectors.open_enrollment(patient=patient) is None,
             "criteria": [
                 (label, answers.get("criteria", {}).get(code))
                 for code, label in intake_criteria.CDC_MAIN_CRITERIA
@@ -670,10 +672,12 @@ def overview_context(request, patient) -> dict:
     names = selectors.staff_names(clinic_id=patient.clinic_id, ids=timeline.staff_ids(events))
     for event in events:
         event.text = timeline.describe(event, names=names, programs=programs, steps=steps)
+    intakes = selectors.intakes_for(patient=patient)
     return {
         "enrollment": enrollment,
         "progress": progress,
-        "intakes": selectors.intakes_for(patient=patient),
+        "intakes": intakes,
+        "indicated_intake": next((i for i in intakes if i.decision == Intake.Decision.INDICATED), None),
         "referrals": selectors.pending_referrals_for(patient=patient),
         "events": events,
         "intake_programs": versions,
