@@ -252,15 +252,23 @@ class QuestionnaireEntryForm(forms.Form):
     moment = forms.ChoiceField(
         label=_("Moment"),
         choices=[
-            (QuestionnaireResponse.Moment.END, _("end")),
+            ("", _("Choose start or end")),
             (QuestionnaireResponse.Moment.START, _("start")),
+            (QuestionnaireResponse.Moment.END, _("end")),
         ],
+        error_messages={"required": _("Choose whether this is the start or the end score.")},
     )
     total = forms.CharField(
         label=_("Total score"),
         max_length=10,
         widget=forms.TextInput(attrs={"inputmode": "decimal"}),
         help_text=_("From the paper form. It is checked against the questionnaire's range."),
+    )
+    # Shown (as a checkbox) only once an end score without a start score was refused.
+    end_without_start = forms.BooleanField(
+        label=_("Yes, this is the end score, although there is no start score"),
+        required=False,
+        widget=forms.HiddenInput,
     )
 
     def __init__(self, *args, codes, **kwargs):
@@ -272,6 +280,14 @@ class QuestionnaireEntryForm(forms.Form):
             )
             for code in codes
         ]
+
+    def ask_end_without_start(self) -> None:
+        self.fields["end_without_start"].widget = forms.CheckboxInput()
+
+    def add_error(self, field, error):
+        super().add_error(field, error)
+        if "end_without_start" in self.errors:
+            self.ask_end_without_start()
 
 
 class SteppedCareDecisionForm(OpenItemsConfirmation):

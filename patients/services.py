@@ -1349,11 +1349,20 @@ def treatment_session_record(
 
 @transaction.atomic
 def questionnaire_score_enter(
-    *, enrollment: Enrollment, staff: StaffMember, code: str, moment: str, total, request=None
+    *,
+    enrollment: Enrollment,
+    staff: StaffMember,
+    code: str,
+    moment: str,
+    total,
+    request=None,
+    end_without_start: bool = False,
 ) -> QuestionnaireResponse:
     """Keep a total the therapist entered (a paper form, or a licensed questionnaire whose texts
     the clinic has not loaded), validated and interpreted by the programs app's scoring. One
-    score per questionnaire and moment (start or end)."""
+    score per questionnaire and moment (start or end). An end score of a questionnaire that
+    also has a start moment, filed while that start score is missing, is refused unless
+    ``end_without_start`` confirms it (a start score filed as the end is easily done)."""
     if moment not in (QuestionnaireResponse.Moment.START, QuestionnaireResponse.Moment.END):
         raise ValidationError({"moment": _("Choose start or end.")})
     version = enrollment.version
@@ -1377,6 +1386,23 @@ def questionnaire_score_enter(
     _enrollment_lock(enrollment)
     if QuestionnaireResponse.objects.filter(enrollment=enrollment, code=code, moment=moment).exists():
         raise ValidationError({"code": _("This questionnaire already has a score at that moment.")})
+    if (
+        moment == QuestionnaireResponse.Moment.END
+        and code in version.questionnaires_start
+        and not end_without_start
+        and not QuestionnaireResponse.objects.filter(
+            enrollment=enrollment, code=code, moment=QuestionnaireResponse.Moment.START
+        ).exists()
+    ):
+        raise ValidationError(
+            {
+                "end_without_start": _(
+                    "There is no start score of this questionnaire yet. If this score is from the "
+                    "start, choose start. If it really is the end score, tick the box to confirm."
+                )
+            },
+            code="end_without_start",
+        )
     now = timezone.now()
     response = QuestionnaireResponse(
         enrollment=enrollment,
