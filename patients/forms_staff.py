@@ -10,6 +10,7 @@ from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from icbt.forms import PlainMessagesMixin
 from patients.forms_intake import DATE_INPUT
 from patients.models import (
     Enrollment,
@@ -38,7 +39,7 @@ def _days(label, help_text=""):
     )
 
 
-class CadenceFields(forms.Form):
+class CadenceFields(PlainMessagesMixin, forms.Form):
     feedback_cadence = forms.ChoiceField(
         label=_("Feedback rhythm"),
         choices=Enrollment.Cadence.choices,
@@ -133,7 +134,7 @@ def open_items_text(*, urgent: int, messages: int) -> str:
     return _("%(items)s still open") % {"items": urgent_text if urgent else messages_text}
 
 
-class OpenItemsConfirmation(forms.Form):
+class OpenItemsConfirmation(PlainMessagesMixin, forms.Form):
     """Ending a treatment while an urgent item or an unanswered message waits asks for a
     confirmation first. ``open_items``: ``(urgent, messages)`` counts of the enrollment, given
     only when the form's action ends it."""
@@ -213,7 +214,7 @@ class ModuleStateForm(forms.Form):
     )
 
 
-class TreatmentSessionForm(forms.Form):
+class TreatmentSessionForm(PlainMessagesMixin, forms.Form):
     held_on = forms.DateField(label=_("Date"), widget=DATE_INPUT)
     kind = forms.ChoiceField(
         label=_("Kind"),
@@ -247,7 +248,7 @@ class TreatmentSessionForm(forms.Form):
         return held_on
 
 
-class QuestionnaireEntryForm(forms.Form):
+class QuestionnaireEntryForm(PlainMessagesMixin, forms.Form):
     code = forms.ChoiceField(label=_("Questionnaire"))
     moment = forms.ChoiceField(
         label=_("Moment"),

@@ -448,7 +448,7 @@ class _LanguageReader:
             "choice": {"options"},
             "scale": {"min", "max", "min_label", "max_label"},
             "number": {"min", "max", "unit"},
-            "time": set(),
+            "time": {"not_before"},
             "yes_no": set(),
             "goal_list": {"min_items", "max_items"},
             "energy_points": {"budget", "activities"},
@@ -506,6 +506,8 @@ class _LanguageReader:
             if not labels:
                 c.error(node.line_of("activities"), f"{where}: list at least one activity")
             result["activities"] = labels
+        elif ftype == "time" and "not_before" in node:
+            result["not_before"] = str(node.get("not_before"))
         elif ftype == "think_feel_do":
             result["rows"] = c.integer(node, "rows", where, default=3, low=1, high=10)
             result["columns"] = list(THINK_FEEL_DO_COLUMNS)
@@ -545,6 +547,12 @@ class _LanguageReader:
             if definition["name"] in names:
                 self.check.error(
                     items.line_of(i), f"{where}: field name '{definition['name']}' appears twice"
+                )
+            earlier = definition.get("not_before")
+            if earlier is not None and not any(f["name"] == earlier and f["type"] == "time" for f in result):
+                self.check.error(
+                    items.line_of(i),
+                    f"{where}: 'not_before' must name a time field above this one (got {earlier!r})",
                 )
             names.add(definition["name"])
             result.append(definition)
@@ -858,6 +866,7 @@ def _field_shape(f: dict) -> tuple:
         f.get("rows"),
         f.get("min_items"),
         f.get("max_items"),
+        f.get("not_before"),
     )
 
 

@@ -1,4 +1,5 @@
-"""Diary types declare how many entries a day holds (one, or one per moment).
+"""Diary types declare how many entries a day holds (one, or one per moment), and a time field
+may be declared ``not_before`` another (getting up is not before waking up).
 
 The relaxation log and the thoughts diary of Master your Pain are kept after each exercise or
 moment: versions loaded before the declaration existed get it here, so that patients already
@@ -14,6 +15,7 @@ from django.db import migrations, models
 immutable = import_module("programs.migrations.0002_published_content_immutable")
 
 PER_MOMENT = {"master-your-pain": ("relaxation", "thoughts")}
+NOT_BEFORE = {("master-your-fatigue", "sleep-wake"): {"got_up_time": "woke_time"}}
 
 
 def declare_per_moment(apps, schema_editor):
@@ -25,6 +27,14 @@ def declare_per_moment(apps, schema_editor):
         schema_editor.execute("DROP TRIGGER IF EXISTS programs_diarytype_immutable")
     for program, slugs in PER_MOMENT.items():
         DiaryType.objects.filter(version__program__slug=program, slug__in=slugs).update(entries="per_moment")
+    for (program, slug), rules in NOT_BEFORE.items():
+        for diary in DiaryType.objects.filter(version__program__slug=program, slug=slug):
+            fields = [
+                {**f, "not_before": rules[f["name"]]} if f.get("name") in rules and f.get("type") == "time" else f
+                for f in diary.fields
+            ]
+            if fields != diary.fields:
+                DiaryType.objects.filter(pk=diary.pk).update(fields=fields)
     if vendor == "postgresql":
         schema_editor.execute("ALTER TABLE programs_diarytype ENABLE TRIGGER programs_diarytype_immutable")
     elif vendor == "sqlite":
