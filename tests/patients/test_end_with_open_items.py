@@ -131,3 +131,22 @@ def test_completing_from_the_end_page_warns_in_the_plural(world, client_for):
     client.post(url, {"reason": "", "confirm_open_items": "on"})
     enrollment.refresh_from_db()
     assert enrollment.status == Enrollment.Status.COMPLETED
+
+
+def test_after_the_end_the_therapist_can_still_answer_the_waiting_message_once(world, busy, client_for):
+    from django.core.exceptions import ValidationError
+
+    from messaging import services as messaging_services
+
+    Enrollment.objects.filter(pk=busy.pk).update(status=Enrollment.Status.STEPPED_UP, ended_at=timezone.now())
+    busy.refresh_from_db()
+    conversation = Conversation.objects.get(enrollment=busy)
+    conversation.enrollment = busy
+    messaging_services.message_send(
+        conversation=conversation, author=world.therapist.user, body="Read it; we talk on Tuesday."
+    )
+    assert "message" not in {item.kind for item in worklist(fetched_by=world.therapist.user).items}
+    with pytest.raises(ValidationError):  # nothing waits any more: the box is closed again
+        messaging_services.message_send(conversation=conversation, author=world.therapist.user, body="More")
+    with pytest.raises(ValidationError):  # and it stays closed for the patient
+        messaging_services.message_send(conversation=conversation, author=world.patient_a.user, body="Hi")
