@@ -3,6 +3,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -356,16 +357,34 @@ def diary_entry_save(
 
 
 def _diary_steps_done(enrollment: Enrollment, diary_type: DiaryType, entry: DiaryEntry) -> None:
-    """Every diary step of ``diary_type`` the patient opened before ``entry`` was first written
-    is done, whichever page the entry came from (the step itself or My diaries)."""
+    """Every diary step of ``diary_type`` the patient opened before ``entry`` was first written,
+    or on a day not after the day the entry is about, is done, whichever page the entry came
+    from (the step itself or My diaries)."""
+    next_midnight = timezone.make_aware(datetime.combine(entry.entry_date + timedelta(days=1), time.min))
     opened = StepProgress.objects.filter(
+        Q(first_seen_at__lte=entry.created_at) | Q(first_seen_at__lt=next_midnight),
         enrollment=enrollment,
         step__diary_type=diary_type,
         completed_at__isnull=True,
-        first_seen_at__lte=entry.created_at,
     ).select_related("step")
     for row in opened:
         _step_done(enrollment, row.step, now=entry.updated_at)
+
+
+@transaction.atomic
+def diary_step_open(*, enrollment: Enrollment, step: Step, today: date | None = None) -> bool:
+    """The patient opens a diary step of a diary they already kept today (from My diaries): the
+    step is done, as it would have been had they opened it first. Returns whether it is done."""
+    if not enrollment.is_open or step.kind != Step.Kind.DIARY or step.diary_type_id is None:
+        return False
+    today = today or timezone.localdate()
+    if not DiaryEntry.objects.filter(
+        enrollment=enrollment, diary_type_id=step.diary_type_id, entry_date__gte=today
+    ).exists():
+        return False
+    _enrollment_lock(enrollment)
+    _step_done(enrollment, step, now=timezone.now())
+    return True
 
 
 def diary_entry_answers(entry: DiaryEntry) -> dict:

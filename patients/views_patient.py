@@ -355,6 +355,7 @@ def _diary_step(request, enrollment, progress, place, state):
     step = place.step
     today = timezone.localdate()
     entry = selectors.diary_entry_today(enrollment=enrollment, diary_type=step.diary_type, today=today)
+    kept_today = entry is not None
     if step.diary_type.per_moment:
         # Each moment is a new entry: the form starts empty; earlier ones are kept and listed
         # under My diaries.
@@ -385,6 +386,9 @@ def _diary_step(request, enrollment, progress, place, state):
                 return redirect(step_url(step))
     else:
         services.step_visit(enrollment=enrollment, step=step)
+        if kept_today and not state.done:
+            # Kept today from My diaries before opening the step: that counts.
+            state.done = services.diary_step_open(enrollment=enrollment, step=step, today=today)
         form = (
             PatientDiaryForm(diary_type=step.diary_type, answers=answers, today=today, date_hidden=True)
             if editable and enrollment.is_open

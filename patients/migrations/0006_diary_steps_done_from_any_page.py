@@ -1,8 +1,10 @@
-"""Diary steps opened before an entry of their diary was written (from My diaries) are done: the
-rule the diary service now applies on every entry, applied once to what was written before."""
+"""Diary steps are done once their diary has an entry written after the step was opened, or about
+the day it was opened or later (from My diaries too): the rule the diary service now applies on
+every entry, applied once to what was written before."""
 
 from django.db import migrations
-from django.db.models import Min, OuterRef, Subquery
+from django.db.models import Min, OuterRef, Q, Subquery
+from django.db.models.functions import TruncDate
 
 
 def diary_steps_done(apps, schema_editor):
@@ -12,8 +14,8 @@ def diary_steps_done(apps, schema_editor):
         DiaryEntry.objects.filter(
             enrollment_id=OuterRef("enrollment_id"),
             diary_type_id=OuterRef("step__diary_type_id"),
-            created_at__gte=OuterRef("first_seen_at"),
         )
+        .filter(Q(created_at__gte=OuterRef("first_seen_at")) | Q(entry_date__gte=OuterRef("opened_on")))
         .order_by()
         .values("enrollment_id")
         .annotate(first=Min("created_at"))
@@ -21,11 +23,12 @@ def diary_steps_done(apps, schema_editor):
     )
     rows = (
         StepProgress.objects.filter(completed_at__isnull=True, step__diary_type__isnull=False)
+        .annotate(opened_on=TruncDate("first_seen_at"))
         .annotate(done_at=Subquery(first_after))
         .filter(done_at__isnull=False)
     )
     for row in rows:
-        StepProgress.objects.filter(pk=row.pk).update(completed_at=row.done_at)
+        StepProgress.objects.filter(pk=row.pk).update(completed_at=max(row.done_at, row.first_seen_at))
 
 
 class Migration(migrations.Migration):

@@ -51,12 +51,31 @@ def test_a_diary_kept_from_my_diaries_completes_the_opened_step_and_the_module(s
     assert action.step is None or action.step.step.slug != "start-diary"
 
 
-def test_an_entry_written_before_the_step_was_opened_does_not_count(setup):
+def test_todays_entry_written_before_the_step_was_opened_counts_when_it_is_opened(setup):
     version, enrollment, client = setup
     client.post("/me/diaries/mood/write/", dict(ENTRY, entry_date=timezone.localdate().isoformat()))
+    assert not StepProgress.objects.filter(enrollment=enrollment).exists()
+    client.get("/me/steps/first/start-diary/")
+    row = StepProgress.objects.get(enrollment=enrollment, step=step_of(version, "start-diary"))
+    assert row.completed_at is not None
+
+
+def test_an_entry_of_an_earlier_day_written_before_the_step_was_opened_does_not_count(setup):
+    version, enrollment, client = setup
+    yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
+    client.post("/me/diaries/mood/write/", dict(ENTRY, entry_date=yesterday))
     client.get("/me/steps/first/start-diary/")
     row = StepProgress.objects.get(enrollment=enrollment, step=step_of(version, "start-diary"))
     assert row.completed_at is None
+
+
+def test_a_missed_day_filled_in_after_the_step_was_opened_counts(setup):
+    version, enrollment, client = setup
+    client.get("/me/steps/first/start-diary/")
+    yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
+    client.post("/me/diaries/mood/write/", dict(ENTRY, entry_date=yesterday))
+    row = StepProgress.objects.get(enrollment=enrollment, step=step_of(version, "start-diary"))
+    assert row.completed_at is not None
 
 
 def test_the_migration_completes_steps_kept_from_my_diaries_before(setup):
