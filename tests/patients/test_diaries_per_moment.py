@@ -12,7 +12,7 @@ from programs.models import DiaryType
 from tests.patients.patient_helpers import enroll, tiny_version
 from tests.programs.helpers import copy_fixture
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.every_weekday]
 
 ENTRY = {"mood": "6", "bedtime": "22:30", "walked": "yes", "minutes": "25", "kind": "free", "note": "first"}
 

@@ -10,7 +10,7 @@ from patients.models import StepProgress, TimelineEvent
 from patients.progress import next_action, progress_for
 from tests.patients.patient_helpers import enroll, step_of, tiny_version
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.every_weekday]
 
 ENTRY = {"mood": "6", "bedtime": "22:30", "walked": "yes", "minutes": "25", "kind": "free"}
 

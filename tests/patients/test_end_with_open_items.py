@@ -12,6 +12,8 @@ from patients.models import Enrollment, QuestionnaireResponse
 from tests.messaging.helpers import enroll, submitted_answer
 from therapists.worklist import pending_count, worklist
 
+pytestmark = pytest.mark.every_weekday
+
 
 def _urgent_phq9(enrollment):
     return QuestionnaireResponse.objects.create(
