@@ -611,7 +611,11 @@ def staff_enrollment_end(request, pk, enrollment_id):
         if form.is_valid():
             try:
                 services.stepped_care_decide(
-                    enrollment=enrollment, staff=staff, request=request, **form.cleaned_data
+                    enrollment=enrollment,
+                    staff=staff,
+                    request=request,
+                    decision=form.cleaned_data["decision"],
+                    reason=form.cleaned_data["reason"],
                 )
             except ValidationError as exc:
                 form_errors_from(form, exc)

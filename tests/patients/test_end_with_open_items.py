@@ -152,3 +152,20 @@ def test_after_the_end_the_therapist_can_still_answer_the_waiting_message_once(w
         messaging_services.message_send(conversation=conversation, author=world.therapist.user, body="More")
     with pytest.raises(ValidationError):  # and it stays closed for the patient
         messaging_services.message_send(conversation=conversation, author=world.patient_a.user, body="Hi")
+
+
+def test_the_stepped_care_decision_warns_and_asks_for_a_confirmation(world, client_for):
+    from tests.patients import staff_helpers as sh
+
+    enrollment = sh.enroll(world.patient_a, sh.fatigue_version())
+    _urgent_phq9(enrollment)
+    url = reverse("patients:staff_enrollment_end", args=[world.patient_a.pk, enrollment.pk])
+    client = client_for(world.therapist.user)
+    assert "1 urgent item still open" in client.get(url).content.decode()
+    decision = {"decision": "step_up", "reason": "Still severely fatigued"}
+    assert client.post(url, decision).status_code == 200
+    enrollment.refresh_from_db()
+    assert enrollment.is_open
+    assert client.post(url, {**decision, "confirm_open_items": "on"}).status_code == 302
+    enrollment.refresh_from_db()
+    assert enrollment.status == Enrollment.Status.STEPPED_UP
