@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('patients', '0003_intake_request_language_timeline_kinds'),
-        ('programs', '0003_diary_type_entries_per_day_or_moment'),
+        ('programs', '0004_diary_type_entries_per_day_or_moment'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

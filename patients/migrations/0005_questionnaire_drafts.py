@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('patients', '0004_diary_entries_per_moment'),
-        ('programs', '0003_diary_type_entries_per_day_or_moment'),
+        ('programs', '0004_diary_type_entries_per_day_or_moment'),
     ]
 
     operations = [

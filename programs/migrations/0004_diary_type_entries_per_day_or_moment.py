@@ -43,7 +43,7 @@ def declare_per_moment(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("programs", "0002_published_content_immutable"),
+        ("programs", "0003_licensed_upload"),
     ]
 
     operations = [
