@@ -43,3 +43,50 @@ class PersonalSettingsForm(forms.Form):
             (code, get_language_info(code)["name_local"].capitalize()) for code, _name in settings.LANGUAGES
         ],
     )
+
+
+# Plain words for the checks Django words as "Ensure this value is ...": the same for every form
+# that takes them (``plain_messages``). Nothing typed is cut off: a text field carries no
+# ``maxlength`` attribute (a browser would silently drop what is pasted beyond it); the length is
+# checked on the server, which says by how much and keeps the text.
+PLAIN_MESSAGES = {
+    "max_length": _(
+        "This is %(show_value)s characters long, and the most is %(limit_value)s. "
+        "Please make it shorter; what you wrote is kept."
+    ),
+    "min_length": _("Please write at least %(limit_value)s characters."),
+    "max_value": _("Enter a number of %(limit_value)s or less."),
+    "min_value": _("Enter a number of %(limit_value)s or more."),
+    "max_digits": _("This number is too long. Enter a shorter number."),
+    "max_whole_digits": _("This number is too large. Enter a smaller number."),
+    "max_decimal_places": _("Use at most %(max)s digit after the decimal point, like 2.5."),
+    "step_size": _("Enter a number in steps of %(limit_value)s."),
+}
+PLAIN_INVALID = {
+    forms.IntegerField: _("Enter a whole number, like 3."),
+    forms.DecimalField: _("Enter a number, like 3 or 2.5."),
+    forms.FloatField: _("Enter a number, like 3 or 2.5."),
+    forms.TimeField: _("Enter a time, like 07:30."),
+    forms.DateField: _("Enter a date: day, month and year."),
+}
+
+
+def plain_messages(form: forms.Form) -> forms.Form:
+    """Give every field of ``form`` the plain messages above (call at the end of ``__init__``)."""
+    for field in form.fields.values():
+        field.error_messages.update(PLAIN_MESSAGES)
+        for kind, message in PLAIN_INVALID.items():
+            if isinstance(field, kind):
+                field.error_messages["invalid"] = message
+                break
+        if isinstance(field, forms.CharField):
+            field.widget.attrs.pop("maxlength", None)
+    return form
+
+
+class PlainMessagesMixin:
+    """A form with ``plain_messages``."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        plain_messages(self)

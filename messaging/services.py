@@ -140,6 +140,13 @@ def _staff_side(*, patient: Patient, user) -> Side:
     raise PermissionDenied
 
 
+def _patient_waits_for_an_answer(conversation: Conversation) -> bool:
+    """The conversation's last message is the patient's. After the treatment has ended the
+    clinic may still answer it (a closing reply): ending a treatment does not answer a message."""
+    last = conversation.messages.order_by("-created_at", "-pk").values_list("author__patient", flat=True)
+    return last.first() is not None
+
+
 def _require_open(enrollment: Enrollment) -> None:
     if not enrollment.is_open:
         raise ValidationError(_("This treatment has ended, so the message box is closed."), code="closed")
@@ -185,7 +192,8 @@ def message_send(*, conversation: Conversation, author, body: str, request=None)
     ``on_behalf_of``."""
     side = conversation_side(conversation=conversation, user=author)
     enrollment = conversation.enrollment
-    _require_open(enrollment)
+    if side.is_patient or not _patient_waits_for_an_answer(conversation):
+        _require_open(enrollment)
     body = text_validate(body)
     message = Message(conversation=conversation, author=author, on_behalf_of=side.on_behalf_of, body=body)
     message.full_clean()

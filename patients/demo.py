@@ -89,6 +89,7 @@ def _diary(
         enrollment=enrollment,
         diary_type=diary_type,
         entry_date=day,
+        per_moment=diary_type.per_moment,
         values=values,
         text=json.dumps(text) if text else "",
         created_at=created,

@@ -7,6 +7,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from icbt.forms import PlainMessagesMixin, plain_messages
 from patients import intake_criteria
 from patients.models import Intake, IntakeRequest
 from therapists.models import Clinic
@@ -23,7 +24,7 @@ class _StaffLabelChoiceField(forms.ModelChoiceField):
 # --- Public intake request ---------------------------------------------------------------------
 
 
-class IntakeRequestForm(forms.Form):
+class IntakeRequestForm(PlainMessagesMixin, forms.Form):
     """The short form on a public program page. Minimal data: how to reach the person. The
     ``website`` field is a honeypot: hidden from people (and from screen readers), filled in by
     bots; a request with it filled in is dropped without saying so."""
@@ -110,7 +111,7 @@ class IntakeRequestStatusForm(forms.Form):
 # --- Referral -----------------------------------------------------------------------------------
 
 
-class ReferralForm(forms.Form):
+class ReferralForm(PlainMessagesMixin, forms.Form):
     to_therapist = _StaffLabelChoiceField(
         label=_("Refer to"),
         queryset=None,
@@ -139,7 +140,7 @@ class ReferralForm(forms.Form):
         return self._programs[self.cleaned_data["program"]]
 
 
-class ReferralDecisionForm(forms.Form):
+class ReferralDecisionForm(PlainMessagesMixin, forms.Form):
     ACCEPT = "accept"
     DECLINE = "decline"
 
@@ -178,7 +179,7 @@ def _scale(label):
     )
 
 
-class IntakeFormBase(forms.Form):
+class IntakeFormBase(PlainMessagesMixin, forms.Form):
     """The parts every intake has: date, comorbidity, goals and the decision.
 
     ``checking=True`` is the "check the criteria" button: the decision is not asked yet, so the
@@ -227,6 +228,7 @@ class IntakeFormBase(forms.Form):
         self.checking = checking
         if checking:
             self.fields["decision"].required = False
+        plain_messages(self)  # the fields added here too
 
     def goal_fields(self):
         return [self[f"goal_{i}"] for i in range(1, intake_criteria.MAX_GOALS + 1)]

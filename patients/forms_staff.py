@@ -8,7 +8,9 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from icbt.forms import PlainMessagesMixin
 from patients.forms_intake import DATE_INPUT
 from patients.models import (
     Enrollment,
@@ -37,7 +39,7 @@ def _days(label, help_text=""):
     )
 
 
-class CadenceFields(forms.Form):
+class CadenceFields(PlainMessagesMixin, forms.Form):
     feedback_cadence = forms.ChoiceField(
         label=_("Feedback rhythm"),
         choices=Enrollment.Cadence.choices,
@@ -120,7 +122,54 @@ class CadenceForm(CadenceFields):
     pass
 
 
-class EnrollmentStatusForm(forms.Form):
+def open_items_text(*, urgent: int, messages: int) -> str:
+    """ "1 urgent item and 1 message still open", in words for the counts that are not zero."""
+    urgent_text = ngettext("%(count)s urgent item", "%(count)s urgent items", urgent) % {"count": urgent}
+    messages_text = ngettext("%(count)s message", "%(count)s messages", messages) % {"count": messages}
+    if urgent and messages:
+        return _("%(urgent)s and %(messages)s still open") % {
+            "urgent": urgent_text,
+            "messages": messages_text,
+        }
+    return _("%(items)s still open") % {"items": urgent_text if urgent else messages_text}
+
+
+class OpenItemsConfirmation(PlainMessagesMixin, forms.Form):
+    """Ending a treatment while an urgent item or an unanswered message waits asks for a
+    confirmation first. ``open_items``: ``(urgent, messages)`` counts of the enrollment, given
+    only when the form's action ends it."""
+
+    confirm_open_items = forms.BooleanField(
+        label=_("End it anyway: these stay on the worklist until someone handles them"), required=False
+    )
+
+    def __init__(self, *args, open_items=(0, 0), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.open_items = tuple(open_items)
+        if not any(self.open_items):
+            del self.fields["confirm_open_items"]
+        else:
+            self.order_fields([name for name in self.fields if name != "confirm_open_items"])
+
+    @property
+    def open_items_text(self) -> str:
+        if not any(self.open_items):
+            return ""
+        urgent, messages = self.open_items
+        return open_items_text(urgent=urgent, messages=messages)
+
+    def clean(self):
+        data = super().clean()
+        if "confirm_open_items" in self.fields and not data.get("confirm_open_items"):
+            self.add_error(
+                "confirm_open_items",
+                _("%(items)s. Handle them first, or tick the box to end the treatment anyway.")
+                % {"items": self.open_items_text},
+            )
+        return data
+
+
+class EnrollmentStatusForm(OpenItemsConfirmation):
     ACTIONS = [
         ("pause", _("Pause")),
         ("resume", _("Resume")),
@@ -136,6 +185,8 @@ class EnrollmentStatusForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Required to stop or step up."),
     )
+
+    ENDING = ("complete", "stop", "step_up")
 
     def clean(self):
         data = super().clean()
@@ -163,7 +214,7 @@ class ModuleStateForm(forms.Form):
     )
 
 
-class TreatmentSessionForm(forms.Form):
+class TreatmentSessionForm(PlainMessagesMixin, forms.Form):
     held_on = forms.DateField(label=_("Date"), widget=DATE_INPUT)
     kind = forms.ChoiceField(
         label=_("Kind"),
@@ -197,20 +248,28 @@ class TreatmentSessionForm(forms.Form):
         return held_on
 
 
-class QuestionnaireEntryForm(forms.Form):
+class QuestionnaireEntryForm(PlainMessagesMixin, forms.Form):
     code = forms.ChoiceField(label=_("Questionnaire"))
     moment = forms.ChoiceField(
         label=_("Moment"),
         choices=[
-            (QuestionnaireResponse.Moment.END, _("end")),
+            ("", _("Choose start or end")),
             (QuestionnaireResponse.Moment.START, _("start")),
+            (QuestionnaireResponse.Moment.END, _("end")),
         ],
+        error_messages={"required": _("Choose whether this is the start or the end score.")},
     )
     total = forms.CharField(
         label=_("Total score"),
         max_length=10,
         widget=forms.TextInput(attrs={"inputmode": "decimal"}),
         help_text=_("From the paper form. It is checked against the questionnaire's range."),
+    )
+    # Shown (as a checkbox) only once an end score without a start score was refused.
+    end_without_start = forms.BooleanField(
+        label=_("Yes, this is the end score, although there is no start score"),
+        required=False,
+        widget=forms.HiddenInput,
     )
 
     def __init__(self, *args, codes, **kwargs):
@@ -223,8 +282,16 @@ class QuestionnaireEntryForm(forms.Form):
             for code in codes
         ]
 
+    def ask_end_without_start(self) -> None:
+        self.fields["end_without_start"].widget = forms.CheckboxInput()
 
-class SteppedCareDecisionForm(forms.Form):
+    def add_error(self, field, error):
+        super().add_error(field, error)
+        if "end_without_start" in self.errors:
+            self.ask_end_without_start()
+
+
+class SteppedCareDecisionForm(OpenItemsConfirmation):
     decision = forms.ChoiceField(
         label=_("Decision"), choices=SteppedCareDecision.Decision.choices, widget=forms.RadioSelect
     )
@@ -238,7 +305,7 @@ class SteppedCareDecisionForm(forms.Form):
     )
 
 
-class CompleteForm(forms.Form):
+class CompleteForm(OpenItemsConfirmation):
     reason = forms.CharField(
         label=_("Closing note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
     )

@@ -338,6 +338,8 @@ class AssignmentAnswer(ReviewMixin):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     draft_saved_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Filled in at enrollment from the goals the therapist and the patient set at the intake.
+    from_intake = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
@@ -352,13 +354,19 @@ class AssignmentAnswer(ReviewMixin):
 
 
 class DiaryEntry(ReviewMixin):
-    """One day (or week) of a diary. Numbers, choices and times are in ``values`` (plain JSON,
-    so graphs are computed in the database); free text is in ``text`` (encrypted JSON)."""
+    """One day (or week) of a diary, or one moment of a per-moment diary. Numbers, choices and
+    times are in ``values`` (plain JSON, so graphs are computed in the database); free text is in
+    ``text`` (encrypted JSON).
+
+    ``per_moment`` copies the diary type's declaration when the entry is written: a day holds one
+    entry of a one-per-day diary (the database refuses a second one, so a second tab corrects
+    rather than duplicates) and any number of a per-moment diary, each kept."""
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="diary_entries")
     diary_type = models.ForeignKey("programs.DiaryType", on_delete=models.PROTECT, related_name="+")
     entry_date = models.DateField(_("date"))
+    per_moment = models.BooleanField(default=False)
     values = models.JSONField(default=dict, blank=True)
     text = EncryptedTextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -368,7 +376,9 @@ class DiaryEntry(ReviewMixin):
         ordering = ["-entry_date", "-pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["enrollment", "diary_type", "entry_date"], name="diary_entry_one_per_day"
+                fields=["enrollment", "diary_type", "entry_date"],
+                condition=models.Q(per_moment=False),
+                name="diary_entry_one_per_day",
             ),
         ]
 
@@ -416,6 +426,38 @@ class QuestionnaireResponse(ReviewMixin):
     @property
     def is_urgent(self) -> bool:
         return bool(self.flags)
+
+
+class QuestionnaireDraft(models.Model):
+    """The answers a patient gave so far on a questionnaire they have not sent yet, so that they
+    can come back to it: one per questionnaire step, or per questionnaire and moment when it has
+    no step. Removed when the questionnaire is sent."""
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="questionnaire_drafts")
+    code = models.CharField(max_length=32)
+    moment = models.CharField(max_length=8, choices=QuestionnaireResponse.Moment.choices)
+    step = models.ForeignKey(
+        "programs.Step", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    answers = models.JSONField(default=dict, blank=True)
+    saved_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrollment", "step"],
+                condition=models.Q(step__isnull=False),
+                name="questionnaire_draft_one_per_step",
+            ),
+            models.UniqueConstraint(
+                fields=["enrollment", "code", "moment"],
+                condition=models.Q(step__isnull=True),
+                name="questionnaire_draft_one_per_moment",
+            ),
+        ]
+
+    def __str__(self):
+        return f"questionnaire draft {self.pk}"
 
 
 class TreatmentSession(models.Model):

@@ -116,13 +116,16 @@ def diary_type_get(*, enrollment: Enrollment, slug: str):
 
 def diary_chart_rows(*, enrollment: Enrollment, diary_type, fields: list[str], since, until) -> list[tuple]:
     """``(entry_date, value of each field...)`` per day between ``since`` and ``until``, with the
-    numbers taken out of the JSON by the database (a missing or non-numeric value is None).
-    One query; at most one row per day."""
-    annotations = {f"chart_{i}": Cast(KT(f"values__{name}"), FloatField()) for i, name in enumerate(fields)}
+    numbers taken out of the JSON by the database (a missing or non-numeric value is None; a day
+    of a per-moment diary shows the average of its entries). One query; one row per day."""
+    annotations = {
+        f"chart_{i}": Avg(Cast(KT(f"values__{name}"), FloatField())) for i, name in enumerate(fields)
+    }
     return list(
         DiaryEntry.objects.filter(
             enrollment=enrollment, diary_type=diary_type, entry_date__gte=since, entry_date__lte=until
         )
+        .values("entry_date")
         .annotate(**annotations)
         .order_by("entry_date")
         .values_list("entry_date", *annotations)

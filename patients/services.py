@@ -3,6 +3,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,6 +22,7 @@ from patients.models import (
     IntakeRequest,
     ModuleState,
     Patient,
+    QuestionnaireDraft,
     QuestionnaireResponse,
     Referral,
     StepOverride,
@@ -280,8 +282,13 @@ def diary_entry_save(
     answers: dict,
     step: Step | None = None,
     today: date | None = None,
+    entry_uid=None,
 ) -> DiaryEntry:
     """Write (or correct) the entry of ``diary_type`` for ``entry_date``.
+
+    ``entry_uid`` names the entry the patient chose to correct (it keeps its date). Without it,
+    a one-per-day diary corrects that day's entry (the form showed it), and a per-moment diary
+    always adds a new entry: nothing written earlier is replaced.
 
     Numbers, choices and times go to ``values`` (plain JSON, so graphs are computed in the
     database); free text goes to ``text`` (encrypted JSON). A day may be filled in up to six
@@ -299,9 +306,15 @@ def diary_entry_save(
         raise ValidationError({"entry_date": _("You can fill in today and the six days before.")})
     now = timezone.now()
     _enrollment_lock(enrollment)
-    entry = DiaryEntry.objects.filter(
-        enrollment=enrollment, diary_type=diary_type, entry_date=entry_date
-    ).first()
+    entries = DiaryEntry.objects.filter(enrollment=enrollment, diary_type=diary_type)
+    if entry_uid:
+        entry = entries.filter(uid=entry_uid).first()
+        if entry is None:
+            raise ValidationError(_("This entry is no longer there. Start a new entry instead."))
+    elif diary_type.per_moment:
+        entry = None
+    else:
+        entry = entries.filter(entry_date=entry_date, per_moment=False).first()
     if entry is not None and not diary_entry_editable(entry, today=today):
         raise ValidationError(
             _(
@@ -311,7 +324,11 @@ def diary_entry_save(
         )
     if entry is None:
         entry = DiaryEntry(
-            enrollment=enrollment, diary_type=diary_type, entry_date=entry_date, created_at=now
+            enrollment=enrollment,
+            diary_type=diary_type,
+            entry_date=entry_date,
+            per_moment=diary_type.per_moment,
+            created_at=now,
         )
     entry.enrollment = enrollment
     text_names = {d["name"] for d in diary_type.fields if d["type"] in DIARY_TEXT_TYPES}
@@ -334,8 +351,40 @@ def diary_entry_save(
         )
     if step is not None:
         _step_done(enrollment, step, now=now)
+    _diary_steps_done(enrollment, diary_type, entry)
     _enrollment_touch(enrollment, now=now, step=step)
     return entry
+
+
+def _diary_steps_done(enrollment: Enrollment, diary_type: DiaryType, entry: DiaryEntry) -> None:
+    """Every diary step of ``diary_type`` the patient opened before ``entry`` was first written,
+    or on a day not after the day the entry is about, is done, whichever page the entry came
+    from (the step itself or My diaries)."""
+    next_midnight = timezone.make_aware(datetime.combine(entry.entry_date + timedelta(days=1), time.min))
+    opened = StepProgress.objects.filter(
+        Q(first_seen_at__lte=entry.created_at) | Q(first_seen_at__lt=next_midnight),
+        enrollment=enrollment,
+        step__diary_type=diary_type,
+        completed_at__isnull=True,
+    ).select_related("step")
+    for row in opened:
+        _step_done(enrollment, row.step, now=entry.updated_at)
+
+
+@transaction.atomic
+def diary_step_open(*, enrollment: Enrollment, step: Step, today: date | None = None) -> bool:
+    """The patient opens a diary step of a diary they already kept today (from My diaries): the
+    step is done, as it would have been had they opened it first. Returns whether it is done."""
+    if not enrollment.is_open or step.kind != Step.Kind.DIARY or step.diary_type_id is None:
+        return False
+    today = today or timezone.localdate()
+    if not DiaryEntry.objects.filter(
+        enrollment=enrollment, diary_type_id=step.diary_type_id, entry_date__gte=today
+    ).exists():
+        return False
+    _enrollment_lock(enrollment)
+    _step_done(enrollment, step, now=timezone.now())
+    return True
 
 
 def diary_entry_answers(entry: DiaryEntry) -> dict:
@@ -408,10 +457,50 @@ def questionnaire_submit(
         actor_id=enrollment.patient.user_id,
         detail={"code": code, "moment": moment, "total": float(score.total), "flags": response.flags},
     )
+    _questionnaire_drafts(enrollment=enrollment, code=code, moment=moment, step=step).delete()
     if step is not None:
         _step_done(enrollment, step, now=now)
     _enrollment_touch(enrollment, now=now, step=step)
     return response
+
+
+def _questionnaire_drafts(*, enrollment: Enrollment, code: str, moment: str, step: Step | None):
+    drafts = QuestionnaireDraft.objects.filter(enrollment=enrollment)
+    if step is not None:
+        return drafts.filter(step=step)
+    return drafts.filter(step__isnull=True, code=code, moment=moment)
+
+
+def questionnaire_draft_get(
+    *, enrollment: Enrollment, code: str, moment: str, step: Step | None = None
+) -> dict:
+    """The answers saved so far (``{item number: value}``), empty when there is no draft."""
+    draft = _questionnaire_drafts(enrollment=enrollment, code=code, moment=moment, step=step).first()
+    return {int(n): v for n, v in draft.answers.items()} if draft is not None else {}
+
+
+@transaction.atomic
+def questionnaire_draft_save(
+    *, enrollment: Enrollment, code: str, moment: str, answers: dict, step: Step | None = None
+) -> QuestionnaireDraft | None:
+    """Keep the answers given so far, so the patient can come back to the questionnaire. Saving
+    no answers at all keeps an earlier draft as it is (an empty form never wipes one); sending
+    the questionnaire removes the draft (``questionnaire_submit``)."""
+    _require_open(enrollment)
+    if moment not in QuestionnaireResponse.Moment.values:
+        raise ValidationError(_("Unknown moment."))
+    if step is not None:
+        _require_step(enrollment, step, Step.Kind.QUESTIONNAIRE)
+    _enrollment_lock(enrollment)
+    draft = _questionnaire_drafts(enrollment=enrollment, code=code, moment=moment, step=step).first()
+    if not answers:
+        return draft
+    if draft is None:
+        draft = QuestionnaireDraft(enrollment=enrollment, code=code, moment=moment, step=step)
+    draft.answers = {str(int(n)): int(v) for n, v in answers.items()}
+    draft.saved_at = timezone.now()
+    draft.save()
+    return draft
 
 
 # --- Getting in, intake, enrollment, tailoring, sessions, end of program (issue 4, staff side) ----
@@ -810,6 +899,40 @@ def intake_answers(intake: Intake) -> dict:
 # --- Enrollment -------------------------------------------------------------------------------
 
 
+def goals_step(version: ProgramVersion) -> tuple[Step, dict] | None:
+    """The program's goals assignment: the first assignment step (in program order) with a
+    ``goal_list`` field, and that field's definition."""
+    steps = Step.objects.filter(version=version, kind=Step.Kind.ASSIGNMENT).order_by(
+        "module__number", "position"
+    )
+    for step in steps:
+        field = next((f for f in step.fields if f.get("type") == "goal_list"), None)
+        if field is not None:
+            return step, field
+    return None
+
+
+def _goals_from_intake(enrollment: Enrollment, intake: Intake, *, now: datetime) -> AssignmentAnswer | None:
+    """Put the goals set at the intake into the patient's goals assignment, as a draft they can
+    change and hand in (marked ``from_intake``)."""
+    goals = [g.strip() for g in intake_answers(intake).get("goals", []) if g and g.strip()]
+    found = goals_step(enrollment.version)
+    if not goals or found is None:
+        return None
+    step, field = found
+    answer = AssignmentAnswer(
+        enrollment=enrollment,
+        step=step,
+        content=_dump({field["name"]: goals[: field.get("max_items", 5)]}),
+        status=AssignmentAnswer.Status.DRAFT,
+        draft_saved_at=now,
+        from_intake=True,
+    )
+    answer.full_clean()
+    answer.save()
+    return answer
+
+
 def _has_password(user: User) -> bool:
     return user.is_active and user.has_usable_password()
 
@@ -863,6 +986,8 @@ def enrollment_create(
     )
     enrollment.full_clean()
     enrollment.save()
+    if intake is not None:
+        _goals_from_intake(enrollment, intake, now=now)
     invited = False
     if not active:
         invitation_create(user=patient.user, kind=Invitation.Kind.PATIENT, created_by=enrolled_by.user)
@@ -1243,11 +1368,20 @@ def treatment_session_record(
 
 @transaction.atomic
 def questionnaire_score_enter(
-    *, enrollment: Enrollment, staff: StaffMember, code: str, moment: str, total, request=None
+    *,
+    enrollment: Enrollment,
+    staff: StaffMember,
+    code: str,
+    moment: str,
+    total,
+    request=None,
+    end_without_start: bool = False,
 ) -> QuestionnaireResponse:
     """Keep a total the therapist entered (a paper form, or a licensed questionnaire whose texts
     the clinic has not loaded), validated and interpreted by the programs app's scoring. One
-    score per questionnaire and moment (start or end)."""
+    score per questionnaire and moment (start or end). An end score of a questionnaire that
+    also has a start moment, filed while that start score is missing, is refused unless
+    ``end_without_start`` confirms it (a start score filed as the end is easily done)."""
     if moment not in (QuestionnaireResponse.Moment.START, QuestionnaireResponse.Moment.END):
         raise ValidationError({"moment": _("Choose start or end.")})
     version = enrollment.version
@@ -1271,6 +1405,23 @@ def questionnaire_score_enter(
     _enrollment_lock(enrollment)
     if QuestionnaireResponse.objects.filter(enrollment=enrollment, code=code, moment=moment).exists():
         raise ValidationError({"code": _("This questionnaire already has a score at that moment.")})
+    if (
+        moment == QuestionnaireResponse.Moment.END
+        and code in version.questionnaires_start
+        and not end_without_start
+        and not QuestionnaireResponse.objects.filter(
+            enrollment=enrollment, code=code, moment=QuestionnaireResponse.Moment.START
+        ).exists()
+    ):
+        raise ValidationError(
+            {
+                "end_without_start": _(
+                    "There is no start score of this questionnaire yet. If this score is from the "
+                    "start, choose start. If it really is the end score, tick the box to confirm."
+                )
+            },
+            code="end_without_start",
+        )
     now = timezone.now()
     response = QuestionnaireResponse(
         enrollment=enrollment,

@@ -6,6 +6,7 @@ Every write goes through a service in ``patients.services``.
 """
 
 import json
+import uuid
 from datetime import date, timedelta
 
 from django.contrib import messages
@@ -354,6 +355,11 @@ def _diary_step(request, enrollment, progress, place, state):
     step = place.step
     today = timezone.localdate()
     entry = selectors.diary_entry_today(enrollment=enrollment, diary_type=step.diary_type, today=today)
+    kept_today = entry is not None
+    if step.diary_type.per_moment:
+        # Each moment is a new entry: the form starts empty; earlier ones are kept and listed
+        # under My diaries.
+        entry = None
     editable = entry is None or services.diary_entry_editable(entry, today=today)
     answers = services.diary_entry_answers(entry) if entry is not None else None
     if request.method == "POST":
@@ -372,11 +378,17 @@ def _diary_step(request, enrollment, progress, place, state):
                 _form_error(form, exc)
             else:
                 messages.success(
-                    request, _("Today's diary is saved. You can change it until the end of the day.")
+                    request,
+                    _("Your entry is saved. The next time, you start a new entry; this one is kept.")
+                    if step.diary_type.per_moment
+                    else _("Today's diary is saved. You can change it until the end of the day."),
                 )
                 return redirect(step_url(step))
     else:
         services.step_visit(enrollment=enrollment, step=step)
+        if kept_today and not state.done:
+            # Kept today from My diaries before opening the step: that counts.
+            state.done = services.diary_step_open(enrollment=enrollment, step=step, today=today)
         form = (
             PatientDiaryForm(diary_type=step.diary_type, answers=answers, today=today, date_hidden=True)
             if editable and enrollment.is_open
@@ -401,23 +413,35 @@ def _questionnaire_step(request, enrollment, progress, place, state):
     presentation = questionnaire_presentation_for(step, clinic_id=enrollment.clinic_id)
     form = None
     if response is None and presentation.available:
-        form = QuestionnaireForm(
-            request.POST if request.method == "POST" else None, presentation=presentation
-        )
-        if request.method == "POST" and form.is_valid():
-            try:
-                response = services.questionnaire_submit(
-                    enrollment=enrollment,
-                    code=step.questionnaire,
-                    moment=questionnaire_moment(progress, step),
-                    answers=form.answers(),
-                    step=step,
-                    scoring_options=dict(presentation.scoring_options),
-                )
-            except ValidationError as exc:
-                _form_error(form, exc)
-            else:
+        where = {"code": step.questionnaire, "moment": questionnaire_moment(progress, step), "step": step}
+        if request.method == "POST":
+            form = QuestionnaireForm(request.POST, presentation=presentation)
+            action = request.POST.get("action", "")
+            if action in ("draft", "next"):
+                saved = _questionnaire_draft_save(request, enrollment, form, where)
+                if action == "next" and saved:
+                    return redirect(_following_url(enrollment, place))
                 return redirect(step_url(step))
+            if form.is_valid():
+                try:
+                    response = services.questionnaire_submit(
+                        enrollment=enrollment,
+                        answers=form.answers(),
+                        scoring_options=dict(presentation.scoring_options),
+                        **where,
+                    )
+                except ValidationError as exc:
+                    _form_error(form, exc)
+                else:
+                    return redirect(step_url(step))
+            if response is None:
+                # Not sent: what was answered stays as a draft, and is shown again as given.
+                _questionnaire_draft_save(request, enrollment, form, where, quiet=True)
+        else:
+            form = QuestionnaireForm(
+                presentation=presentation,
+                answers=services.questionnaire_draft_get(enrollment=enrollment, **where),
+            )
     if request.method == "GET":
         # A licensed questionnaire whose texts the clinic has not loaded: the therapist asks it,
         # and for the patient the step is done.
@@ -448,6 +472,25 @@ def _result_context(enrollment, response) -> dict:
         "crisis": "self_harm" in (response.flags or []),
         "crisis_instructions": enrollment.clinic.crisis_instructions,
     }
+
+
+def _questionnaire_draft_save(request, enrollment, form, where, *, quiet=False) -> bool:
+    """Keep the answers given so far (see ``services.questionnaire_draft_save``)."""
+    try:
+        services.questionnaire_draft_save(enrollment=enrollment, answers=form.draft_answers(), **where)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return False
+    if not quiet:
+        messages.success(request, _("Your answers so far are saved. You can finish the questionnaire later."))
+    return True
+
+
+def _following_url(enrollment, place) -> str:
+    """Where "Next" leads from a step: the next step, or the module when it was the last."""
+    if place.next is not None:
+        return step_url(place.next)
+    return reverse("patients:module", args=[place.module.slug])
 
 
 # --- Questionnaires without a step (start/end of the version), and scores over time -------------------
@@ -481,11 +524,17 @@ def questionnaire_fill(request, moment, code):
         presentation = questionnaires.questionnaire_presentation(
             code, enrollment.version.language, licensed=licensed
         )
-        form = (
-            QuestionnaireForm(request.POST or None, presentation=presentation)
-            if presentation.available
-            else None
-        )
+        where = {"code": code, "moment": moment, "step": None}
+        form = None
+        if presentation.available:
+            form = QuestionnaireForm(
+                request.POST or None,
+                presentation=presentation,
+                answers=services.questionnaire_draft_get(enrollment=enrollment, **where),
+            )
+        if request.method == "POST" and form is not None and request.POST.get("action") == "draft":
+            _questionnaire_draft_save(request, enrollment, form, where)
+            return redirect(request.path)
         if request.method == "POST" and form is not None and form.is_valid():
             try:
                 response = services.questionnaire_submit(
@@ -503,6 +552,8 @@ def questionnaire_fill(request, moment, code):
                     T + "questionnaire_fill.html",
                     {"enrollment": enrollment, "code": code, **_result_context(enrollment, response)},
                 )
+        if request.method == "POST" and form is not None:
+            _questionnaire_draft_save(request, enrollment, form, where, quiet=True)
         return render(
             request,
             T + "questionnaire_fill.html",
@@ -610,6 +661,13 @@ def diary_detail(request, diary_slug):
     )
 
 
+def _uuid(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def diary_write(request, diary_slug):
@@ -621,7 +679,16 @@ def diary_write(request, diary_slug):
         day = date.fromisoformat(request.GET.get("date", "")) if request.method == "GET" else today
     except ValueError:
         day = today
-    entry = selectors.diary_entry_on(enrollment=enrollment, diary_type=diary_type, day=day)
+    chosen = _uuid(request.POST.get("entry") if request.method == "POST" else request.GET.get("entry"))
+    if chosen is not None:
+        entry = selectors.diary_entry_get(enrollment=enrollment, uid=chosen)
+        if entry.diary_type_id != diary_type.pk:
+            raise Http404
+        day = entry.entry_date
+    elif diary_type.per_moment:
+        entry = None  # a new moment: what was written before stays as it is
+    else:
+        entry = selectors.diary_entry_on(enrollment=enrollment, diary_type=diary_type, day=day)
     if (
         request.method == "GET"
         and entry is not None
@@ -638,6 +705,7 @@ def diary_write(request, diary_slug):
                     entry_date=form.cleaned_data["entry_date"],
                     answers=form.answers(),
                     today=today,
+                    entry_uid=chosen,
                 )
             except ValidationError as exc:
                 _form_error(form, exc)
@@ -659,6 +727,7 @@ def diary_write(request, diary_slug):
             "diary_type": diary_type,
             "form": form,
             "entry": entry,
+            "chosen": chosen,
             "editable": enrollment.is_open,
         },
     )

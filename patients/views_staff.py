@@ -39,8 +39,9 @@ from patients.forms_staff import (
     SteppedCareDecisionForm,
     TreatmentSessionForm,
 )
-from patients.models import Enrollment, Intake, IntakeRequest, Referral
+from patients.models import Enrollment, Intake, IntakeRequest, QuestionnaireResponse, Referral
 from patients.progress import progress_for
+from therapists.worklist import unanswered_messages, urgent_questionnaires
 
 
 def _language() -> str:
@@ -302,6 +303,8 @@ def staff_intake_detail(request, pk, intake_id):
             "kind": kind,
             "summary": intake_criteria.intake_summary(kind, answers),
             "program_title": version.title if version else intake.program.slug,
+            "can_enroll": intake.decision == Intake.Decision.INDICATED
+            and selectors.open_enrollment(patient=patient) is None,
             "criteria": [
                 (label, answers.get("criteria", {}).get(code))
                 for code, label in intake_criteria.CDC_MAIN_CRITERIA
@@ -374,6 +377,15 @@ def staff_enrollment_create(request, pk):
 STATUS_PAGE_ACTIONS = ("stop", "step_up", "complete", "pause")
 
 
+def _open_items(enrollment) -> tuple[int, int]:
+    """What ending the treatment leaves waiting: unreviewed urgent questionnaires and the
+    patient's unanswered messages (two counts; they stay on the worklist after the end)."""
+    if not enrollment.is_open:
+        return (0, 0)
+    urgent = urgent_questionnaires(QuestionnaireResponse.objects.filter(enrollment=enrollment)).count()
+    return (urgent, unanswered_messages([enrollment.pk]).count())
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def staff_enrollment_status(request, pk, enrollment_id):
@@ -386,7 +398,11 @@ def staff_enrollment_status(request, pk, enrollment_id):
     action = request.POST.get("action") if request.method == "POST" else request.GET.get("action", "stop")
     if action not in dict(EnrollmentStatusForm.ACTIONS):
         raise Http404
-    form = EnrollmentStatusForm(request.POST or None, initial={"action": action})
+    form = EnrollmentStatusForm(
+        request.POST or None,
+        initial={"action": action},
+        open_items=_open_items(enrollment) if action in EnrollmentStatusForm.ENDING else (0, 0),
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.enrollment_status_change(
@@ -561,9 +577,11 @@ def _end_page(
         context["advice"] = stepped_care.advice_from_responses(
             [r["end"] for r in rows if r["end"] is not None]
         )
-        context["decision_form"] = decision_form or SteppedCareDecisionForm()
+        context["decision_form"] = decision_form or SteppedCareDecisionForm(
+            open_items=_open_items(enrollment)
+        )
     else:
-        context["complete_form"] = complete_form or CompleteForm()
+        context["complete_form"] = complete_form or CompleteForm(open_items=_open_items(enrollment))
     return render(request, "patients/staff/enrollment_end.html", context, status=status)
 
 
@@ -589,11 +607,15 @@ def staff_enrollment_end(request, pk, enrollment_id):
         )
         return redirect("patients:staff_enrollment_end", pk=patient.pk, enrollment_id=enrollment.pk)
     if stepped:
-        form = SteppedCareDecisionForm(request.POST)
+        form = SteppedCareDecisionForm(request.POST, open_items=_open_items(enrollment))
         if form.is_valid():
             try:
                 services.stepped_care_decide(
-                    enrollment=enrollment, staff=staff, request=request, **form.cleaned_data
+                    enrollment=enrollment,
+                    staff=staff,
+                    request=request,
+                    decision=form.cleaned_data["decision"],
+                    reason=form.cleaned_data["reason"],
                 )
             except ValidationError as exc:
                 form_errors_from(form, exc)
@@ -601,7 +623,7 @@ def staff_enrollment_end(request, pk, enrollment_id):
                 messages.success(request, _("The decision is recorded."))
                 return _detail(patient)
         return _end_page(request, patient, enrollment, decision_form=form)
-    form = CompleteForm(request.POST)
+    form = CompleteForm(request.POST, open_items=_open_items(enrollment))
     if form.is_valid():
         try:
             services.enrollment_complete(
@@ -654,10 +676,12 @@ def overview_context(request, patient) -> dict:
     names = selectors.staff_names(clinic_id=patient.clinic_id, ids=timeline.staff_ids(events))
     for event in events:
         event.text = timeline.describe(event, names=names, programs=programs, steps=steps)
+    intakes = selectors.intakes_for(patient=patient)
     return {
         "enrollment": enrollment,
         "progress": progress,
-        "intakes": selectors.intakes_for(patient=patient),
+        "intakes": intakes,
+        "indicated_intake": next((i for i in intakes if i.decision == Intake.Decision.INDICATED), None),
         "referrals": selectors.pending_referrals_for(patient=patient),
         "events": events,
         "intake_programs": versions,

@@ -230,6 +230,7 @@ class ParsedDiary:
     frequency: str
     fields: list[dict]
     chart: list[str]
+    entries: str = "one_per_day"
 
 
 @dataclass
@@ -447,7 +448,7 @@ class _LanguageReader:
             "choice": {"options"},
             "scale": {"min", "max", "min_label", "max_label"},
             "number": {"min", "max", "unit"},
-            "time": set(),
+            "time": {"not_before"},
             "yes_no": set(),
             "goal_list": {"min_items", "max_items"},
             "energy_points": {"budget", "activities"},
@@ -505,6 +506,8 @@ class _LanguageReader:
             if not labels:
                 c.error(node.line_of("activities"), f"{where}: list at least one activity")
             result["activities"] = labels
+        elif ftype == "time" and "not_before" in node:
+            result["not_before"] = str(node.get("not_before"))
         elif ftype == "think_feel_do":
             result["rows"] = c.integer(node, "rows", where, default=3, low=1, high=10)
             result["columns"] = list(THINK_FEEL_DO_COLUMNS)
@@ -544,6 +547,12 @@ class _LanguageReader:
             if definition["name"] in names:
                 self.check.error(
                     items.line_of(i), f"{where}: field name '{definition['name']}' appears twice"
+                )
+            earlier = definition.get("not_before")
+            if earlier is not None and not any(f["name"] == earlier and f["type"] == "time" for f in result):
+                self.check.error(
+                    items.line_of(i),
+                    f"{where}: 'not_before' must name a time field above this one (got {earlier!r})",
                 )
             names.add(definition["name"])
             result.append(definition)
@@ -633,7 +642,7 @@ class _LanguageReader:
                 continue
             c.keys(
                 node,
-                {"slug", "title", "frequency", "description", "fields", "chart"},
+                {"slug", "title", "frequency", "entries", "description", "fields", "chart"},
                 {"slug", "title", "frequency", "fields"},
                 where,
             )
@@ -644,6 +653,9 @@ class _LanguageReader:
             frequency = node.get("frequency")
             if frequency not in ("daily", "weekly"):
                 c.error(node.line_of("frequency"), f"{where}: frequency must be daily or weekly")
+            entries = node.get("entries", "one_per_day")
+            if entries not in ("one_per_day", "per_moment"):
+                c.error(node.line_of("entries"), f"{where}: entries must be one_per_day or per_moment")
             fields = self.fields(node, where, DIARY_FIELD_TYPES)
             numeric = {f["name"] for f in fields if f["type"] in ("scale", "number")}
             chart = c.listing(node, "chart", where, required=False)
@@ -656,6 +668,7 @@ class _LanguageReader:
                     title=c.text(node, "title", where, max_length=160),
                     description=c.text(node, "description", where, required=False, max_length=1000),
                     frequency=str(frequency),
+                    entries=str(entries),
                     fields=fields,
                     chart=[str(n) for n in chart],
                 )
@@ -795,7 +808,7 @@ class _LanguageReader:
         for i, diary in enumerate(p.diaries):
             line = diary_nodes.line_of(i)
             skeleton[f"diary '{diary.slug}'"] = (
-                (diary.frequency, tuple(diary.chart), tuple(f["name"] for f in diary.fields)),
+                (diary.frequency, diary.entries, tuple(diary.chart), tuple(f["name"] for f in diary.fields)),
                 line,
             )
             for f in diary.fields:
@@ -853,6 +866,7 @@ def _field_shape(f: dict) -> tuple:
         f.get("rows"),
         f.get("min_items"),
         f.get("max_items"),
+        f.get("not_before"),
     )
 
 

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
+from icbt.forms import plain_messages
 from programs import questionnaires
 
 THINK_FEEL_DO_LABELS = {
@@ -45,6 +46,7 @@ class DefinitionForm(forms.Form):
         )
         for definition in definitions:
             self._add_fields(definition)
+        plain_messages(self)
 
     # Building -----------------------------------------------------------------------------
 
@@ -230,8 +232,32 @@ class DefinitionForm(forms.Form):
         self.group_errors.setdefault(definition["name"], []).append(message)
         self.add_error(None, f"{definition['label']}: {message}")
 
+    def _times_in_order(self, data: dict) -> None:
+        """A time declared ``not_before`` another (getting up, not before waking up) is not
+        earlier than it: said next to the later question, with both answers kept."""
+        labels = {d["name"]: d["label"] for d in self.definitions}
+        for d in self.definitions:
+            earlier = d.get("not_before")
+            if d["type"] != "time" or not earlier:
+                continue
+            value, other = data.get(d["name"]), data.get(earlier)
+            if value is not None and other is not None and value < other:
+                self.add_error(
+                    d["name"],
+                    _(
+                        "This time (%(time)s) is earlier than your answer to “%(question)s” (%(other)s). "
+                        "Please check both times."
+                    )
+                    % {
+                        "time": value.strftime("%H:%M"),
+                        "question": labels.get(earlier, earlier),
+                        "other": other.strftime("%H:%M"),
+                    },
+                )
+
     def clean(self):
         data = super().clean()
+        self._times_in_order(data)
         for d in self.definitions:
             name, kind, required = d["name"], d["type"], d.get("required", True)
             if kind == "goal_list":
@@ -364,6 +390,16 @@ class QuestionnaireForm(forms.Form):
 
     def answers(self) -> dict[int, int]:
         return {int(name[1:]): value for name, value in self.cleaned_data.items() if name.startswith("q")}
+
+    def draft_answers(self) -> dict[int, int]:
+        """The items answered so far with one of their options, valid or not as a whole (a
+        draft): read from the submitted data, so it works before or without ``is_valid()``."""
+        answers = {}
+        for number, _text in self.presentation.items:
+            raw = self.data.get(self.add_prefix(f"q{number}"), "")
+            if raw in {value for value, _label in self.fields[f"q{number}"].choices}:
+                answers[number] = int(raw)
+        return answers
 
     def score(self) -> questionnaires.Score:
         return questionnaires.questionnaire_score(

@@ -84,11 +84,19 @@ class DiaryType(models.Model):
         DAILY = "daily", _("daily")
         WEEKLY = "weekly", _("weekly")
 
+    class Entries(models.TextChoices):
+        """How many entries a day holds: one, correctable on the day it was written (a day's
+        diary), or one per moment, each kept (a log kept after each exercise)."""
+
+        ONE_PER_DAY = "one_per_day", _("one entry per day")
+        PER_MOMENT = "per_moment", _("an entry per moment")
+
     version = models.ForeignKey(ProgramVersion, on_delete=models.CASCADE, related_name="diary_types")
     slug = models.SlugField(max_length=60)
     title = models.CharField(_("title"), max_length=160)
     description = models.TextField(_("description"), blank=True)
     frequency = models.CharField(_("frequency"), max_length=10, choices=Frequency.choices)
+    entries = models.CharField(max_length=12, choices=Entries.choices, default=Entries.ONE_PER_DAY)
     fields = models.JSONField(default=list)
     chart_fields = models.JSONField(default=list, blank=True)
 
@@ -98,6 +106,10 @@ class DiaryType(models.Model):
 
     def __str__(self):
         return f"{self.version} {self.slug}"
+
+    @property
+    def per_moment(self) -> bool:
+        return self.entries == self.Entries.PER_MOMENT
 
 
 class Module(models.Model):

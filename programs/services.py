@@ -97,6 +97,7 @@ def _language_load(parsed: content_loader.ParsedLanguage, progress) -> LoadResul
             title=d.title,
             description=d.description,
             frequency=d.frequency,
+            entries=d.entries,
             fields=d.fields,
             chart_fields=d.chart,
         )

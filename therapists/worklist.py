@@ -22,8 +22,8 @@ from datetime import date, datetime, time, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db.models import Count, Exists, IntegerField, Min, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import ExtractIsoYear, ExtractWeek
+from django.db.models import Count, Exists, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, TextField
+from django.db.models.functions import Cast, ExtractIsoYear, ExtractWeek
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -174,15 +174,35 @@ def _by_ids_if_few(enrollments: QuerySet[Enrollment]) -> QuerySet[Enrollment] | 
 
 
 def _open_enrollments(staff: StaffMember, today: date) -> QuerySet[Enrollment]:
+    """The caseload's open enrollments, and the ended ones that still have an unanswered message
+    or an unreviewed urgent questionnaire: ending a treatment does not handle those, so they stay
+    on the worklist until a person does (the other items of an ended enrollment drop off)."""
+    still_waiting = Exists(
+        _unanswered(Message.objects.filter(conversation__enrollment=OuterRef("pk")))
+    ) | Exists(urgent_questionnaires(QuestionnaireResponse.objects.filter(enrollment=OuterRef("pk"))))
     return Enrollment.objects.filter(
-        status__in=Enrollment.OPEN_STATUSES,
+        Q(status__in=Enrollment.OPEN_STATUSES) | still_waiting,
         patient__in=caseload_patients(staff=staff, today=today).values("pk"),
+    )
+
+
+def urgent_questionnaires(responses: QuerySet[QuestionnaireResponse]) -> QuerySet[QuestionnaireResponse]:
+    """The unreviewed responses among ``responses`` with the self-harm flag (no query by itself).
+    The flags are matched in their text form, which reads the same on PostgreSQL and SQLite."""
+    return (
+        responses.filter(reviewed_at__isnull=True, entered_by__isnull=True)
+        .annotate(_flags=Cast("flags", TextField()))
+        .filter(_flags__contains='"self_harm"')
     )
 
 
 def unanswered_messages(enrollments: QuerySet[Enrollment] | list[int]) -> QuerySet[Message]:
     """The patients' messages in ``enrollments`` that no message from the clinic followed yet
     (whoever answered: the therapist or a covering colleague). No query by itself."""
+    return _unanswered(Message.objects.filter(conversation__enrollment__in=enrollments))
+
+
+def _unanswered(messages: QuerySet[Message]) -> QuerySet[Message]:
     later_reply = (
         Message.objects.filter(conversation=OuterRef("conversation"))
         .exclude(author_id=OuterRef("author_id"))
@@ -191,11 +211,7 @@ def unanswered_messages(enrollments: QuerySet[Enrollment] | list[int]) -> QueryS
             | Q(created_at=OuterRef("created_at"), pk__gt=OuterRef("pk"))
         )
     )
-    return (
-        Message.objects.filter(conversation__enrollment__in=enrollments, author__patient__isnull=False)
-        .filter(~Exists(later_reply))
-        .order_by()
-    )
+    return messages.filter(author__patient__isnull=False).filter(~Exists(later_reply)).order_by()
 
 
 def answers_to_review(enrollments: QuerySet[Enrollment] | list[int]) -> QuerySet[AssignmentAnswer]:
@@ -429,6 +445,8 @@ def worklist(
     enrollments = {row[0]: _Rhythm(*row) for row in open_enrollments.order_by().values_list(*_Rhythm.FIELDS)}
     caseload = list(enrollments) if len(enrollments) <= IDS_AT_MOST else open_enrollments
     patient_of = {pk: e.patient_id for pk, e in enrollments.items()}
+    # Of an ended enrollment only unanswered messages and urgent questionnaires are listed.
+    still_open = {pk for pk, e in enrollments.items() if e.status in Enrollment.OPEN_STATUSES}
     for enrollment in enrollments.values():
         if enrollment.status != Enrollment.Status.ACTIVE:
             continue
@@ -479,7 +497,7 @@ def worklist(
     for pk, enrollment_id, submitted_at, title, number in answers_to_review(caseload).values_list(
         "pk", "enrollment_id", "submitted_at", "step__title", "step__module__number"
     ):
-        if enrollment_id in patient_of:
+        if enrollment_id in still_open:
             entries.append(
                 _Entry(
                     "answer",
@@ -494,7 +512,7 @@ def worklist(
     # 4. Diary entries not reviewed, one item per patient and ISO week.
     for row in diary_weeks_to_review(caseload):
         enrollment_id = row["enrollment_id"]
-        if enrollment_id in patient_of:
+        if enrollment_id in still_open:
             entries.append(
                 _Entry(
                     "diary",
@@ -512,8 +530,8 @@ def worklist(
     for pk, enrollment_id, code, completed_at, flags in questionnaires_to_review(caseload).values_list(
         "pk", "enrollment_id", "code", "completed_at", "flags"
     ):
-        if enrollment_id in patient_of:
-            flags = flags or []
+        flags = flags or []
+        if enrollment_id in still_open or (enrollment_id in patient_of and "self_harm" in flags):
             entries.append(
                 _Entry(
                     "questionnaire",
@@ -556,6 +574,15 @@ def worklist(
     total = len(entries)
     names = {pk: (e.name, e.case_reference) for pk, e in enrollments.items()}
     patients = _patient_choices(entries, names, referrals)
+    if patient_id and patient_id not in dict(patients):
+        # A patient of the caseload with nothing waiting (the overview links here): an empty
+        # list for them, not a form error. One query, only then.
+        patients += [
+            (pk, f"{(f'{first} {last}'.strip() or email)} ({reference})")
+            for pk, first, last, email, reference in caseload_patients(staff=staff, today=today)
+            .filter(pk=patient_id)
+            .values_list("pk", "user__first_name", "user__last_name", "user__email", "case_reference")
+        ]
     if kind in FILTER_KINDS:
         entries = [e for e in entries if e.filter_kind == kind]
     if patient_id:
@@ -630,10 +657,21 @@ def pending_count(*, fetched_by, today: date | None = None) -> int | None:
         return None
     today = today or timezone.localdate()
     open_enrollments = _by_ids_if_few(_open_enrollments(staff, today))
+    still_open = Q(enrollment__status__in=Enrollment.OPEN_STATUSES)
     messages = unanswered_messages(open_enrollments).values("conversation_id").distinct()
-    answers = answers_to_review(open_enrollments).values("pk")
-    weeks = diary_weeks_to_review(open_enrollments).values("enrollment_id", "iso_year", "iso_week").distinct()
-    responses = questionnaires_to_review(open_enrollments).values("pk")
+    answers = answers_to_review(open_enrollments).filter(still_open).values("pk")
+    weeks = (
+        diary_weeks_to_review(open_enrollments)
+        .filter(still_open)
+        .values("enrollment_id", "iso_year", "iso_week")
+        .distinct()
+    )
+    responses = (
+        questionnaires_to_review(open_enrollments)
+        .annotate(_flags=Cast("flags", TextField()))
+        .filter(still_open | Q(_flags__contains='"self_harm"'))
+        .values("pk")
+    )
     requests = (
         IntakeRequest.objects.filter(clinic_id=staff.clinic_id, status=IntakeRequest.Status.NEW)
         .values("pk")
