@@ -40,7 +40,9 @@
     if (!store || !owner) return null;
     var value = null;
     try { value = JSON.parse(store.getItem(key) || "null"); } catch (e) { return null; }
-    return value && value.owner === owner ? value : null; // another person's copy is never used
+    if (value && value.owner === owner) return value;
+    if (value) remove(key); // another person's copy is never used
+    return null;
   }
 
   function write(key, value) {
@@ -128,6 +130,20 @@
     try { return new URL(action || window.location.href, window.location.href).pathname; } catch (e) { return window.location.pathname; }
   }
 
+  // The id the server hands back (icbt/client_storage.py) once it saved what this submit sends.
+  function markSent(form) {
+    var id = randomId();
+    var field = form.querySelector('input[name="' + COPY_FIELD + '"]');
+    if (!field) {
+      field = document.createElement("input");
+      field.type = "hidden";
+      field.name = COPY_FIELD;
+      form.appendChild(field);
+    }
+    field.value = id;
+    return id;
+  }
+
   // --- Forms kept on this device until the server confirms -------------------------------------
   function showNotice(form, onDiscard) {
     var source = document.getElementById("icbt-local-copy-notice");
@@ -168,36 +184,50 @@
     form.addEventListener("input", function () { keep(); });
     form.addEventListener("change", function () { keep(); });
     form.addEventListener("submit", function () {
-      var id = randomId();
-      var field = form.querySelector('input[name="' + COPY_FIELD + '"]');
-      if (!field) {
-        field = document.createElement("input");
-        field.type = "hidden";
-        field.name = COPY_FIELD;
-        form.appendChild(field);
-      }
-      field.value = id;
-      var data = serialize(form);
-      keep({ sent: id, sentData: JSON.stringify(data) });
+      var id = markSent(form);
+      keep({ sent: id, sentData: JSON.stringify(serialize(form)) });
     });
   }
 
   document.querySelectorAll("form[data-keep-local]").forEach(keepLocal);
 
   // --- Autosave: a local copy and a draft on the server ----------------------------------------
-  document.querySelectorAll("[data-autosave]").forEach(function (box) {
+  // The container (or the form itself) carries data-autosave-url, data-autosave-key, the server's
+  // last save (data-server-saved-at; for a conversation also data-last-sent-at) and optionally
+  // the server's clock (data-server-now), so that copies compare with server stamps whatever
+  // this device's clock says. The endpoint answers JSON with "saved_at" (and may give
+  // "saved_at_display"); a refusal may carry "error" or "message" in plain words.
+  function stamp(value) {
+    var time = value ? Date.parse(value) : NaN;
+    return isNaN(time) ? 0 : time;
+  }
+
+  function hhmm() {
+    return new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function textOf(id) {
+    var node = document.getElementById(id);
+    return node ? node.textContent : null;
+  }
+
+  function autosave(box) {
     var form = box.tagName === "FORM" ? box : box.querySelector("form");
     if (!form || !window.fetch || !window.FormData) return;
     var url = box.getAttribute("data-autosave-url");
     var key = keyFor(box.getAttribute("data-autosave-key"));
-    var serverSavedAt = box.getAttribute("data-server-saved-at") || "";
+    // The server's last word on this form: its last draft, or the last message sent from it.
+    var serverStamps = [box.getAttribute("data-server-saved-at") || "", box.getAttribute("data-last-sent-at") || ""];
+    var serverSavedAt = stamp(serverStamps[0]) >= stamp(serverStamps[1]) ? serverStamps[0] : serverStamps[1];
+    var serverNow = stamp(box.getAttribute("data-server-now"));
+    var skew = serverNow ? Date.now() - serverNow : 0;
     var loadedAt = box.getAttribute("data-loaded-at") || "";
-    var status = box.querySelector("[data-autosave-status]");
+    var status = box.querySelector("[data-autosave-status], [data-draft-status]");
     var labels = {
-      saved: box.getAttribute("data-label-saved"),
+      saved: box.getAttribute("data-label-saved") || textOf("draft-saved-text"),
       saving: box.getAttribute("data-label-saving"),
-      offline: box.getAttribute("data-label-offline"),
-      restored: box.getAttribute("data-label-restored")
+      offline: box.getAttribute("data-label-offline") || textOf("draft-failed-text"),
+      restored: box.getAttribute("data-label-restored") || textOf("draft-restored-text")
     };
     var timer = null;
     var inFlight = false;
@@ -205,10 +235,12 @@
     var submitting = false;
     var note = ""; // "we put back what you typed", kept in view until the next save is confirmed
 
-    function say(text) { if (status) status.textContent = note + text; }
+    function say(text) { if (status && text !== null) status.textContent = note + text; }
 
-    function keep() {
-      write(key, { base: serverSavedAt, savedAt: Date.now(), data: serialize(form) });
+    function keep(extra) {
+      var copy = { base: serverSavedAt, savedAt: Date.now() - skew, data: serialize(form) };
+      if (extra) for (var name in extra) copy[name] = extra[name];
+      write(key, copy);
     }
 
     function csrfToken() {
@@ -217,64 +249,78 @@
     }
 
     function save() {
+      timer = null;
       if (submitting) return;
       if (inFlight) { again = true; return; }
       inFlight = true;
-      say(labels.saving);
+      if (labels.saving) say(labels.saving);
       var sent = JSON.stringify(serialize(form));
       var body = new FormData(form);
       body.delete("action");
+      body.delete(COPY_FIELD);
       if (loadedAt) body.append("loaded_at", loadedAt);
       fetch(url, {
         method: "POST", body: body, credentials: "same-origin",
         headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json" }
       }).then(function (response) {
-        if (!response.ok) throw new Error("HTTP " + response.status);
-        return response.json();
+        return response.json().catch(function () { return {}; }).then(function (data) {
+          if (!response.ok) {
+            var error = new Error("HTTP " + response.status);
+            error.reason = data.error || data.message || "";
+            throw error;
+          }
+          return data;
+        });
       }).then(function (data) {
         if (data.saved_at) serverSavedAt = data.saved_at;
         // Confirmed: the copy on this device is no longer needed, unless more was typed meanwhile.
         var local = read(key);
         if (local && JSON.stringify(local.data) === sent) remove(key);
-        if (data.saved_at_display) say(labels.saved + " " + data.saved_at_display);
+        say(labels.saved + " " + (data.saved_at_display || hhmm()));
         note = "";
-      }).catch(function () {
-        say(labels.offline); // the copy stays; the next change tries again
+      }).catch(function (error) {
+        say((error && error.reason) || labels.offline); // the copy stays; the next change tries again
       }).then(function () {
         inFlight = false;
         if (again) { again = false; save(); }
       });
     }
 
-    function changed() {
+    function changed(event) {
+      if (event.target.form !== form || submitting) return;
       keep();
       window.clearTimeout(timer);
       timer = window.setTimeout(save, DELAY);
     }
 
-    form.addEventListener("input", changed);
-    form.addEventListener("change", changed);
+    // On the document: fields may belong to the form from elsewhere on the page (form="...").
+    document.addEventListener("input", changed);
+    document.addEventListener("change", changed);
     form.addEventListener("submit", function () {
-      // The normal submit takes over; the copy stays until the handed-in answer is shown.
+      // The normal submit takes over; the copy stays until the server confirms.
       submitting = true;
       window.clearTimeout(timer);
-      keep();
+      var id = markSent(form);
+      keep({ sent: id, sentData: JSON.stringify(serialize(form)) });
     });
 
     // A copy on this device that the server never confirmed: put it back.
     var local = read(key);
     if (local && local.data) {
-      var serverTime = serverSavedAt ? Date.parse(serverSavedAt) : 0;
+      var serverTime = stamp(serverSavedAt);
       var notOlder = local.base === serverSavedAt || !serverTime || local.savedAt > serverTime;
       if (notOlder && !same(local.data, serialize(form))) {
         fill(form, local.data);
         note = labels.restored + " ";
+        say("");
         save();
       } else {
         remove(key);
       }
     }
-  });
+  }
+
+  document.querySelectorAll("[data-autosave]").forEach(autosave);
 
   // --- A page that shows a handed-in answer ----------------------------------------------------
   document.querySelectorAll("[data-draft-done]").forEach(function (el) {
