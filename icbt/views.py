@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from icbt import services
+from icbt.client_storage import LOCAL_COPY_FIELD
 from icbt.forms import PersonalSettingsForm, SetPasswordForm
 from icbt.roles import roles_of
 
@@ -117,7 +118,13 @@ def server_error(request):
     ask the database again."""
     exc = sys.exc_info()[1]
     if isinstance(exc, OperationalError | InterfaceError):
-        response = HttpResponse(loader.render_to_string("503.html", {"path": request.path}), status=503)
+        sent = request.method == "POST"
+        try:
+            kept = sent and bool(request.POST.get(LOCAL_COPY_FIELD))
+        except Exception:  # noqa: BLE001 - an unreadable body: promise nothing
+            kept = False
+        context = {"path": request.path, "sent": sent, "kept": kept}
+        response = HttpResponse(loader.render_to_string("503.html", context), status=503)
         response["Retry-After"] = "120"
         return response
     return defaults.server_error(request)

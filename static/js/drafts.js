@@ -206,7 +206,7 @@
     return new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   }
 
-  function textOf(id) {
+  function text(id) {
     var node = document.getElementById(id);
     return node ? node.textContent : null;
   }
@@ -224,10 +224,10 @@
     var loadedAt = box.getAttribute("data-loaded-at") || "";
     var status = box.querySelector("[data-autosave-status], [data-draft-status]");
     var labels = {
-      saved: box.getAttribute("data-label-saved") || textOf("draft-saved-text"),
+      saved: box.getAttribute("data-label-saved") || text("draft-saved-text"),
       saving: box.getAttribute("data-label-saving"),
-      offline: box.getAttribute("data-label-offline") || textOf("draft-failed-text"),
-      restored: box.getAttribute("data-label-restored") || textOf("draft-restored-text")
+      offline: box.getAttribute("data-label-offline") || text("draft-failed-text"),
+      restored: box.getAttribute("data-label-restored") || text("draft-restored-text")
     };
     var timer = null;
     var inFlight = false;
@@ -235,7 +235,7 @@
     var submitting = false;
     var note = ""; // "we put back what you typed", kept in view until the next save is confirmed
 
-    function say(text) { if (status && text !== null) status.textContent = note + text; }
+    function say(message) { if (status && message !== null) status.textContent = note + message; }
 
     function keep(extra) {
       var copy = { base: serverSavedAt, savedAt: Date.now() - skew, data: serialize(form) };

@@ -140,7 +140,7 @@ def test_a_diary_sent_while_the_database_is_down_gets_the_outage_page(diary):
     _world, _enrollment, client = diary
     client.raise_request_exception = False
     with connection.execute_wrapper(_database_gone):
-        response = client.post(WRITE_URL, _entry())
+        response = client.post(WRITE_URL, _entry(**{LOCAL_COPY_FIELD: "a1b2c3"}))
     assert response.status_code == 503
     assert response["Retry-After"]
     html = response.content.decode()
@@ -158,9 +158,36 @@ def test_the_outage_page_speaks_dutch(diary):
     world.patient_a.user.save(update_fields=["language"])
     client.raise_request_exception = False
     with connection.execute_wrapper(_database_gone):
-        response = client.post(WRITE_URL, _entry())
+        response = client.post(WRITE_URL, _entry(**{LOCAL_COPY_FIELD: "a1b2c3"}))
     assert response.status_code == 503
     assert "Het staat nog op dit apparaat." in response.content.decode()
+
+
+def test_the_outage_page_promises_a_copy_only_when_the_device_kept_one(diary):
+    _world, _enrollment, client = diary
+    client.raise_request_exception = False
+    with connection.execute_wrapper(_database_gone):
+        response = client.post(WRITE_URL, _entry())  # the page's script did not run
+    assert response.status_code == 503
+    html = response.content.decode()
+    assert "kept on this device" not in html
+    assert "What you sent has not reached us." in html
+
+
+def test_a_page_asked_for_while_the_database_is_down_gets_the_outage_page(diary):
+    _world, _enrollment, client = diary
+    client.raise_request_exception = False
+
+    def nothing_answers(execute, sql, params, many, context):
+        if "SAVEPOINT" in sql.upper():
+            return execute(sql, params, many, context)
+        raise OperationalError("could not connect to server")
+
+    with connection.execute_wrapper(nothing_answers):
+        response = client.get(WRITE_URL)
+    assert response.status_code == 503
+    html = response.content.decode()
+    assert "This page cannot be shown right now" in html and "kept on this device" not in html
 
 
 def test_another_error_keeps_the_error_page_without_promising_what_it_cannot(diary, monkeypatch):
