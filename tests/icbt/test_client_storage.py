@@ -92,6 +92,8 @@ def test_a_session_the_server_no_longer_has_clears_the_browsers_storage(world, c
     response = client.get(reverse("patients:home"))
     assert response.status_code == 302
     assert response["Clear-Site-Data"] == CLEAR
+    assert client.get(response["Location"])["Clear-Site-Data"] == CLEAR
+    assert "Clear-Site-Data" not in client.get(response["Location"]).headers
 
 
 def test_a_visitor_without_a_session_is_not_sent_the_header():
