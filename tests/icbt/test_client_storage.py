@@ -55,8 +55,12 @@ def test_the_owner_value_is_opaque_and_differs_per_person(world, client_for):
 
 def test_patient_forms_carry_the_keep_local_attribute_with_their_enrollment(diary):
     _world, enrollment, client = diary
-    html = client.get(WRITE_URL).content.decode()
-    assert f'data-keep-local="{enrollment.pk}"' in html
+    for url in (WRITE_URL, "/me/steps/first/start-diary/", "/me/steps/first/mood-start/"):
+        html = client.get(url).content.decode()
+        assert html.count(f'data-keep-local="{enrollment.pk}"') == 1, url
+    # An assignment autosaves: its copy is keyed by the enrollment too.
+    html = client.get("/me/steps/first/plan/").content.decode()
+    assert f'data-autosave-key="{enrollment.pk}:/me/steps/first/plan/"' in html
 
 
 # --- Clear-Site-Data when a session ends --------------------------------------------------------------
