@@ -69,9 +69,11 @@ class ClientStorageMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        had_cookie = settings.SESSION_COOKIE_NAME in request.COOKIES
+        had_cookie = bool(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
         if had_cookie and request.session.pop(CLEAR_SESSION_KEY, False):
             mark_clear(request)
+            if not request.session.keys():
+                request.session.flush()  # it held only the flag: leave no empty session behind
         response = self.get_response(request)
         if response.status_code >= 500:
             return response  # the database may be the reason: ask nothing more of it

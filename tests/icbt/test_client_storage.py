@@ -5,6 +5,7 @@ import re
 import time
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.db import OperationalError, connection
 from django.test import Client
 from django.urls import reverse
@@ -74,6 +75,7 @@ def test_signing_out_clears_the_browsers_storage_also_on_the_next_page(world, cl
     assert response["Clear-Site-Data"] == CLEAR
     page = client.get(response["Location"])
     assert page["Clear-Site-Data"] == CLEAR
+    assert not Session.objects.exists()  # the session that carried the flag is gone
     # Once: a later page of the signed-out visitor is left alone.
     assert "Clear-Site-Data" not in client.get(reverse("account_login")).headers
 
