@@ -94,6 +94,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Before the icbt middleware below: the idle time-out and the MFA gate leave a message.
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Outside every middleware that may sign someone out, so it sees that response.
+    "icbt.client_storage.ClientStorageMiddleware",
     "icbt.audit.AuditFlushMiddleware",
     "icbt.middleware.UserLanguageMiddleware",
     "icbt.middleware.StaffIdleTimeoutMiddleware",
@@ -117,6 +119,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "icbt.context_processors.navigation",
+                "icbt.client_storage.client_storage",
             ],
         },
     },

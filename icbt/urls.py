@@ -7,6 +7,8 @@ from icbt import views
 admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_header = "icbt platform administration"
 
+handler500 = "icbt.views.server_error"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),

@@ -1,18 +1,22 @@
+import sys
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.db import connection, transaction
-from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import redirect, render
+from django.template import loader
 from django.templatetags.static import static
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.views import i18n
+from django.views import defaults, i18n
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from icbt import services
+from icbt.client_storage import LOCAL_COPY_FIELD
 from icbt.forms import PersonalSettingsForm, SetPasswordForm
 from icbt.roles import roles_of
 
@@ -104,3 +108,23 @@ def set_language(request):
     if request.user.is_authenticated and language in dict(settings.LANGUAGES):
         services.user_update_language(user=request.user, language=language)
     return response
+
+
+def server_error(request):
+    """The error page (``handler500``). A database that cannot be reached, or that dropped the
+    connection, is an outage rather than a fault: the answer is 503, with a page that says what
+    happened to what the person was sending (the patient forms keep a copy on the device until
+    the server confirms it). Rendered without the request's context processors, which would
+    ask the database again."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, OperationalError | InterfaceError):
+        sent = request.method == "POST"
+        try:
+            kept = sent and bool(request.POST.get(LOCAL_COPY_FIELD))
+        except Exception:  # noqa: BLE001 - an unreadable body: promise nothing
+            kept = False
+        context = {"path": request.path, "sent": sent, "kept": kept}
+        response = HttpResponse(loader.render_to_string("503.html", context), status=503)
+        response["Retry-After"] = "120"
+        return response
+    return defaults.server_error(request)

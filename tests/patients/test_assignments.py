@@ -128,7 +128,7 @@ def test_submit_hands_in_marks_the_step_done_and_shows_the_answer(setup):
     assert StepProgress.objects.get(enrollment=enrollment, step=step).completed_at
     html = client.get(STEP_URL).content.decode()
     assert "Handed in" in html and "My secret story about the garden" in html
-    assert 'data-draft-done="/me/steps/first/plan/"' in html
+    assert f'data-draft-done="{enrollment.pk}:/me/steps/first/plan/"' in html
     assert "Change my answer" in html and 'name="word"' not in html
 
 
