@@ -347,17 +347,27 @@ def items_for_enrollment(*, enrollment: Enrollment, refs: Iterable[ItemRef]) -> 
 # --- Templates -------------------------------------------------------------------------------------
 
 
-def template_list(*, fetched_by) -> QuerySet[FeedbackTemplate]:
-    """The clinic's shared templates and the viewer's own personal ones; nothing for non-staff."""
+def template_list(*, fetched_by, version=None) -> QuerySet[FeedbackTemplate]:
+    """The clinic's shared templates and the viewer's own personal ones; nothing for non-staff.
+
+    With ``version`` (the program version of the patient being written to), the clinic's copies of
+    program starters are limited to that program and language; other templates always show.
+    Hidden (deleted) starter copies never show."""
     staff = roles_of(fetched_by).staff
     if staff is None:
         return FeedbackTemplate.objects.none()
-    return (
-        FeedbackTemplate.objects.filter(clinic_id=staff.clinic_id)
+    templates = (
+        FeedbackTemplate.objects.filter(clinic_id=staff.clinic_id, hidden=False)
         .filter(Q(owner__isnull=True) | Q(owner=staff))
-        .select_related("owner__user")
+        .select_related("owner__user", "starter__program")
         .order_by("owner_id", "-is_snippet", "title", "pk")
     )
+    if version is not None:
+        templates = templates.filter(
+            Q(starter__isnull=True)
+            | Q(starter__program_id=version.program_id, starter__language=version.language)
+        )
+    return templates
 
 
 # --- Notes and sharing ------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ from patients.models import (
     QuestionnaireResponse,
     TimelineEvent,
 )
+from programs.models import FeedbackStarter
 from therapists.models import StaffMember, Team
 
 MESSAGE_MAX_LENGTH = 5000
@@ -469,9 +470,44 @@ def template_update(
 
 @transaction.atomic
 def template_delete(*, template: FeedbackTemplate, staff: StaffMember) -> None:
+    """Delete a template. A clinic's copy of a program's starter is hidden instead, so that the
+    next :func:`template_starters_provide` does not hand the clinic a fresh copy."""
     if not template_may_edit(staff, template):
         raise PermissionDenied
+    if template.starter_id is not None:
+        template.hidden = True
+        template.save(update_fields=["hidden"])
+        return
     template.delete()
+
+
+def template_starters_provide(*, clinic_id: int) -> int:
+    """Give the clinic its own copy of every starter feedback template the programs ship that it
+    has no copy of yet (clinic-wide, so the clinic admin can edit them). Existing copies, edited
+    or hidden, are never touched. One query when nothing is missing; safe to run twice at once
+    (the unique constraint on clinic and starter drops the second insert)."""
+    missing = list(
+        FeedbackStarter.objects.exclude(
+            pk__in=FeedbackTemplate.objects.filter(clinic_id=clinic_id, starter__isnull=False).values(
+                "starter_id"
+            )
+        ).order_by("program_id", "language", "position")
+    )
+    if not missing:
+        return 0
+    copies = [
+        FeedbackTemplate(
+            clinic_id=clinic_id,
+            owner=None,
+            starter=starter,
+            title=starter.title,
+            body=starter.body,
+            is_snippet=starter.is_snippet,
+        )
+        for starter in missing
+    ]
+    FeedbackTemplate.objects.bulk_create(copies, ignore_conflicts=True)
+    return len(copies)
 
 
 def template_render(*, template: FeedbackTemplate | str, patient: Patient, author) -> str:
