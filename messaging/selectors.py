@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Case, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, Exists, OuterRef, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from icbt.roles import roles_of
@@ -29,7 +29,7 @@ from patients.models import (
     Patient,
     QuestionnaireResponse,
 )
-from programs.models import Module
+from programs.models import FeedbackStarter, Module
 from therapists.models import StaffMember
 
 ITEM_KINDS = ("answer", "diary", "questionnaire", "module")
@@ -62,11 +62,22 @@ def parse_item_ref(value) -> ItemRef | None:
 # --- Enrollment and conversation ---------------------------------------------------------------
 
 
-def enrollment_for_patient(*, patient: Patient) -> Enrollment | None:
-    """The patient's open enrollment, or else their most recent one (one query)."""
+def enrollment_for_patient(*, patient: Patient, starter_check: bool = False) -> Enrollment | None:
+    """The patient's open enrollment, or else their most recent one (one query).
+
+    ``starter_check``: the same query also tells (``starters_missing``) whether the clinic lacks a
+    copy of a program's starter feedback template, so the composer needs no query of its own to
+    find out that nothing is to be copied."""
+    enrollments = Enrollment.objects.filter(patient=patient)
+    if starter_check:
+        copies = FeedbackTemplate.objects.filter(
+            clinic_id=OuterRef(OuterRef("clinic_id")), starter__isnull=False
+        ).values("starter_id")
+        enrollments = enrollments.annotate(
+            starters_missing=Exists(FeedbackStarter.objects.exclude(pk__in=copies))
+        )
     return (
-        Enrollment.objects.filter(patient=patient)
-        .select_related("version", "clinic", "therapist__user")
+        enrollments.select_related("version", "clinic", "therapist__user")
         .annotate(_closed=Case(When(status__in=Enrollment.OPEN_STATUSES, then=Value(0)), default=Value(1)))
         .order_by("_closed", "-created_at", "-pk")
         .first()

@@ -176,7 +176,7 @@ def _staff_fetch(request, pk, *, object_type="conversation"):
     patient = patient_get_for_user(
         request.user, pk, request=request, write=request.method == "POST", object_type=object_type
     )
-    enrollment = selectors.enrollment_for_patient(patient=patient)
+    enrollment = selectors.enrollment_for_patient(patient=patient, starter_check=True)
     if enrollment is not None:
         enrollment.patient = patient
     return staff, patient, enrollment
@@ -234,7 +234,8 @@ def staff_conversation(request, pk):
     if enrollment is None:
         return render(request, "messaging/staff_conversation.html", {"patient": patient, "enrollment": None})
     conversation = services.conversation_get_or_create(enrollment=enrollment)
-    services.template_starters_provide(clinic_id=staff.clinic_id)
+    if enrollment.starters_missing or enrollment.clinic_id != staff.clinic_id:
+        services.template_starters_provide(clinic_id=staff.clinic_id)
     if request.method != "POST":
         return _staff_page(request, patient=patient, enrollment=enrollment, conversation=conversation)
     work = selectors.work_since_last_feedback(

@@ -181,3 +181,30 @@ def test_a_clinics_edit_and_deletion_survive_a_reload(world, client_for, tmp_pat
     assert "Ours" in page and "Effort" not in page
     assert FeedbackTemplate.objects.filter(clinic=world.clinic, starter__key="new-one").count() == 2
     assert admin.get(reverse("messaging:template_update", args=[snippet.pk])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_composer_checks_for_missing_starters_without_a_query_of_its_own(client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    program_services.program_content_load()
+    clinic = Clinic.objects.create(name="Gamma Clinic")
+    therapist = make_staff(clinic, "gina@gamma.test", therapist=True)
+    patient = make_patient(clinic, therapist, "pim@patients.test", first_name="Pim")
+    _enroll(
+        patient,
+        ProgramVersion.objects.filter(program__slug="master-your-pain", language="en").latest("number"),
+    )
+    client = client_for(therapist.user)
+    url = reverse("messaging:staff_conversation", args=[patient.pk])
+    client.get(url)  # copies the starters
+
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(url).content.decode()
+
+    # The check rides on the enrollment query; no query of its own lists the starters.
+    assert any("patients_enrollment" in q["sql"] and "programs_feedbackstarter" in q["sql"] for q in queries)
+    assert not [q for q in queries if q["sql"].startswith('SELECT "programs_feedbackstarter"')]
+    assert not [q for q in queries if q["sql"].startswith("INSERT") and "feedbacktemplate" in q["sql"]]
+    assert "Pain: feedback on your goals" in page
