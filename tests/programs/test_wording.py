@@ -170,3 +170,26 @@ def test_dutch_content_writes_times_with_a_point():
         for match in COLON_TIME.finditer(text)
     ]
     assert not found, found
+
+
+DECONDITIONING = {
+    "en": re.compile(
+        r"body (gets|get|becomes) weaker|makes your body weaker|body gets used to doing less", re.I
+    ),
+    "nl": re.compile(r"lijf (wordt )?zwakker|lijf went aan minder doen", re.I),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_the_fatigue_program_does_not_explain_fatigue_by_a_weaker_body(language):
+    """CBT for CFS does not work by restoring physical condition: the model is about what keeps
+    fatigue going (rhythm, beliefs, attention, activity pattern, others), and the text says so."""
+    texts = {
+        name: text
+        for name, text in _content_texts(language).items()
+        if name.startswith("master-your-fatigue/")
+    }
+    found = [name for name, text in texts.items() if DECONDITIONING[language].search(text)]
+    assert not found, found
+    model = texts[f"master-your-fatigue/{language}/m1/03-model.md"]
+    assert ("not work by making you fitter" if language == "en" else "niet doordat je fitter wordt") in model
