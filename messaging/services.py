@@ -35,7 +35,14 @@ from icbt.notifications import notify
 from icbt.roles import roles_of
 from messaging.access import template_may_edit
 from messaging.models import Conversation, FeedbackLink, FeedbackTemplate, Message, MessageDraft, StaffNote
-from messaging.selectors import REVIEWABLE_KINDS, ItemRef, items_for_enrollment, parse_item_ref
+from messaging.selectors import (
+    REVIEWABLE_KINDS,
+    ItemRef,
+    items_for_enrollment,
+    parse_item_ref,
+    starter_copies_outdated,
+    starters_not_copied,
+)
 from patients.access import acting_on_behalf_of, staff_may_treat
 from patients.models import (
     AssignmentAnswer,
@@ -46,7 +53,6 @@ from patients.models import (
     QuestionnaireResponse,
     TimelineEvent,
 )
-from programs.models import FeedbackStarter
 from therapists.models import StaffMember, Team
 
 MESSAGE_MAX_LENGTH = 5000
@@ -481,20 +487,14 @@ def template_delete(*, template: FeedbackTemplate, staff: StaffMember) -> None:
     template.delete()
 
 
+@transaction.atomic
 def template_starters_provide(*, clinic_id: int) -> int:
     """Give the clinic its own copy of every starter feedback template the programs ship that it
-    has no copy of yet (clinic-wide, so the clinic admin can edit them). Existing copies, edited
-    or hidden, are never touched. One query when nothing is missing; safe to run twice at once
-    (the unique constraint on clinic and starter drops the second insert)."""
-    missing = list(
-        FeedbackStarter.objects.exclude(
-            pk__in=FeedbackTemplate.objects.filter(clinic_id=clinic_id, starter__isnull=False).values(
-                "starter_id"
-            )
-        ).order_by("program_id", "language", "position")
-    )
-    if not missing:
-        return 0
+    has no copy of yet (clinic-wide, so the clinic admin can edit them), and bring copies nobody
+    edited up to date with their starter. Edited and hidden (deleted) copies are never touched.
+    Safe to run twice at once: the unique constraint on clinic and starter drops a second insert.
+    Returns how many copies were made or updated."""
+    missing = list(starters_not_copied(clinic_id).order_by("program_id", "language", "position"))
     copies = [
         FeedbackTemplate(
             clinic_id=clinic_id,
@@ -503,11 +503,23 @@ def template_starters_provide(*, clinic_id: int) -> int:
             title=starter.title,
             body=starter.body,
             is_snippet=starter.is_snippet,
+            starter_title=starter.title,
+            starter_body=starter.body,
         )
         for starter in missing
     ]
-    FeedbackTemplate.objects.bulk_create(copies, ignore_conflicts=True)
-    return len(copies)
+    if copies:
+        FeedbackTemplate.objects.bulk_create(copies, ignore_conflicts=True)
+    outdated = list(
+        starter_copies_outdated(clinic_id).select_related("starter").select_for_update(of=("self",))
+    )
+    for copy in outdated:
+        starter = copy.starter
+        copy.title = copy.starter_title = starter.title
+        copy.body = copy.starter_body = starter.body
+        copy.is_snippet = starter.is_snippet
+        copy.save(update_fields=["title", "body", "is_snippet", "starter_title", "starter_body"])
+    return len(copies) + len(outdated)
 
 
 def template_render(*, template: FeedbackTemplate | str, patient: Patient, author) -> str:

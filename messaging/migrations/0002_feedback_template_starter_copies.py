@@ -23,6 +23,16 @@ class Migration(migrations.Migration):
             name='starter',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='programs.feedbackstarter'),
         ),
+        migrations.AddField(
+            model_name='feedbacktemplate',
+            name='starter_title',
+            field=models.CharField(blank=True, max_length=120),
+        ),
+        migrations.AddField(
+            model_name='feedbacktemplate',
+            name='starter_body',
+            field=models.TextField(blank=True),
+        ),
         migrations.AddConstraint(
             model_name='feedbacktemplate',
             constraint=models.UniqueConstraint(condition=models.Q(('starter__isnull', False)), fields=('clinic', 'starter'), name='feedback_template_one_copy_per_starter'),

@@ -154,6 +154,10 @@ def test_a_clinics_edit_and_deletion_survive_a_reload(world, client_for, tmp_pat
     program_services.program_content_load(root=root)
     admin = client_for(world.admin.user)
     assert admin.get(reverse("messaging:template_list")).status_code == 200  # the clinic gets its copies
+    nl_copy = FeedbackTemplate.objects.get(
+        clinic=world.clinic, starter__key="well-done", starter__language="nl"
+    )
+    assert nl_copy.body.startswith("Hoi {first_name}, goed gedaan")
     copy = FeedbackTemplate.objects.get(clinic=world.clinic, starter__key="well-done", starter__language="en")
     snippet = FeedbackTemplate.objects.get(clinic=world.clinic, starter__key="effort", starter__language="en")
     assert copy.owner is None and copy.body.startswith("Hi {first_name}, well done")
@@ -168,6 +172,7 @@ def test_a_clinics_edit_and_deletion_survive_a_reload(world, client_for, tmp_pat
     for language in ("en", "nl"):
         path = root / "tiny-program" / language / "feedback.yaml"
         text = path.read_text(encoding="utf-8").replace("well done on your diary", "great work on your diary")
+        text = text.replace("goed gedaan met je dagboek", "heel goed gedaan met je dagboek")
         text += '  - key: new-one\n    title: "New"\n    text: "A new starter, {first_name}."\n'
         path.write_text(text, encoding="utf-8")
     program_services.program_content_load(root=root)
@@ -177,6 +182,10 @@ def test_a_clinics_edit_and_deletion_survive_a_reload(world, client_for, tmp_pat
     assert "great work on your diary" in starter.body  # the shipped starter follows the files
     copy.refresh_from_db()
     assert (copy.title, copy.body) == ("Ours", edited)  # the clinic's edit stays
+    unedited = FeedbackTemplate.objects.get(
+        clinic=world.clinic, starter__key="well-done", starter__language="nl"
+    )
+    assert "heel goed gedaan met je dagboek" in unedited.body  # a copy nobody edited follows the files
     assert FeedbackTemplate.objects.filter(pk=snippet.pk, hidden=True).exists()  # deleted stays deleted
     assert "Ours" in page and "Effort" not in page
     assert FeedbackTemplate.objects.filter(clinic=world.clinic, starter__key="new-one").count() == 2
@@ -208,3 +217,24 @@ def test_the_composer_checks_for_missing_starters_without_a_query_of_its_own(cli
     assert not [q for q in queries if q["sql"].startswith('SELECT "programs_feedbackstarter"')]
     assert not [q for q in queries if q["sql"].startswith("INSERT") and "feedbacktemplate" in q["sql"]]
     assert "Pain: feedback on your goals" in page
+
+
+@pytest.mark.django_db
+def test_the_composer_brings_an_unedited_copy_up_to_date_after_a_reload(world, client_for, tmp_path):
+    root = _tiny_with_feedback(tmp_path)
+    program_services.program_content_load(root=root)
+    enrollment = _enroll(
+        world.patient_a, ProgramVersion.objects.get(program__slug="tiny-program", language="en")
+    )
+    client = client_for(world.therapist.user)
+    url = reverse("messaging:staff_conversation", args=[enrollment.patient.pk])
+    assert "well done on your diary" in client.get(url).content.decode()
+
+    path = root / "tiny-program" / "en" / "feedback.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("well done on", "great work on"), encoding="utf-8"
+    )
+    program_services.program_content_load(root=root)
+
+    page = client.get(url).content.decode()
+    assert "great work on your diary" in page and "well done on your diary" not in page
