@@ -34,7 +34,7 @@ def template_get_for_user(user, pk, *, write: bool = False) -> FeedbackTemplate:
     404 for anyone outside the template's clinic; 403 for staff of the clinic who may not."""
     staff = roles_of(user).staff
     template = FeedbackTemplate.objects.filter(pk=pk).select_related("owner__user").first()
-    if staff is None or template is None or template.clinic_id != staff.clinic_id:
+    if staff is None or template is None or template.clinic_id != staff.clinic_id or template.hidden:
         raise Http404
     allowed = template_may_edit(staff, template) if write else template_may_use(staff, template)
     if not allowed:

@@ -144,9 +144,27 @@ class FeedbackTemplate(models.Model):
     body = models.TextField(_("text"), max_length=4000)
     is_snippet = models.BooleanField(_("short snippet"), default=False)
     created_at = models.DateTimeField(default=timezone.now)
+    # The clinic's own copy of a starter shipped with a program (clinic-wide, owner empty). It is
+    # offered only for patients of that program and language. A deleted copy stays as a hidden
+    # row, so that loading the programs again does not bring it back. ``starter_title`` and
+    # ``starter_body`` hold the starter's text as it was copied: while the copy still says exactly
+    # that (nobody edited it), a changed starter replaces it; an edited copy is never touched.
+    starter = models.ForeignKey(
+        "programs.FeedbackStarter", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    starter_title = models.CharField(max_length=120, blank=True)
+    starter_body = models.TextField(blank=True)
+    hidden = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-is_snippet", "title"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "starter"],
+                condition=models.Q(starter__isnull=False),
+                name="feedback_template_one_copy_per_starter",
+            ),
+        ]
 
     def __str__(self):
         return self.title

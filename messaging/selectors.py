@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Case, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from icbt.roles import roles_of
@@ -29,7 +29,7 @@ from patients.models import (
     Patient,
     QuestionnaireResponse,
 )
-from programs.models import Module
+from programs.models import FeedbackStarter, Module
 from therapists.models import StaffMember
 
 ITEM_KINDS = ("answer", "diary", "questionnaire", "module")
@@ -62,11 +62,17 @@ def parse_item_ref(value) -> ItemRef | None:
 # --- Enrollment and conversation ---------------------------------------------------------------
 
 
-def enrollment_for_patient(*, patient: Patient) -> Enrollment | None:
-    """The patient's open enrollment, or else their most recent one (one query)."""
+def enrollment_for_patient(*, patient: Patient, starter_check: bool = False) -> Enrollment | None:
+    """The patient's open enrollment, or else their most recent one (one query).
+
+    ``starter_check``: the same query also tells (``starters_missing``) whether the clinic lacks a
+    copy of a program's starter feedback template or holds an unedited copy of a changed one, so
+    the composer needs no query of its own to find out that nothing is to be copied."""
+    enrollments = Enrollment.objects.filter(patient=patient)
+    if starter_check:
+        enrollments = enrollments.annotate(starters_missing=starter_copies_needed("clinic_id"))
     return (
-        Enrollment.objects.filter(patient=patient)
-        .select_related("version", "clinic", "therapist__user")
+        enrollments.select_related("version", "clinic", "therapist__user")
         .annotate(_closed=Case(When(status__in=Enrollment.OPEN_STATUSES, then=Value(0)), default=Value(1)))
         .order_by("_closed", "-created_at", "-pk")
         .first()
@@ -347,17 +353,54 @@ def items_for_enrollment(*, enrollment: Enrollment, refs: Iterable[ItemRef]) -> 
 # --- Templates -------------------------------------------------------------------------------------
 
 
-def template_list(*, fetched_by) -> QuerySet[FeedbackTemplate]:
-    """The clinic's shared templates and the viewer's own personal ones; nothing for non-staff."""
+def starters_not_copied(clinic_id) -> QuerySet[FeedbackStarter]:
+    """The starters the clinic has no copy of (not even a hidden one). ``clinic_id`` may be an
+    ``OuterRef``."""
+    copies = FeedbackTemplate.objects.filter(clinic_id=clinic_id, starter__isnull=False).values("starter_id")
+    return FeedbackStarter.objects.exclude(pk__in=copies)
+
+
+def starter_copies_outdated(clinic_id) -> QuerySet[FeedbackTemplate]:
+    """The clinic's copies nobody edited (they still say what was copied) whose starter has
+    changed since. ``clinic_id`` may be an ``OuterRef``."""
+    return FeedbackTemplate.objects.filter(
+        clinic_id=clinic_id,
+        starter__isnull=False,
+        hidden=False,
+        title=F("starter_title"),
+        body=F("starter_body"),
+    ).exclude(title=F("starter__title"), body=F("starter__body"), is_snippet=F("starter__is_snippet"))
+
+
+def starter_copies_needed(clinic_field: str = "clinic_id"):
+    """An expression for an annotation of a query whose ``clinic_field`` names a clinic: does the
+    clinic lack a copy of a starter, or hold an unedited copy of a starter that has changed?"""
+    return Exists(starters_not_copied(OuterRef(OuterRef(clinic_field)))) | Exists(
+        starter_copies_outdated(OuterRef(clinic_field))
+    )
+
+
+def template_list(*, fetched_by, version=None) -> QuerySet[FeedbackTemplate]:
+    """The clinic's shared templates and the viewer's own personal ones; nothing for non-staff.
+
+    With ``version`` (the program version of the patient being written to), the clinic's copies of
+    program starters are limited to that program and language; other templates always show.
+    Hidden (deleted) starter copies never show."""
     staff = roles_of(fetched_by).staff
     if staff is None:
         return FeedbackTemplate.objects.none()
-    return (
-        FeedbackTemplate.objects.filter(clinic_id=staff.clinic_id)
+    templates = (
+        FeedbackTemplate.objects.filter(clinic_id=staff.clinic_id, hidden=False)
         .filter(Q(owner__isnull=True) | Q(owner=staff))
-        .select_related("owner__user")
+        .select_related("owner__user", "starter__program")
         .order_by("owner_id", "-is_snippet", "title", "pk")
     )
+    if version is not None:
+        templates = templates.filter(
+            Q(starter__isnull=True)
+            | Q(starter__program_id=version.program_id, starter__language=version.language)
+        )
+    return templates
 
 
 # --- Notes and sharing ------------------------------------------------------------------------------

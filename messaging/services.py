@@ -35,7 +35,14 @@ from icbt.notifications import notify
 from icbt.roles import roles_of
 from messaging.access import template_may_edit
 from messaging.models import Conversation, FeedbackLink, FeedbackTemplate, Message, MessageDraft, StaffNote
-from messaging.selectors import REVIEWABLE_KINDS, ItemRef, items_for_enrollment, parse_item_ref
+from messaging.selectors import (
+    REVIEWABLE_KINDS,
+    ItemRef,
+    items_for_enrollment,
+    parse_item_ref,
+    starter_copies_outdated,
+    starters_not_copied,
+)
 from patients.access import acting_on_behalf_of, staff_may_treat
 from patients.models import (
     AssignmentAnswer,
@@ -477,9 +484,50 @@ def template_update(
 
 @transaction.atomic
 def template_delete(*, template: FeedbackTemplate, staff: StaffMember) -> None:
+    """Delete a template. A clinic's copy of a program's starter is hidden instead, so that the
+    next :func:`template_starters_provide` does not hand the clinic a fresh copy."""
     if not template_may_edit(staff, template):
         raise PermissionDenied
+    if template.starter_id is not None:
+        template.hidden = True
+        template.save(update_fields=["hidden"])
+        return
     template.delete()
+
+
+@transaction.atomic
+def template_starters_provide(*, clinic_id: int) -> int:
+    """Give the clinic its own copy of every starter feedback template the programs ship that it
+    has no copy of yet (clinic-wide, so the clinic admin can edit them), and bring copies nobody
+    edited up to date with their starter. Edited and hidden (deleted) copies are never touched.
+    Safe to run twice at once: the unique constraint on clinic and starter drops a second insert.
+    Returns how many copies were made or updated."""
+    missing = list(starters_not_copied(clinic_id).order_by("program_id", "language", "position"))
+    copies = [
+        FeedbackTemplate(
+            clinic_id=clinic_id,
+            owner=None,
+            starter=starter,
+            title=starter.title,
+            body=starter.body,
+            is_snippet=starter.is_snippet,
+            starter_title=starter.title,
+            starter_body=starter.body,
+        )
+        for starter in missing
+    ]
+    if copies:
+        FeedbackTemplate.objects.bulk_create(copies, ignore_conflicts=True)
+    outdated = list(
+        starter_copies_outdated(clinic_id).select_related("starter").select_for_update(of=("self",))
+    )
+    for copy in outdated:
+        starter = copy.starter
+        copy.title = copy.starter_title = starter.title
+        copy.body = copy.starter_body = starter.body
+        copy.is_snippet = starter.is_snippet
+        copy.save(update_fields=["title", "body", "is_snippet", "starter_title", "starter_body"])
+    return len(copies) + len(outdated)
 
 
 def template_render(*, template: FeedbackTemplate | str, patient: Patient, author) -> str:

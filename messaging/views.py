@@ -178,7 +178,7 @@ def _staff_fetch(request, pk, *, object_type="conversation"):
     patient = patient_get_for_user(
         request.user, pk, request=request, write=request.method == "POST", object_type=object_type
     )
-    enrollment = selectors.enrollment_for_patient(patient=patient)
+    enrollment = selectors.enrollment_for_patient(patient=patient, starter_check=True)
     if enrollment is not None:
         enrollment.patient = patient
     return staff, patient, enrollment
@@ -194,7 +194,7 @@ def _staff_page(request, *, patient, enrollment, conversation, data=None, status
     include = [ref for ref in include if ref is not None]
     work = selectors.work_since_last_feedback(enrollment=enrollment, include=include)
     selectors.work_charts(enrollment=enrollment, work=work)
-    templates = list(selectors.template_list(fetched_by=request.user))
+    templates = list(selectors.template_list(fetched_by=request.user, version=enrollment.version))
     kwargs = {"allowed_refs": work.refs(), "templates": templates}
     if data is not None:
         form = ComposerForm(data, **kwargs)
@@ -237,13 +237,15 @@ def staff_conversation(request, pk):
     if enrollment is None:
         return render(request, "messaging/staff_conversation.html", {"patient": patient, "enrollment": None})
     conversation = services.conversation_get_or_create(enrollment=enrollment)
+    if enrollment.starters_missing or enrollment.clinic_id != staff.clinic_id:
+        services.template_starters_provide(clinic_id=staff.clinic_id)
     if request.method != "POST":
         return _staff_page(request, patient=patient, enrollment=enrollment, conversation=conversation)
     work = selectors.work_since_last_feedback(
         enrollment=enrollment,
         include=[r for r in map(selectors.parse_item_ref, request.POST.getlist("attach")) if r is not None],
     )
-    templates = list(selectors.template_list(fetched_by=request.user))
+    templates = list(selectors.template_list(fetched_by=request.user, version=enrollment.version))
     form = ComposerForm(request.POST, allowed_refs=work.refs(), templates=templates)
     if not form.is_valid():
         return _staff_page(
@@ -474,6 +476,7 @@ def covering(request):
 @login_required
 def template_list(request):
     staff = require_staff_role(request.user, "therapist", "clinic_admin")
+    services.template_starters_provide(clinic_id=staff.clinic_id)
     templates = list(selectors.template_list(fetched_by=request.user))
     for template in templates:
         template.may_edit = template_may_edit(staff, template)

@@ -27,6 +27,8 @@ FORMAT_VERSION = "1"
 BASE_LANGUAGE = "en"
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+FEEDBACK_PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+FEEDBACK_PLACEHOLDERS = {"first_name", "therapist_name"}
 MAX_DIARIES_PER_MODULE = 3
 
 STEP_KINDS = ("page", "video", "audio", "assignment", "diary", "questionnaire")
@@ -234,6 +236,17 @@ class ParsedDiary:
 
 
 @dataclass
+class ParsedFeedback:
+    """A starter feedback template (or, ``is_snippet``, a short snippet) for therapists."""
+
+    key: str
+    title: str
+    body: str
+    is_snippet: bool
+    line: int = 0
+
+
+@dataclass
 class ParsedLanguage:
     program: str
     language: str
@@ -245,6 +258,7 @@ class ParsedLanguage:
     questionnaires_end: list[str] = field(default_factory=list)
     diaries: list[ParsedDiary] = field(default_factory=list)
     modules: list[ParsedModule] = field(default_factory=list)
+    feedback: list[ParsedFeedback] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)  # relative path -> bytes, for the hash
     skeleton: dict[str, tuple] = field(default_factory=dict)  # description -> (value, line)
     content_hash: str = ""
@@ -605,9 +619,59 @@ class _LanguageReader:
             _rel, p.public_markdown = self.read_file(LineDict({"file": "public.md"}), "file", "public page")
         else:
             c.error(0, "public.md (the public program page) is missing")
+        self.read_feedback()
         self.unreferenced_files()
         self.build_skeleton(manifest)
         return p
+
+    def read_feedback(self):
+        """``feedback.yaml``: starter templates and snippets for the therapist's composer. Not part
+        of the content hash: they are no published content, and every clinic edits its own copy."""
+        path = self.parsed.directory / "feedback.yaml"
+        if not path.is_file():
+            return
+        c = _Checker(path, self.root, self.errors)
+        try:
+            document = load_yaml_with_lines(path.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            c.error(0, f"not UTF-8 text ({exc.reason})")
+            return
+        except YamlProblem as exc:
+            c.error(exc.line, exc.message)
+            return
+        document = c.mapping(document, 1, "feedback")
+        if document is None:
+            return
+        c.keys(document, {"templates"}, {"templates"}, "feedback")
+        seen = set()
+        templates = c.listing(document, "templates", "feedback")
+        for index, node in enumerate(templates):
+            line = templates.line_of(index)
+            where = f"template {index + 1}"
+            node = c.mapping(node, line, where)
+            if node is None:
+                continue
+            c.keys(node, {"key", "title", "text", "snippet"}, {"key", "title", "text"}, where)
+            key = c.slug(node, "key", where)
+            if key in seen:
+                c.error(node.line_of("key"), f"{where}: key '{key}' is used twice")
+            seen.add(key)
+            body = c.text(node, "text", where, max_length=4000).strip()
+            unknown = sorted(set(FEEDBACK_PLACEHOLDER_RE.findall(body)) - FEEDBACK_PLACEHOLDERS)
+            if unknown:
+                c.error(
+                    node.line_of("text"),
+                    f"{where}: unknown placeholder(s) {unknown}; use {{first_name}} and {{therapist_name}}",
+                )
+            self.parsed.feedback.append(
+                ParsedFeedback(
+                    key=key,
+                    title=c.text(node, "title", where, max_length=120),
+                    body=body,
+                    is_snippet=c.boolean(node, "snippet", where, False),
+                    line=line,
+                )
+            )
 
     def read_questionnaires(self, manifest: LineDict):
         c = self.check
@@ -906,6 +970,30 @@ def compare_structure(base: ParsedLanguage, other: ParsedLanguage, root: Path) -
     return errors
 
 
+def compare_feedback(base: ParsedLanguage, other: ParsedLanguage, root: Path) -> list[ContentError]:
+    """The starter templates of ``other`` must be those of English: same keys, same kinds."""
+    display = _display_path(other.directory / "feedback.yaml", root)
+    theirs = {f.key: f for f in other.feedback}
+    ours = {f.key: f for f in base.feedback}
+    errors = [
+        ContentError(display, 0, f"starter template '{key}' of {base.language} is missing")
+        for key in ours
+        if key not in theirs
+    ]
+    for key, starter in theirs.items():
+        if key not in ours:
+            errors.append(
+                ContentError(display, starter.line, f"starter template '{key}' is not in {base.language}")
+            )
+        elif ours[key].is_snippet != starter.is_snippet:
+            errors.append(
+                ContentError(
+                    display, starter.line, f"starter template '{key}': 'snippet' differs from {base.language}"
+                )
+            )
+    return errors
+
+
 def _shape_text(value) -> str:
     return json.dumps(value, default=list, ensure_ascii=False)
 
@@ -958,6 +1046,8 @@ def read_content(
                 base = parsed
             elif base is not None and len(errors) == before:
                 errors.extend(compare_structure(base, parsed, root))
+            if directory.name != BASE_LANGUAGE and base is not None:
+                errors.extend(compare_feedback(base, parsed, root))
             result.append(parsed)
     if errors:
         raise ContentErrors(errors)

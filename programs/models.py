@@ -345,3 +345,30 @@ class LicensedUpload(models.Model):
 
     def __str__(self):
         return f"licensed upload {self.pk} ({self.status})"
+
+
+class FeedbackStarter(models.Model):
+    """A starter feedback template or snippet shipped with a program, in one language, loaded by
+    ``load_programs`` from ``<program>/<language>/feedback.yaml``.
+
+    Therapists never use these rows directly: every clinic gets its own copy (a clinic-wide
+    ``messaging.FeedbackTemplate`` that points here), which its admin may edit or delete. Loading
+    again updates these rows and adds new starters, never a clinic's copy.
+    """
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="feedback_starters")
+    language = models.CharField(_("language"), max_length=8, choices=LANGUAGE_CHOICES)
+    key = models.SlugField(max_length=60)
+    position = models.PositiveSmallIntegerField(default=0)
+    title = models.CharField(_("title"), max_length=120)
+    body = models.TextField(_("text"), max_length=4000)
+    is_snippet = models.BooleanField(_("short snippet"), default=False)
+
+    class Meta:
+        ordering = ["program", "language", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "language", "key"], name="feedback_starter_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.program} {self.language} {self.key}"

@@ -254,7 +254,7 @@ PHQ9_INSTRUMENT = Instrument(
                 (
                     "Thoughts that you would be better off dead or of hurting yourself in some way",
                     "Gedachten dat je beter dood zou kunnen zijn, of gedachten om jezelf op een of andere "
-                    "manier pijn te doen",
+                    "manier iets aan te doen",
                 ),
             ],
             start=1,

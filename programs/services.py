@@ -23,6 +23,7 @@ from programs import content_loader, questionnaires, rendering
 from programs.models import (
     ClinicProgramSetting,
     DiaryType,
+    FeedbackStarter,
     LicensedInstrument,
     LicensedUpload,
     Module,
@@ -67,6 +68,7 @@ def program_content_load(
 def _language_load(parsed: content_loader.ParsedLanguage, progress) -> LoadResult:
     Program.objects.get_or_create(slug=parsed.program)
     program = Program.objects.select_for_update().get(slug=parsed.program)
+    _feedback_starters_load(program, parsed, progress)
     latest = (
         ProgramVersion.objects.filter(program=program, language=parsed.language).order_by("-number").first()
     )
@@ -119,6 +121,34 @@ def _language_load(parsed: content_loader.ParsedLanguage, progress) -> LoadResul
         f"({len(parsed.modules)} modules, {len(steps)} steps)"
     )
     return LoadResult(parsed.program, parsed.language, "loaded", version.number, len(steps))
+
+
+def _feedback_starters_load(program: Program, parsed: content_loader.ParsedLanguage, progress) -> None:
+    """Make the starter feedback templates of ``program`` in ``parsed.language`` what the files say:
+    changed texts are updated, new ones added, removed ones deleted. Only rows that differ are
+    written, so loading twice writes nothing. Clinics' copies are separate rows and stay as the
+    clinic left them."""
+    existing = {s.key: s for s in FeedbackStarter.objects.filter(program=program, language=parsed.language)}
+    changed = 0
+    for position, f in enumerate(parsed.feedback, start=1):
+        wanted = {"title": f.title, "body": f.body, "is_snippet": f.is_snippet, "position": position}
+        starter = existing.pop(f.key, None)
+        if starter is None:
+            starter = FeedbackStarter(program=program, language=parsed.language, key=f.key, **wanted)
+            starter.full_clean(validate_constraints=False)
+            starter.save(force_insert=True)
+            changed += 1
+        elif any(getattr(starter, name) != value for name, value in wanted.items()):
+            for name, value in wanted.items():
+                setattr(starter, name, value)
+            starter.full_clean(validate_constraints=False)
+            starter.save(update_fields=list(wanted))
+            changed += 1
+    if existing:
+        FeedbackStarter.objects.filter(pk__in=[s.pk for s in existing.values()]).delete()
+        changed += len(existing)
+    if changed:
+        progress(f"{parsed.program}/{parsed.language}: {changed} starter feedback template(s) updated")
 
 
 def _step_build(version, module, position, s: content_loader.ParsedStep, diaries) -> Step:
