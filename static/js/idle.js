@@ -20,7 +20,7 @@
   function minutesText(seconds) {
     var minutes = Math.max(1, Math.ceil(seconds / 60));
     if (minutes === 1) { return box.getAttribute("data-label-minutes-one"); }
-    return box.getAttribute("data-label-minutes-many").replace("%(n)s", String(minutes));
+    return box.getAttribute("data-label-minutes-many").replace("{n}", String(minutes));
   }
 
   function start() {
