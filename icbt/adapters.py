@@ -7,7 +7,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 
 from icbt import crypto, signin
-from icbt.audit import Action, Outcome, audit_record
+from icbt.audit import Action, Outcome
 from icbt.models import NotificationPreference
 from icbt.roles import roles_of
 
@@ -26,7 +26,7 @@ class AccountAdapter(DefaultAccountAdapter):
         email = credentials.get("email") or credentials.get("username") or ""
         seconds, brake = signin.check(request, email)
         if seconds:
-            audit_record(
+            signin.record(
                 user=signin.account_for(email),
                 request=request,
                 action=Action.LOCKOUT,

@@ -27,6 +27,7 @@ recovery codes used, e-mail changes. Every event goes through ``icbt.audit.audit
 """
 
 import hashlib
+import logging
 import math
 import re
 from datetime import timedelta
@@ -39,6 +40,8 @@ from django.utils.translation import ngettext
 
 from icbt.audit import Action, Outcome, audit_record, client_ip
 from icbt.models import SignIn, User
+
+logger = logging.getLogger("icbt.security")
 
 _BASE_LOCK_SECONDS = 60
 _COUNTER_SECONDS = 24 * 60 * 60
@@ -164,27 +167,41 @@ def device_in_words(user_agent: str) -> str:
 # --- Recording (signal receivers) -------------------------------------------------------------
 
 
+def record(*, user, request, action: str, object_type: str, outcome: str = Outcome.OK) -> None:
+    """One security event: a row in the audit trail and a log line (an account id and the client
+    address; never an e-mail address or anything typed)."""
+    audit_record(user=user, request=request, action=action, object_type=object_type, outcome=outcome)
+    logger.info(
+        "security event=%s kind=%s outcome=%s user=%s address=%s",
+        action,
+        object_type,
+        outcome,
+        user.pk if user is not None else "-",
+        client_ip(request) or "-",
+    )
+
+
 def on_logged_in(sender, request, user, **kwargs):
     SignIn.objects.create(
         user=user,
         client_ip=client_ip(request),
         user_agent=(request.META.get("HTTP_USER_AGENT", "") if request is not None else "")[:300],
     )
-    audit_record(user=user, request=request, action=Action.LOGIN, object_type="session")
+    record(user=user, request=request, action=Action.LOGIN, object_type="session")
     if request is not None:
         clear_after_sign_in(request, user.email)
 
 
 def on_logged_out(sender, request, user, **kwargs):
     if user is not None:
-        audit_record(user=user, request=request, action=Action.LOGOUT, object_type="session")
+        record(user=user, request=request, action=Action.LOGOUT, object_type="session")
 
 
 def on_login_failed(sender, credentials, request=None, **kwargs):
     """A wrong password (or an unknown address). Only the login name is read from
     ``credentials``; the password (already masked by Django) is never looked at."""
     email = credentials.get("email") or credentials.get("username") or ""
-    audit_record(
+    record(
         user=account_for(email),
         request=request,
         action=Action.LOGIN,
@@ -194,7 +211,7 @@ def on_login_failed(sender, credentials, request=None, **kwargs):
 
 
 def on_mfa_failed(sender, request, user, authenticator, **kwargs):
-    audit_record(
+    record(
         user=user,
         request=request,
         action=Action.LOGIN,
@@ -204,31 +221,31 @@ def on_mfa_failed(sender, request, user, authenticator, **kwargs):
 
 
 def on_authenticator_added(sender, request, user, authenticator, **kwargs):
-    audit_record(user=user, request=request, action=Action.MFA_ADD, object_type=authenticator.type)
+    record(user=user, request=request, action=Action.MFA_ADD, object_type=authenticator.type)
 
 
 def on_authenticator_removed(sender, request, user, authenticator, **kwargs):
-    audit_record(user=user, request=request, action=Action.MFA_REMOVE, object_type=authenticator.type)
+    record(user=user, request=request, action=Action.MFA_REMOVE, object_type=authenticator.type)
 
 
 def on_authenticator_reset(sender, request, user, authenticator, **kwargs):
-    audit_record(user=user, request=request, action=Action.MFA_RESET, object_type=authenticator.type)
+    record(user=user, request=request, action=Action.MFA_RESET, object_type=authenticator.type)
 
 
 def on_authenticator_used(sender, request, user, authenticator, **kwargs):
     from allauth.mfa.models import Authenticator
 
     if authenticator.type == Authenticator.Type.RECOVERY_CODES:
-        audit_record(user=user, request=request, action=Action.RECOVERY_CODE, object_type=authenticator.type)
+        record(user=user, request=request, action=Action.RECOVERY_CODE, object_type=authenticator.type)
 
 
 def on_password_reset(sender, request, user, **kwargs):
-    audit_record(user=user, request=request, action=Action.PASSWORD_RESET, object_type="password")
+    record(user=user, request=request, action=Action.PASSWORD_RESET, object_type="password")
     clear_account(user.email)
 
 
 def on_password_changed(sender, request, user, **kwargs):
-    audit_record(user=user, request=request, action=Action.PASSWORD_CHANGE, object_type="password")
+    record(user=user, request=request, action=Action.PASSWORD_CHANGE, object_type="password")
 
 
 def connect() -> None:

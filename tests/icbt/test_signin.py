@@ -328,3 +328,15 @@ def test_device_in_words(agent, words):
     from icbt.signin import device_in_words
 
     assert device_in_words(agent) == words
+
+
+def test_security_events_are_logged_without_addresses_or_passwords(world, client, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="icbt.security"):
+        _login(client, world.patient_a.user.email, "Wrong-password-123")
+    lines = [r.getMessage() for r in caplog.records if r.name == "icbt.security"]
+    assert lines == [
+        f"security event=login kind=password outcome=denied user={world.patient_a.user.pk} address={HOME}"
+    ]
+    assert world.patient_a.user.email not in lines[0] and "Wrong-password" not in lines[0]
