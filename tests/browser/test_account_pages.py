@@ -1,8 +1,10 @@
-"""The warning before a patient's idle sign-out: shown two minutes before the end, reachable by
-keyboard and screen reader, "Stay signed in" starts the time again without leaving the page, and
-when the time is up the page tells listeners (``icbt:idle-signout``) and reloads so that the
-server's ordinary sign-out runs. The browser's clock is moved with Playwright's clock; the
-server's idle rule itself is tested in tests/icbt/test_sessions.py."""
+"""The account pages in the browser: the recent sign-ins and the e-mail change (also refused)
+pass axe at both widths (the first-sign-in question is checked in journey 2). And the warning
+before a patient's idle sign-out: shown two minutes before the end, reachable by keyboard and
+screen reader, "Stay signed in" starts the time again without leaving the page, and when the time
+is up the page tells listeners (``icbt:idle-signout``) and reloads so that the server's ordinary
+sign-out runs. The browser's clock is moved with Playwright's clock; the server's idle rule itself
+is tested in tests/icbt/test_sessions.py."""
 
 import pytest
 
@@ -56,3 +58,17 @@ def test_when_the_time_is_up_the_page_announces_the_sign_out_and_reloads(signed_
         page.clock.fast_forward((IDLE_SECONDS + 10) * 1000)
         page.clock.run_for(2000)
     assert page.evaluate("sessionStorage.getItem('idle-signout-seen')") == "yes"
+
+
+def test_the_account_pages_pass_axe(signed_in, visit):
+    page = signed_in("pain.patient@linde.example", staff=False, viewport=PHONE).page
+    visit(page, "/settings/sign-ins/", "recent-sign-ins")
+    assert "Recent sign-ins" in page.locator("main").inner_text()
+    visit(page, "/accounts/email/", "email-change")
+    page.get_by_label("New e-mail address").fill("pain.patient.new@example.org")
+    page.get_by_label("Your password").fill("not-the-password")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Send the link").click()
+    assert "This is not your current password." in page.locator("main").inner_text()
+    assert page.get_by_label("New e-mail address").input_value() == "pain.patient.new@example.org"
+    visit(page, None, "email-change-refused", key="email-change-refused")
