@@ -48,7 +48,9 @@ class AccountAdapter(DefaultAccountAdapter):
             and not NotificationPreference.objects.filter(user=user).exists()
         ):
             query = urlencode({"next": response.url})
-            return HttpResponseRedirect(f"{reverse('messaging:notifications:first_choice')}?{query}")
+            question = HttpResponseRedirect(f"{reverse('messaging:notifications:first_choice')}?{query}")
+            question.cookies = response.cookies  # set by the sign-in's receivers (icbt.signin)
+            return question
         return response
 
 

@@ -11,10 +11,11 @@
 A counter at or above its threshold holds back the next attempt for one minute after the last
 failure, doubling with every further failure, up to ``ICBT_SIGNIN_LOCK_MAX_MINUTES``.
 The account and address counters only apply to addresses the person has not signed in from
-recently (``ICBT_SIGNIN_KNOWN_ADDRESS_DAYS``): an attack on an account from elsewhere never
-locks its owner out of their usual network, and failures from that network do not count
-towards them. The account-and-address counter applies everywhere, with twice the account
-threshold, so the usual network has its own brake. Counters are forgotten a day after their
+recently (``ICBT_SIGNIN_KNOWN_ADDRESS_DAYS``), and not to a browser they signed in with in that
+time (a signed cookie): an attack on an account from elsewhere never locks its owner out of their
+usual network or device, and failures from there do not count towards them. The
+account-and-address counter applies everywhere, with twice the account threshold, so the usual
+network has its own brake. Counters are forgotten a day after their
 last failure; a successful sign-in clears only its account-and-address counter (clearing more
 would let an attacker reset the brake with their own account), a password reset clears the
 account's counter.
@@ -35,6 +36,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -90,11 +92,59 @@ def is_known_address(email: str, address: str | None) -> bool:
     return SignIn.objects.filter(user__email__iexact=email.strip(), client_ip=address, at__gte=since).exists()
 
 
+# A browser the person signed in with recently carries a signed cookie with a keyed hash of their
+# address (never the address itself), so a phone whose network address changes is recognised too.
+_DEVICE_SALT = "icbt.known-device"
+
+
+def _device_cookie_name() -> str:
+    return ("__Host-" if settings.SESSION_COOKIE_SECURE else "") + "icbt_known"
+
+
+def _device_tag(email: str) -> str:
+    return salted_hmac(_DEVICE_SALT, (email or "").strip().lower()).hexdigest()[:20]
+
+
+def _device_tags(request) -> list[str]:
+    if request is None:
+        return []
+    value = request.get_signed_cookie(
+        _device_cookie_name(),
+        default="",
+        salt=_DEVICE_SALT,
+        max_age=settings.ICBT_SIGNIN_KNOWN_ADDRESS_DAYS * 86400,
+    )
+    return [tag for tag in value.split(",") if tag]
+
+
+def is_known(request, email: str) -> bool:
+    """Whether this attempt comes from the person's usual network or a browser they signed in
+    with recently: the account-wide and address-wide brakes do not apply to it."""
+    if email and _device_tag(email) in _device_tags(request):
+        return True
+    return is_known_address(email, client_ip(request))
+
+
+def remember_device(request, response, user) -> None:
+    tag = _device_tag(user.email)
+    tags = [tag] + [t for t in _device_tags(request) if t != tag][:4]
+    response.set_signed_cookie(
+        _device_cookie_name(),
+        ",".join(tags),
+        salt=_DEVICE_SALT,
+        max_age=settings.ICBT_SIGNIN_KNOWN_ADDRESS_DAYS * 86400,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+        path="/",
+    )
+
+
 def check(request, email: str) -> tuple[int, str]:
     """``(seconds to wait, which brake)`` for a password attempt now; ``(0, "")`` when it may go on."""
     address = client_ip(request) or "unknown"
     keys, thresholds, now = _keys(email, address), _thresholds(), _now()
-    kinds = ["pair"] if is_known_address(email, client_ip(request)) else ["pair", "account", "address"]
+    kinds = ["pair"] if is_known(request, email) else ["pair", "account", "address"]
     waits = [(_wait(keys[kind], thresholds[kind], now), kind) for kind in kinds]
     seconds, kind = max(waits)
     return (seconds, kind) if seconds > 0 else (0, "")
@@ -103,7 +153,7 @@ def check(request, email: str) -> tuple[int, str]:
 def record_failure(request, email: str) -> None:
     address = client_ip(request) or "unknown"
     keys, now = _keys(email, address), _now()
-    kinds = ["pair"] if is_known_address(email, client_ip(request)) else ["pair", "account", "address"]
+    kinds = ["pair"] if is_known(request, email) else ["pair", "account", "address"]
     for kind in kinds:
         count, _last = cache.get(keys[kind]) or (0, 0.0)
         cache.set(keys[kind], (count + 1, now), _COUNTER_SECONDS)
@@ -181,15 +231,24 @@ def record(*, user, request, action: str, object_type: str, outcome: str = Outco
     )
 
 
-def on_logged_in(sender, request, user, **kwargs):
+def on_logged_in(sender, request, user, response=None, **kwargs):
+    """Records the sign-in (the audit trail, and the person's own list, whose rows older than the
+    known-address window are removed here) and remembers this browser for the throttle."""
+    now = timezone.now()
     SignIn.objects.create(
         user=user,
+        at=now,
         client_ip=client_ip(request),
         user_agent=(request.META.get("HTTP_USER_AGENT", "") if request is not None else "")[:300],
     )
+    SignIn.objects.filter(
+        user=user, at__lt=now - timedelta(days=settings.ICBT_SIGNIN_KNOWN_ADDRESS_DAYS)
+    ).delete()
     record(user=user, request=request, action=Action.LOGIN, object_type="session")
     if request is not None:
         clear_after_sign_in(request, user.email)
+        if response is not None:
+            remember_device(request, response, user)
 
 
 def on_logged_out(sender, request, user, **kwargs):

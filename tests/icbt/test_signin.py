@@ -217,6 +217,35 @@ def test_the_wait_doubles_with_every_further_failure(world, client_for, throttle
     assert _signed_in(attacker) is None
 
 
+def test_a_browser_the_owner_signed_in_with_gets_in_from_a_new_network(world, client_for):
+    """A phone changes its network address; the browser it signed in with is still recognised."""
+    user = world.patient_a.user
+    phone = client_for(None)
+    _login(phone, user.email, TEST_PASSWORD, "192.0.2.10")
+    assert _signed_in(phone) == str(user.pk)
+    assert "icbt_known" in phone.cookies and user.email not in phone.cookies["icbt_known"].value
+    phone.post(reverse("account_logout"))
+    attacker = client_for(None)
+    for _ in range(8):
+        _login(attacker, user.email, "Guess-password-1", ATTACKER)
+    _login(phone, user.email, TEST_PASSWORD, "192.0.2.99")
+    assert _signed_in(phone) == str(user.pk)
+    # Another browser, from an address the owner never used, waits.
+    stranger = client_for(None)
+    response = _login(stranger, user.email, TEST_PASSWORD, "192.0.2.123")
+    assert "Too many sign-in attempts" in response.content.decode()
+
+
+def test_sign_ins_older_than_the_window_are_removed(world, client_for, settings):
+    settings.ICBT_SIGNIN_KNOWN_ADDRESS_DAYS = 90
+    user = world.patient_a.user
+    old = SignIn.objects.create(user=user, client_ip=HOME, at=timezone.now() - timedelta(days=91))
+    recent = SignIn.objects.create(user=user, client_ip=HOME, at=timezone.now() - timedelta(days=89))
+    _login(client_for(None), user.email, TEST_PASSWORD)
+    assert not SignIn.objects.filter(pk=old.pk).exists()
+    assert SignIn.objects.filter(pk=recent.pk).exists()
+
+
 def test_one_address_trying_many_accounts_is_held_back(world, client_for, settings):
     settings.ICBT_SIGNIN_FAILURES_PER_ADDRESS = 6
     sprayer = client_for(None)
