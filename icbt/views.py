@@ -134,6 +134,7 @@ def set_language(request):
 
 
 _EMAIL_CHANGE_TRIES = 5
+_EMAIL_CHANGE_LINKS_PER_HOUR = 3
 
 
 @login_required
@@ -142,11 +143,18 @@ def email_change(request):
     only when it is opened. Whether the address is in use is never said (the same words either
     way). Replaces allauth's address management, which let anyone add other people's addresses."""
     tries_key = f"icbt:email-change-tries:{request.user.pk}"
+    sent_key = f"icbt:email-change-sent:{request.user.pk}"
     form = EmailChangeForm(request.POST or None, user=request.user)
     if request.method == "POST":
         if cache.get(tries_key, 0) >= _EMAIL_CHANGE_TRIES:
             form.add_error(None, _("Too many attempts. Please wait a quarter of an hour and try again."))
+        elif form.is_valid() and cache.get(sent_key, 0) >= _EMAIL_CHANGE_LINKS_PER_HOUR:
+            form.add_error(
+                None, _("You asked for several links in a short time. Please wait an hour and try again.")
+            )
         elif form.is_valid():
+            # Counted whether or not a link goes out, so the limit says nothing about the address.
+            cache.set(sent_key, cache.get(sent_key, 0) + 1, 60 * 60)
             services.email_change_request(user=request.user, new_email=form.cleaned_data["email"])
             messages.success(
                 request,

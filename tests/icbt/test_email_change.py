@@ -101,6 +101,16 @@ def test_an_address_taken_after_the_link_was_sent_is_refused(
     assert world.patient_a.user.email != "free@home.test"
 
 
+def test_nobody_can_make_us_send_many_links(world, client_for, django_capture_on_commit_callbacks):
+    client = client_for(world.patient_a.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(5):
+            response = _ask(client, f"someone{n}@elsewhere.test")
+    assert len(mail.outbox) == 3
+    assert "Please wait an hour" in response.content.decode()
+    assert 'value="someone4@elsewhere.test"' in response.content.decode()
+
+
 def test_a_wrong_password_keeps_what_was_typed(world, client_for):
     client = client_for(world.patient_a.user)
     response = client.post(CHANGE, {"email": "typed@home.test", "password": "not-my-password"})
