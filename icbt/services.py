@@ -84,14 +84,15 @@ def invitation_get(*, token: str) -> Invitation | None:
 def invitation_refusal(*, token: str) -> str:
     """Why a token that ``invitation_get`` refused does not work, in one word:
 
-    ``superseded`` (a newer invitation was sent to the same person after this one),
-    ``used``, ``expired`` or ``unknown``. Says nothing about whose invitation it is.
+    ``used`` (this or a newer invitation of the same person set the password), ``superseded``
+    (a newer invitation was sent after this one), ``expired`` or ``unknown``. Says nothing about
+    whose invitation it is.
     """
     invitation = Invitation.objects.filter(token_hash=_hash(token)).first()
     if invitation is None:
         return "unknown"
-    if invitation.used_at is not None:
-        return "used"
+    if Invitation.objects.filter(user_id=invitation.user_id, used_at__isnull=False).exists():
+        return "used"  # this link or a newer one set the password already
     if Invitation.objects.filter(user_id=invitation.user_id, pk__gt=invitation.pk).exists():
         return "superseded"
     return "expired"

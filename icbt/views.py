@@ -100,9 +100,9 @@ def invitation_accept(request, token):
         user = services.invitation_accept(token=token, password=form.cleaned_data["password1"])
         if user is None:
             return _invitation_invalid(request, token)
-        messages.success(request, _("Your password is set."))
         if request.user.is_authenticated:
             logout(request)
+        messages.success(request, _("Your password is set."))
         # The password was typed just now: that counts as a password sign-in, also for allauth's
         # "confirm your password" step before a second factor is set up.
         record_authentication(request, user, method="password", email=user.email, reauthenticated=True)

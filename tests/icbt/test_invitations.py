@@ -222,6 +222,14 @@ def test_a_newer_invitation_invalidates_the_older(world, client):
     assert client.get(_accept_url(new)).status_code == 200
 
 
+def test_an_older_link_after_the_newer_was_used_says_the_password_is_set(world, client):
+    old = invitation_create(user=world.patient_a.user, kind=Invitation.Kind.PATIENT, created_by=None)
+    new = invitation_create(user=world.patient_a.user, kind=Invitation.Kind.PATIENT, created_by=None)
+    client.post(_accept_url(new), {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    client.logout()
+    assert "has been used already" in client.get(_accept_url(old)).content.decode()
+
+
 def test_a_used_or_expired_link_says_which(world, client):
     token = invitation_create(user=world.patient_a.user, kind=Invitation.Kind.PATIENT, created_by=None)
     Invitation.objects.filter(user=world.patient_a.user).update(
