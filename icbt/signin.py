@@ -80,7 +80,8 @@ def _wait(key: str, threshold: int, now: float) -> int:
     count, last = cache.get(key) or (0, 0.0)
     if count < threshold:
         return 0
-    lock = min(settings.ICBT_SIGNIN_LOCK_MAX_MINUTES * 60, _BASE_LOCK_SECONDS * 2 ** (count - threshold))
+    doublings = min(count - threshold, 16)
+    lock = min(settings.ICBT_SIGNIN_LOCK_MAX_MINUTES * 60, _BASE_LOCK_SECONDS * 2**doublings)
     return max(0, math.ceil(last + lock - now))
 
 

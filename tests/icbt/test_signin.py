@@ -246,6 +246,17 @@ def test_sign_ins_older_than_the_window_are_removed(world, client_for, settings)
     assert SignIn.objects.filter(pk=recent.pk).exists()
 
 
+def test_the_wait_never_exceeds_the_maximum(world, client_for, throttle_clock, settings):
+    settings.ICBT_SIGNIN_LOCK_MAX_MINUTES = 3
+    user = world.patient_a.user
+    attacker = client_for(None)
+    for _ in range(12):
+        _login(attacker, user.email, "Guess-password-1", ATTACKER)
+        throttle_clock.shift(60 * 60)
+    _login(attacker, user.email, "Guess-password-1", ATTACKER)
+    assert "wait 3 minutes" in _login(attacker, user.email, TEST_PASSWORD, ATTACKER).content.decode()
+
+
 def test_one_address_trying_many_accounts_is_held_back(world, client_for, settings):
     settings.ICBT_SIGNIN_FAILURES_PER_ADDRESS = 6
     sprayer = client_for(None)
