@@ -143,7 +143,7 @@ def test_the_migration_removes_addresses_that_are_not_the_accounts_own(world):
 
     from django.apps import apps as django_apps
 
-    migration = importlib.import_module("icbt.migrations.0006_remove_foreign_email_addresses")
+    migration = importlib.import_module("icbt.migrations.0007_remove_foreign_email_addresses")
     EmailAddress.objects.create(user=world.patient_b.user, email=world.patient_a.user.email, verified=True)
     EmailAddress.objects.create(user=world.patient_b.user, email=world.patient_b.user.email.upper())
     migration.remove_foreign_addresses(django_apps, None)

@@ -17,7 +17,7 @@ def remove_foreign_addresses(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("icbt", "0005_signin_history_and_security_audit_actions"),
+        ("icbt", "0006_signin_history_and_security_audit_actions"),
         ("account", "0009_emailaddress_unique_primary_email"),
     ]
 

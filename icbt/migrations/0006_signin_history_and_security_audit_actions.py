@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('icbt', '0004_session_backends'),
+        ('icbt', '0005_form_submission'),
     ]
 
     operations = [
