@@ -7,4 +7,9 @@ class IcbtConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from icbt import client_storage  # noqa: F401 - connects the sign-out receiver
+        from icbt import (
+            client_storage,  # noqa: F401 - connects the sign-out receiver
+            signin,
+        )
+
+        signin.connect()

@@ -42,4 +42,18 @@ def navigation(request):
             if roles.staff.is_clinic_admin:
                 items.append((_("Audit log"), reverse("therapists:audit_search")))
         items.append((_("Settings"), reverse("personal_settings")))
-    return {"nav_items": items, "roles": roles_of(user) if user is not None else None}
+    return {
+        "nav_items": items,
+        "roles": roles_of(user) if user is not None else None,
+        "idle_warning": _idle_warning(user),
+    }
+
+
+def _idle_warning(user):
+    """For patients: the idle time and when to warn (two minutes before, or half the time)."""
+    from icbt.middleware import idle_minutes
+
+    if user is None or not user.is_authenticated or roles_of(user).patient is None:
+        return None
+    seconds = idle_minutes(user) * 60
+    return {"seconds": seconds, "warn_seconds": min(120, seconds // 2)}

@@ -9,7 +9,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from icbt.proxies import is_trusted_proxy
-from icbt.roles import needs_mfa
+from icbt.roles import needs_mfa, roles_of
 
 
 def _is_static(path: str) -> bool:
@@ -70,8 +70,25 @@ class UserLanguageMiddleware:
         return self.get_response(request)
 
 
-class StaffIdleTimeoutMiddleware:
-    """Ends a staff session after ICBT_STAFF_IDLE_MINUTES without a request."""
+def idle_minutes(user) -> int | None:
+    """How long this person's session may stay idle: staff (and platform operators) and
+    patients each have their own setting; None for anyone else."""
+    if not user.is_authenticated:
+        return None
+    if needs_mfa(user):
+        return settings.ICBT_STAFF_IDLE_MINUTES
+    if roles_of(user).patient is not None:
+        return settings.ICBT_PATIENT_IDLE_MINUTES
+    return None
+
+
+class IdleTimeoutMiddleware:
+    """Ends a session after its idle time without a request (``idle_minutes``).
+
+    The sign-out is Django's ordinary ``logout`` (so ``user_logged_out`` is sent, the audit
+    trail records it and anything that cleans up after a sign-out runs), marked on the request
+    as ``request.icbt_idle_signed_out``. Patients' pages count down in the browser and warn
+    before the end (static/js/idle.js); "Stay signed in" posts to ``session_keep_alive``."""
 
     SESSION_KEY = "icbt_last_seen"
 
@@ -80,11 +97,12 @@ class StaffIdleTimeoutMiddleware:
 
     def __call__(self, request):
         user = request.user
-        if user.is_authenticated and needs_mfa(user) and not _is_static(request.path):
+        minutes = idle_minutes(user)
+        if minutes is not None and not _is_static(request.path):
             now = int(time.time())
             last_seen = request.session.get(self.SESSION_KEY)
-            limit = settings.ICBT_STAFF_IDLE_MINUTES * 60
-            if last_seen is not None and now - int(last_seen) > limit:
+            if last_seen is not None and now - int(last_seen) > minutes * 60:
+                request.icbt_idle_signed_out = True
                 logout(request)
                 messages.info(request, _("You were signed out after a period without activity."))
                 return redirect_to_login(request.get_full_path())
@@ -92,6 +110,10 @@ class StaffIdleTimeoutMiddleware:
             if last_seen is None or now - int(last_seen) >= 60:
                 request.session[self.SESSION_KEY] = now
         return self.get_response(request)
+
+
+# The old name, for anything that still refers to it.
+StaffIdleTimeoutMiddleware = IdleTimeoutMiddleware
 
 
 class StaffMFARequiredMiddleware:

@@ -98,7 +98,7 @@ MIDDLEWARE = [
     "icbt.client_storage.ClientStorageMiddleware",
     "icbt.audit.AuditFlushMiddleware",
     "icbt.middleware.UserLanguageMiddleware",
-    "icbt.middleware.StaffIdleTimeoutMiddleware",
+    "icbt.middleware.IdleTimeoutMiddleware",
     "icbt.middleware.StaffMFARequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -252,7 +252,9 @@ ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
-    "login_failed": "10/m/ip,5/5m/key",
+    # Failed passwords are throttled by icbt.signin (per account and per client address, with
+    # back-off, never against the person's usual network), not by allauth's per-address lock-out.
+    "login_failed": None,
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
     "change_password": "5/m/user",
@@ -261,11 +263,24 @@ MFA_ADAPTER = "icbt.adapters.MFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env_str("ICBT_TOTP_ISSUER", "icbt")
 MFA_RECOVERY_CODE_COUNT = 10
+# The set-up page keeps one pending secret per session until set-up succeeds (a reload shows the
+# same QR code, so a scanned code keeps working).
+MFA_FORMS = {"activate_totp": "icbt.forms.ActivateTOTPForm"}
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = 60 * 60 * 12
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-# Staff sessions end after this many minutes without a request.
+# Sessions end after this many minutes without a request: staff, and patients (who get a
+# warning shortly before, with a button to stay signed in).
 ICBT_STAFF_IDLE_MINUTES = env_int("ICBT_STAFF_IDLE_MINUTES", 30)
+ICBT_PATIENT_IDLE_MINUTES = env_int("ICBT_PATIENT_IDLE_MINUTES", 60)
+# Failed passwords (icbt/signin.py): the account is held back for unknown client addresses after
+# this many failures, a client address after this many (all accounts together); the wait starts
+# at one minute and doubles up to the maximum. Addresses the person signed in from within the
+# known-address days are never held back by the account or address counters.
+ICBT_SIGNIN_FAILURES_PER_ACCOUNT = env_int("ICBT_SIGNIN_FAILURES_PER_ACCOUNT", 5)
+ICBT_SIGNIN_FAILURES_PER_ADDRESS = env_int("ICBT_SIGNIN_FAILURES_PER_ADDRESS", 20)
+ICBT_SIGNIN_LOCK_MAX_MINUTES = env_int("ICBT_SIGNIN_LOCK_MAX_MINUTES", 60)
+ICBT_SIGNIN_KNOWN_ADDRESS_DAYS = env_int("ICBT_SIGNIN_KNOWN_ADDRESS_DAYS", 90)
 ICBT_INVITATION_DAYS = env_int("ICBT_INVITATION_DAYS", 7)
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,15 +1,21 @@
 import sys
+import time
 
+from allauth.account import app_settings
+from allauth.account.internal.flows.login import record_authentication
+from allauth.account.utils import perform_login
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.template import loader
 from django.templatetags.static import static
 from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import defaults, i18n
 from django.views.decorators.cache import never_cache
@@ -17,8 +23,11 @@ from django.views.decorators.http import require_POST, require_safe
 
 from icbt import services
 from icbt.client_storage import LOCAL_COPY_FIELD
-from icbt.forms import PersonalSettingsForm, SetPasswordForm
+from icbt.forms import EmailChangeForm, PersonalSettingsForm, SetPasswordForm
+from icbt.middleware import IdleTimeoutMiddleware
+from icbt.models import SignIn
 from icbt.roles import roles_of
+from icbt.signin import device_in_words
 
 
 def home(request):
@@ -29,10 +38,12 @@ def home(request):
     if roles.patient is not None:
         return redirect("patients:home")
     if roles.staff is not None:
+        # Where the work is: a therapist's worklist first (also when they are manager or admin),
+        # a manager's dashboard, a clinic admin's staff page.
         if roles.staff.is_therapist:
-            return redirect("patients:staff_patient_list")
+            return redirect("therapists:worklist")
         if roles.staff.is_manager:
-            return redirect("therapists:clinic_overview")
+            return redirect("therapists:dashboard")
         return redirect("therapists:staff_list")
     if request.user.is_staff:
         return redirect("admin:index")
@@ -73,17 +84,32 @@ def favicon(request):
     return HttpResponsePermanentRedirect(static("img/favicon.ico"))
 
 
+def _invitation_invalid(request, token):
+    context = {"reason": services.invitation_refusal(token=token), "days": settings.ICBT_INVITATION_DAYS}
+    return render(request, "icbt/invitation_invalid.html", context, status=404)
+
+
 def invitation_accept(request, token):
+    """Set a password from an invitation and sign in at once.
+
+    The sign-in goes through allauth's own login flow, so everything a sign-in does happens here
+    too: the second-factor step for someone who has one, the audit event, the first-sign-in
+    question about e-mail (``icbt.adapters``), and the start page of their role."""
     invitation = services.invitation_get(token=token)
     if invitation is None:
-        return render(request, "icbt/invitation_invalid.html", status=404)
+        return _invitation_invalid(request, token)
     form = SetPasswordForm(request.POST or None, user=invitation.user)
     if request.method == "POST" and form.is_valid():
         user = services.invitation_accept(token=token, password=form.cleaned_data["password1"])
         if user is None:
-            return render(request, "icbt/invitation_invalid.html", status=404)
-        messages.success(request, _("Your password is set. You can sign in now."))
-        return redirect("account_login")
+            return _invitation_invalid(request, token)
+        if request.user.is_authenticated:
+            logout(request)
+        messages.success(request, _("Your password is set."))
+        # The password was typed just now: that counts as a password sign-in, also for allauth's
+        # "confirm your password" step before a second factor is set up.
+        record_authentication(request, user, method="password", email=user.email, reauthenticated=True)
+        return perform_login(request, user, email_verification=app_settings.EmailVerificationMethod.NONE)
     return render(request, "icbt/invitation_accept.html", {"form": form, "email": invitation.user.email})
 
 
@@ -128,3 +154,86 @@ def server_error(request):
         response["Retry-After"] = "120"
         return response
     return defaults.server_error(request)
+
+
+_EMAIL_CHANGE_TRIES = 5
+_EMAIL_CHANGE_LINKS_PER_HOUR = 3
+
+
+@login_required
+def email_change(request):
+    """Change one's own address: a link goes to the new address, which replaces the old one
+    only when it is opened. Whether the address is in use is never said (the same words either
+    way). Replaces allauth's address management, which let anyone add other people's addresses."""
+    tries_key = f"icbt:email-change-tries:{request.user.pk}"
+    sent_key = f"icbt:email-change-sent:{request.user.pk}"
+    form = EmailChangeForm(request.POST or None, user=request.user)
+    if request.method == "POST":
+        if cache.get(tries_key, 0) >= _EMAIL_CHANGE_TRIES:
+            form.add_error(None, _("Too many attempts. Please wait a quarter of an hour and try again."))
+        elif form.is_valid() and cache.get(sent_key, 0) >= _EMAIL_CHANGE_LINKS_PER_HOUR:
+            form.add_error(
+                None, _("You asked for several links in a short time. Please wait an hour and try again.")
+            )
+        elif form.is_valid():
+            # Counted whether or not a link goes out, so the limit says nothing about the address.
+            cache.set(sent_key, cache.get(sent_key, 0) + 1, 60 * 60)
+            services.email_change_request(user=request.user, new_email=form.cleaned_data["email"])
+            messages.success(
+                request,
+                _(
+                    "If this address can be used, we sent a link to it. Your address changes when you "
+                    "open that link. Until then you keep signing in with your current address."
+                ),
+            )
+            return redirect("personal_settings")
+        elif "password" in form.errors:
+            cache.set(tries_key, cache.get(tries_key, 0) + 1, 15 * 60)
+    return render(request, "icbt/email_change.html", {"form": form, "current": request.user.email})
+
+
+def email_change_confirm(request, token):
+    """The link from the confirmation e-mail: a button (link scanners open links and must not
+    change anything), then the change. Works whether or not the person is signed in."""
+    pending = services.email_change_pending(token=token)
+    if pending is None:
+        return render(request, "icbt/email_change_invalid.html", status=404)
+    if request.method == "POST":
+        user = services.email_change_confirm(token=token, request=request)
+        if user is None:
+            return render(request, "icbt/email_change_invalid.html", status=404)
+        messages.success(
+            request, _("Your e-mail address is changed. Sign in with the new address from now on.")
+        )
+        return redirect("personal_settings" if request.user.is_authenticated else "account_login")
+    return render(request, "icbt/email_change_confirm.html", {"new_email": pending[1]})
+
+
+def retired_email_confirmation(request, key):
+    """allauth's e-mail confirmation links: addresses are no longer added that way."""
+    raise Http404
+
+
+@login_required
+def sign_in_history(request):
+    """The person's own recent sign-ins: when (in the installation's time zone), with which
+    browser, from which address. Only their own: the page takes no id."""
+    rows = SignIn.objects.filter(user=request.user).only("at", "client_ip", "user_agent")[:20]
+    sign_ins = [
+        {"at": row.at, "device": device_in_words(row.user_agent), "address": row.client_ip} for row in rows
+    ]
+    return render(request, "icbt/sign_ins.html", {"sign_ins": sign_ins})
+
+
+@login_required
+@require_POST
+def session_keep_alive(request):
+    """ "Stay signed in" from the idle warning: counts as activity (204 for the page's script;
+    a redirect back for a browser without it)."""
+    request.session[IdleTimeoutMiddleware.SESSION_KEY] = int(time.time())
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return HttpResponse(status=204)
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "home"
+    return redirect(next_url)

@@ -52,3 +52,26 @@ class NotificationPreferenceForm(forms.Form):
             del self.fields["kinds"]
         if not show_urgent:
             del self.fields["urgent_soon"]
+
+
+class FirstChoiceForm(forms.Form):
+    """The question a patient answers once, at their first sign-in."""
+
+    EMAIL = "email"
+    NONE = "none"
+
+    choice = forms.ChoiceField(
+        label=_("How do you want to hear about new feedback from your therapist?"),
+        choices=[
+            (
+                EMAIL,
+                _(
+                    "Send me a short e-mail when something new is waiting. The e-mail only says that "
+                    "there is something new, never what."
+                ),
+            ),
+            (NONE, _("No e-mail. I will look in the application myself.")),
+        ],
+        initial=EMAIL,
+        widget=forms.RadioSelect,
+    )

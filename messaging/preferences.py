@@ -34,6 +34,8 @@ PATIENT_KINDS = [
     Kind.INACTIVITY_REMINDER,
 ]
 MANAGER_KINDS = [Kind.WEEKLY_SUMMARY]
+# News that is still worth hearing about after e-mail is switched on: unread feedback and messages.
+ANNOUNCED_WHEN_SWITCHED_ON = [Kind.FEEDBACK_WAITING, Kind.MESSAGE_WAITING]
 
 _UNSUBSCRIBE_SALT = "icbt.notifications.unsubscribe"
 
@@ -83,6 +85,7 @@ def preference_update(
     preference = NotificationPreference.objects.select_for_update().filter(user=user).first()
     if preference is None:
         preference = preference_for_user(user)
+    switched_on = email_enabled and not preference.email_enabled
     available = kinds_for_user(user)
     preference.email_enabled = email_enabled
     preference.frequency = frequency
@@ -93,7 +96,46 @@ def preference_update(
     preference.updated_at = timezone.now()
     preference.full_clean(exclude=["user"])
     preference.save()
+    if switched_on:
+        _announce_unread(user)
     return preference
+
+
+def needs_first_choice(user) -> bool:
+    """A patient who has never said how they want to hear about new feedback (no stored row)."""
+    return (
+        roles_of(user).patient is not None and not NotificationPreference.objects.filter(user=user).exists()
+    )
+
+
+@transaction.atomic
+def preference_first_choice(*, user: User, email_enabled: bool) -> NotificationPreference:
+    """Store a patient's answer to the question asked once at their first sign-in: e-mail on
+    (a daily e-mail that only says something new waits) or off. A stored choice is never
+    overwritten here (two tabs, a repeated post): it is changed on the settings page."""
+    preference = NotificationPreference.objects.select_for_update().filter(user=user).first()
+    if preference is not None:
+        return preference
+    preference = preference_for_user(user)
+    preference.email_enabled = email_enabled
+    preference.updated_at = timezone.now()
+    preference.full_clean(exclude=["user"])
+    preference.save()
+    if email_enabled:
+        _announce_unread(user)
+    return preference
+
+
+def _announce_unread(user) -> int:
+    """E-mail was just switched on: news about feedback and messages that the digest dropped
+    while it was off becomes pending again, so the next digest announces it. The digest
+    re-checks every row at send time, so whatever was read in the meantime is not announced."""
+    return Notification.objects.filter(
+        recipient=user,
+        state=Notification.State.DROPPED,
+        dropped_reason="email_off",
+        kind__in=ANNOUNCED_WHEN_SWITCHED_ON,
+    ).update(state=Notification.State.PENDING, dropped_reason="", handled_at=None, digest=None)
 
 
 @transaction.atomic

@@ -13,6 +13,11 @@ app_name = "notifications"
 urlpatterns = [
     path("settings/notifications/", views_preferences.notification_preferences, name="preferences"),
     path(
+        "settings/notifications/first/",
+        views_preferences.notification_first_choice,
+        name="first_choice",
+    ),
+    path(
         "notifications/unsubscribe/<str:token>/",
         views_preferences.notification_unsubscribe,
         name="unsubscribe",

@@ -1,15 +1,17 @@
 """The notification settings page and the one-click unsubscribe link of the digest e-mails."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from icbt.roles import roles_of
 from messaging import preferences
-from messaging.forms_preferences import NotificationPreferenceForm
+from messaging.forms_preferences import FirstChoiceForm, NotificationPreferenceForm
 
 
 @login_required
@@ -37,6 +39,32 @@ def notification_preferences(request):
         messages.success(request, _("Your e-mail settings are saved."))
         return redirect(preferences.url_name("preferences"))
     return render(request, "messaging/preferences.html", {"form": form, "is_patient": staff is None})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notification_first_choice(request):
+    """Asked once, after a patient's first sign-in: e-mail about new feedback, or not.
+
+    Staff, and patients who have chosen already, go on to where they were going."""
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = ""
+    next_url = next_url or settings.LOGIN_REDIRECT_URL
+    if not preferences.needs_first_choice(request.user):
+        return redirect(next_url)
+    form = FirstChoiceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        email_enabled = form.cleaned_data["choice"] == FirstChoiceForm.EMAIL
+        preferences.preference_first_choice(user=request.user, email_enabled=email_enabled)
+        if email_enabled:
+            messages.success(request, _("We will send you a short e-mail when something new is waiting."))
+        else:
+            messages.success(request, _("We will not send you e-mails. You can change this in Settings."))
+        return redirect(next_url)
+    return render(request, "messaging/first_choice.html", {"form": form, "next": next_url})
 
 
 @csrf_exempt  # RFC 8058: mail providers POST "List-Unsubscribe=One-Click" without a CSRF token.

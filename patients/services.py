@@ -11,7 +11,7 @@ from icbt.audit import Action, audit_record
 from icbt.models import Invitation, User
 from icbt.notifications import Kind as NotificationKind
 from icbt.notifications import notify
-from icbt.services import invitation_create
+from icbt.services import invitation_create, invitation_ensure
 from patients import intake_criteria, selectors, stepped_care
 from patients.access import acting_on_behalf_of
 from patients.models import (
@@ -956,9 +956,10 @@ def enrollment_create(
     """Enroll the patient on ``version`` (kept for this patient: content edits make new versions).
 
     The status is *invited* until the patient has set a password (then *active*). A patient who
-    has not accepted an invitation yet gets a fresh one (the e-mail goes out after commit and
-    carries no health data). One open enrollment per patient: refused otherwise (the database
-    constraint backs this up against two clicks at once)."""
+    has not accepted an invitation yet gets one, unless a working one is on its way already (one
+    invitation per person at a time; the e-mail goes out after commit and carries no health
+    data). One open enrollment per patient: refused otherwise (the database constraint backs
+    this up against two clicks at once)."""
     Patient.objects.select_for_update().filter(pk=patient.pk).values_list("pk").first()
     if Enrollment.objects.filter(patient=patient, status__in=Enrollment.OPEN_STATUSES).exists():
         raise ValidationError(_("This patient is already enrolled. End that enrollment first."))
@@ -990,8 +991,9 @@ def enrollment_create(
         _goals_from_intake(enrollment, intake, now=now)
     invited = False
     if not active:
-        invitation_create(user=patient.user, kind=Invitation.Kind.PATIENT, created_by=enrolled_by.user)
-        invited = True
+        invited = invitation_ensure(
+            user=patient.user, kind=Invitation.Kind.PATIENT, created_by=enrolled_by.user
+        )
     if patient.therapist_id != therapist.pk:
         previous = patient.therapist_id
         patient.therapist = therapist

@@ -2,7 +2,7 @@ from icbt.models.audit import AuditEvent
 from icbt.models.keys import DataKey
 from icbt.models.notifications import Digest, Notification, NotificationPreference
 from icbt.models.submissions import FormSubmission
-from icbt.models.users import Invitation, User
+from icbt.models.users import Invitation, SignIn, User
 
 __all__ = [
     "AuditEvent",
@@ -12,5 +12,6 @@ __all__ = [
     "Invitation",
     "Notification",
     "NotificationPreference",
+    "SignIn",
     "User",
 ]

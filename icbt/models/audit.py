@@ -32,6 +32,17 @@ class AuditEvent(models.Model):
         EXPORT = "export", _("exported")
         PRINT = "print", _("printed")
         SEARCH = "search", _("searched")
+        # Access to the system itself: sign-in and account security (NEN 7513 covers these too).
+        LOGIN = "login", _("signed in")
+        LOGOUT = "logout", _("signed out")
+        LOCKOUT = "lockout", _("sign-in held back")
+        PASSWORD_RESET = "pw_reset", _("reset the password")
+        PASSWORD_CHANGE = "pw_change", _("changed the password")
+        MFA_ADD = "mfa_add", _("added a second factor")
+        MFA_REMOVE = "mfa_remove", _("removed a second factor")
+        MFA_RESET = "mfa_reset", _("made new recovery codes")
+        RECOVERY_CODE = "recovery", _("used a recovery code")
+        EMAIL_CHANGE = "email_chg", _("changed the e-mail address")
 
     class Outcome(models.TextChoices):
         OK = "ok", _("allowed")

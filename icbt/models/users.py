@@ -93,3 +93,21 @@ class Invitation(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.used_at is None and self.expires_at > timezone.now()
+
+
+class SignIn(models.Model):
+    """One successful sign-in, for the person's own *Recent sign-ins* page and for recognising
+    the networks they usually sign in from (``icbt.signin``). The audit trail records the same
+    event; this table also keeps the browser's description, which the trail does not hold."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sign_ins")
+    at = models.DateTimeField(default=timezone.now)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["user", "client_ip", "at"], name="signin_user_ip_at_idx")]
+
+    def __str__(self):
+        return f"sign-in of user {self.user_id} at {self.at:%Y-%m-%d %H:%M}"

@@ -182,30 +182,34 @@ def test_journey_2_intake_enrollment_invitation_and_start(
     overview = main_text(therapist)
     assert "Master your Fatigue" in overview and "every two weeks, on Thursday" in overview
 
-    # The invitation: no clinic, no treatment named; its link works once.
+    # The invitation: no clinic, no treatment named; one invitation (enrolling kept the link
+    # that was sent when the account was made), and its link works once.
     invitations = [m for m in sent_mails(app_server, SANNE) if link_paths(mail_text(m), "/invitation/")]
-    assert len(invitations) == 2, "one invitation when invited, a fresh one when enrolled"
+    assert len(invitations) == 1, "one invitation per patient at a time"
     body = mail_text(invitations[-1]) + mail_html(invitations[-1])
     for word in ("Fatigue", "Linde", "therapy", "CBT", "Tessa"):
         assert word not in body, f"the invitation e-mail names {word!r}"
     link = link_paths(mail_text(invitations[-1]), "/invitation/")[0]
-    old_link = link_paths(mail_text(invitations[0]), "/invitation/")[0]
 
-    # Sanne, on her phone: the older link no longer works; the newest sets her password.
+    # Sanne, on her phone: the link sets her password and signs her in at once; she is asked
+    # once how she wants to hear about new feedback (an e-mail without content is suggested).
     page = anonymous
     page.icbt_who = role_of(SANNE)
-    visit(page, old_link, "old-invitation-link", status=404)
     visit(page, link, "set-password")
     page.get_by_label("New password", exact=True).fill(DEMO_PASSWORD)
     page.get_by_label("New password again").fill(DEMO_PASSWORD)
     click_and_wait(page, page.get_by_role("button", name="Save password"))
-    assert "/accounts/login/" in page.url and "Your password is set." in main_text(page)
-    visit(page, None, "sign-in")
-    page.get_by_label("Email").fill(SANNE)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    click_and_wait(page, page.get_by_role("button", name="Sign in"))
+    assert "/settings/notifications/first/" in page.url, page.url
+    assert "Your password is set." in main_text(page)
+    visit(page, None, "first-sign-in-question")
+    assert page.get_by_label(re.compile("^Send me a short e-mail")).is_checked()
+    click_and_wait(page, page.get_by_role("button", name="Save and continue"))
     assert page.url.endswith("/me/"), page.url
     _storage_states[SANNE] = page.context.storage_state()
+    # The link is used up.
+    other = page.context.new_page()
+    assert other.goto(link).status == 404
+    other.close()
     visit(page, None, "home-first-time")
     home = main_text(page)
     assert "Master your Fatigue" in home and "Tessa Bakker" in home

@@ -190,6 +190,13 @@ TARGETS = [
         not_kept={"password1", "password2"},
     ),
     Target(
+        "email_change",
+        "patient_a",
+        lambda w, e: reverse("email_change"),
+        has="email",
+        not_kept={"password"},
+    ),
+    Target(
         "notification_preferences",
         "therapist",
         lambda w, e: reverse("messaging:notifications:preferences"),

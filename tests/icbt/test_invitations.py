@@ -126,14 +126,49 @@ def test_accepting_sets_the_password_and_activates(
 
     response = invitee.post(_accept_url(token), {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
     assert response.status_code == 302
-    assert response["Location"] == reverse("account_login")
     user = User.objects.get(email="petra@home.test")
     assert user.is_active
     assert user.check_password(NEW_PASSWORD)
     assert Invitation.objects.get(user=user).used_at is not None
     # The new password signs in.
+    invitee.logout()
     invitee.post(reverse("account_login"), {"login": "petra@home.test", "password": NEW_PASSWORD})
-    assert invitee.get(reverse("patients:home")).status_code == 200
+    assert invitee.session.get("_auth_user_id") == str(user.pk)
+
+
+def test_setting_the_password_signs_the_patient_in(world, client, django_capture_on_commit_callbacks):
+    """No second sign-in with the password just chosen: the patient is signed in, asked once how
+    they want to hear about feedback, and then sees their home page."""
+    token = invitation_create(user=world.patient_a.user, kind=Invitation.Kind.PATIENT, created_by=None)
+    response = client.post(_accept_url(token), {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    assert client.session.get("_auth_user_id") == str(world.patient_a.user.pk)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("messaging:notifications:first_choice"))
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    assert "Your password is set." in page.content.decode()
+    response = client.post(response["Location"], {"choice": "email", "next": "/"})
+    assert client.get(response["Location"], follow=True).redirect_chain[-1][0] == reverse("patients:home")
+
+
+def test_setting_the_password_of_an_account_with_a_second_factor_asks_for_the_code(world, client):
+    """The invitation sets the password; it does not skip a second factor the account has."""
+    token = invitation_create(user=world.therapist.user, kind=Invitation.Kind.STAFF, created_by=None)
+    response = client.post(_accept_url(token), {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mfa_authenticate")
+    assert client.session.get("_auth_user_id") is None
+
+
+def test_a_new_staff_member_is_signed_in_and_sent_to_set_up_totp(world, client):
+    from tests.factories import make_staff
+
+    member = make_staff(world.clinic, "new@alpha.test", therapist=True, totp=False)
+    token = invitation_create(user=member.user, kind=Invitation.Kind.STAFF, created_by=None)
+    response = client.post(_accept_url(token), {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    assert client.session.get("_auth_user_id") == str(member.user.pk)
+    assert client.get(response["Location"]).status_code == 302
+    assert client.get(response["Location"], follow=True).redirect_chain[-1][0] == reverse("mfa_activate_totp")
 
 
 def test_the_link_works_once(world, client, db):
@@ -180,8 +215,84 @@ def test_an_unknown_token_is_refused(client, db):
 def test_a_newer_invitation_invalidates_the_older(world, client):
     old = invitation_create(user=world.patient_a.user, kind=Invitation.Kind.PATIENT, created_by=None)
     new = invitation_create(user=world.patient_a.user, kind=Invitation.Kind.PATIENT, created_by=None)
-    assert client.get(_accept_url(old)).status_code == 404
+    response = client.get(_accept_url(old))
+    assert response.status_code == 404
+    assert "A newer invitation was sent to you after this one" in response.content.decode()
+    assert "more than" not in response.content.decode()
     assert client.get(_accept_url(new)).status_code == 200
+
+
+def test_an_older_link_after_the_newer_was_used_says_the_password_is_set(world, client):
+    old = invitation_create(user=world.patient_a.user, kind=Invitation.Kind.PATIENT, created_by=None)
+    new = invitation_create(user=world.patient_a.user, kind=Invitation.Kind.PATIENT, created_by=None)
+    client.post(_accept_url(new), {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    client.logout()
+    assert "has been used already" in client.get(_accept_url(old)).content.decode()
+
+
+def test_a_used_or_expired_link_says_which(world, client):
+    token = invitation_create(user=world.patient_a.user, kind=Invitation.Kind.PATIENT, created_by=None)
+    Invitation.objects.filter(user=world.patient_a.user).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert "more than 7 days old" in client.get(_accept_url(token)).content.decode()
+    Invitation.objects.filter(user=world.patient_a.user).update(used_at=timezone.now())
+    assert "has been used already" in client.get(_accept_url(token)).content.decode()
+
+
+def test_enrolling_after_the_intake_request_invitation_keeps_the_one_link(
+    world, client_for, django_capture_on_commit_callbacks
+):
+    """ "Make the account and send the invitation" from an intake request, then enrolling: one
+    e-mail, and its link still works."""
+    from patients import services as patient_services
+    from patients.models import IntakeRequest
+    from tests.patients import staff_helpers as sh
+
+    request = sh.intake_request(world.clinic)
+    therapist = client_for(world.therapist.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        therapist.post(
+            reverse("patients:staff_intake_request_invite", args=[request.pk]),
+            {"first_name": "Petra", "last_name": "Jansen", "email": "petra@home.test", "language": "en"},
+        )
+    assert IntakeRequest.objects.get(pk=request.pk).status == IntakeRequest.Status.INVITED
+    patient = Patient.objects.get(user__email="petra@home.test")
+    with django_capture_on_commit_callbacks(execute=True):
+        patient_services.enrollment_create(
+            patient=patient,
+            version=sh.tiny(),
+            therapist=world.therapist,
+            enrolled_by=world.therapist,
+            start_date=timezone.localdate(),
+        )
+    assert len(mail.outbox) == 1
+    assert Invitation.objects.filter(user=patient.user).count() == 1
+    assert client_for(None).get(_accept_url(_token_from(mail.outbox[0]))).status_code == 200
+
+
+def test_enrolling_after_an_expired_invitation_sends_a_new_one(world, django_capture_on_commit_callbacks):
+    from patients import services as patient_services
+    from tests.patients import staff_helpers as sh
+
+    user = world.patient_a.user
+    user.set_unusable_password()
+    user.is_active = False
+    user.save()
+    invitation_create(user=user, kind=Invitation.Kind.PATIENT, created_by=None)
+    Invitation.objects.filter(user=user).update(expires_at=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        patient_services.enrollment_create(
+            patient=world.patient_a,
+            version=sh.tiny(),
+            therapist=world.therapist,
+            enrolled_by=world.therapist,
+            start_date=timezone.localdate(),
+        )
+    assert len(mail.outbox) == 1
+    assert (
+        Invitation.objects.filter(user=user, used_at__isnull=True, expires_at__gt=timezone.now()).count() == 1
+    )
 
 
 def test_bad_password_keeps_the_form_with_a_message_next_to_the_field(world, client):
@@ -283,18 +394,16 @@ def test_clinic_admin_invites_staff_with_roles_and_teams(
     assert Invitation.objects.get(user=member.user).kind == Invitation.Kind.STAFF
     # The staff member appears on the staff list.
     assert "sam@alpha.test" in admin_client.get(reverse("therapists:staff_list")).content.decode()
-    # After setting a password, the new staff member signs in and must set up TOTP first.
+    # Setting a password signs the new staff member in; they must set up TOTP first.
     from django.test import Client
 
     newcomer = Client()
     newcomer.post(_accept_url(token), {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
-    newcomer.post(reverse("account_login"), {"login": "sam@alpha.test", "password": NEW_PASSWORD})
     response = newcomer.get(reverse("patients:staff_patient_list"))
     assert response.status_code == 302
     assert response["Location"] == reverse("mfa_activate_totp")
-    # ... and can: nothing (such as an unverified e-mail address) keeps them from adding it.
-    reauth = newcomer.get(response["Location"])["Location"]
-    newcomer.post(reauth, {"password": NEW_PASSWORD})
+    # ... and can, without typing the password they just chose once more: nothing (such as an
+    # unverified e-mail address) keeps them from adding it.
     page = newcomer.get(reverse("mfa_activate_totp"))
     assert page.status_code == 200
     assert "code" in page.context["form"].fields

@@ -8,10 +8,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.urls import reverse
 
-from icbt.middleware import StaffIdleTimeoutMiddleware
+from icbt.middleware import IdleTimeoutMiddleware
 from icbt.services import user_deactivate, user_sessions_end
 
-LAST_SEEN = StaffIdleTimeoutMiddleware.SESSION_KEY
+LAST_SEEN = IdleTimeoutMiddleware.SESSION_KEY
 LOGIN = reverse("account_login")
 
 
@@ -91,11 +91,71 @@ def test_active_staff_session_continues(world, client, idle_minutes):
     assert abs(client.session[LAST_SEEN] - time.time()) < 5
 
 
-def test_patients_are_not_subject_to_the_staff_idle_timeout(world, client, idle_minutes):
+def test_patients_have_their_own_idle_timeout(world, client, idle_minutes, settings):
+    settings.ICBT_PATIENT_IDLE_MINUTES = 60
     client.force_login(world.patient_a.user)
-    _set_last_seen(client, 24 * 60 * 60)
+    client.get(reverse("patients:home"))
+    # Past the staff limit, within the patients' one: still signed in.
+    _set_last_seen(client, 45 * 60)
     assert client.get(reverse("patients:home")).status_code == 200
     assert _user_id(client) == str(world.patient_a.user.pk)
+    _set_last_seen(client, 61 * 60)
+    response = client.get(reverse("patients:home"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(LOGIN)
+    assert _user_id(client) is None
+
+
+def test_the_idle_sign_out_is_an_ordinary_sign_out(world, client, settings):
+    """The idle sign-out sends Django's user_logged_out (what sign-out clean-up hooks onto) and
+    is recorded in the audit trail like any sign-out."""
+    from django.contrib.auth.signals import user_logged_out
+
+    from icbt.models import AuditEvent
+
+    settings.ICBT_PATIENT_IDLE_MINUTES = 60
+    seen = []
+
+    def receiver(sender, request, user, **kwargs):
+        seen.append((user.pk, getattr(request, "icbt_idle_signed_out", False)))
+
+    user_logged_out.connect(receiver)
+    try:
+        client.force_login(world.patient_a.user)
+        client.get(reverse("patients:home"))
+        _set_last_seen(client, 61 * 60)
+        client.get(reverse("patients:home"))
+    finally:
+        user_logged_out.disconnect(receiver)
+    assert seen == [(world.patient_a.user.pk, True)]
+    assert AuditEvent.objects.filter(user=world.patient_a.user, action="logout").count() == 1
+
+
+def test_patient_pages_carry_the_idle_warning_and_staff_pages_do_not(world, client_for, settings):
+    settings.ICBT_PATIENT_IDLE_MINUTES = 45
+    html = client_for(world.patient_a.user).get(reverse("patients:home")).content.decode()
+    assert 'id="idle-warning"' in html
+    assert 'data-idle-seconds="2700"' in html
+    assert 'data-warn-seconds="120"' in html
+    assert "Stay signed in" in html
+    assert "js/idle.js" in html
+    staff_html = client_for(world.therapist.user).get(reverse("patients:staff_patient_list")).content.decode()
+    assert 'id="idle-warning"' not in staff_html
+
+
+def test_stay_signed_in_counts_as_activity(world, client, settings):
+    settings.ICBT_PATIENT_IDLE_MINUTES = 60
+    client.force_login(world.patient_a.user)
+    client.get(reverse("patients:home"))
+    _set_last_seen(client, 58 * 60)
+    response = client.post(reverse("session_keep_alive"), HTTP_X_REQUESTED_WITH="XMLHttpRequest")
+    assert response.status_code == 204
+    assert abs(client.session[LAST_SEEN] - time.time()) < 5
+    # Without the script: back to the page.
+    response = client.post(reverse("session_keep_alive"), {"next": "/me/"})
+    assert response.status_code == 302 and response["Location"] == "/me/"
+    response = client.post(reverse("session_keep_alive"), {"next": "https://evil.example/"})
+    assert response["Location"] == "/"
 
 
 def test_deactivating_a_user_ends_their_sessions(world, client_for):

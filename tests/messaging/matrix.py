@@ -190,6 +190,11 @@ def _unsubscribe_token(world, extra=None):
 ROUTES += [
     Route("messaging:notifications:preferences", signed_in(200)),
     Route(
+        "messaging:notifications:first_choice",
+        signed_in(302, patient_a=200, patient_b=200),
+        note="asked once, of patients who have not chosen; everyone else goes on",
+    ),
+    Route(
         "messaging:notifications:preferences",
         signed_in(302),
         method="post",

@@ -269,6 +269,7 @@ def _patient_data_routes():
         "messaging:template_update",
         "messaging:template_delete",
         "messaging:notifications:preferences",
+        "messaging:notifications:first_choice",
         "messaging:notifications:unsubscribe",
         "messaging:covering",
     }
