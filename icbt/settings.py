@@ -132,6 +132,16 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+# Two database roles in production (see README, "Database roles"): the application connects with
+# DATABASE_URL as a role that may only read and write rows (on the audit trail: INSERT and SELECT);
+# migrations and `db_roles` connect with DATABASE_MIGRATE_URL as the role that owns the tables,
+# through the "owner" alias: `manage.py migrate --database owner`. In tests the alias mirrors default.
+DATABASE_MIGRATE_URL = env_str("DATABASE_MIGRATE_URL", "")
+if DATABASE_MIGRATE_URL:
+    DATABASES["owner"] = dj_database_url.parse(DATABASE_MIGRATE_URL)
+    DATABASES["owner"]["TEST"] = {"MIRROR": "default"}
+# The role the application connects as; `db_roles` grants it its rights. Default: DATABASE_URL's user.
+ICBT_DB_APP_ROLE = env_str("ICBT_DB_APP_ROLE", DATABASES["default"].get("USER") or "")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 
