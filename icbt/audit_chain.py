@@ -12,7 +12,7 @@ writers of one clinic queue there and writers of different clinics do not wait f
 numbers and hashes the row and moves the head, all inside the INSERT. A client, whatever it
 sends, cannot choose ``at``, the number or the hashes, and sealing costs no extra query. On
 PostgreSQL the trigger function runs with its owner's rights (SECURITY DEFINER), so the
-application's role needs no right at all on the head table. On SQLite (development) the hash is
+application's role may only read the head table. On SQLite (development) the hash is
 computed by a Python function registered on every connection (``register_sqlite_functions``).
 
 ``canonical`` is the one definition of what is hashed; the PostgreSQL function below builds the

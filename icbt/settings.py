@@ -140,6 +140,7 @@ DATABASE_MIGRATE_URL = env_str("DATABASE_MIGRATE_URL", "")
 if DATABASE_MIGRATE_URL:
     DATABASES["owner"] = dj_database_url.parse(DATABASE_MIGRATE_URL)
     DATABASES["owner"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["icbt.db_router.MigrateAsOwner"]
 # The role the application connects as; `db_roles` grants it its rights. Default: DATABASE_URL's user.
 ICBT_DB_APP_ROLE = env_str("ICBT_DB_APP_ROLE", DATABASES["default"].get("USER") or "")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -108,7 +108,7 @@ class AuditEvent(models.Model):
 class AuditChainHead(models.Model):
     """The number and hash of the last event of one clinic's audit chain (0: no clinic).
 
-    Written only by the database's sealing trigger; the application's role has no right on it."""
+    Written only by the database's sealing trigger; the application's role may only read it."""
 
     chain = models.BigIntegerField(primary_key=True)
     seq = models.BigIntegerField(default=0)

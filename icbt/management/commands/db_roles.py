@@ -7,8 +7,8 @@ when DATABASE_MIGRATE_URL is set), after every ``migrate``. The application's ro
 - on the audit trail (``icbt_auditevent``): SELECT and INSERT only. No UPDATE, DELETE or TRUNCATE,
   and as it owns nothing it cannot disable or drop the triggers that refuse changes and seal each
   row; ``session_replication_role`` is for superusers only;
-- on the audit chain heads: nothing (the sealing trigger runs with its owner's rights);
-- on ``django_migrations``: SELECT;
+- on the audit chain heads and ``django_migrations``: SELECT (the sealing trigger writes the heads
+  with its owner's rights);
 - on every other table of the schema: SELECT, INSERT, UPDATE, DELETE; USAGE on the sequences.
 
 It refuses to grant to the owner itself, to a superuser, or to a member of the owner role: each of
@@ -23,8 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections, transaction
 
 APPEND_ONLY = {"icbt_auditevent": "SELECT, INSERT"}
-NO_ACCESS = {"icbt_auditchainhead"}
-READ_ONLY = {"django_migrations"}
+READ_ONLY = {"icbt_auditchainhead", "django_migrations"}
 READ_WRITE = "SELECT, INSERT, UPDATE, DELETE"
 
 
@@ -85,14 +84,12 @@ class Command(BaseCommand):
             for name, _owner in tables:
                 table = quote(name)
                 cursor.execute(f"REVOKE ALL ON {table} FROM {role}")
-                if name in NO_ACCESS:
-                    continue
                 rights = APPEND_ONLY.get(name) or ("SELECT" if name in READ_ONLY else READ_WRITE)
                 cursor.execute(f"GRANT {rights} ON {table} TO {role}")
             cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {quote(schema)} TO {role}")
         self.stdout.write(
             self.style.SUCCESS(
-                f"{app_role}: rows of {len(tables) - len(APPEND_ONLY) - len(NO_ACCESS)} tables; "
+                f"{app_role}: rows of {len(tables) - len(APPEND_ONLY) - len(READ_ONLY)} tables; "
                 "audit trail INSERT and SELECT only."
             )
         )
