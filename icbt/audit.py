@@ -8,8 +8,11 @@ Refusals are written after the response, outside the request's transaction: with
 inside the view. ``AuditFlushMiddleware`` writes them once the view has finished.
 """
 
+import json
+
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_ipv46_address
+from django.db import connections, router
 
 from icbt.models import AuditEvent
 from icbt.proxies import is_trusted_proxy
@@ -96,6 +99,80 @@ def audit_record(
         return None
     event.save(force_insert=True)
     return event
+
+
+def audit_record_shown(
+    *,
+    user,
+    object_type: str,
+    request=None,
+    patient_ids=(),
+    object_ids=(),
+    clinic_id: int | None = None,
+) -> int:
+    """Record what a list page showed: one ``search`` event per patient on it (so the list
+    appears in each of those patients' *Who looked at my file*), or per other row it listed
+    (``object_ids``, e.g. intake requests, which have no patient yet). The events are written
+    by one ``INSERT ... SELECT`` over an array of ids, so a page costs one query whatever the
+    length of its list; the database seals each row as usual. A list that showed nothing still
+    writes one event: the search itself happened. Returns the number of events written."""
+    template = _build(
+        user=user,
+        action=Action.SEARCH,
+        request=request,
+        patient_id=None,
+        clinic_id=clinic_id,
+        object_type=object_type,
+        object_id=None,
+        outcome=Outcome.OK,
+        on_behalf_of=None,
+    )
+    patient_ids = [int(pk) for pk in dict.fromkeys(patient_ids)]
+    object_ids = [str(pk) for pk in dict.fromkeys(object_ids)]
+    if not patient_ids and not object_ids:
+        template.save(force_insert=True)
+        return 1
+    if patient_ids:
+        _insert_for_each(template, "patient_id", patient_ids)
+    if object_ids:
+        _insert_for_each(template, "object_id", object_ids)
+    return len(patient_ids) + len(object_ids)
+
+
+_COPIED_FIELDS = (
+    "action",
+    "outcome",
+    "user_id",
+    "user_email",
+    "role",
+    "clinic_id",
+    "object_type",
+    "object_id",
+)
+
+
+def _insert_for_each(template: AuditEvent, column: str, values: list) -> None:
+    """One event per value of ``column``, the other fields as in ``template``, in one statement."""
+    connection = connections[router.db_for_write(AuditEvent)]
+    quote = connection.ops.quote_name
+    copied = [name for name in _COPIED_FIELDS if name != column]
+    params = [getattr(template, name) for name in copied] + [template.client_ip]
+    columns = ", ".join(quote(name) for name in [*copied, "client_ip", column])
+    if connection.vendor == "postgresql":
+        array_type = "bigint[]" if column == "patient_id" else "text[]"
+        constants = ", ".join(["%s"] * len(copied) + ["%s::inet"])
+        source = f"unnest(%s::{array_type}) WITH ORDINALITY AS v(value, position) ORDER BY position"
+        params.append(values)
+    else:
+        constants = ", ".join(["%s"] * (len(copied) + 1))
+        source = "json_each(%s) AS v ORDER BY v.key"
+        params.append(json.dumps(values))
+    table = quote(AuditEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {constants}, v.value FROM {source}",  # noqa: S608 (names only)
+            params,
+        )
 
 
 class AuditFlushMiddleware:
