@@ -102,6 +102,8 @@ MIDDLEWARE = [
     "icbt.middleware.StaffMFARequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Innermost: audits the admin pages that were actually served (after the MFA gate).
+    "icbt.audit.AdminAuditMiddleware",
 ]
 
 ROOT_URLCONF = "icbt.urls"
