@@ -527,11 +527,12 @@ def worklist(
 
     # 5. Questionnaires the patient completed, not reviewed (scores a therapist typed in need no
     # review). The PHQ-9 self-harm flag makes an item urgent; other flags mark it.
-    for pk, enrollment_id, code, completed_at, flags in questionnaires_to_review(caseload).values_list(
-        "pk", "enrollment_id", "code", "completed_at", "flags"
-    ):
-        flags = flags or []
-        if enrollment_id in still_open or (enrollment_id in patient_of and "self_harm" in flags):
+    # The flags themselves are encrypted; the derived columns say all the worklist needs.
+    for pk, enrollment_id, code, completed_at, urgent, flagged in questionnaires_to_review(
+        caseload
+    ).values_list("pk", "enrollment_id", "code", "completed_at", "urgent", "flagged"):
+        flags = ("self_harm",) if urgent else ("flagged",) if flagged else ()
+        if enrollment_id in still_open or (enrollment_id in patient_of and urgent):
             entries.append(
                 _Entry(
                     "questionnaire",
@@ -539,9 +540,9 @@ def worklist(
                     enrollment_id,
                     patient_of[enrollment_id],
                     ref=f"questionnaire:{pk}",
-                    urgent="self_harm" in flags,
-                    flagged=bool(flags),
-                    label=partial(_questionnaire_text, code, tuple(flags)),
+                    urgent=urgent,
+                    flagged=flagged,
+                    label=partial(_questionnaire_text, code, flags),
                 )
             )
 
