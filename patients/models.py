@@ -559,8 +559,9 @@ class CareShare(models.Model):
 class TimelineEvent(models.Model):
     """One line of a patient's timeline: enrollment and status changes, tailoring, sessions.
 
-    ``detail`` holds structured facts only (module numbers, statuses, step keys), never free
-    text, so the timeline can be shown and exported without decrypting anything.
+    ``detail`` holds structured facts only (module numbers, statuses, step keys, scores and
+    flags), never free text; it is encrypted JSON all the same, since scores and flags are
+    health data. Only ``kind`` and the dates can be queried.
     """
 
     class Kind(models.TextChoices):
@@ -581,6 +582,7 @@ class TimelineEvent(models.Model):
         THERAPIST = "therapist", _("therapist changed")
         MODULE_DEFAULT = "module_default", _("module back on its normal schedule")
 
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="timeline")
     enrollment = models.ForeignKey(
         Enrollment, on_delete=models.CASCADE, null=True, blank=True, related_name="timeline"
@@ -590,10 +592,13 @@ class TimelineEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    detail = models.JSONField(default=dict, blank=True)
+    detail = EncryptedJSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-at", "-pk"]
 
     def __str__(self):
         return f"{self.kind} {self.pk}"
+
+    def encryption_scope(self) -> int:
+        return self.enrollment.clinic_id if self.enrollment_id else self.patient.clinic_id
