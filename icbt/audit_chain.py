@@ -179,6 +179,25 @@ def install(schema_editor):
         schema_editor.execute(SQLITE_CREATE, params=None)
 
 
+def reinstall_sqlite_trigger(sender, using="default", **kwargs):
+    """``post_migrate``: SQLite drops a table's triggers when a migration rebuilds the table (as
+    it does for many column changes); put the sealing trigger back if it is missing."""
+    from django.db import connections
+
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'icbt_auditevent'")
+        if cursor.fetchone() is None:
+            return
+        cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name = 'icbt_auditevent_seal'"
+        )
+        if cursor.fetchone() is None:
+            cursor.execute(SQLITE_CREATE)
+
+
 def uninstall(schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(PG_DROP, params=None)

@@ -227,3 +227,15 @@ def test_concurrent_writers_of_one_clinic_keep_one_chain(world):
     checked, head = verify_chain(world.clinic.pk)
     assert checked == AuditEvent.objects.filter(clinic_id=world.clinic.pk).count() >= 60
     assert AuditChainHead.objects.get(chain=world.clinic.pk).hash == head
+
+
+def test_the_sqlite_trigger_comes_back_after_a_table_rebuild(world):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite behaviour")
+    from icbt.audit_chain import reinstall_sqlite_trigger
+
+    _raw("DROP TRIGGER icbt_auditevent_seal")  # what a table rebuild by a later migration does
+    reinstall_sqlite_trigger(sender=None, using="default")
+    event = _record(world, world.patient_a)
+    assert AuditEvent.objects.get(pk=event.pk).hash
+    verify_chain(world.clinic.pk)
