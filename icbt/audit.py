@@ -215,8 +215,10 @@ class AdminAuditMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
+        if not request.path_info.startswith(_admin_prefix()):
+            return response
         user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated or not request.path_info.startswith(_admin_prefix()):
+        if user is None or not user.is_authenticated:
             return response
         # No page without its event: if writing fails, the error replaces the page.
         self._record(request, response, user)
