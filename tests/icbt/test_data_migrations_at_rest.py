@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 PATIENTS_0004 = importlib.import_module("patients.migrations.0004_encrypt_intake_questionnaire_diary_advice")
 PATIENTS_0005 = importlib.import_module("patients.migrations.0005_encrypt_timeline_detail")
 MESSAGING_0002 = importlib.import_module("messaging.migrations.0002_encrypt_feedback_templates")
-ICBT_0005 = importlib.import_module("icbt.migrations.0005_audit_hash_chain")
+ICBT_0005 = importlib.import_module("icbt.migrations.0006_audit_hash_chain")
 
 
 def _raw_set(model, pk, **columns):
