@@ -450,15 +450,17 @@ class QuestionnaireResponse(ReviewMixin):
 class QuestionnaireDraft(models.Model):
     """The answers a patient gave so far on a questionnaire they have not sent yet, so that they
     can come back to it: one per questionnaire step, or per questionnaire and moment when it has
-    no step. Removed when the questionnaire is sent."""
+    no step. Removed when the questionnaire is sent. The answers are encrypted (JSON), like those
+    of a sent questionnaire."""
 
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="questionnaire_drafts")
     code = models.CharField(max_length=32)
     moment = models.CharField(max_length=8, choices=QuestionnaireResponse.Moment.choices)
     step = models.ForeignKey(
         "programs.Step", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
-    answers = models.JSONField(default=dict, blank=True)
+    answers = EncryptedJSONField(default=dict, blank=True)
     saved_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -477,6 +479,9 @@ class QuestionnaireDraft(models.Model):
 
     def __str__(self):
         return f"questionnaire draft {self.pk}"
+
+    def encryption_scope(self) -> int:
+        return self.enrollment.clinic_id
 
 
 class TreatmentSession(models.Model):

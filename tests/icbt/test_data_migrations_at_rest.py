@@ -20,8 +20,8 @@ from tests.messaging.helpers import enroll, tiny_version
 
 pytestmark = pytest.mark.django_db
 
-PATIENTS_0004 = importlib.import_module("patients.migrations.0004_encrypt_intake_questionnaire_diary_advice")
-PATIENTS_0005 = importlib.import_module("patients.migrations.0005_encrypt_timeline_detail")
+PATIENTS_0004 = importlib.import_module("patients.migrations.0008_encrypt_intake_questionnaire_diary_advice")
+PATIENTS_0005 = importlib.import_module("patients.migrations.0009_encrypt_timeline_detail")
 MESSAGING_0002 = importlib.import_module("messaging.migrations.0002_encrypt_feedback_templates")
 ICBT_0005 = importlib.import_module("icbt.migrations.0006_audit_hash_chain")
 
@@ -137,7 +137,7 @@ def _apps_before_encryption():
     from django.db.migrations.loader import MigrationLoader
 
     loader = MigrationLoader(connection)
-    state = loader.project_state(("patients", "0003_intake_request_language_timeline_kinds"))
+    state = loader.project_state(("patients", "0007_assignment_answer_from_intake"))
     for operation in PATIENTS_0004.Migration.operations:
         if isinstance(operation, PATIENTS_0004.migrations.RunPython):
             break

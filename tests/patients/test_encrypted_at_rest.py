@@ -1,6 +1,7 @@
 """Identifying and health data is ciphertext in the database: the intake request's name, e-mail
 and phone; questionnaire item answers, band and flags (PHQ-9 item 9 included); diary values;
-timeline details; stepped-care advice; feedback template titles and texts. A raw dump of every
+timeline details; stepped-care advice; feedback template titles and texts; the answers of an
+unsent questionnaire. A raw dump of every
 table holds none of the markers, and every such column holds tokens. What must be queried stays
 in small derived columns (the questionnaire's ``urgent`` and ``flagged``)."""
 
@@ -16,6 +17,7 @@ from patients import services
 from patients.models import (
     DiaryEntry,
     IntakeRequest,
+    QuestionnaireDraft,
     QuestionnaireResponse,
     SteppedCareDecision,
     TimelineEvent,
@@ -39,6 +41,7 @@ HEALTH_WORDS = ["self_harm", "possible_depression", "moderately_severe"]
 ENCRYPTED_COLUMNS = [
     (IntakeRequest, ["name", "email", "phone"]),
     (QuestionnaireResponse, ["answers", "band", "flags"]),
+    (QuestionnaireDraft, ["answers"]),
     (DiaryEntry, ["values"]),
     (TimelineEvent, ["detail"]),
     (SteppedCareDecision, ["advice"]),
@@ -59,6 +62,9 @@ def _write_everything(world):
     answers = {str(n): "2" for n in range(1, 9)} | {"9": "3"}  # 19: moderately severe, item 9 > 0
     response = services.questionnaire_submit(
         enrollment=enrollment, code="phq9", moment="start", answers=answers
+    )
+    services.questionnaire_draft_save(
+        enrollment=enrollment, code="phq9", moment="end", answers={"1": "2", "9": "3"}
     )
     diary_type = DiaryType.objects.get(version=enrollment.version, slug="mood")
     DiaryEntry.objects.create(
@@ -105,6 +111,7 @@ def test_a_raw_dump_holds_none_of_it(world):
     assert FeedbackTemplate.objects.get().title == MARKERS["template title"]
     event = TimelineEvent.objects.get(kind=TimelineEvent.Kind.QUESTIONNAIRE)
     assert "self_harm" in event.detail["flags"]
+    assert QuestionnaireDraft.objects.get().answers == {"1": 2, "9": 3}
 
     dump = _dump()
     for label, marker in MARKERS.items():
