@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 PATIENTS_0004 = importlib.import_module("patients.migrations.0008_encrypt_intake_questionnaire_diary_advice")
 PATIENTS_0005 = importlib.import_module("patients.migrations.0009_encrypt_timeline_detail")
 MESSAGING_0002 = importlib.import_module("messaging.migrations.0003_encrypt_feedback_templates")
-ICBT_0005 = importlib.import_module("icbt.migrations.0006_audit_hash_chain")
+ICBT_0005 = importlib.import_module("icbt.migrations.0008_audit_hash_chain")
 
 
 def _raw_set(model, pk, **columns):
