@@ -50,7 +50,13 @@ NONCE_BYTES = 12
 _TAG_BYTES = 16
 _MFA_ASSOCIATED_DATA = b"allauth.mfa"
 _GENERATE_HINT = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
-_KEY_SETTINGS = {"ICBT_MASTER_KEY", "ICBT_OLD_MASTER_KEYS", "ICBT_DEV_MASTER_KEY_FILE", "DEBUG"}
+_KEY_SETTINGS = {
+    "ICBT_MASTER_KEY",
+    "ICBT_OLD_MASTER_KEYS",
+    "ICBT_DEV_MASTER_KEY_FILE",
+    "ICBT_LEGACY_DEV_MASTER_KEY_FILE",
+    "DEBUG",
+}
 
 
 class DecryptionError(Exception):
@@ -155,7 +161,25 @@ def _configured_master_key() -> tuple[str, str]:
             "ICBT_MASTER_KEY (or ICBT_MASTER_KEY_FILE) is required when DJANGO_DEBUG=false."
         )
     path = Path(settings.ICBT_DEV_MASTER_KEY_FILE)
+    _move_legacy_dev_key(path)
     return _dev_master_key(path), f"the development master key file {path}"
+
+
+def _move_legacy_dev_key(path: Path) -> None:
+    """Older versions kept the development key beside the database (var/dev-master.key): move
+    it to ``path`` once, so existing development data stays readable."""
+    legacy = getattr(settings, "ICBT_LEGACY_DEV_MASTER_KEY_FILE", None)
+    if legacy is None or path.exists() or not Path(legacy).exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        key = Path(legacy).read_text(encoding="ascii")
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except (FileNotFoundError, FileExistsError):
+        return  # another process is moving it
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(key)
+    Path(legacy).unlink(missing_ok=True)
 
 
 def master_keyring() -> MasterKeyring:

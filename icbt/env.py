@@ -64,3 +64,18 @@ def env_secret(name: str) -> str | None:
         except OSError as exc:
             raise ImproperlyConfigured(f"{name}_FILE: cannot read {file_name}: {exc}") from exc
     return direct
+
+
+def dev_master_key_file(var_dir, environ=None):
+    """Where development keeps its generated master key: in the user's configuration directory
+    (``$XDG_CONFIG_HOME/icbt/``, by default ``~/.config/icbt/``), never beside the database, so
+    a copy of ``var/`` (a backup, an archive sent along with a bug report) holds ciphertext
+    without the key that opens it. One key per data directory: the file name carries a digest
+    of the directory's path."""
+    import hashlib
+    from pathlib import Path
+
+    environ = os.environ if environ is None else environ
+    base = environ.get("XDG_CONFIG_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".config")
+    digest = hashlib.sha256(str(Path(var_dir).resolve()).encode()).hexdigest()[:16]
+    return Path(base) / "icbt" / f"dev-master-{digest}.key"

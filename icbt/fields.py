@@ -28,8 +28,12 @@ What it guarantees, and what it does not:
 
 from __future__ import annotations
 
+import json
+import uuid
+
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 
@@ -187,3 +191,105 @@ class EncryptedTextField(models.TextField):
                 "update()/bulk_update()/raw saves, and do not filter on its text."
             )
         return str(value)
+
+
+class EncryptedJSONField(EncryptedTextField):
+    """A JSON value (dict, list, number, string) encrypted as its JSON text, with the same
+    guarantees as :class:`EncryptedTextField`: in Python the attribute is the decoded value, in
+    the database a token bound to row and field. Nothing inside can be queried or aggregated by
+    the database: keep what must be filtered on as a small derived column beside it.
+
+    The JSON text is written with sorted keys, so an unchanged value writes the same token back.
+    An empty column (rows from before encryption had none) reads as the field's default.
+    """
+
+    description = "JSON encrypted at rest (AES-256-GCM, bound to its row and field)"
+
+    def _decode(self, text):
+        if text is None or text == "":
+            return self.get_default()
+        return json.loads(text)
+
+    def open(self, instance, token: Ciphertext):
+        text = super().open(instance, token)
+        value = self._decode(text)
+        instance.__dict__[self.attname] = value
+        return value
+
+    def from_db_value(self, value, expression, connection):
+        if value is None or value == "":
+            return self.get_default()
+        return Ciphertext(value)
+
+    def pre_save(self, model_instance, add):
+        if self.attname not in model_instance.__dict__:
+            getattr(model_instance, self.attname)
+        value = model_instance.__dict__[self.attname]
+        if isinstance(value, Ciphertext):
+            self.open(model_instance, value)
+            return value
+        text = json.dumps(value, sort_keys=True, cls=DjangoJSONEncoder, ensure_ascii=False)
+        associated_data = self.associated_data(model_instance)
+        sealed = model_instance.__dict__.get(self._sealed_name())
+        if sealed is not None and sealed[1] == associated_data and sealed[0] == text:
+            return Ciphertext(sealed[2])
+        token = crypto.encrypt(text, scope=self.scope_for(model_instance), associated_data=associated_data)
+        model_instance.__dict__[self._sealed_name()] = (text, associated_data, token)
+        return Ciphertext(token)
+
+    def to_python(self, value):
+        """``full_clean()`` keeps the structure (a text field would turn it into its repr)."""
+        return value
+
+    def value_to_string(self, obj):
+        return json.dumps(self.value_from_object(obj), cls=DjangoJSONEncoder)
+
+    def formfield(self, **kwargs):
+        return None
+
+
+def encrypt_existing_rows(
+    apps, schema_editor, *, model: str, fields: dict[str, str], scope: str | None = None
+) -> None:
+    """Data migration helper: encrypt the plaintext left in columns that just became encrypted.
+
+    ``model`` is ``"app_label.ModelName"``; ``fields`` maps each field name to ``"text"`` (the
+    column holds the text itself) or ``"json"`` (it holds JSON text, re-written with sorted keys
+    as :class:`EncryptedJSONField` writes it); ``scope`` is the lookup of the row's clinic id
+    (e.g. ``"enrollment__clinic_id"``), else data-key scope 0. Values that already are tokens are
+    left alone, so it is safe to run twice. Written with raw UPDATEs in primary-key order, in
+    batches, inside the migration's transaction.
+    """
+    Model = apps.get_model(*model.split("."))
+    opts = Model._meta
+    connection = schema_editor.connection
+    quote = connection.ops.quote_name
+    table = quote(opts.db_table)
+    columns = {name: opts.get_field(name).column for name in fields}
+    select = ", ".join(["id", "uid", *(quote(c) for c in columns.values())])
+    scopes = {}
+    if scope:
+        scopes = dict(Model._default_manager.using(connection.alias).values_list("pk", scope))
+    prefix = f"{crypto.TOKEN_PREFIX}:"
+    with connection.cursor() as reader:
+        reader.execute(f"SELECT {select} FROM {table} ORDER BY id")  # noqa: S608 (names from the model)
+        rows = reader.fetchall()
+    with connection.cursor() as writer:
+        for pk, uid, *values in rows:
+            changes = {}
+            for (name, kind), value in zip(fields.items(), values, strict=True):
+                if value is None or value == "" or (isinstance(value, str) and value.startswith(prefix)):
+                    continue
+                if kind == "json":
+                    parsed = json.loads(value) if isinstance(value, str) else value
+                    value = json.dumps(parsed, sort_keys=True, cls=DjangoJSONEncoder, ensure_ascii=False)
+                associated_data = f"{opts.app_label}.{opts.model_name}.{name}:{uuid.UUID(str(uid))}"
+                changes[columns[name]] = crypto.encrypt(
+                    str(value), scope=int(scopes.get(pk) or 0), associated_data=associated_data
+                )
+            if changes:
+                assignments = ", ".join(f"{quote(column)} = %s" for column in changes)
+                writer.execute(
+                    f"UPDATE {table} SET {assignments} WHERE id = %s",  # noqa: S608 (names from the model)
+                    [*changes.values(), pk],
+                )

@@ -14,7 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from icbt.env import env_bool, env_int, env_list, env_secret, env_str
+from icbt.env import dev_master_key_file, env_bool, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("ICBT_VAR_DIR", str(BASE_DIR / "var")))
@@ -53,8 +53,11 @@ if not ICBT_MASTER_KEY and not DEBUG:
     raise ImproperlyConfigured(
         "ICBT_MASTER_KEY (or ICBT_MASTER_KEY_FILE) is required when DJANGO_DEBUG=false."
     )
-# In development without a key, icbt.crypto creates one in var/dev-master.key on first use.
-ICBT_DEV_MASTER_KEY_FILE = VAR_DIR / "dev-master.key"
+# In development without a key, icbt.crypto creates one on first use, outside VAR_DIR: in
+# $XDG_CONFIG_HOME/icbt/ (~/.config/icbt/), one file per data directory. A key left in
+# var/dev-master.key by an older version is moved there.
+ICBT_DEV_MASTER_KEY_FILE = Path(env_str("ICBT_DEV_MASTER_KEY_FILE", "") or dev_master_key_file(VAR_DIR))
+ICBT_LEGACY_DEV_MASTER_KEY_FILE = VAR_DIR / "dev-master.key"
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
@@ -102,6 +105,8 @@ MIDDLEWARE = [
     "icbt.middleware.StaffMFARequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Innermost: audits the admin pages that were actually served (after the MFA gate).
+    "icbt.audit.AdminAuditMiddleware",
 ]
 
 ROOT_URLCONF = "icbt.urls"
@@ -132,6 +137,17 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+# Two database roles in production (see README, "Database roles"): the application connects with
+# DATABASE_URL as a role that may only read and write rows (on the audit trail: INSERT and SELECT);
+# migrations and `db_roles` connect with DATABASE_MIGRATE_URL as the role that owns the tables,
+# through the "owner" alias: `manage.py migrate --database owner`. In tests the alias mirrors default.
+DATABASE_MIGRATE_URL = env_str("DATABASE_MIGRATE_URL", "")
+if DATABASE_MIGRATE_URL:
+    DATABASES["owner"] = dj_database_url.parse(DATABASE_MIGRATE_URL)
+    DATABASES["owner"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["icbt.db_router.MigrateAsOwner"]
+# The role the application connects as; `db_roles` grants it its rights. Default: DATABASE_URL's user.
+ICBT_DB_APP_ROLE = env_str("ICBT_DB_APP_ROLE", DATABASES["default"].get("USER") or "")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 

@@ -129,7 +129,7 @@ class TemplateForm(forms.ModelForm):
     class Meta:
         model = FeedbackTemplate
         fields = ["title", "body", "is_snippet"]
-        widgets = {"body": forms.Textarea(attrs={"rows": 8})}
+        widgets = {"title": forms.TextInput(), "body": forms.Textarea(attrs={"rows": 8})}
         help_texts = {
             "body": _(
                 "Placeholders: {first_name} becomes the patient's first name, {therapist_name} your name."

@@ -133,15 +133,17 @@ class MessageDraft(models.Model):
 class FeedbackTemplate(models.Model):
     """A reusable text: clinic-wide (owner empty, kept by the clinic admin) or personal.
 
-    Placeholders: ``{first_name}`` (the patient's first name), ``{therapist_name}``.
+    Placeholders: ``{first_name}`` (the patient's first name), ``{therapist_name}``. Title and
+    text are encrypted (a template may describe a patient's situation); lists sort in Python.
     """
 
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="feedback_templates")
     owner = models.ForeignKey(
         StaffMember, on_delete=models.CASCADE, null=True, blank=True, related_name="feedback_templates"
     )
-    title = models.CharField(_("title"), max_length=120)
-    body = models.TextField(_("text"), max_length=4000)
+    title = EncryptedTextField(_("title"), max_length=120)
+    body = EncryptedTextField(_("text"), max_length=4000)
     is_snippet = models.BooleanField(_("short snippet"), default=False)
     created_at = models.DateTimeField(default=timezone.now)
     # The clinic's own copy of a starter shipped with a program (clinic-wide, owner empty). It is
@@ -152,12 +154,16 @@ class FeedbackTemplate(models.Model):
     starter = models.ForeignKey(
         "programs.FeedbackStarter", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The starter's texts are program content, not the clinic's: they stay plain. Whether the copy
+    # still says exactly that is kept in ``edited`` (its own title and body are encrypted and
+    # cannot be compared by the database); ``save()`` keeps it in step.
     starter_title = models.CharField(max_length=120, blank=True)
     starter_body = models.TextField(blank=True)
+    edited = models.BooleanField(default=False, editable=False)
     hidden = models.BooleanField(default=False)
 
     class Meta:
-        ordering = ["-is_snippet", "title"]
+        ordering = ["-is_snippet", "pk"]
         constraints = [
             models.UniqueConstraint(
                 fields=["clinic", "starter"],
@@ -168,6 +174,20 @@ class FeedbackTemplate(models.Model):
 
     def __str__(self):
         return self.title
+
+    def save(self, *args, **kwargs):
+        self.edited = self.starter_id is not None and (
+            self.title != self.starter_title or self.body != self.starter_body
+        )
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"title", "body", "starter_title", "starter_body"} & set(
+            update_fields
+        ):
+            kwargs["update_fields"] = {*update_fields, "edited"}
+        super().save(*args, **kwargs)
+
+    def encryption_scope(self) -> int:
+        return self.clinic_id
 
 
 class StaffNote(models.Model):

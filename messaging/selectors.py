@@ -361,15 +361,18 @@ def starters_not_copied(clinic_id) -> QuerySet[FeedbackStarter]:
 
 
 def starter_copies_outdated(clinic_id) -> QuerySet[FeedbackTemplate]:
-    """The clinic's copies nobody edited (they still say what was copied) whose starter has
-    changed since. ``clinic_id`` may be an ``OuterRef``."""
+    """The clinic's copies nobody edited (they still say what was copied: ``edited`` is false)
+    whose starter has changed since. ``clinic_id`` may be an ``OuterRef``."""
     return FeedbackTemplate.objects.filter(
         clinic_id=clinic_id,
         starter__isnull=False,
         hidden=False,
-        title=F("starter_title"),
-        body=F("starter_body"),
-    ).exclude(title=F("starter__title"), body=F("starter__body"), is_snippet=F("starter__is_snippet"))
+        edited=False,
+    ).exclude(
+        starter_title=F("starter__title"),
+        starter_body=F("starter__body"),
+        is_snippet=F("starter__is_snippet"),
+    )
 
 
 def starter_copies_needed(clinic_field: str = "clinic_id"):
@@ -380,27 +383,29 @@ def starter_copies_needed(clinic_field: str = "clinic_id"):
     )
 
 
-def template_list(*, fetched_by, version=None) -> QuerySet[FeedbackTemplate]:
-    """The clinic's shared templates and the viewer's own personal ones; nothing for non-staff.
+def template_list(*, fetched_by, version=None) -> list[FeedbackTemplate]:
+    """The clinic's shared templates, then the viewer's own personal ones, snippets first, by
+    title; nothing for non-staff. Titles are encrypted, so they are sorted here. One query.
 
     With ``version`` (the program version of the patient being written to), the clinic's copies of
     program starters are limited to that program and language; other templates always show.
     Hidden (deleted) starter copies never show."""
     staff = roles_of(fetched_by).staff
     if staff is None:
-        return FeedbackTemplate.objects.none()
+        return []
     templates = (
         FeedbackTemplate.objects.filter(clinic_id=staff.clinic_id, hidden=False)
         .filter(Q(owner__isnull=True) | Q(owner=staff))
         .select_related("owner__user", "starter__program")
-        .order_by("owner_id", "-is_snippet", "title", "pk")
     )
     if version is not None:
         templates = templates.filter(
             Q(starter__isnull=True)
             | Q(starter__program_id=version.program_id, starter__language=version.language)
         )
-    return templates
+    return sorted(
+        templates, key=lambda t: (t.owner_id is not None, not t.is_snippet, t.title.casefold(), t.pk)
+    )
 
 
 # --- Notes and sharing ------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_POST
 
 from icbt.access import refuse, require_staff_role
-from icbt.audit import Action, audit_record
+from icbt.audit import Action, audit_record_shown
 from icbt.roles import roles_of
 from icbt.submissions import submitted_once
 from messaging import selectors, services
@@ -466,7 +466,12 @@ def covering(request):
     """The patients the viewer covers for a colleague, with the date each share ends."""
     require_staff_role(request.user, "therapist")
     shares = selectors.patients_covered_by(fetched_by=request.user)
-    audit_record(user=request.user, request=request, action=Action.SEARCH, object_type="covered_patient_list")
+    audit_record_shown(
+        user=request.user,
+        request=request,
+        object_type="covered_patient_list",
+        patient_ids=[share.patient_id for share in shares],
+    )
     return render(request, "messaging/covering.html", {"shares": shares})
 
 

@@ -234,7 +234,10 @@ class TreatmentSessionForm(PlainMessagesMixin, forms.Form):
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text=_("Kept encrypted. Only you and colleagues who treat this patient can read it."),
+        help_text=_(
+            "Part of the patient's file: colleagues who treat this patient can read it, and so can the "
+            "patient, in their own data. Personal working notes belong in an internal note."
+        ),
     )
 
     def __init__(self, *args, **kwargs):

@@ -2,11 +2,12 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.core.validators import EmailValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from icbt.fields import EncryptedTextField
+from icbt.fields import EncryptedJSONField, EncryptedTextField
 from therapists.models import Clinic, StaffMember
 
 # No 0/O, 1/I/L: a case reference is read aloud on the phone.
@@ -50,7 +51,8 @@ class Patient(models.Model):
 
 class IntakeRequest(models.Model):
     """A request for an intake sent from a public program page. Minimal data: how to reach the
-    person and an optional message (encrypted)."""
+    person and an optional message. Name, e-mail address, phone number and message are
+    encrypted: with program and clinic they say who is asking for treatment."""
 
     class Status(models.TextChoices):
         NEW = "new", _("new")
@@ -61,9 +63,9 @@ class IntakeRequest(models.Model):
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="intake_requests")
     program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="intake_requests")
-    name = models.CharField(_("name"), max_length=120)
-    email = models.EmailField(_("e-mail address"), max_length=254)
-    phone = models.CharField(_("phone number"), max_length=40, blank=True)
+    name = EncryptedTextField(_("name"), max_length=120)
+    email = EncryptedTextField(_("e-mail address"), max_length=254, validators=[EmailValidator()])
+    phone = EncryptedTextField(_("phone number"), max_length=40, blank=True)
     message = EncryptedTextField(_("message"), blank=True)
     # The language the page was read in: the invitation and the program version follow it.
     language = models.CharField(_("language"), max_length=8, default="en")
@@ -355,8 +357,8 @@ class AssignmentAnswer(ReviewMixin):
 
 class DiaryEntry(ReviewMixin):
     """One day (or week) of a diary, or one moment of a per-moment diary. Numbers, choices and
-    times are in ``values`` (plain JSON, so graphs are computed in the database); free text is in
-    ``text`` (encrypted JSON).
+    times are in ``values``, free text in ``text``; both encrypted JSON (charts decrypt the
+    entries of their period, in one query).
 
     ``per_moment`` copies the diary type's declaration when the entry is written: a day holds one
     entry of a one-per-day diary (the database refuses a second one, so a second tab corrects
@@ -367,7 +369,7 @@ class DiaryEntry(ReviewMixin):
     diary_type = models.ForeignKey("programs.DiaryType", on_delete=models.PROTECT, related_name="+")
     entry_date = models.DateField(_("date"))
     per_moment = models.BooleanField(default=False)
-    values = models.JSONField(default=dict, blank=True)
+    values = EncryptedJSONField(default=dict, blank=True)
     text = EncryptedTextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -394,6 +396,11 @@ class QuestionnaireResponse(ReviewMixin):
 
     When a licensed instrument's texts are not loaded, the therapist enters the total instead
     (``entered_by`` set, ``answers`` empty).
+
+    Item answers, band and flags are encrypted (JSON). What the worklist must filter and sort on
+    stays in two derived columns, kept in step with ``flags`` by ``save()``: ``urgent`` (the
+    self-harm flag, PHQ-9 item 9 above 0) and ``flagged`` (any flag). The total stays plain: the
+    charts and the stepped-care thresholds are computed from it.
     """
 
     class Moment(models.TextChoices):
@@ -408,10 +415,12 @@ class QuestionnaireResponse(ReviewMixin):
     step = models.ForeignKey(
         "programs.Step", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    answers = models.JSONField(default=list, blank=True)
+    answers = EncryptedJSONField(default=list, blank=True)
     total = models.DecimalField(max_digits=6, decimal_places=1)
-    band = models.CharField(max_length=40, blank=True)
-    flags = models.JSONField(default=list, blank=True)
+    band = EncryptedTextField(max_length=40, blank=True)
+    flags = EncryptedJSONField(default=list, blank=True)
+    urgent = models.BooleanField(default=False, editable=False)
+    flagged = models.BooleanField(default=False, editable=False)
     entered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -423,23 +432,35 @@ class QuestionnaireResponse(ReviewMixin):
     def __str__(self):
         return f"{self.code} {self.moment} {self.pk}"
 
+    def save(self, *args, **kwargs):
+        flags = self.flags or []
+        self.urgent, self.flagged = "self_harm" in flags, bool(flags)
+        if kwargs.get("update_fields") is not None and "flags" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "urgent", "flagged"}
+        super().save(*args, **kwargs)
+
+    def encryption_scope(self) -> int:
+        return self.enrollment.clinic_id
+
     @property
     def is_urgent(self) -> bool:
-        return bool(self.flags)
+        return self.flagged
 
 
 class QuestionnaireDraft(models.Model):
     """The answers a patient gave so far on a questionnaire they have not sent yet, so that they
     can come back to it: one per questionnaire step, or per questionnaire and moment when it has
-    no step. Removed when the questionnaire is sent."""
+    no step. Removed when the questionnaire is sent. The answers are encrypted (JSON), like those
+    of a sent questionnaire."""
 
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="questionnaire_drafts")
     code = models.CharField(max_length=32)
     moment = models.CharField(max_length=8, choices=QuestionnaireResponse.Moment.choices)
     step = models.ForeignKey(
         "programs.Step", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
-    answers = models.JSONField(default=dict, blank=True)
+    answers = EncryptedJSONField(default=dict, blank=True)
     saved_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -458,6 +479,9 @@ class QuestionnaireDraft(models.Model):
 
     def __str__(self):
         return f"questionnaire draft {self.pk}"
+
+    def encryption_scope(self) -> int:
+        return self.enrollment.clinic_id
 
 
 class TreatmentSession(models.Model):
@@ -507,7 +531,7 @@ class SteppedCareDecision(models.Model):
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     enrollment = models.OneToOneField(Enrollment, on_delete=models.CASCADE, related_name="stepped_care")
-    advice = models.JSONField(default=dict)
+    advice = EncryptedJSONField(default=dict)
     decision = models.CharField(max_length=10, choices=Decision.choices)
     reason = EncryptedTextField(_("reason"))
     decided_by = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="+")
@@ -540,8 +564,9 @@ class CareShare(models.Model):
 class TimelineEvent(models.Model):
     """One line of a patient's timeline: enrollment and status changes, tailoring, sessions.
 
-    ``detail`` holds structured facts only (module numbers, statuses, step keys), never free
-    text, so the timeline can be shown and exported without decrypting anything.
+    ``detail`` holds structured facts only (module numbers, statuses, step keys, scores and
+    flags), never free text; it is encrypted JSON all the same, since scores and flags are
+    health data. Only ``kind`` and the dates can be queried.
     """
 
     class Kind(models.TextChoices):
@@ -562,6 +587,7 @@ class TimelineEvent(models.Model):
         THERAPIST = "therapist", _("therapist changed")
         MODULE_DEFAULT = "module_default", _("module back on its normal schedule")
 
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="timeline")
     enrollment = models.ForeignKey(
         Enrollment, on_delete=models.CASCADE, null=True, blank=True, related_name="timeline"
@@ -571,10 +597,13 @@ class TimelineEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    detail = models.JSONField(default=dict, blank=True)
+    detail = EncryptedJSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-at", "-pk"]
 
     def __str__(self):
         return f"{self.kind} {self.pk}"
+
+    def encryption_scope(self) -> int:
+        return self.enrollment.clinic_id if self.enrollment_id else self.patient.clinic_id

@@ -1,8 +1,8 @@
 """Reads of patient data that cross a permission line. Each takes the viewer."""
 
-from django.db.models import Avg, Count, FloatField, Max, Min, QuerySet
-from django.db.models.fields.json import KT
-from django.db.models.functions import Cast
+import math
+
+from django.db.models import QuerySet
 from django.http import Http404
 
 from icbt.roles import roles_of
@@ -114,39 +114,62 @@ def diary_type_get(*, enrollment: Enrollment, slug: str):
     return diary_type
 
 
+def _chart_number(value) -> float | None:
+    """A diary value as a number for a chart: None when it is missing or not a number."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _chart_entry_rows(*, enrollment: Enrollment, diary_type, fields: list[str], since, until) -> list[tuple]:
+    """``(entry_date, number of each field...)`` per entry, in date order. The values are
+    encrypted, so they are decrypted here rather than read by the database. One query."""
+    entries = DiaryEntry.objects.filter(
+        enrollment=enrollment, diary_type=diary_type, entry_date__gte=since, entry_date__lte=until
+    ).order_by("entry_date", "pk")
+    return [
+        (entry.entry_date, *(_chart_number((entry.values or {}).get(name)) for name in fields))
+        for entry in entries
+    ]
+
+
+def _average(numbers: list[float]) -> float | None:
+    return sum(numbers) / len(numbers) if numbers else None
+
+
 def diary_chart_rows(*, enrollment: Enrollment, diary_type, fields: list[str], since, until) -> list[tuple]:
-    """``(entry_date, value of each field...)`` per day between ``since`` and ``until``, with the
-    numbers taken out of the JSON by the database (a missing or non-numeric value is None; a day
-    of a per-moment diary shows the average of its entries). One query; one row per day."""
-    annotations = {
-        f"chart_{i}": Avg(Cast(KT(f"values__{name}"), FloatField())) for i, name in enumerate(fields)
-    }
-    return list(
-        DiaryEntry.objects.filter(
-            enrollment=enrollment, diary_type=diary_type, entry_date__gte=since, entry_date__lte=until
-        )
-        .values("entry_date")
-        .annotate(**annotations)
-        .order_by("entry_date")
-        .values_list("entry_date", *annotations)
-    )
+    """``(entry_date, value of each field...)`` per day between ``since`` and ``until`` (a missing
+    or non-numeric value is None; a day of a per-moment diary shows the average of its entries).
+    One query; one row per day."""
+    days: dict = {}
+    for entry_date, *numbers in _chart_entry_rows(
+        enrollment=enrollment, diary_type=diary_type, fields=fields, since=since, until=until
+    ):
+        day = days.setdefault(entry_date, [[] for _ in fields])
+        for column, number in zip(day, numbers, strict=True):
+            if number is not None:
+                column.append(number)
+    return [(entry_date, *(_average(column) for column in columns)) for entry_date, columns in days.items()]
 
 
 def diary_chart_summary(*, enrollment: Enrollment, diary_type, fields: list[str], since, until) -> dict:
-    """Average, lowest and highest of each field over the period, and the number of entries,
-    computed by the database in one query: ``{"count": n, field: {"avg", "min", "max"}}``."""
-    aggregates = {"count": Count("pk")}
-    for i, name in enumerate(fields):
-        value = Cast(KT(f"values__{name}"), FloatField())
-        aggregates[f"avg_{i}"] = Avg(value)
-        aggregates[f"min_{i}"] = Min(value)
-        aggregates[f"max_{i}"] = Max(value)
-    row = DiaryEntry.objects.filter(
-        enrollment=enrollment, diary_type=diary_type, entry_date__gte=since, entry_date__lte=until
-    ).aggregate(**aggregates)
-    result = {"count": row["count"]}
-    for i, name in enumerate(fields):
-        result[name] = {"avg": row[f"avg_{i}"], "min": row[f"min_{i}"], "max": row[f"max_{i}"]}
+    """Average, lowest and highest of each field over the period's entries, and the number of
+    entries, in one query: ``{"count": n, field: {"avg", "min", "max"}}`` (None without numbers)."""
+    rows = _chart_entry_rows(
+        enrollment=enrollment, diary_type=diary_type, fields=fields, since=since, until=until
+    )
+    result = {"count": len(rows)}
+    for i, name in enumerate(fields, start=1):
+        numbers = [row[i] for row in rows if row[i] is not None]
+        result[name] = {
+            "avg": _average(numbers),
+            "min": min(numbers) if numbers else None,
+            "max": max(numbers) if numbers else None,
+        }
     return result
 
 

@@ -139,9 +139,8 @@ def _module_completed_check(enrollment: Enrollment, step: Step, *, now: datetime
     if module is None or not module.steps or not module.is_complete:
         return
     number = module.module.number
-    if TimelineEvent.objects.filter(
-        enrollment=enrollment, kind=TimelineEvent.Kind.MODULE_COMPLETED, detail__module=number
-    ).exists():
+    completed = TimelineEvent.objects.filter(enrollment=enrollment, kind=TimelineEvent.Kind.MODULE_COMPLETED)
+    if any(event.detail.get("module") == number for event in completed):  # detail is encrypted
         return
     TimelineEvent.objects.create(
         patient_id=enrollment.patient_id,
@@ -290,10 +289,10 @@ def diary_entry_save(
     a one-per-day diary corrects that day's entry (the form showed it), and a per-moment diary
     always adds a new entry: nothing written earlier is replaced.
 
-    Numbers, choices and times go to ``values`` (plain JSON, so graphs are computed in the
-    database); free text goes to ``text`` (encrypted JSON). A day may be filled in up to six
-    days later; an entry may be corrected only on the day it was written. A corrected entry
-    waits for the therapist's review again. With ``step``, the diary step is done."""
+    Numbers, choices and times go to ``values``, free text to ``text``; both are encrypted
+    JSON. A day may be filled in up to six days later; an entry may be corrected only on the
+    day it was written. A corrected entry waits for the therapist's review again. With
+    ``step``, the diary step is done."""
     _require_open(enrollment)
     if diary_type.version_id != enrollment.version_id:
         raise ValidationError(_("This diary is not part of your program."))

@@ -5,7 +5,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from icbt.access import require_staff_role
-from icbt.audit import Action, audit_record
+from icbt.audit import audit_record_shown
 from icbt.decorators import read_only_page
 from icbt.roles import roles_of
 from icbt.selectors import audit_events_for_patient
@@ -33,8 +33,10 @@ def patient_access_log(request):
 @login_required
 def staff_patient_list(request):
     require_staff_role(request.user, "therapist")
-    patients = selectors.patient_list(fetched_by=request.user)
-    audit_record(user=request.user, request=request, action=Action.SEARCH, object_type="patient_list")
+    patients = list(selectors.patient_list(fetched_by=request.user))
+    audit_record_shown(
+        user=request.user, request=request, object_type="patient_list", patient_ids=[p.pk for p in patients]
+    )
     return render(request, "patients/staff_patient_list.html", {"patients": patients})
 
 

@@ -469,7 +469,7 @@ def _result_context(enrollment, response) -> dict:
         "explanation": charts.score_explanation(response.code),
         "instrument": instrument,
         "band_label": questionnaires.band_label(response.code, response.band) if response.band else "",
-        "crisis": "self_harm" in (response.flags or []),
+        "crisis": response.urgent,
         "crisis_instructions": enrollment.clinic.crisis_instructions,
     }
 
@@ -574,7 +574,7 @@ def questionnaire_list(request):
     """The patient's scores over time, with a plain explanation per questionnaire."""
     enrollment = _enrollment(request)
     responses = list(selectors.questionnaire_responses_for(enrollment=enrollment))
-    flagged = any("self_harm" in (r.flags or []) for r in responses)
+    flagged = any(r.urgent for r in responses)
     return render(
         request,
         T + "questionnaires.html",

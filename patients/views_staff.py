@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from icbt.access import require_staff_role
-from icbt.audit import Action, audit_record
+from icbt.audit import audit_record_shown
 from icbt.submissions import submitted_once
 from patients import intake_criteria, selectors, services, stepped_care, timeline
 from patients.access import intake_request_get_for_user, patient_get_for_user, referral_get_for_user
@@ -82,7 +82,12 @@ def staff_intake_request_list(request):
     titles = selectors.program_titles(language=_language())
     for item in intake_requests:
         item.program_title = titles.get(item.program_id, item.program.slug)
-    audit_record(user=request.user, request=request, action=Action.SEARCH, object_type="intake_request_list")
+    audit_record_shown(
+        user=request.user,
+        request=request,
+        object_type="intake_request_list",
+        object_ids=[item.pk for item in intake_requests],
+    )
     return render(
         request, "patients/staff/intake_request_list.html", {"intake_requests": intake_requests, "show": show}
     )
@@ -174,7 +179,12 @@ def staff_intake_request_invite(request, pk):
 def staff_referral_list(request):
     require_staff_role(request.user, "therapist")
     lists = selectors.referral_lists(fetched_by=request.user)
-    audit_record(user=request.user, request=request, action=Action.SEARCH, object_type="referral_list")
+    audit_record_shown(
+        user=request.user,
+        request=request,
+        object_type="referral_list",
+        patient_ids=[r.patient_id for r in (*lists["received"], *lists["sent"])],
+    )
     return render(request, "patients/staff/referral_list.html", lists)
 
 

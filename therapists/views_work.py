@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from icbt.access import require_staff_role
-from icbt.audit import Action, audit_record
+from icbt.audit import Action, audit_record, audit_record_shown
 from icbt.decorators import read_only_page
 from icbt.pdf import pdf_download
 from therapists import worklist as worklist_selectors
@@ -41,7 +41,11 @@ def worklist(request):
     page = Paginator(result.items, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    audit_record(user=request.user, request=request, action=Action.SEARCH, object_type="worklist")
+    # What the page showed: its items and the names in the patient filter.
+    shown = [item.patient_id for item in page.object_list if item.patient_id] + [
+        pk for pk, _name in result.patients
+    ]
+    audit_record_shown(user=request.user, request=request, object_type="worklist", patient_ids=shown)
     return render(
         request,
         "therapists/worklist.html",
@@ -55,7 +59,12 @@ def caseload(request):
     require_staff_role(request.user, "therapist")
     rows = worklist_selectors.caseload(fetched_by=request.user)
     page = Paginator(rows, CASELOAD_PAGE_SIZE).get_page(request.GET.get("page"))
-    audit_record(user=request.user, request=request, action=Action.SEARCH, object_type="caseload")
+    audit_record_shown(
+        user=request.user,
+        request=request,
+        object_type="caseload",
+        patient_ids=[r.patient.pk for r in page.object_list],
+    )
     return render(
         request,
         "therapists/caseload.html",

@@ -22,8 +22,8 @@ from datetime import date, datetime, time, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db.models import Count, Exists, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, TextField
-from django.db.models.functions import Cast, ExtractIsoYear, ExtractWeek
+from django.db.models import Count, Exists, IntegerField, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import ExtractIsoYear, ExtractWeek
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -188,12 +188,8 @@ def _open_enrollments(staff: StaffMember, today: date) -> QuerySet[Enrollment]:
 
 def urgent_questionnaires(responses: QuerySet[QuestionnaireResponse]) -> QuerySet[QuestionnaireResponse]:
     """The unreviewed responses among ``responses`` with the self-harm flag (no query by itself).
-    The flags are matched in their text form, which reads the same on PostgreSQL and SQLite."""
-    return (
-        responses.filter(reviewed_at__isnull=True, entered_by__isnull=True)
-        .annotate(_flags=Cast("flags", TextField()))
-        .filter(_flags__contains='"self_harm"')
-    )
+    The flags are encrypted; the derived ``urgent`` column carries the self-harm flag."""
+    return responses.filter(reviewed_at__isnull=True, entered_by__isnull=True, urgent=True)
 
 
 def unanswered_messages(enrollments: QuerySet[Enrollment] | list[int]) -> QuerySet[Message]:
@@ -527,11 +523,12 @@ def worklist(
 
     # 5. Questionnaires the patient completed, not reviewed (scores a therapist typed in need no
     # review). The PHQ-9 self-harm flag makes an item urgent; other flags mark it.
-    for pk, enrollment_id, code, completed_at, flags in questionnaires_to_review(caseload).values_list(
-        "pk", "enrollment_id", "code", "completed_at", "flags"
-    ):
-        flags = flags or []
-        if enrollment_id in still_open or (enrollment_id in patient_of and "self_harm" in flags):
+    # The flags themselves are encrypted; the derived columns say all the worklist needs.
+    for pk, enrollment_id, code, completed_at, urgent, flagged in questionnaires_to_review(
+        caseload
+    ).values_list("pk", "enrollment_id", "code", "completed_at", "urgent", "flagged"):
+        flags = ("self_harm",) if urgent else ("flagged",) if flagged else ()
+        if enrollment_id in still_open or (enrollment_id in patient_of and urgent):
             entries.append(
                 _Entry(
                     "questionnaire",
@@ -539,9 +536,9 @@ def worklist(
                     enrollment_id,
                     patient_of[enrollment_id],
                     ref=f"questionnaire:{pk}",
-                    urgent="self_harm" in flags,
-                    flagged=bool(flags),
-                    label=partial(_questionnaire_text, code, tuple(flags)),
+                    urgent=urgent,
+                    flagged=flagged,
+                    label=partial(_questionnaire_text, code, flags),
                 )
             )
 
@@ -666,12 +663,7 @@ def pending_count(*, fetched_by, today: date | None = None) -> int | None:
         .values("enrollment_id", "iso_year", "iso_week")
         .distinct()
     )
-    responses = (
-        questionnaires_to_review(open_enrollments)
-        .annotate(_flags=Cast("flags", TextField()))
-        .filter(still_open | Q(_flags__contains='"self_harm"'))
-        .values("pk")
-    )
+    responses = questionnaires_to_review(open_enrollments).filter(still_open | Q(urgent=True)).values("pk")
     requests = (
         IntakeRequest.objects.filter(clinic_id=staff.clinic_id, status=IntakeRequest.Status.NEW)
         .values("pk")

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
+from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 
@@ -19,7 +19,12 @@ class AuditEvent(models.Model):
     """One access to patient data (NEN 7513): who, when, which patient, what; never the content.
 
     Rows are append-only. The model refuses updates and deletes, and on PostgreSQL a trigger
-    (migration 0002) refuses UPDATE and DELETE for every client, including raw SQL.
+    (migration 0002) refuses UPDATE and DELETE for every client, including raw SQL; the
+    application's database role may only INSERT and SELECT (``manage.py db_roles``).
+    The database seals every row as it is inserted (``icbt.audit_chain``): ``at`` comes from the
+    database clock, and ``chain_seq``, ``prev_hash`` and ``hash`` link the row to the previous
+    event of its clinic, so a change anywhere shows in ``manage.py audit_verify``. Whatever the
+    client sends for these four fields is overwritten.
     Patient and clinic are stored as plain ids, not foreign keys, so that deleting a record
     can never cascade into the trail.
     """
@@ -48,7 +53,7 @@ class AuditEvent(models.Model):
         OK = "ok", _("allowed")
         DENIED = "denied", _("refused")
 
-    at = models.DateTimeField(default=timezone.now, db_index=True)
+    at = models.DateTimeField(db_default=Now(), db_index=True)
     action = models.CharField(max_length=10, choices=Action.choices)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.OK)
     user = models.ForeignKey(
@@ -74,12 +79,19 @@ class AuditEvent(models.Model):
     object_type = models.CharField(max_length=60, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
+    chain_seq = models.BigIntegerField(null=True, blank=True, db_default=None)
+    prev_hash = models.CharField(max_length=64, blank=True, db_default="")
+    hash = models.CharField(max_length=64, blank=True, db_default="")
 
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["clinic_id", "at"]), models.Index(fields=["patient_id", "at"])]
+        indexes = [
+            models.Index(fields=["clinic_id", "at"]),
+            models.Index(fields=["patient_id", "at"]),
+            models.Index(fields=["clinic_id", "chain_seq"], name="icbt_audit_chain_idx"),
+        ]
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.user_email} {self.action} {self.object_type}"
@@ -91,3 +103,16 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Audit events cannot be deleted.")
+
+
+class AuditChainHead(models.Model):
+    """The number and hash of the last event of one clinic's audit chain (0: no clinic).
+
+    Written only by the database's sealing trigger; the application's role may only read it."""
+
+    chain = models.BigIntegerField(primary_key=True)
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64, blank=True, default="")
+
+    def __str__(self):
+        return f"audit chain {self.chain} at {self.seq}"

@@ -149,12 +149,74 @@ def test_creating_a_patient_is_audited(world, client, django_capture_on_commit_c
     assert "Petra" not in event.object_id
 
 
-def test_the_patient_list_is_audited_as_a_search(world, client):
+def test_the_patient_list_records_each_patient_it_showed(world, client):
     client.force_login(world.therapist.user)
+    before = _ids()
+    client.get(reverse("patients:staff_patient_list"))
+    new = list(AuditEvent.objects.exclude(pk__in=before))
+    shown = {e.patient_id for e in new}
+    assert {(e.action, e.object_type, e.user_id) for e in new} == {
+        (Action.SEARCH, "patient_list", world.therapist.user.pk)
+    }
+    assert shown == set(world.therapist.patients.values_list("pk", flat=True))
+    assert world.patient_a.pk in shown and len(new) == len(shown)
+
+
+def test_an_empty_list_still_records_the_search(world, client):
+    client.force_login(world.therapist2.user)
     before = _ids()
     client.get(reverse("patients:staff_patient_list"))
     event = _only_new_event(before)
     assert (event.action, event.object_type, event.patient_id) == (Action.SEARCH, "patient_list", None)
+
+
+LIST_PAGES = [
+    ("patients:staff_patient_list", "patient_list"),
+    ("therapists:caseload", "caseload"),
+    ("therapists:worklist", "worklist"),
+    ("patients:staff_referral_list", "referral_list"),
+]
+
+
+@pytest.mark.parametrize("url,object_type", LIST_PAGES)
+def test_a_list_that_showed_the_patient_is_in_their_access_log(world, client_for, url, object_type):
+    from tests.messaging.helpers import diary_entry, enroll
+    from tests.patients.staff_helpers import referral
+
+    enrollment = enroll(world.patient_a)
+    diary_entry(enrollment)  # something for the worklist
+    viewer = world.therapist
+    if object_type == "referral_list":
+        referral(world)
+        viewer = world.therapist2
+    assert client_for(viewer.user).get(reverse(url)).status_code == 200
+    log = client_for(world.patient_a.user).get(reverse("patients:access_log"))
+    events = [(e.user_id, e.action, e.object_type) for e in log.context["events"]]
+    assert events == [(viewer.user.pk, Action.SEARCH, object_type)]
+    assert "saw you in a list" in log.content.decode()
+    if object_type in ("worklist", "referral_list"):  # patient_b had nothing there: not shown, not logged
+        other = client_for(world.patient_b.user).get(reverse("patients:access_log")).context["events"]
+        assert object_type not in {e.object_type for e in other}
+
+
+def test_the_intake_request_list_records_each_request_it_showed(world, client_for):
+    from patients.models import IntakeRequest
+    from tests.messaging.helpers import tiny_version
+
+    program = tiny_version().program
+    requests = [
+        IntakeRequest.objects.create(
+            clinic=world.clinic, program=program, name=f"Vera {n}", email=f"vera{n}@example.org"
+        )
+        for n in range(3)
+    ]
+    before = _ids()
+    client_for(world.therapist.user).get(reverse("patients:staff_intake_request_list"))
+    new = list(AuditEvent.objects.exclude(pk__in=before))
+    assert sorted(e.object_id for e in new) == sorted(str(r.pk) for r in requests)
+    assert {(e.action, e.object_type, e.patient_id) for e in new} == {
+        (Action.SEARCH, "intake_request_list", None)
+    }
 
 
 # --- client address ---------------------------------------------------------------------------
@@ -367,17 +429,16 @@ def test_admin_search_filters(trail, client_for):
     assert list(_search(admin, date_to=today - dt.timedelta(days=2)).context["events"]) == []
 
 
-def test_admin_search_shows_time_in_utc(world, client_for):
-    AuditEvent.objects.create(
-        at=dt.datetime(2026, 1, 15, 12, 0, 0, tzinfo=dt.UTC),
-        action=Action.VIEW,
-        user_email="someone@alpha.test",
-        clinic_id=world.clinic.pk,
+def test_admin_search_shows_time_in_utc(world, client_for, settings):
+    settings.TIME_ZONE = "Pacific/Auckland"  # far from UTC, so local time would show
+    event = AuditEvent.objects.create(
+        action=Action.VIEW, user_email="someone@alpha.test", clinic_id=world.clinic.pk
     )
+    at = AuditEvent.objects.get(pk=event.pk).at  # set by the database clock
     response = _search(client_for(world.admin.user), user_email="someone@")
     html = response.content.decode()
     assert "When (UTC)" in html
-    assert "2026-01-15 12:00:00" in html
+    assert at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S") in html
 
 
 def test_admin_search_refuses_bad_input(world, client_for):

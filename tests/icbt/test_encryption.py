@@ -545,3 +545,36 @@ def test_mfa_secrets_follow_master_key_rotation(db, settings):
     assert report.authenticators == 1
     settings.ICBT_OLD_MASTER_KEYS = []
     assert MFAAdapter().decrypt(Authenticator.objects.get(user=user).data["secret"]) == TOTP_SECRET
+
+
+def test_the_development_key_lives_outside_the_data_directory(tmp_path):
+    from icbt.env import dev_master_key_file
+
+    var_dir = tmp_path / "var"
+    path = dev_master_key_file(var_dir, {"XDG_CONFIG_HOME": str(tmp_path / "config"), "HOME": "/nowhere"})
+    assert path.parent == tmp_path / "config" / "icbt"
+    assert var_dir not in path.parents
+    fallback = dev_master_key_file(var_dir, {"HOME": str(tmp_path / "home")})
+    assert fallback.parent == tmp_path / "home" / ".config" / "icbt"
+    assert dev_master_key_file(tmp_path / "other", {"HOME": str(tmp_path / "home")}) != fallback
+    assert not settings_module_default_inside_var()
+
+
+def settings_module_default_inside_var() -> bool:
+    from django.conf import settings
+
+    return settings.VAR_DIR.resolve() in settings.ICBT_DEV_MASTER_KEY_FILE.resolve().parents
+
+
+def test_a_development_key_left_beside_the_database_is_moved_out(settings, tmp_path):
+    settings.DEBUG = True
+    settings.ICBT_MASTER_KEY = None
+    legacy = tmp_path / "var" / "dev-master.key"
+    legacy.parent.mkdir()
+    legacy.write_text(K2 + "\n", encoding="ascii")
+    settings.ICBT_LEGACY_DEV_MASTER_KEY_FILE = legacy
+    settings.ICBT_DEV_MASTER_KEY_FILE = tmp_path / "config" / "icbt" / "dev.key"
+    keyring = crypto.master_keyring()
+    assert keyring.current.key_id == crypto.master_key_id(crypto.parse_master_key(K2))
+    assert not legacy.exists()
+    assert stat.S_IMODE(os.stat(settings.ICBT_DEV_MASTER_KEY_FILE).st_mode) == 0o600

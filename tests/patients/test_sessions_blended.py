@@ -94,3 +94,34 @@ def test_colleagues_cannot_record_sessions(world, client_for):
     assert client_for(world.therapist2.user).post(url, data).status_code == 403
     assert client_for(world.outsider.user).post(url, data).status_code == 404
     assert not TreatmentSession.objects.exists()
+
+
+def test_the_session_form_says_what_the_patient_export_does(world, client_for):
+    """One rule in the words and in the export: a session note is part of the patient's file, so
+    the form says the patient can read it and their own data holds it; an internal note says the
+    patient cannot, and their own data leaves it out."""
+    from messaging.forms import NoteForm
+    from messaging.models import StaffNote
+
+    sh.enroll(world.patient_a)
+    url = reverse("patients:staff_session_create", args=[world.patient_a.pk])
+    page = client_for(world.therapist.user).get(url).content.decode()
+    assert "Only you and colleagues who treat this patient can read it" not in page
+    assert "the patient can read it when they download their own data" in page
+    assert "and so can the patient, in their own data" in page
+
+    services.treatment_session_record(
+        patient=world.patient_a,
+        staff=world.therapist,
+        held_on=timezone.localdate(),
+        kind="phone",
+        minutes=20,
+        note=NOTE,
+    )
+    StaffNote.objects.create(
+        patient=world.patient_a, author=world.therapist, body="INTERNAL-WORKING-NOTE-MARKER"
+    )
+    assert "The patient cannot" in str(NoteForm().fields["body"].help_text)
+    own = client_for(world.patient_a.user).get(reverse("patients:my_data_json")).content.decode()
+    assert "fear of relapse" in own
+    assert "INTERNAL-WORKING-NOTE-MARKER" not in own

@@ -44,6 +44,32 @@ def test_formula_injection_is_defused(value, expected):
     assert safe_cell(value) == expected
 
 
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ('Anna;=HYPERLINK("http://evil.test")', 'Anna;\'=HYPERLINK("http://evil.test")'),
+        ("Anna,+cmd", "Anna,'+cmd"),
+        ("a|@SUM(A1)", "a|'@SUM(A1)"),
+        ("eerste\n=1+1", "eerste\n'=1+1"),
+        ("x;\t=1", "x;'\t'=1"),
+        ("2-3 dagen", "2-3 dagen"),
+        ("Zoë; de Vries", "Zoë; de Vries"),
+    ],
+)
+def test_formula_after_a_separator_is_defused(value, expected):
+    assert safe_cell(value) == expected
+
+
+def test_every_cell_is_quoted_so_a_semicolon_never_splits_it():
+    """Dutch Excel splits on ';': a cell stays one cell with either separator, and a reader that
+    splits on every ';' without minding quotes still finds no formula."""
+    content = csv_bytes(["naam", "getal"], [["Anna;=1+1", 3]]).decode("utf-8-sig")
+    assert content == '"naam","getal"\r\n"Anna;\'=1+1","3"\r\n'
+    assert list(csv.reader(io.StringIO(content), delimiter=";"))[1] == ['Anna;\'=1+1,"3"']
+    naive = [piece.strip('"') for line in content.splitlines() for piece in line.split(";")]
+    assert not [piece for piece in naive if piece.startswith(("=", "+", "-", "@"))]
+
+
 def test_csv_quotes_and_accents():
     rows = _rows(csv_bytes(["naam", "getal"], [['Zoë "de" Vries, jr.', 3], ["=1+1", -1]]))
     assert rows == [["naam", "getal"], ['Zoë "de" Vries, jr.', "3"], ["'=1+1", "-1"]]
