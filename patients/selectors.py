@@ -437,6 +437,15 @@ def end_questionnaires(*, enrollment: Enrollment) -> list[dict]:
     return rows
 
 
+def mid_treatment_responses(*, enrollment: Enrollment, codes) -> list[QuestionnaireResponse]:
+    """The responses of ``codes`` measured during the program (not at start or end). One query."""
+    return list(
+        QuestionnaireResponse.objects.filter(
+            enrollment=enrollment, moment=QuestionnaireResponse.Moment.MODULE, code__in=list(codes)
+        ).order_by("completed_at", "pk")
+    )
+
+
 def end_responses(*, enrollment: Enrollment) -> list[QuestionnaireResponse]:
     return list(
         QuestionnaireResponse.objects.filter(enrollment=enrollment, moment=QuestionnaireResponse.Moment.END)

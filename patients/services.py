@@ -32,7 +32,6 @@ from patients.models import (
     TreatmentSession,
 )
 from programs import questionnaires
-from programs import selectors as programs_selectors
 from programs.models import DiaryType, Program, ProgramVersion, Step
 from therapists.models import Clinic, StaffMember
 
@@ -416,7 +415,11 @@ def questionnaire_submit(
         _require_step(enrollment, step, Step.Kind.QUESTIONNAIRE)
         if step.questionnaire != code:
             raise ValidationError(_("This questionnaire does not belong to this step."))
-    score = questionnaires.questionnaire_score(code, answers, **(scoring_options or {}))
+    scoring_options = dict(scoring_options or {})
+    if code == questionnaires.CIS_FATIGUE:
+        # The band uses the very number the stepped-care advice uses (programs.thresholds).
+        scoring_options["severe_threshold"] = stepped_care.enrollment_thresholds(enrollment)[0].value
+    score = questionnaires.questionnaire_score(code, answers, **scoring_options)
     now = timezone.now()
     _enrollment_lock(enrollment)
     earlier = QuestionnaireResponse.objects.filter(enrollment=enrollment, code=code)
@@ -1396,10 +1399,7 @@ def questionnaire_score_enter(
         raise ValidationError({"code": _("This questionnaire is not asked at that moment in this program.")})
     threshold = None
     if code == questionnaires.CIS_FATIGUE:
-        licensed = programs_selectors.licensed_instrument_for(
-            clinic_id=enrollment.clinic_id, code=code, language=version.language
-        )
-        threshold = licensed.severe_threshold if licensed is not None else None
+        threshold = stepped_care.enrollment_thresholds(enrollment)[0].value
     try:
         score = questionnaires.questionnaire_score_entered(code=code, total=total, severe_threshold=threshold)
     except ValidationError as exc:
@@ -1480,8 +1480,9 @@ def stepped_care_decide(
     _enrollment_lock(enrollment)
     if SteppedCareDecision.objects.filter(enrollment=enrollment).exists():
         raise ValidationError(_("The decision for this enrollment has already been recorded."))
-    advice = stepped_care.advice_from_responses(
-        QuestionnaireResponse.objects.filter(enrollment=enrollment, moment=QuestionnaireResponse.Moment.END)
+    advice = stepped_care.advice_for_enrollment(
+        enrollment,
+        QuestionnaireResponse.objects.filter(enrollment=enrollment, moment=QuestionnaireResponse.Moment.END),
     )
     action = "step_up" if decision == SteppedCareDecision.Decision.STEP_UP else "complete"
     _enrollment_transition(

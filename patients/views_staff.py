@@ -574,12 +574,13 @@ def _end_page(
         "decision": selectors.stepped_care_decision_for(enrollment=enrollment),
     }
     if context["stepped_care"]:
-        context["advice"] = stepped_care.advice_from_responses(
-            [r["end"] for r in rows if r["end"] is not None]
+        context["advice"] = stepped_care.advice_for_enrollment(
+            enrollment, [r["end"] for r in rows if r["end"] is not None]
         )
         context["decision_form"] = decision_form or SteppedCareDecisionForm(
             open_items=_open_items(enrollment)
         )
+        context["mid_advice"] = _mid_advice(enrollment)
     else:
         context["complete_form"] = complete_form or CompleteForm(open_items=_open_items(enrollment))
     return render(request, "patients/staff/enrollment_end.html", context, status=status)
@@ -662,6 +663,14 @@ def staff_questionnaire_enter(request, pk, enrollment_id):
 # --- The overview (on the foundation's patient page) -----------------------------------------------
 
 
+def _mid_advice(enrollment):
+    """The stepped-care rule on the mid-treatment CIS / RAND-36 scores, when there are any."""
+    if enrollment is None or not stepped_care.applies_to(enrollment.version.program.slug):
+        return None
+    mid = selectors.mid_treatment_responses(enrollment=enrollment, codes=stepped_care.OUTCOME_CODES)
+    return stepped_care.advice_for_enrollment(enrollment, mid, moment="module") if mid else None
+
+
 def overview_context(request, patient) -> dict:
     """Everything the therapist's page of one patient shows besides the account facts: the
     enrollment and its modules, intakes, waiting referrals and the timeline. A fixed number of
@@ -689,4 +698,5 @@ def overview_context(request, patient) -> dict:
         if enrollment
         else "",
         "stepped_care": stepped_care.applies_to(enrollment.version.program.slug) if enrollment else False,
+        "mid_advice": _mid_advice(enrollment),
     }

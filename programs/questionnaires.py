@@ -30,6 +30,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from programs.thresholds import default_threshold
+
 PHQ9 = "phq9"
 GAD7 = "gad7"
 RAND36_PF = "rand36_pf"
@@ -418,6 +420,8 @@ FATIGUE_NRS_INSTRUMENT = Instrument(
     max_total=10,
 )
 
+# The published severe-fatigue threshold; a clinic's licensed file or the installation's setting
+# may differ (programs.thresholds holds the rule).
 CIS_DEFAULT_SEVERE_THRESHOLD = 35
 
 CIS_FATIGUE_INSTRUMENT = Instrument(
@@ -565,7 +569,7 @@ def _score_cis(
 
 
 def _cis_score(total: int, severe_threshold: int | None, *, item_scores=None, entered=False) -> Score:
-    threshold = severe_threshold or CIS_DEFAULT_SEVERE_THRESHOLD
+    threshold = severe_threshold or default_threshold(CIS_FATIGUE).value
     severe = total >= threshold
     return Score(
         code=CIS_FATIGUE,
