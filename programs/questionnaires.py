@@ -115,6 +115,9 @@ class Instrument:
     bands: tuple[Band, ...] = ()
     # Option values allowed per item; None means the values of ``options``.
     allowed_values: frozenset | None = None
+    # Per language: the period the items ask about, as a sentence shown under the title (step
+    # titles in the program content name the same period, which the content tests check).
+    periods: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def item_count(self) -> int:
@@ -214,6 +217,10 @@ _PFIZER_NOTE_NL = (
 _FREQUENCY_INSTRUCTIONS_NL = "Hoe vaak heb je in de afgelopen 2 weken last gehad van de volgende problemen?"
 
 PHQ9_INSTRUMENT = Instrument(
+    periods={
+        "en": "These questions are about the past two weeks.",
+        "nl": "Deze vragen gaan over de afgelopen twee weken.",
+    },
     code=PHQ9,
     name="PHQ-9",
     short_name=_("Mood (PHQ-9)"),
@@ -277,6 +284,10 @@ PHQ9_INSTRUMENT = Instrument(
 )
 
 GAD7_INSTRUMENT = Instrument(
+    periods={
+        "en": "These questions are about the past two weeks.",
+        "nl": "Deze vragen gaan over de afgelopen twee weken.",
+    },
     code=GAD7,
     name="GAD-7",
     short_name=_("Worry and anxiety (GAD-7)"),
@@ -330,6 +341,10 @@ RAND36_CREDIT = (
 )
 
 RAND36_PF_INSTRUMENT = Instrument(
+    periods={
+        "en": "These questions are about what your health lets you do these days.",
+        "nl": "Deze vragen gaan over wat je gezondheid je op dit moment laat doen.",
+    },
     code=RAND36_PF,
     name="RAND-36 physical functioning",
     short_name=_("Physical functioning (RAND-36)"),
@@ -373,6 +388,7 @@ RAND36_PF_INSTRUMENT = Instrument(
 _NRS_OPTIONS = tuple(Option(v, {"en": str(v)}) for v in range(11))
 
 PAIN_NRS_INSTRUMENT = Instrument(
+    periods={"en": "This question is about the past week.", "nl": "Deze vraag gaat over de afgelopen week."},
     code=PAIN_NRS,
     name="Pain intensity (0-10)",
     short_name=_("Pain (0-10)"),
@@ -397,6 +413,7 @@ PAIN_NRS_INSTRUMENT = Instrument(
 )
 
 FATIGUE_NRS_INSTRUMENT = Instrument(
+    periods={"en": "This question is about the past week.", "nl": "Deze vraag gaat over de afgelopen week."},
     code=FATIGUE_NRS,
     name="Fatigue (0-10)",
     short_name=_("Fatigue (0-10)"),
@@ -425,6 +442,10 @@ FATIGUE_NRS_INSTRUMENT = Instrument(
 CIS_DEFAULT_SEVERE_THRESHOLD = 35
 
 CIS_FATIGUE_INSTRUMENT = Instrument(
+    periods={
+        "en": "These questions are about the past two weeks.",
+        "nl": "Deze vragen gaan over de afgelopen twee weken.",
+    },
     code=CIS_FATIGUE,
     name="CIS fatigue severity",
     short_name=_("Fatigue severity (CIS)"),
@@ -725,6 +746,7 @@ class Presentation:
     options: tuple[tuple[int, str], ...]
     licence_note: str
     scoring_options: Mapping = field(default_factory=dict)
+    period: str = ""
 
 
 def questionnaire_presentation(code: str, language: str, *, licensed=None) -> Presentation:
@@ -755,6 +777,7 @@ def questionnaire_presentation(code: str, language: str, *, licensed=None) -> Pr
             tuple((o["value"], o["label"]) for o in licensed.options),
             licensed.licence_note,
             {"reverse_scored": list(licensed.reverse_scored), "severe_threshold": licensed.severe_threshold},
+            instrument.periods.get(language) or instrument.periods.get("en", ""),
         )
     translated = all(language in item.text for item in instrument.items)
     title = instrument.titles.get(language) or instrument.name
@@ -788,4 +811,5 @@ def questionnaire_presentation(code: str, language: str, *, licensed=None) -> Pr
         tuple((item.number, item.label(lang)) for item in instrument.items),
         tuple((o.value, o.label(lang)) for o in instrument.options),
         instrument.licence_notes.get(lang) or instrument.licence_note,
+        period=instrument.periods.get(lang) or instrument.periods.get("en", ""),
     )

@@ -270,9 +270,9 @@ def step_kind(page) -> str:
     return next((kind for kind, button in STEP_KIND_BUTTONS.items() if button in labels), "page")
 
 
-RAND = "Questionnaire: your physical functioning"
-NRS = "Questionnaire: how tired are you today?"
-PHQ = "Questionnaire: your mood"
+RAND = "Questionnaire: your physical functioning these days"
+NRS = "Questionnaire: how tired were you in the past week?"
+PHQ = "Questionnaire: your mood over the past two weeks"
 
 
 def answers(points: int, items: int) -> dict:
