@@ -416,6 +416,9 @@ class QuestionnaireResponse(ReviewMixin):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     completed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # A weekly check-in: the feedback day it belongs to (a late check-in counts for the day that
+    # was due, see patients.measurement).
+    due_on = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["completed_at"]

@@ -1,9 +1,12 @@
 """Reads of patient data that cross a permission line. Each takes the viewer."""
 
+from datetime import date
+
 from django.db.models import Avg, Count, FloatField, Max, Min, QuerySet
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.http import Http404
+from django.utils import timezone
 
 from icbt.roles import roles_of
 from patients.models import (
@@ -18,6 +21,7 @@ from patients.models import (
     Referral,
     StepOverride,
     SteppedCareDecision,
+    StepProgress,
     TimelineEvent,
     TreatmentSession,
 )
@@ -435,6 +439,16 @@ def end_questionnaires(*, enrollment: Enrollment) -> list[dict]:
             }
         )
     return rows
+
+
+def module_starts(*, enrollment: Enrollment) -> dict[int, date]:
+    """{module number: the day the patient first opened a step of it}. One query."""
+    rows = (
+        StepProgress.objects.filter(enrollment=enrollment)
+        .values("step__module__number")
+        .annotate(first=Min("first_seen_at"))
+    )
+    return {row["step__module__number"]: timezone.localtime(row["first"]).date() for row in rows}
 
 
 def mid_treatment_responses(*, enrollment: Enrollment, codes) -> list[QuestionnaireResponse]:

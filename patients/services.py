@@ -12,7 +12,7 @@ from icbt.models import Invitation, User
 from icbt.notifications import Kind as NotificationKind
 from icbt.notifications import notify
 from icbt.services import invitation_create, invitation_ensure
-from patients import intake_criteria, selectors, stepped_care
+from patients import intake_criteria, measurement, selectors, stepped_care
 from patients.access import acting_on_behalf_of
 from patients.models import (
     AssignmentAnswer,
@@ -403,6 +403,7 @@ def questionnaire_submit(
     answers: dict,
     step: Step | None = None,
     scoring_options: dict | None = None,
+    due_on=None,
 ) -> QuestionnaireResponse:
     """Score and keep a questionnaire the patient filled in (programs.questionnaires scores it;
     incomplete answers are refused). ``flags`` keeps the scorer's flags, such as PHQ-9 item 9
@@ -440,6 +441,7 @@ def questionnaire_submit(
         band=score.band,
         flags=[f.code for f in score.flags],
         completed_at=now,
+        due_on=due_on,
     )
     response.full_clean()
     response.save()
@@ -504,6 +506,38 @@ def questionnaire_draft_save(
     draft.saved_at = timezone.now()
     draft.save()
     return draft
+
+
+@transaction.atomic
+def check_in_submit(*, enrollment: Enrollment, answers: dict, today=None) -> QuestionnaireResponse:
+    """Keep the patient's weekly check-in for the feedback day that is due (a late one counts for
+    that day; see patients.measurement). Kept even when the enrollment was paused after the page
+    was opened, and a second, different answer for the same day is kept too: a safety answer
+    (item 9 above 0) is never dropped and always takes the urgent path. An identical answer sent
+    twice (a double click) is stored once."""
+    code = measurement.check_in_code(enrollment.version)
+    if not code:
+        raise ValidationError(_("This program has no weekly check-in."))
+    day = measurement.due_day(enrollment, today or timezone.localdate())
+    if day is None:
+        raise ValidationError(_("Your first check-in is on your first feedback day."))
+    score = questionnaires.questionnaire_score(code, answers)
+    _enrollment_lock(enrollment)
+    stored = [int(v) for _n, v in sorted(score.item_scores.items())]
+    latest = (
+        QuestionnaireResponse.objects.filter(enrollment=enrollment, code=code, due_on=day)
+        .order_by("-completed_at", "-pk")
+        .first()
+    )
+    if latest is not None and [int(v) for v in latest.answers] == stored:
+        return latest
+    return questionnaire_submit(
+        enrollment=enrollment,
+        code=code,
+        moment=QuestionnaireResponse.Moment.MODULE,
+        answers=answers,
+        due_on=day,
+    )
 
 
 # --- Getting in, intake, enrollment, tailoring, sessions, end of program (issue 4, staff side) ----

@@ -90,7 +90,9 @@ def home(request):
     unread = selectors.unread_feedback_count(enrollment=enrollment)
     action = next_action(progress, unread_feedback=unread)
     action_url = feedback_item_url = ""
-    if action.kind == "feedback":
+    if action.kind == "checkin":
+        action_url = reverse("patients:check_in")
+    elif action.kind == "feedback":
         action_url = _messages_url()
         feedback_item_url = _feedback_item_url(enrollment)
     elif action.kind == "diary":

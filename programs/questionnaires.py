@@ -38,6 +38,13 @@ RAND36_PF = "rand36_pf"
 PAIN_NRS = "pain_nrs"
 FATIGUE_NRS = "fatigue_nrs"
 CIS_FATIGUE = "cis_fatigue"
+CHECK_IN_FATIGUE = "checkin_fatigue"
+CHECK_IN_PAIN = "checkin_pain"
+CHECK_IN_CODES = (CHECK_IN_FATIGUE, CHECK_IN_PAIN)
+# Positions in a check-in's answers: the symptom (0-10), PHQ-9 items 1 and 2 (the PHQ-2, 0-3
+# each) and PHQ-9 item 9 (0-3), the safety question.
+CHECK_IN_SYMPTOM, CHECK_IN_PHQ_1, CHECK_IN_PHQ_2, CHECK_IN_ITEM_9 = 1, 2, 3, 4
+PHQ2_POSITIVE = 3  # a PHQ-2 total of 3 or more suggests depression
 
 
 @dataclass(frozen=True)
@@ -467,6 +474,53 @@ CIS_FATIGUE_INSTRUMENT = Instrument(
     ),
 )
 
+
+def _check_in(code: str, name: str, short_name, symptom: Item) -> Instrument:
+    """A weekly check-in of under a minute: the program's symptom (0-10, past week), the PHQ-2
+    (PHQ-9 items 1 and 2) and PHQ-9 item 9 on its own as the safety question. The PHQ items keep
+    their wording and answer options (free to reproduce, translate and display)."""
+    phq = {item.number: item for item in PHQ9_INSTRUMENT.items}
+    return Instrument(
+        code=code,
+        name=name,
+        short_name=short_name,
+        instructions={
+            "en": "Four short questions: one about your week, two about your mood and one about how "
+            "safe you feel. It takes less than a minute.",
+            "nl": "Vier korte vragen: een over je week, twee over je stemming en een over hoe veilig "
+            "je je voelt. Het duurt minder dan een minuut.",
+        },
+        items=(
+            Item(CHECK_IN_SYMPTOM, symptom.text),
+            Item(CHECK_IN_PHQ_1, phq[1].text),
+            Item(CHECK_IN_PHQ_2, phq[2].text),
+            Item(CHECK_IN_ITEM_9, phq[9].text),
+        ),
+        options=PHQ9_INSTRUMENT.options,
+        allowed_values=frozenset(range(11)),
+        licence_note="Symptom scale: wording by the icbt project. PHQ items: Pfizer, free to use.",
+        licence_notes={
+            "nl": "Klachtenschaal: eigen woorden van het icbt-project. PHQ-vragen: Pfizer, vrij te gebruiken."
+        },
+        titles={"nl": "Wekelijkse check-in"},
+        min_total=0,
+        max_total=10,
+        periods={
+            "en": "The first question is about the past week; the mood questions, as always, about the "
+            "past two weeks.",
+            "nl": "De eerste vraag gaat over de afgelopen week; de vragen over je stemming, zoals altijd, "
+            "over de afgelopen twee weken.",
+        },
+    )
+
+
+CHECK_IN_FATIGUE_INSTRUMENT = _check_in(
+    CHECK_IN_FATIGUE, "Weekly check-in (fatigue)", _("Weekly check-in"), FATIGUE_NRS_INSTRUMENT.items[0]
+)
+CHECK_IN_PAIN_INSTRUMENT = _check_in(
+    CHECK_IN_PAIN, "Weekly check-in (pain)", _("Weekly check-in"), PAIN_NRS_INSTRUMENT.items[0]
+)
+
 INSTRUMENTS: dict[str, Instrument] = {
     i.code: i
     for i in (
@@ -476,8 +530,12 @@ INSTRUMENTS: dict[str, Instrument] = {
         PAIN_NRS_INSTRUMENT,
         FATIGUE_NRS_INSTRUMENT,
         CIS_FATIGUE_INSTRUMENT,
+        CHECK_IN_FATIGUE_INSTRUMENT,
+        CHECK_IN_PAIN_INSTRUMENT,
     )
 }
+# The 0-10 symptom scale each check-in shares with a start/end questionnaire (its baseline).
+CHECK_IN_SYMPTOM_SCALE = {CHECK_IN_FATIGUE: FATIGUE_NRS, CHECK_IN_PAIN: PAIN_NRS}
 
 
 def band_label(code: str, band: str) -> str:
@@ -627,7 +685,48 @@ def validate_reverse_positions(positions, *, item_count: int = 8) -> list[int]:
     return list(positions)
 
 
+def _score_check_in(instrument: Instrument, answers: dict[int, int]) -> Score:
+    """The total is the symptom score (0-10); the PHQ-2 is read from the answers (``phq2``);
+    item 9 above 0 raises the same self-harm flag as in the PHQ-9, so it takes the urgent path."""
+    highest = {CHECK_IN_SYMPTOM: 10, CHECK_IN_PHQ_1: 3, CHECK_IN_PHQ_2: 3, CHECK_IN_ITEM_9: 3}
+    clean = dict(answers)  # complete and 0-10 already (check_answers)
+    for number, high in highest.items():
+        if clean[number] > high:
+            raise ValidationError(
+                _("Item %(item)s: %(value)s is out of range.") % {"item": number, "value": clean[number]}
+            )
+    flags = ()
+    if clean[CHECK_IN_ITEM_9] > 0:
+        flags = (
+            Flag(
+                "self_harm",
+                _(
+                    "The safety question (thoughts of being better off dead or of self-harm) was "
+                    "answered above 0: contact the patient soon."
+                ),
+            ),
+        )
+    return Score(
+        code=instrument.code,
+        total=clean[CHECK_IN_SYMPTOM],
+        min_total=0,
+        max_total=10,
+        higher_is_better=False,
+        flags=flags,
+        item_scores=clean,
+    )
+
+
+def phq2(answers) -> int | None:
+    """The PHQ-2 total (0-6) of a check-in's stored answers, None when they are not there."""
+    if not answers or len(answers) < CHECK_IN_PHQ_2:
+        return None
+    return int(answers[CHECK_IN_PHQ_1 - 1]) + int(answers[CHECK_IN_PHQ_2 - 1])
+
+
 SCORERS = {
+    CHECK_IN_FATIGUE: _score_check_in,
+    CHECK_IN_PAIN: _score_check_in,
     PHQ9: _score_sum_with_bands,
     GAD7: _score_sum_with_bands,
     RAND36_PF: _score_rand36_pf,

@@ -250,6 +250,12 @@ ROUTES += [
     ),
     Route("patients:questionnaires", ONLY_A, setup=_enrolled_a),
     Route(
+        "patients:check_in",
+        ONLY_A,
+        setup=lambda w: sh.enroll(w.patient_a, sh.measured_version()),
+        note="a program without a weekly check-in gives 404 (tested in test_measurement)",
+    ),
+    Route(
         "patients:questionnaire_fill",
         ONLY_A,
         setup=_enrolled_a,
