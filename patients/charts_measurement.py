@@ -31,7 +31,7 @@ def patient_weekly(enrollment, responses) -> dict | None:
     labels = [_("Week %(n)s") % {"n": n} for n in numbers]
     first, last = weeks[0], weeks[-1]
     sentences = [
-        _("In week %(week)s you gave your %(what)s a %(score)s out of 10.")
+        _("In week %(week)s you rated your %(what)s %(score)s out of 10.")
         % {"week": last.number, "what": symptom.lower(), "score": _fmt(last.symptom)}
     ]
     if len(weeks) > 1:
@@ -139,3 +139,17 @@ def _local_date(moment) -> date:
     from django.utils import timezone
 
     return timezone.localtime(moment).date()
+
+
+def staff_scores_for(enrollment, *, today: date | None = None, only_measured: bool = False) -> Chart | None:
+    """``staff_scores`` with its data read here (two queries). ``only_measured``: nothing (and no
+    query) for a version without a measurement schedule, for pages with a pinned query count."""
+    from django.utils import timezone
+
+    from patients import selectors
+
+    if enrollment is None or (only_measured and not enrollment.version.measurement_schedule):
+        return None
+    responses = list(selectors.questionnaire_responses_for(enrollment=enrollment))
+    starts = selectors.module_starts(enrollment=enrollment)
+    return staff_scores(enrollment, responses, starts, today=today or timezone.localdate())

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from icbt.roles import roles_of
-from patients import charts, selectors, services
+from patients import charts, charts_measurement, selectors, services
 from patients.forms_patient import PatientAssignmentForm, PatientDiaryForm
 from patients.models import AssignmentAnswer
 from patients.progress import next_action, progress_for, questionnaire_moment
@@ -583,6 +583,7 @@ def questionnaire_list(request):
         {
             "enrollment": enrollment,
             "groups": charts.questionnaire_charts(responses),
+            "weekly": charts_measurement.patient_weekly(enrollment, responses),
             "crisis": flagged,
             "crisis_instructions": enrollment.clinic.crisis_instructions,
             "due": progress_for(enrollment).questionnaires_due(),

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from icbt.access import require_staff_role
 from icbt.audit import Action, audit_record
 from icbt.submissions import submitted_once
-from patients import intake_criteria, selectors, services, stepped_care, timeline
+from patients import charts_measurement, intake_criteria, selectors, services, stepped_care, timeline
 from patients.access import intake_request_get_for_user, patient_get_for_user, referral_get_for_user
 from patients.forms import PatientInviteForm
 from patients.forms_intake import (
@@ -699,4 +699,5 @@ def overview_context(request, patient) -> dict:
         else "",
         "stepped_care": stepped_care.applies_to(enrollment.version.program.slug) if enrollment else False,
         "mid_advice": _mid_advice(enrollment),
+        "scores_chart": charts_measurement.staff_scores_for(enrollment),
     }

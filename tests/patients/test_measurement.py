@@ -100,7 +100,7 @@ def test_a_check_in_is_stored_for_the_due_day_and_shown_as_weeks(enrollment, cli
     assert stored.answers == [6, 1, 1, 0] and stored.flags == [] and float(stored.total) == 6
     page = client.get(response["Location"]).content.decode()
     assert "Thank you" in page and "Thank you for your honest answer" not in page
-    assert "you gave your pain a 6 out of 10" in page and "Your mood score was 2 out of 6" in page
+    assert "you rated your pain 6 out of 10" in page and "Your mood score was 2 out of 6" in page
     assert '<svg class="chart"' in page
     # Done for this week: the home page moves on, the page does not ask again.
     assert "Time for your weekly check-in" not in client.get(reverse("patients:home")).content.decode()
@@ -214,3 +214,66 @@ def test_both_programs_declare_their_schedule_in_the_manifest():
         assert pain == {"weekly_check_in": "checkin_pain", "after_module": {"3": ["phq9", "gad7"]}}
         assert "phq9" in parsed[("master-your-fatigue", language)].questionnaires_start
         assert {"phq9", "gad7"} <= set(parsed[("master-your-pain", language)].questionnaires_end)
+
+
+# --- The therapist's chart: patient page, composer, treatment summary ------------------------------
+
+
+def _weeks_of_check_ins(enrollment, symptoms):
+    """Check-ins on consecutive feedback days from the first one on."""
+    first = measurement.first_due_day(enrollment)
+    for i, symptom in enumerate(symptoms):
+        services.check_in_submit(
+            enrollment=enrollment, answers={**CALM, 1: symptom}, today=first + timedelta(days=7 * i)
+        )
+
+
+def test_the_therapist_sees_every_score_on_one_chart_with_module_starts(enrollment, world, client_for):
+    from patients.models import StepProgress
+    from programs.models import Step
+
+    _weeks_of_check_ins(enrollment, [7])
+    services.questionnaire_submit(
+        enrollment=enrollment, code="phq9", moment="start", answers={n: 1 for n in range(1, 10)}
+    )
+    version = sh.tiny()
+    step = Step.objects.filter(version=version).select_related("module").first()
+    StepProgress.objects.create(enrollment=enrollment, step=step, first_seen_at=timezone.now())
+    client = client_for(world.therapist.user)
+    detail = client.get(
+        reverse("patients:staff_patient_detail", kwargs={"pk": world.patient_a.pk})
+    ).content.decode()
+    assert "data-scores-chart" in detail
+    assert "Pain, weekly (0-10)" in detail and "PHQ-2, weekly (0-6)" in detail and "Mood (PHQ-9)" in detail
+    assert f">M{step.module.number}</text>" in detail  # the module start is marked
+    composer = client.get(reverse("messaging:staff_conversation", kwargs={"pk": world.patient_a.pk})).content
+    assert b"data-scores-chart" in composer and b"Pain, weekly (0-10)" in composer
+
+
+def test_the_treatment_summary_holds_the_weekly_chart(enrollment, world):
+    from patients import reports
+
+    _weeks_of_check_ins(enrollment, [7, 6])
+    context = reports.treatment_summary(patient=world.patient_a)
+    chart = context["scores_chart"]
+    assert chart is not None and chart.columns[0] == "Pain, weekly (0-10)"
+    assert [row[1][0] for row in chart.rows] == ["7", "6"]
+    assert all(row["code"] != "checkin_pain" for row in context["scores"])
+
+
+def test_the_treatment_summary_pdf_shows_scores_by_week(enrollment, world, client_for):
+    from tests.patients.test_reports import pdf_text
+
+    _weeks_of_check_ins(enrollment, [7, 6])
+    Enrollment.objects.filter(pk=enrollment.pk).update(started_at=timezone.now() - timedelta(days=10))
+    response = client_for(world.therapist.user).get(
+        reverse("patients:staff_treatment_summary", kwargs={"pk": world.patient_a.pk})
+    )
+    text = pdf_text(response.content)
+    assert "Scores by week" in text and "Pain, weekly (0-10)" in text
+
+
+def test_my_scores_shows_the_weekly_check_ins_in_plain_words(enrollment, client_for):
+    _weeks_of_check_ins(enrollment, [8])
+    page = client_for(enrollment.patient.user).get(reverse("patients:questionnaires")).content.decode()
+    assert "Your weekly check-ins" in page and "you rated your pain 8 out of 10" in page
