@@ -13,6 +13,7 @@ from django.utils.translation import ngettext
 from icbt.forms import PlainMessagesMixin
 from patients.forms_intake import DATE_INPUT
 from patients.models import (
+    EarlyWarningDecision,
     Enrollment,
     ModuleState,
     QuestionnaireResponse,
@@ -308,4 +309,13 @@ class SteppedCareDecisionForm(OpenItemsConfirmation):
 class CompleteForm(OpenItemsConfirmation):
     reason = forms.CharField(
         label=_("Closing note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class EarlyWarningDecisionForm(forms.Form):
+    decision = forms.ChoiceField(
+        label=_("What did you decide?"),
+        choices=EarlyWarningDecision.Decision.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose what you decided.")},
     )

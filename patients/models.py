@@ -581,3 +581,30 @@ class TimelineEvent(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.pk}"
+
+
+class EarlyWarningDecision(models.Model):
+    """What the therapist decided about an early warning (patients.measurement.early_warning):
+    once recorded, the warning no longer shows for this enrollment. The figures and the rule as
+    they were shown are kept with it (numbers only, no free text)."""
+
+    class Decision(models.TextChoices):
+        CALL = "call", _("call the patient")
+        ADAPT = "adapt", _("adapt the plan")
+        STEP_UP = "step_up", _("step up early")
+        CARRY_ON = "carry_on", _("carry on as planned")
+
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.CASCADE, related_name="early_warning_decisions"
+    )
+    kind = models.CharField(max_length=16)
+    decision = models.CharField(_("decision"), max_length=12, choices=Decision.choices)
+    figures = models.JSONField(default=dict, blank=True)
+    decided_by = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["decided_at"]
+
+    def __str__(self):
+        return f"early warning decision {self.pk}"

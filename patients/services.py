@@ -17,6 +17,7 @@ from patients.access import acting_on_behalf_of
 from patients.models import (
     AssignmentAnswer,
     DiaryEntry,
+    EarlyWarningDecision,
     Enrollment,
     Intake,
     IntakeRequest,
@@ -1552,6 +1553,45 @@ def stepped_care_decide(
         request=request,
         action=Action.CREATE,
         object_type="stepped_care_decision",
+        object_id=record.pk,
+        patient=enrollment.patient,
+    )
+    return record
+
+
+@transaction.atomic
+def early_warning_decide(
+    *, enrollment: Enrollment, staff: StaffMember, decision: str, request=None, today=None
+) -> EarlyWarningDecision:
+    """Record what the therapist decided about the early warning that shows now (call, adapt the
+    plan, step up early, carry on), with its figures as shown; from then on the warning no longer
+    shows for this enrollment. Refused when no warning shows (a second tab, a stale page)."""
+    if decision not in EarlyWarningDecision.Decision.values:
+        raise ValidationError({"decision": _("Choose what you decided.")})
+    _enrollment_lock(enrollment)
+    if EarlyWarningDecision.objects.filter(enrollment=enrollment).exists():
+        raise ValidationError(_("A decision about this warning has already been recorded."))
+    warning = measurement.early_warning(
+        enrollment,
+        QuestionnaireResponse.objects.filter(enrollment=enrollment),
+        today or timezone.localdate(),
+    )
+    if warning is None:
+        raise ValidationError(_("There is no early warning for this patient now."))
+    record = EarlyWarningDecision(
+        enrollment=enrollment,
+        kind=warning.kind,
+        decision=decision,
+        figures=warning.as_dict(),
+        decided_by=staff,
+    )
+    record.full_clean()
+    record.save()
+    _audit(
+        staff=staff,
+        request=request,
+        action=Action.CREATE,
+        object_type="early_warning_decision",
         object_id=record.pk,
         patient=enrollment.patient,
     )

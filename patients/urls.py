@@ -83,6 +83,11 @@ urlpatterns += [
     ),
     path(_ENROLLMENT + "status/", views_staff.staff_enrollment_status, name="staff_enrollment_status"),
     path(_ENROLLMENT + "rhythm/", views_staff.staff_enrollment_cadence, name="staff_enrollment_cadence"),
+    path(
+        _ENROLLMENT + "early-warning/",
+        views_staff.staff_early_warning_decide,
+        name="staff_early_warning_decide",
+    ),
     path(_ENROLLMENT + "tailor/", views_staff.staff_enrollment_tailor, name="staff_enrollment_tailor"),
     path(_ENROLLMENT + "tailor/step/", views_staff.staff_step_override, name="staff_step_override"),
     path(_ENROLLMENT + "tailor/module/", views_staff.staff_module_state, name="staff_module_state"),

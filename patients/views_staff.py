@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -19,7 +20,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from icbt.access import require_staff_role
 from icbt.audit import Action, audit_record
 from icbt.submissions import submitted_once
-from patients import charts_measurement, intake_criteria, selectors, services, stepped_care, timeline
+from patients import (
+    charts_measurement,
+    intake_criteria,
+    measurement,
+    selectors,
+    services,
+    stepped_care,
+    timeline,
+)
 from patients.access import intake_request_get_for_user, patient_get_for_user, referral_get_for_user
 from patients.forms import PatientInviteForm
 from patients.forms_intake import (
@@ -31,6 +40,7 @@ from patients.forms_intake import (
 from patients.forms_staff import (
     CadenceForm,
     CompleteForm,
+    EarlyWarningDecisionForm,
     EnrollmentForm,
     EnrollmentStatusForm,
     ModuleStateForm,
@@ -671,6 +681,39 @@ def _mid_advice(enrollment):
     return stepped_care.advice_for_enrollment(enrollment, mid, moment="module") if mid else None
 
 
+def _early_warning(enrollment):
+    """The early warning that shows now for ``enrollment`` (None when none, or when decided), and
+    the decision recorded about it."""
+    if enrollment is None or not enrollment.version.measurement_schedule:
+        return None, None
+    decision = selectors.early_warning_decision_for(enrollment=enrollment)
+    if decision is not None:
+        return None, decision
+    responses = list(selectors.questionnaire_responses_for(enrollment=enrollment))
+    return measurement.early_warning(enrollment, responses, timezone.localdate()), None
+
+
+@login_required
+@require_POST
+def staff_early_warning_decide(request, pk, enrollment_id):
+    """Record what the therapist decided about the early warning (see patients.measurement)."""
+    staff, patient = _patient(request, pk, write=True, object_type="enrollment", object_id=enrollment_id)
+    enrollment = selectors.enrollment_get(patient=patient, pk=enrollment_id)
+    form = EarlyWarningDecisionForm(request.POST)
+    if form.is_valid():
+        try:
+            services.early_warning_decide(
+                enrollment=enrollment, staff=staff, decision=form.cleaned_data["decision"], request=request
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Your decision is recorded. The warning no longer shows."))
+    else:
+        messages.error(request, _("Choose what you decided."))
+    return redirect(reverse("patients:staff_patient_detail", kwargs={"pk": patient.pk}) + "#early-warning")
+
+
 def overview_context(request, patient) -> dict:
     """Everything the therapist's page of one patient shows besides the account facts: the
     enrollment and its modules, intakes, waiting referrals and the timeline. A fixed number of
@@ -686,6 +729,7 @@ def overview_context(request, patient) -> dict:
     for event in events:
         event.text = timeline.describe(event, names=names, programs=programs, steps=steps)
     intakes = selectors.intakes_for(patient=patient)
+    warning, warning_decision = _early_warning(enrollment)
     return {
         "enrollment": enrollment,
         "progress": progress,
@@ -700,4 +744,7 @@ def overview_context(request, patient) -> dict:
         "stepped_care": stepped_care.applies_to(enrollment.version.program.slug) if enrollment else False,
         "mid_advice": _mid_advice(enrollment),
         "scores_chart": charts_measurement.staff_scores_for(enrollment),
+        "early_warning": warning,
+        "early_warning_decision": warning_decision,
+        "early_warning_form": EarlyWarningDecisionForm(),
     }

@@ -144,6 +144,15 @@ ROUTES += [
         data=lambda w: {"action": "pause"},
     ),
     Route("patients:staff_enrollment_cadence", ONE_PATIENT, setup=_enrollment, kwargs=_enrollment_kwargs),
+    Route(
+        "patients:staff_early_warning_decide",
+        ONE_PATIENT_CHANGED,
+        setup=_enrollment,
+        kwargs=_enrollment_kwargs,
+        method="post",
+        data=lambda w: {"decision": "call"},
+        note="without a warning the decision is refused with a message (happy path: test_measurement)",
+    ),
     Route("patients:staff_enrollment_tailor", ONE_PATIENT, setup=_enrollment, kwargs=_enrollment_kwargs),
     Route(
         "patients:staff_step_override",
