@@ -187,7 +187,7 @@ class EarlyWarning:
         what = _("Pain") if self.symptom_code == questionnaires.CHECK_IN_PAIN else _("Fatigue")
         start = _("at the start") if self.baseline_from == "start" else _("at the first check-in")
         parts.append(
-            _("%(what)s %(start)s %(baseline)s, in week %(week)s %(latest)s out of 10.")
+            _("%(what)s: %(baseline)s %(start)s, %(latest)s in week %(week)s (out of 10).")
             % {
                 "what": what,
                 "start": start,
@@ -213,8 +213,8 @@ class EarlyWarning:
                 "going quiet."
             ) % {"from": self.from_week, "n": QUIET_CHECK_INS}
         return _(
-            "The rule: from week %(from)s on, flag a patient whose weekly symptom score is not at "
-            "least %(margin)s points (%(percent)s%% of the 0-10 scale) below where they started, or "
+            "The rule: from week %(from)s on, flag a patient whose weekly symptom score has not come "
+            "down by at least %(margin)s on the 0-10 scale (%(percent)s%% of it) since the start, or "
             "whose PHQ-2 is 3 or more. Weeks without a check-in are left out."
         ) % {"from": self.from_week, "margin": _num(self.margin), "percent": _num(self.margin_percent)}
 

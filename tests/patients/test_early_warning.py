@@ -59,8 +59,8 @@ def test_four_check_ins_that_do_not_improve_are_flagged_with_figures_and_rule(wo
         7.0,
         1.0,
     )
-    assert "Pain at the first check-in 7, in week 5 7 out of 10." in warning.figures
-    assert "at least 1 points (10% of the 0-10 scale)" in warning.rule
+    assert "Pain: 7 at the first check-in, 7 in week 5 (out of 10)." in warning.figures
+    assert "at least 1 on the 0-10 scale (10% of it)" in warning.rule
 
 
 def test_improving_by_the_margin_is_not_flagged_and_the_start_score_is_the_baseline(world):
@@ -109,7 +109,7 @@ def test_on_the_worklist_once_until_the_therapist_decides(world, client_for):
         for i in worklist(fetched_by=world.therapist.user, now=_at(today)).items
         if i.kind == "early_warning"
     ]
-    assert len(items) == 1 and items[0].label.startswith("Not improving: Pain at the first check-in 7")
+    assert len(items) == 1 and items[0].label.startswith("Not improving: Pain: 7 at the first check-in")
     assert items[0].url.endswith(f"/staff/patients/{world.patient_a.pk}/#early-warning")
     services.early_warning_decide(enrollment=enrollment, staff=world.therapist, decision="call", today=today)
     record = EarlyWarningDecision.objects.get()
@@ -163,7 +163,8 @@ def test_the_patient_page_shows_the_warning_and_records_the_decision(world, clie
     page = client.get(detail_url).content.decode()
     assert 'id="early-warning"' in page and "Not improving" in page
     assert (
-        "Pain at the first check-in 6, in week 5 6 out of 10." in page and "The rule: from week 4 on" in page
+        "Pain: 6 at the first check-in, 6 in week 5 (out of 10)." in page
+        and "The rule: from week 4 on" in page
     )
     url = reverse(
         "patients:staff_early_warning_decide",
