@@ -257,6 +257,7 @@ class QuestionnaireEntryForm(PlainMessagesMixin, forms.Form):
             ("", _("Choose start or end")),
             (QuestionnaireResponse.Moment.START, _("start")),
             (QuestionnaireResponse.Moment.END, _("end")),
+            (QuestionnaireResponse.Moment.MODULE, _("mid-treatment (after module 3)")),
         ],
         error_messages={"required": _("Choose whether this is the start or the end score.")},
     )

@@ -1419,17 +1419,23 @@ def questionnaire_score_enter(
 ) -> QuestionnaireResponse:
     """Keep a total the therapist entered (a paper form, or a licensed questionnaire whose texts
     the clinic has not loaded), validated and interpreted by the programs app's scoring. One
-    score per questionnaire and moment (start or end). An end score of a questionnaire that
+    score per questionnaire and moment (start, end, or the mid-treatment measurement the schedule
+    asks after a module). An end score of a questionnaire that
     also has a start moment, filed while that start score is missing, is refused unless
     ``end_without_start`` confirms it (a start score filed as the end is easily done)."""
-    if moment not in (QuestionnaireResponse.Moment.START, QuestionnaireResponse.Moment.END):
-        raise ValidationError({"moment": _("Choose start or end.")})
     version = enrollment.version
-    codes = (
-        version.questionnaires_start
-        if moment == QuestionnaireResponse.Moment.START
-        else version.questionnaires_end
-    )
+    if moment == QuestionnaireResponse.Moment.MODULE:
+        # The mid-treatment measurement of the schedule (after module N), for a paper form or a
+        # licensed questionnaire whose texts the clinic has not loaded.
+        codes = [c for wanted in measurement.after_module(version).values() for c in wanted]
+    elif moment in (QuestionnaireResponse.Moment.START, QuestionnaireResponse.Moment.END):
+        codes = (
+            version.questionnaires_start
+            if moment == QuestionnaireResponse.Moment.START
+            else version.questionnaires_end
+        )
+    else:
+        raise ValidationError({"moment": _("Choose start or end.")})
     if code not in codes:
         raise ValidationError({"code": _("This questionnaire is not asked at that moment in this program.")})
     threshold = None

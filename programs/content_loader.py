@@ -689,7 +689,7 @@ class _LanguageReader:
             codes = c.listing(node, moment, f"questionnaires {moment}", required=False)
             valid = []
             for i, code in enumerate(codes):
-                if code not in questionnaires.INSTRUMENTS:
+                if code not in questionnaires.INSTRUMENTS or code in questionnaires.CHECK_IN_CODES:
                     c.error(
                         codes.line_of(i),
                         f"questionnaires {moment}: unknown questionnaire {code!r} "
@@ -890,7 +890,10 @@ class _LanguageReader:
             step.definition = {"diary": step.diary}
         elif kind == "questionnaire":
             step.questionnaire = str(node.get("questionnaire"))
-            if step.questionnaire not in questionnaires.INSTRUMENTS:
+            if (
+                step.questionnaire not in questionnaires.INSTRUMENTS
+                or step.questionnaire in questionnaires.CHECK_IN_CODES
+            ):
                 c.error(
                     node.line_of("questionnaire"), f"{where}: unknown questionnaire {step.questionnaire!r}"
                 )

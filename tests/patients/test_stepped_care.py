@@ -298,3 +298,25 @@ def test_no_early_signal_without_a_mid_treatment_measurement(world, enrollment, 
         .content.decode()
     )
     assert "data-mid-advice" not in html
+
+
+def test_a_mid_treatment_score_can_be_entered_from_paper_when_the_schedule_asks_it(world, client_for):
+    version = sh.measured_version(
+        "master-your-fatigue", after_module={"3": ["phq9", "cis_fatigue", "rand36_pf"]}
+    )
+    enrollment = sh.enroll(world.patient_b, version)
+    response = services.questionnaire_score_enter(
+        enrollment=enrollment, staff=world.therapist, code="cis_fatigue", moment="module", total="41"
+    )
+    assert response.moment == "module" and response.band == "severe"
+    with pytest.raises(ValidationError):  # not in the schedule after a module
+        services.questionnaire_score_enter(
+            enrollment=enrollment, staff=world.therapist, code="fatigue_nrs", moment="module", total="5"
+        )
+    html = (
+        client_for(world.therapist.user)
+        .get(reverse("patients:staff_patient_detail", kwargs={"pk": world.patient_b.pk}))
+        .content.decode()
+    )
+    assert "Likely to need face-to-face CBT: plan an early conversation" in html
+    assert "RAND-36 physical functioning, mid-treatment:" in html and "no score yet" in html
