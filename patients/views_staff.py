@@ -743,7 +743,7 @@ def overview_context(request, patient) -> dict:
         else "",
         "stepped_care": stepped_care.applies_to(enrollment.version.program.slug) if enrollment else False,
         "mid_advice": _mid_advice(enrollment),
-        "scores_chart": charts_measurement.staff_scores_for(enrollment),
+        "scores_chart": charts_measurement.staff_scores_for(enrollment, only_measured=True),
         "early_warning": warning,
         "early_warning_decision": warning_decision,
         "early_warning_form": EarlyWarningDecisionForm(),

@@ -264,7 +264,8 @@ def test_a_wrong_measurement_schedule_is_refused_with_its_line(content_root):
         path,
         "\ndiaries:",
         "\nmeasurements:\n  weekly_check_in: phq9\n  after_module:\n"
-        "    - {module: 9, questionnaires: [phq9]}\n    - {module: 1, questionnaires: [checkin_pain]}\ndiaries:",
+        "    - {module: 9, questionnaires: [phq9]}\n"
+        "    - {module: 1, questionnaires: [checkin_pain]}\ndiaries:",
     )
     edit(path, "start: [phq9, pain_nrs]", "start: [phq9, pain_nrs, checkin_pain]")
     err, _message = fail(content_root)
