@@ -150,6 +150,7 @@ def test_the_decision_is_refused_without_a_warning_and_a_choice_is_required(worl
     assert not EarlyWarningDecision.objects.exists()
 
 
+@pytest.mark.every_weekday
 def test_the_patient_page_shows_the_warning_and_records_the_decision(world, client_for):
     from django.utils import timezone
 

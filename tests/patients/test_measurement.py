@@ -15,7 +15,8 @@ from patients import measurement, services
 from patients.models import Enrollment, QuestionnaireResponse
 from tests.patients import staff_helpers as sh
 
-pytestmark = pytest.mark.django_db
+# The check-in rules depend on the weekday of the feedback day: every test runs on all seven.
+pytestmark = [pytest.mark.django_db, pytest.mark.every_weekday]
 
 CALM = {1: 6, 2: 1, 3: 1, 4: 0}
 RISK = {1: 6, 2: 1, 3: 1, 4: 2}
