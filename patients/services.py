@@ -430,7 +430,9 @@ def questionnaire_submit(
     else:
         earlier = earlier.filter(step__isnull=True, moment=moment)
     if moment != QuestionnaireResponse.Moment.MODULE or step is not None:
-        if earlier.exists():
+        # Answered once; but a second answer with a safety flag (item 9 above 0, from a second tab
+        # or a page kept open) is kept and takes the urgent path: it is never thrown away.
+        if earlier.exists() and "self_harm" not in {f.code for f in score.flags}:
             raise ValidationError(_("You have already filled in this questionnaire."))
     response = QuestionnaireResponse(
         enrollment=enrollment,
