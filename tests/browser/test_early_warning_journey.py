@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import DEMO_PASSWORD, PHONE, manage
+from tests.browser.conftest import DEMO_PASSWORD, PHONE, check_both_widths, manage
 
 pytestmark = pytest.mark.browser
 
@@ -49,11 +49,13 @@ def wim(app_server):
     return int(manage(app_server, "shell", "-c", SETUP).strip().splitlines()[-1])
 
 
-def test_four_check_ins_that_do_not_improve_flag_the_patient_for_the_therapist(signed_in, wim, shots):
+def test_four_check_ins_that_do_not_improve_flag_the_patient_for_the_therapist(signed_in, wim, shots, a11y):
     patient = signed_in(WIM, staff=False, viewport=PHONE).page
     patient.goto("/me/")
     assert "Time for your weekly check-in" in patient.locator("main").inner_text()
     patient.get_by_role("link", name="Do my check-in").click()
+    check_both_widths(patient, a11y)  # the check-in form
+    patient.set_viewport_size(PHONE)
     for name, value in (("q1", "7"), ("q2", "1"), ("q3", "1"), ("q4", "0")):
         patient.locator(f'input[name="{name}"][value="{value}"]').check()
     patient.get_by_role("button", name="Send my check-in").click()
@@ -61,6 +63,7 @@ def test_four_check_ins_that_do_not_improve_flag_the_patient_for_the_therapist(s
     assert "Thank you" in main and "you rated your pain 7 out of 10" in main
     assert patient.locator("main svg.chart").count() == 1
     shots(patient, "patient-check-in-done")
+    check_both_widths(patient, a11y)  # the answer and the graph
 
     therapist = signed_in("therapist@linde.example", staff=True).page
     therapist.goto("/staff/worklist/")
@@ -75,6 +78,7 @@ def test_four_check_ins_that_do_not_improve_flag_the_patient_for_the_therapist(s
     assert chart.locator("svg.chart").count() == 1
     assert "Pain, weekly (0-10)" in chart.inner_text() or "Pain, weekly (0-10)" in chart.inner_html()
     shots(therapist, "patient-chart")
+    check_both_widths(therapist, a11y)  # the warning, its form and the chart
     warning = therapist.locator("#early-warning")
     warning.get_by_label("call the patient").check()
     warning.get_by_role("button", name="Record the decision").click()
