@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('patients', '0004_questionnaire_response_due_on'),
+        ('patients', '0008_questionnaire_response_due_on'),
         ('therapists', '0001_initial'),
     ]
 

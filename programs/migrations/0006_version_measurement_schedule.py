@@ -14,7 +14,7 @@ def _triggers_again(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("programs", "0003_licensed_upload"),
+        ("programs", "0005_feedback_starters"),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('patients', '0003_intake_request_language_timeline_kinds'),
+        ('patients', '0007_assignment_answer_from_intake'),
     ]
 
     operations = [
