@@ -274,8 +274,12 @@ class QuestionnaireEntryForm(PlainMessagesMixin, forms.Form):
         widget=forms.HiddenInput,
     )
 
-    def __init__(self, *args, codes, **kwargs):
+    def __init__(self, *args, codes, mid_treatment: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        if not mid_treatment:  # only programs whose schedule asks questionnaires after a module
+            self.fields["moment"].choices = [
+                c for c in self.fields["moment"].choices if c[0] != QuestionnaireResponse.Moment.MODULE
+            ]
         self.fields["code"].choices = [
             (
                 code,

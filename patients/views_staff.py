@@ -579,7 +579,10 @@ def _end_page(
         "patient": patient,
         "enrollment": enrollment,
         "rows": rows,
-        "entry_form": entry_form or QuestionnaireEntryForm(codes=codes),
+        "entry_form": entry_form
+        or QuestionnaireEntryForm(
+            codes=codes, mid_treatment=bool(measurement.after_module(enrollment.version))
+        ),
         "stepped_care": stepped_care.applies_to(program_slug),
         "decision": selectors.stepped_care_decision_for(enrollment=enrollment),
     }
@@ -656,7 +659,9 @@ def staff_questionnaire_enter(request, pk, enrollment_id):
     codes = list(
         dict.fromkeys([*enrollment.version.questionnaires_end, *enrollment.version.questionnaires_start])
     )
-    form = QuestionnaireEntryForm(request.POST, codes=codes)
+    form = QuestionnaireEntryForm(
+        request.POST, codes=codes, mid_treatment=bool(measurement.after_module(enrollment.version))
+    )
     if form.is_valid():
         try:
             services.questionnaire_score_enter(
