@@ -401,6 +401,11 @@ ICBT_INACTIVE_DAYS = env_int("ICBT_INACTIVE_DAYS", 7)
 # is at or above this, or the RAND-36 physical functioning score at or below this.
 ICBT_STEPUP_CIS_THRESHOLD = env_int("ICBT_STEPUP_CIS_THRESHOLD", 35)
 ICBT_STEPUP_RAND_PF_THRESHOLD = env_int("ICBT_STEPUP_RAND_PF_THRESHOLD", 70)
+# Early warning from the weekly check-ins (patients.measurement): from this week of treatment on,
+# flag a patient whose symptom score has not improved by this percentage of the 0-10 scale since
+# the start, or whose PHQ-2 is 3 or more, or who missed three check-ins in a row.
+ICBT_EARLY_WARNING_WEEK = env_int("ICBT_EARLY_WARNING_WEEK", 4)
+ICBT_EARLY_WARNING_MARGIN_PERCENT = env_int("ICBT_EARLY_WARNING_MARGIN_PERCENT", 10)
 # Public intake requests accepted per client address per hour.
 ICBT_INTAKE_REQUESTS_PER_HOUR = env_int("ICBT_INTAKE_REQUESTS_PER_HOUR", 5)
 # Uploads: licensed questionnaire files are checked by a Celery task that may run at most this

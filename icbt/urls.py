@@ -11,6 +11,7 @@ handler500 = "icbt.views.server_error"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("help/", views.crisis_help, name="crisis_help"),
     path("healthz", views.healthz, name="healthz"),
     # Browsers ask for /favicon.ico on pages without our <head> (the admin, a PDF, a JSON answer).
     path("favicon.ico", views.favicon, name="favicon"),

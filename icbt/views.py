@@ -51,6 +51,15 @@ def home(request):
 
 
 @require_safe
+def crisis_help(request):
+    """ "Need help now?": the national crisis lines, always, and for a patient their clinic's own
+    crisis text below them. Open to everyone, signed in or not: it is linked from every page."""
+    roles = roles_of(request.user)
+    clinic_text = roles.patient.clinic.crisis_instructions if roles.patient is not None else ""
+    return render(request, "icbt/crisis_help.html", {"clinic_text": clinic_text})
+
+
+@require_safe
 @never_cache
 @transaction.non_atomic_requests
 def healthz(request):

@@ -25,6 +25,7 @@ from messaging import selectors, services
 from messaging.access import share_get_for_patient, template_get_for_user, template_may_edit
 from messaging.forms import ComposerForm, MessageForm, NoteForm, ShareForm, TemplateForm
 from messaging.presentation import link_url_for_patient
+from patients import charts_measurement
 from patients.access import patient_get_for_user, staff_may_treat
 
 TEXT_FIELDS = ("body",)
@@ -223,6 +224,7 @@ def _staff_page(request, *, patient, enrollment, conversation, data=None, status
         draft_url=reverse("messaging:staff_draft", args=[patient.pk]),
         review_url=reverse("messaging:item_review", args=[patient.pk]),
         on_behalf_of=services.conversation_side(conversation=conversation, user=request.user).on_behalf_of,
+        scores_chart=charts_measurement.staff_scores_for(enrollment, only_measured=True),
     )
     return render(request, "messaging/staff_conversation.html", context, status=status)
 

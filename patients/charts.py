@@ -37,6 +37,9 @@ STYLES = [
     ("#8a4b00", "8 4", "square"),
     ("#1d6b34", "2 3", "triangle"),
     ("#6a3d9a", "10 3 2 3", "diamond"),
+    ("#a3123a", "1 3", "circle"),
+    ("#3d4a57", "6 2", "square"),
+    ("#005f5f", "12 4", "triangle"),
 ]
 
 
@@ -58,6 +61,11 @@ class Chart:
     y_min: float
     y_max: float
     svg: SafeString = field(default=mark_safe(""))  # noqa: S308 - empty
+    # Vertical marks on the x axis: (index of the x label, short text), e.g. where a module began.
+    markers: list[tuple[int, str]] = field(default_factory=list)
+    # The table under the chart when it should show other numbers than those plotted (raw
+    # scores beside a chart drawn in percent of each scale).
+    table: list[tuple[str, list[str]]] | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -65,6 +73,8 @@ class Chart:
 
     @property
     def rows(self) -> list[tuple[str, list[str]]]:
+        if self.table is not None:
+            return self.table
         return [(label, [_fmt(s.values[i]) for s in self.series]) for i, label in enumerate(self.x_labels)]
 
     @property
@@ -152,6 +162,15 @@ def render_svg(chart: Chart, *, label_every: int = 1) -> SafeString:
                 f'<text x="{x_at(i):.1f}" y="{height - BOTTOM + 18}" text-anchor="middle" '
                 f'fill="#4a5560">{escape(label)}</text>'
             )
+    for index, text in chart.markers:
+        x = x_at(index) - plot_w / count / 2
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}" stroke="#4a5560" '
+            f'stroke-width="1.5" stroke-dasharray="3 3"/>'
+        )
+        parts.append(
+            f'<text x="{x + 3:.1f}" y="{top + 12}" fill="#1b1f24" font-size="11">{escape(text)}</text>'
+        )
     # Legend: one line per series above the plot.
     for index, series in enumerate(chart.series):
         colour, dash, shape = STYLES[index % len(STYLES)]
@@ -336,8 +355,8 @@ def questionnaire_charts(responses) -> list[dict]:
         by_code.setdefault(response.code, []).append(response)
     result = []
     for code, items in by_code.items():
-        if code not in questionnaires.INSTRUMENTS:
-            continue  # an unknown code is left out, it never breaks the page
+        if code not in questionnaires.INSTRUMENTS or code in questionnaires.CHECK_IN_CODES:
+            continue  # an unknown code is left out, it never breaks the page; check-ins have their own
         instrument = questionnaires.get_instrument(code)
         labels = [date_format(r.completed_at, "j M Y") for r in items]
         name = str(instrument.short_name)

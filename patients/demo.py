@@ -17,7 +17,7 @@ from datetime import datetime, time, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from patients import services
+from patients import measurement, services
 from patients.models import DiaryEntry, Enrollment, Patient, QuestionnaireResponse, StepProgress
 from programs.models import ProgramVersion, Step
 
@@ -81,6 +81,23 @@ def _questionnaires(enrollment: Enrollment, steps, answers_by_code: dict, *, whe
         QuestionnaireResponse.objects.filter(pk=response.pk).update(completed_at=when)
 
 
+def _check_ins(enrollment: Enrollment, symptoms: list[int]) -> int:
+    """The weekly check-ins of every feedback day so far (the symptom from ``symptoms``, the last
+    one repeated), each on its own day, so the demo shows the weekly graph and asks nothing that
+    is overdue. Returns how many were made."""
+    today = timezone.localdate()
+    last = measurement.due_day(enrollment, today)
+    day, made = measurement.first_due_day(enrollment), 0
+    while last is not None and day <= last:
+        symptom = symptoms[min(made, len(symptoms) - 1)]
+        response = services.check_in_submit(
+            enrollment=enrollment, answers={1: symptom, 2: 1, 3: 1, 4: 0}, today=day
+        )
+        QuestionnaireResponse.objects.filter(pk=response.pk).update(completed_at=_at(day, 19))
+        day, made = day + timedelta(days=7), made + 1
+    return made
+
+
 def _diary(
     enrollment: Enrollment, diary_type, day, values: dict, text: dict | None = None, *, reviewed_by=None
 ) -> None:
@@ -118,6 +135,7 @@ def _pain_patient(patient: Patient, version: ProgramVersion, stdout) -> None:
         },
         when=_at(start, 10, 15),
     )
+    _check_ins(enrollment, [7, 6, 6])
     goals = next(s for s in module1 if s.slug == "my-goals")
     services.assignment_submit(
         enrollment=enrollment,
@@ -228,6 +246,7 @@ def _fatigue_active(patient: Patient, version: ProgramVersion, stdout) -> None:
         },
         when=_at(start, 14),
     )
+    _check_ins(enrollment, [8, 8])
     # The licensed CIS is asked by the therapist when the clinic has not loaded its texts.
     upto = next((i for i, s in enumerate(module1) if s.kind == Step.Kind.ASSIGNMENT), len(module1))
     _done(enrollment, module1[:upto], when=_at(start, 14, 30))

@@ -13,6 +13,7 @@ from django.utils.translation import ngettext
 from icbt.forms import PlainMessagesMixin
 from patients.forms_intake import DATE_INPUT
 from patients.models import (
+    EarlyWarningDecision,
     Enrollment,
     ModuleState,
     QuestionnaireResponse,
@@ -259,6 +260,7 @@ class QuestionnaireEntryForm(PlainMessagesMixin, forms.Form):
             ("", _("Choose start or end")),
             (QuestionnaireResponse.Moment.START, _("start")),
             (QuestionnaireResponse.Moment.END, _("end")),
+            (QuestionnaireResponse.Moment.MODULE, _("mid-treatment (after module 3)")),
         ],
         error_messages={"required": _("Choose whether this is the start or the end score.")},
     )
@@ -275,8 +277,12 @@ class QuestionnaireEntryForm(PlainMessagesMixin, forms.Form):
         widget=forms.HiddenInput,
     )
 
-    def __init__(self, *args, codes, **kwargs):
+    def __init__(self, *args, codes, mid_treatment: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        if not mid_treatment:  # only programs whose schedule asks questionnaires after a module
+            self.fields["moment"].choices = [
+                c for c in self.fields["moment"].choices if c[0] != QuestionnaireResponse.Moment.MODULE
+            ]
         self.fields["code"].choices = [
             (
                 code,
@@ -311,4 +317,13 @@ class SteppedCareDecisionForm(OpenItemsConfirmation):
 class CompleteForm(OpenItemsConfirmation):
     reason = forms.CharField(
         label=_("Closing note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class EarlyWarningDecisionForm(forms.Form):
+    decision = forms.ChoiceField(
+        label=_("What did you decide?"),
+        choices=EarlyWarningDecision.Decision.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose what you decided.")},
     )

@@ -425,6 +425,9 @@ class QuestionnaireResponse(ReviewMixin):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     completed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # A weekly check-in: the feedback day it belongs to (a late check-in counts for the day that
+    # was due, see patients.measurement).
+    due_on = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["completed_at"]
@@ -607,3 +610,35 @@ class TimelineEvent(models.Model):
 
     def encryption_scope(self) -> int:
         return self.enrollment.clinic_id if self.enrollment_id else self.patient.clinic_id
+
+
+class EarlyWarningDecision(models.Model):
+    """What the therapist decided about an early warning (patients.measurement.early_warning):
+    once recorded, the warning no longer shows for this enrollment. The figures and the rule as
+    they were shown are kept with it (numbers only, no free text)."""
+
+    class Decision(models.TextChoices):
+        CALL = "call", _("call the patient")
+        ADAPT = "adapt", _("adapt the plan")
+        STEP_UP = "step_up", _("step up early")
+        CARRY_ON = "carry_on", _("carry on as planned")
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.CASCADE, related_name="early_warning_decisions"
+    )
+    kind = models.CharField(max_length=16)
+    decision = models.CharField(_("decision"), max_length=12, choices=Decision.choices)
+    # Scores are health data: encrypted like the stepped-care advice.
+    figures = EncryptedJSONField(default=dict, blank=True)
+    decided_by = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["decided_at"]
+
+    def __str__(self):
+        return f"early warning decision {self.pk}"
+
+    def encryption_scope(self) -> int:
+        return self.enrollment.clinic_id

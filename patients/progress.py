@@ -25,9 +25,11 @@ The rules, in order of precedence:
   step that introduces the diary, or has written in it, or no shown step introduces it. A daily
   diary is due when there is no entry for today; a weekly one when there is none in the last
   seven days.
-* **The one next thing** (``next_action``): new feedback first (a therapist who answers is what
-  keeps patients going), then a start questionnaire that has no step of its own, then a diary due
-  today (it takes a minute), then continuing the program where the patient left off.
+* **The one next thing** (``next_action``): the weekly check-in when it is due (under a minute,
+  and it carries the safety question), then new feedback (a therapist who answers is what keeps
+  patients going), then a start questionnaire that has no step of its own or one the schedule asks
+  after a finished module, then a diary due today (it takes a minute), then continuing the program
+  where the patient left off.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from django.db.models import (
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from patients import measurement
 from patients.models import (
     DiaryEntry,
     Enrollment,
@@ -140,6 +143,7 @@ class Progress:
     diary_last: dict[int, date] = field(default_factory=dict)
     answered_codes: set[tuple[str, str]] = field(default_factory=set)
     licensed_codes: set[str] = field(default_factory=set)
+    check_in_days: set[date] = field(default_factory=set)
 
     # Lookups ---------------------------------------------------------------------------------
 
@@ -255,13 +259,34 @@ class Progress:
             return False
         return instrument.texts_shipped or code in self.licensed_codes
 
+    def check_in_due(self) -> date | None:
+        """The feedback day whose weekly check-in is asked now (patients.measurement), or None."""
+        return measurement.check_in_asked(self.enrollment, self.today, self.check_in_days)
+
+    def questionnaires_after_modules(self) -> list[str]:
+        """Codes the version asks after a module (``measurements.after_module``) whose module is
+        complete and that the patient has not answered during the program."""
+        codes = []
+        for number, wanted in sorted(measurement.after_module(self.enrollment.version).items()):
+            module = next((m for m in self.modules if m.module.number == number), None)
+            if module is None or not module.is_open or not module.is_complete:
+                continue
+            for code in wanted:
+                moment = QuestionnaireResponse.Moment.MODULE
+                if (code, moment) not in self.answered_codes and self._patient_can_answer(code):
+                    codes.append(code)
+        return list(dict.fromkeys(codes))
+
     def questionnaires_due(self) -> list[tuple[str, str]]:
-        """(moment, code) pairs to fill in now: the start ones at once, the end ones when the
-        last module is open and everything else is done."""
+        """(moment, code) pairs to fill in now: the start ones at once, the ones after a module
+        once that module is complete, the end ones when the last module is open and everything
+        else is done."""
         due = [
             (QuestionnaireResponse.Moment.START, c)
             for c in self.questionnaires_without_step(QuestionnaireResponse.Moment.START)
         ]
+        if self.enrollment.status == Enrollment.Status.ACTIVE:
+            due += [(QuestionnaireResponse.Moment.MODULE, c) for c in self.questionnaires_after_modules()]
         if self.modules and self.modules[-1].is_open and not self.resume_step():
             due += [
                 (QuestionnaireResponse.Moment.END, c)
@@ -442,11 +467,14 @@ def progress_for(enrollment: Enrollment, *, today: date | None = None, with_diar
             .annotate(last=Max("entry_date"))
             .values_list("diary_type_id", "last")
         )
-        progress.answered_codes = set(
+        answered = set(
             QuestionnaireResponse.objects.filter(enrollment=enrollment)
-            .values_list("code", "moment")
+            .values_list("code", "moment", "due_on")
             .distinct()
         )
+        progress.answered_codes = {(code, moment) for code, moment, _day in answered}
+        check_in = measurement.check_in_code(version)
+        progress.check_in_days = {day for code, _m, day in answered if code == check_in and day}
         progress.licensed_codes = set(
             LicensedInstrument.objects.filter(clinic_id=enrollment.clinic_id).values_list("code", flat=True)
         )
@@ -457,10 +485,13 @@ def next_action(progress: Progress, *, unread_feedback: int = 0) -> NextAction:
     """The one thing to do next (see the module docstring for the order)."""
     if not progress.enrollment.is_open:
         return NextAction("closed")
+    check_in = progress.check_in_due()
+    if check_in is not None:
+        return NextAction("checkin", code=measurement.check_in_code(progress.enrollment.version))
     if unread_feedback:
         return NextAction("feedback", count=unread_feedback)
     for moment, code in progress.questionnaires_due():
-        if moment == QuestionnaireResponse.Moment.START:
+        if moment in (QuestionnaireResponse.Moment.START, QuestionnaireResponse.Moment.MODULE):
             return NextAction("questionnaire", code=code, moment=moment)
     for diary in progress.diaries_today():
         if diary.due:

@@ -38,7 +38,7 @@ from django.utils.translation import gettext as _
 
 from icbt.models import AuditEvent
 from patients import charts as patient_charts
-from patients import intake_criteria, selectors
+from patients import charts_measurement, intake_criteria, selectors
 from patients.models import (
     AssignmentAnswer,
     CareShare,
@@ -480,7 +480,10 @@ def treatment_summary(*, patient: Patient) -> dict:
     responses = list(
         QuestionnaireResponse.objects.filter(enrollment=enrollment).order_by("completed_at", "pk")
     )
-    context["scores"] = _scores(responses)
+    context["scores"] = _scores([r for r in responses if r.code not in questionnaires.CHECK_IN_CODES])
+    context["scores_chart"] = charts_measurement.staff_scores(
+        enrollment, responses, selectors.module_starts(enrollment=enrollment), today=timezone.localdate()
+    )
     decision = (
         SteppedCareDecision.objects.filter(enrollment=enrollment).select_related("decided_by__user").first()
     )

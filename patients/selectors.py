@@ -1,14 +1,17 @@
 """Reads of patient data that cross a permission line. Each takes the viewer."""
 
 import math
+from datetime import date
 
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from icbt.roles import roles_of
 from patients.models import (
     AssignmentAnswer,
     DiaryEntry,
+    EarlyWarningDecision,
     Enrollment,
     Intake,
     IntakeRequest,
@@ -18,6 +21,7 @@ from patients.models import (
     Referral,
     StepOverride,
     SteppedCareDecision,
+    StepProgress,
     TimelineEvent,
     TreatmentSession,
 )
@@ -460,6 +464,25 @@ def end_questionnaires(*, enrollment: Enrollment) -> list[dict]:
     return rows
 
 
+def module_starts(*, enrollment: Enrollment) -> dict[int, date]:
+    """{module number: the day the patient first opened a step of it}. One query."""
+    rows = (
+        StepProgress.objects.filter(enrollment=enrollment)
+        .values("step__module__number")
+        .annotate(first=Min("first_seen_at"))
+    )
+    return {row["step__module__number"]: timezone.localtime(row["first"]).date() for row in rows}
+
+
+def mid_treatment_responses(*, enrollment: Enrollment, codes) -> list[QuestionnaireResponse]:
+    """The responses of ``codes`` measured during the program (not at start or end). One query."""
+    return list(
+        QuestionnaireResponse.objects.filter(
+            enrollment=enrollment, moment=QuestionnaireResponse.Moment.MODULE, code__in=list(codes)
+        ).order_by("completed_at", "pk")
+    )
+
+
 def end_responses(*, enrollment: Enrollment) -> list[QuestionnaireResponse]:
     return list(
         QuestionnaireResponse.objects.filter(enrollment=enrollment, moment=QuestionnaireResponse.Moment.END)
@@ -532,3 +555,79 @@ def public_program_version(*, program_slug: str, language: str) -> ProgramVersio
 def public_clinics() -> QuerySet[Clinic]:
     """The clinics a person can ask for an intake at."""
     return Clinic.objects.order_by("name")
+
+
+def early_warning_decision_for(*, enrollment: Enrollment) -> EarlyWarningDecision | None:
+    return (
+        EarlyWarningDecision.objects.filter(enrollment=enrollment)
+        .select_related("decided_by__user")
+        .order_by("-decided_at")
+        .first()
+    )
+
+
+def early_warnings_for(*, enrollments, today: date) -> list[tuple[int, int, object]]:
+    """``(enrollment id, patient id, EarlyWarning)`` for the active ``enrollments`` (ids or a
+    queryset) whose program has a weekly check-in, that show a warning today and have no decision
+    recorded. One query: each enrollment with its check-ins and start symptom scores joined."""
+    from types import SimpleNamespace
+
+    from django.db.models import Exists, FilteredRelation, OuterRef, Q
+
+    from patients import measurement
+
+    codes = list(questionnaires.CHECK_IN_CODES) + list(questionnaires.CHECK_IN_SYMPTOM_SCALE.values())
+    rows = (
+        Enrollment.objects.filter(pk__in=enrollments, status=Enrollment.Status.ACTIVE)
+        .exclude(version__measurement_schedule={})
+        .annotate(
+            decided=Exists(EarlyWarningDecision.objects.filter(enrollment=OuterRef("pk"))),
+            measured=FilteredRelation("questionnaires", condition=Q(questionnaires__code__in=codes)),
+        )
+        .filter(decided=False)
+        .order_by("pk", "measured__completed_at", "measured__pk")
+        .values_list(
+            "pk",
+            "patient_id",
+            "start_date",
+            "feedback_weekday",
+            "version__measurement_schedule",
+            "measured__pk",
+            "measured__code",
+            "measured__moment",
+            "measured__due_on",
+            "measured__total",
+            "measured__answers",
+            "measured__completed_at",
+        )
+    )
+    by_enrollment: dict[int, tuple[object, list]] = {}
+    for pk, patient_id, start, weekday, schedule, r_pk, code, moment, due_on, total, answers, at in rows:
+        if pk not in by_enrollment:
+            enrollment = SimpleNamespace(
+                pk=pk,
+                patient_id=patient_id,
+                start_date=start,
+                feedback_weekday=weekday,
+                status=Enrollment.Status.ACTIVE,
+                version=SimpleNamespace(measurement_schedule=schedule or {}),
+            )
+            by_enrollment[pk] = (enrollment, [])
+        if r_pk is not None:
+            by_enrollment[pk][1].append(
+                SimpleNamespace(
+                    pk=r_pk,
+                    code=code,
+                    moment=moment,
+                    due_on=due_on,
+                    total=total,
+                    answers=answers,
+                    completed_at=at,
+                )
+            )
+    result = []
+    for pk, (enrollment, responses) in by_enrollment.items():
+        warning = measurement.early_warning(enrollment, responses, today)
+        if warning is not None:
+            result.append((pk, enrollment.patient_id, warning))
+    return result

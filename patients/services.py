@@ -12,11 +12,12 @@ from icbt.models import Invitation, User
 from icbt.notifications import Kind as NotificationKind
 from icbt.notifications import notify
 from icbt.services import invitation_create, invitation_ensure
-from patients import intake_criteria, selectors, stepped_care
+from patients import intake_criteria, measurement, selectors, stepped_care
 from patients.access import acting_on_behalf_of
 from patients.models import (
     AssignmentAnswer,
     DiaryEntry,
+    EarlyWarningDecision,
     Enrollment,
     Intake,
     IntakeRequest,
@@ -32,7 +33,6 @@ from patients.models import (
     TreatmentSession,
 )
 from programs import questionnaires
-from programs import selectors as programs_selectors
 from programs.models import DiaryType, Program, ProgramVersion, Step
 from therapists.models import Clinic, StaffMember
 
@@ -403,6 +403,7 @@ def questionnaire_submit(
     answers: dict,
     step: Step | None = None,
     scoring_options: dict | None = None,
+    due_on=None,
 ) -> QuestionnaireResponse:
     """Score and keep a questionnaire the patient filled in (programs.questionnaires scores it;
     incomplete answers are refused). ``flags`` keeps the scorer's flags, such as PHQ-9 item 9
@@ -415,7 +416,11 @@ def questionnaire_submit(
         _require_step(enrollment, step, Step.Kind.QUESTIONNAIRE)
         if step.questionnaire != code:
             raise ValidationError(_("This questionnaire does not belong to this step."))
-    score = questionnaires.questionnaire_score(code, answers, **(scoring_options or {}))
+    scoring_options = dict(scoring_options or {})
+    if code == questionnaires.CIS_FATIGUE:
+        # The band uses the very number the stepped-care advice uses (programs.thresholds).
+        scoring_options["severe_threshold"] = stepped_care.enrollment_thresholds(enrollment)[0].value
+    score = questionnaires.questionnaire_score(code, answers, **scoring_options)
     now = timezone.now()
     _enrollment_lock(enrollment)
     earlier = QuestionnaireResponse.objects.filter(enrollment=enrollment, code=code)
@@ -424,7 +429,9 @@ def questionnaire_submit(
     else:
         earlier = earlier.filter(step__isnull=True, moment=moment)
     if moment != QuestionnaireResponse.Moment.MODULE or step is not None:
-        if earlier.exists():
+        # Answered once; but a second answer with a safety flag (item 9 above 0, from a second tab
+        # or a page kept open) is kept and takes the urgent path: it is never thrown away.
+        if earlier.exists() and "self_harm" not in {f.code for f in score.flags}:
             raise ValidationError(_("You have already filled in this questionnaire."))
     response = QuestionnaireResponse(
         enrollment=enrollment,
@@ -436,6 +443,7 @@ def questionnaire_submit(
         band=score.band,
         flags=[f.code for f in score.flags],
         completed_at=now,
+        due_on=due_on,
     )
     response.full_clean()
     response.save()
@@ -500,6 +508,38 @@ def questionnaire_draft_save(
     draft.saved_at = timezone.now()
     draft.save()
     return draft
+
+
+@transaction.atomic
+def check_in_submit(*, enrollment: Enrollment, answers: dict, today=None) -> QuestionnaireResponse:
+    """Keep the patient's weekly check-in for the feedback day that is due (a late one counts for
+    that day; see patients.measurement). Kept even when the enrollment was paused after the page
+    was opened, and a second, different answer for the same day is kept too: a safety answer
+    (item 9 above 0) is never dropped and always takes the urgent path. An identical answer sent
+    twice (a double click) is stored once."""
+    code = measurement.check_in_code(enrollment.version)
+    if not code:
+        raise ValidationError(_("This program has no weekly check-in."))
+    day = measurement.due_day(enrollment, today or timezone.localdate())
+    if day is None:
+        raise ValidationError(_("Your first check-in is on your first feedback day."))
+    score = questionnaires.questionnaire_score(code, answers)
+    _enrollment_lock(enrollment)
+    stored = [int(v) for _n, v in sorted(score.item_scores.items())]
+    latest = (
+        QuestionnaireResponse.objects.filter(enrollment=enrollment, code=code, due_on=day)
+        .order_by("-completed_at", "-pk")
+        .first()
+    )
+    if latest is not None and [int(v) for v in latest.answers] == stored:
+        return latest
+    return questionnaire_submit(
+        enrollment=enrollment,
+        code=code,
+        moment=QuestionnaireResponse.Moment.MODULE,
+        answers=answers,
+        due_on=day,
+    )
 
 
 # --- Getting in, intake, enrollment, tailoring, sessions, end of program (issue 4, staff side) ----
@@ -1380,25 +1420,28 @@ def questionnaire_score_enter(
 ) -> QuestionnaireResponse:
     """Keep a total the therapist entered (a paper form, or a licensed questionnaire whose texts
     the clinic has not loaded), validated and interpreted by the programs app's scoring. One
-    score per questionnaire and moment (start or end). An end score of a questionnaire that
+    score per questionnaire and moment (start, end, or the mid-treatment measurement the schedule
+    asks after a module). An end score of a questionnaire that
     also has a start moment, filed while that start score is missing, is refused unless
     ``end_without_start`` confirms it (a start score filed as the end is easily done)."""
-    if moment not in (QuestionnaireResponse.Moment.START, QuestionnaireResponse.Moment.END):
-        raise ValidationError({"moment": _("Choose start or end.")})
     version = enrollment.version
-    codes = (
-        version.questionnaires_start
-        if moment == QuestionnaireResponse.Moment.START
-        else version.questionnaires_end
-    )
+    if moment == QuestionnaireResponse.Moment.MODULE:
+        # The mid-treatment measurement of the schedule (after module N), for a paper form or a
+        # licensed questionnaire whose texts the clinic has not loaded.
+        codes = [c for wanted in measurement.after_module(version).values() for c in wanted]
+    elif moment in (QuestionnaireResponse.Moment.START, QuestionnaireResponse.Moment.END):
+        codes = (
+            version.questionnaires_start
+            if moment == QuestionnaireResponse.Moment.START
+            else version.questionnaires_end
+        )
+    else:
+        raise ValidationError({"moment": _("Choose start or end.")})
     if code not in codes:
         raise ValidationError({"code": _("This questionnaire is not asked at that moment in this program.")})
     threshold = None
     if code == questionnaires.CIS_FATIGUE:
-        licensed = programs_selectors.licensed_instrument_for(
-            clinic_id=enrollment.clinic_id, code=code, language=version.language
-        )
-        threshold = licensed.severe_threshold if licensed is not None else None
+        threshold = stepped_care.enrollment_thresholds(enrollment)[0].value
     try:
         score = questionnaires.questionnaire_score_entered(code=code, total=total, severe_threshold=threshold)
     except ValidationError as exc:
@@ -1479,8 +1522,9 @@ def stepped_care_decide(
     _enrollment_lock(enrollment)
     if SteppedCareDecision.objects.filter(enrollment=enrollment).exists():
         raise ValidationError(_("The decision for this enrollment has already been recorded."))
-    advice = stepped_care.advice_from_responses(
-        QuestionnaireResponse.objects.filter(enrollment=enrollment, moment=QuestionnaireResponse.Moment.END)
+    advice = stepped_care.advice_for_enrollment(
+        enrollment,
+        QuestionnaireResponse.objects.filter(enrollment=enrollment, moment=QuestionnaireResponse.Moment.END),
     )
     action = "step_up" if decision == SteppedCareDecision.Decision.STEP_UP else "complete"
     _enrollment_transition(
@@ -1516,6 +1560,45 @@ def stepped_care_decide(
         request=request,
         action=Action.CREATE,
         object_type="stepped_care_decision",
+        object_id=record.pk,
+        patient=enrollment.patient,
+    )
+    return record
+
+
+@transaction.atomic
+def early_warning_decide(
+    *, enrollment: Enrollment, staff: StaffMember, decision: str, request=None, today=None
+) -> EarlyWarningDecision:
+    """Record what the therapist decided about the early warning that shows now (call, adapt the
+    plan, step up early, carry on), with its figures as shown; from then on the warning no longer
+    shows for this enrollment. Refused when no warning shows (a second tab, a stale page)."""
+    if decision not in EarlyWarningDecision.Decision.values:
+        raise ValidationError({"decision": _("Choose what you decided.")})
+    _enrollment_lock(enrollment)
+    if EarlyWarningDecision.objects.filter(enrollment=enrollment).exists():
+        raise ValidationError(_("A decision about this warning has already been recorded."))
+    warning = measurement.early_warning(
+        enrollment,
+        QuestionnaireResponse.objects.filter(enrollment=enrollment),
+        today or timezone.localdate(),
+    )
+    if warning is None:
+        raise ValidationError(_("There is no early warning for this patient now."))
+    record = EarlyWarningDecision(
+        enrollment=enrollment,
+        kind=warning.kind,
+        decision=decision,
+        figures=warning.as_dict(),
+        decided_by=staff,
+    )
+    record.full_clean()
+    record.save()
+    _audit(
+        staff=staff,
+        request=request,
+        action=Action.CREATE,
+        object_type="early_warning_decision",
         object_id=record.pk,
         patient=enrollment.patient,
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from patients import views, views_patient, views_public, views_reports, views_staff
+from patients import views, views_measurement, views_patient, views_public, views_reports, views_staff
 
 app_name = "patients"
 
@@ -28,6 +28,7 @@ urlpatterns += [
     path("me/diaries/<slug:diary_slug>/", views_patient.diary_detail, name="diary_detail"),
     path("me/diaries/<slug:diary_slug>/write/", views_patient.diary_write, name="diary_write"),
     path("me/questionnaires/", views_patient.questionnaire_list, name="questionnaires"),
+    path("me/check-in/", views_measurement.check_in, name="check_in"),
     path(
         "me/questionnaires/<str:moment>/<str:code>/",
         views_patient.questionnaire_fill,
@@ -82,6 +83,11 @@ urlpatterns += [
     ),
     path(_ENROLLMENT + "status/", views_staff.staff_enrollment_status, name="staff_enrollment_status"),
     path(_ENROLLMENT + "rhythm/", views_staff.staff_enrollment_cadence, name="staff_enrollment_cadence"),
+    path(
+        _ENROLLMENT + "early-warning/",
+        views_staff.staff_early_warning_decide,
+        name="staff_early_warning_decide",
+    ),
     path(_ENROLLMENT + "tailor/", views_staff.staff_enrollment_tailor, name="staff_enrollment_tailor"),
     path(_ENROLLMENT + "tailor/step/", views_staff.staff_step_override, name="staff_step_override"),
     path(_ENROLLMENT + "tailor/module/", views_staff.staff_module_state, name="staff_module_state"),

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from icbt.roles import roles_of
-from patients import charts, selectors, services
+from patients import charts, charts_measurement, selectors, services
 from patients.forms_patient import PatientAssignmentForm, PatientDiaryForm
 from patients.models import AssignmentAnswer
 from patients.progress import next_action, progress_for, questionnaire_moment
@@ -90,7 +90,9 @@ def home(request):
     unread = selectors.unread_feedback_count(enrollment=enrollment)
     action = next_action(progress, unread_feedback=unread)
     action_url = feedback_item_url = ""
-    if action.kind == "feedback":
+    if action.kind == "checkin":
+        action_url = reverse("patients:check_in")
+    elif action.kind == "feedback":
         action_url = _messages_url()
         feedback_item_url = _feedback_item_url(enrollment)
     elif action.kind == "diary":
@@ -442,6 +444,11 @@ def _questionnaire_step(request, enrollment, progress, place, state):
                 presentation=presentation,
                 answers=services.questionnaire_draft_get(enrollment=enrollment, **where),
             )
+    if response is not None and request.method == "POST" and presentation.available:
+        if _keep_safety_answer(
+            request, enrollment, presentation, step.questionnaire, questionnaire_moment(progress, step), step
+        ):
+            return redirect(step_url(step))
     if request.method == "GET":
         # A licensed questionnaire whose texts the clinic has not loaded: the therapist asks it,
         # and for the patient the step is done.
@@ -458,6 +465,26 @@ def _questionnaire_step(request, enrollment, progress, place, state):
             "form_buttons_template": T + "includes/questionnaire_buttons.html",
         },
     )
+
+
+def _keep_safety_answer(request, enrollment, presentation, code, moment, step):
+    """A questionnaire answered again (a second tab, a page kept open): the new answers are kept
+    only when they carry a safety flag (item 9 above 0), so that answer takes the urgent path and
+    is never lost; otherwise the first answer stands. Returns the kept response or None."""
+    form = QuestionnaireForm(request.POST, presentation=presentation)
+    if not form.is_valid() or "self_harm" not in form.score().flag_codes:
+        return None
+    try:
+        return services.questionnaire_submit(
+            enrollment=enrollment,
+            code=code,
+            moment=moment,
+            answers=form.answers(),
+            step=step,
+            scoring_options=dict(presentation.scoring_options),
+        )
+    except ValidationError:
+        return None
 
 
 def _result_context(enrollment, response) -> dict:
@@ -502,6 +529,21 @@ def questionnaire_fill(request, moment, code):
     enrollment = _enrollment(request)
     progress = progress_for(enrollment)
     if (moment, code) not in progress.questionnaires_due():
+        if request.method == "POST":
+            licensed = licensed_instrument_for(
+                clinic_id=enrollment.clinic_id, code=code, language=enrollment.version.language
+            )
+            presentation = questionnaires.questionnaire_presentation(
+                code, enrollment.version.language, licensed=licensed
+            )
+            if presentation.available:
+                kept = _keep_safety_answer(request, enrollment, presentation, code, moment, None)
+                if kept is not None:
+                    return render(
+                        request,
+                        T + "questionnaire_fill.html",
+                        {"enrollment": enrollment, "code": code, **_result_context(enrollment, kept)},
+                    )
         answered = next(
             (
                 r
@@ -581,6 +623,7 @@ def questionnaire_list(request):
         {
             "enrollment": enrollment,
             "groups": charts.questionnaire_charts(responses),
+            "weekly": charts_measurement.patient_weekly(enrollment, responses),
             "crisis": flagged,
             "crisis_instructions": enrollment.clinic.crisis_instructions,
             "due": progress_for(enrollment).questionnaires_due(),

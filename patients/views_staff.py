@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -19,7 +20,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from icbt.access import require_staff_role
 from icbt.audit import audit_record_shown
 from icbt.submissions import submitted_once
-from patients import intake_criteria, selectors, services, stepped_care, timeline
+from patients import (
+    charts_measurement,
+    intake_criteria,
+    measurement,
+    selectors,
+    services,
+    stepped_care,
+    timeline,
+)
 from patients.access import intake_request_get_for_user, patient_get_for_user, referral_get_for_user
 from patients.forms import PatientInviteForm
 from patients.forms_intake import (
@@ -31,6 +40,7 @@ from patients.forms_intake import (
 from patients.forms_staff import (
     CadenceForm,
     CompleteForm,
+    EarlyWarningDecisionForm,
     EnrollmentForm,
     EnrollmentStatusForm,
     ModuleStateForm,
@@ -579,17 +589,21 @@ def _end_page(
         "patient": patient,
         "enrollment": enrollment,
         "rows": rows,
-        "entry_form": entry_form or QuestionnaireEntryForm(codes=codes),
+        "entry_form": entry_form
+        or QuestionnaireEntryForm(
+            codes=codes, mid_treatment=bool(measurement.after_module(enrollment.version))
+        ),
         "stepped_care": stepped_care.applies_to(program_slug),
         "decision": selectors.stepped_care_decision_for(enrollment=enrollment),
     }
     if context["stepped_care"]:
-        context["advice"] = stepped_care.advice_from_responses(
-            [r["end"] for r in rows if r["end"] is not None]
+        context["advice"] = stepped_care.advice_for_enrollment(
+            enrollment, [r["end"] for r in rows if r["end"] is not None]
         )
         context["decision_form"] = decision_form or SteppedCareDecisionForm(
             open_items=_open_items(enrollment)
         )
+        context["mid_advice"] = _mid_advice(enrollment)
     else:
         context["complete_form"] = complete_form or CompleteForm(open_items=_open_items(enrollment))
     return render(request, "patients/staff/enrollment_end.html", context, status=status)
@@ -655,7 +669,9 @@ def staff_questionnaire_enter(request, pk, enrollment_id):
     codes = list(
         dict.fromkeys([*enrollment.version.questionnaires_end, *enrollment.version.questionnaires_start])
     )
-    form = QuestionnaireEntryForm(request.POST, codes=codes)
+    form = QuestionnaireEntryForm(
+        request.POST, codes=codes, mid_treatment=bool(measurement.after_module(enrollment.version))
+    )
     if form.is_valid():
         try:
             services.questionnaire_score_enter(
@@ -670,6 +686,47 @@ def staff_questionnaire_enter(request, pk, enrollment_id):
 
 
 # --- The overview (on the foundation's patient page) -----------------------------------------------
+
+
+def _mid_advice(enrollment):
+    """The stepped-care rule on the mid-treatment CIS / RAND-36 scores, when there are any."""
+    if enrollment is None or not stepped_care.applies_to(enrollment.version.program.slug):
+        return None
+    mid = selectors.mid_treatment_responses(enrollment=enrollment, codes=stepped_care.OUTCOME_CODES)
+    return stepped_care.advice_for_enrollment(enrollment, mid, moment="module") if mid else None
+
+
+def _early_warning(enrollment):
+    """The early warning that shows now for ``enrollment`` (None when none, or when decided), and
+    the decision recorded about it."""
+    if enrollment is None or not enrollment.version.measurement_schedule:
+        return None, None
+    decision = selectors.early_warning_decision_for(enrollment=enrollment)
+    if decision is not None:
+        return None, decision
+    responses = list(selectors.questionnaire_responses_for(enrollment=enrollment))
+    return measurement.early_warning(enrollment, responses, timezone.localdate()), None
+
+
+@login_required
+@require_POST
+def staff_early_warning_decide(request, pk, enrollment_id):
+    """Record what the therapist decided about the early warning (see patients.measurement)."""
+    staff, patient = _patient(request, pk, write=True, object_type="enrollment", object_id=enrollment_id)
+    enrollment = selectors.enrollment_get(patient=patient, pk=enrollment_id)
+    form = EarlyWarningDecisionForm(request.POST)
+    if form.is_valid():
+        try:
+            services.early_warning_decide(
+                enrollment=enrollment, staff=staff, decision=form.cleaned_data["decision"], request=request
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Your decision is recorded. The warning no longer shows."))
+    else:
+        messages.error(request, _("Choose what you decided."))
+    return redirect(reverse("patients:staff_patient_detail", kwargs={"pk": patient.pk}) + "#early-warning")
 
 
 def overview_context(request, patient) -> dict:
@@ -687,6 +744,7 @@ def overview_context(request, patient) -> dict:
     for event in events:
         event.text = timeline.describe(event, names=names, programs=programs, steps=steps)
     intakes = selectors.intakes_for(patient=patient)
+    warning, warning_decision = _early_warning(enrollment)
     return {
         "enrollment": enrollment,
         "progress": progress,
@@ -699,4 +757,9 @@ def overview_context(request, patient) -> dict:
         if enrollment
         else "",
         "stepped_care": stepped_care.applies_to(enrollment.version.program.slug) if enrollment else False,
+        "mid_advice": _mid_advice(enrollment),
+        "scores_chart": charts_measurement.staff_scores_for(enrollment, only_measured=True),
+        "early_warning": warning,
+        "early_warning_decision": warning_decision,
+        "early_warning_form": EarlyWarningDecisionForm(),
     }

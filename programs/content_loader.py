@@ -256,6 +256,8 @@ class ParsedLanguage:
     public_markdown: str = ""
     questionnaires_start: list[str] = field(default_factory=list)
     questionnaires_end: list[str] = field(default_factory=list)
+    # {"weekly_check_in": code or "", "after_module": {"3": [codes]}}
+    measurement_schedule: dict = field(default_factory=dict)
     diaries: list[ParsedDiary] = field(default_factory=list)
     modules: list[ParsedModule] = field(default_factory=list)
     feedback: list[ParsedFeedback] = field(default_factory=list)
@@ -596,7 +598,7 @@ class _LanguageReader:
             return p
         c.keys(
             manifest,
-            {"slug", "language", "title", "tagline", "questionnaires", "diaries", "modules"},
+            {"slug", "language", "title", "tagline", "questionnaires", "measurements", "diaries", "modules"},
             {"slug", "language", "title", "diaries", "modules"},
             "manifest",
         )
@@ -614,6 +616,7 @@ class _LanguageReader:
         self.read_questionnaires(manifest)
         self.read_diaries(manifest)
         self.read_modules(manifest)
+        self.read_measurements(manifest)
         public = self.parsed.directory / "public.md"
         if public.is_file():
             _rel, p.public_markdown = self.read_file(LineDict({"file": "public.md"}), "file", "public page")
@@ -686,7 +689,7 @@ class _LanguageReader:
             codes = c.listing(node, moment, f"questionnaires {moment}", required=False)
             valid = []
             for i, code in enumerate(codes):
-                if code not in questionnaires.INSTRUMENTS:
+                if code not in questionnaires.INSTRUMENTS or code in questionnaires.CHECK_IN_CODES:
                     c.error(
                         codes.line_of(i),
                         f"questionnaires {moment}: unknown questionnaire {code!r} "
@@ -695,6 +698,51 @@ class _LanguageReader:
                 else:
                     valid.append(code)
             setattr(self.parsed, f"questionnaires_{moment}", valid)
+
+    def read_measurements(self, manifest: LineDict):
+        """The measurement schedule beyond start and end: a weekly check-in (one of the check-in
+        instruments) and questionnaires after module N (asked once that module is complete)."""
+        c = self.check
+        node = manifest.get("measurements")
+        if node is None:
+            return
+        node = c.mapping(node, manifest.line_of("measurements"), "measurements")
+        if node is None:
+            return
+        c.keys(node, {"weekly_check_in", "after_module"}, set(), "measurements")
+        schedule = {"weekly_check_in": "", "after_module": {}}
+        check_in = node.get("weekly_check_in")
+        if check_in is not None:
+            if check_in not in questionnaires.CHECK_IN_CODES:
+                c.error(
+                    node.line_of("weekly_check_in"),
+                    "measurements weekly_check_in: must be one of "
+                    + ", ".join(questionnaires.CHECK_IN_CODES),
+                )
+            else:
+                schedule["weekly_check_in"] = check_in
+        numbers = {m.number for m in self.parsed.modules}
+        entries = c.listing(node, "after_module", "measurements after_module", required=False)
+        for i, entry in enumerate(entries):
+            where = f"measurements after_module {i + 1}"
+            entry = c.mapping(entry, entries.line_of(i), where)
+            if entry is None:
+                continue
+            c.keys(entry, {"module", "questionnaires"}, {"module", "questionnaires"}, where)
+            number = c.integer(entry, "module", where, low=1)
+            if number is not None and number not in numbers:
+                c.error(entry.line_of("module"), f"{where}: there is no module {number}")
+                continue
+            codes = c.listing(entry, "questionnaires", where)
+            valid = []
+            for j, code in enumerate(codes):
+                if code not in questionnaires.INSTRUMENTS or code in questionnaires.CHECK_IN_CODES:
+                    c.error(codes.line_of(j), f"{where}: unknown questionnaire {code!r}")
+                else:
+                    valid.append(code)
+            if number is not None:
+                schedule["after_module"][str(number)] = valid
+        self.parsed.measurement_schedule = schedule
 
     def read_diaries(self, manifest: LineDict):
         c = self.check
@@ -842,7 +890,10 @@ class _LanguageReader:
             step.definition = {"diary": step.diary}
         elif kind == "questionnaire":
             step.questionnaire = str(node.get("questionnaire"))
-            if step.questionnaire not in questionnaires.INSTRUMENTS:
+            if (
+                step.questionnaire not in questionnaires.INSTRUMENTS
+                or step.questionnaire in questionnaires.CHECK_IN_CODES
+            ):
                 c.error(
                     node.line_of("questionnaire"), f"{where}: unknown questionnaire {step.questionnaire!r}"
                 )
@@ -866,6 +917,14 @@ class _LanguageReader:
         skeleton["questionnaires"] = (
             (tuple(p.questionnaires_start), tuple(p.questionnaires_end)),
             manifest.line_of("questionnaires"),
+        )
+        schedule = p.measurement_schedule or {}
+        skeleton["measurements"] = (
+            (
+                schedule.get("weekly_check_in", ""),
+                tuple(sorted((k, tuple(v)) for k, v in schedule.get("after_module", {}).items())),
+            ),
+            manifest.line_of("measurements"),
         )
         diary_nodes = manifest.get("diaries") if isinstance(manifest.get("diaries"), LineList) else LineList()
         skeleton["diaries"] = (tuple(d.slug for d in p.diaries), manifest.line_of("diaries"))

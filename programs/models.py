@@ -54,6 +54,9 @@ class ProgramVersion(models.Model):
     public_html = models.TextField(blank=True)
     questionnaires_start = models.JSONField(default=list, blank=True)
     questionnaires_end = models.JSONField(default=list, blank=True)
+    # Measurement during the program (manifest ``measurements``): {"weekly_check_in": code or "",
+    # "after_module": {"3": [codes]}}.
+    measurement_schedule = models.JSONField(default=dict, blank=True)
     published_at = models.DateTimeField(_("published"))
 
     class Meta:

@@ -30,12 +30,21 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from programs.thresholds import default_threshold
+
 PHQ9 = "phq9"
 GAD7 = "gad7"
 RAND36_PF = "rand36_pf"
 PAIN_NRS = "pain_nrs"
 FATIGUE_NRS = "fatigue_nrs"
 CIS_FATIGUE = "cis_fatigue"
+CHECK_IN_FATIGUE = "checkin_fatigue"
+CHECK_IN_PAIN = "checkin_pain"
+CHECK_IN_CODES = (CHECK_IN_FATIGUE, CHECK_IN_PAIN)
+# Positions in a check-in's answers: the symptom (0-10), PHQ-9 items 1 and 2 (the PHQ-2, 0-3
+# each) and PHQ-9 item 9 (0-3), the safety question.
+CHECK_IN_SYMPTOM, CHECK_IN_PHQ_1, CHECK_IN_PHQ_2, CHECK_IN_ITEM_9 = 1, 2, 3, 4
+PHQ2_POSITIVE = 3  # a PHQ-2 total of 3 or more suggests depression
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,9 @@ class Instrument:
     bands: tuple[Band, ...] = ()
     # Option values allowed per item; None means the values of ``options``.
     allowed_values: frozenset | None = None
+    # Per language: the period the items ask about, as a sentence shown under the title (step
+    # titles in the program content name the same period, which the content tests check).
+    periods: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def item_count(self) -> int:
@@ -212,6 +224,10 @@ _PFIZER_NOTE_NL = (
 _FREQUENCY_INSTRUCTIONS_NL = "Hoe vaak heb je in de afgelopen 2 weken last gehad van de volgende problemen?"
 
 PHQ9_INSTRUMENT = Instrument(
+    periods={
+        "en": "These questions are about the past two weeks.",
+        "nl": "Deze vragen gaan over de afgelopen twee weken.",
+    },
     code=PHQ9,
     name="PHQ-9",
     short_name=_("Mood (PHQ-9)"),
@@ -275,6 +291,10 @@ PHQ9_INSTRUMENT = Instrument(
 )
 
 GAD7_INSTRUMENT = Instrument(
+    periods={
+        "en": "These questions are about the past two weeks.",
+        "nl": "Deze vragen gaan over de afgelopen twee weken.",
+    },
     code=GAD7,
     name="GAD-7",
     short_name=_("Worry and anxiety (GAD-7)"),
@@ -328,6 +348,10 @@ RAND36_CREDIT = (
 )
 
 RAND36_PF_INSTRUMENT = Instrument(
+    periods={
+        "en": "These questions are about what your health lets you do these days.",
+        "nl": "Deze vragen gaan over wat je gezondheid je op dit moment laat doen.",
+    },
     code=RAND36_PF,
     name="RAND-36 physical functioning",
     short_name=_("Physical functioning (RAND-36)"),
@@ -371,6 +395,7 @@ RAND36_PF_INSTRUMENT = Instrument(
 _NRS_OPTIONS = tuple(Option(v, {"en": str(v)}) for v in range(11))
 
 PAIN_NRS_INSTRUMENT = Instrument(
+    periods={"en": "This question is about the past week.", "nl": "Deze vraag gaat over de afgelopen week."},
     code=PAIN_NRS,
     name="Pain intensity (0-10)",
     short_name=_("Pain (0-10)"),
@@ -395,6 +420,7 @@ PAIN_NRS_INSTRUMENT = Instrument(
 )
 
 FATIGUE_NRS_INSTRUMENT = Instrument(
+    periods={"en": "This question is about the past week.", "nl": "Deze vraag gaat over de afgelopen week."},
     code=FATIGUE_NRS,
     name="Fatigue (0-10)",
     short_name=_("Fatigue (0-10)"),
@@ -418,9 +444,15 @@ FATIGUE_NRS_INSTRUMENT = Instrument(
     max_total=10,
 )
 
+# The published severe-fatigue threshold; a clinic's licensed file or the installation's setting
+# may differ (programs.thresholds holds the rule).
 CIS_DEFAULT_SEVERE_THRESHOLD = 35
 
 CIS_FATIGUE_INSTRUMENT = Instrument(
+    periods={
+        "en": "These questions are about the past two weeks.",
+        "nl": "Deze vragen gaan over de afgelopen twee weken.",
+    },
     code=CIS_FATIGUE,
     name="CIS fatigue severity",
     short_name=_("Fatigue severity (CIS)"),
@@ -442,6 +474,53 @@ CIS_FATIGUE_INSTRUMENT = Instrument(
     ),
 )
 
+
+def _check_in(code: str, name: str, short_name, symptom: Item) -> Instrument:
+    """A weekly check-in of under a minute: the program's symptom (0-10, past week), the PHQ-2
+    (PHQ-9 items 1 and 2) and PHQ-9 item 9 on its own as the safety question. The PHQ items keep
+    their wording and answer options (free to reproduce, translate and display)."""
+    phq = {item.number: item for item in PHQ9_INSTRUMENT.items}
+    return Instrument(
+        code=code,
+        name=name,
+        short_name=short_name,
+        instructions={
+            "en": "Four short questions: one about your week, two about your mood and one about how "
+            "safe you feel. It takes less than a minute.",
+            "nl": "Vier korte vragen: een over je week, twee over je stemming en een over hoe veilig "
+            "je je voelt. Het duurt minder dan een minuut.",
+        },
+        items=(
+            Item(CHECK_IN_SYMPTOM, symptom.text),
+            Item(CHECK_IN_PHQ_1, phq[1].text),
+            Item(CHECK_IN_PHQ_2, phq[2].text),
+            Item(CHECK_IN_ITEM_9, phq[9].text),
+        ),
+        options=PHQ9_INSTRUMENT.options,
+        allowed_values=frozenset(range(11)),
+        licence_note="Symptom scale: wording by the icbt project. PHQ items: Pfizer, free to use.",
+        licence_notes={
+            "nl": "Klachtenschaal: eigen woorden van het icbt-project. PHQ-vragen: Pfizer, vrij te gebruiken."
+        },
+        titles={"nl": "Wekelijkse check-in"},
+        min_total=0,
+        max_total=10,
+        periods={
+            "en": "The first question is about the past week; the mood questions, as always, about the "
+            "past two weeks.",
+            "nl": "De eerste vraag gaat over de afgelopen week; de vragen over je stemming, zoals altijd, "
+            "over de afgelopen twee weken.",
+        },
+    )
+
+
+CHECK_IN_FATIGUE_INSTRUMENT = _check_in(
+    CHECK_IN_FATIGUE, "Weekly check-in (fatigue)", _("Weekly check-in"), FATIGUE_NRS_INSTRUMENT.items[0]
+)
+CHECK_IN_PAIN_INSTRUMENT = _check_in(
+    CHECK_IN_PAIN, "Weekly check-in (pain)", _("Weekly check-in"), PAIN_NRS_INSTRUMENT.items[0]
+)
+
 INSTRUMENTS: dict[str, Instrument] = {
     i.code: i
     for i in (
@@ -451,8 +530,12 @@ INSTRUMENTS: dict[str, Instrument] = {
         PAIN_NRS_INSTRUMENT,
         FATIGUE_NRS_INSTRUMENT,
         CIS_FATIGUE_INSTRUMENT,
+        CHECK_IN_FATIGUE_INSTRUMENT,
+        CHECK_IN_PAIN_INSTRUMENT,
     )
 }
+# The 0-10 symptom scale each check-in shares with a start/end questionnaire (its baseline).
+CHECK_IN_SYMPTOM_SCALE = {CHECK_IN_FATIGUE: FATIGUE_NRS, CHECK_IN_PAIN: PAIN_NRS}
 
 
 def band_label(code: str, band: str) -> str:
@@ -565,7 +648,7 @@ def _score_cis(
 
 
 def _cis_score(total: int, severe_threshold: int | None, *, item_scores=None, entered=False) -> Score:
-    threshold = severe_threshold or CIS_DEFAULT_SEVERE_THRESHOLD
+    threshold = severe_threshold or default_threshold(CIS_FATIGUE).value
     severe = total >= threshold
     return Score(
         code=CIS_FATIGUE,
@@ -602,7 +685,48 @@ def validate_reverse_positions(positions, *, item_count: int = 8) -> list[int]:
     return list(positions)
 
 
+def _score_check_in(instrument: Instrument, answers: dict[int, int]) -> Score:
+    """The total is the symptom score (0-10); the PHQ-2 is read from the answers (``phq2``);
+    item 9 above 0 raises the same self-harm flag as in the PHQ-9, so it takes the urgent path."""
+    highest = {CHECK_IN_SYMPTOM: 10, CHECK_IN_PHQ_1: 3, CHECK_IN_PHQ_2: 3, CHECK_IN_ITEM_9: 3}
+    clean = dict(answers)  # complete and 0-10 already (check_answers)
+    for number, high in highest.items():
+        if clean[number] > high:
+            raise ValidationError(
+                _("Item %(item)s: %(value)s is out of range.") % {"item": number, "value": clean[number]}
+            )
+    flags = ()
+    if clean[CHECK_IN_ITEM_9] > 0:
+        flags = (
+            Flag(
+                "self_harm",
+                _(
+                    "The safety question (thoughts of being better off dead or of self-harm) was "
+                    "answered above 0: contact the patient soon."
+                ),
+            ),
+        )
+    return Score(
+        code=instrument.code,
+        total=clean[CHECK_IN_SYMPTOM],
+        min_total=0,
+        max_total=10,
+        higher_is_better=False,
+        flags=flags,
+        item_scores=clean,
+    )
+
+
+def phq2(answers) -> int | None:
+    """The PHQ-2 total (0-6) of a check-in's stored answers, None when they are not there."""
+    if not answers or len(answers) < CHECK_IN_PHQ_2:
+        return None
+    return int(answers[CHECK_IN_PHQ_1 - 1]) + int(answers[CHECK_IN_PHQ_2 - 1])
+
+
 SCORERS = {
+    CHECK_IN_FATIGUE: _score_check_in,
+    CHECK_IN_PAIN: _score_check_in,
     PHQ9: _score_sum_with_bands,
     GAD7: _score_sum_with_bands,
     RAND36_PF: _score_rand36_pf,
@@ -721,6 +845,7 @@ class Presentation:
     options: tuple[tuple[int, str], ...]
     licence_note: str
     scoring_options: Mapping = field(default_factory=dict)
+    period: str = ""
 
 
 def questionnaire_presentation(code: str, language: str, *, licensed=None) -> Presentation:
@@ -751,6 +876,7 @@ def questionnaire_presentation(code: str, language: str, *, licensed=None) -> Pr
             tuple((o["value"], o["label"]) for o in licensed.options),
             licensed.licence_note,
             {"reverse_scored": list(licensed.reverse_scored), "severe_threshold": licensed.severe_threshold},
+            instrument.periods.get(language) or instrument.periods.get("en", ""),
         )
     translated = all(language in item.text for item in instrument.items)
     title = instrument.titles.get(language) or instrument.name
@@ -784,4 +910,5 @@ def questionnaire_presentation(code: str, language: str, *, licensed=None) -> Pr
         tuple((item.number, item.label(lang)) for item in instrument.items),
         tuple((o.value, o.label(lang)) for o in instrument.options),
         instrument.licence_notes.get(lang) or instrument.licence_note,
+        period=instrument.periods.get(lang) or instrument.periods.get("en", ""),
     )

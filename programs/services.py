@@ -86,6 +86,7 @@ def _language_load(parsed: content_loader.ParsedLanguage, progress) -> LoadResul
         public_html=rendering.render_markdown(parsed.public_markdown),
         questionnaires_start=parsed.questionnaires_start,
         questionnaires_end=parsed.questionnaires_end,
+        measurement_schedule=parsed.measurement_schedule,
         published_at=timezone.now(),
     )
     version.full_clean(validate_unique=False, validate_constraints=False)

@@ -33,6 +33,7 @@ from icbt.roles import roles_of
 from messaging.models import Message
 from messaging.scans import add_working_days
 from messaging.selectors import feedback_due_on
+from patients import selectors as patient_selectors
 from patients.models import (
     AssignmentAnswer,
     CareShare,
@@ -58,6 +59,7 @@ KINDS = {
     "quiet": _("Went quiet"),
     "intake_request": _("Intake request"),
     "referral": _("Referral to you"),
+    "early_warning": _("Early warning"),
 }
 # The kinds a therapist can filter on; "feedback" covers due and overdue.
 FILTER_KINDS = {
@@ -69,11 +71,12 @@ FILTER_KINDS = {
     "quiet": _("Went quiet"),
     "intake_request": _("Intake requests"),
     "referral": _("Referrals"),
+    "early_warning": _("Early warnings"),
 }
 ORDERS = ("oldest", "newest")
 # Items that come from each patient's rhythm rather than from something waiting; the count in
 # the navigation leaves them out (see ``pending_count``).
-RHYTHM_KINDS = frozenset({"feedback_due", "feedback_overdue", "quiet"})
+RHYTHM_KINDS = frozenset({"feedback_due", "feedback_overdue", "quiet", "early_warning"})
 
 
 class SubqueryCount(Subquery):
@@ -308,13 +311,15 @@ class _Rhythm:
         "last_name",
         "email",
         "case_reference",
+        "measurement_schedule",
     )
     FIELDS = (
-        *__slots__[:-4],
+        *__slots__[:-5],
         "patient__user__first_name",
         "patient__user__last_name",
         "patient__user__email",
         "patient__case_reference",
+        "version__measurement_schedule",
     )
 
     @property
@@ -384,6 +389,12 @@ class WorkItems(Sequence):
             if entry.kind == "intake_request":
                 url = reverse("patients:staff_intake_request_detail", kwargs={"pk": entry.object_id})
                 label = self.titles.get(entry.ref, "")
+            elif entry.kind == "early_warning":
+                url = (
+                    reverse("patients:staff_patient_detail", kwargs={"pk": entry.patient_id})
+                    + "#early-warning"
+                )
+                label = str(entry.label()) if entry.label else ""
             elif entry.kind == "referral":
                 referral = self.referrals[entry.object_id]
                 url = reverse("patients:staff_referral_detail", kwargs={"pk": referral.pk})
@@ -564,6 +575,25 @@ def worklist(
             _Entry("referral", referral.created_at, None, referral.patient_id, object_id=referral.pk)
         )
 
+    # 8. Early warnings from the weekly check-ins (patients.measurement): not improving or went
+    # quiet, until the therapist records a decision. One query, only when a program of the
+    # caseload has a weekly check-in.
+    measured = [pk for pk, e in enrollments.items() if e.measurement_schedule]
+    for enrollment_id, patient_id, warning in (
+        patient_selectors.early_warnings_for(enrollments=measured, today=today) if measured else []
+    ):
+        if enrollment_id in patient_of:
+            entries.append(
+                _Entry(
+                    "early_warning",
+                    _local_midnight(today),
+                    enrollment_id,
+                    patient_id,
+                    flagged=True,
+                    label=partial(_early_warning_text, warning),
+                )
+            )
+
     counts: dict[str, int] = {key: 0 for key in FILTER_KINDS}
     for entry in entries:
         counts[entry.filter_kind] += 1
@@ -615,6 +645,10 @@ def _patient_choices(entries, names, referrals) -> list[tuple[int, str]]:
 
 def _feedback_due_text(day: date) -> str:
     return _("Feedback was due on %(day)s") % {"day": date_format(day, "D j M")}
+
+
+def _early_warning_text(warning) -> str:
+    return f"{warning.label}: {warning.figures} {warning.rule}"
 
 
 def _quiet_text(days: int) -> str:

@@ -229,7 +229,7 @@ def test_journey_2_intake_enrollment_invitation_and_start(
     page.goto("/me/")
     page.get_by_role("link", name="Start: Welcome to Master your Fatigue").click()
     visit(page, None, "first-step")
-    assert "Step 1 of 16" in main_text(page)
+    assert "Step 1 of 17" in main_text(page)
     therapist.goto(patient_url)
     assert "active" in main_text(therapist)
     story["started"] = True
@@ -270,9 +270,9 @@ def step_kind(page) -> str:
     return next((kind for kind, button in STEP_KIND_BUTTONS.items() if button in labels), "page")
 
 
-RAND = "Questionnaire: your physical functioning"
-NRS = "Questionnaire: how tired are you today?"
-PHQ = "Questionnaire: your mood"
+RAND = "Questionnaire: your physical functioning these days"
+NRS = "Questionnaire: how tired were you in the past week?"
+PHQ = "Questionnaire: your mood over the past two weeks"
 
 
 def answers(points: int, items: int) -> dict:
@@ -337,7 +337,7 @@ def test_journey_3_module_one_assignments_a_week_of_diaries_and_the_graph(signed
     # Module 1 done, module 2 opens and 'Next' goes straight on to it.
     assert "/me/steps/sleep-wake-cycle/intro/" in page.url, page.url
     visit(page, "/me/modules/getting-started/", "module-1-done")
-    assert "16 of 16 steps done" in main_text(page)
+    assert "17 of 17 steps done" in main_text(page)
 
     # The rest of the week: the sleep-wake diary for the six days before today, filled in today.
     page.get_by_role("link", name="My diaries").click()

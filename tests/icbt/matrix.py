@@ -4,6 +4,7 @@ ROUTES = [
     Route("home", everyone(302, anonymous=200)),
     Route("healthz", everyone(200)),
     Route("favicon", everyone(301)),
+    Route("crisis_help", everyone(200), note="the crisis lines are open to everyone, signed in or not"),
     Route("personal_settings", signed_in(200)),
     Route("sign_in_history", signed_in(200), note="only the person's own sign-ins: the page takes no id"),
     Route("email_change", signed_in(200)),

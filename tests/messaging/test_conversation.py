@@ -34,7 +34,8 @@ def test_patient_without_a_program_sees_a_notice_and_the_crisis_instructions(wor
     world.clinic.save()
     page = client_for(world.patient_b.user).get(reverse("messaging:patient_conversation")).content.decode()
     assert "once your program has started" in page
-    assert "Call 112, or the crisis line on 0800-1234." in page
+    assert 'Call <a href="tel:112" class="crisis-phone">112</a>, or the crisis line on' in page
+    assert '<a href="tel:08001234" class="crisis-phone">0800-1234</a>.' in page
     assert not Conversation.objects.exists()
 
 
@@ -43,7 +44,8 @@ def test_the_message_box_says_it_is_not_for_emergencies(world, enrollment, clien
     world.clinic.save()
     page = client_for(world.patient_a.user).get(reverse("messaging:patient_conversation")).content.decode()
     assert "Not for emergencies" in page
-    assert "Call 112." in page
+    assert 'Call <a href="tel:112" class="crisis-phone">112</a>.' in page
+    assert "113 Suicide Prevention" in page
 
 
 def test_read_receipts_are_set_when_the_other_side_opens_the_conversation(world, enrollment, client_for):

@@ -144,6 +144,15 @@ ROUTES += [
         data=lambda w: {"action": "pause"},
     ),
     Route("patients:staff_enrollment_cadence", ONE_PATIENT, setup=_enrollment, kwargs=_enrollment_kwargs),
+    Route(
+        "patients:staff_early_warning_decide",
+        ONE_PATIENT_CHANGED,
+        setup=_enrollment,
+        kwargs=_enrollment_kwargs,
+        method="post",
+        data=lambda w: {"decision": "call"},
+        note="without a warning the decision is refused with a message (happy path: test_measurement)",
+    ),
     Route("patients:staff_enrollment_tailor", ONE_PATIENT, setup=_enrollment, kwargs=_enrollment_kwargs),
     Route(
         "patients:staff_step_override",
@@ -249,6 +258,12 @@ ROUTES += [
         note="B is enrolled too and still gets 404 on A's entry",
     ),
     Route("patients:questionnaires", ONLY_A, setup=_enrolled_a),
+    Route(
+        "patients:check_in",
+        ONLY_A,
+        setup=lambda w: sh.enroll(w.patient_a, sh.measured_version()),
+        note="a program without a weekly check-in gives 404 (tested in test_measurement)",
+    ),
     Route(
         "patients:questionnaire_fill",
         ONLY_A,

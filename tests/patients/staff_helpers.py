@@ -22,7 +22,15 @@ def tiny() -> ProgramVersion:
 
 
 def bare_version(
-    slug: str, *, title: str, language: str = "en", start=(), end=(), tagline: str = "", public_html: str = ""
+    slug: str,
+    *,
+    title: str,
+    language: str = "en",
+    start=(),
+    end=(),
+    tagline: str = "",
+    public_html: str = "",
+    measurement_schedule=None,
 ) -> ProgramVersion:
     """A published version without modules (enough for intake, enrollment and end-of-program
     rules). Inserting versions is allowed; only updates are refused by the content triggers."""
@@ -39,6 +47,7 @@ def bare_version(
         public_html=public_html,
         questionnaires_start=list(start),
         questionnaires_end=list(end),
+        measurement_schedule=measurement_schedule or {},
         published_at=timezone.now(),
     )
 
@@ -144,3 +153,16 @@ def add_patients(clinic, therapist, count, prefix="extra"):
         for i in range(count)
     )
     return Patient.objects.bulk_create(Patient(user=u, clinic=clinic, therapist=therapist) for u in users)
+
+
+def measured_version(program: str = "master-your-pain", *, after_module=None) -> ProgramVersion:
+    """A bare version with a weekly check-in and, optionally, questionnaires after a module."""
+    check_in = "checkin_pain" if program == "master-your-pain" else "checkin_fatigue"
+    symptom = "pain_nrs" if program == "master-your-pain" else "fatigue_nrs"
+    return bare_version(
+        program,
+        title=program,
+        start=[symptom, "phq9"],
+        end=[symptom, "phq9"],
+        measurement_schedule={"weekly_check_in": check_in, "after_module": after_module or {}},
+    )

@@ -63,7 +63,10 @@ def test_phq9_item_9_shows_a_kind_message_with_the_crisis_instructions_and_flags
     assert "self_harm" in stored.flags and stored.is_urgent
     html = client.get(PHQ_URL).content.decode()
     assert "Thank you for your honest answer" in html
-    assert "Call the crisis line of Alpha Clinic: 0800-1234." in html
+    assert (
+        'Call the crisis line of Alpha Clinic: <a href="tel:08001234" class="crisis-phone">0800-1234</a>.'
+        in html
+    )
     assert "Call the crisis line" in client.get(reverse("patients:questionnaires")).content.decode()
 
 

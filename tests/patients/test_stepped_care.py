@@ -117,6 +117,8 @@ def test_step_up_is_recorded_with_the_advice_and_the_reason(world, enrollment):
         "pf_threshold": 70,
         "cis_severe": True,
         "pf_impaired": False,
+        "cis_threshold_source": "published",
+        "pf_threshold_source": "published",
     }
     assert "face-to-face" not in sh.raw_column(SteppedCareDecision, "reason", decision.pk)
     kinds = sh.timeline_kinds(world.patient_a)
@@ -201,3 +203,120 @@ def test_other_programs_end_with_complete(world, client_for):
     assert client.post(url, {"reason": "All modules done"}).status_code == 302
     enrollment.refresh_from_db()
     assert enrollment.status == Enrollment.Status.COMPLETED
+
+
+# --- One source for the thresholds: the clinic's licensed file, else the setting, else published ---
+
+LICENSED_CIS_40 = """\
+instrument: cis_fatigue
+language: en
+title: Fatigue questionnaire (licensed)
+licence: Licensed to the test clinic.
+options: [{value: 1, label: "1"}, {value: 2, label: "2"}, {value: 3, label: "3"}, {value: 4, label: "4"},
+          {value: 5, label: "5"}, {value: 6, label: "6"}, {value: 7, label: "7"}]
+reverse_scored: [2, 5]
+severe_threshold: 40
+items: [one, two, three, four, five, six, seven, eight]
+"""
+
+
+def _load_licensed_40(world):
+    from programs import services as program_services
+
+    return program_services.licensed_instrument_load(
+        clinic=world.clinic, data=LICENSED_CIS_40.encode(), uploaded_by=world.admin.user
+    )
+
+
+def test_a_licensed_file_that_says_40_sets_both_the_band_and_the_advice(world, enrollment, client_for):
+    _load_licensed_40(world)
+    response = _enter(world, enrollment, "cis_fatigue", "38")
+    _enter(world, enrollment, "rand36_pf", "80")
+    # 38 is below the clinic's 40: not severe, and the advice agrees (with the setting's 35 it
+    # would have said "step up" beside a band that says "not severe").
+    assert response.band == "not_severe"
+    url = reverse(
+        "patients:staff_enrollment_end", kwargs={"pk": world.patient_a.pk, "enrollment_id": enrollment.pk}
+    )
+    html = client_for(world.therapist.user).get(url).content.decode()
+    assert "Advice: finish the program" in html
+    assert (
+        "CIS fatigue threshold used: 40 (from your clinic&#x27;s licensed questionnaire file (en))." in html
+    )
+    assert "RAND-36 physical functioning threshold used: 70 (the published value)." in html
+    decision = services.stepped_care_decide(
+        enrollment=enrollment, staff=world.therapist, decision="finish", reason="Doing well"
+    )
+    assert decision.advice["cis_threshold"] == 40 and decision.advice["cis_threshold_source"] == "licensed"
+
+
+def test_the_installation_setting_is_named_when_it_differs_from_the_published_value(
+    world, enrollment, client_for, settings
+):
+    settings.ICBT_STEPUP_RAND_PF_THRESHOLD = 65
+    _enter(world, enrollment, "cis_fatigue", "36")
+    url = reverse(
+        "patients:staff_enrollment_end", kwargs={"pk": world.patient_a.pk, "enrollment_id": enrollment.pk}
+    )
+    html = client_for(world.therapist.user).get(url).content.decode()
+    assert "CIS fatigue threshold used: 35 (the published value)." in html
+    assert "threshold used: 65 (from this installation&#x27;s setting ICBT_STEPUP_RAND_PF_THRESHOLD)." in html
+    assert "Advice: step up to face-to-face CBT" in html
+
+
+def test_the_mid_treatment_measurement_gives_an_early_signal(world, enrollment, client_for):
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    _load_licensed_40(world)
+    for code, total in (("cis_fatigue", Decimal("44")), ("rand36_pf", Decimal("85"))):
+        QuestionnaireResponse.objects.create(
+            enrollment=enrollment,
+            code=code,
+            moment="module",
+            answers=[],
+            total=total,
+            completed_at=timezone.now(),
+        )
+    client = client_for(world.therapist.user)
+    for url in (
+        reverse("patients:staff_patient_detail", kwargs={"pk": world.patient_a.pk}),
+        reverse(
+            "patients:staff_enrollment_end", kwargs={"pk": world.patient_a.pk, "enrollment_id": enrollment.pk}
+        ),
+    ):
+        html = client.get(url).content.decode()
+        assert "Likely to need face-to-face CBT: plan an early conversation" in html, url
+        assert "CIS fatigue threshold used: 40" in html
+
+
+def test_no_early_signal_without_a_mid_treatment_measurement(world, enrollment, client_for):
+    html = (
+        client_for(world.therapist.user)
+        .get(reverse("patients:staff_patient_detail", kwargs={"pk": world.patient_a.pk}))
+        .content.decode()
+    )
+    assert "data-mid-advice" not in html
+
+
+def test_a_mid_treatment_score_can_be_entered_from_paper_when_the_schedule_asks_it(world, client_for):
+    version = sh.measured_version(
+        "master-your-fatigue", after_module={"3": ["phq9", "cis_fatigue", "rand36_pf"]}
+    )
+    enrollment = sh.enroll(world.patient_b, version)
+    response = services.questionnaire_score_enter(
+        enrollment=enrollment, staff=world.therapist, code="cis_fatigue", moment="module", total="41"
+    )
+    assert response.moment == "module" and response.band == "severe"
+    with pytest.raises(ValidationError):  # not in the schedule after a module
+        services.questionnaire_score_enter(
+            enrollment=enrollment, staff=world.therapist, code="fatigue_nrs", moment="module", total="5"
+        )
+    html = (
+        client_for(world.therapist.user)
+        .get(reverse("patients:staff_patient_detail", kwargs={"pk": world.patient_b.pk}))
+        .content.decode()
+    )
+    assert "Likely to need face-to-face CBT: plan an early conversation" in html
+    assert "RAND-36 physical functioning, mid-treatment:" in html and "no score yet" in html

@@ -101,3 +101,43 @@ def test_a_therapist_can_preview_every_step_of_both_programs(world, client_for):
         ):
             failures.append(f"{step.version.language} {step.key}: {response.status_code}")
     assert not failures, failures
+
+
+# The period each instrument asks about, as step titles must name it.
+PERIOD_IN_TITLE = {
+    "en": {"two_weeks": "past two weeks", "week": "past week", "now": "these days"},
+    "nl": {"two_weeks": "afgelopen twee weken", "week": "afgelopen week", "now": "op dit moment"},
+}
+INSTRUMENT_PERIOD = {
+    "phq9": "two_weeks",
+    "gad7": "two_weeks",
+    "cis_fatigue": "two_weeks",
+    "pain_nrs": "week",
+    "fatigue_nrs": "week",
+    "rand36_pf": "now",
+}
+
+
+def test_questionnaire_titles_say_the_period_the_items_ask_about(content):
+    problems = []
+    for (program, language), parsed in sorted(content.items()):
+        for module in parsed.modules:
+            for step in module.steps:
+                if step.kind != "questionnaire":
+                    continue
+                phrase = PERIOD_IN_TITLE[language][INSTRUMENT_PERIOD[step.questionnaire]]
+                if phrase not in step.title.lower():
+                    problems.append(f"{program}/{language} {step.slug}: {step.title!r} lacks {phrase!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_instrument_states_its_period_in_both_languages():
+    from programs import questionnaires
+
+    for code, period in INSTRUMENT_PERIOD.items():
+        instrument = questionnaires.get_instrument(code)
+        for language in ("en", "nl"):
+            assert PERIOD_IN_TITLE[language][period] in instrument.periods[language], (code, language)
+        shown = questionnaires.questionnaire_presentation(code, "nl")
+        if shown.available:  # in English where the Dutch texts are not shipped
+            assert shown.period == instrument.periods["nl" if shown.translated else "en"], code

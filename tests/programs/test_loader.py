@@ -241,3 +241,35 @@ def test_program_content_with_an_alias_is_refused(content_root):
         services.program_content_load(root=content_root)
     assert "anchors and aliases" in exc.value.errors[0].message
     assert not ProgramVersion.objects.exists()
+
+
+def test_the_measurement_schedule_is_loaded_and_checked(content_root):
+    schedule = (
+        "measurements:\n  weekly_check_in: checkin_pain\n"
+        "  after_module:\n    - {module: 1, questionnaires: [phq9]}\ndiaries:"
+    )
+    for language in ("en", "nl"):
+        edit(content_root / f"tiny-program/{language}/manifest.yaml", "\ndiaries:", "\n" + schedule)
+    run(content_root)
+    version = ProgramVersion.objects.get(program__slug="tiny-program", language="en")
+    assert version.measurement_schedule == {
+        "weekly_check_in": "checkin_pain",
+        "after_module": {"1": ["phq9"]},
+    }
+
+
+def test_a_wrong_measurement_schedule_is_refused_with_its_line(content_root):
+    path = content_root / "tiny-program/en/manifest.yaml"
+    edit(
+        path,
+        "\ndiaries:",
+        "\nmeasurements:\n  weekly_check_in: phq9\n  after_module:\n"
+        "    - {module: 9, questionnaires: [phq9]}\n"
+        "    - {module: 1, questionnaires: [checkin_pain]}\ndiaries:",
+    )
+    edit(path, "start: [phq9, pain_nrs]", "start: [phq9, pain_nrs, checkin_pain]")
+    err, _message = fail(content_root)
+    assert "measurements weekly_check_in: must be one of checkin_fatigue, checkin_pain" in err
+    assert "there is no module 9" in err
+    assert "unknown questionnaire 'checkin_pain'" in err
+    assert "questionnaires start: unknown questionnaire 'checkin_pain'" in err

@@ -1,0 +1,44 @@
+import re
+
+from django import template
+from django.conf import settings
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
+
+from icbt.crisis import national_block
+
+register = template.Library()
+
+
+@register.inclusion_tag("includes/crisis_block.html")
+def crisis_block(clinic_text="", heading=True):
+    """The national crisis lines of the active language, then the clinic's own text (added, never
+    instead)."""
+    return {"lines": national_block(), "clinic_text": clinic_text or "", "heading": heading}
+
+
+_PHONE = re.compile(r"(?<![\w+])(\+?\d[\d \-]{1,16}\d)(?!\w)")
+
+
+@register.filter(needs_autoescape=True)
+def tel_links(text, autoescape=True):
+    """Escapes ``text``, keeps its line breaks and makes every phone number in it (three digits or
+    more, spaces and dashes allowed) a ``tel:`` link, so a patient can tap to call."""
+    text = str(text or "").replace("\r\n", "\n")
+    escaped = conditional_escape(text) if autoescape else text
+
+    def link(match):
+        shown = match.group(1)
+        digits = re.sub(r"[^\d+]", "", shown)
+        if len(digits.lstrip("+")) < 3:
+            return shown
+        return f'<a href="tel:{digits}" class="crisis-phone">{shown}</a>'
+
+    return mark_safe(_PHONE.sub(link, str(escaped)).replace("\n", "<br>"))  # noqa: S308 - escaped above
+
+
+@register.simple_tag
+def answer_working_days():
+    """Within how many working days the therapist answers: the clinic-wide service standard that
+    also makes feedback overdue on the worklist."""
+    return settings.ICBT_FEEDBACK_OVERDUE_WORKING_DAYS

@@ -1,0 +1,61 @@
+"""The patient's weekly check-in (patients.measurement holds the rules)."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.views.decorators.http import require_http_methods
+
+from patients import charts_measurement, measurement, selectors, services
+from patients.forms_checkin import CheckInForm
+from patients.models import Enrollment
+from patients.progress import progress_for
+from patients.views_patient import T, _enrollment, _form_error
+from programs import questionnaires
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def check_in(request):
+    """The check-in that is due (a late one counts for its feedback day), the answer just given
+    (with the crisis lines when the safety question was answered above 0), and the weeks so far
+    as a graph in plain words."""
+    enrollment = _enrollment(request)
+    code = measurement.check_in_code(enrollment.version)
+    if not code:
+        raise Http404
+    language = enrollment.version.language
+    with translation.override(language):
+        form = CheckInForm(request.POST or None, code=code, language=language)
+        if request.method == "POST" and form.is_valid():
+            try:
+                response = services.check_in_submit(enrollment=enrollment, answers=form.answers())
+            except ValidationError as exc:
+                _form_error(form, exc)
+            else:
+                return redirect(f"{reverse('patients:check_in')}?done={response.uid}")
+        responses = list(selectors.questionnaire_responses_for(enrollment=enrollment))
+        done = None
+        if request.GET.get("done"):
+            done = next((r for r in responses if str(r.uid) == request.GET["done"]), None)
+        progress = progress_for(enrollment)
+        due = progress.check_in_due()
+        instrument = questionnaires.get_instrument(code)
+        return render(
+            request,
+            T + "check_in.html",
+            {
+                "enrollment": enrollment,
+                "form": form if (due or request.method == "POST") and done is None else None,
+                "due": due,
+                "done": done,
+                "paused": enrollment.status == Enrollment.Status.PAUSED,
+                "period": instrument.periods.get(language, ""),
+                "instructions": instrument.instructions.get(language, ""),
+                "crisis": done is not None and "self_harm" in (done.flags or []),
+                "crisis_instructions": enrollment.clinic.crisis_instructions,
+                "weekly": charts_measurement.patient_weekly(enrollment, responses),
+            },
+        )

@@ -1,0 +1,192 @@
+"""Crisis information that cannot be lost: the national lines of the page's language are on every
+page a patient or a visitor sees (the footer link, the public program pages and the intake form,
+the message box, the crisis panel after a risk answer), as tap-to-call links, and a clinic's own
+text is added below them, never instead of them."""
+
+import re
+
+import pytest
+from django.db import transaction
+from django.template import Context, Template
+from django.urls import reverse
+from django.utils import translation
+
+from icbt.crisis import national_block
+from tests.test_authorization_matrix import ROUTES
+
+pytestmark = pytest.mark.django_db
+
+CLINIC_TEXT = "Our crisis line: 030 123 4567 (weekdays 9-17)."
+
+DUTCH_LINES = ['href="tel:08000113"', "113 Zelfmoordpreventie", 'href="tel:112"', "huisartsenpost"]
+ENGLISH_LINES = ['href="tel:112"', "local emergency number", "GP"]
+
+
+def _lines(language):
+    return DUTCH_LINES if language == "nl" else ENGLISH_LINES
+
+
+def _get(client, url, language):
+    return client.get(url, headers={"accept-language": language}, follow=False)
+
+
+def _speak(user, language):
+    """A signed-in person sees the language of their settings (the header is for visitors)."""
+    user.language = language
+    user.save(update_fields=["language"])
+
+
+def _assert_block(html, language, where):
+    for needle in _lines(language):
+        assert needle in html, f"{where} ({language}): missing {needle!r}"
+
+
+def test_the_dutch_block_names_113_and_112_and_the_huisartsenpost():
+    names = " ".join(line.name + " " + line.text for line in national_block("nl"))
+    phones = {line.tel for line in national_block("nl")}
+    assert {"08000113", "112"} <= phones
+    assert "113.nl" in names and "huisartsenpost" in names
+
+
+def test_an_unknown_language_gets_the_english_block_never_an_empty_one():
+    assert national_block("de") == national_block("en")
+    assert national_block("en")
+
+
+def test_the_clinic_text_is_added_below_the_national_lines_with_tap_to_call_numbers():
+    template = Template("{% load crisis_tags %}{% crisis_block clinic_text=text %}")
+    with translation.override("nl"):
+        html = template.render(Context({"text": CLINIC_TEXT + "\n<script>x</script>"}))
+    _assert_block(html, "nl", "block")
+    assert '<a href="tel:0301234567" class="crisis-phone">030 123 4567</a>' in html
+    assert html.index("0800-0113") < html.index("030 123 4567")
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def _patient_and_public_pages():
+    """Every GET route of the authorization matrix that a patient or a visitor may open."""
+    for route in ROUTES:
+        if route.method != "get":
+            continue
+        if route.expect.get("patient_a") == 200:
+            yield route, "patient_a"
+        if route.expect.get("anonymous") == 200:
+            yield route, "anonymous"
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_every_patient_page_and_public_page_links_to_the_crisis_lines(language, world, client_for):
+    world.clinic.crisis_instructions = CLINIC_TEXT
+    world.clinic.save()
+    _speak(world.patient_a.user, language)
+    help_url = reverse("crisis_help")
+    checked = []
+    for route, persona in _patient_and_public_pages():
+        # Each route's setup runs in a savepoint that is rolled back, as the matrix gives every
+        # route a fresh world.
+        with transaction.atomic():
+            extra = route.setup(world) if route.setup else None
+            kwargs = {}
+            if route.kwargs:
+                two = route.kwargs.__code__.co_argcount == 2
+                kwargs = route.kwargs(world, extra) if two else route.kwargs(world)
+            url = reverse(route.name, kwargs=kwargs)
+            response = _get(client_for(world.persona(persona)), url, language)
+            transaction.set_rollback(True)
+        if response.status_code != 200 or not response.get("Content-Type", "").startswith("text/html"):
+            continue
+        html = response.content.decode()
+        assert f'href="{help_url}" data-crisis-link' in html, f"{url} ({persona}, {language}): no crisis link"
+        checked.append(route.name)
+    assert "patients:home" in checked and "messaging:patient_conversation" in checked
+    assert "patients:public_program" in checked and "crisis_help" in checked
+    assert len(set(checked)) >= 10
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_the_help_page_shows_the_national_lines_and_for_a_patient_their_clinic_text(
+    language, world, client_for
+):
+    world.clinic.crisis_instructions = CLINIC_TEXT
+    world.clinic.save()
+    _speak(world.patient_a.user, language)
+    url = reverse("crisis_help")
+    patient_html = _get(client_for(world.patient_a.user), url, language).content.decode()
+    _assert_block(patient_html, language, "help page")
+    assert "030 123 4567" in patient_html
+    visitor_html = _get(client_for(None), url, language).content.decode()
+    _assert_block(visitor_html, language, "help page, visitor")
+    assert "030 123 4567" not in visitor_html
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_public_program_pages_and_the_intake_form_show_the_block(language, world, client_for):
+    from tests.patients import staff_helpers as sh
+
+    sh.tiny()
+    client = client_for(None)
+    for url in (
+        reverse("patients:public_program_list"),
+        reverse("patients:public_program", kwargs={"program_slug": "tiny-program"}),
+        reverse("patients:public_intake_sent", kwargs={"program_slug": "tiny-program"}),
+    ):
+        html = _get(client, url, language).content.decode()
+        _assert_block(html, language, url)
+    # A request with errors (the form shown again) keeps the block.
+    html = client.post(
+        reverse("patients:public_program", kwargs={"program_slug": "tiny-program"}),
+        {"name": ""},
+        headers={"accept-language": language},
+    ).content.decode()
+    _assert_block(html, language, "intake form with errors")
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_the_message_box_says_it_is_not_for_emergencies_and_shows_the_lines(language, world, client_for):
+    from tests.patients.patient_helpers import enroll, tiny_version
+
+    world.clinic.crisis_instructions = CLINIC_TEXT
+    world.clinic.save()
+    _speak(world.patient_a.user, language)
+    enroll(world.patient_a, tiny_version())
+    html = _get(client_for(world.patient_a.user), reverse("messaging:patient_conversation"), language)
+    html = html.content.decode()
+    _assert_block(html, language, "message box")
+    assert "030 123 4567" in html
+    expected = "binnen 2 werkdagen" if language == "nl" else "within 2 working days"
+    assert expected in html
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_the_crisis_panel_after_a_risk_answer_keeps_113_and_112_beside_the_clinic_text(
+    language, world, client_for
+):
+    from tests.patients.patient_helpers import enroll, tiny_version
+
+    world.clinic.crisis_instructions = CLINIC_TEXT
+    world.clinic.save()
+    _speak(world.patient_a.user, language)
+    enroll(world.patient_a, tiny_version())
+    answers = {**{f"q{n}": "1" for n in range(1, 9)}, "q9": "1"}
+    html = client_for(world.patient_a.user).post("/me/steps/first/mood-start/", answers, follow=True)
+    html = html.content.decode()
+    assert 'class="crisis" role="alert"' in html
+    # Program pages speak the language of the patient's program version.
+    page_language = re.search(r'<html lang="(\w+)"', html).group(1)
+    _assert_block(html, page_language, "crisis panel")
+    assert "030 123 4567" in html
+
+
+@pytest.mark.parametrize("program", ["master-your-pain", "master-your-fatigue"])
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_module_one_of_both_programs_has_a_safety_page_with_the_numbers(program, language):
+    from programs import content_loader
+    from programs.rendering import render_markdown
+
+    parsed = {(p.program, p.language): p for p in content_loader.read_content()}[(program, language)]
+    step = next(s for s in parsed.modules[0].steps if s.slug == "when-you-feel-worse")
+    html = render_markdown(step.body_markdown)
+    assert 'href="tel:08000113"' in html and 'href="tel:112"' in html
+    # What to do when much worse, with thoughts of self-harm, with new or different symptoms.
+    headings = re.findall(r"<h2>(.*?)</h2>", html)
+    assert len(headings) >= 3
