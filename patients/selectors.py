@@ -597,12 +597,25 @@ def early_warnings_for(*, enrollments, today: date) -> list[tuple[int, int, obje
             "measured__moment",
             "measured__due_on",
             "measured__total",
-            "measured__answers",
             "measured__completed_at",
         )
     )
+    rows = list(rows)
+    # The item answers are encrypted (bound to their row): read through the model, in one query,
+    # and only those of the weekly check-ins (their PHQ-2 and safety question).
+    check_in_codes = set(questionnaires.CHECK_IN_CODES)
+    check_in_pks = [row[5] for row in rows if row[5] is not None and row[6] in check_in_codes]
+    answers_by_pk = {}
+    if check_in_pks:
+        answers_by_pk = {
+            response.pk: response.answers
+            for response in QuestionnaireResponse.objects.filter(pk__in=check_in_pks)
+            .select_related("enrollment")
+            .only("pk", "uid", "answers", "enrollment__clinic_id")
+        }
     by_enrollment: dict[int, tuple[object, list]] = {}
-    for pk, patient_id, start, weekday, schedule, r_pk, code, moment, due_on, total, answers, at in rows:
+    for pk, patient_id, start, weekday, schedule, r_pk, code, moment, due_on, total, at in rows:
+        answers = answers_by_pk.get(r_pk, [])
         if pk not in by_enrollment:
             enrollment = SimpleNamespace(
                 pk=pk,
