@@ -315,6 +315,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("ICBT_TIME_ZONE", "Europe/Amsterdam")
 USE_I18N = True
 USE_TZ = True
+# One date style per language (icbt/formats/<language>/formats.py): "30 Nov 2026", "30 nov. 2026".
+FORMAT_MODULE_PATH = ["icbt.formats"]
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -57,7 +57,7 @@ from django.utils.translation import ngettext
 
 from icbt.models import Digest, Notification, NotificationPreference, User
 from icbt.roles import roles_of
-from messaging import tips
+from messaging import pending, tips
 from messaging.models import Message
 from messaging.preferences import preferences_for_users, preferences_path, unsubscribe_path
 from patients.access import staff_may_treat
@@ -659,16 +659,7 @@ def clinic_figures(clinic_id: int, since: datetime, until: datetime) -> list[tup
     """A manager's weekly figures: counts only, never a name or a word a person wrote."""
     enrollments = Enrollment.objects.filter(clinic_id=clinic_id)
     in_week = {"ended_at__gte": since, "ended_at__lt": until}
-    open_work = {
-        "enrollment__clinic_id": clinic_id,
-        "enrollment__status__in": Enrollment.OPEN_STATUSES,
-        "reviewed_at__isnull": True,
-    }
-    waiting = (
-        DiaryEntry.objects.filter(**open_work).count()
-        + AssignmentAnswer.objects.filter(status=AssignmentAnswer.Status.SUBMITTED, **open_work).count()
-        + QuestionnaireResponse.objects.filter(**open_work).count()
-    )
+    waiting = pending.waiting_work(enrollments=pending.waiting_enrollments(enrollments), clinic_id=clinic_id)
     return [
         (_("Patients in treatment"), enrollments.filter(status=Enrollment.Status.ACTIVE).count()),
         (
@@ -696,15 +687,9 @@ def clinic_figures(clinic_id: int, since: datetime, until: datetime) -> list[tup
                 created_at__lt=until,
             ).count(),
         ),
-        (_("Work waiting for feedback"), waiting),
-        (
-            _("Intake requests waiting"),
-            IntakeRequest.objects.filter(clinic_id=clinic_id, status=IntakeRequest.Status.NEW).count(),
-        ),
-        (
-            _("Referrals waiting for an answer"),
-            Referral.objects.filter(clinic_id=clinic_id, status=Referral.Status.PENDING).count(),
-        ),
+        (_("Work waiting for feedback"), waiting.patient_work),
+        (_("Intake requests waiting"), waiting.intake_request),
+        (_("Referrals waiting for an answer"), waiting.referral),
     ]
 
 

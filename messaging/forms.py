@@ -7,6 +7,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
+from icbt.dates import DayField
 from messaging.models import FeedbackTemplate
 from messaging.services import (
     MESSAGE_MAX_LENGTH,
@@ -153,10 +154,7 @@ class TemplateForm(forms.ModelForm):
 
 class ShareForm(forms.Form):
     colleague = forms.ModelChoiceField(label=_("Colleague"), queryset=None, empty_label=_("Choose…"))
-    until = forms.DateField(
-        label=_("Until (this day included)"),
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-    )
+    until = DayField(label=_("Until (this day included)"))
 
     def __init__(self, *args, colleagues, **kwargs):
         super().__init__(*args, **kwargs)

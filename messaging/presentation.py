@@ -26,11 +26,12 @@ class Line:
 
 @dataclass
 class DiaryTable:
-    """The entries of one diary as a compact table: one row per entry, one column per field."""
+    """The entries of one diary: one row per entry (oldest first), with each short field as a
+    labelled line and the free text apart."""
 
     diary_type: object
     columns: list[str]
-    rows: list[tuple[object, list[str], list[Line]]] = field(default_factory=list)  # (entry, cells, texts)
+    rows: list[tuple[object, list[Line], list[Line]]] = field(default_factory=list)  # (entry, cells, texts)
 
     @property
     def summary(self) -> str:
@@ -109,7 +110,7 @@ def diary_tables(entries) -> list[DiaryTable]:
             texts = [Line(labels.get(k, k), plain(v)) for k, v in text.items() if v not in (None, "")]
         elif text:
             texts = [Line("", plain(text))]
-        table.rows.append((entry, cells, texts))
+        table.rows.append((entry, [Line(c, v) for c, v in zip(table.columns, cells, strict=True)], texts))
     return list(tables.values())
 
 
@@ -120,11 +121,11 @@ def diary_summary(entries) -> str:
         return ""
     dates = sorted(e.entry_date for e in entries)
     if len(dates) == 1:
-        return _("1 entry, %(date)s") % {"date": date_format(dates[0], "SHORT_DATE_FORMAT")}
+        return _("1 entry, %(date)s") % {"date": date_format(dates[0])}
     return _("%(count)s entries from %(first)s to %(last)s") % {
         "count": len(entries),
-        "first": date_format(dates[0], "SHORT_DATE_FORMAT"),
-        "last": date_format(dates[-1], "SHORT_DATE_FORMAT"),
+        "first": date_format(dates[0]),
+        "last": date_format(dates[-1]),
     }
 
 

@@ -59,6 +59,35 @@ def parse_item_ref(value) -> ItemRef | None:
     return ItemRef(kind, int(number))
 
 
+def asked_refs(*, enrollment: Enrollment, value) -> list[ItemRef]:
+    """What a link into the composer asks to attach: one item (``diary:7``), or a whole diary
+    week (``week:7``: the entries of that enrollment in the ISO week of entry 7 that nobody has
+    reviewed yet, with entry 7 itself), as the worklist shows one row per week. Anything else,
+    or an entry of another enrollment, asks for nothing. At most two queries (for a week)."""
+    if not isinstance(value, str) or not value.startswith("week:"):
+        ref = parse_item_ref(value)
+        return [ref] if ref is not None else []
+    number = value.partition(":")[2]
+    if not number.isdigit() or len(number) > 12:
+        return []
+    day = DiaryEntry.objects.filter(enrollment=enrollment, pk=int(number)).values_list(
+        "entry_date", flat=True
+    )
+    day = day.first()
+    if day is None:
+        return []
+    monday = day - timedelta(days=day.weekday())
+    ids = (
+        DiaryEntry.objects.filter(
+            enrollment=enrollment, entry_date__range=(monday, monday + timedelta(days=6))
+        )
+        .filter(Q(reviewed_at__isnull=True) | Q(pk=int(number)))
+        .order_by("entry_date", "pk")
+        .values_list("pk", flat=True)
+    )
+    return [ItemRef("diary", pk) for pk in ids]
+
+
 # --- Enrollment and conversation ---------------------------------------------------------------
 
 

@@ -188,7 +188,8 @@ def _staff_fetch(request, pk, *, object_type="conversation"):
 def _staff_page(request, *, patient, enrollment, conversation, data=None, status=200):
     """The composer. ``data``: a POST to show again (with its errors) so nothing typed is lost."""
     draft = selectors.draft_get(conversation=conversation, author=request.user)
-    include = [selectors.parse_item_ref(request.GET.get("attach", ""))]
+    asked = selectors.asked_refs(enrollment=enrollment, value=request.GET.get("attach", ""))
+    include = list(asked)
     include += [selectors.parse_item_ref(ref) for ref in (draft.attachments if draft else [])]
     if data is not None:
         include += [selectors.parse_item_ref(ref) for ref in data.getlist("attach")]
@@ -202,9 +203,8 @@ def _staff_page(request, *, patient, enrollment, conversation, data=None, status
         form.is_valid()
     else:
         attach = list(draft.attachments) if draft else []
-        asked = request.GET.get("attach", "")
-        if asked in work.refs() and asked not in attach:
-            attach.append(asked)
+        refs = work.refs()
+        attach += [str(ref) for ref in asked if str(ref) in refs and str(ref) not in attach]
         form = ComposerForm(initial={"body": draft.body if draft else "", "attach": attach}, **kwargs)
     context = _conversation_context(
         request,

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from programs import questionnaires
 
@@ -104,13 +105,29 @@ def _nice_max(value: float) -> float:
 
 
 def _ticks(y_min: float, y_max: float) -> list[float]:
+    """Grid lines from the bottom to the top of the range, both ends included (a CIS axis runs
+    8, 20, 30, 40, 50, 56: the highest score has a line to be read against)."""
     span = y_max - y_min
     step = next((s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500) if span / s <= 6), span / 5 or 1)
-    ticks, value = [], y_min
-    while value <= y_max + 1e-9:
-        ticks.append(value)
+    ticks = [y_min]
+    value = math.floor(y_min / step) * step + step
+    while value < y_max - step / 2 + 1e-9:
+        if value > y_min + step / 2 - 1e-9:
+            ticks.append(value)
         value += step
+    if y_max > y_min:
+        ticks.append(y_max)
     return ticks
+
+
+# Questionnaire moments in the order of a treatment: a start score comes before an end score,
+# whatever order a therapist typed them in.
+MOMENT_ORDER = {"start": 0, "module": 1, "end": 2}
+
+
+def in_treatment_order(responses) -> list:
+    """``responses`` ordered by moment (start, during, end), then by date."""
+    return sorted(responses, key=lambda r: (MOMENT_ORDER.get(r.moment, 1), r.completed_at, r.pk or 0))
 
 
 def _marker(shape: str, x: float, y: float, colour: str) -> str:
@@ -137,7 +154,9 @@ def render_svg(chart: Chart, *, label_every: int = 1) -> SafeString:
         return LEFT + (plot_w * (i + 0.5) / count)
 
     def y_at(v: float) -> float:
-        return top + plot_h - (float(v) - chart.y_min) / span * plot_h
+        # Inside the plot whatever the value: the axis is the instrument's range.
+        v = min(max(float(v), chart.y_min), chart.y_max)
+        return top + plot_h - (v - chart.y_min) / span * plot_h
 
     cid = escape(chart.chart_id)
     parts = [
@@ -263,10 +282,10 @@ def diary_charts(
     fields = list(diary_type.chart_fields)
     if period == "month":
         x_labels = [str(d.day) for d in days]
-        when = date_format(start, "F Y")
+        when = date_format(start, "YEAR_MONTH_FORMAT")
     else:
         x_labels = [date_format(d, "D j") for d in days]
-        when = _("the week of %(date)s") % {"date": date_format(start, "j F Y")}
+        when = _("the week of %(date)s") % {"date": date_format(start)}
     charts = []
     for number, ((low, high), definitions) in enumerate(_field_groups(diary_type), start=1):
         series = []
@@ -293,7 +312,11 @@ def diary_charts(
             sentences.append(_("There are no entries in this period yet."))
         description = " ".join(
             [
-                _("%(diary)s, %(when)s: %(count)s day(s) filled in.")
+                ngettext(
+                    "%(diary)s, %(when)s: %(count)s day filled in.",
+                    "%(diary)s, %(when)s: %(count)s days filled in.",
+                    summary.get("count", 0),
+                )
                 % {"diary": diary_type.title, "when": when, "count": summary.get("count", 0)},
                 *sentences,
                 _("The numbers per day are in the table below the graph."),
@@ -349,16 +372,16 @@ def score_explanation(code: str) -> str:
 
 def questionnaire_charts(responses) -> list[dict]:
     """Per questionnaire: its name, a plain explanation, the scores over time as a chart, and
-    the rows for the table. ``responses`` in time order."""
+    the rows for the table, by moment (start, during, end) and date."""
     by_code: dict[str, list] = {}
-    for response in responses:
+    for response in in_treatment_order(responses):
         by_code.setdefault(response.code, []).append(response)
     result = []
     for code, items in by_code.items():
         if code not in questionnaires.INSTRUMENTS or code in questionnaires.CHECK_IN_CODES:
             continue  # an unknown code is left out, it never breaks the page; check-ins have their own
         instrument = questionnaires.get_instrument(code)
-        labels = [date_format(r.completed_at, "j M Y") for r in items]
+        labels = [date_format(timezone.localtime(r.completed_at)) for r in items]
         name = str(instrument.short_name)
         first, last = items[0], items[-1]
         if len(items) > 1:

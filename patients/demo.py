@@ -37,11 +37,14 @@ def _enroll(patient: Patient, version: ProgramVersion, *, days_ago: int) -> Enro
     if Enrollment.objects.filter(patient=patient, status__in=Enrollment.OPEN_STATUSES).exists():
         return None
     start = timezone.localdate() - timedelta(days=days_ago)
+    # The demo clinics name their teams after the programs (Pain, Fatigue).
+    team = patient.clinic.teams.filter(name__iexact=version.program.slug.rsplit("-", 1)[-1]).first()
     return Enrollment.objects.create(
         patient=patient,
         clinic=patient.clinic,
         version=version,
         therapist=patient.therapist,
+        team=team,
         status=Enrollment.Status.ACTIVE,
         start_date=start,
         started_at=_at(start, 10),

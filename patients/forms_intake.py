@@ -7,12 +7,12 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from icbt.dates import DayField
 from icbt.forms import PlainMessagesMixin, plain_messages
 from patients import intake_criteria
 from patients.models import Intake, IntakeRequest
 from therapists.models import Clinic
 
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 PHONE_RE = re.compile(r"^[0-9 +()\-./]{6,40}$")
 
 
@@ -159,6 +159,8 @@ class ReferralDecisionForm(PlainMessagesMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Required when you decline: your colleague reads it."),
     )
+    # Required for some answers (the help text says which): never marked optional.
+    reason.sometimes_required = True
 
     def clean(self):
         data = super().clean()
@@ -191,7 +193,7 @@ class IntakeFormBase(PlainMessagesMixin, forms.Form):
     # (legend, [field names]) in order; the template renders one fieldset per entry.
     fieldsets: list = []
 
-    held_on = forms.DateField(label=_("Date of the intake"), widget=DATE_INPUT)
+    held_on = DayField(label=_("Date of the intake"))
     comorbidity = forms.CharField(
         label=_("Comorbidity"),
         required=False,
@@ -209,6 +211,8 @@ class IntakeFormBase(PlainMessagesMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Required when the program is not indicated or another treatment fits better."),
     )
+    # Required for some answers (the help text says which): never marked optional.
+    decision_reason.sometimes_required = True
 
     def __init__(self, *args, checking: bool = False, **kwargs):
         super().__init__(*args, **kwargs)

@@ -10,8 +10,8 @@ from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from icbt.dates import DayField
 from icbt.forms import PlainMessagesMixin
-from patients.forms_intake import DATE_INPUT
 from patients.models import (
     EarlyWarningDecision,
     Enrollment,
@@ -66,7 +66,18 @@ class CadenceFields(PlainMessagesMixin, forms.Form):
 class EnrollmentForm(CadenceFields):
     version = forms.TypedChoiceField(label=_("Program"), coerce=int)
     therapist = _StaffLabelChoiceField(label=_("Therapist"), queryset=None, empty_label=None)
-    start_date = forms.DateField(label=_("Start date"), widget=DATE_INPUT)
+    team = forms.ModelChoiceField(
+        label=_("Team"),
+        queryset=None,
+        required=False,
+        empty_label=_("The therapist's team"),
+        help_text=_(
+            "The team this treatment belongs to (the dashboard counts it there). Needed when the "
+            "therapist works in more than one team."
+        ),
+    )
+    team.sometimes_required = True  # required when the therapist is in more than one team
+    start_date = DayField(label=_("Start date"))
     unlock_mode = forms.ChoiceField(
         label=_("How modules open"),
         choices=Enrollment.Unlock.choices,
@@ -80,6 +91,7 @@ class EnrollmentForm(CadenceFields):
     field_order = [
         "version",
         "therapist",
+        "team",
         "start_date",
         "feedback_cadence",
         "feedback_weekday",
@@ -88,7 +100,7 @@ class EnrollmentForm(CadenceFields):
         "inactivity_days",
     ]
 
-    def __init__(self, *args, versions, therapists, **kwargs):
+    def __init__(self, *args, versions, therapists, teams=None, **kwargs):
         """``versions``: the ProgramVersion each program would be enrolled on (see
         ``selectors.enrollable_programs``)."""
         super().__init__(*args, **kwargs)
@@ -102,9 +114,22 @@ class EnrollmentForm(CadenceFields):
             for v in versions
         ]
         self.fields["therapist"].queryset = therapists
+        if teams is None or not teams.exists():
+            del self.fields["team"]  # a practice without teams is not asked
+        else:
+            self.fields["team"].queryset = teams
+            self.fields["team"].label_from_instance = lambda team: team.name
         self.fields["start_date"].initial = timezone.localdate()
         self.fields["inactivity_days"].initial = getattr(settings, "ICBT_INACTIVE_DAYS", 7)
         self.fields["module_interval_days"].initial = 7
+
+    def clean(self):
+        data = super().clean()
+        therapist, team = data.get("therapist"), data.get("team")
+        if "team" in self.fields and therapist is not None and team is None:
+            if therapist.teams.count() > 1:
+                self.add_error("team", _("This therapist works in more than one team: choose the team."))
+        return data
 
     def clean_version(self):
         version = self._versions.get(self.cleaned_data["version"])
@@ -186,6 +211,16 @@ class EnrollmentStatusForm(OpenItemsConfirmation):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Required to stop or step up."),
     )
+    REASON_REQUIRED = ("stop", "step_up")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        action = self.data.get("action") if self.is_bound else self.initial.get("action")
+        if action in self.REASON_REQUIRED:
+            # Required here: the label must not say "optional".
+            self.fields["reason"].required = True
+            self.fields["reason"].error_messages["required"] = _("Give the reason.")
+            self.fields["reason"].help_text = ""
 
     ENDING = ("complete", "stop", "step_up")
 
@@ -216,7 +251,7 @@ class ModuleStateForm(forms.Form):
 
 
 class TreatmentSessionForm(PlainMessagesMixin, forms.Form):
-    held_on = forms.DateField(label=_("Date"), widget=DATE_INPUT)
+    held_on = DayField(label=_("Date"))
     kind = forms.ChoiceField(
         label=_("Kind"),
         choices=TreatmentSession.Kind.choices,

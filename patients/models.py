@@ -200,6 +200,11 @@ class Enrollment(models.Model):
         "programs.ProgramVersion", on_delete=models.PROTECT, related_name="enrollments"
     )
     therapist = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="enrollments")
+    # The team this treatment belongs to (the dashboard counts it there, and only there): chosen at
+    # enrollment, by default the therapist's team when they are in exactly one.
+    team = models.ForeignKey(
+        "therapists.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="enrollments"
+    )
     intake = models.ForeignKey(Intake, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.INVITED, db_index=True)
     status_reason = EncryptedTextField(_("reason"), blank=True)

@@ -34,6 +34,7 @@ from datetime import date, datetime
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from icbt.models import AuditEvent
@@ -420,8 +421,8 @@ def _readable_times(value, key: str = ""):
     if isinstance(value, str) and (key in _TIME_KEYS or key.endswith("_at")):
         try:
             if len(value) == 10:
-                return date_format(date.fromisoformat(value), "j M Y")
-            return date_format(datetime.fromisoformat(value), "j M Y, H:i")
+                return date_format(date.fromisoformat(value))
+            return date_format(datetime.fromisoformat(value), "DATETIME_FORMAT")
         except ValueError:
             return value
     return value
@@ -498,11 +499,14 @@ def treatment_summary(*, patient: Patient) -> dict:
     return context
 
 
+DATE = "DATE_FORMAT"
+
+
 def _scores(responses: list[QuestionnaireResponse]) -> list[dict]:
     """Per questionnaire: the first start score, the last end score, every score over time, and
     a line chart of them (the patients' own chart renderer, worded for the file)."""
     by_code: dict[str, list[QuestionnaireResponse]] = {}
-    for response in responses:
+    for response in patient_charts.in_treatment_order(responses):
         by_code.setdefault(response.code, []).append(response)
     rows = []
     for code, items in by_code.items():
@@ -512,7 +516,10 @@ def _scores(responses: list[QuestionnaireResponse]) -> list[dict]:
         end = next((r for r in reversed(items) if r.moment == QuestionnaireResponse.Moment.END), None)
         chart = None
         if instrument is not None:
-            labels = [date_format(timezone.localtime(r.completed_at), "j M Y") for r in items]
+            labels = [
+                f"{capfirst(r.get_moment_display())} {date_format(timezone.localtime(r.completed_at), DATE)}"
+                for r in items
+            ]
             direction = _("higher is better") if instrument.higher_is_better else _("lower is better")
             description = _("%(name)s over time: %(scores)s (%(direction)s).") % {
                 "name": name,

@@ -28,7 +28,7 @@ from patients.models import (
 from programs import questionnaires
 from programs import selectors as programs_selectors
 from programs.models import LicensedInstrument, Module, Program, ProgramVersion, Step
-from therapists.models import Clinic, StaffMember
+from therapists.models import Clinic, StaffMember, Team
 
 
 def patient_list(*, fetched_by) -> QuerySet[Patient]:
@@ -319,6 +319,10 @@ def clinic_therapists(*, clinic_id: int) -> QuerySet[StaffMember]:
         .select_related("user")
         .order_by("user__last_name", "user__first_name", "pk")
     )
+
+
+def clinic_teams(*, clinic_id: int) -> QuerySet[Team]:
+    return Team.objects.filter(clinic_id=clinic_id).order_by("name")
 
 
 def referral_lists(*, fetched_by) -> dict[str, list[Referral]]:

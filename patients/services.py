@@ -34,7 +34,7 @@ from patients.models import (
 )
 from programs import questionnaires
 from programs.models import DiaryType, Program, ProgramVersion, Step
-from therapists.models import Clinic, StaffMember
+from therapists.models import Clinic, StaffMember, Team
 
 
 @transaction.atomic
@@ -990,9 +990,13 @@ def enrollment_create(
     inactivity_days: int = 7,
     module_interval_days: int = 7,
     intake: Intake | None = None,
+    team: Team | None = None,
     request=None,
 ) -> Enrollment:
     """Enroll the patient on ``version`` (kept for this patient: content edits make new versions).
+
+    The treatment belongs to ``team`` (one of the clinic's teams), by default to the therapist's
+    team when they are in exactly one: the dashboard counts each treatment under one team.
 
     The status is *invited* until the patient has set a password (then *active*). A patient who
     has not accepted an invitation yet gets one, unless a working one is on its way already (one
@@ -1006,6 +1010,11 @@ def enrollment_create(
         raise ValidationError({"therapist": _("Choose a therapist of this clinic.")})
     if intake is not None and intake.patient_id != patient.pk:
         raise ValidationError(_("This intake belongs to another patient."))
+    if team is not None and team.clinic_id != patient.clinic_id:
+        raise ValidationError({"team": _("Choose a team of this clinic.")})
+    if team is None:
+        teams = list(therapist.teams.all()[:2])
+        team = teams[0] if len(teams) == 1 else None
     now = timezone.now()
     active = _has_password(patient.user)
     enrollment = Enrollment(
@@ -1013,6 +1022,7 @@ def enrollment_create(
         clinic_id=patient.clinic_id,
         version=version,
         therapist=therapist,
+        team=team,
         intake=intake,
         status=Enrollment.Status.ACTIVE if active else Enrollment.Status.INVITED,
         feedback_cadence=feedback_cadence,

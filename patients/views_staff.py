@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from icbt.access import require_staff_role
 from icbt.audit import audit_record_shown
 from icbt.submissions import submitted_once
+from messaging.pending import unanswered_messages, urgent_questionnaires
 from patients import (
     charts_measurement,
     intake_criteria,
@@ -51,7 +52,6 @@ from patients.forms_staff import (
 )
 from patients.models import Enrollment, Intake, IntakeRequest, QuestionnaireResponse, Referral
 from patients.progress import progress_for
-from therapists.worklist import unanswered_messages, urgent_questionnaires
 
 
 def _language() -> str:
@@ -360,6 +360,7 @@ def staff_enrollment_create(request, pk):
         versions=versions,
         initial=initial,
         therapists=selectors.clinic_therapists(clinic_id=patient.clinic_id),
+        teams=selectors.clinic_teams(clinic_id=patient.clinic_id),
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

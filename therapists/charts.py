@@ -185,15 +185,47 @@ def _axes(parts: list[str], *, y_max: float, height: int, unit: str) -> None:
     )
 
 
+# The widest a character of the axis font (12 px DejaVu Sans) is drawn, on average, in pixels:
+# wide enough that estimated labels never overlap where the real ones would.
+CHAR_WIDTH = 7.5
+
+
+def text_width(text: str) -> float:
+    return len(text) * CHAR_WIDTH
+
+
+def _label_lines(label: str, room: float) -> list[str]:
+    """The label on one line, or split at its last space onto two ("Dec" over "2026") when one
+    line would not fit in ``room`` pixels."""
+    if text_width(label) <= room or " " not in label.strip():
+        return [label]
+    head, tail = label.strip().rsplit(" ", 1)
+    return [head, tail]
+
+
 def _category_labels(parts: list[str], chart: Chart, *, x_at, height: int) -> None:
+    """Labels under the categories, never overlapping: on two lines when one is too wide, and
+    only every n-th label (always the last) when even that does not fit."""
     count = len(chart.categories)
-    every = max(1, math.ceil(count / 12))
-    for i, label in enumerate(chart.categories):
-        if i % every == 0 or i == count - 1:
-            parts.append(
-                f'<text x="{x_at(i):.1f}" y="{height - BOTTOM + 18}" text-anchor="middle" '
-                f'fill="#4a5560">{escape(label)}</text>'
-            )
+    if not count:
+        return
+    room = abs(x_at(1) - x_at(0)) if count > 1 else WIDTH
+    lines = [_label_lines(label, room - 6) for label in chart.categories]
+    widest = max(text_width(line) for label in lines for line in label) + 6
+    every = max(1, math.ceil(widest / room))
+    shown = [i for i in range(count) if i % every == 0]
+    if shown[-1] != count - 1:
+        shown[-1] = count - 1  # the last category replaces the label that would crowd it
+    for i in shown:
+        x = f"{x_at(i):.1f}"
+        tspans = "".join(
+            f'<tspan x="{x}" dy="{0 if n == 0 else 14}">{escape(line)}</tspan>'
+            for n, line in enumerate(lines[i])
+        )
+        parts.append(
+            f'<text class="category" x="{x}" y="{height - BOTTOM + 18}" text-anchor="middle" '
+            f'fill="#4a5560">{tspans}</text>'
+        )
 
 
 def bar_chart(chart: Chart, *, height: int = 280) -> Chart:

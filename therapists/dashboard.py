@@ -28,7 +28,7 @@ Definitions (also shown on the page):
   (opened at least one of its steps), and how many completed the program.
 - *Share of treatment contacts delivered online*: messages written by clinic staff in the
   program's message box (written feedback and other messages), divided by those messages plus
-  the recorded sessions (face to face, group, phone and video call).
+  the face-to-face intakes and the recorded sessions (face to face, group, phone and video call).
 """
 
 from __future__ import annotations
@@ -40,17 +40,19 @@ from datetime import date, datetime, time, timedelta
 
 from django.db import connection
 from django.db.models import CharField, Count, Exists, F, FloatField, Func, Max, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Cast, Concat, ExtractIsoYear, ExtractWeek, TruncMonth
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from icbt.roles import roles_of
 from messaging.models import Message
+from messaging.pending import patient_work_per_therapist, waiting_enrollments
 from patients.models import (
     AssignmentAnswer,
     DiaryEntry,
     Enrollment,
+    Intake,
     IntakeRequest,
     Patient,
     StepProgress,
@@ -60,12 +62,7 @@ from patients.selectors import program_titles
 from programs.models import Module
 from therapists import charts
 from therapists.models import Clinic, StaffMember, Team
-from therapists.worklist import (
-    answers_to_review,
-    feedback_state,
-    questionnaires_to_review,
-    unanswered_messages,
-)
+from therapists.worklist import feedback_state
 
 MEDIAN_SAMPLE = 1000
 DEFAULT_MONTHS = 12
@@ -228,6 +225,8 @@ class Dashboard:
     median_hours: float | None
     median_method: str
     charts: dict[str, charts.Chart] = field(default_factory=dict)
+    # Per team id (None: treatments without a team): active, paused, invited, pending, overdue.
+    team_counts: dict[int | None, dict[str, int]] = field(default_factory=dict)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -248,18 +247,27 @@ class Dashboard:
         return total
 
     def team_rows(self) -> list[dict]:
-        """Per team: the sum of its therapists' rows (a therapist in two teams counts in both)."""
+        """Per team: the treatments that belong to it (``Enrollment.team``), each counted under
+        one team only; then, in the clinic-wide view of a clinic with teams, the treatments without
+        a team."""
+        keys = ("active", "paused", "invited", "pending", "overdue")
         rows = []
         for team in self.teams if self.team is None else [self.team]:
-            members = [r for r in self.therapists if team.pk in r.team_ids]
+            counts = self.team_counts.get(team.pk, {})
             rows.append(
                 {
                     "team": team.name,
-                    "therapists": len(members),
-                    **{
-                        key: sum(getattr(r, key) for r in members)
-                        for key in ("active", "paused", "invited", "pending", "overdue")
-                    },
+                    "therapists": sum(1 for r in self.therapists if team.pk in r.team_ids),
+                    **{key: counts.get(key, 0) for key in keys},
+                }
+            )
+        unassigned = self.team_counts.get(None)
+        if self.team is None and self.teams and unassigned and any(unassigned.values()):
+            rows.append(
+                {
+                    "team": str(_("No team chosen")),
+                    "therapists": "",
+                    **{key: unassigned.get(key, 0) for key in keys},
                 }
             )
         return rows
@@ -299,11 +307,13 @@ def clinic_dashboard(
     enrollments = Enrollment.objects.filter(clinic_id=clinic.pk)
     therapists_qs = StaffMember.objects.filter(clinic_id=clinic.pk, is_therapist=True)
     if team is not None:
-        enrollments = enrollments.filter(therapist__teams=team)
+        enrollments = enrollments.filter(team=team)
         therapists_qs = therapists_qs.filter(teams=team)
     open_enrollments = enrollments.filter(status__in=Enrollment.OPEN_STATUSES)
 
-    rows, trained_idle = _therapist_rows(therapists_qs, enrollments, open_enrollments, today=today)
+    rows, trained_idle, team_counts = _therapist_rows(
+        therapists_qs, enrollments, open_enrollments, today=today
+    )
     median_all, method = _medians(rows, enrollments, period)
     titles = program_titles(language=_language())
     program_months = _program_months(clinic, enrollments, period, titles)
@@ -322,6 +332,7 @@ def clinic_dashboard(
         trained_idle=trained_idle,
         median_hours=median_all,
         median_method=method,
+        team_counts=team_counts,
     )
     dashboard.charts = dashboard_charts(dashboard)
     return dashboard
@@ -339,22 +350,15 @@ def clinic_teams(*, clinic_id: int) -> list[Team]:
 
 def _therapist_rows(
     therapists_qs, enrollments, open_enrollments, *, today
-) -> tuple[list[TherapistRow], list[StaffMember]]:
-    """Counts per status (one GROUP BY), pending items (four), overdue feedback (one); and the
-    therapists with a training date who have no patient yet, by training date."""
-    status_count = {
-        key: Count("enrollments", filter=Q(enrollments__status=status))
-        for key, status in (
-            ("active", Enrollment.Status.ACTIVE),
-            ("paused", Enrollment.Status.PAUSED),
-            ("invited", Enrollment.Status.INVITED),
-        )
-    }
+) -> tuple[list[TherapistRow], list[StaffMember], dict[int | None, dict[str, int]]]:
+    """Per therapist (``Enrollment.therapist``) and per team (``Enrollment.team``): open
+    treatments by status and overdue feedback (one query over the open enrollments), pending
+    items (four, ``messaging.pending``); and the therapists with a training date who have no
+    patient yet, by training date. Each treatment counts under one therapist and one team."""
     therapists = list(
         therapists_qs.select_related("user")
         .prefetch_related("teams")
         .annotate(
-            **status_count,
             has_patients=Exists(Patient.objects.filter(therapist=OuterRef("pk")))
             | Exists(Enrollment.objects.filter(therapist=OuterRef("pk"))),
         )
@@ -370,58 +374,39 @@ def _therapist_rows(
             name=t.user.get_full_name() or t.user.email,
             teams=[team.name for team in t.teams.all()],
             team_ids=[team.pk for team in t.teams.all()],
-            active=t.active,
-            paused=t.paused,
-            invited=t.invited,
         )
         for t in therapists
     }
-    pending: dict[int, int] = defaultdict(int)
-    for qs in (
-        unanswered_messages(open_enrollments)
-        .values(therapist=F("conversation__enrollment__therapist_id"))
-        .annotate(n=Count("conversation_id", distinct=True)),
-        answers_to_review(open_enrollments)
-        .values(therapist=F("enrollment__therapist_id"))
-        .annotate(n=Count("pk")),
-        questionnaires_to_review(open_enrollments)
-        .values(therapist=F("enrollment__therapist_id"))
-        .annotate(n=Count("pk")),
-        DiaryEntry.objects.filter(enrollment__in=open_enrollments, reviewed_at__isnull=True)
-        .values(therapist=F("enrollment__therapist_id"))
-        .annotate(
-            n=Count(
-                Concat(
-                    Cast("enrollment_id", CharField()),
-                    Value("-"),
-                    Cast(ExtractIsoYear("entry_date"), CharField()),
-                    Value("-"),
-                    Cast(ExtractWeek("entry_date"), CharField()),
-                    output_field=CharField(),
-                ),
-                distinct=True,
-            )
-        )
-        .order_by(),
-    ):
-        for row in qs:
-            pending[row["therapist"]] += row["n"]
-    for therapist_id, n in pending.items():
+    teams: dict[int | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for (therapist_id, team_id), n in patient_work_per_therapist(waiting_enrollments(enrollments)).items():
         if therapist_id in rows:
-            rows[therapist_id].pending = n
-    active = open_enrollments.filter(status=Enrollment.Status.ACTIVE).only(
+            rows[therapist_id].pending += n
+        teams[team_id]["pending"] += n
+    status_key = {
+        Enrollment.Status.ACTIVE: "active",
+        Enrollment.Status.PAUSED: "paused",
+        Enrollment.Status.INVITED: "invited",
+    }
+    for enrollment in open_enrollments.only(
         "id",
+        "status",
         "therapist",
+        "team",
         "start_date",
         "started_at",
         "last_feedback_at",
         "feedback_cadence",
         "feedback_weekday",
-    )
-    for enrollment in active:
-        if enrollment.therapist_id in rows and feedback_state(enrollment, today).is_overdue:
-            rows[enrollment.therapist_id].overdue += 1
-    return list(rows.values()), trained_idle
+    ).order_by():
+        key = status_key[enrollment.status]
+        overdue = key == "active" and feedback_state(enrollment, today).is_overdue
+        row = rows.get(enrollment.therapist_id)
+        if row is not None:
+            setattr(row, key, getattr(row, key) + 1)
+            row.overdue += overdue
+        teams[enrollment.team_id][key] += 1
+        teams[enrollment.team_id]["overdue"] += overdue
+    return list(rows.values()), trained_idle, {k: dict(v) for k, v in teams.items()}
 
 
 def _review_durations_sql(enrollments, period: Period) -> tuple[str, list]:
@@ -602,9 +587,13 @@ def _funnel(enrollments, period: Period, titles: dict[int, str]) -> list[FunnelR
     return rows
 
 
+INTAKE = "intake"
+
+
 def _contacts(clinic, team, period: Period) -> tuple[list[ContactsRow], list[tuple[str, str]]]:
-    """Per month: messages from clinic staff (feedback and other) and recorded sessions per kind.
-    Two queries."""
+    """Per month: messages from clinic staff (feedback and other), recorded sessions per kind,
+    and intakes (always face to face; an intake that also has a face-to-face session recorded
+    for that patient on that day counts once, as the session). Two queries."""
     tz = timezone.get_current_timezone()
     messages = Message.objects.filter(
         conversation__enrollment__clinic_id=clinic.pk,
@@ -615,9 +604,25 @@ def _contacts(clinic, team, period: Period) -> tuple[list[ContactsRow], list[tup
     sessions = TreatmentSession.objects.filter(
         patient__clinic_id=clinic.pk, held_on__gte=period.start, held_on__lte=period.end
     )
+    intakes = Intake.objects.filter(
+        patient__clinic_id=clinic.pk, held_on__gte=period.start, held_on__lte=period.end
+    ).exclude(
+        Exists(
+            TreatmentSession.objects.filter(
+                patient=OuterRef("patient"),
+                held_on=OuterRef("held_on"),
+                kind=TreatmentSession.Kind.FACE_TO_FACE,
+            )
+        )
+    )
     if team is not None:
-        messages = messages.filter(conversation__enrollment__therapist__teams=team)
-        sessions = sessions.filter(patient__therapist__teams=team)
+        # A contact within a treatment counts for the treatment's team; one outside a treatment
+        # (an intake, a session recorded without one) for the teams of the therapist.
+        messages = messages.filter(conversation__enrollment__team=team)
+        sessions = sessions.filter(
+            Q(enrollment__team=team) | Q(enrollment__isnull=True, patient__therapist__teams=team)
+        )
+        intakes = intakes.filter(therapist__teams=team)
     months = {m: ContactsRow(month=m) for m in period.months}
     for r in (
         messages.annotate(month=TruncMonth("created_at", tzinfo=tz))
@@ -630,15 +635,25 @@ def _contacts(clinic, team, period: Period) -> tuple[list[ContactsRow], list[tup
             row.feedback += r["n"]
         else:
             row.other_messages += r["n"]
-    for r in (
+    per_kind = (
         sessions.annotate(month=TruncMonth("held_on"))
         .values("month", "kind")
         .annotate(n=Count("pk"))
         .order_by()
+    )
+    per_intake = (
+        intakes.annotate(month=TruncMonth("held_on"), kind=Value(INTAKE, output_field=CharField()))
+        .values("month", "kind")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for month, kind, n in per_kind.values_list("month", "kind", "n").union(
+        per_intake.values_list("month", "kind", "n"), all=True
     ):
-        row = months.setdefault(_month_key(r["month"]), ContactsRow(month=_month_key(r["month"])))
-        row.sessions[r["kind"]] = row.sessions.get(r["kind"], 0) + r["n"]
-    kinds = [(str(k.value), str(k.label)) for k in TreatmentSession.Kind]
+        row = months.setdefault(_month_key(month), ContactsRow(month=_month_key(month)))
+        row.sessions[kind] = row.sessions.get(kind, 0) + n
+    kinds = [(INTAKE, str(_("intake (face to face)")))]
+    kinds += [(str(k.value), str(k.label)) for k in TreatmentSession.Kind]
     return [months[m] for m in sorted(months)], kinds
 
 

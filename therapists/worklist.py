@@ -22,27 +22,30 @@ from datetime import date, datetime, time, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db.models import Count, Exists, IntegerField, Min, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import ExtractIsoYear, ExtractWeek
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from icbt.roles import roles_of
-from messaging.models import Message
+from messaging import pending
+from messaging.pending import (
+    answers_to_review,
+    diary_weeks_to_review,
+    intake_requests_waiting,
+    questionnaires_to_review,
+    referrals_waiting,
+    unanswered_messages,
+)
 from messaging.scans import add_working_days
 from messaging.selectors import feedback_due_on
 from patients import selectors as patient_selectors
 from patients.models import (
-    AssignmentAnswer,
     CareShare,
-    DiaryEntry,
     Enrollment,
-    IntakeRequest,
     Patient,
-    QuestionnaireResponse,
-    Referral,
 )
 from patients.selectors import program_titles
 from programs import questionnaires
@@ -77,14 +80,6 @@ ORDERS = ("oldest", "newest")
 # Items that come from each patient's rhythm rather than from something waiting; the count in
 # the navigation leaves them out (see ``pending_count``).
 RHYTHM_KINDS = frozenset({"feedback_due", "feedback_overdue", "quiet", "early_warning"})
-
-
-class SubqueryCount(Subquery):
-    """``(SELECT COUNT(*) FROM (<subquery>))``: counts the rows of any queryset, grouped or
-    distinct ones too, inside another query."""
-
-    template = "(SELECT COUNT(*) FROM (%(subquery)s) _count)"
-    output_field = IntegerField()
 
 
 @dataclass
@@ -137,6 +132,12 @@ class Worklist:
     kinds: dict = field(default_factory=lambda: FILTER_KINDS)
 
     @property
+    def reminders(self) -> int:
+        """Feedback due or overdue and patients who went quiet: items of each patient's rhythm,
+        not waiting work (``messaging.pending``)."""
+        return self.total - self.waiting
+
+    @property
     def kind_counts(self) -> list[tuple[str, str, int]]:
         return [(key, str(label), self.counts.get(key, 0)) for key, label in self.kinds.items()]
 
@@ -177,70 +178,11 @@ def _by_ids_if_few(enrollments: QuerySet[Enrollment]) -> QuerySet[Enrollment] | 
 
 
 def _open_enrollments(staff: StaffMember, today: date) -> QuerySet[Enrollment]:
-    """The caseload's open enrollments, and the ended ones that still have an unanswered message
-    or an unreviewed urgent questionnaire: ending a treatment does not handle those, so they stay
-    on the worklist until a person does (the other items of an ended enrollment drop off)."""
-    still_waiting = Exists(
-        _unanswered(Message.objects.filter(conversation__enrollment=OuterRef("pk")))
-    ) | Exists(urgent_questionnaires(QuestionnaireResponse.objects.filter(enrollment=OuterRef("pk"))))
-    return Enrollment.objects.filter(
-        Q(status__in=Enrollment.OPEN_STATUSES) | still_waiting,
-        patient__in=caseload_patients(staff=staff, today=today).values("pk"),
+    """The caseload's enrollments whose work can wait (``messaging.pending.waiting_enrollments``:
+    the open ones, and ended ones with an unanswered message or an urgent questionnaire)."""
+    return pending.waiting_enrollments(
+        Enrollment.objects.filter(patient__in=caseload_patients(staff=staff, today=today).values("pk"))
     )
-
-
-def urgent_questionnaires(responses: QuerySet[QuestionnaireResponse]) -> QuerySet[QuestionnaireResponse]:
-    """The unreviewed responses among ``responses`` with the self-harm flag (no query by itself).
-    The flags are encrypted; the derived ``urgent`` column carries the self-harm flag."""
-    return responses.filter(reviewed_at__isnull=True, entered_by__isnull=True, urgent=True)
-
-
-def unanswered_messages(enrollments: QuerySet[Enrollment] | list[int]) -> QuerySet[Message]:
-    """The patients' messages in ``enrollments`` that no message from the clinic followed yet
-    (whoever answered: the therapist or a covering colleague). No query by itself."""
-    return _unanswered(Message.objects.filter(conversation__enrollment__in=enrollments))
-
-
-def _unanswered(messages: QuerySet[Message]) -> QuerySet[Message]:
-    later_reply = (
-        Message.objects.filter(conversation=OuterRef("conversation"))
-        .exclude(author_id=OuterRef("author_id"))
-        .filter(
-            Q(created_at__gt=OuterRef("created_at"))
-            | Q(created_at=OuterRef("created_at"), pk__gt=OuterRef("pk"))
-        )
-    )
-    return messages.filter(author__patient__isnull=False).filter(~Exists(later_reply)).order_by()
-
-
-def answers_to_review(enrollments: QuerySet[Enrollment] | list[int]) -> QuerySet[AssignmentAnswer]:
-    return AssignmentAnswer.objects.filter(
-        enrollment__in=enrollments,
-        status=AssignmentAnswer.Status.SUBMITTED,
-        submitted_at__isnull=False,
-        reviewed_at__isnull=True,
-    ).order_by()
-
-
-def diary_weeks_to_review(enrollments: QuerySet[Enrollment] | list[int]) -> QuerySet:
-    """Unreviewed diary entries grouped per enrollment and ISO week of the entry's date:
-    ``enrollment_id, iso_year, iso_week, since`` (the first written), ``n``, ``first_id``."""
-    return (
-        DiaryEntry.objects.filter(enrollment__in=enrollments, reviewed_at__isnull=True)
-        .annotate(iso_year=ExtractIsoYear("entry_date"), iso_week=ExtractWeek("entry_date"))
-        .values("enrollment_id", "iso_year", "iso_week")
-        .annotate(since=Min("created_at"), n=Count("id"), first_id=Min("id"))
-        .order_by()
-    )
-
-
-def questionnaires_to_review(
-    enrollments: QuerySet[Enrollment] | list[int],
-) -> QuerySet[QuestionnaireResponse]:
-    """Completed by the patient and not reviewed (a score a therapist typed in needs no review)."""
-    return QuestionnaireResponse.objects.filter(
-        enrollment__in=enrollments, reviewed_at__isnull=True, entered_by__isnull=True
-    ).order_by()
 
 
 def _last_activity(enrollment: Enrollment) -> datetime:
@@ -526,7 +468,7 @@ def worklist(
                     row["since"],
                     enrollment_id,
                     patient_of[enrollment_id],
-                    ref=f"diary:{row['first_id']}",
+                    ref=f"week:{row['first_id']}",
                     count=row["n"],
                     label=partial(_diary_week_text, row["iso_week"], row["iso_year"], row["n"]),
                 )
@@ -554,10 +496,8 @@ def worklist(
             )
 
     # 6. The clinic's new intake requests (names stay on the request's own, audited page).
-    for pk, created_at, program_id in (
-        IntakeRequest.objects.filter(clinic_id=staff.clinic_id, status=IntakeRequest.Status.NEW)
-        .order_by()
-        .values_list("pk", "created_at", "program_id")
+    for pk, created_at, program_id in intake_requests_waiting(clinic_id=staff.clinic_id).values_list(
+        "pk", "created_at", "program_id"
     ):
         entries.append(_Entry("intake_request", created_at, None, None, ref=program_id, object_id=pk))
 
@@ -566,7 +506,7 @@ def worklist(
     # 7. Referrals waiting for the therapist's answer (few: read whole, with the names).
     referrals = {
         r.pk: r
-        for r in Referral.objects.filter(to_therapist=staff, status=Referral.Status.PENDING)
+        for r in referrals_waiting(clinic_id=staff.clinic_id, to_therapist_id=staff.pk)
         .select_related("patient__user", "referred_by__user")
         .order_by()
     }
@@ -644,7 +584,7 @@ def _patient_choices(entries, names, referrals) -> list[tuple[int, str]]:
 
 
 def _feedback_due_text(day: date) -> str:
-    return _("Feedback was due on %(day)s") % {"day": date_format(day, "D j M")}
+    return _("Feedback was due on %(day)s") % {"day": date_format(day)}
 
 
 def _early_warning_text(warning) -> str:
@@ -652,11 +592,13 @@ def _early_warning_text(warning) -> str:
 
 
 def _quiet_text(days: int) -> str:
-    return _("No activity for %(days)s days") % {"days": days}
+    return ngettext("No activity for %(days)s day", "No activity for %(days)s days", days) % {"days": days}
 
 
 def _messages_text(n: int) -> str:
-    return _("%(count)s message(s) waiting for an answer") % {"count": n}
+    return ngettext(
+        "%(count)s message waiting for an answer", "%(count)s messages waiting for an answer", n
+    ) % {"count": n}
 
 
 def _answer_text(number: int, title: str) -> str:
@@ -664,7 +606,9 @@ def _answer_text(number: int, title: str) -> str:
 
 
 def _diary_week_text(week: int, year: int, n: int) -> str:
-    return _("Week %(week)s of %(year)s: %(count)s entries") % {"week": week, "year": year, "count": n}
+    return ngettext(
+        "Week %(week)s of %(year)s: %(count)s entry", "Week %(week)s of %(year)s: %(count)s entries", n
+    ) % {"week": week, "year": year, "count": n}
 
 
 def _questionnaire_text(code: str, flags: tuple[str, ...]) -> str:
@@ -677,49 +621,19 @@ def _questionnaire_text(code: str, flags: tuple[str, ...]) -> str:
 
 
 def pending_count(*, fetched_by, today: date | None = None) -> int | None:
-    """For the navigation: how many items of the patients' work, messages and requests wait for
-    the therapist (what the worklist shows, less feedback due and quiet patients, which depend
-    on each patient's rhythm and are computed on the page). Two queries: the caseload's open
-    enrollments, then every count (see ``IDS_AT_MOST``: on a 5,000-patient clinic this took
-    55 ms for a therapist with 20 patients as one query). None for non-therapists.
+    """For the navigation: the waiting work of the therapist's caseload and the requests for
+    them (``messaging.pending``: what the top of the worklist counts, without the reminders of
+    feedback due and quiet patients). Two queries: the caseload's open enrollments, then every
+    count (see ``IDS_AT_MOST``). None for non-therapists.
     """
     staff = _therapist(fetched_by)
     if staff is None:
         return None
     today = today or timezone.localdate()
     open_enrollments = _by_ids_if_few(_open_enrollments(staff, today))
-    still_open = Q(enrollment__status__in=Enrollment.OPEN_STATUSES)
-    messages = unanswered_messages(open_enrollments).values("conversation_id").distinct()
-    answers = answers_to_review(open_enrollments).filter(still_open).values("pk")
-    weeks = (
-        diary_weeks_to_review(open_enrollments)
-        .filter(still_open)
-        .values("enrollment_id", "iso_year", "iso_week")
-        .distinct()
-    )
-    responses = questionnaires_to_review(open_enrollments).filter(still_open | Q(urgent=True)).values("pk")
-    requests = (
-        IntakeRequest.objects.filter(clinic_id=staff.clinic_id, status=IntakeRequest.Status.NEW)
-        .values("pk")
-        .order_by()
-    )
-    referrals = (
-        Referral.objects.filter(to_therapist=staff, status=Referral.Status.PENDING).values("pk").order_by()
-    )
-    row = (
-        StaffMember.objects.filter(pk=staff.pk)
-        .annotate(
-            m=SubqueryCount(messages),
-            a=SubqueryCount(answers),
-            d=SubqueryCount(weeks),
-            q=SubqueryCount(responses),
-            i=SubqueryCount(requests),
-            r=SubqueryCount(referrals),
-        )
-        .values_list("m", "a", "d", "q", "i", "r")
-        .first()
-    )
-    return sum(n or 0 for n in row) if row else 0  # a count over no enrollments is NULL
+    return pending.waiting_work(
+        enrollments=open_enrollments, clinic_id=staff.clinic_id, to_therapist_id=staff.pk
+    ).total
 
 
 # --- My caseload -----------------------------------------------------------------------------------

@@ -176,6 +176,8 @@ def test_journey_2_intake_enrollment_invitation_and_start(
     therapist.get_by_label("Program").select_option(label="Master your Fatigue (English, version 1)")
     therapist.get_by_label("every two weeks").check()
     therapist.get_by_label("Feedback day").select_option(label="Thursday")
+    # The demo therapist works in the Pain and the Fatigue team: the treatment counts under one.
+    therapist.get_by_label(re.compile(r"^Team")).select_option(label="Fatigue")
     click_and_wait(therapist, therapist.get_by_role("button", name="Enroll"))
     assert "The invitation to set a password is on its way." in main_text(therapist)
     visit(therapist, None, "enrolled")
@@ -402,7 +404,7 @@ def test_journey_4_feedback_on_the_diary_from_the_worklist_with_a_template(
     assert rows.count() >= 1, main_text(therapist)
     rows.last.get_by_role("link").click()
     visit(therapist, None, "composer-with-diary")
-    assert "attach=diary:" in therapist.url
+    assert "attach=week:" in therapist.url
     ticked = therapist.locator("main input[name=attach]:checked")
     assert ticked.count() >= 1, "the diary from the worklist is attached to the feedback"
 
@@ -521,6 +523,9 @@ def test_journey_6_to_the_end_scores_and_the_stepped_care_decision(signed_in, vi
     therapist.get_by_label("Moment").select_option(label="end")
     therapist.get_by_label("Total score").fill("42")
     click_and_wait(therapist, therapist.get_by_role("button", name=re.compile("Save|Enter")).first)
+    # No CIS start score was entered: filing it as the end score asks for a confirmation first.
+    therapist.get_by_label("Yes, this is the end score, although there is no start score").check()
+    click_and_wait(therapist, therapist.get_by_role("button", name=re.compile("Save|Enter")).first)
     assert "The score is saved." in main_text(therapist)
     visit(therapist, None, "end-scores-and-advice", key="end-with-advice")
     # Scored: RAND-36 physical functioning 0 -> 50 (0-100), fatigue 9 -> 7, PHQ-9 8 -> 4; CIS 42.
@@ -540,6 +545,8 @@ def test_journey_6_to_the_end_scores_and_the_stepped_care_decision(signed_in, vi
     therapist.get_by_label("Reason").fill(
         "Still severely fatigued; we agreed on face-to-face CBT at the clinic."
     )
+    # Sanne's reply from journey 5 still waits for an answer: ending asks to confirm it stays listed.
+    therapist.get_by_label(re.compile("End it anyway")).check()
     click_and_wait(therapist, therapist.get_by_role("button", name="Record the decision"))
     assert "The decision is recorded." in main_text(therapist)
     visit(therapist, None, "after-the-decision")

@@ -30,11 +30,13 @@ def enroll(
     weekday=0,
     last_feedback_at=None,
 ) -> Enrollment:
+    teams = list(patient.therapist.teams.all()[:2])  # as enrollment_create: the therapist's only team
     return Enrollment.objects.create(
         patient=patient,
         clinic=patient.clinic,
         version=tiny_version(),
         therapist=patient.therapist,
+        team=teams[0] if len(teams) == 1 else None,
         status=status,
         start_date=timezone.localdate() - timedelta(days=start_days_ago),
         feedback_cadence=cadence,

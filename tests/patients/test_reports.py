@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -290,3 +291,50 @@ def test_treatment_summary_without_an_enrollment(world, client_for):
     )
     assert response.status_code == 200
     assert "not enrolled" in pdf_text(response.content)
+
+
+def test_treatment_summary_charts_scores_in_treatment_order_on_the_instruments_range(world):
+    """Scores typed in end first (48), then start (50): the chart reads start 50, end 48, as
+    the table beside it does, and its axis runs over the whole CIS range."""
+    from patients.charts import _ticks
+    from patients.reports import treatment_summary
+
+    enrollment = enroll(world.patient_a, start_days_ago=60)
+    typed = timezone.now() - timedelta(days=1)
+    for minutes, moment, total in ((0, "end", 48), (5, "start", 50)):
+        QuestionnaireResponse.objects.create(
+            enrollment=enrollment,
+            code="cis_fatigue",
+            moment=moment,
+            total=total,
+            band="severe",
+            entered_by=world.therapist.user,
+            completed_at=typed + timedelta(minutes=minutes),
+        )
+    row = next(r for r in treatment_summary(patient=world.patient_a)["scores"] if r["code"] == "cis_fatigue")
+    assert (row["start"].total, row["end"].total) == (50, 48)
+    chart = row["chart"]
+    assert chart.series[0].values == [50.0, 48.0]
+    assert chart.x_labels[0].startswith("Start") and chart.x_labels[1].startswith("End")
+    assert "50; " in chart.description and chart.description.index("50") < chart.description.index("48")
+    assert (chart.y_min, chart.y_max) == (8.0, 56.0)
+    assert _ticks(8.0, 56.0) == [8.0, 20.0, 30.0, 40.0, 50.0, 56.0]
+    assert _ticks(0.0, 10.0) == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+    # Each point's title names its moment, left to right: start then end.
+    titles = re.findall(r"<title>([^<]*): Score (\d+)</title>", str(chart.svg))
+    assert [(label.split()[0], score) for label, score in titles] == [("Start", "50"), ("End", "48")]
+
+
+def test_patient_score_chart_orders_by_moment(world):
+    from patients.charts import questionnaire_charts
+
+    enrollment = enroll(world.patient_a, start_days_ago=60)
+    end = QuestionnaireResponse.objects.create(
+        enrollment=enrollment, code="phq9", moment="end", total=3, band="minimal"
+    )
+    start = QuestionnaireResponse.objects.create(
+        enrollment=enrollment, code="phq9", moment="start", total=12, band="moderate"
+    )
+    (chart,) = questionnaire_charts([end, start])
+    assert chart["chart"].series[0].values == [12.0, 3.0]
+    assert chart["responses"] == [start, end]

@@ -1,6 +1,7 @@
 """The manager's dashboard: the figures, the filters, the pinned query count, and the proof
 that a manager opens no patient data anywhere."""
 
+import re
 import time
 from datetime import date, datetime, timedelta
 
@@ -310,3 +311,89 @@ def test_a_manager_opens_no_patient_data(route, world, client_for):
     response = getattr(client_for(world.manager.user), route.method)(url, data)
     assert response.status_code in (403, 404), f"{route.name}: {response.status_code}"
     assert LOGIN != response.status_code
+
+
+def test_the_face_to_face_intake_is_a_treatment_contact(world):
+    """Intakes are always face to face: only messages and an intake is not 100 % online. An
+    intake also recorded as a face-to-face session that day counts once."""
+    from tests.patients.staff_helpers import intake
+
+    enrollment = enroll(world.patient_a)
+    conversation = Conversation.objects.create(enrollment=enrollment)
+    for _n in range(3):
+        Message(conversation=conversation, author=world.therapist.user, body="x", is_feedback=True).save()
+    intake(world)
+    total = clinic_dashboard(fetched_by=world.manager.user).contacts_total
+    assert (total.online, total.in_person, total.sessions.get("intake")) == (3, 1, 1)
+    assert total.share_online == 75.0
+    TreatmentSession(
+        patient=world.patient_a,
+        held_on=timezone.localdate(),
+        kind="face_to_face",
+        recorded_by=world.therapist,
+    ).save()
+    d = clinic_dashboard(fetched_by=world.manager.user)
+    assert d.contacts_total.in_person == 1 and d.contacts_total.sessions == {"face_to_face": 1}
+    assert "intake (face to face)" in dashboard_tables(d)["contacts"].headers
+
+
+def _label_boxes(svg: str) -> list[tuple[float, float]]:
+    """(left, right) of every category label under a chart, from the widest of its lines,
+    at 7.5 px per character of the 12 px axis font."""
+    boxes = []
+    for x, inner in re.findall(r'<text class="category" x="([\d.]+)"[^>]*>(.*?)</text>', svg):
+        lines = re.findall(r"<tspan[^>]*>([^<]*)</tspan>", inner) or [inner]
+        half = max(len(line) for line in lines) * 7.5 / 2
+        boxes.append((float(x) - half, float(x) + half))
+    return boxes
+
+
+@pytest.mark.parametrize("months", [12, 24, 60])
+def test_month_labels_under_the_charts_never_overlap(world, months):
+    end = date(2026, 12, 6)
+    start = date(end.year - (months // 12), end.month, 1) + timedelta(days=31)
+    period = Period(start=start.replace(day=1), end=end)
+    d = clinic_dashboard(fetched_by=world.manager.user, period=period, today=end)
+    for name in ("flow", "contacts"):
+        boxes = _label_boxes(str(d.charts[name].svg))
+        assert len(boxes) >= min(6, len(period.months)), name
+        for (_l1, right), (left, _r2) in zip(boxes, boxes[1:], strict=False):
+            assert right <= left, (name, months, boxes)
+        assert boxes[0][0] >= 0 and boxes[-1][1] <= 640
+
+
+def test_a_patient_counts_under_one_team_only(world, client_for):
+    """A therapist in two teams: each treatment counts under its own team, never under both,
+    and the team rows add up to the clinic's total."""
+    from tests.patients import staff_helpers as sh
+    from therapists.models import Team
+
+    fatigue = Team.objects.create(clinic=world.clinic, name="Fatigue")
+    world.therapist.teams.add(fatigue)  # now in Pain and Fatigue
+    client = client_for(world.therapist.user)
+    url = reverse("patients:staff_enrollment_create", args=[world.patient_a.pk])
+    data = {
+        "version": sh.tiny().pk,
+        "therapist": world.therapist.pk,
+        "start_date": timezone.localdate().isoformat(),
+        "feedback_cadence": "weekly",
+        "feedback_weekday": "0",
+        "unlock_mode": "sequential",
+        "module_interval_days": "7",
+        "inactivity_days": "7",
+    }
+    page = client.post(url, data).content.decode()
+    assert "more than one team: choose the team" in page  # not guessed
+    assert client.post(url, {**data, "team": world.team.pk}).status_code == 302
+    url_b = reverse("patients:staff_enrollment_create", args=[world.patient_b.pk])
+    assert client.post(url_b, {**data, "team": fatigue.pk}).status_code == 302
+    other = make_patient(world.clinic, world.therapist, "noteam@patients.test")
+    enroll(other)  # a treatment from before teams were chosen: no team
+
+    d = clinic_dashboard(fetched_by=world.manager.user)
+    rows = {r["team"]: r for r in d.team_rows()}
+    opened = {name: r["active"] + r["invited"] for name, r in rows.items()}
+    assert opened == {"Pain": 1, "Fatigue": 1, "No team chosen": 1}
+    assert sum(opened.values()) == d.totals["active"] + d.totals["invited"] == 3
+    only_fatigue = clinic_dashboard(fetched_by=world.manager.user, team_id=fatigue.pk)
+    assert [(r["team"], r["active"] + r["invited"]) for r in only_fatigue.team_rows()] == [("Fatigue", 1)]

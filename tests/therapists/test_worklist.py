@@ -58,7 +58,7 @@ def test_every_kind_of_item_with_a_link_to_the_composer(world, enrolled):
     by_kind = {item.kind: item for item in result.items}
     composer = reverse("messaging:staff_conversation", kwargs={"pk": world.patient_a.pk})
     assert by_kind["answer"].url == f"{composer}?attach=answer:{answer.pk}#composer"
-    assert by_kind["diary"].url == f"{composer}?attach=diary:{entry.pk}#composer"
+    assert by_kind["diary"].url == f"{composer}?attach=week:{entry.pk}#composer"
     assert by_kind["questionnaire"].url == f"{composer}?attach=questionnaire:{response.pk}#composer"
     assert by_kind["message"].url == f"{composer}#composer"
     assert by_kind["intake_request"].url == reverse(

@@ -1,0 +1,248 @@
+"""Waiting work: the one definition of what waits for a person at the clinic.
+
+The worklist, its count in the navigation, the manager's dashboard and the manager's weekly
+figures e-mail all count with the querysets and counters of this module, so they cannot
+disagree. Waiting work is, on the open enrollments (invited, active, paused) of the patients
+concerned (``waiting_enrollments``; ending a treatment handles neither a patient's message
+nor a self-harm answer, so an unanswered message and an unreviewed urgent questionnaire of an
+ended treatment still wait, until a person handles them):
+
+- *message*: a conversation whose latest patient message no message from the clinic followed
+  yet (one item per conversation, however many messages wait in it);
+- *answer*: an assignment handed in and not reviewed;
+- *diary*: a diary week not reviewed: unreviewed entries grouped per enrollment and ISO week of
+  the day they are about (one item per week, however many entries it holds);
+- *questionnaire*: a questionnaire the patient completed and nobody reviewed (a score a
+  therapist typed in is not waiting for anyone);
+
+and, besides the patients' work, the requests for the clinic:
+
+- *intake_request*: an intake request of the clinic nobody handled yet;
+- *referral*: a referral that waits for the answer of the colleague it is addressed to.
+
+Feedback due, feedback overdue and patients who went quiet are not waiting work: they follow
+from each patient's rhythm (``therapists.worklist`` shows them as reminders, the dashboard
+counts overdue feedback in its own column).
+
+Nothing here decrypts anything: only rows are counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import (
+    CharField,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Cast, Concat, ExtractIsoYear, ExtractWeek
+
+from messaging.models import Message
+from patients.models import (
+    AssignmentAnswer,
+    DiaryEntry,
+    Enrollment,
+    IntakeRequest,
+    QuestionnaireResponse,
+    Referral,
+)
+from therapists.models import Clinic
+
+PATIENT_WORK_KINDS = ("message", "answer", "diary", "questionnaire")
+REQUEST_KINDS = ("intake_request", "referral")
+KINDS = PATIENT_WORK_KINDS + REQUEST_KINDS
+
+
+class SubqueryCount(Subquery):
+    """``(SELECT COUNT(*) FROM (<subquery>))``: counts the rows of any queryset, grouped or
+    distinct ones too, inside another query."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) _count)"
+    output_field = IntegerField()
+
+
+# --- What waits, per kind (no query by themselves) -------------------------------------------------
+
+Enrollments = QuerySet[Enrollment] | list[int]
+
+
+def _unanswered(messages: QuerySet[Message]) -> QuerySet[Message]:
+    later_reply = (
+        Message.objects.filter(conversation=OuterRef("conversation"))
+        .exclude(author_id=OuterRef("author_id"))
+        .filter(
+            Q(created_at__gt=OuterRef("created_at"))
+            | Q(created_at=OuterRef("created_at"), pk__gt=OuterRef("pk"))
+        )
+    )
+    return messages.filter(author__patient__isnull=False).filter(~Exists(later_reply)).order_by()
+
+
+def unanswered_messages(enrollments: Enrollments) -> QuerySet[Message]:
+    """The patients' messages in ``enrollments`` that no message from the clinic followed yet
+    (whoever answered: the therapist or a covering colleague), open treatment or not."""
+    return _unanswered(Message.objects.filter(conversation__enrollment__in=enrollments))
+
+
+OPEN = Q(enrollment__status__in=Enrollment.OPEN_STATUSES)
+
+
+def urgent_questionnaires(responses: QuerySet[QuestionnaireResponse]) -> QuerySet[QuestionnaireResponse]:
+    """The unreviewed, patient-completed responses among ``responses`` with the self-harm flag
+    (the flags are encrypted; the derived ``urgent`` column carries that one)."""
+    return responses.filter(reviewed_at__isnull=True, entered_by__isnull=True, urgent=True)
+
+
+def waiting_enrollments(enrollments: QuerySet[Enrollment]) -> QuerySet[Enrollment]:
+    """Of ``enrollments``: the open ones, and the ended ones that still have an unanswered
+    message or an unreviewed urgent questionnaire (no query by itself)."""
+    still_waiting = Exists(
+        _unanswered(Message.objects.filter(conversation__enrollment=OuterRef("pk")))
+    ) | Exists(urgent_questionnaires(QuestionnaireResponse.objects.filter(enrollment=OuterRef("pk"))))
+    return enrollments.filter(Q(status__in=Enrollment.OPEN_STATUSES) | still_waiting)
+
+
+def answers_to_review(enrollments: Enrollments) -> QuerySet[AssignmentAnswer]:
+    """Handed in and not reviewed, in an open treatment."""
+    return AssignmentAnswer.objects.filter(
+        OPEN,
+        enrollment__in=enrollments,
+        status=AssignmentAnswer.Status.SUBMITTED,
+        submitted_at__isnull=False,
+        reviewed_at__isnull=True,
+    ).order_by()
+
+
+def diary_entries_to_review(enrollments: Enrollments) -> QuerySet[DiaryEntry]:
+    """Not reviewed, in an open treatment."""
+    return DiaryEntry.objects.filter(OPEN, enrollment__in=enrollments, reviewed_at__isnull=True).order_by()
+
+
+def diary_weeks_to_review(enrollments: Enrollments) -> QuerySet:
+    """Unreviewed diary entries grouped per enrollment and ISO week of the entry's date:
+    ``enrollment_id, iso_year, iso_week, since`` (the first written), ``n``, ``first_id``."""
+    return (
+        diary_entries_to_review(enrollments)
+        .annotate(iso_year=ExtractIsoYear("entry_date"), iso_week=ExtractWeek("entry_date"))
+        .values("enrollment_id", "iso_year", "iso_week")
+        .annotate(since=Min("created_at"), n=Count("id"), first_id=Min("id"))
+        .order_by()
+    )
+
+
+def questionnaires_to_review(enrollments: Enrollments) -> QuerySet[QuestionnaireResponse]:
+    """Completed by the patient and not reviewed (a score a therapist typed in needs no review),
+    in an open treatment; after the end only those with the self-harm flag."""
+    return QuestionnaireResponse.objects.filter(
+        OPEN | Q(urgent=True), enrollment__in=enrollments, reviewed_at__isnull=True, entered_by__isnull=True
+    ).order_by()
+
+
+def intake_requests_waiting(*, clinic_id: int) -> QuerySet[IntakeRequest]:
+    return IntakeRequest.objects.filter(clinic_id=clinic_id, status=IntakeRequest.Status.NEW).order_by()
+
+
+def referrals_waiting(*, clinic_id: int, to_therapist_id: int | None = None) -> QuerySet[Referral]:
+    """Pending referrals of the clinic; only those addressed to ``to_therapist_id`` when given."""
+    referrals = Referral.objects.filter(clinic_id=clinic_id, status=Referral.Status.PENDING)
+    if to_therapist_id is not None:
+        referrals = referrals.filter(to_therapist_id=to_therapist_id)
+    return referrals.order_by()
+
+
+# --- Counting ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WaitingWork:
+    """How many items of each kind wait."""
+
+    message: int = 0
+    answer: int = 0
+    diary: int = 0
+    questionnaire: int = 0
+    intake_request: int = 0
+    referral: int = 0
+
+    @property
+    def patient_work(self) -> int:
+        """The patients' messages and work that wait for a reply or a review."""
+        return sum(getattr(self, kind) for kind in PATIENT_WORK_KINDS)
+
+    @property
+    def total(self) -> int:
+        """Everything that waits, requests included: the count in the therapist's navigation
+        and at the top of their worklist."""
+        return self.patient_work + self.intake_request + self.referral
+
+
+def waiting_work(
+    *, enrollments: Enrollments, clinic_id: int, to_therapist_id: int | None = None
+) -> WaitingWork:
+    """The waiting work on ``enrollments`` (open ones: the caller decides whose), with the
+    clinic's new intake requests and its pending referrals (only those addressed to
+    ``to_therapist_id`` when given). One query whatever the size of the clinic."""
+    row = (
+        Clinic.objects.filter(pk=clinic_id)
+        .order_by()
+        .annotate(
+            message=SubqueryCount(unanswered_messages(enrollments).values("conversation_id").distinct()),
+            answer=SubqueryCount(answers_to_review(enrollments).values("pk")),
+            diary=SubqueryCount(
+                diary_weeks_to_review(enrollments).values("enrollment_id", "iso_year", "iso_week").distinct()
+            ),
+            questionnaire=SubqueryCount(questionnaires_to_review(enrollments).values("pk")),
+            intake_request=SubqueryCount(intake_requests_waiting(clinic_id=clinic_id).values("pk")),
+            referral=SubqueryCount(
+                referrals_waiting(clinic_id=clinic_id, to_therapist_id=to_therapist_id).values("pk")
+            ),
+        )
+        .values_list(*KINDS)[:1]
+    )
+    values = next(iter(row), None)
+    return WaitingWork(*(n or 0 for n in values)) if values else WaitingWork()
+
+
+def patient_work_per_therapist(enrollments: QuerySet[Enrollment]) -> dict[tuple[int, int | None], int]:
+    """The patients' waiting work on ``enrollments`` (open ones: the caller decides which), per
+    treating therapist and team of the treatment (``Enrollment.therapist``, ``Enrollment.team``):
+    ``{(therapist_id, team_id): count}``, counted as ``WaitingWork.patient_work`` counts. Four
+    grouped queries whatever the size of the clinic."""
+    diary_week = Concat(
+        Cast("enrollment_id", CharField()),
+        Value("-"),
+        Cast(ExtractIsoYear("entry_date"), CharField()),
+        Value("-"),
+        Cast(ExtractWeek("entry_date"), CharField()),
+        output_field=CharField(),
+    )
+    counts: dict[tuple[int, int | None], int] = {}
+    for queryset in (
+        unanswered_messages(enrollments)
+        .values(
+            therapist=F("conversation__enrollment__therapist_id"), team=F("conversation__enrollment__team_id")
+        )
+        .annotate(n=Count("conversation_id", distinct=True)),
+        answers_to_review(enrollments)
+        .values(therapist=F("enrollment__therapist_id"), team=F("enrollment__team_id"))
+        .annotate(n=Count("pk")),
+        questionnaires_to_review(enrollments)
+        .values(therapist=F("enrollment__therapist_id"), team=F("enrollment__team_id"))
+        .annotate(n=Count("pk")),
+        diary_entries_to_review(enrollments)
+        .values(therapist=F("enrollment__therapist_id"), team=F("enrollment__team_id"))
+        .annotate(n=Count(diary_week, distinct=True)),
+    ):
+        for row in queryset.order_by():
+            key = (row["therapist"], row["team"])
+            counts[key] = counts.get(key, 0) + row["n"]
+    return counts
