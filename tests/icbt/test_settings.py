@@ -241,3 +241,7 @@ def test_the_package_declares_its_licence_the_current_way():
     # A SPDX string (PEP 639): the table form makes setuptools warn at every install.
     assert project["project"]["license"] == "AGPL-3.0-or-later"
     assert any(r.startswith("setuptools>=77") for r in project["build-system"]["requires"])
+    # An editable install of a project whose name is also a folder (icbt/) makes setuptools warn;
+    # nothing imports the installed package, so make installs the dependencies plainly.
+    makefile = (PROJECT / "Makefile").read_text()
+    assert "pip install --quiet '.[dev]'" in makefile and "install --quiet -e" not in makefile
