@@ -1,5 +1,10 @@
 """Reports about one patient: the therapist's treatment summary (PDF) and the patient's own data
-(PDF and JSON). Thin views: the access helper (which audits), a report, a file."""
+(PDF and JSON). Thin views: the access helper (which audits), a report, a file.
+
+The downloads only read, so they run outside the request transaction (``read_only_page``): their
+audit event commits at once. Inside a transaction, the row's seal would keep the clinic's audit
+chain locked (PostgreSQL) for as long as the PDF takes to render, and every other audited
+request of that clinic would wait for it."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -8,6 +13,7 @@ from django.utils import timezone
 
 from icbt.access import require_staff_role
 from icbt.audit import Action, audit_record
+from icbt.decorators import read_only_page
 from icbt.pdf import pdf_download
 from icbt.roles import roles_of
 from patients import reports
@@ -15,6 +21,7 @@ from patients.access import patient_get_for_user
 
 
 @login_required
+@read_only_page
 def staff_treatment_summary(request, pk):
     """The treatment summary PDF, for the patient's file and for reimbursement. Generating it is
     an export of patient data: audited by the access helper."""
@@ -58,6 +65,7 @@ def my_data(request):
 
 
 @login_required
+@read_only_page
 def my_data_json(request):
     patient = _own_patient(request)
     _audit_own_export(request, patient, "json")
@@ -72,6 +80,7 @@ def my_data_json(request):
 
 
 @login_required
+@read_only_page
 def my_data_pdf(request):
     patient = _own_patient(request)
     _audit_own_export(request, patient, "pdf")

@@ -103,6 +103,7 @@ def dashboard(request):
 
 
 @login_required
+@read_only_page
 def dashboard_csv(request, table):
     _form, data = _dashboard(request)
     tables = dashboard_tables(data)
@@ -122,6 +123,7 @@ def dashboard_csv(request, table):
 
 
 @login_required
+@read_only_page
 def dashboard_pdf(request):
     _form, data = _dashboard(request)
     audit_record(

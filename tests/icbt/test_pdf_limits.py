@@ -129,3 +129,21 @@ def test_the_clinic_report_is_limited_too(world, client_for, renders, settings):
     assert manager.get(url, {"start": "2026-01-01", "end": "2026-12-31"}).status_code == 200
     assert manager.get(url, {"start": "2025-01-01", "end": "2025-12-31"}).status_code == 429
     assert len(renders) == 1
+
+
+def test_downloads_commit_their_audit_event_before_rendering():
+    """A download runs outside the request transaction: its audit row (whose seal locks the
+    clinic's audit chain on PostgreSQL until commit) is committed at once, not held while
+    WeasyPrint renders for seconds."""
+    from django.urls import resolve, reverse
+
+    urls = [
+        reverse("patients:staff_treatment_summary", args=[1]),
+        reverse("patients:my_data_pdf"),
+        reverse("patients:my_data_json"),
+        reverse("therapists:dashboard_pdf"),
+        reverse("therapists:dashboard_csv", kwargs={"table": "therapists"}),
+    ]
+    for url in urls:
+        view = resolve(url).func
+        assert "default" in getattr(view, "_non_atomic_requests", set()), url
