@@ -139,6 +139,10 @@ def test_patient_pages_carry_the_idle_warning_and_staff_pages_do_not(world, clie
     assert 'data-warn-seconds="120"' in html
     assert "Stay signed in" in html
     assert "js/idle.js" in html
+    # The sign-out clears this device's storage (shared devices): the warning says so instead of
+    # promising that unsent text is kept.
+    assert "text that is not saved is removed from this device" in html
+    assert "What you typed on this device is kept" not in html
     staff_html = client_for(world.therapist.user).get(reverse("patients:staff_patient_list")).content.decode()
     assert 'id="idle-warning"' not in staff_html
 
