@@ -97,6 +97,9 @@ def test_every_patient_page_and_public_page_links_to_the_crisis_lines(language, 
             continue
         html = response.content.decode()
         assert f'href="{help_url}" data-crisis-link' in html, f"{url} ({persona}, {language}): no crisis link"
+        # The numbers themselves, tap to call, on every page: not only behind a link.
+        footer = html[html.index('class="site-footer') :]
+        assert 'href="tel:08000113"' in footer and 'href="tel:112"' in footer, f"{url}: no crisis numbers"
         checked.append(route.name)
     assert "patients:home" in checked and "messaging:patient_conversation" in checked
     assert "patients:public_program" in checked and "crisis_help" in checked
