@@ -129,3 +129,13 @@ def test_the_clinic_report_is_limited_too(world, client_for, renders, settings):
     assert manager.get(url, {"start": "2026-01-01", "end": "2026-12-31"}).status_code == 200
     assert manager.get(url, {"start": "2025-01-01", "end": "2025-12-31"}).status_code == 429
     assert len(renders) == 1
+
+
+def test_the_cache_key_cannot_confirm_a_guessed_page(monkeypatch, settings):
+    """Whoever reads the cache keys cannot test a guess of what a PDF shows: the data version
+    is keyed with the installation's secret, not a plain hash of the page."""
+    monkeypatch.setattr(icbt.pdf, "render_to_string", lambda name, context: "<p>Pain 7 of 10</p>")
+    version = icbt.pdf.data_version("report.html", {}, stamp=())
+    assert version == icbt.pdf.data_version("report.html", {}, stamp=())
+    settings.SECRET_KEY = "another-installation-" + "x" * 40
+    assert icbt.pdf.data_version("report.html", {}, stamp=()) != version
