@@ -132,13 +132,25 @@ _PG_PAYLOAD = " || '|' || ".join(
     + [_pg_part(_PG_VALUES.get(name, f"NEW.{name}")) for name in HASHED_FIELDS]
 )
 
+# The sealing function runs with its owner's rights. PostgreSQL looks up tables in the session's
+# temporary schema first unless the path names pg_temp explicitly, so without a fixed path the
+# application's role could hide icbt_auditchainhead behind a temporary table of that name. The
+# path is the schema the migration runs in, with pg_temp last.
+PG_PIN_SEARCH_PATH = """
+DO $pin$ BEGIN
+    EXECUTE format(
+        'ALTER FUNCTION icbt_audit_seal() SET search_path = pg_catalog, %I, pg_temp', current_schema()
+    );
+END $pin$;
+"""
+
 PG_CREATE = f"""
 CREATE OR REPLACE FUNCTION icbt_audit_part(value text) RETURNS text
     LANGUAGE sql IMMUTABLE
     AS $$ SELECT CASE WHEN value IS NULL THEN '-' ELSE length(value)::text || ':' || value END $$;
 
 CREATE OR REPLACE FUNCTION icbt_audit_seal() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT
+    LANGUAGE plpgsql SECURITY DEFINER
     AS $$
 DECLARE
     chain_key bigint := COALESCE(NEW.clinic_id, 0);
@@ -160,6 +172,7 @@ BEGIN
 END;
 $$;
 
+{PG_PIN_SEARCH_PATH}
 CREATE TRIGGER icbt_auditevent_seal
     BEFORE INSERT ON icbt_auditevent
     FOR EACH ROW EXECUTE FUNCTION icbt_audit_seal();

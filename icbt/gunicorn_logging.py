@@ -11,10 +11,16 @@ import re
 from gunicorn.glogging import Logger
 
 REDACTED = "[redacted]"
-# A path segment that looks like a token: long, and mixing letters with digits or with the
-# separators of signed values. Slugs such as "ex-think-feel-do" and case references are short or
-# have no digits; they stay readable.
-_TOKEN = re.compile(r"(?=[^/?#]*\d)(?=[^/?#]*[A-Za-z])[A-Za-z0-9_\-:.~=%]{20,}")
+# A path segment that looks like a token: 20 characters or more of the alphabets of random and
+# signed tokens, whatever the mix (a random token may by chance have no digit). Numbers, case
+# references and short slugs such as "ex-think-feel-do" stay readable, and so do lowercase words
+# joined by hyphens of any length.
+_TOKEN = re.compile(r"[A-Za-z0-9_\-:.~=%]{20,}")
+_SLUG = re.compile(r"[a-z]+(?:-[a-z]+)+")
+
+
+def _redact_token(match: re.Match) -> str:
+    return match.group() if _SLUG.fullmatch(match.group()) else REDACTED
 
 
 def redact(text: str | None) -> str:
@@ -22,7 +28,7 @@ def redact(text: str | None) -> str:
     if not text:
         return text or ""
     head, _, query = text.partition("?")
-    head = _TOKEN.sub(REDACTED, head)
+    head = _TOKEN.sub(_redact_token, head)
     return f"{head}?{REDACTED}" if query else head
 
 

@@ -23,7 +23,6 @@ web.
 from __future__ import annotations
 
 import base64
-import hashlib
 import ipaddress
 import logging
 import mimetypes
@@ -37,6 +36,7 @@ from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import cache
 from django.template.loader import render_to_string
+from django.utils.crypto import salted_hmac
 
 from icbt import crypto
 
@@ -205,7 +205,8 @@ def data_version(template_name: str, context: dict, *, stamp: tuple[str, ...]) -
     """A hash of what the PDF shows, leaving out the moment it is made: the HTML rendered with
     the "made on" value at ``stamp`` fixed. Equal data gives an equal version."""
     html = render_to_string(template_name, _with_stamp(context, stamp, _UNCHANGED_STAMP))
-    return hashlib.sha256(f"{template_name}\n{html}".encode()).hexdigest()
+    # Keyed with the secret: whoever reads the cache keys cannot confirm a guess of the page.
+    return salted_hmac("icbt.pdf", f"{template_name}\n{html}", algorithm="sha256").hexdigest()
 
 
 def _rate_keys(user_id: int) -> tuple[str, str, str]:

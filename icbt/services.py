@@ -22,7 +22,9 @@ EMAIL_CHANGE_HOURS = 24
 
 
 def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode("ascii")).hexdigest()
+    # Tokens are ASCII, whose UTF-8 bytes are the same. Anything else typed into an address bar
+    # ("/invitation/%C3%A9/") hashes to nothing stored: an unknown token, not an error.
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def invitation_create(*, user: User, kind: str, created_by: User | None) -> str:

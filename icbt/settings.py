@@ -269,8 +269,11 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     # Failed passwords are throttled by icbt.signin (per account and per client address, with
-    # back-off, never against the person's usual network), not by allauth's per-address lock-out.
-    "login_failed": None,
+    # back-off, never against the person's usual network): icbt's adapter replaces allauth's
+    # pre_authenticate, so allauth's password lock-out never runs. allauth uses this same limit,
+    # keyed per user, for second-factor codes (TOTP and recovery codes): five wrong codes in five
+    # minutes hold back further codes for that user.
+    "login_failed": "5/5m/key",
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
     "change_password": "5/m/user",

@@ -10,7 +10,13 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.http import (
+    Http404,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import redirect, render
 from django.template import loader
 from django.templatetags.static import static
@@ -177,9 +183,12 @@ def email_change(request):
     tries_key = f"icbt:email-change-tries:{request.user.pk}"
     sent_key = f"icbt:email-change-sent:{request.user.pk}"
     form = EmailChangeForm(request.POST or None, user=request.user)
+    lock_out = None
     if request.method == "POST":
         if cache.get(tries_key, 0) >= _EMAIL_CHANGE_TRIES:
-            form.add_error(None, _("Too many attempts. Please wait a quarter of an hour and try again."))
+            # The password is not even checked: the page must not tell a right guess from a wrong one.
+            form = EmailChangeForm(initial={"email": request.POST.get("email", "")[:254]}, user=request.user)
+            lock_out = _("Too many attempts. Please wait a quarter of an hour and try again.")
         elif form.is_valid() and cache.get(sent_key, 0) >= _EMAIL_CHANGE_LINKS_PER_HOUR:
             form.add_error(
                 None, _("You asked for several links in a short time. Please wait an hour and try again.")
@@ -197,8 +206,15 @@ def email_change(request):
             )
             return redirect("personal_settings")
         elif "password" in form.errors:
-            cache.set(tries_key, cache.get(tries_key, 0) + 1, 15 * 60)
-    return render(request, "icbt/email_change.html", {"form": form, "current": request.user.email})
+            # add + incr: parallel requests cannot overwrite each other's count.
+            cache.add(tries_key, 0, 15 * 60)
+            try:
+                cache.incr(tries_key)
+            except ValueError:  # expired between the two calls
+                cache.add(tries_key, 1, 15 * 60)
+    return render(
+        request, "icbt/email_change.html", {"form": form, "current": request.user.email, "lock_out": lock_out}
+    )
 
 
 def email_change_confirm(request, token):
@@ -244,5 +260,6 @@ def session_keep_alive(request):
         return HttpResponse(status=204)
     next_url = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-        next_url = "home"
-    return redirect(next_url)
+        return redirect("home")
+    # Not redirect(): that would look a bare word ("foo") up as a view name.
+    return HttpResponseRedirect(next_url)

@@ -3,7 +3,8 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -52,9 +53,10 @@ def notification_first_choice(request):
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         next_url = ""
-    next_url = next_url or settings.LOGIN_REDIRECT_URL
+    # A path, never a view name: redirect() would look a bare word ("foo") up as one.
+    next_url = next_url or resolve_url(settings.LOGIN_REDIRECT_URL)
     if not preferences.needs_first_choice(request.user):
-        return redirect(next_url)
+        return HttpResponseRedirect(next_url)
     form = FirstChoiceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email_enabled = form.cleaned_data["choice"] == FirstChoiceForm.EMAIL
@@ -63,7 +65,7 @@ def notification_first_choice(request):
             messages.success(request, _("We will send you a short e-mail when something new is waiting."))
         else:
             messages.success(request, _("We will not send you e-mails. You can change this in Settings."))
-        return redirect(next_url)
+        return HttpResponseRedirect(next_url)
     return render(request, "messaging/first_choice.html", {"form": form, "next": next_url})
 
 

@@ -195,6 +195,45 @@ def test_db_roles_refuses_a_role_that_could_wipe_the_trail(world):
         call_command("db_roles", app_role=f"icbt_missing_{uuid.uuid4().hex[:8]}", stdout=StringIO())
 
 
+@pytest.mark.postgres
+def test_a_temporary_table_cannot_stand_in_for_the_chain_heads(world):
+    """The sealing function runs with its owner's rights and a fixed search path with pg_temp
+    last, so a session's temporary icbt_auditchainhead is never the one it reads and writes."""
+    _needs_postgres()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT proconfig, current_schema() FROM pg_proc WHERE proname = 'icbt_audit_seal'")
+        config, schema = cursor.fetchone()
+    assert f"search_path=pg_catalog, {schema}, pg_temp" in config
+    first = _record(world, world.patient_a, clinic_id=world.clinic.pk)
+    _raw("CREATE TEMP TABLE icbt_auditchainhead (chain bigint PRIMARY KEY, seq bigint, hash varchar(64))")
+    try:
+        _raw("INSERT INTO pg_temp.icbt_auditchainhead VALUES (%s, 0, '')", [world.clinic.pk])
+        second = _record(world, world.patient_b, clinic_id=world.clinic.pk)
+    finally:
+        _raw("DROP TABLE pg_temp.icbt_auditchainhead")
+    first, second = AuditEvent.objects.get(pk=first.pk), AuditEvent.objects.get(pk=second.pk)
+    assert second.chain_seq == first.chain_seq + 1 and second.prev_hash == first.hash
+    verify_chain(world.clinic.pk)
+
+
+@pytest.mark.postgres
+def test_the_application_role_cannot_make_temporary_tables(world):
+    _needs_postgres()
+    role = f"icbt_app_test_{uuid.uuid4().hex[:8]}"
+    call_command("db_roles", app_role=role, create=True, stdout=StringIO())
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT has_database_privilege(%s, current_database(), 'TEMPORARY')", [role])
+            assert cursor.fetchone()[0] is False
+        _raw(f'SET ROLE "{role}"')
+        with pytest.raises(DatabaseError), transaction.atomic():
+            _raw("CREATE TEMP TABLE icbt_auditchainhead (chain bigint)")
+    finally:
+        _raw("RESET ROLE")
+    _raw(f'DROP OWNED BY "{role}"')
+    _raw(f'DROP ROLE "{role}"')
+
+
 def test_db_roles_is_for_postgresql_only(world):
     if connection.vendor == "postgresql":
         pytest.skip("SQLite behaviour")

@@ -148,3 +148,24 @@ def test_the_migration_removes_addresses_that_are_not_the_accounts_own(world):
     EmailAddress.objects.create(user=world.patient_b.user, email=world.patient_b.user.email.upper())
     migration.remove_foreign_addresses(django_apps, None)
     assert list(EmailAddress.objects.values_list("email", flat=True)) == [world.patient_b.user.email.upper()]
+
+
+def test_after_the_lock_out_the_page_says_nothing_about_the_password(world, client_for):
+    client = client_for(world.patient_a.user)
+    for _ in range(5):
+        client.post(CHANGE, {"email": "typed@home.test", "password": "not-my-password"})
+
+    def page(password):
+        response = client.post(CHANGE, {"email": "typed@home.test", "password": password})
+        assert response.status_code == 200
+        html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", response.content.decode())
+        return html, response.context["form"].errors
+
+    right, wrong = page(TEST_PASSWORD), page("not-my-password")
+    assert right == wrong
+    html, errors = right
+    assert not errors
+    assert "Too many attempts." in html
+    assert "This is not your current password." not in html
+    assert 'value="typed@home.test"' in html
+    assert mail.outbox == []

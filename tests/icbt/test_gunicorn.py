@@ -13,6 +13,8 @@ from icbt.gunicorn_logging import redact, redact_request_line
 
 PROJECT = Path(__file__).resolve().parents[2]
 TOKEN = "Zq8xK2mN4pL7vR9tW3yB5cD1fG6hJ0sA-eU"
+# About one token_urlsafe(32) in 1,500 has no digit at all; it is a token all the same.
+TOKEN_WITHOUT_DIGITS = "QwErTyUiOpAsDfGhJkLzXcVbNm_qwertyuiopasdfgh"
 
 
 def test_tokens_in_paths_and_queries_are_redacted():
@@ -22,6 +24,14 @@ def test_tokens_in_paths_and_queries_are_redacted():
     # What helps to read the log stays: slugs, numbers, case references.
     assert redact("/me/steps/ex-think-feel-do/") == "/me/steps/ex-think-feel-do/"
     assert redact("/staff/patients/42/") == "/staff/patients/42/"
+    assert len(TOKEN_WITHOUT_DIGITS) == 43
+    assert redact(f"/invitation/{TOKEN_WITHOUT_DIGITS}/") == "/invitation/[redacted]/"
+    assert redact("/invitation/abcdefghijklmnopqrstuvwxyzabcdefghijklmnopq/") == "/invitation/[redacted]/"
+    # Words joined by hyphens are slugs, however long.
+    assert (
+        redact("/programs/master-your-fatigue-and-your-pain/")
+        == "/programs/master-your-fatigue-and-your-pain/"
+    )
     line = f"GET /invitation/{TOKEN}/?next=/x HTTP/1.1"
     assert redact_request_line(line) == "GET /invitation/[redacted]/?[redacted] HTTP/1.1"
 

@@ -449,3 +449,10 @@ def test_staff_invite_refuses_a_bad_date(world, admin_client):
     assert response.status_code == 200
     assert response.context["form"].errors["training_date"]
     assert not User.objects.filter(email="sam@alpha.test").exists()
+
+
+@pytest.mark.parametrize("path", ["/invitation/%C3%A9/", "/invitation/t%C3%B6ken-%E2%82%AC/"])
+def test_a_token_with_non_ascii_characters_is_an_unknown_token(path, client, db):
+    for response in (client.get(path), client.post(path, {"password1": "x", "password2": "x"})):
+        assert response.status_code == 404
+        assert response.templates[0].name == "icbt/invitation_invalid.html"

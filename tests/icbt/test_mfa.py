@@ -1,8 +1,9 @@
 """Staff must have a second factor before they reach anything but the account pages.
 
 The sign-in tests drive allauth's real two-step flow (password, then TOTP code). allauth accepts a
-TOTP code once per user per 30-second step, and refused codes count towards its rate limit; every
-test gets a fresh cache (tests/conftest.py), so each test may use the current code once.
+TOTP code once per user per 30-second step, and every refused code counts towards the user's
+limit of five wrong codes in five minutes (ACCOUNT_RATE_LIMITS["login_failed"]); every test gets a
+fresh cache (tests/conftest.py), so each test may use the current code once.
 """
 
 import time
@@ -283,3 +284,28 @@ def test_a_recovery_code_signs_in_once(staff_without_totp, client_for):
     second.post(LOGIN, {"login": user.email, "password": TEST_PASSWORD})
     assert second.post(AUTHENTICATE, {"code": code}).status_code == 200
     assert signed_in_user_id(second) is None
+
+
+def test_second_factor_guesses_are_limited_per_user(world, client_for):
+    """Five wrong codes within five minutes hold back the sixth, even the right one, also from
+    another browser; the password step stays with icbt's own throttle."""
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+
+    user = world.therapist.user
+    recovery_code = RecoveryCodes.activate(user).get_unused_codes()[0]
+    guesser = client_for(None)
+    guesser.post(LOGIN, {"login": user.email, "password": TEST_PASSWORD})
+    for _ in range(5):
+        response = guesser.post(AUTHENTICATE, {"code": wrong_code()})
+        assert response.status_code == 200
+        assert response.context["form"].errors["code"]
+    response = guesser.post(AUTHENTICATE, {"code": current_code()})
+    assert response.status_code == 200
+    assert response.context["form"].errors["code"]
+    assert signed_in_user_id(guesser) is None
+
+    other = client_for(None)
+    response = other.post(LOGIN, {"login": user.email, "password": TEST_PASSWORD})
+    assert response["Location"] == AUTHENTICATE
+    assert other.post(AUTHENTICATE, {"code": recovery_code}).status_code == 200
+    assert signed_in_user_id(other) is None

@@ -147,3 +147,13 @@ def test_downloads_commit_their_audit_event_before_rendering():
     for url in urls:
         view = resolve(url).func
         assert "default" in getattr(view, "_non_atomic_requests", set()), url
+
+
+def test_the_cache_key_cannot_confirm_a_guessed_page(monkeypatch, settings):
+    """Whoever reads the cache keys cannot test a guess of what a PDF shows: the data version
+    is keyed with the installation's secret, not a plain hash of the page."""
+    monkeypatch.setattr(icbt.pdf, "render_to_string", lambda name, context: "<p>Pain 7 of 10</p>")
+    version = icbt.pdf.data_version("report.html", {}, stamp=())
+    assert version == icbt.pdf.data_version("report.html", {}, stamp=())
+    settings.SECRET_KEY = "another-installation-" + "x" * 40
+    assert icbt.pdf.data_version("report.html", {}, stamp=()) != version

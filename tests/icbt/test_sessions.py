@@ -229,3 +229,10 @@ def test_sessions_from_before_the_backend_move_stay_signed_in(world, client):
     migration.rename_backends(django_apps, None)
     assert client.get(page).status_code == 200
     assert client.session["_auth_user_backend"] == "icbt.backends.ModelBackend"
+
+
+def test_stay_signed_in_with_a_bare_word_as_next_is_a_redirect(world, client):
+    client.force_login(world.patient_a.user)
+    response = client.post(reverse("session_keep_alive"), {"next": "foo"})
+    assert response.status_code == 302
+    assert response["Location"] == "foo"

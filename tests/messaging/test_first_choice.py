@@ -116,3 +116,16 @@ def test_feedback_read_meanwhile_is_not_announced(world, enrollment):
     )  # fmt: skip
     digest_round(now=timezone.now() + timedelta(minutes=10), recipient_ids=[patient.pk])
     assert [m for m in mail.outbox if patient.email in m.to] == []
+
+
+def test_a_bare_word_as_next_is_a_redirect_not_an_error(world, client_for):
+    """A ``next`` that passes the safety check but names no page ("foo") is followed as a
+    relative address, not looked up as a view name."""
+    therapist = client_for(world.therapist.user)
+    response = therapist.get(FIRST, {"next": "foo"})
+    assert response.status_code == 302
+    assert response["Location"] == "foo"
+    patient = client_for(world.patient_a.user)
+    response = patient.post(FIRST, {"choice": "none", "next": "foo"})
+    assert response.status_code == 302
+    assert response["Location"] == "foo"

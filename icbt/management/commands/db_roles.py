@@ -9,7 +9,9 @@ when DATABASE_MIGRATE_URL is set), after every ``migrate``. The application's ro
   row; ``session_replication_role`` is for superusers only;
 - on the audit chain heads and ``django_migrations``: SELECT (the sealing trigger writes the heads
   with its owner's rights);
-- on every other table of the schema: SELECT, INSERT, UPDATE, DELETE; USAGE on the sequences.
+- on every other table of the schema: SELECT, INSERT, UPDATE, DELETE; USAGE on the sequences;
+- no temporary tables: TEMPORARY on the database is revoked from PUBLIC and from the role (the
+  application needs none, and a temporary table is a way to stand in for a real one).
 
 It refuses to grant to the owner itself, to a superuser, or to a member of the owner role: each of
 those could wipe the audit trail. ``--create`` creates the role (LOGIN, password from
@@ -80,6 +82,8 @@ class Command(BaseCommand):
                     f"'{app_role}' owns tables ({', '.join(owned)}); they must belong to the owner."
                 )
             cursor.execute(f"GRANT CONNECT ON DATABASE {quote(database_name)} TO {role}")
+            cursor.execute(f"REVOKE TEMPORARY ON DATABASE {quote(database_name)} FROM PUBLIC")
+            cursor.execute(f"REVOKE TEMPORARY ON DATABASE {quote(database_name)} FROM {role}")
             cursor.execute(f"GRANT USAGE ON SCHEMA {quote(schema)} TO {role}")
             for name, _owner in tables:
                 table = quote(name)
