@@ -394,6 +394,16 @@ def diary_entry_answers(entry: DiaryEntry) -> dict:
     return answers
 
 
+def _carries_safety_flag(code: str, answers: dict, scoring_options: dict | None) -> bool:
+    """Whether the answers carry a self-harm signal (PHQ-9 item 9 above 0, or the check-in's
+    safety question); answers that cannot be scored (incomplete) carry none."""
+    try:
+        score = questionnaires.questionnaire_score(code, answers, **dict(scoring_options or {}))
+    except (ValidationError, KeyError, TypeError, ValueError):
+        return False
+    return "self_harm" in {f.code for f in score.flags}
+
+
 @transaction.atomic
 def questionnaire_submit(
     *,
@@ -408,8 +418,11 @@ def questionnaire_submit(
     """Score and keep a questionnaire the patient filled in (programs.questionnaires scores it;
     incomplete answers are refused). ``flags`` keeps the scorer's flags, such as PHQ-9 item 9
     above 0, so the therapist's worklist shows it as urgent. A step is answered once; a start or
-    end questionnaire without a step once per moment."""
-    _require_open(enrollment)
+    end questionnaire without a step once per moment. An ended enrollment takes no answers, except
+    one with a safety flag (a page opened before the end and sent after it): that one is kept and
+    takes the urgent path."""
+    if not enrollment.is_open and not _carries_safety_flag(code, answers, scoring_options):
+        _require_open(enrollment)
     if moment not in QuestionnaireResponse.Moment.values:
         raise ValidationError(_("Unknown moment."))
     if step is not None:
