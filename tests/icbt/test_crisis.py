@@ -190,3 +190,25 @@ def test_module_one_of_both_programs_has_a_safety_page_with_the_numbers(program,
     # What to do when much worse, with thoughts of self-harm, with new or different symptoms.
     headings = re.findall(r"<h2>(.*?)</h2>", html)
     assert len(headings) >= 3
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+@pytest.mark.parametrize("page", ["500.html", "503.html"])
+def test_the_error_pages_show_the_crisis_lines_without_a_request_or_the_database(page, language):
+    """Django renders 500.html without a context and server_error renders 503.html without the
+    request's context processors; neither may need the database (the marker above allows it,
+    the blocker below does not)."""
+    from django.db import connection
+    from django.template import loader
+    from django.test.utils import CaptureQueriesContext
+
+    with translation.override(language), CaptureQueriesContext(connection) as queries:
+        html = (
+            loader.get_template(page).render()
+            if page == "500.html"
+            else loader.render_to_string(page, {"path": "/"})
+        )
+    assert not queries.captured_queries
+    assert 'href="tel:08000113"' in html and 'href="tel:112"' in html and "113" in html
+    if language == "nl":
+        assert "113 Zelfmoordpreventie" in html and "huisartsenpost" in html
