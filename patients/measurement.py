@@ -41,11 +41,18 @@ def after_module(version) -> dict[int, list[str]]:
     return {int(number): list(codes) for number, codes in schedule.items()}
 
 
+def feedback_slot(day: date, feedback_weekday: int) -> date:
+    """The feedback weekday nearest to ``day`` (at most three days before or after): the week a
+    day belongs to for feedback. The one rule for feedback and check-in days alike
+    (``messaging.selectors.feedback_due_on`` builds on it)."""
+    forward = (feedback_weekday - day.weekday()) % 7
+    return day + timedelta(days=forward) if forward <= 3 else day - timedelta(days=7 - forward)
+
+
 def first_due_day(enrollment: Enrollment) -> date:
-    """The first feedback day after the start date (a week of treatment to report on)."""
-    start = enrollment.start_date
-    ahead = (enrollment.feedback_weekday - start.weekday()) % 7 or 7
-    return start + timedelta(days=ahead)
+    """The first feedback day, a week after the start's slot: a week of treatment to report on,
+    and the day the first (weekly) feedback is due, so the check-in arrives with it."""
+    return feedback_slot(enrollment.start_date, enrollment.feedback_weekday) + timedelta(days=7)
 
 
 def due_day(enrollment: Enrollment, today: date) -> date | None:

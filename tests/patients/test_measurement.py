@@ -49,7 +49,7 @@ def test_the_check_in_is_due_on_the_feedback_day_and_a_late_one_counts_for_it(wo
     start = date(2026, 11, 2)  # a Monday
     enrollment = sh.enroll(world.patient_a, sh.measured_version(), start_date=start, feedback_weekday=weekday)
     first = measurement.first_due_day(enrollment)
-    assert first.weekday() == weekday and 1 <= (first - start).days <= 7
+    assert first.weekday() == weekday and 4 <= (first - start).days <= 10
     assert measurement.due_day(enrollment, first - timedelta(days=1)) is None  # nothing before the first
     assert measurement.due_day(enrollment, first) == first
     # Three days late: still the same feedback day; a week later the next one, not a backlog.
@@ -59,6 +59,22 @@ def test_the_check_in_is_due_on_the_feedback_day_and_a_late_one_counts_for_it(wo
     assert measurement.check_in_asked(enrollment, first + timedelta(days=7), {first}) == first + timedelta(
         days=7
     )
+
+
+@pytest.mark.parametrize("feedback_weekday", range(7))
+def test_the_first_check_in_is_due_on_the_first_feedback_day(world, feedback_weekday):
+    """Started today (each weekday of the week): the first check-in comes with the first
+    feedback, never a week before it."""
+    from messaging.selectors import feedback_due_on
+
+    today = timezone.localdate()
+    enrollment = sh.enroll(
+        world.patient_a, sh.measured_version(), start_date=today, feedback_weekday=feedback_weekday
+    )
+    first_feedback = feedback_due_on(enrollment=enrollment)
+    assert measurement.first_due_day(enrollment) == first_feedback
+    assert measurement.due_day(enrollment, first_feedback - timedelta(days=1)) is None
+    assert measurement.due_day(enrollment, first_feedback) == first_feedback
 
 
 def test_a_paused_enrollment_is_asked_nothing(world):
