@@ -540,6 +540,10 @@ def _following_url(enrollment, place) -> str:
 @require_http_methods(["GET", "POST"])
 def questionnaire_fill(request, moment, code):
     enrollment = _enrollment(request)
+    try:
+        questionnaires.get_instrument(code)
+    except ValidationError:
+        raise Http404 from None
     progress = progress_for(enrollment)
     if (moment, code) not in progress.questionnaires_due():
         if request.method == "POST":

@@ -93,3 +93,8 @@ def test_a_calm_phq9_after_the_end_is_refused(world, client_for):
     page = client.post(PHQ_URL, {"q9": "2"}).content.decode()
     assert 'class="crisis" role="alert"' in page and 'href="tel:112"' in page
     assert not QuestionnaireResponse.objects.filter(enrollment=enrollment).exists()
+
+
+def test_an_unknown_questionnaire_is_not_found_not_a_server_error(patient_client):
+    assert patient_client.post("/me/questionnaires/end/no-such-code/", _phq(2)).status_code == 404
+    assert patient_client.get("/me/questionnaires/end/no-such-code/").status_code == 404
