@@ -212,3 +212,14 @@ def test_the_error_pages_show_the_crisis_lines_without_a_request_or_the_database
     assert 'href="tel:08000113"' in html and 'href="tel:112"' in html and "113" in html
     if language == "nl":
         assert "113 Zelfmoordpreventie" in html and "huisartsenpost" in html
+
+
+def test_opening_hours_are_not_made_into_phone_links():
+    template = Template("{% load crisis_tags %}{{ text|tel_links }}")
+    html = template.render(
+        Context({"text": "Call 030 123 4567 (weekdays 9-17, 10-12 in 2026), or 112 or 113."})
+    )
+    assert '<a href="tel:0301234567" class="crisis-phone">030 123 4567</a>' in html
+    assert 'href="tel:112"' in html and 'href="tel:113"' in html
+    assert "tel:917" not in html and "tel:1012" not in html and html.count("tel:") == 3
+    assert "9-17" in html and "10-12" in html
