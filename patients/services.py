@@ -282,12 +282,15 @@ def diary_entry_save(
     step: Step | None = None,
     today: date | None = None,
     entry_uid=None,
+    shown: str | None = None,
 ) -> DiaryEntry:
     """Write (or correct) the entry of ``diary_type`` for ``entry_date``.
 
     ``entry_uid`` names the entry the patient chose to correct (it keeps its date). Without it,
-    a one-per-day diary corrects that day's entry (the form showed it), and a per-moment diary
-    always adds a new entry: nothing written earlier is replaced.
+    a one-per-day diary corrects that day's entry, and a per-moment diary always adds a new
+    entry: nothing written earlier is replaced. ``shown`` is the entry the form showed (its uid,
+    or "new"): when that day has a different entry (a second tab, a date changed to a day already
+    filled in), the save is refused rather than replacing it.
 
     Numbers, choices and times go to ``values``, free text to ``text``; both are encrypted
     JSON. A day may be filled in up to six days later; an entry may be corrected only on the
@@ -314,6 +317,13 @@ def diary_entry_save(
         entry = None
     else:
         entry = entries.filter(entry_date=entry_date, per_moment=False).first()
+        if entry is not None and shown and shown != str(entry.uid):
+            raise ValidationError(
+                _(
+                    "This day already has an entry. Open it from your diary to change it; "
+                    "what you typed is still here."
+                )
+            )
     if entry is not None and not diary_entry_editable(entry, today=today):
         raise ValidationError(
             _(

@@ -377,6 +377,7 @@ def _diary_step(request, enrollment, progress, place, state):
                     answers=form.answers(),
                     step=step,
                     today=today,
+                    shown=form.cleaned_data.get("shown_entry") or None,
                 )
             except ValidationError as exc:
                 _form_error(form, exc)
@@ -394,7 +395,9 @@ def _diary_step(request, enrollment, progress, place, state):
             # Kept today from My diaries before opening the step: that counts.
             state.done = services.diary_step_open(enrollment=enrollment, step=step, today=today)
         form = (
-            PatientDiaryForm(diary_type=step.diary_type, answers=answers, today=today, date_hidden=True)
+            PatientDiaryForm(
+                diary_type=step.diary_type, answers=answers, today=today, date_hidden=True, shown=entry
+            )
             if editable and enrollment.is_open
             else None
         )
@@ -785,6 +788,7 @@ def diary_write(request, diary_slug):
                     answers=form.answers(),
                     today=today,
                     entry_uid=chosen,
+                    shown=form.cleaned_data.get("shown_entry") or None,
                 )
             except ValidationError as exc:
                 _form_error(form, exc)
@@ -797,7 +801,7 @@ def diary_write(request, diary_slug):
                 )
     else:
         answers = services.diary_entry_answers(entry) if entry is not None else None
-        form = PatientDiaryForm(diary_type=diary_type, answers=answers, today=today, day=day)
+        form = PatientDiaryForm(diary_type=diary_type, answers=answers, today=today, day=day, shown=entry)
     return render(
         request,
         T + "diary_write.html",
