@@ -21,6 +21,7 @@ from messaging.models import Conversation, FeedbackLink, FeedbackTemplate, Messa
 from messaging.presentation import answer_lines, diary_tables, item_label, link_label
 from patients import charts as patient_charts
 from patients import selectors as patient_selectors
+from patients.measurement import feedback_slot
 from patients.models import (
     AssignmentAnswer,
     CareShare,
@@ -331,8 +332,7 @@ def feedback_due_on(*, enrollment: Enrollment) -> date:
     feedback, the start date stands in for the last feedback."""
     last = enrollment.last_feedback_at
     base = timezone.localdate(last) if last else enrollment.start_date
-    forward = (enrollment.feedback_weekday - base.weekday()) % 7
-    slot = base + timedelta(days=forward) if forward <= 3 else base - timedelta(days=7 - forward)
+    slot = feedback_slot(base, enrollment.feedback_weekday)
     interval = 14 if enrollment.feedback_cadence == Enrollment.Cadence.FORTNIGHTLY else 7
     return slot + timedelta(days=interval)
 

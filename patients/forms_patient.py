@@ -85,9 +85,13 @@ class PatientDiaryForm(DiaryEntryForm):
     """A diary entry with its date: today by default, or one of the six days before. On a
     diary step the date is today and not shown."""
 
-    def __init__(self, *args, today, day=None, date_hidden: bool = False, **kwargs):
+    def __init__(self, *args, today, day=None, date_hidden: bool = False, shown=None, **kwargs):
         self.today = today
         super().__init__(*args, **kwargs)
+        # The entry this form showed ("new" when none): saving never replaces another entry.
+        self.fields["shown_entry"] = forms.CharField(
+            required=False, initial=str(shown.uid) if shown is not None else "new", widget=forms.HiddenInput()
+        )
         earliest = today - timedelta(days=DIARY_ENTRY_DAYS_BACK)
         widget = (
             forms.HiddenInput()

@@ -27,7 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from patients.models import Enrollment, QuestionnaireResponse
+from django.utils import timezone
+
+from patients.models import Enrollment, QuestionnaireResponse, TimelineEvent
 from programs import questionnaires
 
 
@@ -41,11 +43,18 @@ def after_module(version) -> dict[int, list[str]]:
     return {int(number): list(codes) for number, codes in schedule.items()}
 
 
+def feedback_slot(day: date, feedback_weekday: int) -> date:
+    """The feedback weekday nearest to ``day`` (at most three days before or after): the week a
+    day belongs to for feedback. The one rule for feedback and check-in days alike
+    (``messaging.selectors.feedback_due_on`` builds on it)."""
+    forward = (feedback_weekday - day.weekday()) % 7
+    return day + timedelta(days=forward) if forward <= 3 else day - timedelta(days=7 - forward)
+
+
 def first_due_day(enrollment: Enrollment) -> date:
-    """The first feedback day after the start date (a week of treatment to report on)."""
-    start = enrollment.start_date
-    ahead = (enrollment.feedback_weekday - start.weekday()) % 7 or 7
-    return start + timedelta(days=ahead)
+    """The first feedback day, a week after the start's slot: a week of treatment to report on,
+    and the day the first (weekly) feedback is due, so the check-in arrives with it."""
+    return feedback_slot(enrollment.start_date, enrollment.feedback_weekday) + timedelta(days=7)
 
 
 def due_day(enrollment: Enrollment, today: date) -> date | None:
@@ -226,12 +235,54 @@ def _num(value) -> str:
     return str(int(value)) if value.is_integer() else f"{value:.1f}"
 
 
+def resumed_at_by_enrollment(enrollment_ids) -> dict[int, object]:
+    """{enrollment id: when it was last resumed after a pause}, from the status timeline (its
+    facts are encrypted, so read here rather than filtered in SQL). One query."""
+    found = {}
+    events = TimelineEvent.objects.filter(
+        enrollment_id__in=list(enrollment_ids), kind=TimelineEvent.Kind.STATUS
+    ).only("pk", "enrollment_id", "patient_id", "at", "detail")
+    for event in events.order_by("at", "pk"):
+        detail = event.detail or {}
+        if detail.get("from") == Enrollment.Status.PAUSED and detail.get("to") == Enrollment.Status.ACTIVE:
+            found[event.enrollment_id] = event.at
+    return found
+
+
+def resumed_on(enrollment) -> date | None:
+    """The day the enrollment was last resumed after a pause, or None. An enrollment that carries
+    ``resumed_at`` (``patients.selectors.early_warnings_for``) needs no query."""
+    if hasattr(enrollment, "resumed_at"):
+        at = enrollment.resumed_at
+    else:
+        at = resumed_at_by_enrollment([enrollment.pk]).get(enrollment.pk)
+    return timezone.localdate(at) if at else None
+
+
+def _went_quiet(enrollment, today: date, due_ons: set[date]) -> bool:
+    """The last three feedback days whose week has passed all lack a check-in. A feedback day
+    counts as answered when a check-in's due day lies in the seven days ending on it (so check-ins
+    kept under an earlier feedback weekday still count); feedback days before the first one, or
+    before the last resume after a pause (nothing was asked then), are not held against anyone."""
+    current = due_day(enrollment, today)
+    if current is None:
+        return False
+    closed = [current - timedelta(days=7 * i) for i in range(1, QUIET_CHECK_INS + 1)]
+    if any(day < first_due_day(enrollment) for day in closed):
+        return False
+    if any(day - timedelta(days=6) <= answered <= day for day in closed for answered in due_ons):
+        return False
+    resumed = resumed_on(enrollment)
+    return resumed is None or all(day >= resumed for day in closed)
+
+
 def early_warning(enrollment, responses, today: date) -> EarlyWarning | None:
     """The early-warning rule for one enrollment (see README, "Early warning"):
 
     * only for an active enrollment with a weekly check-in, from week ``ICBT_EARLY_WARNING_WEEK``
       (default 4) of treatment on;
-    * **went quiet**: the last three feedback days whose week has passed have no check-in;
+    * **went quiet**: the last three feedback days whose week has passed have no check-in (see
+      ``_went_quiet``: a pause and a changed feedback weekday are taken into account);
     * **not improving**: the latest check-in's symptom score is less than the margin
       (``ICBT_EARLY_WARNING_MARGIN_PERCENT`` of the 0-10 scale, default 10 %: 1 point) below the
       start (the start questionnaire on the same scale, else the first check-in, then compared
@@ -248,13 +299,8 @@ def early_warning(enrollment, responses, today: date) -> EarlyWarning | None:
     if week < from_week:
         return None
     weeks = weekly_values(enrollment, responses)
-    answered = {w.day for w in weeks}
-    current = due_day(enrollment, today)
-    first = first_due_day(enrollment)
-    if current is not None:
-        closed = [current - timedelta(days=7 * i) for i in range(1, QUIET_CHECK_INS + 1)]
-        if all(day >= first for day in closed) and not any(day in answered for day in closed):
-            return EarlyWarning(WENT_QUIET, week, from_week, code, missed=QUIET_CHECK_INS)
+    if _went_quiet(enrollment, today, {w.day for w in weeks}):
+        return EarlyWarning(WENT_QUIET, week, from_week, code, missed=QUIET_CHECK_INS)
     if not weeks:
         return None
     baseline, baseline_from = baseline_symptom(enrollment, responses, weeks)

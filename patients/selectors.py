@@ -626,6 +626,7 @@ def early_warnings_for(*, enrollments, today: date) -> list[tuple[int, int, obje
                 patient_id=patient_id,
                 start_date=start,
                 feedback_weekday=weekday,
+                resumed_at=None,  # read below, only for those that went quiet
                 status=Enrollment.Status.ACTIVE,
                 version=SimpleNamespace(measurement_schedule=schedule or {}),
             )
@@ -642,9 +643,20 @@ def early_warnings_for(*, enrollments, today: date) -> list[tuple[int, int, obje
                     completed_at=at,
                 )
             )
-    result = []
-    for pk, (enrollment, responses) in by_enrollment.items():
-        warning = measurement.early_warning(enrollment, responses, today)
-        if warning is not None:
-            result.append((pk, enrollment.patient_id, warning))
-    return result
+    warnings = {
+        pk: measurement.early_warning(enrollment, responses, today)
+        for pk, (enrollment, responses) in by_enrollment.items()
+    }
+    # Went quiet: feedback days before the last resume after a pause do not count (one more
+    # query, only when some enrollment went quiet).
+    quiet = [pk for pk, w in warnings.items() if w is not None and w.kind == measurement.WENT_QUIET]
+    if quiet:
+        for pk, at in measurement.resumed_at_by_enrollment(quiet).items():
+            enrollment, responses = by_enrollment[pk]
+            enrollment.resumed_at = at
+            warnings[pk] = measurement.early_warning(enrollment, responses, today)
+    return [
+        (pk, by_enrollment[pk][0].patient_id, warning)
+        for pk, warning in warnings.items()
+        if warning is not None
+    ]

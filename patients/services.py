@@ -282,12 +282,15 @@ def diary_entry_save(
     step: Step | None = None,
     today: date | None = None,
     entry_uid=None,
+    shown: str | None = None,
 ) -> DiaryEntry:
     """Write (or correct) the entry of ``diary_type`` for ``entry_date``.
 
     ``entry_uid`` names the entry the patient chose to correct (it keeps its date). Without it,
-    a one-per-day diary corrects that day's entry (the form showed it), and a per-moment diary
-    always adds a new entry: nothing written earlier is replaced.
+    a one-per-day diary corrects that day's entry, and a per-moment diary always adds a new
+    entry: nothing written earlier is replaced. ``shown`` is the entry the form showed (its uid,
+    or "new"): when that day has a different entry (a second tab, a date changed to a day already
+    filled in), the save is refused rather than replacing it.
 
     Numbers, choices and times go to ``values``, free text to ``text``; both are encrypted
     JSON. A day may be filled in up to six days later; an entry may be corrected only on the
@@ -314,6 +317,13 @@ def diary_entry_save(
         entry = None
     else:
         entry = entries.filter(entry_date=entry_date, per_moment=False).first()
+        if entry is not None and shown and shown != str(entry.uid):
+            raise ValidationError(
+                _(
+                    "This day already has an entry. Open it from your diary to change it; "
+                    "what you typed is still here."
+                )
+            )
     if entry is not None and not diary_entry_editable(entry, today=today):
         raise ValidationError(
             _(
@@ -394,6 +404,16 @@ def diary_entry_answers(entry: DiaryEntry) -> dict:
     return answers
 
 
+def _carries_safety_flag(code: str, answers: dict, scoring_options: dict | None) -> bool:
+    """Whether the answers carry a self-harm signal (PHQ-9 item 9 above 0, or the check-in's
+    safety question); answers that cannot be scored (incomplete) carry none."""
+    try:
+        score = questionnaires.questionnaire_score(code, answers, **dict(scoring_options or {}))
+    except (ValidationError, KeyError, TypeError, ValueError):
+        return False
+    return "self_harm" in {f.code for f in score.flags}
+
+
 @transaction.atomic
 def questionnaire_submit(
     *,
@@ -408,8 +428,11 @@ def questionnaire_submit(
     """Score and keep a questionnaire the patient filled in (programs.questionnaires scores it;
     incomplete answers are refused). ``flags`` keeps the scorer's flags, such as PHQ-9 item 9
     above 0, so the therapist's worklist shows it as urgent. A step is answered once; a start or
-    end questionnaire without a step once per moment."""
-    _require_open(enrollment)
+    end questionnaire without a step once per moment. An ended enrollment takes no answers, except
+    one with a safety flag (a page opened before the end and sent after it): that one is kept and
+    takes the urgent path."""
+    if not enrollment.is_open and not _carries_safety_flag(code, answers, scoring_options):
+        _require_open(enrollment)
     if moment not in QuestionnaireResponse.Moment.values:
         raise ValidationError(_("Unknown moment."))
     if step is not None:

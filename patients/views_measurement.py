@@ -54,7 +54,9 @@ def check_in(request):
                 "paused": enrollment.status == Enrollment.Status.PAUSED,
                 "period": instrument.periods.get(language, ""),
                 "instructions": instrument.instructions.get(language, ""),
-                "crisis": done is not None and "self_harm" in (done.flags or []),
+                # The crisis lines also when the answer could not be kept (or is not yet valid).
+                "crisis": (done is not None and "self_harm" in (done.flags or []))
+                or (request.method == "POST" and questionnaires.posted_safety_answer(code, request.POST)),
                 "crisis_instructions": enrollment.clinic.crisis_instructions,
                 "weekly": charts_measurement.patient_weekly(enrollment, responses),
             },

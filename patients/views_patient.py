@@ -193,12 +193,14 @@ def step(request, module_slug, step_slug):
     module, state = found
     if not module.is_open:
         return _not_open(request, enrollment, module)
-    if request.method == "POST" and not enrollment.is_open:
+    current = selectors.step_for_enrollment(enrollment=enrollment, pk=state.step.pk)
+    # A questionnaire sent after the end goes on: a safety answer in it is kept (the service
+    # refuses the rest), and the crisis lines are shown whenever item 9 was answered above 0.
+    if request.method == "POST" and not enrollment.is_open and current.kind != Step.Kind.QUESTIONNAIRE:
         messages.info(
             request, _("Your program has ended. You can still read everything, but no longer change it.")
         )
         return redirect(request.path)
-    current = selectors.step_for_enrollment(enrollment=enrollment, pk=state.step.pk)
     place = _place(progress, module, state, current)
     handler = {
         Step.Kind.ASSIGNMENT: _assignment_step,
@@ -375,6 +377,7 @@ def _diary_step(request, enrollment, progress, place, state):
                     answers=form.answers(),
                     step=step,
                     today=today,
+                    shown=form.cleaned_data.get("shown_entry") or None,
                 )
             except ValidationError as exc:
                 _form_error(form, exc)
@@ -392,7 +395,9 @@ def _diary_step(request, enrollment, progress, place, state):
             # Kept today from My diaries before opening the step: that counts.
             state.done = services.diary_step_open(enrollment=enrollment, step=step, today=today)
         form = (
-            PatientDiaryForm(diary_type=step.diary_type, answers=answers, today=today, date_hidden=True)
+            PatientDiaryForm(
+                diary_type=step.diary_type, answers=answers, today=today, date_hidden=True, shown=entry
+            )
             if editable and enrollment.is_open
             else None
         )
@@ -459,7 +464,7 @@ def _questionnaire_step(request, enrollment, progress, place, state):
         place,
         state,
         form=form,
-        extra=_result_context(enrollment, response)
+        extra=_result_context(enrollment, response, request, step.questionnaire)
         | {
             "move_on_marks_done": not presentation.available and response is None,
             "form_buttons_template": T + "includes/questionnaire_buttons.html",
@@ -487,16 +492,27 @@ def _keep_safety_answer(request, enrollment, presentation, code, moment, step):
         return None
 
 
-def _result_context(enrollment, response) -> dict:
+def _result_context(enrollment, response, request=None, code: str = "") -> dict:
+    """The result of a questionnaire, with the crisis lines when it carries a safety flag or when
+    the form just posted answers the safety item above 0 (kept or not)."""
+    posted = (
+        request is not None
+        and request.method == "POST"
+        and questionnaires.posted_safety_answer(code, request.POST)
+    )
     if response is None:
-        return {"response": None}
+        return {
+            "response": None,
+            "crisis": posted,
+            "crisis_instructions": enrollment.clinic.crisis_instructions,
+        }
     instrument = questionnaires.get_instrument(response.code)
     return {
         "response": response,
         "explanation": charts.score_explanation(response.code),
         "instrument": instrument,
         "band_label": questionnaires.band_label(response.code, response.band) if response.band else "",
-        "crisis": response.urgent,
+        "crisis": response.urgent or posted,
         "crisis_instructions": enrollment.clinic.crisis_instructions,
     }
 
@@ -527,6 +543,10 @@ def _following_url(enrollment, place) -> str:
 @require_http_methods(["GET", "POST"])
 def questionnaire_fill(request, moment, code):
     enrollment = _enrollment(request)
+    try:
+        questionnaires.get_instrument(code)
+    except ValidationError:
+        raise Http404 from None
     progress = progress_for(enrollment)
     if (moment, code) not in progress.questionnaires_due():
         if request.method == "POST":
@@ -542,7 +562,11 @@ def questionnaire_fill(request, moment, code):
                     return render(
                         request,
                         T + "questionnaire_fill.html",
-                        {"enrollment": enrollment, "code": code, **_result_context(enrollment, kept)},
+                        {
+                            "enrollment": enrollment,
+                            "code": code,
+                            **_result_context(enrollment, kept, request, code),
+                        },
                     )
         answered = next(
             (
@@ -553,11 +577,22 @@ def questionnaire_fill(request, moment, code):
             None,
         )
         if answered is None:
+            if request.method == "POST" and questionnaires.posted_safety_answer(code, request.POST):
+                # Not kept (the program ended and the answers are incomplete): still the crisis lines.
+                return render(
+                    request,
+                    T + "questionnaire_fill.html",
+                    {
+                        "enrollment": enrollment,
+                        "code": code,
+                        **_result_context(enrollment, None, request, code),
+                    },
+                )
             raise Http404
         return render(
             request,
             T + "questionnaire_fill.html",
-            {"enrollment": enrollment, "code": code, **_result_context(enrollment, answered)},
+            {"enrollment": enrollment, "code": code, **_result_context(enrollment, answered, request, code)},
         )
     licensed = licensed_instrument_for(
         clinic_id=enrollment.clinic_id, code=code, language=enrollment.version.language
@@ -592,7 +627,11 @@ def questionnaire_fill(request, moment, code):
                 return render(
                     request,
                     T + "questionnaire_fill.html",
-                    {"enrollment": enrollment, "code": code, **_result_context(enrollment, response)},
+                    {
+                        "enrollment": enrollment,
+                        "code": code,
+                        **_result_context(enrollment, response, request, code),
+                    },
                 )
         if request.method == "POST" and form is not None:
             _questionnaire_draft_save(request, enrollment, form, where, quiet=True)
@@ -605,7 +644,7 @@ def questionnaire_fill(request, moment, code):
                 "questionnaire": presentation,
                 "form": form,
                 "form_action": request.path,
-                "response": None,
+                **_result_context(enrollment, None, request, code),
                 "form_buttons_template": T + "includes/questionnaire_buttons.html",
             },
         )
@@ -749,6 +788,7 @@ def diary_write(request, diary_slug):
                     answers=form.answers(),
                     today=today,
                     entry_uid=chosen,
+                    shown=form.cleaned_data.get("shown_entry") or None,
                 )
             except ValidationError as exc:
                 _form_error(form, exc)
@@ -761,7 +801,7 @@ def diary_write(request, diary_slug):
                 )
     else:
         answers = services.diary_entry_answers(entry) if entry is not None else None
-        form = PatientDiaryForm(diary_type=diary_type, answers=answers, today=today, day=day)
+        form = PatientDiaryForm(diary_type=diary_type, answers=answers, today=today, day=day, shown=entry)
     return render(
         request,
         T + "diary_write.html",

@@ -736,6 +736,28 @@ SCORERS = {
 }
 
 
+def safety_item(code: str) -> int | None:
+    """The item that asks about thoughts of self-harm (PHQ-9 item 9, the check-in's safety
+    question), or None for an instrument without one."""
+    if code == PHQ9:
+        return 9
+    if code in CHECK_IN_CODES:
+        return CHECK_IN_ITEM_9
+    return None
+
+
+def posted_safety_answer(code: str, data: Mapping) -> bool:
+    """Whether a posted form (``q<n>`` fields) answers the safety item above 0, whether or not the
+    rest of the form is valid or the answer could be kept: the crisis lines are then shown."""
+    item = safety_item(code)
+    if item is None:
+        return False
+    try:
+        return int(str(data.get(f"q{item}", "")).strip()) > 0
+    except ValueError:
+        return False
+
+
 def questionnaire_score(code: str, answers: Mapping, **options) -> Score:
     """Score item answers ``{item number: value}``. For ``cis_fatigue`` pass ``reverse_scored``
     (and optionally ``severe_threshold``) from the clinic's licensed instrument."""

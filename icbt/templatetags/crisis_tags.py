@@ -17,20 +17,23 @@ def crisis_block(clinic_text="", heading=True):
     return {"lines": national_block(), "clinic_text": clinic_text or "", "heading": heading}
 
 
+MIN_PHONE_DIGITS = 6
+SHORT_CRISIS_NUMBERS = ("112", "113")
 _PHONE = re.compile(r"(?<![\w+])(\+?\d[\d \-]{1,16}\d)(?!\w)")
 
 
 @register.filter(needs_autoescape=True)
 def tel_links(text, autoescape=True):
-    """Escapes ``text``, keeps its line breaks and makes every phone number in it (three digits or
-    more, spaces and dashes allowed) a ``tel:`` link, so a patient can tap to call."""
+    """Escapes ``text``, keeps its line breaks and makes every phone number in it (six digits or
+    more, spaces and dashes allowed, or the emergency numbers 112 and 113) a ``tel:`` link, so a
+    patient can tap to call. Shorter runs are times and dates ("9-17", "24/7"), not numbers."""
     text = str(text or "").replace("\r\n", "\n")
     escaped = conditional_escape(text) if autoescape else text
 
     def link(match):
         shown = match.group(1)
         digits = re.sub(r"[^\d+]", "", shown)
-        if len(digits.lstrip("+")) < 3:
+        if len(digits.lstrip("+")) < MIN_PHONE_DIGITS and digits not in SHORT_CRISIS_NUMBERS:
             return shown
         return f'<a href="tel:{digits}" class="crisis-phone">{shown}</a>'
 

@@ -156,7 +156,7 @@ def test_a_diary_sent_while_the_database_is_down_gets_the_outage_page(diary):
     assert "What you typed has not reached us yet. It is kept on this device." in html
     assert "Check it and press the button to send it." in html
     assert f'href="{WRITE_URL}"' in html
-    assert "emergency number 112" in html
+    assert 'href="tel:112"' in html and 'href="tel:08000113"' in html
     assert "Nothing you saved is lost" not in html
     assert DiaryEntry.objects.count() == 0
 
@@ -169,7 +169,9 @@ def test_the_outage_page_speaks_dutch(diary):
     with connection.execute_wrapper(_database_gone):
         response = client.post(WRITE_URL, _entry(**{LOCAL_COPY_FIELD: "a1b2c3"}))
     assert response.status_code == 503
-    assert "Het staat nog op dit apparaat." in response.content.decode()
+    html = response.content.decode()
+    assert "Het staat nog op dit apparaat." in html
+    assert "113 Zelfmoordpreventie" in html and 'href="tel:08000113"' in html and 'href="tel:112"' in html
 
 
 def test_the_outage_page_promises_a_copy_only_when_the_device_kept_one(diary):

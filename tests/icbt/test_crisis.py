@@ -193,3 +193,36 @@ def test_module_one_of_both_programs_has_a_safety_page_with_the_numbers(program,
     # What to do when much worse, with thoughts of self-harm, with new or different symptoms.
     headings = re.findall(r"<h2>(.*?)</h2>", html)
     assert len(headings) >= 3
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+@pytest.mark.parametrize("page", ["500.html", "503.html"])
+def test_the_error_pages_show_the_crisis_lines_without_a_request_or_the_database(page, language):
+    """Django renders 500.html without a context and server_error renders 503.html without the
+    request's context processors; neither may need the database (the marker above allows it,
+    the blocker below does not)."""
+    from django.db import connection
+    from django.template import loader
+    from django.test.utils import CaptureQueriesContext
+
+    with translation.override(language), CaptureQueriesContext(connection) as queries:
+        html = (
+            loader.get_template(page).render()
+            if page == "500.html"
+            else loader.render_to_string(page, {"path": "/"})
+        )
+    assert not queries.captured_queries
+    assert 'href="tel:08000113"' in html and 'href="tel:112"' in html and "113" in html
+    if language == "nl":
+        assert "113 Zelfmoordpreventie" in html and "huisartsenpost" in html
+
+
+def test_opening_hours_are_not_made_into_phone_links():
+    template = Template("{% load crisis_tags %}{{ text|tel_links }}")
+    html = template.render(
+        Context({"text": "Call 030 123 4567 (weekdays 9-17, 10-12 in 2026), or 112 or 113."})
+    )
+    assert '<a href="tel:0301234567" class="crisis-phone">030 123 4567</a>' in html
+    assert 'href="tel:112"' in html and 'href="tel:113"' in html
+    assert "tel:917" not in html and "tel:1012" not in html and html.count("tel:") == 3
+    assert "9-17" in html and "10-12" in html

@@ -186,3 +186,56 @@ def test_diary_pages_do_not_grow_with_the_number_of_entries(
     assert len(many) == len(few)
     with django_assert_max_num_queries(24):
         client.get(url)
+
+
+def _shown(html):
+    import re
+
+    return re.search(r'name="shown_entry" value="([^"]*)"', html).group(1)
+
+
+def test_a_second_tab_or_a_changed_date_never_replaces_an_entry(setup):
+    _world, _version, enrollment, client = setup
+    today = timezone.localdate().isoformat()
+    yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
+    first_tab, second_tab = client.get(WRITE_URL).content.decode(), client.get(WRITE_URL).content.decode()
+    assert _shown(first_tab) == _shown(second_tab) == "new"
+    client.post(WRITE_URL, dict(ENTRY, entry_date=today, shown_entry=_shown(first_tab)))
+    response = client.post(
+        WRITE_URL,
+        dict(ENTRY, note="Written in the other tab", entry_date=today, shown_entry=_shown(second_tab)),
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "This day already has an entry. Open it from your diary to change it" in html
+    assert "Written in the other tab" in html  # what was typed is kept on the page
+    entry = DiaryEntry.objects.get(enrollment=enrollment)
+    assert json.loads(entry.text)["note"] == "A quiet day in the garden"
+    # The form showed today's entry; its date changed to a day that already has one: refused too.
+    client.post(WRITE_URL, dict(ENTRY, note="Yesterday", entry_date=yesterday, shown_entry="new"))
+    shown_today = _shown(client.get(WRITE_URL).content.decode())
+    assert shown_today == str(entry.uid)
+    response = client.post(
+        WRITE_URL, dict(ENTRY, note="Moved", entry_date=yesterday, shown_entry=shown_today)
+    )
+    assert "This day already has an entry" in response.content.decode()
+    notes = sorted(json.loads(e.text)["note"] for e in DiaryEntry.objects.filter(enrollment=enrollment))
+    assert notes == ["A quiet day in the garden", "Yesterday"]
+    # Correcting the entry the form showed still works.
+    client.post(WRITE_URL, dict(ENTRY, note="Corrected", entry_date=today, shown_entry=shown_today))
+    entry.refresh_from_db()
+    assert json.loads(entry.text)["note"] == "Corrected"
+
+
+def test_the_diary_step_does_not_replace_an_entry_written_in_another_tab(setup):
+    _world, _version, enrollment, client = setup
+    step_url = "/me/steps/first/start-diary/"
+    shown = _shown(client.get(step_url).content.decode())
+    assert shown == "new"
+    client.post(WRITE_URL, dict(ENTRY, entry_date=timezone.localdate().isoformat(), shown_entry="new"))
+    response = client.post(step_url, dict(ENTRY, note="From the step", shown_entry=shown))
+    html = response.content.decode()
+    assert "This day already has an entry" in html and "From the step" in html
+    assert (
+        json.loads(DiaryEntry.objects.get(enrollment=enrollment).text)["note"] == "A quiet day in the garden"
+    )

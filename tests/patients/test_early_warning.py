@@ -174,3 +174,36 @@ def test_the_patient_page_shows_the_warning_and_records_the_decision(world, clie
     page = client.post(url, {"decision": "adapt"}, follow=True).content.decode()
     assert "Your decision is recorded" in page and "Decided: adapt the plan" in page
     assert EarlyWarningDecision.objects.get().decision == "adapt"
+
+
+def _warnings_in_bulk(enrollment, today):
+    from patients import selectors
+
+    return [
+        w.kind for _pk, _patient, w in selectors.early_warnings_for(enrollments=[enrollment.pk], today=today)
+    ]
+
+
+def test_feedback_days_inside_a_pause_are_not_missed_check_ins(world, clock):
+    enrollment = _enrollment(world)
+    _check_ins(enrollment, [5])  # 9 Nov
+    clock.travel(date(2026, 11, 10))
+    services.enrollment_pause(enrollment=enrollment, staff=world.therapist)
+    clock.travel(date(2026, 11, 29))  # nothing was asked on 16 and 23 Nov
+    services.enrollment_resume(enrollment=enrollment, staff=world.therapist)
+    enrollment.refresh_from_db()
+    assert _warning(enrollment, date(2026, 12, 7)) is None  # 30 Nov missed, 16 and 23 Nov paused
+    assert _warnings_in_bulk(enrollment, date(2026, 12, 7)) == []
+    # Three feedback days missed after the resume (30 Nov, 7 and 14 Dec): that is going quiet.
+    assert _warning(enrollment, date(2026, 12, 21)).kind == measurement.WENT_QUIET
+    assert _warnings_in_bulk(enrollment, date(2026, 12, 21)) == [measurement.WENT_QUIET]
+
+
+def test_check_ins_under_an_earlier_feedback_weekday_still_count(world):
+    enrollment = _enrollment(world)
+    _check_ins(enrollment, [8, 6, 4, 2], phq=(0, 0))  # every Monday: 9, 16, 23, 30 Nov
+    enrollment.feedback_weekday = 3  # from now on Thursdays
+    enrollment.save(update_fields=["feedback_weekday"])
+    # Thursday 3 Dec is open; 26, 19 and 12 Nov each had a check-in in the week ending on them.
+    assert _warning(enrollment, date(2026, 12, 7)) is None
+    assert _warnings_in_bulk(enrollment, date(2026, 12, 7)) == []

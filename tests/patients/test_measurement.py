@@ -49,7 +49,7 @@ def test_the_check_in_is_due_on_the_feedback_day_and_a_late_one_counts_for_it(wo
     start = date(2026, 11, 2)  # a Monday
     enrollment = sh.enroll(world.patient_a, sh.measured_version(), start_date=start, feedback_weekday=weekday)
     first = measurement.first_due_day(enrollment)
-    assert first.weekday() == weekday and 1 <= (first - start).days <= 7
+    assert first.weekday() == weekday and 4 <= (first - start).days <= 10
     assert measurement.due_day(enrollment, first - timedelta(days=1)) is None  # nothing before the first
     assert measurement.due_day(enrollment, first) == first
     # Three days late: still the same feedback day; a week later the next one, not a backlog.
@@ -59,6 +59,22 @@ def test_the_check_in_is_due_on_the_feedback_day_and_a_late_one_counts_for_it(wo
     assert measurement.check_in_asked(enrollment, first + timedelta(days=7), {first}) == first + timedelta(
         days=7
     )
+
+
+@pytest.mark.parametrize("feedback_weekday", range(7))
+def test_the_first_check_in_is_due_on_the_first_feedback_day(world, feedback_weekday):
+    """Started today (each weekday of the week): the first check-in comes with the first
+    feedback, never a week before it."""
+    from messaging.selectors import feedback_due_on
+
+    today = timezone.localdate()
+    enrollment = sh.enroll(
+        world.patient_a, sh.measured_version(), start_date=today, feedback_weekday=feedback_weekday
+    )
+    first_feedback = feedback_due_on(enrollment=enrollment)
+    assert measurement.first_due_day(enrollment) == first_feedback
+    assert measurement.due_day(enrollment, first_feedback - timedelta(days=1)) is None
+    assert measurement.due_day(enrollment, first_feedback) == first_feedback
 
 
 def test_a_paused_enrollment_is_asked_nothing(world):
@@ -278,3 +294,32 @@ def test_my_scores_shows_the_weekly_check_ins_in_plain_words(enrollment, client_
     _weeks_of_check_ins(enrollment, [8])
     page = client_for(enrollment.patient.user).get(reverse("patients:questionnaires")).content.decode()
     assert "Your weekly check-ins" in page and "you rated your pain 8 out of 10" in page
+
+
+@pytest.mark.parametrize("ended", [Enrollment.Status.COMPLETED, Enrollment.Status.STOPPED])
+def test_a_safety_check_in_sent_after_the_end_is_kept_and_urgent(enrollment, client_for, world, ended):
+    client = client_for(enrollment.patient.user)
+    client.get(reverse("patients:check_in"))  # the page opened before the end ...
+    Enrollment.objects.filter(pk=enrollment.pk).update(status=ended)
+    response = client.post(reverse("patients:check_in"), _form(RISK))  # ... and sent after it
+    assert response.status_code == 302
+    stored = QuestionnaireResponse.objects.get(enrollment=enrollment)
+    assert stored.flags == ["self_harm"]
+    assert Notification.objects.filter(recipient=world.therapist.user, urgent=True).exists()
+    page = client.get(response["Location"]).content.decode()
+    assert 'class="crisis" role="alert"' in page and 'href="tel:112"' in page
+
+
+def test_a_calm_check_in_after_the_end_is_refused_and_a_safety_answer_still_shows_help(
+    enrollment, client_for
+):
+    client = client_for(enrollment.patient.user)
+    Enrollment.objects.filter(pk=enrollment.pk).update(status=Enrollment.Status.COMPLETED)
+    page = client.post(reverse("patients:check_in"), _form(CALM)).content.decode()
+    assert "Your program has ended" in page and 'class="crisis"' not in page
+    assert not QuestionnaireResponse.objects.exists()
+    # Incomplete, so it cannot be kept, but the safety question was answered above 0: the crisis lines.
+    page = client.post(reverse("patients:check_in"), {"q1": "6", "q4": "1"}).content.decode()
+    assert "Please answer every question" in page
+    assert 'class="crisis" role="alert"' in page and 'href="tel:112"' in page
+    assert not QuestionnaireResponse.objects.exists()
