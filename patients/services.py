@@ -533,13 +533,18 @@ def questionnaire_draft_save(
     return draft
 
 
+# The same check-in answers sent again within this time are a double click, not a new answer.
+DOUBLE_SUBMIT_WINDOW = timedelta(minutes=10)
+
+
 @transaction.atomic
 def check_in_submit(*, enrollment: Enrollment, answers: dict, today=None) -> QuestionnaireResponse:
     """Keep the patient's weekly check-in for the feedback day that is due (a late one counts for
     that day; see patients.measurement). Kept even when the enrollment was paused after the page
     was opened, and a second, different answer for the same day is kept too: a safety answer
     (item 9 above 0) is never dropped and always takes the urgent path. An identical answer sent
-    twice (a double click) is stored once."""
+    twice within ``DOUBLE_SUBMIT_WINDOW`` (a double click) is stored once, unless it is a safety
+    answer the therapist has reviewed since: that one is stored and raised again."""
     code = measurement.check_in_code(enrollment.version)
     if not code:
         raise ValidationError(_("This program has no weekly check-in."))
@@ -554,7 +559,14 @@ def check_in_submit(*, enrollment: Enrollment, answers: dict, today=None) -> Que
         .order_by("-completed_at", "-pk")
         .first()
     )
-    if latest is not None and [int(v) for v in latest.answers] == stored:
+    if (
+        latest is not None
+        and [int(v) for v in latest.answers] == stored
+        and latest.completed_at >= timezone.now() - DOUBLE_SUBMIT_WINDOW
+        # A safety answer the therapist already reviewed is not a double click when it comes
+        # again: it is news, and takes the urgent path once more.
+        and not (latest.urgent and latest.reviewed_at is not None)
+    ):
         return latest
     return questionnaire_submit(
         enrollment=enrollment,

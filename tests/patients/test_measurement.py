@@ -157,6 +157,24 @@ def test_answering_twice_never_loses_an_urgent_answer(enrollment, world):
     assert QuestionnaireResponse.objects.filter(enrollment=enrollment).count() == 3
 
 
+def test_the_same_safety_answer_after_it_was_reviewed_is_raised_again(enrollment, world, clock):
+    first = services.check_in_submit(enrollment=enrollment, answers=RISK)
+    QuestionnaireResponse.objects.filter(pk=first.pk).update(
+        reviewed_at=clock.now(), reviewed_by=world.therapist.user
+    )
+    Notification.objects.all().delete()
+    again = services.check_in_submit(enrollment=enrollment, answers=RISK)
+    assert again.pk != first.pk and again.urgent and again.reviewed_at is None
+    assert Notification.objects.filter(recipient=world.therapist.user, urgent=True).exists()
+
+
+def test_the_same_answer_sent_again_later_is_a_new_answer_not_a_double_click(enrollment, clock):
+    first = services.check_in_submit(enrollment=enrollment, answers=CALM)
+    clock.advance(minutes=30)
+    later = services.check_in_submit(enrollment=enrollment, answers=CALM)
+    assert later.pk != first.pk
+
+
 def test_an_answer_sent_after_a_pause_is_kept(enrollment):
     Enrollment.objects.filter(pk=enrollment.pk).update(status=Enrollment.Status.PAUSED)
     enrollment.refresh_from_db()
