@@ -28,6 +28,7 @@ recovery codes used, e-mail changes. Every event goes through ``icbt.audit.audit
 """
 
 import hashlib
+import ipaddress
 import logging
 import math
 import re
@@ -54,11 +55,23 @@ def _key(kind: str, *parts: str) -> str:
     return f"icbt:signin:{kind}:{digest}"
 
 
+def _network(address: str) -> str:
+    """The unit an address brake counts: one IPv4 address, or the /64 of an IPv6 address (one
+    home or phone gets a whole /64 and can walk through it)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def _keys(email: str, address: str) -> dict[str, str]:
     email = (email or "").strip().lower()
     return {
         "account": _key("account", email),
-        "address": _key("address", address),
+        "address": _key("address", _network(address)),
         "pair": _key("pair", email, address),
     }
 

@@ -271,6 +271,21 @@ def test_one_address_trying_many_accounts_is_held_back(world, client_for, settin
     assert _signed_in(other) == str(world.patient_b.user.pk)
 
 
+def test_one_ipv6_network_walking_through_its_addresses_is_held_back(world, client_for, settings):
+    """Every home or phone gets a whole /64: its addresses count as one for the address brake."""
+    settings.ICBT_SIGNIN_FAILURES_PER_ADDRESS = 6
+    sprayer = client_for(None)
+    for n in range(6):
+        _login(sprayer, f"person{n}@alpha.test", "Guess-password-1", f"2001:db8:1:2::{n + 1:x}")
+    response = _login(sprayer, world.patient_b.user.email, TEST_PASSWORD, "2001:db8:1:2::99")
+    assert _signed_in(sprayer) is None
+    assert "Too many sign-in attempts" in response.content.decode()
+    # Another network is not affected.
+    other = client_for(None)
+    _login(other, world.patient_b.user.email, TEST_PASSWORD, "2001:db8:9:9::1")
+    assert _signed_in(other) == str(world.patient_b.user.pk)
+
+
 def test_the_usual_network_has_its_own_brake(world, client_for):
     user = world.patient_a.user
     _known_from(user, HOME)
