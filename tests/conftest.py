@@ -34,6 +34,17 @@ def _weekday_from_environment():
 
 
 @pytest.fixture(autouse=True)
+def _sqlite_only(request):
+    """A test marked ``sqlite`` fails (never skips) on another database: bin/run-tests gives it
+    a SQLite pass of its own when DATABASE_URL points to PostgreSQL."""
+    if request.node.get_closest_marker("sqlite"):
+        from django.db import connection
+
+        if connection.vendor != "sqlite":
+            pytest.fail("this test checks SQLite behaviour: run it without DATABASE_URL (bin/run-tests does)")
+
+
+@pytest.fixture(autouse=True)
 def _clock_first(request):
     """A test marked ``every_weekday`` gets its clock before any other fixture makes data.
     ``ICBT_TEST_WEEKDAY=fri make test`` runs the whole suite on the Friday of the fixed week."""

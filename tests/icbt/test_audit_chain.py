@@ -234,9 +234,8 @@ def test_the_application_role_cannot_make_temporary_tables(world):
     _raw(f'DROP ROLE "{role}"')
 
 
+@pytest.mark.sqlite
 def test_db_roles_is_for_postgresql_only(world):
-    if connection.vendor == "postgresql":
-        pytest.skip("SQLite behaviour")
     with pytest.raises(CommandError, match="PostgreSQL"):
         call_command("db_roles", app_role="icbt_app", stdout=StringIO())
 
@@ -268,9 +267,8 @@ def test_concurrent_writers_of_one_clinic_keep_one_chain(world):
     assert AuditChainHead.objects.get(chain=world.clinic.pk).hash == head
 
 
+@pytest.mark.sqlite
 def test_the_sqlite_trigger_comes_back_after_a_table_rebuild(world):
-    if connection.vendor != "sqlite":
-        pytest.skip("SQLite behaviour")
     from icbt.audit_chain import reinstall_sqlite_trigger
 
     _raw("DROP TRIGGER icbt_auditevent_seal")  # what a table rebuild by a later migration does
