@@ -194,6 +194,7 @@ def _shown(html):
     return re.search(r'name="shown_entry" value="([^"]*)"', html).group(1)
 
 
+@pytest.mark.every_weekday
 def test_a_second_tab_or_a_changed_date_never_replaces_an_entry(setup):
     _world, _version, enrollment, client = setup
     today = timezone.localdate().isoformat()
@@ -227,6 +228,7 @@ def test_a_second_tab_or_a_changed_date_never_replaces_an_entry(setup):
     assert json.loads(entry.text)["note"] == "Corrected"
 
 
+@pytest.mark.every_weekday
 def test_the_diary_step_does_not_replace_an_entry_written_in_another_tab(setup):
     _world, _version, enrollment, client = setup
     step_url = "/me/steps/first/start-diary/"

@@ -11,7 +11,7 @@ from patients import services
 from patients.models import AssignmentAnswer, Intake
 from tests.patients import staff_helpers as sh
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.every_weekday]
 
 
 def _intake(world, *, decision=Intake.Decision.INDICATED, goals=("Walk to the shop", "Cook twice a week")):
