@@ -46,6 +46,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Concat, ExtractIsoYear, ExtractWeek
 
+from icbt.models import Clinic
 from messaging.models import Message
 from patients.models import (
     AssignmentAnswer,
@@ -55,7 +56,6 @@ from patients.models import (
     QuestionnaireResponse,
     Referral,
 )
-from therapists.models import Clinic
 
 PATIENT_WORK_KINDS = ("message", "answer", "diary", "questionnaire")
 REQUEST_KINDS = ("intake_request", "referral")

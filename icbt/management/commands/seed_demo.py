@@ -12,10 +12,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from icbt.models import NotificationPreference, User
+from icbt.models import Clinic, NotificationPreference, StaffMember, Team, User
 from patients.demo import seed_patient_demo
 from patients.models import Patient
-from therapists.models import Clinic, StaffMember, Team
 
 DEMO_PASSWORD = "demo-icbt-2026"
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # 160 bits, base32
