@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "programs",
+    "devtools",
     "therapists",
     "patients",
     "messaging",

@@ -12,8 +12,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from devtools.demo import seed_patient_demo
 from icbt.models import Clinic, NotificationPreference, StaffMember, Team, User
-from patients.demo import seed_patient_demo
 from patients.models import Patient
 
 DEMO_PASSWORD = "demo-icbt-2026"
@@ -93,7 +93,7 @@ class Command(BaseCommand):
             {"is_therapist": True, "is_manager": True, "is_clinic_admin": True},
         )
         self._patient(noorderzon, owner, "patient@noorderzon.example", "Noah", "de Boer")
-        seed_patient_demo(self.stdout)  # enrollments, diaries, answers (patients/demo.py)
+        seed_patient_demo(self.stdout)  # enrollments, diaries, answers (devtools/demo.py)
 
     def _user(self, email, first, last) -> User:
         user = User.objects.filter(email=email).first()
