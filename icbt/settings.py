@@ -125,6 +125,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "icbt.context_processors.navigation",
+                "therapists.context_processors.worklist_waiting",
                 "icbt.client_storage.client_storage",
             ],
         },
