@@ -246,3 +246,10 @@ def patient_work_per_therapist(enrollments: QuerySet[Enrollment]) -> dict[tuple[
             key = (row["therapist"], row["team"])
             counts[key] = counts.get(key, 0) + row["n"]
     return counts
+
+
+def open_items_at_end(enrollment: Enrollment) -> tuple[int, int]:
+    """What ending ``enrollment`` leaves waiting (``patients.ending.open_items`` asks this): its
+    unreviewed urgent questionnaires and its unanswered messages."""
+    urgent = urgent_questionnaires(QuestionnaireResponse.objects.filter(enrollment=enrollment)).count()
+    return (urgent, unanswered_messages([enrollment.pk]).count())
