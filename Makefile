@@ -29,11 +29,11 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check icbt programs therapists patients messaging tests
+	$(VENV)/bin/ruff format --check icbt programs therapists patients messaging devtools tests
 
 format: install
 	$(VENV)/bin/ruff check --fix .
-	$(VENV)/bin/ruff format icbt programs therapists patients messaging tests
+	$(VENV)/bin/ruff format icbt programs therapists patients messaging devtools tests
 
 ## make messages: collect the strings to translate into locale/nl/LC_MESSAGES/django.po and compile
 ## the catalogue (run it again after translating; tests/test_i18n.py checks both)

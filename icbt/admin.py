@@ -1,4 +1,5 @@
-"""Django admin for platform operators: accounts and the audit trail (read-only).
+"""Django admin for platform operators: accounts, clinics and their staff, and the audit trail
+(read-only).
 
 Clinic staff never use the admin; they work in the application. Deactivating an account here
 ends its sessions at once (icbt.services.user_deactivate).
@@ -8,7 +9,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from icbt import services
-from icbt.models import AuditEvent, User
+from icbt.models import AuditEvent, Clinic, StaffMember, Team, User
 
 
 @admin.register(User)
@@ -60,3 +61,24 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class TeamInline(admin.TabularInline):
+    model = Team
+    extra = 0
+
+
+@admin.register(Clinic)
+class ClinicAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "created_at"]
+    search_fields = ["name"]
+    inlines = [TeamInline]
+
+
+@admin.register(StaffMember)
+class StaffMemberAdmin(admin.ModelAdmin):
+    list_display = ["user", "clinic", "is_therapist", "is_manager", "is_clinic_admin", "training_date"]
+    list_filter = ["clinic", "is_therapist", "is_manager", "is_clinic_admin"]
+    search_fields = ["user__email", "user__first_name", "user__last_name"]
+    autocomplete_fields = ["user"]
+    filter_horizontal = ["teams"]

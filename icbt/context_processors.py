@@ -17,16 +17,8 @@ def navigation(request):
             items.append((_("Your data"), reverse("patients:my_data")))
         if roles.staff is not None:
             if roles.staff.is_therapist:
-                # The worklist first, with what waits (two queries, none on the worklist itself,
-                # which counted it already; imported here because the worklist sits on the top
-                # floor of the layering).
-                from therapists.worklist import pending_count
-
-                waiting = getattr(request, "icbt_worklist_waiting", None)
-                if waiting is None:
-                    waiting = pending_count(fetched_by=user)
-                label = _("Worklist (%(count)s)") % {"count": waiting} if waiting else _("Worklist")
-                items.append((label, reverse("therapists:worklist")))
+                # The worklist first; base.html adds what waits (therapists.context_processors).
+                items.append((_("Worklist"), reverse("therapists:worklist")))
             if roles.staff.is_therapist:
                 items.append((_("My patients"), reverse("patients:staff_patient_list")))
             if roles.staff.is_therapist or roles.staff.is_clinic_admin:

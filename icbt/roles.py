@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Roles:
-    staff: object | None  # therapists.StaffMember
+    staff: object | None  # icbt.StaffMember
     patient: object | None  # patients.Patient
 
     @property

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from icbt.fields import EncryptedTextField
+from icbt.models import Clinic, StaffMember
 from patients.models import (
     AssignmentAnswer,
     DiaryEntry,
@@ -16,7 +17,6 @@ from patients.models import (
     Patient,
     QuestionnaireResponse,
 )
-from therapists.models import Clinic, StaffMember
 
 
 class Conversation(models.Model):

@@ -46,6 +46,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Concat, ExtractIsoYear, ExtractWeek
 
+from icbt.models import Clinic
 from messaging.models import Message
 from patients.models import (
     AssignmentAnswer,
@@ -55,7 +56,6 @@ from patients.models import (
     QuestionnaireResponse,
     Referral,
 )
-from therapists.models import Clinic
 
 PATIENT_WORK_KINDS = ("message", "answer", "diary", "questionnaire")
 REQUEST_KINDS = ("intake_request", "referral")
@@ -246,3 +246,10 @@ def patient_work_per_therapist(enrollments: QuerySet[Enrollment]) -> dict[tuple[
             key = (row["therapist"], row["team"])
             counts[key] = counts.get(key, 0) + row["n"]
     return counts
+
+
+def open_items_at_end(enrollment: Enrollment) -> tuple[int, int]:
+    """What ending ``enrollment`` leaves waiting (``patients.ending.open_items`` asks this): its
+    unreviewed urgent questionnaires and its unanswered messages."""
+    urgent = urgent_questionnaires(QuestionnaireResponse.objects.filter(enrollment=enrollment)).count()
+    return (urgent, unanswered_messages([enrollment.pk]).count())

@@ -19,11 +19,10 @@ from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from icbt.models import Notification
+from icbt.models import Notification, StaffMember
 from icbt.notifications import notify
 from patients.models import Enrollment
 from patients.progress import progress_for
-from therapists.models import StaffMember
 
 Kind = Notification.Kind
 

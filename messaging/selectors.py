@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import Case, Exists, F, OuterRef, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from icbt.models import StaffMember
 from icbt.roles import roles_of
 from messaging.models import Conversation, FeedbackLink, FeedbackTemplate, Message, MessageDraft, StaffNote
 from messaging.presentation import answer_lines, diary_tables, item_label, link_label
@@ -31,7 +32,6 @@ from patients.models import (
     QuestionnaireResponse,
 )
 from programs.models import FeedbackStarter, Module
-from therapists.models import StaffMember
 
 ITEM_KINDS = ("answer", "diary", "questionnaire", "module")
 REVIEWABLE_KINDS = ("answer", "diary", "questionnaire")

@@ -30,6 +30,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.debug import sensitive_variables
 
 from icbt.audit import Action, audit_record
+from icbt.models import StaffMember, Team
 from icbt.notifications import Kind as NotificationKind
 from icbt.notifications import notify
 from icbt.roles import roles_of
@@ -53,7 +54,6 @@ from patients.models import (
     QuestionnaireResponse,
     TimelineEvent,
 )
-from therapists.models import StaffMember, Team
 
 MESSAGE_MAX_LENGTH = 5000
 NOTE_MAX_LENGTH = 5000

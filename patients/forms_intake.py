@@ -9,9 +9,9 @@ from django.utils.translation import gettext_lazy as _
 
 from icbt.dates import DayField
 from icbt.forms import PlainMessagesMixin, plain_messages
+from icbt.models import Clinic
 from patients import intake_criteria
 from patients.models import Intake, IntakeRequest
-from therapists.models import Clinic
 
 PHONE_RE = re.compile(r"^[0-9 +()\-./]{6,40}$")
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from icbt.fields import EncryptedJSONField, EncryptedTextField
-from therapists.models import Clinic, StaffMember
+from icbt.models import Clinic, StaffMember
 
 # No 0/O, 1/I/L: a case reference is read aloud on the phone.
 _CASE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -203,7 +203,7 @@ class Enrollment(models.Model):
     # The team this treatment belongs to (the dashboard counts it there, and only there): chosen at
     # enrollment, by default the therapist's team when they are in exactly one.
     team = models.ForeignKey(
-        "therapists.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="enrollments"
+        "icbt.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="enrollments"
     )
     intake = models.ForeignKey(Intake, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.INVITED, db_index=True)

@@ -7,6 +7,7 @@ from django.db.models import Min, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from icbt.models import Clinic, StaffMember, Team
 from icbt.roles import roles_of
 from patients.models import (
     AssignmentAnswer,
@@ -28,7 +29,6 @@ from patients.models import (
 from programs import questionnaires
 from programs import selectors as programs_selectors
 from programs.models import LicensedInstrument, Module, Program, ProgramVersion, Step
-from therapists.models import Clinic, StaffMember, Team
 
 
 def patient_list(*, fetched_by) -> QuerySet[Patient]:

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from icbt.audit import Action, audit_record
-from icbt.models import Invitation, User
+from icbt.models import Clinic, Invitation, StaffMember, Team, User
 from icbt.notifications import Kind as NotificationKind
 from icbt.notifications import notify
 from icbt.services import invitation_create, invitation_ensure
@@ -34,7 +34,6 @@ from patients.models import (
 )
 from programs import questionnaires
 from programs.models import DiaryType, Program, ProgramVersion, Step
-from therapists.models import Clinic, StaffMember, Team
 
 
 @transaction.atomic

@@ -20,7 +20,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from icbt.access import require_staff_role
 from icbt.audit import audit_record_shown
 from icbt.submissions import submitted_once
-from messaging.pending import unanswered_messages, urgent_questionnaires
 from patients import (
     charts_measurement,
     intake_criteria,
@@ -31,6 +30,7 @@ from patients import (
     timeline,
 )
 from patients.access import intake_request_get_for_user, patient_get_for_user, referral_get_for_user
+from patients.ending import open_items
 from patients.forms import PatientInviteForm
 from patients.forms_intake import (
     IntakeRequestStatusForm,
@@ -50,7 +50,7 @@ from patients.forms_staff import (
     SteppedCareDecisionForm,
     TreatmentSessionForm,
 )
-from patients.models import Enrollment, Intake, IntakeRequest, QuestionnaireResponse, Referral
+from patients.models import Enrollment, Intake, IntakeRequest, Referral
 from patients.progress import progress_for
 
 
@@ -398,15 +398,6 @@ def staff_enrollment_create(request, pk):
 STATUS_PAGE_ACTIONS = ("stop", "step_up", "complete", "pause")
 
 
-def _open_items(enrollment) -> tuple[int, int]:
-    """What ending the treatment leaves waiting: unreviewed urgent questionnaires and the
-    patient's unanswered messages (two counts; they stay on the worklist after the end)."""
-    if not enrollment.is_open:
-        return (0, 0)
-    urgent = urgent_questionnaires(QuestionnaireResponse.objects.filter(enrollment=enrollment)).count()
-    return (urgent, unanswered_messages([enrollment.pk]).count())
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def staff_enrollment_status(request, pk, enrollment_id):
@@ -422,7 +413,7 @@ def staff_enrollment_status(request, pk, enrollment_id):
     form = EnrollmentStatusForm(
         request.POST or None,
         initial={"action": action},
-        open_items=_open_items(enrollment) if action in EnrollmentStatusForm.ENDING else (0, 0),
+        open_items=open_items(enrollment) if action in EnrollmentStatusForm.ENDING else (0, 0),
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -601,12 +592,10 @@ def _end_page(
         context["advice"] = stepped_care.advice_for_enrollment(
             enrollment, [r["end"] for r in rows if r["end"] is not None]
         )
-        context["decision_form"] = decision_form or SteppedCareDecisionForm(
-            open_items=_open_items(enrollment)
-        )
+        context["decision_form"] = decision_form or SteppedCareDecisionForm(open_items=open_items(enrollment))
         context["mid_advice"] = _mid_advice(enrollment)
     else:
-        context["complete_form"] = complete_form or CompleteForm(open_items=_open_items(enrollment))
+        context["complete_form"] = complete_form or CompleteForm(open_items=open_items(enrollment))
     return render(request, "patients/staff/enrollment_end.html", context, status=status)
 
 
@@ -632,7 +621,7 @@ def staff_enrollment_end(request, pk, enrollment_id):
         )
         return redirect("patients:staff_enrollment_end", pk=patient.pk, enrollment_id=enrollment.pk)
     if stepped:
-        form = SteppedCareDecisionForm(request.POST, open_items=_open_items(enrollment))
+        form = SteppedCareDecisionForm(request.POST, open_items=open_items(enrollment))
         if form.is_valid():
             try:
                 services.stepped_care_decide(
@@ -648,7 +637,7 @@ def staff_enrollment_end(request, pk, enrollment_id):
                 messages.success(request, _("The decision is recorded."))
                 return _detail(patient)
         return _end_page(request, patient, enrollment, decision_form=form)
-    form = CompleteForm(request.POST, open_items=_open_items(enrollment))
+    form = CompleteForm(request.POST, open_items=open_items(enrollment))
     if form.is_valid():
         try:
             services.enrollment_complete(

@@ -232,7 +232,7 @@ class StepMedia(models.Model):
     without a recording shows its transcript.
     """
 
-    clinic = models.ForeignKey("therapists.Clinic", on_delete=models.CASCADE, related_name="step_media")
+    clinic = models.ForeignKey("icbt.Clinic", on_delete=models.CASCADE, related_name="step_media")
     step_key = models.CharField(_("step"), max_length=200, help_text=_("program/module/step"))
     language = models.CharField(_("language"), max_length=8, choices=LANGUAGE_CHOICES)
     file = models.FileField(_("recording"), upload_to=_media_upload_to)
@@ -261,7 +261,7 @@ class ClinicProgramSetting(models.Model):
     that is not listed is on (the content's default). Keys survive new versions.
     """
 
-    clinic = models.ForeignKey("therapists.Clinic", on_delete=models.CASCADE, related_name="program_settings")
+    clinic = models.ForeignKey("icbt.Clinic", on_delete=models.CASCADE, related_name="program_settings")
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="clinic_settings")
     optional_steps_off = models.JSONField(default=list, blank=True)
     updated_by = models.ForeignKey(
@@ -285,9 +285,7 @@ class LicensedInstrument(models.Model):
     Without a row for the patient's language, the therapist enters the total score instead.
     """
 
-    clinic = models.ForeignKey(
-        "therapists.Clinic", on_delete=models.CASCADE, related_name="licensed_instruments"
-    )
+    clinic = models.ForeignKey("icbt.Clinic", on_delete=models.CASCADE, related_name="licensed_instruments")
     code = models.CharField(_("questionnaire"), max_length=32)
     language = models.CharField(_("language"), max_length=8, choices=LANGUAGE_CHOICES)
     title = models.CharField(_("title"), max_length=200)
@@ -328,7 +326,7 @@ class LicensedUpload(models.Model):
         LOADED = "loaded", _("loaded")
         REFUSED = "refused", _("refused")
 
-    clinic = models.ForeignKey("therapists.Clinic", on_delete=models.CASCADE, related_name="+")
+    clinic = models.ForeignKey("icbt.Clinic", on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=200, blank=True)
     data = models.BinaryField(blank=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.WAITING)

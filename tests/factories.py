@@ -5,9 +5,8 @@ from dataclasses import dataclass
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP
 
-from icbt.models import User
+from icbt.models import Clinic, StaffMember, Team, User
 from patients.models import Patient
-from therapists.models import Clinic, StaffMember, Team
 
 TEST_PASSWORD = "a-Long-test-passw0rd"
 TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"

@@ -45,6 +45,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
+from icbt.models import Clinic, StaffMember, Team
 from icbt.roles import roles_of
 from messaging.models import Message
 from messaging.pending import patient_work_per_therapist, waiting_enrollments
@@ -61,7 +62,6 @@ from patients.models import (
 from patients.selectors import program_titles
 from programs.models import Module
 from therapists import charts
-from therapists.models import Clinic, StaffMember, Team
 from therapists.worklist import feedback_state
 
 MEDIAN_SAMPLE = 1000

@@ -2,8 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from icbt.dates import DayField
-from icbt.models import AuditEvent, User
-from therapists.models import Team
+from icbt.models import AuditEvent, Team, User
 
 
 class StaffInviteForm(forms.Form):

@@ -1,7 +1,7 @@
 from django.db.models import Count, Q, QuerySet
 
+from icbt.models import StaffMember
 from icbt.roles import roles_of
-from therapists.models import StaffMember
 
 
 def staff_list(*, fetched_by) -> QuerySet[StaffMember]:

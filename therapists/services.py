@@ -1,8 +1,7 @@
 from django.db import transaction
 
-from icbt.models import Invitation, User
+from icbt.models import Clinic, Invitation, StaffMember, Team, User
 from icbt.services import invitation_create
-from therapists.models import Clinic, StaffMember, Team
 
 
 @transaction.atomic

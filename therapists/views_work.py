@@ -35,7 +35,6 @@ def worklist(request):
         patient_id=_int(request.GET.get("patient")),
         order=request.GET.get("order", "oldest"),
     )
-    request.icbt_worklist_waiting = result.waiting  # the navigation's count, without a query
     form = WorklistFilterForm(request.GET or None, patients=result.patients)
     form.is_valid()
     page = Paginator(result.items, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -49,7 +48,13 @@ def worklist(request):
     return render(
         request,
         "therapists/worklist.html",
-        {"worklist": result, "form": form, "page": page, "query": query.urlencode()},
+        {
+            "worklist": result,
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "worklist_waiting": result.waiting,  # the navigation's count, counted once
+        },
     )
 
 

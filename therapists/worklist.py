@@ -29,6 +29,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from icbt.models import StaffMember
 from icbt.roles import roles_of
 from messaging import pending
 from messaging.pending import (
@@ -50,7 +51,6 @@ from patients.models import (
 from patients.selectors import program_titles
 from programs import questionnaires
 from programs.models import Module
-from therapists.models import StaffMember
 
 KINDS = {
     "message": _("Unanswered message"),

@@ -2,11 +2,13 @@ from icbt.models.audit import AuditChainHead, AuditEvent
 from icbt.models.keys import DataKey
 from icbt.models.notifications import Digest, Notification, NotificationPreference
 from icbt.models.submissions import FormSubmission
+from icbt.models.tenancy import Clinic, StaffMember, Team
 from icbt.models.users import Invitation, SignIn, User
 
 __all__ = [
     "AuditChainHead",
     "AuditEvent",
+    "Clinic",
     "DataKey",
     "Digest",
     "FormSubmission",
@@ -14,5 +16,7 @@ __all__ = [
     "Notification",
     "NotificationPreference",
     "SignIn",
+    "StaffMember",
+    "Team",
     "User",
 ]

@@ -31,7 +31,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     """Everyone who signs in: patients, clinic staff and platform operators.
 
     The e-mail address is the login. ``is_staff`` means *platform operator* (Django admin), not
-    clinic staff: clinic roles live in ``therapists.StaffMember``, the patient role in
+    clinic staff: clinic roles live in ``icbt.StaffMember``, the patient role in
     ``patients.Patient``.
     """
 

@@ -21,7 +21,7 @@ from icbt.models import User
 from patients import services
 from patients.models import Enrollment
 from programs.models import ProgramVersion
-from therapists.models import StaffMember
+from icbt.models import StaffMember
 
 if not User.objects.filter(email="{WIM}").exists():
     tessa = StaffMember.objects.get(user__email="therapist@linde.example")

@@ -19,7 +19,7 @@ from django.utils import timezone
 from icbt.models import User
 from patients import services
 from programs.models import ProgramVersion
-from therapists.models import StaffMember
+from icbt.models import StaffMember
 
 if not User.objects.filter(email="{KEES}").exists():
     tessa = StaffMember.objects.get(user__email="therapist@linde.example")

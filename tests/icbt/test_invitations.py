@@ -9,10 +9,9 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from icbt.models import Invitation, User
+from icbt.models import Invitation, StaffMember, Team, User
 from icbt.services import invitation_create
 from patients.models import Patient
-from therapists.models import StaffMember, Team
 
 NEW_PASSWORD = "Correct-horse-battery-9"
 LINK_RE = re.compile(r"https?://[^\s\"<>]+/invitation/(?P<token>[^/\s\"<>]+)/")

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from icbt.models import Clinic
 from messaging import services
 from messaging.models import FeedbackTemplate
 from patients.models import Enrollment
@@ -16,7 +17,6 @@ from programs import services as program_services
 from programs.models import FeedbackStarter, ProgramVersion
 from tests.factories import make_patient, make_staff
 from tests.programs.helpers import copy_fixture
-from therapists.models import Clinic
 
 TINY_FEEDBACK = {
     "en": """templates:

@@ -3,9 +3,9 @@
 import pytest
 from django.urls import reverse
 
+from icbt.models import Clinic
 from patients.models import IntakeRequest
 from tests.patients import staff_helpers as sh
-from therapists.models import Clinic
 
 pytestmark = pytest.mark.django_db
 

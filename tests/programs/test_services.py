@@ -18,7 +18,7 @@ MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00video"
 
 @pytest.fixture
 def clinic(db):
-    from therapists.models import Clinic
+    from icbt.models import Clinic
 
     return Clinic.objects.create(name="Service Clinic")
 

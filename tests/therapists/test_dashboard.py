@@ -175,7 +175,7 @@ def test_trained_therapists_without_a_patient(world):
 
 
 def test_team_filter(world):
-    from therapists.models import Team
+    from icbt.models import Team
 
     fatigue = Team.objects.create(clinic=world.clinic, name="Fatigue")
     other_team_member = make_staff(world.clinic, "fay@alpha.test", therapist=True, teams=[fatigue])
@@ -365,8 +365,8 @@ def test_month_labels_under_the_charts_never_overlap(world, months):
 def test_a_patient_counts_under_one_team_only(world, client_for):
     """A therapist in two teams: each treatment counts under its own team, never under both,
     and the team rows add up to the clinic's total."""
+    from icbt.models import Team
     from tests.patients import staff_helpers as sh
-    from therapists.models import Team
 
     fatigue = Team.objects.create(clinic=world.clinic, name="Fatigue")
     world.therapist.teams.add(fatigue)  # now in Pain and Fatigue

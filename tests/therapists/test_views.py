@@ -8,9 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from icbt.models import User
+from icbt.models import StaffMember, Team, User
 from patients.models import Patient
-from therapists.models import StaffMember, Team
 
 STAFF_LIST = reverse("therapists:staff_list")
 OVERVIEW = reverse("therapists:clinic_overview")

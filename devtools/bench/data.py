@@ -29,7 +29,7 @@ from allauth.mfa.totp.internal.auth import TOTP
 from django.db import connection
 from django.utils import timezone
 
-from icbt.models import Notification, NotificationPreference, User
+from icbt.models import Clinic, Notification, NotificationPreference, StaffMember, Team, User
 from messaging.models import Conversation, Message
 from patients.models import (
     AssignmentAnswer,
@@ -45,7 +45,6 @@ from patients.models import (
 )
 from patients.services import DIARY_TEXT_TYPES
 from programs.models import DiaryType, ProgramVersion, Step
-from therapists.models import Clinic, StaffMember, Team
 
 PROGRAM = "master-your-pain"
 DIARY = "activity-pain"

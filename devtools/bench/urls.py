@@ -2,7 +2,7 @@
 stack (session, authentication, the MFA gate, security headers) and does nothing else.
 
 Used only by ``manage.py bench`` (``override_settings(ROOT_URLCONF=...)`` in process, and
-:mod:`icbt.bench.wsgi` for the gunicorn run); ``icbt.urls`` never includes it.
+:mod:`devtools.bench.wsgi` for the gunicorn run); ``icbt.urls`` never includes it.
 """
 
 from django.http import HttpResponse

@@ -12,10 +12,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from icbt.models import NotificationPreference, User
-from patients.demo import seed_patient_demo
+from devtools.demo import seed_patient_demo
+from icbt.models import Clinic, NotificationPreference, StaffMember, Team, User
 from patients.models import Patient
-from therapists.models import Clinic, StaffMember, Team
 
 DEMO_PASSWORD = "demo-icbt-2026"
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # 160 bits, base32
@@ -94,7 +93,7 @@ class Command(BaseCommand):
             {"is_therapist": True, "is_manager": True, "is_clinic_admin": True},
         )
         self._patient(noorderzon, owner, "patient@noorderzon.example", "Noah", "de Boer")
-        seed_patient_demo(self.stdout)  # enrollments, diaries, answers (patients/demo.py)
+        seed_patient_demo(self.stdout)  # enrollments, diaries, answers (devtools/demo.py)
 
     def _user(self, email, first, last) -> User:
         user = User.objects.filter(email=email).first()

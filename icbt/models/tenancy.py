@@ -1,3 +1,9 @@
+"""Tenancy: clinics, their teams and the staff who work in them.
+
+Every app stands on these rows, so they live on the bottom floor beside the user model. The
+tables keep the names they had when the models lived in ``therapists``.
+"""
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +27,7 @@ class Clinic(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "therapists_clinic"
         ordering = ["name"]
 
     def __str__(self):
@@ -34,6 +41,7 @@ class Team(models.Model):
     name = models.CharField(_("name"), max_length=120)
 
     class Meta:
+        db_table = "therapists_team"
         ordering = ["clinic", "name"]
         constraints = [models.UniqueConstraint(fields=["clinic", "name"], name="team_name_unique_in_clinic")]
 
@@ -53,6 +61,7 @@ class StaffMember(models.Model):
     training_date = models.DateField(_("ICBT training date"), null=True, blank=True)
 
     class Meta:
+        db_table = "therapists_staffmember"
         ordering = ["clinic", "user__email"]
         constraints = [
             models.CheckConstraint(

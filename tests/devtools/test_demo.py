@@ -1,4 +1,4 @@
-"""The patient demo data (patients/demo.py): who is where, and safe to run twice."""
+"""The patient demo data (devtools/demo.py): who is where, and safe to run twice."""
 
 import io
 
@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from patients.demo import seed_patient_demo
+from devtools.demo import seed_patient_demo
 from patients.models import AssignmentAnswer, DiaryEntry, Enrollment, QuestionnaireResponse
 from patients.progress import next_action, progress_for
 from programs import services as program_services

@@ -1,5 +1,5 @@
 """The WSGI application of the benchmark's gunicorn run: the production application with the
-bench urlconf (:mod:`icbt.bench.urls`, the project's URLs plus ``bench/hello``).
+bench urlconf (:mod:`devtools.bench.urls`, the project's URLs plus ``bench/hello``).
 
 The switch lives here, in a module only ``manage.py bench`` starts, rather than as an
 environment variable in ``icbt/settings.py``: a production process cannot be talked into
@@ -14,4 +14,4 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "icbt.settings")
 application = get_wsgi_application()
-settings.ROOT_URLCONF = "icbt.bench.urls"
+settings.ROOT_URLCONF = "devtools.bench.urls"

@@ -172,7 +172,7 @@ class Command(BaseCommand):
             "ICBT_OLD_MASTER_KEYS": [],
             "DEBUG": False,
             "ALLOWED_HOSTS": [*settings.ALLOWED_HOSTS, "testserver"],
-            "ROOT_URLCONF": "icbt.bench.urls",
+            "ROOT_URLCONF": "devtools.bench.urls",
             "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
             "CACHES": {
                 "default": {
@@ -205,7 +205,7 @@ class Command(BaseCommand):
     # --- The measurements ---------------------------------------------------------------------
 
     def measure(self, sizes: Sizes, options, *, database_url, secret_key, master_key) -> dict:
-        from icbt.bench import data, measure
+        from devtools.bench import data, measure
 
         repeat = options["repeat"]
         self.progress(
@@ -306,7 +306,7 @@ class Command(BaseCommand):
         return result
 
     def explain(self, pages) -> None:
-        from icbt.bench.measure import growing_queries
+        from devtools.bench.measure import growing_queries
 
         for key, (small, large) in pages.items():
             self.stderr.write(
@@ -322,7 +322,7 @@ class Command(BaseCommand):
                     self.stderr.write(f"  +{extra} x {sql[:400]}")
 
     def http(self, world, sizes: Sizes, options, *, database_url, secret_key, master_key) -> dict:
-        from icbt.bench import data, load
+        from devtools.bench import data, load
 
         workers = options["workers"]
         concurrency = options["concurrency"] or 4 * workers

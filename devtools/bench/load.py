@@ -88,7 +88,7 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """gunicorn serving :mod:`icbt.bench.wsgi` with ``DJANGO_DEBUG=false`` and the given
+    """gunicorn serving :mod:`devtools.bench.wsgi` with ``DJANGO_DEBUG=false`` and the given
     environment, in its own process group (stopped by its pid when done)."""
 
     def __init__(self, *, database_url: str, secret_key: str, master_key: str, workers: int, progress):
@@ -135,7 +135,7 @@ class Gunicorn:
                     sys.executable,
                     "-m",
                     "gunicorn",
-                    "icbt.bench.wsgi:application",
+                    "devtools.bench.wsgi:application",
                     "--bind",
                     f"{HOST}:{self.port}",
                     "--workers",
