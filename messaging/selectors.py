@@ -338,7 +338,7 @@ def feedback_due_on(*, enrollment: Enrollment) -> date:
 
 
 def feedback_rhythm(*, enrollment: Enrollment, today: date | None = None) -> FeedbackRhythm:
-    from messaging.scans import add_working_days  # here: the scanners may come to import selectors
+    from messaging.notifications.scans import add_working_days
 
     due_on = feedback_due_on(enrollment=enrollment)
     return FeedbackRhythm(

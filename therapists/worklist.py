@@ -31,6 +31,7 @@ from django.utils.translation import ngettext
 
 from icbt.roles import roles_of
 from messaging import pending
+from messaging.notifications.scans import add_working_days
 from messaging.pending import (
     answers_to_review,
     diary_weeks_to_review,
@@ -39,7 +40,6 @@ from messaging.pending import (
     referrals_waiting,
     unanswered_messages,
 )
-from messaging.scans import add_working_days
 from messaging.selectors import feedback_due_on
 from patients import selectors as patient_selectors
 from patients.models import (
@@ -186,7 +186,7 @@ def _open_enrollments(staff: StaffMember, today: date) -> QuerySet[Enrollment]:
 
 
 def _last_activity(enrollment: Enrollment) -> datetime:
-    """As the inactivity notices count it (messaging.scans): the last activity, else the start."""
+    """As the inactivity notices count it (notifications.scans): the last activity, else the start."""
     if enrollment.last_activity_at:
         return enrollment.last_activity_at
     if enrollment.started_at:
@@ -205,7 +205,7 @@ class FeedbackState:
 def feedback_state(enrollment: Enrollment, today: date) -> FeedbackState:
     """When the next feedback is due (the day the composer shows, ``messaging.selectors.
     feedback_due_on``), and whether it is overdue: ``ICBT_FEEDBACK_OVERDUE_WORKING_DAYS``
-    working days after that day, the rule the digests use (``messaging.scans``)."""
+    working days after that day, the rule the digests use (``messaging.notifications.scans``)."""
     due_on = feedback_due_on(enrollment=enrollment)
     overdue_on = add_working_days(due_on, settings.ICBT_FEEDBACK_OVERDUE_WORKING_DAYS)
     return FeedbackState(

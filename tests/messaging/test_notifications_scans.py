@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from icbt.models import Notification
-from messaging.scans import add_working_days, notifications_scan
+from messaging.notifications.scans import add_working_days, notifications_scan
 from messaging.selectors import feedback_due_on
 from patients.models import Enrollment, ModuleState
 from tests.messaging.digest_helpers import Treated, local
