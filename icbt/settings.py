@@ -425,10 +425,11 @@ ICBT_RECORDING_MAX_MB = env_int("ICBT_RECORDING_MAX_MB", 500)
 ICBT_PDF_RENDERS_PER_WINDOW = env_int("ICBT_PDF_RENDERS_PER_WINDOW", 6)
 ICBT_PDF_WINDOW_SECONDS = env_int("ICBT_PDF_WINDOW_SECONDS", 600)
 ICBT_PDF_CACHE_SECONDS = env_int("ICBT_PDF_CACHE_SECONDS", 3600)
-# Notification digests (messaging/digests.py): "soon" batches at most once per this many minutes;
-# a claimed digest whose run died is taken over after the lease (longer than the task time limit,
-# so a lease never expires under a run that is still alive); an optional pause between e-mails
-# for mail relays that limit the rate; handled notifications are deleted after the retention.
+# Notification digests (messaging/notifications/digests.py): "soon" batches at most once per
+# this many minutes; a claimed digest whose run died is taken over after the lease (longer than
+# the task time limit, so a lease never expires under a run that is still alive); an optional
+# pause between e-mails for mail relays that limit the rate; handled notifications are deleted
+# after the retention.
 ICBT_DIGEST_SOON_MINUTES = env_int("ICBT_DIGEST_SOON_MINUTES", 5)
 ICBT_DIGEST_LEASE_SECONDS = env_int("ICBT_DIGEST_LEASE_SECONDS", 600)
 ICBT_DIGEST_SEND_PAUSE_MS = env_int("ICBT_DIGEST_SEND_PAUSE_MS", 0)

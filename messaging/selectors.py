@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.conf import settings
 from django.db.models import Case, Exists, F, OuterRef, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
@@ -21,8 +20,8 @@ from icbt.roles import roles_of
 from messaging.models import Conversation, FeedbackLink, FeedbackTemplate, Message, MessageDraft, StaffNote
 from messaging.presentation import answer_lines, diary_tables, item_label, link_label
 from patients import charts as patient_charts
+from patients import rhythm
 from patients import selectors as patient_selectors
-from patients.measurement import feedback_slot
 from patients.models import (
     AssignmentAnswer,
     CareShare,
@@ -300,54 +299,24 @@ def work_charts(*, enrollment: Enrollment, work: Work) -> None:
 
 
 @dataclass
-class FeedbackRhythm:
-    cadence: str
-    weekday: int
-    last_feedback_at: datetime | None
-    due_on: date
-    today: date
-    overdue_on: date | None = None
+class FeedbackRhythm(rhythm.FeedbackState):
+    """The feedback rhythm as the composer shows it: the state (``patients.rhythm``) with the
+    cadence, the weekday and the last feedback."""
 
-    @property
-    def is_overdue(self) -> bool:
-        """Overdue by the same rule as the worklist and the digests: a number of working days
-        (``ICBT_FEEDBACK_OVERDUE_WORKING_DAYS``) after the due day."""
-        return self.today >= (self.overdue_on or self.due_on + timedelta(days=1))
-
-    @property
-    def is_due(self) -> bool:
-        return self.today >= self.due_on
-
-    @property
-    def days_left(self) -> int:
-        return (self.due_on - self.today).days
-
-
-def feedback_due_on(*, enrollment: Enrollment) -> date:
-    """The day the next feedback is due.
-
-    Feedback belongs to a *slot*: the patient's feedback weekday nearest to the day it was given
-    (at most three days before or after), so feedback written a day early or late still counts
-    for that week. The next slot is one week (weekly) or two (fortnightly) later. Before any
-    feedback, the start date stands in for the last feedback."""
-    last = enrollment.last_feedback_at
-    base = timezone.localdate(last) if last else enrollment.start_date
-    slot = feedback_slot(base, enrollment.feedback_weekday)
-    interval = 14 if enrollment.feedback_cadence == Enrollment.Cadence.FORTNIGHTLY else 7
-    return slot + timedelta(days=interval)
+    cadence: str = ""
+    weekday: int = 0
+    last_feedback_at: datetime | None = None
 
 
 def feedback_rhythm(*, enrollment: Enrollment, today: date | None = None) -> FeedbackRhythm:
-    from messaging.scans import add_working_days  # here: the scanners may come to import selectors
-
-    due_on = feedback_due_on(enrollment=enrollment)
+    state = rhythm.feedback_state(enrollment, today or timezone.localdate())
     return FeedbackRhythm(
+        due_on=state.due_on,
+        overdue_on=state.overdue_on,
+        today=state.today,
         cadence=enrollment.get_feedback_cadence_display(),
         weekday=enrollment.feedback_weekday,
         last_feedback_at=enrollment.last_feedback_at,
-        due_on=due_on,
-        today=today or timezone.localdate(),
-        overdue_on=add_working_days(due_on, settings.ICBT_FEEDBACK_OVERDUE_WORKING_DAYS),
     )
 
 

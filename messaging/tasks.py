@@ -1,14 +1,14 @@
 """Celery tasks of the notification digests. Each takes ids (or nothing), is safe to run twice
-and to overlap with itself: the guarantees live in ``messaging.digests`` and
-``messaging.scans``, the tasks only call them. Beat runs them (``CELERY_BEAT_SCHEDULE`` in
+and to overlap with itself: the guarantees live in ``messaging.notifications.digests`` and
+``messaging.notifications.scans``, the tasks only call them. Beat runs them (``CELERY_BEAT_SCHEDULE`` in
 settings); ``icbt.notifications.notify`` queues ``notifications_deliver`` on commit."""
 
 import logging
 
 from celery import shared_task
 
-from messaging.digests import digest_round, purge_handled
-from messaging.scans import notifications_scan as run_scan
+from messaging.notifications.digests import digest_round, purge_handled
+from messaging.notifications.scans import notifications_scan as run_scan
 
 logger = logging.getLogger("icbt.digests")
 

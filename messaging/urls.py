@@ -22,4 +22,4 @@ urlpatterns = [
 
 # Notification e-mail settings and the one-click unsubscribe link (issue 6):
 # messaging:notifications:preferences, messaging:notifications:unsubscribe.
-urlpatterns += [path("", include("messaging.urls_notifications"))]
+urlpatterns += [path("", include("messaging.notifications.urls"))]

@@ -30,6 +30,7 @@ from datetime import date, timedelta
 from django.utils import timezone
 
 from patients.models import Enrollment, QuestionnaireResponse, TimelineEvent
+from patients.rhythm import feedback_slot
 from programs import questionnaires
 
 
@@ -41,14 +42,6 @@ def after_module(version) -> dict[int, list[str]]:
     """{module number: questionnaire codes} asked once that module is complete."""
     schedule = (version.measurement_schedule or {}).get("after_module") or {}
     return {int(number): list(codes) for number, codes in schedule.items()}
-
-
-def feedback_slot(day: date, feedback_weekday: int) -> date:
-    """The feedback weekday nearest to ``day`` (at most three days before or after): the week a
-    day belongs to for feedback. The one rule for feedback and check-in days alike
-    (``messaging.selectors.feedback_due_on`` builds on it)."""
-    forward = (feedback_weekday - day.weekday()) % 7
-    return day + timedelta(days=forward) if forward <= 3 else day - timedelta(days=7 - forward)
 
 
 def first_due_day(enrollment: Enrollment) -> date:

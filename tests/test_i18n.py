@@ -719,8 +719,8 @@ def test_digest_emails_follow_the_recipients_language(world):
     from django.core import mail
 
     from icbt.notifications import Kind, notify
-    from messaging.digests import digest_round
     from messaging.models import Message
+    from messaging.notifications.digests import digest_round
     from tests.messaging.digest_helpers import Treated, conversation, local, outbox_for, prefer
 
     treated = Treated(world)

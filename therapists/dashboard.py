@@ -49,6 +49,7 @@ from icbt.models import Clinic, StaffMember, Team
 from icbt.roles import roles_of
 from messaging.models import Message
 from messaging.pending import patient_work_per_therapist, waiting_enrollments
+from patients import rhythm
 from patients.models import (
     AssignmentAnswer,
     DiaryEntry,
@@ -62,7 +63,6 @@ from patients.models import (
 from patients.selectors import program_titles
 from programs.models import Module
 from therapists import charts
-from therapists.worklist import feedback_state
 
 MEDIAN_SAMPLE = 1000
 DEFAULT_MONTHS = 12
@@ -399,7 +399,7 @@ def _therapist_rows(
         "feedback_weekday",
     ).order_by():
         key = status_key[enrollment.status]
-        overdue = key == "active" and feedback_state(enrollment, today).is_overdue
+        overdue = key == "active" and rhythm.feedback_state(enrollment, today).is_overdue
         row = rows.get(enrollment.therapist_id)
         if row is not None:
             setattr(row, key, getattr(row, key) + 1)

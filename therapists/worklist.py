@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import partial
 
-from django.conf import settings
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -40,8 +39,7 @@ from messaging.pending import (
     referrals_waiting,
     unanswered_messages,
 )
-from messaging.scans import add_working_days
-from messaging.selectors import feedback_due_on
+from patients import rhythm
 from patients import selectors as patient_selectors
 from patients.models import (
     CareShare,
@@ -185,34 +183,6 @@ def _open_enrollments(staff: StaffMember, today: date) -> QuerySet[Enrollment]:
     )
 
 
-def _last_activity(enrollment: Enrollment) -> datetime:
-    """As the inactivity notices count it (messaging.scans): the last activity, else the start."""
-    if enrollment.last_activity_at:
-        return enrollment.last_activity_at
-    if enrollment.started_at:
-        return enrollment.started_at
-    return timezone.make_aware(datetime.combine(enrollment.start_date, time.min))
-
-
-@dataclass
-class FeedbackState:
-    due_on: date
-    overdue_on: date
-    is_due: bool
-    is_overdue: bool
-
-
-def feedback_state(enrollment: Enrollment, today: date) -> FeedbackState:
-    """When the next feedback is due (the day the composer shows, ``messaging.selectors.
-    feedback_due_on``), and whether it is overdue: ``ICBT_FEEDBACK_OVERDUE_WORKING_DAYS``
-    working days after that day, the rule the digests use (``messaging.scans``)."""
-    due_on = feedback_due_on(enrollment=enrollment)
-    overdue_on = add_working_days(due_on, settings.ICBT_FEEDBACK_OVERDUE_WORKING_DAYS)
-    return FeedbackState(
-        due_on=due_on, overdue_on=overdue_on, is_due=today >= due_on, is_overdue=today >= overdue_on
-    )
-
-
 # --- The worklist ----------------------------------------------------------------------------------
 
 
@@ -235,7 +205,7 @@ def _local_midnight(day: date) -> datetime:
 
 class _Rhythm:
     """The fields of an enrollment the feedback rhythm and quiet spells need (duck-types the
-    enrollment for ``feedback_due_on``), and the patient's name and case reference, read as plain
+    enrollment for ``patients.rhythm``), and the patient's name and case reference, read as plain
     values: a large caseload has thousands."""
 
     __slots__ = (
@@ -399,7 +369,7 @@ def worklist(
     for enrollment in enrollments.values():
         if enrollment.status != Enrollment.Status.ACTIVE:
             continue
-        state = feedback_state(enrollment, today)
+        state = rhythm.feedback_state(enrollment, today)
         if state.is_due:
             entries.append(
                 _Entry(
@@ -411,7 +381,7 @@ def worklist(
                     label=partial(_feedback_due_text, state.due_on),
                 )
             )
-        last = _last_activity(enrollment)
+        last = rhythm.last_activity(enrollment)
         if now - last >= timedelta(days=enrollment.inactivity_days):
             entries.append(
                 _Entry(
@@ -690,7 +660,7 @@ def caseload(*, fetched_by, today: date | None = None) -> list[CaseloadRow]:
         state = None
         if enrollment is not None and enrollment.status == Enrollment.Status.ACTIVE:
             enrollment.patient = patient
-            state = feedback_state(enrollment, today)
+            state = rhythm.feedback_state(enrollment, today)
         module_number = None
         if enrollment is not None and enrollment.current_step_id:
             module_number = enrollment.current_step.module.number

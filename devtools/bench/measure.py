@@ -119,7 +119,7 @@ class QueryCounter:
 def digest_round_measured() -> dict:
     """One digest round for everybody, with e-mail on the locmem backend (the caller sets it)."""
     from icbt.models import Notification
-    from messaging.digests import digest_round
+    from messaging.notifications.digests import digest_round
 
     pending = Notification.objects.filter(state=Notification.State.PENDING).count()
     recipients = (

@@ -182,7 +182,7 @@ ROUTES = [
 
 
 def _unsubscribe_token(world, extra=None):
-    from messaging.preferences import unsubscribe_token
+    from messaging.notifications.preferences import unsubscribe_token
 
     return {"token": unsubscribe_token(world.patient_a.user)}
 

@@ -10,8 +10,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from icbt.models import AuditEvent
-from messaging import selectors, services
+from messaging import services
 from messaging.models import FeedbackTemplate, MessageDraft
+from patients import rhythm
 from patients.models import Enrollment
 from tests.messaging.helpers import diary_entry, enroll, questionnaire, submitted_answer
 
@@ -82,7 +83,7 @@ def test_feedback_due_day(cadence, weekday, start, last, due):
         start_date=start,
         last_feedback_at=timezone.make_aware(last) if last else None,
     )
-    assert selectors.feedback_due_on(enrollment=enrollment) == due
+    assert rhythm.feedback_due_on(enrollment) == due
     assert due.weekday() == weekday
 
 
@@ -214,7 +215,7 @@ def test_mark_reviewed_answers_and_questionnaires_but_not_modules_or_strangers(w
 def test_feedback_marks_every_attached_item_and_moves_the_due_day(world, enrollment, clock):
     entries = [diary_entry(enrollment, days_ago=d) for d in (1, 2, 3)]
     answer = submitted_answer(enrollment)
-    due_before = selectors.feedback_due_on(enrollment=enrollment)
+    due_before = rhythm.feedback_due_on(enrollment)
     conversation = services.conversation_get_or_create(enrollment=enrollment)
     message = services.feedback_send(
         conversation=conversation,
@@ -245,6 +246,6 @@ def test_feedback_marks_every_attached_item_and_moves_the_due_day(world, enrollm
     ]
     assert len(offsets) == 1
     expected = today + timedelta(days=offsets[0] + 7)
-    due_after = selectors.feedback_due_on(enrollment=enrollment)
+    due_after = rhythm.feedback_due_on(enrollment)
     assert due_after == expected
     assert due_after > due_before and due_after.weekday() == enrollment.feedback_weekday

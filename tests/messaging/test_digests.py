@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from icbt.models import Digest, Notification, NotificationPreference
 from icbt.notifications import Kind, notify
-from messaging import digests, tips
-from messaging.digests import digest_round, windows_for
+from messaging.notifications import digests, tips
+from messaging.notifications.digests import digest_round, windows_for
 from patients.models import DiaryEntry, Enrollment, IntakeRequest
 from tests.messaging.digest_helpers import Treated, links, local, outbox_for, prefer
 

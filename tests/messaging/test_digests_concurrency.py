@@ -12,8 +12,8 @@ from django.db import connection
 import icbt.notifications
 from icbt.models import Digest, Notification
 from icbt.notifications import Kind, notify
-from messaging.digests import digest_round
-from messaging.scans import notifications_scan
+from messaging.notifications.digests import digest_round
+from messaging.notifications.scans import notifications_scan
 from patients.models import IntakeRequest
 from tests.factories import make_staff
 from tests.messaging.digest_helpers import Treated, local

@@ -14,8 +14,8 @@ import pytest
 from django.conf import settings
 from django.core import mail
 
-from messaging.digests import digest_round
-from messaging.scans import notifications_scan
+from messaging.notifications.digests import digest_round
+from messaging.notifications.scans import notifications_scan
 from patients.models import Enrollment
 from patients.services import diary_entry_save, step_visit
 from tests.messaging.digest_helpers import Clock, Treated, local, outbox_for, prefer

@@ -11,8 +11,8 @@ from django.core import mail
 
 from icbt.models import Notification
 from icbt.notifications import Kind, notify
-from messaging.digests import digest_round
 from messaging.models import Message, StaffNote
+from messaging.notifications.digests import digest_round
 from patients.models import (
     AssignmentAnswer,
     DiaryEntry,

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from icbt.models import Notification, NotificationPreference
 from messaging import services
-from messaging.digests import digest_round
-from messaging.preferences import preference_update
+from messaging.notifications.digests import digest_round
+from messaging.notifications.preferences import preference_update
 from tests.factories import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from icbt.models import Notification, NotificationPreference
-from messaging.preferences import kinds_for_user, preference_for_user
+from messaging.notifications.preferences import kinds_for_user, preference_for_user
 
 pytestmark = pytest.mark.django_db
 
@@ -87,7 +87,7 @@ def test_bad_input_keeps_the_form_and_saves_nothing(world, client_for):
 
 
 def test_someone_elses_kinds_are_ignored(world):
-    from messaging.preferences import preference_update
+    from messaging.notifications.preferences import preference_update
 
     preference = preference_update(
         user=world.manager.user,

@@ -7,9 +7,9 @@ from datetime import date, timedelta
 import pytest
 
 from icbt.models import Notification
-from messaging.scans import add_working_days, notifications_scan
-from messaging.selectors import feedback_due_on
+from messaging.notifications.scans import notifications_scan
 from patients.models import Enrollment, ModuleState
+from patients.rhythm import add_working_days, feedback_due_on
 from tests.messaging.digest_helpers import Treated, local
 
 pytestmark = pytest.mark.django_db
@@ -39,12 +39,12 @@ def touch(enrollment, when):
 def test_working_days_and_feedback_due_days(t):
     assert add_working_days(date(2026, 3, 6), 2) == date(2026, 3, 10)  # Friday + 2 = Tuesday
     e = t.enrollment_a
-    assert feedback_due_on(enrollment=e) == date(2026, 2, 27)  # first Friday a week after the start
+    assert feedback_due_on(e) == date(2026, 2, 27)  # first Friday a week after the start
     e.feedback_cadence = Enrollment.Cadence.FORTNIGHTLY
-    assert feedback_due_on(enrollment=e) == date(2026, 3, 6)
+    assert feedback_due_on(e) == date(2026, 3, 6)
     e.feedback_cadence = Enrollment.Cadence.WEEKLY
     e.last_feedback_at = local(2026, 3, 7, 10)  # a day late for Friday 6 March: that slot counts
-    assert feedback_due_on(enrollment=e) == date(2026, 3, 13)
+    assert feedback_due_on(e) == date(2026, 3, 13)
 
 
 def test_feedback_due_then_overdue_once_each(t):

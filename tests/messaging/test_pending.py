@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.html import strip_tags
 
 from messaging import pending
-from messaging.digests import clinic_figures
 from messaging.models import Conversation, Message
+from messaging.notifications.digests import clinic_figures
 from patients.models import DiaryEntry, Enrollment, QuestionnaireResponse
 from programs.models import DiaryType
 from tests.messaging.helpers import enroll, questionnaire, submitted_answer

@@ -65,13 +65,13 @@ def test_the_check_in_is_due_on_the_feedback_day_and_a_late_one_counts_for_it(wo
 def test_the_first_check_in_is_due_on_the_first_feedback_day(world, feedback_weekday):
     """Started today (each weekday of the week): the first check-in comes with the first
     feedback, never a week before it."""
-    from messaging.selectors import feedback_due_on
+    from patients.rhythm import feedback_due_on
 
     today = timezone.localdate()
     enrollment = sh.enroll(
         world.patient_a, sh.measured_version(), start_date=today, feedback_weekday=feedback_weekday
     )
-    first_feedback = feedback_due_on(enrollment=enrollment)
+    first_feedback = feedback_due_on(enrollment)
     assert measurement.first_due_day(enrollment) == first_feedback
     assert measurement.due_day(enrollment, first_feedback - timedelta(days=1)) is None
     assert measurement.due_day(enrollment, first_feedback) == first_feedback

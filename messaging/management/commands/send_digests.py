@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand
 
-from messaging.digests import digest_round
-from messaging.scans import notifications_scan
+from messaging.notifications.digests import digest_round
+from messaging.notifications.scans import notifications_scan
 
 
 class Command(BaseCommand):

@@ -171,7 +171,7 @@ def unsubscribe_user(token: str) -> User | None:
 
 
 def url_name(name: str) -> str:
-    """The full URL name of ``preferences`` or ``unsubscribe`` (messaging/urls_notifications.py,
+    """The full URL name of ``preferences`` or ``unsubscribe`` (messaging/notifications/urls.py,
     included from messaging/urls.py)."""
     return f"messaging:notifications:{name}"
 

@@ -6,20 +6,20 @@ Included from ``messaging/urls.py``: the names are ``messaging:notifications:pre
 
 from django.urls import path
 
-from messaging import views_preferences
+from messaging.notifications import views
 
 app_name = "notifications"
 
 urlpatterns = [
-    path("settings/notifications/", views_preferences.notification_preferences, name="preferences"),
+    path("settings/notifications/", views.notification_preferences, name="preferences"),
     path(
         "settings/notifications/first/",
-        views_preferences.notification_first_choice,
+        views.notification_first_choice,
         name="first_choice",
     ),
     path(
         "notifications/unsubscribe/<str:token>/",
-        views_preferences.notification_unsubscribe,
+        views.notification_unsubscribe,
         name="unsubscribe",
     ),
 ]

@@ -11,8 +11,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from icbt.roles import roles_of
-from messaging import preferences
-from messaging.forms_preferences import FirstChoiceForm, NotificationPreferenceForm
+from messaging.notifications import preferences
+from messaging.notifications.forms import FirstChoiceForm, NotificationPreferenceForm
 
 
 @login_required

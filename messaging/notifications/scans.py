@@ -12,15 +12,15 @@ All dates are in the installation's time zone (``TIME_ZONE``).
 """
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from icbt.models import Notification, StaffMember
 from icbt.notifications import notify
+from patients import rhythm
 from patients.models import Enrollment
 from patients.progress import progress_for
 
@@ -64,29 +64,16 @@ def notifications_scan(*, now: datetime | None = None) -> ScanReport:
 # --- Feedback due / overdue ---------------------------------------------------------------------
 
 
-def add_working_days(day: date, count: int) -> date:
-    """``day`` plus ``count`` working days (Monday to Friday)."""
-    while count > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            count -= 1
-    return day
-
-
 def feedback_scan(enrollment: Enrollment, *, now: datetime, report: ScanReport) -> None:
-    """Feedback due on the day ``messaging.selectors.feedback_due_on`` gives (the same rule the
-    composer and the worklist show), overdue ``ICBT_FEEDBACK_OVERDUE_WORKING_DAYS`` working days
-    later. One notice of each per due day: the dedupe key names the day, and feedback given
+    """Feedback due and overdue by ``patients.rhythm`` (the rule the composer and the worklist
+    show). One notice of each per due day: the dedupe key names the day, and feedback given
     moves the due day forward."""
-    from messaging.selectors import feedback_due_on
-
-    today = timezone.localdate(now)
-    day = feedback_due_on(enrollment=enrollment)
-    if today < day:
+    state = rhythm.feedback_state(enrollment, timezone.localdate(now))
+    if not state.is_due:
         return
-    overdue_on = add_working_days(day, settings.ICBT_FEEDBACK_OVERDUE_WORKING_DAYS)
-    if today >= overdue_on:
-        kind, trigger = Kind.FEEDBACK_OVERDUE, overdue_on
+    day, today = state.due_on, state.today
+    if state.is_overdue:
+        kind, trigger = Kind.FEEDBACK_OVERDUE, state.overdue_on
     else:
         kind, trigger = Kind.FEEDBACK_DUE, day
     if today - trigger > STALE_AFTER:
@@ -107,14 +94,6 @@ def feedback_scan(enrollment: Enrollment, *, now: datetime, report: ScanReport) 
 # --- Inactivity ---------------------------------------------------------------------------------
 
 
-def _last_activity(enrollment: Enrollment) -> datetime:
-    if enrollment.last_activity_at:
-        return enrollment.last_activity_at
-    if enrollment.started_at:
-        return enrollment.started_at
-    return timezone.make_aware(datetime.combine(enrollment.start_date, time.min))
-
-
 def inactivity_scan(enrollment: Enrollment, *, now: datetime, report: ScanReport) -> None:
     """After ``inactivity_days`` without activity: one notice to the therapist per quiet
     spell, and a reminder to the patient after N, 2N and 3N days, at most three in a row.
@@ -123,7 +102,7 @@ def inactivity_scan(enrollment: Enrollment, *, now: datetime, report: ScanReport
     activity starts a new spell (a new ``last_activity_at``, so new dedupe keys); the counter is
     set back to zero by the activity itself, and here as well when a spell has no reminder yet.
     """
-    last = _last_activity(enrollment)
+    last = rhythm.last_activity(enrollment)
     every = timedelta(days=enrollment.inactivity_days)
     quiet = now - last
     if quiet < every:

@@ -57,9 +57,10 @@ from django.utils.translation import ngettext
 
 from icbt.models import Digest, Notification, NotificationPreference, User
 from icbt.roles import roles_of
-from messaging import pending, tips
+from messaging import pending
 from messaging.models import Message
-from messaging.preferences import preferences_for_users, preferences_path, unsubscribe_path
+from messaging.notifications import tips
+from messaging.notifications.preferences import preferences_for_users, preferences_path, unsubscribe_path
 from patients.access import staff_may_treat
 from patients.models import (
     AssignmentAnswer,

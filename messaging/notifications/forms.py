@@ -17,7 +17,7 @@ HOURS = [(hour, f"{hour:02d}:00") for hour in range(24)]
 
 class NotificationPreferenceForm(forms.Form):
     """E-mail on or off, the rhythm, and which kinds of news; ``kinds`` are the ones this
-    person can receive (``messaging.preferences.kinds_for_user``)."""
+    person can receive (``messaging.notifications.preferences.kinds_for_user``)."""
 
     email_enabled = forms.BooleanField(
         label=_("Send me e-mails about news in the application"), required=False
