@@ -17,7 +17,6 @@ from icbt.roles import roles_of
 def refuse(
     *,
     user,
-    request,
     insider: bool,
     action: str = Action.VIEW,
     patient_id=None,
@@ -29,7 +28,6 @@ def refuse(
     if user is not None and user.is_authenticated:
         audit_record(
             user=user,
-            request=request,
             action=action,
             outcome=Outcome.DENIED,
             patient_id=patient_id,

@@ -5,12 +5,20 @@ ways rows get into ``AuditEvent``; ``AdminAuditMiddleware`` uses them for the Dj
 store who, which patient, what kind of object and the client address, never the content; the
 database adds when and seals the row into its clinic's hash chain (``icbt.audit_chain``).
 
+The client address comes from the request being served: ``AuditContextMiddleware``
+(icbt.middleware) opens an ``audit_context`` for each request, so services and helpers never
+need the request to record an event. Outside a request (Celery tasks, commands) there is no
+address.
+
 Refusals are written after the response, outside the request's transaction: with
 ``ATOMIC_REQUESTS`` a refused request raises (404/403), which would roll back an event written
-inside the view. ``AuditFlushMiddleware`` writes them once the view has finished.
+inside the view. The request's ``audit_context`` writes them once the view has finished.
 """
 
 import json
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_ipv46_address
@@ -23,7 +31,14 @@ from icbt.roles import roles_of
 Action = AuditEvent.Action
 Outcome = AuditEvent.Outcome
 
-_PENDING_ATTR = "_icbt_pending_audit"
+
+@dataclass
+class _RequestAudit:
+    client_ip: str | None
+    pending: list = field(default_factory=list)
+
+
+_current: ContextVar[_RequestAudit | None] = ContextVar("icbt_audit_request", default=None)
 
 
 def client_ip(request) -> str | None:
@@ -46,7 +61,27 @@ def client_ip(request) -> str | None:
     return address
 
 
-def _build(*, user, action, request, patient_id, clinic_id, object_type, object_id, outcome, on_behalf_of):
+@contextmanager
+def audit_context(request):
+    """While serving ``request``: events carry its client address, and refusals wait until the
+    block ends (after the view's transaction), when they are written."""
+    state = _RequestAudit(client_ip=client_ip(request))
+    token = _current.set(state)
+    try:
+        yield state
+    finally:
+        _current.reset(token)
+        if state.pending:
+            AuditEvent.objects.bulk_create(state.pending)
+
+
+def current_client_ip() -> str | None:
+    """The address of the request being served; None outside a request (tasks, commands)."""
+    state = _current.get()
+    return state.client_ip if state is not None else None
+
+
+def _build(*, user, action, patient_id, clinic_id, object_type, object_id, outcome, on_behalf_of):
     roles = roles_of(user) if user is not None else None
     if clinic_id is None and roles is not None:
         clinic_id = roles.clinic_id
@@ -62,7 +97,7 @@ def _build(*, user, action, request, patient_id, clinic_id, object_type, object_
         patient_id=patient_id,
         object_type=object_type,
         object_id=str(object_id) if object_id is not None else "",
-        client_ip=client_ip(request),
+        client_ip=current_client_ip(),
     )
 
 
@@ -70,7 +105,6 @@ def audit_record(
     *,
     user,
     action: str,
-    request=None,
     patient_id: int | None = None,
     clinic_id: int | None = None,
     object_type: str = "",
@@ -79,12 +113,11 @@ def audit_record(
     on_behalf_of=None,
 ) -> AuditEvent | None:
     """Record one access. Allowed accesses are written at once, in the caller's transaction
-    (an access that is rolled back did not happen). Refusals made during a request are queued
-    on the request and written by ``AuditFlushMiddleware`` after the response."""
+    (an access that is rolled back did not happen). Refusals made during a request wait for the
+    end of its ``audit_context``, after the response."""
     event = _build(
         user=user,
         action=action,
-        request=request,
         patient_id=patient_id,
         clinic_id=clinic_id,
         object_type=object_type,
@@ -92,12 +125,9 @@ def audit_record(
         outcome=outcome,
         on_behalf_of=on_behalf_of,
     )
-    if outcome == Outcome.DENIED and request is not None:
-        getattr_list = getattr(request, _PENDING_ATTR, None)
-        if getattr_list is None:
-            getattr_list = []
-            setattr(request, _PENDING_ATTR, getattr_list)
-        getattr_list.append(event)
+    state = _current.get()
+    if outcome == Outcome.DENIED and state is not None:
+        state.pending.append(event)
         return None
     event.save(force_insert=True)
     return event
@@ -107,7 +137,6 @@ def audit_record_shown(
     *,
     user,
     object_type: str,
-    request=None,
     patient_ids=(),
     object_ids=(),
     clinic_id: int | None = None,
@@ -121,7 +150,6 @@ def audit_record_shown(
     template = _build(
         user=user,
         action=Action.SEARCH,
-        request=request,
         patient_id=None,
         clinic_id=clinic_id,
         object_type=object_type,
@@ -177,21 +205,6 @@ def _insert_for_each(template: AuditEvent, column: str, values: list) -> None:
         )
 
 
-class AuditFlushMiddleware:
-    """Writes the refusals queued during a request, after the view's transaction has ended."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        response = self.get_response(request)
-        pending = getattr(request, _PENDING_ATTR, None)
-        if pending:
-            AuditEvent.objects.bulk_create(pending)
-            setattr(request, _PENDING_ATTR, [])
-        return response
-
-
 _ADMIN_VIEWS = {
     "changelist": Action.SEARCH,
     "add": Action.CREATE,
@@ -240,9 +253,7 @@ class AdminAuditMiddleware:
         if view == "changelist" and not denied:
             shown = getattr(getattr(response, "context_data", None) or {}, "get", lambda key: None)("cl")
             objects = list(shown.result_list) if shown is not None else []
-            audit_record_shown(
-                user=user, request=request, object_type=object_type, patient_ids=_patients_of(model, objects)
-            )
+            audit_record_shown(user=user, object_type=object_type, patient_ids=_patients_of(model, objects))
             return
         action = _ADMIN_VIEWS.get(view, Action.VIEW)
         if request.method == "POST" and response.status_code == 302 and view in _ADMIN_WRITES:
@@ -251,7 +262,6 @@ class AdminAuditMiddleware:
         event = _build(
             user=user,
             action=action,
-            request=request,
             patient_id=patient_ids[0] if patient_ids else None,
             clinic_id=None,
             object_type=object_type,

@@ -8,6 +8,7 @@ from django.shortcuts import redirect
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from icbt.audit import audit_context
 from icbt.proxies import is_trusted_proxy
 from icbt.roles import needs_mfa, roles_of
 
@@ -34,6 +35,20 @@ class TrustedProxyMiddleware:
             for header in self.HEADERS:
                 request.META.pop(header, None)
         return self.get_response(request)
+
+
+class AuditContextMiddleware:
+    """Every audit event written while a request is served carries its client address (read
+    once, after ``TrustedProxyMiddleware``), so services take no request. Refusals queued
+    during the request are written when it ends, outside the view's transaction. The context
+    is reset after the response; Celery tasks and commands run without one."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with audit_context(request):
+            return self.get_response(request)
 
 
 class SecurityHeadersMiddleware:

@@ -192,7 +192,7 @@ def email_change_pending(*, token: str) -> tuple[User, str] | None:
 
 
 @transaction.atomic
-def email_change_confirm(*, token: str, request=None) -> User | None:
+def email_change_confirm(*, token: str) -> User | None:
     """Switch the address of a valid link. None when the link no longer works or the address
     has been taken in the meantime. Each account keeps exactly one address: allauth's address
     rows of the user are removed, so no other address can ever reset its password. The old
@@ -213,9 +213,7 @@ def email_change_confirm(*, token: str, request=None) -> User | None:
     from allauth.account.models import EmailAddress
 
     EmailAddress.objects.filter(user=user).delete()
-    audit_record(
-        user=user, request=request, action=Action.EMAIL_CHANGE, object_type="user", object_id=user.pk
-    )
+    audit_record(user=user, action=Action.EMAIL_CHANGE, object_type="user", object_id=user.pk)
     language = user.language
     transaction.on_commit(
         lambda: _send_mail(to=old_email, language=language, template="email_changed_notice", context={})

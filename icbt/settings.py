@@ -88,6 +88,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: forwarded headers from anyone but our proxy are dropped before anything reads them.
     "icbt.middleware.TrustedProxyMiddleware",
+    # Then: the client address for the audit trail, and refusals written after the response.
+    "icbt.middleware.AuditContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "icbt.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -100,7 +102,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # Outside every middleware that may sign someone out, so it sees that response.
     "icbt.client_storage.ClientStorageMiddleware",
-    "icbt.audit.AuditFlushMiddleware",
     "icbt.middleware.UserLanguageMiddleware",
     "icbt.middleware.IdleTimeoutMiddleware",
     "icbt.middleware.StaffMFARequiredMiddleware",

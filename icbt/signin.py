@@ -234,7 +234,7 @@ def device_in_words(user_agent: str) -> str:
 def record(*, user, request, action: str, object_type: str, outcome: str = Outcome.OK) -> None:
     """One security event: a row in the audit trail and a log line (an account id and the client
     address; never an e-mail address or anything typed)."""
-    audit_record(user=user, request=request, action=action, object_type=object_type, outcome=outcome)
+    audit_record(user=user, action=action, object_type=object_type, outcome=outcome)
     logger.info(
         "security event=%s kind=%s outcome=%s user=%s address=%s",
         action,

@@ -224,7 +224,7 @@ def email_change_confirm(request, token):
     if pending is None:
         return render(request, "icbt/email_change_invalid.html", status=404)
     if request.method == "POST":
-        user = services.email_change_confirm(token=token, request=request)
+        user = services.email_change_confirm(token=token)
         if user is None:
             return render(request, "icbt/email_change_invalid.html", status=404)
         messages.success(

@@ -1,7 +1,7 @@
 """Access helpers of the messaging app, one per object type (see icbt/access.py for the rules).
 
 Conversations, notes and shares belong to a patient: their views go through
-:func:`patients.access.patient_get_for_user`, which checks and audits. Templates hold no patient
+:func:`patients.access.patient_for_staff`, which checks and audits. Templates hold no patient
 data; they have their own helper here.
 """
 

@@ -12,10 +12,10 @@ from messaging.models import FeedbackTemplate
 from messaging.services import (
     MESSAGE_MAX_LENGTH,
     NOTE_MAX_LENGTH,
-    SHARE_MAX_DAYS,
     placeholders_validate,
     text_validate,
 )
+from patients.services import SHARE_MAX_DAYS
 
 
 @sensitive_variables("value")

@@ -1,7 +1,7 @@
 """Reads of the messaging app.
 
 Functions that take a ``patient`` or an ``enrollment`` expect a caller that has already been
-through :func:`patients.access.patient_get_for_user` (which checks and audits the access);
+through :func:`patients.access.patient_for_staff` (which checks and audits the access);
 functions that cross a permission line on their own take the viewer (``fetched_by``).
 Every function runs a fixed number of queries, however long the conversation is.
 """

@@ -9,7 +9,7 @@ and bodies are stored through ``EncryptedTextField`` (encrypted in ``save()``). 
 (issue 6) hook in here and must pass ids only.
 
 Permissions. Callers are views that have been through
-:func:`patients.access.patient_get_for_user`; each service checks again who is writing (the
+:func:`patients.access.patient_for_staff`; each service checks again who is writing (the
 patient, the treating therapist, or a colleague covering through an active share) so that no
 other path can write into a conversation. A covering colleague's writes carry ``on_behalf_of``
 (the treating therapist), in the row where the model has the column and in the audit event.
@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -30,7 +29,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.debug import sensitive_variables
 
 from icbt.audit import Action, audit_record
-from icbt.models import StaffMember, Team
+from icbt.models import StaffMember
 from icbt.notifications import Kind as NotificationKind
 from icbt.notifications import notify
 from icbt.roles import roles_of
@@ -44,21 +43,19 @@ from messaging.selectors import (
     starter_copies_outdated,
     starters_not_copied,
 )
+from patients import services as patient_services
 from patients.access import acting_on_behalf_of, staff_may_treat
 from patients.models import (
     AssignmentAnswer,
-    CareShare,
     DiaryEntry,
     Enrollment,
     Patient,
     QuestionnaireResponse,
-    TimelineEvent,
 )
 
 MESSAGE_MAX_LENGTH = 5000
 NOTE_MAX_LENGTH = 5000
 DRAFT_MAX_ATTACHMENTS = 100
-SHARE_MAX_DAYS = 183
 PLACEHOLDERS = ("first_name", "therapist_name")
 _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 
@@ -159,10 +156,9 @@ def _require_open(enrollment: Enrollment) -> None:
         raise ValidationError(_("This treatment has ended, so the message box is closed."), code="closed")
 
 
-def _audit(*, side: Side, user, request, action, patient: Patient, object_type: str, object_id) -> None:
+def _audit(*, side: Side, user, action, patient: Patient, object_type: str, object_id) -> None:
     audit_record(
         user=user,
-        request=request,
         action=action,
         patient_id=patient.pk,
         clinic_id=patient.clinic_id,
@@ -193,7 +189,7 @@ def conversation_get_or_create(*, enrollment: Enrollment) -> Conversation:
 
 @sensitive_variables()
 @transaction.atomic
-def message_send(*, conversation: Conversation, author, body: str, request=None) -> Message:
+def message_send(*, conversation: Conversation, author, body: str) -> Message:
     """A message from the patient or from staff (a reply, a question, not tied to items).
     Clears the author's draft. Staff messages are audited; a covering colleague's carry
     ``on_behalf_of``."""
@@ -225,7 +221,6 @@ def message_send(*, conversation: Conversation, author, body: str, request=None)
         _audit(
             side=side,
             user=author,
-            request=request,
             action=Action.CREATE,
             patient=enrollment.patient,
             object_type="message",
@@ -253,7 +248,6 @@ def feedback_send(
     author,
     body: str,
     items: Iterable[ItemRef | str] = (),
-    request=None,
 ) -> Message:
     """Feedback from the therapist (or a covering colleague), attached to the items it is about.
 
@@ -299,11 +293,10 @@ def feedback_send(
     for kind, model in _REVIEW_MODELS.items():
         ids = [ref.id for ref in refs if ref.kind == kind]
         if ids:
-            model.objects.filter(enrollment=enrollment, pk__in=ids).update(
-                reviewed_at=now, reviewed_by=author
+            patient_services.items_mark_reviewed(
+                model=model, enrollment=enrollment, ids=ids, reviewed_by=author, at=now
             )
-    enrollment.last_feedback_at = now
-    enrollment.save(update_fields=["last_feedback_at"])
+    patient_services.enrollment_feedback_given(enrollment=enrollment, at=now)
     notify(
         recipient=enrollment.patient.user,
         kind=NotificationKind.FEEDBACK_WAITING,
@@ -315,7 +308,6 @@ def feedback_send(
     _audit(
         side=side,
         user=author,
-        request=request,
         action=Action.CREATE,
         patient=enrollment.patient,
         object_type="feedback",
@@ -399,7 +391,7 @@ def draft_save(
 
 
 @transaction.atomic
-def item_mark_reviewed(*, enrollment: Enrollment, item: ItemRef | str, reviewed_by, request=None):
+def item_mark_reviewed(*, enrollment: Enrollment, item: ItemRef | str, reviewed_by):
     """Mark an answer, diary entry or questionnaire result as reviewed without writing feedback.
     Safe to repeat: the first review's time and reviewer are kept. Audited."""
     patient = enrollment.patient
@@ -414,13 +406,13 @@ def item_mark_reviewed(*, enrollment: Enrollment, item: ItemRef | str, reviewed_
     if obj is None:
         raise ValidationError(_("This item is no longer there."), code="missing")
     if obj.reviewed_at is None:
-        obj.reviewed_at = timezone.now()
-        obj.reviewed_by = reviewed_by
-        obj.save(update_fields=["reviewed_at", "reviewed_by"])
+        obj.reviewed_at, obj.reviewed_by = timezone.now(), reviewed_by
+        patient_services.items_mark_reviewed(
+            model=type(obj), enrollment=enrollment, ids=[obj.pk], reviewed_by=reviewed_by, at=obj.reviewed_at
+        )
     _audit(
         side=side,
         user=reviewed_by,
-        request=request,
         action=Action.CHANGE,
         patient=patient,
         object_type=AUDIT_OBJECT_TYPES[ref.kind],
@@ -544,7 +536,7 @@ def template_render(*, template: FeedbackTemplate | str, patient: Patient, autho
 
 @sensitive_variables()
 @transaction.atomic
-def note_add(*, patient: Patient, author: StaffMember, body: str, request=None) -> StaffNote:
+def note_add(*, patient: Patient, author: StaffMember, body: str) -> StaffNote:
     """An internal note about the patient, encrypted, for the staff who treat them (and cover)."""
     side = _staff_side(patient=patient, user=author.user)
     body = text_validate(body, max_length=NOTE_MAX_LENGTH, empty_message=_("Write the note first."))
@@ -554,117 +546,9 @@ def note_add(*, patient: Patient, author: StaffMember, body: str, request=None) 
     _audit(
         side=side,
         user=author.user,
-        request=request,
         action=Action.CREATE,
         patient=patient,
         object_type="staff_note",
         object_id=note.pk,
     )
     return note
-
-
-# --- Covering -----------------------------------------------------------------------------------------
-
-
-def _open_enrollment(patient: Patient) -> Enrollment | None:
-    return Enrollment.objects.filter(patient=patient, status__in=Enrollment.OPEN_STATUSES).first()
-
-
-@transaction.atomic
-def share_create(
-    *,
-    patient: Patient,
-    shared_by: StaffMember,
-    colleague: StaffMember,
-    until: date,
-    request=None,
-) -> CareShare:
-    """The treating therapist lets a colleague of their team cover for them until ``until``
-    (inclusive). The colleague may then read and write as the therapist would; their accesses
-    and messages are recorded on behalf of the therapist. Sharing again with the same colleague
-    moves the end date of the active share instead of adding a second one. Audited, and a
-    line in the patient's timeline."""
-    if not staff_may_treat(shared_by, patient):
-        raise PermissionDenied
-    today = timezone.localdate()
-    if colleague.pk == shared_by.pk or colleague.clinic_id != patient.clinic_id or not colleague.is_therapist:
-        raise ValidationError(
-            {"colleague": ValidationError(_("Choose a therapist of your own team."), code="colleague")}
-        )
-    if not Team.objects.filter(members=colleague).filter(members=shared_by).exists():
-        raise ValidationError(
-            {"colleague": ValidationError(_("Choose a therapist of your own team."), code="colleague")}
-        )
-    if until < today:
-        raise ValidationError({"until": ValidationError(_("Choose today or a later date."), code="past")})
-    if until > today + timedelta(days=SHARE_MAX_DAYS):
-        raise ValidationError(
-            {
-                "until": ValidationError(
-                    _("Share for at most %(days)s days at a time."),
-                    code="too_long",
-                    params={"days": SHARE_MAX_DAYS},
-                )
-            }
-        )
-    share = (
-        CareShare.objects.select_for_update()
-        .filter(patient=patient, colleague=colleague, ended_at__isnull=True, until__gte=today)
-        .first()
-    )
-    if share is None:
-        share = CareShare(patient=patient, colleague=colleague, shared_by=shared_by, until=until)
-        share.full_clean()
-        share.save()
-    else:
-        share.until = until
-        share.full_clean()
-        share.save(update_fields=["until"])
-    TimelineEvent.objects.create(
-        patient=patient,
-        enrollment=_open_enrollment(patient),
-        kind=TimelineEvent.Kind.SHARED,
-        actor=shared_by.user,
-        detail={"share": share.pk, "colleague": colleague.pk, "until": until.isoformat()},
-    )
-    audit_record(
-        user=shared_by.user,
-        request=request,
-        action=Action.CREATE,
-        patient_id=patient.pk,
-        clinic_id=patient.clinic_id,
-        object_type="care_share",
-        object_id=share.pk,
-    )
-    return share
-
-
-@transaction.atomic
-def share_end(*, share: CareShare, ended_by: StaffMember, request=None) -> CareShare:
-    """End a share now (the therapist is back, or the colleague hands the patient back). From
-    this moment the colleague gets 403 like any colleague. Safe to repeat."""
-    patient = share.patient
-    if not (staff_may_treat(ended_by, patient) or ended_by.pk in (share.colleague_id, share.shared_by_id)):
-        raise PermissionDenied
-    if ended_by.clinic_id != patient.clinic_id:
-        raise PermissionDenied
-    if share.ended_at is None:
-        share.ended_at = timezone.now()
-        share.save(update_fields=["ended_at"])
-        TimelineEvent.objects.create(
-            patient=patient,
-            enrollment=_open_enrollment(patient),
-            kind=TimelineEvent.Kind.SHARED,
-            actor=ended_by.user,
-            detail={"share": share.pk, "colleague": share.colleague_id, "ended": True},
-        )
-        audit_record(
-            user=ended_by.user,
-            request=request,
-            action=Action.CHANGE,
-            patient_id=patient.pk,
-            clinic_id=patient.clinic_id,
-            object_type="care_share",
-            object_id=share.pk,
-        )
-    return share

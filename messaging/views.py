@@ -1,7 +1,7 @@
 """Views of the message box: the patient's conversation, the therapist's composer, drafts,
 reviews, internal notes, covering and templates.
 
-Every staff view fetches the patient through ``patient_get_for_user`` (checked and audited)
+Every staff view fetches the patient through ``patient_for_staff`` (checked and audited)
 before anything else. Views that receive message text are wrapped in
 ``sensitive_post_parameters`` and ``sensitive_variables`` so an error report never carries it.
 """
@@ -17,8 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
-from icbt.access import refuse, require_staff_role
-from icbt.audit import Action, audit_record_shown
+from icbt.access import require_staff_role
 from icbt.roles import roles_of
 from icbt.submissions import submitted_once
 from messaging import selectors, services
@@ -26,16 +25,10 @@ from messaging.access import share_get_for_patient, template_get_for_user, templ
 from messaging.forms import ComposerForm, MessageForm, NoteForm, ShareForm, TemplateForm
 from messaging.presentation import link_url_for_patient
 from patients import charts_measurement
-from patients.access import patient_get_for_user, staff_may_treat
+from patients import services as patient_services
+from patients.access import audited, own_patient, patient_for_staff, staff_may_treat
 
 TEXT_FIELDS = ("body",)
-
-
-def _own_patient(request):
-    patient = roles_of(request.user).patient
-    if patient is None:
-        raise Http404
-    return patient
 
 
 def _wants_json(request) -> bool:
@@ -100,7 +93,7 @@ def _patient_page(request, *, patient, enrollment, conversation, form, draft=_UN
 @sensitive_variables()
 def patient_conversation(request):
     """The patient's conversation with their therapist, with the reply form."""
-    patient = _own_patient(request)
+    patient = own_patient(request)
     enrollment = selectors.enrollment_for_patient(patient=patient)
     if enrollment is None:
         return render(
@@ -118,7 +111,6 @@ def patient_conversation(request):
                     conversation=conversation,
                     author=request.user,
                     body=form.cleaned_data["body"],
-                    request=request,
                 )
             except ValidationError as exc:
                 form.add_error(None, exc)
@@ -142,7 +134,7 @@ def patient_conversation(request):
 @sensitive_variables()
 def patient_draft(request):
     """Autosave of the patient's reply (JSON for the script; a redirect without script)."""
-    patient = _own_patient(request)
+    patient = own_patient(request)
     enrollment = selectors.enrollment_for_patient(patient=patient)
     if enrollment is None or not enrollment.is_open:
         raise Http404
@@ -173,16 +165,13 @@ def _draft_saved(request, draft, next_url):
 # --- Staff: the composer --------------------------------------------------------------------------
 
 
-def _staff_fetch(request, pk, *, object_type="conversation"):
+def _staff_fetch(request, pk, *, purpose="conversation"):
     """Staff member, patient (checked and audited) and the enrollment its messages belong to."""
-    staff = require_staff_role(request.user)
-    patient = patient_get_for_user(
-        request.user, pk, request=request, write=request.method == "POST", object_type=object_type
-    )
+    patient = patient_for_staff(request, pk, write=request.method == "POST", purpose=purpose)
     enrollment = selectors.enrollment_for_patient(patient=patient, starter_check=True)
     if enrollment is not None:
         enrollment.patient = patient
-    return staff, patient, enrollment
+    return roles_of(request.user).staff, patient, enrollment
 
 
 def _staff_page(request, *, patient, enrollment, conversation, data=None, status=200):
@@ -270,14 +259,12 @@ def staff_conversation(request, pk):
                 author=request.user,
                 body=form.cleaned_data["body"],
                 items=attach,
-                request=request,
             )
         else:
             services.message_send(
                 conversation=conversation,
                 author=request.user,
                 body=form.cleaned_data["body"],
-                request=request,
             )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
@@ -319,7 +306,7 @@ def _insert_template(request, *, form, templates, patient, enrollment, conversat
 @sensitive_variables()
 def staff_draft(request, pk):
     """Autosave of the composer: the text and the chosen items."""
-    staff, patient, enrollment = _staff_fetch(request, pk, object_type="message_draft")
+    staff, patient, enrollment = _staff_fetch(request, pk, purpose="message_draft")
     if enrollment is None or not enrollment.is_open:
         raise Http404
     conversation = services.conversation_get_or_create(enrollment=enrollment)
@@ -347,7 +334,7 @@ def staff_draft(request, pk):
 def item_review(request, pk):
     """Mark one item as reviewed without writing. Posted from inside the composer, so whatever
     was typed there is kept as the draft."""
-    staff, patient, enrollment = _staff_fetch(request, pk, object_type="review")
+    staff, patient, enrollment = _staff_fetch(request, pk, purpose="review")
     if enrollment is None:
         raise Http404
     try:
@@ -355,7 +342,6 @@ def item_review(request, pk):
             enrollment=enrollment,
             item=request.POST.get("item", ""),
             reviewed_by=request.user,
-            request=request,
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
@@ -386,14 +372,12 @@ def item_review(request, pk):
 @sensitive_variables()
 def notes(request, pk):
     """Internal notes: for the staff who treat the patient (and a covering colleague) only."""
-    staff = require_staff_role(request.user)
-    patient = patient_get_for_user(
-        request.user, pk, request=request, write=request.method == "POST", object_type="staff_notes"
-    )
+    patient = patient_for_staff(request, pk, write=request.method == "POST", purpose="staff_notes")
+    staff = roles_of(request.user).staff
     form = NoteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.note_add(patient=patient, author=staff, body=form.cleaned_data["body"], request=request)
+            services.note_add(patient=patient, author=staff, body=form.cleaned_data["body"])
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -409,26 +393,14 @@ def notes(request, pk):
 @login_required
 def sharing(request, pk):
     """The treating therapist shares the patient with a colleague of their team until a date."""
-    staff = require_staff_role(request.user)
-    patient = patient_get_for_user(
-        request.user, pk, request=request, write=request.method == "POST", object_type="care_share"
+    patient = patient_for_staff(
+        request, pk, write=request.method == "POST", purpose="care_share", covering=False
     )
-    if not staff_may_treat(staff, patient):
-        refuse(
-            user=request.user,
-            request=request,
-            insider=True,
-            action=Action.VIEW,
-            patient_id=patient.pk,
-            clinic_id=patient.clinic_id,
-            object_type="care_share",
-        )
+    staff = roles_of(request.user).staff
     form = ShareForm(request.POST or None, colleagues=selectors.share_candidates(staff=staff))
     if request.method == "POST" and form.is_valid():
         try:
-            share = services.share_create(
-                patient=patient, shared_by=staff, request=request, **form.cleaned_data
-            )
+            share = patient_services.share_create(patient=patient, shared_by=staff, **form.cleaned_data)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -451,12 +423,10 @@ def sharing(request, pk):
 @login_required
 @require_POST
 def share_end(request, pk, share_pk):
-    staff = require_staff_role(request.user)
-    patient = patient_get_for_user(
-        request.user, pk, request=request, write=True, object_type="care_share", object_id=share_pk
-    )
+    patient = patient_for_staff(request, pk, write=True, purpose="care_share", object_id=share_pk)
+    staff = roles_of(request.user).staff
     share = share_get_for_patient(patient, share_pk)
-    services.share_end(share=share, ended_by=staff, request=request)
+    patient_services.share_end(share=share, ended_by=staff)
     messages.success(request, _("The sharing has ended."))
     if staff_may_treat(staff, patient):
         return redirect("messaging:sharing", pk=patient.pk)
@@ -464,16 +434,11 @@ def share_end(request, pk, share_pk):
 
 
 @login_required
+@audited("covered_patient_list", "therapist")
 def covering(request):
     """The patients the viewer covers for a colleague, with the date each share ends."""
-    require_staff_role(request.user, "therapist")
     shares = selectors.patients_covered_by(fetched_by=request.user)
-    audit_record_shown(
-        user=request.user,
-        request=request,
-        object_type="covered_patient_list",
-        patient_ids=[share.patient_id for share in shares],
-    )
+    request.audit.shown(patient_ids=[share.patient_id for share in shares])
     return render(request, "messaging/covering.html", {"shares": shares})
 
 

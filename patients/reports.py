@@ -1,7 +1,7 @@
 """Reports about one patient: the therapist's treatment summary (PDF, for the patient's file and
 for reimbursement) and the patient's own data (GDPR access and portability, PDF and JSON).
 
-Both take a patient the caller already fetched through ``patients.access.patient_get_for_user``
+Both take a patient the caller already fetched through ``patients.access.patient_for_staff``
 (the treatment summary, audited as an export) or the signed-in patient themself (own data);
 nothing here checks access again, and nothing here reads another patient's rows: every query is
 filtered by this patient or by one of their enrollments.

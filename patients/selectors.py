@@ -255,7 +255,7 @@ def diary_entry_today(*, enrollment: Enrollment, diary_type, today) -> DiaryEntr
 
 # --- The therapist's side (issue 4, staff side) ------------------------------------------------
 # Queues and lists take the viewer; reads of one patient's treatment take a patient that the view
-# already fetched through patients.access.patient_get_for_user (which checked and audited).
+# already fetched through patients.access.patient_for_staff (which checked and audited).
 
 INTAKE_QUEUE_OPEN = (IntakeRequest.Status.NEW, IntakeRequest.Status.CONTACTED)
 

@@ -1,7 +1,7 @@
 import json
 from datetime import date, datetime, time, timedelta
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -13,9 +13,10 @@ from icbt.notifications import Kind as NotificationKind
 from icbt.notifications import notify
 from icbt.services import invitation_create, invitation_ensure
 from patients import intake_criteria, measurement, selectors, stepped_care
-from patients.access import acting_on_behalf_of
+from patients.access import acting_on_behalf_of, staff_may_treat
 from patients.models import (
     AssignmentAnswer,
+    CareShare,
     DiaryEntry,
     EarlyWarningDecision,
     Enrollment,
@@ -44,7 +45,6 @@ def patient_invite(
     first_name: str,
     last_name: str,
     language: str = "en",
-    request=None,
 ) -> Patient:
     """Create a patient account in the therapist's clinic, assigned to them, and send the
     invitation link. Audited as the creation of a patient record."""
@@ -62,14 +62,8 @@ def patient_invite(
     patient.full_clean()
     patient.save()
     invitation_create(user=user, kind=Invitation.Kind.PATIENT, created_by=therapist.user)
-    audit_record(
-        user=therapist.user,
-        request=request,
-        action=Action.CREATE,
-        patient_id=patient.pk,
-        clinic_id=patient.clinic_id,
-        object_type="patient",
-        object_id=patient.pk,
+    record_change(
+        staff=therapist, action=Action.CREATE, object_type="patient", object_id=patient.pk, patient=patient
     )
     return patient
 
@@ -584,35 +578,7 @@ def check_in_submit(*, enrollment: Enrollment, answers: dict, today=None) -> Que
 TERMINAL_STATUSES = (Enrollment.Status.COMPLETED, Enrollment.Status.STOPPED, Enrollment.Status.STEPPED_UP)
 
 
-def _audit(
-    *,
-    staff: StaffMember,
-    request,
-    action: str,
-    object_type: str,
-    object_id,
-    patient: Patient | None = None,
-    patient_id: int | None = None,
-) -> None:
-    """One audit event for a change; a colleague covering for the treating therapist acts on
-    their behalf, which the event records."""
-    on_behalf_of = None
-    if patient is not None:
-        patient_id = patient.pk
-        on_behalf_of = acting_on_behalf_of(staff, patient)
-    audit_record(
-        user=staff.user,
-        request=request,
-        action=action,
-        patient_id=patient_id,
-        clinic_id=staff.clinic_id,
-        object_type=object_type,
-        object_id=object_id,
-        on_behalf_of=on_behalf_of,
-    )
-
-
-def _timeline(
+def timeline_record(
     *,
     patient_id: int,
     kind: str,
@@ -621,6 +587,7 @@ def _timeline(
     enrollment=None,
     at: datetime | None = None,
 ) -> TimelineEvent:
+    """One line in the patient's timeline: structured facts only (ids, codes, numbers)."""
     event = TimelineEvent(
         patient_id=patient_id,
         enrollment=enrollment,
@@ -632,6 +599,62 @@ def _timeline(
     event.full_clean(exclude=["patient", "enrollment", "actor"])
     event.save()
     return event
+
+
+def record_change(
+    *,
+    staff: StaffMember,
+    action: str,
+    object_type: str,
+    object_id,
+    patient: Patient | None = None,
+    patient_id: int | None = None,
+    enrollment: Enrollment | None = None,
+    kind: str = "",
+    detail: dict | None = None,
+    at: datetime | None = None,
+) -> None:
+    """The end of every change a staff member makes: its timeline line (``kind`` and ``detail``;
+    none without a ``kind``) and its audit event (what changed, never the content). The patient
+    comes from ``patient``, else ``enrollment``; a colleague covering for the treating
+    therapist acts on their behalf, which the event records. With only ``patient_id`` (or no
+    patient at all) the event is written without asking that."""
+    if patient is None and enrollment is not None:
+        patient = enrollment.patient
+    if patient is not None:
+        patient_id = patient.pk
+    if kind:
+        timeline_record(
+            patient_id=patient_id,
+            enrollment=enrollment,
+            kind=kind,
+            actor_id=staff.user_id,
+            detail=detail or {},
+            at=at,
+        )
+    audit_record(
+        user=staff.user,
+        action=action,
+        patient_id=patient_id,
+        clinic_id=staff.clinic_id,
+        object_type=object_type,
+        object_id=object_id,
+        on_behalf_of=acting_on_behalf_of(staff, patient) if patient is not None else None,
+    )
+
+
+def items_mark_reviewed(*, model, enrollment: Enrollment, ids, reviewed_by, at: datetime) -> int:
+    """Mark the enrollment's answers, diary entries or questionnaire results (``model``) with
+    these ids as reviewed by ``reviewed_by`` at ``at``. Returns how many there were."""
+    return model.objects.filter(enrollment=enrollment, pk__in=list(ids)).update(
+        reviewed_at=at, reviewed_by=reviewed_by
+    )
+
+
+def enrollment_feedback_given(*, enrollment: Enrollment, at: datetime) -> None:
+    """Feedback was sent: the next feedback day counts from ``at``."""
+    enrollment.last_feedback_at = at
+    enrollment.save(update_fields=["last_feedback_at"])
 
 
 @transaction.atomic
@@ -676,7 +699,7 @@ def intake_request_create(
 
 @transaction.atomic
 def intake_request_status_set(
-    *, intake_request: IntakeRequest, staff: StaffMember, status: str, request=None
+    *, intake_request: IntakeRequest, staff: StaffMember, status: str
 ) -> IntakeRequest:
     """Mark a request contacted, closed or new again (by a therapist of its clinic)."""
     if status not in (IntakeRequest.Status.NEW, IntakeRequest.Status.CONTACTED, IntakeRequest.Status.CLOSED):
@@ -686,9 +709,8 @@ def intake_request_status_set(
     intake_request.handled_at = timezone.now()
     intake_request.full_clean()
     intake_request.save(update_fields=["status", "handled_by", "handled_at"])
-    _audit(
+    record_change(
         staff=staff,
-        request=request,
         action=Action.CHANGE,
         object_type="intake_request",
         object_id=intake_request.pk,
@@ -705,7 +727,6 @@ def intake_request_invite(
     last_name: str,
     email: str,
     language: str,
-    request=None,
 ) -> Patient:
     """The therapist decided to see this person: create their patient account (assigned to the
     therapist, invitation sent; see ``patient_invite``) and mark the request *intake planned*."""
@@ -717,15 +738,13 @@ def intake_request_invite(
         first_name=first_name,
         last_name=last_name,
         language=language,
-        request=request,
     )
     intake_request.status = IntakeRequest.Status.INVITED
     intake_request.handled_by = staff
     intake_request.handled_at = timezone.now()
     intake_request.save(update_fields=["status", "handled_by", "handled_at"])
-    _audit(
+    record_change(
         staff=staff,
-        request=request,
         action=Action.CHANGE,
         object_type="intake_request",
         object_id=intake_request.pk,
@@ -745,7 +764,6 @@ def referral_create(
     to_therapist: StaffMember,
     program: Program,
     note: str = "",
-    request=None,
 ) -> Referral:
     """A therapist asks an ICBT-trained colleague of the same clinic to take on one of their
     patients for an online program. One open referral per patient at a time."""
@@ -774,10 +792,13 @@ def referral_create(
         object_type="referral",
         object_id=referral.pk,
     )
-    _timeline(
-        patient_id=patient.pk,
+    record_change(
+        staff=referred_by,
+        action=Action.CREATE,
+        object_type="referral",
+        object_id=referral.pk,
+        patient=patient,
         kind=TimelineEvent.Kind.REFERRAL,
-        actor_id=referred_by.user_id,
         detail={
             "referral": referral.pk,
             "event": "made",
@@ -785,14 +806,6 @@ def referral_create(
             "to": to_therapist.pk,
             "program": program.slug,
         },
-    )
-    _audit(
-        staff=referred_by,
-        request=request,
-        action=Action.CREATE,
-        object_type="referral",
-        object_id=referral.pk,
-        patient=patient,
     )
     return referral
 
@@ -807,7 +820,7 @@ def _referral_lock(referral: Referral, staff: StaffMember) -> Referral:
 
 
 @transaction.atomic
-def referral_accept(*, referral: Referral, staff: StaffMember, reason: str = "", request=None) -> Referral:
+def referral_accept(*, referral: Referral, staff: StaffMember, reason: str = "") -> Referral:
     """The receiving therapist takes the patient on: they become the patient's therapist (and
     the therapist of an open enrollment), which the timeline and the audit trail record."""
     referral = _referral_lock(referral, staff)
@@ -827,7 +840,7 @@ def referral_accept(*, referral: Referral, staff: StaffMember, reason: str = "",
     ):
         enrollment.therapist = staff
         enrollment.save(update_fields=["therapist"])
-    _timeline(
+    timeline_record(
         patient_id=patient.pk,
         kind=TimelineEvent.Kind.REFERRAL,
         actor_id=staff.user_id,
@@ -839,24 +852,18 @@ def referral_accept(*, referral: Referral, staff: StaffMember, reason: str = "",
             "to": staff.pk,
         },
     )
-    _timeline(
-        patient_id=patient.pk,
-        kind=TimelineEvent.Kind.THERAPIST,
-        actor_id=staff.user_id,
-        at=now,
-        detail={"from": previous, "to": staff.pk, "referral": referral.pk},
-    )
-    _audit(
+    record_change(
         staff=staff,
-        request=request,
         action=Action.CHANGE,
         object_type="referral",
         object_id=referral.pk,
         patient=patient,
+        kind=TimelineEvent.Kind.THERAPIST,
+        detail={"from": previous, "to": staff.pk, "referral": referral.pk},
+        at=now,
     )
-    _audit(
+    record_change(
         staff=staff,
-        request=request,
         action=Action.CHANGE,
         object_type="patient",
         object_id=patient.pk,
@@ -866,7 +873,7 @@ def referral_accept(*, referral: Referral, staff: StaffMember, reason: str = "",
 
 
 @transaction.atomic
-def referral_decline(*, referral: Referral, staff: StaffMember, reason: str, request=None) -> Referral:
+def referral_decline(*, referral: Referral, staff: StaffMember, reason: str) -> Referral:
     """The receiving therapist declines, with a reason the referring colleague can read."""
     if not reason or not reason.strip():
         raise ValidationError({"reason": _("Say why you decline, so your colleague knows what to do next.")})
@@ -876,24 +883,19 @@ def referral_decline(*, referral: Referral, staff: StaffMember, reason: str, req
     referral.decided_at = timezone.now()
     referral.full_clean()
     referral.save(update_fields=["status", "decision_reason", "decided_at"])
-    _timeline(
+    record_change(
+        staff=staff,
+        action=Action.CHANGE,
+        object_type="referral",
+        object_id=referral.pk,
         patient_id=referral.patient_id,
         kind=TimelineEvent.Kind.REFERRAL,
-        actor_id=staff.user_id,
         detail={
             "referral": referral.pk,
             "event": "declined",
             "from": referral.referred_by_id,
             "to": staff.pk,
         },
-    )
-    _audit(
-        staff=staff,
-        request=request,
-        action=Action.CHANGE,
-        object_type="referral",
-        object_id=referral.pk,
-        patient_id=referral.patient_id,
     )
     return referral
 
@@ -912,7 +914,6 @@ def intake_record(
     decision: str,
     decision_reason: str = "",
     activity_pattern: str = "",
-    request=None,
 ) -> Intake:
     """Keep the structured intake (encrypted JSON) and its decision. Pain intakes need at least
     one personal treatment goal; a decision other than *indicated* needs a reason. The summary
@@ -942,24 +943,19 @@ def intake_record(
     )
     intake.full_clean()
     intake.save()
-    _timeline(
-        patient_id=patient.pk,
+    record_change(
+        staff=therapist,
+        action=Action.CREATE,
+        object_type="intake",
+        object_id=intake.pk,
+        patient=patient,
         kind=TimelineEvent.Kind.INTAKE,
-        actor_id=therapist.user_id,
         detail={
             "intake": intake.pk,
             "program": program.slug,
             "decision": decision,
             "held_on": held_on.isoformat(),
         },
-    )
-    _audit(
-        staff=therapist,
-        request=request,
-        action=Action.CREATE,
-        object_type="intake",
-        object_id=intake.pk,
-        patient=patient,
     )
     return intake
 
@@ -1025,7 +1021,6 @@ def enrollment_create(
     module_interval_days: int = 7,
     intake: Intake | None = None,
     team: Team | None = None,
-    request=None,
 ) -> Enrollment:
     """Enroll the patient on ``version`` (kept for this patient: content edits make new versions).
 
@@ -1081,19 +1076,21 @@ def enrollment_create(
         previous = patient.therapist_id
         patient.therapist = therapist
         patient.save(update_fields=["therapist"])
-        _timeline(
+        timeline_record(
             patient_id=patient.pk,
             kind=TimelineEvent.Kind.THERAPIST,
             actor_id=enrolled_by.user_id,
             at=now,
             detail={"from": previous, "to": therapist.pk},
         )
-    _timeline(
-        patient_id=patient.pk,
+    record_change(
+        staff=enrolled_by,
+        action=Action.CREATE,
+        object_type="enrollment",
+        object_id=enrollment.pk,
+        patient=patient,
         enrollment=enrollment,
         kind=TimelineEvent.Kind.ENROLLED,
-        actor_id=enrolled_by.user_id,
-        at=now,
         detail={
             "program": version.program.slug,
             "version": version.number,
@@ -1105,14 +1102,7 @@ def enrollment_create(
             "start": start_date.isoformat(),
             "invited": invited,
         },
-    )
-    _audit(
-        staff=enrolled_by,
-        request=request,
-        action=Action.CREATE,
-        object_type="enrollment",
-        object_id=enrollment.pk,
-        patient=patient,
+        at=now,
     )
     return enrollment
 
@@ -1165,7 +1155,7 @@ def _enrollment_transition(
         fields.append("ended_at")
     locked.full_clean()
     locked.save(update_fields=fields)
-    _timeline(
+    timeline_record(
         patient_id=locked.patient_id,
         enrollment=locked,
         kind=TimelineEvent.Kind.STATUS,
@@ -1195,16 +1185,15 @@ def enrollment_activate(*, enrollment: Enrollment) -> Enrollment:
 
 @transaction.atomic
 def enrollment_status_change(
-    *, enrollment: Enrollment, staff: StaffMember, action: str, reason: str = "", request=None
+    *, enrollment: Enrollment, staff: StaffMember, action: str, reason: str = ""
 ) -> Enrollment:
     """Pause, resume, complete, stop (reason required) or step up (reason required), by the
     patient's therapist. Audited and shown in the timeline."""
     if action not in ENROLLMENT_TRANSITIONS or action == "activate":
         raise ValidationError(_("Unknown change."))
     _enrollment_transition(enrollment=enrollment, action=action, actor_user_id=staff.user_id, reason=reason)
-    _audit(
+    record_change(
         staff=staff,
-        request=request,
         action=Action.CHANGE,
         object_type="enrollment",
         object_id=enrollment.pk,
@@ -1213,38 +1202,24 @@ def enrollment_status_change(
     return enrollment
 
 
-def enrollment_pause(
-    *, enrollment: Enrollment, staff: StaffMember, reason: str = "", request=None
-) -> Enrollment:
-    return enrollment_status_change(
-        enrollment=enrollment, staff=staff, action="pause", reason=reason, request=request
-    )
+def enrollment_pause(*, enrollment: Enrollment, staff: StaffMember, reason: str = "") -> Enrollment:
+    return enrollment_status_change(enrollment=enrollment, staff=staff, action="pause", reason=reason)
 
 
-def enrollment_resume(*, enrollment: Enrollment, staff: StaffMember, request=None) -> Enrollment:
-    return enrollment_status_change(enrollment=enrollment, staff=staff, action="resume", request=request)
+def enrollment_resume(*, enrollment: Enrollment, staff: StaffMember) -> Enrollment:
+    return enrollment_status_change(enrollment=enrollment, staff=staff, action="resume")
 
 
-def enrollment_complete(
-    *, enrollment: Enrollment, staff: StaffMember, reason: str = "", request=None
-) -> Enrollment:
-    return enrollment_status_change(
-        enrollment=enrollment, staff=staff, action="complete", reason=reason, request=request
-    )
+def enrollment_complete(*, enrollment: Enrollment, staff: StaffMember, reason: str = "") -> Enrollment:
+    return enrollment_status_change(enrollment=enrollment, staff=staff, action="complete", reason=reason)
 
 
-def enrollment_stop(*, enrollment: Enrollment, staff: StaffMember, reason: str, request=None) -> Enrollment:
-    return enrollment_status_change(
-        enrollment=enrollment, staff=staff, action="stop", reason=reason, request=request
-    )
+def enrollment_stop(*, enrollment: Enrollment, staff: StaffMember, reason: str) -> Enrollment:
+    return enrollment_status_change(enrollment=enrollment, staff=staff, action="stop", reason=reason)
 
 
-def enrollment_step_up(
-    *, enrollment: Enrollment, staff: StaffMember, reason: str, request=None
-) -> Enrollment:
-    return enrollment_status_change(
-        enrollment=enrollment, staff=staff, action="step_up", reason=reason, request=request
-    )
+def enrollment_step_up(*, enrollment: Enrollment, staff: StaffMember, reason: str) -> Enrollment:
+    return enrollment_status_change(enrollment=enrollment, staff=staff, action="step_up", reason=reason)
 
 
 # --- Tailoring --------------------------------------------------------------------------------
@@ -1263,7 +1238,6 @@ def enrollment_cadence_change(
     feedback_cadence: str,
     feedback_weekday: int,
     inactivity_days: int | None = None,
-    request=None,
 ) -> Enrollment:
     """Change the feedback rhythm (weekly or every two weeks, on a weekday) and the number of
     quiet days after which the patient counts as inactive."""
@@ -1289,27 +1263,21 @@ def enrollment_cadence_change(
     locked.save(update_fields=["feedback_cadence", "feedback_weekday", "inactivity_days"])
     for name in ("feedback_cadence", "feedback_weekday", "inactivity_days"):
         setattr(enrollment, name, getattr(locked, name))
-    _timeline(
-        patient_id=enrollment.patient_id,
-        enrollment=enrollment,
-        kind=TimelineEvent.Kind.CADENCE,
-        actor_id=staff.user_id,
-        detail={"before": before, "after": after},
-    )
-    _audit(
+    record_change(
         staff=staff,
-        request=request,
         action=Action.CHANGE,
         object_type="enrollment",
         object_id=enrollment.pk,
-        patient=enrollment.patient,
+        enrollment=enrollment,
+        kind=TimelineEvent.Kind.CADENCE,
+        detail={"before": before, "after": after},
     )
     return enrollment
 
 
 @transaction.atomic
 def step_override_set(
-    *, enrollment: Enrollment, staff: StaffMember, step_key: str, included: bool, request=None
+    *, enrollment: Enrollment, staff: StaffMember, step_key: str, included: bool
 ) -> StepOverride:
     """Skip a step for this patient (``included=False``) or add one (an optional step the clinic
     switched off, or a step skipped earlier). ``step_key`` is ``module_slug/step_slug`` and must
@@ -1325,20 +1293,14 @@ def step_override_set(
         step_key=step_key,
         defaults={"included": included, "changed_by": staff.user, "changed_at": timezone.now()},
     )
-    _timeline(
-        patient_id=enrollment.patient_id,
-        enrollment=enrollment,
-        kind=TimelineEvent.Kind.STEP_ADDED if included else TimelineEvent.Kind.STEP_SKIPPED,
-        actor_id=staff.user_id,
-        detail={"step": step_key},
-    )
-    _audit(
+    record_change(
         staff=staff,
-        request=request,
         action=Action.CHANGE,
         object_type="step_override",
         object_id=override.pk,
-        patient=enrollment.patient,
+        enrollment=enrollment,
+        kind=TimelineEvent.Kind.STEP_ADDED if included else TimelineEvent.Kind.STEP_SKIPPED,
+        detail={"step": step_key},
     )
     return override
 
@@ -1348,7 +1310,7 @@ MODULE_DEFAULT = "default"
 
 @transaction.atomic
 def module_state_set(
-    *, enrollment: Enrollment, staff: StaffMember, module_number: int, state: str, request=None
+    *, enrollment: Enrollment, staff: StaffMember, module_number: int, state: str
 ) -> ModuleState | None:
     """Open a module early (``opened``), hold it back (``held``), or give it back to the
     enrollment's unlock mode (``default``; the row is removed)."""
@@ -1376,20 +1338,14 @@ def module_state_set(
             if state == ModuleState.State.OPENED
             else TimelineEvent.Kind.MODULE_HELD
         )
-    _timeline(
-        patient_id=enrollment.patient_id,
-        enrollment=enrollment,
-        kind=kind,
-        actor_id=staff.user_id,
-        detail={"module": module_number},
-    )
-    _audit(
+    record_change(
         staff=staff,
-        request=request,
         action=Action.CHANGE,
         object_type="module_state",
         object_id=f"{enrollment.pk}:{module_number}",
-        patient=enrollment.patient,
+        enrollment=enrollment,
+        kind=kind,
+        detail={"module": module_number},
     )
     return result
 
@@ -1406,7 +1362,6 @@ def treatment_session_record(
     kind: str,
     minutes: int,
     note: str = "",
-    request=None,
 ) -> TreatmentSession:
     """Record a face-to-face, phone, video or group session in the patient's timeline. The note
     is encrypted; the timeline keeps only the kind and the minutes."""
@@ -1429,21 +1384,16 @@ def treatment_session_record(
     session.full_clean()
     session.save()
     at = timezone.now() if held_on == today else timezone.make_aware(datetime.combine(held_on, time(12, 0)))
-    _timeline(
-        patient_id=patient.pk,
-        enrollment=enrollment,
-        kind=TimelineEvent.Kind.SESSION,
-        actor_id=staff.user_id,
-        at=at,
-        detail={"session": session.pk, "kind": kind, "minutes": minutes, "held_on": held_on.isoformat()},
-    )
-    _audit(
+    record_change(
         staff=staff,
-        request=request,
         action=Action.CREATE,
         object_type="treatment_session",
         object_id=session.pk,
         patient=patient,
+        enrollment=enrollment,
+        kind=TimelineEvent.Kind.SESSION,
+        detail={"session": session.pk, "kind": kind, "minutes": minutes, "held_on": held_on.isoformat()},
+        at=at,
     )
     return session
 
@@ -1459,7 +1409,6 @@ def questionnaire_score_enter(
     code: str,
     moment: str,
     total,
-    request=None,
     end_without_start: bool = False,
 ) -> QuestionnaireResponse:
     """Keep a total the therapist entered (a paper form, or a licensed questionnaire whose texts
@@ -1524,12 +1473,13 @@ def questionnaire_score_enter(
     )
     response.full_clean()
     response.save()
-    _timeline(
-        patient_id=enrollment.patient_id,
+    record_change(
+        staff=staff,
+        action=Action.CREATE,
+        object_type="questionnaire_response",
+        object_id=response.pk,
         enrollment=enrollment,
         kind=TimelineEvent.Kind.QUESTIONNAIRE,
-        actor_id=staff.user_id,
-        at=now,
         detail={
             "code": code,
             "moment": moment,
@@ -1537,21 +1487,14 @@ def questionnaire_score_enter(
             "flags": response.flags,
             "entered": True,
         },
-    )
-    _audit(
-        staff=staff,
-        request=request,
-        action=Action.CREATE,
-        object_type="questionnaire_response",
-        object_id=response.pk,
-        patient=enrollment.patient,
+        at=now,
     )
     return response
 
 
 @transaction.atomic
 def stepped_care_decide(
-    *, enrollment: Enrollment, staff: StaffMember, decision: str, reason: str, request=None
+    *, enrollment: Enrollment, staff: StaffMember, decision: str, reason: str
 ) -> SteppedCareDecision:
     """Record the end-of-program decision for a stepped-care program (Master your Fatigue):
     finish (the enrollment becomes *completed*) or step up to face-to-face CBT (*stepped up*),
@@ -1587,11 +1530,13 @@ def stepped_care_decide(
     )
     record.full_clean()
     record.save()
-    _timeline(
-        patient_id=enrollment.patient_id,
+    record_change(
+        staff=staff,
+        action=Action.CREATE,
+        object_type="stepped_care_decision",
+        object_id=record.pk,
         enrollment=enrollment,
         kind=TimelineEvent.Kind.STEPPED_CARE,
-        actor_id=staff.user_id,
         detail={
             "decision": decision,
             "advice": advice.code,
@@ -1599,20 +1544,12 @@ def stepped_care_decide(
             "pf_total": advice.pf_total,
         },
     )
-    _audit(
-        staff=staff,
-        request=request,
-        action=Action.CREATE,
-        object_type="stepped_care_decision",
-        object_id=record.pk,
-        patient=enrollment.patient,
-    )
     return record
 
 
 @transaction.atomic
 def early_warning_decide(
-    *, enrollment: Enrollment, staff: StaffMember, decision: str, request=None, today=None
+    *, enrollment: Enrollment, staff: StaffMember, decision: str, today=None
 ) -> EarlyWarningDecision:
     """Record what the therapist decided about the early warning that shows now (call, adapt the
     plan, step up early, carry on), with its figures as shown; from then on the warning no longer
@@ -1638,12 +1575,102 @@ def early_warning_decide(
     )
     record.full_clean()
     record.save()
-    _audit(
+    record_change(
         staff=staff,
-        request=request,
         action=Action.CREATE,
         object_type="early_warning_decision",
         object_id=record.pk,
         patient=enrollment.patient,
     )
     return record
+
+
+# --- Covering ---------------------------------------------------------------------------------
+
+SHARE_MAX_DAYS = 183
+
+
+@transaction.atomic
+def share_create(
+    *,
+    patient: Patient,
+    shared_by: StaffMember,
+    colleague: StaffMember,
+    until: date,
+) -> CareShare:
+    """The treating therapist lets a colleague of their team cover for them until ``until``
+    (inclusive). The colleague may then read and write as the therapist would; their accesses
+    and messages are recorded on behalf of the therapist. Sharing again with the same colleague
+    moves the end date of the active share instead of adding a second one. Audited, and a
+    line in the patient's timeline."""
+    if not staff_may_treat(shared_by, patient):
+        raise PermissionDenied
+    today = timezone.localdate()
+    if colleague.pk == shared_by.pk or colleague.clinic_id != patient.clinic_id or not colleague.is_therapist:
+        raise ValidationError(
+            {"colleague": ValidationError(_("Choose a therapist of your own team."), code="colleague")}
+        )
+    if not Team.objects.filter(members=colleague).filter(members=shared_by).exists():
+        raise ValidationError(
+            {"colleague": ValidationError(_("Choose a therapist of your own team."), code="colleague")}
+        )
+    if until < today:
+        raise ValidationError({"until": ValidationError(_("Choose today or a later date."), code="past")})
+    if until > today + timedelta(days=SHARE_MAX_DAYS):
+        raise ValidationError(
+            {
+                "until": ValidationError(
+                    _("Share for at most %(days)s days at a time."),
+                    code="too_long",
+                    params={"days": SHARE_MAX_DAYS},
+                )
+            }
+        )
+    share = (
+        CareShare.objects.select_for_update()
+        .filter(patient=patient, colleague=colleague, ended_at__isnull=True, until__gte=today)
+        .first()
+    )
+    if share is None:
+        share = CareShare(patient=patient, colleague=colleague, shared_by=shared_by, until=until)
+        share.full_clean()
+        share.save()
+    else:
+        share.until = until
+        share.full_clean()
+        share.save(update_fields=["until"])
+    _share_recorded(
+        share, patient=patient, staff=shared_by, action=Action.CREATE, detail={"until": until.isoformat()}
+    )
+    return share
+
+
+@transaction.atomic
+def share_end(*, share: CareShare, ended_by: StaffMember) -> CareShare:
+    """End a share now (the therapist is back, or the colleague hands the patient back). From
+    this moment the colleague gets 403 like any colleague. Safe to repeat."""
+    patient = share.patient
+    if not (staff_may_treat(ended_by, patient) or ended_by.pk in (share.colleague_id, share.shared_by_id)):
+        raise PermissionDenied
+    if ended_by.clinic_id != patient.clinic_id:
+        raise PermissionDenied
+    if share.ended_at is None:
+        share.ended_at = timezone.now()
+        share.save(update_fields=["ended_at"])
+        _share_recorded(share, patient=patient, staff=ended_by, action=Action.CHANGE, detail={"ended": True})
+    return share
+
+
+def _share_recorded(
+    share: CareShare, *, patient: Patient, staff: StaffMember, action: str, detail: dict
+) -> None:
+    record_change(
+        staff=staff,
+        action=action,
+        object_type="care_share",
+        object_id=share.pk,
+        patient=patient,
+        enrollment=selectors.open_enrollment(patient=patient),
+        kind=TimelineEvent.Kind.SHARED,
+        detail={"share": share.pk, "colleague": share.colleague_id, **detail},
+    )

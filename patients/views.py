@@ -1,42 +1,30 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from icbt.access import require_staff_role
-from icbt.audit import audit_record_shown
 from icbt.decorators import read_only_page
-from icbt.roles import roles_of
 from icbt.selectors import audit_events_for_patient
 from patients import selectors, services
-from patients.access import patient_get_for_user
+from patients.access import audited, own_patient, patient_for_staff
 from patients.forms import PatientInviteForm
 from patients.views_staff import overview_context
-
-
-def _own_patient(request):
-    patient = roles_of(request.user).patient
-    if patient is None:
-        raise Http404
-    return patient
 
 
 @login_required
 def patient_access_log(request):
     """'Who looked at my file': every staff access to the patient's own record."""
-    patient = _own_patient(request)
+    patient = own_patient(request)
     events = audit_events_for_patient(patient_id=patient.pk, fetched_by=request.user)
     return render(request, "patients/access_log.html", {"patient": patient, "events": events})
 
 
 @login_required
+@audited("patient_list", "therapist")
 def staff_patient_list(request):
-    require_staff_role(request.user, "therapist")
     patients = list(selectors.patient_list(fetched_by=request.user))
-    audit_record_shown(
-        user=request.user, request=request, object_type="patient_list", patient_ids=[p.pk for p in patients]
-    )
+    request.audit.shown(patient_ids=[p.pk for p in patients])
     return render(request, "patients/staff_patient_list.html", {"patients": patients})
 
 
@@ -45,7 +33,7 @@ def staff_patient_invite(request):
     staff = require_staff_role(request.user, "therapist")
     form = PatientInviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        patient = services.patient_invite(therapist=staff, request=request, **form.cleaned_data)
+        patient = services.patient_invite(therapist=staff, **form.cleaned_data)
         messages.success(request, _("The invitation is on its way. The link works for a week."))
         return redirect("patients:staff_patient_detail", pk=patient.pk)
     return render(request, "patients/staff_patient_invite.html", {"form": form})
@@ -54,7 +42,6 @@ def staff_patient_invite(request):
 @login_required
 @read_only_page
 def staff_patient_detail(request, pk):
-    require_staff_role(request.user)
-    patient = patient_get_for_user(request.user, pk, request=request)
+    patient = patient_for_staff(request, pk)
     context = {"patient": patient, **overview_context(request, patient)}
     return render(request, "patients/staff_patient_detail.html", context)

@@ -9,10 +9,11 @@ from django.utils import translation
 from django.views.decorators.http import require_http_methods
 
 from patients import charts_measurement, measurement, selectors, services
+from patients.access import own_enrollment
 from patients.forms_checkin import CheckInForm
 from patients.models import Enrollment
 from patients.progress import progress_for
-from patients.views_patient import T, _enrollment, _form_error
+from patients.views_patient import T, _form_error
 from programs import questionnaires
 
 
@@ -22,7 +23,7 @@ def check_in(request):
     """The check-in that is due (a late one counts for its feedback day), the answer just given
     (with the crisis lines when the safety question was answered above 0), and the weeks so far
     as a graph in plain words."""
-    enrollment = _enrollment(request)
+    enrollment = own_enrollment(request)
     code = measurement.check_in_code(enrollment.version)
     if not code:
         raise Http404

@@ -21,8 +21,8 @@ from django.utils.formats import time_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from icbt.roles import roles_of
 from patients import charts, charts_measurement, selectors, services
+from patients.access import own_enrollment, own_patient
 from patients.forms_patient import PatientAssignmentForm, PatientDiaryForm
 from patients.models import AssignmentAnswer
 from patients.progress import next_action, progress_for, questionnaire_moment
@@ -33,13 +33,6 @@ from programs.presentation import questionnaire_presentation_for, step_page_cont
 from programs.selectors import StepPlace, licensed_instrument_for
 
 T = "patients/patient/"
-
-
-def _enrollment(request, *, required: bool = True):
-    enrollment = selectors.enrollment_for_patient(fetched_by=request.user)
-    if enrollment is None and required:
-        raise Http404
-    return enrollment
 
 
 def step_url(state_or_step) -> str:
@@ -83,9 +76,9 @@ def _feedback_item_url(enrollment) -> str:
 @login_required
 def home(request):
     """The one thing to do next, progress per module, feedback waiting, diaries due today."""
-    enrollment = _enrollment(request, required=False)
+    enrollment = own_enrollment(request, required=False)
     if enrollment is None:
-        return render(request, T + "home_waiting.html", {"patient": roles_of(request.user).patient})
+        return render(request, T + "home_waiting.html", {"patient": own_patient(request)})
     progress = progress_for(enrollment)
     unread = selectors.unread_feedback_count(enrollment=enrollment)
     action = next_action(progress, unread_feedback=unread)
@@ -122,7 +115,7 @@ def home(request):
 def feedback(request):
     """Where the home page sends the patient for new feedback when the messaging app offers no
     conversation page: feedback is shown next to the work it is about."""
-    enrollment = _enrollment(request)
+    enrollment = own_enrollment(request)
     return render(
         request,
         T + "feedback.html",
@@ -146,7 +139,7 @@ def _not_open(request, enrollment, module):
 
 @login_required
 def module_detail(request, module_slug):
-    enrollment = _enrollment(request)
+    enrollment = own_enrollment(request)
     progress = progress_for(enrollment, with_diaries=False)
     module = _module_or_404(progress, module_slug)
     if not module.is_open:
@@ -185,7 +178,7 @@ def _place(progress, module, state, step) -> StepPlace:
 def step(request, module_slug, step_slug):
     """One step. GET shows it and records the visit (the place to resume from); POST hands in
     the assignment, diary entry or questionnaire of the step."""
-    enrollment = _enrollment(request)
+    enrollment = own_enrollment(request)
     progress = progress_for(enrollment, with_diaries=False)
     found = progress.find(module_slug, step_slug)
     if found is None:
@@ -240,7 +233,7 @@ def _page_step(request, enrollment, progress, place, state):
 def step_done(request, module_slug, step_slug):
     """'Next' on a page, audio or video step: the step is done, on to the next open step (or
     back to the module when this was its last)."""
-    enrollment = _enrollment(request)
+    enrollment = own_enrollment(request)
     progress = progress_for(enrollment, with_diaries=False)
     found = progress.find(module_slug, step_slug)
     if found is None:
@@ -325,7 +318,7 @@ def _render_assignment(request, enrollment, place, state, answer, form):
 def assignment_draft(request, module_slug, step_slug):
     """The autosave endpoint: saves the form as a draft, valid or not, and answers in JSON
     ``{"status": "saved" | "unchanged", "saved_at": iso, "saved_at_display": "14:02"}``."""
-    enrollment = _enrollment(request)
+    enrollment = own_enrollment(request)
     progress = progress_for(enrollment, with_diaries=False)
     found = progress.find(module_slug, step_slug)
     if found is None or found[1].step.kind != Step.Kind.ASSIGNMENT:
@@ -542,7 +535,7 @@ def _following_url(enrollment, place) -> str:
 @login_required
 @require_http_methods(["GET", "POST"])
 def questionnaire_fill(request, moment, code):
-    enrollment = _enrollment(request)
+    enrollment = own_enrollment(request)
     try:
         questionnaires.get_instrument(code)
     except ValidationError:
@@ -653,7 +646,7 @@ def questionnaire_fill(request, moment, code):
 @login_required
 def questionnaire_list(request):
     """The patient's scores over time, with a plain explanation per questionnaire."""
-    enrollment = _enrollment(request)
+    enrollment = own_enrollment(request)
     responses = list(selectors.questionnaire_responses_for(enrollment=enrollment))
     flagged = any(r.urgent for r in responses)
     return render(
@@ -676,7 +669,7 @@ def questionnaire_list(request):
 @login_required
 def diary_list(request):
     """The diaries the patient keeps, what is due today, and the entries of the last weeks."""
-    enrollment = _enrollment(request)
+    enrollment = own_enrollment(request)
     progress = progress_for(enrollment)
     entries = selectors.diary_entries_for(
         enrollment=enrollment, since=timezone.localdate() - timedelta(days=27)
@@ -702,7 +695,7 @@ def diary_list(request):
 def diary_detail(request, diary_slug):
     """One diary: the graph per week or month (``?period=week|month&date=YYYY-MM-DD``) and its
     entries in that period."""
-    enrollment = _enrollment(request)
+    enrollment = own_enrollment(request)
     diary_type = selectors.diary_type_get(enrollment=enrollment, slug=diary_slug)
     period = "month" if request.GET.get("period") == "month" else "week"
     try:
@@ -754,7 +747,7 @@ def _uuid(value) -> uuid.UUID | None:
 @require_http_methods(["GET", "POST"])
 def diary_write(request, diary_slug):
     """Write today's entry (or a missed day's, or correct today's): big targets, one minute."""
-    enrollment = _enrollment(request)
+    enrollment = own_enrollment(request)
     diary_type = selectors.diary_type_get(enrollment=enrollment, slug=diary_slug)
     today = timezone.localdate()
     try:
@@ -819,7 +812,7 @@ def diary_write(request, diary_slug):
 @login_required
 def diary_entry(request, uid):
     """One entry, read-only, with the therapist's feedback next to it."""
-    enrollment = _enrollment(request)
+    enrollment = own_enrollment(request)
     entry = selectors.diary_entry_get(enrollment=enrollment, uid=uid)
     return render(
         request,

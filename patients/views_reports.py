@@ -7,17 +7,15 @@ chain locked (PostgreSQL) for as long as the PDF takes to render, and every othe
 request of that clinic would wait for it."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from icbt.access import require_staff_role
-from icbt.audit import Action, audit_record
+from icbt.audit import Action
 from icbt.decorators import read_only_page
 from icbt.pdf import pdf_download
-from icbt.roles import roles_of
 from patients import reports
-from patients.access import patient_get_for_user
+from patients.access import own_patient, patient_for_staff
 
 
 @login_required
@@ -25,10 +23,7 @@ from patients.access import patient_get_for_user
 def staff_treatment_summary(request, pk):
     """The treatment summary PDF, for the patient's file and for reimbursement. Generating it is
     an export of patient data: audited by the access helper."""
-    require_staff_role(request.user)
-    patient = patient_get_for_user(
-        request.user, pk, request=request, action=Action.EXPORT, object_type="treatment_summary"
-    )
+    patient = patient_for_staff(request, pk, action=Action.EXPORT, purpose="treatment_summary")
     return pdf_download(
         request,
         kind=f"treatment_summary:{patient.pk}",
@@ -39,36 +34,16 @@ def staff_treatment_summary(request, pk):
     )
 
 
-def _own_patient(request):
-    patient = roles_of(request.user).patient
-    if patient is None:
-        raise Http404
-    return patient
-
-
-def _audit_own_export(request, patient, kind: str) -> None:
-    audit_record(
-        user=request.user,
-        request=request,
-        action=Action.EXPORT,
-        patient_id=patient.pk,
-        clinic_id=patient.clinic_id,
-        object_type="own_data",
-        object_id=kind,
-    )
-
-
 @login_required
 def my_data(request):
-    patient = _own_patient(request)
+    patient = own_patient(request)
     return render(request, "patients/reports/my_data.html", {"patient": patient})
 
 
 @login_required
 @read_only_page
 def my_data_json(request):
-    patient = _own_patient(request)
-    _audit_own_export(request, patient, "json")
+    patient = own_patient(request, export="json")
     response = HttpResponse(
         reports.own_data_json(reports.own_data(patient=patient)),
         content_type="application/json; charset=utf-8",
@@ -82,8 +57,7 @@ def my_data_json(request):
 @login_required
 @read_only_page
 def my_data_pdf(request):
-    patient = _own_patient(request)
-    _audit_own_export(request, patient, "pdf")
+    patient = own_patient(request, export="pdf")
     data = reports.own_data_for_pdf(reports.own_data(patient=patient))
     return pdf_download(
         request,

@@ -1,8 +1,8 @@
 """The therapist's side of getting in and of one patient's treatment: the intake queue, referrals,
 the intake, enrollment and its status, tailoring, sessions and the end of the program.
 
-Every view is thin: a role check, the access helper (which audits), a form, one service call, a
-redirect or a template. Pages about one patient go through ``patient_get_for_user`` (outsiders
+Every view is thin: the access helper (role check and audit), a form, one service call, a
+redirect or a template. Pages about one patient go through ``patient_for_staff`` (outsiders
 404, colleagues 403); the queue and referrals through their own helpers in patients.access.
 """
 
@@ -17,8 +17,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from icbt.access import require_staff_role
-from icbt.audit import audit_record_shown
+from icbt.roles import roles_of
 from icbt.submissions import submitted_once
 from patients import (
     charts_measurement,
@@ -29,7 +28,7 @@ from patients import (
     stepped_care,
     timeline,
 )
-from patients.access import intake_request_get_for_user, patient_get_for_user, referral_get_for_user
+from patients.access import audited, intake_request_for_staff, patient_for_staff, referral_for_staff
 from patients.ending import open_items
 from patients.forms import PatientInviteForm
 from patients.forms_intake import (
@@ -67,13 +66,10 @@ def form_errors_from(form, exc: ValidationError) -> None:
         form.add_error(None, exc.messages)
 
 
-def _patient(request, pk, *, write=False, object_type="patient", object_id=None):
-    """The role check and the access helper every page about one patient starts with."""
-    staff = require_staff_role(request.user, "therapist")
-    patient = patient_get_for_user(
-        request.user, pk, request=request, write=write, object_type=object_type, object_id=object_id
-    )
-    return staff, patient
+def _patient(request, pk, *, write=False, purpose="patient", object_id=None):
+    """The staff member and the patient (``patient_for_staff``: checked and audited)."""
+    patient = patient_for_staff(request, pk, write=write, purpose=purpose, object_id=object_id)
+    return roles_of(request.user).staff, patient
 
 
 def _detail(patient):
@@ -85,19 +81,14 @@ def _detail(patient):
 
 @login_required
 @require_GET
+@audited("intake_request_list", "therapist")
 def staff_intake_request_list(request):
-    require_staff_role(request.user, "therapist")
     show = "all" if request.GET.get("show") == "all" else "open"
     intake_requests = list(selectors.intake_request_list(fetched_by=request.user, show=show))
     titles = selectors.program_titles(language=_language())
     for item in intake_requests:
         item.program_title = titles.get(item.program_id, item.program.slug)
-    audit_record_shown(
-        user=request.user,
-        request=request,
-        object_type="intake_request_list",
-        object_ids=[item.pk for item in intake_requests],
-    )
+    request.audit.shown(object_ids=[item.pk for item in intake_requests])
     return render(
         request, "patients/staff/intake_request_list.html", {"intake_requests": intake_requests, "show": show}
     )
@@ -130,20 +121,19 @@ def _intake_request_page(request, intake_request, *, invite_form=None, status_fo
 @login_required
 @require_GET
 def staff_intake_request_detail(request, pk):
-    require_staff_role(request.user)
-    intake_request = intake_request_get_for_user(request.user, pk, request=request)
+    intake_request = intake_request_for_staff(request, pk)
     return _intake_request_page(request, intake_request)
 
 
 @login_required
 @require_POST
 def staff_intake_request_status(request, pk):
-    staff = require_staff_role(request.user)
-    intake_request = intake_request_get_for_user(request.user, pk, request=request, write=True)
+    intake_request = intake_request_for_staff(request, pk, write=True)
+    staff = roles_of(request.user).staff
     form = IntakeRequestStatusForm(request.POST)
     if form.is_valid():
         services.intake_request_status_set(
-            intake_request=intake_request, staff=staff, status=form.cleaned_data["status"], request=request
+            intake_request=intake_request, staff=staff, status=form.cleaned_data["status"]
         )
         messages.success(
             request, _("The request is marked %(status)s.") % {"status": intake_request.get_status_display()}
@@ -155,8 +145,8 @@ def staff_intake_request_status(request, pk):
 @login_required
 @require_POST
 def staff_intake_request_invite(request, pk):
-    staff = require_staff_role(request.user)
-    intake_request = intake_request_get_for_user(request.user, pk, request=request, write=True)
+    intake_request = intake_request_for_staff(request, pk, write=True)
+    staff = roles_of(request.user).staff
     if intake_request.status == IntakeRequest.Status.INVITED:
         # The page no longer shows the form (a second tab, a double click): say why, do not re-render.
         messages.error(request, _("This person has already been invited."))
@@ -165,7 +155,7 @@ def staff_intake_request_invite(request, pk):
     if form.is_valid():
         try:
             patient = services.intake_request_invite(
-                intake_request=intake_request, staff=staff, request=request, **form.cleaned_data
+                intake_request=intake_request, staff=staff, **form.cleaned_data
             )
         except ValidationError as exc:
             form_errors_from(form, exc)
@@ -186,15 +176,10 @@ def staff_intake_request_invite(request, pk):
 
 @login_required
 @require_GET
+@audited("referral_list", "therapist")
 def staff_referral_list(request):
-    require_staff_role(request.user, "therapist")
     lists = selectors.referral_lists(fetched_by=request.user)
-    audit_record_shown(
-        user=request.user,
-        request=request,
-        object_type="referral_list",
-        patient_ids=[r.patient_id for r in (*lists["received"], *lists["sent"])],
-    )
+    request.audit.shown(patient_ids=[r.patient_id for r in (*lists["received"], *lists["sent"])])
     return render(request, "patients/staff/referral_list.html", lists)
 
 
@@ -208,7 +193,7 @@ def staff_referral_create(request, pk):
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.referral_create(patient=patient, referred_by=staff, request=request, **form.cleaned_data)
+            services.referral_create(patient=patient, referred_by=staff, **form.cleaned_data)
         except ValidationError as exc:
             form_errors_from(form, exc)
         else:
@@ -223,8 +208,8 @@ def staff_referral_create(request, pk):
 @login_required
 @require_http_methods(["GET", "POST"])
 def staff_referral_detail(request, pk):
-    staff = require_staff_role(request.user)
-    referral = referral_get_for_user(request.user, pk, request=request, write=request.method == "POST")
+    referral = referral_for_staff(request, pk, write=request.method == "POST")
+    staff = roles_of(request.user).staff
     can_answer = referral.to_therapist_id == staff.pk and referral.status == Referral.Status.PENDING
     form = ReferralDecisionForm(request.POST or None) if can_answer else None
     if request.method == "POST" and form is None:
@@ -234,12 +219,10 @@ def staff_referral_detail(request, pk):
         data = form.cleaned_data
         try:
             if data["decision"] == ReferralDecisionForm.ACCEPT:
-                services.referral_accept(
-                    referral=referral, staff=staff, reason=data["reason"], request=request
-                )
+                services.referral_accept(referral=referral, staff=staff, reason=data["reason"])
                 messages.success(request, _("You are now this patient's therapist."))
                 return redirect("patients:staff_patient_detail", pk=referral.patient_id)
-            services.referral_decline(referral=referral, staff=staff, reason=data["reason"], request=request)
+            services.referral_decline(referral=referral, staff=staff, reason=data["reason"])
         except ValidationError as exc:
             form_errors_from(form, exc)
         else:
@@ -283,7 +266,6 @@ def staff_intake_create(request, pk, program_slug):
                     decision=data["decision"],
                     decision_reason=data["decision_reason"],
                     activity_pattern=data.get("activity_pattern", ""),
-                    request=request,
                 )
             except ValidationError as exc:
                 form_errors_from(form, exc)
@@ -308,7 +290,7 @@ def staff_intake_create(request, pk, program_slug):
 @login_required
 @require_GET
 def staff_intake_detail(request, pk, intake_id):
-    _staff, patient = _patient(request, pk, object_type="intake", object_id=intake_id)
+    _staff, patient = _patient(request, pk, purpose="intake", object_id=intake_id)
     intake = selectors.intake_get(patient=patient, pk=intake_id)
     answers = services.intake_answers(intake)
     kind = answers.get("kind", intake_criteria.intake_kind(intake.program.slug))
@@ -373,9 +355,7 @@ def staff_enrollment_create(request, pk):
             None,
         )
         try:
-            enrollment = services.enrollment_create(
-                patient=patient, enrolled_by=staff, intake=intake, request=request, **data
-            )
+            enrollment = services.enrollment_create(patient=patient, enrolled_by=staff, intake=intake, **data)
         except ValidationError as exc:
             form_errors_from(form, exc)
         else:
@@ -404,7 +384,7 @@ def staff_enrollment_status(request, pk, enrollment_id):
     """GET: a small page to give the reason for stopping, stepping up, completing or pausing.
     POST: the change itself (pause and resume come straight from the overview's buttons)."""
     staff, patient = _patient(
-        request, pk, write=request.method == "POST", object_type="enrollment", object_id=enrollment_id
+        request, pk, write=request.method == "POST", purpose="enrollment", object_id=enrollment_id
     )
     enrollment = selectors.enrollment_get(patient=patient, pk=enrollment_id)
     action = request.POST.get("action") if request.method == "POST" else request.GET.get("action", "stop")
@@ -422,7 +402,6 @@ def staff_enrollment_status(request, pk, enrollment_id):
                 staff=staff,
                 action=form.cleaned_data["action"],
                 reason=form.cleaned_data["reason"],
-                request=request,
             )
         except ValidationError as exc:
             if action in ("pause", "resume") and "reason" not in getattr(exc, "error_dict", {}):
@@ -451,7 +430,7 @@ def staff_enrollment_status(request, pk, enrollment_id):
 @require_http_methods(["GET", "POST"])
 def staff_enrollment_cadence(request, pk, enrollment_id):
     staff, patient = _patient(
-        request, pk, write=request.method == "POST", object_type="enrollment", object_id=enrollment_id
+        request, pk, write=request.method == "POST", purpose="enrollment", object_id=enrollment_id
     )
     enrollment = selectors.enrollment_get(patient=patient, pk=enrollment_id)
     form = CadenceForm(
@@ -464,9 +443,7 @@ def staff_enrollment_cadence(request, pk, enrollment_id):
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.enrollment_cadence_change(
-                enrollment=enrollment, staff=staff, request=request, **form.cleaned_data
-            )
+            services.enrollment_cadence_change(enrollment=enrollment, staff=staff, **form.cleaned_data)
         except ValidationError as exc:
             form_errors_from(form, exc)
         else:
@@ -485,7 +462,7 @@ def staff_enrollment_cadence(request, pk, enrollment_id):
 @login_required
 @require_GET
 def staff_enrollment_tailor(request, pk, enrollment_id):
-    _staff, patient = _patient(request, pk, object_type="enrollment", object_id=enrollment_id)
+    _staff, patient = _patient(request, pk, purpose="enrollment", object_id=enrollment_id)
     enrollment = selectors.enrollment_get(patient=patient, pk=enrollment_id)
     progress = progress_for(enrollment, with_diaries=False)
     states = {m.module.number: m for m in progress.modules}
@@ -507,14 +484,14 @@ def _tailor_redirect(patient, enrollment, anchor=""):
 @login_required
 @require_POST
 def staff_step_override(request, pk, enrollment_id):
-    staff, patient = _patient(request, pk, write=True, object_type="enrollment", object_id=enrollment_id)
+    staff, patient = _patient(request, pk, write=True, purpose="enrollment", object_id=enrollment_id)
     enrollment = selectors.enrollment_get(patient=patient, pk=enrollment_id)
     form = StepOverrideForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("That change could not be made. Please try again."))
         return _tailor_redirect(patient, enrollment)
     try:
-        services.step_override_set(enrollment=enrollment, staff=staff, request=request, **form.cleaned_data)
+        services.step_override_set(enrollment=enrollment, staff=staff, **form.cleaned_data)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -529,14 +506,14 @@ def staff_step_override(request, pk, enrollment_id):
 @login_required
 @require_POST
 def staff_module_state(request, pk, enrollment_id):
-    staff, patient = _patient(request, pk, write=True, object_type="enrollment", object_id=enrollment_id)
+    staff, patient = _patient(request, pk, write=True, purpose="enrollment", object_id=enrollment_id)
     enrollment = selectors.enrollment_get(patient=patient, pk=enrollment_id)
     form = ModuleStateForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("That change could not be made. Please try again."))
         return _tailor_redirect(patient, enrollment)
     try:
-        services.module_state_set(enrollment=enrollment, staff=staff, request=request, **form.cleaned_data)
+        services.module_state_set(enrollment=enrollment, staff=staff, **form.cleaned_data)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -557,9 +534,7 @@ def staff_session_create(request, pk):
     form = TreatmentSessionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.treatment_session_record(
-                patient=patient, staff=staff, request=request, **form.cleaned_data
-            )
+            services.treatment_session_record(patient=patient, staff=staff, **form.cleaned_data)
         except ValidationError as exc:
             form_errors_from(form, exc)
         else:
@@ -605,7 +580,7 @@ def staff_enrollment_end(request, pk, enrollment_id):
     """The end questionnaires, and for stepped-care programs the advice and the decision; for
     other programs a button to complete."""
     staff, patient = _patient(
-        request, pk, write=request.method == "POST", object_type="enrollment", object_id=enrollment_id
+        request, pk, write=request.method == "POST", purpose="enrollment", object_id=enrollment_id
     )
     enrollment = selectors.enrollment_get(patient=patient, pk=enrollment_id)
     if request.method == "GET":
@@ -627,7 +602,6 @@ def staff_enrollment_end(request, pk, enrollment_id):
                 services.stepped_care_decide(
                     enrollment=enrollment,
                     staff=staff,
-                    request=request,
                     decision=form.cleaned_data["decision"],
                     reason=form.cleaned_data["reason"],
                 )
@@ -641,7 +615,7 @@ def staff_enrollment_end(request, pk, enrollment_id):
     if form.is_valid():
         try:
             services.enrollment_complete(
-                enrollment=enrollment, staff=staff, reason=form.cleaned_data["reason"], request=request
+                enrollment=enrollment, staff=staff, reason=form.cleaned_data["reason"]
             )
         except ValidationError as exc:
             form_errors_from(form, exc)
@@ -654,7 +628,7 @@ def staff_enrollment_end(request, pk, enrollment_id):
 @login_required
 @require_POST
 def staff_questionnaire_enter(request, pk, enrollment_id):
-    staff, patient = _patient(request, pk, write=True, object_type="enrollment", object_id=enrollment_id)
+    staff, patient = _patient(request, pk, write=True, purpose="enrollment", object_id=enrollment_id)
     enrollment = selectors.enrollment_get(patient=patient, pk=enrollment_id)
     codes = list(
         dict.fromkeys([*enrollment.version.questionnaires_end, *enrollment.version.questionnaires_start])
@@ -664,9 +638,7 @@ def staff_questionnaire_enter(request, pk, enrollment_id):
     )
     if form.is_valid():
         try:
-            services.questionnaire_score_enter(
-                enrollment=enrollment, staff=staff, request=request, **form.cleaned_data
-            )
+            services.questionnaire_score_enter(enrollment=enrollment, staff=staff, **form.cleaned_data)
         except ValidationError as exc:
             form_errors_from(form, exc)
         else:
@@ -702,13 +674,13 @@ def _early_warning(enrollment):
 @require_POST
 def staff_early_warning_decide(request, pk, enrollment_id):
     """Record what the therapist decided about the early warning (see patients.measurement)."""
-    staff, patient = _patient(request, pk, write=True, object_type="enrollment", object_id=enrollment_id)
+    staff, patient = _patient(request, pk, write=True, purpose="enrollment", object_id=enrollment_id)
     enrollment = selectors.enrollment_get(patient=patient, pk=enrollment_id)
     form = EarlyWarningDecisionForm(request.POST)
     if form.is_valid():
         try:
             services.early_warning_decide(
-                enrollment=enrollment, staff=staff, decision=form.cleaned_data["decision"], request=request
+                enrollment=enrollment, staff=staff, decision=form.cleaned_data["decision"]
             )
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))

@@ -1,5 +1,5 @@
 """Walks the URL resolver: every URL of ours must be in the matrix, and every persona must get
-exactly the expected answer for every listed URL."""
+exactly the expected answer, and leave exactly the expected audit events, for every listed URL."""
 
 import importlib
 import pkgutil
@@ -9,8 +9,9 @@ from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 import tests
+from icbt.models import AuditEvent
 from tests.icbt.matrix import EXTERNAL_PREFIXES
-from tests.matrix import LOGIN, PERSONAS
+from tests.matrix import LOGIN, PERSONAS, STAFF
 
 
 def _all_routes():
@@ -81,6 +82,7 @@ def test_matrix(route, world, client_for):
     for persona in PERSONAS:
         client = client_for(world.persona(persona))
         data = route.data(world) if route.data else {}
+        last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         response = getattr(client, route.method)(url, data)
         expected = route.expect[persona]
         if expected == LOGIN:
@@ -89,4 +91,23 @@ def test_matrix(route, world, client_for):
             ok = response.status_code == expected
         if not ok:
             failures.append(f"{persona}: expected {expected}, got {response.status_code}")
+        failures += _audit_failures(route, persona, expected, last)
     assert not failures, f"{route.name} ({url}): " + "; ".join(failures)
+
+
+def _audit_failures(route, persona, expected, last) -> list[str]:
+    """The events the request wrote against the route's ``audit`` (allowed) or ``refused``."""
+    written = AuditEvent.objects.filter(pk__gt=last)
+    allowed = expected != LOGIN and expected < 400
+    ok = {f"{e.action}:{e.object_type}" for e in written if e.outcome == AuditEvent.Outcome.OK}
+    denied = {f"{e.action}:{e.object_type}" for e in written if e.outcome == AuditEvent.Outcome.DENIED}
+    if allowed:
+        want_ok, want_denied = route.audit_events(allowed=True), set()
+    else:
+        want_ok, want_denied = set(), route.audit_events(allowed=False) if persona in STAFF else set()
+    failures = []
+    if ok != want_ok:
+        failures.append(f"{persona}: audit {sorted(ok)} instead of {sorted(want_ok)}")
+    if denied != want_denied:
+        failures.append(f"{persona}: refusal audit {sorted(denied)} instead of {sorted(want_denied)}")
+    return failures

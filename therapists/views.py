@@ -5,8 +5,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from icbt.access import require_staff_role
-from icbt.audit import Action, audit_record
+from icbt.audit import Action
 from icbt.selectors import audit_event_search
+from patients.access import audited
 from therapists import selectors, services
 from therapists.forms import AuditSearchForm, StaffInviteForm
 
@@ -37,15 +38,16 @@ def clinic_overview(request):
 
 
 @login_required
+@audited("audit_log", "clinic_admin", required=False)
 def audit_search(request):
-    """The clinic's audit trail for its clinic admin. Every search is itself audited."""
-    require_staff_role(request.user, "clinic_admin")
+    """The clinic's audit trail for its clinic admin. Every search is itself audited (the
+    empty form shows nothing)."""
     form = AuditSearchForm(request.GET or None)
     events = None
     if form.is_valid():
         # Recorded before the search runs, so the page's count and rows agree (the search is
         # part of its own result).
-        audit_record(user=request.user, request=request, action=Action.SEARCH, object_type="audit_log")
+        request.audit.record(Action.SEARCH)
         events = Paginator(audit_event_search(fetched_by=request.user, **form.cleaned_data), 50).get_page(
             request.GET.get("page")
         )

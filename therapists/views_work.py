@@ -9,9 +9,10 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from icbt.access import require_staff_role
-from icbt.audit import Action, audit_record, audit_record_shown
+from icbt.audit import Action
 from icbt.decorators import read_only_page
 from icbt.pdf import pdf_download
+from patients.access import audited
 from therapists import worklist as worklist_selectors
 from therapists.dashboard import MEDIAN_SAMPLE, clinic_dashboard, clinic_teams, dashboard_tables
 from therapists.exports import csv_response
@@ -27,8 +28,8 @@ def _int(value) -> int | None:
 
 @login_required
 @read_only_page
+@audited("worklist", "therapist")
 def worklist(request):
-    require_staff_role(request.user, "therapist")
     result = worklist_selectors.worklist(
         fetched_by=request.user,
         kind=request.GET.get("kind", ""),
@@ -44,7 +45,7 @@ def worklist(request):
     shown = [item.patient_id for item in page.object_list if item.patient_id] + [
         pk for pk, _name in result.patients
     ]
-    audit_record_shown(user=request.user, request=request, object_type="worklist", patient_ids=shown)
+    request.audit.shown(patient_ids=shown)
     return render(
         request,
         "therapists/worklist.html",
@@ -60,16 +61,11 @@ def worklist(request):
 
 @login_required
 @read_only_page
+@audited("caseload", "therapist")
 def caseload(request):
-    require_staff_role(request.user, "therapist")
     rows = worklist_selectors.caseload(fetched_by=request.user)
     page = Paginator(rows, CASELOAD_PAGE_SIZE).get_page(request.GET.get("page"))
-    audit_record_shown(
-        user=request.user,
-        request=request,
-        object_type="caseload",
-        patient_ids=[r.patient.pk for r in page.object_list],
-    )
+    request.audit.shown(patient_ids=[r.patient.pk for r in page.object_list])
     return render(
         request,
         "therapists/caseload.html",
@@ -109,19 +105,13 @@ def dashboard(request):
 
 @login_required
 @read_only_page
+@audited("clinic_report", "manager")
 def dashboard_csv(request, table):
     _form, data = _dashboard(request)
     tables = dashboard_tables(data)
     if table not in tables:
         raise Http404
-    audit_record(
-        user=request.user,
-        request=request,
-        action=Action.EXPORT,
-        clinic_id=data.clinic.pk,
-        object_type="clinic_report",
-        object_id=f"csv:{table}",
-    )
+    request.audit.record(Action.EXPORT, object_id=f"csv:{table}", clinic_id=data.clinic.pk)
     chosen = tables[table]
     name = f"clinic-{table}-{data.period.start.isoformat()}-{data.period.end.isoformat()}.csv"
     return csv_response(chosen.headers, chosen.rows, filename=name)
@@ -129,16 +119,10 @@ def dashboard_csv(request, table):
 
 @login_required
 @read_only_page
+@audited("clinic_report", "manager")
 def dashboard_pdf(request):
     _form, data = _dashboard(request)
-    audit_record(
-        user=request.user,
-        request=request,
-        action=Action.EXPORT,
-        clinic_id=data.clinic.pk,
-        object_type="clinic_report",
-        object_id="pdf",
-    )
+    request.audit.record(Action.EXPORT, object_id="pdf", clinic_id=data.clinic.pk)
     name = f"clinic-report-{data.period.start.isoformat()}-{data.period.end.isoformat()}.pdf"
     return pdf_download(
         request,

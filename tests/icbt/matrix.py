@@ -1,39 +1,53 @@
-from tests.matrix import LOGIN, Route, everyone, signed_in
+from tests.matrix import LOGIN, NONE, Route, everyone, signed_in
 
 ROUTES = [
-    Route("home", everyone(302, anonymous=200)),
-    Route("healthz", everyone(200)),
-    Route("favicon", everyone(301)),
-    Route("crisis_help", everyone(200), note="the crisis lines are open to everyone, signed in or not"),
-    Route("personal_settings", signed_in(200)),
-    Route("sign_in_history", signed_in(200), note="only the person's own sign-ins: the page takes no id"),
-    Route("email_change", signed_in(200)),
+    Route("home", everyone(302, anonymous=200), audit=NONE),
+    Route("healthz", everyone(200), audit=NONE),
+    Route("favicon", everyone(301), audit=NONE),
+    Route(
+        "crisis_help",
+        everyone(200),
+        note="the crisis lines are open to everyone, signed in or not",
+        audit=NONE,
+    ),
+    Route("personal_settings", signed_in(200), audit=NONE),
+    Route(
+        "sign_in_history",
+        signed_in(200),
+        note="only the person's own sign-ins: the page takes no id",
+        audit=NONE,
+    ),
+    Route("email_change", signed_in(200), audit=NONE),
     Route(
         "email_change",
         signed_in(200),
         method="post",
         data=lambda w: {"email": "someone@else.test", "password": "not-the-password"},
         note="a wrong password keeps the form; the flow itself is tested in test_email_change",
+        audit=NONE,
     ),
     Route(
         "email_change_confirm",
         everyone(404),
         kwargs=lambda w: {"token": "not-a-token"},
         note="a link that does not verify is a 404 for everyone",
+        audit=NONE,
     ),
     Route(
         "retired_email_confirmation",
         everyone(404),
         kwargs=lambda w: {"key": "any-key"},
         note="allauth's address confirmation links are gone",
+        audit=NONE,
     ),
-    Route("session_keep_alive", signed_in(302), method="post", data=lambda w: {"next": "/"}),
-    Route("session_keep_alive", signed_in(405)),
+    Route("session_keep_alive", signed_in(302), method="post", data=lambda w: {"next": "/"}, audit=NONE),
+    Route("session_keep_alive", signed_in(405), audit=NONE),
     Route(
         "invitation_accept",
         everyone(404),
         kwargs=lambda w: {"token": "not-a-real-token"},
         note="an unknown token is a 404 for everyone; the valid path is tested in test_invitations",
+        audit=NONE,
     ),
 ]
 

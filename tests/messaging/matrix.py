@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from messaging.models import FeedbackTemplate
 from patients.models import DiaryEntry
-from tests.matrix import Route, everyone, signed_in
+from tests.matrix import NONE, Route, everyone, signed_in
 from tests.messaging.helpers import diary_entry, enroll, share
 
 STAFF_ONLY = {"patient_a": 404, "patient_b": 404}
@@ -53,13 +53,19 @@ def _treating(status, **overrides):
 
 ROUTES = [
     # The patient's own conversation (patient B has no enrollment: a page that says so).
-    Route("messaging:patient_conversation", signed_in(404, patient_a=200, patient_b=200), setup=_enrolled),
+    Route(
+        "messaging:patient_conversation",
+        signed_in(404, patient_a=200, patient_b=200),
+        setup=_enrolled,
+        audit=NONE,
+    ),
     Route(
         "messaging:patient_conversation",
         signed_in(404, patient_a=302, patient_b=200),
         setup=_enrolled,
         method="post",
         data=lambda w: {"body": "Thank you, see you next week."},
+        audit=NONE,
     ),
     Route(
         "messaging:patient_draft",
@@ -68,15 +74,25 @@ ROUTES = [
         method="post",
         data=lambda w: {"body": "Half a thought"},
         note="without script the draft endpoint redirects back",
+        audit=NONE,
     ),
     # The therapist's conversation and composer.
-    Route("messaging:staff_conversation", _treating(200), kwargs=_patient_a, setup=_enrolled),
+    Route(
+        "messaging:staff_conversation",
+        _treating(200),
+        kwargs=_patient_a,
+        setup=_enrolled,
+        audit="view:conversation",
+        refused="view:conversation",
+    ),
     Route(
         "messaging:staff_conversation",
         _treating(200, therapist2=200),
         kwargs=_patient_a,
         setup=_enrolled_and_shared,
         note="covering: therapist2 has an active share",
+        audit="view:conversation",
+        refused="view:conversation",
     ),
     Route(
         "messaging:staff_conversation",
@@ -85,6 +101,8 @@ ROUTES = [
         setup=_enrolled,
         method="post",
         data=lambda w: {"body": "Well done this week.", "send": "feedback"},
+        audit=("change:conversation", "create:feedback"),
+        refused="change:conversation",
     ),
     Route(
         "messaging:staff_draft",
@@ -93,6 +111,8 @@ ROUTES = [
         setup=_enrolled,
         method="post",
         data=lambda w: {"body": "Draft"},
+        audit="change:message_draft",
+        refused="change:message_draft",
     ),
     Route(
         "messaging:item_review",
@@ -101,10 +121,26 @@ ROUTES = [
         setup=_enrolled_with_diary,
         method="post",
         data=lambda w: {"item": f"diary:{DiaryEntry.objects.get(enrollment__patient=w.patient_a).pk}"},
+        audit=("change:diary_entry", "change:review"),
+        refused="change:review",
     ),
     # Internal notes.
-    Route("messaging:notes", _treating(200), kwargs=_patient_a, setup=_enrolled),
-    Route("messaging:notes", _treating(200, therapist2=200), kwargs=_patient_a, setup=_enrolled_and_shared),
+    Route(
+        "messaging:notes",
+        _treating(200),
+        kwargs=_patient_a,
+        setup=_enrolled,
+        audit="view:staff_notes",
+        refused="view:staff_notes",
+    ),
+    Route(
+        "messaging:notes",
+        _treating(200, therapist2=200),
+        kwargs=_patient_a,
+        setup=_enrolled_and_shared,
+        audit="view:staff_notes",
+        refused="view:staff_notes",
+    ),
     Route(
         "messaging:notes",
         _treating(302),
@@ -112,10 +148,26 @@ ROUTES = [
         setup=_enrolled,
         method="post",
         data=lambda w: {"body": "Discussed pacing by phone."},
+        audit=("change:staff_notes", "create:staff_note"),
+        refused="change:staff_notes",
     ),
     # Covering: only the treating therapist shares; the covering colleague cannot pass A on.
-    Route("messaging:sharing", _treating(200), kwargs=_patient_a, setup=_enrolled),
-    Route("messaging:sharing", _treating(200), kwargs=_patient_a, setup=_enrolled_and_shared),
+    Route(
+        "messaging:sharing",
+        _treating(200),
+        kwargs=_patient_a,
+        setup=_enrolled,
+        audit="view:care_share",
+        refused="view:care_share",
+    ),
+    Route(
+        "messaging:sharing",
+        _treating(200),
+        kwargs=_patient_a,
+        setup=_enrolled_and_shared,
+        audit="view:care_share",
+        refused="view:care_share",
+    ),
     Route(
         "messaging:sharing",
         _treating(302),
@@ -127,6 +179,8 @@ ROUTES = [
             "until": (timezone.localdate() + timedelta(days=7)).isoformat(),
         },
         note="therapist2 gets 403 although the share now exists: only the treating therapist shares",
+        audit=("change:care_share", "create:care_share"),
+        refused="change:care_share",
     ),
     Route(
         "messaging:share_end",
@@ -135,43 +189,52 @@ ROUTES = [
         setup=_enrolled_and_shared,
         kwargs=lambda w, extra: {"pk": w.patient_a.pk, "share_pk": extra["share"].pk},
         note="therapist ends the share first, so the colleague is refused as any colleague",
+        audit="change:care_share",
+        refused="change:care_share",
     ),
     Route(
         "messaging:covering",
         signed_in(404, therapist=200, therapist2=200, outsider=200, manager=403, admin=403),
+        audit="search:covered_patient_list",
     ),
     # Templates: therapists keep their own, the clinic admin keeps the clinic's.
     Route(
         "messaging:template_list",
         signed_in(404, therapist=200, therapist2=200, admin=200, outsider=200, manager=403),
+        audit=NONE,
     ),
     Route(
         "messaging:template_create",
         signed_in(404, therapist=200, therapist2=200, admin=200, outsider=200, manager=403),
+        audit=NONE,
     ),
     Route(
         "messaging:template_update",
         signed_in(404, therapist=200, therapist2=403, admin=403, manager=403),
         setup=_templates,
         kwargs=lambda w, extra: {"pk": extra["personal"].pk},
+        audit=NONE,
     ),
     Route(
         "messaging:template_update",
         signed_in(404, therapist=403, therapist2=403, admin=200, manager=403),
         setup=_templates,
         kwargs=lambda w, extra: {"pk": extra["clinic"].pk},
+        audit=NONE,
     ),
     Route(
         "messaging:template_delete",
         signed_in(404, therapist=200, therapist2=403, admin=403, manager=403),
         setup=_templates,
         kwargs=lambda w, extra: {"pk": extra["personal"].pk},
+        audit=NONE,
     ),
     Route(
         "messaging:template_delete",
         signed_in(404, therapist=403, therapist2=403, admin=200, manager=403),
         setup=_templates,
         kwargs=lambda w, extra: {"pk": extra["clinic"].pk},
+        audit=NONE,
     ),
 ]
 
@@ -188,24 +251,33 @@ def _unsubscribe_token(world, extra=None):
 
 
 ROUTES += [
-    Route("messaging:notifications:preferences", signed_in(200)),
+    Route("messaging:notifications:preferences", signed_in(200), audit=NONE),
     Route(
         "messaging:notifications:first_choice",
         signed_in(302, patient_a=200, patient_b=200),
         note="asked once, of patients who have not chosen; everyone else goes on",
+        audit=NONE,
     ),
     Route(
         "messaging:notifications:preferences",
         signed_in(302),
         method="post",
         data=lambda w: {"email_enabled": "on", "frequency": "weekly", "hour": "7", "weekday": "4"},
+        audit=NONE,
     ),
-    Route("messaging:notifications:unsubscribe", everyone(200), kwargs=_unsubscribe_token),
-    Route("messaging:notifications:unsubscribe", everyone(200), kwargs=_unsubscribe_token, method="post"),
+    Route("messaging:notifications:unsubscribe", everyone(200), kwargs=_unsubscribe_token, audit=NONE),
+    Route(
+        "messaging:notifications:unsubscribe",
+        everyone(200),
+        kwargs=_unsubscribe_token,
+        method="post",
+        audit=NONE,
+    ),
     Route(
         "messaging:notifications:unsubscribe",
         everyone(404),
         kwargs=lambda w: {"token": "not-a-token"},
         note="a token that does not verify is a 404 for everyone",
+        audit=NONE,
     ),
 ]

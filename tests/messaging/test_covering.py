@@ -8,9 +8,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from icbt.models import AuditEvent
-from messaging import services
 from messaging.models import Message
-from patients.access import patient_get_for_user
+from patients import services as patient_services
+from patients.access import patient_for_staff
 from patients.models import CareShare, TimelineEvent
 from tests.factories import make_staff
 from tests.messaging.helpers import diary_entry, share
@@ -37,7 +37,7 @@ def test_share_through_the_page_writes_the_timeline_and_the_audit(world, enrollm
     ).exists()
 
     # Sharing again with the same colleague moves the date instead of adding a share.
-    services.share_create(
+    patient_services.share_create(
         patient=world.patient_a,
         shared_by=world.therapist,
         colleague=world.therapist2,
@@ -91,7 +91,7 @@ def test_after_the_share_the_colleague_is_refused_again(world, enrollment, clien
         share(world, until_days=-1)
     else:
         shared = share(world)
-        services.share_end(share=shared, ended_by=world.therapist)
+        patient_services.share_end(share=shared, ended_by=world.therapist)
     assert client_for(world.therapist2.user).get(staff_url(world)).status_code == 403
     assert (
         client_for(world.therapist2.user)
@@ -128,31 +128,31 @@ def test_covering_list_links_to_the_patients(world, enrollment, client_for):
 def test_only_the_treating_therapist_shares_and_only_within_the_team(world, enrollment):
     until = timezone.localdate() + timedelta(days=5)
     with pytest.raises(PermissionDenied):
-        services.share_create(
+        patient_services.share_create(
             patient=world.patient_a, shared_by=world.therapist2, colleague=world.therapist, until=until
         )
     stranger = make_staff(world.clinic, "nina@alpha.test", therapist=True, first_name="Nina")  # no team
     with pytest.raises(ValidationError, match="own team"):
-        services.share_create(
+        patient_services.share_create(
             patient=world.patient_a, shared_by=world.therapist, colleague=stranger, until=until
         )
     with pytest.raises(ValidationError, match="own team"):
-        services.share_create(
+        patient_services.share_create(
             patient=world.patient_a, shared_by=world.therapist, colleague=world.outsider, until=until
         )
     with pytest.raises(ValidationError, match="own team"):
-        services.share_create(
+        patient_services.share_create(
             patient=world.patient_a, shared_by=world.therapist, colleague=world.manager, until=until
         )
     with pytest.raises(ValidationError, match="later date"):
-        services.share_create(
+        patient_services.share_create(
             patient=world.patient_a,
             shared_by=world.therapist,
             colleague=world.therapist2,
             until=timezone.localdate() - timedelta(days=1),
         )
     with pytest.raises(ValidationError, match="at most"):
-        services.share_create(
+        patient_services.share_create(
             patient=world.patient_a,
             shared_by=world.therapist,
             colleague=world.therapist2,
@@ -161,15 +161,17 @@ def test_only_the_treating_therapist_shares_and_only_within_the_team(world, enro
     assert not CareShare.objects.exists()
 
 
-def test_a_share_that_names_someone_outside_the_clinic_gives_nothing(world, enrollment):
+def test_a_share_that_names_someone_outside_the_clinic_gives_nothing(world, enrollment, rf):
     CareShare.objects.create(
         patient=world.patient_a,
         colleague=world.outsider,
         shared_by=world.therapist,
         until=timezone.localdate() + timedelta(days=3),
     )
+    request = rf.get("/")
+    request.user = world.outsider.user
     with pytest.raises(Exception) as refused:
-        patient_get_for_user(world.outsider.user, world.patient_a.pk)
+        patient_for_staff(request, world.patient_a.pk)
     assert refused.typename == "Http404"
 
 
@@ -181,3 +183,12 @@ def test_the_covering_colleague_cannot_pass_the_patient_on(world, enrollment, cl
         .status_code
         == 403
     )
+
+
+def test_the_refused_sharing_page_records_only_the_refusal(world, enrollment, client_for):
+    """The covering colleague may open the patient's other pages, but not the sharing page: the
+    trail must not say they were shown it."""
+    share(world)
+    client_for(world.therapist2.user).get(reverse("messaging:sharing", args=[world.patient_a.pk]))
+    events = AuditEvent.objects.filter(user=world.therapist2.user, object_type="care_share")
+    assert [(e.outcome, e.patient_id) for e in events] == [(AuditEvent.Outcome.DENIED, world.patient_a.pk)]

@@ -1,21 +1,25 @@
-from tests.matrix import Route, everyone, signed_in
+from tests.matrix import NONE, Route, everyone, signed_in
 from tests.patients import staff_helpers as sh
 
 ROUTES = [
-    Route("patients:home", signed_in(404, patient_a=200, patient_b=200)),
-    Route("patients:access_log", signed_in(404, patient_a=200, patient_b=200)),
+    Route("patients:home", signed_in(404, patient_a=200, patient_b=200), audit=NONE),
+    Route("patients:access_log", signed_in(404, patient_a=200, patient_b=200), audit=NONE),
     Route(
         "patients:staff_patient_list",
         signed_in(404, therapist=200, therapist2=200, outsider=200, manager=403, admin=403),
+        audit="search:patient_list",
     ),
     Route(
         "patients:staff_patient_invite",
         signed_in(404, therapist=200, therapist2=200, outsider=200, manager=403, admin=403),
+        audit=NONE,
     ),
     Route(
         "patients:staff_patient_detail",
         signed_in(404, therapist=200, therapist2=403, manager=403, admin=403),
         kwargs=lambda w: {"pk": w.patient_a.pk},
+        audit="view:patient",
+        refused="view:patient",
     ),
 ]
 
@@ -43,12 +47,13 @@ def _enrollment_kwargs(w, enrollment):
 
 
 ROUTES += [
-    Route("patients:public_program_list", everyone(200), setup=lambda w: sh.tiny()),
+    Route("patients:public_program_list", everyone(200), setup=lambda w: sh.tiny(), audit=NONE),
     Route(
         "patients:public_program",
         everyone(200),
         setup=lambda w: sh.tiny(),
         kwargs=lambda w, v: {"program_slug": "tiny-program"},
+        audit=NONE,
     ),
     Route(
         "patients:public_program",
@@ -58,19 +63,23 @@ ROUTES += [
         method="post",
         data=lambda w: {"name": ""},
         note="an incomplete request is shown again with its errors; nothing is stored",
+        audit=NONE,
     ),
     Route(
         "patients:public_intake_sent",
         everyone(200),
         setup=lambda w: sh.tiny(),
         kwargs=lambda w, v: {"program_slug": "tiny-program"},
+        audit=NONE,
     ),
-    Route("patients:staff_intake_request_list", THERAPIST_LIST),
+    Route("patients:staff_intake_request_list", THERAPIST_LIST, audit="search:intake_request_list"),
     Route(
         "patients:staff_intake_request_detail",
         CLINIC_THERAPISTS,
         setup=lambda w: sh.intake_request(w.clinic),
         kwargs=lambda w, r: {"pk": r.pk},
+        audit="view:intake_request",
+        refused="view:intake_request",
     ),
     Route(
         "patients:staff_intake_request_status",
@@ -79,6 +88,8 @@ ROUTES += [
         kwargs=lambda w, r: {"pk": r.pk},
         method="post",
         data=lambda w: {"status": "contacted"},
+        audit="change:intake_request",
+        refused="change:intake_request",
     ),
     Route(
         "patients:staff_intake_request_invite",
@@ -88,14 +99,18 @@ ROUTES += [
         method="post",
         data=lambda w: {"first_name": ""},
         note="an incomplete invitation is shown again with its errors",
+        audit="change:intake_request",
+        refused="change:intake_request",
     ),
-    Route("patients:staff_referral_list", THERAPIST_LIST),
+    Route("patients:staff_referral_list", THERAPIST_LIST, audit="search:referral_list"),
     Route(
         "patients:staff_referral_detail",
         CLINIC_THERAPISTS,
         setup=sh.referral,
         kwargs=lambda w, r: {"pk": r.pk},
         note="the referring and the receiving therapist",
+        audit="view:referral",
+        refused="view:referral",
     ),
     Route(
         "patients:staff_referral_detail",
@@ -105,15 +120,24 @@ ROUTES += [
         method="post",
         data=lambda w: {"decision": ""},
         note="only the receiving therapist answers; an incomplete answer is shown again",
+        audit="change:referral",
+        refused="change:referral",
     ),
     Route(
-        "patients:staff_referral_create", ONE_PATIENT, setup=lambda w: sh.tiny(), kwargs=lambda w, v: _a(w)
+        "patients:staff_referral_create",
+        ONE_PATIENT,
+        setup=lambda w: sh.tiny(),
+        kwargs=lambda w, v: _a(w),
+        audit="view:patient",
+        refused="view:patient",
     ),
     Route(
         "patients:staff_intake_create",
         ONE_PATIENT,
         setup=lambda w: sh.tiny(),
         kwargs=lambda w, v: {"pk": w.patient_a.pk, "program_slug": "tiny-program"},
+        audit="view:patient",
+        refused="view:patient",
     ),
     Route(
         "patients:staff_intake_create",
@@ -123,18 +147,36 @@ ROUTES += [
         method="post",
         data=lambda w: {"held_on": ""},
         note="an incomplete intake is shown again with everything typed",
+        audit="change:patient",
+        refused="change:patient",
     ),
     Route(
         "patients:staff_intake_detail",
         ONE_PATIENT,
         setup=sh.intake,
         kwargs=lambda w, i: {"pk": w.patient_a.pk, "intake_id": i.pk},
+        audit="view:intake",
+        refused="view:intake",
     ),
     Route(
-        "patients:staff_enrollment_create", ONE_PATIENT, setup=lambda w: sh.tiny(), kwargs=lambda w, v: _a(w)
+        "patients:staff_enrollment_create",
+        ONE_PATIENT,
+        setup=lambda w: sh.tiny(),
+        kwargs=lambda w, v: _a(w),
+        audit="view:patient",
+        refused="view:patient",
     ),
-    Route("patients:staff_session_create", ONE_PATIENT, kwargs=_a),
-    Route("patients:staff_enrollment_status", ONE_PATIENT, setup=_enrollment, kwargs=_enrollment_kwargs),
+    Route(
+        "patients:staff_session_create", ONE_PATIENT, kwargs=_a, audit="view:patient", refused="view:patient"
+    ),
+    Route(
+        "patients:staff_enrollment_status",
+        ONE_PATIENT,
+        setup=_enrollment,
+        kwargs=_enrollment_kwargs,
+        audit="view:enrollment",
+        refused="view:enrollment",
+    ),
     Route(
         "patients:staff_enrollment_status",
         ONE_PATIENT_CHANGED,
@@ -142,8 +184,17 @@ ROUTES += [
         kwargs=_enrollment_kwargs,
         method="post",
         data=lambda w: {"action": "pause"},
+        audit="change:enrollment",
+        refused="change:enrollment",
     ),
-    Route("patients:staff_enrollment_cadence", ONE_PATIENT, setup=_enrollment, kwargs=_enrollment_kwargs),
+    Route(
+        "patients:staff_enrollment_cadence",
+        ONE_PATIENT,
+        setup=_enrollment,
+        kwargs=_enrollment_kwargs,
+        audit="view:enrollment",
+        refused="view:enrollment",
+    ),
     Route(
         "patients:staff_early_warning_decide",
         ONE_PATIENT_CHANGED,
@@ -152,8 +203,17 @@ ROUTES += [
         method="post",
         data=lambda w: {"decision": "call"},
         note="without a warning the decision is refused with a message (happy path: test_measurement)",
+        audit="change:enrollment",
+        refused="change:enrollment",
     ),
-    Route("patients:staff_enrollment_tailor", ONE_PATIENT, setup=_enrollment, kwargs=_enrollment_kwargs),
+    Route(
+        "patients:staff_enrollment_tailor",
+        ONE_PATIENT,
+        setup=_enrollment,
+        kwargs=_enrollment_kwargs,
+        audit="view:enrollment",
+        refused="view:enrollment",
+    ),
     Route(
         "patients:staff_step_override",
         ONE_PATIENT_CHANGED,
@@ -161,6 +221,8 @@ ROUTES += [
         kwargs=_enrollment_kwargs,
         method="post",
         data=lambda w: {"step_key": "first/story", "included": "0"},
+        audit=("change:enrollment", "change:step_override"),
+        refused="change:enrollment",
     ),
     Route(
         "patients:staff_module_state",
@@ -169,8 +231,17 @@ ROUTES += [
         kwargs=_enrollment_kwargs,
         method="post",
         data=lambda w: {"module_number": "2", "state": "opened"},
+        audit=("change:enrollment", "change:module_state"),
+        refused="change:enrollment",
     ),
-    Route("patients:staff_enrollment_end", ONE_PATIENT, setup=_enrollment, kwargs=_enrollment_kwargs),
+    Route(
+        "patients:staff_enrollment_end",
+        ONE_PATIENT,
+        setup=_enrollment,
+        kwargs=_enrollment_kwargs,
+        audit="view:enrollment",
+        refused="view:enrollment",
+    ),
     Route(
         "patients:staff_questionnaire_enter",
         ONE_PATIENT,
@@ -179,6 +250,8 @@ ROUTES += [
         method="post",
         data=lambda w: {"code": "phq9", "moment": "end", "total": "99"},
         note="an out-of-range score is shown again with its error",
+        audit="change:enrollment",
+        refused="change:enrollment",
     ),
 ]
 
@@ -220,9 +293,11 @@ def _step(module, step):
 
 
 ROUTES += [
-    Route("patients:feedback", ONLY_A, setup=_enrolled_a),
-    Route("patients:module", ONLY_A, setup=_enrolled_a, kwargs=lambda w, e: {"module_slug": "first"}),
-    Route("patients:step", ONLY_A, setup=_enrolled_a, kwargs=_step("first", "intro")),
+    Route("patients:feedback", ONLY_A, setup=_enrolled_a, audit=NONE),
+    Route(
+        "patients:module", ONLY_A, setup=_enrolled_a, kwargs=lambda w, e: {"module_slug": "first"}, audit=NONE
+    ),
+    Route("patients:step", ONLY_A, setup=_enrolled_a, kwargs=_step("first", "intro"), audit=NONE),
     Route(
         "patients:step",
         signed_in(404, patient_a=302),
@@ -231,6 +306,7 @@ ROUTES += [
         kwargs=_step("first", "plan"),
         data=lambda w: {"word": "hello", "action": "draft"},
         note="an assignment saved as a draft without JavaScript",
+        audit=NONE,
     ),
     Route(
         "patients:step_done",
@@ -238,6 +314,7 @@ ROUTES += [
         method="post",
         setup=_enrolled_a,
         kwargs=_step("first", "intro"),
+        audit=NONE,
     ),
     Route(
         "patients:assignment_draft",
@@ -246,29 +323,45 @@ ROUTES += [
         setup=_enrolled_a,
         kwargs=_step("first", "plan"),
         data=lambda w: {"story": "typing"},
+        audit=NONE,
     ),
-    Route("patients:diary_list", ONLY_A, setup=_enrolled_a),
-    Route("patients:diary_detail", ONLY_A, setup=_enrolled_a, kwargs=lambda w, e: {"diary_slug": "mood"}),
-    Route("patients:diary_write", ONLY_A, setup=_enrolled_a, kwargs=lambda w, e: {"diary_slug": "mood"}),
+    Route("patients:diary_list", ONLY_A, setup=_enrolled_a, audit=NONE),
+    Route(
+        "patients:diary_detail",
+        ONLY_A,
+        setup=_enrolled_a,
+        kwargs=lambda w, e: {"diary_slug": "mood"},
+        audit=NONE,
+    ),
+    Route(
+        "patients:diary_write",
+        ONLY_A,
+        setup=_enrolled_a,
+        kwargs=lambda w, e: {"diary_slug": "mood"},
+        audit=NONE,
+    ),
     Route(
         "patients:diary_entry",
         ONLY_A,
         setup=_entry_of_a,
         kwargs=lambda w, entry: {"uid": entry.uid},
         note="B is enrolled too and still gets 404 on A's entry",
+        audit=NONE,
     ),
-    Route("patients:questionnaires", ONLY_A, setup=_enrolled_a),
+    Route("patients:questionnaires", ONLY_A, setup=_enrolled_a, audit=NONE),
     Route(
         "patients:check_in",
         ONLY_A,
         setup=lambda w: sh.enroll(w.patient_a, sh.measured_version()),
         note="a program without a weekly check-in gives 404 (tested in test_measurement)",
+        audit=NONE,
     ),
     Route(
         "patients:questionnaire_fill",
         ONLY_A,
         setup=_enrolled_a,
         kwargs=lambda w, e: {"moment": "start", "code": "pain_nrs"},
+        audit=NONE,
     ),
 ]
 
@@ -277,8 +370,14 @@ ROUTES += [
 # The treatment summary is an export of one patient's data: only their therapist. The patient's
 # own data: every patient their own (B gets B's, never A's: there is no id in the URL).
 ROUTES += [
-    Route("patients:staff_treatment_summary", ONE_PATIENT, kwargs=_a),
-    Route("patients:my_data", signed_in(404, patient_a=200, patient_b=200)),
-    Route("patients:my_data_json", signed_in(404, patient_a=200, patient_b=200)),
-    Route("patients:my_data_pdf", signed_in(404, patient_a=200, patient_b=200)),
+    Route(
+        "patients:staff_treatment_summary",
+        ONE_PATIENT,
+        kwargs=_a,
+        audit="export:treatment_summary",
+        refused="export:treatment_summary",
+    ),
+    Route("patients:my_data", signed_in(404, patient_a=200, patient_b=200), audit=NONE),
+    Route("patients:my_data_json", signed_in(404, patient_a=200, patient_b=200), audit="export:own_data"),
+    Route("patients:my_data_pdf", signed_in(404, patient_a=200, patient_b=200), audit="export:own_data"),
 ]

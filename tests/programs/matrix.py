@@ -1,4 +1,4 @@
-from tests.matrix import Route, signed_in
+from tests.matrix import NONE, Route, signed_in
 from tests.programs.helpers import add_recording, load_tiny, tiny_step
 
 
@@ -25,20 +25,22 @@ VIEWERS = signed_in(404, therapist=200, therapist2=200, admin=200, outsider=200,
 CLINIC_ADMIN = signed_in(404, therapist=403, therapist2=403, manager=403, admin=200, outsider=403)
 
 ROUTES = [
-    Route("programs:program_list", VIEWERS),
+    Route("programs:program_list", VIEWERS, audit=NONE),
     Route(
         "programs:program_detail",
         VIEWERS,
         setup=_tiny,
         kwargs=lambda w, v: {"program_slug": "tiny-program", "language": "en"},
+        audit=NONE,
     ),
     Route(
         "programs:preview_start",
         signed_in(404, therapist=302, therapist2=302, admin=302, outsider=302, manager=403),
         setup=_tiny,
         kwargs=lambda w, v: {"version_id": v.pk},
+        audit=NONE,
     ),
-    Route("programs:preview_step", VIEWERS, setup=_tiny, kwargs=_step_kwargs("plan")),
+    Route("programs:preview_step", VIEWERS, setup=_tiny, kwargs=_step_kwargs("plan"), audit=NONE),
     Route(
         "programs:preview_step",
         VIEWERS,
@@ -47,12 +49,14 @@ ROUTES = [
         method="post",
         data=lambda w: {"word": ""},
         note="an invalid answer is shown again with its errors; nothing is saved",
+        audit=NONE,
     ),
     Route(
         "programs:clinic_settings",
         CLINIC_ADMIN,
         setup=_tiny,
         kwargs=lambda w, v: {"program_slug": "tiny-program"},
+        audit=NONE,
     ),
     Route(
         "programs:clinic_settings",
@@ -61,20 +65,23 @@ ROUTES = [
         kwargs=lambda w, v: {"program_slug": "tiny-program"},
         method="post",
         data=lambda w: {"on": ["first/story"]},
+        audit=NONE,
     ),
-    Route("programs:media_list", CLINIC_ADMIN),
+    Route("programs:media_list", CLINIC_ADMIN, audit=NONE),
     Route(
         "programs:media_upload",
         CLINIC_ADMIN,
         setup=_tiny,
         kwargs=lambda w, v: {"step_id": tiny_step("breathing").pk},
+        audit=NONE,
     ),
-    Route("programs:licensed_list", CLINIC_ADMIN),
+    Route("programs:licensed_list", CLINIC_ADMIN, audit=NONE),
     Route(
         "programs:media_file",
         signed_in(200, outsider=404),
         setup=_recording,
         kwargs=lambda w, media: {"media_id": media.pk, "part": "file"},
         note="the clinic's own staff and patients may play its recordings; other clinics get 404",
+        audit=NONE,
     ),
 ]

@@ -1,21 +1,32 @@
-from tests.matrix import Route, signed_in
+from tests.matrix import NONE, Route, signed_in
 
 ROUTES = [
     Route(
         "therapists:staff_list",
         signed_in(404, therapist=403, therapist2=403, manager=200, admin=200, outsider=200),
+        audit=NONE,
     ),
     Route(
         "therapists:staff_invite",
         signed_in(404, therapist=403, therapist2=403, manager=403, admin=200, outsider=403),
+        audit=NONE,
     ),
     Route(
         "therapists:clinic_overview",
         signed_in(404, therapist=403, therapist2=403, manager=200, admin=403, outsider=200),
+        audit=NONE,
     ),
     Route(
         "therapists:audit_search",
         signed_in(404, therapist=403, therapist2=403, manager=403, admin=200, outsider=403),
+        audit=NONE,
+        note="the empty form searches nothing",
+    ),
+    Route(
+        "therapists:audit_search",
+        signed_in(404, therapist=403, therapist2=403, manager=403, admin=200, outsider=403),
+        data=lambda w: {"action": "view"},
+        audit="search:audit_log",
     ),
 ]
 
@@ -26,9 +37,14 @@ THERAPISTS_ONLY = signed_in(404, therapist=200, therapist2=200, outsider=200, ma
 MANAGERS_ONLY = signed_in(404, therapist=403, therapist2=403, manager=200, admin=403, outsider=200)
 
 ROUTES += [
-    Route("therapists:worklist", THERAPISTS_ONLY),
-    Route("therapists:caseload", THERAPISTS_ONLY),
-    Route("therapists:dashboard", MANAGERS_ONLY),
-    Route("therapists:dashboard_pdf", MANAGERS_ONLY),
-    Route("therapists:dashboard_csv", MANAGERS_ONLY, kwargs=lambda w: {"table": "therapists"}),
+    Route("therapists:worklist", THERAPISTS_ONLY, audit="search:worklist"),
+    Route("therapists:caseload", THERAPISTS_ONLY, audit="search:caseload"),
+    Route("therapists:dashboard", MANAGERS_ONLY, audit=NONE),
+    Route("therapists:dashboard_pdf", MANAGERS_ONLY, audit="export:clinic_report"),
+    Route(
+        "therapists:dashboard_csv",
+        MANAGERS_ONLY,
+        kwargs=lambda w: {"table": "therapists"},
+        audit="export:clinic_report",
+    ),
 ]
