@@ -43,6 +43,10 @@ ASSIGNMENT_FIELD_TYPES = (
 )
 DIARY_FIELD_TYPES = ("time", "number", "scale", "yes_no", "choice", "short_text", "long_text")
 THINK_FEEL_DO_COLUMNS = ("situation", "thought", "feeling", "behaviour", "helpful_thought")
+# Diary fields only: ``day: previous`` for a question about yesterday (the value counts on the day
+# before its entry), ``day_part`` for an amount in one part of the day (the activity-spread view).
+DIARY_FIELD_KEYS = {"day", "day_part"}
+DAY_PARTS = ("morning", "afternoon", "evening")
 
 
 # --- YAML with line numbers ----------------------------------------------------------------
@@ -476,7 +480,8 @@ class _LanguageReader:
             | ({"min", "max"} if ftype in ("scale", "number") else set())
             | ({"budget", "activities"} if ftype == "energy_points" else set())
         )
-        c.keys(node, {"name", "type", "label", "help", "required"} | specific, required, where)
+        diary_keys = DIARY_FIELD_KEYS if allowed_types is DIARY_FIELD_TYPES else set()
+        c.keys(node, {"name", "type", "label", "help", "required"} | specific | diary_keys, required, where)
         name = c.slug(node, "name", where, pattern=NAME_RE)
         result = {
             "name": name,
@@ -485,6 +490,7 @@ class _LanguageReader:
             "help": c.text(node, "help", where, required=False),
             "required": c.boolean(node, "required", where, True),
         }
+        result.update(self.diary_field_keys(node, ftype, where))
         if ftype in ("short_text", "long_text"):
             result["max_length"] = c.integer(
                 node, "max_length", where, default=200 if ftype == "short_text" else 5000, low=1, high=20000
@@ -527,6 +533,25 @@ class _LanguageReader:
         elif ftype == "think_feel_do":
             result["rows"] = c.integer(node, "rows", where, default=3, low=1, high=10)
             result["columns"] = list(THINK_FEEL_DO_COLUMNS)
+        return result
+
+    def diary_field_keys(self, node: LineDict, ftype: str, where: str) -> dict:
+        result = {}
+        if "day" in node:
+            if node.get("day") != "previous":
+                self.check.error(
+                    node.line_of("day"), f"{where}: 'day' can only be 'previous' (a question about yesterday)"
+                )
+            else:
+                result["day"] = "previous"
+        if "day_part" in node:
+            if ftype not in ("number", "scale") or node.get("day_part") not in DAY_PARTS:
+                self.check.error(
+                    node.line_of("day_part"),
+                    f"{where}: 'day_part' is one of {', '.join(DAY_PARTS)}, on a number or scale field",
+                )
+            else:
+                result["day_part"] = str(node.get("day_part"))
         return result
 
     def options(self, node: LineDict, where: str) -> list[dict]:
@@ -769,11 +794,14 @@ class _LanguageReader:
             if entries not in ("one_per_day", "per_moment"):
                 c.error(node.line_of("entries"), f"{where}: entries must be one_per_day or per_moment")
             fields = self.fields(node, where, DIARY_FIELD_TYPES)
-            numeric = {f["name"] for f in fields if f["type"] in ("scale", "number")}
+            drawable = {f["name"] for f in fields if f["type"] in ("scale", "number", "time")}
             chart = c.listing(node, "chart", where, required=False)
             for j, name in enumerate(chart):
-                if name not in numeric:
-                    c.error(chart.line_of(j), f"{where}: chart field {name!r} is not a scale or number field")
+                if name not in drawable:
+                    c.error(
+                        chart.line_of(j),
+                        f"{where}: chart field {name!r} is not a scale, number or time field",
+                    )
             self.parsed.diaries.append(
                 ParsedDiary(
                     slug=slug,
@@ -990,6 +1018,8 @@ def _field_shape(f: dict) -> tuple:
         f.get("min_items"),
         f.get("max_items"),
         f.get("not_before"),
+        f.get("day"),
+        f.get("day_part"),
     )
 
 
