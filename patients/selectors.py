@@ -526,8 +526,8 @@ def end_responses(*, enrollment: Enrollment) -> list[QuestionnaireResponse]:
 def tailoring_outline(*, enrollment: Enrollment) -> list[Module]:
     """The version's modules and every step, each step annotated with ``key``, ``shown`` (what
     the patient sees now), ``default_shown`` (without this patient's override) and ``override``
-    (True, False or None); each module with ``override_state`` (opened, held or None). Five
-    queries, whatever the size of the program."""
+    (True, False or None) and ``route`` (the activity pattern it is for, or ""); each module with
+    ``override_state`` (opened, held or None). Five queries, whatever the size of the program."""
     from patients.progress import step_is_shown
 
     modules = programs_selectors.version_outline(version=enrollment.version)
@@ -537,13 +537,20 @@ def tailoring_outline(*, enrollment: Enrollment) -> list[Module]:
         clinic_id=enrollment.clinic_id, program=enrollment.version.program
     )
     optional_off = set(setting.optional_steps_off) if setting else set()
+    route_labels = dict(Intake.ActivityPattern.choices)
     for module in modules:
         module.override_state = states.get(module.number)
         for step in module.steps.all():
             step.tailor_key = f"{module.slug}/{step.slug}"
             step.override = overrides.get(step.tailor_key)
+            step.route = programs_selectors.step_route(step)
+            step.route_label = route_labels.get(step.route, "")
             step.default_shown = step_is_shown(
-                module_slug=module.slug, step=step, overrides={}, optional_off=optional_off
+                module_slug=module.slug,
+                step=step,
+                overrides={},
+                optional_off=optional_off,
+                route=enrollment.activity_route,
             )
             step.shown = step.default_shown if step.override is None else step.override
     return modules

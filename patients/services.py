@@ -1309,6 +1309,40 @@ def enrollment_cadence_change(
 
 
 @transaction.atomic
+def enrollment_route_confirm(
+    *, enrollment: Enrollment, staff: StaffMember, route: str, request=None
+) -> Enrollment:
+    """The therapist confirms the patient's activity pattern (or takes it back with ``""``): the
+    steps for another pattern are hidden from then on. ``route`` must be a pattern some step of
+    the patient's version is written for."""
+    _require_open_for_staff(enrollment)
+    if route and not Step.objects.filter(version_id=enrollment.version_id, definition__route=route).exists():
+        raise ValidationError(_("This activity pattern is not part of the patient's program."))
+    locked = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    before = locked.activity_route
+    if before == route:
+        return enrollment
+    locked.activity_route = enrollment.activity_route = route
+    locked.save(update_fields=["activity_route"])
+    _timeline(
+        patient_id=enrollment.patient_id,
+        enrollment=enrollment,
+        kind=TimelineEvent.Kind.ROUTE,
+        actor_id=staff.user_id,
+        detail={"before": before, "after": route},
+    )
+    _audit(
+        staff=staff,
+        request=request,
+        action=Action.CHANGE,
+        object_type="enrollment",
+        object_id=enrollment.pk,
+        patient=enrollment.patient,
+    )
+    return enrollment
+
+
+@transaction.atomic
 def step_override_set(
     *, enrollment: Enrollment, staff: StaffMember, step_key: str, included: bool, request=None
 ) -> StepOverride:

@@ -47,6 +47,10 @@ THINK_FEEL_DO_COLUMNS = ("situation", "thought", "feeling", "behaviour", "helpfu
 # before its entry), ``day_part`` for an amount in one part of the day (the activity-spread view).
 DIARY_FIELD_KEYS = {"day", "day_part"}
 DAY_PARTS = ("morning", "afternoon", "evening")
+# A step for one activity pattern only (``route:``): shown to a patient once their therapist has
+# confirmed that pattern, and hidden when another one is confirmed. Pain: avoidance or persistence
+# (van Koulil); fatigue: relatively active or low active (Knoop and Bleijenberg).
+ROUTES = ("avoidance", "persistence", "relatively_active", "low_active")
 
 
 # --- YAML with line numbers ----------------------------------------------------------------
@@ -876,7 +880,7 @@ class _LanguageReader:
                 node.line_of("kind"), f"{where}: kind must be one of {', '.join(STEP_KINDS)} (got {kind!r})"
             )
             return None
-        common = {"kind", "slug", "title", "optional"}
+        common = {"kind", "slug", "title", "optional", "route"}
         allowed, required = {
             "page": ({"file"}, {"file"}),
             "assignment": ({"intro", "example", "fields", "file"}, {"intro", "example", "fields"}),
@@ -926,6 +930,11 @@ class _LanguageReader:
                     node.line_of("questionnaire"), f"{where}: unknown questionnaire {step.questionnaire!r}"
                 )
             step.definition = {"questionnaire": step.questionnaire}
+        if "route" in node:
+            if node.get("route") not in ROUTES:
+                c.error(node.line_of("route"), f"{where}: route must be one of {', '.join(ROUTES)}")
+            else:
+                step.definition = {**step.definition, "route": str(node.get("route"))}
         return step
 
     def unreferenced_files(self):
@@ -990,6 +999,7 @@ class _LanguageReader:
                         step.diary,
                         step.questionnaire,
                         tuple(f["name"] for f in step.definition.get("fields", [])),
+                        step.definition.get("route"),
                     ),
                     sline,
                 )

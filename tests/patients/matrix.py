@@ -170,6 +170,14 @@ ROUTES += [
         method="post",
         data=lambda w: {"module_number": "2", "state": "opened"},
     ),
+    Route(
+        "patients:staff_enrollment_route",
+        ONE_PATIENT_CHANGED,
+        setup=_enrollment,
+        kwargs=_enrollment_kwargs,
+        method="post",
+        data=lambda w: {"route": ""},
+    ),
     Route("patients:staff_enrollment_end", ONE_PATIENT, setup=_enrollment, kwargs=_enrollment_kwargs),
     Route(
         "patients:staff_questionnaire_enter",
