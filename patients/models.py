@@ -212,8 +212,8 @@ class Enrollment(models.Model):
     feedback_weekday = models.PositiveSmallIntegerField(_("feedback day"), default=0)  # Monday = 0
     start_date = models.DateField(_("start date"))
     unlock_mode = models.CharField(max_length=12, choices=Unlock.choices, default=Unlock.SEQUENTIAL)
-    # The activity pattern the therapist confirmed (from the intake and the first diary weeks):
-    # the program's steps for another pattern are hidden. Empty until confirmed: every step shows.
+    # The activity pattern (the intake's, until the therapist confirms one from the first diary
+    # weeks): the program's steps for another pattern are hidden. Empty: every step shows.
     activity_route = models.CharField(
         _("activity pattern"), max_length=20, choices=Intake.ActivityPattern.choices, blank=True, default=""
     )

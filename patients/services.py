@@ -1059,6 +1059,8 @@ def enrollment_create(
         therapist=therapist,
         team=team,
         intake=intake,
+        # The pattern the therapist recorded at the intake, until they confirm another one.
+        activity_route=intake.activity_pattern if intake and intake.program_id == version.program_id else "",
         status=Enrollment.Status.ACTIVE if active else Enrollment.Status.INVITED,
         feedback_cadence=feedback_cadence,
         feedback_weekday=feedback_weekday,
@@ -1105,6 +1107,7 @@ def enrollment_create(
             "unlock": unlock_mode,
             "start": start_date.isoformat(),
             "invited": invited,
+            "pattern": enrollment.activity_route,
         },
     )
     _audit(

@@ -67,6 +67,10 @@ def describe(
         }
         if d.get("invited"):
             text += ". " + _("Invitation sent.")
+        if d.get("pattern"):
+            text += ". " + _("Activity pattern from the intake: %(pattern)s") % {
+                "pattern": _label(Intake.ActivityPattern.choices, d["pattern"])
+            }
         return text
     if kind == Kind.STATUS:
         return _("Status changed from %(from)s to %(to)s") % {

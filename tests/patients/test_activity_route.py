@@ -120,3 +120,33 @@ def test_the_real_programs_have_a_step_per_pattern():
         assert pain["graded-activity-plan"] == "avoidance" and pain["energy-points"] == "persistence"
         fatigue = routes[("master-your-fatigue", language)]
         assert fatigue["evening-out"] == "relatively_active" and fatigue["starting-small"] == "low_active"
+
+
+def test_the_intakes_pattern_holds_until_the_therapist_confirms_another(world, enrollment, client_for):
+    from django.utils import timezone
+
+    from patients.models import Intake
+
+    Enrollment.objects.filter(pk=enrollment.pk).update(status=Enrollment.Status.STOPPED)
+    intake = Intake.objects.create(
+        patient=world.patient_a,
+        program=enrollment.version.program,
+        therapist=world.therapist,
+        held_on=timezone.localdate(),
+        activity_pattern=Intake.ActivityPattern.PERSISTENCE,
+        decision=Intake.Decision.INDICATED,
+    )
+    again = services.enrollment_create(
+        patient=world.patient_a,
+        version=enrollment.version,
+        therapist=world.therapist,
+        enrolled_by=world.therapist,
+        start_date=timezone.localdate(),
+        intake=intake,
+    )
+    assert again.activity_route == "persistence"
+    assert "plan" not in _shown(again) and "story" in _shown(again)
+    timeline = client_for(world.therapist.user).get(
+        reverse("patients:staff_patient_detail", args=[world.patient_a.pk])
+    )
+    assert "Activity pattern from the intake: pain persistence" in timeline.content.decode()
