@@ -152,6 +152,18 @@ def _marker(shape: str, x: float, y: float, colour: str) -> str:
     return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>'
 
 
+def _svg_start(chart: Chart, height: float) -> list[str]:
+    """The opening of a chart's SVG: labelled by its title and description, on white."""
+    cid = escape(chart.chart_id)
+    return [
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'aria-labelledby="{cid}-title {cid}-desc" font-family="system-ui, sans-serif" font-size="12">',
+        f'<title id="{cid}-title">{escape(chart.title)}</title>',
+        f'<desc id="{cid}-desc">{escape(chart.description)}</desc>',
+        f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>',
+    ]
+
+
 def render_svg(chart: Chart, *, label_every: int = 1) -> SafeString:
     """The SVG of ``chart``: a line per series, gaps where a day has no value."""
     top = 14 + LEGEND_ROW * len(chart.series)
@@ -168,14 +180,7 @@ def render_svg(chart: Chart, *, label_every: int = 1) -> SafeString:
         v = min(max(float(v), chart.y_min), chart.y_max)
         return top + plot_h - (v - chart.y_min) / span * plot_h
 
-    cid = escape(chart.chart_id)
-    parts = [
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" '
-        f'aria-labelledby="{cid}-title {cid}-desc" font-family="system-ui, sans-serif" font-size="12">',
-        f'<title id="{cid}-title">{escape(chart.title)}</title>',
-        f'<desc id="{cid}-desc">{escape(chart.description)}</desc>',
-        f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>',
-    ]
+    parts = _svg_start(chart, height)
     for tick in chart.ticks or _ticks(chart.y_min, chart.y_max):
         y = y_at(tick)
         parts.append(
@@ -405,14 +410,7 @@ def render_spread_svg(chart: Chart, *, label_every: int = 1) -> SafeString:
     count = max(len(chart.x_labels), 1)
     cell_w = (WIDTH - SPREAD_LEFT - RIGHT) / count
     height = 8 + SPREAD_ROW * len(chart.series) + BOTTOM
-    cid = escape(chart.chart_id)
-    parts = [
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" '
-        f'aria-labelledby="{cid}-title {cid}-desc" font-family="system-ui, sans-serif" font-size="12">',
-        f'<title id="{cid}-title">{escape(chart.title)}</title>',
-        f'<desc id="{cid}-desc">{escape(chart.description)}</desc>',
-        f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>',
-    ]
+    parts = _svg_start(chart, height)
     for row, series in enumerate(chart.series):
         y = 8 + SPREAD_ROW * row
         parts.append(

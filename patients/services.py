@@ -1293,20 +1293,8 @@ def enrollment_cadence_change(
     locked.save(update_fields=["feedback_cadence", "feedback_weekday", "inactivity_days"])
     for name in ("feedback_cadence", "feedback_weekday", "inactivity_days"):
         setattr(enrollment, name, getattr(locked, name))
-    _timeline(
-        patient_id=enrollment.patient_id,
-        enrollment=enrollment,
-        kind=TimelineEvent.Kind.CADENCE,
-        actor_id=staff.user_id,
-        detail={"before": before, "after": after},
-    )
-    _audit(
-        staff=staff,
-        request=request,
-        action=Action.CHANGE,
-        object_type="enrollment",
-        object_id=enrollment.pk,
-        patient=enrollment.patient,
+    _enrollment_change_recorded(
+        enrollment, staff=staff, request=request, kind=TimelineEvent.Kind.CADENCE, before=before, after=after
     )
     return enrollment
 
@@ -1327,12 +1315,21 @@ def enrollment_route_confirm(
         return enrollment
     locked.activity_route = enrollment.activity_route = route
     locked.save(update_fields=["activity_route"])
+    _enrollment_change_recorded(
+        enrollment, staff=staff, request=request, kind=TimelineEvent.Kind.ROUTE, before=before, after=route
+    )
+    return enrollment
+
+
+def _enrollment_change_recorded(enrollment: Enrollment, *, staff: StaffMember, request, kind, before, after):
+    """A therapist's change of an enrollment setting: on the timeline (before and after) and in
+    the audit log."""
     _timeline(
         patient_id=enrollment.patient_id,
         enrollment=enrollment,
-        kind=TimelineEvent.Kind.ROUTE,
+        kind=kind,
         actor_id=staff.user_id,
-        detail={"before": before, "after": route},
+        detail={"before": before, "after": after},
     )
     _audit(
         staff=staff,
@@ -1342,7 +1339,6 @@ def enrollment_route_confirm(
         object_id=enrollment.pk,
         patient=enrollment.patient,
     )
-    return enrollment
 
 
 @transaction.atomic
