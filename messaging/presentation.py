@@ -14,6 +14,8 @@ from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from programs.forms import moment_label, think_feel_do_moments
+
 # Diary fields written into the encrypted ``text`` JSON rather than plain ``values``.
 TEXT_FIELD_TYPES = {"long_text", "short_text", "text"}
 
@@ -81,12 +83,22 @@ def answer_lines(answer) -> list[Line]:
     for definition in answer.step.fields:
         name = definition.get("name")
         if name in content:
-            lines.append(Line(definition.get("label", name), plain(content[name], definition)))
+            lines += _answer_field_lines(definition, content[name])
             seen.add(name)
     for name, value in content.items():
         if name not in seen:
             lines.append(Line(name, plain(value)))
     return lines
+
+
+def _answer_field_lines(definition: dict, value) -> list[Line]:
+    label = definition.get("label", definition.get("name"))
+    if definition.get("type") != "think_feel_do":
+        return [Line(label, plain(value, definition))]
+    return [
+        Line(f"{label} · {moment_label(number)}", "\n".join(f"{part} {text}" for part, text in moment))
+        for number, moment in enumerate(think_feel_do_moments(value), start=1)
+    ] or [Line(label, plain(value, definition))]
 
 
 def diary_tables(entries) -> list[DiaryTable]:

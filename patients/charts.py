@@ -16,6 +16,7 @@ database.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -67,6 +68,13 @@ class Chart:
     # The table under the chart when it should show other numbers than those plotted (raw
     # scores beside a chart drawn in percent of each scale).
     table: list[tuple[str, list[str]]] | None = None
+    # Grid lines where the default steps would not read well (clock times every three hours), and
+    # how a value is written (a clock time rather than a number).
+    ticks: list[float] | None = None
+    formatter: Callable[[float], str] | None = None
+
+    def fmt(self, value) -> str:
+        return self.formatter(value) if self.formatter is not None and value is not None else _fmt(value)
 
     @property
     def columns(self) -> list[str]:
@@ -76,7 +84,9 @@ class Chart:
     def rows(self) -> list[tuple[str, list[str]]]:
         if self.table is not None:
             return self.table
-        return [(label, [_fmt(s.values[i]) for s in self.series]) for i, label in enumerate(self.x_labels)]
+        return [
+            (label, [self.fmt(s.values[i]) for s in self.series]) for i, label in enumerate(self.x_labels)
+        ]
 
     @property
     def has_data(self) -> bool:
@@ -142,6 +152,18 @@ def _marker(shape: str, x: float, y: float, colour: str) -> str:
     return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>'
 
 
+def _svg_start(chart: Chart, height: float) -> list[str]:
+    """The opening of a chart's SVG: labelled by its title and description, on white."""
+    cid = escape(chart.chart_id)
+    return [
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'aria-labelledby="{cid}-title {cid}-desc" font-family="system-ui, sans-serif" font-size="12">',
+        f'<title id="{cid}-title">{escape(chart.title)}</title>',
+        f'<desc id="{cid}-desc">{escape(chart.description)}</desc>',
+        f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>',
+    ]
+
+
 def render_svg(chart: Chart, *, label_every: int = 1) -> SafeString:
     """The SVG of ``chart``: a line per series, gaps where a day has no value."""
     top = 14 + LEGEND_ROW * len(chart.series)
@@ -158,22 +180,15 @@ def render_svg(chart: Chart, *, label_every: int = 1) -> SafeString:
         v = min(max(float(v), chart.y_min), chart.y_max)
         return top + plot_h - (v - chart.y_min) / span * plot_h
 
-    cid = escape(chart.chart_id)
-    parts = [
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" '
-        f'aria-labelledby="{cid}-title {cid}-desc" font-family="system-ui, sans-serif" font-size="12">',
-        f'<title id="{cid}-title">{escape(chart.title)}</title>',
-        f'<desc id="{cid}-desc">{escape(chart.description)}</desc>',
-        f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>',
-    ]
-    for tick in _ticks(chart.y_min, chart.y_max):
+    parts = _svg_start(chart, height)
+    for tick in chart.ticks or _ticks(chart.y_min, chart.y_max):
         y = y_at(tick)
         parts.append(
             f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#c9d2da" '
             f'stroke-width="1"/>'
         )
         parts.append(
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#4a5560">{_fmt(tick)}</text>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#4a5560">{chart.fmt(tick)}</text>'
         )
     for i, label in enumerate(chart.x_labels):
         if i % label_every == 0 or i == count - 1:
@@ -228,7 +243,7 @@ def render_svg(chart: Chart, *, label_every: int = 1) -> SafeString:
                 continue
             parts.append(
                 f"<g>{_marker(shape, x_at(i), y_at(value), colour)}"
-                f"<title>{escape(chart.x_labels[i])}: {escape(series.label)} {_fmt(value)}</title></g>"
+                f"<title>{escape(chart.x_labels[i])}: {escape(series.label)} {chart.fmt(value)}</title></g>"
             )
     parts.append(
         f'<line x1="{LEFT}" y1="{top + plot_h}" x2="{WIDTH - RIGHT}" y2="{top + plot_h}" '
@@ -251,17 +266,64 @@ def period_bounds(period: str, anchor: date) -> tuple[date, date]:
     return start, start + timedelta(days=6)
 
 
-def _field_groups(diary_type) -> list[tuple[tuple[float, float], list[dict]]]:
-    """Chart fields grouped by their range, so each chart has one scale (pain 0-10 on one,
-    minutes on another)."""
+# Times are drawn as hours after noon (patients.selectors.clock_number): 18:00 to 12:00 the next
+# day, a grid line every three hours.
+CLOCK_LOW, CLOCK_HIGH = 6.0, 24.0
+CLOCK_TICKS = [6.0, 9.0, 12.0, 15.0, 18.0, 21.0, 24.0]
+DAY_PART_LABELS = {
+    "morning": gettext_lazy("Morning"),
+    "afternoon": gettext_lazy("Afternoon"),
+    "evening": gettext_lazy("Evening"),
+}
+
+
+def clock_text(value: float) -> str:
+    """Hours after noon as a clock time: 11.5 is "23:30", 19 is "07:00"."""
+    minutes = round(((value + 12) % 24) * 60) % (24 * 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _field_groups(diary_type) -> list[tuple[tuple, list[dict]]]:
+    """Chart fields grouped into charts: the times on one clock chart (bed, asleep, up per night),
+    the amounts per part of the day on one spread grid, and the other numbers one chart per range
+    (pain 0-10 on one, minutes on another)."""
     definitions = {d["name"]: d for d in diary_type.fields}
     groups: dict[tuple, list[dict]] = {}
     for name in diary_type.chart_fields:
         d = definitions.get(name)
-        if d is None or d["type"] not in ("scale", "number"):
+        if d is None or d["type"] not in ("scale", "number", "time"):
             continue
-        groups.setdefault((d.get("min", 0), d.get("max", 10)), []).append(d)
+        if d["type"] == "time":
+            key = ("clock", CLOCK_LOW, CLOCK_HIGH)
+        elif d.get("day_part"):
+            key = ("spread", 0, d.get("max", 10))
+        else:
+            key = ("line", d.get("min", 0), d.get("max", 10))
+        groups.setdefault(key, []).append(d)
     return list(groups.items())
+
+
+def _sentence(kind: str, label: str, stats: dict, fmt) -> str:
+    values = {"label": label, "avg": fmt(stats["avg"]), "min": fmt(stats["min"]), "max": fmt(stats["max"])}
+    if kind == "clock":
+        return _("%(label)s: on average %(avg)s, earliest %(min)s, latest %(max)s.") % values
+    return _("%(label)s: on average %(avg)s, lowest %(min)s, highest %(max)s.") % values
+
+
+def _chart_title(kind: str, diary_title: str, when: str) -> str:
+    if kind == "clock":
+        return _("%(diary)s: times per night – %(when)s") % {"diary": diary_title, "when": when}
+    if kind == "spread":
+        return _("%(diary)s: activity over the day – %(when)s") % {"diary": diary_title, "when": when}
+    return f"{diary_title} – {when}"
+
+
+def _kind_note(kind: str) -> list[str]:
+    if kind == "clock":
+        return [_("Each day shows the night before that morning.")]
+    if kind == "spread":
+        return [_("Darker cells mean more activity in that part of the day.")]
+    return []
 
 
 def diary_charts(
@@ -274,8 +336,9 @@ def diary_charts(
     summary: dict,
     chart_id: str = "diary",
 ) -> list[Chart]:
-    """Charts of one diary over ``start``..``end``, one per range of values. ``rows`` and
-    ``summary`` come from ``selectors.diary_chart_rows`` / ``diary_chart_summary`` called with
+    """Charts of one diary over ``start``..``end``: a line chart per range of values, a clock chart
+    of its times and a spread grid of its amounts per part of the day. ``rows`` and ``summary``
+    come from ``selectors.diary_chart_rows`` / ``diary_chart_summary`` called with
     ``diary_type.chart_fields``."""
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     index = {row[0]: row[1:] for row in rows}
@@ -287,27 +350,21 @@ def diary_charts(
         x_labels = [date_format(d, "D j") for d in days]
         when = _("the week of %(date)s") % {"date": date_format(start)}
     charts = []
-    for number, ((low, high), definitions) in enumerate(_field_groups(diary_type), start=1):
-        series = []
-        sentences = []
-        observed = []
+    for number, ((kind, low, high), definitions) in enumerate(_field_groups(diary_type), start=1):
+        fmt = clock_text if kind == "clock" else _fmt
+        series, sentences, observed = [], [], []
         for d in definitions:
             position = fields.index(d["name"])
             values = [index[day][position] if day in index else None for day in days]
             observed += [v for v in values if v is not None]
-            series.append(Series(d["label"], values))
+            label = DAY_PART_LABELS[d["day_part"]] if kind == "spread" else d["label"]
+            series.append(Series(str(label), values))
             stats = summary.get(d["name"]) or {}
             if stats.get("avg") is not None:
-                sentences.append(
-                    _("%(label)s: on average %(avg)s, lowest %(min)s, highest %(max)s.")
-                    % {
-                        "label": d["label"],
-                        "avg": _fmt(stats["avg"]),
-                        "min": _fmt(stats["min"]),
-                        "max": _fmt(stats["max"]),
-                    }
-                )
-        y_max = float(high) if high <= 100 else _nice_max(max(observed, default=10))
+                sentences.append(_sentence(kind, str(label), stats, fmt))
+        y_max = float(high) if high <= 100 or kind == "clock" else _nice_max(max(observed, default=10))
+        if kind == "spread":
+            y_max = max([*observed, 1.0])
         if not sentences:
             sentences.append(_("There are no entries in this period yet."))
         description = " ".join(
@@ -318,22 +375,67 @@ def diary_charts(
                     summary.get("count", 0),
                 )
                 % {"diary": diary_type.title, "when": when, "count": summary.get("count", 0)},
+                *_kind_note(kind),
                 *sentences,
                 _("The numbers per day are in the table below the graph."),
             ]
         )
         chart = Chart(
             f"{chart_id}-{number}",
-            f"{diary_type.title} – {when}",
+            _chart_title(kind, diary_type.title, when),
             description,
             x_labels,
             series,
             float(low),
             y_max,
+            ticks=CLOCK_TICKS if kind == "clock" else None,
+            formatter=clock_text if kind == "clock" else None,
         )
-        chart.svg = render_svg(chart, label_every=1 if period == "week" else 5)
+        label_every = 1 if period == "week" else 5
+        chart.svg = (
+            render_spread_svg(chart, label_every=label_every)
+            if kind == "spread"
+            else render_svg(chart, label_every=label_every)
+        )
         charts.append(chart)
     return charts
+
+
+SPREAD_LEFT, SPREAD_ROW = 96, 34
+
+
+def render_spread_svg(chart: Chart, *, label_every: int = 1) -> SafeString:
+    """The activity-spread view: a row per part of the day, a column per day, each cell darker
+    the more activity it holds, with its number written in it (so shade is never the only cue)."""
+    count = max(len(chart.x_labels), 1)
+    cell_w = (WIDTH - SPREAD_LEFT - RIGHT) / count
+    height = 8 + SPREAD_ROW * len(chart.series) + BOTTOM
+    parts = _svg_start(chart, height)
+    for row, series in enumerate(chart.series):
+        y = 8 + SPREAD_ROW * row
+        parts.append(
+            f'<text x="{SPREAD_LEFT - 8}" y="{y + SPREAD_ROW / 2 + 4:.1f}" text-anchor="end" '
+            f'fill="#1b1f24">{escape(series.label)}</text>'
+        )
+        for i, value in enumerate(series.values):
+            x = SPREAD_LEFT + cell_w * i
+            share = 0.0 if value is None else min(max(float(value) / chart.y_max, 0.0), 1.0)
+            text_colour = "#ffffff" if share > 0.55 else "#1b1f24"
+            parts.append(
+                f'<g><rect x="{x + 1:.1f}" y="{y + 1}" width="{cell_w - 2:.1f}" height="{SPREAD_ROW - 2}" '
+                f'fill="#0b5c8c" fill-opacity="{0.06 + 0.9 * share:.2f}" stroke="#c9d2da"/>'
+                f'<text x="{x + cell_w / 2:.1f}" y="{y + SPREAD_ROW / 2 + 4:.1f}" text-anchor="middle" '
+                f'fill="{text_colour}">{escape(chart.fmt(value))}</text>'
+                f"<title>{escape(chart.x_labels[i])}: {escape(series.label)} {chart.fmt(value)}</title></g>"
+            )
+    for i, label in enumerate(chart.x_labels):
+        if i % label_every == 0 or i == count - 1:
+            parts.append(
+                f'<text x="{SPREAD_LEFT + cell_w * (i + 0.5):.1f}" y="{height - BOTTOM + 18}" '
+                f'text-anchor="middle" fill="#4a5560">{escape(label)}</text>'
+            )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
 
 
 # --- Questionnaires --------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from icbt.forms import PlainMessagesMixin
 from patients.models import (
     EarlyWarningDecision,
     Enrollment,
+    Intake,
     ModuleState,
     QuestionnaireResponse,
     SteppedCareDecision,
@@ -236,6 +237,18 @@ class StepOverrideForm(forms.Form):
     included = forms.TypedChoiceField(
         choices=[("1", "1"), ("0", "0")], coerce=lambda v: v == "1", widget=forms.HiddenInput
     )
+
+
+class ActivityRouteForm(forms.Form):
+    """The activity pattern the therapist confirms, among those the patient's program has steps
+    for (``routes``); empty takes a confirmation back."""
+
+    route = forms.ChoiceField(label=_("Activity pattern"), widget=forms.RadioSelect, required=False)
+
+    def __init__(self, *args, routes: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        labels = dict(Intake.ActivityPattern.choices)
+        self.fields["route"].choices = [(r, labels[r]) for r in routes] + [("", _("not confirmed yet"))]
 
 
 class ModuleStateForm(forms.Form):

@@ -212,6 +212,11 @@ class Enrollment(models.Model):
     feedback_weekday = models.PositiveSmallIntegerField(_("feedback day"), default=0)  # Monday = 0
     start_date = models.DateField(_("start date"))
     unlock_mode = models.CharField(max_length=12, choices=Unlock.choices, default=Unlock.SEQUENTIAL)
+    # The activity pattern (the intake's, until the therapist confirms one from the first diary
+    # weeks): the program's steps for another pattern are hidden. Empty: every step shows.
+    activity_route = models.CharField(
+        _("activity pattern"), max_length=20, choices=Intake.ActivityPattern.choices, blank=True, default=""
+    )
     module_interval_days = models.PositiveSmallIntegerField(default=7)
     inactivity_days = models.PositiveSmallIntegerField(default=7)
     reminders_in_a_row = models.PositiveSmallIntegerField(default=0)
@@ -594,6 +599,7 @@ class TimelineEvent(models.Model):
         REFERRAL = "referral", _("referral")
         THERAPIST = "therapist", _("therapist changed")
         MODULE_DEFAULT = "module_default", _("module back on its normal schedule")
+        ROUTE = "route", _("activity pattern confirmed")
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="timeline")

@@ -62,7 +62,7 @@ from patients.models import (
 )
 from programs import questionnaires
 from programs.models import ClinicProgramSetting, DiaryType, LicensedInstrument, Module, Step
-from programs.selectors import STEP_LIST_FIELDS
+from programs.selectors import STEP_LIST_FIELDS, STEP_ROUTE, step_route
 
 OPEN = "open"
 LOCKED = "locked"
@@ -319,11 +319,17 @@ def questionnaire_moment(progress: Progress, step: Step) -> str:
 
 
 def step_is_shown(
-    *, module_slug: str, step: Step, overrides: dict[str, bool], optional_off: set[str]
+    *, module_slug: str, step: Step, overrides: dict[str, bool], optional_off: set[str], route: str = ""
 ) -> bool:
+    """Whether the patient sees ``step``: the therapist's override for this patient first, then
+    the confirmed activity pattern (a step for another pattern is hidden), then the clinic's
+    switched-off optional steps."""
     key = f"{module_slug}/{step.slug}"
     if key in overrides:
         return overrides[key]
+    written_for = step_route(step)
+    if route and written_for and written_for != route:
+        return False
     if step.optional:
         return key not in optional_off
     return True
@@ -366,6 +372,7 @@ def version_modules(version) -> list[Module]:
         Step.objects.filter(version=version)
         .select_related("module")
         .only(*STEP_FIELDS, *MODULE_FIELDS, "module__summary")
+        .annotate(route=STEP_ROUTE)
         .order_by("module__number", "position")
     )
     modules: dict[int, Module] = {}
@@ -448,7 +455,11 @@ def progress_for(enrollment: Enrollment, *, today: date | None = None, with_diar
             step.version = version
             step.module = module
             if step_is_shown(
-                module_slug=module.slug, step=step, overrides=overrides, optional_off=optional_off
+                module_slug=module.slug,
+                step=step,
+                overrides=overrides,
+                optional_off=optional_off,
+                route=enrollment.activity_route,
             ):
                 shown.append(StepState(step, module, seen=step.pk in seen, done=step.pk in done))
         base_open, opens_on = module_base_open(

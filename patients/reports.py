@@ -56,6 +56,7 @@ from patients.models import (
 )
 from patients.progress import progress_for
 from programs import questionnaires
+from programs.forms import is_think_feel_do, moment_label, think_feel_do_moments
 
 FORMAT = "icbt-own-data/1"
 
@@ -391,6 +392,12 @@ def lines(value, prefix: str = "", labels: dict | None = None) -> list[tuple[str
                 result.append((label, "" if item is None else str(item)))
         return result
     if isinstance(value, list):
+        if is_think_feel_do(value):
+            return [
+                (f"{prefix}{moment_label(number)} · {label}", text)
+                for number, moment in enumerate(think_feel_do_moments(value), start=1)
+                for label, text in moment
+            ]
         if all(not isinstance(v, dict | list) for v in value):
             return [(prefix.rstrip(" ·") or "–", ", ".join(str(v) for v in value))]
         result = []

@@ -1,7 +1,7 @@
 """Reads of patient data that cross a permission line. Each takes the viewer."""
 
 import math
-from datetime import date
+from datetime import date, timedelta
 
 from django.db.models import Min, QuerySet
 from django.http import Http404
@@ -129,16 +129,48 @@ def _chart_number(value) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _chart_entry_rows(*, enrollment: Enrollment, diary_type, fields: list[str], since, until) -> list[tuple]:
-    """``(entry_date, number of each field...)`` per entry, in date order. The values are
-    encrypted, so they are decrypted here rather than read by the database. One query."""
-    entries = DiaryEntry.objects.filter(
-        enrollment=enrollment, diary_type=diary_type, entry_date__gte=since, entry_date__lte=until
-    ).order_by("entry_date", "pk")
-    return [
-        (entry.entry_date, *(_chart_number((entry.values or {}).get(name)) for name in fields))
-        for entry in entries
+def clock_number(value) -> float | None:
+    """A diary time ("23:30") as hours after noon (11.5), so a night reads as one rising line:
+    going to bed at 23:00 (11) comes before falling asleep at 00:30 (12.5) and getting up at 07:00
+    (19). None when it is not a time."""
+    if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
+        return None
+    try:
+        hours, minutes = int(value[:2]), int(value[3:])
+    except ValueError:
+        return None
+    if not (0 <= hours < 24 and 0 <= minutes < 60):
+        return None
+    return (hours - 12) % 24 + minutes / 60
+
+
+def _chart_values(*, enrollment: Enrollment, diary_type, fields: list[str], since, until) -> tuple[int, list]:
+    """The number of entries written for the days ``since``..``until`` and every chartable value
+    as ``(day, index of the field, number)``. A field asked about yesterday (``day: previous``)
+    counts on the day before its entry, so the next morning's entry is read too; a time counts as
+    hours after noon. The values are encrypted, so they are decrypted here rather than read by the
+    database. One query."""
+    definitions = {d.get("name"): d for d in diary_type.fields if isinstance(d, dict)}
+    shifts = [1 if definitions.get(name, {}).get("day") == "previous" else 0 for name in fields]
+    readers = [
+        clock_number if definitions.get(name, {}).get("type") == "time" else _chart_number for name in fields
     ]
+    entries = DiaryEntry.objects.filter(
+        enrollment=enrollment,
+        diary_type=diary_type,
+        entry_date__gte=since,
+        entry_date__lte=until + timedelta(days=max(shifts, default=0)),
+    ).order_by("entry_date", "pk")
+    count, values = 0, []
+    for entry in entries:
+        count += entry.entry_date <= until
+        stored = entry.values or {}
+        for index, name in enumerate(fields):
+            day = entry.entry_date - timedelta(days=shifts[index])
+            number = readers[index](stored.get(name))
+            if number is not None and since <= day <= until:
+                values.append((day, index, number))
+    return count, values
 
 
 def _average(numbers: list[float]) -> float | None:
@@ -146,29 +178,27 @@ def _average(numbers: list[float]) -> float | None:
 
 
 def diary_chart_rows(*, enrollment: Enrollment, diary_type, fields: list[str], since, until) -> list[tuple]:
-    """``(entry_date, value of each field...)`` per day between ``since`` and ``until`` (a missing
-    or non-numeric value is None; a day of a per-moment diary shows the average of its entries).
-    One query; one row per day."""
+    """``(day, value of each field...)`` per day between ``since`` and ``until`` that has a value
+    (a missing value is None; a day of a per-moment diary shows the average of its entries; a
+    field about yesterday shows on yesterday). One query; one row per day, in date order."""
     days: dict = {}
-    for entry_date, *numbers in _chart_entry_rows(
+    _count, values = _chart_values(
         enrollment=enrollment, diary_type=diary_type, fields=fields, since=since, until=until
-    ):
-        day = days.setdefault(entry_date, [[] for _ in fields])
-        for column, number in zip(day, numbers, strict=True):
-            if number is not None:
-                column.append(number)
-    return [(entry_date, *(_average(column) for column in columns)) for entry_date, columns in days.items()]
+    )
+    for day, index, number in values:
+        days.setdefault(day, [[] for _ in fields])[index].append(number)
+    return [(day, *(_average(column) for column in days[day])) for day in sorted(days)]
 
 
 def diary_chart_summary(*, enrollment: Enrollment, diary_type, fields: list[str], since, until) -> dict:
-    """Average, lowest and highest of each field over the period's entries, and the number of
-    entries, in one query: ``{"count": n, field: {"avg", "min", "max"}}`` (None without numbers)."""
-    rows = _chart_entry_rows(
+    """Average, lowest and highest of each field over the period, and the number of entries, in
+    one query: ``{"count": n, field: {"avg", "min", "max"}}`` (None without numbers)."""
+    count, values = _chart_values(
         enrollment=enrollment, diary_type=diary_type, fields=fields, since=since, until=until
     )
-    result = {"count": len(rows)}
-    for i, name in enumerate(fields, start=1):
-        numbers = [row[i] for row in rows if row[i] is not None]
+    result = {"count": count}
+    for i, name in enumerate(fields):
+        numbers = [number for _day, index, number in values if index == i]
         result[name] = {
             "avg": _average(numbers),
             "min": min(numbers) if numbers else None,
@@ -496,8 +526,8 @@ def end_responses(*, enrollment: Enrollment) -> list[QuestionnaireResponse]:
 def tailoring_outline(*, enrollment: Enrollment) -> list[Module]:
     """The version's modules and every step, each step annotated with ``key``, ``shown`` (what
     the patient sees now), ``default_shown`` (without this patient's override) and ``override``
-    (True, False or None); each module with ``override_state`` (opened, held or None). Five
-    queries, whatever the size of the program."""
+    (True, False or None) and ``route`` (the activity pattern it is for, or ""); each module with
+    ``override_state`` (opened, held or None). Five queries, whatever the size of the program."""
     from patients.progress import step_is_shown
 
     modules = programs_selectors.version_outline(version=enrollment.version)
@@ -507,13 +537,20 @@ def tailoring_outline(*, enrollment: Enrollment) -> list[Module]:
         clinic_id=enrollment.clinic_id, program=enrollment.version.program
     )
     optional_off = set(setting.optional_steps_off) if setting else set()
+    route_labels = dict(Intake.ActivityPattern.choices)
     for module in modules:
         module.override_state = states.get(module.number)
         for step in module.steps.all():
             step.tailor_key = f"{module.slug}/{step.slug}"
             step.override = overrides.get(step.tailor_key)
+            step.route = programs_selectors.step_route(step)
+            step.route_label = route_labels.get(step.route, "")
             step.default_shown = step_is_shown(
-                module_slug=module.slug, step=step, overrides={}, optional_off=optional_off
+                module_slug=module.slug,
+                step=step,
+                overrides={},
+                optional_off=optional_off,
+                route=enrollment.activity_route,
             )
             step.shown = step.default_shown if step.override is None else step.override
     return modules

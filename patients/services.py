@@ -1053,6 +1053,8 @@ def enrollment_create(
         therapist=therapist,
         team=team,
         intake=intake,
+        # The pattern the therapist recorded at the intake, until they confirm another one.
+        activity_route=intake.activity_pattern if intake and intake.program_id == version.program_id else "",
         status=Enrollment.Status.ACTIVE if active else Enrollment.Status.INVITED,
         feedback_cadence=feedback_cadence,
         feedback_weekday=feedback_weekday,
@@ -1101,6 +1103,7 @@ def enrollment_create(
             "unlock": unlock_mode,
             "start": start_date.isoformat(),
             "invited": invited,
+            "pattern": enrollment.activity_route,
         },
         at=now,
     )
@@ -1271,6 +1274,32 @@ def enrollment_cadence_change(
         enrollment=enrollment,
         kind=TimelineEvent.Kind.CADENCE,
         detail={"before": before, "after": after},
+    )
+    return enrollment
+
+
+@transaction.atomic
+def enrollment_route_confirm(*, enrollment: Enrollment, staff: StaffMember, route: str) -> Enrollment:
+    """The therapist confirms the patient's activity pattern (or takes it back with ``""``): the
+    steps for another pattern are hidden from then on. ``route`` must be a pattern some step of
+    the patient's version is written for."""
+    _require_open_for_staff(enrollment)
+    if route and not Step.objects.filter(version_id=enrollment.version_id, definition__route=route).exists():
+        raise ValidationError(_("This activity pattern is not part of the patient's program."))
+    locked = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    before = locked.activity_route
+    if before == route:
+        return enrollment
+    locked.activity_route = enrollment.activity_route = route
+    locked.save(update_fields=["activity_route"])
+    record_change(
+        staff=staff,
+        action=Action.CHANGE,
+        object_type="enrollment",
+        object_id=enrollment.pk,
+        enrollment=enrollment,
+        kind=TimelineEvent.Kind.ROUTE,
+        detail={"before": before, "after": route},
     )
     return enrollment
 

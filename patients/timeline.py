@@ -67,6 +67,10 @@ def describe(
         }
         if d.get("invited"):
             text += ". " + _("Invitation sent.")
+        if d.get("pattern"):
+            text += ". " + _("Activity pattern from the intake: %(pattern)s") % {
+                "pattern": _label(Intake.ActivityPattern.choices, d["pattern"])
+            }
         return text
     if kind == Kind.STATUS:
         return _("Status changed from %(from)s to %(to)s") % {
@@ -128,6 +132,12 @@ def describe(
         if d.get("event") == "declined":
             return _("Referral declined by %(to)s") % values
         return _("Referred by %(from)s to %(to)s") % values
+    if kind == Kind.ROUTE:
+        if not d.get("after"):
+            return _("Activity pattern no longer confirmed: the patient sees the steps for every pattern")
+        return _("Activity pattern confirmed: %(pattern)s") % {
+            "pattern": _label(Intake.ActivityPattern.choices, d.get("after"))
+        }
     if kind == Kind.THERAPIST:
         return _("Therapist changed from %(from)s to %(to)s") % {
             "from": _therapist(names, d.get("from")),

@@ -91,6 +91,7 @@ urlpatterns += [
     path(_ENROLLMENT + "tailor/", views_staff.staff_enrollment_tailor, name="staff_enrollment_tailor"),
     path(_ENROLLMENT + "tailor/step/", views_staff.staff_step_override, name="staff_step_override"),
     path(_ENROLLMENT + "tailor/module/", views_staff.staff_module_state, name="staff_module_state"),
+    path(_ENROLLMENT + "tailor/route/", views_staff.staff_enrollment_route, name="staff_enrollment_route"),
     path(_ENROLLMENT + "end/", views_staff.staff_enrollment_end, name="staff_enrollment_end"),
     path(_ENROLLMENT + "end/score/", views_staff.staff_questionnaire_enter, name="staff_questionnaire_enter"),
 ]

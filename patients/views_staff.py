@@ -38,6 +38,7 @@ from patients.forms_intake import (
     intake_form_class,
 )
 from patients.forms_staff import (
+    ActivityRouteForm,
     CadenceForm,
     CompleteForm,
     EarlyWarningDecisionForm,
@@ -469,11 +470,40 @@ def staff_enrollment_tailor(request, pk, enrollment_id):
     modules = selectors.tailoring_outline(enrollment=enrollment)
     for module in modules:
         module.progress = states.get(module.number)
+    routes = _routes(modules)
+    route_form = (
+        ActivityRouteForm(routes=routes, initial={"route": enrollment.activity_route}) if routes else None
+    )
     return render(
         request,
         "patients/staff/tailor.html",
-        {"patient": patient, "enrollment": enrollment, "modules": modules},
+        {"patient": patient, "enrollment": enrollment, "modules": modules, "route_form": route_form},
     )
+
+
+def _routes(modules) -> list[str]:
+    """The activity patterns the program has steps for, in the order the steps come."""
+    return list(dict.fromkeys(step.route for module in modules for step in module.steps.all() if step.route))
+
+
+@login_required
+@require_POST
+def staff_enrollment_route(request, pk, enrollment_id):
+    staff, patient = _patient(request, pk, write=True, purpose="enrollment", object_id=enrollment_id)
+    enrollment = selectors.enrollment_get(patient=patient, pk=enrollment_id)
+    form = ActivityRouteForm(request.POST, routes=list(Intake.ActivityPattern.values))
+    if not form.is_valid():
+        messages.error(request, _("That change could not be made. Please try again."))
+        return _tailor_redirect(patient, enrollment)
+    try:
+        services.enrollment_route_confirm(
+            enrollment=enrollment, staff=staff, route=form.cleaned_data["route"]
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Saved: the patient now sees the steps that fit this activity pattern."))
+    return _tailor_redirect(patient, enrollment, "activity-pattern")
 
 
 def _tailor_redirect(patient, enrollment, anchor=""):

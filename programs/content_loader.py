@@ -43,6 +43,14 @@ ASSIGNMENT_FIELD_TYPES = (
 )
 DIARY_FIELD_TYPES = ("time", "number", "scale", "yes_no", "choice", "short_text", "long_text")
 THINK_FEEL_DO_COLUMNS = ("situation", "thought", "feeling", "behaviour", "helpful_thought")
+# Diary fields only: ``day: previous`` for a question about yesterday (the value counts on the day
+# before its entry), ``day_part`` for an amount in one part of the day (the activity-spread view).
+DIARY_FIELD_KEYS = {"day", "day_part"}
+DAY_PARTS = ("morning", "afternoon", "evening")
+# A step for one activity pattern only (``route:``): shown to a patient once their therapist has
+# confirmed that pattern, and hidden when another one is confirmed. Pain: avoidance or persistence
+# (van Koulil); fatigue: relatively active or low active (Knoop and Bleijenberg).
+ROUTES = ("avoidance", "persistence", "relatively_active", "low_active")
 
 
 # --- YAML with line numbers ----------------------------------------------------------------
@@ -476,7 +484,8 @@ class _LanguageReader:
             | ({"min", "max"} if ftype in ("scale", "number") else set())
             | ({"budget", "activities"} if ftype == "energy_points" else set())
         )
-        c.keys(node, {"name", "type", "label", "help", "required"} | specific, required, where)
+        diary_keys = DIARY_FIELD_KEYS if allowed_types is DIARY_FIELD_TYPES else set()
+        c.keys(node, {"name", "type", "label", "help", "required"} | specific | diary_keys, required, where)
         name = c.slug(node, "name", where, pattern=NAME_RE)
         result = {
             "name": name,
@@ -485,6 +494,7 @@ class _LanguageReader:
             "help": c.text(node, "help", where, required=False),
             "required": c.boolean(node, "required", where, True),
         }
+        result.update(self.diary_field_keys(node, ftype, where))
         if ftype in ("short_text", "long_text"):
             result["max_length"] = c.integer(
                 node, "max_length", where, default=200 if ftype == "short_text" else 5000, low=1, high=20000
@@ -527,6 +537,25 @@ class _LanguageReader:
         elif ftype == "think_feel_do":
             result["rows"] = c.integer(node, "rows", where, default=3, low=1, high=10)
             result["columns"] = list(THINK_FEEL_DO_COLUMNS)
+        return result
+
+    def diary_field_keys(self, node: LineDict, ftype: str, where: str) -> dict:
+        result = {}
+        if "day" in node:
+            if node.get("day") != "previous":
+                self.check.error(
+                    node.line_of("day"), f"{where}: 'day' can only be 'previous' (a question about yesterday)"
+                )
+            else:
+                result["day"] = "previous"
+        if "day_part" in node:
+            if ftype not in ("number", "scale") or node.get("day_part") not in DAY_PARTS:
+                self.check.error(
+                    node.line_of("day_part"),
+                    f"{where}: 'day_part' is one of {', '.join(DAY_PARTS)}, on a number or scale field",
+                )
+            else:
+                result["day_part"] = str(node.get("day_part"))
         return result
 
     def options(self, node: LineDict, where: str) -> list[dict]:
@@ -769,11 +798,14 @@ class _LanguageReader:
             if entries not in ("one_per_day", "per_moment"):
                 c.error(node.line_of("entries"), f"{where}: entries must be one_per_day or per_moment")
             fields = self.fields(node, where, DIARY_FIELD_TYPES)
-            numeric = {f["name"] for f in fields if f["type"] in ("scale", "number")}
+            drawable = {f["name"] for f in fields if f["type"] in ("scale", "number", "time")}
             chart = c.listing(node, "chart", where, required=False)
             for j, name in enumerate(chart):
-                if name not in numeric:
-                    c.error(chart.line_of(j), f"{where}: chart field {name!r} is not a scale or number field")
+                if name not in drawable:
+                    c.error(
+                        chart.line_of(j),
+                        f"{where}: chart field {name!r} is not a scale, number or time field",
+                    )
             self.parsed.diaries.append(
                 ParsedDiary(
                     slug=slug,
@@ -848,7 +880,7 @@ class _LanguageReader:
                 node.line_of("kind"), f"{where}: kind must be one of {', '.join(STEP_KINDS)} (got {kind!r})"
             )
             return None
-        common = {"kind", "slug", "title", "optional"}
+        common = {"kind", "slug", "title", "optional", "route"}
         allowed, required = {
             "page": ({"file"}, {"file"}),
             "assignment": ({"intro", "example", "fields", "file"}, {"intro", "example", "fields"}),
@@ -898,6 +930,11 @@ class _LanguageReader:
                     node.line_of("questionnaire"), f"{where}: unknown questionnaire {step.questionnaire!r}"
                 )
             step.definition = {"questionnaire": step.questionnaire}
+        if "route" in node:
+            if node.get("route") not in ROUTES:
+                c.error(node.line_of("route"), f"{where}: route must be one of {', '.join(ROUTES)}")
+            else:
+                step.definition = {**step.definition, "route": str(node.get("route"))}
         return step
 
     def unreferenced_files(self):
@@ -962,6 +999,7 @@ class _LanguageReader:
                         step.diary,
                         step.questionnaire,
                         tuple(f["name"] for f in step.definition.get("fields", [])),
+                        step.definition.get("route"),
                     ),
                     sline,
                 )
@@ -990,6 +1028,8 @@ def _field_shape(f: dict) -> tuple:
         f.get("min_items"),
         f.get("max_items"),
         f.get("not_before"),
+        f.get("day"),
+        f.get("day_part"),
     )
 
 

@@ -29,6 +29,35 @@ THINK_FEEL_DO_LABELS = {
 OWN_ACTIVITY_ROWS = 3
 
 
+def is_think_feel_do(value) -> bool:
+    """Whether a stored value has the shape of a think-feel-do answer (a list of moments keyed
+    by the form's parts)."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(row, dict) and row.keys() <= THINK_FEEL_DO_LABELS.keys() for row in value)
+    )
+
+
+def moment_label(number: int) -> str:
+    return _("Moment %(number)s") % {"number": number}
+
+
+def think_feel_do_moments(value) -> list[list[tuple[str, str]]]:
+    """A think-feel-do answer as its moments, each a list of ``(label, text)`` in the order the
+    form asks them (situation, thought, feeling, behaviour, helpful thought), whatever order the
+    stored JSON has. Empty parts are left out; an unknown key is kept, after the known ones."""
+    moments = []
+    for row in value if isinstance(value, list) else []:
+        if not isinstance(row, dict):
+            continue
+        cells = [(str(label), str(row[key])) for key, label in THINK_FEEL_DO_LABELS.items() if row.get(key)]
+        cells += [(str(k), str(text)) for k, text in row.items() if k not in THINK_FEEL_DO_LABELS and text]
+        if cells:
+            moments.append(cells)
+    return moments
+
+
 def _scale_choices(low: int, high: int):
     return [(str(i), str(i)) for i in range(low, high + 1)]
 
@@ -295,11 +324,11 @@ class DefinitionForm(forms.Form):
                     elif any(cells):
                         self._group_error(
                             d,
-                            _("Row %(row)s is not finished: fill in every column of a row you start.")
+                            _("Moment %(row)s is not finished: fill in every part of a moment you start.")
                             % {"row": row},
                         )
                 if required and complete == 0 and not self.group_errors.get(name):
-                    self._group_error(d, _("Fill in at least one row."))
+                    self._group_error(d, _("Fill in at least one moment."))
         return data
 
     # Template support ---------------------------------------------------------------------

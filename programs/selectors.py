@@ -4,6 +4,7 @@
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models.fields.json import KT
 from django.http import Http404
 from django.utils.translation import get_language
 
@@ -82,11 +83,25 @@ STEP_LIST_FIELDS = (
 )
 
 
+# The activity pattern a step is written for (``route`` in the manifest), read by the database so
+# that step lists need not load every step's definition.
+STEP_ROUTE = KT("definition__route")
+
+
+def step_route(step: Step) -> str:
+    """The activity pattern ``step`` is written for, or "": from the ``route`` annotation of the
+    step lists above when present, else from its definition."""
+    if "route" in step.__dict__:
+        return step.__dict__["route"] or ""
+    return (step.definition or {}).get("route") or ""
+
+
 def version_outline(*, version: ProgramVersion) -> list[Module]:
     """Modules of ``version`` with their steps (and diary types) loaded: two queries."""
     steps = (
         Step.objects.select_related("diary_type")
         .only(*STEP_LIST_FIELDS, "diary_type__title", "diary_type__slug")
+        .annotate(route=STEP_ROUTE)
         .order_by("position")
     )
     return list(version.modules.prefetch_related(Prefetch("steps", queryset=steps)).order_by("number"))

@@ -1,6 +1,6 @@
 from django import template
 
-from programs.forms import THINK_FEEL_DO_LABELS
+from programs.forms import think_feel_do_moments
 
 register = template.Library()
 
@@ -14,8 +14,9 @@ def get_item(mapping, key):
 
 
 @register.filter
-def tfd_label(column):
-    return THINK_FEEL_DO_LABELS.get(column, column)
+def tfd_moments(value):
+    """A think-feel-do answer as moments of ``(label, text)`` in the order the form asks them."""
+    return think_feel_do_moments(value)
 
 
 @register.filter

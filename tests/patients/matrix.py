@@ -243,6 +243,16 @@ ROUTES += [
         refused="view:enrollment",
     ),
     Route(
+        "patients:staff_enrollment_route",
+        ONE_PATIENT_CHANGED,
+        setup=_enrollment,
+        kwargs=_enrollment_kwargs,
+        method="post",
+        data=lambda w: {"route": ""},
+        audit="change:enrollment",
+        refused="change:enrollment",
+    ),
+    Route(
         "patients:staff_questionnaire_enter",
         ONE_PATIENT,
         setup=_enrollment,

@@ -70,7 +70,7 @@ def test_own_activity_needs_a_name(tiny):
 def test_think_feel_do_rows_must_be_finished(tiny):
     form = AssignmentForm({**VALID, "moments__2__situation": "half a row"}, step=tiny_step("plan"))
     assert not form.is_valid()
-    assert "Row 2 is not finished" in " ".join(form.group_errors["moments"])
+    assert "Moment 2 is not finished" in " ".join(form.group_errors["moments"])
     empty = {k: v for k, v in VALID.items() if not k.startswith("moments")}
     form = AssignmentForm(empty, step=tiny_step("plan"))
     assert not form.is_valid() and form.group_errors["moments"]

@@ -121,7 +121,23 @@ def test_markdown_problems_name_the_markdown_line(content_root):
         (
             "chart: [mood, minutes]",
             "chart: [mood, note]",
-            "chart field 'note' is not a scale or number field",
+            "chart field 'note' is not a scale, number or time field",
+        ),
+        ('label: "Did you walk?"}', 'label: "Did you walk?", day: tomorrow}', "'day' can only be 'previous'"),
+        (
+            'label: "Did you walk?"}',
+            'label: "Did you walk?", day_part: morning}',
+            "on a number or scale field",
+        ),
+        (
+            'unit: minutes, label: "How many minutes?"}',
+            'unit: minutes, label: "x", day_part: night}',
+            "'day_part' is one of",
+        ),
+        (
+            "{name: word, type: short_text,",
+            "{name: word, day: previous, type: short_text,",
+            "unknown key 'day'",
         ),
         ("  - slug: second", "  - slug: first", "module slug 'first' appears twice"),
         ("title: Tiny Program", "title: Tiny Program\ntitle: Again", "duplicate key 'title'"),
