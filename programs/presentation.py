@@ -109,4 +109,7 @@ def guided_segments(step: Step, parts) -> list[dict]:
     if step.kind != Step.Kind.AUDIO:
         return []
     by_number = {part.position: part for part in parts}
-    return [{**segment, "part": by_number.get(n)} for n, segment in enumerate(step.definition.get("segments") or [], 1)]
+    return [
+        {**segment, "part": by_number.get(n)}
+        for n, segment in enumerate(step.definition.get("segments") or [], 1)
+    ]

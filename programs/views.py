@@ -180,6 +180,8 @@ def media_studio(request, step_id):
 def media_part_record(request, step_id, position):
     staff = require_staff_role(request.user, "clinic_admin")
     step = selectors.media_step_get(pk=step_id)
+    if not 1 <= position <= services.script_part_count(step):
+        raise Http404
     form = StepMediaPartForm(request.POST, request.FILES)
     if form.is_valid():
         try:
