@@ -6,6 +6,7 @@ Program content is the same for every clinic and holds no patient data: these pa
 audit events. Patients and people without a clinic role get 404 on every staff page.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -164,6 +165,10 @@ def _studio(request, staff, step, *, form=None, failed=None, status=200):
     }
     response = render(request, "programs/media_studio.html", context, status=status)
     response["Permissions-Policy"] = STUDIO_PERMISSIONS
+    # A take is heard from memory (a blob: URL) before it is kept.
+    response["Content-Security-Policy"] = settings.ICBT_CSP.replace(
+        "media-src 'self'", "media-src 'self' blob:"
+    )
     return response
 
 

@@ -112,6 +112,7 @@ class TestStudio:
         assert "After this part the player keeps 2 seconds quiet." in html
         assert html.count("Not recorded yet") == 2 and html.count("data-recorder ") == 2
         assert response["Permissions-Policy"].startswith("camera=(self), microphone=(self)")
+        assert "media-src 'self' blob:;" in response["Content-Security-Policy"]
         # Every other page keeps the microphone off.
         other = client_for(world.admin.user).get(reverse("programs:media_list"))
         assert "microphone=()" in other["Permissions-Policy"]
