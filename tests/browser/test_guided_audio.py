@@ -12,7 +12,15 @@ import re
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DEMO_PASSWORD, DESKTOP, PHONE, manage, sign_in
+from tests.browser.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DESKTOP,
+    PHONE,
+    manage,
+    own_patient_setup,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -26,25 +34,7 @@ FAKE_MEDIA = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 
-SETUP = f"""
-from django.utils import timezone
-from icbt.models import User
-from patients import services
-from programs.models import ProgramVersion
-from therapists.models import StaffMember
-
-if not User.objects.filter(email="{RITA}").exists():
-    tessa = StaffMember.objects.get(user__email="therapist@linde.example")
-    patient = services.patient_invite(therapist=tessa, email="{RITA}", first_name="Rita", last_name="Smit")
-    patient.user.set_password("{DEMO_PASSWORD}")
-    patient.user.is_active = True
-    patient.user.save()
-    version = (ProgramVersion.objects.filter(program__slug="master-your-pain", language="en")
-               .order_by("-number").first())
-    enrollment = services.enrollment_create(patient=patient, version=version, therapist=tessa,
-                                            enrolled_by=tessa, start_date=timezone.localdate())
-    services.module_state_set(enrollment=enrollment, staff=tessa, module_number=3, state="opened")
-"""
+SETUP = own_patient_setup(RITA, "Rita", "Smit", opened_modules=(3,))
 
 # The other parts were recorded earlier: copies of the part the test records.
 OTHER_PARTS = f"""
@@ -146,6 +136,8 @@ def _admin_records_part_one(page, count, shots):
     row.get_by_role("link", name=re.compile("^Record")).click()
     part = page.locator("#part-1")
     assert page.locator(".studio-part").count() == count
+    assert not part.get_by_role("button", name="Stop", exact=True).is_visible()
+    assert not part.get_by_role("button", name="Keep this take").is_visible()
 
     for _take in range(2):  # record, listen, and record again
         (
