@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 from django.conf import settings
 
-from programs import questionnaires
+from programs import questionnaires, scripts
 
 FORMAT_VERSION = "1"
 BASE_LANGUAGE = "en"
@@ -901,6 +901,7 @@ class _LanguageReader:
         if kind in ("audio", "video"):
             step.source_file, step.body_markdown = self.read_file(node, "transcript", where)
             step.definition = {"minutes": c.integer(node, "minutes", where, default=None, low=1, high=180)}
+            self.read_script(step)
         elif "file" in node or kind == "page":
             step.source_file, step.body_markdown = self.read_file(node, "file", where)
         if kind == "assignment":
@@ -936,6 +937,13 @@ class _LanguageReader:
             else:
                 step.definition = {**step.definition, "route": str(node.get("route"))}
         return step
+
+    def read_script(self, step: ParsedStep) -> None:
+        """Cut an audio or video transcript into its timed parts (programs/scripts.py); the
+        transcript readers see loses the marker lines."""
+        report = _Checker(self.parsed.directory / step.source_file, self.root, self.errors).error
+        step.definition["segments"] = scripts.script_segments(step.body_markdown, report)
+        step.body_markdown = scripts.without_markers(step.body_markdown)
 
     def unreferenced_files(self):
         """Every Markdown file in the folder must be used: a stray file is usually a typo in the

@@ -459,6 +459,18 @@ class StepMediaUploadForm(forms.Form):
         ) % {"size": filesizeformat(settings.ICBT_RECORDING_MAX_MB * 1024 * 1024)}
 
 
+class StepMediaPartForm(forms.Form):
+    """One part of an exercise: recorded in the browser (sent by static/js/studio.js) or a file."""
+
+    file = forms.FileField(label=_("Recording of this part"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = _(
+            "webm, ogg, m4a or mp3 (mp4 or webm for video). At most %(size)s."
+        ) % {"size": filesizeformat(settings.ICBT_RECORDING_MAX_MB * 1024 * 1024)}
+
+
 class LicensedInstrumentUploadForm(forms.Form):
     file = forms.FileField(
         label=_("Questionnaire file (YAML or JSON)"),

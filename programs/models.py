@@ -229,13 +229,15 @@ class StepMedia(models.Model):
     """A clinic's recording for an audio or video step, in one language.
 
     Keyed by step key (not by Step row), so a new content version keeps the recordings. A step
-    without a recording shows its transcript.
+    without a recording shows its transcript (an audio step: the guided player). The recording is
+    either one uploaded ``file``, or, when ``file`` is empty, the published ``StepMediaPart`` rows
+    recorded in the browser, played one after the other.
     """
 
     clinic = models.ForeignKey("icbt.Clinic", on_delete=models.CASCADE, related_name="step_media")
     step_key = models.CharField(_("step"), max_length=200, help_text=_("program/module/step"))
     language = models.CharField(_("language"), max_length=8, choices=LANGUAGE_CHOICES)
-    file = models.FileField(_("recording"), upload_to=_media_upload_to)
+    file = models.FileField(_("recording"), upload_to=_media_upload_to, blank=True)
     captions = models.FileField(_("captions (WebVTT)"), upload_to=_media_upload_to, blank=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -252,6 +254,47 @@ class StepMedia(models.Model):
 
     def __str__(self):
         return f"{self.clinic} {self.step_key} ({self.language})"
+
+
+def _part_upload_to(instance, filename):
+    folder = f"{instance.step_key.replace('/', '__')}-{instance.language}"
+    return f"programs/clinic-{instance.clinic_id}/{folder}/parts/{filename}"
+
+
+class StepMediaPart(models.Model):
+    """One part of an exercise script (programs/scripts.py), recorded by clinic staff in the
+    browser. Drafts (``published`` false) are heard only by the clinic's admins; publishing
+    turns a complete set of drafts into the recording patients hear.
+
+    Parts are stored and played in order, not joined: browser recordings (WebM, Ogg, MP4) each
+    carry their own headers, and joining them needs a transcoder the server does not have.
+    """
+
+    clinic = models.ForeignKey("therapists.Clinic", on_delete=models.CASCADE, related_name="+")
+    step_key = models.CharField(_("step"), max_length=200)
+    language = models.CharField(_("language"), max_length=8, choices=LANGUAGE_CHOICES)
+    position = models.PositiveSmallIntegerField(_("part"))
+    published = models.BooleanField(default=False)
+    file = models.FileField(_("recording"), upload_to=_part_upload_to)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["clinic", "step_key", "language", "published", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "step_key", "language", "published", "position"],
+                name="step_media_part_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(position__gte=1), name="step_media_part_position_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.clinic_id} {self.step_key} ({self.language}) part {self.position}"
 
 
 class ClinicProgramSetting(models.Model):

@@ -8,7 +8,7 @@ It reads; it never writes.
 
 from collections.abc import Callable
 
-from programs import questionnaires, selectors
+from programs import illustrations, questionnaires, selectors
 from programs.forms import AssignmentForm, DiaryEntryForm, QuestionnaireForm
 from programs.models import Step
 
@@ -63,6 +63,8 @@ def step_page_context(
     language = step.version.language
     if form is None:
         form = step_form(step, data=data, answers=answers, clinic_id=clinic_id, language=language)
+    media = selectors.step_media_for(clinic_id=clinic_id, step=step, language=language)
+    parts = selectors.step_media_parts(media=media)
     presentation = None
     if step.kind == Step.Kind.QUESTIONNAIRE:
         presentation = (
@@ -74,7 +76,10 @@ def step_page_context(
         "step": step,
         "place": place,
         "form": form,
-        "media": selectors.step_media_for(clinic_id=clinic_id, step=step, language=language),
+        "media": media,
+        "media_parts": parts,
+        "segments": guided_segments(step, parts),
+        "illustrations": illustrations.for_step(step),
         "questionnaire": presentation,
         "previous_url": url_for(place.previous) if place.previous else "",
         "next_url": url_for(place.next) if place.next else "",
@@ -82,3 +87,29 @@ def step_page_context(
         "form_action": form_action,
         "content_language": language,
     }
+
+
+def studio_rows(step: Step, recorded: dict) -> list[dict]:
+    """One row per part of ``step``'s script for the recording page: its number, its text and
+    pause, and the clinic's ``draft`` and ``published`` recording of it (either may be None)."""
+    segments = step.definition.get("segments") or [{"html": step.body_html, "text": "", "pause": 0}]
+    return [
+        {
+            "number": number,
+            "segment": segment,
+            **{k: recorded.get(number, {}).get(k) for k in ("draft", "published")},
+        }
+        for number, segment in enumerate(segments, start=1)
+    ]
+
+
+def guided_segments(step: Step, parts) -> list[dict]:
+    """The parts of an audio step's script for the guided player, each with the clinic's
+    published recording of it (``part``, None while the step has no part-by-part recording)."""
+    if step.kind != Step.Kind.AUDIO:
+        return []
+    by_number = {part.position: part for part in parts}
+    return [
+        {**segment, "part": by_number.get(n)}
+        for n, segment in enumerate(step.definition.get("segments") or [], 1)
+    ]

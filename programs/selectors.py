@@ -18,6 +18,7 @@ from programs.models import (
     ProgramVersion,
     Step,
     StepMedia,
+    StepMediaPart,
 )
 
 
@@ -162,6 +163,39 @@ def step_media_get_for_user(*, user, pk: int) -> StepMedia:
     if media is None:
         raise Http404
     return media
+
+
+def step_media_parts(*, media: StepMedia | None) -> list[StepMediaPart]:
+    """The published parts of a recording made in the browser, in playing order; none for an
+    uploaded whole file."""
+    if media is None or media.file:
+        return []
+    return list(
+        StepMediaPart.objects.filter(
+            clinic_id=media.clinic_id, step_key=media.step_key, language=media.language, published=True
+        ).order_by("position")
+    )
+
+
+def studio_parts(*, clinic_id: int, step: Step) -> dict[int, dict[str, StepMediaPart]]:
+    """Per part number, the clinic's ``draft`` and ``published`` recording of ``step``."""
+    parts: dict[int, dict[str, StepMediaPart]] = {}
+    for part in StepMediaPart.objects.filter(
+        clinic_id=clinic_id, step_key=step.key, language=step.version.language
+    ):
+        parts.setdefault(part.position, {})["published" if part.published else "draft"] = part
+    return parts
+
+
+def step_media_part_get_for_user(*, user, pk: int) -> StepMediaPart:
+    """A recorded part: published ones for the staff and patients of its clinic, drafts for
+    that clinic's admins only; 404 for everyone else."""
+    roles = roles_of(user)
+    part = StepMediaPart.objects.filter(pk=pk, clinic_id=roles.clinic_id).first() if roles.clinic_id else None
+    may_hear_drafts = roles.staff is not None and "clinic_admin" in roles.staff.roles
+    if part is None or not (part.published or may_hear_drafts):
+        raise Http404
+    return part
 
 
 def clinic_step_media(*, clinic_id: int) -> dict[tuple[str, str], StepMedia]:

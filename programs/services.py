@@ -19,6 +19,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from icbt.audit import Action, audit_record
 from programs import content_loader, questionnaires, rendering
 from programs.models import (
     ClinicProgramSetting,
@@ -31,6 +32,7 @@ from programs.models import (
     ProgramVersion,
     Step,
     StepMedia,
+    StepMediaPart,
 )
 
 
@@ -306,11 +308,8 @@ def step_media_upload(*, clinic, step: Step, language: str, file, captions=None,
     validate_media_file(file, kind=step.kind)
     if captions:
         validate_captions_file(captions)
-    media = (
-        StepMedia.objects.select_for_update()
-        .filter(clinic=clinic, step_key=step.key, language=language)
-        .first()
-    )
+    media = _media_locked(clinic=clinic, step=step, language=language)
+    action = Action.CHANGE if media else Action.CREATE
     if media is None:
         media = StepMedia(clinic=clinic, step_key=step.key, language=language)
     replaced = [media.file.name] + ([media.captions.name] if captions else [])
@@ -321,16 +320,116 @@ def step_media_upload(*, clinic, step: Step, language: str, file, captions=None,
     media.full_clean()
     media.save()
     step_media_files_forget(media, replaced)
+    _parts_discard(_parts_of(clinic=clinic, step=step, language=language).filter(published=True))
+    _recording_audit(media, action=action, user=uploaded_by)
     return media
+
+
+def _recording_audit(media: StepMedia, *, action: str, user) -> None:
+    """What patients hear and see is the clinic's responsibility: who published it is kept."""
+    audit_record(
+        user=user, action=action, clinic_id=media.clinic_id, object_type="step_recording", object_id=media.pk
+    )
 
 
 def step_media_files_forget(media: StepMedia, names) -> None:
     """Delete the files ``names`` that ``media`` no longer uses, once the transaction commits."""
-    current = {media.file.name, media.captions.name}
-    storage = media.file.storage
+    _files_forget(media.file.storage, names, keep={media.file.name, media.captions.name})
+
+
+def _files_forget(storage, names, *, keep=frozenset()) -> None:
     for name in names:
-        if name and name not in current:
+        if name and name not in keep:
             transaction.on_commit(partial(_storage_delete, storage, name))
+
+
+def _parts_discard(parts) -> None:
+    """Delete recorded parts, and their files once the transaction commits."""
+    parts = list(parts)
+    if parts:
+        _files_forget(parts[0].file.storage, [p.file.name for p in parts])
+        StepMediaPart.objects.filter(pk__in=[p.pk for p in parts]).delete()
+
+
+def _media_locked(*, clinic, step: Step, language: str) -> StepMedia | None:
+    return (
+        StepMedia.objects.select_for_update()
+        .filter(clinic=clinic, step_key=step.key, language=language)
+        .first()
+    )
+
+
+def _parts_of(*, clinic, step: Step, language: str):
+    return StepMediaPart.objects.select_for_update().filter(
+        clinic=clinic, step_key=step.key, language=language
+    )
+
+
+def script_part_count(step: Step) -> int:
+    """How many parts the clinic records for ``step``: one per part of its script."""
+    return max(1, len(step.definition.get("segments") or []))
+
+
+@transaction.atomic
+def step_media_part_record(
+    *, clinic, step: Step, language: str, position: int, file, recorded_by
+) -> StepMediaPart:
+    """Store (or replace) the clinic's draft recording of part ``position`` of ``step``'s script.
+    Patients hear nothing of it until the drafts are published."""
+    if not step.is_media:
+        raise ValidationError(_("Only audio and video steps have recordings."))
+    if not 1 <= position <= script_part_count(step):
+        raise ValidationError(_("This exercise has no part %(number)s.") % {"number": position})
+    validate_media_file(file, kind=step.kind)
+    part = (
+        _parts_of(clinic=clinic, step=step, language=language)
+        .filter(published=False, position=position)
+        .first()
+    )
+    if part is None:
+        part = StepMediaPart(clinic=clinic, step_key=step.key, language=language, position=position)
+    replaced = part.file.name
+    part.file = file
+    part.recorded_by = recorded_by
+    part.full_clean()
+    part.save()
+    _files_forget(part.file.storage, [replaced], keep={part.file.name})
+    return part
+
+
+@transaction.atomic
+def step_media_parts_publish(*, clinic, step: Step, language: str, published_by) -> StepMedia:
+    """Make the recorded parts the recording patients hear for ``step`` in ``language``.
+
+    Every part of the script needs a recording: a new draft, or the part published before (so
+    re-recording one part and publishing again keeps the others). An uploaded whole file is
+    replaced. Writes an audit event: what patients hear is the clinic's responsibility."""
+    if not step.is_media:
+        raise ValidationError(_("Only audio and video steps have recordings."))
+    count = script_part_count(step)
+    parts = list(_parts_of(clinic=clinic, step=step, language=language))
+    drafts = {p.position: p for p in parts if not p.published and p.position <= count}
+    published = {p.position: p for p in parts if p.published and p.position <= count}
+    missing = [n for n in range(1, count + 1) if n not in drafts and n not in published]
+    if missing or not drafts:
+        raise ValidationError(
+            _("Record every part before you publish. Still to record: part %(parts)s.")
+            % {"parts": ", ".join(str(n) for n in missing)}
+            if missing
+            else _("There is no new recording to publish.")
+        )
+    _parts_discard(p for p in parts if p.position > count or (p.published and p.position in drafts))
+    StepMediaPart.objects.filter(pk__in=[p.pk for p in drafts.values()]).update(published=True)
+    media = _media_locked(clinic=clinic, step=step, language=language)
+    action = Action.CHANGE if media else Action.CREATE
+    media = media or StepMedia(clinic=clinic, step_key=step.key, language=language)
+    replaced = [media.file.name, media.captions.name]
+    media.file, media.captions, media.uploaded_by = "", "", published_by
+    media.full_clean()
+    media.save()
+    step_media_files_forget(media, replaced)
+    _recording_audit(media, action=action, user=published_by)
+    return media
 
 
 def _storage_delete(storage, name: str) -> None:

@@ -6,6 +6,7 @@ Program content is the same for every clinic and holds no patient data: these pa
 audit events. Patients and people without a clinic role get 404 on every staff page.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -14,14 +15,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from icbt.access import require_staff_role
 from programs import selectors, services
-from programs.forms import LicensedInstrumentUploadForm, StepMediaUploadForm
+from programs.forms import LicensedInstrumentUploadForm, StepMediaPartForm, StepMediaUploadForm
 from programs.media import ranged_file_response
 from programs.models import Step
-from programs.presentation import step_page_context
+from programs.presentation import step_page_context, studio_rows
 
 VIEW_ROLES = ("therapist", "clinic_admin")
 
@@ -145,6 +146,88 @@ def media_upload(request, step_id):
             messages.success(request, _("The recording is saved."))
             return redirect("programs:media_list")
     return render(request, "programs/media_upload.html", {"step": step, "form": form})
+
+
+# The studio needs the microphone (and the camera for a video step) on this page only; every
+# other page keeps both switched off (icbt.middleware.SecurityHeadersMiddleware).
+STUDIO_PERMISSIONS = "camera=(self), microphone=(self), geolocation=(), payment=()"
+
+
+def _studio(request, staff, step, *, form=None, failed=None, status=200):
+    context = {
+        "step": step,
+        "failed": failed,
+        "parts": studio_rows(step, selectors.studio_parts(clinic_id=staff.clinic_id, step=step)),
+        "form": form or StepMediaPartForm(),
+        "media": selectors.step_media_for(
+            clinic_id=staff.clinic_id, step=step, language=step.version.language
+        ),
+    }
+    response = render(request, "programs/media_studio.html", context, status=status)
+    response["Permissions-Policy"] = STUDIO_PERMISSIONS
+    # A take is heard from memory (a blob: URL) before it is kept.
+    response["Content-Security-Policy"] = settings.ICBT_CSP.replace(
+        "media-src 'self'", "media-src 'self' blob:"
+    )
+    return response
+
+
+@login_required
+def media_studio(request, step_id):
+    """Record an exercise part by part in the browser (or upload a file per part), listen back,
+    record a part again, and publish."""
+    staff = require_staff_role(request.user, "clinic_admin")
+    return _studio(request, staff, selectors.media_step_get(pk=step_id))
+
+
+@login_required
+@require_POST
+def media_part_record(request, step_id, position):
+    staff = require_staff_role(request.user, "clinic_admin")
+    step = selectors.media_step_get(pk=step_id)
+    if not 1 <= position <= services.script_part_count(step):
+        raise Http404
+    form = StepMediaPartForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.step_media_part_record(
+                clinic=staff.clinic,
+                step=step,
+                language=step.version.language,
+                position=position,
+                file=form.cleaned_data["file"],
+                recorded_by=request.user,
+            )
+        except ValidationError as exc:
+            form.add_error("file", exc)
+    if not form.is_valid():
+        return _studio(request, staff, step, form=form, failed=position, status=400)
+    messages.success(request, _("Part %(number)s is saved. Listen to it below.") % {"number": position})
+    return redirect(f"{reverse('programs:media_studio', args=[step.pk])}#part-{position}")
+
+
+@login_required
+@require_POST
+def media_publish(request, step_id):
+    staff = require_staff_role(request.user, "clinic_admin")
+    step = selectors.media_step_get(pk=step_id)
+    try:
+        services.step_media_parts_publish(
+            clinic=staff.clinic, step=step, language=step.version.language, published_by=request.user
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("programs:media_studio", step.pk)
+    messages.success(request, _("The recording is published. Patients now hear it on this step."))
+    return redirect("programs:media_list")
+
+
+@login_required
+def media_part_file(request, part_id):
+    """One recorded part: published parts for the clinic's staff and patients, drafts for its
+    admins."""
+    part = selectors.step_media_part_get_for_user(user=request.user, pk=part_id)
+    return ranged_file_response(request, part.file)
 
 
 @login_required

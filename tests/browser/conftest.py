@@ -298,6 +298,32 @@ def visit(shots, a11y, _checked_pages):
     return _visit
 
 
+def own_patient_setup(email: str, first_name: str, last_name: str, *, opened_modules=()) -> str:
+    """Code for ``manage shell -c`` that makes a patient of the test's own (Tessa's, on Master
+    your Pain, with ``opened_modules`` opened early), so the demo patients keep their state."""
+    return f"""
+from django.utils import timezone
+from icbt.models import User
+from patients import services
+from programs.models import ProgramVersion
+from icbt.models import StaffMember
+
+if not User.objects.filter(email="{email}").exists():
+    tessa = StaffMember.objects.get(user__email="therapist@linde.example")
+    patient = services.patient_invite(therapist=tessa, email="{email}", first_name="{first_name}",
+                                      last_name="{last_name}")
+    patient.user.set_password("{DEMO_PASSWORD}")
+    patient.user.is_active = True
+    patient.user.save()
+    version = (ProgramVersion.objects.filter(program__slug="master-your-pain", language="en")
+               .order_by("-number").first())
+    enrollment = services.enrollment_create(patient=patient, version=version, therapist=tessa,
+                                            enrolled_by=tessa, start_date=timezone.localdate())
+    for number in {tuple(opened_modules)!r}:
+        services.module_state_set(enrollment=enrollment, staff=tessa, module_number=number, state="opened")
+"""
+
+
 def manage(app_server, *args, timeout=180) -> str:
     """Runs ``manage.py *args`` against the app's database and settings; returns its output."""
     done = subprocess.run(

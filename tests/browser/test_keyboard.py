@@ -8,32 +8,13 @@ the demo patients that other tests rely on keep their state.
 
 import pytest
 
-from tests.browser.conftest import DEMO_PASSWORD, PHONE, manage
+from tests.browser.conftest import PHONE, manage, own_patient_setup
 
 pytestmark = pytest.mark.browser
 
 KEES = "kees.keyboard@example.org"
 
-SETUP = f"""
-from django.utils import timezone
-from icbt.models import User
-from patients import services
-from programs.models import ProgramVersion
-from icbt.models import StaffMember
-
-if not User.objects.filter(email="{KEES}").exists():
-    tessa = StaffMember.objects.get(user__email="therapist@linde.example")
-    patient = services.patient_invite(therapist=tessa, email="{KEES}", first_name="Kees", last_name="de Boer")
-    patient.user.set_password("{DEMO_PASSWORD}")
-    patient.user.is_active = True
-    patient.user.save()
-    version = (ProgramVersion.objects.filter(program__slug="master-your-pain", language="en")
-               .order_by("-number").first())
-    enrollment = services.enrollment_create(patient=patient, version=version, therapist=tessa,
-                                            enrolled_by=tessa, start_date=timezone.localdate())
-    for number in (2, 4):
-        services.module_state_set(enrollment=enrollment, staff=tessa, module_number=number, state="opened")
-"""
+SETUP = own_patient_setup(KEES, "Kees", "de Boer", opened_modules=(2, 4))
 
 FOCUSED = """() => {
     const el = document.activeElement;

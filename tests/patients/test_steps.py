@@ -108,7 +108,7 @@ def test_audio_with_the_clinics_recording_and_a_transcript(setup):
     # Another clinic's recording is never shown.
     other = add_recording(world.other_clinic, step_of(version, "story"), captions=True)
     html = client.get(_url("first", "story")).content.decode()
-    assert f"{other.pk}/file" not in html and "The video is not available yet" in html
+    assert f"{other.pk}/file" not in html and "Sam tells a short story" in html
 
 
 def test_video_with_captions(setup):

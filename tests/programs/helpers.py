@@ -6,7 +6,7 @@ from pathlib import Path
 from django.core.files.base import ContentFile
 
 from programs import services
-from programs.models import ProgramVersion, Step, StepMedia
+from programs.models import ProgramVersion, Step, StepMedia, StepMediaPart
 
 FIXTURE_CONTENT = Path(__file__).parent / "fixtures" / "content"
 
@@ -47,3 +47,20 @@ def add_recording(
         )
     media.save()
     return media
+
+
+OGG_HEAD = b"OggS\x00\x02" + b"\x00" * 40
+
+
+def add_part(clinic, step: Step, position: int = 1, *, published: bool = False) -> StepMediaPart:
+    """A recorded part of ``step`` (a draft unless ``published``)."""
+    part = StepMediaPart(
+        clinic=clinic,
+        step_key=step.key,
+        language=step.version.language,
+        position=position,
+        published=published,
+    )
+    part.file.save(f"part-{position}.ogg", ContentFile(OGG_HEAD), save=False)
+    part.save()
+    return part

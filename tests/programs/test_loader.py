@@ -56,7 +56,19 @@ def test_loads_every_language_with_progress(content_root):
     assert list(Module.objects.get(version=en, number=1).diary_types.values_list("slug", flat=True)) == [
         "mood"
     ]
-    assert Step.objects.get(version=en, slug="breathing").definition == {"minutes": 5}
+    breathing = Step.objects.get(version=en, slug="breathing")
+    assert breathing.definition == {
+        "minutes": 5,
+        "segments": [
+            {"html": "<p>Breathe in.</p>", "text": "Breathe in.", "pause": 2},
+            {
+                "html": "<p>Breathe out. Take your time.</p>",
+                "text": "Breathe out. Take your time.",
+                "pause": 0,
+            },
+        ],
+    }
+    assert "pause" not in breathing.body_html and "Breathe out" in breathing.body_html
     assert Step.objects.get(version=en, slug="story").optional is True
     intro = Step.objects.get(version=en, slug="intro")
     assert intro.key == "tiny-program/first/intro" and intro.reading_minutes == 1 and intro.word_count > 5
@@ -98,6 +110,27 @@ def test_validation_error_names_file_and_line_and_loads_nothing(content_root):
     assert f"tiny-program/en/manifest.yaml:{line}: " in err
     assert "kind must be one of" in err and "'audoi'" in err
     assert "nothing was loaded" in message
+    assert not ProgramVersion.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "marker,problem",
+    [
+        ("[pause 20]", "malformed pause marker '[pause 20]'"),
+        ("[pause 2 min]", "malformed pause marker"),
+        ("[Pause 0s]", "malformed pause marker"),
+        ("[pause 301s]", "malformed pause marker"),
+        ("Breathe in. [pause 5s]", "malformed pause marker"),
+        ("[pause 5s]\n\n[pause 5s]", "a pause marker needs text before it"),
+    ],
+)
+def test_a_malformed_pause_marker_is_refused_on_its_line(content_root, marker, problem):
+    path = content_root / "tiny-program/en/m1/t-breathing.md"
+    path.write_text(f"Breathe in.\n\n{marker}\n\nBreathe out.\n")
+    err, _message = fail(content_root)
+    line = 5 if marker.count("[") == 2 else 3
+    assert f"tiny-program/en/m1/t-breathing.md:{line}: {problem}" in err
+    assert "write a pause as a line of its own: [pause 20s]" in err or "text before it" in err
     assert not ProgramVersion.objects.exists()
 
 

@@ -110,8 +110,8 @@ class TestPreview:
             ("mood-start", "Little interest or pleasure in doing things"),
             ("plan", "Here is how Sam did it"),
             ("start-diary", "How was your mood?"),
-            ("breathing", "The recording is not available yet"),
-            ("story", "The video is not available yet"),
+            ("breathing", "Press Start: the exercise shows one part at a time"),
+            ("story", "Sam tells a short story about a good day."),
             ("fatigue-start", "Your therapist enters the score"),
             ("summary", "This is the last step of the program."),
         ],
@@ -282,7 +282,7 @@ class TestRecordings:
     def test_list_and_upload(self, world, client_for, tiny):
         client = client_for(world.admin.user)
         html = client.get(reverse("programs:media_list")).content.decode()
-        assert "Breathing" in html and "none: the text is shown" in html
+        assert "Breathing" in html and "none: the guided text is shown" in html
         step = tiny_step("breathing")
         url = reverse("programs:media_upload", args=[step.pk])
         response = client.post(
