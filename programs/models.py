@@ -270,7 +270,7 @@ class StepMediaPart(models.Model):
     carry their own headers, and joining them needs a transcoder the server does not have.
     """
 
-    clinic = models.ForeignKey("therapists.Clinic", on_delete=models.CASCADE, related_name="+")
+    clinic = models.ForeignKey("icbt.Clinic", on_delete=models.CASCADE, related_name="+")
     step_key = models.CharField(_("step"), max_length=200)
     language = models.CharField(_("language"), max_length=8, choices=LANGUAGE_CHOICES)
     position = models.PositiveSmallIntegerField(_("part"))

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('patients', '0013_enrollment_team'),
+        ('patients', '0014_tenancy_moved_to_icbt'),
     ]
 
     operations = [

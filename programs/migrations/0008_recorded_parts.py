@@ -9,8 +9,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('programs', '0006_version_measurement_schedule'),
-        ('therapists', '0001_initial'),
+        ('programs', '0007_tenancy_moved_to_icbt'),
+        ('icbt', '0010_tenancy'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
                 ('published', models.BooleanField(default=False)),
                 ('file', models.FileField(upload_to=programs.models._part_upload_to, verbose_name='recording')),
                 ('recorded_at', models.DateTimeField(auto_now=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='therapists.clinic')),
+                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='icbt.clinic')),
                 ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
