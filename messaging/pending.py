@@ -24,13 +24,21 @@ Feedback due, feedback overdue and patients who went quiet are not waiting work:
 from each patient's rhythm (``therapists.worklist`` shows them as reminders, the dashboard
 counts overdue feedback in its own column).
 
+The work-item table (``patients.work_items``) keeps all of these as rows, so that the worklist
+and the navigation's count read a few indexed rows: this module gives it the collectors of the
+kinds that live on this floor (messages, and the feedback rhythm and quiet spells, which are
+stored with the moment they will show). ``pending_count`` reads the table.
+
 Nothing here decrypts anything: only rows are counted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 
+from django.conf import settings
 from django.db.models import (
     CharField,
     Count,
@@ -45,8 +53,10 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Cast, Concat, ExtractIsoYear, ExtractWeek
+from django.utils import timezone
 
 from messaging.models import Message
+from patients import work_items
 from patients.models import (
     AssignmentAnswer,
     DiaryEntry,
@@ -54,6 +64,7 @@ from patients.models import (
     IntakeRequest,
     QuestionnaireResponse,
     Referral,
+    WorkItem,
 )
 from therapists.models import Clinic
 
@@ -246,3 +257,130 @@ def patient_work_per_therapist(enrollments: QuerySet[Enrollment]) -> dict[tuple[
             key = (row["therapist"], row["team"])
             counts[key] = counts.get(key, 0) + row["n"]
     return counts
+
+
+# --- The work-item table: the collectors of this floor, and the count ---------------------------------
+
+
+def collect_messages(enrollments: QuerySet[Enrollment]) -> Iterator[work_items.Wanted]:
+    """One item per conversation whose latest patient message no message from the clinic
+    followed yet, since the oldest unanswered one, open treatment or not."""
+    rows = (
+        unanswered_messages(enrollments)
+        .values(*(f"conversation__{name}" for name in work_items.WHOSE), "conversation_id")
+        .annotate(since=Min("created_at"), n=Count("id"))
+        .values_list("conversation_id", "since", "n", *(f"conversation__{name}" for name in work_items.WHOSE))
+    )
+    for conversation_id, since, n, *who in rows:
+        yield work_items.Wanted(
+            key=f"message:{who[0]}",
+            kind="message",
+            object_id=conversation_id,
+            since=since,
+            count=n,
+            **work_items.whose(*who),
+        )
+
+
+_RHYTHM_FIELDS = (
+    "pk",
+    "clinic_id",
+    "patient_id",
+    "patient__therapist_id",
+    "start_date",
+    "started_at",
+    "last_feedback_at",
+    "last_activity_at",
+    "feedback_cadence",
+    "feedback_weekday",
+    "inactivity_days",
+)
+
+
+def _midnight(day) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _active(enrollments: QuerySet[Enrollment]):
+    """The active enrollments among ``enrollments``, as plain objects with the rhythm's fields."""
+    from types import SimpleNamespace
+
+    for values in enrollments.filter(status=Enrollment.Status.ACTIVE).order_by().values_list(*_RHYTHM_FIELDS):
+        yield SimpleNamespace(**dict(zip(_RHYTHM_FIELDS, values, strict=True)))
+
+
+def collect_feedback(enrollments: QuerySet[Enrollment]) -> Iterator[work_items.Wanted]:
+    """Each active treatment's next feedback: it shows from the day it is due
+    (``messaging.selectors.feedback_due_on``) and is overdue
+    ``ICBT_FEEDBACK_OVERDUE_WORKING_DAYS`` working days later (the digests' rule)."""
+    from messaging.scans import add_working_days
+    from messaging.selectors import feedback_due_on
+
+    for enrollment in _active(enrollments):
+        due_on = feedback_due_on(enrollment=enrollment)
+        overdue_on = add_working_days(due_on, settings.ICBT_FEEDBACK_OVERDUE_WORKING_DAYS)
+        yield work_items.Wanted(
+            key=f"feedback:{enrollment.pk}",
+            kind="feedback",
+            object_id=enrollment.pk,
+            since=_midnight(due_on),
+            overdue_at=_midnight(overdue_on),
+            detail={"due_on": due_on.isoformat()},
+            **work_items.whose(
+                enrollment.pk, enrollment.clinic_id, enrollment.patient_id, enrollment.patient__therapist_id
+            ),
+        )
+
+
+def last_activity(enrollment) -> datetime:
+    """As the inactivity notices count it: the last activity, else the start."""
+    if enrollment.last_activity_at:
+        return enrollment.last_activity_at
+    if enrollment.started_at:
+        return enrollment.started_at
+    return _midnight(enrollment.start_date)
+
+
+def collect_quiet(enrollments: QuerySet[Enrollment]) -> Iterator[work_items.Wanted]:
+    """Each active treatment's quiet spell: it shows ``inactivity_days`` after the last activity."""
+    for enrollment in _active(enrollments):
+        last = last_activity(enrollment)
+        yield work_items.Wanted(
+            key=f"quiet:{enrollment.pk}",
+            kind="quiet",
+            object_id=enrollment.pk,
+            since=last,
+            due=last + timedelta(days=enrollment.inactivity_days),
+            **work_items.whose(
+                enrollment.pk, enrollment.clinic_id, enrollment.patient_id, enrollment.patient__therapist_id
+            ),
+        )
+
+
+def register_collectors() -> None:
+    work_items.register("message", collect_messages)
+    work_items.register("feedback", collect_feedback)
+    work_items.register("quiet", collect_quiet)
+
+
+def visible_items(*, staff, now: datetime) -> QuerySet[WorkItem]:
+    """The open rows ``staff`` sees at ``now``: their patients' items, those of the patients a
+    colleague shares with them today (``patients.access``: the same cover rule), the referrals
+    addressed to them and the clinic's new intake requests (no query by itself)."""
+    from patients.models import CareShare
+
+    shared = CareShare.objects.filter(
+        colleague=staff, ended_at__isnull=True, until__gte=timezone.localdate(now)
+    ).values("patient_id")
+    mine = Q(owner=staff) & ~Q(kind="intake_request")
+    covered = Q(patient_id__in=shared) & ~Q(kind__in=("referral", "intake_request"))
+    requests = Q(clinic_id=staff.clinic_id, kind="intake_request")
+    return WorkItem.objects.filter(
+        mine | covered | requests, state=WorkItem.State.OPEN, due__lte=now
+    ).order_by()
+
+
+def pending_count(*, staff, now: datetime | None = None) -> int:
+    """The navigation's count: what waits for ``staff`` (``KINDS``), without the reminders of
+    feedback due and quiet patients. One indexed COUNT."""
+    return visible_items(staff=staff, now=now or timezone.now()).filter(kind__in=KINDS).count()

@@ -43,6 +43,7 @@ from messaging.selectors import (
     starter_copies_outdated,
     starters_not_copied,
 )
+from patients import work_items
 from patients.access import acting_on_behalf_of, staff_may_treat
 from patients.models import (
     AssignmentAnswer,
@@ -193,6 +194,7 @@ def conversation_get_or_create(*, enrollment: Enrollment) -> Conversation:
 
 @sensitive_variables()
 @transaction.atomic
+@transaction.atomic
 def message_send(*, conversation: Conversation, author, body: str, request=None) -> Message:
     """A message from the patient or from staff (a reply, a question, not tied to items).
     Clears the author's draft. Staff messages are audited; a covering colleague's carry
@@ -205,6 +207,7 @@ def message_send(*, conversation: Conversation, author, body: str, request=None)
     message = Message(conversation=conversation, author=author, on_behalf_of=side.on_behalf_of, body=body)
     message.full_clean()
     message.save()
+    work_items.refresh(enrollment=enrollment, kinds=("message",))
     MessageDraft.objects.filter(conversation=conversation, author=author).delete()
     if side.is_patient:
         notify(
@@ -304,6 +307,7 @@ def feedback_send(
             )
     enrollment.last_feedback_at = now
     enrollment.save(update_fields=["last_feedback_at"])
+    work_items.refresh(enrollment=enrollment, kinds=("message", "feedback", *work_items.REVIEW_KINDS))
     notify(
         recipient=enrollment.patient.user,
         kind=NotificationKind.FEEDBACK_WAITING,
@@ -417,6 +421,7 @@ def item_mark_reviewed(*, enrollment: Enrollment, item: ItemRef | str, reviewed_
         obj.reviewed_at = timezone.now()
         obj.reviewed_by = reviewed_by
         obj.save(update_fields=["reviewed_at", "reviewed_by"])
+        work_items.refresh(enrollment=enrollment, kinds=work_items.REVIEW_KINDS)
     _audit(
         side=side,
         user=reviewed_by,
