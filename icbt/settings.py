@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -212,6 +213,12 @@ CELERY_BEAT_SCHEDULE = {
     "form-submissions-purge": {
         "task": "icbt.tasks.form_submissions_purge",
         "schedule": 86400.0,
+        "options": {"expires": 3600},
+    },
+    # The work-item table against the source tables; drift is logged as an error and repaired.
+    "work-items-reconcile": {
+        "task": "patients.tasks.work_items_reconcile",
+        "schedule": crontab(hour=3, minute=30),
         "options": {"expires": 3600},
     },
 }

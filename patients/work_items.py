@@ -254,6 +254,11 @@ class Drift:
         self.changed += other.changed
 
 
+def drift_summary(drift: Drift) -> str:
+    """``"2 missing, 1 stale, 0 changed"``: counts only."""
+    return f"{len(drift.opened)} missing, {len(drift.closed)} stale, {len(drift.changed)} changed"
+
+
 def _collect(kinds: Iterable[str], scope) -> Iterator[Wanted]:
     for kind in kinds:
         collector = COLLECTORS.get(kind)

@@ -23,8 +23,8 @@ from therapists.worklist import caseload, pending_count, worklist
 
 # Queries of the whole worklist page (session, user, staff, the navigation's count, the seven
 # selector queries, the audit event); the same at 20 and at 500 patients.
-WORKLIST_PAGE_QUERIES = 11
-CASELOAD_PAGE_QUERIES = 7
+WORKLIST_PAGE_QUERIES = 7
+CASELOAD_PAGE_QUERIES = 6
 
 
 def _message(enrollment, author, body="hello", minutes_ago=60):
