@@ -328,6 +328,16 @@ def owner_follow(*, patient: Patient) -> None:
     )
 
 
+def fill(*, enrollments: QuerySet[Enrollment]) -> Drift:
+    """Bring the open rows of ``enrollments`` in line (every kind of an enrollment): for data
+    written in bulk around the services (the bench's synthetic clinic)."""
+    with transaction.atomic():
+        return _align(
+            WorkItem.objects.filter(enrollment__in=enrollments, kind__in=ENROLLMENT_KINDS),
+            _collect(ENROLLMENT_KINDS, enrollments),
+        )
+
+
 def reconcile(*, repair: bool = False, clinic_ids: Iterable[int] | None = None, progress=None) -> Drift:
     """Collect every kind again, clinic by clinic, and compare with the open rows (repairing
     them with ``repair``). ``progress(clinic_id, done, total, drift)`` is called after each

@@ -234,11 +234,18 @@ class WorkItems(Sequence):
     ``len()`` costs no query (the worklist counted already)."""
 
     def __init__(
-        self, rows=None, *, length: int = 0, now: datetime, warnings: _Warnings | None = None, language="en"
+        self,
+        rows=None,
+        *,
+        length: int = 0,
+        now: datetime,
+        warnings: _Warnings | None = None,
+        titles: dict | None = None,
+        referrals: dict | None = None,
     ):
         self.rows, self.length, self.now = rows, length, now
         self.warnings = warnings or _Warnings([])
-        self.language = language
+        self.titles, self.referrals = titles or {}, referrals or {}
 
     def __len__(self) -> int:
         return self.length + len(self.warnings.items)
@@ -272,19 +279,12 @@ class WorkItems(Sequence):
         if self.rows is None or stop <= start:
             return []
         rows = list(self.rows[start:stop])
-        return _items(rows, now=self.now, language=self.language)
+        return _items(rows, now=self.now, titles=self.titles, referrals=self.referrals)
 
 
-def _items(rows: list[WorkItemRow], *, now: datetime, language: str) -> list[WorkItem]:
-    """The page's rows as ``WorkItem``s: one more query only when the page holds referrals (who
-    sent them) or intake requests (the programs' titles)."""
+def _items(rows: list[WorkItemRow], *, now: datetime, titles: dict, referrals: dict) -> list[WorkItem]:
+    """The page's rows as ``WorkItem``s (no query: the worklist read the titles and referrals)."""
     composer = _Composer()
-    referrals = {}
-    if any(row.kind == "referral" for row in rows):
-        referrals = Referral.objects.select_related("patient__user", "referred_by__user").in_bulk(
-            [row.object_id for row in rows if row.kind == "referral"]
-        )
-    titles = program_titles(language=language) if any(row.kind == "intake_request" for row in rows) else {}
     items = []
     for row in rows:
         kind = row.kind
@@ -421,11 +421,27 @@ def worklist(
     shown = [w for w in warnings if not patient_id or w.patient_id == patient_id]
     if kind not in ("", "early_warning"):
         shown = []
+    # Referrals and intake requests are few, whatever the size of the caseload: read whole when
+    # there are any, so that no page costs a query more than another.
+    referrals = {}
+    if counts["referral"]:
+        referrals = {
+            referral.pk: referral
+            for referral in Referral.objects.select_related("patient__user", "referred_by__user").filter(
+                pk__in=rows.filter(kind="referral").values("object_id")
+            )
+        }
+    titles = program_titles(language=language) if counts["intake_request"] else {}
     direction = "since" if order == "oldest" else "-since"
     page_rows = rows.filter(selected).select_related("patient__user").order_by("-urgent", direction, "pk")
     return Worklist(
         items=WorkItems(
-            page_rows, length=length, now=now, warnings=_Warnings(shown, position), language=language
+            page_rows,
+            length=length,
+            now=now,
+            warnings=_Warnings(shown, position),
+            titles=titles,
+            referrals=referrals,
         ),
         total=sum(counts.values()),
         waiting=waiting,
