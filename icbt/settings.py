@@ -135,6 +135,18 @@ TEMPLATES = [
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'icbt.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
+# Under gunicorn's sync workers each worker serves one request at a time: DB_CONN_MAX_AGE (e.g.
+# 60) keeps its connection between requests instead of opening one per request; the health
+# check makes a dropped connection cost one reconnect, not an error. DB_POOL=true uses Django's
+# psycopg pool instead (PostgreSQL, needs the psycopg[pool] extra; DB_CONN_MAX_AGE must stay 0).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = DATABASES["default"]["CONN_MAX_AGE"] != 0
+if env_bool("DB_POOL", False):
+    if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        raise ImproperlyConfigured("DB_POOL=true needs PostgreSQL.")
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DB_POOL_MIN_SIZE", 2),
+        "max_size": env_int("DB_POOL_MAX_SIZE", 4),
+    }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
