@@ -58,13 +58,17 @@ from django.utils import timezone
 from messaging.models import Message
 from patients import work_items
 from patients.models import (
-    AssignmentAnswer,
-    DiaryEntry,
     Enrollment,
     IntakeRequest,
     QuestionnaireResponse,
     Referral,
     WorkItem,
+)
+from patients.work_items import (  # the one definition of each: the work items' collectors use it too
+    answers_to_review,
+    diary_entries_to_review,
+    diary_weeks_to_review,
+    questionnaires_to_review,
 )
 from therapists.models import Clinic
 
@@ -104,7 +108,6 @@ def unanswered_messages(enrollments: Enrollments) -> QuerySet[Message]:
     return _unanswered(Message.objects.filter(conversation__enrollment__in=enrollments))
 
 
-OPEN = Q(enrollment__status__in=Enrollment.OPEN_STATUSES)
 
 
 def urgent_questionnaires(responses: QuerySet[QuestionnaireResponse]) -> QuerySet[QuestionnaireResponse]:
@@ -120,42 +123,6 @@ def waiting_enrollments(enrollments: QuerySet[Enrollment]) -> QuerySet[Enrollmen
         _unanswered(Message.objects.filter(conversation__enrollment=OuterRef("pk")))
     ) | Exists(urgent_questionnaires(QuestionnaireResponse.objects.filter(enrollment=OuterRef("pk"))))
     return enrollments.filter(Q(status__in=Enrollment.OPEN_STATUSES) | still_waiting)
-
-
-def answers_to_review(enrollments: Enrollments) -> QuerySet[AssignmentAnswer]:
-    """Handed in and not reviewed, in an open treatment."""
-    return AssignmentAnswer.objects.filter(
-        OPEN,
-        enrollment__in=enrollments,
-        status=AssignmentAnswer.Status.SUBMITTED,
-        submitted_at__isnull=False,
-        reviewed_at__isnull=True,
-    ).order_by()
-
-
-def diary_entries_to_review(enrollments: Enrollments) -> QuerySet[DiaryEntry]:
-    """Not reviewed, in an open treatment."""
-    return DiaryEntry.objects.filter(OPEN, enrollment__in=enrollments, reviewed_at__isnull=True).order_by()
-
-
-def diary_weeks_to_review(enrollments: Enrollments) -> QuerySet:
-    """Unreviewed diary entries grouped per enrollment and ISO week of the entry's date:
-    ``enrollment_id, iso_year, iso_week, since`` (the first written), ``n``, ``first_id``."""
-    return (
-        diary_entries_to_review(enrollments)
-        .annotate(iso_year=ExtractIsoYear("entry_date"), iso_week=ExtractWeek("entry_date"))
-        .values("enrollment_id", "iso_year", "iso_week")
-        .annotate(since=Min("created_at"), n=Count("id"), first_id=Min("id"))
-        .order_by()
-    )
-
-
-def questionnaires_to_review(enrollments: Enrollments) -> QuerySet[QuestionnaireResponse]:
-    """Completed by the patient and not reviewed (a score a therapist typed in needs no review),
-    in an open treatment; after the end only those with the self-harm flag."""
-    return QuestionnaireResponse.objects.filter(
-        OPEN | Q(urgent=True), enrollment__in=enrollments, reviewed_at__isnull=True, entered_by__isnull=True
-    ).order_by()
 
 
 def intake_requests_waiting(*, clinic_id: int) -> QuerySet[IntakeRequest]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.db.models.functions import ExtractIsoYear, ExtractWeek
 from django.utils import timezone
 
@@ -123,19 +123,50 @@ def whose(enrollment_id, clinic_id, patient_id, owner_id) -> dict:
 
 # --- The collectors of this floor ----------------------------------------------------------------
 
-OPEN = {"enrollment__status__in": Enrollment.OPEN_STATUSES}
+OPEN = Q(enrollment__status__in=Enrollment.OPEN_STATUSES)
 
 
-def collect_answers(enrollments: QuerySet[Enrollment]) -> Iterator[Wanted]:
-    """Assignments handed in and not reviewed, in an open treatment."""
-    rows = AssignmentAnswer.objects.filter(
+def answers_to_review(enrollments) -> QuerySet[AssignmentAnswer]:
+    """Handed in and not reviewed, in an open treatment (no query by itself)."""
+    return AssignmentAnswer.objects.filter(
+        OPEN,
         enrollment__in=enrollments,
         status=AssignmentAnswer.Status.SUBMITTED,
         submitted_at__isnull=False,
         reviewed_at__isnull=True,
-        **OPEN,
-    ).values_list("pk", "submitted_at", "step__title", "step__module__number", *WHOSE)
-    for pk, submitted_at, title, number, *who in rows.order_by():
+    ).order_by()
+
+
+def diary_entries_to_review(enrollments) -> QuerySet[DiaryEntry]:
+    """Not reviewed, in an open treatment."""
+    return DiaryEntry.objects.filter(OPEN, enrollment__in=enrollments, reviewed_at__isnull=True).order_by()
+
+
+def diary_weeks_to_review(enrollments) -> QuerySet:
+    """Unreviewed diary entries grouped per enrollment and ISO week of the entry's date:
+    ``enrollment_id, iso_year, iso_week, since`` (the first written), ``n``, ``first_id``."""
+    return (
+        diary_entries_to_review(enrollments)
+        .annotate(iso_year=ExtractIsoYear("entry_date"), iso_week=ExtractWeek("entry_date"))
+        .values("enrollment_id", "iso_year", "iso_week")
+        .annotate(since=Min("created_at"), n=Count("id"), first_id=Min("id"))
+        .order_by()
+    )
+
+
+def questionnaires_to_review(enrollments) -> QuerySet[QuestionnaireResponse]:
+    """Completed by the patient and not reviewed (a score a therapist typed in needs no review),
+    in an open treatment; after the end only those with the self-harm flag (``urgent``)."""
+    return QuestionnaireResponse.objects.filter(
+        OPEN | Q(urgent=True), enrollment__in=enrollments, reviewed_at__isnull=True, entered_by__isnull=True
+    ).order_by()
+
+
+def collect_answers(enrollments: QuerySet[Enrollment]) -> Iterator[Wanted]:
+    rows = answers_to_review(enrollments).values_list(
+        "pk", "submitted_at", "step__title", "step__module__number", *WHOSE
+    )
+    for pk, submitted_at, title, number, *who in rows:
         yield Wanted(
             key=f"answer:{pk}",
             kind="answer",
@@ -148,15 +179,8 @@ def collect_answers(enrollments: QuerySet[Enrollment]) -> Iterator[Wanted]:
 
 
 def collect_diary_weeks(enrollments: QuerySet[Enrollment]) -> Iterator[Wanted]:
-    """Unreviewed diary entries of an open treatment, one item per enrollment and ISO week of
-    the day they are about, since the first one written."""
-    rows = (
-        DiaryEntry.objects.filter(enrollment__in=enrollments, reviewed_at__isnull=True, **OPEN)
-        .annotate(iso_year=ExtractIsoYear("entry_date"), iso_week=ExtractWeek("entry_date"))
-        .values(*WHOSE, "iso_year", "iso_week")
-        .annotate(since=Min("created_at"), n=Count("id"), first_id=Min("id"))
-        .order_by()
-    )
+    """One item per enrollment and ISO week, since the first entry written."""
+    rows = diary_weeks_to_review(enrollments).values(*WHOSE, "iso_year", "iso_week", "since", "n", "first_id")
     for row in rows:
         year, week, first = row["iso_year"], row["iso_week"], row["first_id"]
         yield Wanted(
@@ -172,15 +196,10 @@ def collect_diary_weeks(enrollments: QuerySet[Enrollment]) -> Iterator[Wanted]:
 
 
 def collect_questionnaires(enrollments: QuerySet[Enrollment]) -> Iterator[Wanted]:
-    """Completed by the patient and not reviewed, in an open treatment; after the end only those
-    with the self-harm flag (``urgent``)."""
-    open_or_urgent = QuestionnaireResponse.objects.filter(
-        enrollment__status__in=Enrollment.OPEN_STATUSES
-    ) | QuestionnaireResponse.objects.filter(urgent=True)
-    rows = open_or_urgent.filter(
-        enrollment__in=enrollments, reviewed_at__isnull=True, entered_by__isnull=True
-    ).values_list("pk", "code", "completed_at", "urgent", "flagged", *WHOSE)
-    for pk, code, completed_at, urgent, flagged, *who in rows.order_by():
+    rows = questionnaires_to_review(enrollments).values_list(
+        "pk", "code", "completed_at", "urgent", "flagged", *WHOSE
+    )
+    for pk, code, completed_at, urgent, flagged, *who in rows:
         yield Wanted(
             key=f"questionnaire:{pk}",
             kind="questionnaire",
@@ -300,10 +319,11 @@ def _align(rows: QuerySet[WorkItem], wanted: Iterable[Wanted], *, repair: bool =
 
 def refresh(*, enrollment: Enrollment | int, kinds: Iterable[str] = ENROLLMENT_KINDS) -> Drift:
     """Collect ``kinds`` again for one enrollment and bring its open rows in line. Call it in the
-    transaction of the event that may have opened or closed work, after the event's writes."""
+    transaction of the event that may have opened or closed work, after the event's writes (no
+    savepoint of its own: if it fails, the event fails with it)."""
     kinds = tuple(kinds)
     pk = enrollment if isinstance(enrollment, int) else enrollment.pk
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         return _align(
             WorkItem.objects.filter(enrollment_id=pk, kind__in=kinds).select_for_update(),
             _collect(kinds, Enrollment.objects.filter(pk=pk)),
@@ -313,7 +333,7 @@ def refresh(*, enrollment: Enrollment | int, kinds: Iterable[str] = ENROLLMENT_K
 def refresh_requests(*, clinic_id: int, kinds: Iterable[str] = CLINIC_KINDS) -> Drift:
     """As ``refresh``, for the clinic's intake requests and referrals."""
     kinds = tuple(kinds)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         return _align(
             WorkItem.objects.filter(clinic_id=clinic_id, kind__in=kinds).select_for_update(),
             _collect(kinds, [clinic_id]),
@@ -331,7 +351,7 @@ def owner_follow(*, patient: Patient) -> None:
 def fill(*, enrollments: QuerySet[Enrollment]) -> Drift:
     """Bring the open rows of ``enrollments`` in line (every kind of an enrollment): for data
     written in bulk around the services (the bench's synthetic clinic)."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         return _align(
             WorkItem.objects.filter(enrollment__in=enrollments, kind__in=ENROLLMENT_KINDS),
             _collect(ENROLLMENT_KINDS, enrollments),
