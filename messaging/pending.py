@@ -108,8 +108,6 @@ def unanswered_messages(enrollments: Enrollments) -> QuerySet[Message]:
     return _unanswered(Message.objects.filter(conversation__enrollment__in=enrollments))
 
 
-
-
 def urgent_questionnaires(responses: QuerySet[QuestionnaireResponse]) -> QuerySet[QuestionnaireResponse]:
     """The unreviewed, patient-completed responses among ``responses`` with the self-harm flag
     (the flags are encrypted; the derived ``urgent`` column carries that one)."""
