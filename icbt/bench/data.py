@@ -198,6 +198,8 @@ def grow_clinic(world: BenchClinic, *, xlarge: int, total: int, progress, now=No
         world.therapists.append(colleague)
         plan.append((colleague, min(PATIENTS_PER_COLLEAGUE, rest - i * PATIENTS_PER_COLLEAGUE)))
     _build(world, plan, now=now, progress=progress)
+    _referral(world, therapist, world.therapist_small, now)  # the same requests as the others
+    work_items.refresh_requests(clinic_id=world.clinic.pk)
     analyze()
     return therapist
 
@@ -450,20 +452,22 @@ def _intake_requests_and_referrals(world: BenchClinic, now) -> None:
         (world.therapist_small, world.therapist_large),
         (world.therapist_large, world.therapist_small),
     ):
-        patient = world.patients[other.pk][0]
-        Referral.objects.bulk_create(
-            [
-                Referral(
-                    clinic=world.clinic,
-                    patient=patient,
-                    referred_by=other,
-                    to_therapist=therapist,
-                    program=program,
-                    note="Please take over.",
-                    created_at=now - timedelta(days=1),
-                )
-            ]
-        )
+        _referral(world, therapist, other, now)
+
+
+def _referral(world: BenchClinic, therapist, other, now) -> None:
+    """One referral to ``therapist`` from ``other``, of one of ``other``'s patients."""
+    program = world.version.program
+    patient = world.patients[other.pk][0]
+    Referral.objects.create(
+        clinic=world.clinic,
+        patient=patient,
+        referred_by=other,
+        to_therapist=therapist,
+        program=program,
+        note="Please take over.",
+        created_at=now - timedelta(days=1),
+    )
 
 
 def _long_history(world: BenchClinic, patient: Patient, steps, now) -> None:
