@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -137,6 +138,18 @@ TEMPLATES = [
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'icbt.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
+# Under gunicorn's sync workers each worker serves one request at a time: DB_CONN_MAX_AGE (e.g.
+# 60) keeps its connection between requests instead of opening one per request; the health
+# check makes a dropped connection cost one reconnect, not an error. DB_POOL=true uses Django's
+# psycopg pool instead (PostgreSQL, needs the psycopg[pool] extra; DB_CONN_MAX_AGE must stay 0).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = DATABASES["default"]["CONN_MAX_AGE"] != 0
+if env_bool("DB_POOL", False):
+    if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        raise ImproperlyConfigured("DB_POOL=true needs PostgreSQL.")
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DB_POOL_MIN_SIZE", 2),
+        "max_size": env_int("DB_POOL_MAX_SIZE", 4),
+    }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
@@ -215,6 +228,12 @@ CELERY_BEAT_SCHEDULE = {
     "form-submissions-purge": {
         "task": "icbt.tasks.form_submissions_purge",
         "schedule": 86400.0,
+        "options": {"expires": 3600},
+    },
+    # The work-item table against the source tables; drift is logged as an error and repaired.
+    "work-items-reconcile": {
+        "task": "patients.tasks.work_items_reconcile",
+        "schedule": crontab(hour=3, minute=30),
         "options": {"expires": 3600},
     },
 }

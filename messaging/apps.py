@@ -6,7 +6,8 @@ class MessagingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from messaging.pending import open_items_at_end
+        from messaging.pending import open_items_at_end, register_collectors
         from patients.ending import open_items_counter_register
 
         open_items_counter_register(open_items_at_end)
+        register_collectors()

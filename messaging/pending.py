@@ -24,12 +24,19 @@ Feedback due, feedback overdue and patients who went quiet are not waiting work:
 from each patient's rhythm (``therapists.worklist`` shows them as reminders, the dashboard
 counts overdue feedback in its own column).
 
+The work-item table (``patients.work_items``) keeps all of these as rows, so that the worklist
+and the navigation's count read a few indexed rows: this module gives it the collectors of the
+kinds that live on this floor (messages, and the feedback rhythm and quiet spells, which are
+stored with the moment they will show). ``pending_count`` reads the table.
+
 Nothing here decrypts anything: only rows are counted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 
 from django.db.models import (
     CharField,
@@ -45,16 +52,23 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Cast, Concat, ExtractIsoYear, ExtractWeek
+from django.utils import timezone
 
 from icbt.models import Clinic
 from messaging.models import Message
+from patients import rhythm, work_items
 from patients.models import (
-    AssignmentAnswer,
-    DiaryEntry,
     Enrollment,
     IntakeRequest,
     QuestionnaireResponse,
     Referral,
+    WorkItem,
+)
+from patients.work_items import (  # the one definition of each: the work items' collectors use it too
+    answers_to_review,
+    diary_entries_to_review,
+    diary_weeks_to_review,
+    questionnaires_to_review,
 )
 
 PATIENT_WORK_KINDS = ("message", "answer", "diary", "questionnaire")
@@ -93,9 +107,6 @@ def unanswered_messages(enrollments: Enrollments) -> QuerySet[Message]:
     return _unanswered(Message.objects.filter(conversation__enrollment__in=enrollments))
 
 
-OPEN = Q(enrollment__status__in=Enrollment.OPEN_STATUSES)
-
-
 def urgent_questionnaires(responses: QuerySet[QuestionnaireResponse]) -> QuerySet[QuestionnaireResponse]:
     """The unreviewed, patient-completed responses among ``responses`` with the self-harm flag
     (the flags are encrypted; the derived ``urgent`` column carries that one)."""
@@ -109,42 +120,6 @@ def waiting_enrollments(enrollments: QuerySet[Enrollment]) -> QuerySet[Enrollmen
         _unanswered(Message.objects.filter(conversation__enrollment=OuterRef("pk")))
     ) | Exists(urgent_questionnaires(QuestionnaireResponse.objects.filter(enrollment=OuterRef("pk"))))
     return enrollments.filter(Q(status__in=Enrollment.OPEN_STATUSES) | still_waiting)
-
-
-def answers_to_review(enrollments: Enrollments) -> QuerySet[AssignmentAnswer]:
-    """Handed in and not reviewed, in an open treatment."""
-    return AssignmentAnswer.objects.filter(
-        OPEN,
-        enrollment__in=enrollments,
-        status=AssignmentAnswer.Status.SUBMITTED,
-        submitted_at__isnull=False,
-        reviewed_at__isnull=True,
-    ).order_by()
-
-
-def diary_entries_to_review(enrollments: Enrollments) -> QuerySet[DiaryEntry]:
-    """Not reviewed, in an open treatment."""
-    return DiaryEntry.objects.filter(OPEN, enrollment__in=enrollments, reviewed_at__isnull=True).order_by()
-
-
-def diary_weeks_to_review(enrollments: Enrollments) -> QuerySet:
-    """Unreviewed diary entries grouped per enrollment and ISO week of the entry's date:
-    ``enrollment_id, iso_year, iso_week, since`` (the first written), ``n``, ``first_id``."""
-    return (
-        diary_entries_to_review(enrollments)
-        .annotate(iso_year=ExtractIsoYear("entry_date"), iso_week=ExtractWeek("entry_date"))
-        .values("enrollment_id", "iso_year", "iso_week")
-        .annotate(since=Min("created_at"), n=Count("id"), first_id=Min("id"))
-        .order_by()
-    )
-
-
-def questionnaires_to_review(enrollments: Enrollments) -> QuerySet[QuestionnaireResponse]:
-    """Completed by the patient and not reviewed (a score a therapist typed in needs no review),
-    in an open treatment; after the end only those with the self-harm flag."""
-    return QuestionnaireResponse.objects.filter(
-        OPEN | Q(urgent=True), enrollment__in=enrollments, reviewed_at__isnull=True, entered_by__isnull=True
-    ).order_by()
 
 
 def intake_requests_waiting(*, clinic_id: int) -> QuerySet[IntakeRequest]:
@@ -253,3 +228,140 @@ def open_items_at_end(enrollment: Enrollment) -> tuple[int, int]:
     unreviewed urgent questionnaires and its unanswered messages."""
     urgent = urgent_questionnaires(QuestionnaireResponse.objects.filter(enrollment=enrollment)).count()
     return (urgent, unanswered_messages([enrollment.pk]).count())
+
+
+# --- The work-item table: the collectors of this floor, and the count ---------------------------------
+
+
+def collect_messages(enrollments: QuerySet[Enrollment]) -> Iterator[work_items.Wanted]:
+    """One item per conversation whose latest patient message no message from the clinic
+    followed yet, since the oldest unanswered one, open treatment or not."""
+    rows = (
+        unanswered_messages(enrollments)
+        .values(*(f"conversation__{name}" for name in work_items.WHOSE), "conversation_id")
+        .annotate(since=Min("created_at"), n=Count("id"))
+        .values_list("conversation_id", "since", "n", *(f"conversation__{name}" for name in work_items.WHOSE))
+    )
+    for conversation_id, since, n, *who in rows:
+        yield work_items.Wanted(
+            key=f"message:{who[0]}",
+            kind="message",
+            object_id=conversation_id,
+            since=since,
+            count=n,
+            **work_items.whose(*who),
+        )
+
+
+_RHYTHM_FIELDS = (
+    "pk",
+    "clinic_id",
+    "patient_id",
+    "patient__therapist_id",
+    "start_date",
+    "started_at",
+    "last_feedback_at",
+    "last_activity_at",
+    "feedback_cadence",
+    "feedback_weekday",
+    "inactivity_days",
+)
+
+
+def _midnight(day) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _active(enrollments: QuerySet[Enrollment]):
+    """The active enrollments among ``enrollments``, as plain objects with the rhythm's fields."""
+    from types import SimpleNamespace
+
+    for values in enrollments.filter(status=Enrollment.Status.ACTIVE).order_by().values_list(*_RHYTHM_FIELDS):
+        yield SimpleNamespace(**dict(zip(_RHYTHM_FIELDS, values, strict=True)))
+
+
+def collect_feedback(enrollments: QuerySet[Enrollment]) -> Iterator[work_items.Wanted]:
+    """Each active treatment's next feedback: it shows from the day it is due
+    (``patients.rhythm``) and is overdue
+    ``ICBT_FEEDBACK_OVERDUE_WORKING_DAYS`` working days later (the digests' rule)."""
+    for enrollment in _active(enrollments):
+        due_on = rhythm.feedback_due_on(enrollment)
+        overdue_on = rhythm.feedback_overdue_on(due_on)
+        yield work_items.Wanted(
+            key=f"feedback:{enrollment.pk}",
+            kind="feedback",
+            object_id=enrollment.pk,
+            since=_midnight(due_on),
+            overdue_at=_midnight(overdue_on),
+            detail={"due_on": due_on.isoformat()},
+            **work_items.whose(
+                enrollment.pk, enrollment.clinic_id, enrollment.patient_id, enrollment.patient__therapist_id
+            ),
+        )
+
+
+def collect_quiet(enrollments: QuerySet[Enrollment]) -> Iterator[work_items.Wanted]:
+    """Each active treatment's quiet spell: it shows ``inactivity_days`` after the last activity."""
+    for enrollment in _active(enrollments):
+        last = rhythm.last_activity(enrollment)
+        yield work_items.Wanted(
+            key=f"quiet:{enrollment.pk}",
+            kind="quiet",
+            object_id=enrollment.pk,
+            since=last,
+            due=last + timedelta(days=enrollment.inactivity_days),
+            **work_items.whose(
+                enrollment.pk, enrollment.clinic_id, enrollment.patient_id, enrollment.patient__therapist_id
+            ),
+        )
+
+
+def register_collectors() -> None:
+    work_items.register("message", collect_messages)
+    work_items.register("feedback", collect_feedback)
+    work_items.register("quiet", collect_quiet)
+
+
+def _shared_with(staff, now: datetime) -> QuerySet:
+    """The ids of the patients a colleague shares with ``staff`` today (``patients.access``: the
+    same cover rule), as a subquery."""
+    from patients.models import CareShare
+
+    return CareShare.objects.filter(
+        colleague=staff, ended_at__isnull=True, until__gte=timezone.localdate(now)
+    ).values("patient_id")
+
+
+def _arms(staff, now: datetime) -> tuple[Q, Q, Q]:
+    """What ``staff`` sees, in three parts that never overlap, each served by an index: their
+    patients' items and the referrals addressed to them (``owner``), the items of the patients
+    shared with them (``patient``), and the clinic's new intake requests (``clinic, kind``)."""
+    mine = Q(owner=staff) & ~Q(kind="intake_request")
+    covered = (
+        Q(patient_id__in=_shared_with(staff, now))
+        & ~Q(kind__in=("referral", "intake_request"))
+        & ~Q(owner=staff)
+    )
+    requests = Q(clinic_id=staff.clinic_id, kind="intake_request")
+    return mine, covered, requests
+
+
+def visible_items(*, staff, now: datetime) -> QuerySet[WorkItem]:
+    """The open rows ``staff`` sees at ``now`` (``_arms``), no query by itself."""
+    mine, covered, requests = _arms(staff, now)
+    return WorkItem.objects.filter(
+        mine | covered | requests, state=WorkItem.State.OPEN, due__lte=now
+    ).order_by()
+
+
+def pending_count(*, staff, now: datetime | None = None) -> int:
+    """The navigation's count: what waits for ``staff`` (``KINDS``), without the reminders of
+    feedback due and quiet patients. One query: the sum of three counts, each on its own index
+    (an OR across them would read the whole table)."""
+    now = now or timezone.now()
+    open_now = WorkItem.objects.filter(state=WorkItem.State.OPEN, due__lte=now, kind__in=KINDS)
+    counts = {
+        f"n{i}": SubqueryCount(open_now.filter(arm).values("pk")) for i, arm in enumerate(_arms(staff, now))
+    }
+    row = Clinic.objects.filter(pk=staff.clinic_id).annotate(**counts).values_list(*counts).first()
+    return sum(row or ())

@@ -44,6 +44,7 @@ from messaging.selectors import (
     starters_not_copied,
 )
 from patients import services as patient_services
+from patients import work_items
 from patients.access import acting_on_behalf_of, staff_may_treat
 from patients.models import (
     AssignmentAnswer,
@@ -201,6 +202,7 @@ def message_send(*, conversation: Conversation, author, body: str) -> Message:
     message = Message(conversation=conversation, author=author, on_behalf_of=side.on_behalf_of, body=body)
     message.full_clean()
     message.save()
+    work_items.refresh(enrollment=enrollment, kinds=("message",))
     MessageDraft.objects.filter(conversation=conversation, author=author).delete()
     if side.is_patient:
         notify(
@@ -297,6 +299,7 @@ def feedback_send(
                 model=model, enrollment=enrollment, ids=ids, reviewed_by=author, at=now
             )
     patient_services.enrollment_feedback_given(enrollment=enrollment, at=now)
+    work_items.refresh(enrollment=enrollment, kinds=("message", "feedback", *work_items.REVIEW_KINDS))
     notify(
         recipient=enrollment.patient.user,
         kind=NotificationKind.FEEDBACK_WAITING,
@@ -410,6 +413,7 @@ def item_mark_reviewed(*, enrollment: Enrollment, item: ItemRef | str, reviewed_
         patient_services.items_mark_reviewed(
             model=type(obj), enrollment=enrollment, ids=[obj.pk], reviewed_by=reviewed_by, at=obj.reviewed_at
         )
+        work_items.refresh(enrollment=enrollment, kinds=work_items.REVIEW_KINDS)
     _audit(
         side=side,
         user=reviewed_by,

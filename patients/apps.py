@@ -1,6 +1,25 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _work_items_fill(sender, using, **kwargs):
+    """An existing database that has just received the work-item table gets its rows once,
+    after every migration has run (the collectors read today's models, so this cannot be a
+    migration of its own: a later migration would change the tables under it)."""
+    from django.db import DEFAULT_DB_ALIAS
+
+    from patients import work_items
+    from patients.models import IntakeRequest, Patient, WorkItem
+
+    if using != DEFAULT_DB_ALIAS or WorkItem.objects.exists():
+        return
+    if Patient.objects.exists() or IntakeRequest.objects.exists():
+        work_items.reconcile(repair=True)
 
 
 class PatientsConfig(AppConfig):
     name = "patients"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        post_migrate.connect(_work_items_fill, sender=self, dispatch_uid="patients.work_items_fill")

@@ -653,3 +653,81 @@ class EarlyWarningDecision(models.Model):
 
     def encryption_scope(self) -> int:
         return self.enrollment.clinic_id
+
+
+class WorkItem(models.Model):
+    """One thing that waits for a person at the clinic, kept by the services in the same
+    transaction as the event that opens or closes it (``patients.work_items``), so that the
+    worklist and its count read a few indexed rows instead of the whole caseload.
+
+    ``key`` names the item (``answer:12``, ``diary:7:2026-W49``, ``feedback:7``): at most one
+    open row per key. ``object_id`` points at the row the item is about; the kind says which
+    model (``OBJECT_MODELS``). ``due`` is the moment the item shows: now for what waits already,
+    a later day for feedback that will be due and a patient who will have gone quiet, so that a
+    row stays right as days pass without being written. Feedback is overdue from ``overdue_at``.
+    ``detail`` holds what the item's line says besides the patient's name (program titles,
+    week numbers, instrument codes): never anything the patient wrote.
+    """
+
+    class State(models.TextChoices):
+        OPEN = "open", _("open")
+        CLOSED = "closed", _("closed")
+
+    KINDS = ("message", "answer", "diary", "questionnaire", "intake_request", "referral", "feedback", "quiet")
+    OBJECT_MODELS = {
+        "message": "messaging.Conversation",
+        "answer": "patients.AssignmentAnswer",
+        "diary": "patients.DiaryEntry",
+        "questionnaire": "patients.QuestionnaireResponse",
+        "intake_request": "patients.IntakeRequest",
+        "referral": "patients.Referral",
+        "feedback": "patients.Enrollment",
+        "quiet": "patients.Enrollment",
+    }
+
+    key = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16)
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.CASCADE, null=True, blank=True, related_name="work_items"
+    )
+    owner = models.ForeignKey(StaffMember, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    object_id = models.BigIntegerField()
+    ref = models.CharField(max_length=40, blank=True)
+    since = models.DateTimeField()
+    due = models.DateTimeField()
+    overdue_at = models.DateTimeField(null=True, blank=True)
+    urgent = models.BooleanField(default=False)
+    flagged = models.BooleanField(default=False)
+    count = models.PositiveIntegerField(default=1)
+    detail = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"], condition=models.Q(state="open"), name="work_item_open_key"
+            ),
+        ]
+        indexes = [
+            # The worklist and its count: a therapist's own rows, by urgency and age.
+            models.Index(
+                fields=["owner", "due", "kind"], condition=models.Q(state="open"), name="work_item_owner_due"
+            ),
+            # Covering colleagues: the rows of the patients shared with them.
+            models.Index(
+                fields=["patient", "due"], condition=models.Q(state="open"), name="work_item_patient_due"
+            ),
+            # The clinic's intake requests, the manager's figures per enrollment.
+            models.Index(
+                fields=["clinic", "kind"], condition=models.Q(state="open"), name="work_item_clinic_kind"
+            ),
+            models.Index(
+                fields=["enrollment", "kind"], condition=models.Q(state="open"), name="work_item_enrollment"
+            ),
+        ]
+
+    def __str__(self):
+        return f"work item {self.key} ({self.state})"

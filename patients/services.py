@@ -12,7 +12,7 @@ from icbt.models import Clinic, Invitation, StaffMember, Team, User
 from icbt.notifications import Kind as NotificationKind
 from icbt.notifications import notify
 from icbt.services import invitation_create, invitation_ensure
-from patients import intake_criteria, measurement, selectors, stepped_care
+from patients import intake_criteria, measurement, selectors, stepped_care, work_items
 from patients.access import acting_on_behalf_of, staff_may_treat
 from patients.models import (
     AssignmentAnswer,
@@ -92,9 +92,12 @@ def _require_step(enrollment: Enrollment, step: Step, kind: str) -> None:
         raise ValidationError(_("This step is not part of your program."))
 
 
-def _enrollment_touch(enrollment: Enrollment, *, now: datetime, step: Step | None = None) -> None:
+def _enrollment_touch(
+    enrollment: Enrollment, *, now: datetime, step: Step | None = None, work: tuple[str, ...] = ()
+) -> None:
     """Record activity (and where the patient is). An invited enrollment becomes active on the
-    patient's first step (``enrollment_activate``: the lifecycle and its timeline)."""
+    patient's first step (``enrollment_activate``: the lifecycle and its timeline). The quiet
+    spell starts again, and the work items of the kinds in ``work`` are brought in line."""
     if enrollment.status == Enrollment.Status.INVITED:
         enrollment_activate(enrollment=enrollment)
     fields = ["last_activity_at"]
@@ -106,6 +109,7 @@ def _enrollment_touch(enrollment: Enrollment, *, now: datetime, step: Step | Non
         enrollment.reminders_in_a_row = 0
         fields.append("reminders_in_a_row")
     enrollment.save(update_fields=fields)
+    work_items.refresh(enrollment=enrollment, kinds=("quiet", *work))
 
 
 def _step_done(enrollment: Enrollment, step: Step, *, now: datetime) -> StepProgress:
@@ -256,7 +260,7 @@ def assignment_submit(*, enrollment: Enrollment, step: Step, answers: dict) -> A
         object_id=answer.pk,
     )
     _step_done(enrollment, step, now=now)
-    _enrollment_touch(enrollment, now=now, step=step)
+    _enrollment_touch(enrollment, now=now, step=step, work=("answer",))
     return answer
 
 
@@ -354,7 +358,7 @@ def diary_entry_save(
     if step is not None:
         _step_done(enrollment, step, now=now)
     _diary_steps_done(enrollment, diary_type, entry)
-    _enrollment_touch(enrollment, now=now, step=step)
+    _enrollment_touch(enrollment, now=now, step=step, work=("diary",))
     return entry
 
 
@@ -483,7 +487,7 @@ def questionnaire_submit(
     _questionnaire_drafts(enrollment=enrollment, code=code, moment=moment, step=step).delete()
     if step is not None:
         _step_done(enrollment, step, now=now)
-    _enrollment_touch(enrollment, now=now, step=step)
+    _enrollment_touch(enrollment, now=now, step=step, work=("questionnaire",))
     return response
 
 
@@ -682,6 +686,7 @@ def intake_request_create(
     )
     intake_request.full_clean()
     intake_request.save()
+    work_items.refresh_requests(clinic_id=clinic.pk, kinds=("intake_request",))
     # Every therapist of the clinic hears of it (counts and a link only); once one of them has
     # handled it, the others' notifications are dropped at send time.
     for therapist in StaffMember.objects.filter(
@@ -709,6 +714,7 @@ def intake_request_status_set(
     intake_request.handled_at = timezone.now()
     intake_request.full_clean()
     intake_request.save(update_fields=["status", "handled_by", "handled_at"])
+    work_items.refresh_requests(clinic_id=intake_request.clinic_id, kinds=("intake_request",))
     record_change(
         staff=staff,
         action=Action.CHANGE,
@@ -743,6 +749,7 @@ def intake_request_invite(
     intake_request.handled_by = staff
     intake_request.handled_at = timezone.now()
     intake_request.save(update_fields=["status", "handled_by", "handled_at"])
+    work_items.refresh_requests(clinic_id=intake_request.clinic_id, kinds=("intake_request",))
     record_change(
         staff=staff,
         action=Action.CHANGE,
@@ -785,6 +792,7 @@ def referral_create(
     )
     referral.full_clean()
     referral.save()
+    work_items.refresh_requests(clinic_id=referral.clinic_id, kinds=("referral",))
     notify(
         recipient=to_therapist.user,
         kind=NotificationKind.REFERRAL,
@@ -830,9 +838,11 @@ def referral_accept(*, referral: Referral, staff: StaffMember, reason: str = "")
     referral.decided_at = now
     referral.full_clean()
     referral.save(update_fields=["status", "decision_reason", "decided_at"])
+    work_items.refresh_requests(clinic_id=referral.clinic_id, kinds=("referral",))
     patient = Patient.objects.select_for_update().get(pk=referral.patient_id)
     previous = patient.therapist_id
     patient.therapist = staff
+    work_items.owner_follow(patient=patient)
     patient.full_clean()
     patient.save(update_fields=["therapist"])
     for enrollment in Enrollment.objects.select_for_update().filter(
@@ -883,6 +893,7 @@ def referral_decline(*, referral: Referral, staff: StaffMember, reason: str) -> 
     referral.decided_at = timezone.now()
     referral.full_clean()
     referral.save(update_fields=["status", "decision_reason", "decided_at"])
+    work_items.refresh_requests(clinic_id=referral.clinic_id, kinds=("referral",))
     record_change(
         staff=staff,
         action=Action.CHANGE,
@@ -1078,6 +1089,7 @@ def enrollment_create(
         previous = patient.therapist_id
         patient.therapist = therapist
         patient.save(update_fields=["therapist"])
+        work_items.owner_follow(patient=patient)
         timeline_record(
             patient_id=patient.pk,
             kind=TimelineEvent.Kind.THERAPIST,
@@ -1107,6 +1119,7 @@ def enrollment_create(
         },
         at=now,
     )
+    work_items.refresh(enrollment=enrollment)
     return enrollment
 
 
@@ -1168,6 +1181,7 @@ def _enrollment_transition(
     )
     for name in fields:
         setattr(enrollment, name, getattr(locked, name))
+    work_items.refresh(enrollment=enrollment)
     return enrollment
 
 
@@ -1266,6 +1280,7 @@ def enrollment_cadence_change(
     locked.save(update_fields=["feedback_cadence", "feedback_weekday", "inactivity_days"])
     for name in ("feedback_cadence", "feedback_weekday", "inactivity_days"):
         setattr(enrollment, name, getattr(locked, name))
+    work_items.refresh(enrollment=enrollment, kinds=("feedback", "quiet"))
     record_change(
         staff=staff,
         action=Action.CHANGE,

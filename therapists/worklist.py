@@ -4,11 +4,10 @@
 shares with them through an active ``CareShare`` (not ended, ``until`` today or later): the same
 rule as ``patients.access.covering_share``, so every link on the worklist opens for them.
 
-Cost: a fixed number of queries whatever the size of the caseload (seven for the worklist, two
-for the caseload, one for the count in the navigation). Everything that can be grouped is grouped
-by the database (diary entries per ISO week, unanswered messages per conversation); only the
-feedback rhythm and the quiet spell are computed in Python, from the columns of the one query
-that reads the open enrollments, because they depend on each patient's cadence and weekday.
+Cost: a fixed number of queries whatever the size of the caseload. The worklist and the count in
+the navigation read the work-item table (``patients.work_items``, kept by the services): grouped
+counts, the page's rows with LIMIT, one indexed COUNT. Early warnings are computed when read,
+from the weekly check-ins (one query).
 
 Nothing here decrypts anything: items are described by kind, program content titles, dates and
 counts, never by what the patient wrote.
@@ -16,12 +15,11 @@ counts, never by what the patient wrote.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import partial
 
-from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -31,21 +29,10 @@ from django.utils.translation import ngettext
 from icbt.models import StaffMember
 from icbt.roles import roles_of
 from messaging import pending
-from messaging.pending import (
-    answers_to_review,
-    diary_weeks_to_review,
-    intake_requests_waiting,
-    questionnaires_to_review,
-    referrals_waiting,
-    unanswered_messages,
-)
 from patients import rhythm
 from patients import selectors as patient_selectors
-from patients.models import (
-    CareShare,
-    Enrollment,
-    Patient,
-)
+from patients.models import CareShare, Enrollment, Patient, Referral
+from patients.models import WorkItem as WorkItemRow
 from patients.selectors import program_titles
 from programs import questionnaires
 from programs.models import Module
@@ -160,35 +147,12 @@ def caseload_patients(*, staff: StaffMember, today: date | None = None) -> Query
     return Patient.objects.filter(clinic_id=staff.clinic_id).filter(Q(therapist=staff) | Q(Exists(shared)))
 
 
-# Up to this many enrollments, the items of a caseload are looked up by the enrollments' ids
-# rather than by the caseload as a subquery: for the subquery (an OR with the patients shared
-# with the therapist) PostgreSQL expects half the clinic, and so scans every message and diary
-# entry even for a therapist with 20 patients. Past it, binding thousands of ids costs more
-# than the scan saves.
-IDS_AT_MOST = 300
-
-
-def _by_ids_if_few(enrollments: QuerySet[Enrollment]) -> QuerySet[Enrollment] | list[int]:
-    """The ids of ``enrollments`` when there are at most ``IDS_AT_MOST`` (one query), else the
-    queryset itself (no query)."""
-    ids = list(enrollments.values_list("pk", flat=True)[: IDS_AT_MOST + 1])
-    return ids if len(ids) <= IDS_AT_MOST else enrollments
-
-
-def _open_enrollments(staff: StaffMember, today: date) -> QuerySet[Enrollment]:
-    """The caseload's enrollments whose work can wait (``messaging.pending.waiting_enrollments``:
-    the open ones, and ended ones with an unanswered message or an urgent questionnaire)."""
-    return pending.waiting_enrollments(
-        Enrollment.objects.filter(patient__in=caseload_patients(staff=staff, today=today).values("pk"))
-    )
-
-
 # --- The worklist ----------------------------------------------------------------------------------
 
 
 class _Composer:
     """Links to the composer of a patient's conversation, with an item attached: reverse() once
-    per worklist, not once per item (a large caseload has thousands of items)."""
+    per page, not once per item."""
 
     def __init__(self):
         self.base = reverse("messaging:staff_conversation", kwargs={"pk": 0})
@@ -203,134 +167,181 @@ def _local_midnight(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-class _Rhythm:
-    """The fields of an enrollment the feedback rhythm and quiet spells need (duck-types the
-    enrollment for ``patients.rhythm``), and the patient's name and case reference, read as plain
-    values: a large caseload has thousands."""
-
-    __slots__ = (
-        "pk",
-        "patient_id",
-        "status",
-        "start_date",
-        "started_at",
-        "last_feedback_at",
-        "last_activity_at",
-        "feedback_cadence",
-        "feedback_weekday",
-        "inactivity_days",
-        "first_name",
-        "last_name",
-        "email",
-        "case_reference",
-        "measurement_schedule",
-    )
-    FIELDS = (
-        *__slots__[:-5],
-        "patient__user__first_name",
-        "patient__user__last_name",
-        "patient__user__email",
-        "patient__case_reference",
-        "version__measurement_schedule",
-    )
-
-    @property
-    def name(self) -> str:
-        """As ``User.get_full_name`` would show it, with the e-mail address when both are blank."""
-        return f"{self.first_name} {self.last_name}".strip() or self.email
-
-    def __init__(self, *values):
-        for name, value in zip(self.__slots__, values, strict=True):
-            setattr(self, name, value)
+def _full_name(first: str, last: str, email: str) -> str:
+    """As ``User.get_full_name`` would show it, with the e-mail address when both are blank."""
+    return f"{first} {last}".strip() or email
 
 
-@dataclass(slots=True)
-class _Entry:
-    """One pending item before it is shown: enough to count, filter and sort it. ``label`` is
-    a function that writes the item's text, called only for the items on the page."""
+_NAME = (
+    "patient__user__first_name",
+    "patient__user__last_name",
+    "patient__user__email",
+    "patient__case_reference",
+)
 
-    kind: str
-    since: datetime
-    enrollment_id: int | None
-    patient_id: int | None
-    ref: str = ""
-    urgent: bool = False
-    flagged: bool = False
-    count: int = 1
-    label: Callable[[], str] | None = None
-    object_id: int | None = None
 
-    @property
-    def filter_kind(self) -> str:
-        return "feedback" if self.kind.startswith("feedback") else self.kind
+@dataclass
+class _Warnings:
+    """The early warnings of the caseload (computed when the worklist is read, from the weekly
+    check-ins): they all sort as one block, at midnight today, never urgent."""
+
+    items: list[WorkItem]
+    position: int = 0  # how many selected rows sort before the block
+
+
+def _label(row: WorkItemRow, kind: str, now: datetime) -> str:
+    detail = row.detail
+    if kind.startswith("feedback"):
+        return _feedback_due_text(date.fromisoformat(detail["due_on"]))
+    if kind == "quiet":
+        return _quiet_text((now - row.since).days)
+    if kind == "message":
+        return _messages_text(row.count)
+    if kind == "answer":
+        return _answer_text(detail["module"], detail["title"])
+    if kind == "diary":
+        return _diary_week_text(detail["week"], detail["year"], row.count)
+    if kind == "questionnaire":
+        flags = ("self_harm",) if row.urgent else ("flagged",) if row.flagged else ()
+        return _questionnaire_text(detail["code"], flags)
+    return ""
 
 
 class WorkItems(Sequence):
-    """The sorted items of a worklist, made into ``WorkItem``s (names, links, labels) only when
-    read, a slice at a time, from what the worklist read already: no query."""
+    """The selected items of a worklist, in order: the work-item rows, read a page at a time
+    (LIMIT/OFFSET on the indexed table), with the early warnings as one block at their place.
+    ``len()`` costs no query (the worklist counted already)."""
 
-    def __init__(self, entries: list[_Entry], *, now: datetime, names=None, titles=None, referrals=None):
-        self.entries, self.now, self.names = entries, now, names or {}
+    def __init__(
+        self,
+        rows=None,
+        *,
+        length: int = 0,
+        now: datetime,
+        warnings: _Warnings | None = None,
+        titles: dict | None = None,
+        referrals: dict | None = None,
+    ):
+        self.rows, self.length, self.now = rows, length, now
+        self.warnings = warnings or _Warnings([])
         self.titles, self.referrals = titles or {}, referrals or {}
-        self._composer = None
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return self.length + len(self.warnings.items)
 
     def __getitem__(self, index):
         if isinstance(index, slice):
-            return self._items(self.entries[index])
-        return self._items([self.entries[index]])[0]
+            start, stop, _step = index.indices(len(self))
+            return self._slice(start, stop)
+        if index < 0:
+            index += len(self)
+        return self._slice(index, index + 1)[0]
 
     def __iter__(self):
-        return iter(self._items(self.entries))
+        return iter(self._slice(0, len(self)))
 
     def __eq__(self, other) -> bool:
         return list(self) == list(other)
 
     __hash__ = None
 
-    def _items(self, entries: list[_Entry]) -> list[WorkItem]:
-        if not entries:
+    def _slice(self, start: int, stop: int) -> list[WorkItem]:
+        if stop <= start:
             return []
-        if self._composer is None:
-            self._composer = _Composer()
-        items = []
-        for entry in entries:
-            name, reference = self.names.get(entry.enrollment_id, ("", ""))
-            if entry.kind == "intake_request":
-                url = reverse("patients:staff_intake_request_detail", kwargs={"pk": entry.object_id})
-                label = self.titles.get(entry.ref, "")
-            elif entry.kind == "early_warning":
-                url = (
-                    reverse("patients:staff_patient_detail", kwargs={"pk": entry.patient_id})
-                    + "#early-warning"
-                )
-                label = str(entry.label()) if entry.label else ""
-            elif entry.kind == "referral":
-                referral = self.referrals[entry.object_id]
-                url = reverse("patients:staff_referral_detail", kwargs={"pk": referral.pk})
-                label = str(_("From %(name)s")) % {"name": referral.referred_by.user.get_full_name()}
-                name, reference = referral.patient.user.get_full_name(), referral.patient.case_reference
-            else:
-                url = self._composer(entry.patient_id, entry.ref)
-                label = str(entry.label()) if entry.label else ""
-            items.append(
-                WorkItem(
-                    kind=entry.kind,
-                    since=entry.since,
-                    url=url,
-                    label=label,
-                    patient_id=entry.patient_id,
-                    patient_name=name,
-                    case_reference=reference,
-                    urgent=entry.urgent,
-                    flagged=entry.flagged,
-                    count=entry.count,
-                    now=self.now,
-                )
+        at, block = self.warnings.position, self.warnings.items
+        before = self._rows(start, min(stop, at))
+        middle = block[max(start - at, 0) : max(stop - at, 0)]
+        after = self._rows(max(start, at + len(block)) - len(block), stop - len(block))
+        return before + middle + after
+
+    def _rows(self, start: int, stop: int) -> list[WorkItem]:
+        if self.rows is None or stop <= start:
+            return []
+        rows = list(self.rows[start:stop])
+        return _items(rows, now=self.now, titles=self.titles, referrals=self.referrals)
+
+
+def _items(rows: list[WorkItemRow], *, now: datetime, titles: dict, referrals: dict) -> list[WorkItem]:
+    """The page's rows as ``WorkItem``s (no query: the worklist read the titles and referrals)."""
+    composer = _Composer()
+    items = []
+    for row in rows:
+        kind = row.kind
+        if kind == "feedback":
+            kind = "feedback_overdue" if now >= row.overdue_at else "feedback_due"
+        name, reference = "", ""
+        if row.patient_id is not None:
+            patient = row.patient
+            name, reference = patient.user.get_full_name() or patient.user.email, patient.case_reference
+        if kind == "intake_request":
+            url = reverse("patients:staff_intake_request_detail", kwargs={"pk": row.object_id})
+            label = titles.get(row.detail.get("program"), "")
+        elif kind == "referral":
+            referral = referrals[row.object_id]
+            url = reverse("patients:staff_referral_detail", kwargs={"pk": referral.pk})
+            label = str(_("From %(name)s")) % {"name": referral.referred_by.user.get_full_name()}
+            name = referral.patient.user.get_full_name()
+        else:
+            url = composer(row.patient_id, row.ref)
+            label = str(_label(row, kind, now))
+        items.append(
+            WorkItem(
+                kind=kind,
+                since=row.since,
+                url=url,
+                label=label,
+                patient_id=row.patient_id,
+                patient_name=name,
+                case_reference=reference,
+                urgent=row.urgent,
+                flagged=row.flagged or kind == "feedback_overdue",
+                count=row.count,
+                now=now,
             )
-        return items
+        )
+    return items
+
+
+def _early_warnings(staff: StaffMember, *, now: datetime) -> list[WorkItem]:
+    """The caseload's early warnings (``patients.selectors.early_warnings_for``): one query, and
+    one more for the names only when there are warnings."""
+    today = timezone.localdate(now)
+    enrollments = Enrollment.objects.filter(
+        patient__in=caseload_patients(staff=staff, today=today).values("pk"), status=Enrollment.Status.ACTIVE
+    )
+    warnings = patient_selectors.early_warnings_for(enrollments=enrollments.values("pk"), today=today)
+    if not warnings:
+        return []
+    names = {
+        pk: (_full_name(*values[:3]), values[3])
+        for pk, *values in Patient.objects.filter(pk__in=[w[1] for w in warnings]).values_list(
+            "pk", "user__first_name", "user__last_name", "user__email", "case_reference"
+        )
+    }
+    url = reverse("patients:staff_patient_detail", kwargs={"pk": 0}).replace("/0/", "/{}/")
+    return [
+        WorkItem(
+            kind="early_warning",
+            since=_local_midnight(today),
+            url=url.format(patient) + "#early-warning",
+            label=_early_warning_text(warning),
+            patient_id=patient,
+            patient_name=names[patient][0],
+            case_reference=names[patient][1],
+            flagged=True,
+            now=now,
+        )
+        for _enrollment, patient, warning in warnings
+    ]
+
+
+def _selection(kind: str, patient_id: int | None) -> Q:
+    selected = Q()
+    if kind in FILTER_KINDS:
+        selected &= Q(kind=kind)
+    if patient_id:
+        selected &= Q(patient_id=patient_id)
+    return selected
 
 
 def worklist(
@@ -345,211 +356,92 @@ def worklist(
     (oldest first, or newest with ``order="newest"``), filtered by ``kind`` (a key of
     ``FILTER_KINDS``) and ``patient_id``. Therapists only (anyone else gets an empty list).
 
-    Seven queries (eight when there are intake requests: the program titles), whatever the
-    number of patients and items. The items are read as plain values to count, filter and sort
-    them; only the slice that is shown becomes ``WorkItem``s with names, links and texts
-    (``WorkItems``).
+    Read from the work-item table (``messaging.pending.visible_items``): one grouped count, the
+    patients with items, the early warnings, and the page's rows when the page is shown (with
+    LIMIT): the same number of queries whatever the size of the caseload.
     """
     now = now or timezone.now()
-    today = timezone.localdate(now)
     language = translation.get_language() or "en"
     staff = _therapist(fetched_by)
     if staff is None:
-        return Worklist(items=WorkItems([], now=now), total=0, counts={}, patients=[])
-    open_enrollments = _open_enrollments(staff, today)
-    entries: list[_Entry] = []
-
-    # 1. The open enrollments of the caseload: who each item is about, the feedback rhythm and
-    # quiet spells.
-    enrollments = {row[0]: _Rhythm(*row) for row in open_enrollments.order_by().values_list(*_Rhythm.FIELDS)}
-    caseload = list(enrollments) if len(enrollments) <= IDS_AT_MOST else open_enrollments
-    patient_of = {pk: e.patient_id for pk, e in enrollments.items()}
-    # Of an ended enrollment only unanswered messages and urgent questionnaires are listed.
-    still_open = {pk for pk, e in enrollments.items() if e.status in Enrollment.OPEN_STATUSES}
-    for enrollment in enrollments.values():
-        if enrollment.status != Enrollment.Status.ACTIVE:
-            continue
-        state = rhythm.feedback_state(enrollment, today)
-        if state.is_due:
-            entries.append(
-                _Entry(
-                    "feedback_overdue" if state.is_overdue else "feedback_due",
-                    _local_midnight(state.due_on),
-                    enrollment.pk,
-                    enrollment.patient_id,
-                    flagged=state.is_overdue,
-                    label=partial(_feedback_due_text, state.due_on),
-                )
-            )
-        last = rhythm.last_activity(enrollment)
-        if now - last >= timedelta(days=enrollment.inactivity_days):
-            entries.append(
-                _Entry(
-                    "quiet",
-                    last,
-                    enrollment.pk,
-                    enrollment.patient_id,
-                    label=partial(_quiet_text, (now - last).days),
-                )
-            )
-
-    # 2. Unanswered messages, grouped per conversation.
-    for enrollment_id, since, n in (
-        unanswered_messages(caseload)
-        .values("conversation__enrollment_id")
-        .annotate(since=Min("created_at"), n=Count("id"))
-        .values_list("conversation__enrollment_id", "since", "n")
-    ):
-        if enrollment_id in patient_of:
-            entries.append(
-                _Entry(
-                    "message",
-                    since,
-                    enrollment_id,
-                    patient_of[enrollment_id],
-                    count=n,
-                    label=partial(_messages_text, n),
-                )
-            )
-
-    # 3. Assignments handed in and not reviewed.
-    for pk, enrollment_id, submitted_at, title, number in answers_to_review(caseload).values_list(
-        "pk", "enrollment_id", "submitted_at", "step__title", "step__module__number"
-    ):
-        if enrollment_id in still_open:
-            entries.append(
-                _Entry(
-                    "answer",
-                    submitted_at,
-                    enrollment_id,
-                    patient_of[enrollment_id],
-                    ref=f"answer:{pk}",
-                    label=partial(_answer_text, number, title),
-                )
-            )
-
-    # 4. Diary entries not reviewed, one item per patient and ISO week.
-    for row in diary_weeks_to_review(caseload):
-        enrollment_id = row["enrollment_id"]
-        if enrollment_id in still_open:
-            entries.append(
-                _Entry(
-                    "diary",
-                    row["since"],
-                    enrollment_id,
-                    patient_of[enrollment_id],
-                    ref=f"week:{row['first_id']}",
-                    count=row["n"],
-                    label=partial(_diary_week_text, row["iso_week"], row["iso_year"], row["n"]),
-                )
-            )
-
-    # 5. Questionnaires the patient completed, not reviewed (scores a therapist typed in need no
-    # review). The PHQ-9 self-harm flag makes an item urgent; other flags mark it.
-    # The flags themselves are encrypted; the derived columns say all the worklist needs.
-    for pk, enrollment_id, code, completed_at, urgent, flagged in questionnaires_to_review(
-        caseload
-    ).values_list("pk", "enrollment_id", "code", "completed_at", "urgent", "flagged"):
-        flags = ("self_harm",) if urgent else ("flagged",) if flagged else ()
-        if enrollment_id in still_open or (enrollment_id in patient_of and urgent):
-            entries.append(
-                _Entry(
-                    "questionnaire",
-                    completed_at,
-                    enrollment_id,
-                    patient_of[enrollment_id],
-                    ref=f"questionnaire:{pk}",
-                    urgent=urgent,
-                    flagged=flagged,
-                    label=partial(_questionnaire_text, code, flags),
-                )
-            )
-
-    # 6. The clinic's new intake requests (names stay on the request's own, audited page).
-    for pk, created_at, program_id in intake_requests_waiting(clinic_id=staff.clinic_id).values_list(
-        "pk", "created_at", "program_id"
-    ):
-        entries.append(_Entry("intake_request", created_at, None, None, ref=program_id, object_id=pk))
-
-    titles = program_titles(language=language) if any(e.kind == "intake_request" for e in entries) else {}
-
-    # 7. Referrals waiting for the therapist's answer (few: read whole, with the names).
-    referrals = {
-        r.pk: r
-        for r in referrals_waiting(clinic_id=staff.clinic_id, to_therapist_id=staff.pk)
-        .select_related("patient__user", "referred_by__user")
-        .order_by()
-    }
-    for referral in referrals.values():
-        entries.append(
-            _Entry("referral", referral.created_at, None, referral.patient_id, object_id=referral.pk)
-        )
-
-    # 8. Early warnings from the weekly check-ins (patients.measurement): not improving or went
-    # quiet, until the therapist records a decision. One query, only when a program of the
-    # caseload has a weekly check-in.
-    measured = [pk for pk, e in enrollments.items() if e.measurement_schedule]
-    for enrollment_id, patient_id, warning in (
-        patient_selectors.early_warnings_for(enrollments=measured, today=today) if measured else []
-    ):
-        if enrollment_id in patient_of:
-            entries.append(
-                _Entry(
-                    "early_warning",
-                    _local_midnight(today),
-                    enrollment_id,
-                    patient_id,
-                    flagged=True,
-                    label=partial(_early_warning_text, warning),
-                )
-            )
-
+        return Worklist(items=WorkItems(now=now), total=0, counts={}, patients=[])
+    order = order if order in ORDERS else "oldest"
+    kind = kind if kind in FILTER_KINDS else ""
+    rows = pending.visible_items(staff=staff, now=now)
+    selected = _selection(kind, patient_id)
+    midnight = _local_midnight(timezone.localdate(now))
+    ahead = Q(urgent=True) | (Q(since__lte=midnight) if order == "oldest" else Q(since__gte=midnight))
     counts: dict[str, int] = {key: 0 for key in FILTER_KINDS}
-    for entry in entries:
-        counts[entry.filter_kind] += 1
-    waiting = sum(1 for e in entries if e.kind not in RHYTHM_KINDS)
-    total = len(entries)
-    names = {pk: (e.name, e.case_reference) for pk, e in enrollments.items()}
-    patients = _patient_choices(entries, names, referrals)
+    length = position = 0
+    for row_kind, n, n_selected, n_ahead in (
+        rows.values("kind")
+        .annotate(
+            n=Count("pk"),
+            n_selected=Count("pk", filter=selected),
+            n_ahead=Count("pk", filter=selected & ahead),
+        )
+        .values_list("kind", "n", "n_selected", "n_ahead")
+    ):
+        counts[row_kind] += n
+        length, position = length + n_selected, position + n_ahead
+    waiting = sum(counts[key] for key in pending.KINDS)
+    warnings = _early_warnings(staff, now=now)
+    counts["early_warning"] = len(warnings)
+    patients = _patient_choices(rows, warnings)
     if patient_id and patient_id not in dict(patients):
         # A patient of the caseload with nothing waiting (the overview links here): an empty
         # list for them, not a form error. One query, only then.
         patients += [
-            (pk, f"{(f'{first} {last}'.strip() or email)} ({reference})")
-            for pk, first, last, email, reference in caseload_patients(staff=staff, today=today)
+            (pk, f"{_full_name(first, last, email)} ({reference})")
+            for pk, first, last, email, reference in caseload_patients(staff=staff, today=midnight.date())
             .filter(pk=patient_id)
             .values_list("pk", "user__first_name", "user__last_name", "user__email", "case_reference")
         ]
-    if kind in FILTER_KINDS:
-        entries = [e for e in entries if e.filter_kind == kind]
-    if patient_id:
-        entries = [e for e in entries if e.patient_id == patient_id]
-    if order == "newest":
-        entries.sort(key=lambda e: (not e.urgent, -e.since.timestamp()))
-    else:
-        entries.sort(key=lambda e: (not e.urgent, e.since.timestamp()))
+    shown = [w for w in warnings if not patient_id or w.patient_id == patient_id]
+    if kind not in ("", "early_warning"):
+        shown = []
+    # Referrals and intake requests are few, whatever the size of the caseload: read whole when
+    # there are any, so that no page costs a query more than another.
+    referrals = {}
+    if counts["referral"]:
+        referrals = {
+            referral.pk: referral
+            for referral in Referral.objects.select_related("patient__user", "referred_by__user").filter(
+                pk__in=rows.filter(kind="referral").values("object_id")
+            )
+        }
+    titles = program_titles(language=language) if counts["intake_request"] else {}
+    direction = "since" if order == "oldest" else "-since"
+    page_rows = rows.filter(selected).select_related("patient__user").order_by("-urgent", direction, "pk")
     return Worklist(
-        items=WorkItems(entries, now=now, names=names, titles=titles, referrals=referrals),
-        total=total,
+        items=WorkItems(
+            page_rows,
+            length=length,
+            now=now,
+            warnings=_Warnings(shown, position),
+            titles=titles,
+            referrals=referrals,
+        ),
+        total=sum(counts.values()),
         waiting=waiting,
         counts=counts,
         patients=patients,
-        kind=kind if kind in FILTER_KINDS else "",
+        kind=kind,
         patient_id=patient_id,
-        order=order if order in ORDERS else "oldest",
+        order=order,
     )
 
 
-def _patient_choices(entries, names, referrals) -> list[tuple[int, str]]:
-    """``(id, "Name (case reference)")`` of the patients with items, by name."""
-    choices = {}
-    for entry in entries:
-        if entry.enrollment_id in names and entry.patient_id not in choices:
-            name, reference = names[entry.enrollment_id]
-            choices[entry.patient_id] = f"{name} ({reference})"
-    for referral in referrals.values():
-        patient = referral.patient
-        choices.setdefault(patient.pk, f"{patient.user.get_full_name()} ({patient.case_reference})")
+def _patient_choices(rows: QuerySet[WorkItemRow], warnings: list[WorkItem]) -> list[tuple[int, str]]:
+    """``(id, "Name (case reference)")`` of the patients with items, by name. One query."""
+    choices = {
+        pk: f"{_full_name(first, last, email)} ({reference})"
+        for pk, first, last, email, reference in rows.filter(patient__isnull=False)
+        .values_list("patient_id", *_NAME)
+        .distinct()
+    }
+    for warning in warnings:
+        choices.setdefault(warning.patient_id, f"{warning.patient_name} ({warning.case_reference})")
     return sorted(choices.items(), key=lambda p: p[1].lower())
 
 
@@ -592,18 +484,13 @@ def _questionnaire_text(code: str, flags: tuple[str, ...]) -> str:
 
 def pending_count(*, fetched_by, today: date | None = None) -> int | None:
     """For the navigation: the waiting work of the therapist's caseload and the requests for
-    them (``messaging.pending``: what the top of the worklist counts, without the reminders of
-    feedback due and quiet patients). Two queries: the caseload's open enrollments, then every
-    count (see ``IDS_AT_MOST``). None for non-therapists.
-    """
+    them (``messaging.pending.pending_count``: one indexed COUNT on the work-item table, what
+    the top of the worklist counts, without the reminders of feedback due and quiet patients).
+    None for non-therapists."""
     staff = _therapist(fetched_by)
     if staff is None:
         return None
-    today = today or timezone.localdate()
-    open_enrollments = _by_ids_if_few(_open_enrollments(staff, today))
-    return pending.waiting_work(
-        enrollments=open_enrollments, clinic_id=staff.clinic_id, to_therapist_id=staff.pk
-    ).total
+    return pending.pending_count(staff=staff)
 
 
 # --- My caseload -----------------------------------------------------------------------------------

@@ -10,7 +10,11 @@ One clinic (the manager's dashboard counts all of it) with:
   feedback message, a submitted assignment, three diary entries in two ISO weeks, a
   questionnaire, a face-to-face session, step progress and timeline events;
 * a few intake requests and referrals (constant, whatever the size);
-* one patient of ``therapist_small`` with a long history (the encryption measurement reads it).
+* one patient of ``therapist_small`` with a long history (the encryption measurement reads it);
+* the work-item table filled as the services would have kept it (``patients.work_items.fill``).
+
+``grow_clinic`` then adds a therapist with a very large caseload and colleagues until the clinic
+has the size of the large dashboard measurement.
 
 Encrypted fields go through ``bulk_create`` like through ``save()`` (``EncryptedTextField.
 pre_save`` encrypts): each object carries its parent objects, so ``encryption_scope()`` costs
@@ -31,6 +35,7 @@ from django.utils import timezone
 
 from icbt.models import Clinic, Notification, NotificationPreference, StaffMember, Team, User
 from messaging.models import Conversation, Message
+from patients import work_items
 from patients.models import (
     AssignmentAnswer,
     DiaryEntry,
@@ -69,6 +74,8 @@ class BenchClinic:
     enrollments: dict[int, Enrollment] = field(default_factory=dict)  # patient pk -> enrollment
     rich_patient: Patient | None = None
     serial: int = 0
+    steps: list = field(default_factory=list)
+    therapist_xlarge: StaffMember | None = None
 
     def next_references(self, count: int) -> list[str]:
         start, self.serial = self.serial, self.serial + count
@@ -140,21 +147,60 @@ def build_clinic(
     steps = list(
         Step.objects.filter(version=version).select_related("module").order_by("module__number", "position")
     )
-    built = 0
+    world.steps = steps
+    _build(world, plan, now=now, progress=progress)
+    _intake_requests_and_referrals(world, now)
+    world.rich_patient = world.patients[therapist_small.pk][min(1, small - 1)]
+    _long_history(world, world.rich_patient, steps, now)
+    work_items.fill(enrollments=Enrollment.objects.filter(patient=world.rich_patient))
+    work_items.refresh_requests(clinic_id=clinic.pk)
+    analyze()
+    return world
+
+
+def _build(world: BenchClinic, plan, *, now, progress) -> None:
+    """``plan``: (therapist, number of patients) pairs; each patient with their work and work items."""
+    built, total = 0, sum(count for _therapist, count in plan)
     for therapist, count in plan:
         for start in range(0, count, BATCH):
             size = min(BATCH, count - start)
             patients = _patients_with_work(
-                world, therapist, size, prefix=f"s{therapist.pk}p{start}", steps=steps, now=now
+                world, therapist, size, prefix=f"s{therapist.pk}p{start}", steps=world.steps, now=now
             )
             world.patients.setdefault(therapist.pk, []).extend(patients)
+            work_items.fill(enrollments=Enrollment.objects.filter(patient__in=[p.pk for p in patients]))
             built += size
-            progress(f"  patients: {built}/{small + large + rest}")
-    _intake_requests_and_referrals(world, now)
-    world.rich_patient = world.patients[therapist_small.pk][min(1, small - 1)]
-    _long_history(world, world.rich_patient, steps, now)
+            progress(f"  patients: {built}/{total}")
+
+
+def grow_clinic(world: BenchClinic, *, xlarge: int, total: int, progress, now=None) -> StaffMember:
+    """Add ``therapist_xlarge`` with ``xlarge`` patients, and colleagues with about a hundred
+    each until the clinic has ``total`` patients (at least what it has plus ``xlarge``)."""
+    now = now or timezone.now()
+    team = world.therapist_small.teams.first()
+    therapist = _staff(
+        world.clinic, "xlarge@bench.example", first_name="Xlarge", therapist=True, totp=True, teams=[team]
+    )
+    world.therapists.append(therapist)
+    world.therapist_xlarge = therapist
+    plan = [(therapist, xlarge)]
+    rest = max(0, total - world.patient_count - xlarge)
+    start = len(world.therapists)
+    for i in range(math.ceil(rest / PATIENTS_PER_COLLEAGUE)):
+        colleague = _staff(
+            world.clinic,
+            f"colleague{start + i}@bench.example",
+            first_name="Colleague",
+            therapist=True,
+            teams=[team],
+        )
+        world.therapists.append(colleague)
+        plan.append((colleague, min(PATIENTS_PER_COLLEAGUE, rest - i * PATIENTS_PER_COLLEAGUE)))
+    _build(world, plan, now=now, progress=progress)
+    _referral(world, therapist, world.therapist_small, now)  # the same requests as the others
+    work_items.refresh_requests(clinic_id=world.clinic.pk)
     analyze()
-    return world
+    return therapist
 
 
 def analyze() -> None:
@@ -405,20 +451,22 @@ def _intake_requests_and_referrals(world: BenchClinic, now) -> None:
         (world.therapist_small, world.therapist_large),
         (world.therapist_large, world.therapist_small),
     ):
-        patient = world.patients[other.pk][0]
-        Referral.objects.bulk_create(
-            [
-                Referral(
-                    clinic=world.clinic,
-                    patient=patient,
-                    referred_by=other,
-                    to_therapist=therapist,
-                    program=program,
-                    note="Please take over.",
-                    created_at=now - timedelta(days=1),
-                )
-            ]
-        )
+        _referral(world, therapist, other, now)
+
+
+def _referral(world: BenchClinic, therapist, other, now) -> None:
+    """One referral to ``therapist`` from ``other``, of one of ``other``'s patients."""
+    program = world.version.program
+    patient = world.patients[other.pk][0]
+    Referral.objects.create(
+        clinic=world.clinic,
+        patient=patient,
+        referred_by=other,
+        to_therapist=therapist,
+        program=program,
+        note="Please take over.",
+        created_at=now - timedelta(days=1),
+    )
 
 
 def _long_history(world: BenchClinic, patient: Patient, steps, now) -> None:

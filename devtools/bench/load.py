@@ -91,7 +91,18 @@ class Gunicorn:
     """gunicorn serving :mod:`devtools.bench.wsgi` with ``DJANGO_DEBUG=false`` and the given
     environment, in its own process group (stopped by its pid when done)."""
 
-    def __init__(self, *, database_url: str, secret_key: str, master_key: str, workers: int, progress):
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        secret_key: str,
+        master_key: str,
+        workers: int,
+        progress,
+        app: str = "devtools.bench.wsgi:application",
+        conn_max_age: int = 0,
+    ):
+        self.app = app
         self.workers = workers
         self.progress = progress
         self.port = free_port()
@@ -112,6 +123,7 @@ class Gunicorn:
             PYTHONUNBUFFERED="1",
             # gunicorn.conf.py applies (as in production), without an access log.
             GUNICORN_ACCESS_LOG="",
+            DB_CONN_MAX_AGE=str(conn_max_age),
         )
         self.env = env
         self.process: subprocess.Popen | None = None
@@ -135,7 +147,7 @@ class Gunicorn:
                     sys.executable,
                     "-m",
                     "gunicorn",
-                    "devtools.bench.wsgi:application",
+                    self.app,
                     "--bind",
                     f"{HOST}:{self.port}",
                     "--workers",
@@ -267,5 +279,5 @@ def diary_requests(sessions, *, path: str, data_for, count: int, location: str) 
     return result
 
 
-def hello_requests(sessions, *, count: int) -> list[Request]:
-    return [Request("GET", "/bench/hello", cookie(*sessions[i % len(sessions)])) for i in range(count)]
+def hello_requests(sessions, *, count: int, path: str = "/bench/hello") -> list[Request]:
+    return [Request("GET", path, cookie(*sessions[i % len(sessions)])) for i in range(count)]

@@ -102,6 +102,25 @@ def growing_queries(small: PageTiming, large: PageTiming) -> list[tuple[int, str
     return sorted(((n, sql) for sql, n in extra.items() if n > 0), reverse=True)
 
 
+def navigation_count(staff, *, repeat: int) -> dict:
+    """The median milliseconds and the queries of the navigation's count of waiting work
+    (``messaging.pending.pending_count``) for ``staff``."""
+    from messaging.pending import pending_count
+
+    with CaptureQueriesContext(connection) as captured:
+        count = pending_count(staff=staff)
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        pending_count(staff=staff)
+        samples.append((time.perf_counter() - started) * 1000)
+    return {
+        "ms": round(statistics.median(samples), 3),
+        "queries": len(captured.captured_queries),
+        "count": count,
+    }
+
+
 class QueryCounter:
     """An ``execute_wrapper`` that counts every statement (no 9000-query log limit)."""
 

@@ -6,6 +6,7 @@ from datetime import date
 
 from patients.models import DiaryEntry
 from programs.models import DiaryType
+from tests.work import settle
 
 MONDAY_49 = date(2026, 11, 30)  # ISO week 49 of 2026: Monday 30 November to Sunday 6 December
 
@@ -19,4 +20,5 @@ def diary_day(enrollment, day, minutes=60):
         text=json.dumps({"note": f"Walked with the dog on {day.isoformat()}"}),
     )
     entry.save()
+    settle()
     return entry

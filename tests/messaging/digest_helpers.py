@@ -12,6 +12,7 @@ from django.utils import timezone
 from icbt.models import NotificationPreference
 from patients.models import Enrollment
 from programs.models import ProgramVersion
+from tests.work import settle
 
 AMS = ZoneInfo("Europe/Amsterdam")
 URL_RE = re.compile(r"https?://[^\s<>\"]+")
@@ -25,7 +26,7 @@ def enroll(
     patient, version: ProgramVersion, *, status=Enrollment.Status.ACTIVE, start=date(2026, 2, 23), **extra
 ) -> Enrollment:
     started = datetime(start.year, start.month, start.day, 9, tzinfo=AMS)
-    return Enrollment.objects.create(
+    enrollment = Enrollment.objects.create(
         patient=patient,
         clinic_id=patient.clinic_id,
         version=version,
@@ -36,6 +37,8 @@ def enroll(
         last_activity_at=started,
         **extra,
     )
+    settle()
+    return enrollment
 
 
 def prefer(user, **fields) -> NotificationPreference:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from patients.models import AssignmentAnswer, CareShare, DiaryEntry, Enrollment, QuestionnaireResponse
 from programs.models import DiaryType, ProgramVersion, Step
+from tests.work import settle
 
 
 def tiny_version() -> ProgramVersion:
@@ -31,7 +32,7 @@ def enroll(
     last_feedback_at=None,
 ) -> Enrollment:
     teams = list(patient.therapist.teams.all()[:2])  # as enrollment_create: the therapist's only team
-    return Enrollment.objects.create(
+    enrollment = Enrollment.objects.create(
         patient=patient,
         clinic=patient.clinic,
         version=tiny_version(),
@@ -44,6 +45,8 @@ def enroll(
         started_at=timezone.now(),
         last_feedback_at=last_feedback_at,
     )
+    settle()
+    return enrollment
 
 
 def diary_entry(enrollment, *, days_ago=1, mood=6, minutes=30, note="") -> DiaryEntry:
@@ -56,6 +59,7 @@ def diary_entry(enrollment, *, days_ago=1, mood=6, minutes=30, note="") -> Diary
         text=json.dumps({"note": note}) if note else "",
     )
     entry.save()
+    settle()
     return entry
 
 
@@ -71,13 +75,16 @@ def submitted_answer(enrollment, *, word="calm", story="I walked to the bakery."
         submitted_at=timezone.now(),
     )
     answer.save()
+    settle()
     return answer
 
 
 def questionnaire(enrollment, *, code="phq9", total=8) -> QuestionnaireResponse:
-    return QuestionnaireResponse.objects.create(
+    response = QuestionnaireResponse.objects.create(
         enrollment=enrollment, code=code, moment="start", total=total, band="mild"
     )
+    settle()
+    return response
 
 
 def share(world, *, until_days=7, colleague=None, ended=False) -> CareShare:

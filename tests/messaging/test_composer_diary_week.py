@@ -10,6 +10,7 @@ from messaging.models import Message
 from patients.models import DiaryEntry
 from tests.messaging.composer_week import MONDAY_49, diary_day
 from tests.messaging.helpers import enroll
+from tests.work import settle
 from therapists.worklist import worklist
 
 
@@ -20,6 +21,7 @@ def test_a_diary_week_from_the_worklist_attaches_every_day_of_that_week(world, c
     week = [diary_day(enrollment, MONDAY_49 + timedelta(days=n)) for n in range(7)]
     week[2].reviewed_at = week[2].created_at  # reviewed already: not waiting, not attached
     week[2].save(update_fields=["reviewed_at"])
+    settle()
     waiting = [e for e in week if e.reviewed_at is None]
 
     rows = [i for i in worklist(fetched_by=world.therapist.user).items if i.kind == "diary"]

@@ -16,6 +16,7 @@ from patients.models import DiaryEntry, Enrollment, QuestionnaireResponse
 from programs.models import DiaryType
 from tests.messaging.helpers import enroll, questionnaire, submitted_answer
 from tests.patients.staff_helpers import intake_request, referral
+from tests.work import settle
 from therapists.dashboard import clinic_dashboard
 from therapists.worklist import pending_count, worklist
 
@@ -92,6 +93,7 @@ def test_the_worklist_and_its_navigation_count_agree(world, busy, client_for):
     # Feedback long overdue: a reminder on the worklist, not waiting work.
     busy.start_date = timezone.localdate() - timedelta(days=40)
     busy.save(update_fields=["start_date"])
+    settle()
     result = worklist(fetched_by=world.therapist.user)
     assert {item.kind for item in result.items} >= {"feedback_overdue", "diary", "message"}
     # diary week, answer, conversation, questionnaire and the intake request (the referral is
@@ -129,6 +131,7 @@ def test_an_ended_treatment_keeps_its_message_and_urgent_questionnaire_everywher
     Enrollment.objects.filter(pk=enrollment.pk).update(
         status=Enrollment.Status.STOPPED, ended_at=timezone.now()
     )
+    settle()
 
     result = worklist(fetched_by=world.therapist.user)
     assert sorted(i.kind for i in result.items) == ["message", "questionnaire"]

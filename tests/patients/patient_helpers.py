@@ -6,6 +6,7 @@ from django.utils import timezone
 from patients.models import Enrollment
 from programs.models import ProgramVersion, Step
 from tests.programs.helpers import load_tiny
+from tests.work import settle
 
 
 def tiny_version() -> ProgramVersion:
@@ -24,7 +25,9 @@ def enroll(patient, version=None, **fields) -> Enrollment:
         "status": Enrollment.Status.ACTIVE,
     }
     defaults.update(fields)
-    return Enrollment.objects.create(patient=patient, version=version or tiny_version(), **defaults)
+    enrollment = Enrollment.objects.create(patient=patient, version=version or tiny_version(), **defaults)
+    settle()
+    return enrollment
 
 
 def step_of(version, slug) -> Step:

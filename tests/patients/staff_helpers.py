@@ -9,6 +9,7 @@ from icbt.models import AuditEvent
 from patients.models import Enrollment, Intake, IntakeRequest, Referral, TimelineEvent
 from programs.models import Program, ProgramVersion
 from tests.programs.helpers import load_tiny
+from tests.work import settle
 
 FATIGUE_START = ["cis_fatigue", "rand36_pf", "fatigue_nrs", "phq9"]
 FATIGUE_END = ["cis_fatigue", "rand36_pf", "fatigue_nrs", "phq9"]
@@ -76,7 +77,9 @@ def enroll(patient, version=None, *, status=Enrollment.Status.ACTIVE, **fields) 
         "status": status,
     }
     defaults.update(fields)
-    return Enrollment.objects.create(patient=patient, version=version or tiny(), **defaults)
+    enrollment = Enrollment.objects.create(patient=patient, version=version or tiny(), **defaults)
+    settle()
+    return enrollment
 
 
 def intake_request(clinic, program=None, **fields) -> IntakeRequest:
@@ -89,6 +92,7 @@ def intake_request(clinic, program=None, **fields) -> IntakeRequest:
         **fields,
     )
     request.save()
+    settle()
     return request
 
 
@@ -105,6 +109,7 @@ def referral(world, *, note="Would this patient suit the online program?") -> Re
         note=note,
     )
     item.save()
+    settle()
     return item
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from messaging.models import Conversation, Message
 from patients.models import Enrollment, QuestionnaireResponse
 from tests.messaging.helpers import enroll, submitted_answer
+from tests.work import settle
 from therapists.worklist import pending_count, worklist
 
 pytestmark = pytest.mark.every_weekday
@@ -48,12 +49,14 @@ def busy(world):
     QuestionnaireResponse.objects.create(
         enrollment=enrollment, code="phq9", moment="start", total=3, band="minimal"
     )
+    settle()
     return enrollment
 
 
 @pytest.mark.parametrize("status", [Enrollment.Status.STEPPED_UP, Enrollment.Status.STOPPED])
 def test_urgent_items_and_unanswered_messages_stay_after_the_end(world, busy, status):
     Enrollment.objects.filter(pk=busy.pk).update(status=status, ended_at=timezone.now())
+    settle()
     result = worklist(fetched_by=world.therapist.user)
     kinds = sorted((item.kind, item.urgent) for item in result.items)
     # The urgent flag and the message stay; the assignment and the non-urgent score drop off.
@@ -69,6 +72,7 @@ def test_handled_items_of_an_ended_enrollment_leave_the_worklist(world, busy):
         conversation=Conversation.objects.get(enrollment=busy), author=world.therapist.user, body="Yes"
     )
     reply.save()
+    settle()
     assert worklist(fetched_by=world.therapist.user).items == []
     assert pending_count(fetched_by=world.therapist.user) == 0
 

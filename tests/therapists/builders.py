@@ -22,6 +22,7 @@ from patients.models import (
 )
 from programs.models import DiaryType, Step
 from tests.messaging.helpers import tiny_version
+from tests.work import settle
 
 MARKER = "ZQXMARKER"
 
@@ -140,4 +141,5 @@ def build_caseload(therapist, count, *, prefix="bulk", marker=MARKER, now=None):
         StepProgress(enrollment=e, step=steps[0], first_seen_at=started, completed_at=started)
         for e in enrollments
     )
+    settle()
     return enrollments

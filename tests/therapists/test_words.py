@@ -14,6 +14,7 @@ from messaging.models import Conversation, Message
 from tests.messaging.composer_week import MONDAY_49, diary_day
 from tests.messaging.helpers import enroll
 from tests.patients.staff_helpers import referral
+from tests.work import settle
 from therapists import worklist as worklist_module
 from therapists.worklist import worklist
 
@@ -55,6 +56,7 @@ def test_the_worklist_and_the_composer_write_dates_one_way(world, client_for):
         body="Hello",
         created_at=timezone.now() - timedelta(hours=3),
     ).save()
+    settle()
     rows = worklist(fetched_by=world.therapist.user)
     assert any(i.label == "Week 49 of 2026: 1 entry" for i in rows.items)
     client = client_for(world.therapist.user)

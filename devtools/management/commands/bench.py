@@ -3,17 +3,30 @@
 Builds a synthetic clinic in a separate database and measures, in one run:
 
 * ``hello``: the median time of a bare view through the whole stack (a signed-in patient);
-* ``worklist`` and ``patient_overview``: queries and median time for a therapist with a small
-  and with a large caseload (the same page, the same amount of work per patient);
-* ``manager_dashboard``: queries and median time for the manager of the whole clinic;
+* ``worklist`` and ``patient_overview``: queries and median time for a therapist with a small,
+  a large and a very large caseload (20, 2,000 and 20,000 patients at scale 1; the same page, the
+  same amount of work per patient);
+* ``navigation_count``: the median time of the count of waiting work in the navigation for the
+  therapist with the very large caseload;
+* ``manager_dashboard``: queries and median time for the manager of the whole clinic, at 5,000
+  and (after the clinic grew) 50,000 patients;
+* ``floor``: a plain Django page (session and user, Django's own middleware only) beside
+  ``hello``, the same with the user's roles loaded, and ``hello`` without each middleware in turn
+  (``middleware``: what each one costs);
 * ``digest``: one digest round over ``pending`` notifications for ``recipients`` people, with the
   locmem e-mail backend: e-mails sent, notifications delivered, queries per recipient, seconds;
 * ``encryption_overhead_pct``: time in AES-GCM as a share of the rest of read-heavy requests;
 * ``http``: gunicorn with the production settings and N workers on a loopback port, a fixed
-  number of requests from signed-in patients to the bare view and posting diary entries.
+  number of requests from signed-in patients to the bare view and posting diary entries, and the
+  floor view served by a second gunicorn with Django's own middleware
+  (``--conn-max-age``: persistent database connections, ``DB_CONN_MAX_AGE``).
 
-The database is new and separate: on PostgreSQL (``DATABASE_URL``) a database ``icbt_bench`` is
-created, migrated and dropped afterwards (``--keep`` keeps it); on SQLite a temporary file.
+``--explain`` prints every page's queries and those that grow with the caseload. The JSON keeps
+the keys of earlier runs; ``targets`` says which of the targets are met.
+
+The database is new and separate: on PostgreSQL (``DATABASE_URL``) a database named after the
+configured one (``<name>_bench``: ``icbt_bench`` for ``icbt``) is created, migrated and dropped
+afterwards (``--keep`` keeps it); on SQLite a temporary file.
 The bench uses its own fresh secret key and master key, so it never reads or writes real data.
 Progress goes to stderr; with ``--json`` stdout holds the JSON object alone.
 """
@@ -37,14 +50,14 @@ from django.test.utils import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-BENCH_DATABASE = "icbt_bench"
-
 
 @dataclass
 class Sizes:
     small: int
     large: int
+    xlarge: int
     clinic: int
+    clinic_large: int
     pending: int
     recipients: int
     requests: int
@@ -54,10 +67,14 @@ class Sizes:
         """The issue's sizes at scale 1; smaller runs keep every part but shrink the numbers."""
         small = min(20, max(2, round(400 * scale)))
         large = max(round(2000 * scale), 5 * small)
+        xlarge = max(round(20_000 * scale), 5 * large)
+        clinic = max(round(5000 * scale), small + large)
         return cls(
             small=small,
             large=large,
-            clinic=max(round(5000 * scale), small + large),
+            xlarge=xlarge,
+            clinic=clinic,
+            clinic_large=max(round(50_000 * scale), clinic + xlarge),
             pending=max(round(100_000 * scale), 20),
             recipients=max(round(1000 * scale), 2),
             requests=max(round(2000 * scale), 60),
@@ -82,7 +99,9 @@ class BenchDatabase:
             self.temp_dir = tempfile.mkdtemp(prefix="icbt-bench-db-")
             name = os.path.join(self.temp_dir, "bench.sqlite3")
         elif vendor == "postgresql":
-            name = BENCH_DATABASE
+            # Beside the configured database, named after it: two checkouts with databases of
+            # their own can run the bench at the same time.
+            name = f"{settings_dict['NAME']}_bench"
         else:
             raise CommandError(f"bench runs on SQLite or PostgreSQL, not {vendor}.")
         if settings_dict["NAME"] == name:
@@ -151,6 +170,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--repeat", type=int, default=11, help="Timed requests per page (the median).")
         parser.add_argument("--no-http", action="store_true", help="Leave out the gunicorn part.")
+        parser.add_argument(
+            "--conn-max-age",
+            type=int,
+            default=60,
+            help="DB_CONN_MAX_AGE of the gunicorn processes (0: a new connection per request).",
+        )
 
     def progress(self, message: str) -> None:
         self.stderr.write(f"[bench {time.monotonic() - self.started:6.1f}s] {message}")
@@ -223,9 +248,24 @@ class Command(BaseCommand):
         result["hello"] = {"ms": round(hello.ms, 2), "queries": hello.queries}
         self.progress(f"hello: {hello.ms:.1f} ms, {hello.queries} queries")
         pages = {"hello": (hello, hello)}
+        result["floor"], result["middleware"] = self.stack(patient.user, hello, repeat=max(repeat, 51))
+
+        manager_client = measure.signed_in_client(world.manager.user)
+        dashboard = measure.time_page(
+            manager_client, reverse("therapists:dashboard"), repeat=max(3, repeat // 2)
+        )
+        patients_at_first = world.patient_count
+        self.progress(
+            f"manager_dashboard at {patients_at_first}: {dashboard.queries} queries, {dashboard.ms:.1f} ms"
+        )
+        self.progress(
+            f"growing the clinic to {sizes.clinic_large} patients ({sizes.xlarge} for one therapist)"
+        )
+        data.grow_clinic(world, xlarge=sizes.xlarge, total=sizes.clinic_large, progress=self.progress)
 
         small_client = measure.signed_in_client(world.therapist_small.user)
         large_client = measure.signed_in_client(world.therapist_large.user)
+        xlarge_client = measure.signed_in_client(world.therapist_xlarge.user)
         for key, url_for in (
             ("worklist", lambda staff: reverse("therapists:worklist")),
             (
@@ -237,30 +277,44 @@ class Command(BaseCommand):
         ):
             small = measure.time_page(small_client, url_for(world.therapist_small), repeat=repeat)
             large = measure.time_page(large_client, url_for(world.therapist_large), repeat=repeat)
-            pages[key] = (small, large)
+            xlarge = measure.time_page(xlarge_client, url_for(world.therapist_xlarge), repeat=repeat)
+            pages[key] = (small, xlarge)
             result[key] = {
                 "patients_small": sizes.small,
                 "patients_large": sizes.large,
+                "patients_xlarge": sizes.xlarge,
                 "queries_small": small.queries,
                 "queries_large": large.queries,
+                "queries_xlarge": xlarge.queries,
                 "ms_small": round(small.ms, 1),
                 "ms_large": round(large.ms, 1),
+                "ms_xlarge": round(xlarge.ms, 1),
                 "stack_queries": large.stack_queries,
             }
-            self.progress(f"{key}: {small.queries}/{large.queries} queries, {small.ms:.1f}/{large.ms:.1f} ms")
+            self.progress(
+                f"{key}: {small.queries}/{large.queries}/{xlarge.queries} queries, "
+                f"{small.ms:.1f}/{large.ms:.1f}/{xlarge.ms:.1f} ms"
+            )
+        result["navigation_count"] = measure.navigation_count(world.therapist_xlarge, repeat=max(repeat, 51))
+        self.progress(f"navigation count at {sizes.xlarge} patients: {result['navigation_count']}")
 
-        manager_client = measure.signed_in_client(world.manager.user)
-        dashboard = measure.time_page(
+        dashboard_large = measure.time_page(
             manager_client, reverse("therapists:dashboard"), repeat=max(3, repeat // 2)
         )
-        pages["manager_dashboard"] = (dashboard, dashboard)
+        pages["manager_dashboard"] = (dashboard, dashboard_large)
         result["manager_dashboard"] = {
-            "patients": world.patient_count,
+            "patients": patients_at_first,
             "queries": dashboard.queries,
             "ms": round(dashboard.ms, 1),
             "stack_queries": dashboard.stack_queries,
+            "patients_large": world.patient_count,
+            "queries_large": dashboard_large.queries,
+            "ms_large": round(dashboard_large.ms, 1),
         }
-        self.progress(f"manager_dashboard: {dashboard.queries} queries, {dashboard.ms:.1f} ms")
+        self.progress(
+            f"manager_dashboard at {world.patient_count}: {dashboard_large.queries} queries, "
+            f"{dashboard_large.ms:.1f} ms"
+        )
 
         self.progress("encryption: the staff conversation and the patient's own messages of a long history")
         rich = world.rich_patient
@@ -305,6 +359,39 @@ class Command(BaseCommand):
             )
         return result
 
+    def stack(self, user, hello, *, repeat: int) -> tuple[dict, dict]:
+        """The floor (a plain Django page with Django's own middleware), the floor with the
+        user's roles, and ``hello`` without each middleware of the project's stack in turn."""
+        from devtools.bench import measure
+        from devtools.bench.urls import FLOOR_MIDDLEWARE
+
+        with override_settings(MIDDLEWARE=FLOOR_MIDDLEWARE):
+            floor = measure.time_page(measure.signed_in_client(user), "/bench/floor", repeat=repeat)
+            roles = measure.time_page(measure.signed_in_client(user), "/bench/floor-roles", repeat=repeat)
+        result = {
+            "ms": round(floor.ms, 2),
+            "queries": floor.queries,
+            "roles_ms": round(roles.ms, 2),
+            "roles_queries": roles.queries,
+            "hello_over_floor": round(hello.ms / floor.ms, 2),
+        }
+        self.progress(f"floor: {floor.ms:.1f} ms ({floor.queries} queries), with roles {roles.ms:.1f} ms")
+        without = {}
+        for name in settings.MIDDLEWARE:
+            with override_settings(MIDDLEWARE=[m for m in settings.MIDDLEWARE if m != name]):
+                try:
+                    page = measure.time_page(measure.signed_in_client(user), "/bench/hello", repeat=repeat)
+                except Exception as error:  # noqa: BLE001 - a middleware others depend on
+                    without[name] = {"error": type(error).__name__}
+                    continue
+            without[name] = {
+                "ms_without": round(page.ms, 2),
+                "saves_ms": round(hello.ms - page.ms, 2),
+                "saves_queries": hello.queries - page.queries,
+            }
+        self.progress("middleware: " + ", ".join(f"{n.rsplit('.', 1)[-1]} {v}" for n, v in without.items()))
+        return result, without
+
     def explain(self, pages) -> None:
         from devtools.bench.measure import growing_queries
 
@@ -338,13 +425,29 @@ class Command(BaseCommand):
             f"http: gunicorn with {workers} workers, {concurrency} client threads, {len(sessions)} "
             f"signed-in patients, {sizes.requests} requests per measurement"
         )
-        with load.Gunicorn(
-            database_url=database_url,
-            secret_key=secret_key,
-            master_key=master_key,
-            workers=workers,
-            progress=self.progress,
-        ) as server:
+        server_options = {
+            "database_url": database_url,
+            "secret_key": secret_key,
+            "master_key": master_key,
+            "workers": workers,
+            "progress": self.progress,
+            "conn_max_age": options["conn_max_age"],
+        }
+        with load.Gunicorn(app="devtools.bench.wsgi_floor:application", **server_options) as server:
+            load.run_load(
+                server.port,
+                load.hello_requests(warm, count=4 * workers, path="/bench/floor"),
+                concurrency=concurrency,
+                time_limit=60,
+            )
+            floor = load.run_load(
+                server.port,
+                load.hello_requests(sessions, count=sizes.requests, path="/bench/floor"),
+                concurrency=concurrency,
+                time_limit=300,
+            )
+            self.progress(f"http floor: {floor}")
+        with load.Gunicorn(**server_options) as server:
             warmup = load.hello_requests(warm, count=4 * workers) + load.diary_requests(
                 warm,
                 path=path,
@@ -384,6 +487,10 @@ class Command(BaseCommand):
             "diary_submit_median_ms": diary_run["median_ms"],
             "errors": hello["errors"] + diary_run["errors"],
             "statuses": {"hello": hello["statuses"], "diary_submit": diary_run["statuses"]},
+            "floor_rps": floor["rps"],
+            "floor_median_ms": floor["median_ms"],
+            "floor_errors": floor["errors"],
+            "conn_max_age": options["conn_max_age"],
         }
 
 
@@ -406,5 +513,47 @@ def check_targets(result: dict) -> dict:
     http = result.get("http")
     targets["diary_submit_rps_at_least_30_pct_of_hello"] = (
         None if not http else http["errors"] == 0 and http["diary_submit_rps"] >= 0.3 * http["hello_rps"]
+    )
+    targets.update(flat_page_targets(result))
+    return targets
+
+
+def _ratio_at_most(numerator: float, denominator: float, limit: float) -> bool:
+    return numerator <= limit * denominator
+
+
+def flat_page_targets(result: dict) -> dict:
+    """The targets of pages that stay flat as a clinic grows (ratios within one run)."""
+    targets = {}
+    for key in ("worklist", "patient_overview"):
+        page = result[key]
+        counts = {page["queries_small"], page["queries_large"], page["queries_xlarge"]}
+        targets[f"{key}_queries_at_most_8_equal_at_every_size"] = len(counts) == 1 and max(counts) <= 8
+        targets[f"{key}_ms_2000_over_20_at_most_1_3"] = _ratio_at_most(
+            page["ms_large"], page["ms_small"], 1.3
+        )
+        targets[f"{key}_ms_20000_over_20_at_most_1_5"] = _ratio_at_most(
+            page["ms_xlarge"], page["ms_small"], 1.5
+        )
+    targets["worklist_at_20_at_most_4_x_hello"] = _ratio_at_most(
+        result["worklist"]["ms_small"], result["hello"]["ms"], 4
+    )
+    targets["navigation_count_at_most_2_ms"] = result["navigation_count"]["ms"] <= 2
+    dashboard = result["manager_dashboard"]
+    targets["dashboard_queries_at_most_20_at_both_sizes"] = (
+        max(dashboard["queries"], dashboard["queries_large"]) <= 20
+    )
+    targets["dashboard_ms_50000_over_5000_at_most_2"] = _ratio_at_most(
+        dashboard["ms_large"], dashboard["ms"], 2
+    )
+    digest = result["digest"]
+    targets["digest_at_most_5_queries_per_recipient"] = digest["queries_per_recipient"] <= 5
+    targets["digest_at_most_20_s"] = digest["s"] <= 20
+    http = result.get("http")
+    targets["hello_rps_at_least_60_pct_of_floor"] = (
+        None if not http else http["floor_errors"] == 0 and http["hello_rps"] >= 0.6 * http["floor_rps"]
+    )
+    targets["diary_submit_rps_at_least_50_pct_of_hello"] = (
+        None if not http else http["errors"] == 0 and http["diary_submit_rps"] >= 0.5 * http["hello_rps"]
     )
     return targets

@@ -1,0 +1,389 @@
+"""The work-item table (``WorkItem``): how it is kept in step with what waits.
+
+Each kind of waiting work has a *collector*: a function that reads the source tables and says
+which items should be open (``Wanted``) for a set of enrollments, or for a set of clinics for the
+clinic's requests. The collectors are the one definition of waiting work; the table is what they
+said the last time an event touched it:
+
+- a service that creates or closes work calls ``refresh(enrollment=..., kinds=...)`` (or
+  ``refresh_requests``) in its own transaction, after its write: the kinds it may have changed
+  are collected again for that one enrollment or clinic and the open rows brought in line;
+- ``reconcile`` collects everything again, clinic by clinic, and reports (or repairs) what
+  differs: the nightly check, and the way to fill the table for an existing database.
+
+Collectors of this floor are registered here; the floors above register theirs
+(``messaging.apps``): messages and each patient's feedback rhythm live up there, and a service
+here may refresh every kind without importing them.
+
+Rows are never deleted: a closed item keeps ``state="closed"`` and the moment it closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Count, Min, Q, QuerySet
+from django.db.models.functions import ExtractIsoYear, ExtractWeek
+from django.utils import timezone
+
+from icbt.models import Clinic
+from patients.models import (
+    AssignmentAnswer,
+    DiaryEntry,
+    Enrollment,
+    IntakeRequest,
+    Patient,
+    QuestionnaireResponse,
+    Referral,
+    WorkItem,
+)
+
+ENROLLMENT_KINDS = ("message", "answer", "diary", "questionnaire", "feedback", "quiet")
+CLINIC_KINDS = ("intake_request", "referral")
+REVIEW_KINDS = ("answer", "diary", "questionnaire")
+# The fields a refresh compares and writes (besides the key and the state).
+FIELDS = (
+    "kind",
+    "clinic_id",
+    "patient_id",
+    "enrollment_id",
+    "owner_id",
+    "object_id",
+    "ref",
+    "since",
+    "due",
+    "overdue_at",
+    "urgent",
+    "flagged",
+    "count",
+    "detail",
+)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """An item that should be open, as a collector sees it. ``due`` defaults to ``since``."""
+
+    key: str
+    kind: str
+    clinic_id: int
+    object_id: int
+    since: datetime
+    patient_id: int | None = None
+    enrollment_id: int | None = None
+    owner_id: int | None = None
+    ref: str = ""
+    due: datetime | None = None
+    overdue_at: datetime | None = None
+    urgent: bool = False
+    flagged: bool = False
+    count: int = 1
+    detail: dict = field(default_factory=dict, hash=False)
+
+    def values(self) -> dict:
+        values = {name: getattr(self, name) for name in FIELDS}
+        values["due"] = self.due or self.since
+        return values
+
+
+EnrollmentCollector = Callable[[QuerySet[Enrollment]], Iterable[Wanted]]
+ClinicCollector = Callable[[list[int]], Iterable[Wanted]]
+COLLECTORS: dict[str, EnrollmentCollector | ClinicCollector] = {}
+
+
+def register(kind: str, collector) -> None:
+    """Make ``collector`` the definition of ``kind`` (one per kind; the last one wins, so that
+    registering twice, as tests reloading an app do, is harmless)."""
+    if kind not in WorkItem.KINDS:
+        raise ValueError(f"unknown work-item kind {kind!r}")
+    COLLECTORS[kind] = collector
+
+
+# The columns every collector of an enrollment kind reads to say whose item it is.
+WHOSE = (
+    "enrollment_id",
+    "enrollment__clinic_id",
+    "enrollment__patient_id",
+    "enrollment__patient__therapist_id",
+)
+
+
+def whose(enrollment_id, clinic_id, patient_id, owner_id) -> dict:
+    """The keyword arguments of ``Wanted`` for the ``WHOSE`` columns."""
+    return {
+        "enrollment_id": enrollment_id,
+        "clinic_id": clinic_id,
+        "patient_id": patient_id,
+        "owner_id": owner_id,
+    }
+
+
+# --- The collectors of this floor ----------------------------------------------------------------
+
+OPEN = Q(enrollment__status__in=Enrollment.OPEN_STATUSES)
+
+
+def answers_to_review(enrollments) -> QuerySet[AssignmentAnswer]:
+    """Handed in and not reviewed, in an open treatment (no query by itself)."""
+    return AssignmentAnswer.objects.filter(
+        OPEN,
+        enrollment__in=enrollments,
+        status=AssignmentAnswer.Status.SUBMITTED,
+        submitted_at__isnull=False,
+        reviewed_at__isnull=True,
+    ).order_by()
+
+
+def diary_entries_to_review(enrollments) -> QuerySet[DiaryEntry]:
+    """Not reviewed, in an open treatment."""
+    return DiaryEntry.objects.filter(OPEN, enrollment__in=enrollments, reviewed_at__isnull=True).order_by()
+
+
+def diary_weeks_to_review(enrollments) -> QuerySet:
+    """Unreviewed diary entries grouped per enrollment and ISO week of the entry's date:
+    ``enrollment_id, iso_year, iso_week, since`` (the first written), ``n``, ``first_id``."""
+    return (
+        diary_entries_to_review(enrollments)
+        .annotate(iso_year=ExtractIsoYear("entry_date"), iso_week=ExtractWeek("entry_date"))
+        .values("enrollment_id", "iso_year", "iso_week")
+        .annotate(since=Min("created_at"), n=Count("id"), first_id=Min("id"))
+        .order_by()
+    )
+
+
+def questionnaires_to_review(enrollments) -> QuerySet[QuestionnaireResponse]:
+    """Completed by the patient and not reviewed (a score a therapist typed in needs no review),
+    in an open treatment; after the end only those with the self-harm flag (``urgent``)."""
+    return QuestionnaireResponse.objects.filter(
+        OPEN | Q(urgent=True), enrollment__in=enrollments, reviewed_at__isnull=True, entered_by__isnull=True
+    ).order_by()
+
+
+def collect_answers(enrollments: QuerySet[Enrollment]) -> Iterator[Wanted]:
+    rows = answers_to_review(enrollments).values_list(
+        "pk", "submitted_at", "step__title", "step__module__number", *WHOSE
+    )
+    for pk, submitted_at, title, number, *who in rows:
+        yield Wanted(
+            key=f"answer:{pk}",
+            kind="answer",
+            object_id=pk,
+            since=submitted_at,
+            ref=f"answer:{pk}",
+            detail={"module": number, "title": title},
+            **whose(*who),
+        )
+
+
+def collect_diary_weeks(enrollments: QuerySet[Enrollment]) -> Iterator[Wanted]:
+    """One item per enrollment and ISO week, since the first entry written."""
+    rows = diary_weeks_to_review(enrollments).values(*WHOSE, "iso_year", "iso_week", "since", "n", "first_id")
+    for row in rows:
+        year, week, first = row["iso_year"], row["iso_week"], row["first_id"]
+        yield Wanted(
+            key=f"diary:{row['enrollment_id']}:{year}-W{week}",
+            kind="diary",
+            object_id=first,
+            since=row["since"],
+            ref=f"week:{first}",
+            count=row["n"],
+            detail={"year": year, "week": week},
+            **whose(*(row[name] for name in WHOSE)),
+        )
+
+
+def collect_questionnaires(enrollments: QuerySet[Enrollment]) -> Iterator[Wanted]:
+    rows = questionnaires_to_review(enrollments).values_list(
+        "pk", "code", "completed_at", "urgent", "flagged", *WHOSE
+    )
+    for pk, code, completed_at, urgent, flagged, *who in rows:
+        yield Wanted(
+            key=f"questionnaire:{pk}",
+            kind="questionnaire",
+            object_id=pk,
+            since=completed_at,
+            ref=f"questionnaire:{pk}",
+            urgent=urgent,
+            flagged=flagged,
+            detail={"code": code},
+            **whose(*who),
+        )
+
+
+def collect_intake_requests(clinic_ids: list[int]) -> Iterator[Wanted]:
+    """New intake requests: for every therapist of the clinic (no owner)."""
+    rows = IntakeRequest.objects.filter(clinic_id__in=clinic_ids, status=IntakeRequest.Status.NEW)
+    for pk, clinic_id, created_at, program_id in rows.values_list(
+        "pk", "clinic_id", "created_at", "program_id"
+    ):
+        yield Wanted(
+            key=f"intake_request:{pk}",
+            kind="intake_request",
+            clinic_id=clinic_id,
+            object_id=pk,
+            since=created_at,
+            detail={"program": program_id},
+        )
+
+
+def collect_referrals(clinic_ids: list[int]) -> Iterator[Wanted]:
+    """Pending referrals, for the colleague they are addressed to."""
+    rows = Referral.objects.filter(clinic_id__in=clinic_ids, status=Referral.Status.PENDING).values_list(
+        "pk", "clinic_id", "created_at", "patient_id", "to_therapist_id"
+    )
+    for pk, clinic_id, created_at, patient_id, to_therapist_id in rows:
+        yield Wanted(
+            key=f"referral:{pk}",
+            kind="referral",
+            clinic_id=clinic_id,
+            object_id=pk,
+            since=created_at,
+            patient_id=patient_id,
+            owner_id=to_therapist_id,
+        )
+
+
+register("answer", collect_answers)
+register("diary", collect_diary_weeks)
+register("questionnaire", collect_questionnaires)
+register("intake_request", collect_intake_requests)
+register("referral", collect_referrals)
+
+
+# --- Bringing the open rows in line ---------------------------------------------------------------
+
+
+@dataclass
+class Drift:
+    """What differed between the open rows and the collectors: keys opened, closed, changed."""
+
+    opened: list[str] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.opened or self.closed or self.changed)
+
+    def extend(self, other: Drift) -> None:
+        self.opened += other.opened
+        self.closed += other.closed
+        self.changed += other.changed
+
+
+def drift_summary(drift: Drift) -> str:
+    """``"2 missing, 1 stale, 0 changed"``: counts only."""
+    return f"{len(drift.opened)} missing, {len(drift.closed)} stale, {len(drift.changed)} changed"
+
+
+def _collect(kinds: Iterable[str], scope) -> Iterator[Wanted]:
+    for kind in kinds:
+        collector = COLLECTORS.get(kind)
+        if collector is not None:
+            yield from collector(scope)
+
+
+def _align(rows: QuerySet[WorkItem], wanted: Iterable[Wanted], *, repair: bool = True) -> Drift:
+    """Compare the open ``rows`` with ``wanted``; with ``repair``, open, close and change rows so
+    that they match. Three writes at most (one per sort of change)."""
+    current = {row.key: row for row in rows.filter(state=WorkItem.State.OPEN)}
+    wanted_by_key = {item.key: item for item in wanted}
+    drift = Drift()
+    opened, changed = [], []
+    for key, item in wanted_by_key.items():
+        values = item.values()
+        row = current.get(key)
+        if row is None:
+            drift.opened.append(key)
+            opened.append(WorkItem(key=key, **values))
+        elif any(getattr(row, name) != value for name, value in values.items()):
+            drift.changed.append(key)
+            for name, value in values.items():
+                setattr(row, name, value)
+            changed.append(row)
+    closed = [row.pk for key, row in current.items() if key not in wanted_by_key]
+    drift.closed = [key for key in current if key not in wanted_by_key]
+    if repair:
+        if closed:
+            WorkItem.objects.filter(pk__in=closed).update(
+                state=WorkItem.State.CLOSED, closed_at=timezone.now()
+            )
+        if opened:
+            WorkItem.objects.bulk_create(opened)
+        if changed:
+            WorkItem.objects.bulk_update(changed, fields=[f for f in FIELDS])
+    return drift
+
+
+def refresh(*, enrollment: Enrollment | int, kinds: Iterable[str] = ENROLLMENT_KINDS) -> Drift:
+    """Collect ``kinds`` again for one enrollment and bring its open rows in line. Call it in the
+    transaction of the event that may have opened or closed work, after the event's writes (no
+    savepoint of its own: if it fails, the event fails with it)."""
+    kinds = tuple(kinds)
+    pk = enrollment if isinstance(enrollment, int) else enrollment.pk
+    with transaction.atomic(savepoint=False):
+        return _align(
+            WorkItem.objects.filter(enrollment_id=pk, kind__in=kinds).select_for_update(),
+            _collect(kinds, Enrollment.objects.filter(pk=pk)),
+        )
+
+
+def refresh_requests(*, clinic_id: int, kinds: Iterable[str] = CLINIC_KINDS) -> Drift:
+    """As ``refresh``, for the clinic's intake requests and referrals."""
+    kinds = tuple(kinds)
+    with transaction.atomic(savepoint=False):
+        return _align(
+            WorkItem.objects.filter(clinic_id=clinic_id, kind__in=kinds).select_for_update(),
+            _collect(kinds, [clinic_id]),
+        )
+
+
+def owner_follow(*, patient: Patient) -> None:
+    """After the patient's therapist changed: their open items go to the new therapist
+    (referrals stay with the colleague they are addressed to)."""
+    WorkItem.objects.filter(patient=patient, state=WorkItem.State.OPEN).exclude(kind="referral").update(
+        owner_id=patient.therapist_id
+    )
+
+
+def fill(*, enrollments: QuerySet[Enrollment]) -> Drift:
+    """Bring the open rows of ``enrollments`` in line (every kind of an enrollment): for data
+    written in bulk around the services (the bench's synthetic clinic)."""
+    with transaction.atomic(savepoint=False):
+        return _align(
+            WorkItem.objects.filter(enrollment__in=enrollments, kind__in=ENROLLMENT_KINDS),
+            _collect(ENROLLMENT_KINDS, enrollments),
+        )
+
+
+def reconcile(*, repair: bool = False, clinic_ids: Iterable[int] | None = None, progress=None) -> Drift:
+    """Collect every kind again, clinic by clinic, and compare with the open rows (repairing
+    them with ``repair``). ``progress(clinic_id, done, total, drift)`` is called after each
+    clinic. Returns everything that differed."""
+    ids = (
+        list(clinic_ids)
+        if clinic_ids is not None
+        else list(Clinic.objects.order_by("pk").values_list("pk", flat=True))
+    )
+    drift = Drift()
+    for done, clinic_id in enumerate(ids, start=1):
+        with transaction.atomic():
+            enrollments = Enrollment.objects.filter(clinic_id=clinic_id)
+            found = _align(
+                WorkItem.objects.filter(clinic_id=clinic_id, kind__in=ENROLLMENT_KINDS).select_for_update(),
+                _collect(ENROLLMENT_KINDS, enrollments),
+                repair=repair,
+            )
+            found.extend(
+                _align(
+                    WorkItem.objects.filter(clinic_id=clinic_id, kind__in=CLINIC_KINDS).select_for_update(),
+                    _collect(CLINIC_KINDS, [clinic_id]),
+                    repair=repair,
+                )
+            )
+        drift.extend(found)
+        if progress is not None:
+            progress(clinic_id, done, len(ids), found)
+    return drift
