@@ -1,11 +1,22 @@
+from typing import NamedTuple
+
+from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from icbt.roles import roles_of
 
 
+class NavItem(NamedTuple):
+    label: str
+    url: str
+    badge: int | None = None
+    current: str | None = None
+
+
 def navigation(request):
-    """The navigation for the signed-in person's roles: (label, url) pairs."""
+    """The navigation for the signed-in person's roles, the section the page belongs to marked
+    (the item whose address is the longest start of the path), and the worklist count as a badge."""
     user = getattr(request, "user", None)
     items = []
     if user is not None and user.is_authenticated:
@@ -25,8 +36,7 @@ def navigation(request):
                 waiting = getattr(request, "icbt_worklist_waiting", None)
                 if waiting is None:
                     waiting = pending_count(fetched_by=user)
-                label = _("Worklist (%(count)s)") % {"count": waiting} if waiting else _("Worklist")
-                items.append((label, reverse("therapists:worklist")))
+                items.append((_("Worklist"), reverse("therapists:worklist"), waiting or None))
             if roles.staff.is_therapist:
                 items.append((_("My patients"), reverse("patients:staff_patient_list")))
             if roles.staff.is_therapist or roles.staff.is_clinic_admin:
@@ -43,7 +53,8 @@ def navigation(request):
                 items.append((_("Audit log"), reverse("therapists:audit_search")))
         items.append((_("Settings"), reverse("personal_settings")))
     return {
-        "nav_items": items,
+        "product_name": settings.PRODUCT_NAME,
+        "nav_items": _mark_current([NavItem(*item) for item in items], getattr(request, "path", "")),
         "roles": roles_of(user) if user is not None else None,
         "idle_warning": _idle_warning(user),
     }
@@ -57,3 +68,13 @@ def _idle_warning(user):
         return None
     seconds = idle_minutes(user) * 60
     return {"seconds": seconds, "warn_seconds": min(120, seconds // 2)}
+
+
+def _mark_current(items, path):
+    """aria-current: "page" on the item for this very page, "true" on the section it belongs to."""
+    matches = [item for item in items if path.startswith(item.url)]
+    if not matches:
+        return items
+    best = max(matches, key=lambda item: len(item.url))
+    current = "page" if best.url == path else "true"
+    return [item._replace(current=current) if item is best else item for item in items]
