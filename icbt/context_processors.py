@@ -51,11 +51,13 @@ def navigation(request):
                 items.append((_("Staff"), reverse("therapists:staff_list")))
             if roles.staff.is_clinic_admin:
                 items.append((_("Audit log"), reverse("therapists:audit_search")))
+                items.append((_("Clinic name and logo"), reverse("therapists:clinic_identity")))
         items.append((_("Settings"), reverse("personal_settings")))
     return {
         "product_name": settings.PRODUCT_NAME,
         "nav_items": _mark_current([NavItem(*item) for item in items], getattr(request, "path", "")),
         "roles": roles_of(user) if user is not None else None,
+        "clinic_brand": _clinic(user),
         "idle_warning": _idle_warning(user),
     }
 
@@ -78,3 +80,12 @@ def _mark_current(items, path):
     best = max(matches, key=lambda item: len(item.url))
     current = "page" if best.url == path else "true"
     return [item._replace(current=current) if item is best else item for item in items]
+
+
+def _clinic(user):
+    """The signed-in person's clinic, for its name, logo and colour in the header."""
+    if user is None or not user.is_authenticated:
+        return None
+    roles = roles_of(user)
+    member = roles.staff or roles.patient
+    return member.clinic if member is not None else None
