@@ -6,6 +6,7 @@ ROUTES = [
     Route("favicon", everyone(301)),
     Route("crisis_help", everyone(200), note="the crisis lines are open to everyone, signed in or not"),
     Route("personal_settings", signed_in(200)),
+    Route("styleguide", everyone(404), note="only with DEBUG on (tests/icbt/test_styleguide.py)"),
     Route("sign_in_history", signed_in(200), note="only the person's own sign-ins: the page takes no id"),
     Route("email_change", signed_in(200)),
     Route(
