@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 
 from icbt.access import require_staff_role
 from icbt.audit import audit_record_shown
+from icbt.audit_words import event_in_words
 from icbt.decorators import read_only_page
 from icbt.roles import roles_of
 from icbt.selectors import audit_events_for_patient
@@ -27,7 +28,9 @@ def patient_access_log(request):
     """'Who looked at my file': every staff access to the patient's own record."""
     patient = _own_patient(request)
     events = audit_events_for_patient(patient_id=patient.pk, fetched_by=request.user)
-    return render(request, "patients/access_log.html", {"patient": patient, "events": events})
+    therapist_user_id = patient.therapist.user_id if patient.therapist_id else None
+    rows = [(event, event_in_words(event, therapist_user_id=therapist_user_id)) for event in events]
+    return render(request, "patients/access_log.html", {"patient": patient, "events": events, "rows": rows})
 
 
 @login_required
