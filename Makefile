@@ -12,6 +12,11 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet '.[dev]'
 	touch $@
 
+# Lighthouse for the browser tests (tests/browser/test_lighthouse.py), into ./node_modules only.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
 install: $(VENV)/.installed
 
 ## make run: the app with demo data on embedded defaults (SQLite, e-mails in var/mail, Celery
@@ -24,7 +29,7 @@ run: install
 
 ## make test: the whole suite. With DATABASE_URL / REDIS_URL set, the PostgreSQL and Redis
 ## tests run too (and fail if the service is unreachable); without them they are left out and named.
-test: install
+test: install node_modules/.installed
 	bin/run-tests
 
 lint: install

@@ -19,7 +19,8 @@ class _RolesWithTheUser:
         totp = Authenticator.objects.filter(user=OuterRef("pk"), type=Authenticator.Type.TOTP)
         user = (
             get_user_model()
-            ._default_manager.select_related("staff", "patient")
+            ._default_manager.select_related("staff__clinic", "patient__clinic")
+            .defer("staff__clinic__logo", "patient__clinic__logo")
             .annotate(icbt_has_totp=Exists(totp))
             .filter(pk=user_id)
             .first()

@@ -1,11 +1,22 @@
+from typing import NamedTuple
+
+from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from icbt.roles import roles_of
 
 
+class NavItem(NamedTuple):
+    label: str
+    url: str
+    current: str | None = None
+
+
 def navigation(request):
-    """The navigation for the signed-in person's roles: (label, url) pairs."""
+    """The navigation for the signed-in person's roles, the section the page belongs to marked
+    (the item whose address is the longest start of the path). base.html adds the worklist count
+    as a badge (``therapists.context_processors``)."""
     user = getattr(request, "user", None)
     items = []
     if user is not None and user.is_authenticated:
@@ -33,10 +44,13 @@ def navigation(request):
                 items.append((_("Staff"), reverse("therapists:staff_list")))
             if roles.staff.is_clinic_admin:
                 items.append((_("Audit log"), reverse("therapists:audit_search")))
+                items.append((_("Clinic name and logo"), reverse("therapists:clinic_identity")))
         items.append((_("Settings"), reverse("personal_settings")))
     return {
-        "nav_items": items,
+        "product_name": settings.PRODUCT_NAME,
+        "nav_items": _mark_current([NavItem(*item) for item in items], getattr(request, "path", "")),
         "roles": roles_of(user) if user is not None else None,
+        "clinic_brand": _clinic(user),
         "idle_warning": _idle_warning(user),
     }
 
@@ -49,3 +63,22 @@ def _idle_warning(user):
         return None
     seconds = idle_minutes(user) * 60
     return {"seconds": seconds, "warn_seconds": min(120, seconds // 2)}
+
+
+def _mark_current(items, path):
+    """aria-current: "page" on the item for this very page, "true" on the section it belongs to."""
+    matches = [item for item in items if path.startswith(item.url)]
+    if not matches:
+        return items
+    best = max(matches, key=lambda item: len(item.url))
+    current = "page" if best.url == path else "true"
+    return [item._replace(current=current) if item is best else item for item in items]
+
+
+def _clinic(user):
+    """The signed-in person's clinic, for its name, logo and colour in the header."""
+    if user is None or not user.is_authenticated:
+        return None
+    roles = roles_of(user)
+    member = roles.staff or roles.patient
+    return member.clinic if member is not None else None

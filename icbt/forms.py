@@ -129,3 +129,22 @@ class ActivateTOTPForm(AllauthActivateTOTPForm):
         self.user = kwargs.pop("user")
         forms.Form.__init__(self, *args, **kwargs)
         self.secret = totp_auth.get_totp_secret(regenerate=False)
+
+
+class StyleguideForm(forms.Form):
+    """The form fields of the styleguide page, shown with one field in its error state."""
+
+    name = forms.CharField(label=_("Your name"), help_text=_("As you want us to call you."))
+    note = forms.CharField(label=_("A note"), required=False, widget=forms.Textarea)
+    choice = forms.ChoiceField(
+        label=_("How are you today?"),
+        choices=[("a", _("Good")), ("b", _("Fair")), ("c", _("Bad"))],
+        widget=forms.RadioSelect,
+    )
+    choices = forms.MultipleChoiceField(
+        label=_("Tell me about"),
+        choices=[("x", _("Sleep")), ("y", _("Activity")), ("z", _("Thoughts"))],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    agree = forms.BooleanField(label=_("I have read this"), required=False)

@@ -36,22 +36,28 @@ def roles_of(user) -> Roles:
         return cached
     staff = patient = None
     if user is not None and user.is_authenticated:
-        staff = getattr(user, "staff", None) if _has_related(user, "staff") else None
-        patient = getattr(user, "patient", None) if _has_related(user, "patient") else None
+        staff = _related_with_clinic(user, "staff")
+        patient = _related_with_clinic(user, "patient")
     roles = Roles(staff=staff, patient=patient)
     if user is not None:
         user._icbt_roles = roles
     return roles
 
 
-def _has_related(user, name: str) -> bool:
-    from django.core.exceptions import ObjectDoesNotExist
-
-    try:
-        getattr(user, name)
-    except ObjectDoesNotExist:
-        return False
-    return True
+def _related_with_clinic(user, name: str):
+    """The user's staff or patient row with its clinic (one query, as the bare relation would take;
+    the header shows the clinic on every page). The clinic's logo is left for when it is shown."""
+    relation = user._meta.get_field(name)
+    if relation.is_cached(user):
+        return relation.get_cached_value(user)
+    found = (
+        relation.related_model.objects.select_related("clinic")
+        .defer("clinic__logo")
+        .filter(user=user)
+        .first()
+    )
+    relation.set_cached_value(user, found)
+    return found
 
 
 def needs_mfa(user) -> bool:

@@ -16,6 +16,7 @@ from django.utils import timezone, translation
 
 from icbt.audit import Action, audit_record
 from icbt.models import Invitation, User
+from icbt.roles import roles_of
 
 _EMAIL_CHANGE_SALT = "icbt.email-change"
 EMAIL_CHANGE_HOURS = 24
@@ -46,15 +47,18 @@ def invitation_create(*, user: User, kind: str, created_by: User | None) -> str:
     invitation.full_clean()
     invitation.save()
     link = settings.SITE_URL + reverse("invitation_accept", args=[token])
-    transaction.on_commit(lambda: _send_invitation_email(user=user, link=link))
+    staff = roles_of(user).staff if kind == Invitation.Kind.STAFF else None
+    clinic = staff.clinic if staff is not None else None
+    transaction.on_commit(lambda: _send_invitation_email(user=user, link=link, clinic=clinic))
     return token
 
 
-def _send_invitation_email(*, user: User, link: str) -> None:
-    """The e-mail says only that an account waits and how long the link works: no clinic,
-    no treatment, no health wording (it may be read by others in the household)."""
+def _send_invitation_email(*, user: User, link: str, clinic=None) -> None:
+    """The e-mail says only that an account waits and how long the link works: no treatment, no
+    health wording, and to a patient no clinic (it may be read by others in the household). A new
+    staff member's e-mail names their clinic, so that they know whom it comes from."""
     with translation.override(user.language or settings.LANGUAGE_CODE):
-        context = {"link": link, "days": settings.ICBT_INVITATION_DAYS}
+        context = {"link": link, "days": settings.ICBT_INVITATION_DAYS, "clinic": clinic}
         subject = render_to_string("emails/invitation_subject.txt", context).strip()
         body = render_to_string("emails/invitation.txt", context)
         html = render_to_string("emails/invitation.html", context)

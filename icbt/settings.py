@@ -401,6 +401,9 @@ if not DEBUG:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Content Security Policy, sent by icbt.middleware.SecurityHeadersMiddleware: only our own
 # host, no inline scripts, no frames.
+# The product's own name, beside its mark in the header and in page titles (a brand, not translated).
+PRODUCT_NAME = "Koers"
+
 ICBT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "media-src 'self'; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "

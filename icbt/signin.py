@@ -321,6 +321,25 @@ def on_password_changed(sender, request, user, **kwargs):
     record(user=user, request=request, action=Action.PASSWORD_CHANGE, object_type="password")
 
 
+def on_authentication_step(sender, request, method, **kwargs) -> None:
+    """A password or code typed to sign in a moment ago also confirms that it is the person.
+
+    allauth asks again ("reauthenticate") before changes to how one signs in, and counts only
+    steps marked as such, so a new staff member who had just typed their password was asked for
+    it once more on the page that sets up their authenticator app. The mark lasts
+    ACCOUNT_REAUTHENTICATION_TIMEOUT like any other."""
+    from allauth.account.internal.flows.login import AUTHENTICATION_METHODS_SESSION_KEY
+
+    if request is None or method not in ("password", "mfa"):
+        return
+    records = request.session.get(AUTHENTICATION_METHODS_SESSION_KEY)
+    if records and not records[-1].get("reauthenticated"):
+        request.session[AUTHENTICATION_METHODS_SESSION_KEY] = [
+            *records[:-1],
+            {**records[-1], "reauthenticated": True},
+        ]
+
+
 def connect() -> None:
     from allauth.account import signals as account_signals
     from allauth.mfa import signals as mfa_signals
@@ -328,6 +347,7 @@ def connect() -> None:
 
     uid = "icbt.signin"
     account_signals.user_logged_in.connect(on_logged_in, dispatch_uid=f"{uid}.in")
+    account_signals.authentication_step_completed.connect(on_authentication_step, dispatch_uid=f"{uid}.step")
     auth_signals.user_logged_out.connect(on_logged_out, dispatch_uid=f"{uid}.out")
     auth_signals.user_login_failed.connect(on_login_failed, dispatch_uid=f"{uid}.failed")
     mfa_signals.authentication_failed.connect(on_mfa_failed, dispatch_uid=f"{uid}.mfa_failed")

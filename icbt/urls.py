@@ -19,6 +19,7 @@ urlpatterns = [
     path("settings/", views.personal_settings, name="personal_settings"),
     path("settings/sign-ins/", views.sign_in_history, name="sign_in_history"),
     path("session/keep-alive/", views.session_keep_alive, name="session_keep_alive"),
+    path("styleguide/", views.styleguide, name="styleguide"),
     # Our own address change takes the place of allauth's address management (which let a
     # signed-in person add anyone's address); under /accounts/ so that staff can reach it before
     # they have set up two-factor authentication.

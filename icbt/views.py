@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.http import (
@@ -28,8 +29,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from icbt import services
+from icbt.access import require_staff_role
 from icbt.client_storage import LOCAL_COPY_FIELD
-from icbt.forms import EmailChangeForm, PersonalSettingsForm, SetPasswordForm
+from icbt.forms import EmailChangeForm, PersonalSettingsForm, SetPasswordForm, StyleguideForm
 from icbt.middleware import IdleTimeoutMiddleware
 from icbt.models import SignIn
 from icbt.roles import roles_of
@@ -263,3 +265,21 @@ def session_keep_alive(request):
         return redirect("home")
     # Not redirect(): that would look a bare word ("foo") up as a view name.
     return HttpResponseRedirect(next_url)
+
+
+def styleguide(request):
+    """Every component of the design system with its states, for staff on a development server.
+    It does not exist in production (DEBUG off), whoever asks."""
+    if not settings.DEBUG:
+        raise Http404
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    require_staff_role(request.user)
+    form = StyleguideForm(data={"name": "", "choice": "b", "choices": ["x"], "agree": "on"})
+    form.is_valid()
+    context = {
+        "form": form,
+        "colour_tokens": ["text", "muted", "accent", "ok", "warn", "error", "soft"],
+        "sample_rows": [("C-AB12CD", 2), ("C-EF34GH", 1)],
+    }
+    return render(request, "icbt/styleguide.html", context)

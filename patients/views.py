@@ -4,6 +4,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from icbt.access import require_staff_role
+from icbt.audit_words import event_in_words
 from icbt.decorators import read_only_page
 from icbt.selectors import audit_events_for_patient
 from patients import selectors, services
@@ -17,7 +18,9 @@ def patient_access_log(request):
     """'Who looked at my file': every staff access to the patient's own record."""
     patient = own_patient(request)
     events = audit_events_for_patient(patient_id=patient.pk, fetched_by=request.user)
-    return render(request, "patients/access_log.html", {"patient": patient, "events": events})
+    therapist_user_id = patient.therapist.user_id if patient.therapist_id else None
+    rows = [(event, event_in_words(event, therapist_user_id=therapist_user_id)) for event in events]
+    return render(request, "patients/access_log.html", {"patient": patient, "events": events, "rows": rows})
 
 
 @login_required

@@ -2,7 +2,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from icbt.dates import DayField
-from icbt.models import AuditEvent, Team, User
+from icbt.logos import MAX_BYTES, logo_clean
+from icbt.models import Accent, AuditEvent, Clinic, Team, User
 
 
 class StaffInviteForm(forms.Form):
@@ -46,3 +47,38 @@ class AuditSearchForm(forms.Form):
     )
     date_from = DayField(label=_("From"), required=False)
     date_to = DayField(label=_("To"), required=False)
+
+
+class ClinicIdentityForm(forms.ModelForm):
+    """The clinic's name, logo and colour as its staff and patients see them in the app."""
+
+    logo_file = forms.FileField(
+        label=_("Logo"),
+        required=False,
+        help_text=_("An SVG or PNG file of at most %(size)s KB. It is shown in the header and on PDFs.")
+        % {"size": MAX_BYTES // 1024},
+        widget=forms.ClearableFileInput(attrs={"accept": "image/svg+xml,image/png"}),
+    )
+    remove_logo = forms.BooleanField(label=_("Remove the logo"), required=False)
+
+    class Meta:
+        model = Clinic
+        fields = ["display_name", "accent"]
+        widgets = {"accent": forms.RadioSelect}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["accent"].choices = [("", _("The standard colour"))] + list(Accent.choices)
+        self.fields["accent"].label = _("Colour")
+        if not self.instance.logo_type:
+            del self.fields["remove_logo"]
+
+    def clean_logo_file(self):
+        upload = self.cleaned_data.get("logo_file")
+        if upload is None:
+            return None
+        if upload.size > MAX_BYTES:
+            raise forms.ValidationError(
+                _("The logo is too large: at most %(size)s KB.") % {"size": MAX_BYTES // 1024}
+            )
+        return logo_clean(upload.read())

@@ -1,5 +1,6 @@
 from django.db import transaction
 
+from icbt.audit import Action, audit_record
 from icbt.models import Clinic, Invitation, StaffMember, Team, User
 from icbt.services import invitation_create
 
@@ -41,3 +42,28 @@ def staff_invite(
     member.teams.set([t for t in teams if t.clinic_id == clinic.pk])
     invitation_create(user=user, kind=Invitation.Kind.STAFF, created_by=invited_by)
     return member
+
+
+@transaction.atomic
+def clinic_identity_update(
+    *,
+    clinic: Clinic,
+    display_name: str,
+    accent: str,
+    logo: tuple[bytes, str] | None,
+    remove_logo: bool,
+    changed_by: User,
+) -> Clinic:
+    """Save the clinic's name, colour and logo (already made safe by icbt.logos) and audit it."""
+    clinic.display_name = display_name
+    clinic.accent = accent
+    if logo is not None:
+        clinic.logo, clinic.logo_type = logo
+    elif remove_logo:
+        clinic.logo, clinic.logo_type = b"", ""
+    clinic.full_clean()
+    clinic.save(update_fields=["display_name", "accent", "logo", "logo_type"])
+    audit_record(
+        user=changed_by, action=Action.CHANGE, clinic_id=clinic.pk, object_type="clinic", object_id=clinic.pk
+    )
+    return clinic

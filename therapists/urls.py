@@ -9,6 +9,7 @@ urlpatterns = [
     path("staff/team/invite/", views.staff_invite, name="staff_invite"),
     path("staff/clinic/", views.clinic_overview, name="clinic_overview"),
     path("staff/audit/", views.audit_search, name="audit_search"),
+    path("staff/clinic/look/", views.clinic_identity, name="clinic_identity"),
 ]
 
 # The worklist, the caseload and the manager's dashboard with its exports (issue 7).

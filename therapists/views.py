@@ -9,7 +9,7 @@ from icbt.audit import Action
 from icbt.selectors import audit_event_search
 from patients.access import audited
 from therapists import selectors, services
-from therapists.forms import AuditSearchForm, StaffInviteForm
+from therapists.forms import AuditSearchForm, ClinicIdentityForm, StaffInviteForm
 
 
 @login_required
@@ -52,3 +52,22 @@ def audit_search(request):
             request.GET.get("page")
         )
     return render(request, "therapists/audit_search.html", {"form": form, "events": events})
+
+
+@login_required
+def clinic_identity(request):
+    """The clinic admin sets the clinic's name, logo and colour."""
+    staff = require_staff_role(request.user, "clinic_admin")
+    form = ClinicIdentityForm(request.POST or None, request.FILES or None, instance=staff.clinic)
+    if request.method == "POST" and form.is_valid():
+        services.clinic_identity_update(
+            clinic=staff.clinic,
+            display_name=form.cleaned_data["display_name"],
+            accent=form.cleaned_data["accent"],
+            logo=form.cleaned_data["logo_file"],
+            remove_logo=form.cleaned_data.get("remove_logo", False),
+            changed_by=request.user,
+        )
+        messages.success(request, _("The clinic's name, logo and colour are saved."))
+        return redirect("therapists:clinic_identity")
+    return render(request, "therapists/clinic_identity.html", {"form": form, "clinic": staff.clinic})

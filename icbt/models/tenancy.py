@@ -9,6 +9,31 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+class Accent(models.TextChoices):
+    """Colours a clinic may choose for its accent. Each keeps WCAG AA contrast on white, on the
+    header's background and against the text colour (tests/therapists/test_clinic_identity.py);
+    the stylesheet holds the same values as classes (static/css/icbt.css)."""
+
+    BLUE = "blue", _("Blue")
+    TEAL = "teal", _("Teal")
+    GREEN = "green", _("Green")
+    PURPLE = "purple", _("Purple")
+    PLUM = "plum", _("Plum")
+    RUST = "rust", _("Rust")
+    INDIGO = "indigo", _("Indigo")
+
+
+ACCENT_COLOURS = {
+    Accent.BLUE: ("#0f72b8", "#0a5285"),
+    Accent.TEAL: ("#0e7c7c", "#095454"),
+    Accent.GREEN: ("#207e3f", "#165a2c"),
+    Accent.PURPLE: ("#9051bd", "#683a8a"),
+    Accent.PLUM: ("#b1438d", "#813066"),
+    Accent.RUST: ("#bb4b1b", "#883613"),
+    Accent.INDIGO: ("#5366c6", "#3a4a99"),
+}
+
+
 class Clinic(models.Model):
     """A mental-health organisation: an institute with several locations or teams, or a small
     practice where one person is therapist and manager at once."""
@@ -24,6 +49,15 @@ class Clinic(models.Model):
         blank=True,
         help_text=_("Shown to patients where they write messages: whom to call in an emergency."),
     )
+    display_name = models.CharField(
+        _("name shown to staff and patients"),
+        max_length=80,
+        blank=True,
+        help_text=_("Leave empty to show the clinic's registered name."),
+    )
+    logo = models.BinaryField(_("logo"), blank=True, default=b"", editable=False)
+    logo_type = models.CharField(max_length=20, blank=True, editable=False)
+    accent = models.CharField(_("colour"), max_length=12, choices=Accent.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -32,6 +66,22 @@ class Clinic(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def shown_name(self) -> str:
+        return self.display_name or self.name
+
+    @property
+    def logo_src(self) -> str:
+        """The logo as a data: address (already made safe when it was saved), or ""."""
+        from icbt.logos import logo_data_uri
+
+        return logo_data_uri(self.logo, self.logo_type) if self.logo_type else ""
+
+    @property
+    def accent_colours(self) -> tuple[str, str] | None:
+        """(accent, darker accent) for PDFs, which cannot use the site's stylesheet classes."""
+        return ACCENT_COLOURS.get(self.accent)
 
 
 class Team(models.Model):

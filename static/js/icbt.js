@@ -25,3 +25,4 @@
     markChosen(value);
   });
 })();
+

@@ -147,6 +147,16 @@ def sign_in(page, email, *, staff: bool):
     page.wait_for_load_state()
 
 
+def open_nav_link(page, name):
+    """Follow a link of the main navigation, opening the menu first where the screen is narrow."""
+    header = page.locator("header")
+    button = header.locator("[data-menu-button]")
+    if button.is_visible() and button.get_attribute("aria-expanded") == "false":
+        button.click()
+    with page.expect_navigation():
+        header.get_by_role("link", name=name).click()
+
+
 @pytest.fixture
 def signed_in(chromium, app_server, _storage_states):
     """signed_in(email, staff=True/False, viewport=PHONE|DESKTOP) -> Session."""

@@ -27,6 +27,7 @@ from tests.browser.conftest import (
     mail_html,
     mail_text,
     manage,
+    open_nav_link,
     role_of,
     sent_mails,
 )
@@ -218,7 +219,7 @@ def test_journey_2_intake_enrollment_invitation_and_start(
     assert "Start with module 1" in home
 
     # She chooses to hear by e-mail soon after something new waits for her.
-    page.locator("header").get_by_role("link", name="Settings").click()
+    open_nav_link(page, "Settings")
     visit(page, None, "settings")
     page.get_by_role("link", name="Choose when we e-mail you about news").click()
     visit(page, None, "notification-settings")
@@ -462,7 +463,7 @@ def test_journey_5_digest_email_feedback_read_and_a_reply(app_server, signed_in,
     page = signed_in(SANNE, staff=False, viewport=PHONE).page
     visit(page, links[0], "from-the-digest")
     if "/me/messages/" not in page.url:
-        page.locator("header").get_by_role("link", name="Messages").click()
+        open_nav_link(page, "Messages")
         visit(page, None, "messages")
     assert feedback in main_text(page)
     assert "Not for emergencies" in main_text(page)
@@ -474,7 +475,7 @@ def test_journey_5_digest_email_feedback_read_and_a_reply(app_server, signed_in,
     assert "Thank you! I will keep getting up at 8:30." in main_text(page)
 
     # The feedback also sits next to the diary entry it is about: in her diary, that day is marked.
-    page.locator("header").get_by_role("link", name="My program").click()
+    open_nav_link(page, "My program")
     page.get_by_role("link", name="My diaries").click()
     page.locator("main .entry-list li", has=page.locator(".status-feedback")).first.get_by_role(
         "link"
@@ -593,7 +594,7 @@ def test_journey_7_treatment_summary_pdf_and_the_managers_figures_and_report(sig
 
     manager = signed_in(MANAGER, staff=True).page
     manager.goto("/")
-    manager.locator("header").get_by_role("link", name="Dashboard").click()
+    open_nav_link(manager, "Dashboard")
     visit(manager, None, "dashboard")
     figures = main_text(manager)
     assert "Sanne" not in figures and "Meijer" not in figures, "the dashboard names a patient"

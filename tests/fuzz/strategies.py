@@ -193,4 +193,26 @@ CAPTION_FILES = st.one_of(
     ),
     st.just(f"WEBVTT\n\n00:00.000 --> 00:01.000\n{MARKER}\n".encode()),
 )
-UPLOADS = {"media": MEDIA_FILES, "captions": CAPTION_FILES, "questionnaire": QUESTIONNAIRE_FILES}
+LOGO_FILES = st.one_of(
+    st.binary(max_size=3000),
+    st.text(max_size=300).map(
+        lambda s: f'<svg xmlns="http://www.w3.org/2000/svg"><title>{s}</title></svg>'.encode(
+            "utf-8", "replace"
+        )
+    ),
+    st.sampled_from(
+        [
+            b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,
+            b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>',
+            b'<!DOCTYPE svg [<!ENTITY a "aaaa">]><svg xmlns="http://www.w3.org/2000/svg">&a;</svg>',
+            b"<svg>" + MARKER.encode() + b"</svg>",
+            b"",
+        ]
+    ),
+)
+UPLOADS = {
+    "media": MEDIA_FILES,
+    "captions": CAPTION_FILES,
+    "questionnaire": QUESTIONNAIRE_FILES,
+    "logo": LOGO_FILES,
+}

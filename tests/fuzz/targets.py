@@ -524,6 +524,13 @@ TARGETS = [
         uploads={"file": "media", "captions": "captions"},
     ),
     Target(
+        "clinic_identity",
+        "admin",
+        lambda w, e: reverse("therapists:clinic_identity"),
+        has="display_name",
+        uploads={"logo_file": "logo"},
+    ),
+    Target(
         "licensed_questionnaire_upload",
         "admin",
         lambda w, e: reverse("programs:licensed_list"),

@@ -11,6 +11,7 @@ ROUTES = [
         audit=NONE,
     ),
     Route("personal_settings", signed_in(200), audit=NONE),
+    Route("styleguide", everyone(404), note="only with DEBUG on (tests/icbt/test_styleguide.py)", audit=NONE),
     Route(
         "sign_in_history",
         signed_in(200),

@@ -102,7 +102,7 @@ def test_the_worklist_and_its_navigation_count_agree(world, busy, client_for):
     assert result.reminders == result.total - result.waiting >= 1
     client = client_for(world.therapist.user)
     for url in (reverse("therapists:worklist"), reverse("personal_settings")):
-        assert "Worklist (5)" in client.get(url).content.decode()
+        assert 'Worklist <span class="nav-badge">5<' in client.get(url).content.decode()
     html = client.get(reverse("therapists:worklist")).content.decode()
     assert "5 items wait for you." in html
     assert "Feedback overdue overdue" not in " ".join(strip_tags(html).split())

@@ -17,6 +17,10 @@ ROUTES = [
         audit=NONE,
     ),
     Route(
+        "therapists:clinic_identity",
+        signed_in(404, therapist=403, therapist2=403, manager=403, admin=200, outsider=403),
+    ),
+    Route(
         "therapists:audit_search",
         signed_in(404, therapist=403, therapist2=403, manager=403, admin=200, outsider=403),
         audit=NONE,
