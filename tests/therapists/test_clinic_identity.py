@@ -8,7 +8,7 @@ import pytest
 from django.contrib.staticfiles import finders
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from therapists.models import ACCENT_COLOURS, Accent
+from icbt.models.tenancy import ACCENT_COLOURS, Accent
 
 from icbt.logos import MAX_BYTES, logo_clean
 from icbt.models import AuditEvent
