@@ -426,14 +426,15 @@ def share_list(*, patient: Patient) -> list[CareShare]:
         .order_by("-created_at", "-pk")[:20]
     )
     for share in shares:
-        share.is_active = share.ended_at is None and share.until >= today
+        share.is_active = share.is_active_on(today)
     return sorted(shares, key=lambda s: not s.is_active)
 
 
 def active_shares(*, patient: Patient) -> list[CareShare]:
     """Colleagues covering for the patient's therapist today (for the patient: who answers)."""
     return list(
-        CareShare.objects.filter(patient=patient, ended_at__isnull=True, until__gte=timezone.localdate())
+        CareShare.objects.active()
+        .filter(patient=patient)
         .select_related("colleague__user")
         .order_by("until", "pk")
     )
@@ -456,12 +457,8 @@ def patients_covered_by(*, fetched_by) -> list[CareShare]:
     if staff is None or not staff.is_therapist:
         return []
     return list(
-        CareShare.objects.filter(
-            colleague=staff,
-            patient__clinic_id=staff.clinic_id,
-            ended_at__isnull=True,
-            until__gte=timezone.localdate(),
-        )
+        CareShare.objects.active()
+        .filter(colleague=staff, patient__clinic_id=staff.clinic_id)
         .select_related("patient__user", "shared_by__user")
         .order_by("until", "pk")
     )

@@ -609,7 +609,8 @@ def share_create(
         )
     share = (
         CareShare.objects.select_for_update()
-        .filter(patient=patient, colleague=colleague, ended_at__isnull=True, until__gte=today)
+        .active(on=today)
+        .filter(patient=patient, colleague=colleague)
         .first()
     )
     if share is None:

@@ -1,7 +1,5 @@
 """The one access helper for patient records. Every view that shows patient data calls it."""
 
-from django.utils import timezone
-
 from icbt.access import refuse
 from icbt.audit import Action, audit_record
 from icbt.roles import roles_of
@@ -23,9 +21,8 @@ def covering_share(staff, patient: Patient) -> CareShare | None:
     if not staff.is_therapist or staff.clinic_id != patient.clinic_id:
         return None
     return (
-        CareShare.objects.filter(
-            patient=patient, colleague=staff, ended_at__isnull=True, until__gte=timezone.localdate()
-        )
+        CareShare.objects.active()
+        .filter(patient=patient, colleague=staff)
         .select_related("shared_by__user")
         .order_by("-until")
         .first()
