@@ -14,8 +14,9 @@ from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from programs.content_loader import TEXT_FIELD_TYPES
+
 # Diary fields written into the encrypted ``text`` JSON rather than plain ``values``.
-TEXT_FIELD_TYPES = {"long_text", "short_text", "text"}
 
 
 @dataclass

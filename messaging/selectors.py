@@ -108,13 +108,6 @@ def enrollment_for_patient(*, patient: Patient, starter_check: bool = False) -> 
     )
 
 
-def conversation_for_enrollment(*, enrollment: Enrollment) -> Conversation | None:
-    conversation = Conversation.objects.filter(enrollment=enrollment).first()
-    if conversation is not None:
-        conversation.enrollment = enrollment
-    return conversation
-
-
 def conversation_messages(
     *, conversation: Conversation, modules: dict[int, str] | None = None
 ) -> list[Message]:
@@ -146,22 +139,6 @@ def draft_get(*, conversation: Conversation, author) -> MessageDraft | None:
 def last_sent_at(messages: list[Message], author) -> datetime | None:
     mine = [m.created_at for m in messages if m.author_id == author.pk]
     return max(mine) if mine else None
-
-
-def unread_count_for_patient(*, patient: Patient) -> int:
-    """Messages and feedback from the clinic that the patient has not opened yet."""
-    return (
-        Message.objects.filter(conversation__enrollment__patient=patient, read_at__isnull=True)
-        .exclude(author_id=patient.user_id)
-        .count()
-    )
-
-
-def unread_count_from_patient(*, enrollment: Enrollment) -> int:
-    """Messages of the patient that nobody at the clinic has opened yet."""
-    return Message.objects.filter(
-        conversation__enrollment=enrollment, author_id=enrollment.patient.user_id, read_at__isnull=True
-    ).count()
 
 
 def module_titles(*, enrollment: Enrollment) -> dict[int, str]:

@@ -395,9 +395,6 @@ def staff_enrollment_create(request, pk):
     )
 
 
-STATUS_PAGE_ACTIONS = ("stop", "step_up", "complete", "pause")
-
-
 def _open_items(enrollment) -> tuple[int, int]:
     """What ending the treatment leaves waiting: unreviewed urgent questionnaires and the
     patient's unanswered messages (two counts; they stay on the worklist after the end)."""

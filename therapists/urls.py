@@ -11,7 +11,7 @@ urlpatterns = [
     path("staff/audit/", views.audit_search, name="audit_search"),
 ]
 
-# The worklist, the caseload and the manager's dashboard with its exports (issue 7).
+# The worklist, the caseload and the manager's dashboard with its exports.
 
 urlpatterns += [
     path("staff/worklist/", views_work.worklist, name="worklist"),

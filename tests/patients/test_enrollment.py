@@ -221,7 +221,7 @@ def test_another_patients_enrollment_is_not_found(world, client_for):
 # progress (steps with modules, diary types, the therapist's and clinic's choices with the
 # patient's progress), the programs, staff names, the timeline and its sessions, intakes,
 # referrals, the navigation's count (outside a request transaction: the page only reads). None
-# of them grows with the rows; issue 8 asks for at most 15.
+# of them grows with the rows; at most 15 are allowed.
 OVERVIEW_QUERIES = 15
 
 
