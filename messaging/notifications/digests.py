@@ -785,6 +785,62 @@ def _tip_for(user, last: tuple[datetime, int] | None, now) -> int | None:
     return None if sent_at > now - TIP_EVERY else (number + 1) % len(tips.TIPS)
 
 
+def _distinct(rows):
+    """Urgent first, then oldest first; the same item twice (handed in again before the
+    digest) gives one line."""
+    seen = set()
+    for row in sorted(rows, key=lambda r: (not r.urgent, r.created_at, r.pk)):
+        item = (row.kind, row.object_type, row.object_id)
+        if row.object_id and item in seen:
+            continue
+        seen.add(item)
+        yield row
+
+
+def _summary(row) -> dict:
+    since = row.created_at - timedelta(days=7)
+    return {"figures": clinic_figures(row.clinic_id, since, row.created_at), "url": absolute(item_path(row))}
+
+
+def _add_line(groups: dict, reference, row, labels) -> None:
+    group = groups.setdefault(
+        reference,
+        {"reference": reference, "lines": [], "count": 0, "more": 0, "_per_kind": defaultdict(int)},
+    )
+    group["count"] += 1
+    group["_per_kind"][row.kind] += 1
+    if group["_per_kind"][row.kind] > MAX_LINES_PER_KIND:
+        group["more"] += 1
+        return
+    group["lines"].append(
+        {
+            "label": labels.get(row.kind) or STAFF_LABELS.get(row.kind) or PATIENT_LABELS.get(row.kind),
+            "url": absolute(item_path(row)),
+            "when": timezone.localtime(row.created_at),
+            "urgent": row.urgent,
+        }
+    )
+
+
+def _more_url(patient_id) -> str:
+    try:
+        return absolute(reverse("patients:staff_patient_detail", kwargs={"pk": patient_id}))
+    except NoReverseMatch:
+        return absolute(reverse("home"))
+
+
+def _ordered_groups(groups: dict, references: dict) -> list[dict]:
+    """Per case reference (lines without one last), with a link to the patient when lines
+    were left out."""
+    ordered = sorted(groups.values(), key=lambda g: (g["reference"] is None, g["reference"] or ""))
+    patient_of = {reference: patient_id for patient_id, reference in references.items()}
+    for group in ordered:
+        group.pop("_per_kind")
+        if group["more"] and group["reference"]:
+            group["more_url"] = _more_url(patient_of[group["reference"]])
+    return ordered
+
+
 def digest_context(digest: Digest, rows) -> dict:
     """Everything the templates show: counts, case references, labels and links; nothing else.
     The rows carry their patient's ``case_reference`` and the digest its ``tip_number``, read
@@ -796,63 +852,20 @@ def digest_context(digest: Digest, rows) -> dict:
     groups: dict[object, dict] = {}
     summaries = []
     urgent_count = 0
-    seen = set()
-    for row in sorted(rows, key=lambda r: (not r.urgent, r.created_at, r.pk)):
-        item = (row.kind, row.object_type, row.object_id)
-        if row.object_id and item in seen:
-            continue  # the same item twice (handed in again before the digest): one line
-        seen.add(item)
+    for row in _distinct(rows):
         if row.kind == Kind.WEEKLY_SUMMARY:
-            summaries.append(
-                {
-                    "figures": clinic_figures(
-                        row.clinic_id, row.created_at - timedelta(days=7), row.created_at
-                    ),
-                    "url": absolute(item_path(row)),
-                }
-            )
+            summaries.append(_summary(row))
             continue
         urgent_count += row.urgent
-        reference = (
-            None if is_patient_mail or row.kind == Kind.INTAKE_REQUEST else references.get(row.patient_id)
-        )
-        group = groups.setdefault(
-            reference,
-            {"reference": reference, "lines": [], "count": 0, "more": 0, "_per_kind": defaultdict(int)},
-        )
-        group["count"] += 1
-        group["_per_kind"][row.kind] += 1
-        if group["_per_kind"][row.kind] > MAX_LINES_PER_KIND:
-            group["more"] += 1
-            continue
-        group["lines"].append(
-            {
-                "label": labels.get(row.kind) or STAFF_LABELS.get(row.kind) or PATIENT_LABELS.get(row.kind),
-                "url": absolute(item_path(row)),
-                "when": timezone.localtime(row.created_at),
-                "urgent": row.urgent,
-            }
-        )
-    ordered = sorted(groups.values(), key=lambda g: (g["reference"] is None, g["reference"] or ""))
-    for group in ordered:
-        group.pop("_per_kind")
-        if group["more"] and group["reference"]:
-            patient_id = next(
-                r.patient_id for r in rows if references.get(r.patient_id) == group["reference"]
-            )
-            try:
-                group["more_url"] = absolute(
-                    reverse("patients:staff_patient_detail", kwargs={"pk": patient_id})
-                )
-            except NoReverseMatch:
-                group["more_url"] = absolute(reverse("home"))
-    count = sum(g["count"] for g in ordered)
+        hidden = is_patient_mail or row.kind == Kind.INTAKE_REQUEST
+        _add_line(groups, None if hidden else references.get(row.patient_id), row, labels)
+    ordered = _ordered_groups(groups, references)
     tip_number = digest.tip_number
     return {
         "is_patient_mail": is_patient_mail,
         "groups": ordered,
         "summaries": summaries,
-        "count": count,
+        "count": sum(g["count"] for g in ordered),
         "urgent_count": urgent_count,
         "tip": tips.tip_text(tip_number) if tip_number is not None else "",
         "tip_number": tip_number,
