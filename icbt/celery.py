@@ -19,3 +19,12 @@ def _create_filesystem_queue(sender, **kwargs):
         for key in ("data_folder_in", "data_folder_out", "processed_folder"):
             if options.get(key):
                 os.makedirs(options[key], exist_ok=True)
+
+
+def task_named(name: str):
+    """The registered task ``name``, for a module that queues a task of a module that imports it
+    back (services queue their app's tasks by name, so no import cycle). Outside a worker the
+    apps' tasks modules are imported on demand (Celery's autodiscovery runs on this signal)."""
+    if name not in app.tasks:
+        app.loader.import_default_modules()
+    return app.tasks[name]

@@ -98,14 +98,10 @@ def _queue_delivery(recipient_id: int) -> None:
     Best effort: the beat schedule visits every recipient every minute anyway, so a broker
     that is down must not turn a committed event into an error page.
     """
-    from icbt.celery import app
+    from icbt.celery import task_named
 
     try:
-        if DELIVERY_TASK not in app.tasks:
-            # Outside a worker the apps' tasks modules are imported on demand (Celery's
-            # autodiscovery runs on this signal), so this module never imports messaging.
-            app.loader.import_default_modules()
-        app.tasks[DELIVERY_TASK].delay(recipient_id)
+        task_named(DELIVERY_TASK).delay(recipient_id)
     except Exception:  # noqa: BLE001 - delivery is retried by the beat schedule
         logger.warning(
             "notifications: could not queue delivery for user %s; beat will pick it up", recipient_id

@@ -327,9 +327,7 @@ def _shared_with(staff, now: datetime) -> QuerySet:
     same cover rule), as a subquery."""
     from patients.models import CareShare
 
-    return CareShare.objects.filter(
-        colleague=staff, ended_at__isnull=True, until__gte=timezone.localdate(now)
-    ).values("patient_id")
+    return CareShare.objects.active(on=timezone.localdate(now)).filter(colleague=staff).values("patient_id")
 
 
 def _arms(staff, now: datetime) -> tuple[Q, Q, Q]:

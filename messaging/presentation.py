@@ -14,10 +14,10 @@ from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from programs.content_loader import TEXT_FIELD_TYPES
 from programs.forms import moment_label, think_feel_do_moments
 
 # Diary fields written into the encrypted ``text`` JSON rather than plain ``values``.
-TEXT_FIELD_TYPES = {"long_text", "short_text", "text"}
 
 
 @dataclass

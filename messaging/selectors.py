@@ -108,13 +108,6 @@ def enrollment_for_patient(*, patient: Patient, starter_check: bool = False) -> 
     )
 
 
-def conversation_for_enrollment(*, enrollment: Enrollment) -> Conversation | None:
-    conversation = Conversation.objects.filter(enrollment=enrollment).first()
-    if conversation is not None:
-        conversation.enrollment = enrollment
-    return conversation
-
-
 def conversation_messages(
     *, conversation: Conversation, modules: dict[int, str] | None = None
 ) -> list[Message]:
@@ -146,22 +139,6 @@ def draft_get(*, conversation: Conversation, author) -> MessageDraft | None:
 def last_sent_at(messages: list[Message], author) -> datetime | None:
     mine = [m.created_at for m in messages if m.author_id == author.pk]
     return max(mine) if mine else None
-
-
-def unread_count_for_patient(*, patient: Patient) -> int:
-    """Messages and feedback from the clinic that the patient has not opened yet."""
-    return (
-        Message.objects.filter(conversation__enrollment__patient=patient, read_at__isnull=True)
-        .exclude(author_id=patient.user_id)
-        .count()
-    )
-
-
-def unread_count_from_patient(*, enrollment: Enrollment) -> int:
-    """Messages of the patient that nobody at the clinic has opened yet."""
-    return Message.objects.filter(
-        conversation__enrollment=enrollment, author_id=enrollment.patient.user_id, read_at__isnull=True
-    ).count()
 
 
 def module_titles(*, enrollment: Enrollment) -> dict[int, str]:
@@ -426,14 +403,15 @@ def share_list(*, patient: Patient) -> list[CareShare]:
         .order_by("-created_at", "-pk")[:20]
     )
     for share in shares:
-        share.is_active = share.ended_at is None and share.until >= today
+        share.is_active = share.is_active_on(today)
     return sorted(shares, key=lambda s: not s.is_active)
 
 
 def active_shares(*, patient: Patient) -> list[CareShare]:
     """Colleagues covering for the patient's therapist today (for the patient: who answers)."""
     return list(
-        CareShare.objects.filter(patient=patient, ended_at__isnull=True, until__gte=timezone.localdate())
+        CareShare.objects.active()
+        .filter(patient=patient)
         .select_related("colleague__user")
         .order_by("until", "pk")
     )
@@ -456,12 +434,8 @@ def patients_covered_by(*, fetched_by) -> list[CareShare]:
     if staff is None or not staff.is_therapist:
         return []
     return list(
-        CareShare.objects.filter(
-            colleague=staff,
-            patient__clinic_id=staff.clinic_id,
-            ended_at__isnull=True,
-            until__gte=timezone.localdate(),
-        )
+        CareShare.objects.active()
+        .filter(colleague=staff, patient__clinic_id=staff.clinic_id)
         .select_related("patient__user", "shared_by__user")
         .order_by("until", "pk")
     )

@@ -6,7 +6,7 @@ log it, never put it in an exception message, never hand it to a task or an e-ma
 ``sensitive_variables()`` (all variables, so also the keyword arguments held by the frame of
 ``transaction.atomic``) keeps it out of error reports, validation messages only state lengths,
 and bodies are stored through ``EncryptedTextField`` (encrypted in ``save()``). The digests
-(issue 6) hook in here and must pass ids only.
+hook in here and must pass ids only.
 
 Permissions. Callers are views that have been through
 :func:`patients.access.patient_for_staff`; each service checks again who is writing (the

@@ -20,6 +20,6 @@ urlpatterns = [
     path("staff/templates/<int:pk>/delete/", views.template_delete, name="template_delete"),
 ]
 
-# Notification e-mail settings and the one-click unsubscribe link (issue 6):
+# Notification e-mail settings and the one-click unsubscribe link:
 # messaging:notifications:preferences, messaging:notifications:unsubscribe.
 urlpatterns += [path("", include("messaging.notifications.urls"))]

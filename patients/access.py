@@ -13,7 +13,6 @@ from functools import wraps
 
 from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404
-from django.utils import timezone
 
 from icbt.access import refuse, require_staff_role
 from icbt.audit import Action, audit_record, audit_record_shown
@@ -37,9 +36,8 @@ def covering_share(staff, patient: Patient) -> CareShare | None:
     if not staff.is_therapist or staff.clinic_id != patient.clinic_id:
         return None
     return (
-        CareShare.objects.filter(
-            patient=patient, colleague=staff, ended_at__isnull=True, until__gte=timezone.localdate()
-        )
+        CareShare.objects.active()
+        .filter(patient=patient, colleague=staff)
         .select_related("shared_by__user")
         .order_by("-until")
         .first()

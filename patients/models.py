@@ -1,5 +1,6 @@
 import secrets
 import uuid
+from datetime import date
 
 from django.conf import settings
 from django.core.validators import EmailValidator
@@ -557,6 +558,13 @@ class SteppedCareDecision(models.Model):
         return self.enrollment.clinic_id
 
 
+class CareShareQuerySet(models.QuerySet):
+    def active(self, *, on: date | None = None) -> "CareShareQuerySet":
+        """The one cover rule: a share counts through the whole of its ``until`` day (local
+        time) and stops at once when it is ended."""
+        return self.filter(ended_at__isnull=True, until__gte=on or timezone.localdate())
+
+
 class CareShare(models.Model):
     """A therapist shares a patient with a colleague of the same team until a date (cover)."""
 
@@ -567,11 +575,17 @@ class CareShare(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
 
+    objects = CareShareQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self):
         return f"share {self.pk}"
+
+    def is_active_on(self, day: date) -> bool:
+        """The cover rule of ``CareShareQuerySet.active`` for one share already read."""
+        return self.ended_at is None and self.until >= day
 
 
 class TimelineEvent(models.Model):

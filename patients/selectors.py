@@ -43,7 +43,7 @@ def patient_list(*, fetched_by) -> QuerySet[Patient]:
     )
 
 
-# --- The patient's own treatment (issue 4, the patient's side) -----------------------------------
+# --- The patient's own treatment (the patient's side) -----------------------------------
 # Every read below starts from the enrollment returned by ``enrollment_for_patient``, so a patient
 # can only ever reach their own rows: an id from another enrollment is simply not found (404).
 
@@ -283,7 +283,7 @@ def diary_entry_today(*, enrollment: Enrollment, diary_type, today) -> DiaryEntr
     return diary_entry_on(enrollment=enrollment, diary_type=diary_type, day=today)
 
 
-# --- The therapist's side (issue 4, staff side) ------------------------------------------------
+# --- The therapist's side (staff side) ------------------------------------------------
 # Queues and lists take the viewer; reads of one patient's treatment take a patient that the view
 # already fetched through patients.access.patient_for_staff (which checked and audited).
 
@@ -514,12 +514,6 @@ def mid_treatment_responses(*, enrollment: Enrollment, codes) -> list[Questionna
         QuestionnaireResponse.objects.filter(
             enrollment=enrollment, moment=QuestionnaireResponse.Moment.MODULE, code__in=list(codes)
         ).order_by("completed_at", "pk")
-    )
-
-
-def end_responses(*, enrollment: Enrollment) -> list[QuestionnaireResponse]:
-    return list(
-        QuestionnaireResponse.objects.filter(enrollment=enrollment, moment=QuestionnaireResponse.Moment.END)
     )
 
 

@@ -34,6 +34,7 @@ from patients.models import (
     TreatmentSession,
 )
 from programs import questionnaires
+from programs.content_loader import TEXT_FIELD_TYPES
 from programs.models import DiaryType, Program, ProgramVersion, Step
 
 
@@ -68,11 +69,10 @@ def patient_invite(
     return patient
 
 
-# --- The patient's own work (issue 4, the patient's side) -----------------------------------------
+# --- The patient's own work (the patient's side) -----------------------------------------
 # Every write a patient makes. Each locks the enrollment row first, so two tabs or a late
 # autosave cannot interleave with a submit; each refuses work on an enrollment that has ended.
 
-DIARY_TEXT_TYPES = ("short_text", "long_text")
 DIARY_ENTRY_DAYS_BACK = 6  # today and the six days before: a missed day can still be filled in
 
 
@@ -337,7 +337,7 @@ def diary_entry_save(
             created_at=now,
         )
     entry.enrollment = enrollment
-    text_names = {d["name"] for d in diary_type.fields if d["type"] in DIARY_TEXT_TYPES}
+    text_names = {d["name"] for d in diary_type.fields if d["type"] in TEXT_FIELD_TYPES}
     texts = {k: v for k, v in answers.items() if k in text_names}
     entry.values = {k: v for k, v in answers.items() if k not in text_names}
     entry.text = _dump(texts) if texts else ""
@@ -574,7 +574,7 @@ def check_in_submit(*, enrollment: Enrollment, answers: dict, today=None) -> Que
     )
 
 
-# --- Getting in, intake, enrollment, tailoring, sessions, end of program (issue 4, staff side) ----
+# --- Getting in, intake, enrollment, tailoring, sessions, end of program (staff side) ----
 # Every write a therapist makes on one patient's treatment, and the public intake request. Each
 # writes one audit event (what changed, never the content) and, where it concerns a patient, one
 # timeline event with structured facts only (ids, codes, numbers; never free text).
@@ -1219,24 +1219,8 @@ def enrollment_status_change(
     return enrollment
 
 
-def enrollment_pause(*, enrollment: Enrollment, staff: StaffMember, reason: str = "") -> Enrollment:
-    return enrollment_status_change(enrollment=enrollment, staff=staff, action="pause", reason=reason)
-
-
-def enrollment_resume(*, enrollment: Enrollment, staff: StaffMember) -> Enrollment:
-    return enrollment_status_change(enrollment=enrollment, staff=staff, action="resume")
-
-
 def enrollment_complete(*, enrollment: Enrollment, staff: StaffMember, reason: str = "") -> Enrollment:
     return enrollment_status_change(enrollment=enrollment, staff=staff, action="complete", reason=reason)
-
-
-def enrollment_stop(*, enrollment: Enrollment, staff: StaffMember, reason: str) -> Enrollment:
-    return enrollment_status_change(enrollment=enrollment, staff=staff, action="stop", reason=reason)
-
-
-def enrollment_step_up(*, enrollment: Enrollment, staff: StaffMember, reason: str) -> Enrollment:
-    return enrollment_status_change(enrollment=enrollment, staff=staff, action="step_up", reason=reason)
 
 
 # --- Tailoring --------------------------------------------------------------------------------
@@ -1672,7 +1656,8 @@ def share_create(
         )
     share = (
         CareShare.objects.select_for_update()
-        .filter(patient=patient, colleague=colleague, ended_at__isnull=True, until__gte=today)
+        .active(on=today)
+        .filter(patient=patient, colleague=colleague)
         .first()
     )
     if share is None:

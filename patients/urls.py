@@ -12,9 +12,8 @@ urlpatterns = [
     path("staff/patients/<int:pk>/", views.staff_patient_detail, name="staff_patient_detail"),
 ]
 
-# The patient's side (issue 4): everything under me/ starts from the patient's own enrollment.
+# The patient's side: everything under me/ starts from the patient's own enrollment.
 urlpatterns += [
-    path("me/feedback/", views_patient.feedback, name="feedback"),
     path("me/modules/<slug:module_slug>/", views_patient.module_detail, name="module"),
     path("me/steps/<slug:module_slug>/<slug:step_slug>/", views_patient.step, name="step"),
     path("me/steps/<slug:module_slug>/<slug:step_slug>/done/", views_patient.step_done, name="step_done"),
@@ -36,7 +35,7 @@ urlpatterns += [
     ),
 ]
 
-# Getting in and the therapist's side of one patient (issue 4). Public pages need no account.
+# Getting in and the therapist's side of one patient. Public pages need no account.
 _ENROLLMENT = "staff/patients/<int:pk>/enrollments/<int:enrollment_id>/"
 urlpatterns += [
     path("programs/", views_public.public_program_list, name="public_program_list"),
@@ -96,7 +95,7 @@ urlpatterns += [
     path(_ENROLLMENT + "end/score/", views_staff.staff_questionnaire_enter, name="staff_questionnaire_enter"),
 ]
 
-# Reports (issue 7): the therapist's treatment summary, and the patient's own data (GDPR).
+# Reports: the therapist's treatment summary, and the patient's own data (GDPR).
 urlpatterns += [
     path(
         "staff/patients/<int:pk>/summary.pdf",

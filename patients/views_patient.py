@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import time_format
@@ -53,12 +53,8 @@ def _form_error(form, exc: ValidationError) -> None:
 
 
 def _messages_url() -> str:
-    """The patient's conversation (messaging marks feedback read there); our own feedback page
-    when messaging is not installed."""
-    try:
-        return reverse("messaging:patient_conversation")
-    except NoReverseMatch:
-        return reverse("patients:feedback")
+    """The patient's conversation (messaging marks feedback read there)."""
+    return reverse("messaging:patient_conversation")
 
 
 def _feedback_item_url(enrollment) -> str:
@@ -108,18 +104,6 @@ def home(request):
             "diaries": progress.diaries_today(),
             "resume": progress.resume_step(),
         },
-    )
-
-
-@login_required
-def feedback(request):
-    """Where the home page sends the patient for new feedback when the messaging app offers no
-    conversation page: feedback is shown next to the work it is about."""
-    enrollment = own_enrollment(request)
-    return render(
-        request,
-        T + "feedback.html",
-        {"enrollment": enrollment, "unread": selectors.unread_feedback_count(enrollment=enrollment)},
     )
 
 

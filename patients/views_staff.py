@@ -376,9 +376,6 @@ def staff_enrollment_create(request, pk):
     )
 
 
-STATUS_PAGE_ACTIONS = ("stop", "step_up", "complete", "pause")
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def staff_enrollment_status(request, pk, enrollment_id):

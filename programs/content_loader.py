@@ -42,6 +42,8 @@ ASSIGNMENT_FIELD_TYPES = (
     "think_feel_do",
 )
 DIARY_FIELD_TYPES = ("time", "number", "scale", "yes_no", "choice", "short_text", "long_text")
+# The field types a person writes free text in (encrypted apart, listed under a diary's table).
+TEXT_FIELD_TYPES = ("short_text", "long_text")
 THINK_FEEL_DO_COLUMNS = ("situation", "thought", "feeling", "behaviour", "helpful_thought")
 # Diary fields only: ``day: previous`` for a question about yesterday (the value counts on the day
 # before its entry), ``day_part`` for an amount in one part of the day (the activity-spread view).
@@ -495,7 +497,7 @@ class _LanguageReader:
             "required": c.boolean(node, "required", where, True),
         }
         result.update(self.diary_field_keys(node, ftype, where))
-        if ftype in ("short_text", "long_text"):
+        if ftype in TEXT_FIELD_TYPES:
             result["max_length"] = c.integer(
                 node, "max_length", where, default=200 if ftype == "short_text" else 5000, low=1, high=20000
             )

@@ -586,6 +586,9 @@ def licensed_too_large_message() -> str:
     }
 
 
+LICENSED_UPLOAD_TASK = "programs.tasks.licensed_upload_process"
+
+
 def licensed_upload_create(*, clinic, name: str, data: bytes, uploaded_by) -> LicensedUpload:
     """Keep an uploaded file of licensed texts and queue its check (after commit). Nothing is
     parsed here: the web request only stores the bytes."""
@@ -596,9 +599,9 @@ def licensed_upload_create(*, clinic, name: str, data: bytes, uploaded_by) -> Li
     upload.save()
 
     def queue():
-        from programs.tasks import licensed_upload_process
+        from icbt.celery import task_named
 
-        licensed_upload_process.delay(upload.pk)
+        task_named(LICENSED_UPLOAD_TASK).delay(upload.pk)
 
     transaction.on_commit(queue)
     return upload

@@ -8,7 +8,7 @@ from programs import services
 
 
 @shared_task(
-    name="programs.tasks.licensed_upload_process",
+    name=services.LICENSED_UPLOAD_TASK,
     soft_time_limit=settings.ICBT_LICENSED_UPLOAD_SECONDS,
     time_limit=settings.ICBT_LICENSED_UPLOAD_SECONDS + 10,
 )

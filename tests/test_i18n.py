@@ -1,4 +1,4 @@
-"""Dutch throughout (issue 9).
+"""Dutch throughout.
 
 (a) The Dutch catalogue (locale/nl/LC_MESSAGES/django.po) is complete: no untranslated or fuzzy
     entry, placeholders kept, the compiled .mo says the same as the .po, and every string the

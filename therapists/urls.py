@@ -12,7 +12,7 @@ urlpatterns = [
     path("staff/clinic/look/", views.clinic_identity, name="clinic_identity"),
 ]
 
-# The worklist, the caseload and the manager's dashboard with its exports (issue 7).
+# The worklist, the caseload and the manager's dashboard with its exports.
 
 urlpatterns += [
     path("staff/worklist/", views_work.worklist, name="worklist"),

@@ -14,7 +14,8 @@ from icbt.decorators import read_only_page
 from icbt.pdf import pdf_download
 from patients.access import audited
 from therapists import worklist as worklist_selectors
-from therapists.dashboard import MEDIAN_SAMPLE, clinic_dashboard, clinic_teams, dashboard_tables
+from therapists.dashboard import MEDIAN_SAMPLE, clinic_dashboard, clinic_teams
+from therapists.dashboard_presentation import dashboard_charts, dashboard_tables
 from therapists.exports import csv_response
 from therapists.forms_work import DashboardFilterForm, WorklistFilterForm
 
@@ -97,6 +98,7 @@ def dashboard(request):
             "form": form,
             "dashboard": data,
             "tables": dashboard_tables(data),
+            "charts": dashboard_charts(data),
             "query": request.GET.urlencode(),
             **_definitions(),
         },
@@ -131,6 +133,7 @@ def dashboard_pdf(request):
         context={
             "dashboard": data,
             "tables": dashboard_tables(data),
+            "charts": dashboard_charts(data),
             "generated_at": timezone.now(),
             **_definitions(),
         },

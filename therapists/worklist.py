@@ -141,9 +141,7 @@ def caseload_patients(*, staff: StaffMember, today: date | None = None) -> Query
     """The patients ``staff`` treats, and those shared with them today (no query by itself:
     usable as a subquery)."""
     today = today or timezone.localdate()
-    shared = CareShare.objects.filter(
-        patient=OuterRef("pk"), colleague=staff, ended_at__isnull=True, until__gte=today
-    )
+    shared = CareShare.objects.active(on=today).filter(patient=OuterRef("pk"), colleague=staff)
     return Patient.objects.filter(clinic_id=staff.clinic_id).filter(Q(therapist=staff) | Q(Exists(shared)))
 
 

@@ -48,7 +48,7 @@ from patients.models import (
     TimelineEvent,
     TreatmentSession,
 )
-from patients.services import DIARY_TEXT_TYPES
+from programs.content_loader import TEXT_FIELD_TYPES
 from programs.models import DiaryType, ProgramVersion, Step
 
 PROGRAM = "master-your-pain"
@@ -394,7 +394,7 @@ def diary_answers(diary_type: DiaryType, seed: int = 0) -> dict:
     answers = {}
     for d in diary_type.fields:
         kind = d["type"]
-        if kind in DIARY_TEXT_TYPES:
+        if kind in TEXT_FIELD_TYPES:
             answers[d["name"]] = f"Shopping and a short walk with the dog ({seed})."
         elif kind == "scale":
             answers[d["name"]] = d["min"] + seed % (d["max"] - d["min"] + 1)
@@ -419,7 +419,7 @@ def diary_post_data(diary_type: DiaryType, day, seed: int = 0) -> dict:
 
 def _diary_entry(diary_type, enrollment, day, created_at, seed=0) -> DiaryEntry:
     answers = diary_answers(diary_type, seed)
-    text_names = {d["name"] for d in diary_type.fields if d["type"] in DIARY_TEXT_TYPES}
+    text_names = {d["name"] for d in diary_type.fields if d["type"] in TEXT_FIELD_TYPES}
     texts = {k: v for k, v in answers.items() if k in text_names}
     return DiaryEntry(
         enrollment=enrollment,

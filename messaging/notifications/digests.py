@@ -1,34 +1,39 @@
 """Digest e-mails: pending notifications become at most one e-mail per person per window.
 
-A *round* (``digest_round``, run every minute by beat and by ``manage.py send_digests``) does,
-per recipient:
+A *round* (``digest_round``, run every minute by beat and by ``manage.py send_digests``) takes
+the recipients with pending rows, longest waiting first, in batches of ``BATCH_SIZE``; every
+step reads and writes a whole batch at once, so a round costs a fixed number of queries per
+batch, not per recipient or per row:
 
-1. **Claim.** For each of the recipient's windows that is due (``windows_for``: a daily digest
-   at the chosen hour, a weekly one, "soon", and "urgent" for urgent items), one transaction
-   inserts the :class:`~icbt.models.Digest` row for (recipient, window) and points the pending
-   rows at it. The unique constraint on (recipient, window) is the mutex: a second run that
-   tries the same window at the same moment waits for the first transaction (PostgreSQL) and
-   then fails on the constraint, so it sends nothing. Rows are picked with
-   ``select_for_update(skip_locked=True)`` on PostgreSQL and moved with a conditional UPDATE
-   (``digest IS NULL``) that must change exactly the rows picked; SQLite serialises writers
+1. **Claim.** Rows nobody may receive (inactive user, e-mail off, kind off) are dropped. For
+   each recipient the first of their windows that is due and has no digest yet (``windows_for``:
+   a daily digest at the chosen hour, a weekly one, "soon", and "urgent" for urgent items) gets
+   a :class:`~icbt.models.Digest`; one transaction inserts the batch's digests and moves the
+   rows onto them with one conditional UPDATE (``digest IS NULL``) that must change exactly
+   the rows read. The unique constraint on (recipient, window) is the mutex: a run that tries
+   a window another run holds waits for that transaction (PostgreSQL) and then fails on the
+   constraint; the batch then claims recipient by recipient, with ``select_for_update
+   (skip_locked=True)`` on PostgreSQL, and sends nothing twice. SQLite serialises writers
    (``BEGIN IMMEDIATE``), so the same code is safe under ``make run``. The claim carries a
    lease (``ICBT_DIGEST_LEASE_SECONDS``, longer than Celery's hard time limit).
-2. **Re-check** every claimed row at send time (``recheck``): already read, already reviewed,
-   feedback given, patient active again, patient no longer in treatment, recipient no longer
-   treats the patient, kind switched off. Those rows are dropped, not sent.
-3. **Send** one e-mail with a fixed Message-ID derived from recipient and window (stored on the
-   digest when it was claimed), then, in one transaction, mark the digest sent and its rows
-   sent, conditional on still holding the lease.
+2. **Re-check** every claimed row at send time (``messaging.notifications.recheck``: one
+   checker per kind over the batch's facts): already read, already reviewed, feedback given,
+   patient active again, patient no longer in treatment, recipient no longer treats the
+   patient, kind switched off. Those rows are dropped, not sent.
+3. **Send** one e-mail per digest with a fixed Message-ID derived from recipient and window
+   (stored on the digest when it was claimed), then, in one transaction for the batch, mark
+   the digests sent and their rows sent, for the digests this run still holds (the lease is
+   renewed before an e-mail leaves once half of it has passed).
 
 Failures are caught per recipient: the error is logged by type only (no address, no text) and
 the digest is released for a retry with back-off; other recipients go on.
 
-**The one duplicate.** If a run dies after the e-mail left and before step 3's transaction
-committed, the digest stays claimed; once its lease has expired the next round takes it over
-(a conditional UPDATE that must change one row) and sends it again, with the same Message-ID,
-so mail clients can recognise the copy. In every other case a recipient gets a window's e-mail
-at most once. A run that dies before sending leaves nothing lost: the next round after the
-lease sends what was left.
+**The one duplicate.** If a run dies after e-mails of a batch left and before step 3's
+transaction committed, those digests stay claimed; once their lease has expired the next round
+takes each over (a conditional UPDATE that must change one row) and sends it again, with the
+same Message-ID, so mail clients can recognise the copy. In every other case a recipient gets
+a window's e-mail at most once. A run that dies before sending leaves nothing lost: the next
+round after the lease sends what was left.
 
 **Privacy.** This module never reads a column with text a person wrote: rows are re-checked
 with ``values()`` on ids, dates and statuses only. An e-mail says how many items wait, per
@@ -47,7 +52,8 @@ from email.utils import parseaddr
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Min
+from django.db.models import Case, F, Min, Q, Value, When
+from django.db.models.functions import Cast
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
@@ -60,17 +66,9 @@ from icbt.roles import roles_of
 from messaging import pending
 from messaging.models import Message
 from messaging.notifications import tips
-from messaging.notifications.preferences import preferences_for_users, preferences_path, unsubscribe_path
-from patients.access import staff_may_treat
-from patients.models import (
-    AssignmentAnswer,
-    DiaryEntry,
-    Enrollment,
-    IntakeRequest,
-    Patient,
-    QuestionnaireResponse,
-    Referral,
-)
+from messaging.notifications.preferences import preference_of_loaded, preferences_path, unsubscribe_path
+from messaging.notifications.recheck import Facts, recheck
+from patients.models import Enrollment
 
 logger = logging.getLogger("icbt.digests")
 
@@ -102,18 +100,6 @@ PATIENT_LABELS = {
     Kind.DIARY_DUE: _("A reminder to fill in your diary"),
     Kind.INACTIVITY_REMINDER: _("We have not seen you for a while. A small step today is enough."),
 }
-
-# Kinds about a patient that only make sense while the enrollment is active (not paused).
-_NEEDS_ACTIVE = {
-    Kind.FEEDBACK_DUE,
-    Kind.FEEDBACK_OVERDUE,
-    Kind.PATIENT_INACTIVE,
-    Kind.DIARY_DUE,
-    Kind.INACTIVITY_REMINDER,
-}
-# Kinds about a patient who need not be in treatment (yet).
-_NO_ENROLLMENT_NEEDED = {Kind.REFERRAL, Kind.INTAKE_REQUEST, Kind.WEEKLY_SUMMARY}
-
 
 # --- Windows ------------------------------------------------------------------------------------
 
@@ -179,6 +165,9 @@ def message_id_for(recipient_id: int, window_key: str) -> str:
 
 # --- The round ----------------------------------------------------------------------------------
 
+# Recipients claimed, re-checked and sent together: every step reads and writes a batch at once.
+BATCH_SIZE = 100
+
 
 @dataclass
 class RoundReport:
@@ -205,8 +194,29 @@ class _NothingToClaim(Exception):
     pass
 
 
-class _LeaseLost(Exception):
-    pass
+@dataclass
+class _Plan:
+    """What a batch will claim for one recipient: a window and the rows it takes."""
+
+    user: User
+    window: Window
+    rows: list[Notification]
+    last_tip: tuple[datetime, int] | None
+
+
+@dataclass
+class _Claim:
+    """A digest this run holds (``token``) and the pending rows on it."""
+
+    digest: Digest
+    token: uuid.UUID
+    rows: list[Notification]
+    last_tip: tuple[datetime, int] | None = None
+    verdicts: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def keep(self) -> list[Notification]:
+        return [row for row in self.rows if row.pk not in self.verdicts]
 
 
 def digest_round(
@@ -229,54 +239,54 @@ def digest_round(
     def out_of_time() -> bool:
         return time_budget is not None and time.monotonic() - started > time_budget
 
+    stale = _stale_digests(clock, recipient_ids)
+    for start in range(0, len(stale), BATCH_SIZE):
+        if out_of_time():
+            return report
+        claims = _taken_over(stale[start : start + BATCH_SIZE], clock)
+        report.resumed += len(claims)
+        _deliver_batch(claims, clock, report, progress)
+    order = _recipients_in_order(clock, recipient_ids)
+    for start in range(0, len(order), BATCH_SIZE):
+        if out_of_time():
+            break
+        batch = order[start : start + BATCH_SIZE]
+        report.recipients += len(batch)
+        _deliver_batch(_claim_batch(batch, clock, report), clock, report, progress)
+    return report
+
+
+def _stale_digests(clock: _Clock, recipient_ids) -> list[int]:
     stale = Digest.objects.filter(sent_at__isnull=True, lease_until__lt=clock.now())
     if recipient_ids is not None:
         stale = stale.filter(recipient_id__in=recipient_ids)
-    for digest_id in list(stale.order_by("lease_until").values_list("pk", flat=True)):
-        if out_of_time():
-            return report
-        token = _take_over(digest_id, clock)
-        if token is not None:
-            report.resumed += 1
-            _deliver_safely(digest_id, token, clock, report, progress)
+    return list(stale.order_by("lease_until").values_list("pk", flat=True))
 
-    pending = Notification.objects.filter(
-        state=State.PENDING, digest__isnull=True, created_at__lte=clock.now()
-    )
+
+def _recipients_in_order(clock: _Clock, recipient_ids) -> list[int]:
+    """Everyone with unclaimed pending rows, the longest waiting first."""
+    pending = _unclaimed(clock.now())
     if recipient_ids is not None:
         pending = pending.filter(recipient_id__in=recipient_ids)
-    order = list(
+    return list(
         pending.values("recipient_id")
         .annotate(oldest=Min("created_at"))
         .order_by("oldest", "recipient_id")
         .values_list("recipient_id", flat=True)
     )
-    users = User.objects.in_bulk(order)
-    preferences = preferences_for_users(users.values())
-    for user_id in order:
-        if out_of_time():
-            break
-        user = users[user_id]
-        report.recipients += 1
-        try:
-            claims = _claim_for_recipient(user, preferences[user_id], clock, report)
-        except Exception as exc:  # noqa: BLE001 - one recipient must not stop the others
-            report.failed += 1
-            logger.error("digest claim for user %s failed: %s", user_id, type(exc).__name__)
-            continue
-        for digest_id, token in claims:
-            _deliver_safely(digest_id, token, clock, report, progress)
-    return report
 
 
 def _lease(clock: _Clock) -> datetime:
     return clock.now() + timedelta(seconds=settings.ICBT_DIGEST_LEASE_SECONDS)
 
 
-def _unclaimed(user, now):
-    return Notification.objects.filter(
-        recipient=user, state=State.PENDING, digest__isnull=True, created_at__lte=now
-    )
+def _unclaimed(now):
+    return Notification.objects.filter(state=State.PENDING, digest__isnull=True, created_at__lte=now)
+
+
+def _users(user_ids) -> dict[int, User]:
+    """The recipients with what their roles and preference need, in one query."""
+    return User.objects.select_related("staff", "patient", "notification_preference").in_bulk(user_ids)
 
 
 def _locked_ids(queryset) -> list[int]:
@@ -287,6 +297,98 @@ def _locked_ids(queryset) -> list[int]:
     return list(queryset.order_by().values_list("pk", flat=True))
 
 
+# --- Claim --------------------------------------------------------------------------------------
+
+
+def _due_window(preference, rows, taken: set[str], now) -> tuple[Window | None, list[Notification]]:
+    """The first window of this person that is due and not taken yet, and the rows it takes."""
+    for window in windows_for(preference, now):
+        candidates = [row for row in rows if row.urgent] if window.urgent_only else rows
+        if window.key in taken or not any(row.created_at <= window.due_before for row in candidates):
+            continue
+        return window, candidates
+    return None, []
+
+
+def _claim_batch(user_ids: list[int], clock: _Clock, report: RoundReport) -> list[_Claim]:
+    """Drop what nobody may receive, then claim one due window per recipient of the batch: the
+    digests are inserted together and the rows moved onto them with one conditional UPDATE, in
+    one transaction. If another run got there first (a window taken, a row moved), the batch
+    falls back to claiming recipient by recipient."""
+    now = clock.now()
+    users = _users(user_ids)
+    rows_of = defaultdict(list)
+    for row in _unclaimed(now).filter(recipient_id__in=user_ids).order_by("created_at", "pk"):
+        rows_of[row.recipient_id].append(row)
+    planned, drops = _plan_claims(users, rows_of, now)
+    report.dropped += _drop_planned(drops, now)
+    if not planned:
+        return []
+    token = uuid.uuid4()
+    try:
+        with transaction.atomic():
+            return _claim_planned(planned, token, clock)
+    except (IntegrityError, _NothingToClaim):
+        claims = []
+        for plan in planned.values():
+            claims += _claim_for_recipient(plan, clock)
+        return claims
+
+
+def _plan_claims(users, rows_of, now) -> tuple[dict[int, _Plan], dict[str, list[int]]]:
+    """``{user id: plan}`` to claim, and ``{reason: row ids}`` to drop first."""
+    keys = {uid: [w.key for w in windows_for(preference_of_loaded(u), now)] for uid, u in users.items()}
+    taken, last_tips = _digests_known(list(users), keys)
+    planned, drops = {}, defaultdict(list)
+    for user_id, user in users.items():
+        preference = preference_of_loaded(user)
+        rows = rows_of[user_id]
+        reason = _drop_reason(user, preference)
+        if reason:
+            drops[reason] += [row.pk for row in rows]
+            continue
+        drops["kind_off"] += [row.pk for row in rows if not preference.wants(row.kind)]
+        rows = [row for row in rows if preference.wants(row.kind)]
+        window, candidates = _due_window(preference, rows, taken[user_id], now)
+        if window is not None:
+            planned[user_id] = _Plan(user, window, candidates, last_tips.get(user_id))
+    return planned, drops
+
+
+def _digests_known(user_ids: list[int], keys: dict[int, list[str]]):
+    """In one query: the windows of ``keys`` (``{user id: window keys}``) that already have a
+    digest, and each person's latest digest with a tip, ``(sent at, tip number)``."""
+    taken, last_tips = defaultdict(set), {}
+    wanted = {key for some in keys.values() for key in some}
+    for user_id, key, sent_at, number in (
+        Digest.objects.filter(recipient_id__in=user_ids)
+        .filter(Q(window_key__in=wanted) | Q(tip_number__isnull=False, sent_at__isnull=False))
+        .order_by("sent_at", "pk")
+        .values_list("recipient_id", "window_key", "sent_at", "tip_number")
+    ):
+        if key in keys.get(user_id, ()):
+            taken[user_id].add(key)
+        if number is not None and sent_at is not None:
+            last_tips[user_id] = (sent_at, number)
+    return taken, last_tips
+
+
+def _drop_reason(user, preference) -> str:
+    if not user.is_active:
+        return "inactive_user"
+    if not preference.email_enabled:
+        return "email_off"
+    return ""
+
+
+def _drop_planned(drops: dict[str, list[int]], now) -> int:
+    dropped = 0
+    for reason, ids in drops.items():
+        if ids:
+            dropped += _drop(Notification.objects.filter(pk__in=ids), reason, now)
+    return dropped
+
+
 def _drop(queryset, reason: str, now) -> int:
     with transaction.atomic():
         ids = _locked_ids(queryset)
@@ -295,45 +397,60 @@ def _drop(queryset, reason: str, now) -> int:
         )
 
 
-def _claim_for_recipient(user, preference, clock, report) -> list[tuple[int, uuid.UUID]]:
-    now = clock.now()
-    base = _unclaimed(user, now)
-    if not user.is_active:
-        report.dropped += _drop(base, "inactive_user", now)
-        return []
-    if not preference.email_enabled:
-        report.dropped += _drop(base, "email_off", now)
-        return []
-    if preference.kinds_off:
-        report.dropped += _drop(base.filter(kind__in=preference.kinds_off), "kind_off", now)
+def _new_digest(user, window: Window, token, clock) -> Digest:
+    return Digest(
+        recipient=user,
+        window_key=window.key,
+        message_id=message_id_for(user.pk, window.key),
+        created_at=clock.now(),
+        lease_token=token,
+        lease_until=_lease(clock),
+        attempts=1,
+    )
+
+
+def _claim_planned(planned: dict[int, _Plan], token, clock) -> list[_Claim]:
+    plans = list(planned.values())
+    digests = Digest.objects.bulk_create([_new_digest(p.user, p.window, token, clock) for p in plans])
+    claims = [
+        _Claim(digest, token, plan.rows, plan.last_tip) for digest, plan in zip(digests, plans, strict=True)
+    ]
+    ids = [row.pk for claim in claims for row in claim.rows]
+    moved = Notification.objects.filter(pk__in=ids, state=State.PENDING, digest__isnull=True).update(
+        digest=Case(*(When(recipient_id=claim.digest.recipient_id, then=claim.digest.pk) for claim in claims))
+    )
+    if moved != len(ids):
+        raise _NothingToClaim
+    return claims
+
+
+def _claim_for_recipient(plan: _Plan, clock) -> list[_Claim]:
+    """One recipient, one window at a time: the path when the batch met another run."""
+    now, user = clock.now(), plan.user
+    preference = preference_of_loaded(user)
+    base = _unclaimed(now).filter(recipient=user)
     claims = []
     for window in windows_for(preference, now):
         candidates = base.filter(urgent=True) if window.urgent_only else base
-        if not candidates.filter(created_at__lte=window.due_before).exists():
-            continue
+        if preference.kinds_off:
+            candidates = candidates.exclude(kind__in=preference.kinds_off)
         if Digest.objects.filter(recipient=user, window_key=window.key).exists():
             continue
         claim = _claim_window(user, window, candidates, clock)
         if claim is not None:
+            claim.last_tip = plan.last_tip
             claims.append(claim)
     return claims
 
 
-def _claim_window(user, window: Window, candidates, clock) -> tuple[int, uuid.UUID] | None:
+def _claim_window(user, window: Window, candidates, clock) -> _Claim | None:
     """Insert the digest for (user, window) and move the due rows onto it, in one transaction.
     None when another run holds this window or took the rows first."""
     token = uuid.uuid4()
     try:
         with transaction.atomic():
-            digest = Digest.objects.create(
-                recipient=user,
-                window_key=window.key,
-                message_id=message_id_for(user.pk, window.key),
-                created_at=clock.now(),
-                lease_token=token,
-                lease_until=_lease(clock),
-                attempts=1,
-            )
+            digest = _new_digest(user, window, token, clock)
+            digest.save(force_insert=True)
             if not candidates.filter(created_at__lte=window.due_before).exists():
                 raise _NothingToClaim
             ids = _locked_ids(candidates)
@@ -346,98 +463,198 @@ def _claim_window(user, window: Window, candidates, clock) -> tuple[int, uuid.UU
                 raise _NothingToClaim
     except (IntegrityError, _NothingToClaim):
         return None
-    return digest.pk, token
+    return _Claim(digest, token, list(Notification.objects.filter(pk__in=ids)))
 
 
-def _take_over(digest_id: int, clock: _Clock) -> uuid.UUID | None:
-    """Claim a digest whose lease expired (its run died or failed). Exactly one run wins: the
-    UPDATE is conditional on the lease still being expired and must change one row."""
-    token = uuid.uuid4()
-    changed = Digest.objects.filter(pk=digest_id, sent_at__isnull=True, lease_until__lt=clock.now()).update(
-        lease_token=token, lease_until=_lease(clock), attempts=F("attempts") + 1
+def _taken_over(digest_ids: list[int], clock: _Clock) -> list[_Claim]:
+    """Claim digests whose lease expired (their run died or failed). Exactly one run wins each:
+    the UPDATE is conditional on the lease still being expired and must change one row."""
+    tokens = {}
+    for digest_id in digest_ids:
+        token = uuid.uuid4()
+        changed = Digest.objects.filter(
+            pk=digest_id, sent_at__isnull=True, lease_until__lt=clock.now()
+        ).update(lease_token=token, lease_until=_lease(clock), attempts=F("attempts") + 1)
+        if changed == 1:
+            tokens[digest_id] = token
+    if not tokens:
+        return []
+    digests = list(
+        Digest.objects.filter(pk__in=list(tokens)).select_related(
+            "recipient__staff", "recipient__patient", "recipient__notification_preference"
+        )
     )
-    return token if changed == 1 else None
+    rows_of = defaultdict(list)
+    for row in Notification.objects.filter(digest_id__in=list(tokens), state=State.PENDING):
+        rows_of[row.digest_id].append(row)
+    _taken, last_tips = _digests_known([digest.recipient_id for digest in digests], {})
+    return [
+        _Claim(digest, tokens[digest.pk], rows_of[digest.pk], last_tips.get(digest.recipient_id))
+        for digest in digests
+    ]
 
 
-def _hold(digest_id: int, token: uuid.UUID, clock: _Clock) -> bool:
-    """Renew our lease right before the e-mail leaves; False if another run took it over."""
+# --- Deliver ------------------------------------------------------------------------------------
+
+
+def _deliver_batch(claims: list[_Claim], clock: _Clock, report: RoundReport, progress) -> None:
+    """Re-check every claimed row, send one e-mail per digest with something left, then mark
+    the batch sent in one transaction. An error stays with its recipient."""
+    if not claims:
+        return
+    facts = Facts.load([row for claim in claims for row in claim.rows])
+    sent, emptied = [], []
+    for claim in claims:
+        user = claim.digest.recipient
+        claim.verdicts = recheck(
+            claim.rows, roles=roles_of(user), preference=preference_of_loaded(user), facts=facts
+        )
+        if not claim.keep:
+            emptied.append(claim)
+            continue
+        for row in claim.keep:
+            patient = facts.patients.get(row.patient_id)
+            row.case_reference = patient.case_reference if patient else None
+        claim.digest.tip_number = _tip_for(user, claim.last_tip, clock.now())
+        if _send_safely(claim, clock, report, progress):
+            sent.append(claim)
+    _free_emptied(emptied, clock, report, progress)
+    _finish(sent, clock)
+    for claim in sent:
+        _count_sent(claim, report, progress)
+
+
+def _send_safely(claim: _Claim, clock: _Clock, report: RoundReport, progress) -> bool:
+    """Send one digest; an error is logged by type only (an SMTP error may quote an address),
+    and the digest is released for a retry with back-off, keeping its window and Message-ID."""
+    try:
+        if not _still_held(claim, clock):
+            return False
+        if settings.ICBT_DIGEST_SEND_PAUSE_MS:
+            time.sleep(settings.ICBT_DIGEST_SEND_PAUSE_MS / 1000)
+        email, _tip = build_email(claim.digest, claim.keep, clock.now())
+        email.send()
+    except Exception as exc:  # noqa: BLE001 - caught per recipient, retried later
+        _release(claim, clock, report, exc, progress)
+        return False
+    # The e-mail has left. Until the batch's transaction commits, a crash means the next run
+    # after the lease sends it again with the same Message-ID (the documented duplicate).
+    return True
+
+
+def _still_held(claim: _Claim, clock: _Clock) -> bool:
+    """Renew the lease when half of it has passed (a slow relay); False if another run took the
+    digest over. A fresh claim costs no query here."""
+    half = timedelta(seconds=settings.ICBT_DIGEST_LEASE_SECONDS / 2)
+    if clock.now() < claim.digest.lease_until - half:
+        return True
+    claim.digest.lease_until = _lease(clock)
     return (
-        Digest.objects.filter(pk=digest_id, lease_token=token, sent_at__isnull=True).update(
-            lease_until=_lease(clock)
+        Digest.objects.filter(pk=claim.digest.pk, lease_token=claim.token, sent_at__isnull=True).update(
+            lease_until=claim.digest.lease_until
         )
         == 1
     )
 
 
-def _deliver_safely(digest_id, token, clock, report, progress) -> None:
-    """Deliver one claimed digest; any error stays with this recipient. The error is logged by
-    type only (an SMTP error may quote an address), and the digest is released for a retry
-    with back-off, keeping its window and Message-ID."""
-    try:
-        _deliver(digest_id, token, clock, report, progress)
-    except _LeaseLost:
-        # Our lease expired while the e-mail was leaving and another run took the digest over:
-        # it sends (or sent) the same e-mail with the same Message-ID. Nothing to release.
-        logger.warning("digest %s: taken over by another run after sending (same Message-ID)", digest_id)
-    except Exception as exc:  # noqa: BLE001 - caught per recipient, retried later
-        report.failed += 1
-        attempts = Digest.objects.filter(pk=digest_id).values_list("attempts", flat=True).first() or 1
-        backoff = timedelta(minutes=min(60, 2 ** min(attempts, 6)))
-        Digest.objects.filter(pk=digest_id, lease_token=token, sent_at__isnull=True).update(
-            lease_token=None, lease_until=clock.now() + backoff
-        )
-        logger.error(
-            "digest %s could not be sent (%s); retry after %s", digest_id, type(exc).__name__, backoff
-        )
-        if progress:
-            progress(f"digest {digest_id}: failed ({type(exc).__name__}), will retry")
+def _release(claim: _Claim, clock: _Clock, report: RoundReport, exc: Exception, progress) -> None:
+    report.failed += 1
+    digest_id = claim.digest.pk
+    attempts = Digest.objects.filter(pk=digest_id).values_list("attempts", flat=True).first() or 1
+    backoff = timedelta(minutes=min(60, 2 ** min(attempts, 6)))
+    Digest.objects.filter(pk=digest_id, lease_token=claim.token, sent_at__isnull=True).update(
+        lease_token=None, lease_until=clock.now() + backoff
+    )
+    logger.error("digest %s could not be sent (%s); retry after %s", digest_id, type(exc).__name__, backoff)
+    if progress:
+        progress(f"digest {digest_id}: failed ({type(exc).__name__}), will retry")
 
 
-def _deliver(digest_id, token, clock, report, progress) -> None:
-    digest = Digest.objects.select_related("recipient").get(pk=digest_id)
-    user = digest.recipient
-    rows = list(Notification.objects.filter(digest_id=digest_id, state=State.PENDING))
-    verdicts = recheck(user, rows)
-    keep = [row for row in rows if row.pk not in verdicts]
-    if not keep:
-        with transaction.atomic():
-            if not _hold(digest_id, token, clock):
-                return
-            _mark_dropped(verdicts, clock.now())
-            Digest.objects.filter(pk=digest_id).delete()
-        report.dropped += len(verdicts)
-        if progress:
-            progress(f"user {user.pk}: nothing left to send after the re-check ({len(verdicts)} dropped)")
+def _held(claims: list[_Claim]) -> Q:
+    by_token = defaultdict(list)
+    for claim in claims:
+        by_token[claim.token].append(claim.digest.pk)
+    held = Q(pk__in=[])
+    for token, ids in by_token.items():
+        held |= Q(pk__in=ids, lease_token=token)
+    return held & Q(sent_at__isnull=True)
+
+
+def _free_emptied(claims: list[_Claim], clock: _Clock, report: RoundReport, progress) -> None:
+    """Nothing left after the re-check: drop the rows and delete the digests, so their windows
+    are free again."""
+    if not claims:
         return
-    if not _hold(digest_id, token, clock):
-        return
-    if settings.ICBT_DIGEST_SEND_PAUSE_MS:
-        time.sleep(settings.ICBT_DIGEST_SEND_PAUSE_MS / 1000)
-    email, tip_number = build_email(digest, keep, clock.now())
-    email.send()
-    # The e-mail has left. Until the transaction below commits, a crash means the next run
-    # after the lease sends it again with the same Message-ID (the documented duplicate).
     with transaction.atomic():
-        finished = Digest.objects.filter(pk=digest_id, lease_token=token, sent_at__isnull=True).update(
-            sent_at=clock.now(),
+        held = set(Digest.objects.select_for_update().filter(_held(claims)).values_list("pk", flat=True))
+        claims = [claim for claim in claims if claim.digest.pk in held]
+        _mark_dropped({pk: r for claim in claims for pk, r in claim.verdicts.items()}, clock.now())
+        Digest.objects.filter(pk__in=held).delete()
+    for claim in claims:
+        report.dropped += len(claim.verdicts)
+        if progress:
+            progress(
+                f"user {claim.digest.recipient_id}: nothing left to send after the re-check "
+                f"({len(claim.verdicts)} dropped)"
+            )
+
+
+def _finish(claims: list[_Claim], clock: _Clock) -> None:
+    """Mark the digests sent and their rows sent (or dropped), for the digests this run still
+    holds; one whose lease another run took over is left to that run (it sends, or sent, the
+    same e-mail with the same Message-ID)."""
+    if not claims:
+        return
+    now = clock.now()
+    held = _held(claims)
+    with transaction.atomic():
+        Notification.objects.filter(
+            pk__in=[row.pk for claim in claims for row in claim.keep],
+            digest__in=Digest.objects.filter(held).values("pk"),
+        ).update(state=State.SENT, handled_at=now)
+        _mark_dropped({pk: r for claim in claims for pk, r in claim.verdicts.items()}, now)
+        finished = Digest.objects.filter(held).update(
+            sent_at=now,
             lease_token=None,
             lease_until=None,
-            item_count=len(keep),
-            tip_number=tip_number,
+            item_count=_per_digest(claims, "item_count", lambda claim: len(claim.keep)),
+            tip_number=_per_digest(claims, "tip_number", lambda claim: claim.digest.tip_number),
         )
-        if finished != 1:
-            raise _LeaseLost
-        Notification.objects.filter(pk__in=[row.pk for row in keep]).update(
-            state=State.SENT, handled_at=clock.now()
-        )
-        _mark_dropped(verdicts, clock.now())
+    if finished != len(claims):
+        _forget_lost(claims, now)
+
+
+def _forget_lost(claims: list[_Claim], now) -> None:
+    """Leave out of the report the digests another run took over while their e-mails left."""
+    ours = set(
+        Digest.objects.filter(
+            pk__in=[claim.digest.pk for claim in claims], sent_at=now, lease_token__isnull=True
+        ).values_list("pk", flat=True)
+    )
+    for claim in claims:
+        if claim.digest.pk not in ours:
+            logger.warning(
+                "digest %s: taken over by another run after sending (same Message-ID)", claim.digest.pk
+            )
+    claims[:] = [claim for claim in claims if claim.digest.pk in ours]
+
+
+def _per_digest(claims: list[_Claim], field_name: str, value) -> Cast:
+    """One value per digest in one UPDATE."""
+    column = Digest._meta.get_field(field_name)
+    case = Case(*(When(pk=claim.digest.pk, then=Value(value(claim))) for claim in claims), default=None)
+    return Cast(case, output_field=column)
+
+
+def _count_sent(claim: _Claim, report: RoundReport, progress) -> None:
+    digest, kept = claim.digest, len(claim.keep)
     report.sent += 1
-    report.items += len(keep)
-    report.dropped += len(verdicts)
+    report.items += kept
+    report.dropped += len(claim.verdicts)
     report.emails.append(digest.window_key)
-    logger.info("digest %s sent to user %s: %s items", digest_id, user.pk, len(keep))
+    logger.info("digest %s sent to user %s: %s items", digest.pk, digest.recipient_id, kept)
     if progress:
-        progress(f"user {user.pk}: sent {digest.window_key} with {len(keep)} item(s)")
+        progress(f"user {digest.recipient_id}: sent {digest.window_key} with {kept} item(s)")
 
 
 def _mark_dropped(verdicts: dict[int, str], now) -> None:
@@ -448,143 +665,6 @@ def _mark_dropped(verdicts: dict[int, str], now) -> None:
         Notification.objects.filter(pk__in=ids, state=State.PENDING).update(
             state=State.DROPPED, dropped_reason=reason, handled_at=now, digest=None
         )
-
-
-# --- Re-check at send time ----------------------------------------------------------------------
-
-
-def _ids(rows, object_type: str) -> set[int]:
-    return {int(row.object_id) for row in rows if row.object_type == object_type and row.object_id.isdigit()}
-
-
-def _values(model, ids, *fields_):
-    if not ids:
-        return {}
-    return {v["pk"]: v for v in model.objects.filter(pk__in=ids).values("pk", *fields_)}
-
-
-def recheck(user, rows) -> dict[int, str]:
-    """``{row id: reason}`` for every row that must not be sent any more.
-
-    Reads ids, statuses and timestamps only (``values()``), never encrypted text.
-    """
-    reasons: dict[int, str] = {}
-    roles = roles_of(user)
-    preference = preferences_for_users([user])[user.pk]
-    patient_ids = {row.patient_id for row in rows if row.patient_id}
-    patients = Patient.objects.in_bulk(patient_ids)
-    enrollments = {}
-    for enrollment in Enrollment.objects.filter(
-        patient_id__in=patient_ids, status__in=Enrollment.OPEN_STATUSES
-    ).values("pk", "patient_id", "status", "last_activity_at", "last_feedback_at"):
-        enrollments[enrollment["patient_id"]] = enrollment
-    diary = _values(DiaryEntry, _ids(rows, "diary_entry"), "reviewed_at")
-    answers = _values(AssignmentAnswer, _ids(rows, "assignment_answer"), "reviewed_at", "status")
-    questionnaires = _values(QuestionnaireResponse, _ids(rows, "questionnaire_response"), "reviewed_at")
-    messages = _values(Message, _ids(rows, "message"), "read_at")
-    intakes = _values(IntakeRequest, _ids(rows, "intake_request"), "status", "clinic_id")
-    referrals = _values(Referral, _ids(rows, "referral"), "status", "to_therapist_id")
-    overdue = {(row.patient_id, row.object_id) for row in rows if row.kind == Kind.FEEDBACK_OVERDUE}
-
-    for row in rows:
-        reason = _check_row(
-            row,
-            roles,
-            preference,
-            patients,
-            enrollments,
-            diary,
-            answers,
-            questionnaires,
-            messages,
-            intakes,
-            referrals,
-            overdue,
-        )
-        if reason:
-            reasons[row.pk] = reason
-    return reasons
-
-
-def _check_row(
-    row,
-    roles,
-    preference,
-    patients,
-    enrollments,
-    diary,
-    answers,
-    questionnaires,
-    messages,
-    intakes,
-    referrals,
-    overdue,
-) -> str:
-    if not preference.wants(row.kind):
-        return "kind_off"
-    staff, own_patient = roles.staff, roles.patient
-    object_id = int(row.object_id) if row.object_id.isdigit() else None
-
-    if row.kind == Kind.WEEKLY_SUMMARY:
-        ok = staff is not None and staff.is_manager and staff.clinic_id == row.clinic_id
-        return "" if ok else "no_access"
-    if row.kind == Kind.INTAKE_REQUEST:
-        intake = intakes.get(object_id)
-        if staff is None or intake is None or intake["clinic_id"] != staff.clinic_id:
-            return "no_access" if intake else "gone"
-        return "" if intake["status"] == IntakeRequest.Status.NEW else "handled"
-
-    patient = patients.get(row.patient_id)
-    if patient is None:
-        return "gone"
-    if own_patient is not None and staff is None:
-        if own_patient.pk != patient.pk:
-            return "no_access"
-    elif staff is not None:
-        if row.kind == Kind.REFERRAL:
-            referral = referrals.get(object_id)
-            if referral is None:
-                return "gone"
-            if referral["to_therapist_id"] != staff.pk:
-                return "no_access"
-            return "" if referral["status"] == Referral.Status.PENDING else "handled"
-        if not staff_may_treat(staff, patient):
-            return "no_access"
-    else:
-        return "no_access"
-
-    enrollment = enrollments.get(patient.pk)
-    if row.kind not in _NO_ENROLLMENT_NEEDED:
-        if enrollment is None:
-            return "not_in_treatment"
-        if row.kind in _NEEDS_ACTIVE and enrollment["status"] != Enrollment.Status.ACTIVE:
-            return "not_active"
-
-    if row.kind == Kind.DIARY_ENTRY:
-        item = diary.get(object_id)
-        return "gone" if item is None else ("already_reviewed" if item["reviewed_at"] else "")
-    if row.kind == Kind.ASSIGNMENT_SUBMITTED:
-        item = answers.get(object_id)
-        if item is None:
-            return "gone"
-        if item["reviewed_at"]:
-            return "already_reviewed"
-        return "" if item["status"] == AssignmentAnswer.Status.SUBMITTED else "withdrawn"
-    if row.kind == Kind.QUESTIONNAIRE_COMPLETED:
-        item = questionnaires.get(object_id)
-        return "gone" if item is None else ("already_reviewed" if item["reviewed_at"] else "")
-    if row.kind in (Kind.MESSAGE_RECEIVED, Kind.MESSAGE_WAITING, Kind.FEEDBACK_WAITING):
-        item = messages.get(object_id)
-        return "gone" if item is None else ("already_read" if item["read_at"] else "")
-    if row.kind in (Kind.FEEDBACK_DUE, Kind.FEEDBACK_OVERDUE):
-        if row.kind == Kind.FEEDBACK_DUE and (row.patient_id, row.object_id) in overdue:
-            return "superseded"
-        given = enrollment["last_feedback_at"]
-        return "feedback_given" if given and given >= row.created_at else ""
-    if row.kind in (Kind.PATIENT_INACTIVE, Kind.INACTIVITY_REMINDER, Kind.DIARY_DUE, Kind.MODULE_OPENED):
-        active = enrollment["last_activity_at"]
-        return "active_again" if active and active > row.created_at else ""
-    return ""
 
 
 # --- Links --------------------------------------------------------------------------------------
@@ -694,87 +774,98 @@ def clinic_figures(clinic_id: int, since: datetime, until: datetime) -> list[tup
     ]
 
 
-def _tip_for(user, now) -> int | None:
+def _tip_for(user, last: tuple[datetime, int] | None, now) -> int | None:
     """The next booster tip for a therapist, if they had none in the last seven days."""
     staff = roles_of(user).staff
     if staff is None or not staff.is_therapist:
         return None
-    recent = Digest.objects.filter(recipient=user, tip_number__isnull=False, sent_at__isnull=False)
-    if recent.filter(sent_at__gt=now - TIP_EVERY).exists():
-        return None
-    last = recent.order_by("-sent_at", "-pk").values_list("tip_number", flat=True).first()
-    return (user.pk if last is None else last + 1) % len(tips.TIPS)
+    if last is None:
+        return user.pk % len(tips.TIPS)
+    sent_at, number = last
+    return None if sent_at > now - TIP_EVERY else (number + 1) % len(tips.TIPS)
 
 
-def digest_context(user, rows, now) -> dict:
-    """Everything the templates show: counts, case references, labels and links; nothing else."""
-    is_patient_mail = roles_of(user).staff is None
-    labels = PATIENT_LABELS if is_patient_mail else STAFF_LABELS
-    references = dict(
-        Patient.objects.filter(pk__in={r.patient_id for r in rows if r.patient_id}).values_list(
-            "pk", "case_reference"
-        )
-    )
-    groups: dict[object, dict] = {}
-    summaries = []
-    urgent_count = 0
+def _distinct(rows):
+    """Urgent first, then oldest first; the same item twice (handed in again before the
+    digest) gives one line."""
     seen = set()
     for row in sorted(rows, key=lambda r: (not r.urgent, r.created_at, r.pk)):
         item = (row.kind, row.object_type, row.object_id)
         if row.object_id and item in seen:
-            continue  # the same item twice (handed in again before the digest): one line
+            continue
         seen.add(item)
-        if row.kind == Kind.WEEKLY_SUMMARY:
-            summaries.append(
-                {
-                    "figures": clinic_figures(
-                        row.clinic_id, row.created_at - timedelta(days=7), row.created_at
-                    ),
-                    "url": absolute(item_path(row)),
-                }
-            )
-            continue
-        urgent_count += row.urgent
-        reference = (
-            None if is_patient_mail or row.kind == Kind.INTAKE_REQUEST else references.get(row.patient_id)
-        )
-        group = groups.setdefault(
-            reference,
-            {"reference": reference, "lines": [], "count": 0, "more": 0, "_per_kind": defaultdict(int)},
-        )
-        group["count"] += 1
-        group["_per_kind"][row.kind] += 1
-        if group["_per_kind"][row.kind] > MAX_LINES_PER_KIND:
-            group["more"] += 1
-            continue
-        group["lines"].append(
-            {
-                "label": labels.get(row.kind) or STAFF_LABELS.get(row.kind) or PATIENT_LABELS.get(row.kind),
-                "url": absolute(item_path(row)),
-                "when": timezone.localtime(row.created_at),
-                "urgent": row.urgent,
-            }
-        )
+        yield row
+
+
+def _summary(row) -> dict:
+    since = row.created_at - timedelta(days=7)
+    return {"figures": clinic_figures(row.clinic_id, since, row.created_at), "url": absolute(item_path(row))}
+
+
+def _add_line(groups: dict, reference, row, labels) -> None:
+    group = groups.setdefault(
+        reference,
+        {"reference": reference, "lines": [], "count": 0, "more": 0, "_per_kind": defaultdict(int)},
+    )
+    group["count"] += 1
+    group["_per_kind"][row.kind] += 1
+    if group["_per_kind"][row.kind] > MAX_LINES_PER_KIND:
+        group["more"] += 1
+        return
+    group["lines"].append(
+        {
+            "label": labels.get(row.kind) or STAFF_LABELS.get(row.kind) or PATIENT_LABELS.get(row.kind),
+            "url": absolute(item_path(row)),
+            "when": timezone.localtime(row.created_at),
+            "urgent": row.urgent,
+        }
+    )
+
+
+def _more_url(patient_id) -> str:
+    try:
+        return absolute(reverse("patients:staff_patient_detail", kwargs={"pk": patient_id}))
+    except NoReverseMatch:
+        return absolute(reverse("home"))
+
+
+def _ordered_groups(groups: dict, references: dict) -> list[dict]:
+    """Per case reference (lines without one last), with a link to the patient when lines
+    were left out."""
     ordered = sorted(groups.values(), key=lambda g: (g["reference"] is None, g["reference"] or ""))
+    patient_of = {reference: patient_id for patient_id, reference in references.items()}
     for group in ordered:
         group.pop("_per_kind")
         if group["more"] and group["reference"]:
-            patient_id = next(
-                r.patient_id for r in rows if references.get(r.patient_id) == group["reference"]
-            )
-            try:
-                group["more_url"] = absolute(
-                    reverse("patients:staff_patient_detail", kwargs={"pk": patient_id})
-                )
-            except NoReverseMatch:
-                group["more_url"] = absolute(reverse("home"))
-    count = sum(g["count"] for g in ordered)
-    tip_number = _tip_for(user, now)
+            group["more_url"] = _more_url(patient_of[group["reference"]])
+    return ordered
+
+
+def digest_context(digest: Digest, rows) -> dict:
+    """Everything the templates show: counts, case references, labels and links; nothing else.
+    The rows carry their patient's ``case_reference`` and the digest its ``tip_number``, read
+    for the whole batch before."""
+    user = digest.recipient
+    is_patient_mail = roles_of(user).staff is None
+    labels = PATIENT_LABELS if is_patient_mail else STAFF_LABELS
+    references = {r.patient_id: r.case_reference for r in rows if r.patient_id}
+    groups: dict[object, dict] = {}
+    summaries = []
+    urgent_count = 0
+    for row in _distinct(rows):
+        if row.kind == Kind.WEEKLY_SUMMARY:
+            summaries.append(_summary(row))
+            continue
+        urgent_count += row.urgent
+        hidden = is_patient_mail or row.kind == Kind.INTAKE_REQUEST
+        _add_line(groups, None if hidden else references.get(row.patient_id), row, labels)
+    ordered = _ordered_groups(groups, references)
+    tip_number = digest.tip_number
     return {
         "is_patient_mail": is_patient_mail,
         "groups": ordered,
         "summaries": summaries,
-        "count": count,
+        "count": sum(g["count"] for g in ordered),
         "urgent_count": urgent_count,
         "tip": tips.tip_text(tip_number) if tip_number is not None else "",
         "tip_number": tip_number,
@@ -803,7 +894,7 @@ def build_email(digest: Digest, rows, now) -> tuple[EmailMultiAlternatives, int 
     the fixed Message-ID, one-click List-Unsubscribe (RFC 8058)."""
     user = digest.recipient
     with translation.override(user.language or settings.LANGUAGE_CODE):
-        context = digest_context(user, rows, now)
+        context = digest_context(digest, rows)
         context["subject"] = _subject(context)
         subject = " ".join(render_to_string("messaging/emails/digest_subject.txt", context).split())
         text = render_to_string("messaging/emails/digest.txt", context)

@@ -63,11 +63,13 @@ def preference_for_user(user) -> NotificationPreference:
     return preference
 
 
-def preferences_for_users(users) -> dict[int, NotificationPreference]:
-    """``{user id: preference}`` for many users at once (stored rows, else defaults)."""
-    users = list(users)
-    stored = {p.user_id: p for p in NotificationPreference.objects.filter(user__in=[u.pk for u in users])}
-    return {u.pk: stored.get(u.pk) or preference_for_user(u) for u in users}
+def preference_of_loaded(user) -> NotificationPreference:
+    """The preference of a user read with ``select_related("notification_preference")`` (and
+    their roles): the stored one, else the defaults, without a query."""
+    try:
+        return user.notification_preference
+    except NotificationPreference.DoesNotExist:
+        return NotificationPreference.defaults_for(user, is_patient=roles_of(user).patient is not None)
 
 
 @transaction.atomic

@@ -242,7 +242,7 @@ def check_both_widths(page, a11y):
         a11y(page)
 
 
-# --- Helpers of the journeys, the keyboard tests and the page checks (issue 8) --------------------
+# --- Helpers of the journeys, the keyboard tests and the page checks --------------------
 
 _NUMBER = re.compile(r"/\d+(?=/|$|\.)")
 _UUID = re.compile(r"/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?=/|$)")

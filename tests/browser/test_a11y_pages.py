@@ -53,7 +53,6 @@ def test_pages_of_a_patient(signed_in, visit):
     page = signed_in("pain.patient@linde.example", staff=False, viewport=PHONE).page
     for url in (
         "/me/questionnaires/",
-        "/me/feedback/",
         "/me/my-data/",
         "/me/diaries/",
         "/me/diaries/activity-pain/?period=month",

@@ -1,4 +1,4 @@
-"""``manage.py bench`` at a tiny scale: one JSON object on stdout with every figure of issue 8, the
+"""``manage.py bench`` at a tiny scale: one JSON object on stdout with every figure of the benchmark, the
 query counts equal for the small and the large caseload, every notification delivered in one
 e-mail per person, and the HTTP part answering without errors. Runs the command in its own
 process (its own bench database on SQLite, a temporary file), so the test database is untouched."""

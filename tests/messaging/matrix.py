@@ -239,7 +239,7 @@ ROUTES = [
 ]
 
 
-# --- Notification e-mail settings (issue 6) ---------------------------------------------------------
+# --- Notification e-mail settings ---------------------------------------------------------
 # Everyone edits only their own settings (the page takes no id). The unsubscribe link works without
 # signing in, for whoever its signed token names; a GET changes nothing, a POST turns e-mail off.
 

@@ -1,4 +1,4 @@
-"""The journey of issue 5: the therapist writes feedback attached to a named diary entry from the
+"""The journey: the therapist writes feedback attached to a named diary entry from the
 composer using a template; the patient reads it beside that entry and replies."""
 
 import re

@@ -23,7 +23,7 @@ ROUTES = [
     ),
 ]
 
-# --- Getting in and the therapist's side of one patient (issue 4, staff side) -----------------
+# --- Getting in and the therapist's side of one patient (staff side) -----------------
 # Pages about one patient: only their therapist (200 or a redirect after a change); colleagues,
 # managers and admins of the clinic 403; other clinics and patients 404.
 ONE_PATIENT = signed_in(404, therapist=200, therapist2=403, manager=403, admin=403)
@@ -266,7 +266,7 @@ ROUTES += [
 ]
 
 
-# --- The patient's side (issue 4) -----------------------------------------------------------------
+# --- The patient's side -----------------------------------------------------------------
 # Patient A is enrolled on the tiny fixture program; B is not (so B gets 404 on every page that
 # needs an enrollment). For objects with an id (a diary entry) both are enrolled, and B still
 # gets 404 on A's entry. Staff have their own pages: every patient page is 404 for them.
@@ -303,7 +303,6 @@ def _step(module, step):
 
 
 ROUTES += [
-    Route("patients:feedback", ONLY_A, setup=_enrolled_a, audit=NONE),
     Route(
         "patients:module", ONLY_A, setup=_enrolled_a, kwargs=lambda w, e: {"module_slug": "first"}, audit=NONE
     ),
@@ -376,7 +375,7 @@ ROUTES += [
 ]
 
 
-# --- Reports (issue 7) ---------------------------------------------------------------------------
+# --- Reports ---------------------------------------------------------------------------
 # The treatment summary is an export of one patient's data: only their therapist. The patient's
 # own data: every patient their own (B gets B's, never A's: there is no id in the URL).
 ROUTES += [

@@ -188,9 +188,9 @@ def test_feedback_days_inside_a_pause_are_not_missed_check_ins(world, clock):
     enrollment = _enrollment(world)
     _check_ins(enrollment, [5])  # 9 Nov
     clock.travel(date(2026, 11, 10))
-    services.enrollment_pause(enrollment=enrollment, staff=world.therapist)
+    services.enrollment_status_change(enrollment=enrollment, staff=world.therapist, action="pause")
     clock.travel(date(2026, 11, 29))  # nothing was asked on 16 and 23 Nov
-    services.enrollment_resume(enrollment=enrollment, staff=world.therapist)
+    services.enrollment_status_change(enrollment=enrollment, staff=world.therapist, action="resume")
     enrollment.refresh_from_db()
     assert _warning(enrollment, date(2026, 12, 7)) is None  # 30 Nov missed, 16 and 23 Nov paused
     assert _warnings_in_bulk(enrollment, date(2026, 12, 7)) == []

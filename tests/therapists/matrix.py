@@ -34,7 +34,7 @@ ROUTES = [
     ),
 ]
 
-# The worklist, the caseload and the manager's dashboard with its exports (issue 7). Therapists
+# The worklist, the caseload and the manager's dashboard with its exports. Therapists
 # see their own worklist and caseload (also in another clinic); managers see their own clinic's
 # aggregates (the outsider is therapist and manager of the other clinic); patients get 404.
 THERAPISTS_ONLY = signed_in(404, therapist=200, therapist2=200, outsider=200, manager=403, admin=403)

@@ -8,10 +8,10 @@ import pytest
 from django.contrib.staticfiles import finders
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from icbt.models.tenancy import ACCENT_COLOURS, Accent
 
 from icbt.logos import MAX_BYTES, logo_clean
 from icbt.models import AuditEvent
+from icbt.models.tenancy import ACCENT_COLOURS, Accent
 
 SVG = (
     b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" viewBox="0 0 10 10"'
