@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from programs import questionnaires
+from programs.field_types import field_type
 
 WIDTH, PLOT_HEIGHT = 640, 200
 LEFT, RIGHT, BOTTOM = 48, 16, 40
@@ -258,7 +259,7 @@ def _field_groups(diary_type) -> list[tuple[tuple[float, float], list[dict]]]:
     groups: dict[tuple, list[dict]] = {}
     for name in diary_type.chart_fields:
         d = definitions.get(name)
-        if d is None or d["type"] not in ("scale", "number"):
+        if d is None or not field_type(d).is_numeric:
             continue
         groups.setdefault((d.get("min", 0), d.get("max", 10)), []).append(d)
     return list(groups.items())

@@ -32,7 +32,7 @@ from patients.models import (
     TimelineEvent,
     TreatmentSession,
 )
-from programs import questionnaires
+from programs import field_types, questionnaires
 from programs.models import DiaryType, Program, ProgramVersion, Step
 from therapists.models import Clinic, StaffMember, Team
 
@@ -79,7 +79,6 @@ def patient_invite(
 # Every write a patient makes. Each locks the enrollment row first, so two tabs or a late
 # autosave cannot interleave with a submit; each refuses work on an enrollment that has ended.
 
-DIARY_TEXT_TYPES = ("short_text", "long_text")
 DIARY_ENTRY_DAYS_BACK = 6  # today and the six days before: a missed day can still be filled in
 
 
@@ -190,16 +189,10 @@ def assignment_answers_check(*, step: Step, answers: dict) -> None:
     """Rules an answer must meet to be handed in, whatever sent it (the form checks them too,
     with the message next to the field): energy points may not exceed the budget."""
     errors = {}
-    for definition in step.fields:
-        if definition["type"] != "energy_points":
-            continue
-        items = (answers.get(definition["name"]) or {}).get("items", [])
-        used = sum(int(item.get("points") or 0) for item in items)
-        if used > definition["budget"]:
-            budget = definition["budget"]
-            errors[definition["name"]] = _(
-                "You used %(total)s points, but you have %(budget)s. Take away %(extra)s points."
-            ) % {"total": used, "budget": budget, "extra": used - budget}
+    for d in step.fields:
+        message = field_types.field_type(d).answer_error(d, answers.get(d["name"]))
+        if message:
+            errors[d["name"]] = message
     if errors:
         raise ValidationError(errors)
 
@@ -340,7 +333,7 @@ def diary_entry_save(
             created_at=now,
         )
     entry.enrollment = enrollment
-    text_names = {d["name"] for d in diary_type.fields if d["type"] in DIARY_TEXT_TYPES}
+    text_names = field_types.text_names(diary_type.fields)
     texts = {k: v for k, v in answers.items() if k in text_names}
     entry.values = {k: v for k, v in answers.items() if k not in text_names}
     entry.text = _dump(texts) if texts else ""

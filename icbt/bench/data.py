@@ -43,7 +43,8 @@ from patients.models import (
     TimelineEvent,
     TreatmentSession,
 )
-from patients.services import DIARY_TEXT_TYPES
+from programs import field_types
+from programs.field_types import field_type
 from programs.models import DiaryType, ProgramVersion, Step
 from therapists.models import Clinic, StaffMember, Team
 
@@ -348,19 +349,9 @@ def diary_answers(diary_type: DiaryType, seed: int = 0) -> dict:
     """Valid answers for every field of ``diary_type`` (the shape of ``DiaryEntryForm.answers``)."""
     answers = {}
     for d in diary_type.fields:
-        kind = d["type"]
-        if kind in DIARY_TEXT_TYPES:
-            answers[d["name"]] = f"Shopping and a short walk with the dog ({seed})."
-        elif kind == "scale":
-            answers[d["name"]] = d["min"] + seed % (d["max"] - d["min"] + 1)
-        elif kind == "number":
-            answers[d["name"]] = min(d["max"], d["min"] + 2)
-        elif kind == "choice":
-            answers[d["name"]] = d["options"][0]["value"]
-        elif kind == "yes_no":
-            answers[d["name"]] = True
-        elif kind == "time":
-            answers[d["name"]] = "22:30"
+        value = field_type(d).example(d, seed)
+        if value is not None:
+            answers[d["name"]] = value
     return answers
 
 
@@ -374,7 +365,7 @@ def diary_post_data(diary_type: DiaryType, day, seed: int = 0) -> dict:
 
 def _diary_entry(diary_type, enrollment, day, created_at, seed=0) -> DiaryEntry:
     answers = diary_answers(diary_type, seed)
-    text_names = {d["name"] for d in diary_type.fields if d["type"] in DIARY_TEXT_TYPES}
+    text_names = field_types.text_names(diary_type.fields)
     texts = {k: v for k, v in answers.items() if k in text_names}
     return DiaryEntry(
         enrollment=enrollment,
