@@ -143,6 +143,7 @@ def _module_completed_check(enrollment: Enrollment, step: Step, *, now: datetime
         return
     TimelineEvent.objects.create(
         patient_id=enrollment.patient_id,
+        clinic_id=enrollment.clinic_id,
         enrollment=enrollment,
         kind=TimelineEvent.Kind.MODULE_COMPLETED,
         at=now,
@@ -176,8 +177,7 @@ def step_visit(*, enrollment: Enrollment, step: Step, complete: bool = False) ->
 def _answer_locked(enrollment: Enrollment, step: Step) -> AssignmentAnswer:
     answer = AssignmentAnswer.objects.select_for_update().filter(enrollment=enrollment, step=step).first()
     if answer is None:
-        answer = AssignmentAnswer(enrollment=enrollment, step=step)
-    answer.enrollment = enrollment
+        answer = AssignmentAnswer(enrollment=enrollment, clinic_id=enrollment.clinic_id, step=step)
     return answer
 
 
@@ -327,12 +327,12 @@ def diary_entry_save(
     if entry is None:
         entry = DiaryEntry(
             enrollment=enrollment,
+            clinic_id=enrollment.clinic_id,
             diary_type=diary_type,
             entry_date=entry_date,
             per_moment=diary_type.per_moment,
             created_at=now,
         )
-    entry.enrollment = enrollment
     text_names = field_types.text_names(diary_type.fields)
     texts = {k: v for k, v in answers.items() if k in text_names}
     entry.values = {k: v for k, v in answers.items() if k not in text_names}
@@ -451,6 +451,7 @@ def questionnaire_submit(
             raise ValidationError(_("You have already filled in this questionnaire."))
     response = QuestionnaireResponse(
         enrollment=enrollment,
+        clinic_id=enrollment.clinic_id,
         code=code,
         moment=moment,
         step=step,
@@ -474,6 +475,7 @@ def questionnaire_submit(
     )
     TimelineEvent.objects.create(
         patient_id=enrollment.patient_id,
+        clinic_id=enrollment.clinic_id,
         enrollment=enrollment,
         kind=TimelineEvent.Kind.QUESTIONNAIRE,
         at=now,
@@ -519,7 +521,9 @@ def questionnaire_draft_save(
     if not answers:
         return draft
     if draft is None:
-        draft = QuestionnaireDraft(enrollment=enrollment, code=code, moment=moment, step=step)
+        draft = QuestionnaireDraft(
+            enrollment=enrollment, clinic_id=enrollment.clinic_id, code=code, moment=moment, step=step
+        )
     draft.answers = {str(int(n)): int(v) for n, v in answers.items()}
     draft.saved_at = timezone.now()
     draft.save()
@@ -613,10 +617,13 @@ def _timeline(
     actor_id: int | None,
     detail: dict,
     enrollment=None,
+    clinic_id: int | None = None,
     at: datetime | None = None,
 ) -> TimelineEvent:
+    """``clinic_id`` is the patient's clinic; it defaults to the enrollment's."""
     event = TimelineEvent(
         patient_id=patient_id,
+        clinic_id=clinic_id or enrollment.clinic_id,
         enrollment=enrollment,
         kind=kind,
         actor_id=actor_id,
@@ -770,6 +777,7 @@ def referral_create(
     )
     _timeline(
         patient_id=patient.pk,
+        clinic_id=patient.clinic_id,
         kind=TimelineEvent.Kind.REFERRAL,
         actor_id=referred_by.user_id,
         detail={
@@ -823,6 +831,7 @@ def referral_accept(*, referral: Referral, staff: StaffMember, reason: str = "",
         enrollment.save(update_fields=["therapist"])
     _timeline(
         patient_id=patient.pk,
+        clinic_id=patient.clinic_id,
         kind=TimelineEvent.Kind.REFERRAL,
         actor_id=staff.user_id,
         at=now,
@@ -835,6 +844,7 @@ def referral_accept(*, referral: Referral, staff: StaffMember, reason: str = "",
     )
     _timeline(
         patient_id=patient.pk,
+        clinic_id=patient.clinic_id,
         kind=TimelineEvent.Kind.THERAPIST,
         actor_id=staff.user_id,
         at=now,
@@ -872,6 +882,7 @@ def referral_decline(*, referral: Referral, staff: StaffMember, reason: str, req
     referral.save(update_fields=["status", "decision_reason", "decided_at"])
     _timeline(
         patient_id=referral.patient_id,
+        clinic_id=referral.clinic_id,
         kind=TimelineEvent.Kind.REFERRAL,
         actor_id=staff.user_id,
         detail={
@@ -926,6 +937,7 @@ def intake_record(
     stored["summary"] = intake_criteria.intake_summary(kind, stored).as_dict()
     intake = Intake(
         patient=patient,
+        clinic_id=patient.clinic_id,
         program=program,
         therapist=therapist,
         held_on=held_on,
@@ -938,6 +950,7 @@ def intake_record(
     intake.save()
     _timeline(
         patient_id=patient.pk,
+        clinic_id=patient.clinic_id,
         kind=TimelineEvent.Kind.INTAKE,
         actor_id=therapist.user_id,
         detail={
@@ -989,6 +1002,7 @@ def _goals_from_intake(enrollment: Enrollment, intake: Intake, *, now: datetime)
     step, field = found
     answer = AssignmentAnswer(
         enrollment=enrollment,
+        clinic_id=enrollment.clinic_id,
         step=step,
         content=_dump({field["name"]: goals[: field.get("max_items", 5)]}),
         status=AssignmentAnswer.Status.DRAFT,
@@ -1077,6 +1091,7 @@ def enrollment_create(
         patient.save(update_fields=["therapist"])
         _timeline(
             patient_id=patient.pk,
+            clinic_id=patient.clinic_id,
             kind=TimelineEvent.Kind.THERAPIST,
             actor_id=enrolled_by.user_id,
             at=now,
@@ -1413,6 +1428,7 @@ def treatment_session_record(
     )
     session = TreatmentSession(
         patient=patient,
+        clinic_id=patient.clinic_id,
         enrollment=enrollment,
         held_on=held_on,
         kind=kind,
@@ -1425,6 +1441,7 @@ def treatment_session_record(
     at = timezone.now() if held_on == today else timezone.make_aware(datetime.combine(held_on, time(12, 0)))
     _timeline(
         patient_id=patient.pk,
+        clinic_id=patient.clinic_id,
         enrollment=enrollment,
         kind=TimelineEvent.Kind.SESSION,
         actor_id=staff.user_id,
@@ -1507,6 +1524,7 @@ def questionnaire_score_enter(
     now = timezone.now()
     response = QuestionnaireResponse(
         enrollment=enrollment,
+        clinic_id=enrollment.clinic_id,
         code=code,
         moment=moment,
         answers=[],
@@ -1574,6 +1592,7 @@ def stepped_care_decide(
     )
     record = SteppedCareDecision(
         enrollment=enrollment,
+        clinic_id=enrollment.clinic_id,
         advice=advice.as_dict(),
         decision=decision,
         reason=reason.strip(),
@@ -1625,6 +1644,7 @@ def early_warning_decide(
         raise ValidationError(_("There is no early warning for this patient now."))
     record = EarlyWarningDecision(
         enrollment=enrollment,
+        clinic_id=enrollment.clinic_id,
         kind=warning.kind,
         decision=decision,
         figures=warning.as_dict(),

@@ -13,8 +13,7 @@ One clinic (the manager's dashboard counts all of it) with:
 * one patient of ``therapist_small`` with a long history (the encryption measurement reads it).
 
 Encrypted fields go through ``bulk_create`` like through ``save()`` (``EncryptedTextField.
-pre_save`` encrypts): each object carries its parent objects, so ``encryption_scope()`` costs
-no query.
+pre_save`` encrypts, with the data key of the ``clinic_id`` each row carries).
 """
 
 from __future__ import annotations
@@ -218,10 +217,10 @@ def _patients_with_work(world: BenchClinic, therapist, count, *, prefix, steps, 
     )
     messages = []
     for conversation, enrollment in zip(conversations, enrollments, strict=True):
-        conversation.enrollment = enrollment
         messages.append(
             Message(
                 conversation=conversation,
+                clinic_id=enrollment.clinic_id,
                 author=therapist.user,
                 is_feedback=True,
                 body="Welcome. Take your time with the first module; I read along.",
@@ -231,6 +230,7 @@ def _patients_with_work(world: BenchClinic, therapist, count, *, prefix, steps, 
         messages.append(
             Message(
                 conversation=conversation,
+                clinic_id=enrollment.clinic_id,
                 author=enrollment.patient.user,
                 body="Thank you. Is it normal that the diary takes me longer?",
                 created_at=now - timedelta(days=2),
@@ -249,6 +249,7 @@ def _patients_with_work(world: BenchClinic, therapist, count, *, prefix, steps, 
         [
             AssignmentAnswer(
                 enrollment=e,
+                clinic_id=e.clinic_id,
                 step=assignment,
                 content=content,
                 submitted_content=content,
@@ -270,6 +271,7 @@ def _patients_with_work(world: BenchClinic, therapist, count, *, prefix, steps, 
         [
             QuestionnaireResponse(
                 enrollment=e,
+                clinic_id=e.clinic_id,
                 code="phq9",
                 moment="start",
                 total=8,
@@ -286,6 +288,7 @@ def _patients_with_work(world: BenchClinic, therapist, count, *, prefix, steps, 
             TreatmentSession(
                 patient=e.patient,
                 enrollment=e,
+                clinic_id=e.clinic_id,
                 held_on=today - timedelta(days=20),
                 kind="face_to_face",
                 minutes=45,
@@ -313,6 +316,7 @@ def _patients_with_work(world: BenchClinic, therapist, count, *, prefix, steps, 
                 TimelineEvent(
                     patient=e.patient,
                     enrollment=e,
+                    clinic_id=e.clinic_id,
                     kind=TimelineEvent.Kind.ENROLLED,
                     at=started,
                     actor=therapist.user,
@@ -326,6 +330,7 @@ def _patients_with_work(world: BenchClinic, therapist, count, *, prefix, steps, 
                 TimelineEvent(
                     patient=e.patient,
                     enrollment=e,
+                    clinic_id=e.clinic_id,
                     kind=TimelineEvent.Kind.SESSION,
                     at=now - timedelta(days=20),
                     actor=therapist.user,
@@ -334,6 +339,7 @@ def _patients_with_work(world: BenchClinic, therapist, count, *, prefix, steps, 
                 TimelineEvent(
                     patient=e.patient,
                     enrollment=e,
+                    clinic_id=e.clinic_id,
                     kind=TimelineEvent.Kind.QUESTIONNAIRE,
                     at=now - timedelta(days=4),
                     detail={"code": "phq9", "moment": "start", "total": 8.0},
@@ -369,6 +375,7 @@ def _diary_entry(diary_type, enrollment, day, created_at, seed=0) -> DiaryEntry:
     texts = {k: v for k, v in answers.items() if k in text_names}
     return DiaryEntry(
         enrollment=enrollment,
+        clinic_id=enrollment.clinic_id,
         diary_type=diary_type,
         entry_date=day,
         values={k: v for k, v in answers.items() if k not in text_names},
@@ -419,11 +426,11 @@ def _long_history(world: BenchClinic, patient: Patient, steps, now) -> None:
     therapist = world.therapist_small
     today = timezone.localdate(now)
     conversation = Conversation.objects.get(enrollment=enrollment)
-    conversation.enrollment = enrollment
     Message.objects.bulk_create(
         [
             Message(
                 conversation=conversation,
+                clinic_id=enrollment.clinic_id,
                 author=therapist.user if i % 2 else patient.user,
                 is_feedback=bool(i % 2),
                 body=(
@@ -451,6 +458,7 @@ def _long_history(world: BenchClinic, patient: Patient, steps, now) -> None:
         [
             AssignmentAnswer(
                 enrollment=enrollment,
+                clinic_id=enrollment.clinic_id,
                 step=step,
                 content=content,
                 submitted_content=content,
