@@ -107,6 +107,7 @@ def _diary(
     created = _at(day, 20, 30)
     entry = DiaryEntry(
         enrollment=enrollment,
+        clinic_id=enrollment.clinic_id,
         diary_type=diary_type,
         entry_date=day,
         per_moment=diary_type.per_moment,

@@ -4,10 +4,12 @@ Usage::
 
     class Message(models.Model):
         uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+        clinic = models.ForeignKey("icbt.Clinic", on_delete=models.PROTECT)  # its data key
         body = EncryptedTextField(bind_field="uid")
 
-        def encryption_scope(self) -> int:
-            return self.clinic_id  # data key per clinic; without this method, scope 0
+A system check (icbt.E103) requires every model with an encrypted field to store ``clinic_id``
+on the row itself (usually through :class:`icbt.models.ClinicScoped`): the data key is chosen
+from it, so encrypting never loads a parent object. An empty ``clinic_id`` means scope 0.
 
 What it guarantees, and what it does not:
 
@@ -82,7 +84,21 @@ class EncryptedTextField(models.TextField):
         return name, path, args, kwargs
 
     def check(self, **kwargs):
-        return [*super().check(**kwargs), *self._check_bind_field()]
+        return [*super().check(**kwargs), *self._check_bind_field(), *self._check_clinic()]
+
+    def _check_clinic(self):
+        opts = self.model._meta
+        if any(f.attname == "clinic_id" for f in opts.concrete_fields):
+            return []
+        return [
+            checks.Error(
+                f"{opts.label}.{self.name} is encrypted with its clinic's data key, but {opts.label} "
+                "does not store clinic_id on the row.",
+                hint="Inherit from icbt.models.ClinicScoped; the service that creates a row sets its clinic.",
+                obj=self,
+                id="icbt.E103",
+            )
+        ]
 
     def _check_bind_field(self):
         opts = self.model._meta
@@ -132,9 +148,8 @@ class EncryptedTextField(models.TextField):
         return f"{opts.app_label}.{opts.model_name}.{self.name}:{uid}"
 
     def scope_for(self, instance) -> int:
-        """The data-key scope of ``instance``: ``encryption_scope()`` (its clinic id) if defined, else 0."""
-        method = getattr(instance, "encryption_scope", None)
-        return int(method()) if callable(method) else 0
+        """The data-key scope of ``instance``: the clinic id stored on the row (0 if empty)."""
+        return int(instance.clinic_id or 0)
 
     def _sealed_name(self) -> str:
         return f"_{self.attname}_sealed"

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from icbt.fields import EncryptedTextField
-from icbt.models import Clinic, StaffMember
+from icbt.models import Clinic, ClinicScoped, StaffMember
 from patients.models import (
     AssignmentAnswer,
     DiaryEntry,
@@ -30,7 +30,7 @@ class Conversation(models.Model):
         return f"conversation {self.pk}"
 
 
-class Message(models.Model):
+class Message(ClinicScoped):
     """A message in a conversation. The body is encrypted; a feedback message links to the items
     it is about through FeedbackLink."""
 
@@ -50,9 +50,6 @@ class Message(models.Model):
 
     def __str__(self):
         return f"message {self.pk}"
-
-    def encryption_scope(self) -> int:
-        return self.conversation.enrollment.clinic_id
 
 
 class FeedbackLink(models.Model):
@@ -108,7 +105,7 @@ class FeedbackLink(models.Model):
         return f"feedback link {self.pk}"
 
 
-class MessageDraft(models.Model):
+class MessageDraft(ClinicScoped):
     """A message being written, saved automatically as the author types."""
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -125,9 +122,6 @@ class MessageDraft(models.Model):
 
     def __str__(self):
         return f"draft {self.pk}"
-
-    def encryption_scope(self) -> int:
-        return self.conversation.enrollment.clinic_id
 
 
 class FeedbackTemplate(models.Model):
@@ -186,11 +180,8 @@ class FeedbackTemplate(models.Model):
             kwargs["update_fields"] = {*update_fields, "edited"}
         super().save(*args, **kwargs)
 
-    def encryption_scope(self) -> int:
-        return self.clinic_id
 
-
-class StaffNote(models.Model):
+class StaffNote(ClinicScoped):
     """An internal note about a patient, visible only to staff who treat the patient."""
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -204,6 +195,3 @@ class StaffNote(models.Model):
 
     def __str__(self):
         return f"staff note {self.pk}"
-
-    def encryption_scope(self) -> int:
-        return self.patient.clinic_id

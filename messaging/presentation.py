@@ -14,10 +14,7 @@ from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from programs.content_loader import TEXT_FIELD_TYPES
-from programs.forms import moment_label, think_feel_do_moments
-
-# Diary fields written into the encrypted ``text`` JSON rather than plain ``values``.
+from programs.field_types import display, field_type, moment_label, think_feel_do_moments
 
 
 @dataclass
@@ -49,35 +46,11 @@ def load_json(raw: str | None):
         return {"": raw}
 
 
-def plain(value, definition: dict | None = None) -> str:
-    """One field value as a short readable string (choices shown by their label)."""
-    definition = definition or {}
-    if value is None or value == "" or value == [] or value == {}:
-        return "–"
-    if isinstance(value, bool):
-        return _("yes") if value else _("no")
-    options = {
-        str(o.get("value")): o.get("label", o.get("value"))
-        for o in definition.get("options", [])
-        if isinstance(o, dict)
-    }
-    if options and not isinstance(value, list | dict):
-        return str(options.get(str(value), value))
-    if definition.get("type") == "yes_no" and value in ("yes", "no", 1, 0, "1", "0", "true", "false"):
-        return _("yes") if str(value) in ("yes", "1", "true") else _("no")
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {plain(v)}" for k, v in value.items() if v not in (None, ""))
-    if isinstance(value, list):
-        return " | ".join(plain(v, definition) for v in value)
-    unit = definition.get("unit")
-    return f"{value} {unit}" if unit and isinstance(value, int | float) else str(value)
-
-
 def answer_lines(answer) -> list[Line]:
     """The fields of a submitted assignment answer, in the order the assignment asks them."""
     content = load_json(answer.submitted_content or answer.content)
     if not isinstance(content, dict):
-        return [Line("", plain(content))]
+        return [Line("", display(content))]
     lines = []
     seen = set()
     for definition in answer.step.fields:
@@ -87,18 +60,18 @@ def answer_lines(answer) -> list[Line]:
             seen.add(name)
     for name, value in content.items():
         if name not in seen:
-            lines.append(Line(name, plain(value)))
+            lines.append(Line(name, display(value)))
     return lines
 
 
 def _answer_field_lines(definition: dict, value) -> list[Line]:
     label = definition.get("label", definition.get("name"))
     if definition.get("type") != "think_feel_do":
-        return [Line(label, plain(value, definition))]
+        return [Line(label, display(value, definition))]
     return [
         Line(f"{label} · {moment_label(number)}", "\n".join(f"{part} {text}" for part, text in moment))
         for number, moment in enumerate(think_feel_do_moments(value), start=1)
-    ] or [Line(label, plain(value, definition))]
+    ] or [Line(label, display(value, definition))]
 
 
 def diary_tables(entries) -> list[DiaryTable]:
@@ -108,20 +81,20 @@ def diary_tables(entries) -> list[DiaryTable]:
     for entry in sorted(entries, key=lambda e: (e.diary_type_id, e.entry_date)):
         diary_type = entry.diary_type
         definitions = [d for d in diary_type.fields if isinstance(d, dict)]
-        short = [d for d in definitions if d.get("type") not in TEXT_FIELD_TYPES]
+        short = [d for d in definitions if not field_type(d).is_text]
         table = tables.get(diary_type.pk)
         if table is None:
             columns = [d.get("label", d.get("name")) for d in short]
             table = tables[diary_type.pk] = DiaryTable(diary_type, columns)
         values = entry.values if isinstance(entry.values, dict) else {}
-        cells = [plain(values.get(d.get("name")), d) for d in short]
+        cells = [display(values.get(d.get("name")), d) for d in short]
         texts = []
         text = load_json(entry.text)
         labels = {d.get("name"): d.get("label", d.get("name")) for d in definitions}
         if isinstance(text, dict):
-            texts = [Line(labels.get(k, k), plain(v)) for k, v in text.items() if v not in (None, "")]
+            texts = [Line(labels.get(k, k), display(v)) for k, v in text.items() if v not in (None, "")]
         elif text:
-            texts = [Line("", plain(text))]
+            texts = [Line("", display(text))]
         table.rows.append((entry, [Line(c, v) for c, v in zip(table.columns, cells, strict=True)], texts))
     return list(tables.values())
 

@@ -124,16 +124,12 @@ def conversation_messages(
         .order_by("created_at", "pk")
     )
     for message in messages:
-        message.conversation = conversation
         message.about = [link_label(link, modules) for link in message.links.all()]
     return messages
 
 
 def draft_get(*, conversation: Conversation, author) -> MessageDraft | None:
-    draft = MessageDraft.objects.filter(conversation=conversation, author=author).first()
-    if draft is not None:
-        draft.conversation = conversation
-    return draft
+    return MessageDraft.objects.filter(conversation=conversation, author=author).first()
 
 
 def last_sent_at(messages: list[Message], author) -> datetime | None:
@@ -233,7 +229,6 @@ def work_since_last_feedback(*, enrollment: Enrollment, include: Iterable[ItemRe
         ("questionnaire", work.questionnaires),
     ):
         for item in items:
-            item.enrollment = enrollment
             item.ref = f"{kind}:{item.pk}"
             item.label = item_label(kind=kind, obj=item)
     for answer in work.answers:

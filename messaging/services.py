@@ -189,6 +189,22 @@ def conversation_get_or_create(*, enrollment: Enrollment) -> Conversation:
 
 
 @sensitive_variables()
+def _message_save(*, conversation: Conversation, author, side: Side, body: str, **fields) -> Message:
+    """A new message of the conversation, stored in its clinic (the scope of its data key)."""
+    message = Message(
+        conversation=conversation,
+        clinic_id=conversation.enrollment.clinic_id,
+        author=author,
+        on_behalf_of=side.on_behalf_of,
+        body=body,
+        **fields,
+    )
+    message.full_clean()
+    message.save()
+    return message
+
+
+@sensitive_variables()
 @transaction.atomic
 def message_send(*, conversation: Conversation, author, body: str) -> Message:
     """A message from the patient or from staff (a reply, a question, not tied to items).
@@ -199,9 +215,7 @@ def message_send(*, conversation: Conversation, author, body: str) -> Message:
     if side.is_patient or not _patient_waits_for_an_answer(conversation):
         _require_open(enrollment)
     body = text_validate(body)
-    message = Message(conversation=conversation, author=author, on_behalf_of=side.on_behalf_of, body=body)
-    message.full_clean()
-    message.save()
+    message = _message_save(conversation=conversation, author=author, side=side, body=body)
     work_items.refresh(enrollment=enrollment, kinds=("message",))
     MessageDraft.objects.filter(conversation=conversation, author=author).delete()
     if side.is_patient:
@@ -275,16 +289,9 @@ def feedback_send(
             }
         )
     now = timezone.now()
-    message = Message(
-        conversation=conversation,
-        author=author,
-        on_behalf_of=side.on_behalf_of,
-        body=body,
-        is_feedback=True,
-        created_at=now,
+    message = _message_save(
+        conversation=conversation, author=author, side=side, body=body, is_feedback=True, created_at=now
     )
-    message.full_clean()
-    message.save()
     for ref in refs:
         if ref.kind == "module":
             link = FeedbackLink(message=message, module_number=ref.id)
@@ -375,8 +382,9 @@ def draft_save(
         if existing is not None:
             existing.delete()
         return None
-    draft = existing or MessageDraft(conversation=conversation, author=author)
-    draft.conversation = conversation
+    draft = existing or MessageDraft(
+        conversation=conversation, clinic_id=conversation.enrollment.clinic_id, author=author
+    )
     draft.body = body
     draft.attachments = refs
     draft.saved_at = timezone.now()
@@ -387,7 +395,6 @@ def draft_save(
     except IntegrityError:
         # Another request created the draft between our read and our insert: update that one.
         draft = MessageDraft.objects.select_for_update().get(conversation=conversation, author=author)
-        draft.conversation = conversation
         draft.body, draft.attachments, draft.saved_at = body, refs, timezone.now()
         draft.save(update_fields=["body", "attachments", "saved_at"])
     return draft
@@ -544,7 +551,7 @@ def note_add(*, patient: Patient, author: StaffMember, body: str) -> StaffNote:
     """An internal note about the patient, encrypted, for the staff who treat them (and cover)."""
     side = _staff_side(patient=patient, user=author.user)
     body = text_validate(body, max_length=NOTE_MAX_LENGTH, empty_message=_("Write the note first."))
-    note = StaffNote(patient=patient, author=author, body=body)
+    note = StaffNote(patient=patient, clinic_id=patient.clinic_id, author=author, body=body)
     note.full_clean()
     note.save()
     _audit(

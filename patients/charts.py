@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from programs import questionnaires
+from programs.field_types import field_type
 
 WIDTH, PLOT_HEIGHT = 640, 200
 LEFT, RIGHT, BOTTOM = 48, 16, 40
@@ -291,7 +292,7 @@ def _field_groups(diary_type) -> list[tuple[tuple, list[dict]]]:
     groups: dict[tuple, list[dict]] = {}
     for name in diary_type.chart_fields:
         d = definitions.get(name)
-        if d is None or d["type"] not in ("scale", "number", "time"):
+        if d is None or not field_type(d).is_chartable:
             continue
         if d["type"] == "time":
             key = ("clock", CLOCK_LOW, CLOCK_HIGH)

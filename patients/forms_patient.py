@@ -6,26 +6,13 @@ not) and the date of a diary entry.
 """
 
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from patients.services import DIARY_ENTRY_DAYS_BACK
-from programs.forms import OWN_ACTIVITY_ROWS, AssignmentForm, DiaryEntryForm
-
-
-def _number(raw):
-    """A typed number as int or float; the text as typed when it is not a number; None if empty."""
-    if raw is None or str(raw).strip() == "":
-        return None
-    try:
-        value = Decimal(str(raw).strip())
-    except InvalidOperation:
-        return str(raw)
-    if not value.is_finite():
-        return str(raw)
-    return int(value) if value == value.to_integral_value() else float(value)
+from programs.field_types import field_type
+from programs.forms import AssignmentForm, DiaryEntryForm
 
 
 class PatientAssignmentForm(AssignmentForm):
@@ -42,42 +29,9 @@ class PatientAssignmentForm(AssignmentForm):
         text; energy points left empty are None."""
         result = {}
         for d in self.definitions:
-            name, kind = d["name"], d["type"]
-            if kind == "goal_list":
-                goals = [(self._raw(f"{name}__{i}") or "") for i in range(1, d["max_items"] + 1)]
-                goals = [g for g in goals if g.strip()]
-                if goals:
-                    result[name] = goals
-            elif kind == "energy_points":
-                items = []
-                for i, activity in enumerate(d["activities"], start=1):
-                    points = _number(self._raw(f"{name}__{i}"))
-                    items.append(
-                        {"activity": activity, "points": points, "own": False}  # None: left empty
-                    )
-                for i in range(1, OWN_ACTIVITY_ROWS + 1):
-                    label = self._raw(f"{name}__own{i}_label") or ""
-                    points = _number(self._raw(f"{name}__own{i}"))
-                    if label.strip() or points:
-                        items.append({"activity": label, "points": points, "own": True})
-                result[name] = {"budget": d["budget"], "items": items}
-            elif kind == "think_feel_do":
-                rows = []
-                for row in range(1, d["rows"] + 1):
-                    cells = {c: self._raw(f"{name}__{row}__{c}") or "" for c in d.get("columns", [])}
-                    if any(v.strip() for v in cells.values()):
-                        rows.append(cells)
-                if rows:
-                    result[name] = rows
-            else:
-                raw = self._raw(name)
-                if raw in (None, ""):
-                    continue
-                if kind in ("scale", "number"):
-                    raw = _number(raw)
-                elif kind == "yes_no":
-                    raw = raw == "yes"
-                result[name] = raw
+            value = field_type(d).draft(d, self._raw)
+            if value is not None:
+                result[d["name"]] = value
         return result
 
 

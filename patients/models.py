@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from icbt.fields import EncryptedJSONField, EncryptedTextField
-from icbt.models import Clinic, StaffMember
+from icbt.models import Clinic, ClinicScoped, StaffMember
 
 # No 0/O, 1/I/L: a case reference is read aloud on the phone.
 _CASE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -83,9 +83,6 @@ class IntakeRequest(models.Model):
     def __str__(self):
         return f"intake request {self.pk}"
 
-    def encryption_scope(self) -> int:
-        return self.clinic_id
-
 
 class Referral(models.Model):
     """A colleague asks an ICBT therapist of the same clinic to take on one of their patients."""
@@ -118,11 +115,8 @@ class Referral(models.Model):
     def __str__(self):
         return f"referral {self.pk}"
 
-    def encryption_scope(self) -> int:
-        return self.clinic_id
 
-
-class Intake(models.Model):
+class Intake(ClinicScoped):
     """The therapist's record of the face-to-face intake and its decision.
 
     ``answers`` holds the structured intake (criteria checklist, pain details, comorbidity,
@@ -160,9 +154,6 @@ class Intake(models.Model):
 
     def __str__(self):
         return f"intake {self.pk}"
-
-    def encryption_scope(self) -> int:
-        return self.patient.clinic_id
 
 
 # --- Treatment --------------------------------------------------------------------------------
@@ -249,9 +240,6 @@ class Enrollment(models.Model):
     def __str__(self):
         return f"enrollment {self.pk}"
 
-    def encryption_scope(self) -> int:
-        return self.clinic_id
-
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
@@ -331,7 +319,7 @@ class ReviewMixin(models.Model):
         abstract = True
 
 
-class AssignmentAnswer(ReviewMixin):
+class AssignmentAnswer(ClinicScoped, ReviewMixin):
     """A patient's answer to an assignment step. ``content`` is the encrypted JSON of every field.
 
     Drafts are saved as the patient types; ``submitted_at`` is set when they hand it in. A
@@ -362,11 +350,8 @@ class AssignmentAnswer(ReviewMixin):
     def __str__(self):
         return f"answer {self.pk}"
 
-    def encryption_scope(self) -> int:
-        return self.enrollment.clinic_id
 
-
-class DiaryEntry(ReviewMixin):
+class DiaryEntry(ClinicScoped, ReviewMixin):
     """One day (or week) of a diary, or one moment of a per-moment diary. Numbers, choices and
     times are in ``values``, free text in ``text``; both encrypted JSON (charts decrypt the
     entries of their period, in one query).
@@ -398,11 +383,8 @@ class DiaryEntry(ReviewMixin):
     def __str__(self):
         return f"diary entry {self.pk}"
 
-    def encryption_scope(self) -> int:
-        return self.enrollment.clinic_id
 
-
-class QuestionnaireResponse(ReviewMixin):
+class QuestionnaireResponse(ClinicScoped, ReviewMixin):
     """A completed questionnaire: item scores, total, band and flags (such as PHQ-9 item 9).
 
     When a licensed instrument's texts are not loaded, the therapist enters the total instead
@@ -453,15 +435,12 @@ class QuestionnaireResponse(ReviewMixin):
             kwargs["update_fields"] = {*kwargs["update_fields"], "urgent", "flagged"}
         super().save(*args, **kwargs)
 
-    def encryption_scope(self) -> int:
-        return self.enrollment.clinic_id
-
     @property
     def is_urgent(self) -> bool:
         return self.flagged
 
 
-class QuestionnaireDraft(models.Model):
+class QuestionnaireDraft(ClinicScoped):
     """The answers a patient gave so far on a questionnaire they have not sent yet, so that they
     can come back to it: one per questionnaire step, or per questionnaire and moment when it has
     no step. Removed when the questionnaire is sent. The answers are encrypted (JSON), like those
@@ -494,11 +473,8 @@ class QuestionnaireDraft(models.Model):
     def __str__(self):
         return f"questionnaire draft {self.pk}"
 
-    def encryption_scope(self) -> int:
-        return self.enrollment.clinic_id
 
-
-class TreatmentSession(models.Model):
+class TreatmentSession(ClinicScoped):
     """A face-to-face, phone, video or group contact, in the same timeline (blended care)."""
 
     class Kind(models.TextChoices):
@@ -530,11 +506,8 @@ class TreatmentSession(models.Model):
     def __str__(self):
         return f"session {self.pk}"
 
-    def encryption_scope(self) -> int:
-        return self.patient.clinic_id
 
-
-class SteppedCareDecision(models.Model):
+class SteppedCareDecision(ClinicScoped):
     """The end-of-program decision for Master your Fatigue: the advice computed from the end
     scores and the configured thresholds (kept as it was shown), and what therapist and patient
     decided, with the reason."""
@@ -553,9 +526,6 @@ class SteppedCareDecision(models.Model):
 
     def __str__(self):
         return f"stepped-care decision {self.pk}"
-
-    def encryption_scope(self) -> int:
-        return self.enrollment.clinic_id
 
 
 class CareShareQuerySet(models.QuerySet):
@@ -588,7 +558,7 @@ class CareShare(models.Model):
         return self.ended_at is None and self.until >= day
 
 
-class TimelineEvent(models.Model):
+class TimelineEvent(ClinicScoped):
     """One line of a patient's timeline: enrollment and status changes, tailoring, sessions.
 
     ``detail`` holds structured facts only (module numbers, statuses, step keys, scores and
@@ -633,11 +603,8 @@ class TimelineEvent(models.Model):
     def __str__(self):
         return f"{self.kind} {self.pk}"
 
-    def encryption_scope(self) -> int:
-        return self.enrollment.clinic_id if self.enrollment_id else self.patient.clinic_id
 
-
-class EarlyWarningDecision(models.Model):
+class EarlyWarningDecision(ClinicScoped):
     """What the therapist decided about an early warning (patients.measurement.early_warning):
     once recorded, the warning no longer shows for this enrollment. The figures and the rule as
     they were shown are kept with it (numbers only, no free text)."""
@@ -664,9 +631,6 @@ class EarlyWarningDecision(models.Model):
 
     def __str__(self):
         return f"early warning decision {self.pk}"
-
-    def encryption_scope(self) -> int:
-        return self.enrollment.clinic_id
 
 
 class WorkItem(models.Model):

@@ -56,7 +56,7 @@ from patients.models import (
 )
 from patients.progress import progress_for
 from programs import questionnaires
-from programs.forms import is_think_feel_do, moment_label, think_feel_do_moments
+from programs.field_types import is_think_feel_do, moment_label, think_feel_do_moments
 
 FORMAT = "icbt-own-data/1"
 
@@ -201,7 +201,6 @@ def _enrollment_data(patient: Patient, enrollment: Enrollment) -> dict:
         .select_related("step__module")
         .order_by("step__module__number", "step__position")
     ):
-        a.enrollment = enrollment
         answers.append(
             {
                 "module": a.step.module.number,
@@ -221,7 +220,6 @@ def _enrollment_data(patient: Patient, enrollment: Enrollment) -> dict:
         .select_related("diary_type")
         .order_by("entry_date", "pk")
     ):
-        d.enrollment = enrollment
         diary.append(
             {
                 "diary": d.diary_type.title,
@@ -252,13 +250,11 @@ def _enrollment_data(patient: Patient, enrollment: Enrollment) -> dict:
     messages, drafts = [], []
     conversation = getattr(enrollment, "conversation", None) if _has_conversation(enrollment) else None
     if conversation is not None:
-        conversation.enrollment = enrollment
         for m in (
             conversation.messages.select_related("author", "on_behalf_of")
             .prefetch_related("links__answer__step", "links__diary_entry__diary_type")
             .order_by("created_at", "pk")
         ):
-            m.conversation = conversation
             messages.append(
                 {
                     "at": _iso(m.created_at),
@@ -272,14 +268,12 @@ def _enrollment_data(patient: Patient, enrollment: Enrollment) -> dict:
                 }
             )
         for draft in conversation.drafts.filter(author_id=patient.user_id):
-            draft.conversation = conversation
             drafts.append({"saved_at": _iso(draft.saved_at), "text": draft.body})
     decision = (
         SteppedCareDecision.objects.filter(enrollment=enrollment).select_related("decided_by__user").first()
     )
     stepped_care = None
     if decision is not None:
-        decision.enrollment = enrollment
         stepped_care = {
             "advice": decision.advice,
             "decision": decision.get_decision_display(),
@@ -345,7 +339,6 @@ def _link_label(link) -> str:
 
 
 def _intake_data(patient: Patient, intake: Intake) -> dict:
-    intake.patient = patient
     return {
         "held_on": _iso(intake.held_on),
         "program": intake.program.slug,
@@ -358,7 +351,6 @@ def _intake_data(patient: Patient, intake: Intake) -> dict:
 
 
 def _session_data(patient: Patient, session: TreatmentSession) -> dict:
-    session.patient = patient
     return {
         "date": _iso(session.held_on),
         "kind": session.get_kind_display(),
@@ -495,8 +487,6 @@ def treatment_summary(*, patient: Patient) -> dict:
     decision = (
         SteppedCareDecision.objects.filter(enrollment=enrollment).select_related("decided_by__user").first()
     )
-    if decision is not None:
-        decision.enrollment = enrollment
     context["stepped_care"] = decision
     context["feedback_count"] = (
         enrollment.conversation.messages.filter(is_feedback=True).count()

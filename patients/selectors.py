@@ -79,8 +79,6 @@ def enrollment_for_patient(*, fetched_by) -> Enrollment | None:
 
 def assignment_answer_for(*, enrollment: Enrollment, step) -> AssignmentAnswer | None:
     answer = _with_feedback(AssignmentAnswer.objects.filter(enrollment=enrollment, step=step)).first()
-    if answer is not None:
-        answer.enrollment = enrollment
     return answer
 
 
@@ -96,10 +94,7 @@ def diary_entries_for(
     if until is not None:
         entries = entries.filter(entry_date__lte=until)
     entries = entries.order_by("-entry_date", "-pk")
-    result = list(_with_feedback(entries) if with_feedback else entries)
-    for entry in result:
-        entry.enrollment = enrollment  # decrypting the text needs the clinic: no query per entry
-    return result
+    return list(_with_feedback(entries) if with_feedback else entries)
 
 
 def diary_entry_get(*, enrollment: Enrollment, uid) -> DiaryEntry:
@@ -107,7 +102,6 @@ def diary_entry_get(*, enrollment: Enrollment, uid) -> DiaryEntry:
     entry = _with_feedback(entries).first()
     if entry is None:
         raise Http404
-    entry.enrollment = enrollment
     return entry
 
 
@@ -273,10 +267,7 @@ def step_for_enrollment(*, enrollment: Enrollment, pk: int):
 
 
 def diary_entry_on(*, enrollment: Enrollment, diary_type, day) -> DiaryEntry | None:
-    entry = DiaryEntry.objects.filter(enrollment=enrollment, diary_type=diary_type, entry_date=day).first()
-    if entry is not None:
-        entry.enrollment = enrollment
-    return entry
+    return DiaryEntry.objects.filter(enrollment=enrollment, diary_type=diary_type, entry_date=day).first()
 
 
 def diary_entry_today(*, enrollment: Enrollment, diary_type, today) -> DiaryEntry | None:
@@ -380,10 +371,7 @@ def pending_referrals_for(*, patient: Patient) -> list[Referral]:
 
 
 def intakes_for(*, patient: Patient) -> list[Intake]:
-    intakes = list(Intake.objects.filter(patient=patient).select_related("program", "therapist__user"))
-    for intake in intakes:
-        intake.patient = patient  # decrypting needs the clinic: no query per intake
-    return intakes
+    return list(Intake.objects.filter(patient=patient).select_related("program", "therapist__user"))
 
 
 def intake_get(*, patient: Patient, pk: int) -> Intake:
@@ -391,7 +379,6 @@ def intake_get(*, patient: Patient, pk: int) -> Intake:
     intake = intake.first()
     if intake is None:
         raise Http404
-    intake.patient = patient
     return intake
 
 
@@ -443,8 +430,6 @@ def timeline_for(*, patient: Patient, limit: int = TIMELINE_LIMIT) -> list[Timel
     )
     session_ids = [e.detail.get("session") for e in events if e.kind == TimelineEvent.Kind.SESSION]
     sessions = {s.pk: s for s in TreatmentSession.objects.filter(patient=patient, pk__in=session_ids)}
-    for session in sessions.values():
-        session.patient = patient
     for event in events:
         is_session = event.kind == TimelineEvent.Kind.SESSION
         event.session = sessions.get(event.detail.get("session")) if is_session else None
@@ -554,8 +539,6 @@ def stepped_care_decision_for(*, enrollment: Enrollment) -> SteppedCareDecision 
     decision = (
         SteppedCareDecision.objects.filter(enrollment=enrollment).select_related("decided_by__user").first()
     )
-    if decision is not None:
-        decision.enrollment = enrollment
     return decision
 
 

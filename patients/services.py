@@ -33,8 +33,7 @@ from patients.models import (
     TimelineEvent,
     TreatmentSession,
 )
-from programs import questionnaires
-from programs.content_loader import TEXT_FIELD_TYPES
+from programs import field_types, questionnaires
 from programs.models import DiaryType, Program, ProgramVersion, Step
 
 
@@ -141,6 +140,7 @@ def _module_completed_check(enrollment: Enrollment, step: Step, *, now: datetime
         return
     TimelineEvent.objects.create(
         patient_id=enrollment.patient_id,
+        clinic_id=enrollment.clinic_id,
         enrollment=enrollment,
         kind=TimelineEvent.Kind.MODULE_COMPLETED,
         at=now,
@@ -174,8 +174,7 @@ def step_visit(*, enrollment: Enrollment, step: Step, complete: bool = False) ->
 def _answer_locked(enrollment: Enrollment, step: Step) -> AssignmentAnswer:
     answer = AssignmentAnswer.objects.select_for_update().filter(enrollment=enrollment, step=step).first()
     if answer is None:
-        answer = AssignmentAnswer(enrollment=enrollment, step=step)
-    answer.enrollment = enrollment
+        answer = AssignmentAnswer(enrollment=enrollment, clinic_id=enrollment.clinic_id, step=step)
     return answer
 
 
@@ -187,16 +186,10 @@ def assignment_answers_check(*, step: Step, answers: dict) -> None:
     """Rules an answer must meet to be handed in, whatever sent it (the form checks them too,
     with the message next to the field): energy points may not exceed the budget."""
     errors = {}
-    for definition in step.fields:
-        if definition["type"] != "energy_points":
-            continue
-        items = (answers.get(definition["name"]) or {}).get("items", [])
-        used = sum(int(item.get("points") or 0) for item in items)
-        if used > definition["budget"]:
-            budget = definition["budget"]
-            errors[definition["name"]] = _(
-                "You used %(total)s points, but you have %(budget)s. Take away %(extra)s points."
-            ) % {"total": used, "budget": budget, "extra": used - budget}
+    for d in step.fields:
+        message = field_types.field_type(d).answer_error(d, answers.get(d["name"]))
+        if message:
+            errors[d["name"]] = message
     if errors:
         raise ValidationError(errors)
 
@@ -331,13 +324,13 @@ def diary_entry_save(
     if entry is None:
         entry = DiaryEntry(
             enrollment=enrollment,
+            clinic_id=enrollment.clinic_id,
             diary_type=diary_type,
             entry_date=entry_date,
             per_moment=diary_type.per_moment,
             created_at=now,
         )
-    entry.enrollment = enrollment
-    text_names = {d["name"] for d in diary_type.fields if d["type"] in TEXT_FIELD_TYPES}
+    text_names = field_types.text_names(diary_type.fields)
     texts = {k: v for k, v in answers.items() if k in text_names}
     entry.values = {k: v for k, v in answers.items() if k not in text_names}
     entry.text = _dump(texts) if texts else ""
@@ -455,6 +448,7 @@ def questionnaire_submit(
             raise ValidationError(_("You have already filled in this questionnaire."))
     response = QuestionnaireResponse(
         enrollment=enrollment,
+        clinic_id=enrollment.clinic_id,
         code=code,
         moment=moment,
         step=step,
@@ -478,6 +472,7 @@ def questionnaire_submit(
     )
     TimelineEvent.objects.create(
         patient_id=enrollment.patient_id,
+        clinic_id=enrollment.clinic_id,
         enrollment=enrollment,
         kind=TimelineEvent.Kind.QUESTIONNAIRE,
         at=now,
@@ -523,7 +518,9 @@ def questionnaire_draft_save(
     if not answers:
         return draft
     if draft is None:
-        draft = QuestionnaireDraft(enrollment=enrollment, code=code, moment=moment, step=step)
+        draft = QuestionnaireDraft(
+            enrollment=enrollment, clinic_id=enrollment.clinic_id, code=code, moment=moment, step=step
+        )
     draft.answers = {str(int(n)): int(v) for n, v in answers.items()}
     draft.saved_at = timezone.now()
     draft.save()
@@ -589,11 +586,14 @@ def timeline_record(
     actor_id: int | None,
     detail: dict,
     enrollment=None,
+    clinic_id: int | None = None,
     at: datetime | None = None,
 ) -> TimelineEvent:
-    """One line in the patient's timeline: structured facts only (ids, codes, numbers)."""
+    """One line in the patient's timeline: structured facts only (ids, codes, numbers).
+    ``clinic_id`` is the patient's clinic; it defaults to the enrollment's."""
     event = TimelineEvent(
         patient_id=patient_id,
+        clinic_id=clinic_id or enrollment.clinic_id,
         enrollment=enrollment,
         kind=kind,
         actor_id=actor_id,
@@ -630,6 +630,7 @@ def record_change(
     if kind:
         timeline_record(
             patient_id=patient_id,
+            clinic_id=staff.clinic_id,
             enrollment=enrollment,
             kind=kind,
             actor_id=staff.user_id,
@@ -852,6 +853,7 @@ def referral_accept(*, referral: Referral, staff: StaffMember, reason: str = "")
         enrollment.save(update_fields=["therapist"])
     timeline_record(
         patient_id=patient.pk,
+        clinic_id=patient.clinic_id,
         kind=TimelineEvent.Kind.REFERRAL,
         actor_id=staff.user_id,
         at=now,
@@ -900,6 +902,7 @@ def referral_decline(*, referral: Referral, staff: StaffMember, reason: str) -> 
         object_type="referral",
         object_id=referral.pk,
         patient_id=referral.patient_id,
+        clinic_id=referral.clinic_id,
         kind=TimelineEvent.Kind.REFERRAL,
         detail={
             "referral": referral.pk,
@@ -944,6 +947,7 @@ def intake_record(
     stored["summary"] = intake_criteria.intake_summary(kind, stored).as_dict()
     intake = Intake(
         patient=patient,
+        clinic_id=patient.clinic_id,
         program=program,
         therapist=therapist,
         held_on=held_on,
@@ -1002,6 +1006,7 @@ def _goals_from_intake(enrollment: Enrollment, intake: Intake, *, now: datetime)
     step, field = found
     answer = AssignmentAnswer(
         enrollment=enrollment,
+        clinic_id=enrollment.clinic_id,
         step=step,
         content=_dump({field["name"]: goals[: field.get("max_items", 5)]}),
         status=AssignmentAnswer.Status.DRAFT,
@@ -1092,6 +1097,7 @@ def enrollment_create(
         work_items.owner_follow(patient=patient)
         timeline_record(
             patient_id=patient.pk,
+            clinic_id=patient.clinic_id,
             kind=TimelineEvent.Kind.THERAPIST,
             actor_id=enrolled_by.user_id,
             at=now,
@@ -1402,6 +1408,7 @@ def treatment_session_record(
     )
     session = TreatmentSession(
         patient=patient,
+        clinic_id=patient.clinic_id,
         enrollment=enrollment,
         held_on=held_on,
         kind=kind,
@@ -1490,6 +1497,7 @@ def questionnaire_score_enter(
     now = timezone.now()
     response = QuestionnaireResponse(
         enrollment=enrollment,
+        clinic_id=enrollment.clinic_id,
         code=code,
         moment=moment,
         answers=[],
@@ -1551,6 +1559,7 @@ def stepped_care_decide(
     )
     record = SteppedCareDecision(
         enrollment=enrollment,
+        clinic_id=enrollment.clinic_id,
         advice=advice.as_dict(),
         decision=decision,
         reason=reason.strip(),
@@ -1596,6 +1605,7 @@ def early_warning_decide(
         raise ValidationError(_("There is no early warning for this patient now."))
     record = EarlyWarningDecision(
         enrollment=enrollment,
+        clinic_id=enrollment.clinic_id,
         kind=warning.kind,
         decision=decision,
         figures=warning.as_dict(),

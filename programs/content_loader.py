@@ -22,6 +22,7 @@ import yaml
 from django.conf import settings
 
 from programs import questionnaires, scripts
+from programs.field_types import ASSIGNMENT, DIARY, FIELD_TYPES, Time, field_type, types_for
 
 FORMAT_VERSION = "1"
 BASE_LANGUAGE = "en"
@@ -32,19 +33,8 @@ FEEDBACK_PLACEHOLDERS = {"first_name", "therapist_name"}
 MAX_DIARIES_PER_MODULE = 3
 
 STEP_KINDS = ("page", "video", "audio", "assignment", "diary", "questionnaire")
-ASSIGNMENT_FIELD_TYPES = (
-    "short_text",
-    "long_text",
-    "choice",
-    "scale",
-    "goal_list",
-    "energy_points",
-    "think_feel_do",
-)
-DIARY_FIELD_TYPES = ("time", "number", "scale", "yes_no", "choice", "short_text", "long_text")
-# The field types a person writes free text in (encrypted apart, listed under a diary's table).
-TEXT_FIELD_TYPES = ("short_text", "long_text")
-THINK_FEEL_DO_COLUMNS = ("situation", "thought", "feeling", "behaviour", "helpful_thought")
+ASSIGNMENT_FIELD_TYPES = types_for(ASSIGNMENT)
+DIARY_FIELD_TYPES = types_for(DIARY)
 # Diary fields only: ``day: previous`` for a question about yesterday (the value counts on the day
 # before its entry), ``day_part`` for an amount in one part of the day (the activity-spread view).
 DIARY_FIELD_KEYS = {"day", "day_part"}
@@ -468,78 +458,24 @@ class _LanguageReader:
                 f"{where}: type must be one of {', '.join(allowed_types)} (got {ftype!r})",
             )
             return None
-        specific = {
-            "short_text": {"max_length"},
-            "long_text": {"max_length"},
-            "choice": {"options"},
-            "scale": {"min", "max", "min_label", "max_label"},
-            "number": {"min", "max", "unit"},
-            "time": {"not_before"},
-            "yes_no": set(),
-            "goal_list": {"min_items", "max_items"},
-            "energy_points": {"budget", "activities"},
-            "think_feel_do": {"rows"},
-        }[ftype]
-        required = (
-            {"name", "type", "label"}
-            | ({"options"} if ftype == "choice" else set())
-            | ({"min", "max"} if ftype in ("scale", "number") else set())
-            | ({"budget", "activities"} if ftype == "energy_points" else set())
-        )
+        kind = FIELD_TYPES[ftype]
         diary_keys = DIARY_FIELD_KEYS if allowed_types is DIARY_FIELD_TYPES else set()
-        c.keys(node, {"name", "type", "label", "help", "required"} | specific | diary_keys, required, where)
+        c.keys(
+            node,
+            {"name", "type", "label", "help", "required"} | kind.keys | diary_keys,
+            {"name", "type", "label"} | kind.required_keys,
+            where,
+        )
         name = c.slug(node, "name", where, pattern=NAME_RE)
-        result = {
+        return {
             "name": name,
             "type": ftype,
             "label": c.text(node, "label", where),
             "help": c.text(node, "help", where, required=False),
             "required": c.boolean(node, "required", where, True),
+            **kind.check(self, node, where),
+            **self.diary_field_keys(node, ftype, where),
         }
-        result.update(self.diary_field_keys(node, ftype, where))
-        if ftype in TEXT_FIELD_TYPES:
-            result["max_length"] = c.integer(
-                node, "max_length", where, default=200 if ftype == "short_text" else 5000, low=1, high=20000
-            )
-        elif ftype == "choice":
-            result["options"] = self.options(node, where)
-        elif ftype in ("scale", "number"):
-            low = c.integer(node, "min", where, default=0)
-            high = c.integer(node, "max", where, default=10)
-            if low is not None and high is not None and low >= high:
-                c.error(node.line_of("max"), f"{where}: 'max' must be greater than 'min'")
-            if ftype == "scale" and high is not None and low is not None and high - low > 20:
-                c.error(node.line_of("max"), f"{where}: a scale has at most 21 points")
-            result.update({"min": low, "max": high})
-            if ftype == "scale":
-                result["min_label"] = c.text(node, "min_label", where, required=False)
-                result["max_label"] = c.text(node, "max_label", where, required=False)
-            else:
-                result["unit"] = c.text(node, "unit", where, required=False, max_length=40)
-        elif ftype == "goal_list":
-            low = c.integer(node, "min_items", where, default=1, low=0, high=10)
-            high = c.integer(node, "max_items", where, default=5, low=1, high=10)
-            if low is not None and high is not None and low > high:
-                c.error(node.line_of("min_items"), f"{where}: 'min_items' is more than 'max_items'")
-            result.update({"min_items": low, "max_items": high})
-        elif ftype == "energy_points":
-            result["budget"] = c.integer(node, "budget", where, default=20, low=1, high=200)
-            activities = c.listing(node, "activities", where)
-            labels = []
-            for i, activity in enumerate(activities):
-                if not isinstance(activity, str) or not activity.strip():
-                    c.error(activities.line_of(i), f"{where}: every activity must be text")
-                else:
-                    labels.append(activity.strip())
-            if not labels:
-                c.error(node.line_of("activities"), f"{where}: list at least one activity")
-            result["activities"] = labels
-        elif ftype == "time" and "not_before" in node:
-            result["not_before"] = str(node.get("not_before"))
-        elif ftype == "think_feel_do":
-            result["rows"] = c.integer(node, "rows", where, default=3, low=1, high=10)
-            result["columns"] = list(THINK_FEEL_DO_COLUMNS)
-        return result
 
     def diary_field_keys(self, node: LineDict, ftype: str, where: str) -> dict:
         result = {}
@@ -596,7 +532,9 @@ class _LanguageReader:
                     items.line_of(i), f"{where}: field name '{definition['name']}' appears twice"
                 )
             earlier = definition.get("not_before")
-            if earlier is not None and not any(f["name"] == earlier and f["type"] == "time" for f in result):
+            if earlier is not None and not any(
+                f["name"] == earlier and f["type"] == Time.name for f in result
+            ):
                 self.check.error(
                     items.line_of(i),
                     f"{where}: 'not_before' must name a time field above this one (got {earlier!r})",
@@ -800,7 +738,7 @@ class _LanguageReader:
             if entries not in ("one_per_day", "per_moment"):
                 c.error(node.line_of("entries"), f"{where}: entries must be one_per_day or per_moment")
             fields = self.fields(node, where, DIARY_FIELD_TYPES)
-            drawable = {f["name"] for f in fields if f["type"] in ("scale", "number", "time")}
+            drawable = {f["name"] for f in fields if field_type(f).is_chartable}
             chart = c.listing(node, "chart", where, required=False)
             for j, name in enumerate(chart):
                 if name not in drawable:

@@ -9,8 +9,6 @@ of a half-finished form, and every rule is checked on the server with a message 
 field, keeping everything typed.
 """
 
-from decimal import Decimal
-
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
@@ -18,48 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from icbt.forms import plain_messages
 from programs import questionnaires
-
-THINK_FEEL_DO_LABELS = {
-    "situation": _("Situation: what happened?"),
-    "thought": _("Thought: what went through your mind?"),
-    "feeling": _("Feeling: what did you feel?"),
-    "behaviour": _("Behaviour: what did you do?"),
-    "helpful_thought": _("A more helpful thought"),
-}
-OWN_ACTIVITY_ROWS = 3
-
-
-def is_think_feel_do(value) -> bool:
-    """Whether a stored value has the shape of a think-feel-do answer (a list of moments keyed
-    by the form's parts)."""
-    return (
-        isinstance(value, list)
-        and bool(value)
-        and all(isinstance(row, dict) and row.keys() <= THINK_FEEL_DO_LABELS.keys() for row in value)
-    )
-
-
-def moment_label(number: int) -> str:
-    return _("Moment %(number)s") % {"number": number}
-
-
-def think_feel_do_moments(value) -> list[list[tuple[str, str]]]:
-    """A think-feel-do answer as its moments, each a list of ``(label, text)`` in the order the
-    form asks them (situation, thought, feeling, behaviour, helpful thought), whatever order the
-    stored JSON has. Empty parts are left out; an unknown key is kept, after the known ones."""
-    moments = []
-    for row in value if isinstance(value, list) else []:
-        if not isinstance(row, dict):
-            continue
-        cells = [(str(label), str(row[key])) for key, label in THINK_FEEL_DO_LABELS.items() if row.get(key)]
-        cells += [(str(k), str(text)) for k, text in row.items() if k not in THINK_FEEL_DO_LABELS and text]
-        if cells:
-            moments.append(cells)
-    return moments
-
-
-def _scale_choices(low: int, high: int):
-    return [(str(i), str(i)) for i in range(low, high + 1)]
+from programs.field_types import field_type
 
 
 class DefinitionForm(forms.Form):
@@ -77,101 +34,8 @@ class DefinitionForm(forms.Form):
             self._add_fields(definition)
         plain_messages(self)
 
-    # Building -----------------------------------------------------------------------------
-
     def _add_fields(self, d: dict):
-        name, kind, label = d["name"], d["type"], d["label"]
-        required = d.get("required", True)
-        help_text = d.get("help", "")
-        if kind == "short_text":
-            self.fields[name] = forms.CharField(
-                label=label, help_text=help_text, required=required, max_length=d.get("max_length", 200)
-            )
-        elif kind == "long_text":
-            self.fields[name] = forms.CharField(
-                label=label,
-                help_text=help_text,
-                required=required,
-                max_length=d.get("max_length", 5000),
-                widget=forms.Textarea(attrs={"rows": 4}),
-            )
-        elif kind == "choice":
-            self.fields[name] = forms.ChoiceField(
-                label=label,
-                help_text=help_text,
-                required=required,
-                choices=[(o["value"], o["label"]) for o in d["options"]],
-                widget=forms.RadioSelect,
-            )
-        elif kind == "scale":
-            self.fields[name] = forms.TypedChoiceField(
-                label=label,
-                help_text=help_text,
-                required=required,
-                choices=_scale_choices(d["min"], d["max"]),
-                coerce=int,
-                widget=forms.RadioSelect,
-            )
-        elif kind == "number":
-            self.fields[name] = forms.DecimalField(
-                label=label,
-                help_text=help_text,
-                required=required,
-                min_value=d["min"],
-                max_value=d["max"],
-                max_digits=8,
-                decimal_places=1,
-                widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
-            )
-        elif kind == "time":
-            self.fields[name] = forms.TimeField(
-                label=label,
-                help_text=help_text,
-                required=required,
-                widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
-            )
-        elif kind == "yes_no":
-            self.fields[name] = forms.ChoiceField(
-                label=label,
-                help_text=help_text,
-                required=required,
-                choices=[("yes", _("Yes")), ("no", _("No"))],
-                widget=forms.RadioSelect,
-            )
-        elif kind == "goal_list":
-            for i in range(1, d["max_items"] + 1):
-                self.fields[f"{name}__{i}"] = forms.CharField(
-                    label=_("Goal %(number)s") % {"number": i}, required=False, max_length=300
-                )
-        elif kind == "energy_points":
-            for i, activity in enumerate(d["activities"], start=1):
-                self.fields[f"{name}__{i}"] = forms.IntegerField(
-                    label=activity,
-                    required=False,
-                    min_value=0,
-                    max_value=d["budget"],
-                    widget=forms.NumberInput(attrs={"inputmode": "numeric", "data-energy-points": name}),
-                )
-            for i in range(1, OWN_ACTIVITY_ROWS + 1):
-                self.fields[f"{name}__own{i}_label"] = forms.CharField(
-                    label=_("Your own activity %(number)s") % {"number": i}, required=False, max_length=120
-                )
-                self.fields[f"{name}__own{i}"] = forms.IntegerField(
-                    label=_("Points for your own activity %(number)s") % {"number": i},
-                    required=False,
-                    min_value=0,
-                    max_value=d["budget"],
-                    widget=forms.NumberInput(attrs={"inputmode": "numeric", "data-energy-points": name}),
-                )
-        elif kind == "think_feel_do":
-            for row in range(1, d["rows"] + 1):
-                for column in d.get("columns", THINK_FEEL_DO_LABELS):
-                    self.fields[f"{name}__{row}__{column}"] = forms.CharField(
-                        label=THINK_FEEL_DO_LABELS[column],
-                        required=False,
-                        max_length=2000,
-                        widget=forms.Textarea(attrs={"rows": 2}),
-                    )
+        self.fields.update(field_type(d).form_fields(d))
 
     # Answers <-> initial ------------------------------------------------------------------
 
@@ -179,30 +43,9 @@ class DefinitionForm(forms.Form):
     def initial_from_answers(definitions: list[dict], answers: dict) -> dict:
         initial = {}
         for d in definitions:
-            name, kind = d["name"], d["type"]
-            value = answers.get(name)
-            if value is None:
-                continue
-            if kind == "goal_list":
-                for i, goal in enumerate(value, start=1):
-                    initial[f"{name}__{i}"] = goal
-            elif kind == "energy_points":
-                own = 0
-                for item in value.get("items", []):
-                    if item.get("own"):
-                        own += 1
-                        initial[f"{name}__own{own}_label"] = item.get("activity", "")
-                        initial[f"{name}__own{own}"] = item.get("points")
-                    elif item.get("activity") in d["activities"]:
-                        initial[f"{name}__{d['activities'].index(item['activity']) + 1}"] = item.get("points")
-            elif kind == "think_feel_do":
-                for row, cells in enumerate(value, start=1):
-                    for column, text in cells.items():
-                        initial[f"{name}__{row}__{column}"] = text
-            elif kind == "yes_no":
-                initial[name] = "yes" if value else "no"
-            else:
-                initial[name] = value
+            value = answers.get(d["name"])
+            if value is not None:
+                initial.update(field_type(d).initial(d, value))
         return initial
 
     def answers(self) -> dict:
@@ -213,46 +56,11 @@ class DefinitionForm(forms.Form):
         "points": int, "own": bool}]}; think_feel_do: [{"situation", "thought", "feeling",
         "behaviour", "helpful_thought"}]. Empty optional answers are left out.
         """
-        data = self.cleaned_data
         result = {}
         for d in self.definitions:
-            name, kind = d["name"], d["type"]
-            if kind == "goal_list":
-                goals = [data.get(f"{name}__{i}", "").strip() for i in range(1, d["max_items"] + 1)]
-                goals = [g for g in goals if g]
-                if goals:
-                    result[name] = goals
-            elif kind == "energy_points":
-                items = [
-                    {"activity": a, "points": data.get(f"{name}__{i}") or 0, "own": False}
-                    for i, a in enumerate(d["activities"], start=1)
-                ]
-                for i in range(1, OWN_ACTIVITY_ROWS + 1):
-                    label = (data.get(f"{name}__own{i}_label") or "").strip()
-                    if label:
-                        items.append(
-                            {"activity": label, "points": data.get(f"{name}__own{i}") or 0, "own": True}
-                        )
-                result[name] = {"budget": d["budget"], "items": items}
-            elif kind == "think_feel_do":
-                rows = []
-                for row in range(1, d["rows"] + 1):
-                    cells = {c: (data.get(f"{name}__{row}__{c}") or "").strip() for c in d.get("columns", [])}
-                    if any(cells.values()):
-                        rows.append(cells)
-                if rows:
-                    result[name] = rows
-            else:
-                value = data.get(name)
-                if value in (None, ""):
-                    continue
-                if kind == "yes_no":
-                    value = value == "yes"
-                elif kind == "time":
-                    value = value.strftime("%H:%M")
-                elif kind == "number" and isinstance(value, Decimal):
-                    value = int(value) if value == value.to_integral_value() else float(value)
-                result[name] = value
+            value = field_type(d).answer(d, self.cleaned_data)
+            if value is not None:
+                result[d["name"]] = value
         return result
 
     # Validation of composite fields -------------------------------------------------------
@@ -267,7 +75,7 @@ class DefinitionForm(forms.Form):
         labels = {d["name"]: d["label"] for d in self.definitions}
         for d in self.definitions:
             earlier = d.get("not_before")
-            if d["type"] != "time" or not earlier:
+            if not earlier:
                 continue
             value, other = data.get(d["name"]), data.get(earlier)
             if value is not None and other is not None and value < other:
@@ -288,96 +96,29 @@ class DefinitionForm(forms.Form):
         data = super().clean()
         self._times_in_order(data)
         for d in self.definitions:
-            name, kind, required = d["name"], d["type"], d.get("required", True)
-            if kind == "goal_list":
-                filled = sum(
-                    1 for i in range(1, d["max_items"] + 1) if (data.get(f"{name}__{i}") or "").strip()
-                )
-                if (required or filled) and filled < max(d.get("min_items", 1), 1 if required else 0):
-                    self._group_error(
-                        d, _("Write at least %(n)s goal(s).") % {"n": max(d.get("min_items", 1), 1)}
-                    )
-            elif kind == "energy_points":
-                names = [f"{name}__{i}" for i in range(1, len(d["activities"]) + 1)]
-                for i in range(1, OWN_ACTIVITY_ROWS + 1):
-                    if data.get(f"{name}__own{i}") and not (data.get(f"{name}__own{i}_label") or "").strip():
-                        self._group_error(
-                            d, _("Give your own activity %(n)s a name, or set its points to 0.") % {"n": i}
-                        )
-                    names.append(f"{name}__own{i}")
-                total = sum(data.get(n) or 0 for n in names)
-                if total > d["budget"]:
-                    self._group_error(
-                        d,
-                        _("You used %(total)s points, but you have %(budget)s. Take away %(extra)s points.")
-                        % {"total": total, "budget": d["budget"], "extra": total - d["budget"]},
-                    )
-                elif required and total == 0:
-                    self._group_error(d, _("Give points to at least one activity."))
-            elif kind == "think_feel_do":
-                columns = d.get("columns", [])
-                complete = 0
-                for row in range(1, d["rows"] + 1):
-                    cells = [(data.get(f"{name}__{row}__{c}") or "").strip() for c in columns]
-                    if all(cells):
-                        complete += 1
-                    elif any(cells):
-                        self._group_error(
-                            d,
-                            _("Moment %(row)s is not finished: fill in every part of a moment you start.")
-                            % {"row": row},
-                        )
-                if required and complete == 0 and not self.group_errors.get(name):
-                    self._group_error(d, _("Fill in at least one moment."))
+            for message in field_type(d).clean(d, data):
+                self._group_error(d, message)
         return data
 
     # Template support ---------------------------------------------------------------------
 
     def groups(self) -> list[dict]:
-        """One entry per content field, with its bound fields arranged for the templates in
-        templates/programs/fields/."""
+        """One entry per content field, with its bound fields arranged for its type's template
+        (templates/programs/fields/)."""
         result = []
         for d in self.definitions:
-            name, kind = d["name"], d["type"]
+            kind = field_type(d)
             group = {
                 "definition": d,
-                "type": kind,
-                "name": name,
-                "errors": self.group_errors.get(name, []),
-                "html_id": f"id_{self.add_prefix(name)}",
+                "type": d["type"],
+                "template": kind.template,
+                "name": d["name"],
+                "errors": self.group_errors.get(d["name"], []),
+                "html_id": f"id_{self.add_prefix(d['name'])}",
             }
-            if kind == "goal_list":
-                group["items"] = [self[f"{name}__{i}"] for i in range(1, d["max_items"] + 1)]
-            elif kind == "energy_points":
-                group["activities"] = [self[f"{name}__{i}"] for i in range(1, len(d["activities"]) + 1)]
-                group["own"] = [
-                    (self[f"{name}__own{i}_label"], self[f"{name}__own{i}"])
-                    for i in range(1, OWN_ACTIVITY_ROWS + 1)
-                ]
-                group["used"] = self._points_used(d)
-                group["remaining"] = d["budget"] - group["used"]
-                group["over"] = max(0, -group["remaining"])
-            elif kind == "think_feel_do":
-                group["rows"] = [
-                    [self[f"{name}__{row}__{c}"] for c in d.get("columns", [])]
-                    for row in range(1, d["rows"] + 1)
-                ]
-            else:
-                group["field"] = self[name]
+            group.update(kind.group(d, self))
             result.append(group)
         return result
-
-    def _points_used(self, d: dict) -> int:
-        names = [f"{d['name']}__{i}" for i in range(1, len(d["activities"]) + 1)]
-        names += [f"{d['name']}__own{i}" for i in range(1, OWN_ACTIVITY_ROWS + 1)]
-        total = 0
-        for n in names:
-            raw = self[n].value()
-            try:
-                total += int(raw or 0)
-            except (TypeError, ValueError):
-                continue
-        return total
 
 
 class AssignmentForm(DefinitionForm):

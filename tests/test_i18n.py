@@ -728,6 +728,7 @@ def test_digest_emails_follow_the_recipients_language(world):
     prefer(patient, email_enabled=True, urgent_soon=False)
     prefer(therapist, email_enabled=True, urgent_soon=False)
     feedback = Message.objects.create(
+        clinic_id=treated.enrollment_a.clinic_id,
         conversation=conversation(treated.enrollment_a),
         author=therapist,
         body="Goed gedaan",

@@ -17,8 +17,7 @@ One clinic (the manager's dashboard counts all of it) with:
 has the size of the large dashboard measurement.
 
 Encrypted fields go through ``bulk_create`` like through ``save()`` (``EncryptedTextField.
-pre_save`` encrypts): each object carries its parent objects, so ``encryption_scope()`` costs
-no query.
+pre_save`` encrypts, with the data key of the ``clinic_id`` each row carries).
 """
 
 from __future__ import annotations
@@ -48,7 +47,8 @@ from patients.models import (
     TimelineEvent,
     TreatmentSession,
 )
-from programs.content_loader import TEXT_FIELD_TYPES
+from programs import field_types
+from programs.field_types import field_type
 from programs.models import DiaryType, ProgramVersion, Step
 
 PROGRAM = "master-your-pain"
@@ -262,10 +262,10 @@ def _patients_with_work(world: BenchClinic, therapist, count, *, prefix, steps, 
     )
     messages = []
     for conversation, enrollment in zip(conversations, enrollments, strict=True):
-        conversation.enrollment = enrollment
         messages.append(
             Message(
                 conversation=conversation,
+                clinic_id=enrollment.clinic_id,
                 author=therapist.user,
                 is_feedback=True,
                 body="Welcome. Take your time with the first module; I read along.",
@@ -275,6 +275,7 @@ def _patients_with_work(world: BenchClinic, therapist, count, *, prefix, steps, 
         messages.append(
             Message(
                 conversation=conversation,
+                clinic_id=enrollment.clinic_id,
                 author=enrollment.patient.user,
                 body="Thank you. Is it normal that the diary takes me longer?",
                 created_at=now - timedelta(days=2),
@@ -293,6 +294,7 @@ def _patients_with_work(world: BenchClinic, therapist, count, *, prefix, steps, 
         [
             AssignmentAnswer(
                 enrollment=e,
+                clinic_id=e.clinic_id,
                 step=assignment,
                 content=content,
                 submitted_content=content,
@@ -314,6 +316,7 @@ def _patients_with_work(world: BenchClinic, therapist, count, *, prefix, steps, 
         [
             QuestionnaireResponse(
                 enrollment=e,
+                clinic_id=e.clinic_id,
                 code="phq9",
                 moment="start",
                 total=8,
@@ -330,6 +333,7 @@ def _patients_with_work(world: BenchClinic, therapist, count, *, prefix, steps, 
             TreatmentSession(
                 patient=e.patient,
                 enrollment=e,
+                clinic_id=e.clinic_id,
                 held_on=today - timedelta(days=20),
                 kind="face_to_face",
                 minutes=45,
@@ -357,6 +361,7 @@ def _patients_with_work(world: BenchClinic, therapist, count, *, prefix, steps, 
                 TimelineEvent(
                     patient=e.patient,
                     enrollment=e,
+                    clinic_id=e.clinic_id,
                     kind=TimelineEvent.Kind.ENROLLED,
                     at=started,
                     actor=therapist.user,
@@ -370,6 +375,7 @@ def _patients_with_work(world: BenchClinic, therapist, count, *, prefix, steps, 
                 TimelineEvent(
                     patient=e.patient,
                     enrollment=e,
+                    clinic_id=e.clinic_id,
                     kind=TimelineEvent.Kind.SESSION,
                     at=now - timedelta(days=20),
                     actor=therapist.user,
@@ -378,6 +384,7 @@ def _patients_with_work(world: BenchClinic, therapist, count, *, prefix, steps, 
                 TimelineEvent(
                     patient=e.patient,
                     enrollment=e,
+                    clinic_id=e.clinic_id,
                     kind=TimelineEvent.Kind.QUESTIONNAIRE,
                     at=now - timedelta(days=4),
                     detail={"code": "phq9", "moment": "start", "total": 8.0},
@@ -393,19 +400,9 @@ def diary_answers(diary_type: DiaryType, seed: int = 0) -> dict:
     """Valid answers for every field of ``diary_type`` (the shape of ``DiaryEntryForm.answers``)."""
     answers = {}
     for d in diary_type.fields:
-        kind = d["type"]
-        if kind in TEXT_FIELD_TYPES:
-            answers[d["name"]] = f"Shopping and a short walk with the dog ({seed})."
-        elif kind == "scale":
-            answers[d["name"]] = d["min"] + seed % (d["max"] - d["min"] + 1)
-        elif kind == "number":
-            answers[d["name"]] = min(d["max"], d["min"] + 2)
-        elif kind == "choice":
-            answers[d["name"]] = d["options"][0]["value"]
-        elif kind == "yes_no":
-            answers[d["name"]] = True
-        elif kind == "time":
-            answers[d["name"]] = "22:30"
+        value = field_type(d).example(d, seed)
+        if value is not None:
+            answers[d["name"]] = value
     return answers
 
 
@@ -419,10 +416,11 @@ def diary_post_data(diary_type: DiaryType, day, seed: int = 0) -> dict:
 
 def _diary_entry(diary_type, enrollment, day, created_at, seed=0) -> DiaryEntry:
     answers = diary_answers(diary_type, seed)
-    text_names = {d["name"] for d in diary_type.fields if d["type"] in TEXT_FIELD_TYPES}
+    text_names = field_types.text_names(diary_type.fields)
     texts = {k: v for k, v in answers.items() if k in text_names}
     return DiaryEntry(
         enrollment=enrollment,
+        clinic_id=enrollment.clinic_id,
         diary_type=diary_type,
         entry_date=day,
         values={k: v for k, v in answers.items() if k not in text_names},
@@ -475,11 +473,11 @@ def _long_history(world: BenchClinic, patient: Patient, steps, now) -> None:
     therapist = world.therapist_small
     today = timezone.localdate(now)
     conversation = Conversation.objects.get(enrollment=enrollment)
-    conversation.enrollment = enrollment
     Message.objects.bulk_create(
         [
             Message(
                 conversation=conversation,
+                clinic_id=enrollment.clinic_id,
                 author=therapist.user if i % 2 else patient.user,
                 is_feedback=bool(i % 2),
                 body=(
@@ -507,6 +505,7 @@ def _long_history(world: BenchClinic, patient: Patient, steps, now) -> None:
         [
             AssignmentAnswer(
                 enrollment=enrollment,
+                clinic_id=enrollment.clinic_id,
                 step=step,
                 content=content,
                 submitted_content=content,

@@ -1,6 +1,6 @@
 from django import template
 
-from programs.forms import think_feel_do_moments
+from programs.field_types import field_type
 
 register = template.Library()
 
@@ -14,15 +14,6 @@ def get_item(mapping, key):
 
 
 @register.filter
-def tfd_moments(value):
-    """A think-feel-do answer as moments of ``(label, text)`` in the order the form asks them."""
-    return think_feel_do_moments(value)
-
-
-@register.filter
-def option_label(value, definition):
-    """The label of a choice answer, from the field definition."""
-    for option in definition.get("options", []):
-        if option["value"] == value:
-            return option["label"]
-    return value
+def field_answer(value, definition):
+    """A saved answer as read-only HTML, the way its field type shows it."""
+    return field_type(definition).display_html(value, definition)

@@ -28,7 +28,8 @@ today = timezone.localdate()
 for n in range(1, 61):
     day = today - timedelta(days=n)
     if not DiaryEntry.objects.filter(enrollment=enrollment, diary_type=relax, entry_date=day).exists():
-        entry = DiaryEntry(enrollment=enrollment, diary_type=relax, entry_date=day,
+        entry = DiaryEntry(enrollment=enrollment, clinic_id=enrollment.clinic_id,
+            diary_type=relax, entry_date=day,
             values={"exercise": "muscle-relaxation", "minutes": 60, "tension_before": 7, "tension_after": 3},
             text='{"note": "Felt my shoulders let go after a while"}')
         entry.save()

@@ -65,9 +65,11 @@ def test_plaintext_rows_from_before_are_encrypted_in_place(world):
     )
     enrollment = enroll(world.patient_a)
     response = QuestionnaireResponse.objects.create(
-        enrollment=enrollment, code="phq9", moment="start", total=20
+        clinic_id=enrollment.clinic_id, enrollment=enrollment, code="phq9", moment="start", total=20
     )
-    event = TimelineEvent.objects.create(patient=world.patient_a, enrollment=enrollment, kind="questionnaire")
+    event = TimelineEvent.objects.create(
+        clinic_id=enrollment.clinic_id, patient=world.patient_a, enrollment=enrollment, kind="questionnaire"
+    )
     template = FeedbackTemplate.objects.create(clinic=world.clinic, title="x", body="x")
     # The rows as an older version left them: plain text and plain JSON.
     _raw_set(IntakeRequest, intake.pk, name="Old Name", email="old@example.org", phone="0612345678")
@@ -115,10 +117,14 @@ def test_plaintext_rows_from_before_are_encrypted_in_place(world):
 def test_the_flag_columns_are_derived_from_the_plain_flags(world):
     enrollment = enroll(world.patient_a)
     urgent = QuestionnaireResponse.objects.create(
-        enrollment=enrollment, code="phq9", moment="start", total=20
+        clinic_id=enrollment.clinic_id, enrollment=enrollment, code="phq9", moment="start", total=20
     )
-    marked = QuestionnaireResponse.objects.create(enrollment=enrollment, code="phq9", moment="end", total=20)
-    calm = QuestionnaireResponse.objects.create(enrollment=enrollment, code="phq9", moment="module", total=2)
+    marked = QuestionnaireResponse.objects.create(
+        clinic_id=enrollment.clinic_id, enrollment=enrollment, code="phq9", moment="end", total=20
+    )
+    calm = QuestionnaireResponse.objects.create(
+        clinic_id=enrollment.clinic_id, enrollment=enrollment, code="phq9", moment="module", total=2
+    )
     # Before the migration the flags are plain JSON, as the historical model reads them.
     state_apps = _apps_before_encryption()
     for response, flags in [(urgent, ["self_harm"]), (marked, ["possible_depression"]), (calm, [])]:

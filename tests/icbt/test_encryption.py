@@ -49,7 +49,7 @@ def _master_key(settings):
 
 class Note(models.Model):
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    clinic = models.BigIntegerField(default=0)
+    clinic_id = models.BigIntegerField(default=0)
     body = EncryptedTextField(blank=True)
     summary = EncryptedTextField(blank=True, null=True)
 
@@ -57,9 +57,6 @@ class Note(models.Model):
         apps = test_apps
         app_label = "icbt_crypto_tests"
         db_table = "icbt_crypto_tests_note"
-
-    def encryption_scope(self) -> int:
-        return self.clinic
 
 
 @pytest.fixture
@@ -100,7 +97,7 @@ def rotate(**options):
 
 def make_notes(count, *, clinic=1):
     return [
-        Note.objects.create(clinic=clinic, body=f"note {i}: slept badly, pain 7/10") for i in range(count)
+        Note.objects.create(clinic_id=clinic, body=f"note {i}: slept badly, pain 7/10") for i in range(count)
     ]
 
 
@@ -108,7 +105,9 @@ def make_notes(count, *, clinic=1):
 
 
 def test_raw_sql_shows_no_plaintext(notes):
-    note = Note.objects.create(clinic=3, body="I was afraid to walk to the shop", summary="fear of walking")
+    note = Note.objects.create(
+        clinic_id=3, body="I was afraid to walk to the shop", summary="fear of walking"
+    )
     for column, text in (("body", "I was afraid to walk to the shop"), ("summary", "fear of walking")):
         stored = raw(column)[note.pk]
         assert stored.startswith("icbt1:")
@@ -174,7 +173,7 @@ def test_unchanged_text_is_not_reencrypted_on_save(notes):
 
 
 def test_bulk_create_encrypts(notes):
-    Note.objects.bulk_create([Note(clinic=2, body="bulk one"), Note(clinic=2, body="bulk two")])
+    Note.objects.bulk_create([Note(clinic_id=2, body="bulk one"), Note(clinic_id=2, body="bulk two")])
     assert all(token.startswith("icbt1:") and "bulk" not in token for token in raw().values())
     assert sorted(Note.objects.values_list("pk", flat=True)) == sorted(raw())
     assert sorted(n.body for n in Note.objects.all()) == ["bulk one", "bulk two"]
@@ -248,27 +247,27 @@ def test_plaintext_never_reaches_sql(notes):
 
 def test_data_key_per_scope_created_lazily_and_cached(notes, django_assert_num_queries):
     assert not DataKey.objects.exists()
-    Note.objects.create(clinic=1, body="a")
-    Note.objects.create(clinic=2, body="b")
+    Note.objects.create(clinic_id=1, body="a")
+    Note.objects.create(clinic_id=2, body="b")
     Note.objects.create(body="no clinic")
     assert sorted(DataKey.objects.values_list("scope", flat=True)) == [0, 1, 2]
     key_of = dict(DataKey.objects.values_list("scope", "key_id"))
     assert {crypto.token_key_id(t) for t in raw().values()} == set(key_of.values())
     with django_assert_num_queries(1):
-        Note.objects.create(clinic=1, body="only the insert")
+        Note.objects.create(clinic_id=1, body="only the insert")
     with django_assert_num_queries(1):
         assert [n.body for n in Note.objects.order_by("id")][:2] == ["a", "b"]
 
 
 def test_data_keys_are_stored_wrapped(notes):
-    Note.objects.create(clinic=5, body="x")
+    Note.objects.create(clinic_id=5, body="x")
     data_key = DataKey.objects.get(scope=5)
     assert data_key.master_key_id == crypto.master_key_id(crypto.parse_master_key(K1))
     assert len(crypto._b64decode(data_key.wrapped_key)) == 12 + 32 + 16
 
 
 def test_changing_secret_key_leaves_data_readable(notes, settings):
-    note = Note.objects.create(clinic=1, body="survives a new SECRET_KEY")
+    note = Note.objects.create(clinic_id=1, body="survives a new SECRET_KEY")
     settings.SECRET_KEY = "a-completely-different-secret-key-" + "z" * 30
     crypto.clear_key_cache()
     assert fresh(note).body == "survives a new SECRET_KEY"
@@ -278,6 +277,7 @@ def test_bind_field_system_check():
     registry = Apps(installed_apps=[])
 
     class NoUid(models.Model):
+        clinic_id = models.BigIntegerField(default=0)
         text = EncryptedTextField()
 
         class Meta:
@@ -285,6 +285,7 @@ def test_bind_field_system_check():
             app_label = "icbt_crypto_tests"
 
     class WrongUid(models.Model):
+        clinic_id = models.BigIntegerField(default=0)
         uid = models.CharField(max_length=36)
         text = EncryptedTextField()
 
@@ -293,6 +294,7 @@ def test_bind_field_system_check():
             app_label = "icbt_crypto_tests"
 
     class LooseUid(models.Model):
+        clinic_id = models.BigIntegerField(default=0)
         ref = models.UUIDField(default=uuid.uuid4)
         text = EncryptedTextField(bind_field="ref")
 
@@ -305,6 +307,37 @@ def test_bind_field_system_check():
     assert [e.id for e in LooseUid._meta.get_field("text").check()] == ["icbt.W101"]
     assert Note._meta.get_field("body").check() == []
     assert LooseUid._meta.get_field("text").deconstruct()[3]["bind_field"] == "ref"
+
+
+def test_clinic_system_check_refuses_a_model_without_its_clinic():
+    registry = Apps(installed_apps=[])
+
+    class Orphan(models.Model):
+        uid = models.UUIDField(default=uuid.uuid4, unique=True)
+        text = EncryptedTextField()
+
+        class Meta:
+            apps = registry
+            app_label = "icbt_crypto_tests"
+
+    errors = Orphan._meta.get_field("text").check()
+    assert [e.id for e in errors] == ["icbt.E103"]
+    assert "does not store clinic_id" in errors[0].msg
+
+
+def test_every_installed_encrypted_model_stores_its_clinic():
+    from django.apps import apps
+    from django.core import checks
+
+    encrypted = [
+        m
+        for m in apps.get_models()
+        if any(isinstance(f, EncryptedTextField) for f in m._meta.concrete_fields)
+    ]
+    assert len(encrypted) == 16
+    assert [e for e in checks.run_checks() if e.id == "icbt.E103"] == []
+    for model in encrypted:
+        assert model._meta.get_field("clinic").related_model._meta.label == "therapists.Clinic"
 
 
 # --- Master key configuration ---------------------------------------------------------------

@@ -34,6 +34,7 @@ def _add_session(world, minutes):
     from django.utils import timezone
 
     TreatmentSession.objects.create(
+        clinic_id=world.patient_a.clinic_id,
         patient=world.patient_a,
         held_on=timezone.localdate(),
         kind="phone",

@@ -13,6 +13,7 @@ MONDAY_49 = date(2026, 11, 30)  # ISO week 49 of 2026: Monday 30 November to Sun
 
 def diary_day(enrollment, day, minutes=60):
     entry = DiaryEntry(
+        clinic_id=enrollment.clinic_id,
         enrollment=enrollment,
         diary_type=DiaryType.objects.get(version=enrollment.version, slug="mood"),
         entry_date=day,

@@ -52,6 +52,7 @@ def enroll(
 def diary_entry(enrollment, *, days_ago=1, mood=6, minutes=30, note="") -> DiaryEntry:
     diary_type = DiaryType.objects.get(version=enrollment.version, slug="mood")
     entry = DiaryEntry(
+        clinic_id=enrollment.clinic_id,
         enrollment=enrollment,
         diary_type=diary_type,
         entry_date=timezone.localdate() - timedelta(days=days_ago),
@@ -67,6 +68,7 @@ def submitted_answer(enrollment, *, word="calm", story="I walked to the bakery."
     step = Step.objects.get(version=enrollment.version, slug="plan")
     content = json.dumps({"word": word, "story": story, "pattern": "a", "sure": 7})
     answer = AssignmentAnswer(
+        clinic_id=enrollment.clinic_id,
         enrollment=enrollment,
         step=step,
         content=content,
@@ -81,7 +83,12 @@ def submitted_answer(enrollment, *, word="calm", story="I walked to the bakery."
 
 def questionnaire(enrollment, *, code="phq9", total=8) -> QuestionnaireResponse:
     response = QuestionnaireResponse.objects.create(
-        enrollment=enrollment, code=code, moment="start", total=total, band="mild"
+        clinic_id=enrollment.clinic_id,
+        enrollment=enrollment,
+        code=code,
+        moment="start",
+        total=total,
+        band="mild",
     )
     settle()
     return response

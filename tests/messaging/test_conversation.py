@@ -255,7 +255,12 @@ def test_plain_message_from_the_therapist_is_not_feedback(world, enrollment, cli
 def test_closed_treatment_can_be_read_but_not_written(world, client_for):
     enrollment = enroll(world.patient_a, status=Enrollment.Status.COMPLETED)
     conversation = services.conversation_get_or_create(enrollment=enrollment)
-    Message.objects.create(conversation=conversation, author=world.therapist.user, body="Good luck!")
+    Message.objects.create(
+        clinic_id=conversation.enrollment.clinic_id,
+        conversation=conversation,
+        author=world.therapist.user,
+        body="Good luck!",
+    )
     patient = client_for(world.patient_a.user)
     page = patient.get(reverse("messaging:patient_conversation")).content.decode()
     assert "Good luck!" in page

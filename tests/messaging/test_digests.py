@@ -33,6 +33,7 @@ def diary(t, enrollment, when, *, reviewed=False):
     while DiaryEntry.objects.filter(enrollment=enrollment, diary_type=t.mood, entry_date=day).exists():
         day -= timedelta(days=1)
     entry = DiaryEntry.objects.create(
+        clinic_id=enrollment.clinic_id,
         enrollment=enrollment,
         diary_type=t.mood,
         entry_date=day,
@@ -122,6 +123,7 @@ def test_urgent_item_goes_soon_for_a_daily_therapist_and_alone(t):
 
     quiet = diary(t, t.enrollment_a, local(2026, 3, 2, 10))
     response = QuestionnaireResponse.objects.create(
+        clinic_id=t.enrollment_a.clinic_id,
         enrollment=t.enrollment_a,
         code="phq9",
         moment="start",

@@ -86,6 +86,7 @@ def _events(t):
     w, e, when = t.world, t.enrollment_a, local(2026, 3, 2, 9)
     therapist, patient, manager = w.therapist.user, w.patient_a.user, w.manager.user
     entry = DiaryEntry.objects.create(
+        clinic_id=e.clinic_id,
         enrollment=e,
         diary_type=t.mood,
         entry_date=when.date(),
@@ -94,6 +95,7 @@ def _events(t):
     )
     content = json.dumps({"story": MARKERS["assignment answer"]})
     answer = AssignmentAnswer.objects.create(
+        clinic_id=e.clinic_id,
         enrollment=e,
         step=t.steps["plan"],
         content=content,
@@ -102,6 +104,7 @@ def _events(t):
         submitted_at=when,
     )
     response = QuestionnaireResponse.objects.create(
+        clinic_id=e.clinic_id,
         enrollment=e,
         code="phq9",
         moment="start",
@@ -110,10 +113,18 @@ def _events(t):
         flags=["self_harm"],
     )
     conv = conversation(e)
-    from_patient = Message.objects.create(conversation=conv, author=patient, body=MARKERS["message body"])
-    to_patient = Message.objects.create(conversation=conv, author=therapist, body=MARKERS["message body"])
+    from_patient = Message.objects.create(
+        clinic_id=conv.enrollment.clinic_id, conversation=conv, author=patient, body=MARKERS["message body"]
+    )
+    to_patient = Message.objects.create(
+        clinic_id=conv.enrollment.clinic_id, conversation=conv, author=therapist, body=MARKERS["message body"]
+    )
     feedback = Message.objects.create(
-        conversation=conv, author=therapist, body=MARKERS["feedback body"], is_feedback=True
+        clinic_id=conv.enrollment.clinic_id,
+        conversation=conv,
+        author=therapist,
+        body=MARKERS["feedback body"],
+        is_feedback=True,
     )
     intake_request = IntakeRequest.objects.create(
         clinic=w.clinic,
@@ -131,6 +142,7 @@ def _events(t):
         note=MARKERS["referral note"],
     )
     Intake.objects.create(
+        clinic_id=w.patient_a.clinic_id,
         patient=w.patient_a,
         program=t.version.program,
         therapist=w.therapist,
@@ -138,8 +150,11 @@ def _events(t):
         answers=json.dumps({"diagnosis": MARKERS["intake answers (diagnosis)"]}),
         decision="indicated",
     )
-    StaffNote.objects.create(patient=w.patient_a, author=w.therapist, body=MARKERS["staff note"])
+    StaffNote.objects.create(
+        clinic_id=w.patient_a.clinic_id, patient=w.patient_a, author=w.therapist, body=MARKERS["staff note"]
+    )
     TreatmentSession.objects.create(
+        clinic_id=e.clinic_id,
         patient=w.patient_a,
         enrollment=e,
         held_on=when.date(),

@@ -28,6 +28,7 @@ def _diary_week(enrollment):
     diary_type = DiaryType.objects.get(version=enrollment.version, slug="mood")
     for day in WEEK_49:
         DiaryEntry(
+            clinic_id=enrollment.clinic_id,
             enrollment=enrollment,
             diary_type=diary_type,
             entry_date=day,
@@ -40,6 +41,7 @@ def _patient_message(enrollment, author):
     conversation, _ = Conversation.objects.get_or_create(enrollment=enrollment)
     for minutes in (90, 30):  # two messages in one conversation: one item
         message = Message(
+            clinic_id=conversation.enrollment.clinic_id,
             conversation=conversation,
             author=author,
             body="A question",
@@ -59,6 +61,7 @@ def busy(world):
     _patient_message(enrollment, world.patient_a.user)
     questionnaire(enrollment)
     QuestionnaireResponse.objects.create(
+        clinic_id=enrollment.clinic_id,
         enrollment=enrollment,
         code="phq9",
         moment="end",
@@ -126,7 +129,13 @@ def test_an_ended_treatment_keeps_its_message_and_urgent_questionnaire_everywher
     _patient_message(enrollment, world.patient_a.user)
     questionnaire(enrollment, total=3)  # not urgent: drops off at the end
     QuestionnaireResponse.objects.create(
-        enrollment=enrollment, code="phq9", moment="end", total=12, band="moderate", flags=["self_harm"]
+        clinic_id=enrollment.clinic_id,
+        enrollment=enrollment,
+        code="phq9",
+        moment="end",
+        total=12,
+        band="moderate",
+        flags=["self_harm"],
     )
     Enrollment.objects.filter(pk=enrollment.pk).update(
         status=Enrollment.Status.STOPPED, ended_at=timezone.now()

@@ -2,7 +2,8 @@
 
 from types import SimpleNamespace
 
-from messaging.presentation import answer_lines, plain
+from messaging.presentation import answer_lines
+from programs.field_types import display as plain
 
 
 def test_plain_values_of_every_field_kind():
@@ -10,10 +11,16 @@ def test_plain_values_of_every_field_kind():
     assert plain(True) == "yes" and plain(False) == "no"
     assert plain("yes", {"type": "yes_no"}) == "yes"
     assert (
-        plain("b", {"options": [{"value": "a", "label": "Pattern A"}, {"value": "b", "label": "Pattern B"}]})
+        plain(
+            "b",
+            {
+                "type": "choice",
+                "options": [{"value": "a", "label": "Pattern A"}, {"value": "b", "label": "Pattern B"}],
+            },
+        )
         == "Pattern B"
     )
-    assert plain(30, {"unit": "minutes"}) == "30 minutes"
+    assert plain(30, {"type": "number", "unit": "minutes"}) == "30 minutes"
     assert plain(["Walk daily", "Sleep at 23:00"]) == "Walk daily | Sleep at 23:00"
     assert plain({"Shower": 2, "Cook": 3}) == "Shower: 2; Cook: 3"
     moments = [{"situation": "Work", "thought": "I can't", "feeling": "tired", "action": ""}]

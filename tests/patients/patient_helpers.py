@@ -41,7 +41,13 @@ def write_feedback(enrollment, *, author, body="Well done!", **target):
     from messaging.models import Conversation, FeedbackLink, Message
 
     conversation, _ = Conversation.objects.get_or_create(enrollment=enrollment)
-    message = Message(conversation=conversation, author=author, body=body, is_feedback=True)
+    message = Message(
+        clinic_id=conversation.enrollment.clinic_id,
+        conversation=conversation,
+        author=author,
+        body=body,
+        is_feedback=True,
+    )
     message.save()
     FeedbackLink.objects.create(message=message, **target)
     return message

@@ -115,6 +115,7 @@ def referral(world, *, note="Would this patient suit the online program?") -> Re
 
 def intake(world, *, decision=Intake.Decision.INDICATED) -> Intake:
     item = Intake(
+        clinic_id=world.patient_a.clinic_id,
         patient=world.patient_a,
         program=tiny().program,
         therapist=world.therapist,

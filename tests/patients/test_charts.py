@@ -24,6 +24,7 @@ def diary(world):
 def _week(enrollment, diary_type, monday):
     for offset, (mood, minutes) in enumerate([(3, 20), (5, 40), (8, 600)]):
         DiaryEntry.objects.create(
+            clinic_id=enrollment.clinic_id,
             enrollment=enrollment,
             diary_type=diary_type,
             entry_date=monday + timedelta(days=offset * 2),
@@ -106,6 +107,7 @@ def test_month_chart_and_an_empty_period(diary):
     enrollment, diary_type = diary
     for day in range(1, 11):
         DiaryEntry.objects.create(
+            clinic_id=enrollment.clinic_id,
             enrollment=enrollment,
             diary_type=diary_type,
             entry_date=date(2026, 3, day),
@@ -123,7 +125,11 @@ def test_the_diary_page_shows_the_graph_and_the_table(diary, client_for, world):
     enrollment, diary_type = diary
     monday = timezone.localdate() - timedelta(days=timezone.localdate().weekday())
     DiaryEntry.objects.create(
-        enrollment=enrollment, diary_type=diary_type, entry_date=monday, values={"mood": 7, "minutes": 45}
+        clinic_id=enrollment.clinic_id,
+        enrollment=enrollment,
+        diary_type=diary_type,
+        entry_date=monday,
+        values={"mood": 7, "minutes": 45},
     )
     html = client_for(world.patient_a.user).get("/me/diaries/mood/").content.decode()
     assert '<svg class="chart"' in html
@@ -134,6 +140,7 @@ def test_the_diary_page_shows_the_graph_and_the_table(diary, client_for, world):
 def test_questionnaire_scores_over_time(diary):
     enrollment, _diary_type = diary
     first = QuestionnaireResponse.objects.create(
+        clinic_id=enrollment.clinic_id,
         enrollment=enrollment,
         code="phq9",
         moment="start",
@@ -142,7 +149,12 @@ def test_questionnaire_scores_over_time(diary):
         completed_at=timezone.now() - timedelta(days=60),
     )
     QuestionnaireResponse.objects.create(
-        enrollment=enrollment, code="phq9", moment="end", answers=[0] * 9, total=Decimal("6")
+        clinic_id=enrollment.clinic_id,
+        enrollment=enrollment,
+        code="phq9",
+        moment="end",
+        answers=[0] * 9,
+        total=Decimal("6"),
     )
     [group] = charts.questionnaire_charts([first, *QuestionnaireResponse.objects.filter(moment="end")])
     assert group["name"] == "Mood (PHQ-9)"

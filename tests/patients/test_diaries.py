@@ -153,6 +153,7 @@ def _entries(enrollment, diary_type, count):
     today = timezone.localdate()
     for days in range(count):
         entry = DiaryEntry(
+            clinic_id=enrollment.clinic_id,
             enrollment=enrollment,
             diary_type=diary_type,
             entry_date=today - timedelta(days=days),

@@ -93,7 +93,9 @@ def test_a_one_per_day_diary_still_holds_one_entry_a_day(practice, world):
     services.diary_entry_save(enrollment=enrollment, diary_type=mood, entry_date=today, answers=_answers("b"))
     assert DiaryEntry.objects.filter(enrollment=enrollment, diary_type=mood).count() == 1
     with pytest.raises(IntegrityError), transaction.atomic():
-        DiaryEntry.objects.create(enrollment=enrollment, diary_type=mood, entry_date=today)
+        DiaryEntry.objects.create(
+            clinic_id=enrollment.clinic_id, enrollment=enrollment, diary_type=mood, entry_date=today
+        )
 
 
 def test_pain_program_logs_are_per_moment_in_both_languages():

@@ -68,12 +68,14 @@ def _write_everything(world):
     )
     diary_type = DiaryType.objects.get(version=enrollment.version, slug="mood")
     DiaryEntry.objects.create(
+        clinic_id=enrollment.clinic_id,
         enrollment=enrollment,
         diary_type=diary_type,
         entry_date=timezone.localdate() - dt.timedelta(days=1),
         values={"mood": 3, "label": MARKERS["diary"]},
     )
     SteppedCareDecision.objects.create(
+        clinic_id=enrollment.clinic_id,
         enrollment=enrollment,
         advice={"advice": "step_up", "note": MARKERS["advice"]},
         decision="step_up",

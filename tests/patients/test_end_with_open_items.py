@@ -18,6 +18,7 @@ pytestmark = pytest.mark.every_weekday
 
 def _urgent_phq9(enrollment):
     return QuestionnaireResponse.objects.create(
+        clinic_id=enrollment.clinic_id,
         enrollment=enrollment,
         code="phq9",
         moment="module",
@@ -31,6 +32,7 @@ def _patient_message(enrollment):
     conversation, _ = Conversation.objects.get_or_create(enrollment=enrollment)
     conversation.enrollment = enrollment
     message = Message(
+        clinic_id=conversation.enrollment.clinic_id,
         conversation=conversation,
         author=enrollment.patient.user,
         body="Can we talk?",
@@ -47,7 +49,12 @@ def busy(world):
     _patient_message(enrollment)
     submitted_answer(enrollment)
     QuestionnaireResponse.objects.create(
-        enrollment=enrollment, code="phq9", moment="start", total=3, band="minimal"
+        clinic_id=enrollment.clinic_id,
+        enrollment=enrollment,
+        code="phq9",
+        moment="start",
+        total=3,
+        band="minimal",
     )
     settle()
     return enrollment
@@ -69,7 +76,10 @@ def test_handled_items_of_an_ended_enrollment_leave_the_worklist(world, busy):
     Enrollment.objects.filter(pk=busy.pk).update(status=Enrollment.Status.COMPLETED)
     QuestionnaireResponse.objects.filter(enrollment=busy).update(reviewed_at=timezone.now())
     reply = Message(
-        conversation=Conversation.objects.get(enrollment=busy), author=world.therapist.user, body="Yes"
+        clinic_id=Conversation.objects.get(enrollment=busy).enrollment.clinic_id,
+        conversation=Conversation.objects.get(enrollment=busy),
+        author=world.therapist.user,
+        body="Yes",
     )
     reply.save()
     settle()

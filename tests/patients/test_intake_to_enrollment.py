@@ -16,6 +16,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.every_weekday]
 
 def _intake(world, *, decision=Intake.Decision.INDICATED, goals=("Walk to the shop", "Cook twice a week")):
     item = Intake(
+        clinic_id=world.patient_a.clinic_id,
         patient=world.patient_a,
         program=sh.tiny().program,
         therapist=world.therapist,

@@ -39,7 +39,12 @@ def started(world, client_for):
     version = tiny_version()
     enrollment = enroll(world.patient_a, version)
     QuestionnaireResponse.objects.create(
-        enrollment=enrollment, code="pain_nrs", moment="start", answers=[4], total=4
+        clinic_id=enrollment.clinic_id,
+        enrollment=enrollment,
+        code="pain_nrs",
+        moment="start",
+        answers=[4],
+        total=4,
     )
     return world, version, enrollment, client_for(world.patient_a.user)
 
@@ -75,6 +80,7 @@ def test_todays_diary_comes_first_and_shows_as_done_afterwards(started):
     assert "Keep today's diary" in html and 'href="/me/diaries/mood/write/"' in html
     assert "Not yet" in html
     DiaryEntry.objects.create(
+        clinic_id=enrollment.clinic_id,
         enrollment=enrollment,
         diary_type=step_of(version, "start-diary").diary_type,
         entry_date=timezone.localdate(),
@@ -99,6 +105,7 @@ def _history(enrollment, version, count):
     diary_type = step_of(version, "start-diary").diary_type
     for days in range(count):
         DiaryEntry(
+            clinic_id=enrollment.clinic_id,
             enrollment=enrollment,
             diary_type=diary_type,
             entry_date=timezone.localdate() - timedelta(days=days),

@@ -37,7 +37,12 @@ def _states(enrollment, **kw):
 
 def _answer_start_questionnaire(enrollment):
     QuestionnaireResponse.objects.create(
-        enrollment=enrollment, code="pain_nrs", moment="start", answers=[3], total=3
+        clinic_id=enrollment.clinic_id,
+        enrollment=enrollment,
+        code="pain_nrs",
+        moment="start",
+        answers=[3],
+        total=3,
     )
 
 
@@ -172,6 +177,7 @@ def test_next_action_order(world):
     action = rules.next_action(rules.progress_for(enrollment))
     assert action.kind == "diary" and action.diary_type.slug == "mood"
     DiaryEntry.objects.create(
+        clinic_id=enrollment.clinic_id,
         enrollment=enrollment,
         diary_type=action.diary_type,
         entry_date=timezone.localdate(),
@@ -189,6 +195,7 @@ def test_next_action_wait_finished_and_closed(world):
     _answer_start_questionnaire(enrollment)
     _complete_module(enrollment)
     DiaryEntry.objects.create(
+        clinic_id=enrollment.clinic_id,
         enrollment=enrollment,
         diary_type=step_of(enrollment.version, "start-diary").diary_type,
         entry_date=timezone.localdate(),
@@ -201,7 +208,12 @@ def test_next_action_wait_finished_and_closed(world):
     action = rules.next_action(rules.progress_for(enrollment))
     assert (action.kind, action.code, action.moment) == ("questionnaire", "phq9", "end")
     QuestionnaireResponse.objects.create(
-        enrollment=enrollment, code="phq9", moment="end", answers=[0] * 9, total=0
+        clinic_id=enrollment.clinic_id,
+        enrollment=enrollment,
+        code="phq9",
+        moment="end",
+        answers=[0] * 9,
+        total=0,
     )
     assert rules.next_action(rules.progress_for(enrollment)).kind == "finished"
     enrollment.status = Enrollment.Status.COMPLETED
@@ -221,12 +233,20 @@ def test_a_diary_is_due_once_started_and_not_after_todays_entry(world):
     assert due.due and due.last_entry is None
     yesterday = timezone.localdate() - timedelta(days=1)
     DiaryEntry.objects.create(
-        enrollment=enrollment, diary_type=due.diary_type, entry_date=yesterday, values={}
+        clinic_id=enrollment.clinic_id,
+        enrollment=enrollment,
+        diary_type=due.diary_type,
+        entry_date=yesterday,
+        values={},
     )
     [due] = rules.progress_for(enrollment).diaries_today()
     assert due.due and due.last_entry == yesterday
     DiaryEntry.objects.create(
-        enrollment=enrollment, diary_type=due.diary_type, entry_date=timezone.localdate(), values={}
+        clinic_id=enrollment.clinic_id,
+        enrollment=enrollment,
+        diary_type=due.diary_type,
+        entry_date=timezone.localdate(),
+        values={},
     )
     [due] = rules.progress_for(enrollment).diaries_today()
     assert not due.due
@@ -239,7 +259,11 @@ def test_weekly_diaries_are_due_after_seven_days(world):
     diary_type = step_of(version, "start-diary").diary_type
     today = timezone.localdate()
     DiaryEntry.objects.create(
-        enrollment=enrollment, diary_type=diary_type, entry_date=today - timedelta(days=3), values={}
+        clinic_id=enrollment.clinic_id,
+        enrollment=enrollment,
+        diary_type=diary_type,
+        entry_date=today - timedelta(days=3),
+        values={},
     )
     diary_type.frequency = "weekly"  # in memory only: published content is never updated
     progress = rules.progress_for(enrollment)
@@ -257,6 +281,7 @@ def test_progress_queries_do_not_grow_with_history(world, django_assert_num_quer
     diary_type = step_of(version, "start-diary").diary_type
     for days in range(40):
         DiaryEntry.objects.create(
+            clinic_id=enrollment.clinic_id,
             enrollment=enrollment,
             diary_type=diary_type,
             entry_date=timezone.localdate() - timedelta(days=days),

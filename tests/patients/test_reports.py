@@ -38,6 +38,7 @@ def _fill(world, patient, marker: str) -> dict:
     answer = submitted_answer(enrollment, word=f"{marker}-word", story=f"{marker}-answer")
     entry = diary_entry(enrollment, note=f"{marker}-diary")
     QuestionnaireResponse.objects.create(
+        clinic_id=enrollment.clinic_id,
         enrollment=enrollment,
         code="phq9",
         moment="start",
@@ -46,14 +47,29 @@ def _fill(world, patient, marker: str) -> dict:
         answers=[{"item": 1, "score": 1}],
     )
     conversation = Conversation.objects.create(enrollment=enrollment)
-    Message(conversation=conversation, author=patient.user, body=f"{marker}-my-message").save()
+    Message(
+        clinic_id=conversation.enrollment.clinic_id,
+        conversation=conversation,
+        author=patient.user,
+        body=f"{marker}-my-message",
+    ).save()
     feedback = Message(
-        conversation=conversation, author=world.therapist.user, body=f"{marker}-feedback", is_feedback=True
+        clinic_id=conversation.enrollment.clinic_id,
+        conversation=conversation,
+        author=world.therapist.user,
+        body=f"{marker}-feedback",
+        is_feedback=True,
     )
     feedback.save()
     FeedbackLink.objects.create(message=feedback, answer=answer)
-    MessageDraft(conversation=conversation, author=patient.user, body=f"{marker}-draft").save()
+    MessageDraft(
+        clinic_id=conversation.enrollment.clinic_id,
+        conversation=conversation,
+        author=patient.user,
+        body=f"{marker}-draft",
+    ).save()
     TreatmentSession(
+        clinic_id=enrollment.clinic_id,
         patient=patient,
         enrollment=enrollment,
         held_on=timezone.localdate(),
@@ -63,6 +79,7 @@ def _fill(world, patient, marker: str) -> dict:
         recorded_by=world.therapist,
     ).save()
     Intake(
+        clinic_id=patient.clinic_id,
         patient=patient,
         program=enrollment.version.program,
         therapist=world.therapist,
@@ -72,6 +89,7 @@ def _fill(world, patient, marker: str) -> dict:
         decision_reason=f"{marker}-intake-reason",
     ).save()
     SteppedCareDecision(
+        clinic_id=enrollment.clinic_id,
         enrollment=enrollment,
         advice={"advice": "finish"},
         decision="finish",
@@ -82,12 +100,15 @@ def _fill(world, patient, marker: str) -> dict:
         enrollment=enrollment, step=Step.objects.filter(version=enrollment.version).first()
     )
     TimelineEvent.objects.create(
+        clinic_id=enrollment.clinic_id,
         patient=patient,
         enrollment=enrollment,
         kind=TimelineEvent.Kind.ENROLLED,
         detail={"marker": f"{marker}-timeline"},
     )
-    StaffNote(patient=patient, author=world.therapist, body=f"{marker}-staffnote").save()
+    StaffNote(
+        clinic_id=patient.clinic_id, patient=patient, author=world.therapist, body=f"{marker}-staffnote"
+    ).save()
     return {"enrollment": enrollment, "answer": answer, "entry": entry}
 
 
@@ -152,7 +173,13 @@ def test_own_data_pdf_holds_all_of_theirs_and_nothing_of_anyone_else(world, fill
 def test_own_data_pdf_says_scores_and_intake_answers_in_words(world, client_for):
     enrollment = enroll(world.patient_a)
     QuestionnaireResponse.objects.create(
-        enrollment=enrollment, code="cis_fatigue", moment="start", total=30, band="not_severe", answers=[]
+        clinic_id=enrollment.clinic_id,
+        enrollment=enrollment,
+        code="cis_fatigue",
+        moment="start",
+        total=30,
+        band="not_severe",
+        answers=[],
     )
     answers = {
         "kind": "pain",
@@ -162,6 +189,7 @@ def test_own_data_pdf_says_scores_and_intake_answers_in_words(world, client_for)
         "goals": ["Walk to the shop again"],
     }
     Intake(
+        clinic_id=world.patient_a.clinic_id,
         patient=world.patient_a,
         program=enrollment.version.program,
         therapist=world.therapist,
@@ -180,6 +208,7 @@ def test_text_the_patient_typed_is_shown_as_text_and_never_fetched(world, client
     enrollment = enroll(world.patient_a)
     conversation = Conversation.objects.create(enrollment=enrollment)
     Message(
+        clinic_id=conversation.enrollment.clinic_id,
         conversation=conversation,
         author=world.patient_a.user,
         body='<img src="file:///etc/passwd"> <link rel="stylesheet" href="http://169.254.169.254/x">',
@@ -230,7 +259,12 @@ def test_access_log_and_covering_colleagues_are_in_the_export(world, filled, cli
 def test_treatment_summary_pdf(world, filled, client_for):
     enrollment = filled[0]["enrollment"]
     QuestionnaireResponse.objects.create(
-        enrollment=enrollment, code="phq9", moment="end", total=3, band="minimal"
+        clinic_id=enrollment.clinic_id,
+        enrollment=enrollment,
+        code="phq9",
+        moment="end",
+        total=3,
+        band="minimal",
     )
     Enrollment.objects.filter(pk=enrollment.pk).update(started_at=timezone.now() - timedelta(days=10))
     response = client_for(world.therapist.user).get(
@@ -303,6 +337,7 @@ def test_treatment_summary_charts_scores_in_treatment_order_on_the_instruments_r
     typed = timezone.now() - timedelta(days=1)
     for minutes, moment, total in ((0, "end", 48), (5, "start", 50)):
         QuestionnaireResponse.objects.create(
+            clinic_id=enrollment.clinic_id,
             enrollment=enrollment,
             code="cis_fatigue",
             moment=moment,
@@ -330,10 +365,20 @@ def test_patient_score_chart_orders_by_moment(world):
 
     enrollment = enroll(world.patient_a, start_days_ago=60)
     end = QuestionnaireResponse.objects.create(
-        enrollment=enrollment, code="phq9", moment="end", total=3, band="minimal"
+        clinic_id=enrollment.clinic_id,
+        enrollment=enrollment,
+        code="phq9",
+        moment="end",
+        total=3,
+        band="minimal",
     )
     start = QuestionnaireResponse.objects.create(
-        enrollment=enrollment, code="phq9", moment="start", total=12, band="moderate"
+        clinic_id=enrollment.clinic_id,
+        enrollment=enrollment,
+        code="phq9",
+        moment="start",
+        total=12,
+        band="moderate",
     )
     (chart,) = questionnaire_charts([end, start])
     assert chart["chart"].series[0].values == [12.0, 3.0]

@@ -119,7 +119,10 @@ def test_the_session_form_says_what_the_patient_export_does(world, client_for):
         note=NOTE,
     )
     StaffNote.objects.create(
-        patient=world.patient_a, author=world.therapist, body="INTERNAL-WORKING-NOTE-MARKER"
+        clinic_id=world.patient_a.clinic_id,
+        patient=world.patient_a,
+        author=world.therapist,
+        body="INTERNAL-WORKING-NOTE-MARKER",
     )
     assert "The patient cannot" in str(NoteForm().fields["body"].help_text)
     own = client_for(world.patient_a.user).get(reverse("patients:my_data_json")).content.decode()

@@ -165,7 +165,9 @@ def test_other_programs_have_no_stepped_care_decision(world):
 
 
 def test_the_end_page_shows_scores_the_rule_and_records_the_decision(world, enrollment, client_for):
-    QuestionnaireResponse.objects.create(enrollment=enrollment, code="rand36_pf", moment="end", total="65")
+    QuestionnaireResponse.objects.create(
+        clinic_id=enrollment.clinic_id, enrollment=enrollment, code="rand36_pf", moment="end", total="65"
+    )
     client = client_for(world.therapist.user)
     url = reverse("patients:staff_enrollment_end", args=[world.patient_a.pk, enrollment.pk])
     html = client.get(url).content.decode()
@@ -272,6 +274,7 @@ def test_the_mid_treatment_measurement_gives_an_early_signal(world, enrollment, 
     _load_licensed_40(world)
     for code, total in (("cis_fatigue", Decimal("44")), ("rand36_pf", Decimal("85"))):
         QuestionnaireResponse.objects.create(
+            clinic_id=enrollment.clinic_id,
             enrollment=enrollment,
             code=code,
             moment="module",

@@ -10,7 +10,7 @@ from django.utils.html import strip_tags
 
 from messaging.presentation import answer_lines
 from patients.reports import lines
-from programs.forms import think_feel_do_moments
+from programs.field_types import think_feel_do_moments
 
 # As the encrypted JSON gives it back: keys sorted, not in the form's order.
 STORED = [

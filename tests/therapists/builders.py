@@ -68,6 +68,7 @@ def build_caseload(therapist, count, *, prefix="bulk", marker=MARKER, now=None):
         conversation.enrollment = enrollment
         messages.append(
             Message(
+                clinic_id=conversation.enrollment.clinic_id,
                 conversation=conversation,
                 author=therapist.user,
                 body=f"{marker} welcome",
@@ -77,6 +78,7 @@ def build_caseload(therapist, count, *, prefix="bulk", marker=MARKER, now=None):
         )
         messages.append(
             Message(
+                clinic_id=conversation.enrollment.clinic_id,
                 conversation=conversation,
                 author=enrollment.patient.user,
                 body=f"{marker} a question",
@@ -89,6 +91,7 @@ def build_caseload(therapist, count, *, prefix="bulk", marker=MARKER, now=None):
         content = json.dumps({"word": marker, "story": f"{marker} story"})
         answers.append(
             AssignmentAnswer(
+                clinic_id=enrollment.clinic_id,
                 enrollment=enrollment,
                 step=plan,
                 content=content,
@@ -105,6 +108,7 @@ def build_caseload(therapist, count, *, prefix="bulk", marker=MARKER, now=None):
         for days_ago in diary_days_ago:
             entries.append(
                 DiaryEntry(
+                    clinic_id=enrollment.clinic_id,
                     enrollment=enrollment,
                     diary_type=mood,
                     entry_date=today - timedelta(days=days_ago),
@@ -116,6 +120,7 @@ def build_caseload(therapist, count, *, prefix="bulk", marker=MARKER, now=None):
     DiaryEntry.objects.bulk_create(entries)
     QuestionnaireResponse.objects.bulk_create(
         QuestionnaireResponse(
+            clinic_id=e.clinic_id,
             enrollment=e,
             code="phq9",
             moment="start",
@@ -128,6 +133,7 @@ def build_caseload(therapist, count, *, prefix="bulk", marker=MARKER, now=None):
     )
     TreatmentSession.objects.bulk_create(
         TreatmentSession(
+            clinic_id=e.clinic_id,
             patient=e.patient,
             enrollment=e,
             held_on=today - timedelta(days=20),

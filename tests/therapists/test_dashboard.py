@@ -149,9 +149,16 @@ def test_share_of_treatment_contacts_delivered_online(world):
         (False, world.therapist.user),
         (False, world.patient_a.user),
     ):
-        Message(conversation=conversation, author=author, body="x", is_feedback=is_feedback).save()
+        Message(
+            clinic_id=conversation.enrollment.clinic_id,
+            conversation=conversation,
+            author=author,
+            body="x",
+            is_feedback=is_feedback,
+        ).save()
     for kind in ("face_to_face", "video"):
         TreatmentSession(
+            clinic_id=enrollment.clinic_id,
             patient=world.patient_a,
             enrollment=enrollment,
             held_on=timezone.localdate(),
@@ -322,12 +329,19 @@ def test_the_face_to_face_intake_is_a_treatment_contact(world):
     enrollment = enroll(world.patient_a)
     conversation = Conversation.objects.create(enrollment=enrollment)
     for _n in range(3):
-        Message(conversation=conversation, author=world.therapist.user, body="x", is_feedback=True).save()
+        Message(
+            clinic_id=conversation.enrollment.clinic_id,
+            conversation=conversation,
+            author=world.therapist.user,
+            body="x",
+            is_feedback=True,
+        ).save()
     intake(world)
     total = clinic_dashboard(fetched_by=world.manager.user).contacts_total
     assert (total.online, total.in_person, total.sessions.get("intake")) == (3, 1, 1)
     assert total.share_online == 75.0
     TreatmentSession(
+        clinic_id=world.patient_a.clinic_id,
         patient=world.patient_a,
         held_on=timezone.localdate(),
         kind="face_to_face",

@@ -51,6 +51,7 @@ def test_the_worklist_and_the_composer_write_dates_one_way(world, client_for):
     entry = diary_day(enrollment, MONDAY_49)
     conversation, _ = Conversation.objects.get_or_create(enrollment=enrollment)
     Message(
+        clinic_id=conversation.enrollment.clinic_id,
         conversation=conversation,
         author=world.patient_a.user,
         body="Hello",

@@ -33,6 +33,7 @@ def _message(enrollment, author, body="hello", minutes_ago=60):
     conversation, _ = Conversation.objects.get_or_create(enrollment=enrollment)
     conversation.enrollment = enrollment
     message = Message(
+        clinic_id=conversation.enrollment.clinic_id,
         conversation=conversation,
         author=author,
         body=body,
@@ -101,7 +102,12 @@ def test_urgent_questionnaires_come_first_then_the_oldest(world, enrolled):
     AnswerAge = timezone.now() - timedelta(days=5)  # noqa: N806
     enrolled.answers.update(submitted_at=AnswerAge)
     urgent = QuestionnaireResponse.objects.create(
-        enrollment=enrolled, code="phq9", moment="start", total=14, flags=["self_harm", "possible_depression"]
+        clinic_id=enrolled.clinic_id,
+        enrollment=enrolled,
+        code="phq9",
+        moment="start",
+        total=14,
+        flags=["self_harm", "possible_depression"],
     )
     settle()
     result = worklist(fetched_by=world.therapist.user)
