@@ -337,7 +337,7 @@ def test_every_installed_encrypted_model_stores_its_clinic():
     assert len(encrypted) == 16
     assert [e for e in checks.run_checks() if e.id == "icbt.E103"] == []
     for model in encrypted:
-        assert model._meta.get_field("clinic").related_model._meta.label == "therapists.Clinic"
+        assert model._meta.get_field("clinic").related_model._meta.label == "icbt.Clinic"
 
 
 # --- Master key configuration ---------------------------------------------------------------
