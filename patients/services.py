@@ -902,7 +902,6 @@ def referral_decline(*, referral: Referral, staff: StaffMember, reason: str) -> 
         object_type="referral",
         object_id=referral.pk,
         patient_id=referral.patient_id,
-        clinic_id=referral.clinic_id,
         kind=TimelineEvent.Kind.REFERRAL,
         detail={
             "referral": referral.pk,

@@ -121,7 +121,9 @@ def test_a_populated_database_from_before_the_move_keeps_every_row(settings):
 
     after = _rows()
     for table, rows in before.items():
-        assert after[table] == rows, table
+        # Later migrations may add columns (a clinic on encrypted rows): the old ones must hold.
+        names = {name for row in rows for name, _value in row}
+        assert {tuple(p for p in row if p[0] in names) for row in after[table]} == rows, table
     assert all(before[table] for table in TENANCY_TABLES)
     connection.check_constraints()
 

@@ -37,6 +37,7 @@ def therapists_with_work(world, version, count: int) -> list[str]:
         enrollment = enroll(patient, version)
         entries = DiaryEntry.objects.bulk_create(
             DiaryEntry(
+                clinic_id=enrollment.clinic_id,
                 enrollment=enrollment,
                 diary_type=version.diary_types.get(slug="mood"),
                 entry_date=date(2026, 2, 23) + timedelta(days=day),

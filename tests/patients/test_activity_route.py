@@ -129,6 +129,7 @@ def test_the_intakes_pattern_holds_until_the_therapist_confirms_another(world, e
 
     Enrollment.objects.filter(pk=enrollment.pk).update(status=Enrollment.Status.STOPPED)
     intake = Intake.objects.create(
+        clinic_id=world.patient_a.clinic_id,
         patient=world.patient_a,
         program=enrollment.version.program,
         therapist=world.therapist,
