@@ -1,7 +1,7 @@
 """Waiting work: the one definition of what waits for a person at the clinic.
 
 The worklist, its count in the navigation, the manager's dashboard and the manager's weekly
-figures e-mail all count with the querysets and counters of this module, so they cannot
+figures e-mail all count with the counters of this module, so they cannot
 disagree. Waiting work is, on the open enrollments (invited, active, paused) of the patients
 concerned (``waiting_enrollments``; ending a treatment handles neither a patient's message
 nor a self-harm answer, so an unanswered message and an unreviewed urgent questionnaire of an
@@ -27,7 +27,9 @@ counts overdue feedback in its own column).
 The work-item table (``patients.work_items``) keeps all of these as rows, so that the worklist
 and the navigation's count read a few indexed rows: this module gives it the collectors of the
 kinds that live on this floor (messages, and the feedback rhythm and quiet spells, which are
-stored with the moment they will show). ``pending_count`` reads the table.
+stored with the moment they will show). The counters read the table: ``pending_count`` for the
+navigation, ``waiting_work`` and ``patient_work_per_therapist`` for the manager's dashboard and
+weekly e-mail (grouped counts in the database, never the source tables).
 
 Nothing here decrypts anything: only rows are counted.
 """
@@ -39,19 +41,15 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.db.models import (
-    CharField,
     Count,
     Exists,
-    F,
     IntegerField,
     Min,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
-    Value,
 )
-from django.db.models.functions import Cast, Concat, ExtractIsoYear, ExtractWeek
 from django.utils import timezone
 
 from icbt.models import Clinic
@@ -63,12 +61,6 @@ from patients.models import (
     QuestionnaireResponse,
     Referral,
     WorkItem,
-)
-from patients.work_items import (  # the one definition of each: the work items' collectors use it too
-    answers_to_review,
-    diary_entries_to_review,
-    diary_weeks_to_review,
-    questionnaires_to_review,
 )
 
 PATIENT_WORK_KINDS = ("message", "answer", "diary", "questionnaire")
@@ -160,67 +152,46 @@ class WaitingWork:
         return self.patient_work + self.intake_request + self.referral
 
 
+def _open_rows() -> QuerySet[WorkItem]:
+    return WorkItem.objects.filter(state=WorkItem.State.OPEN).order_by()
+
+
 def waiting_work(
     *, enrollments: Enrollments, clinic_id: int, to_therapist_id: int | None = None
 ) -> WaitingWork:
     """The waiting work on ``enrollments`` (open ones: the caller decides whose), with the
     clinic's new intake requests and its pending referrals (only those addressed to
-    ``to_therapist_id`` when given). One query whatever the size of the clinic."""
-    row = (
-        Clinic.objects.filter(pk=clinic_id)
-        .order_by()
-        .annotate(
-            message=SubqueryCount(unanswered_messages(enrollments).values("conversation_id").distinct()),
-            answer=SubqueryCount(answers_to_review(enrollments).values("pk")),
-            diary=SubqueryCount(
-                diary_weeks_to_review(enrollments).values("enrollment_id", "iso_year", "iso_week").distinct()
-            ),
-            questionnaire=SubqueryCount(questionnaires_to_review(enrollments).values("pk")),
-            intake_request=SubqueryCount(intake_requests_waiting(clinic_id=clinic_id).values("pk")),
-            referral=SubqueryCount(
-                referrals_waiting(clinic_id=clinic_id, to_therapist_id=to_therapist_id).values("pk")
-            ),
+    ``to_therapist_id`` when given). One grouped count on the work-item table (its indexes on
+    enrollment and on clinic), whatever the size of the clinic."""
+    referrals = Q(clinic_id=clinic_id, kind="referral")
+    if to_therapist_id is not None:
+        referrals &= Q(owner_id=to_therapist_id)
+    rows = (
+        _open_rows()
+        .filter(
+            Q(enrollment__in=enrollments, kind__in=PATIENT_WORK_KINDS)
+            | Q(clinic_id=clinic_id, kind="intake_request")
+            | referrals
         )
-        .values_list(*KINDS)[:1]
+        .values("kind")
+        .annotate(n=Count("pk"))
+        .values_list("kind", "n")
     )
-    values = next(iter(row), None)
-    return WaitingWork(*(n or 0 for n in values)) if values else WaitingWork()
+    return WaitingWork(**dict(rows))
 
 
 def patient_work_per_therapist(enrollments: QuerySet[Enrollment]) -> dict[tuple[int, int | None], int]:
     """The patients' waiting work on ``enrollments`` (open ones: the caller decides which), per
     treating therapist and team of the treatment (``Enrollment.therapist``, ``Enrollment.team``):
-    ``{(therapist_id, team_id): count}``, counted as ``WaitingWork.patient_work`` counts. Four
-    grouped queries whatever the size of the clinic."""
-    diary_week = Concat(
-        Cast("enrollment_id", CharField()),
-        Value("-"),
-        Cast(ExtractIsoYear("entry_date"), CharField()),
-        Value("-"),
-        Cast(ExtractWeek("entry_date"), CharField()),
-        output_field=CharField(),
+    ``{(therapist_id, team_id): count}``, counted as ``WaitingWork.patient_work`` counts. One
+    grouped count on the work-item table, whatever the size of the clinic."""
+    rows = (
+        _open_rows()
+        .filter(enrollment__in=enrollments, kind__in=PATIENT_WORK_KINDS)
+        .values_list("enrollment__therapist_id", "enrollment__team_id")
+        .annotate(n=Count("pk"))
     )
-    counts: dict[tuple[int, int | None], int] = {}
-    for queryset in (
-        unanswered_messages(enrollments)
-        .values(
-            therapist=F("conversation__enrollment__therapist_id"), team=F("conversation__enrollment__team_id")
-        )
-        .annotate(n=Count("conversation_id", distinct=True)),
-        answers_to_review(enrollments)
-        .values(therapist=F("enrollment__therapist_id"), team=F("enrollment__team_id"))
-        .annotate(n=Count("pk")),
-        questionnaires_to_review(enrollments)
-        .values(therapist=F("enrollment__therapist_id"), team=F("enrollment__team_id"))
-        .annotate(n=Count("pk")),
-        diary_entries_to_review(enrollments)
-        .values(therapist=F("enrollment__therapist_id"), team=F("enrollment__team_id"))
-        .annotate(n=Count(diary_week, distinct=True)),
-    ):
-        for row in queryset.order_by():
-            key = (row["therapist"], row["team"])
-            counts[key] = counts.get(key, 0) + row["n"]
-    return counts
+    return {(therapist, team): n for therapist, team, n in rows}
 
 
 def open_items_at_end(enrollment: Enrollment) -> tuple[int, int]:

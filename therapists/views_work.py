@@ -42,11 +42,9 @@ def worklist(request):
     page = Paginator(result.items, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    # What the page showed: its items and the names in the patient filter.
-    shown = [item.patient_id for item in page.object_list if item.patient_id] + [
-        pk for pk, _name in result.patients
-    ]
-    request.audit.shown(patient_ids=shown)
+    # What the page showed: the patients of its items (the filter's short list of names is not
+    # a record of anyone's work and stays out of their access logs).
+    request.audit.shown(patient_ids=[item.patient_id for item in page.object_list if item.patient_id])
     return render(
         request,
         "therapists/worklist.html",

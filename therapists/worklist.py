@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -170,12 +170,14 @@ def _full_name(first: str, last: str, email: str) -> str:
     return f"{first} {last}".strip() or email
 
 
-_NAME = (
-    "patient__user__first_name",
-    "patient__user__last_name",
-    "patient__user__email",
-    "patient__case_reference",
-)
+def _choices(patients: QuerySet[Patient]) -> dict[int, str]:
+    """``{id: "Name (case reference)"}`` of ``patients``: one query."""
+    return {
+        pk: f"{_full_name(first, last, email)} ({reference})"
+        for pk, first, last, email, reference in patients.values_list(
+            "pk", "user__first_name", "user__last_name", "user__email", "case_reference"
+        )
+    }
 
 
 @dataclass
@@ -389,12 +391,8 @@ def worklist(
     if patient_id and patient_id not in dict(patients):
         # A patient of the caseload with nothing waiting (the overview links here): an empty
         # list for them, not a form error. One query, only then.
-        patients += [
-            (pk, f"{_full_name(first, last, email)} ({reference})")
-            for pk, first, last, email, reference in caseload_patients(staff=staff, today=midnight.date())
-            .filter(pk=patient_id)
-            .values_list("pk", "user__first_name", "user__last_name", "user__email", "case_reference")
-        ]
+        chosen = caseload_patients(staff=staff, today=midnight.date()).filter(pk=patient_id)
+        patients += _choices(chosen).items()
     shown = [w for w in warnings if not patient_id or w.patient_id == patient_id]
     if kind not in ("", "early_warning"):
         shown = []
@@ -430,14 +428,22 @@ def worklist(
     )
 
 
+# How many patients the worklist's patient filter offers: those waiting longest (the filter of
+# a large caseload stays one short query; a patient further down is reached from the overview).
+FILTER_PATIENTS = 50
+
+
 def _patient_choices(rows: QuerySet[WorkItemRow], warnings: list[WorkItem]) -> list[tuple[int, str]]:
-    """``(id, "Name (case reference)")`` of the patients with items, by name. One query."""
-    choices = {
-        pk: f"{_full_name(first, last, email)} ({reference})"
-        for pk, first, last, email, reference in rows.filter(patient__isnull=False)
-        .values_list("patient_id", *_NAME)
-        .distinct()
-    }
+    """``(id, "Name (case reference)")`` of the ``FILTER_PATIENTS`` patients whose oldest item
+    waits longest, by name. One query: the items grouped per patient with LIMIT, then their names."""
+    longest_waiting = (
+        rows.filter(patient__isnull=False)
+        .values("patient_id")
+        .annotate(oldest=Min("since"))
+        .order_by("oldest", "patient_id")
+        .values("patient_id")[:FILTER_PATIENTS]
+    )
+    choices = _choices(Patient.objects.filter(pk__in=longest_waiting))
     for warning in warnings:
         choices.setdefault(warning.patient_id, f"{warning.patient_name} ({warning.case_reference})")
     return sorted(choices.items(), key=lambda p: p[1].lower())

@@ -250,6 +250,30 @@ def test_the_page_shows_items_and_is_audited(world, enrolled, client_for):
     )
 
 
+def test_the_patient_filter_offers_those_waiting_longest_and_the_audit_names_only_the_rows_shown(
+    world, client_for, monkeypatch
+):
+    """The filter's list of names comes from the work items with LIMIT; the page's audit names
+    the patients of the rows it displayed, not everyone the filter offers."""
+    from therapists import views_work
+    from therapists import worklist as worklist_module
+
+    monkeypatch.setattr(worklist_module, "FILTER_PATIENTS", 1)
+    monkeypatch.setattr(views_work, "WORKLIST_PAGE_SIZE", 1)
+    older = enroll(world.patient_b, start_days_ago=3, weekday=timezone.localdate().weekday())
+    newer = enroll(world.patient_a, start_days_ago=3, weekday=timezone.localdate().weekday())
+    _message(older, world.patient_b.user, minutes_ago=120)
+    _message(newer, world.patient_a.user, minutes_ago=10)
+    client = client_for(world.therapist.user)
+    page = client.get(reverse("therapists:worklist"), {"kind": "message", "order": "newest"})
+    assert page.context["worklist"].patients == [
+        (world.patient_b.pk, page.context["worklist"].patients[0][1])
+    ]
+    assert [item.patient_id for item in page.context["page"].object_list] == [world.patient_a.pk]
+    searched = AuditEvent.objects.filter(object_type="worklist", action=AuditEvent.Action.SEARCH)
+    assert set(searched.values_list("patient_id", flat=True)) == {world.patient_a.pk}
+
+
 def test_the_navigation_counts_pending_items_in_one_query(
     world, enrolled, client_for, django_assert_num_queries
 ):
