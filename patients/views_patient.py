@@ -5,7 +5,6 @@ enrollment; 404 for staff and for anyone else), so objects of another patient ar
 Every write goes through a service in ``patients.services``.
 """
 
-import json
 import uuid
 from datetime import date, timedelta
 
@@ -21,12 +20,15 @@ from django.utils.formats import time_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from icbt.fields import decode_json_text
 from patients import charts, charts_measurement, selectors, services
 from patients.access import own_enrollment, own_patient
+from patients.feedback_links import item_url_for_patient
 from patients.forms_patient import PatientAssignmentForm, PatientDiaryForm
 from patients.models import AssignmentAnswer
 from patients.progress import next_action, progress_for, questionnaire_moment
 from programs import questionnaires
+from programs.field_types import field_type
 from programs.forms import QuestionnaireForm
 from programs.models import Step
 from programs.presentation import questionnaire_presentation_for, step_page_context
@@ -60,13 +62,7 @@ def _messages_url() -> str:
 def _feedback_item_url(enrollment) -> str:
     """The page of the work the oldest unread feedback is about ('' for feedback on a module)."""
     kind, target = selectors.unread_feedback_first_link(enrollment=enrollment)
-    if kind == "answer":
-        return step_url(target.step)
-    if kind == "diary_entry":
-        return reverse("patients:diary_entry", args=[target.uid])
-    if kind == "questionnaire":
-        return reverse("patients:questionnaires")
-    return ""
+    return item_url_for_patient(kind=kind, obj=target) if kind is not None else ""
 
 
 @login_required
@@ -236,9 +232,13 @@ def step_done(request, module_slug, step_slug):
 
 
 def _answers_of(answer: AssignmentAnswer | None) -> dict:
-    if answer is None or not answer.content:
-        return {}
-    return json.loads(answer.content)
+    """The stored answer as form answers. Text that is not JSON goes into the step's first free-text
+    field, so the patient sees what they wrote instead of an empty form or an error."""
+    content = decode_json_text(answer.content if answer is not None else "", empty={})
+    if isinstance(content, dict):
+        return content
+    names = [d["name"] for d in answer.step.fields if field_type(d).is_text]
+    return {names[0]: content} if names else {}
 
 
 def _assignment_step(request, enrollment, progress, place, state):

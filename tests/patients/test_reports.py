@@ -154,7 +154,7 @@ def test_own_data_json_holds_all_of_theirs_and_nothing_of_anyone_else(world, fil
     enrollment = data["enrollments"][0]
     assert enrollment["assignment_answers"][0]["answer"]["word"] == "AAMARK-word"  # decrypted and parsed
     assert enrollment["questionnaires"][0]["total"] == 7.0
-    assert enrollment["messages"][1]["about"] == ["assignment: My plan"]
+    assert enrollment["messages"][1]["about"] == ["Assignment “My plan”"]
     assert [m["from_you"] for m in enrollment["messages"]] == [True, False]
     assert data["sessions"][0]["note"] == "AAMARK-session"
 
