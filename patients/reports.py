@@ -37,6 +37,7 @@ from django.utils.formats import date_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
+from icbt.charts import Chart, Series, fmt, render_svg
 from icbt.fields import decode_json_text
 from icbt.models import AuditEvent
 from patients import charts as patient_charts
@@ -501,19 +502,19 @@ def _scores(responses: list[QuestionnaireResponse]) -> list[dict]:
                 "name": name,
                 "direction": direction,
                 "scores": "; ".join(
-                    f"{label} {patient_charts._fmt(r.total)}" for label, r in zip(labels, items, strict=True)
+                    f"{label} {fmt(r.total)}" for label, r in zip(labels, items, strict=True)
                 ),
             }
-            chart = patient_charts.Chart(
+            chart = Chart(
                 f"summary-{code}",
                 name,
                 description,
                 labels,
-                [patient_charts.Series(_("Score"), [float(r.total) for r in items])],
+                [Series(_("Score"), [float(r.total) for r in items])],
                 float(instrument.min_total),
                 float(instrument.max_total),
             )
-            chart.svg = patient_charts.render_svg(chart)
+            chart.svg = render_svg(chart)
         rows.append(
             {
                 "code": code,
@@ -522,11 +523,7 @@ def _scores(responses: list[QuestionnaireResponse]) -> list[dict]:
                 "end": end,
                 "all": items,
                 "chart": chart,
-                "range": (
-                    f"{patient_charts._fmt(instrument.min_total)}–{patient_charts._fmt(instrument.max_total)}"
-                    if instrument
-                    else ""
-                ),
+                "range": (f"{fmt(instrument.min_total)}–{fmt(instrument.max_total)}" if instrument else ""),
             }
         )
     return rows

@@ -54,6 +54,7 @@ def diaries(world):
 
 def _entry(enrollment, diary_type, day, values, text=""):
     return DiaryEntry.objects.create(
+        clinic_id=enrollment.clinic_id,
         enrollment=enrollment,
         diary_type=diary_type,
         entry_date=day,
