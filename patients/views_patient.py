@@ -332,6 +332,26 @@ def assignment_draft(request, module_slug, step_slug):
 # Diary steps ----------------------------------------------------------------------------------------
 
 
+def _diary_saved(form, *, enrollment, diary_type, today, entry_date=None, **where):
+    """The entry a valid diary ``form`` saved (on ``entry_date``, or the day the form names), or
+    None with the form's errors or the service's refusal on the form."""
+    if not form.is_valid():
+        return None
+    try:
+        return services.diary_entry_save(
+            enrollment=enrollment,
+            diary_type=diary_type,
+            entry_date=entry_date or form.cleaned_data["entry_date"],
+            answers=form.answers(),
+            today=today,
+            shown=form.cleaned_data.get("shown_entry") or None,
+            **where,
+        )
+    except ValidationError as exc:
+        _form_error(form, exc)
+        return None
+
+
 def _diary_step(request, enrollment, progress, place, state):
     step = place.step
     today = timezone.localdate()
@@ -345,27 +365,17 @@ def _diary_step(request, enrollment, progress, place, state):
     answers = services.diary_entry_answers(entry) if entry is not None else None
     if request.method == "POST":
         form = PatientDiaryForm(request.POST, diary_type=step.diary_type, today=today, date_hidden=True)
-        if form.is_valid():
-            try:
-                services.diary_entry_save(
-                    enrollment=enrollment,
-                    diary_type=step.diary_type,
-                    entry_date=today,
-                    answers=form.answers(),
-                    step=step,
-                    today=today,
-                    shown=form.cleaned_data.get("shown_entry") or None,
-                )
-            except ValidationError as exc:
-                _form_error(form, exc)
-            else:
-                messages.success(
-                    request,
-                    _("Your entry is saved. The next time, you start a new entry; this one is kept.")
-                    if step.diary_type.per_moment
-                    else _("Today's diary is saved. You can change it until the end of the day."),
-                )
-                return redirect(step_url(step))
+        saved = _diary_saved(
+            form, enrollment=enrollment, diary_type=step.diary_type, today=today, entry_date=today, step=step
+        )
+        if saved is not None:
+            messages.success(
+                request,
+                _("Your entry is saved. The next time, you start a new entry; this one is kept.")
+                if step.diary_type.per_moment
+                else _("Today's diary is saved. You can change it until the end of the day."),
+            )
+            return redirect(step_url(step))
     else:
         services.step_visit(enrollment=enrollment, step=step)
         if kept_today and not state.done:
@@ -756,26 +766,14 @@ def diary_write(request, diary_slug):
         return redirect("patients:diary_entry", entry.uid)
     if request.method == "POST":
         form = PatientDiaryForm(request.POST, diary_type=diary_type, today=today)
-        if form.is_valid():
-            try:
-                saved = services.diary_entry_save(
-                    enrollment=enrollment,
-                    diary_type=diary_type,
-                    entry_date=form.cleaned_data["entry_date"],
-                    answers=form.answers(),
-                    today=today,
-                    entry_uid=chosen,
-                    shown=form.cleaned_data.get("shown_entry") or None,
-                )
-            except ValidationError as exc:
-                _form_error(form, exc)
-            else:
-                messages.success(
-                    request, _("Your diary is saved. You can change it until the end of the day.")
-                )
-                return redirect(
-                    reverse("patients:diary_detail", args=[diary_type.slug]) + f"?date={saved.entry_date}"
-                )
+        saved = _diary_saved(
+            form, enrollment=enrollment, diary_type=diary_type, today=today, entry_uid=chosen
+        )
+        if saved is not None:
+            messages.success(request, _("Your diary is saved. You can change it until the end of the day."))
+            return redirect(
+                reverse("patients:diary_detail", args=[diary_type.slug]) + f"?date={saved.entry_date}"
+            )
     else:
         answers = services.diary_entry_answers(entry) if entry is not None else None
         form = PatientDiaryForm(diary_type=diary_type, answers=answers, today=today, day=day, shown=entry)
