@@ -113,6 +113,14 @@ def _module_or_404(progress, module_slug):
     return module
 
 
+def _step_or_404(progress, module_slug, step_slug):
+    """The step's module and state in the patient's progress: ``(module, state)``."""
+    found = progress.find(module_slug, step_slug)
+    if found is None:
+        raise Http404
+    return found
+
+
 def _not_open(request, enrollment, module):
     return render(request, T + "not_open.html", {"enrollment": enrollment, "module": module}, status=403)
 
@@ -160,10 +168,7 @@ def step(request, module_slug, step_slug):
     the assignment, diary entry or questionnaire of the step."""
     enrollment = own_enrollment(request)
     progress = progress_for(enrollment, with_diaries=False)
-    found = progress.find(module_slug, step_slug)
-    if found is None:
-        raise Http404
-    module, state = found
+    module, state = _step_or_404(progress, module_slug, step_slug)
     if not module.is_open:
         return _not_open(request, enrollment, module)
     current = selectors.step_for_enrollment(enrollment=enrollment, pk=state.step.pk)
@@ -215,10 +220,7 @@ def step_done(request, module_slug, step_slug):
     back to the module when this was its last)."""
     enrollment = own_enrollment(request)
     progress = progress_for(enrollment, with_diaries=False)
-    found = progress.find(module_slug, step_slug)
-    if found is None:
-        raise Http404
-    module, state = found
+    module, state = _step_or_404(progress, module_slug, step_slug)
     if not module.is_open:
         return _not_open(request, enrollment, module)
     services.step_visit(enrollment=enrollment, step=state.step, complete=True)
@@ -304,10 +306,9 @@ def assignment_draft(request, module_slug, step_slug):
     ``{"status": "saved" | "unchanged", "saved_at": iso, "saved_at_display": "14:02"}``."""
     enrollment = own_enrollment(request)
     progress = progress_for(enrollment, with_diaries=False)
-    found = progress.find(module_slug, step_slug)
-    if found is None or found[1].step.kind != Step.Kind.ASSIGNMENT:
+    module, state = _step_or_404(progress, module_slug, step_slug)
+    if state.step.kind != Step.Kind.ASSIGNMENT:
         raise Http404
-    module, state = found
     if not module.is_open:
         raise Http404
     current = selectors.step_for_enrollment(enrollment=enrollment, pk=state.step.pk)
