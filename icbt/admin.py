@@ -12,6 +12,19 @@ from icbt import services
 from icbt.models import AuditEvent, Clinic, StaffMember, Team, User
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """An admin page that shows rows and never adds, changes or deletes them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     ordering = ["email"]
@@ -34,7 +47,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """Read-only: the trail can be searched, never changed."""
 
     list_display = [
@@ -52,15 +65,6 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_filter = ["action", "outcome", "role"]
     search_fields = ["user_email", "object_type", "object_id"]
     date_hierarchy = "at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class TeamInline(admin.TabularInline):

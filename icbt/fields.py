@@ -208,6 +208,18 @@ class EncryptedTextField(models.TextField):
         return str(value)
 
 
+def decode_json_text(text: str | None, *, empty=None):
+    """The value of an encrypted text column that holds JSON text (answers, diary texts, intake
+    answers). Empty text gives ``empty``. Text that is not JSON is given back as it is, as a
+    string: never dropped and never an error, so whoever shows it shows what the patient wrote."""
+    if not text:
+        return empty
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
+
 class EncryptedJSONField(EncryptedTextField):
     """A JSON value (dict, list, number, string) encrypted as its JSON text, with the same
     guarantees as :class:`EncryptedTextField`: in Python the attribute is the decoded value, in

@@ -7,13 +7,12 @@ therapist never misses what a patient wrote.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
-from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from icbt.fields import decode_json_text
 from programs.field_types import display, field_type, moment_label, think_feel_do_moments
 
 
@@ -37,18 +36,9 @@ class DiaryTable:
         return diary_summary(entry for entry, _cells, _texts in self.rows)
 
 
-def load_json(raw: str | None):
-    if not raw:
-        return {}
-    try:
-        return json.loads(raw)
-    except (TypeError, ValueError):
-        return {"": raw}
-
-
 def answer_lines(answer) -> list[Line]:
     """The fields of a submitted assignment answer, in the order the assignment asks them."""
-    content = load_json(answer.submitted_content or answer.content)
+    content = decode_json_text(answer.submitted_content or answer.content, empty={})
     if not isinstance(content, dict):
         return [Line("", display(content))]
     lines = []
@@ -89,7 +79,7 @@ def diary_tables(entries) -> list[DiaryTable]:
         values = entry.values if isinstance(entry.values, dict) else {}
         cells = [display(values.get(d.get("name")), d) for d in short]
         texts = []
-        text = load_json(entry.text)
+        text = decode_json_text(entry.text, empty={})
         labels = {d.get("name"): d.get("label", d.get("name")) for d in definitions}
         if isinstance(text, dict):
             texts = [Line(labels.get(k, k), display(v)) for k, v in text.items() if v not in (None, "")]
@@ -112,56 +102,3 @@ def diary_summary(entries) -> str:
         "first": date_format(dates[0]),
         "last": date_format(dates[-1]),
     }
-
-
-def questionnaire_name(code: str) -> str:
-    from programs.questionnaires import INSTRUMENTS
-
-    instrument = INSTRUMENTS.get(code)
-    return str(instrument.short_name) if instrument is not None else code.upper()
-
-
-def item_label(*, kind: str, obj, modules: dict[int, str] | None = None) -> str:
-    """A short name for something feedback is about, as both sides see it."""
-    if kind == "answer":
-        return _("Assignment “%(title)s”") % {"title": obj.step.title}
-    if kind == "diary":
-        return _("%(diary)s of %(date)s") % {
-            "diary": obj.diary_type.title,
-            "date": date_format(obj.entry_date, "DATE_FORMAT"),
-        }
-    if kind == "questionnaire":
-        return _("Questionnaire %(name)s (%(moment)s)") % {
-            "name": questionnaire_name(obj.code),
-            "moment": obj.get_moment_display(),
-        }
-    title = (modules or {}).get(obj, "")
-    return (
-        (_("Module %(number)s: %(title)s") % {"number": obj, "title": title})
-        if title
-        else _("Module %(number)s") % {"number": obj}
-    )
-
-
-def link_label(link, modules: dict[int, str] | None = None) -> str:
-    if link.answer_id:
-        return item_label(kind="answer", obj=link.answer)
-    if link.diary_entry_id:
-        return item_label(kind="diary", obj=link.diary_entry)
-    if link.questionnaire_id:
-        return item_label(kind="questionnaire", obj=link.questionnaire)
-    return item_label(kind="module", obj=link.module_number, modules=modules)
-
-
-def link_url_for_patient(link, module_slugs: dict[int, str]) -> str:
-    """Where the patient finds the item a feedback link is about ('' when there is no page)."""
-    if link.answer_id:
-        step = link.answer.step
-        return reverse("patients:step", args=[step.module.slug, step.slug])
-    if link.diary_entry_id:
-        return reverse("patients:diary_entry", args=[link.diary_entry.uid])
-    if link.questionnaire_id:
-        q = link.questionnaire
-        return reverse("patients:questionnaire_fill", args=[q.moment, q.code])
-    slug = module_slugs.get(link.module_number)
-    return reverse("patients:module", args=[slug]) if slug else ""

@@ -18,10 +18,11 @@ from django.utils import timezone
 from icbt.models import StaffMember
 from icbt.roles import roles_of
 from messaging.models import Conversation, FeedbackLink, FeedbackTemplate, Message, MessageDraft, StaffNote
-from messaging.presentation import answer_lines, diary_tables, item_label, link_label
+from messaging.presentation import answer_lines, diary_tables
 from patients import charts as patient_charts
 from patients import rhythm
 from patients import selectors as patient_selectors
+from patients.feedback_links import item_label, link_label
 from patients.models import (
     AssignmentAnswer,
     CareShare,

@@ -23,10 +23,10 @@ from icbt.submissions import submitted_once
 from messaging import selectors, services
 from messaging.access import share_get_for_patient, template_get_for_user, template_may_edit
 from messaging.forms import ComposerForm, MessageForm, NoteForm, ShareForm, TemplateForm
-from messaging.presentation import link_url_for_patient
 from patients import charts_measurement
 from patients import services as patient_services
 from patients.access import audited, own_patient, patient_for_staff, staff_may_treat
+from patients.feedback_links import link_url_for_patient
 
 TEXT_FIELDS = ("body",)
 

@@ -1,12 +1,10 @@
-"""The patient's own graphs, drawn as SVG on the server: no JavaScript, and the same picture works
-in the browser, in an e-mail and in a PDF.
+"""The patient's own graphs: which numbers of a diary or a questionnaire make which chart, and in
+which words the chart is described. ``icbt.charts`` draws them as SVG on the server: no JavaScript,
+and the same picture works in the browser, in an e-mail and in a PDF.
 
-Accessibility: every chart is an ``<svg role="img">`` labelled by its ``<title>`` and ``<desc>``
-(the desc says in words what the picture shows); lines differ in colour *and* in dash pattern
-and marker shape, so colour is never the only cue; each point has a ``<title>`` with its date
-and value; and every chart comes with the same numbers as a table (``Chart.rows``), which the
-templates show under it. No ``style`` attributes (the Content-Security-Policy forbids them):
-presentation attributes only.
+Every chart's description says in words what the picture shows, and its table
+(``Chart.rows``) gives the same numbers under it (see ``icbt.charts`` for the rest of what makes
+the charts accessible).
 
 The numbers come from the database (``patients.selectors.diary_chart_rows`` and
 ``diary_chart_summary``): at most one row per day is read, and averages are computed by the
@@ -15,121 +13,16 @@ database.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
 
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from icbt.charts import Chart, Series, fmt, nice_max, render_spread_svg, render_svg
 from programs import questionnaires
 from programs.field_types import field_type
-
-WIDTH, PLOT_HEIGHT = 640, 200
-LEFT, RIGHT, BOTTOM = 48, 16, 40
-LEGEND_ROW = 22  # the legend lists one line per series above the plot, so long labels fit
-# Colour, dash pattern and marker per line: WCAG AA contrast on white, and never colour alone.
-STYLES = [
-    ("#0b5c8c", "", "circle"),
-    ("#8a4b00", "8 4", "square"),
-    ("#1d6b34", "2 3", "triangle"),
-    ("#6a3d9a", "10 3 2 3", "diamond"),
-    ("#a3123a", "1 3", "circle"),
-    ("#3d4a57", "6 2", "square"),
-    ("#005f5f", "12 4", "triangle"),
-]
-
-
-@dataclass
-class Series:
-    label: str
-    values: list[float | None]
-
-
-@dataclass
-class Chart:
-    """One chart: the SVG, and the same numbers for the table under it."""
-
-    chart_id: str
-    title: str
-    description: str
-    x_labels: list[str]
-    series: list[Series]
-    y_min: float
-    y_max: float
-    svg: SafeString = field(default=mark_safe(""))  # noqa: S308 - empty
-    # Vertical marks on the x axis: (index of the x label, short text), e.g. where a module began.
-    markers: list[tuple[int, str]] = field(default_factory=list)
-    # The table under the chart when it should show other numbers than those plotted (raw
-    # scores beside a chart drawn in percent of each scale).
-    table: list[tuple[str, list[str]]] | None = None
-    # Grid lines where the default steps would not read well (clock times every three hours), and
-    # how a value is written (a clock time rather than a number).
-    ticks: list[float] | None = None
-    formatter: Callable[[float], str] | None = None
-
-    def fmt(self, value) -> str:
-        return self.formatter(value) if self.formatter is not None and value is not None else _fmt(value)
-
-    @property
-    def columns(self) -> list[str]:
-        return [s.label for s in self.series]
-
-    @property
-    def rows(self) -> list[tuple[str, list[str]]]:
-        if self.table is not None:
-            return self.table
-        return [
-            (label, [self.fmt(s.values[i]) for s in self.series]) for i, label in enumerate(self.x_labels)
-        ]
-
-    @property
-    def has_data(self) -> bool:
-        return any(v is not None for s in self.series for v in s.values)
-
-
-def _fmt(value) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, Decimal):
-        value = float(value)
-    if float(value).is_integer():
-        return str(int(value))
-    return f"{value:.1f}"
-
-
-def _nice_max(value: float) -> float:
-    """The smallest 'round' number (1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten) at or
-    above ``value``, so an axis of minutes ends at 600 rather than at 1440."""
-    value = max(float(value), 1.0)
-    magnitude = 10 ** math.floor(math.log10(value))
-    for factor in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
-        if factor * magnitude >= value:
-            return factor * magnitude
-    return 10 * magnitude
-
-
-def _ticks(y_min: float, y_max: float) -> list[float]:
-    """Grid lines from the bottom to the top of the range, both ends included (a CIS axis runs
-    8, 20, 30, 40, 50, 56: the highest score has a line to be read against)."""
-    span = y_max - y_min
-    step = next((s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500) if span / s <= 6), span / 5 or 1)
-    ticks = [y_min]
-    value = math.floor(y_min / step) * step + step
-    while value < y_max - step / 2 + 1e-9:
-        if value > y_min + step / 2 - 1e-9:
-            ticks.append(value)
-        value += step
-    if y_max > y_min:
-        ticks.append(y_max)
-    return ticks
-
 
 # Questionnaire moments in the order of a treatment: a start score comes before an end score,
 # whatever order a therapist typed them in.
@@ -139,119 +32,6 @@ MOMENT_ORDER = {"start": 0, "module": 1, "end": 2}
 def in_treatment_order(responses) -> list:
     """``responses`` ordered by moment (start, during, end), then by date."""
     return sorted(responses, key=lambda r: (MOMENT_ORDER.get(r.moment, 1), r.completed_at, r.pk or 0))
-
-
-def _marker(shape: str, x: float, y: float, colour: str) -> str:
-    if shape == "square":
-        return f'<rect x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" fill="{colour}"/>'
-    if shape == "triangle":
-        points = f"{x:.1f},{y - 5:.1f} {x + 5:.1f},{y + 4:.1f} {x - 5:.1f},{y + 4:.1f}"
-        return f'<polygon points="{points}" fill="{colour}"/>'
-    if shape == "diamond":
-        points = f"{x:.1f},{y - 5:.1f} {x + 5:.1f},{y:.1f} {x:.1f},{y + 5:.1f} {x - 5:.1f},{y:.1f}"
-        return f'<polygon points="{points}" fill="{colour}"/>'
-    return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>'
-
-
-def _svg_start(chart: Chart, height: float) -> list[str]:
-    """The opening of a chart's SVG: labelled by its title and description, on white."""
-    cid = escape(chart.chart_id)
-    return [
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" '
-        f'aria-labelledby="{cid}-title {cid}-desc" font-family="system-ui, sans-serif" font-size="12">',
-        f'<title id="{cid}-title">{escape(chart.title)}</title>',
-        f'<desc id="{cid}-desc">{escape(chart.description)}</desc>',
-        f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>',
-    ]
-
-
-def render_svg(chart: Chart, *, label_every: int = 1) -> SafeString:
-    """The SVG of ``chart``: a line per series, gaps where a day has no value."""
-    top = 14 + LEGEND_ROW * len(chart.series)
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, PLOT_HEIGHT
-    height = top + plot_h + BOTTOM
-    count = max(len(chart.x_labels), 1)
-    span = (chart.y_max - chart.y_min) or 1
-
-    def x_at(i: int) -> float:
-        return LEFT + (plot_w * (i + 0.5) / count)
-
-    def y_at(v: float) -> float:
-        # Inside the plot whatever the value: the axis is the instrument's range.
-        v = min(max(float(v), chart.y_min), chart.y_max)
-        return top + plot_h - (v - chart.y_min) / span * plot_h
-
-    parts = _svg_start(chart, height)
-    for tick in chart.ticks or _ticks(chart.y_min, chart.y_max):
-        y = y_at(tick)
-        parts.append(
-            f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#c9d2da" '
-            f'stroke-width="1"/>'
-        )
-        parts.append(
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#4a5560">{chart.fmt(tick)}</text>'
-        )
-    for i, label in enumerate(chart.x_labels):
-        if i % label_every == 0 or i == count - 1:
-            parts.append(
-                f'<text x="{x_at(i):.1f}" y="{height - BOTTOM + 18}" text-anchor="middle" '
-                f'fill="#4a5560">{escape(label)}</text>'
-            )
-    for index, text in chart.markers:
-        x = x_at(index) - plot_w / count / 2
-        parts.append(
-            f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}" stroke="#4a5560" '
-            f'stroke-width="1.5" stroke-dasharray="3 3"/>'
-        )
-        parts.append(
-            f'<text x="{x + 3:.1f}" y="{top + 12}" fill="#1b1f24" font-size="11">{escape(text)}</text>'
-        )
-    # Legend: one line per series above the plot.
-    for index, series in enumerate(chart.series):
-        colour, dash, shape = STYLES[index % len(STYLES)]
-        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-        y = 16 + LEGEND_ROW * index
-        parts.append(
-            f'<line x1="{LEFT}" y1="{y}" x2="{LEFT + 28}" y2="{y}" stroke="{colour}" '
-            f'stroke-width="3"{dash_attr}/>'
-        )
-        parts.append(_marker(shape, LEFT + 14, y, colour))
-        parts.append(
-            f'<text x="{LEFT + 36}" y="{y + 5}" fill="#1b1f24" font-size="14">{escape(series.label)}</text>'
-        )
-    for index, series in enumerate(chart.series):
-        colour, dash, shape = STYLES[index % len(STYLES)]
-        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-        segment: list[str] = []
-        segments = []
-        for i, value in enumerate(series.values):
-            if value is None:
-                if segment:
-                    segments.append(segment)
-                segment = []
-                continue
-            segment.append(f"{x_at(i):.1f},{y_at(value):.1f}")
-        if segment:
-            segments.append(segment)
-        for seg in segments:
-            if len(seg) > 1:
-                parts.append(
-                    f'<polyline points="{" ".join(seg)}" fill="none" stroke="{colour}" stroke-width="2.5"'
-                    f'{dash_attr} stroke-linejoin="round"/>'
-                )
-        for i, value in enumerate(series.values):
-            if value is None:
-                continue
-            parts.append(
-                f"<g>{_marker(shape, x_at(i), y_at(value), colour)}"
-                f"<title>{escape(chart.x_labels[i])}: {escape(series.label)} {chart.fmt(value)}</title></g>"
-            )
-    parts.append(
-        f'<line x1="{LEFT}" y1="{top + plot_h}" x2="{WIDTH - RIGHT}" y2="{top + plot_h}" '
-        f'stroke="#4a5560" stroke-width="1"/>'
-    )
-    parts.append("</svg>")
-    return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
 
 
 # --- Diaries ---------------------------------------------------------------------------------------
@@ -352,7 +132,7 @@ def diary_charts(
         when = _("the week of %(date)s") % {"date": date_format(start)}
     charts = []
     for number, ((kind, low, high), definitions) in enumerate(_field_groups(diary_type), start=1):
-        fmt = clock_text if kind == "clock" else _fmt
+        write = clock_text if kind == "clock" else fmt
         series, sentences, observed = [], [], []
         for d in definitions:
             position = fields.index(d["name"])
@@ -362,8 +142,8 @@ def diary_charts(
             series.append(Series(str(label), values))
             stats = summary.get(d["name"]) or {}
             if stats.get("avg") is not None:
-                sentences.append(_sentence(kind, str(label), stats, fmt))
-        y_max = float(high) if high <= 100 or kind == "clock" else _nice_max(max(observed, default=10))
+                sentences.append(_sentence(kind, str(label), stats, write))
+        y_max = float(high) if high <= 100 or kind == "clock" else nice_max(max(observed, default=10))
         if kind == "spread":
             y_max = max([*observed, 1.0])
         if not sentences:
@@ -400,43 +180,6 @@ def diary_charts(
         )
         charts.append(chart)
     return charts
-
-
-SPREAD_LEFT, SPREAD_ROW = 96, 34
-
-
-def render_spread_svg(chart: Chart, *, label_every: int = 1) -> SafeString:
-    """The activity-spread view: a row per part of the day, a column per day, each cell darker
-    the more activity it holds, with its number written in it (so shade is never the only cue)."""
-    count = max(len(chart.x_labels), 1)
-    cell_w = (WIDTH - SPREAD_LEFT - RIGHT) / count
-    height = 8 + SPREAD_ROW * len(chart.series) + BOTTOM
-    parts = _svg_start(chart, height)
-    for row, series in enumerate(chart.series):
-        y = 8 + SPREAD_ROW * row
-        parts.append(
-            f'<text x="{SPREAD_LEFT - 8}" y="{y + SPREAD_ROW / 2 + 4:.1f}" text-anchor="end" '
-            f'fill="#1b1f24">{escape(series.label)}</text>'
-        )
-        for i, value in enumerate(series.values):
-            x = SPREAD_LEFT + cell_w * i
-            share = 0.0 if value is None else min(max(float(value) / chart.y_max, 0.0), 1.0)
-            text_colour = "#ffffff" if share > 0.55 else "#1b1f24"
-            parts.append(
-                f'<g><rect x="{x + 1:.1f}" y="{y + 1}" width="{cell_w - 2:.1f}" height="{SPREAD_ROW - 2}" '
-                f'fill="#0b5c8c" fill-opacity="{0.06 + 0.9 * share:.2f}" stroke="#c9d2da"/>'
-                f'<text x="{x + cell_w / 2:.1f}" y="{y + SPREAD_ROW / 2 + 4:.1f}" text-anchor="middle" '
-                f'fill="{text_colour}">{escape(chart.fmt(value))}</text>'
-                f"<title>{escape(chart.x_labels[i])}: {escape(series.label)} {chart.fmt(value)}</title></g>"
-            )
-    for i, label in enumerate(chart.x_labels):
-        if i % label_every == 0 or i == count - 1:
-            parts.append(
-                f'<text x="{SPREAD_LEFT + cell_w * (i + 0.5):.1f}" y="{height - BOTTOM + 18}" '
-                f'text-anchor="middle" fill="#4a5560">{escape(label)}</text>'
-            )
-    parts.append("</svg>")
-    return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
 
 
 # --- Questionnaires --------------------------------------------------------------------------------
@@ -491,14 +234,14 @@ def questionnaire_charts(responses) -> list[dict]:
             change = _(
                 "Your first score was %(first)s (%(first_date)s); your latest is %(last)s (%(last_date)s)."
             ) % {
-                "first": _fmt(first.total),
+                "first": fmt(first.total),
                 "first_date": labels[0],
-                "last": _fmt(last.total),
+                "last": fmt(last.total),
                 "last_date": labels[-1],
             }
         else:
             change = _("Your score was %(score)s on %(date)s.") % {
-                "score": _fmt(first.total),
+                "score": fmt(first.total),
                 "date": labels[0],
             }
         better = _("Higher is better.") if instrument.higher_is_better else _("Lower is better.")

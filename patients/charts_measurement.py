@@ -1,6 +1,6 @@
 """Charts of measurement through treatment: the patient's weekly check-ins in plain words, and the
 therapist's one chart of every score per patient (weeks on the x axis, module starts marked).
-SVG on the server (patients.charts.render_svg), so they work in the browser and in the PDF."""
+SVG on the server (icbt.charts.render_svg), so they work in the browser and in the PDF."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from datetime import date
 
 from django.utils.translation import gettext as _
 
+from icbt.charts import Chart, Series, fmt, render_svg
 from patients import measurement
-from patients.charts import Chart, Series, _fmt, render_svg
 from programs import questionnaires
 
 
@@ -32,11 +32,11 @@ def patient_weekly(enrollment, responses) -> dict | None:
     first, last = weeks[0], weeks[-1]
     sentences = [
         _("In week %(week)s you rated your %(what)s %(score)s out of 10.")
-        % {"week": last.number, "what": symptom.lower(), "score": _fmt(last.symptom)}
+        % {"week": last.number, "what": symptom.lower(), "score": fmt(last.symptom)}
     ]
     if len(weeks) > 1:
         sentences.append(
-            _("In week %(week)s it was %(score)s.") % {"week": first.number, "score": _fmt(first.symptom)}
+            _("In week %(week)s it was %(score)s.") % {"week": first.number, "score": fmt(first.symptom)}
         )
     if last.phq2 is not None:
         sentences.append(_("Your mood score was %(score)s out of 6.") % {"score": last.phq2})
@@ -96,7 +96,7 @@ def staff_scores(enrollment, responses, module_starts: dict[int, date], *, today
         instrument = questionnaires.get_instrument(response.code)
         number = measurement.week_number(enrollment, _local_date(response.completed_at))
         direction = _("higher is better") if instrument.higher_is_better else _("lower is better")
-        scale = f"{_fmt(instrument.min_total)}-{_fmt(instrument.max_total)}"
+        scale = f"{fmt(instrument.min_total)}-{fmt(instrument.max_total)}"
         name = f"{instrument.short_name} ({scale}, {direction})"
         put(name, max(number, 1), response.total, float(instrument.min_total), float(instrument.max_total))
     if not order:
@@ -127,7 +127,7 @@ def staff_scores(enrollment, responses, module_starts: dict[int, date], *, today
         markers=markers,
     )
     chart.table = [
-        (label, [_fmt(series_values[name].get(n, (None, None))[0]) for name in order])
+        (label, [fmt(series_values[name].get(n, (None, None))[0]) for name in order])
         for n, label in zip(numbers, labels, strict=True)
         if any(n in series_values[name] for name in order)
     ]

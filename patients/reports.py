@@ -37,9 +37,12 @@ from django.utils.formats import date_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
+from icbt.charts import Chart, Series, fmt, render_svg
+from icbt.fields import decode_json_text
 from icbt.models import AuditEvent
 from patients import charts as patient_charts
 from patients import charts_measurement, intake_criteria, selectors
+from patients.feedback_links import link_label
 from patients.models import (
     AssignmentAnswer,
     CareShare,
@@ -69,16 +72,6 @@ def _iso(value) -> str | None:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
-
-
-def _decoded(text: str):
-    """Encrypted JSON fields hold JSON text: give the structure, or the text when it is not JSON."""
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except (TypeError, ValueError):
-        return text
 
 
 def _name(user) -> str:
@@ -207,8 +200,8 @@ def _enrollment_data(patient: Patient, enrollment: Enrollment) -> dict:
                 "assignment": a.step.title,
                 "status": a.get_status_display(),
                 "field_labels": _labels(a.step.fields),
-                "answer": _decoded(a.content),
-                "submitted_answer": _decoded(a.submitted_content),
+                "answer": decode_json_text(a.content),
+                "submitted_answer": decode_json_text(a.submitted_content),
                 "draft_saved_at": _iso(a.draft_saved_at),
                 "submitted_at": _iso(a.submitted_at),
                 "reviewed_at": _iso(a.reviewed_at),
@@ -226,7 +219,7 @@ def _enrollment_data(patient: Patient, enrollment: Enrollment) -> dict:
                 "field_labels": _labels(d.diary_type.fields),
                 "date": _iso(d.entry_date),
                 "values": d.values,
-                "text": _decoded(d.text),
+                "text": decode_json_text(d.text),
                 "written_at": _iso(d.created_at),
                 "changed_at": _iso(d.updated_at),
                 "reviewed_at": _iso(d.reviewed_at),
@@ -252,7 +245,7 @@ def _enrollment_data(patient: Patient, enrollment: Enrollment) -> dict:
     if conversation is not None:
         for m in (
             conversation.messages.select_related("author", "on_behalf_of")
-            .prefetch_related("links__answer__step", "links__diary_entry__diary_type")
+            .prefetch_related("links__answer__step", "links__diary_entry__diary_type", "links__questionnaire")
             .order_by("created_at", "pk")
         ):
             messages.append(
@@ -264,7 +257,7 @@ def _enrollment_data(patient: Patient, enrollment: Enrollment) -> dict:
                     "feedback": m.is_feedback,
                     "text": m.body,
                     "read_at": _iso(m.read_at),
-                    "about": [_link_label(link) for link in m.links.all()],
+                    "about": [link_label(link) for link in m.links.all()],
                 }
             )
         for draft in conversation.drafts.filter(author_id=patient.user_id):
@@ -325,25 +318,12 @@ def _has_conversation(enrollment: Enrollment) -> bool:
         return False
 
 
-def _link_label(link) -> str:
-    if link.answer_id:
-        return _("assignment: %(title)s") % {"title": link.answer.step.title}
-    if link.diary_entry_id:
-        return _("diary %(title)s, %(day)s") % {
-            "title": link.diary_entry.diary_type.title,
-            "day": _iso(link.diary_entry.entry_date),
-        }
-    if link.questionnaire_id:
-        return _("questionnaire")
-    return _("module %(number)s") % {"number": link.module_number}
-
-
 def _intake_data(patient: Patient, intake: Intake) -> dict:
     return {
         "held_on": _iso(intake.held_on),
         "program": intake.program.slug,
         "therapist": _name(intake.therapist.user),
-        "answers": _decoded(intake.answers),
+        "answers": decode_json_text(intake.answers),
         "activity_pattern": intake.get_activity_pattern_display(),
         "decision": intake.get_decision_display(),
         "reason": intake.decision_reason,
@@ -522,19 +502,19 @@ def _scores(responses: list[QuestionnaireResponse]) -> list[dict]:
                 "name": name,
                 "direction": direction,
                 "scores": "; ".join(
-                    f"{label} {patient_charts._fmt(r.total)}" for label, r in zip(labels, items, strict=True)
+                    f"{label} {fmt(r.total)}" for label, r in zip(labels, items, strict=True)
                 ),
             }
-            chart = patient_charts.Chart(
+            chart = Chart(
                 f"summary-{code}",
                 name,
                 description,
                 labels,
-                [patient_charts.Series(_("Score"), [float(r.total) for r in items])],
+                [Series(_("Score"), [float(r.total) for r in items])],
                 float(instrument.min_total),
                 float(instrument.max_total),
             )
-            chart.svg = patient_charts.render_svg(chart)
+            chart.svg = render_svg(chart)
         rows.append(
             {
                 "code": code,
@@ -543,11 +523,7 @@ def _scores(responses: list[QuestionnaireResponse]) -> list[dict]:
                 "end": end,
                 "all": items,
                 "chart": chart,
-                "range": (
-                    f"{patient_charts._fmt(instrument.min_total)}–{patient_charts._fmt(instrument.max_total)}"
-                    if instrument
-                    else ""
-                ),
+                "range": (f"{fmt(instrument.min_total)}–{fmt(instrument.max_total)}" if instrument else ""),
             }
         )
     return rows

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from icbt.models import Clinic, StaffMember, Team
 from icbt.roles import roles_of
+from patients.feedback_links import link_item
 from patients.models import (
     AssignmentAnswer,
     DiaryEntry,
@@ -236,7 +237,8 @@ def unread_feedback_count(*, enrollment: Enrollment) -> int:
 
 def unread_feedback_first_link(*, enrollment: Enrollment):
     """The item (answer, diary entry or questionnaire response) the oldest unread feedback is
-    about, as ``(kind, object)``; ``(None, None)`` for feedback about a module or nothing."""
+    about, as ``(kind, object)`` in the kinds of ``patients.feedback_links``; ``(None, None)`` for
+    feedback about a module or nothing."""
     messages = _unread_feedback(enrollment)
     if messages is None:
         return None, None
@@ -248,10 +250,9 @@ def unread_feedback_first_link(*, enrollment: Enrollment):
     if message is None:
         return None, None
     for link in message.links.all():
-        for kind in ("answer", "diary_entry", "questionnaire"):
-            target = getattr(link, kind)
-            if target is not None and target.enrollment_id == enrollment.pk:
-                return kind, target
+        kind, target = link_item(link)
+        if kind != "module" and target.enrollment_id == enrollment.pk:
+            return kind, target
     return None, None
 
 

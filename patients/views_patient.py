@@ -5,7 +5,6 @@ enrollment; 404 for staff and for anyone else), so objects of another patient ar
 Every write goes through a service in ``patients.services``.
 """
 
-import json
 import uuid
 from datetime import date, timedelta
 
@@ -21,12 +20,15 @@ from django.utils.formats import time_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from icbt.fields import decode_json_text
 from patients import charts, charts_measurement, selectors, services
 from patients.access import own_enrollment, own_patient
+from patients.feedback_links import item_url_for_patient
 from patients.forms_patient import PatientAssignmentForm, PatientDiaryForm
 from patients.models import AssignmentAnswer
 from patients.progress import next_action, progress_for, questionnaire_moment
 from programs import questionnaires
+from programs.field_types import field_type
 from programs.forms import QuestionnaireForm
 from programs.models import Step
 from programs.presentation import questionnaire_presentation_for, step_page_context
@@ -60,13 +62,7 @@ def _messages_url() -> str:
 def _feedback_item_url(enrollment) -> str:
     """The page of the work the oldest unread feedback is about ('' for feedback on a module)."""
     kind, target = selectors.unread_feedback_first_link(enrollment=enrollment)
-    if kind == "answer":
-        return step_url(target.step)
-    if kind == "diary_entry":
-        return reverse("patients:diary_entry", args=[target.uid])
-    if kind == "questionnaire":
-        return reverse("patients:questionnaires")
-    return ""
+    return item_url_for_patient(kind=kind, obj=target) if kind is not None else ""
 
 
 @login_required
@@ -117,6 +113,14 @@ def _module_or_404(progress, module_slug):
     return module
 
 
+def _step_or_404(progress, module_slug, step_slug):
+    """The step's module and state in the patient's progress: ``(module, state)``."""
+    found = progress.find(module_slug, step_slug)
+    if found is None:
+        raise Http404
+    return found
+
+
 def _not_open(request, enrollment, module):
     return render(request, T + "not_open.html", {"enrollment": enrollment, "module": module}, status=403)
 
@@ -164,10 +168,7 @@ def step(request, module_slug, step_slug):
     the assignment, diary entry or questionnaire of the step."""
     enrollment = own_enrollment(request)
     progress = progress_for(enrollment, with_diaries=False)
-    found = progress.find(module_slug, step_slug)
-    if found is None:
-        raise Http404
-    module, state = found
+    module, state = _step_or_404(progress, module_slug, step_slug)
     if not module.is_open:
         return _not_open(request, enrollment, module)
     current = selectors.step_for_enrollment(enrollment=enrollment, pk=state.step.pk)
@@ -219,10 +220,7 @@ def step_done(request, module_slug, step_slug):
     back to the module when this was its last)."""
     enrollment = own_enrollment(request)
     progress = progress_for(enrollment, with_diaries=False)
-    found = progress.find(module_slug, step_slug)
-    if found is None:
-        raise Http404
-    module, state = found
+    module, state = _step_or_404(progress, module_slug, step_slug)
     if not module.is_open:
         return _not_open(request, enrollment, module)
     services.step_visit(enrollment=enrollment, step=state.step, complete=True)
@@ -236,9 +234,13 @@ def step_done(request, module_slug, step_slug):
 
 
 def _answers_of(answer: AssignmentAnswer | None) -> dict:
-    if answer is None or not answer.content:
-        return {}
-    return json.loads(answer.content)
+    """The stored answer as form answers. Text that is not JSON goes into the step's first free-text
+    field, so the patient sees what they wrote instead of an empty form or an error."""
+    content = decode_json_text(answer.content if answer is not None else "", empty={})
+    if isinstance(content, dict):
+        return content
+    names = [d["name"] for d in answer.step.fields if field_type(d).is_text]
+    return {names[0]: content} if names else {}
 
 
 def _assignment_step(request, enrollment, progress, place, state):
@@ -304,10 +306,9 @@ def assignment_draft(request, module_slug, step_slug):
     ``{"status": "saved" | "unchanged", "saved_at": iso, "saved_at_display": "14:02"}``."""
     enrollment = own_enrollment(request)
     progress = progress_for(enrollment, with_diaries=False)
-    found = progress.find(module_slug, step_slug)
-    if found is None or found[1].step.kind != Step.Kind.ASSIGNMENT:
+    module, state = _step_or_404(progress, module_slug, step_slug)
+    if state.step.kind != Step.Kind.ASSIGNMENT:
         raise Http404
-    module, state = found
     if not module.is_open:
         raise Http404
     current = selectors.step_for_enrollment(enrollment=enrollment, pk=state.step.pk)
@@ -332,6 +333,26 @@ def assignment_draft(request, module_slug, step_slug):
 # Diary steps ----------------------------------------------------------------------------------------
 
 
+def _diary_saved(form, *, enrollment, diary_type, today, entry_date=None, **where):
+    """The entry a valid diary ``form`` saved (on ``entry_date``, or the day the form names), or
+    None with the form's errors or the service's refusal on the form."""
+    if not form.is_valid():
+        return None
+    try:
+        return services.diary_entry_save(
+            enrollment=enrollment,
+            diary_type=diary_type,
+            entry_date=entry_date or form.cleaned_data["entry_date"],
+            answers=form.answers(),
+            today=today,
+            shown=form.cleaned_data.get("shown_entry") or None,
+            **where,
+        )
+    except ValidationError as exc:
+        _form_error(form, exc)
+        return None
+
+
 def _diary_step(request, enrollment, progress, place, state):
     step = place.step
     today = timezone.localdate()
@@ -345,27 +366,17 @@ def _diary_step(request, enrollment, progress, place, state):
     answers = services.diary_entry_answers(entry) if entry is not None else None
     if request.method == "POST":
         form = PatientDiaryForm(request.POST, diary_type=step.diary_type, today=today, date_hidden=True)
-        if form.is_valid():
-            try:
-                services.diary_entry_save(
-                    enrollment=enrollment,
-                    diary_type=step.diary_type,
-                    entry_date=today,
-                    answers=form.answers(),
-                    step=step,
-                    today=today,
-                    shown=form.cleaned_data.get("shown_entry") or None,
-                )
-            except ValidationError as exc:
-                _form_error(form, exc)
-            else:
-                messages.success(
-                    request,
-                    _("Your entry is saved. The next time, you start a new entry; this one is kept.")
-                    if step.diary_type.per_moment
-                    else _("Today's diary is saved. You can change it until the end of the day."),
-                )
-                return redirect(step_url(step))
+        saved = _diary_saved(
+            form, enrollment=enrollment, diary_type=step.diary_type, today=today, entry_date=today, step=step
+        )
+        if saved is not None:
+            messages.success(
+                request,
+                _("Your entry is saved. The next time, you start a new entry; this one is kept.")
+                if step.diary_type.per_moment
+                else _("Today's diary is saved. You can change it until the end of the day."),
+            )
+            return redirect(step_url(step))
     else:
         services.step_visit(enrollment=enrollment, step=step)
         if kept_today and not state.done:
@@ -756,26 +767,14 @@ def diary_write(request, diary_slug):
         return redirect("patients:diary_entry", entry.uid)
     if request.method == "POST":
         form = PatientDiaryForm(request.POST, diary_type=diary_type, today=today)
-        if form.is_valid():
-            try:
-                saved = services.diary_entry_save(
-                    enrollment=enrollment,
-                    diary_type=diary_type,
-                    entry_date=form.cleaned_data["entry_date"],
-                    answers=form.answers(),
-                    today=today,
-                    entry_uid=chosen,
-                    shown=form.cleaned_data.get("shown_entry") or None,
-                )
-            except ValidationError as exc:
-                _form_error(form, exc)
-            else:
-                messages.success(
-                    request, _("Your diary is saved. You can change it until the end of the day.")
-                )
-                return redirect(
-                    reverse("patients:diary_detail", args=[diary_type.slug]) + f"?date={saved.entry_date}"
-                )
+        saved = _diary_saved(
+            form, enrollment=enrollment, diary_type=diary_type, today=today, entry_uid=chosen
+        )
+        if saved is not None:
+            messages.success(request, _("Your diary is saved. You can change it until the end of the day."))
+            return redirect(
+                reverse("patients:diary_detail", args=[diary_type.slug]) + f"?date={saved.entry_date}"
+            )
     else:
         answers = services.diary_entry_answers(entry) if entry is not None else None
         form = PatientDiaryForm(diary_type=diary_type, answers=answers, today=today, day=day, shown=entry)

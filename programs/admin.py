@@ -5,23 +5,15 @@ Content versions are read-only here as everywhere: they change only by loading f
 from django import forms
 from django.contrib import admin
 
+from icbt.admin import ReadOnlyAdmin
 from programs import services
 from programs.models import ClinicProgramSetting, LicensedInstrument, ProgramVersion, StepMedia
 
 
 @admin.register(ProgramVersion)
-class ProgramVersionAdmin(admin.ModelAdmin):
+class ProgramVersionAdmin(ReadOnlyAdmin):
     list_display = ["program", "language", "number", "title", "published_at"]
     list_filter = ["program", "language"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class StepMediaAdminForm(forms.ModelForm):

@@ -4,6 +4,19 @@ from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 
+def _user_kept_apart():
+    """A reference to a user that survives the user's deletion: no database constraint and no
+    cascade, so the audit trail keeps every event."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+
 class AuditEventQuerySet(models.QuerySet):
     """Bulk writes are refused here too, so the trail stays append-only on every database (the
     PostgreSQL trigger also covers raw SQL)."""
@@ -56,24 +69,10 @@ class AuditEvent(models.Model):
     at = models.DateTimeField(db_default=Now(), db_index=True)
     action = models.CharField(max_length=10, choices=Action.choices)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.OK)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    user = _user_kept_apart()
     user_email = models.CharField(max_length=254, blank=True)
     role = models.CharField(max_length=40, blank=True)
-    on_behalf_of = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    on_behalf_of = _user_kept_apart()
     clinic_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     patient_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     object_type = models.CharField(max_length=60, blank=True)

@@ -44,3 +44,8 @@ def test_answer_lines_follow_the_assignment_and_keep_unknown_fields():
 def test_text_that_is_not_json_is_shown_as_it_is():
     answer = SimpleNamespace(step=SimpleNamespace(fields=[]), submitted_content="just text", content="")
     assert [line.value for line in answer_lines(answer)] == ["just text"]
+
+
+def test_an_answer_that_is_not_json_is_shown_as_written():
+    answer = SimpleNamespace(step=SimpleNamespace(fields=[]), submitted_content="Plain words", content="")
+    assert [(line.label, line.value) for line in answer_lines(answer)] == [("", "Plain words")]

@@ -199,3 +199,14 @@ def test_another_patient_only_ever_reaches_their_own_answer(setup, client_for):
     assert AssignmentAnswer.objects.count() == 2
     assert "Courage" not in other.get(STEP_URL).content.decode()
     assert client_for(world.therapist.user).post(DRAFT_URL, {"word": "x"}).status_code == 404
+
+
+def test_a_stored_answer_that_is_not_json_is_shown_in_the_form_as_written(setup):
+    _world, _step, enrollment, client = setup
+    client.post(DRAFT_URL, {"story": "first words"})
+    answer = _answer(enrollment)
+    answer.content = "Written before answers were kept per field"
+    answer.save()
+    response = client.get(STEP_URL)
+    assert response.status_code == 200
+    assert "Written before answers were kept per field" in response.content.decode()

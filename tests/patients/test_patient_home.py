@@ -131,3 +131,11 @@ def test_home_query_count_is_pinned_and_does_not_grow(started, django_assert_max
     assert len(few) == len(many)
     with django_assert_max_num_queries(HOME_MAX_QUERIES):
         client.get(HOME)
+
+
+def test_feedback_about_a_questionnaire_links_to_that_questionnaires_page(started):
+    world, _version, enrollment, client = started
+    response = QuestionnaireResponse.objects.get(enrollment=enrollment)
+    write_feedback(enrollment, author=world.therapist.user, questionnaire=response)
+    html = client.get(HOME).content.decode()
+    assert '<a href="/me/questionnaires/start/pain_nrs/">See the feedback next to your work</a>' in html

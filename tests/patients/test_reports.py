@@ -154,7 +154,7 @@ def test_own_data_json_holds_all_of_theirs_and_nothing_of_anyone_else(world, fil
     enrollment = data["enrollments"][0]
     assert enrollment["assignment_answers"][0]["answer"]["word"] == "AAMARK-word"  # decrypted and parsed
     assert enrollment["questionnaires"][0]["total"] == 7.0
-    assert enrollment["messages"][1]["about"] == ["assignment: My plan"]
+    assert enrollment["messages"][1]["about"] == ["Assignment “My plan”"]
     assert [m["from_you"] for m in enrollment["messages"]] == [True, False]
     assert data["sessions"][0]["note"] == "AAMARK-session"
 
@@ -330,7 +330,7 @@ def test_treatment_summary_without_an_enrollment(world, client_for):
 def test_treatment_summary_charts_scores_in_treatment_order_on_the_instruments_range(world):
     """Scores typed in end first (48), then start (50): the chart reads start 50, end 48, as
     the table beside it does, and its axis runs over the whole CIS range."""
-    from patients.charts import _ticks
+    from icbt.charts import _ticks
     from patients.reports import treatment_summary
 
     enrollment = enroll(world.patient_a, start_days_ago=60)
