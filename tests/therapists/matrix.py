@@ -19,6 +19,7 @@ ROUTES = [
     Route(
         "therapists:clinic_identity",
         signed_in(404, therapist=403, therapist2=403, manager=403, admin=200, outsider=403),
+        audit=NONE,
     ),
     Route(
         "therapists:audit_search",
