@@ -4,7 +4,6 @@ travel in time) and does the fourth in the browser; the therapist's worklist fla
 improving" with the figures and the rule, his page shows every score on one chart, and once the
 therapist records a decision the flag is gone."""
 
-
 import pytest
 
 from tests.browser.conftest import DEMO_PASSWORD, PHONE, check_both_widths, manage
