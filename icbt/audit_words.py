@@ -144,7 +144,10 @@ def event_for_admin(event, *, day: date | None = None) -> str:
     """The event as one sentence for the clinic admin's audit log: "Therapist J. de Vries
     opened the diary of 3 Mar." Sign-ins and account changes read "Manager A. Bos: signed in." """
     person = who(event)
-    sentence = ADMIN_SENTENCES.get(event.action)
+    action = event.action
+    if action == Action.SEARCH and event.object_type != "audit_log":
+        action = Action.VIEW  # a list page that showed patients: "opened the worklist"
+    sentence = ADMIN_SENTENCES.get(action)
     if sentence is None:
         return ACCOUNT_SENTENCE % {"who": person, "did": event.get_action_display()}
     what = _with_day(ADMIN_OBJECTS.get(event.object_type, _("the file")), day)

@@ -90,11 +90,13 @@ def test_the_admin_reads_events_in_words_with_case_reference_and_refusals(world,
         role="manager",
         clinic_id=world.clinic.pk,
     )
+    _event(world.therapist, world.patient_b, object_type="worklist", action=Action.SEARCH)
     response = client_for(world.admin.user).get(reverse(SEARCH), {"staff_member": ""})
     html = response.content.decode()
     assert "Therapist A. Person opened the diary of 3 Mar." in html
     assert "Therapist T. Person opened the file." in html
     assert "Manager M. Person: signed in." in html
+    assert "Therapist A. Person opened the worklist." in html
     assert "Clinic admin A. Person searched the audit log." in html
     assert world.patient_a.case_reference in html and world.patient_b.case_reference in html
     assert html.count("No, refused") == 1
