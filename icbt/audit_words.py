@@ -1,7 +1,12 @@
 """An audit event in plain words, for the patient's *Who looked at my file* and the clinic admin's
 audit log: "Your therapist J. de Vries opened your diary." instead of codes such as
-"view (diary_entry)". Only what the event row holds is used: no extra query per row."""
+"view (diary_entry)". Only what the event row holds is used, and the day of the object where the
+caller looked it up for the whole page at once (``patients.audit_objects``): no query per row."""
 
+from datetime import date
+
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from icbt.models import AuditEvent
@@ -43,6 +48,49 @@ SENTENCES = {
     Action.PRINT: _("%(who)s printed %(what)s."),
 }
 IN_A_LIST = _("%(who)s saw your name in a list.")
+OF_DAY = _("%(what)s of %(day)s")
+
+# What was looked at, as the clinic admin reads it: objects of a patient, and the clinic's own
+# pages and settings.
+ADMIN_OBJECTS = {
+    "patient": _("the file"),
+    "enrollment": _("the program"),
+    "module_state": _("the program"),
+    "step_override": _("the program"),
+    "diary_entry": _("the diary"),
+    "assignment_answer": _("an assignment"),
+    "questionnaire_response": _("questionnaire answers"),
+    "conversation": _("the messages"),
+    "message": _("the messages"),
+    "message_draft": _("a message to the patient"),
+    "feedback": _("feedback to the patient"),
+    "review": _("the work to review"),
+    "session": _("the appointments"),
+    "treatment_session": _("the appointments"),
+    "intake": _("the intake"),
+    "intake_request": _("a request for treatment"),
+    "referral": _("a referral"),
+    "care_share": _("who may see the file"),
+    "staff_note": _("the notes about the treatment"),
+    "staff_notes": _("the notes about the treatment"),
+    "treatment_summary": _("the treatment summary"),
+    "stepped_care_decision": _("a decision about the treatment"),
+    "early_warning_decision": _("a decision about the treatment"),
+    "own_data": _("their own data"),
+    "patient_list": _("the list of patients"),
+    "covered_patient_list": _("the patients they stand in for"),
+    "intake_request_list": _("the requests for treatment"),
+    "referral_list": _("the referrals"),
+    "worklist": _("the worklist"),
+    "caseload": _("the caseload"),
+    "clinic_report": _("the clinic report"),
+    "audit_log": _("the audit log"),
+    "clinic": _("the clinic's name, logo and colour"),
+    "step_recording": _("a recorded exercise"),
+    "user": _("their account"),
+}
+ADMIN_SENTENCES = {**SENTENCES, Action.SEARCH: _("%(who)s searched %(what)s.")}
+ACCOUNT_SENTENCE = _("%(who)s: %(did)s.")
 
 
 def short_name(user) -> str:
@@ -64,14 +112,43 @@ def who(event, *, therapist_user_id=None) -> str:
         return _("Manager %(name)s") % {"name": name}
     if "clinic_admin" in roles:
         return _("Clinic admin %(name)s") % {"name": name}
+    if "patient" in roles:
+        return _("The patient")
     return name
 
 
-def event_in_words(event, *, therapist_user_id=None) -> str:
-    """The event as one sentence for the patient it is about."""
+def day_words(day: date | None) -> str:
+    """ "3 Mar" this year, "3 Mar 2025" another year (the page's date style)."""
+    if day is None:
+        return ""
+    same_year = day.year == timezone.localdate().year
+    return date_format(day, "MONTH_DAY_FORMAT" if same_year else "DATE_FORMAT")
+
+
+def _with_day(what, day: date | None) -> str:
+    return OF_DAY % {"what": what, "day": day_words(day)} if day else str(what)
+
+
+def event_in_words(event, *, therapist_user_id=None, day: date | None = None) -> str:
+    """The event as one sentence for the patient it is about; ``day`` is the day of the object
+    ("your diary of 3 Mar")."""
     person = who(event, therapist_user_id=therapist_user_id)
     if event.action == Action.SEARCH or event.object_type.endswith("_list"):
         return IN_A_LIST % {"who": person}
-    what = OBJECTS.get(event.object_type, _("your file"))
+    what = _with_day(OBJECTS.get(event.object_type, _("your file")), day)
     sentence = SENTENCES.get(event.action, SENTENCES[Action.VIEW])
+    return sentence % {"who": person, "what": what}
+
+
+def event_for_admin(event, *, day: date | None = None) -> str:
+    """The event as one sentence for the clinic admin's audit log: "Therapist J. de Vries
+    opened the diary of 3 Mar." Sign-ins and account changes read "Manager A. Bos: signed in." """
+    person = who(event)
+    action = event.action
+    if action == Action.SEARCH and event.object_type != "audit_log":
+        action = Action.VIEW  # a list page that showed patients: "opened the worklist"
+    sentence = ADMIN_SENTENCES.get(action)
+    if sentence is None:
+        return ACCOUNT_SENTENCE % {"who": person, "did": event.get_action_display()}
+    what = _with_day(ADMIN_OBJECTS.get(event.object_type, _("the file")), day)
     return sentence % {"who": person, "what": what}

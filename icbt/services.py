@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 from datetime import timedelta
+from email.mime.image import MIMEImage
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -15,11 +16,13 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from icbt.audit import Action, audit_record
+from icbt.logos import PNG_TYPE
 from icbt.models import Invitation, User
 from icbt.roles import roles_of
 
 _EMAIL_CHANGE_SALT = "icbt.email-change"
 EMAIL_CHANGE_HOURS = 24
+LOGO_CID = "clinic-logo"  # the Content-ID of the clinic's logo inside a staff invitation
 
 
 def _hash(token: str) -> str:
@@ -56,15 +59,28 @@ def invitation_create(*, user: User, kind: str, created_by: User | None) -> str:
 def _send_invitation_email(*, user: User, link: str, clinic=None) -> None:
     """The e-mail says only that an account waits and how long the link works: no treatment, no
     health wording, and to a patient no clinic (it may be read by others in the household). A new
-    staff member's e-mail names their clinic, so that they know whom it comes from."""
+    staff member's e-mail names their clinic, so that they know whom it comes from, with its
+    logo when that is a PNG (e-mail programs do not show SVG images)."""
+    logo = clinic is not None and clinic.logo_type == PNG_TYPE
     with translation.override(user.language or settings.LANGUAGE_CODE):
         context = {"link": link, "days": settings.ICBT_INVITATION_DAYS, "clinic": clinic}
+        context["logo_cid"] = LOGO_CID if logo else ""
         subject = render_to_string("emails/invitation_subject.txt", context).strip()
         body = render_to_string("emails/invitation.txt", context)
         html = render_to_string("emails/invitation.html", context)
     message = EmailMultiAlternatives(subject=subject, body=body, to=[user.email])
     message.attach_alternative(html, "text/html")
+    if logo:
+        message.mixed_subtype = "related"  # the image belongs to the HTML part, not an attachment
+        message.attach(_inline_image(bytes(clinic.logo), LOGO_CID))
     message.send()
+
+
+def _inline_image(data: bytes, content_id: str) -> MIMEImage:
+    image = MIMEImage(data, "png")
+    image.add_header("Content-ID", f"<{content_id}>")
+    image.add_header("Content-Disposition", "inline", filename=f"{content_id}.png")
+    return image
 
 
 def invitation_ensure(*, user: User, kind: str, created_by: User | None) -> bool:

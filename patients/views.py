@@ -9,6 +9,7 @@ from icbt.decorators import read_only_page
 from icbt.selectors import audit_events_for_patient
 from patients import selectors, services
 from patients.access import audited, own_patient, patient_for_staff
+from patients.audit_objects import day_of, object_days
 from patients.forms import PatientInviteForm
 from patients.views_staff import overview_context
 
@@ -18,8 +19,13 @@ def patient_access_log(request):
     """'Who looked at my file': every staff access to the patient's own record."""
     patient = own_patient(request)
     events = audit_events_for_patient(patient_id=patient.pk, fetched_by=request.user)
+    events = list(events)
     therapist_user_id = patient.therapist.user_id if patient.therapist_id else None
-    rows = [(event, event_in_words(event, therapist_user_id=therapist_user_id)) for event in events]
+    days = object_days(events, clinic_id=patient.clinic_id)
+    rows = [
+        (event, event_in_words(event, therapist_user_id=therapist_user_id, day=day_of(days, event)))
+        for event in events
+    ]
     return render(request, "patients/access_log.html", {"patient": patient, "events": events, "rows": rows})
 
 

@@ -40,10 +40,16 @@ class StaffInviteForm(forms.Form):
 
 
 class AuditSearchForm(forms.Form):
-    user_email = forms.CharField(label=_("Staff member (e-mail contains)"), required=False, max_length=254)
-    patient_id = forms.IntegerField(label=_("Patient number"), required=False, min_value=1)
+    patient = forms.CharField(
+        label=_("Patient"), help_text=_("Case reference or name"), required=False, max_length=100
+    )
+    staff_member = forms.CharField(
+        label=_("Staff member"), help_text=_("Name or e-mail address"), required=False, max_length=254
+    )
     action = forms.ChoiceField(
-        label=_("Action"), required=False, choices=[("", _("Any action"))] + list(AuditEvent.Action.choices)
+        label=_("What they did"),
+        required=False,
+        choices=[("", _("Anything"))] + list(AuditEvent.Action.choices),
     )
     date_from = DayField(label=_("From"), required=False)
     date_to = DayField(label=_("To"), required=False)

@@ -6,9 +6,8 @@ from django.utils.translation import gettext as _
 
 from icbt.access import require_staff_role
 from icbt.audit import Action
-from icbt.selectors import audit_event_search
 from patients.access import audited
-from therapists import selectors, services
+from therapists import audit_presentation, selectors, services
 from therapists.forms import AuditSearchForm, ClinicIdentityForm, StaffInviteForm
 
 
@@ -43,15 +42,18 @@ def audit_search(request):
     """The clinic's audit trail for its clinic admin. Every search is itself audited (the
     empty form shows nothing)."""
     form = AuditSearchForm(request.GET or None)
-    events = None
+    events = rows = None
     if form.is_valid():
         # Recorded before the search runs, so the page's count and rows agree (the search is
         # part of its own result).
         request.audit.record(Action.SEARCH)
-        events = Paginator(audit_event_search(fetched_by=request.user, **form.cleaned_data), 50).get_page(
-            request.GET.get("page")
-        )
-    return render(request, "therapists/audit_search.html", {"form": form, "events": events})
+        clinic_id = request.audit.staff.clinic_id
+        criteria = form.cleaned_data
+        found = audit_presentation.audit_search(fetched_by=request.user, clinic_id=clinic_id, **criteria)
+        events = Paginator(found, 50).get_page(request.GET.get("page"))
+        rows = audit_presentation.audit_rows(events, clinic_id=clinic_id)
+    context = {"form": form, "events": events, "rows": rows}
+    return render(request, "therapists/audit_search.html", context)
 
 
 @login_required

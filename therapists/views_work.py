@@ -18,6 +18,7 @@ from therapists.dashboard import MEDIAN_SAMPLE, clinic_dashboard, clinic_teams
 from therapists.dashboard_presentation import dashboard_charts, dashboard_tables
 from therapists.exports import csv_response
 from therapists.forms_work import DashboardFilterForm, WorklistFilterForm
+from therapists.worklist_presentation import worklist_groups
 
 WORKLIST_PAGE_SIZE = 100
 CASELOAD_PAGE_SIZE = 100
@@ -52,6 +53,7 @@ def worklist(request):
             "worklist": result,
             "form": form,
             "page": page,
+            "groups": worklist_groups(page.object_list),
             "query": query.urlencode(),
             "worklist_waiting": result.waiting,  # the navigation's count, counted once
         },

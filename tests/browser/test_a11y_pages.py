@@ -56,6 +56,7 @@ def test_pages_of_a_patient(signed_in, visit):
         "/me/my-data/",
         "/me/diaries/",
         "/me/diaries/activity-pain/?period=month",
+        "/me/access-log/",
     ):
         visit(page, url)
     visit(page, "/me/modules/relaxation/", "module-not-open", status=403)
@@ -129,6 +130,7 @@ def test_pages_of_a_manager_an_admin_and_a_small_practice_owner(signed_in, visit
         "/staff/programs/questionnaires/",
     ):
         visit(admin, url)
+    visit(admin, "/staff/audit/?staff_member=&action=view", "audit-found", key="audit-found")
     admin.goto("/staff/programs/recordings/")
     admin.locator("main a[href*='/recordings/']").first.click()
     visit(admin, None, "recording-upload")

@@ -4,8 +4,6 @@ travel in time) and does the fourth in the browser; the therapist's worklist fla
 improving" with the figures and the rule, his page shows every score on one chart, and once the
 therapist records a decision the flag is gone."""
 
-import re
-
 import pytest
 
 from tests.browser.conftest import DEMO_PASSWORD, PHONE, check_both_widths, manage
@@ -67,7 +65,9 @@ def test_four_check_ins_that_do_not_improve_flag_the_patient_for_the_therapist(s
 
     therapist = signed_in("therapist@linde.example", staff=True).page
     therapist.goto("/staff/worklist/")
-    row = therapist.locator("tr", has_text="Wim Weekly").filter(has_text="Early warning")
+    row = therapist.locator(".work-group", has_text="Wim Weekly").locator(
+        ".work-item", has_text="Early warning"
+    )
     assert row.count() == 1
     text = row.inner_text()
     assert "Not improving" in text and "Pain: 7 at the first check-in" in text and "from week 4 on" in text
@@ -85,6 +85,8 @@ def test_four_check_ins_that_do_not_improve_flag_the_patient_for_the_therapist(s
     assert "Your decision is recorded" in therapist.locator("main").inner_text()
     therapist.goto("/staff/worklist/")
     assert (
-        therapist.locator("tr", has_text="Wim Weekly").filter(has_text=re.compile("Early warning")).count()
+        therapist.locator(".work-group", has_text="Wim Weekly")
+        .locator(".work-item", has_text="Early warning")
+        .count()
         == 0
     )

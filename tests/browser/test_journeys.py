@@ -83,7 +83,7 @@ def test_journey_1_public_program_page_intake_request_and_a_referral(anonymous, 
     # The clinic's therapist finds the request on the worklist and marks it contacted.
     therapist = signed_in(THERAPIST, staff=True).page
     visit(therapist, "/staff/worklist/?kind=intake_request", "worklist-intake-requests")
-    therapist.locator("main tr", has_text="Intake request").get_by_role(
+    therapist.locator("main .work-item", has_text="Intake request").get_by_role(
         "link", name="Master your Fatigue"
     ).click()
     visit(therapist, None, "intake-request")
@@ -401,7 +401,7 @@ def test_journey_4_feedback_on_the_diary_from_the_worklist_with_a_template(
     visit(therapist, "/staff/worklist/", "worklist")
     therapist.locator("main").get_by_role("link", name=re.compile(r"^Diary weeks")).click()
     visit(therapist, None, "worklist-diary-weeks")
-    rows = therapist.locator("main tbody tr", has_text="Sanne Meijer")
+    rows = therapist.locator("main .work-group", has_text="Sanne Meijer").locator(".work-item")
     assert rows.count() >= 1, main_text(therapist)
     rows.last.get_by_role("link").click()
     visit(therapist, None, "composer-with-diary")

@@ -476,7 +476,7 @@ TARGETS = [
         "admin",
         lambda w, e: reverse("therapists:audit_search"),
         method="get",
-        has="user_email",
+        has="staff_member",
         rerender_is_rejection=False,
         oversize_rejected=False,
     ),

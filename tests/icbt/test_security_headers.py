@@ -98,7 +98,7 @@ def test_our_pages_need_nothing_the_policy_blocks(world, client_for):
         (world.manager.user, reverse("therapists:clinic_overview")),
         (world.admin.user, reverse("therapists:staff_list")),
         (world.admin.user, reverse("therapists:staff_invite")),
-        (world.admin.user, reverse("therapists:audit_search") + "?user_email="),
+        (world.admin.user, reverse("therapists:audit_search") + "?staff_member="),
         (world.therapist.user, reverse("mfa_index")),
     ]
     from tests.factories import TEST_PASSWORD

@@ -61,7 +61,7 @@ def test_idle_staff_session_is_signed_out(world, client, idle_minutes):
 
 def test_after_an_idle_sign_out_the_sign_in_returns_to_the_same_page(world, client, idle_minutes):
     client.force_login(world.admin.user)
-    url = reverse("therapists:audit_search") + "?user_email=a&action=view"
+    url = reverse("therapists:audit_search") + "?staff_member=a&action=view"
     client.get(url)
     _set_last_seen(client, idle_minutes * 60 + 5)
     response = client.get(url)

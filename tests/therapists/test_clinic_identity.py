@@ -191,3 +191,48 @@ def test_a_staff_invitation_names_the_clinic_and_a_patient_invitation_does_not(
     to_staff, to_patient = mail.outbox
     assert "Linde Pijncentrum" in to_staff.body and "Linde Pijncentrum" in to_staff.alternatives[0][0]
     assert "Linde" not in to_patient.body + to_patient.alternatives[0][0]
+
+
+def _invite_both(world, capture):
+    from django.core import mail
+
+    from icbt.models import Invitation
+    from icbt.services import invitation_create
+
+    with capture(execute=True):
+        invitation_create(user=world.therapist2.user, kind=Invitation.Kind.STAFF, created_by=world.admin.user)
+        invitation_create(
+            user=world.patient_a.user, kind=Invitation.Kind.PATIENT, created_by=world.therapist.user
+        )
+    return mail.outbox
+
+
+def _inline_images(message):
+    return [part for part in message.message().walk() if part.get_content_maintype() == "image"]
+
+
+@pytest.mark.django_db
+def test_a_staff_invitation_shows_a_png_logo_inline_and_a_patient_invitation_no_logo(
+    world, django_capture_on_commit_callbacks
+):
+    world.clinic.logo, world.clinic.logo_type = logo_clean(_png())
+    world.clinic.save()
+    to_staff, to_patient = _invite_both(world, django_capture_on_commit_callbacks)
+    html = to_staff.alternatives[0][0]
+    assert '<img src="cid:clinic-logo" alt=""' in html
+    (image,) = _inline_images(to_staff)
+    assert image["Content-ID"] == "<clinic-logo>" and image.get_payload(decode=True) == bytes(
+        world.clinic.logo
+    )
+    assert to_staff.message().get_content_subtype() == "related"
+    assert _inline_images(to_patient) == [] and "cid:" not in to_patient.alternatives[0][0]
+    assert "Alpha" not in to_patient.body + to_patient.alternatives[0][0]
+
+
+@pytest.mark.django_db
+def test_an_svg_logo_stays_out_of_e_mails(world, django_capture_on_commit_callbacks):
+    world.clinic.logo, world.clinic.logo_type = logo_clean(SVG)
+    world.clinic.save()
+    to_staff, _to_patient = _invite_both(world, django_capture_on_commit_callbacks)
+    assert _inline_images(to_staff) == [] and "cid:" not in to_staff.alternatives[0][0]
+    assert "Alpha Clinic" in to_staff.body

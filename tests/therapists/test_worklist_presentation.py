@@ -1,0 +1,94 @@
+"""The worklist as a calm list grouped by patient: urgent first, then the longest waiting; how
+long each item waits in words."""
+
+import re
+from datetime import date, datetime, timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+
+from patients.models import QuestionnaireResponse
+from tests.messaging.helpers import diary_entry, enroll, submitted_answer
+from tests.patients.staff_helpers import intake_request
+from tests.work import settle
+from therapists.worklist import WorkItem
+from therapists.worklist_presentation import waiting_words, worklist_groups
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.get_fixed_timezone(0))
+
+
+def _item(patient_id, hours, *, urgent=False, kind="diary"):
+    name = {1: "Anna", 2: "Bob", None: ""}[patient_id]
+    return WorkItem(
+        kind=kind,
+        since=NOW - timedelta(hours=hours),
+        url="/x/",
+        label="",
+        patient_id=patient_id,
+        patient_name=name,
+        case_reference=f"C-{patient_id}" if patient_id else "",
+        urgent=urgent,
+        now=NOW,
+    )
+
+
+def test_items_are_grouped_by_patient_in_the_order_of_their_first_item():
+    urgent = _item(2, 1, urgent=True)
+    items = [urgent, _item(1, 90), _item(None, 50, kind="intake_request"), _item(2, 80), _item(1, 3)]
+    groups = worklist_groups(items)
+    assert [(g.patient_id, g.name) for g in groups] == [(2, "Bob"), (1, "Anna"), (None, "New people")]
+    assert [item for item, _words in groups[0].items] == [urgent, items[3]]
+    assert groups[0].urgent and not groups[1].urgent
+    assert [words for _item, words in groups[1].items] == ["3 days ago", "3 hours ago"]
+
+
+@pytest.mark.parametrize(
+    ("age", "words"),
+    [
+        (timedelta(minutes=20), "less than an hour ago"),
+        (timedelta(hours=1), "1 hour ago"),
+        (timedelta(hours=23, minutes=59), "23 hours ago"),
+        (timedelta(days=1, hours=2), "1 day ago"),
+        (timedelta(days=13), "13 days ago"),
+        (timedelta(days=14), "since 16 Nov 2026"),
+        (timedelta(minutes=-5), "less than an hour ago"),  # a clock a little ahead
+    ],
+)
+def test_waiting_in_words(age, words):
+    with translation.override("en"), timezone.override("UTC"):
+        assert waiting_words(NOW - age, NOW) == words
+
+
+def test_waiting_in_dutch_in_the_dutch_date_style():
+    with translation.override("nl"), timezone.override("UTC"):
+        assert waiting_words(NOW - timedelta(days=30), NOW).endswith(date_format(date(2026, 10, 31)))
+        assert date_format(date(2026, 10, 31)).startswith("31 okt")
+
+
+@pytest.mark.django_db
+def test_the_page_shows_one_card_per_patient_with_the_urgent_one_first(world, client_for):
+    calm = enroll(world.patient_a, start_days_ago=20, weekday=timezone.localdate().weekday())
+    diary_entry(calm, days_ago=3)
+    submitted_answer(calm)
+    urgent = enroll(world.patient_b, start_days_ago=20, weekday=timezone.localdate().weekday())
+    QuestionnaireResponse.objects.create(
+        clinic_id=urgent.clinic_id,
+        enrollment=urgent,
+        code="phq9",
+        moment="start",
+        total=20,
+        flags=["self_harm"],
+    )
+    settle()
+    intake_request(world.clinic)
+    html = client_for(world.therapist.user).get(reverse("therapists:worklist")).content.decode()
+    names = [n.strip() for n in re.findall(r'<h3 class="work-group-name"[^>]*>([^<]+)', html)]
+    assert names[:2] == [world.patient_b.display_name, world.patient_a.display_name]
+    assert "New people" in names
+    anna = html.split(world.patient_a.display_name, 1)[1].split("</section>")[0]
+    assert anna.count('<li class="work-item') == 2
+    title = r'title="\d+ \w{3} \d{4}, \d\d:\d\d"'  # the full date in the page's one style
+    assert re.search(rf'<time class="work-age" datetime="[^"]+" {title}>less than an hour ago<', anna)
+    assert "<table" not in html.split("<main", 1)[1]
