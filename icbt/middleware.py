@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.middleware.gzip import GZipMiddleware
 from django.shortcuts import redirect
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -69,6 +70,21 @@ class SecurityHeadersMiddleware:
             response.headers["Cache-Control"] = "no-store"
             response.headers.pop("Expires", None)
         return response
+
+
+class PageCompressionMiddleware(GZipMiddleware):
+    """Pages, JSON and other text gzipped for browsers that accept it. Audio, video, images and
+    PDFs pass untouched: they are compressed already, and a gzipped byte range would break
+    seeking. Django pads each compressed response with random bytes against BREACH-style
+    length guessing."""
+
+    COMPRESSIBLE = ("text/", "application/json", "application/javascript", "image/svg+xml")
+
+    def process_response(self, request, response):
+        content_type = response.get("Content-Type", "")
+        if response.status_code == 206 or not content_type.startswith(self.COMPRESSIBLE):
+            return response
+        return super().process_response(request, response)
 
 
 class UserLanguageMiddleware:

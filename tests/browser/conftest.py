@@ -6,6 +6,7 @@ embedded defaults as `make run`), migrated, loaded with the programs and seeded 
 Screenshots go to test-artifacts/screenshots/<test name>/.
 """
 
+import contextlib
 import email
 import email.policy
 import functools
@@ -34,6 +35,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# Without DEBUG the session and CSRF cookies are __Host- cookies (icbt/settings.py).
+PRODUCTION_COOKIE_NAMES = {"sessionid": "__Host-sessionid", "csrftoken": "__Host-csrftoken"}
 DEMO_PASSWORD = "demo-icbt-2026"
 DEMO_TOTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 AXE = ROOT / "tests" / "browser" / "vendor" / "axe-core" / "axe.min.js"
@@ -66,6 +69,8 @@ def app_server(tmp_path_factory):
         "DATABASE_URL": f"sqlite:///{var / 'icbt.sqlite3'}",
         "EMAIL_URL": f"file://{var / 'mail'}",
         "ICBT_MASTER_KEY": "YnJvd3Nlci10ZXN0cy1tYXN0ZXIta2V5LTMyLWJ5dGU=",
+        # Shared with production_server, so that sessions signed in here are valid there too.
+        "DJANGO_SECRET_KEY": "browser-tests-secret-key-only-for-this-local-test-server-0123456789",
         "CELERY_TASK_ALWAYS_EAGER": "true",
         "DJANGO_ALLOW_ASYNC_UNSAFE": "true",
     }
@@ -73,8 +78,34 @@ def app_server(tmp_path_factory):
     manage = [sys.executable, str(ROOT / "manage.py")]
     for command in (["migrate", "--noinput", "-v0"], ["load_programs"], ["seed_demo"]):
         subprocess.run(manage + command, env=env, cwd=ROOT, check=True, capture_output=True, timeout=600)
+    with _serving(env, var / "server.log") as base:
+        yield {"base": base, "var": var, "env": env}
+
+
+@pytest.fixture(scope="session")
+def production_server(app_server):
+    """The same app and database as app_server, set up as in production: DEBUG off, static files
+    collected, fingerprinted and pre-compressed, served by WhiteNoise with long cache lifetimes.
+    For measurements (Lighthouse). Signed-in sessions carry over under the production cookie
+    names (PRODUCTION_COOKIE_NAMES)."""
+    env = {
+        **app_server["env"],
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+    }
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run(manage + ["collectstatic", "--noinput", "-v0"], env=env, cwd=ROOT, check=True, timeout=300)
+    with _serving(env, app_server["var"] / "production-server.log") as base:
+        yield {"base": base, "env": env}
+
+
+@contextlib.contextmanager
+def _serving(env, log_path):
+    """runserver on a free port with env, until the block ends; yields its base URL."""
+    manage = [sys.executable, str(ROOT / "manage.py")]
     port = _free_port()
-    log = open(var / "server.log", "wb")  # noqa: SIM115 - closed after the session
+    log = open(log_path, "wb")  # noqa: SIM115 - closed when serving ends
     server = subprocess.Popen(
         manage + ["runserver", f"127.0.0.1:{port}", "--noreload"],
         env=env,
@@ -91,15 +122,17 @@ def app_server(tmp_path_factory):
         except Exception:  # noqa: BLE001 - not up yet
             if server.poll() is not None or time.time() > deadline:
                 log.close()
-                pytest.fail("The app server did not start:\n" + (var / "server.log").read_text()[-3000:])
+                pytest.fail("The app server did not start:\n" + log_path.read_text()[-3000:])
             time.sleep(0.3)
-    yield {"base": base, "var": var, "env": env}
-    server.terminate()
     try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    log.close()
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
 
 
 @pytest.fixture(scope="session")
