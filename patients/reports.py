@@ -85,26 +85,15 @@ def own_data(*, patient: Patient) -> dict:
     """Everything the application holds about ``patient`` that belongs in their copy, as plain
     JSON-ready values (see the module docstring for what is left out and why). A fixed number of
     queries per enrollment."""
-    user = patient.user
     enrollments = list(
         Enrollment.objects.filter(patient=patient)
         .select_related("version__program", "therapist__user")
         .order_by("created_at", "pk")
     )
-    data = {
+    return {
         "format": FORMAT,
         "generated_at": _iso(timezone.now()),
-        "profile": {
-            "first_name": user.first_name,
-            "last_name": user.last_name,
-            "email": user.email,
-            "language": getattr(user, "language", ""),
-            "case_reference": patient.case_reference,
-            "clinic": patient.clinic.name,
-            "therapist": _name(patient.therapist.user) if patient.therapist_id else "",
-            "in_care_since": _iso(patient.created_at),
-            "account_created": _iso(user.date_joined),
-        },
+        "profile": _profile_data(patient),
         "enrollments": [_enrollment_data(patient, enrollment) for enrollment in enrollments],
         "intakes": [
             _intake_data(patient, intake)
@@ -118,51 +107,15 @@ def own_data(*, patient: Patient) -> dict:
             .select_related("recorded_by__user")
             .order_by("held_on", "pk")
         ],
-        "referrals": [
-            {
-                "created_at": _iso(r.created_at),
-                "program": r.program.slug,
-                "status": r.get_status_display(),
-                "referred_by": _name(r.referred_by.user),
-                "to_therapist": _name(r.to_therapist.user),
-                "decided_at": _iso(r.decided_at),
-            }
-            for r in Referral.objects.filter(patient=patient)
-            .select_related("program", "referred_by__user", "to_therapist__user")
-            .order_by("created_at", "pk")
-        ],
-        "care_shares": [
-            {
-                "colleague": _name(s.colleague.user),
-                "shared_by": _name(s.shared_by.user),
-                "until": _iso(s.until),
-                "created_at": _iso(s.created_at),
-                "ended_at": _iso(s.ended_at),
-            }
-            for s in CareShare.objects.filter(patient=patient)
-            .select_related("colleague__user", "shared_by__user")
-            .order_by("created_at", "pk")
-        ],
+        "referrals": _referrals_data(patient),
+        "care_shares": _care_shares_data(patient),
         "timeline": [
             {"at": _iso(e.at), "kind": e.get_kind_display(), "detail": e.detail, "by": _name(e.actor)}
             for e in TimelineEvent.objects.filter(patient=patient)
             .select_related("actor")
             .order_by("at", "pk")
         ],
-        "access_log": [
-            {
-                "at": _iso(e.at),
-                "who": e.user_email,
-                "role": e.role,
-                "action": e.get_action_display(),
-                "outcome": e.get_outcome_display(),
-                "what": e.object_type,
-            }
-            for e in AuditEvent.objects.filter(patient_id=patient.pk, outcome=AuditEvent.Outcome.OK)
-            .exclude(user_id=patient.user_id)
-            .exclude(user__isnull=True)
-            .order_by("at", "pk")
-        ],
+        "access_log": _access_log_data(patient),
         "left_out": [
             _(
                 "Internal notes of the therapists and notes between colleagues about a referral. Ask your "
@@ -170,110 +123,89 @@ def own_data(*, patient: Patient) -> dict:
             ),
         ],
     }
-    return data
+
+
+def _profile_data(patient: Patient) -> dict:
+    user = patient.user
+    return {
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "language": getattr(user, "language", ""),
+        "case_reference": patient.case_reference,
+        "clinic": patient.clinic.name,
+        "therapist": _name(patient.therapist.user) if patient.therapist_id else "",
+        "in_care_since": _iso(patient.created_at),
+        "account_created": _iso(user.date_joined),
+    }
+
+
+def _referrals_data(patient: Patient) -> list[dict]:
+    return [
+        {
+            "created_at": _iso(r.created_at),
+            "program": r.program.slug,
+            "status": r.get_status_display(),
+            "referred_by": _name(r.referred_by.user),
+            "to_therapist": _name(r.to_therapist.user),
+            "decided_at": _iso(r.decided_at),
+        }
+        for r in Referral.objects.filter(patient=patient)
+        .select_related("program", "referred_by__user", "to_therapist__user")
+        .order_by("created_at", "pk")
+    ]
+
+
+def _care_shares_data(patient: Patient) -> list[dict]:
+    return [
+        {
+            "colleague": _name(s.colleague.user),
+            "shared_by": _name(s.shared_by.user),
+            "until": _iso(s.until),
+            "created_at": _iso(s.created_at),
+            "ended_at": _iso(s.ended_at),
+        }
+        for s in CareShare.objects.filter(patient=patient)
+        .select_related("colleague__user", "shared_by__user")
+        .order_by("created_at", "pk")
+    ]
+
+
+def _access_log_data(patient: Patient) -> list[dict]:
+    """Who opened the patient's data, other than the patient themself."""
+    return [
+        {
+            "at": _iso(e.at),
+            "who": e.user_email,
+            "role": e.role,
+            "action": e.get_action_display(),
+            "outcome": e.get_outcome_display(),
+            "what": e.object_type,
+        }
+        for e in AuditEvent.objects.filter(patient_id=patient.pk, outcome=AuditEvent.Outcome.OK)
+        .exclude(user_id=patient.user_id)
+        .exclude(user__isnull=True)
+        .order_by("at", "pk")
+    ]
 
 
 def _enrollment_data(patient: Patient, enrollment: Enrollment) -> dict:
     enrollment.patient = patient
+    messages, drafts = _conversation_data(patient, enrollment)
+    return {
+        **_enrollment_summary(enrollment),
+        "progress": _progress_data(enrollment),
+        "assignment_answers": _answers_data(enrollment),
+        "diary_entries": _diary_data(enrollment),
+        "questionnaires": _responses_data(enrollment),
+        "messages": messages,
+        "message_drafts": drafts,
+        "stepped_care": _stepped_care_data(enrollment),
+    }
+
+
+def _enrollment_summary(enrollment: Enrollment) -> dict:
     version = enrollment.version
-    progress = [
-        {
-            "module": p.step.module.number,
-            "module_title": p.step.module.title,
-            "step": p.step.title,
-            "first_seen_at": _iso(p.first_seen_at),
-            "completed_at": _iso(p.completed_at),
-        }
-        for p in StepProgress.objects.filter(enrollment=enrollment)
-        .select_related("step__module")
-        .order_by("step__module__number", "step__position")
-    ]
-    answers = []
-    for a in (
-        AssignmentAnswer.objects.filter(enrollment=enrollment)
-        .select_related("step__module")
-        .order_by("step__module__number", "step__position")
-    ):
-        answers.append(
-            {
-                "module": a.step.module.number,
-                "assignment": a.step.title,
-                "status": a.get_status_display(),
-                "field_labels": _labels(a.step.fields),
-                "answer": decode_json_text(a.content),
-                "submitted_answer": decode_json_text(a.submitted_content),
-                "draft_saved_at": _iso(a.draft_saved_at),
-                "submitted_at": _iso(a.submitted_at),
-                "reviewed_at": _iso(a.reviewed_at),
-            }
-        )
-    diary = []
-    for d in (
-        DiaryEntry.objects.filter(enrollment=enrollment)
-        .select_related("diary_type")
-        .order_by("entry_date", "pk")
-    ):
-        diary.append(
-            {
-                "diary": d.diary_type.title,
-                "field_labels": _labels(d.diary_type.fields),
-                "date": _iso(d.entry_date),
-                "values": d.values,
-                "text": decode_json_text(d.text),
-                "written_at": _iso(d.created_at),
-                "changed_at": _iso(d.updated_at),
-                "reviewed_at": _iso(d.reviewed_at),
-            }
-        )
-    responses = [
-        {
-            "questionnaire": _instrument_name(q.code),
-            "code": q.code,
-            "moment": q.get_moment_display(),
-            "completed_at": _iso(q.completed_at),
-            "answers": q.answers,
-            "total": float(q.total),
-            "band": q.band,
-            "flags": q.flags,
-            "entered_by_therapist": q.entered_by_id is not None,
-            "reviewed_at": _iso(q.reviewed_at),
-        }
-        for q in QuestionnaireResponse.objects.filter(enrollment=enrollment).order_by("completed_at", "pk")
-    ]
-    messages, drafts = [], []
-    conversation = getattr(enrollment, "conversation", None) if _has_conversation(enrollment) else None
-    if conversation is not None:
-        for m in (
-            conversation.messages.select_related("author", "on_behalf_of")
-            .prefetch_related("links__answer__step", "links__diary_entry__diary_type", "links__questionnaire")
-            .order_by("created_at", "pk")
-        ):
-            messages.append(
-                {
-                    "at": _iso(m.created_at),
-                    "from": _name(m.author),
-                    "from_you": m.author_id == patient.user_id,
-                    "on_behalf_of": _name(m.on_behalf_of) if m.on_behalf_of_id else "",
-                    "feedback": m.is_feedback,
-                    "text": m.body,
-                    "read_at": _iso(m.read_at),
-                    "about": [link_label(link) for link in m.links.all()],
-                }
-            )
-        for draft in conversation.drafts.filter(author_id=patient.user_id):
-            drafts.append({"saved_at": _iso(draft.saved_at), "text": draft.body})
-    decision = (
-        SteppedCareDecision.objects.filter(enrollment=enrollment).select_related("decided_by__user").first()
-    )
-    stepped_care = None
-    if decision is not None:
-        stepped_care = {
-            "advice": decision.advice,
-            "decision": decision.get_decision_display(),
-            "reason": decision.reason,
-            "decided_by": _name(decision.decided_by.user),
-            "decided_at": _iso(decision.decided_at),
-        }
     return {
         "program": version.title,
         "program_slug": version.program.slug,
@@ -290,13 +222,117 @@ def _enrollment_data(patient: Patient, enrollment: Enrollment) -> dict:
         "feedback_weekday": enrollment.feedback_weekday,
         "last_activity_at": _iso(enrollment.last_activity_at),
         "last_feedback_at": _iso(enrollment.last_feedback_at),
-        "progress": progress,
-        "assignment_answers": answers,
-        "diary_entries": diary,
-        "questionnaires": responses,
-        "messages": messages,
-        "message_drafts": drafts,
-        "stepped_care": stepped_care,
+    }
+
+
+def _progress_data(enrollment: Enrollment) -> list[dict]:
+    return [
+        {
+            "module": p.step.module.number,
+            "module_title": p.step.module.title,
+            "step": p.step.title,
+            "first_seen_at": _iso(p.first_seen_at),
+            "completed_at": _iso(p.completed_at),
+        }
+        for p in StepProgress.objects.filter(enrollment=enrollment)
+        .select_related("step__module")
+        .order_by("step__module__number", "step__position")
+    ]
+
+
+def _answers_data(enrollment: Enrollment) -> list[dict]:
+    return [
+        {
+            "module": a.step.module.number,
+            "assignment": a.step.title,
+            "status": a.get_status_display(),
+            "field_labels": _labels(a.step.fields),
+            "answer": decode_json_text(a.content),
+            "submitted_answer": decode_json_text(a.submitted_content),
+            "draft_saved_at": _iso(a.draft_saved_at),
+            "submitted_at": _iso(a.submitted_at),
+            "reviewed_at": _iso(a.reviewed_at),
+        }
+        for a in AssignmentAnswer.objects.filter(enrollment=enrollment)
+        .select_related("step__module")
+        .order_by("step__module__number", "step__position")
+    ]
+
+
+def _diary_data(enrollment: Enrollment) -> list[dict]:
+    return [
+        {
+            "diary": d.diary_type.title,
+            "field_labels": _labels(d.diary_type.fields),
+            "date": _iso(d.entry_date),
+            "values": d.values,
+            "text": decode_json_text(d.text),
+            "written_at": _iso(d.created_at),
+            "changed_at": _iso(d.updated_at),
+            "reviewed_at": _iso(d.reviewed_at),
+        }
+        for d in DiaryEntry.objects.filter(enrollment=enrollment)
+        .select_related("diary_type")
+        .order_by("entry_date", "pk")
+    ]
+
+
+def _responses_data(enrollment: Enrollment) -> list[dict]:
+    return [
+        {
+            "questionnaire": _instrument_name(q.code),
+            "code": q.code,
+            "moment": q.get_moment_display(),
+            "completed_at": _iso(q.completed_at),
+            "answers": q.answers,
+            "total": float(q.total),
+            "band": q.band,
+            "flags": q.flags,
+            "entered_by_therapist": q.entered_by_id is not None,
+            "reviewed_at": _iso(q.reviewed_at),
+        }
+        for q in QuestionnaireResponse.objects.filter(enrollment=enrollment).order_by("completed_at", "pk")
+    ]
+
+
+def _conversation_data(patient: Patient, enrollment: Enrollment) -> tuple[list[dict], list[dict]]:
+    conversation = getattr(enrollment, "conversation", None) if _has_conversation(enrollment) else None
+    if conversation is None:
+        return [], []
+    messages = [
+        {
+            "at": _iso(m.created_at),
+            "from": _name(m.author),
+            "from_you": m.author_id == patient.user_id,
+            "on_behalf_of": _name(m.on_behalf_of) if m.on_behalf_of_id else "",
+            "feedback": m.is_feedback,
+            "text": m.body,
+            "read_at": _iso(m.read_at),
+            "about": [link_label(link) for link in m.links.all()],
+        }
+        for m in conversation.messages.select_related("author", "on_behalf_of")
+        .prefetch_related("links__answer__step", "links__diary_entry__diary_type", "links__questionnaire")
+        .order_by("created_at", "pk")
+    ]
+    drafts = [
+        {"saved_at": _iso(draft.saved_at), "text": draft.body}
+        for draft in conversation.drafts.filter(author_id=patient.user_id)
+    ]
+    return messages, drafts
+
+
+def _stepped_care_data(enrollment: Enrollment) -> dict | None:
+    decision = (
+        SteppedCareDecision.objects.filter(enrollment=enrollment).select_related("decided_by__user").first()
+    )
+    if decision is None:
+        return None
+    return {
+        "advice": decision.advice,
+        "decision": decision.get_decision_display(),
+        "reason": decision.reason,
+        "decided_by": _name(decision.decided_by.user),
+        "decided_at": _iso(decision.decided_at),
     }
 
 

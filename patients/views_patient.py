@@ -535,107 +535,98 @@ def questionnaire_fill(request, moment, code):
         questionnaires.get_instrument(code)
     except ValidationError:
         raise Http404 from None
-    progress = progress_for(enrollment)
-    if (moment, code) not in progress.questionnaires_due():
-        if request.method == "POST":
-            licensed = licensed_instrument_for(
-                clinic_id=enrollment.clinic_id, code=code, language=enrollment.version.language
-            )
-            presentation = questionnaires.questionnaire_presentation(
-                code, enrollment.version.language, licensed=licensed
-            )
-            if presentation.available:
-                kept = _keep_safety_answer(request, enrollment, presentation, code, moment, None)
-                if kept is not None:
-                    return render(
-                        request,
-                        T + "questionnaire_fill.html",
-                        {
-                            "enrollment": enrollment,
-                            "code": code,
-                            **_result_context(enrollment, kept, request, code),
-                        },
-                    )
-        answered = next(
-            (
-                r
-                for r in selectors.questionnaire_responses_for(enrollment=enrollment)
-                if r.code == code and r.moment == moment and r.step_id is None
-            ),
-            None,
-        )
-        if answered is None:
-            if request.method == "POST" and questionnaires.posted_safety_answer(code, request.POST):
-                # Not kept (the program ended and the answers are incomplete): still the crisis lines.
-                return render(
-                    request,
-                    T + "questionnaire_fill.html",
-                    {
-                        "enrollment": enrollment,
-                        "code": code,
-                        **_result_context(enrollment, None, request, code),
-                    },
-                )
-            raise Http404
-        return render(
-            request,
-            T + "questionnaire_fill.html",
-            {"enrollment": enrollment, "code": code, **_result_context(enrollment, answered, request, code)},
-        )
-    licensed = licensed_instrument_for(
-        clinic_id=enrollment.clinic_id, code=code, language=enrollment.version.language
-    )
+    if (moment, code) not in progress_for(enrollment).questionnaires_due():
+        return _questionnaire_not_due(request, enrollment, moment, code)
     with translation.override(enrollment.version.language):
-        presentation = questionnaires.questionnaire_presentation(
-            code, enrollment.version.language, licensed=licensed
-        )
-        where = {"code": code, "moment": moment, "step": None}
-        form = None
+        return _questionnaire_form_page(request, enrollment, moment, code)
+
+
+def _own_presentation(enrollment, code):
+    language = enrollment.version.language
+    licensed = licensed_instrument_for(clinic_id=enrollment.clinic_id, code=code, language=language)
+    return questionnaires.questionnaire_presentation(code, language, licensed=licensed)
+
+
+def _questionnaire_result(request, enrollment, code, response):
+    return render(
+        request,
+        T + "questionnaire_fill.html",
+        {"enrollment": enrollment, "code": code, **_result_context(enrollment, response, request, code)},
+    )
+
+
+def _questionnaire_not_due(request, enrollment, moment, code):
+    """A questionnaire that is not due: its earlier result, or the crisis lines for a safety answer."""
+    if request.method == "POST":
+        presentation = _own_presentation(enrollment, code)
         if presentation.available:
-            form = QuestionnaireForm(
-                request.POST or None,
-                presentation=presentation,
-                answers=services.questionnaire_draft_get(enrollment=enrollment, **where),
-            )
-        if request.method == "POST" and form is not None and request.POST.get("action") == "draft":
+            kept = _keep_safety_answer(request, enrollment, presentation, code, moment, None)
+            if kept is not None:
+                return _questionnaire_result(request, enrollment, code, kept)
+    answered = next(
+        (
+            r
+            for r in selectors.questionnaire_responses_for(enrollment=enrollment)
+            if r.code == code and r.moment == moment and r.step_id is None
+        ),
+        None,
+    )
+    if answered is not None:
+        return _questionnaire_result(request, enrollment, code, answered)
+    if request.method == "POST" and questionnaires.posted_safety_answer(code, request.POST):
+        # Not kept (the program ended and the answers are incomplete): still the crisis lines.
+        return _questionnaire_result(request, enrollment, code, None)
+    raise Http404
+
+
+def _questionnaire_form_page(request, enrollment, moment, code):
+    presentation = _own_presentation(enrollment, code)
+    where = {"code": code, "moment": moment, "step": None}
+    form = None
+    if presentation.available:
+        form = QuestionnaireForm(
+            request.POST or None,
+            presentation=presentation,
+            answers=services.questionnaire_draft_get(enrollment=enrollment, **where),
+        )
+    if request.method == "POST" and form is not None:
+        if request.POST.get("action") == "draft":
             _questionnaire_draft_save(request, enrollment, form, where)
             return redirect(request.path)
-        if request.method == "POST" and form is not None and form.is_valid():
-            try:
-                response = services.questionnaire_submit(
-                    enrollment=enrollment,
-                    code=code,
-                    moment=moment,
-                    answers=form.answers(),
-                    scoring_options=dict(presentation.scoring_options),
-                )
-            except ValidationError as exc:
-                _form_error(form, exc)
-            else:
-                return render(
-                    request,
-                    T + "questionnaire_fill.html",
-                    {
-                        "enrollment": enrollment,
-                        "code": code,
-                        **_result_context(enrollment, response, request, code),
-                    },
-                )
-        if request.method == "POST" and form is not None:
-            _questionnaire_draft_save(request, enrollment, form, where, quiet=True)
-        return render(
-            request,
-            T + "questionnaire_fill.html",
-            {
-                "enrollment": enrollment,
-                "code": code,
-                "questionnaire": presentation,
-                "form": form,
-                "form_action": request.path,
-                **_result_context(enrollment, None, request, code),
-                "form_buttons_template": T + "includes/questionnaire_buttons.html",
-            },
+        response = _questionnaire_finish(enrollment, form, presentation, where)
+        if response is not None:
+            return _questionnaire_result(request, enrollment, code, response)
+        _questionnaire_draft_save(request, enrollment, form, where, quiet=True)
+    return render(
+        request,
+        T + "questionnaire_fill.html",
+        {
+            "enrollment": enrollment,
+            "code": code,
+            "questionnaire": presentation,
+            "form": form,
+            "form_action": request.path,
+            **_result_context(enrollment, None, request, code),
+            "form_buttons_template": T + "includes/questionnaire_buttons.html",
+        },
+    )
+
+
+def _questionnaire_finish(enrollment, form, presentation, where):
+    """Score and store valid answers; None (with the errors on the form) when they cannot be."""
+    if not form.is_valid():
+        return None
+    try:
+        return services.questionnaire_submit(
+            enrollment=enrollment,
+            code=where["code"],
+            moment=where["moment"],
+            answers=form.answers(),
+            scoring_options=dict(presentation.scoring_options),
         )
+    except ValidationError as exc:
+        _form_error(form, exc)
+        return None
 
 
 @login_required

@@ -462,6 +462,28 @@ def licensed_instrument_load(*, clinic, data: bytes, uploaded_by) -> LicensedIns
     """Load item texts of a licensed questionnaire for ``clinic`` from a YAML or JSON file in the
     format of programs/content/LICENSED.md, replacing earlier texts for the same questionnaire and
     language. Scores already recorded keep their values: they were stored with their answers."""
+    doc = _licensed_document(data)
+    _licensed_check_keys(doc)
+    instrument = _licensed_instrument_of(doc)
+    reverse, reverse_errors = _licensed_reverse(doc, instrument)
+    errors = [
+        *_licensed_text_errors(doc),
+        *_licensed_items_errors(doc, instrument),
+        *_licensed_options_errors(doc, instrument),
+        *reverse_errors,
+        *_licensed_threshold_errors(doc, instrument),
+    ]
+    if errors:
+        raise ValidationError(errors)
+    return _licensed_store(doc, instrument, reverse, clinic=clinic, data=data, uploaded_by=uploaded_by)
+
+
+_LICENSED_REQUIRED = {"instrument", "language", "title", "licence", "options", "reverse_scored", "items"}
+_LICENSED_KEYS = _LICENSED_REQUIRED | {"instructions", "severe_threshold"}
+
+
+def _licensed_document(data: bytes) -> content_loader.LineDict:
+    """The uploaded file read as a mapping of text, or a ValidationError saying why it is not one."""
     if len(data) > settings.ICBT_LICENSED_UPLOAD_MAX_BYTES:
         raise ValidationError(licensed_too_large_message())
     try:
@@ -475,27 +497,25 @@ def licensed_instrument_load(*, clinic, data: bytes, uploaded_by) -> LicensedIns
         raise ValidationError(_("The file must hold a mapping (key: value)."))
     if _holds_non_text(doc):
         raise ValidationError(_("The file holds characters that are not text (such as NUL)."))
-    allowed = {
-        "instrument",
-        "language",
-        "title",
-        "licence",
-        "instructions",
-        "options",
-        "reverse_scored",
-        "severe_threshold",
-        "items",
-    }
-    errors = []
-    for key in doc:
-        if key not in allowed:
-            errors.append(_licensed_error(doc.line_of(key), _("unknown key '%(key)s'") % {"key": key}))
-    for key in sorted(
-        {"instrument", "language", "title", "licence", "options", "reverse_scored", "items"} - set(doc)
-    ):
-        errors.append(_licensed_error(doc.line, _("'%(key)s' is missing") % {"key": key}))
+    return doc
+
+
+def _licensed_check_keys(doc) -> None:
+    errors = [
+        _licensed_error(doc.line_of(key), _("unknown key '%(key)s'") % {"key": key})
+        for key in doc
+        if key not in _LICENSED_KEYS
+    ]
+    errors += [
+        _licensed_error(doc.line, _("'%(key)s' is missing") % {"key": key})
+        for key in sorted(_LICENSED_REQUIRED - set(doc))
+    ]
     if errors:
         raise ValidationError(errors)
+
+
+def _licensed_instrument_of(doc):
+    """The licensed questionnaire the file is for, after checking its language."""
     code = doc["instrument"]
     instrument = questionnaires.INSTRUMENTS.get(code) if isinstance(code, str) else None
     if instrument is None or (instrument.texts_shipped and not instrument.licensed_texts_allowed):
@@ -503,74 +523,87 @@ def licensed_instrument_load(*, clinic, data: bytes, uploaded_by) -> LicensedIns
             doc.line_of("instrument"),
             _("'%(code)s' is not a licensed questionnaire this application knows") % {"code": code},
         )
-    language = doc["language"]
-    if language not in ("en", "nl"):
+    if doc["language"] not in ("en", "nl"):
         raise _licensed_error(doc.line_of("language"), _("language must be en or nl"))
-    for key in ("title", "licence"):
-        if not isinstance(doc[key], str) or not doc[key].strip():
-            errors.append(_licensed_error(doc.line_of(key), _("'%(key)s' must be text") % {"key": key}))
+    return instrument
+
+
+def _licensed_text_errors(doc) -> list[ValidationError]:
+    errors = [
+        _licensed_error(doc.line_of(key), _("'%(key)s' must be text") % {"key": key})
+        for key in ("title", "licence")
+        if not isinstance(doc[key], str) or not doc[key].strip()
+    ]
     if "instructions" in doc and not isinstance(doc["instructions"], str):
         errors.append(_licensed_error(doc.line_of("instructions"), _("'instructions' must be text")))
+    return errors
+
+
+def _licensed_items_errors(doc, instrument) -> list[ValidationError]:
     items = doc["items"]
     if (
-        not isinstance(items, list)
-        or len(items) != instrument.item_count
-        or any(not isinstance(i, str) or not i.strip() for i in items)
+        isinstance(items, list)
+        and len(items) == instrument.item_count
+        and all(isinstance(i, str) and i.strip() for i in items)
     ):
-        errors.append(
-            _licensed_error(
-                doc.line_of("items"),
-                _("'items' must list exactly %(n)s texts") % {"n": instrument.item_count},
-            )
-        )
+        return []
+    message = _("'items' must list exactly %(n)s texts") % {"n": instrument.item_count}
+    return [_licensed_error(doc.line_of("items"), message)]
+
+
+def _licensed_options_errors(doc, instrument) -> list[ValidationError]:
     options = doc["options"]
     expected_values = [o.value for o in instrument.options]
     if (
-        not isinstance(options, list)
-        or [o.get("value") if isinstance(o, dict) else None for o in options] != expected_values
-        or any(not isinstance(o.get("label"), str) for o in options)
+        isinstance(options, list)
+        and [o.get("value") if isinstance(o, dict) else None for o in options] == expected_values
+        and all(isinstance(o.get("label"), str) for o in options)
     ):
-        errors.append(
-            _licensed_error(
-                doc.line_of("options"),
-                _("'options' must list the values %(values)s in order, each with a label")
-                % {"values": ", ".join(str(v) for v in expected_values)},
-            )
-        )
+        return []
+    message = _("'options' must list the values %(values)s in order, each with a label") % {
+        "values": ", ".join(str(v) for v in expected_values)
+    }
+    return [_licensed_error(doc.line_of("options"), message)]
+
+
+def _licensed_reverse(doc, instrument) -> tuple[list[int], list[ValidationError]]:
     try:
         reverse = questionnaires.validate_reverse_positions(
             doc["reverse_scored"], item_count=instrument.item_count
         )
     except ValidationError as exc:
-        errors.append(_licensed_error(doc.line_of("reverse_scored"), exc.messages[0]))
-        reverse = []
+        return [], [_licensed_error(doc.line_of("reverse_scored"), exc.messages[0])]
+    return reverse, []
+
+
+def _licensed_threshold_errors(doc, instrument) -> list[ValidationError]:
     threshold = doc.get("severe_threshold")
-    if threshold is not None and (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, int)
-        or not instrument.min_total < threshold <= instrument.max_total
+    if threshold is None or (
+        not isinstance(threshold, bool)
+        and isinstance(threshold, int)
+        and instrument.min_total < threshold <= instrument.max_total
     ):
-        errors.append(
-            _licensed_error(
-                doc.line_of("severe_threshold"),
-                _("'severe_threshold' must be a whole number from %(low)s to %(high)s")
-                % {"low": int(instrument.min_total) + 1, "high": int(instrument.max_total)},
-            )
-        )
-    if errors:
-        raise ValidationError(errors)
+        return []
+    message = _("'severe_threshold' must be a whole number from %(low)s to %(high)s") % {
+        "low": int(instrument.min_total) + 1,
+        "high": int(instrument.max_total),
+    }
+    return [_licensed_error(doc.line_of("severe_threshold"), message)]
+
+
+def _licensed_store(doc, instrument, reverse, *, clinic, data: bytes, uploaded_by) -> LicensedInstrument:
     record, _created = LicensedInstrument.objects.select_for_update().get_or_create(
         clinic=clinic,
-        code=code,
-        language=language,
+        code=doc["instrument"],
+        language=doc["language"],
         defaults={"title": doc["title"], "licence_note": doc["licence"], "source_sha256": ""},
     )
     record.title = doc["title"].strip()
     record.instructions = (doc.get("instructions") or "").strip()
-    record.items = [i.strip() for i in items]
-    record.options = [{"value": o["value"], "label": o["label"].strip()} for o in options]
+    record.items = [i.strip() for i in doc["items"]]
+    record.options = [{"value": o["value"], "label": o["label"].strip()} for o in doc["options"]]
     record.reverse_scored = reverse
-    record.severe_threshold = threshold
+    record.severe_threshold = doc.get("severe_threshold")
     record.licence_note = doc["licence"].strip()
     record.source_sha256 = hashlib.sha256(data).hexdigest()
     record.uploaded_by = uploaded_by
