@@ -141,15 +141,19 @@ def _local_date(moment) -> date:
     return timezone.localtime(moment).date()
 
 
-def staff_scores_for(enrollment, *, today: date | None = None, only_measured: bool = False) -> Chart | None:
-    """``staff_scores`` with its data read here (two queries). ``only_measured``: nothing (and no
-    query) for a version without a measurement schedule, for pages with a pinned query count."""
+def staff_scores_for(
+    enrollment, *, today: date | None = None, only_measured: bool = False, responses=None
+) -> Chart | None:
+    """``staff_scores`` with its data read here (two queries; one when the caller passes the
+    enrollment's ``responses``). ``only_measured``: nothing (and no query) for a version without a
+    measurement schedule, for pages with a pinned query count."""
     from django.utils import timezone
 
     from patients import selectors
 
     if enrollment is None or (only_measured and not enrollment.version.measurement_schedule):
         return None
-    responses = list(selectors.questionnaire_responses_for(enrollment=enrollment))
+    if responses is None:
+        responses = selectors.measured_responses_for(enrollment=enrollment)
     starts = selectors.module_starts(enrollment=enrollment)
     return staff_scores(enrollment, responses, starts, today=today or timezone.localdate())

@@ -364,10 +364,11 @@ STEP_FIELDS = (*STEP_LIST_FIELDS, "diary_type_id")
 MODULE_FIELDS = ("module__id", "module__version_id", "module__number", "module__slug", "module__title")
 
 
-def version_modules(version) -> list[Module]:
+def version_modules(version, *, with_diary_types: bool = True) -> list[Module]:
     """The modules of ``version`` in order, each with its steps (``module.steps.all()``) and
     diary types (``module.diary_types.all()``) loaded. Two queries: the steps with their modules,
-    then the diary types (the content loader gives every module at least one step)."""
+    then the diary types (the content loader gives every module at least one step); one without
+    ``with_diary_types``."""
     steps = (
         Step.objects.filter(version=version)
         .select_related("module")
@@ -383,7 +384,8 @@ def version_modules(version) -> list[Module]:
     ordered = list(modules.values())
     for module in ordered:
         module._prefetched_objects_cache = {"steps": _cached(module.steps, grouped[module.pk])}
-    prefetch_related_objects(ordered, "diary_types")
+    if with_diary_types:
+        prefetch_related_objects(ordered, "diary_types")
     return ordered
 
 
@@ -437,13 +439,19 @@ def _enrollment_choices(enrollment: Enrollment, program_id: int) -> tuple[dict, 
     return overrides_by_key, states_by_number, optional_off, seen, done
 
 
-def progress_for(enrollment: Enrollment, *, today: date | None = None, with_diaries: bool = True) -> Progress:
-    """The progress of ``enrollment``. Three queries (six with ``with_diaries``), whatever the
-    size of the program or the history; ``enrollment.version`` should be loaded with
-    ``select_related``."""
+def progress_for(
+    enrollment: Enrollment,
+    *,
+    today: date | None = None,
+    with_diaries: bool = True,
+    with_diary_types: bool = True,
+) -> Progress:
+    """The progress of ``enrollment``. Three queries (six with ``with_diaries``, two without
+    ``with_diary_types``: then ``active_diaries`` asks the database per module), whatever the size
+    of the program or the history; ``enrollment.version`` should be loaded with ``select_related``."""
     today = today or timezone.localdate()
     version = enrollment.version
-    modules = version_modules(version)
+    modules = version_modules(version, with_diary_types=with_diary_types)
     overrides, states, optional_off, seen, done = _enrollment_choices(enrollment, version.program_id)
 
     result: list[ModuleProgress] = []

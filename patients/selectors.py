@@ -207,6 +207,12 @@ def questionnaire_responses_for(*, enrollment: Enrollment) -> QuerySet[Questionn
     return _with_feedback(responses)
 
 
+def measured_responses_for(*, enrollment: Enrollment) -> list[QuestionnaireResponse]:
+    """The enrollment's questionnaire responses in order, without the feedback about them (what
+    the early warning and the score chart read). One query."""
+    return list(QuestionnaireResponse.objects.filter(enrollment=enrollment).order_by("completed_at", "pk"))
+
+
 def questionnaire_response_for_step(*, enrollment: Enrollment, step) -> QuestionnaireResponse | None:
     return (
         _with_feedback(QuestionnaireResponse.objects.filter(enrollment=enrollment, step=step))

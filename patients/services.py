@@ -337,7 +337,10 @@ def diary_entry_save(
     entry.updated_at = now
     entry.reviewed_at = None
     entry.reviewed_by = None
-    entry.full_clean()
+    # The enrollment and diary type are rows just read, the uid is the entry's own, and one entry
+    # per day is checked above under the enrollment's lock (the database's constraint stays): no
+    # query checks them again.
+    entry.full_clean(exclude=["enrollment", "diary_type", "uid"], validate_constraints=False)
     is_new = entry.pk is None
     entry.save()
     if is_new:

@@ -685,16 +685,23 @@ def _mid_advice(enrollment):
     return stepped_care.advice_for_enrollment(enrollment, mid, moment="module") if mid else None
 
 
-def _early_warning(enrollment):
+def _early_warning(enrollment, responses):
     """The early warning that shows now for ``enrollment`` (None when none, or when decided), and
-    the decision recorded about it."""
-    if enrollment is None or not enrollment.version.measurement_schedule:
+    the decision recorded about it. ``responses``: the enrollment's questionnaire responses."""
+    if responses is None:
         return None, None
     decision = selectors.early_warning_decision_for(enrollment=enrollment)
     if decision is not None:
         return None, decision
-    responses = list(selectors.questionnaire_responses_for(enrollment=enrollment))
     return measurement.early_warning(enrollment, responses, timezone.localdate()), None
+
+
+def _measured_responses(enrollment):
+    """The questionnaire responses the early warning and the score chart share (one query), or
+    None when the enrollment's version measures nothing."""
+    if enrollment is None or not enrollment.version.measurement_schedule:
+        return None
+    return selectors.measured_responses_for(enrollment=enrollment)
 
 
 @login_required
@@ -723,7 +730,9 @@ def overview_context(request, patient) -> dict:
     enrollment and its modules, intakes, waiting referrals and the timeline. A fixed number of
     queries, whatever the length of the timeline."""
     enrollment = selectors.enrollment_current(patient=patient)
-    progress = progress_for(enrollment, with_diaries=False) if enrollment is not None else None
+    progress = None
+    if enrollment is not None:
+        progress = progress_for(enrollment, with_diaries=False, with_diary_types=False)
     language = _language()
     versions = selectors.enrollable_programs(language=language)
     programs = {v.program.slug: v.title for v in versions}
@@ -733,7 +742,8 @@ def overview_context(request, patient) -> dict:
     for event in events:
         event.text = timeline.describe(event, names=names, programs=programs, steps=steps)
     intakes = selectors.intakes_for(patient=patient)
-    warning, warning_decision = _early_warning(enrollment)
+    responses = _measured_responses(enrollment)
+    warning, warning_decision = _early_warning(enrollment, responses)
     return {
         "enrollment": enrollment,
         "progress": progress,
@@ -747,7 +757,9 @@ def overview_context(request, patient) -> dict:
         else "",
         "stepped_care": stepped_care.applies_to(enrollment.version.program.slug) if enrollment else False,
         "mid_advice": _mid_advice(enrollment),
-        "scores_chart": charts_measurement.staff_scores_for(enrollment, only_measured=True),
+        "scores_chart": charts_measurement.staff_scores_for(
+            enrollment, only_measured=True, responses=responses
+        ),
         "early_warning": warning,
         "early_warning_decision": warning_decision,
         "early_warning_form": EarlyWarningDecisionForm(),

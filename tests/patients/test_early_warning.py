@@ -207,3 +207,40 @@ def test_check_ins_under_an_earlier_feedback_weekday_still_count(world):
     # Thursday 3 Dec is open; 26, 19 and 12 Nov each had a check-in in the week ending on them.
     assert _warning(enrollment, date(2026, 12, 7)) is None
     assert _warnings_in_bulk(enrollment, date(2026, 12, 7)) == []
+
+
+# The overview of a measured program: the plain overview's queries (tests/patients/test_enrollment.py),
+# one read of the check-ins shared by the early warning and the score chart, the decision about
+# the warning and the modules' first days for the chart.
+MEASURED_OVERVIEW_QUERIES = 16
+
+
+def test_the_measured_overview_reads_the_check_ins_once_whatever_the_history(
+    world, client_for, django_assert_num_queries
+):
+    from django.utils import timezone
+
+    start = timezone.localdate() - timedelta(days=35)
+    enrollment = sh.enroll(
+        world.patient_a, sh.measured_version(), start_date=start, feedback_weekday=start.weekday()
+    )
+    _check_ins(enrollment, [6, 6, 7, 6])
+    services.treatment_session_record(
+        patient=world.patient_a, staff=world.therapist, held_on=timezone.localdate(), kind="video", minutes=30
+    )
+    client = client_for(world.therapist.user)
+    url = reverse("patients:staff_patient_detail", kwargs={"pk": world.patient_a.pk})
+    client.get(url)
+    with django_assert_num_queries(MEASURED_OVERVIEW_QUERIES):
+        assert "Not improving" in client.get(url).content.decode()
+    for i in range(20):
+        services.treatment_session_record(
+            patient=world.patient_a,
+            staff=world.therapist,
+            held_on=timezone.localdate(),
+            kind="phone",
+            minutes=15,
+            note=f"Call {i}",
+        )
+    with django_assert_num_queries(MEASURED_OVERVIEW_QUERIES):
+        assert "Not improving" in client.get(url).content.decode()
