@@ -15,7 +15,7 @@ from messaging.services import (
     placeholders_validate,
     text_validate,
 )
-from patients.services import SHARE_MAX_DAYS
+from patients.services.sharing import SHARE_MAX_DAYS
 
 
 @sensitive_variables("value")

@@ -10,7 +10,7 @@ from datetime import timedelta
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from patients.services import DIARY_ENTRY_DAYS_BACK
+from patients.services.work import DIARY_ENTRY_DAYS_BACK
 from programs.field_types import field_type
 from programs.forms import AssignmentForm, DiaryEntryForm
 

@@ -361,7 +361,6 @@ def worklist(
     LIMIT): the same number of queries whatever the size of the caseload.
     """
     now = now or timezone.now()
-    language = translation.get_language() or "en"
     staff = _therapist(fetched_by)
     if staff is None:
         return Worklist(items=WorkItems(now=now), total=0, counts={}, patients=[])
@@ -370,7 +369,41 @@ def worklist(
     rows = pending.visible_items(staff=staff, now=now)
     selected = _selection(kind, patient_id)
     midnight = _local_midnight(timezone.localdate(now))
-    ahead = Q(urgent=True) | (Q(since__lte=midnight) if order == "oldest" else Q(since__gte=midnight))
+    counts, length, position = _counted(rows, selected, _ahead(order, midnight))
+    waiting = sum(counts[key] for key in pending.KINDS)
+    warnings = _early_warnings(staff, now=now)
+    counts["early_warning"] = len(warnings)
+    patients = _with_chosen_patient(
+        _patient_choices(rows, warnings), staff=staff, patient_id=patient_id, today=midnight.date()
+    )
+    items = WorkItems(
+        _page_rows(rows, selected, order),
+        length=length,
+        now=now,
+        warnings=_Warnings(_shown_warnings(warnings, kind, patient_id), position),
+        referrals=_referrals(rows, counts),
+        titles=_titles(counts),
+    )
+    return Worklist(
+        items=items,
+        total=sum(counts.values()),
+        waiting=waiting,
+        counts=counts,
+        patients=patients,
+        kind=kind,
+        patient_id=patient_id,
+        order=order,
+    )
+
+
+def _ahead(order: str, midnight: datetime) -> Q:
+    """The rows that sort before the early warnings' block (which sorts at midnight today)."""
+    return Q(urgent=True) | (Q(since__lte=midnight) if order == "oldest" else Q(since__gte=midnight))
+
+
+def _counted(rows: QuerySet[WorkItemRow], selected: Q, ahead: Q) -> tuple[dict[str, int], int, int]:
+    """The items per kind, how many of them are selected, and how many selected ones sort before
+    the early warnings. One grouped query."""
     counts: dict[str, int] = {key: 0 for key in FILTER_KINDS}
     length = position = 0
     for row_kind, n, n_selected, n_ahead in (
@@ -384,48 +417,47 @@ def worklist(
     ):
         counts[row_kind] += n
         length, position = length + n_selected, position + n_ahead
-    waiting = sum(counts[key] for key in pending.KINDS)
-    warnings = _early_warnings(staff, now=now)
-    counts["early_warning"] = len(warnings)
-    patients = _patient_choices(rows, warnings)
-    if patient_id and patient_id not in dict(patients):
-        # A patient of the caseload with nothing waiting (the overview links here): an empty
-        # list for them, not a form error. One query, only then.
-        chosen = caseload_patients(staff=staff, today=midnight.date()).filter(pk=patient_id)
-        patients += _choices(chosen).items()
-    shown = [w for w in warnings if not patient_id or w.patient_id == patient_id]
-    if kind not in ("", "early_warning"):
-        shown = []
-    # Referrals and intake requests are few, whatever the size of the caseload: read whole when
-    # there are any, so that no page costs a query more than another.
-    referrals = {}
-    if counts["referral"]:
-        referrals = {
-            referral.pk: referral
-            for referral in Referral.objects.select_related("patient__user", "referred_by__user").filter(
-                pk__in=rows.filter(kind="referral").values("object_id")
-            )
-        }
-    titles = program_titles(language=language) if counts["intake_request"] else {}
-    direction = "since" if order == "oldest" else "-since"
-    page_rows = rows.filter(selected).select_related("patient__user").order_by("-urgent", direction, "pk")
-    return Worklist(
-        items=WorkItems(
-            page_rows,
-            length=length,
-            now=now,
-            warnings=_Warnings(shown, position),
-            titles=titles,
-            referrals=referrals,
-        ),
-        total=sum(counts.values()),
-        waiting=waiting,
-        counts=counts,
-        patients=patients,
-        kind=kind,
-        patient_id=patient_id,
-        order=order,
+    return counts, length, position
+
+
+def _with_chosen_patient(
+    patients: list[tuple[int, str]], *, staff: StaffMember, patient_id: int | None, today: date
+) -> list[tuple[int, str]]:
+    """A patient of the caseload with nothing waiting (the overview links here) is still a
+    choice: an empty list for them, not a form error. One query, only then."""
+    if not patient_id or patient_id in dict(patients):
+        return patients
+    return patients + list(
+        _choices(caseload_patients(staff=staff, today=today).filter(pk=patient_id)).items()
     )
+
+
+def _shown_warnings(warnings: list[WorkItem], kind: str, patient_id: int | None) -> list[WorkItem]:
+    if kind not in ("", "early_warning"):
+        return []
+    return [w for w in warnings if not patient_id or w.patient_id == patient_id]
+
+
+def _referrals(rows: QuerySet[WorkItemRow], counts: dict[str, int]) -> dict:
+    """Referrals and intake requests are few, whatever the size of the caseload: read whole when
+    there are any, so that no page costs a query more than another."""
+    if not counts["referral"]:
+        return {}
+    return {
+        referral.pk: referral
+        for referral in Referral.objects.select_related("patient__user", "referred_by__user").filter(
+            pk__in=rows.filter(kind="referral").values("object_id")
+        )
+    }
+
+
+def _titles(counts: dict[str, int]) -> dict:
+    return program_titles(language=translation.get_language() or "en") if counts["intake_request"] else {}
+
+
+def _page_rows(rows: QuerySet[WorkItemRow], selected: Q, order: str) -> QuerySet[WorkItemRow]:
+    direction = "since" if order == "oldest" else "-since"
+    return rows.filter(selected).select_related("patient__user").order_by("-urgent", direction, "pk")
 
 
 # How many patients the worklist's patient filter offers: those waiting longest (the filter of

@@ -1,0 +1,164 @@
+"""Referrals: a patient handed on to a colleague or team, accepted or declined."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from icbt.audit import Action
+from icbt.models import StaffMember
+from icbt.notifications import Kind as NotificationKind
+from icbt.notifications import notify
+from patients import selectors, work_items
+from patients.models import Enrollment, Patient, Referral, TimelineEvent
+from patients.services.recording import record_change, timeline_record
+from programs.models import Program
+
+
+@transaction.atomic
+def referral_create(
+    *,
+    patient: Patient,
+    referred_by: StaffMember,
+    to_therapist: StaffMember,
+    program: Program,
+    note: str = "",
+) -> Referral:
+    """A therapist asks an ICBT-trained colleague of the same clinic to take on one of their
+    patients for an online program. One open referral per patient at a time."""
+    if patient.therapist_id != referred_by.pk:
+        raise ValidationError(_("You can only refer your own patients."))
+    targets = selectors.referral_targets(clinic_id=patient.clinic_id, exclude=referred_by)
+    if not targets.filter(pk=to_therapist.pk).exists():
+        raise ValidationError({"to_therapist": _("Choose an ICBT-trained therapist of your clinic.")})
+    Patient.objects.select_for_update().filter(pk=patient.pk).values_list("pk").first()
+    if Referral.objects.filter(patient=patient, status=Referral.Status.PENDING).exists():
+        raise ValidationError(_("This patient already has a referral waiting for an answer."))
+    referral = Referral(
+        clinic_id=patient.clinic_id,
+        patient=patient,
+        referred_by=referred_by,
+        to_therapist=to_therapist,
+        program=program,
+        note=note.strip(),
+    )
+    referral.full_clean()
+    referral.save()
+    work_items.refresh_requests(clinic_id=referral.clinic_id, kinds=("referral",))
+    notify(
+        recipient=to_therapist.user,
+        kind=NotificationKind.REFERRAL,
+        patient=patient,
+        object_type="referral",
+        object_id=referral.pk,
+    )
+    record_change(
+        staff=referred_by,
+        action=Action.CREATE,
+        object_type="referral",
+        object_id=referral.pk,
+        patient=patient,
+        kind=TimelineEvent.Kind.REFERRAL,
+        detail={
+            "referral": referral.pk,
+            "event": "made",
+            "from": referred_by.pk,
+            "to": to_therapist.pk,
+            "program": program.slug,
+        },
+    )
+    return referral
+
+
+def _referral_lock(referral: Referral, staff: StaffMember) -> Referral:
+    locked = Referral.objects.select_for_update().select_related("patient").get(pk=referral.pk)
+    if locked.to_therapist_id != staff.pk:
+        raise ValidationError(_("Only the therapist this patient was referred to can answer."))
+    if locked.status != Referral.Status.PENDING:
+        raise ValidationError(_("This referral has already been answered."))
+    return locked
+
+
+@transaction.atomic
+def referral_accept(*, referral: Referral, staff: StaffMember, reason: str = "") -> Referral:
+    """The receiving therapist takes the patient on: they become the patient's therapist (and
+    the therapist of an open enrollment), which the timeline and the audit trail record."""
+    referral = _referral_lock(referral, staff)
+    now = timezone.now()
+    referral.status = Referral.Status.ACCEPTED
+    referral.decision_reason = reason.strip()
+    referral.decided_at = now
+    referral.full_clean()
+    referral.save(update_fields=["status", "decision_reason", "decided_at"])
+    work_items.refresh_requests(clinic_id=referral.clinic_id, kinds=("referral",))
+    patient = Patient.objects.select_for_update().get(pk=referral.patient_id)
+    previous = patient.therapist_id
+    patient.therapist = staff
+    work_items.owner_follow(patient=patient)
+    patient.full_clean()
+    patient.save(update_fields=["therapist"])
+    for enrollment in Enrollment.objects.select_for_update().filter(
+        patient=patient, status__in=Enrollment.OPEN_STATUSES
+    ):
+        enrollment.therapist = staff
+        enrollment.save(update_fields=["therapist"])
+    timeline_record(
+        patient_id=patient.pk,
+        clinic_id=patient.clinic_id,
+        kind=TimelineEvent.Kind.REFERRAL,
+        actor_id=staff.user_id,
+        at=now,
+        detail={
+            "referral": referral.pk,
+            "event": "accepted",
+            "from": referral.referred_by_id,
+            "to": staff.pk,
+        },
+    )
+    record_change(
+        staff=staff,
+        action=Action.CHANGE,
+        object_type="referral",
+        object_id=referral.pk,
+        patient=patient,
+        kind=TimelineEvent.Kind.THERAPIST,
+        detail={"from": previous, "to": staff.pk, "referral": referral.pk},
+        at=now,
+    )
+    record_change(
+        staff=staff,
+        action=Action.CHANGE,
+        object_type="patient",
+        object_id=patient.pk,
+        patient=patient,
+    )
+    return referral
+
+
+@transaction.atomic
+def referral_decline(*, referral: Referral, staff: StaffMember, reason: str) -> Referral:
+    """The receiving therapist declines, with a reason the referring colleague can read."""
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": _("Say why you decline, so your colleague knows what to do next.")})
+    referral = _referral_lock(referral, staff)
+    referral.status = Referral.Status.DECLINED
+    referral.decision_reason = reason.strip()
+    referral.decided_at = timezone.now()
+    referral.full_clean()
+    referral.save(update_fields=["status", "decision_reason", "decided_at"])
+    work_items.refresh_requests(clinic_id=referral.clinic_id, kinds=("referral",))
+    record_change(
+        staff=staff,
+        action=Action.CHANGE,
+        object_type="referral",
+        object_id=referral.pk,
+        patient_id=referral.patient_id,
+        kind=TimelineEvent.Kind.REFERRAL,
+        detail={
+            "referral": referral.pk,
+            "event": "declined",
+            "from": referral.referred_by_id,
+            "to": staff.pk,
+        },
+    )
+    return referral
