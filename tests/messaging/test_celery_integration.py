@@ -241,27 +241,28 @@ def test_a_killed_worker_loses_nothing_and_duplicates_only_with_the_same_message
     sender.send_task("messaging.tasks.digests_send_due")
 
     def in_flight():
-        """A digest claimed in the last ~0.15 s: the worker is in its pause before sending it."""
-        if Digest.objects.filter(sent_at__isnull=False).count() < 3:
+        """Some e-mails of the batch have left, and the batch is not marked sent yet: the worker
+        is between sending and the batch's commit."""
+        if len(list(read_mail(workers.mail_dir))) < 3:
             return None
-        fresh = timezone.now() + timedelta(seconds=lease - 0.15)
-        return Digest.objects.filter(sent_at__isnull=True, lease_until__gte=fresh).first()
+        return Digest.objects.filter(sent_at__isnull=True).first()
 
     held = _wait(in_flight, timeout=30, what="a round in the middle", interval=0.02)
     os.kill(first.pid, signal.SIGKILL)
     first.wait(timeout=10)
+    before_the_kill = len(list(read_mail(workers.mail_dir)))
     held.refresh_from_db()
     assert held.sent_at is None
 
+    # A round while the leases live takes nothing over.
     sender.send_task("messaging.tasks.digests_send_due", queue="digest-test-next")
     _wait(
-        lambda: Digest.objects.filter(sent_at__isnull=False).count() == len(recipients) - 1,
-        timeout=30,
-        what="the next round to send what nobody held",
+        lambda: timezone.now() > held.lease_until - timedelta(seconds=1),
+        timeout=lease + 5,
+        what="the last second of the lease",
+        interval=0.2,
     )
-    held.refresh_from_db()
-    assert timezone.now() < held.lease_until, "the machine is too slow to see a live lease; raise `lease`"
-    assert held.sent_at is None, "a digest under a live lease must not be taken over"
+    assert not Digest.objects.filter(sent_at__isnull=False).exists(), "a live lease was taken over"
 
     _wait(
         lambda: timezone.now() > held.lease_until, timeout=lease + 5, what="the lease to expire", interval=0.2
@@ -280,8 +281,9 @@ def test_a_killed_worker_loses_nothing_and_duplicates_only_with_the_same_message
     for message in read_mail(workers.mail_dir):
         received[message["To"]].append(message["Message-ID"])
     assert set(received) == {user.email for user in recipients}
+    # The documented duplicate: what left before the kill is sent again with the same Message-ID.
+    assert sum(len(ids) for ids in received.values()) == len(recipients) + before_the_kill
     for email, message_ids in received.items():
-        if len(message_ids) > 1:  # only the documented case: killed between sending and committing
-            assert email == held.recipient.email and len(set(message_ids)) == 1, (email, message_ids)
+        assert len(message_ids) <= 2 and len(set(message_ids)) == 1, (email, message_ids)
     digest_ids = dict(Digest.objects.values_list("recipient__email", "message_id"))
     assert all(set(ids) == {digest_ids[email]} for email, ids in received.items())
