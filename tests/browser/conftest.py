@@ -136,13 +136,20 @@ def _serving(env, log_path):
 
 
 @pytest.fixture(scope="session")
-def chromium():
+def playwright_session():
+    """One Playwright per test process: its sync API keeps an event loop running, so a second
+    ``sync_playwright()`` in the same process is refused."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright_session):
+    browser = playwright_session.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
 
 
 class Session:

@@ -62,14 +62,11 @@ def rita(app_server):
 
 
 @pytest.fixture
-def media_browser(app_server):
+def media_browser(app_server, playwright_session):
     """Chromium with a fake microphone and camera that need no permission prompt."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + FAKE_MEDIA)
-        yield browser
-        browser.close()
+    browser = playwright_session.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + FAKE_MEDIA)
+    yield browser
+    browser.close()
     manage(app_server, "shell", "-c", CLEAN_UP)
 
 

@@ -33,7 +33,9 @@ def test_home_diary_and_graph(signed_in, shots, a11y):
     page.get_by_role("button", name="Save my diary").click()
     assert "/me/diaries/activity-pain/" in page.url
     assert "Your diary is saved" in page.locator("main").inner_text()
-    assert page.locator("svg.chart").count() == 2  # pain 0-10, and rest breaks on their own scale
+    # pain 0-10; rest breaks; energy points used; planned and done minutes; hours active per part
+    # of the day: each on its own scale
+    assert page.locator("svg.chart").count() == 5
     page.get_by_text("Show the numbers as a table").first.click()
     assert page.locator("table").first.is_visible()
     check_both_widths(page, a11y)
