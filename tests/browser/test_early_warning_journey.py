@@ -73,8 +73,10 @@ def test_four_check_ins_that_do_not_improve_flag_the_patient_for_the_therapist(s
     assert "Not improving" in text and "Pain: 7 at the first check-in" in text and "from week 4 on" in text
     shots(therapist, "worklist-flag")
     row.get_by_role("link").first.click()
-    assert f"/staff/patients/{wim}/" in therapist.url
+    therapist.wait_for_url(f"**/staff/patients/{wim}/**")
+    therapist.wait_for_load_state()  # count() does not wait for the page it is asked about
     chart = therapist.locator("[data-scores-chart]")
+    chart.wait_for()
     assert chart.locator("svg.chart").count() == 1
     assert "Pain, weekly (0-10)" in chart.inner_text() or "Pain, weekly (0-10)" in chart.inner_html()
     shots(therapist, "patient-chart")
