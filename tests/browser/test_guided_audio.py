@@ -132,6 +132,7 @@ def _admin_records_part_one(page, count, shots):
     row = page.locator("tr", has_text="Master your Pain (en)").filter(has_text="Calm breathing")
     row.get_by_role("link", name=re.compile("^Record")).click()
     part = page.locator("#part-1")
+    part.wait_for()  # count() does not wait for the page the click opens
     assert page.locator(".studio-part").count() == count
     assert not part.get_by_role("button", name="Stop", exact=True).is_visible()
     assert not part.get_by_role("button", name="Keep this take").is_visible()

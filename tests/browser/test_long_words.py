@@ -2,16 +2,23 @@
 
 import pytest
 
-from tests.browser.conftest import PHONE
+from tests.browser.conftest import PHONE, manage, own_patient_setup
 
 pytestmark = pytest.mark.browser
 
-PATIENT = "pain.patient@linde.example"
+# A patient of the test's own: the demo patient's diary of today stays unwritten for the journeys.
+PATIENT = "lena.longword@example.org"
 WORD = "w" * 5000
 
 
-def test_a_long_word_in_a_diary_note_keeps_the_page_phone_wide(signed_in, shots):
-    session = signed_in(PATIENT, staff=False, viewport=PHONE)
+@pytest.fixture(scope="module")
+def lena(app_server):
+    manage(app_server, "shell", "-c", own_patient_setup(PATIENT, "Lena", "Lang"))
+    return PATIENT
+
+
+def test_a_long_word_in_a_diary_note_keeps_the_page_phone_wide(lena, signed_in, shots):
+    session = signed_in(lena, staff=False, viewport=PHONE)
     page = session.page
     page.goto("/me/diaries/activity-pain/write/")
     for legend, value in (("this morning", "4"), ("this afternoon", "5"), ("this evening", "6")):
