@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
-from icbt import charts
+from therapists import charts
 from therapists.dashboard import Dashboard, month_label
 
 
@@ -136,7 +136,7 @@ _TABLE_BUILDERS = (
 )
 
 
-def dashboard_charts(d: Dashboard) -> dict[str, charts.BarChart]:
+def dashboard_charts(d: Dashboard) -> dict[str, charts.Chart]:
     return {
         "flow": _flow_chart(d),
         "funnel": _funnel_chart(d),
@@ -145,7 +145,7 @@ def dashboard_charts(d: Dashboard) -> dict[str, charts.BarChart]:
     }
 
 
-def _flow_chart(d: Dashboard) -> charts.BarChart:
+def _flow_chart(d: Dashboard) -> charts.Chart:
     months = d.period.months
     flow = defaultdict(lambda: [0, 0, 0, 0, 0])
     for r in d.program_months:
@@ -165,7 +165,7 @@ def _flow_chart(d: Dashboard) -> charts.BarChart:
         )
     ) % dict(zip(("requests", "starts", "completions", "dropouts", "stepups"), totals, strict=True))
     return charts.bar_chart(
-        charts.BarChart(
+        charts.Chart(
             "chart-flow",
             str(_("Intake requests, starts and endings per month")),
             description,
@@ -178,12 +178,12 @@ def _flow_chart(d: Dashboard) -> charts.BarChart:
     )
 
 
-def _funnel_chart(d: Dashboard) -> charts.BarChart:
+def _funnel_chart(d: Dashboard) -> charts.Chart:
     programs = list(dict.fromkeys(r.program for r in d.funnel))
     stages = list(dict.fromkeys(r.stage for r in d.funnel))
     values = {(r.program, r.stage): r.patients for r in d.funnel}
     return charts.hbar_chart(
-        charts.BarChart(
+        charts.Chart(
             "chart-funnel",
             str(_("How far patients get")),
             str(
@@ -198,7 +198,7 @@ def _funnel_chart(d: Dashboard) -> charts.BarChart:
     )
 
 
-def _contacts_chart(d: Dashboard) -> charts.BarChart:
+def _contacts_chart(d: Dashboard) -> charts.Chart:
     total = d.contacts_total
     description = str(
         _(
@@ -211,7 +211,7 @@ def _contacts_chart(d: Dashboard) -> charts.BarChart:
         "total": total.online + total.in_person,
     }
     return charts.bar_chart(
-        charts.BarChart(
+        charts.Chart(
             "chart-contacts",
             str(_("Treatment contacts per month: online and in person")),
             description,
@@ -224,10 +224,10 @@ def _contacts_chart(d: Dashboard) -> charts.BarChart:
     )
 
 
-def _median_chart(d: Dashboard) -> charts.BarChart:
+def _median_chart(d: Dashboard) -> charts.Chart:
     rows = [r for r in d.therapists if r.median_hours is not None]
     return charts.bar_chart(
-        charts.BarChart(
+        charts.Chart(
             "chart-median",
             str(_("Median hours to feedback per therapist")),
             str(_("One bar per therapist: the median number of hours from hand-in to review in the period.")),
