@@ -50,22 +50,9 @@ def lighthouse_scores(url: str, cookie: str, out) -> dict[str, int]:
     if not LIGHTHOUSE.exists():
         pytest.fail("Lighthouse is not installed: run `npm ci` in the project folder (make test does).")
     report = out.with_suffix(".json")
-    done = subprocess.run(
-        [
-            str(LIGHTHOUSE),
-            url,
-            "--quiet",
-            "--output=json",
-            f"--output-path={report}",
-            "--only-categories=accessibility,best-practices,performance",
-            "--chrome-flags=--headless=new --no-sandbox --disable-gpu",
-            f"--extra-headers={json.dumps({'Cookie': cookie})}",
-        ],
-        env={**os.environ, "CHROME_PATH": CHROMIUM},
-        timeout=180,
-        capture_output=True,
-        text=True,
-    )
+    done = _lighthouse(url, cookie, report)
+    if done.returncode != 0 and "Please run Lighthouse again" in done.stderr:
+        done = _lighthouse(url, cookie, report)  # a trace lost on a busy machine: Lighthouse's own advice
     assert done.returncode == 0, f"Lighthouse failed on {url}:\n{done.stderr[-3000:]}"
     categories = json.loads(report.read_text(encoding="utf-8"))["categories"]
     return {key: round(category["score"] * 100) for key, category in categories.items()}
@@ -105,3 +92,22 @@ def test_lighthouse_on_the_main_pages_with_a_phone(signed_in, app_server, produc
     (SCREENSHOTS.parent / "lighthouse.json").write_text(json.dumps(measured, indent=1), encoding="utf-8")
     assert not below, json.dumps({"below": below, "measured": measured}, indent=1)
     assert not served_badly, served_badly
+
+
+def _lighthouse(url: str, cookie: str, report):
+    return subprocess.run(
+        [
+            str(LIGHTHOUSE),
+            url,
+            "--quiet",
+            "--output=json",
+            f"--output-path={report}",
+            "--only-categories=accessibility,best-practices,performance",
+            "--chrome-flags=--headless=new --no-sandbox --disable-gpu",
+            f"--extra-headers={json.dumps({'Cookie': cookie})}",
+        ],
+        env={**os.environ, "CHROME_PATH": CHROMIUM},
+        timeout=180,
+        capture_output=True,
+        text=True,
+    )
