@@ -218,22 +218,19 @@ def message_send(*, conversation: Conversation, author, body: str) -> Message:
     message = _message_save(conversation=conversation, author=author, side=side, body=body)
     work_items.refresh(enrollment=enrollment, kinds=("message",))
     MessageDraft.objects.filter(conversation=conversation, author=author).delete()
-    if side.is_patient:
-        notify(
-            recipient=enrollment.therapist.user,
-            kind=NotificationKind.MESSAGE_RECEIVED,
-            patient=enrollment.patient,
-            object_type="message",
-            object_id=message.pk,
-        )
-    else:
-        notify(
-            recipient=enrollment.patient.user,
-            kind=NotificationKind.MESSAGE_WAITING,
-            patient=enrollment.patient,
-            object_type="message",
-            object_id=message.pk,
-        )
+    recipient, kind = (
+        (enrollment.therapist.user, NotificationKind.MESSAGE_RECEIVED)
+        if side.is_patient
+        else (enrollment.patient.user, NotificationKind.MESSAGE_WAITING)
+    )
+    notify(
+        recipient=recipient,
+        kind=kind,
+        patient=enrollment.patient,
+        object_type="message",
+        object_id=message.pk,
+    )
+    if not side.is_patient:
         _audit(
             side=side,
             user=author,

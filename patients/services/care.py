@@ -21,7 +21,7 @@ from patients.models import (
     TreatmentSession,
 )
 from patients.services.enrollment import _enrollment_transition
-from patients.services.recording import _enrollment_lock, record_change
+from patients.services.recording import _enrollment_lock, record_change, record_created
 from programs import questionnaires
 
 
@@ -142,13 +142,10 @@ def questionnaire_score_enter(
         entered_by=staff.user,
         completed_at=now,
     )
-    response.full_clean()
-    response.save()
-    record_change(
+    return record_created(
+        response,
         staff=staff,
-        action=Action.CREATE,
         object_type="questionnaire_response",
-        object_id=response.pk,
         enrollment=enrollment,
         kind=TimelineEvent.Kind.QUESTIONNAIRE,
         detail={
@@ -160,7 +157,6 @@ def questionnaire_score_enter(
         },
         at=now,
     )
-    return response
 
 
 @transaction.atomic
@@ -200,13 +196,10 @@ def stepped_care_decide(
         reason=reason.strip(),
         decided_by=staff,
     )
-    record.full_clean()
-    record.save()
-    record_change(
+    return record_created(
+        record,
         staff=staff,
-        action=Action.CREATE,
         object_type="stepped_care_decision",
-        object_id=record.pk,
         enrollment=enrollment,
         kind=TimelineEvent.Kind.STEPPED_CARE,
         detail={
@@ -216,7 +209,6 @@ def stepped_care_decide(
             "pf_total": advice.pf_total,
         },
     )
-    return record
 
 
 @transaction.atomic

@@ -278,16 +278,7 @@ def enrollment_cadence_change(
     for name in ("feedback_cadence", "feedback_weekday", "inactivity_days"):
         setattr(enrollment, name, getattr(locked, name))
     work_items.refresh(enrollment=enrollment, kinds=("feedback", "quiet"))
-    record_change(
-        staff=staff,
-        action=Action.CHANGE,
-        object_type="enrollment",
-        object_id=enrollment.pk,
-        enrollment=enrollment,
-        kind=TimelineEvent.Kind.CADENCE,
-        detail={"before": before, "after": after},
-    )
-    return enrollment
+    return _enrollment_changed(enrollment, staff, TimelineEvent.Kind.CADENCE, before, after)
 
 
 @transaction.atomic
@@ -304,13 +295,18 @@ def enrollment_route_confirm(*, enrollment: Enrollment, staff: StaffMember, rout
         return enrollment
     locked.activity_route = enrollment.activity_route = route
     locked.save(update_fields=["activity_route"])
+    return _enrollment_changed(enrollment, staff, TimelineEvent.Kind.ROUTE, before, route)
+
+
+def _enrollment_changed(enrollment: Enrollment, staff: StaffMember, kind: str, before, after) -> Enrollment:
+    """The timeline line (what it was, what it is) and the audit event of a setting changed."""
     record_change(
         staff=staff,
         action=Action.CHANGE,
         object_type="enrollment",
         object_id=enrollment.pk,
         enrollment=enrollment,
-        kind=TimelineEvent.Kind.ROUTE,
-        detail={"before": before, "after": route},
+        kind=kind,
+        detail={"before": before, "after": after},
     )
     return enrollment

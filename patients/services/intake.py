@@ -99,6 +99,14 @@ def intake_request_status_set(
     """Mark a request contacted, closed or new again (by a therapist of its clinic)."""
     if status not in (IntakeRequest.Status.NEW, IntakeRequest.Status.CONTACTED, IntakeRequest.Status.CLOSED):
         raise ValidationError(_("Choose contacted, closed or new."))
+    _intake_request_handled(intake_request, staff, status)
+    return intake_request
+
+
+def _intake_request_handled(
+    intake_request: IntakeRequest, staff: StaffMember, status: str, *, patient: Patient | None = None
+) -> None:
+    """Who handled the request, when, and how it stands now; its work item follows."""
     intake_request.status = status
     intake_request.handled_by = staff
     intake_request.handled_at = timezone.now()
@@ -110,8 +118,8 @@ def intake_request_status_set(
         action=Action.CHANGE,
         object_type="intake_request",
         object_id=intake_request.pk,
+        patient=patient,
     )
-    return intake_request
 
 
 @transaction.atomic
@@ -135,18 +143,7 @@ def intake_request_invite(
         last_name=last_name,
         language=language,
     )
-    intake_request.status = IntakeRequest.Status.INVITED
-    intake_request.handled_by = staff
-    intake_request.handled_at = timezone.now()
-    intake_request.save(update_fields=["status", "handled_by", "handled_at"])
-    work_items.refresh_requests(clinic_id=intake_request.clinic_id, kinds=("intake_request",))
-    record_change(
-        staff=staff,
-        action=Action.CHANGE,
-        object_type="intake_request",
-        object_id=intake_request.pk,
-        patient=patient,
-    )
+    _intake_request_handled(intake_request, staff, IntakeRequest.Status.INVITED, patient=patient)
     return patient
 
 

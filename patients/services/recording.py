@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from icbt.audit import audit_record
+from icbt.audit import Action, audit_record
 from icbt.models import StaffMember
 from patients.access import acting_on_behalf_of
 from patients.models import Enrollment, Patient, TimelineEvent
@@ -90,3 +90,30 @@ def record_change(
         object_id=object_id,
         on_behalf_of=acting_on_behalf_of(staff, patient) if patient is not None else None,
     )
+
+
+def record_created(
+    row,
+    *,
+    staff: StaffMember,
+    object_type: str,
+    enrollment: Enrollment,
+    kind: str = "",
+    detail: dict | None = None,
+    at: datetime | None = None,
+):
+    """Validate and save a new row a staff member made on one enrollment, then record it as
+    ``record_change`` does (timeline line with ``kind`` and ``detail``, audit event)."""
+    row.full_clean()
+    row.save()
+    record_change(
+        staff=staff,
+        action=Action.CREATE,
+        object_type=object_type,
+        object_id=row.pk,
+        enrollment=enrollment,
+        kind=kind,
+        detail=detail,
+        at=at,
+    )
+    return row
