@@ -608,11 +608,12 @@ def _finish(claims: list[_Claim], clock: _Clock) -> None:
     now = clock.now()
     held = _held(claims)
     with transaction.atomic():
-        Notification.objects.filter(
-            pk__in=[row.pk for claim in claims for row in claim.keep],
-            digest__in=Digest.objects.filter(held).values("pk"),
-        ).update(state=State.SENT, handled_at=now)
+        # The rows the re-check dropped leave their digest first; every row still pending on a
+        # digest this run holds is one it sent (a digest's rows are exactly its claim's rows).
         _mark_dropped({pk: r for claim in claims for pk, r in claim.verdicts.items()}, now)
+        Notification.objects.filter(
+            digest__in=Digest.objects.filter(held).values("pk"), state=State.PENDING
+        ).update(state=State.SENT, handled_at=now)
         finished = Digest.objects.filter(held).update(
             sent_at=now,
             lease_token=None,
