@@ -98,3 +98,24 @@ def pytest_report_header(config):
     db = os.environ.get("DATABASE_URL", "(SQLite, embedded default)")
     redis = os.environ.get("REDIS_URL", "(not set: Redis tests are left out)")
     return [f"icbt: DATABASE_URL={db.split('@')[-1]}", f"icbt: REDIS_URL={redis}"]
+
+
+@pytest.fixture(autouse=True)
+def _work_items_in_step(request):
+    """With ``ICBT_CHECK_WORK_DRIFT=<file>``: after every test that used the database, ask
+    ``worklist_reconcile``'s check (no repair) whether the work-item table still matches the
+    source tables, and write the test's id and the drift's keys to that file."""
+    path = os.environ.get("ICBT_CHECK_WORK_DRIFT")
+    database = next((name for name in ("transactional_db", "db") if name in request.fixturenames), None)
+    if not path or database is None:
+        yield
+        return
+    request.getfixturevalue(database)
+    yield
+    from patients import work_items
+
+    drift = work_items.reconcile(repair=False)
+    if drift:
+        with open(path, "a", encoding="utf-8") as out:
+            found = f"opened={drift.opened} closed={drift.closed} changed={drift.changed}"
+            out.write(f"{request.node.nodeid}\t{found}\n")
