@@ -1,7 +1,10 @@
 """The staff screens hold together at a phone width (390 px) and at a desktop width (1280 px), as
 therapist, manager and clinic admin: the page is never wider than the screen, the page starts
 the same distance below the header bar everywhere, every button and disclosure is a 44 px
-target, and a table stacked on the phone keeps its column headings beside the values."""
+target, a table stacked on the phone keeps its column headings beside the values, and no column
+heading is broken inside a word."""
+
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -39,7 +42,7 @@ PAGES = {
 
 # Where the page starts: the top of the first thing in <main> that shows (text, a control, an
 # image, a box with a border or a background), below the bottom of the header bar.
-MEASURE = """
+MEASURE = r"""
 () => {
   const header = document.querySelector('.site-header').getBoundingClientRect().bottom;
   const main = document.querySelector('main');
@@ -79,8 +82,23 @@ MEASURE = """
       }
     }
   }
+  const broken = [];
+  for (const th of main.querySelectorAll('table thead th')) {
+    if (th.getBoundingClientRect().width <= 1) continue;
+    const walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const match of node.textContent.matchAll(/[^\s-]+/g)) {
+        const range = document.createRange();
+        range.setStart(node, match.index);
+        range.setEnd(node, match.index + match[0].length);
+        const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        if (lines.size > 1) broken.push(match[0]);
+      }
+    }
+  }
   return {
     gap: Math.round(top - header),
+    broken: broken.slice(0, 5),
     wide: document.documentElement.scrollWidth > window.innerWidth + 1,
     small: small.slice(0, 5),
     unlabelled: unlabelled.slice(0, 5),
@@ -119,6 +137,7 @@ def test_staff_pages_hold_together(signed_in, viewport):
             response = page.goto(url)
             assert response is not None, f"no response for {url}"
             assert response.status == 200, f"{url} answered {response.status}"
+            assert urlsplit(page.url).path == urlsplit(url).path, f"{url} went to {page.url}"
             page.wait_for_load_state()
             found[f"{email.split('@')[0]} {url}"] = page.evaluate(MEASURE)
 
@@ -132,5 +151,6 @@ def test_staff_pages_hold_together(signed_in, viewport):
             problems.append(f"{where}: starts {got['gap']}px below the header bar, not about {expected}px")
         problems += [f"{where}: small target {small}" for small in got["small"]]
         problems += [f"{where}: a stacked cell without its heading ({cell})" for cell in got["unlabelled"]]
+        problems += [f"{where}: the column heading word {word!r} broken in two" for word in got["broken"]]
     seen = sorted(set(gaps.values()))
     assert not problems, f"at {viewport['width']}px (gaps {seen}):\n" + "\n".join(problems)
