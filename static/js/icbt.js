@@ -26,3 +26,35 @@
   });
 })();
 
+
+// On a phone the tables of icbt.css stack each row into a short list, its first cell on top;
+// every other cell then shows its column's heading beside it, so that "Yes" or "127.0.0.1"
+// keeps its meaning without the header row.
+(function () {
+  "use strict";
+  function label(table) {
+    var headRow = table.tHead && table.tHead.rows[table.tHead.rows.length - 1];
+    if (!headRow) return;
+    var names = [];
+    Array.prototype.forEach.call(headRow.cells, function (cell) {
+      var shown = cell.cloneNode(true);  // a heading only for screen readers stays unseen here too
+      shown.querySelectorAll(".visually-hidden").forEach(function (hidden) { hidden.remove(); });
+      for (var i = 0; i < (cell.colSpan || 1); i++) names.push(shown.textContent.trim());
+    });
+    Array.prototype.forEach.call(table.tBodies, function (body) {
+      Array.prototype.forEach.call(body.rows, function (row) {
+        var column = 0;
+        Array.prototype.forEach.call(row.cells, function (cell) {
+          var name = names[column];
+          if (column > 0 && cell.tagName === "TD" && name && cell.colSpan < names.length && !cell.hasAttribute("data-label")) {
+            cell.setAttribute("data-label", name);
+          }
+          column += cell.colSpan || 1;
+        });
+      });
+    });
+  }
+  function labelAll() { document.querySelectorAll("table.table").forEach(label); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", labelAll);
+  else labelAll();
+})();

@@ -1,17 +1,19 @@
-"""The main pages at a phone and a desktop width: none is wider than the screen, and each is
-photographed. `bin/screenshots` writes the photographs into docs/screenshots/ (the README shows
-four of them); an ordinary test run writes them into test-artifacts/ and leaves docs/ alone."""
+"""The main pages at a phone (390 px, a common phone today) and a desktop width: none is wider
+than the screen, and each is photographed, the audit log and "Who looked at my file" among them.
+`bin/screenshots` writes the photographs into docs/screenshots/ (the README shows four of them);
+an ordinary test run writes them into test-artifacts/ and leaves docs/ alone."""
 
 import os
 from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import DESKTOP, PHONE, SCREENSHOTS
+from tests.browser.conftest import DESKTOP, SCREENSHOTS
 
 pytestmark = pytest.mark.browser
 
 FOLDER = Path(os.environ.get("ICBT_SCREENSHOTS_DIR") or SCREENSHOTS / "main-pages")
+PHONE = {"width": 390, "height": 844}
 WIDER_THAN_THE_SCREEN = "() => document.documentElement.scrollWidth > window.innerWidth + 1"
 PATIENT_PAGES = {
     "patient-home": "/me/",
@@ -63,3 +65,9 @@ def test_main_pages_fit_the_screen(signed_in, anonymous, viewport):
     admin = signed_in("admin@linde.example", staff=True, viewport=viewport).page
     admin.goto("/staff/clinic/look/")
     _photograph(admin, "clinic-look", viewport)
+    # The audit log searched for one patient, and what that patient sees of the same events:
+    # the therapist opened Petra's file and messages above.
+    admin.goto("/staff/audit/?patient=Petra+Smit")
+    _photograph(admin, "audit-log", viewport)
+    patient.goto("/me/access-log/")
+    _photograph(patient, "who-looked", viewport)
