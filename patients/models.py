@@ -651,7 +651,17 @@ class WorkItem(models.Model):
         OPEN = "open", _("open")
         CLOSED = "closed", _("closed")
 
-    KINDS = ("message", "answer", "diary", "questionnaire", "intake_request", "referral", "feedback", "quiet")
+    KINDS = (
+        "message",
+        "answer",
+        "diary",
+        "questionnaire",
+        "intake_request",
+        "referral",
+        "feedback",
+        "quiet",
+        "early_warning",
+    )
     OBJECT_MODELS = {
         "message": "messaging.Conversation",
         "answer": "patients.AssignmentAnswer",
@@ -661,6 +671,7 @@ class WorkItem(models.Model):
         "referral": "patients.Referral",
         "feedback": "patients.Enrollment",
         "quiet": "patients.Enrollment",
+        "early_warning": "patients.Enrollment",
     }
 
     key = models.CharField(max_length=64)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 
 from django.db import transaction
 from django.db.models import Count, Min, Q, QuerySet
@@ -30,6 +30,7 @@ from django.db.models.functions import ExtractIsoYear, ExtractWeek
 from django.utils import timezone
 
 from icbt.models import Clinic
+from patients import measurement, selectors
 from patients.models import (
     AssignmentAnswer,
     DiaryEntry,
@@ -41,7 +42,7 @@ from patients.models import (
     WorkItem,
 )
 
-ENROLLMENT_KINDS = ("message", "answer", "diary", "questionnaire", "feedback", "quiet")
+ENROLLMENT_KINDS = ("message", "answer", "diary", "questionnaire", "feedback", "quiet", "early_warning")
 CLINIC_KINDS = ("intake_request", "referral")
 REVIEW_KINDS = ("answer", "diary", "questionnaire")
 # The fields a refresh compares and writes (besides the key and the state).
@@ -246,9 +247,37 @@ def collect_referrals(clinic_ids: list[int]) -> Iterator[Wanted]:
         )
 
 
+def collect_early_warnings(enrollments: QuerySet[Enrollment]) -> Iterator[Wanted]:
+    """One item per active treatment with a weekly check-in and no decision about its warning,
+    when the warning shows or will show as days pass (``measurement.warning_span``): since the
+    day it first fired, due that day. Never urgent (a self-harm answer has its own urgent
+    questionnaire item); flagged."""
+    histories = selectors.early_warning_histories(enrollments=enrollments.values("pk"))
+    if not histories:
+        return
+    for pk, at in measurement.resumed_at_by_enrollment(list(histories)).items():
+        histories[pk][0].resumed_at = at
+    today = timezone.localdate()
+    for pk, (enrollment, responses) in histories.items():
+        span = measurement.warning_span(enrollment, responses, today)
+        if span is None:
+            continue
+        since = timezone.make_aware(datetime.combine(span.since, time.min))
+        yield Wanted(
+            key=f"early_warning:{pk}",
+            kind="early_warning",
+            object_id=pk,
+            since=since,
+            flagged=True,
+            detail=span.detail(enrollment.start_date),
+            **whose(pk, enrollment.clinic_id, enrollment.patient_id, enrollment.therapist_id),
+        )
+
+
 register("answer", collect_answers)
 register("diary", collect_diary_weeks)
 register("questionnaire", collect_questionnaires)
+register("early_warning", collect_early_warnings)
 register("intake_request", collect_intake_requests)
 register("referral", collect_referrals)
 

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from icbt.audit import Action
 from icbt.models import StaffMember
-from patients import measurement, stepped_care
+from patients import measurement, stepped_care, work_items
 from patients.models import (
     EarlyWarningDecision,
     Enrollment,
@@ -144,6 +144,8 @@ def questionnaire_score_enter(
     )
     response.full_clean()
     response.save()
+    # A start score on the check-in's scale is the early warning's baseline.
+    work_items.refresh(enrollment=enrollment, kinds=("early_warning",))
     record_change(
         staff=staff,
         action=Action.CREATE,
@@ -248,6 +250,7 @@ def early_warning_decide(
     )
     record.full_clean()
     record.save()
+    work_items.refresh(enrollment=enrollment, kinds=("early_warning",))
     record_change(
         staff=staff,
         action=Action.CREATE,

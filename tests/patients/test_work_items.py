@@ -9,9 +9,10 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from messaging import services as messaging_services
-from patients import services, work_items
+from patients import measurement, services, work_items
 from patients.models import AssignmentAnswer, Enrollment, WorkItem
 from patients.tasks import work_items_reconcile
+from tests.factories import make_patient
 from tests.messaging.digest_helpers import PHQ9_CALM, PHQ9_SELF_HARM, Treated, conversation
 from tests.messaging.helpers import submitted_answer
 from tests.patients import staff_helpers as sh
@@ -40,7 +41,7 @@ def t(world):
     return treated
 
 
-def test_the_patients_work_opens_and_closes_with_the_services(t):
+def test_the_patients_work_opens_and_closes_with_the_services(t, clock):
     a = t.enrollment_a
     services.step_visit(enrollment=a, step=t.steps["plan"])
     _in_step()
@@ -93,6 +94,35 @@ def test_the_patients_work_opens_and_closes_with_the_services(t):
     services.enrollment_status_change(enrollment=b, staff=t.world.therapist, action="stop", reason="Moved")
     # The self-harm answer still waits after the end; the rhythm does not.
     assert _open(enrollment=b) == {f"questionnaire:{urgent.pk}"}
+    _in_step()
+    _early_warning_services(t.world)
+
+
+def _early_warning_services(world) -> None:
+    """The early warning: the weekly check-in, a start score the therapist enters, a pause and
+    the therapist's decision (the status changes and the feedback weekday ran above)."""
+    today = timezone.localdate()
+    start = today - timedelta(days=35)  # week 6: four check-ins behind
+    patient = make_patient(world.clinic, world.therapist, "measured@patients.test")
+    m = sh.enroll(patient, sh.measured_version(), start_date=start, feedback_weekday=start.weekday())
+    first = measurement.first_due_day(m)
+    for week in range(4):
+        services.check_in_submit(
+            enrollment=m, answers={1: 7, 2: 1, 3: 1, 4: 0}, today=first + timedelta(days=7 * week)
+        )
+    assert _open("early_warning", enrollment=m) == {f"early_warning:{m.pk}"}
+    _in_step()
+    services.questionnaire_score_enter(
+        enrollment=m, staff=world.therapist, code="pain_nrs", moment="start", total=6
+    )
+    _in_step()
+    services.enrollment_status_change(enrollment=m, staff=world.therapist, action="pause")
+    assert not _open("early_warning", enrollment=m)
+    services.enrollment_status_change(enrollment=m, staff=world.therapist, action="resume")
+    assert _open("early_warning", enrollment=m)
+    _in_step()
+    services.early_warning_decide(enrollment=m, staff=world.therapist, decision="call")
+    assert not _open("early_warning", enrollment=m)
     _in_step()
 
 
