@@ -8,9 +8,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from icbt.models import StaffMember
+from messaging import pending
 from messaging import services as messaging_services
 from patients import measurement, services, work_items
-from patients.models import AssignmentAnswer, Enrollment, WorkItem
+from patients.models import AssignmentAnswer, Enrollment, WorkCount, WorkItem
 from patients.tasks import work_items_reconcile
 from tests.factories import make_patient
 from tests.messaging.digest_helpers import PHQ9_CALM, PHQ9_SELF_HARM, Treated, conversation
@@ -29,8 +31,12 @@ def _open(kind=None, **filters) -> set[str]:
 
 
 def _in_step() -> None:
+    """Reconcile finds nothing (rows and counters), and every therapist's navigation count is
+    what the top of their worklist counts."""
     drift = work_items.reconcile()
     assert not drift, (drift.opened, drift.closed, drift.changed)
+    for staff in StaffMember.objects.filter(is_therapist=True):
+        assert pending.pending_count(staff=staff) == worklist(fetched_by=staff.user).waiting, staff
 
 
 @pytest.fixture
@@ -206,10 +212,12 @@ def test_the_nightly_check_logs_drift_as_an_error_with_ids_only(world, caplog):
     answer = submitted_answer(enrollment, word="secret-word", story="a private story")
     WorkItem.objects.filter(key=f"answer:{answer.pk}").delete()
     with caplog.at_level(logging.ERROR, logger="icbt.work_items"):
-        assert work_items_reconcile() == {"opened": 1, "closed": 0, "changed": 0}
+        # The row deleted behind the counter's back leaves the therapist's counter out of step too.
+        assert work_items_reconcile() == {"opened": 1, "closed": 0, "changed": 1}
     [record] = caplog.records
     assert record.levelno == logging.ERROR
     assert f"answer:{answer.pk}" in record.getMessage()
+    assert f"count:owner:{world.therapist.pk}" in record.getMessage()
     assert "secret" not in record.getMessage() and "private" not in record.getMessage()
     assert work_items_reconcile() == {"opened": 0, "closed": 0, "changed": 0}
 
@@ -242,4 +250,34 @@ def test_an_existing_database_gets_its_rows_after_migrating(t):
     WorkItem.objects.all().delete()
     emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
     assert f"answer:{answer.pk}" in _open("answer")
+    _in_step()
+
+
+def test_reconcile_reports_then_repairs_a_counter_out_of_step(world):
+    enrollment = sh.enroll(world.patient_a)
+    submitted_answer(enrollment)
+    key = f"owner:{world.therapist.pk}"
+    assert WorkCount.objects.get(key=key).n == 1
+    WorkCount.objects.filter(key=key).update(n=5)  # no service
+    assert pending.pending_count(staff=world.therapist) == 5
+    assert work_items.reconcile().changed == [f"count:{key}"]
+    assert WorkCount.objects.get(key=key).n == 5
+    assert work_items.reconcile(repair=True).changed == [f"count:{key}"]
+    assert pending.pending_count(staff=world.therapist) == 1
+    _in_step()
+
+
+def test_a_covering_colleague_counts_the_shared_patients_items_once(world, clock):
+    from patients.models import CareShare
+
+    enrollment = sh.enroll(world.patient_a)
+    submitted_answer(enrollment)
+    CareShare.objects.create(
+        patient=world.patient_a,
+        colleague=world.therapist2,
+        shared_by=world.therapist,
+        until=timezone.localdate() + timedelta(days=3),
+    )
+    assert pending.pending_count(staff=world.therapist2) == 1
+    assert pending.pending_count(staff=world.therapist) == 1
     _in_step()
