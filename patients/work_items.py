@@ -356,7 +356,7 @@ def _align(
     current = {row.key: row for row in rows.filter(state=WorkItem.State.OPEN)}
     wanted_by_key = {item.key: item for item in wanted}
     drift = Drift()
-    opened, changed = [], {}
+    opened, changed, differing = [], [], set()
     for key, item in wanted_by_key.items():
         values = item.values()
         row = current.get(key)
@@ -372,7 +372,8 @@ def _align(
             for name in differ:
                 setattr(row, name, values[name])
             _counted(drift, row.kind, row.clinic_id, row.owner_id, +1)
-            changed.setdefault(differ, []).append(row)
+            changed.append(row)
+            differing.update(differ)
     closed = [row for key, row in current.items() if key not in wanted_by_key]
     drift.closed = [row.key for row in closed]
     for row in closed:
@@ -384,12 +385,11 @@ def _align(
             )
         if opened:
             WorkItem.objects.bulk_create(opened)
-        for fields, rows_changed in changed.items():
-            if len(rows_changed) == 1:
-                [row] = rows_changed
-                WorkItem.objects.filter(pk=row.pk).update(**{name: getattr(row, name) for name in fields})
-            else:
-                WorkItem.objects.bulk_update(rows_changed, fields=list(fields))
+        if len(changed) == 1:
+            [row] = changed
+            WorkItem.objects.filter(pk=row.pk).update(**{name: getattr(row, name) for name in differing})
+        elif changed:
+            WorkItem.objects.bulk_update(changed, fields=sorted(differing))
         if count:
             bump(drift.counts)
     return drift

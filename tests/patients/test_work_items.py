@@ -281,3 +281,23 @@ def test_a_covering_colleague_counts_the_shared_patients_items_once(world, clock
     assert pending.pending_count(staff=world.therapist2) == 1
     assert pending.pending_count(staff=world.therapist) == 1
     _in_step()
+
+
+def test_a_refresh_writes_only_the_fields_that_changed_and_nothing_when_nothing_did(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    enrollment = sh.enroll(world.patient_a, start_date=timezone.localdate() - timedelta(days=10))
+    submitted_answer(enrollment)
+
+    def writes(**kinds):
+        with CaptureQueriesContext(connection) as captured:
+            work_items.refresh(enrollment=enrollment, **kinds)
+        return [q["sql"] for q in captured.captured_queries if q["sql"].startswith(("UPDATE", "INSERT"))]
+
+    assert writes() == []
+    Enrollment.objects.filter(pk=enrollment.pk).update(last_activity_at=timezone.now())  # then its refresh
+    [update] = writes(kinds=("quiet",))
+    assert '"since"' in update and '"due"' in update
+    assert "CASE" not in update and '"detail"' not in update and '"kind"' not in update
+    _in_step()
