@@ -28,8 +28,9 @@ The work-item table (``patients.work_items``) keeps all of these as rows, so tha
 and the navigation's count read a few indexed rows: this module gives it the collectors of the
 kinds that live on this floor (messages, and the feedback rhythm and quiet spells, which are
 stored with the moment they will show). The counters read the table: ``pending_count`` for the
-navigation, ``waiting_work`` and ``patient_work_per_therapist`` for the manager's dashboard and
-weekly e-mail (grouped counts in the database, never the source tables).
+navigation (from the counters kept with the rows, ``patients.models.WorkCount``), ``waiting_work``
+and ``patient_work_per_therapist`` for the manager's dashboard and weekly e-mail (grouped counts
+in the database, never the source tables).
 
 Nothing here decrypts anything: only rows are counted.
 """

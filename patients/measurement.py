@@ -382,10 +382,13 @@ def warning_span(enrollment, responses, today: date) -> WarningSpan | None:
     # From the last completion on, every day is judged with all the responses: from then on going
     # quiet, once it fires, stays.
     after = max(since, done[-1][0] if done else since)
+    # Going quiet fires within a few weeks of the last check-in, the first feedback day or the
+    # last resume, all before today: it is found by then if it fires at all.
+    days = (max(after, today) - after).days + _LOOK_AHEAD_DAYS + 7 * from_week
     quiet_on = next(
         (
             day
-            for day in (after + timedelta(days=i) for i in range(_LOOK_AHEAD_DAYS + 7 * from_week))
+            for day in (after + timedelta(days=i) for i in range(days))
             if (w := early_warning(enrollment, everything, day)) is not None and w.kind == WENT_QUIET
         ),
         None,

@@ -16,6 +16,11 @@ Collectors of this floor are registered here; the floors above register theirs
 here may refresh every kind without importing them.
 
 Rows are never deleted: a closed item keeps ``state="closed"`` and the moment it closed.
+
+The navigation's count reads counters (``WorkCount``) rather than the rows: ``_align`` moves
+them with every row of a ``COUNTED_KINDS`` kind it opens, closes or gives another owner, in the
+same transaction, and ``owner_follow`` with the rows it hands over; ``reconcile`` checks them
+against the open rows (and repairs them) before it brings the rows in line.
 """
 
 from __future__ import annotations
