@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import (
     Count,
@@ -50,11 +50,9 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    Sum,
 )
 from django.utils import timezone
 
-from icbt.models import Clinic
 from messaging.models import Message
 from patients import rhythm, work_items
 from patients.models import (
@@ -326,29 +324,60 @@ def visible_items(*, staff, now: datetime) -> QuerySet[WorkItem]:
     ).order_by()
 
 
+# The navigation's count runs on every staff page: its SQL is built by the ORM once per process,
+# with stand-in values (``_STAND_IN``) that each call swaps for the viewer's own.
+_STAND_IN_STAFF, _STAND_IN_CLINIC, _STAND_IN_DAY = -7_919_311, -7_919_313, date(1904, 2, 29)
+_count_sql: dict[str, tuple[str, list]] = {}
+
+
+class _StandIn:
+    pk, clinic_id = _STAND_IN_STAFF, _STAND_IN_CLINIC
+
+
+def _pending_count_sql(connection) -> tuple[str, list]:
+    """``SELECT (the counters' sum), (the shared patients' rows)`` with the stand-in values."""
+    if connection.alias not in _count_sql:
+        from icbt.models import StaffMember
+
+        staff = StaffMember(pk=_StandIn.pk, clinic_id=_StandIn.clinic_id)
+        counters = WorkCount.objects.filter(key__in=_counter_keys(_StandIn)).order_by().values("n")
+        _mine, covered, _requests = _arms(staff, _midnight(_STAND_IN_DAY))
+        shared = WorkItem.objects.filter(covered, state=WorkItem.State.OPEN, kind__in=KINDS).order_by()
+        counters_sql, counters_params = counters.query.sql_with_params()
+        shared_sql, shared_params = shared.values("pk").query.sql_with_params()
+        _count_sql[connection.alias] = (
+            # Both parts are the ORM's own SQL, with its parameters: nothing else goes in.
+            f"SELECT (SELECT COALESCE(SUM(n), 0) FROM ({counters_sql}) _counters), "  # noqa: S608
+            f"(SELECT COUNT(*) FROM ({shared_sql}) _shared)",
+            [*counters_params, *shared_params],
+        )
+    return _count_sql[connection.alias]
+
+
+def _counter_keys(staff) -> tuple[str, str]:
+    return (f"owner:{staff.pk}", f"clinic:{staff.clinic_id}")
+
+
 def pending_count(*, staff, now: datetime | None = None) -> int:
     """The navigation's count: what waits for ``staff`` (``KINDS``), without the reminders of
     feedback due and quiet patients. One query, whatever the size of the caseload: their own
     counter and the clinic's (``WorkCount``, kept with the rows), and the rows of the patients
-    a colleague shares with them counted on the patient index (a share covers a few patients).
-    The kinds counted are due from the moment they open, so the counters need no ``due``."""
+    a colleague shares with them today (``_arms``), counted on the patient index (a share covers
+    a few patients). The kinds counted are due from the moment they open: no ``due`` needed."""
+    from django.db import connection
+
     now = now or timezone.now()
-    _mine, covered, _requests = _arms(staff, now)
-    counters = (
-        WorkCount.objects.filter(key__in=(f"owner:{staff.pk}", f"clinic:{staff.clinic_id}"))
-        .order_by()
-        .values("clinic_id")
-        .annotate(total=Sum("n"))
-        .values("total")
+    sql, params = _pending_count_sql(connection)
+    adapt = connection.ops.adapt_datefield_value
+    mine = dict(zip(_counter_keys(_StandIn), _counter_keys(staff), strict=True))
+    mine.update(
+        {
+            _STAND_IN_STAFF: staff.pk,
+            _STAND_IN_CLINIC: staff.clinic_id,
+            adapt(_STAND_IN_DAY): adapt(timezone.localdate(now)),
+        }
     )
-    shared = WorkItem.objects.filter(covered, state=WorkItem.State.OPEN, due__lte=now, kind__in=KINDS)
-    row = (
-        Clinic.objects.filter(pk=staff.clinic_id)
-        .annotate(
-            n0=Subquery(counters[:1], output_field=IntegerField()),
-            n1=SubqueryCount(shared.values("pk")),
-        )
-        .values_list("n0", "n1")
-        .first()
-    )
-    return sum(n or 0 for n in row or ())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [mine.get(param, param) for param in params])
+        counted, shared = cursor.fetchone()
+    return int(counted) + int(shared)

@@ -281,6 +281,9 @@ def test_a_covering_colleague_counts_the_shared_patients_items_once(world, clock
     assert pending.pending_count(staff=world.therapist2) == 1
     assert pending.pending_count(staff=world.therapist) == 1
     _in_step()
+    clock.advance(days=4)  # the share ended with its last day
+    assert pending.pending_count(staff=world.therapist2) == 0
+    _in_step()
 
 
 def test_a_refresh_writes_only_the_fields_that_changed_and_nothing_when_nothing_did(world):
