@@ -352,11 +352,9 @@ def bump(counts: dict) -> None:
             WorkCount.objects.filter(key=key).update(n=F("n") + delta)
 
 
-def _align(
-    rows: QuerySet[WorkItem], wanted: Iterable[Wanted], *, repair: bool = True, count: bool = True
-) -> Drift:
+def _align(rows: QuerySet[WorkItem], wanted: Iterable[Wanted], *, repair: bool = True) -> Drift:
     """Compare the open ``rows`` with ``wanted``; with ``repair``, open, close and change rows so
-    that they match, and (with ``count``) move the counters with them. Only the rows and the
+    that they match, and move the counters with them. Only the rows and the
     fields that differ are written: nothing at all when nothing changed."""
     current = {row.key: row for row in rows.filter(state=WorkItem.State.OPEN)}
     wanted_by_key = {item.key: item for item in wanted}
@@ -395,8 +393,7 @@ def _align(
             WorkItem.objects.filter(pk=row.pk).update(**{name: getattr(row, name) for name in differing})
         elif changed:
             WorkItem.objects.bulk_update(changed, fields=sorted(differing))
-        if count:
-            bump(drift.counts)
+        bump(drift.counts)
     return drift
 
 
