@@ -28,8 +28,9 @@ The work-item table (``patients.work_items``) keeps all of these as rows, so tha
 and the navigation's count read a few indexed rows: this module gives it the collectors of the
 kinds that live on this floor (messages, and the feedback rhythm and quiet spells, which are
 stored with the moment they will show). The counters read the table: ``pending_count`` for the
-navigation, ``waiting_work`` and ``patient_work_per_therapist`` for the manager's dashboard and
-weekly e-mail (grouped counts in the database, never the source tables).
+navigation (from the counters kept with the rows, ``patients.models.WorkCount``), ``waiting_work``
+and ``patient_work_per_therapist`` for the manager's dashboard and weekly e-mail (grouped counts
+in the database, never the source tables).
 
 Nothing here decrypts anything: only rows are counted.
 """
@@ -38,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import (
     Count,
@@ -52,7 +53,6 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from icbt.models import Clinic
 from messaging.models import Message
 from patients import rhythm, work_items
 from patients.models import (
@@ -60,6 +60,7 @@ from patients.models import (
     IntakeRequest,
     QuestionnaireResponse,
     Referral,
+    WorkCount,
     WorkItem,
 )
 
@@ -323,14 +324,60 @@ def visible_items(*, staff, now: datetime) -> QuerySet[WorkItem]:
     ).order_by()
 
 
+# The navigation's count runs on every staff page: its SQL is built by the ORM once per process,
+# with stand-in values (``_STAND_IN``) that each call swaps for the viewer's own.
+_STAND_IN_STAFF, _STAND_IN_CLINIC, _STAND_IN_DAY = -7_919_311, -7_919_313, date(1904, 2, 29)
+_count_sql: dict[str, tuple[str, list]] = {}
+
+
+class _StandIn:
+    pk, clinic_id = _STAND_IN_STAFF, _STAND_IN_CLINIC
+
+
+def _pending_count_sql(connection) -> tuple[str, list]:
+    """``SELECT (the counters' sum), (the shared patients' rows)`` with the stand-in values."""
+    if connection.alias not in _count_sql:
+        from icbt.models import StaffMember
+
+        staff = StaffMember(pk=_StandIn.pk, clinic_id=_StandIn.clinic_id)
+        counters = WorkCount.objects.filter(key__in=_counter_keys(_StandIn)).order_by().values("n")
+        _mine, covered, _requests = _arms(staff, _midnight(_STAND_IN_DAY))
+        shared = WorkItem.objects.filter(covered, state=WorkItem.State.OPEN, kind__in=KINDS).order_by()
+        counters_sql, counters_params = counters.query.sql_with_params()
+        shared_sql, shared_params = shared.values("pk").query.sql_with_params()
+        _count_sql[connection.alias] = (
+            # Both parts are the ORM's own SQL, with its parameters: nothing else goes in.
+            f"SELECT (SELECT COALESCE(SUM(n), 0) FROM ({counters_sql}) _counters), "  # noqa: S608
+            f"(SELECT COUNT(*) FROM ({shared_sql}) _shared)",
+            [*counters_params, *shared_params],
+        )
+    return _count_sql[connection.alias]
+
+
+def _counter_keys(staff) -> tuple[str, str]:
+    return (f"owner:{staff.pk}", f"clinic:{staff.clinic_id}")
+
+
 def pending_count(*, staff, now: datetime | None = None) -> int:
     """The navigation's count: what waits for ``staff`` (``KINDS``), without the reminders of
-    feedback due and quiet patients. One query: the sum of three counts, each on its own index
-    (an OR across them would read the whole table)."""
+    feedback due and quiet patients. One query, whatever the size of the caseload: their own
+    counter and the clinic's (``WorkCount``, kept with the rows), and the rows of the patients
+    a colleague shares with them today (``_arms``), counted on the patient index (a share covers
+    a few patients). The kinds counted are due from the moment they open: no ``due`` needed."""
+    from django.db import connection
+
     now = now or timezone.now()
-    open_now = WorkItem.objects.filter(state=WorkItem.State.OPEN, due__lte=now, kind__in=KINDS)
-    counts = {
-        f"n{i}": SubqueryCount(open_now.filter(arm).values("pk")) for i, arm in enumerate(_arms(staff, now))
-    }
-    row = Clinic.objects.filter(pk=staff.clinic_id).annotate(**counts).values_list(*counts).first()
-    return sum(row or ())
+    sql, params = _pending_count_sql(connection)
+    adapt = connection.ops.adapt_datefield_value
+    mine = dict(zip(_counter_keys(_StandIn), _counter_keys(staff), strict=True))
+    mine.update(
+        {
+            _STAND_IN_STAFF: staff.pk,
+            _STAND_IN_CLINIC: staff.clinic_id,
+            adapt(_STAND_IN_DAY): adapt(timezone.localdate(now)),
+        }
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [mine.get(param, param) for param in params])
+        counted, shared = cursor.fetchone()
+    return int(counted) + int(shared)

@@ -9,11 +9,21 @@ def _work_items_fill(sender, using, **kwargs):
     from django.db import DEFAULT_DB_ALIAS
 
     from patients import work_items
-    from patients.models import IntakeRequest, Patient, WorkItem
+    from patients.models import Enrollment, IntakeRequest, Patient, WorkItem
 
-    if using != DEFAULT_DB_ALIAS or WorkItem.objects.exists():
+    if using != DEFAULT_DB_ALIAS:
         return
-    if Patient.objects.exists() or IntakeRequest.objects.exists():
+    if not WorkItem.objects.exists():
+        if Patient.objects.exists() or IntakeRequest.objects.exists():
+            work_items.reconcile(repair=True)
+        return
+    # A table from before early warnings were rows: they get theirs once (a treatment with a
+    # weekly check-in is what can have one).
+    if not WorkItem.objects.filter(kind="early_warning").exists() and (
+        Enrollment.objects.filter(status=Enrollment.Status.ACTIVE)
+        .exclude(version__measurement_schedule={})
+        .exists()
+    ):
         work_items.reconcile(repair=True)
 
 

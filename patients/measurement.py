@@ -269,7 +269,7 @@ def _went_quiet(enrollment, today: date, due_ons: set[date]) -> bool:
     return resumed is None or all(day >= resumed for day in closed)
 
 
-def early_warning(enrollment, responses, today: date) -> EarlyWarning | None:
+def early_warning(enrollment, responses, today: date, *, quiet: bool = True) -> EarlyWarning | None:
     """The early-warning rule for one enrollment (see README, "Early warning"):
 
     * only for an active enrollment with a weekly check-in, from week ``ICBT_EARLY_WARNING_WEEK``
@@ -283,7 +283,8 @@ def early_warning(enrollment, responses, today: date) -> EarlyWarning | None:
 
     Weeks without a check-in are ignored, never counted as zero. Based on the week-4 early
     warning of Forsell et al. 2019 (Am J Psychiatry 176:315) and the IMMPACT advice to use an
-    absolute margin for a 0-10 scale; the numbers are settings."""
+    absolute margin for a 0-10 scale; the numbers are settings. ``quiet=False`` leaves the
+    went-quiet rule out (the not-improving figures alone)."""
     code = check_in_code(enrollment.version)
     if not code or enrollment.status != Enrollment.Status.ACTIVE:
         return None
@@ -292,7 +293,7 @@ def early_warning(enrollment, responses, today: date) -> EarlyWarning | None:
     if week < from_week:
         return None
     weeks = weekly_values(enrollment, responses)
-    if _went_quiet(enrollment, today, {w.day for w in weeks}):
+    if quiet and _went_quiet(enrollment, today, {w.day for w in weeks}):
         return EarlyWarning(WENT_QUIET, week, from_week, code, missed=QUIET_CHECK_INS)
     if not weeks:
         return None
@@ -320,3 +321,88 @@ def early_warning(enrollment, responses, today: date) -> EarlyWarning | None:
         symptom_not_improved=not_improved,
         phq2_positive=phq2_positive,
     )
+
+
+# --- Early warning as a work item -------------------------------------------------------------------
+
+# How far ahead a warning that does not show today is looked for: going quiet takes at most the
+# missed feedback days and the week that is still open after the last check-in.
+_LOOK_AHEAD_DAYS = 7 * (QUIET_CHECK_INS + 2)
+
+
+@dataclass(frozen=True)
+class WarningSpan:
+    """When an enrollment's early warning shows, as far as its check-ins so far tell: from
+    ``since`` on (the day it first fired, or the day it will fire when no check-in comes), as
+    "went quiet" from ``quiet_on`` on (None: not in sight), with the not-improving figures
+    (``figures``: ``EarlyWarning.as_dict`` without the week of today, or None)."""
+
+    since: date
+    quiet_on: date | None
+    figures: dict | None
+    from_week: int
+
+    def detail(self, start_date: date) -> dict:
+        """What the work item keeps (no answer of the patient's, only scores and days)."""
+        return {
+            "start": start_date.isoformat(),
+            "from_week": self.from_week,
+            "quiet_on": self.quiet_on.isoformat() if self.quiet_on else None,
+            "figures": self.figures,
+        }
+
+
+def warning_span(enrollment, responses, today: date) -> WarningSpan | None:
+    """The early warning of ``enrollment`` (as ``early_warning`` needs it: with ``resumed_at``
+    for a resumed one) as a span of days, or None when it neither shows today nor will as days
+    pass. Date-stable: it depends on the responses and their completion days, not on the day it
+    is asked (a day in the past is judged with the responses completed by then), so a service
+    that writes it today and a reconcile next week agree."""
+    code = check_in_code(enrollment.version)
+    if not code or enrollment.status != Enrollment.Status.ACTIVE:
+        return None
+    from_week, _percent = early_warning_settings()
+    first_day = enrollment.start_date + timedelta(days=7 * (from_week - 1))
+    done = sorted(((timezone.localdate(r.completed_at), r) for r in responses), key=lambda pair: pair[0])
+    everything = [r for _day, r in done]
+
+    def on(day: date) -> EarlyWarning | None:
+        return early_warning(enrollment, [r for d, r in done if d <= day], day)
+
+    if on(today) is not None:
+        since = today
+        while since > first_day and on(since - timedelta(days=1)) is not None:
+            since -= timedelta(days=1)
+    else:
+        start = max(today + timedelta(days=1), first_day)
+        ahead = (start + timedelta(days=i) for i in range(_LOOK_AHEAD_DAYS))
+        since = next((day for day in ahead if early_warning(enrollment, everything, day)), None)
+        if since is None:
+            return None
+    # From the last completion on, every day is judged with all the responses: from then on going
+    # quiet, once it fires, stays.
+    after = max(since, done[-1][0] if done else since)
+    # Going quiet fires within a few weeks of the last check-in, the first feedback day or the
+    # last resume, all before today: it is found by then if it fires at all.
+    days = (max(after, today) - after).days + _LOOK_AHEAD_DAYS + 7 * from_week
+    quiet_on = next(
+        (
+            day
+            for day in (after + timedelta(days=i) for i in range(days))
+            if (w := early_warning(enrollment, everything, day)) is not None and w.kind == WENT_QUIET
+        ),
+        None,
+    )
+    figures = early_warning(enrollment, everything, max(today, first_day), quiet=False)
+    figures = {k: v for k, v in figures.as_dict().items() if k != "week"} if figures else None
+    return WarningSpan(since=since, quiet_on=quiet_on, figures=figures, from_week=from_week)
+
+
+def warning_shown(detail: dict, today: date) -> EarlyWarning:
+    """The warning a work item's ``detail`` (``WarningSpan.detail``) shows on ``today``."""
+    start = date.fromisoformat(detail["start"])
+    week = (today - start).days // 7 + 1
+    quiet_on = detail.get("quiet_on")
+    if detail.get("figures") is None or (quiet_on and today >= date.fromisoformat(quiet_on)):
+        return EarlyWarning(WENT_QUIET, week, detail["from_week"], missed=QUIET_CHECK_INS)
+    return EarlyWarning(**detail["figures"], week=week)

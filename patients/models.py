@@ -651,7 +651,17 @@ class WorkItem(models.Model):
         OPEN = "open", _("open")
         CLOSED = "closed", _("closed")
 
-    KINDS = ("message", "answer", "diary", "questionnaire", "intake_request", "referral", "feedback", "quiet")
+    KINDS = (
+        "message",
+        "answer",
+        "diary",
+        "questionnaire",
+        "intake_request",
+        "referral",
+        "feedback",
+        "quiet",
+        "early_warning",
+    )
     OBJECT_MODELS = {
         "message": "messaging.Conversation",
         "answer": "patients.AssignmentAnswer",
@@ -661,6 +671,7 @@ class WorkItem(models.Model):
         "referral": "patients.Referral",
         "feedback": "patients.Enrollment",
         "quiet": "patients.Enrollment",
+        "early_warning": "patients.Enrollment",
     }
 
     key = models.CharField(max_length=64)
@@ -709,3 +720,18 @@ class WorkItem(models.Model):
 
     def __str__(self):
         return f"work item {self.key} ({self.state})"
+
+
+class WorkCount(models.Model):
+    """How many open work items of the counted kinds (``patients.work_items.COUNTED_KINDS``)
+    wait for one owner (``key`` ``owner:<staff id>``), or for a whole clinic (its new intake
+    requests: ``clinic:<clinic id>``): the navigation's count reads a row or two here instead of
+    counting a caseload's rows. Kept by ``patients.work_items`` in the transaction that opens or
+    closes the items; ``reconcile`` checks it against the table."""
+
+    key = models.CharField(max_length=32, unique=True)
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    n = models.IntegerField(default=0)
+
+    def __str__(self):
+        return f"work count {self.key} = {self.n}"

@@ -595,75 +595,9 @@ def early_warnings_for(*, enrollments, today: date) -> list[tuple[int, int, obje
     """``(enrollment id, patient id, EarlyWarning)`` for the active ``enrollments`` (ids or a
     queryset) whose program has a weekly check-in, that show a warning today and have no decision
     recorded. One query: each enrollment with its check-ins and start symptom scores joined."""
-    from types import SimpleNamespace
-
-    from django.db.models import Exists, FilteredRelation, OuterRef, Q
-
     from patients import measurement
 
-    codes = list(questionnaires.CHECK_IN_CODES) + list(questionnaires.CHECK_IN_SYMPTOM_SCALE.values())
-    rows = (
-        Enrollment.objects.filter(pk__in=enrollments, status=Enrollment.Status.ACTIVE)
-        .exclude(version__measurement_schedule={})
-        .annotate(
-            decided=Exists(EarlyWarningDecision.objects.filter(enrollment=OuterRef("pk"))),
-            measured=FilteredRelation("questionnaires", condition=Q(questionnaires__code__in=codes)),
-        )
-        .filter(decided=False)
-        .order_by("pk", "measured__completed_at", "measured__pk")
-        .values_list(
-            "pk",
-            "patient_id",
-            "start_date",
-            "feedback_weekday",
-            "version__measurement_schedule",
-            "measured__pk",
-            "measured__code",
-            "measured__moment",
-            "measured__due_on",
-            "measured__total",
-            "measured__completed_at",
-        )
-    )
-    rows = list(rows)
-    # The item answers are encrypted (bound to their row): read through the model, in one query,
-    # and only those of the weekly check-ins (their PHQ-2 and safety question).
-    check_in_codes = set(questionnaires.CHECK_IN_CODES)
-    check_in_pks = [row[5] for row in rows if row[5] is not None and row[6] in check_in_codes]
-    answers_by_pk = {}
-    if check_in_pks:
-        answers_by_pk = {
-            response.pk: response.answers
-            for response in QuestionnaireResponse.objects.filter(pk__in=check_in_pks)
-            .select_related("enrollment")
-            .only("pk", "uid", "answers", "enrollment__clinic_id")
-        }
-    by_enrollment: dict[int, tuple[object, list]] = {}
-    for pk, patient_id, start, weekday, schedule, r_pk, code, moment, due_on, total, at in rows:
-        answers = answers_by_pk.get(r_pk, [])
-        if pk not in by_enrollment:
-            enrollment = SimpleNamespace(
-                pk=pk,
-                patient_id=patient_id,
-                start_date=start,
-                feedback_weekday=weekday,
-                resumed_at=None,  # read below, only for those that went quiet
-                status=Enrollment.Status.ACTIVE,
-                version=SimpleNamespace(measurement_schedule=schedule or {}),
-            )
-            by_enrollment[pk] = (enrollment, [])
-        if r_pk is not None:
-            by_enrollment[pk][1].append(
-                SimpleNamespace(
-                    pk=r_pk,
-                    code=code,
-                    moment=moment,
-                    due_on=due_on,
-                    total=total,
-                    answers=answers,
-                    completed_at=at,
-                )
-            )
+    by_enrollment = early_warning_histories(enrollments=enrollments)
     warnings = {
         pk: measurement.early_warning(enrollment, responses, today)
         for pk, (enrollment, responses) in by_enrollment.items()
@@ -681,3 +615,82 @@ def early_warnings_for(*, enrollments, today: date) -> list[tuple[int, int, obje
         for pk, warning in warnings.items()
         if warning is not None
     ]
+
+
+def early_warning_histories(*, enrollments) -> dict[int, tuple[object, list]]:
+    """``{enrollment id: (enrollment, responses)}`` of the active ``enrollments`` (ids or a
+    queryset) whose program has a weekly check-in and that have no decision recorded: what
+    ``measurement.early_warning`` reads, as plain objects (``resumed_at`` None: the caller reads
+    it when it matters). One query, and one for the check-ins' answers when there are any."""
+    from types import SimpleNamespace
+
+    from django.db.models import Exists, FilteredRelation, OuterRef, Q
+
+    codes = list(questionnaires.CHECK_IN_CODES) + list(questionnaires.CHECK_IN_SYMPTOM_SCALE.values())
+    rows = (
+        Enrollment.objects.filter(pk__in=enrollments, status=Enrollment.Status.ACTIVE)
+        .exclude(version__measurement_schedule={})
+        .annotate(
+            decided=Exists(EarlyWarningDecision.objects.filter(enrollment=OuterRef("pk"))),
+            measured=FilteredRelation("questionnaires", condition=Q(questionnaires__code__in=codes)),
+        )
+        .filter(decided=False)
+        .order_by("pk", "measured__completed_at", "measured__pk")
+        .values_list(
+            "pk",
+            "patient_id",
+            "clinic_id",
+            "patient__therapist_id",
+            "start_date",
+            "feedback_weekday",
+            "version__measurement_schedule",
+            "measured__pk",
+            "measured__code",
+            "measured__moment",
+            "measured__due_on",
+            "measured__total",
+            "measured__completed_at",
+        )
+    )
+    rows = list(rows)
+    # The item answers are encrypted (bound to their row): read through the model, in one query,
+    # and only those of the weekly check-ins (their PHQ-2 and safety question).
+    check_in_codes = set(questionnaires.CHECK_IN_CODES)
+    check_in_pks = [row[7] for row in rows if row[7] is not None and row[8] in check_in_codes]
+    answers_by_pk = {}
+    if check_in_pks:
+        answers_by_pk = {
+            response.pk: response.answers
+            for response in QuestionnaireResponse.objects.filter(pk__in=check_in_pks)
+            .select_related("enrollment")
+            .only("pk", "uid", "answers", "enrollment__clinic_id")
+        }
+    by_enrollment: dict[int, tuple[object, list]] = {}
+    for pk, patient_id, clinic_id, therapist_id, start, weekday, schedule, *response in rows:
+        r_pk, code, moment, due_on, total, at = response
+        if pk not in by_enrollment:
+            enrollment = SimpleNamespace(
+                pk=pk,
+                patient_id=patient_id,
+                clinic_id=clinic_id,
+                therapist_id=therapist_id,
+                start_date=start,
+                feedback_weekday=weekday,
+                resumed_at=None,
+                status=Enrollment.Status.ACTIVE,
+                version=SimpleNamespace(measurement_schedule=schedule or {}),
+            )
+            by_enrollment[pk] = (enrollment, [])
+        if r_pk is not None:
+            by_enrollment[pk][1].append(
+                SimpleNamespace(
+                    pk=r_pk,
+                    code=code,
+                    moment=moment,
+                    due_on=due_on,
+                    total=total,
+                    answers=answers_by_pk.get(r_pk, []),
+                    completed_at=at,
+                )
+            )
+    return by_enrollment

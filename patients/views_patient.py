@@ -746,8 +746,10 @@ def diary_write(request, diary_slug):
         if entry.diary_type_id != diary_type.pk:
             raise Http404
         day = entry.entry_date
-    elif diary_type.per_moment:
-        entry = None  # a new moment: what was written before stays as it is
+    elif diary_type.per_moment or request.method == "POST":
+        # A new moment: what was written before stays as it is. A post is saved without it (the
+        # service reads the day's entry under its lock); it is read only to show the form again.
+        entry = None
     else:
         entry = selectors.diary_entry_on(enrollment=enrollment, diary_type=diary_type, day=day)
     if (
@@ -766,6 +768,8 @@ def diary_write(request, diary_slug):
             return redirect(
                 reverse("patients:diary_detail", args=[diary_type.slug]) + f"?date={saved.entry_date}"
             )
+        if chosen is None and not diary_type.per_moment:
+            entry = selectors.diary_entry_on(enrollment=enrollment, diary_type=diary_type, day=day)
     else:
         answers = services.diary_entry_answers(entry) if entry is not None else None
         form = PatientDiaryForm(diary_type=diary_type, answers=answers, today=today, day=day, shown=entry)

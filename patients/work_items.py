@@ -16,20 +16,26 @@ Collectors of this floor are registered here; the floors above register theirs
 here may refresh every kind without importing them.
 
 Rows are never deleted: a closed item keeps ``state="closed"`` and the moment it closed.
+
+The navigation's count reads counters (``WorkCount``) rather than the rows: ``_align`` moves
+them with every row of a ``COUNTED_KINDS`` kind it opens, closes or gives another owner, in the
+same transaction, and ``owner_follow`` with the rows it hands over; ``reconcile`` checks them
+against the open rows (and repairs them) before it brings the rows in line.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 
 from django.db import transaction
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet
 from django.db.models.functions import ExtractIsoYear, ExtractWeek
 from django.utils import timezone
 
 from icbt.models import Clinic
+from patients import measurement, selectors
 from patients.models import (
     AssignmentAnswer,
     DiaryEntry,
@@ -38,12 +44,16 @@ from patients.models import (
     Patient,
     QuestionnaireResponse,
     Referral,
+    WorkCount,
     WorkItem,
 )
 
-ENROLLMENT_KINDS = ("message", "answer", "diary", "questionnaire", "feedback", "quiet")
+ENROLLMENT_KINDS = ("message", "answer", "diary", "questionnaire", "feedback", "quiet", "early_warning")
 CLINIC_KINDS = ("intake_request", "referral")
 REVIEW_KINDS = ("answer", "diary", "questionnaire")
+# The kinds the navigation counts (``messaging.pending.KINDS``): kept per owner, and per clinic
+# for its intake requests, in ``WorkCount``. Their rows are due from the moment they open.
+COUNTED_KINDS = ("message", "answer", "diary", "questionnaire", "intake_request", "referral")
 # The fields a refresh compares and writes (besides the key and the state).
 FIELDS = (
     "kind",
@@ -246,9 +256,37 @@ def collect_referrals(clinic_ids: list[int]) -> Iterator[Wanted]:
         )
 
 
+def collect_early_warnings(enrollments: QuerySet[Enrollment]) -> Iterator[Wanted]:
+    """One item per active treatment with a weekly check-in and no decision about its warning,
+    when the warning shows or will show as days pass (``measurement.warning_span``): since the
+    day it first fired, due that day. Never urgent (a self-harm answer has its own urgent
+    questionnaire item); flagged."""
+    histories = selectors.early_warning_histories(enrollments=enrollments.values("pk"))
+    if not histories:
+        return
+    for pk, at in measurement.resumed_at_by_enrollment(list(histories)).items():
+        histories[pk][0].resumed_at = at
+    today = timezone.localdate()
+    for pk, (enrollment, responses) in histories.items():
+        span = measurement.warning_span(enrollment, responses, today)
+        if span is None:
+            continue
+        since = timezone.make_aware(datetime.combine(span.since, time.min))
+        yield Wanted(
+            key=f"early_warning:{pk}",
+            kind="early_warning",
+            object_id=pk,
+            since=since,
+            flagged=True,
+            detail=span.detail(enrollment.start_date),
+            **whose(pk, enrollment.clinic_id, enrollment.patient_id, enrollment.therapist_id),
+        )
+
+
 register("answer", collect_answers)
 register("diary", collect_diary_weeks)
 register("questionnaire", collect_questionnaires)
+register("early_warning", collect_early_warnings)
 register("intake_request", collect_intake_requests)
 register("referral", collect_referrals)
 
@@ -263,6 +301,8 @@ class Drift:
     opened: list[str] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
+    # How the counters (``WorkCount``) move with these changes: {key: (clinic id, delta)}.
+    counts: dict = field(default_factory=dict, repr=False)
 
     def __bool__(self) -> bool:
         return bool(self.opened or self.closed or self.changed)
@@ -285,35 +325,75 @@ def _collect(kinds: Iterable[str], scope) -> Iterator[Wanted]:
             yield from collector(scope)
 
 
+def count_key(kind: str, clinic_id: int, owner_id: int | None) -> str | None:
+    """The ``WorkCount`` an open item of ``kind`` counts in, or None."""
+    if kind not in COUNTED_KINDS:
+        return None
+    if kind == "intake_request":
+        return f"clinic:{clinic_id}"
+    return f"owner:{owner_id}" if owner_id is not None else None
+
+
+def _counted(drift: Drift, kind: str, clinic_id: int, owner_id: int | None, delta: int) -> None:
+    key = count_key(kind, clinic_id, owner_id)
+    if key is not None:
+        before = drift.counts.get(key, (clinic_id, 0))[1]
+        drift.counts[key] = (clinic_id, before + delta)
+
+
+def bump(counts: dict) -> None:
+    """Move the counters by ``counts`` (``{key: (clinic id, delta)}``): one UPDATE per counter that
+    moves (a counter seen for the first time is created first)."""
+    for key, (clinic_id, delta) in sorted(counts.items()):
+        if not delta:
+            continue
+        if not WorkCount.objects.filter(key=key).update(n=F("n") + delta):
+            WorkCount.objects.bulk_create([WorkCount(key=key, clinic_id=clinic_id)], ignore_conflicts=True)
+            WorkCount.objects.filter(key=key).update(n=F("n") + delta)
+
+
 def _align(rows: QuerySet[WorkItem], wanted: Iterable[Wanted], *, repair: bool = True) -> Drift:
     """Compare the open ``rows`` with ``wanted``; with ``repair``, open, close and change rows so
-    that they match. Three writes at most (one per sort of change)."""
+    that they match, and move the counters with them. Only the rows and the
+    fields that differ are written: nothing at all when nothing changed."""
     current = {row.key: row for row in rows.filter(state=WorkItem.State.OPEN)}
     wanted_by_key = {item.key: item for item in wanted}
     drift = Drift()
-    opened, changed = [], []
+    opened, changed, differing = [], [], set()
     for key, item in wanted_by_key.items():
         values = item.values()
         row = current.get(key)
         if row is None:
             drift.opened.append(key)
             opened.append(WorkItem(key=key, **values))
-        elif any(getattr(row, name) != value for name, value in values.items()):
+            _counted(drift, item.kind, item.clinic_id, item.owner_id, +1)
+            continue
+        differ = tuple(name for name, value in values.items() if getattr(row, name) != value)
+        if differ:
             drift.changed.append(key)
-            for name, value in values.items():
-                setattr(row, name, value)
+            _counted(drift, row.kind, row.clinic_id, row.owner_id, -1)
+            for name in differ:
+                setattr(row, name, values[name])
+            _counted(drift, row.kind, row.clinic_id, row.owner_id, +1)
             changed.append(row)
-    closed = [row.pk for key, row in current.items() if key not in wanted_by_key]
-    drift.closed = [key for key in current if key not in wanted_by_key]
+            differing.update(differ)
+    closed = [row for key, row in current.items() if key not in wanted_by_key]
+    drift.closed = [row.key for row in closed]
+    for row in closed:
+        _counted(drift, row.kind, row.clinic_id, row.owner_id, -1)
     if repair:
         if closed:
-            WorkItem.objects.filter(pk__in=closed).update(
+            WorkItem.objects.filter(pk__in=[row.pk for row in closed]).update(
                 state=WorkItem.State.CLOSED, closed_at=timezone.now()
             )
         if opened:
             WorkItem.objects.bulk_create(opened)
-        if changed:
-            WorkItem.objects.bulk_update(changed, fields=[f for f in FIELDS])
+        if len(changed) == 1:
+            [row] = changed
+            WorkItem.objects.filter(pk=row.pk).update(**{name: getattr(row, name) for name in differing})
+        elif changed:
+            WorkItem.objects.bulk_update(changed, fields=sorted(differing))
+        bump(drift.counts)
     return drift
 
 
@@ -342,10 +422,51 @@ def refresh_requests(*, clinic_id: int, kinds: Iterable[str] = CLINIC_KINDS) -> 
 
 def owner_follow(*, patient: Patient) -> None:
     """After the patient's therapist changed: their open items go to the new therapist
-    (referrals stay with the colleague they are addressed to)."""
-    WorkItem.objects.filter(patient=patient, state=WorkItem.State.OPEN).exclude(kind="referral").update(
-        owner_id=patient.therapist_id
+    (referrals stay with the colleague they are addressed to), and their counts with them."""
+    rows = (
+        WorkItem.objects.filter(patient=patient, state=WorkItem.State.OPEN)
+        .exclude(kind="referral")
+        .exclude(owner_id=patient.therapist_id)
     )
+    moving = list(
+        rows.filter(kind__in=COUNTED_KINDS).values_list("owner_id").annotate(n=Count("pk")).order_by()
+    )
+    rows.update(owner_id=patient.therapist_id)
+    drift = Drift()
+    for owner_id, n in moving:
+        _counted(drift, "message", patient.clinic_id, owner_id, -n)
+        _counted(drift, "message", patient.clinic_id, patient.therapist_id, +n)
+    bump(drift.counts)
+
+
+def counts_found(clinic_id: int) -> dict[str, int]:
+    """What the counters of ``clinic_id`` should say, counted on its open rows: ``{key: n}``."""
+    found: dict[str, int] = {}
+    rows = (
+        WorkItem.objects.filter(clinic_id=clinic_id, state=WorkItem.State.OPEN, kind__in=COUNTED_KINDS)
+        .values_list("kind", "owner_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for kind, owner_id, n in rows:
+        key = count_key(kind, clinic_id, owner_id)
+        if key is not None:
+            found[key] = found.get(key, 0) + n
+    return found
+
+
+def _check_counts(clinic_id: int, *, repair: bool) -> list[str]:
+    """Compare the counters of ``clinic_id`` with its open rows; with ``repair``, set them right.
+    The keys that differed, as ``count:<key>``."""
+    found = counts_found(clinic_id)
+    stored = dict(WorkCount.objects.filter(clinic_id=clinic_id).select_for_update().values_list("key", "n"))
+    wrong = sorted(key for key in found.keys() | stored.keys() if found.get(key, 0) != stored.get(key, 0))
+    if repair:
+        for key in wrong:
+            WorkCount.objects.update_or_create(
+                key=key, defaults={"clinic_id": clinic_id, "n": found.get(key, 0)}
+            )
+    return [f"count:{key}" for key in wrong]
 
 
 def fill(*, enrollments: QuerySet[Enrollment]) -> Drift:
@@ -371,6 +492,9 @@ def reconcile(*, repair: bool = False, clinic_ids: Iterable[int] | None = None, 
     for done, clinic_id in enumerate(ids, start=1):
         with transaction.atomic():
             enrollments = Enrollment.objects.filter(clinic_id=clinic_id)
+            # The counters first: they keep count of the open rows (and then move with the
+            # rows repaired, as with any service).
+            counts = _check_counts(clinic_id, repair=repair)
             found = _align(
                 WorkItem.objects.filter(clinic_id=clinic_id, kind__in=ENROLLMENT_KINDS).select_for_update(),
                 _collect(ENROLLMENT_KINDS, enrollments),
@@ -383,6 +507,7 @@ def reconcile(*, repair: bool = False, clinic_ids: Iterable[int] | None = None, 
                     repair=repair,
                 )
             )
+            found.changed += counts
         drift.extend(found)
         if progress is not None:
             progress(clinic_id, done, len(ids), found)

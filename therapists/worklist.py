@@ -6,8 +6,8 @@ rule as ``patients.access.covering_share``, so every link on the worklist opens 
 
 Cost: a fixed number of queries whatever the size of the caseload. The worklist and the count in
 the navigation read the work-item table (``patients.work_items``, kept by the services): grouped
-counts, the page's rows with LIMIT, one indexed COUNT. Early warnings are computed when read,
-from the weekly check-ins (one query).
+counts, the page's rows with LIMIT, one indexed COUNT. Early warnings are rows of that table
+too (``patients.measurement.warning_span``), with the figures their line shows.
 
 Nothing here decrypts anything: items are described by kind, program content titles, dates and
 counts, never by what the patient wrote.
@@ -29,8 +29,7 @@ from django.utils.translation import ngettext
 from icbt.models import StaffMember
 from icbt.roles import roles_of
 from messaging import pending
-from patients import rhythm
-from patients import selectors as patient_selectors
+from patients import measurement, rhythm
 from patients.models import CareShare, Enrollment, Patient, Referral
 from patients.models import WorkItem as WorkItemRow
 from patients.selectors import program_titles
@@ -204,6 +203,8 @@ def _label(row: WorkItemRow, kind: str, now: datetime) -> str:
     if kind == "questionnaire":
         flags = ("self_harm",) if row.urgent else ("flagged",) if row.flagged else ()
         return _questionnaire_text(detail["code"], flags)
+    if kind == "early_warning":
+        return _early_warning_text(measurement.warning_shown(detail, timezone.localdate(now)))
     return ""
 
 
@@ -276,6 +277,9 @@ def _items(rows: list[WorkItemRow], *, now: datetime, titles: dict, referrals: d
         if kind == "intake_request":
             url = reverse("patients:staff_intake_request_detail", kwargs={"pk": row.object_id})
             label = titles.get(row.detail.get("program"), "")
+        elif kind == "early_warning":
+            url = _patient_url(row.patient_id) + "#early-warning"
+            label = str(_label(row, kind, now))
         elif kind == "referral":
             referral = referrals[row.object_id]
             url = reverse("patients:staff_referral_detail", kwargs={"pk": referral.pk})
@@ -302,37 +306,8 @@ def _items(rows: list[WorkItemRow], *, now: datetime, titles: dict, referrals: d
     return items
 
 
-def _early_warnings(staff: StaffMember, *, now: datetime) -> list[WorkItem]:
-    """The caseload's early warnings (``patients.selectors.early_warnings_for``): one query, and
-    one more for the names only when there are warnings."""
-    today = timezone.localdate(now)
-    enrollments = Enrollment.objects.filter(
-        patient__in=caseload_patients(staff=staff, today=today).values("pk"), status=Enrollment.Status.ACTIVE
-    )
-    warnings = patient_selectors.early_warnings_for(enrollments=enrollments.values("pk"), today=today)
-    if not warnings:
-        return []
-    names = {
-        pk: (_full_name(*values[:3]), values[3])
-        for pk, *values in Patient.objects.filter(pk__in=[w[1] for w in warnings]).values_list(
-            "pk", "user__first_name", "user__last_name", "user__email", "case_reference"
-        )
-    }
-    url = reverse("patients:staff_patient_detail", kwargs={"pk": 0}).replace("/0/", "/{}/")
-    return [
-        WorkItem(
-            kind="early_warning",
-            since=_local_midnight(today),
-            url=url.format(patient) + "#early-warning",
-            label=_early_warning_text(warning),
-            patient_id=patient,
-            patient_name=names[patient][0],
-            case_reference=names[patient][1],
-            flagged=True,
-            now=now,
-        )
-        for _enrollment, patient, warning in warnings
-    ]
+def _patient_url(patient_id: int) -> str:
+    return reverse("patients:staff_patient_detail", kwargs={"pk": patient_id})
 
 
 def _selection(kind: str, patient_id: int | None) -> Q:
@@ -371,16 +346,14 @@ def worklist(
     midnight = _local_midnight(timezone.localdate(now))
     counts, length, position = _counted(rows, selected, _ahead(order, midnight))
     waiting = sum(counts[key] for key in pending.KINDS)
-    warnings = _early_warnings(staff, now=now)
-    counts["early_warning"] = len(warnings)
     patients = _with_chosen_patient(
-        _patient_choices(rows, warnings), staff=staff, patient_id=patient_id, today=midnight.date()
+        _patient_choices(rows, []), staff=staff, patient_id=patient_id, today=midnight.date()
     )
     items = WorkItems(
         _page_rows(rows, selected, order),
         length=length,
         now=now,
-        warnings=_Warnings(_shown_warnings(warnings, kind, patient_id), position),
+        warnings=_Warnings([], position),
         referrals=_referrals(rows, counts),
         titles=_titles(counts),
     )
@@ -430,12 +403,6 @@ def _with_chosen_patient(
     return patients + list(
         _choices(caseload_patients(staff=staff, today=today).filter(pk=patient_id)).items()
     )
-
-
-def _shown_warnings(warnings: list[WorkItem], kind: str, patient_id: int | None) -> list[WorkItem]:
-    if kind not in ("", "early_warning"):
-        return []
-    return [w for w in warnings if not patient_id or w.patient_id == patient_id]
 
 
 def _referrals(rows: QuerySet[WorkItemRow], counts: dict[str, int]) -> dict:

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from icbt.audit import Action
 from icbt.models import StaffMember
-from patients import measurement, stepped_care
+from patients import measurement, stepped_care, work_items
 from patients.models import (
     EarlyWarningDecision,
     Enrollment,
@@ -142,7 +142,7 @@ def questionnaire_score_enter(
         entered_by=staff.user,
         completed_at=now,
     )
-    return record_created(
+    record_created(
         response,
         staff=staff,
         object_type="questionnaire_response",
@@ -157,6 +157,9 @@ def questionnaire_score_enter(
         },
         at=now,
     )
+    # A start score on the check-in's scale is the early warning's baseline.
+    work_items.refresh(enrollment=enrollment, kinds=("early_warning",))
+    return response
 
 
 @transaction.atomic
@@ -240,6 +243,7 @@ def early_warning_decide(
     )
     record.full_clean()
     record.save()
+    work_items.refresh(enrollment=enrollment, kinds=("early_warning",))
     record_change(
         staff=staff,
         action=Action.CREATE,

@@ -277,7 +277,7 @@ def enrollment_cadence_change(
     locked.save(update_fields=["feedback_cadence", "feedback_weekday", "inactivity_days"])
     for name in ("feedback_cadence", "feedback_weekday", "inactivity_days"):
         setattr(enrollment, name, getattr(locked, name))
-    work_items.refresh(enrollment=enrollment, kinds=("feedback", "quiet"))
+    work_items.refresh(enrollment=enrollment, kinds=("feedback", "quiet", "early_warning"))
     return _enrollment_changed(enrollment, staff, TimelineEvent.Kind.CADENCE, before, after)
 
 

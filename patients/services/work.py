@@ -435,7 +435,7 @@ def questionnaire_submit(
     _questionnaire_drafts(enrollment=enrollment, code=code, moment=moment, step=step).delete()
     if step is not None:
         _step_done(enrollment, step, now=now)
-    _enrollment_touch(enrollment, now=now, step=step, work=("questionnaire",))
+    _enrollment_touch(enrollment, now=now, step=step, work=("questionnaire", "early_warning"))
     return response
 
 

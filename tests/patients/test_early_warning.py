@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from icbt.models import AuditEvent
 from patients import measurement, services
@@ -244,3 +245,157 @@ def test_the_measured_overview_reads_the_check_ins_once_whatever_the_history(
         )
     with django_assert_num_queries(MEASURED_OVERVIEW_QUERIES):
         assert "Not improving" in client.get(url).content.decode()
+
+
+# --- The early warning as a work item ------------------------------------------------------------
+
+
+def _row(enrollment):
+    from patients.models import WorkItem
+
+    return WorkItem.objects.filter(key=f"early_warning:{enrollment.pk}", state="open").first()
+
+
+def _firing(enrollment):
+    """The row shows now (a row due later says when going quiet would show)."""
+    row = _row(enrollment)
+    return row is not None and row.due <= timezone.now()
+
+
+def _in_step():
+    from patients import work_items
+
+    drift = work_items.reconcile()
+    assert not drift, (drift.opened, drift.closed, drift.changed)
+
+
+def _check_in_on(clock, enrollment, day, symptom, *, phq=(1, 1), item9=0):
+    clock.travel(day)
+    return services.check_in_submit(
+        enrollment=enrollment, answers={1: symptom, 2: phq[0], 3: phq[1], 4: item9}
+    )
+
+
+def _shown(world, day):
+    return [
+        i for i in worklist(fetched_by=world.therapist.user, now=_at(day)).items if i.kind == "early_warning"
+    ]
+
+
+def test_the_warning_is_a_row_since_the_day_it_first_fired_whatever_day_it_is_written(world, clock):
+    clock.travel(START)
+    enrollment = _enrollment(world)
+    for day in (date(2026, 11, 9), date(2026, 11, 16)):
+        _check_in_on(clock, enrollment, day, 7)
+    assert _row(enrollment).due > _at(date(2026, 11, 16))  # week 4 begins on 23 November
+    assert _shown(world, date(2026, 11, 20)) == []
+    _check_in_on(clock, enrollment, date(2026, 11, 23), 7)
+    first = _row(enrollment)
+    assert timezone.localdate(first.since) == date(2026, 11, 23) and not first.urgent and first.flagged
+    _check_in_on(clock, enrollment, date(2026, 11, 30), 7)
+    assert _row(enrollment).pk == first.pk and _row(enrollment).since == first.since
+    clock.travel(date(2026, 12, 10))
+    _in_step()  # days passed without a write: the row is still right
+    [item] = _shown(world, date(2026, 12, 1))
+    assert item.label.startswith("Not improving: Pain: 7 at the first check-in, 7 in week 5")
+    assert item.since == first.since
+    # A check-in two points better than the first ends the warning; the row now waits for the
+    # day the patient would have gone quiet.
+    _check_in_on(clock, enrollment, date(2026, 12, 7), 5)
+    assert not _firing(enrollment) and timezone.localdate(_row(enrollment).since) == date(2027, 1, 4)
+    _in_step()
+
+
+def test_going_quiet_shows_from_its_own_day_without_a_write(world, clock):
+    clock.travel(START)
+    enrollment = _enrollment(world)
+    _check_in_on(clock, enrollment, date(2026, 11, 9), 5)  # then 16, 23 and 30 Nov missed
+    row = _row(enrollment)
+    assert timezone.localdate(row.due) == date(2026, 12, 7) == timezone.localdate(row.since)
+    assert _shown(world, date(2026, 12, 6)) == []
+    [item] = _shown(world, date(2026, 12, 7))
+    assert item.label.startswith(
+        "Went quiet: No weekly check-in for the last 3 feedback days in a row (week 6)"
+    )
+    assert item.url.endswith(f"/staff/patients/{world.patient_a.pk}/#early-warning")
+    clock.travel(date(2026, 12, 9))
+    _in_step()
+
+
+def test_not_improving_turns_into_went_quiet_as_days_pass(world, clock):
+    clock.travel(START)
+    enrollment = _enrollment(world)
+    for day in (date(2026, 11, 9), date(2026, 11, 16), date(2026, 11, 23)):
+        _check_in_on(clock, enrollment, day, 7)
+    since = _row(enrollment).since
+    assert _shown(world, date(2026, 12, 1))[0].label.startswith("Not improving")
+    # 30 Nov, 7 and 14 Dec missed: from 21 December the same row says the patient went quiet.
+    assert _shown(world, date(2026, 12, 21))[0].label.startswith("Went quiet")
+    clock.travel(date(2026, 12, 22))
+    _in_step()
+    assert _row(enrollment).since == since
+
+
+def test_the_services_that_change_its_inputs_open_and_close_the_row(world, clock):
+    clock.travel(START)
+    enrollment = _enrollment(world)
+    for day in (date(2026, 11, 9), date(2026, 11, 16), date(2026, 11, 23)):
+        _check_in_on(clock, enrollment, day, 7)
+    assert _row(enrollment) is not None
+    clock.travel(date(2026, 11, 24))
+    # A start score on the check-in's scale entered by the therapist: 9 -> 7 is an improvement.
+    services.questionnaire_score_enter(
+        enrollment=enrollment, staff=world.therapist, code="pain_nrs", moment="start", total=9
+    )
+    assert not _firing(enrollment)
+    _in_step()
+    _check_in_on(clock, enrollment, date(2026, 11, 30), 9)  # worse than the start again
+    assert _firing(enrollment)
+    services.enrollment_status_change(enrollment=enrollment, staff=world.therapist, action="pause")
+    assert _row(enrollment) is None
+    _in_step()
+    services.enrollment_status_change(enrollment=enrollment, staff=world.therapist, action="resume")
+    assert _firing(enrollment)
+    _in_step()
+    services.enrollment_cadence_change(
+        enrollment=enrollment, staff=world.therapist, feedback_cadence="weekly", feedback_weekday=3
+    )
+    _in_step()
+    services.early_warning_decide(enrollment=enrollment, staff=world.therapist, decision="carry_on")
+    assert _row(enrollment) is None
+    _in_step()
+
+
+def test_a_safety_answer_keeps_its_urgent_row_beside_the_warning_and_after_the_decision(world, clock):
+    from patients.models import WorkItem
+
+    clock.travel(START)
+    enrollment = _enrollment(world)
+    for day in (date(2026, 11, 9), date(2026, 11, 16)):
+        _check_in_on(clock, enrollment, day, 7)
+    urgent = _check_in_on(clock, enrollment, date(2026, 11, 23), 7, item9=2)
+    assert WorkItem.objects.get(key=f"questionnaire:{urgent.pk}", state="open").urgent
+    assert _row(enrollment) is not None
+    items = worklist(fetched_by=world.therapist.user, now=_at(date(2026, 11, 24))).items
+    assert items[0].kind == "questionnaire" and items[0].urgent
+    assert "early_warning" in {item.kind for item in items}
+    services.early_warning_decide(enrollment=enrollment, staff=world.therapist, decision="call")
+    assert _row(enrollment) is None
+    assert WorkItem.objects.get(key=f"questionnaire:{urgent.pk}", state="open").urgent
+    _in_step()
+
+
+def test_a_table_from_before_early_warning_rows_gets_them_after_migrating(world, clock):
+    from django.core.management.sql import emit_post_migrate_signal
+
+    from patients.models import WorkItem
+
+    clock.travel(START)
+    enrollment = _enrollment(world)
+    for day in (date(2026, 11, 9), date(2026, 11, 16), date(2026, 11, 23)):
+        _check_in_on(clock, enrollment, day, 7)
+    WorkItem.objects.filter(kind="early_warning").delete()
+    assert WorkItem.objects.exists()
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+    assert _firing(enrollment)
+    _in_step()

@@ -8,10 +8,13 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from icbt.models import StaffMember
+from messaging import pending
 from messaging import services as messaging_services
-from patients import services, work_items
-from patients.models import AssignmentAnswer, Enrollment, WorkItem
+from patients import measurement, services, work_items
+from patients.models import AssignmentAnswer, Enrollment, WorkCount, WorkItem
 from patients.tasks import work_items_reconcile
+from tests.factories import make_patient
 from tests.messaging.digest_helpers import PHQ9_CALM, PHQ9_SELF_HARM, Treated, conversation
 from tests.messaging.helpers import submitted_answer
 from tests.patients import staff_helpers as sh
@@ -28,8 +31,12 @@ def _open(kind=None, **filters) -> set[str]:
 
 
 def _in_step() -> None:
+    """Reconcile finds nothing (rows and counters), and every therapist's navigation count is
+    what the top of their worklist counts."""
     drift = work_items.reconcile()
     assert not drift, (drift.opened, drift.closed, drift.changed)
+    for staff in StaffMember.objects.filter(is_therapist=True):
+        assert pending.pending_count(staff=staff) == worklist(fetched_by=staff.user).waiting, staff
 
 
 @pytest.fixture
@@ -40,7 +47,7 @@ def t(world):
     return treated
 
 
-def test_the_patients_work_opens_and_closes_with_the_services(t):
+def test_the_patients_work_opens_and_closes_with_the_services(t, clock):
     a = t.enrollment_a
     services.step_visit(enrollment=a, step=t.steps["plan"])
     _in_step()
@@ -93,6 +100,35 @@ def test_the_patients_work_opens_and_closes_with_the_services(t):
     services.enrollment_status_change(enrollment=b, staff=t.world.therapist, action="stop", reason="Moved")
     # The self-harm answer still waits after the end; the rhythm does not.
     assert _open(enrollment=b) == {f"questionnaire:{urgent.pk}"}
+    _in_step()
+    _early_warning_services(t.world)
+
+
+def _early_warning_services(world) -> None:
+    """The early warning: the weekly check-in, a start score the therapist enters, a pause and
+    the therapist's decision (the status changes and the feedback weekday ran above)."""
+    today = timezone.localdate()
+    start = today - timedelta(days=35)  # week 6: four check-ins behind
+    patient = make_patient(world.clinic, world.therapist, "measured@patients.test")
+    m = sh.enroll(patient, sh.measured_version(), start_date=start, feedback_weekday=start.weekday())
+    first = measurement.first_due_day(m)
+    for week in range(4):
+        services.check_in_submit(
+            enrollment=m, answers={1: 7, 2: 1, 3: 1, 4: 0}, today=first + timedelta(days=7 * week)
+        )
+    assert _open("early_warning", enrollment=m) == {f"early_warning:{m.pk}"}
+    _in_step()
+    services.questionnaire_score_enter(
+        enrollment=m, staff=world.therapist, code="pain_nrs", moment="start", total=6
+    )
+    _in_step()
+    services.enrollment_status_change(enrollment=m, staff=world.therapist, action="pause")
+    assert not _open("early_warning", enrollment=m)
+    services.enrollment_status_change(enrollment=m, staff=world.therapist, action="resume")
+    assert _open("early_warning", enrollment=m)
+    _in_step()
+    services.early_warning_decide(enrollment=m, staff=world.therapist, decision="call")
+    assert not _open("early_warning", enrollment=m)
     _in_step()
 
 
@@ -176,10 +212,12 @@ def test_the_nightly_check_logs_drift_as_an_error_with_ids_only(world, caplog):
     answer = submitted_answer(enrollment, word="secret-word", story="a private story")
     WorkItem.objects.filter(key=f"answer:{answer.pk}").delete()
     with caplog.at_level(logging.ERROR, logger="icbt.work_items"):
-        assert work_items_reconcile() == {"opened": 1, "closed": 0, "changed": 0}
+        # The row deleted behind the counter's back leaves the therapist's counter out of step too.
+        assert work_items_reconcile() == {"opened": 1, "closed": 0, "changed": 1}
     [record] = caplog.records
     assert record.levelno == logging.ERROR
     assert f"answer:{answer.pk}" in record.getMessage()
+    assert f"count:owner:{world.therapist.pk}" in record.getMessage()
     assert "secret" not in record.getMessage() and "private" not in record.getMessage()
     assert work_items_reconcile() == {"opened": 0, "closed": 0, "changed": 0}
 
@@ -212,4 +250,57 @@ def test_an_existing_database_gets_its_rows_after_migrating(t):
     WorkItem.objects.all().delete()
     emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
     assert f"answer:{answer.pk}" in _open("answer")
+    _in_step()
+
+
+def test_reconcile_reports_then_repairs_a_counter_out_of_step(world):
+    enrollment = sh.enroll(world.patient_a)
+    submitted_answer(enrollment)
+    key = f"owner:{world.therapist.pk}"
+    assert WorkCount.objects.get(key=key).n == 1
+    WorkCount.objects.filter(key=key).update(n=5)  # no service
+    assert pending.pending_count(staff=world.therapist) == 5
+    assert work_items.reconcile().changed == [f"count:{key}"]
+    assert WorkCount.objects.get(key=key).n == 5
+    assert work_items.reconcile(repair=True).changed == [f"count:{key}"]
+    assert pending.pending_count(staff=world.therapist) == 1
+    _in_step()
+
+
+def test_a_covering_colleague_counts_the_shared_patients_items_once(world, clock):
+    from patients.models import CareShare
+
+    enrollment = sh.enroll(world.patient_a)
+    submitted_answer(enrollment)
+    CareShare.objects.create(
+        patient=world.patient_a,
+        colleague=world.therapist2,
+        shared_by=world.therapist,
+        until=timezone.localdate() + timedelta(days=3),
+    )
+    assert pending.pending_count(staff=world.therapist2) == 1
+    assert pending.pending_count(staff=world.therapist) == 1
+    _in_step()
+    clock.advance(days=4)  # the share ended with its last day
+    assert pending.pending_count(staff=world.therapist2) == 0
+    _in_step()
+
+
+def test_a_refresh_writes_only_the_fields_that_changed_and_nothing_when_nothing_did(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    enrollment = sh.enroll(world.patient_a, start_date=timezone.localdate() - timedelta(days=10))
+    submitted_answer(enrollment)
+
+    def writes(**kinds):
+        with CaptureQueriesContext(connection) as captured:
+            work_items.refresh(enrollment=enrollment, **kinds)
+        return [q["sql"] for q in captured.captured_queries if q["sql"].startswith(("UPDATE", "INSERT"))]
+
+    assert writes() == []
+    Enrollment.objects.filter(pk=enrollment.pk).update(last_activity_at=timezone.now())  # then its refresh
+    [update] = writes(kinds=("quiet",))
+    assert '"since"' in update and '"due"' in update
+    assert "CASE" not in update and '"detail"' not in update and '"kind"' not in update
     _in_step()
