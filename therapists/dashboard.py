@@ -340,7 +340,8 @@ def _therapist_rows(
     therapists_qs, enrollments, open_enrollments, *, today
 ) -> tuple[list[TherapistRow], list[StaffMember], dict[int | None, dict[str, int]]]:
     """Per therapist (``Enrollment.therapist``) and per team (``Enrollment.team``): open
-    treatments by status and overdue feedback (one query over the open enrollments), pending
+    treatments by status and overdue feedback (one grouped count over the open enrollments, the
+    overdue rule of ``patients.rhythm`` as a condition in the database), pending
     items (four, ``messaging.pending``); and the therapists with a training date who have no
     patient yet, by training date. Each treatment counts under one therapist and one team."""
     therapists = list(
@@ -375,25 +376,20 @@ def _therapist_rows(
         Enrollment.Status.PAUSED: "paused",
         Enrollment.Status.INVITED: "invited",
     }
-    for enrollment in open_enrollments.only(
-        "id",
-        "status",
-        "therapist",
-        "team",
-        "start_date",
-        "started_at",
-        "last_feedback_at",
-        "feedback_cadence",
-        "feedback_weekday",
-    ).order_by():
-        key = status_key[enrollment.status]
-        overdue = key == "active" and rhythm.feedback_state(enrollment, today).is_overdue
-        row = rows.get(enrollment.therapist_id)
+    overdue = Q(status=Enrollment.Status.ACTIVE) & rhythm.feedback_overdue_q(today)
+    for group in (
+        open_enrollments.values("therapist_id", "team_id", "status")
+        .annotate(n=Count("pk"), overdue=Count("pk", filter=overdue))
+        .order_by()
+    ):
+        key, n = status_key[group["status"]], group["n"]
+        row = rows.get(group["therapist_id"])
         if row is not None:
-            setattr(row, key, getattr(row, key) + 1)
-            row.overdue += overdue
-        teams[enrollment.team_id][key] += 1
-        teams[enrollment.team_id]["overdue"] += overdue
+            setattr(row, key, getattr(row, key) + n)
+            row.overdue += group["overdue"]
+        counts = teams[group["team_id"]]
+        counts[key] += n
+        counts["overdue"] += group["overdue"]
     return list(rows.values()), trained_idle, {k: dict(v) for k, v in teams.items()}
 
 
