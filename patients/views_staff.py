@@ -758,7 +758,10 @@ def overview_context(request, patient) -> dict:
         "stepped_care": stepped_care.applies_to(enrollment.version.program.slug) if enrollment else False,
         "mid_advice": _mid_advice(enrollment),
         "scores_chart": charts_measurement.staff_scores_for(
-            enrollment, only_measured=True, responses=responses
+            enrollment,
+            only_measured=True,
+            responses=responses,
+            module_starts=progress.module_starts() if progress is not None else None,
         ),
         "early_warning": warning,
         "early_warning_decision": warning_decision,
