@@ -41,7 +41,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.db import connection
 from django.db.models import CharField, Count, Exists, F, FloatField, Func, Max, OuterRef, Q, Value
-from django.db.models.functions import TruncMonth
+from django.db.models.functions import Cast, TruncMonth
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -457,8 +457,14 @@ def _medians(rows: list[TherapistRow], enrollments, period: Period) -> tuple[flo
     return (round(statistics.median(every) / 3600, 1) if every else None), "sample"
 
 
+# What a row of the program flow counts besides the endings (which count by their status).
+REQUESTS = "requests"
+STARTS = "starts"
+
+
 def _program_months(clinic, enrollments, period: Period, titles: dict[int, str]) -> list[ProgramMonthRow]:
-    """Per program and month: intake requests, starts and endings by status. Three queries."""
+    """Per program and month: intake requests, starts and endings by status. One query: the
+    three grouped counts in a UNION ALL, each row saying what it counts."""
     table: dict[tuple[int, date], ProgramMonthRow] = {}
 
     def row(program_id, month) -> ProgramMonthRow:
@@ -468,44 +474,58 @@ def _program_months(clinic, enrollments, period: Period, titles: dict[int, str])
         return table[key]
 
     tz = timezone.get_current_timezone()
+    columns = ("flow_program", "flow_month", "flow_kind", "n")
     requests = (
         IntakeRequest.objects.filter(
             clinic_id=clinic.pk, created_at__gte=period.start_at, created_at__lt=period.end_before
         )
-        .annotate(month=TruncMonth("created_at", tzinfo=tz))
-        .values("program_id", "month")
+        .annotate(
+            flow_program=F("program_id"),
+            flow_month=TruncMonth("created_at", tzinfo=tz),
+            flow_kind=Value(REQUESTS, output_field=CharField()),
+        )
+        .values(*columns[:3])
         .annotate(n=Count("pk"))
+        .values_list(*columns)
         .order_by()
     )
-    for r in requests:
-        row(r["program_id"], r["month"]).intake_requests = r["n"]
     starts = (
         enrollments.filter(started_at__gte=period.start_at, started_at__lt=period.end_before)
-        .annotate(month=TruncMonth("started_at", tzinfo=tz))
-        .values("version__program_id", "month")
+        .annotate(
+            flow_program=F("version__program_id"),
+            flow_month=TruncMonth("started_at", tzinfo=tz),
+            flow_kind=Value(STARTS, output_field=CharField()),
+        )
+        .values(*columns[:3])
         .annotate(n=Count("pk"))
+        .values_list(*columns)
         .order_by()
     )
-    for r in starts:
-        row(r["version__program_id"], r["month"]).starts = r["n"]
     ends = (
         enrollments.filter(
             ended_at__gte=period.start_at,
             ended_at__lt=period.end_before,
             status__in=[Enrollment.Status.COMPLETED, Enrollment.Status.STOPPED, Enrollment.Status.STEPPED_UP],
         )
-        .annotate(month=TruncMonth("ended_at", tzinfo=tz))
-        .values("version__program_id", "month", "status")
+        .annotate(
+            flow_program=F("version__program_id"),
+            flow_month=TruncMonth("ended_at", tzinfo=tz),
+            flow_kind=Cast("status", output_field=CharField()),
+        )
+        .values(*columns[:3])
         .annotate(n=Count("pk"))
+        .values_list(*columns)
         .order_by()
     )
     attribute = {
+        REQUESTS: "intake_requests",
+        STARTS: "starts",
         Enrollment.Status.COMPLETED: "completions",
         Enrollment.Status.STOPPED: "dropouts",
         Enrollment.Status.STEPPED_UP: "step_ups",
     }
-    for r in ends:
-        setattr(row(r["version__program_id"], r["month"]), attribute[r["status"]], r["n"])
+    for program_id, month, kind, n in requests.union(starts, ends, all=True):
+        setattr(row(program_id, month), attribute[kind], n)
     return sorted(table.values(), key=lambda r: (r.program.lower(), r.month))
 
 
