@@ -157,11 +157,7 @@ class Progress:
         starts: dict[int, datetime] = {}
         for step_id, moment in self.first_seen.items():
             number = numbers.get(step_id)
-            if (
-                number is not None
-                and moment is not None
-                and (number not in starts or moment < starts[number])
-            ):
+            if number is not None and (number not in starts or moment < starts[number]):
                 starts[number] = moment
         return {number: timezone.localtime(moment).date() for number, moment in starts.items()}
 
