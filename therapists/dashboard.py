@@ -607,8 +607,10 @@ def _contacts(clinic, team, period: Period) -> tuple[list[ContactsRow], list[tup
     and intakes (always face to face; an intake that also has a face-to-face session recorded
     for that patient on that day counts once, as the session). Two queries."""
     tz = timezone.get_current_timezone()
+    # The clinic on the message itself (every clinical row carries its treatment's clinic): no
+    # join through the conversation and the enrollment per message.
     messages = Message.objects.filter(
-        conversation__enrollment__clinic_id=clinic.pk,
+        clinic_id=clinic.pk,
         author__staff__isnull=False,
         created_at__gte=period.start_at,
         created_at__lt=period.end_before,
