@@ -142,11 +142,17 @@ def _local_date(moment) -> date:
 
 
 def staff_scores_for(
-    enrollment, *, today: date | None = None, only_measured: bool = False, responses=None
+    enrollment,
+    *,
+    today: date | None = None,
+    only_measured: bool = False,
+    responses=None,
+    module_starts: dict[int, date] | None = None,
 ) -> Chart | None:
-    """``staff_scores`` with its data read here (two queries; one when the caller passes the
-    enrollment's ``responses``). ``only_measured``: nothing (and no query) for a version without a
-    measurement schedule, for pages with a pinned query count."""
+    """``staff_scores`` with its data read here (two queries; none for what the caller passes:
+    the enrollment's ``responses``, its ``module_starts`` as ``Progress.module_starts()`` gives
+    them). ``only_measured``: nothing (and no query) for a version without a measurement
+    schedule, for pages with a pinned query count."""
     from django.utils import timezone
 
     from patients import selectors
@@ -155,5 +161,5 @@ def staff_scores_for(
         return None
     if responses is None:
         responses = selectors.measured_responses_for(enrollment=enrollment)
-    starts = selectors.module_starts(enrollment=enrollment)
+    starts = module_starts if module_starts is not None else selectors.module_starts(enrollment=enrollment)
     return staff_scores(enrollment, responses, starts, today=today or timezone.localdate())

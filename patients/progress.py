@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db.models import (
     BigIntegerField,
@@ -144,8 +144,22 @@ class Progress:
     answered_codes: set[tuple[str, str]] = field(default_factory=set)
     licensed_codes: set[str] = field(default_factory=set)
     check_in_days: set[date] = field(default_factory=set)
+    # {step id: when the patient first opened it}, of every step opened (shown now or not).
+    first_seen: dict[int, datetime] = field(default_factory=dict)
 
     # Lookups ---------------------------------------------------------------------------------
+
+    def module_starts(self) -> dict[int, date]:
+        """{module number: the day the patient first opened a step of it}: what
+        ``selectors.module_starts`` reads from the database, from the rows progress has already
+        read (no query)."""
+        numbers = {s.pk: m.module.number for m in self.modules for s in m.module.steps.all()}
+        starts: dict[int, datetime] = {}
+        for step_id, moment in self.first_seen.items():
+            number = numbers.get(step_id)
+            if number is not None and (number not in starts or moment < starts[number]):
+                starts[number] = moment
+        return {number: timezone.localtime(moment).date() for number, moment in starts.items()}
 
     def step_titles(self) -> dict[str, str]:
         """``{"module/step": title}`` of every step of the version, shown or not."""
@@ -398,9 +412,12 @@ def _cached(manager, rows):
     return queryset
 
 
-def _enrollment_choices(enrollment: Enrollment, program_id: int) -> tuple[dict, dict, set, set, set]:
+def _enrollment_choices(
+    enrollment: Enrollment, program_id: int
+) -> tuple[dict, dict, set, set, set, dict[int, datetime]]:
     """The therapist's step overrides and module states, the clinic's optional steps that are
-    off, and the steps seen and done, in one query (a UNION ALL of the four tables)."""
+    off, the steps seen and done, and when each step was first seen, in one query (a UNION ALL
+    of the four tables)."""
     text, flag, number, moment = TextField(), BooleanField(), BigIntegerField(), DateTimeField()
 
     def null(output_field):
@@ -410,20 +427,22 @@ def _enrollment_choices(enrollment: Enrollment, program_id: int) -> tuple[dict, 
         return Value(letter, output_field=CharField())
 
     overrides = StepOverride.objects.filter(enrollment=enrollment).values_list(
-        kind("o"), Cast("step_key", text), "included", null(number), null(moment)
+        kind("o"), Cast("step_key", text), "included", null(number), null(moment), null(moment)
     )
     states = ModuleState.objects.filter(enrollment=enrollment).values_list(
-        kind("m"), Cast("state", text), null(flag), Cast("module_number", number), null(moment)
+        kind("m"), Cast("state", text), null(flag), Cast("module_number", number), null(moment), null(moment)
     )
     progress = StepProgress.objects.filter(enrollment=enrollment).values_list(
-        kind("p"), null(text), null(flag), Cast("step_id", number), "completed_at"
+        kind("p"), null(text), null(flag), Cast("step_id", number), "completed_at", "first_seen_at"
     )
     setting = ClinicProgramSetting.objects.filter(
         clinic_id=enrollment.clinic_id, program_id=program_id
-    ).values_list(kind("s"), Cast("optional_steps_off", text), null(flag), null(number), null(moment))
+    ).values_list(
+        kind("s"), Cast("optional_steps_off", text), null(flag), null(number), null(moment), null(moment)
+    )
     overrides_by_key, states_by_number = {}, {}
-    optional_off, seen, done = set(), set(), set()
-    for letter, text_value, included, number_value, completed_at in overrides.union(
+    optional_off, seen, done, first_seen = set(), set(), set(), {}
+    for letter, text_value, included, number_value, completed_at, first_seen_at in overrides.union(
         states, progress, setting, all=True
     ):
         if letter == "o":
@@ -432,11 +451,12 @@ def _enrollment_choices(enrollment: Enrollment, program_id: int) -> tuple[dict, 
             states_by_number[number_value] = text_value
         elif letter == "p":
             seen.add(number_value)
+            first_seen[number_value] = first_seen_at
             if completed_at is not None:
                 done.add(number_value)
         else:
             optional_off = set(json.loads(text_value or "[]"))
-    return overrides_by_key, states_by_number, optional_off, seen, done
+    return overrides_by_key, states_by_number, optional_off, seen, done, first_seen
 
 
 def progress_for(
@@ -452,7 +472,9 @@ def progress_for(
     today = today or timezone.localdate()
     version = enrollment.version
     modules = version_modules(version, with_diary_types=with_diary_types)
-    overrides, states, optional_off, seen, done = _enrollment_choices(enrollment, version.program_id)
+    overrides, states, optional_off, seen, done, first_seen = _enrollment_choices(
+        enrollment, version.program_id
+    )
 
     result: list[ModuleProgress] = []
     previous_complete = True
@@ -479,6 +501,7 @@ def progress_for(
         result.append(progress)
 
     progress = Progress(enrollment, today, result)
+    progress.first_seen = first_seen
     if with_diaries:
         progress.diary_last = dict(
             DiaryEntry.objects.filter(enrollment=enrollment)

@@ -16,10 +16,14 @@ attributes, such as the worklist's plain rows) and never touch the database.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import reduce
+from types import SimpleNamespace
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from patients.models import Enrollment
@@ -81,6 +85,46 @@ def feedback_state(enrollment, today: date) -> FeedbackState:
     """When the next feedback is due and whether it is due or overdue on ``today``."""
     due_on = feedback_due_on(enrollment)
     return FeedbackState(due_on=due_on, overdue_on=feedback_overdue_on(due_on), today=today)
+
+
+def latest_overdue_base(today: date, *, feedback_weekday: int, fortnightly: bool) -> date:
+    """The last day that, as the day of the last feedback (or as the start date before any
+    feedback), makes feedback overdue on ``today`` for this weekday and cadence. Every earlier
+    day does too: the slot, the due day and the overdue day never go back as that day goes on."""
+    cadence = Enrollment.Cadence.FORTNIGHTLY if fortnightly else Enrollment.Cadence.WEEKLY
+    base = today
+    while True:
+        probe = SimpleNamespace(
+            last_feedback_at=None,
+            start_date=base,
+            feedback_weekday=feedback_weekday,
+            feedback_cadence=cadence,
+        )
+        if feedback_state(probe, today).is_overdue:
+            return base
+        base -= timedelta(days=1)
+
+
+def feedback_overdue_q(today: date) -> Q:
+    """The enrollments whose feedback is overdue on ``today`` (:func:`feedback_state`) as one
+    database condition, so a count of overdue treatments is a COUNT in the database: per weekday
+    and cadence the day of the last feedback (its local date), or the start date before any
+    feedback, is at most :func:`latest_overdue_base`."""
+    fortnightly = Q(feedback_cadence=Enrollment.Cadence.FORTNIGHTLY)
+    branches = []
+    for weekday in range(7):
+        for is_fortnightly in (False, True):
+            base = latest_overdue_base(today, feedback_weekday=weekday, fortnightly=is_fortnightly)
+            next_midnight = timezone.make_aware(datetime.combine(base + timedelta(days=1), time.min))
+            branches.append(
+                Q(feedback_weekday=weekday)
+                & (fortnightly if is_fortnightly else ~fortnightly)
+                & (
+                    Q(last_feedback_at__isnull=True, start_date__lte=base)
+                    | Q(last_feedback_at__lt=next_midnight)
+                )
+            )
+    return reduce(operator.or_, branches)
 
 
 def last_activity(enrollment) -> datetime:

@@ -3,11 +3,11 @@
 import math
 from datetime import date, timedelta
 
-from django.db.models import Min, QuerySet
+from django.db.models import Min, OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
-from icbt.models import Clinic, StaffMember, Team
+from icbt.models import Clinic, StaffMember, Team, User
 from icbt.roles import roles_of
 from patients.feedback_links import link_item
 from patients.models import (
@@ -389,17 +389,59 @@ def intake_get(*, patient: Patient, pk: int) -> Intake:
     return intake
 
 
-def enrollment_current(*, patient: Patient) -> Enrollment | None:
-    """The patient's open enrollment, else the one made last; None before the first. One query."""
-    enrollments = list(
-        Enrollment.objects.filter(patient=patient)
-        .select_related("version__program", "therapist__user")
-        .order_by("-created_at", "-pk")
+def enrollment_current(*, patient: Patient, with_early_warning_decision: bool = False) -> Enrollment | None:
+    """The patient's open enrollment, else the one made last; None before the first. One query.
+    ``with_early_warning_decision``: the last early-warning decision about it comes in the same
+    query, as ``enrollment.early_warning_decision`` (what ``early_warning_decision_for`` reads;
+    None when nothing was decided)."""
+    enrollments = Enrollment.objects.filter(patient=patient).select_related(
+        "version__program", "therapist__user"
     )
+    if with_early_warning_decision:
+        enrollments = enrollments.annotate(**_last_decision_fields())
+    enrollments = list(enrollments.order_by("-created_at", "-pk"))
     chosen = next((e for e in enrollments if e.is_open), enrollments[0] if enrollments else None)
     if chosen is not None:
         chosen.patient = patient
+        if with_early_warning_decision:
+            chosen.early_warning_decision = _last_decision_of(chosen)
     return chosen
+
+
+_DECISION_FIELDS = {
+    "pk": "id",
+    "kind": "kind",
+    "decision": "decision",
+    "decided_at": "decided_at",
+    "decided_by_id": "decided_by_id",
+    "first_name": "decided_by__user__first_name",
+    "last_name": "decided_by__user__last_name",
+    "email": "decided_by__user__email",
+}
+
+
+def _last_decision_fields() -> dict:
+    """Per enrollment, the fields of its last early-warning decision that the page shows (one
+    indexed subquery each, for the patient's few enrollments)."""
+    last = EarlyWarningDecision.objects.filter(enrollment=OuterRef("pk")).order_by("-decided_at", "-pk")
+    return {f"ew_{name}": Subquery(last.values(path)[:1]) for name, path in _DECISION_FIELDS.items()}
+
+
+def _last_decision_of(enrollment: Enrollment) -> EarlyWarningDecision | None:
+    if enrollment.ew_pk is None:
+        return None
+    user = User(
+        first_name=enrollment.ew_first_name, last_name=enrollment.ew_last_name, email=enrollment.ew_email
+    )
+    return EarlyWarningDecision(
+        pk=enrollment.ew_pk,
+        clinic_id=enrollment.clinic_id,
+        enrollment=enrollment,
+        kind=enrollment.ew_kind,
+        decision=enrollment.ew_decision,
+        decided_at=enrollment.ew_decided_at,
+        decided_by=StaffMember(pk=enrollment.ew_decided_by_id, clinic_id=enrollment.clinic_id, user=user),
+    )
 
 
 def open_enrollment(*, patient: Patient) -> Enrollment | None:
@@ -586,7 +628,7 @@ def early_warning_decision_for(*, enrollment: Enrollment) -> EarlyWarningDecisio
     return (
         EarlyWarningDecision.objects.filter(enrollment=enrollment)
         .select_related("decided_by__user")
-        .order_by("-decided_at")
+        .order_by("-decided_at", "-pk")
         .first()
     )
 

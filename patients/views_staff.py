@@ -687,10 +687,12 @@ def _mid_advice(enrollment):
 
 def _early_warning(enrollment, responses):
     """The early warning that shows now for ``enrollment`` (None when none, or when decided), and
-    the decision recorded about it. ``responses``: the enrollment's questionnaire responses."""
+    the decision recorded about it (loaded with the enrollment: ``enrollment_current(...,
+    with_early_warning_decision=True)``). ``responses``: the enrollment's questionnaire
+    responses."""
     if responses is None:
         return None, None
-    decision = selectors.early_warning_decision_for(enrollment=enrollment)
+    decision = enrollment.early_warning_decision
     if decision is not None:
         return None, decision
     return measurement.early_warning(enrollment, responses, timezone.localdate()), None
@@ -729,7 +731,7 @@ def overview_context(request, patient) -> dict:
     """Everything the therapist's page of one patient shows besides the account facts: the
     enrollment and its modules, intakes, waiting referrals and the timeline. A fixed number of
     queries, whatever the length of the timeline."""
-    enrollment = selectors.enrollment_current(patient=patient)
+    enrollment = selectors.enrollment_current(patient=patient, with_early_warning_decision=True)
     progress = None
     if enrollment is not None:
         progress = progress_for(enrollment, with_diaries=False, with_diary_types=False)
@@ -758,7 +760,10 @@ def overview_context(request, patient) -> dict:
         "stepped_care": stepped_care.applies_to(enrollment.version.program.slug) if enrollment else False,
         "mid_advice": _mid_advice(enrollment),
         "scores_chart": charts_measurement.staff_scores_for(
-            enrollment, only_measured=True, responses=responses
+            enrollment,
+            only_measured=True,
+            responses=responses,
+            module_starts=progress.module_starts() if progress is not None else None,
         ),
         "early_warning": warning,
         "early_warning_decision": warning_decision,

@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import CharField, Count, Exists, F, FloatField, Func, Max, OuterRef, Q, Subquery, Value
-from django.db.models.functions import TruncMonth
+from django.db.models import CharField, Count, Exists, F, FloatField, Func, Max, OuterRef, Q, Value
+from django.db.models.functions import Cast, TruncMonth
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -58,7 +58,6 @@ from patients.models import (
     Intake,
     IntakeRequest,
     Patient,
-    StepProgress,
     TreatmentSession,
 )
 from patients.selectors import program_titles
@@ -340,7 +339,8 @@ def _therapist_rows(
     therapists_qs, enrollments, open_enrollments, *, today
 ) -> tuple[list[TherapistRow], list[StaffMember], dict[int | None, dict[str, int]]]:
     """Per therapist (``Enrollment.therapist``) and per team (``Enrollment.team``): open
-    treatments by status and overdue feedback (one query over the open enrollments), pending
+    treatments by status and overdue feedback (one grouped count over the open enrollments, the
+    overdue rule of ``patients.rhythm`` as a condition in the database), pending
     items (four, ``messaging.pending``); and the therapists with a training date who have no
     patient yet, by training date. Each treatment counts under one therapist and one team."""
     therapists = list(
@@ -375,25 +375,20 @@ def _therapist_rows(
         Enrollment.Status.PAUSED: "paused",
         Enrollment.Status.INVITED: "invited",
     }
-    for enrollment in open_enrollments.only(
-        "id",
-        "status",
-        "therapist",
-        "team",
-        "start_date",
-        "started_at",
-        "last_feedback_at",
-        "feedback_cadence",
-        "feedback_weekday",
-    ).order_by():
-        key = status_key[enrollment.status]
-        overdue = key == "active" and rhythm.feedback_state(enrollment, today).is_overdue
-        row = rows.get(enrollment.therapist_id)
+    overdue = Q(status=Enrollment.Status.ACTIVE) & rhythm.feedback_overdue_q(today)
+    for group in (
+        open_enrollments.values("therapist_id", "team_id", "status")
+        .annotate(n=Count("pk"), overdue=Count("pk", filter=overdue))
+        .order_by()
+    ):
+        key, n = status_key[group["status"]], group["n"]
+        row = rows.get(group["therapist_id"])
         if row is not None:
-            setattr(row, key, getattr(row, key) + 1)
-            row.overdue += overdue
-        teams[enrollment.team_id][key] += 1
-        teams[enrollment.team_id]["overdue"] += overdue
+            setattr(row, key, getattr(row, key) + n)
+            row.overdue += group["overdue"]
+        counts = teams[group["team_id"]]
+        counts[key] += n
+        counts["overdue"] += group["overdue"]
     return list(rows.values()), trained_idle, {k: dict(v) for k, v in teams.items()}
 
 
@@ -462,8 +457,14 @@ def _medians(rows: list[TherapistRow], enrollments, period: Period) -> tuple[flo
     return (round(statistics.median(every) / 3600, 1) if every else None), "sample"
 
 
+# What a row of the program flow counts besides the endings (which count by their status).
+REQUESTS = "requests"
+STARTS = "starts"
+
+
 def _program_months(clinic, enrollments, period: Period, titles: dict[int, str]) -> list[ProgramMonthRow]:
-    """Per program and month: intake requests, starts and endings by status. Three queries."""
+    """Per program and month: intake requests, starts and endings by status. One query: the
+    three grouped counts in a UNION ALL, each row saying what it counts."""
     table: dict[tuple[int, date], ProgramMonthRow] = {}
 
     def row(program_id, month) -> ProgramMonthRow:
@@ -473,63 +474,86 @@ def _program_months(clinic, enrollments, period: Period, titles: dict[int, str])
         return table[key]
 
     tz = timezone.get_current_timezone()
+    columns = ("flow_program", "flow_month", "flow_kind", "n")
     requests = (
         IntakeRequest.objects.filter(
             clinic_id=clinic.pk, created_at__gte=period.start_at, created_at__lt=period.end_before
         )
-        .annotate(month=TruncMonth("created_at", tzinfo=tz))
-        .values("program_id", "month")
+        .annotate(
+            flow_program=F("program_id"),
+            flow_month=TruncMonth("created_at", tzinfo=tz),
+            flow_kind=Value(REQUESTS, output_field=CharField()),
+        )
+        .values(*columns[:3])
         .annotate(n=Count("pk"))
+        .values_list(*columns)
         .order_by()
     )
-    for r in requests:
-        row(r["program_id"], r["month"]).intake_requests = r["n"]
     starts = (
         enrollments.filter(started_at__gte=period.start_at, started_at__lt=period.end_before)
-        .annotate(month=TruncMonth("started_at", tzinfo=tz))
-        .values("version__program_id", "month")
+        .annotate(
+            flow_program=F("version__program_id"),
+            flow_month=TruncMonth("started_at", tzinfo=tz),
+            flow_kind=Value(STARTS, output_field=CharField()),
+        )
+        .values(*columns[:3])
         .annotate(n=Count("pk"))
+        .values_list(*columns)
         .order_by()
     )
-    for r in starts:
-        row(r["version__program_id"], r["month"]).starts = r["n"]
     ends = (
         enrollments.filter(
             ended_at__gte=period.start_at,
             ended_at__lt=period.end_before,
             status__in=[Enrollment.Status.COMPLETED, Enrollment.Status.STOPPED, Enrollment.Status.STEPPED_UP],
         )
-        .annotate(month=TruncMonth("ended_at", tzinfo=tz))
-        .values("version__program_id", "month", "status")
+        .annotate(
+            flow_program=F("version__program_id"),
+            flow_month=TruncMonth("ended_at", tzinfo=tz),
+            flow_kind=Cast("status", output_field=CharField()),
+        )
+        .values(*columns[:3])
         .annotate(n=Count("pk"))
+        .values_list(*columns)
         .order_by()
     )
     attribute = {
+        REQUESTS: "intake_requests",
+        STARTS: "starts",
         Enrollment.Status.COMPLETED: "completions",
         Enrollment.Status.STOPPED: "dropouts",
         Enrollment.Status.STEPPED_UP: "step_ups",
     }
-    for r in ends:
-        setattr(row(r["version__program_id"], r["month"]), attribute[r["status"]], r["n"])
+    for program_id, month, kind, n in requests.union(starts, ends, all=True):
+        setattr(row(program_id, month), attribute[kind], n)
     return sorted(table.values(), key=lambda r: (r.program.lower(), r.month))
 
 
 def _funnel(enrollments, period: Period, titles: dict[int, str]) -> list[FunnelRow]:
     """Of the enrollments that started in the period, per program: how many reached each module
     (the highest module with a step opened, from StepProgress) and how many completed. Two
-    queries."""
-    reached = Subquery(
-        StepProgress.objects.filter(enrollment=OuterRef("pk"))
-        .order_by("-step__module__number")
-        .values("step__module__number")[:1]
-    )
-    groups = (
+    queries: the first groups each enrollment with its step progress in one pass (a join and
+    two GROUP BYs, not a subquery per enrollment)."""
+    per_enrollment = (
         enrollments.filter(started_at__gte=period.start_at, started_at__lt=period.end_before)
-        .annotate(reached=reached)
-        .values("version__program_id", "reached", "status")
-        .annotate(n=Count("pk"))
+        .values("pk", "version__program_id", "status")
+        .annotate(
+            funnel_program=F("version__program_id"), funnel_reached=Max("progress__step__module__number")
+        )
+        .values_list("funnel_program", "funnel_reached", "status")
         .order_by()
     )
+    sql, params = per_enrollment.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT e.funnel_program, e.funnel_reached, e.status, COUNT(*) "  # noqa: S608
+            f"FROM ({sql}) AS e GROUP BY e.funnel_program, e.funnel_reached, e.status",
+            params,
+        )
+        groups = [
+            {"version__program_id": program, "reached": reached, "status": status, "n": n}
+            for program, reached, status, n in cursor.fetchall()
+        ]
     per_program: dict[int, dict] = {}
     for g in groups:
         data = per_program.setdefault(
@@ -583,8 +607,10 @@ def _contacts(clinic, team, period: Period) -> tuple[list[ContactsRow], list[tup
     and intakes (always face to face; an intake that also has a face-to-face session recorded
     for that patient on that day counts once, as the session). Two queries."""
     tz = timezone.get_current_timezone()
+    # The clinic on the message itself (every clinical row carries its treatment's clinic): no
+    # join through the conversation and the enrollment per message.
     messages = Message.objects.filter(
-        conversation__enrollment__clinic_id=clinic.pk,
+        clinic_id=clinic.pk,
         author__staff__isnull=False,
         created_at__gte=period.start_at,
         created_at__lt=period.end_before,

@@ -210,10 +210,11 @@ def test_check_ins_under_an_earlier_feedback_weekday_still_count(world):
     assert _warnings_in_bulk(enrollment, date(2026, 12, 7)) == []
 
 
-# The overview of a measured program: the plain overview's queries (tests/patients/test_enrollment.py),
-# one read of the check-ins shared by the early warning and the score chart, the decision about
-# the warning and the modules' first days for the chart.
-MEASURED_OVERVIEW_QUERIES = 16
+# The overview of a measured program: the plain overview's queries (tests/patients/test_enrollment.py)
+# and one read of the check-ins shared by the early warning and the score chart. The decision
+# about the warning comes with the enrollment, the modules' first days for the chart with the
+# progress (no query of their own).
+MEASURED_OVERVIEW_QUERIES = 14
 
 
 def test_the_measured_overview_reads_the_check_ins_once_whatever_the_history(
@@ -245,6 +246,11 @@ def test_the_measured_overview_reads_the_check_ins_once_whatever_the_history(
         )
     with django_assert_num_queries(MEASURED_OVERVIEW_QUERIES):
         assert "Not improving" in client.get(url).content.decode()
+    services.early_warning_decide(enrollment=enrollment, staff=world.therapist, decision="call")
+    with django_assert_num_queries(MEASURED_OVERVIEW_QUERIES):
+        page = client.get(url).content.decode()
+    name = world.therapist.user.get_full_name()
+    assert "Not improving" not in page and f"Decided: call the patient ({name}, " in page
 
 
 # --- The early warning as a work item ------------------------------------------------------------
@@ -399,3 +405,31 @@ def test_a_table_from_before_early_warning_rows_gets_them_after_migrating(world,
     emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
     assert _firing(enrollment)
     _in_step()
+
+
+def test_the_current_enrollment_brings_its_last_early_warning_decision(world, django_assert_num_queries):
+    from django.utils import timezone
+
+    from patients import selectors
+
+    enrollment = sh.enroll(world.patient_a, sh.measured_version())
+    current = selectors.enrollment_current(patient=world.patient_a, with_early_warning_decision=True)
+    assert current == enrollment and current.early_warning_decision is None
+    moment = timezone.now()
+    for decision, staff in (("adapt", world.therapist2), ("call", world.therapist)):
+        EarlyWarningDecision.objects.create(
+            clinic_id=enrollment.clinic_id,
+            enrollment=enrollment,
+            kind="not_improving",
+            decision=decision,
+            decided_by=staff,
+            decided_at=moment,  # the same moment: the one recorded last counts
+        )
+    with django_assert_num_queries(1):
+        current = selectors.enrollment_current(patient=world.patient_a, with_early_warning_decision=True)
+        loaded = current.early_warning_decision
+        shown = (loaded.pk, loaded.decision, loaded.get_decision_display(), loaded.decided_at)
+        name = loaded.decided_by.user.get_full_name()
+    stored = selectors.early_warning_decision_for(enrollment=enrollment)
+    assert shown == (stored.pk, "call", stored.get_decision_display(), stored.decided_at)
+    assert name == world.therapist.user.get_full_name() and loaded.decided_by_id == world.therapist.pk

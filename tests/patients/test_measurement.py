@@ -265,14 +265,23 @@ def _weeks_of_check_ins(enrollment, symptoms):
 
 def test_the_therapist_sees_every_score_on_one_chart_with_module_starts(enrollment, world, client_for):
     from patients.models import StepProgress
-    from programs.models import Step
+    from programs.models import Module, Step
 
     _weeks_of_check_ins(enrollment, [7])
     services.questionnaire_submit(
         enrollment=enrollment, code="phq9", moment="start", answers={n: 1 for n in range(1, 10)}
     )
-    version = sh.tiny()
-    step = Step.objects.filter(version=version).select_related("module").first()
+    # The patient opens a step of the enrollment's own version (the bare measured version gets a
+    # module with one step for it).
+    module = Module.objects.create(version=enrollment.version, number=1, slug="first", title="First")
+    step = Step.objects.create(
+        version=enrollment.version,
+        module=module,
+        position=1,
+        slug="intro",
+        kind=Step.Kind.PAGE,
+        title="Intro",
+    )
     StepProgress.objects.create(enrollment=enrollment, step=step, first_seen_at=timezone.now())
     client = client_for(world.therapist.user)
     detail = client.get(

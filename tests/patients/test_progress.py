@@ -3,7 +3,7 @@ module 1 'first' (intro, mood-start [phq9], plan [assignment], start-diary [mood
 breathing [audio], story [optional video], fatigue-start [cis_fatigue]) and module 2 'second'
 (summary). Start questionnaires: phq9 (asked by a step) and pain_nrs (no step)."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.utils import timezone
@@ -294,3 +294,35 @@ def test_progress_queries_do_not_grow_with_history(world, django_assert_num_quer
         progress = rules.progress_for(enrollment)
         rules.next_action(progress)
         progress.diaries_today()
+
+
+# --- Module starts ---------------------------------------------------------------------------------
+
+
+def test_module_starts_from_progress_are_the_selectors_without_a_query(
+    clock, world, django_assert_num_queries
+):
+    """The day each module was first opened, from the rows progress already read: the earliest
+    first view of any of its steps, a step switched off for the patient included, in local
+    days (a view at 23:30 is that day, not the next in UTC)."""
+    from patients import selectors
+
+    enrollment = enroll(world.patient_a)
+    today = timezone.localdate()
+    midnight = timezone.make_aware(datetime.combine(today - timedelta(days=9), time.min))
+    moments = {
+        "intro": midnight + timedelta(hours=23, minutes=30),
+        "plan": midnight + timedelta(days=1, hours=8),
+        "summary": midnight + timedelta(days=5, hours=0, minutes=10),
+    }
+    for slug, moment in moments.items():
+        StepProgress.objects.create(
+            enrollment=enrollment, step=step_of(enrollment.version, slug), first_seen_at=moment
+        )
+    StepOverride.objects.create(enrollment=enrollment, step_key="first/intro", included=False)
+    progress = rules.progress_for(enrollment, with_diaries=False, with_diary_types=False)
+    with django_assert_num_queries(0):
+        starts = progress.module_starts()
+    assert starts == selectors.module_starts(enrollment=enrollment)
+    assert starts == {1: today - timedelta(days=9), 2: today - timedelta(days=4)}
+    assert rules.progress_for(enroll(world.patient_b), with_diaries=False).module_starts() == {}

@@ -24,7 +24,8 @@ from tests.therapists.builders import MARKER, build_caseload
 from therapists.dashboard import Period, clinic_dashboard, default_period
 from therapists.dashboard_presentation import dashboard_charts, dashboard_tables
 
-DASHBOARD_PAGE_QUERIES = 16  # the waiting work per therapist: one grouped count on the work items
+DASHBOARD_PAGE_QUERIES = 14  # the waiting work per therapist: one grouped count on the work items; the
+# program flow (intake requests, starts, endings): one UNION ALL
 
 
 def _at(day: date, hour=12) -> datetime:
@@ -59,6 +60,48 @@ def test_caseload_pending_and_overdue_per_therapist(world):
     assert d.totals["active"] == 1
     assert clinic_dashboard(fetched_by=world.therapist.user) is None
     assert clinic_dashboard(fetched_by=world.patient_a.user) is None
+
+
+def test_open_treatments_and_overdue_feedback_equal_the_rhythm_per_enrollment(world, clock):
+    """The grouped count in the database gives what ``rhythm.feedback_state`` says per enrollment,
+    per therapist and per team, over every weekday, both cadences, a start date or a last
+    feedback early or late in the day, and the open statuses."""
+    from patients import rhythm
+
+    build_caseload(world.therapist, 28, prefix="alpha")
+    build_caseload(world.therapist2, 14, prefix="beta")
+    today = timezone.localdate()
+    statuses = [Enrollment.Status.ACTIVE] * 3 + [Enrollment.Status.PAUSED, Enrollment.Status.INVITED]
+    for i, enrollment in enumerate(Enrollment.objects.order_by("pk")):
+        enrollment.feedback_weekday = i % 7
+        enrollment.feedback_cadence = Enrollment.Cadence.values[i % 2]
+        enrollment.start_date = today - timedelta(days=3 * (i % 11))
+        enrollment.last_feedback_at = (
+            None if i % 3 == 0 else _at(today - timedelta(days=i % 23), hour=(i % 2) * 23)
+        )
+        enrollment.status = statuses[i % len(statuses)]
+        enrollment.team = world.team if i % 4 else None
+        enrollment.save()
+    expected_rows, expected_teams = {}, {}
+    for enrollment in Enrollment.objects.filter(status__in=Enrollment.OPEN_STATUSES):
+        overdue = (
+            enrollment.status == Enrollment.Status.ACTIVE
+            and rhythm.feedback_state(enrollment, today).is_overdue
+        )
+        for table, key in ((expected_rows, enrollment.therapist_id), (expected_teams, enrollment.team_id)):
+            counts = table.setdefault(key, {"active": 0, "paused": 0, "invited": 0, "overdue": 0})
+            counts[enrollment.status] += 1
+            counts["overdue"] += overdue
+    d = clinic_dashboard(fetched_by=world.manager.user, today=today)
+    keys = ("active", "paused", "invited", "overdue")
+    rows = {
+        r.staff_id: {k: getattr(r, k) for k in keys} for r in d.therapists if any(getattr(r, k) for k in keys)
+    }
+    assert rows == expected_rows
+    assert {
+        team: {k: counts.get(k, 0) for k in keys} for team, counts in d.team_counts.items()
+    } == expected_teams
+    assert 0 < d.totals["overdue"] < d.totals["active"]
 
 
 def test_median_time_to_feedback(world):
