@@ -49,7 +49,7 @@ from django.utils.translation import gettext_lazy as _
 from icbt.models import Clinic, StaffMember, Team
 from icbt.roles import roles_of
 from messaging.models import Message
-from messaging.pending import patient_work_per_therapist, waiting_enrollments
+from messaging.pending import patient_work_per_therapist
 from patients import rhythm
 from patients.models import (
     AssignmentAnswer,
@@ -366,7 +366,9 @@ def _therapist_rows(
         for t in therapists
     }
     teams: dict[int | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for (therapist_id, team_id), n in patient_work_per_therapist(waiting_enrollments(enrollments)).items():
+    # The work items exist only where work waits (an ended treatment keeps only its unanswered
+    # messages and urgent questionnaires): no filter of the enrollments is needed on top.
+    for (therapist_id, team_id), n in patient_work_per_therapist(enrollments).items():
         if therapist_id in rows:
             rows[therapist_id].pending += n
         teams[team_id]["pending"] += n
