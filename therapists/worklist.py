@@ -19,7 +19,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Concat, Trim
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -33,9 +47,8 @@ from patients import rhythm
 from patients import selectors as patient_selectors
 from patients.models import CareShare, Enrollment, Patient, Referral
 from patients.models import WorkItem as WorkItemRow
-from patients.selectors import program_titles
 from programs import questionnaires
-from programs.models import Module
+from programs.models import Module, ProgramVersion
 
 KINDS = {
     "message": _("Unanswered message"),
@@ -219,12 +232,11 @@ class WorkItems(Sequence):
         length: int = 0,
         now: datetime,
         warnings: _Warnings | None = None,
-        titles: dict | None = None,
-        referrals: dict | None = None,
+        language: str = "en",
     ):
         self.rows, self.length, self.now = rows, length, now
         self.warnings = warnings or _Warnings([])
-        self.titles, self.referrals = titles or {}, referrals or {}
+        self.language = language
 
     def __len__(self) -> int:
         return self.length + len(self.warnings.items)
@@ -257,13 +269,84 @@ class WorkItems(Sequence):
     def _rows(self, start: int, stop: int) -> list[WorkItem]:
         if self.rows is None or stop <= start:
             return []
-        rows = list(self.rows[start:stop])
-        return _items(rows, now=self.now, titles=self.titles, referrals=self.referrals)
+        return _items(_read_page(self.rows, start, stop, language=self.language), now=self.now)
 
 
-def _items(rows: list[WorkItemRow], *, now: datetime, titles: dict, referrals: dict) -> list[WorkItem]:
-    """The page's rows as ``WorkItem``s (no query: the worklist read the titles and referrals)."""
-    composer = _Composer()
+# The columns of a work-item row that its line on the worklist shows.
+_SHOWN = (
+    "kind",
+    "patient_id",
+    "object_id",
+    "ref",
+    "since",
+    "overdue_at",
+    "urgent",
+    "flagged",
+    "count",
+    "detail",
+)
+
+
+def _read_page(rows: QuerySet[WorkItemRow], start: int, stop: int, *, language: str) -> list[WorkItemRow]:
+    """Rows ``start``..``stop`` of ``rows`` (ordered), with what their lines show: the patient's
+    name, the referring colleague's, the title of the program an intake request is for. One
+    query, whatever the size of the caseload: the page is chosen among the narrow rows first
+    (the sort carries no names), and only its rows are joined to the names."""
+    chosen = rows[start:stop].values("pk")
+    referrer = (
+        Referral.objects.filter(pk=OuterRef("object_id"))
+        .order_by()
+        .annotate(name=_full_name_sql("referred_by__user__first_name", "referred_by__user__last_name"))
+    )
+    return list(
+        WorkItemRow.objects.filter(pk__in=chosen)
+        .order_by(*rows.query.order_by)
+        .only(*_SHOWN)
+        .annotate(
+            first_name=F("patient__user__first_name"),
+            last_name=F("patient__user__last_name"),
+            email=F("patient__user__email"),
+            case_reference=F("patient__case_reference"),
+            referrer=Case(When(kind="referral", then=Subquery(referrer.values("name")[:1]))),
+            program_title=Case(When(kind="intake_request", then=_program_title(language))),
+        )
+    )
+
+
+def _full_name_sql(first: str, last: str):
+    """``User.get_full_name`` in SQL."""
+    return Trim(Concat(first, Value(" "), last, output_field=CharField()))
+
+
+def _program_title(language: str):
+    """The title of the program of the intake request a row points at, as ``program_titles``
+    gives it: its newest version in ``language``, else in English; empty when it has neither."""
+
+    def newest(language: str):
+        versions = ProgramVersion.objects.filter(
+            program__intake_requests=OuterRef("object_id"), language=language
+        ).order_by("-number")
+        return Subquery(versions.values("title")[:1])
+
+    return Coalesce(newest(language), newest("en"), Value(""), output_field=CharField())
+
+
+class _Links:
+    """The links of the worklist's lines: reverse() once per page, not once per item."""
+
+    def __init__(self):
+        self.composer = _Composer()
+        self.intake_request = _pattern("patients:staff_intake_request_detail")
+        self.referral = _pattern("patients:staff_referral_detail")
+
+
+def _pattern(name: str) -> str:
+    return reverse(name, kwargs={"pk": 0}).replace("/0/", "/{}/")
+
+
+def _items(rows: list[WorkItemRow], *, now: datetime) -> list[WorkItem]:
+    """The page's rows as ``WorkItem``s (no query: ``_read_page`` read what they show)."""
+    links = _Links()
     items = []
     for row in rows:
         kind = row.kind
@@ -271,18 +354,16 @@ def _items(rows: list[WorkItemRow], *, now: datetime, titles: dict, referrals: d
             kind = "feedback_overdue" if now >= row.overdue_at else "feedback_due"
         name, reference = "", ""
         if row.patient_id is not None:
-            patient = row.patient
-            name, reference = patient.user.get_full_name() or patient.user.email, patient.case_reference
+            name, reference = _full_name(row.first_name, row.last_name, row.email), row.case_reference
         if kind == "intake_request":
-            url = reverse("patients:staff_intake_request_detail", kwargs={"pk": row.object_id})
-            label = titles.get(row.detail.get("program"), "")
+            url = links.intake_request.format(row.object_id)
+            label = row.program_title
         elif kind == "referral":
-            referral = referrals[row.object_id]
-            url = reverse("patients:staff_referral_detail", kwargs={"pk": referral.pk})
-            label = str(_("From %(name)s")) % {"name": referral.referred_by.user.get_full_name()}
-            name = referral.patient.user.get_full_name()
+            url = links.referral.format(row.object_id)
+            label = str(_("From %(name)s")) % {"name": row.referrer or ""}
+            name = f"{row.first_name} {row.last_name}".strip()
         else:
-            url = composer(row.patient_id, row.ref)
+            url = links.composer(row.patient_id, row.ref)
             label = str(_label(row, kind, now))
         items.append(
             WorkItem(
@@ -381,8 +462,7 @@ def worklist(
         length=length,
         now=now,
         warnings=_Warnings(_shown_warnings(warnings, kind, patient_id), position),
-        referrals=_referrals(rows, counts),
-        titles=_titles(counts),
+        language=translation.get_language() or "en",
     )
     return Worklist(
         items=items,
@@ -438,26 +518,9 @@ def _shown_warnings(warnings: list[WorkItem], kind: str, patient_id: int | None)
     return [w for w in warnings if not patient_id or w.patient_id == patient_id]
 
 
-def _referrals(rows: QuerySet[WorkItemRow], counts: dict[str, int]) -> dict:
-    """Referrals and intake requests are few, whatever the size of the caseload: read whole when
-    there are any, so that no page costs a query more than another."""
-    if not counts["referral"]:
-        return {}
-    return {
-        referral.pk: referral
-        for referral in Referral.objects.select_related("patient__user", "referred_by__user").filter(
-            pk__in=rows.filter(kind="referral").values("object_id")
-        )
-    }
-
-
-def _titles(counts: dict[str, int]) -> dict:
-    return program_titles(language=translation.get_language() or "en") if counts["intake_request"] else {}
-
-
 def _page_rows(rows: QuerySet[WorkItemRow], selected: Q, order: str) -> QuerySet[WorkItemRow]:
     direction = "since" if order == "oldest" else "-since"
-    return rows.filter(selected).select_related("patient__user").order_by("-urgent", direction, "pk")
+    return rows.filter(selected).order_by("-urgent", direction, "pk")
 
 
 # How many patients the worklist's patient filter offers: those waiting longest (the filter of

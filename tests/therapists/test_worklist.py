@@ -16,16 +16,16 @@ from messaging.models import Conversation, Message
 from patients.models import CareShare, Enrollment, IntakeRequest, QuestionnaireResponse
 from tests.factories import make_patient
 from tests.messaging.helpers import diary_entry, enroll, questionnaire, submitted_answer
-from tests.patients.staff_helpers import intake_request, referral
+from tests.patients.staff_helpers import intake_request, referral, tiny
 from tests.therapists.builders import build_caseload
 from tests.work import settle
 from therapists.worklist import caseload, pending_count, worklist
 
 # Queries of the whole worklist page (session, the user with their roles, the work items counted
-# per kind, the early warnings, the patients with items, the programs' titles for the intake
-# requests, the page's rows, the audit event; the navigation reuses the count); the same at 20
+# per kind, the early warnings, the patients with items, the page's rows with the names and
+# program titles they show, the audit event; the navigation reuses the count); the same at 20
 # and at 500 patients.
-WORKLIST_PAGE_QUERIES = 8
+WORKLIST_PAGE_QUERIES = 7
 CASELOAD_PAGE_QUERIES = 6
 
 
@@ -174,6 +174,25 @@ def test_intake_requests_and_referrals(world):
     ref = next(i for i in for_therapist2.items if i.kind == "referral")
     assert ref.url == reverse("patients:staff_referral_detail", kwargs={"pk": item.pk})
     assert "referral" not in [i.kind for i in worklist(fetched_by=world.therapist.user).items]
+
+
+def test_requests_and_referrals_cost_the_page_no_query_more(world, client_for):
+    """The program an intake request is for and the colleague who referred come with the page's
+    rows: the page costs as many queries with them as without."""
+    toms = make_patient(world.clinic, world.therapist2, "tess@patients.test", first_name="Tess")
+    submitted_answer(enroll(toms, start_days_ago=3, weekday=timezone.localdate().weekday()))
+    client = client_for(world.therapist2.user)
+    url = reverse("therapists:worklist")
+    before, _elapsed, _response = _measure(client, url)
+    intake_request(world.clinic)
+    item = referral(world)  # from Alice (patient_a's therapist) to therapist2
+    after, _elapsed, response = _measure(client, url)
+    assert after == before
+    items = {i.kind: i for i in response.context["worklist"].items}
+    assert items["intake_request"].label == tiny().title
+    assert items["referral"].label == "From Alice Person"
+    assert items["referral"].patient_name == "Anna Person"
+    assert items["referral"].url == reverse("patients:staff_referral_detail", kwargs={"pk": item.pk})
 
 
 def test_only_the_caseload_and_patients_shared_with_the_viewer(world):
