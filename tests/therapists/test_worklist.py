@@ -193,6 +193,11 @@ def test_requests_and_referrals_cost_the_page_no_query_more(world, client_for):
     assert items["referral"].label == "From Alice Person"
     assert items["referral"].patient_name == "Anna Person"
     assert items["referral"].url == reverse("patients:staff_referral_detail", kwargs={"pk": item.pk})
+    # Filtered to one kind, the page asks only for what that kind shows.
+    referrals = worklist(fetched_by=world.therapist2.user, kind="referral").items
+    assert [i.label for i in referrals] == ["From Alice Person"]
+    requests = worklist(fetched_by=world.therapist2.user, kind="intake_request").items
+    assert [i.label for i in requests] == [tiny().title]
 
 
 def test_only_the_caseload_and_patients_shared_with_the_viewer(world):
