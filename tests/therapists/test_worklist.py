@@ -200,6 +200,21 @@ def test_requests_and_referrals_cost_the_page_no_query_more(world, client_for):
     assert [i.label for i in requests] == [tiny().title]
 
 
+@pytest.mark.parametrize("order", ["oldest", "newest"])
+def test_the_pages_follow_one_another_in_the_worklist_order(world, clock, order):
+    """Each page is chosen among the rows first and then joined to the names: the pages
+    together are the whole list, in its order, each item once."""
+    build_caseload(world.therapist, 20, prefix="pages")
+    items = worklist(fetched_by=world.therapist.user, order=order).items
+    pages = items[0:100] + items[100:200]
+    assert len(pages) == len(items) > 100
+    assert len({(i.kind, i.url, i.since) for i in pages}) == len(pages)
+    assert pages == list(items)
+    sign = 1 if order == "oldest" else -1
+    keys = [(not i.urgent, sign * i.since.timestamp()) for i in pages]
+    assert keys == sorted(keys)  # urgent first, then by age
+
+
 def test_only_the_caseload_and_patients_shared_with_the_viewer(world):
     enrollment = enroll(world.patient_a)
     submitted_answer(enrollment)
