@@ -41,8 +41,11 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.db.models import (
+    BooleanField,
     Count,
     Exists,
+    Expression,
+    F,
     IntegerField,
     Min,
     OuterRef,
@@ -74,6 +77,39 @@ class SubqueryCount(Subquery):
 
     template = "(SELECT COUNT(*) FROM (%(subquery)s) _count)"
     output_field = IntegerField()
+
+
+class AmongIds(Expression):
+    """``column`` is one of the ids ``subquery`` selects, written so that an index on ``column``
+    serves it inside an OR: ``column = ANY(ARRAY(subquery))`` on PostgreSQL (the subquery runs
+    once, first, and the index is searched for its ids; ``IN (subquery)`` there becomes a
+    filter that reads every row of the table), ``IN (subquery)`` elsewhere."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, column: str, subquery: QuerySet):
+        super().__init__()
+        self.column, self.subquery = F(column), Subquery(subquery.order_by())
+
+    def get_source_expressions(self):
+        return [self.column, self.subquery]
+
+    def set_source_expressions(self, exprs):
+        self.column, self.subquery = exprs
+
+    def _compiled(self, compiler) -> tuple[str, str, tuple]:
+        column, column_params = compiler.compile(self.column)
+        ids, ids_params = compiler.compile(self.subquery)
+        return column, ids, (*column_params, *ids_params)
+
+    def as_sql(self, compiler, connection):
+        column, ids, params = self._compiled(compiler)
+        return f"{column} IN {ids}", params
+
+    def as_postgresql(self, compiler, connection):
+        column, ids, params = self._compiled(compiler)
+        return f"{column} = ANY(ARRAY{ids})", params
 
 
 # --- What waits, per kind (no query by themselves) -------------------------------------------------
@@ -304,10 +340,12 @@ def _shared_with(staff, now: datetime) -> QuerySet:
 def _arms(staff, now: datetime) -> tuple[Q, Q, Q]:
     """What ``staff`` sees, in three parts that never overlap, each served by an index: their
     patients' items and the referrals addressed to them (``owner``), the items of the patients
-    shared with them (``patient``), and the clinic's new intake requests (``clinic, kind``)."""
+    shared with them (``patient``, with ``AmongIds``: also when the parts are joined with OR, so
+    that the worklist of a small caseload reads its own rows, not the clinic's), and the
+    clinic's new intake requests (``clinic, kind``)."""
     mine = Q(owner=staff) & ~Q(kind="intake_request")
     covered = (
-        Q(patient_id__in=_shared_with(staff, now))
+        Q(AmongIds("patient_id", _shared_with(staff, now)))
         & ~Q(kind__in=("referral", "intake_request"))
         & ~Q(owner=staff)
     )

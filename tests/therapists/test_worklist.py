@@ -1,5 +1,6 @@
 """The therapist's worklist, the caseload and the count in the navigation."""
 
+import json
 import re
 import time
 from datetime import timedelta
@@ -213,6 +214,43 @@ def test_the_pages_follow_one_another_in_the_worklist_order(world, clock, order)
     sign = 1 if order == "oldest" else -1
     keys = [(not i.urgent, sign * i.since.timestamp()) for i in pages]
     assert keys == sorted(keys)  # urgent first, then by age
+
+
+def _work_item_scans(node):
+    """The nodes of a JSON query plan that read the work-item table."""
+    if node.get("Relation Name") == "patients_workitem":
+        yield node
+    for child in node.get("Plans", ()):
+        yield from _work_item_scans(child)
+
+
+@pytest.mark.postgres
+def test_an_index_serves_every_part_of_what_the_worklist_reads(clock, world, enrolled):
+    """The worklist's reads (the counts, the patients, the page) search the work-item table's
+    indexes for the viewer's rows, the rows of shared patients too: a small caseload in a large
+    clinic reads its own rows, not all of the clinic's (``IN (subquery)`` inside the OR left the
+    planner no other way than reading the whole table or a whole index)."""
+    submitted_answer(enrolled)
+    build_caseload(world.therapist2, 300, prefix="colleague")  # the rest of the clinic
+    CareShare.objects.create(
+        patient=world.patient_b, colleague=world.therapist, shared_by=world.therapist2, until=clock.today()
+    )
+    with CaptureQueriesContext(connection) as queries:
+        result = worklist(fetched_by=world.therapist.user)
+        list(result.items)
+    reads = [q["sql"] for q in queries.captured_queries if '"patients_workitem"' in q["sql"]]
+    assert len(reads) >= 3
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE patients_workitem")
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a test's tables are small all the same
+        for sql in reads:
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+            plan = cursor.fetchone()[0][0]["Plan"]
+            assert list(_work_item_scans(plan)), sql
+            # Read and thrown away: at most the viewer's own rows that are not due yet, never
+            # the colleague's hundreds.
+            thrown_away = sum(scan.get("Rows Removed by Filter", 0) for scan in _work_item_scans(plan))
+            assert thrown_away < 100, json.dumps(plan, indent=1)
 
 
 def test_only_the_caseload_and_patients_shared_with_the_viewer(world):
