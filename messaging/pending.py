@@ -337,15 +337,17 @@ def _shared_with(staff, now: datetime) -> QuerySet:
     return CareShare.objects.active(on=timezone.localdate(now)).filter(colleague=staff).values("patient_id")
 
 
-def _arms(staff, now: datetime) -> tuple[Q, Q, Q]:
+def _arms(staff, now: datetime, *, joined: bool = False) -> tuple[Q, Q, Q]:
     """What ``staff`` sees, in three parts that never overlap, each served by an index: their
     patients' items and the referrals addressed to them (``owner``), the items of the patients
-    shared with them (``patient``, with ``AmongIds``: also when the parts are joined with OR, so
-    that the worklist of a small caseload reads its own rows, not the clinic's), and the
-    clinic's new intake requests (``clinic, kind``)."""
+    shared with them (``patient``), and the clinic's new intake requests (``clinic, kind``).
+    ``joined``: the parts will be joined with OR, where only ``AmongIds`` lets the index serve
+    the shared patients (so that the worklist of a small caseload reads its own rows, not the
+    clinic's); alone, ``IN (subquery)`` is served as well."""
     mine = Q(owner=staff) & ~Q(kind="intake_request")
+    shared = _shared_with(staff, now)
     covered = (
-        Q(AmongIds("patient_id", _shared_with(staff, now)))
+        (Q(AmongIds("patient_id", shared)) if joined else Q(patient_id__in=shared))
         & ~Q(kind__in=("referral", "intake_request"))
         & ~Q(owner=staff)
     )
@@ -355,7 +357,7 @@ def _arms(staff, now: datetime) -> tuple[Q, Q, Q]:
 
 def visible_items(*, staff, now: datetime) -> QuerySet[WorkItem]:
     """The open rows ``staff`` sees at ``now`` (``_arms``), no query by itself."""
-    mine, covered, requests = _arms(staff, now)
+    mine, covered, requests = _arms(staff, now, joined=True)
     return WorkItem.objects.filter(
         mine | covered | requests, state=WorkItem.State.OPEN, due__lte=now
     ).order_by()
