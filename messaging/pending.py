@@ -42,8 +42,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import (
+    BooleanField,
     Count,
     Exists,
+    Expression,
+    F,
     IntegerField,
     Min,
     OuterRef,
@@ -75,6 +78,39 @@ class SubqueryCount(Subquery):
 
     template = "(SELECT COUNT(*) FROM (%(subquery)s) _count)"
     output_field = IntegerField()
+
+
+class AmongIds(Expression):
+    """``column`` is one of the ids ``subquery`` selects, written so that an index on ``column``
+    serves it inside an OR: ``column = ANY(ARRAY(subquery))`` on PostgreSQL (the subquery runs
+    once, first, and the index is searched for its ids; ``IN (subquery)`` there becomes a
+    filter that reads every row of the table), ``IN (subquery)`` elsewhere."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, column: str, subquery: QuerySet):
+        super().__init__()
+        self.column, self.subquery = F(column), Subquery(subquery.order_by())
+
+    def get_source_expressions(self):
+        return [self.column, self.subquery]
+
+    def set_source_expressions(self, exprs):
+        self.column, self.subquery = exprs
+
+    def _compiled(self, compiler) -> tuple[str, str, tuple]:
+        column, column_params = compiler.compile(self.column)
+        ids, ids_params = compiler.compile(self.subquery)
+        return column, ids, (*column_params, *ids_params)
+
+    def as_sql(self, compiler, connection):
+        column, ids, params = self._compiled(compiler)
+        return f"{column} IN {ids}", params
+
+    def as_postgresql(self, compiler, connection):
+        column, ids, params = self._compiled(compiler)
+        return f"{column} = ANY(ARRAY{ids})", params
 
 
 # --- What waits, per kind (no query by themselves) -------------------------------------------------
@@ -302,13 +338,17 @@ def _shared_with(staff, now: datetime) -> QuerySet:
     return CareShare.objects.active(on=timezone.localdate(now)).filter(colleague=staff).values("patient_id")
 
 
-def _arms(staff, now: datetime) -> tuple[Q, Q, Q]:
+def _arms(staff, now: datetime, *, joined: bool = False) -> tuple[Q, Q, Q]:
     """What ``staff`` sees, in three parts that never overlap, each served by an index: their
     patients' items and the referrals addressed to them (``owner``), the items of the patients
-    shared with them (``patient``), and the clinic's new intake requests (``clinic, kind``)."""
+    shared with them (``patient``), and the clinic's new intake requests (``clinic, kind``).
+    ``joined``: the parts will be joined with OR, where only ``AmongIds`` lets the index serve
+    the shared patients (so that the worklist of a small caseload reads its own rows, not the
+    clinic's); alone, ``IN (subquery)`` is served as well."""
     mine = Q(owner=staff) & ~Q(kind="intake_request")
+    shared = _shared_with(staff, now)
     covered = (
-        Q(patient_id__in=_shared_with(staff, now))
+        (Q(AmongIds("patient_id", shared)) if joined else Q(patient_id__in=shared))
         & ~Q(kind__in=("referral", "intake_request"))
         & ~Q(owner=staff)
     )
@@ -318,7 +358,7 @@ def _arms(staff, now: datetime) -> tuple[Q, Q, Q]:
 
 def visible_items(*, staff, now: datetime) -> QuerySet[WorkItem]:
     """The open rows ``staff`` sees at ``now`` (``_arms``), no query by itself."""
-    mine, covered, requests = _arms(staff, now)
+    mine, covered, requests = _arms(staff, now, joined=True)
     return WorkItem.objects.filter(
         mine | covered | requests, state=WorkItem.State.OPEN, due__lte=now
     ).order_by()

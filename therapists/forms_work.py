@@ -16,7 +16,8 @@ from therapists.worklist import FILTER_KINDS
 class LongSelect(forms.Select):
     """A select that writes its options directly (escaped) instead of rendering a template per
     option: the worklist's patient list holds every patient with an item, thousands in a large
-    caseload, where the per-option templates took most of the page's time."""
+    caseload, where the per-option templates took most of the page's time (its short selects
+    too are written so: a template per option costs more than the rest of the form)."""
 
     def render(self, name, value, attrs=None, renderer=None):
         attrs = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
@@ -29,13 +30,14 @@ class LongSelect(forms.Select):
 
 
 class WorklistFilterForm(forms.Form):
-    kind = forms.ChoiceField(label=_("Kind"), required=False)
+    kind = forms.ChoiceField(label=_("Kind"), required=False, widget=LongSelect)
     patient = forms.TypedChoiceField(
         label=_("Patient"), required=False, coerce=int, empty_value=None, widget=LongSelect
     )
     order = forms.ChoiceField(
         label=_("Sort by age"),
         required=False,
+        widget=LongSelect,
         choices=[("oldest", _("oldest first")), ("newest", _("newest first"))],
     )
 

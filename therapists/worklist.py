@@ -17,9 +17,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
+from types import SimpleNamespace
 
-from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Concat, Trim
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -32,9 +47,8 @@ from messaging import pending
 from patients import measurement, rhythm
 from patients.models import CareShare, Enrollment, Patient, Referral
 from patients.models import WorkItem as WorkItemRow
-from patients.selectors import program_titles
 from programs import questionnaires
-from programs.models import Module
+from programs.models import Module, ProgramVersion
 
 KINDS = {
     "message": _("Unanswered message"),
@@ -64,6 +78,7 @@ ORDERS = ("oldest", "newest")
 # Items that come from each patient's rhythm rather than from something waiting; the count in
 # the navigation leaves them out (see ``pending_count``).
 RHYTHM_KINDS = frozenset({"feedback_due", "feedback_overdue", "quiet", "early_warning"})
+REQUEST_KINDS = ("referral", "intake_request")
 
 
 @dataclass
@@ -160,10 +175,6 @@ class _Composer:
         return f"{url}?attach={ref}#composer" if ref else f"{url}#composer"
 
 
-def _local_midnight(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
 def _full_name(first: str, last: str, email: str) -> str:
     """As ``User.get_full_name`` would show it, with the e-mail address when both are blank."""
     return f"{first} {last}".strip() or email
@@ -179,16 +190,7 @@ def _choices(patients: QuerySet[Patient]) -> dict[int, str]:
     }
 
 
-@dataclass
-class _Warnings:
-    """The early warnings of the caseload (computed when the worklist is read, from the weekly
-    check-ins): they all sort as one block, at midnight today, never urgent."""
-
-    items: list[WorkItem]
-    position: int = 0  # how many selected rows sort before the block
-
-
-def _label(row: WorkItemRow, kind: str, now: datetime) -> str:
+def _label(row: SimpleNamespace, kind: str, now: datetime) -> str:
     detail = row.detail
     if kind.startswith("feedback"):
         return _feedback_due_text(date.fromisoformat(detail["due_on"]))
@@ -210,7 +212,7 @@ def _label(row: WorkItemRow, kind: str, now: datetime) -> str:
 
 class WorkItems(Sequence):
     """The selected items of a worklist, in order: the work-item rows, read a page at a time
-    (LIMIT/OFFSET on the indexed table), with the early warnings as one block at their place.
+    (LIMIT/OFFSET on the indexed table).
     ``len()`` costs no query (the worklist counted already)."""
 
     def __init__(
@@ -219,16 +221,14 @@ class WorkItems(Sequence):
         *,
         length: int = 0,
         now: datetime,
-        warnings: _Warnings | None = None,
-        titles: dict | None = None,
-        referrals: dict | None = None,
+        language: str = "en",
+        requests: frozenset[str] = frozenset(),
     ):
         self.rows, self.length, self.now = rows, length, now
-        self.warnings = warnings or _Warnings([])
-        self.titles, self.referrals = titles or {}, referrals or {}
+        self.language, self.requests = language, requests
 
     def __len__(self) -> int:
-        return self.length + len(self.warnings.items)
+        return self.length
 
     def __getitem__(self, index):
         if isinstance(index, slice):
@@ -247,24 +247,91 @@ class WorkItems(Sequence):
     __hash__ = None
 
     def _slice(self, start: int, stop: int) -> list[WorkItem]:
-        if stop <= start:
-            return []
-        at, block = self.warnings.position, self.warnings.items
-        before = self._rows(start, min(stop, at))
-        middle = block[max(start - at, 0) : max(stop - at, 0)]
-        after = self._rows(max(start, at + len(block)) - len(block), stop - len(block))
-        return before + middle + after
-
-    def _rows(self, start: int, stop: int) -> list[WorkItem]:
         if self.rows is None or stop <= start:
             return []
-        rows = list(self.rows[start:stop])
-        return _items(rows, now=self.now, titles=self.titles, referrals=self.referrals)
+        page = _read_page(self.rows, start, stop, language=self.language, requests=self.requests)
+        return _items(page, now=self.now)
 
 
-def _items(rows: list[WorkItemRow], *, now: datetime, titles: dict, referrals: dict) -> list[WorkItem]:
-    """The page's rows as ``WorkItem``s (no query: the worklist read the titles and referrals)."""
-    composer = _Composer()
+# The columns of a work-item row that its line on the worklist shows.
+_SHOWN = (
+    "kind",
+    "patient_id",
+    "object_id",
+    "ref",
+    "since",
+    "overdue_at",
+    "urgent",
+    "flagged",
+    "count",
+    "detail",
+)
+
+
+def _read_page(
+    rows: QuerySet[WorkItemRow], start: int, stop: int, *, language: str, requests=frozenset(REQUEST_KINDS)
+) -> list[SimpleNamespace]:
+    """Rows ``start``..``stop`` of ``rows`` (ordered), with what their lines show: the patient's
+    name, the referring colleague's, the title of the program an intake request is for. One
+    query, whatever the size of the caseload: the page is chosen among the narrow rows first
+    (the sort carries no names), and only its rows are joined to the names. Plain values, not
+    model instances: a page holds a hundred rows. The referrers and the titles are asked for
+    only when the selection holds ``requests`` of their kind (the SQL takes longer to build than
+    to run)."""
+    chosen = rows[start:stop].values("pk")
+    shown = {
+        "first_name": F("patient__user__first_name"),
+        "last_name": F("patient__user__last_name"),
+        "email": F("patient__user__email"),
+        "case_reference": F("patient__case_reference"),
+    }
+    if "referral" in requests:
+        referrer = (
+            Referral.objects.filter(pk=OuterRef("object_id"))
+            .order_by()
+            .annotate(name=_full_name_sql("referred_by__user__first_name", "referred_by__user__last_name"))
+        )
+        shown["referrer"] = Case(When(kind="referral", then=Subquery(referrer.values("name")[:1])))
+    if "intake_request" in requests:
+        shown["program_title"] = Case(When(kind="intake_request", then=_program_title(language)))
+    page = WorkItemRow.objects.filter(pk__in=chosen).order_by(*rows.query.order_by).values(*_SHOWN, **shown)
+    return [SimpleNamespace(**{"referrer": "", "program_title": "", **row}) for row in page]
+
+
+def _full_name_sql(first: str, last: str):
+    """``User.get_full_name`` in SQL."""
+    return Trim(Concat(first, Value(" "), last, output_field=CharField()))
+
+
+def _program_title(language: str):
+    """The title of the program of the intake request a row points at, as ``program_titles``
+    gives it: its newest version in ``language``, else in English; empty when it has neither."""
+
+    def newest(language: str):
+        versions = ProgramVersion.objects.filter(
+            program__intake_requests=OuterRef("object_id"), language=language
+        ).order_by("-number")
+        return Subquery(versions.values("title")[:1])
+
+    return Coalesce(newest(language), newest("en"), Value(""), output_field=CharField())
+
+
+class _Links:
+    """The links of the worklist's lines: reverse() once per page, not once per item."""
+
+    def __init__(self):
+        self.composer = _Composer()
+        self.intake_request = _pattern("patients:staff_intake_request_detail")
+        self.referral = _pattern("patients:staff_referral_detail")
+
+
+def _pattern(name: str) -> str:
+    return reverse(name, kwargs={"pk": 0}).replace("/0/", "/{}/")
+
+
+def _items(rows: list[SimpleNamespace], *, now: datetime) -> list[WorkItem]:
+    """The page's rows as ``WorkItem``s (no query: ``_read_page`` read what they show)."""
+    links = _Links()
     items = []
     for row in rows:
         kind = row.kind
@@ -272,21 +339,19 @@ def _items(rows: list[WorkItemRow], *, now: datetime, titles: dict, referrals: d
             kind = "feedback_overdue" if now >= row.overdue_at else "feedback_due"
         name, reference = "", ""
         if row.patient_id is not None:
-            patient = row.patient
-            name, reference = patient.user.get_full_name() or patient.user.email, patient.case_reference
+            name, reference = _full_name(row.first_name, row.last_name, row.email), row.case_reference
         if kind == "intake_request":
-            url = reverse("patients:staff_intake_request_detail", kwargs={"pk": row.object_id})
-            label = titles.get(row.detail.get("program"), "")
+            url = links.intake_request.format(row.object_id)
+            label = row.program_title
         elif kind == "early_warning":
             url = _patient_url(row.patient_id) + "#early-warning"
             label = str(_label(row, kind, now))
         elif kind == "referral":
-            referral = referrals[row.object_id]
-            url = reverse("patients:staff_referral_detail", kwargs={"pk": referral.pk})
-            label = str(_("From %(name)s")) % {"name": referral.referred_by.user.get_full_name()}
-            name = referral.patient.user.get_full_name()
+            url = links.referral.format(row.object_id)
+            label = str(_("From %(name)s")) % {"name": row.referrer or ""}
+            name = f"{row.first_name} {row.last_name}".strip()
         else:
-            url = composer(row.patient_id, row.ref)
+            url = links.composer(row.patient_id, row.ref)
             label = str(_label(row, kind, now))
         items.append(
             WorkItem(
@@ -332,8 +397,8 @@ def worklist(
     ``FILTER_KINDS``) and ``patient_id``. Therapists only (anyone else gets an empty list).
 
     Read from the work-item table (``messaging.pending.visible_items``): one grouped count, the
-    patients with items, the early warnings, and the page's rows when the page is shown (with
-    LIMIT): the same number of queries whatever the size of the caseload.
+    patients with items, and the page's rows when the page is shown (with LIMIT): the same number
+    of queries whatever the size of the caseload.
     """
     now = now or timezone.now()
     staff = _therapist(fetched_by)
@@ -343,19 +408,17 @@ def worklist(
     kind = kind if kind in FILTER_KINDS else ""
     rows = pending.visible_items(staff=staff, now=now)
     selected = _selection(kind, patient_id)
-    midnight = _local_midnight(timezone.localdate(now))
-    counts, length, position = _counted(rows, selected, _ahead(order, midnight))
+    counts, length = _counted(rows, selected)
     waiting = sum(counts[key] for key in pending.KINDS)
     patients = _with_chosen_patient(
-        _patient_choices(rows, []), staff=staff, patient_id=patient_id, today=midnight.date()
+        _patient_choices(rows), staff=staff, patient_id=patient_id, today=timezone.localdate(now)
     )
     items = WorkItems(
         _page_rows(rows, selected, order),
         length=length,
         now=now,
-        warnings=_Warnings([], position),
-        referrals=_referrals(rows, counts),
-        titles=_titles(counts),
+        language=translation.get_language() or "en",
+        requests=frozenset(k for k in REQUEST_KINDS if counts[k] and kind in ("", k)),
     )
     return Worklist(
         items=items,
@@ -369,28 +432,18 @@ def worklist(
     )
 
 
-def _ahead(order: str, midnight: datetime) -> Q:
-    """The rows that sort before the early warnings' block (which sorts at midnight today)."""
-    return Q(urgent=True) | (Q(since__lte=midnight) if order == "oldest" else Q(since__gte=midnight))
-
-
-def _counted(rows: QuerySet[WorkItemRow], selected: Q, ahead: Q) -> tuple[dict[str, int], int, int]:
-    """The items per kind, how many of them are selected, and how many selected ones sort before
-    the early warnings. One grouped query."""
+def _counted(rows: QuerySet[WorkItemRow], selected: Q) -> tuple[dict[str, int], int]:
+    """The items per kind, and how many of them are selected. One grouped query."""
     counts: dict[str, int] = {key: 0 for key in FILTER_KINDS}
-    length = position = 0
-    for row_kind, n, n_selected, n_ahead in (
+    length = 0
+    for row_kind, n, n_selected in (
         rows.values("kind")
-        .annotate(
-            n=Count("pk"),
-            n_selected=Count("pk", filter=selected),
-            n_ahead=Count("pk", filter=selected & ahead),
-        )
-        .values_list("kind", "n", "n_selected", "n_ahead")
+        .annotate(n=Count("pk"), n_selected=Count("pk", filter=selected))
+        .values_list("kind", "n", "n_selected")
     ):
         counts[row_kind] += n
-        length, position = length + n_selected, position + n_ahead
-    return counts, length, position
+        length += n_selected
+    return counts, length
 
 
 def _with_chosen_patient(
@@ -405,26 +458,9 @@ def _with_chosen_patient(
     )
 
 
-def _referrals(rows: QuerySet[WorkItemRow], counts: dict[str, int]) -> dict:
-    """Referrals and intake requests are few, whatever the size of the caseload: read whole when
-    there are any, so that no page costs a query more than another."""
-    if not counts["referral"]:
-        return {}
-    return {
-        referral.pk: referral
-        for referral in Referral.objects.select_related("patient__user", "referred_by__user").filter(
-            pk__in=rows.filter(kind="referral").values("object_id")
-        )
-    }
-
-
-def _titles(counts: dict[str, int]) -> dict:
-    return program_titles(language=translation.get_language() or "en") if counts["intake_request"] else {}
-
-
 def _page_rows(rows: QuerySet[WorkItemRow], selected: Q, order: str) -> QuerySet[WorkItemRow]:
     direction = "since" if order == "oldest" else "-since"
-    return rows.filter(selected).select_related("patient__user").order_by("-urgent", direction, "pk")
+    return rows.filter(selected).order_by("-urgent", direction, "pk")
 
 
 # How many patients the worklist's patient filter offers: those waiting longest (the filter of
@@ -432,7 +468,7 @@ def _page_rows(rows: QuerySet[WorkItemRow], selected: Q, order: str) -> QuerySet
 FILTER_PATIENTS = 50
 
 
-def _patient_choices(rows: QuerySet[WorkItemRow], warnings: list[WorkItem]) -> list[tuple[int, str]]:
+def _patient_choices(rows: QuerySet[WorkItemRow]) -> list[tuple[int, str]]:
     """``(id, "Name (case reference)")`` of the ``FILTER_PATIENTS`` patients whose oldest item
     waits longest, by name. One query: the items grouped per patient with LIMIT, then their names."""
     longest_waiting = (
@@ -443,8 +479,6 @@ def _patient_choices(rows: QuerySet[WorkItemRow], warnings: list[WorkItem]) -> l
         .values("patient_id")[:FILTER_PATIENTS]
     )
     choices = _choices(Patient.objects.filter(pk__in=longest_waiting))
-    for warning in warnings:
-        choices.setdefault(warning.patient_id, f"{warning.patient_name} ({warning.case_reference})")
     return sorted(choices.items(), key=lambda p: p[1].lower())
 
 

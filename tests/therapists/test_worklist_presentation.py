@@ -39,9 +39,34 @@ def test_items_are_grouped_by_patient_in_the_order_of_their_first_item():
     items = [urgent, _item(1, 90), _item(None, 50, kind="intake_request"), _item(2, 80), _item(1, 3)]
     groups = worklist_groups(items)
     assert [(g.patient_id, g.name) for g in groups] == [(2, "Bob"), (1, "Anna"), (None, "New people")]
-    assert [item for item, _words in groups[0].items] == [urgent, items[3]]
+    assert [line.item for line in groups[0].items] == [urgent, items[3]]
     assert groups[0].urgent and not groups[1].urgent
-    assert [words for _item, words in groups[1].items] == ["3 days ago", "3 hours ago"]
+    assert [line.waiting for line in groups[1].items] == ["3 days ago", "3 hours ago"]
+
+
+def test_each_line_comes_with_its_strings_formatted_once():
+    """What the template shows of a line is prepared with it: the dates as the ``date`` filter
+    would write them, the kind's label, how the line stands out and the word that says so."""
+    urgent = _item(1, 2, urgent=True, kind="questionnaire")
+    flagged = _item(1, 5, kind="questionnaire")
+    flagged.flagged = True
+    overdue = _item(1, 30, kind="feedback_overdue")
+    overdue.flagged = True
+    plain = _item(1, 40)
+    plain.label = "Week 48 of 2026: 3 entries"
+    with translation.override("nl"), timezone.override("Europe/Amsterdam"):
+        lines = worklist_groups([urgent, flagged, overdue, plain], now=NOW)[0].items
+        local = timezone.localtime(urgent.since)
+        assert lines[0].datetime == date_format(local, "c") == "2026-11-30T11:00:00+01:00"
+        assert lines[0].title == date_format(local, "DATETIME_FORMAT")
+        assert lines[0].kind_label == str(urgent.kind_label) != "Questionnaire to review"
+    assert [(line.mark, line.tag) for line in lines] == [
+        ("urgent", "urgent"),
+        ("flagged", "flagged"),
+        ("flagged", ""),  # overdue feedback says so itself
+        ("", ""),
+    ]
+    assert [line.text for line in lines][2:] == [lines[2].kind_label, "Week 48 of 2026: 3 entries"]
 
 
 @pytest.mark.parametrize(
