@@ -17,7 +17,7 @@ from datetime import datetime, time, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from patients import measurement, services
+from patients import measurement, services, work_items
 from patients.models import DiaryEntry, Enrollment, Patient, QuestionnaireResponse, StepProgress
 from programs.models import ProgramVersion, Step
 
@@ -302,3 +302,6 @@ def seed_patient_demo(stdout) -> None:
         _fatigue_starter(patients["fatigue.patient@linde.example"], fatigue, stdout)
     if "patient@noorderzon.example" in patients:
         _fatigue_active(patients["patient@noorderzon.example"], fatigue, stdout)
+    # The history above is written around the services (back-dated rows): the work-item table is
+    # brought in line once, as the services would have kept it.
+    work_items.fill(enrollments=Enrollment.objects.filter(patient__in=list(patients.values())))

@@ -4,6 +4,7 @@ import pytest
 from django.utils import translation
 
 from icbt import crypto
+from tests import work
 from tests.clock import DAY_IDS, DEFAULT_WEEKDAY, start_clock
 from tests.factories import make_world
 
@@ -100,22 +101,22 @@ def pytest_report_header(config):
     return [f"icbt: DATABASE_URL={db.split('@')[-1]}", f"icbt: REDIS_URL={redis}"]
 
 
-@pytest.fixture(autouse=True)
-def _work_items_in_step(request):
-    """With ``ICBT_CHECK_WORK_DRIFT=<file>``: after every test that used the database, ask
-    ``worklist_reconcile``'s check (no repair) whether the work-item table still matches the
-    source tables, and write the test's id and the drift's keys to that file."""
-    path = os.environ.get("ICBT_CHECK_WORK_DRIFT")
-    database = next((name for name in ("transactional_db", "db") if name in request.fixturenames), None)
-    if not path or database is None:
-        yield
-        return
-    request.getfixturevalue(database)
-    yield
-    from patients import work_items
+def _uses_database(item) -> bool:
+    names = getattr(item, "fixturenames", ())
+    return "db" in names or "transactional_db" in names or item.get_closest_marker("django_db") is not None
 
-    drift = work_items.reconcile(repair=False)
-    if drift:
-        with open(path, "a", encoding="utf-8") as out:
-            found = f"opened={drift.opened} closed={drift.closed} changed={drift.changed}"
-            out.write(f"{request.node.nodeid}\t{found}\n")
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """After a database test passed, at its own clock and in its own transaction: the work-item
+    table must still match the source tables (tests/work.py, ``check_in_step``). A failing test
+    keeps its own failure; browser journeys are left out (their process refuses database work
+    while the browser runs, and their data comes through the live server's services)."""
+    result = yield
+    if (
+        _uses_database(item)
+        and item.get_closest_marker(work.MARK) is None
+        and item.get_closest_marker("browser") is None
+    ):
+        work.check_in_step(item.nodeid)
+    return result

@@ -162,7 +162,8 @@ def assignment_draft_save(
     _enrollment_lock(enrollment)
     answer = _answer_locked(enrollment, step)
     content = _dump(answers)
-    if answer.status == AssignmentAnswer.Status.SUBMITTED:
+    handed_in = answer.status == AssignmentAnswer.Status.SUBMITTED
+    if handed_in:
         if based_on is not None and answer.submitted_at is not None and answer.submitted_at > based_on:
             return answer, False
         if content == answer.submitted_content:
@@ -172,7 +173,8 @@ def assignment_draft_save(
     answer.draft_saved_at = now
     answer.full_clean()
     answer.save()
-    _enrollment_touch(enrollment, now=now)
+    # A handed-in answer that becomes a draft again no longer waits for the therapist's review.
+    _enrollment_touch(enrollment, now=now, work=("answer",) if handed_in else ())
     return answer, True
 
 

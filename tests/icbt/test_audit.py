@@ -15,6 +15,7 @@ from django.utils.formats import date_format
 from icbt.audit import Action, Outcome, audit_record, client_ip
 from icbt.audit_words import short_name
 from icbt.models import AuditEvent
+from tests.work import settle
 
 DETAIL = "patients:staff_patient_detail"
 
@@ -224,6 +225,7 @@ def test_the_intake_request_list_records_each_request_it_showed(world, client_fo
         )
         for n in range(3)
     ]
+    settle()
     before = _ids()
     client_for(world.therapist.user).get(reverse("patients:staff_intake_request_list"))
     new = list(AuditEvent.objects.exclude(pk__in=before))

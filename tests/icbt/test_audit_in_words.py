@@ -15,6 +15,7 @@ from icbt.audit import Action, Outcome
 from icbt.models import AuditEvent
 from patients.models import DiaryEntry
 from tests.patients.patient_helpers import enroll, step_of, tiny_version
+from tests.work import settle
 
 pytestmark = pytest.mark.django_db
 SEARCH = "therapists:audit_search"
@@ -37,6 +38,7 @@ def diary(world):
         )
         entry.save()
         entries.append(entry)
+    settle()
     return entries
 
 

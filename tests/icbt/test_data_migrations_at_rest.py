@@ -17,6 +17,7 @@ from icbt.models import AuditChainHead, AuditEvent
 from messaging.models import FeedbackTemplate
 from patients.models import IntakeRequest, QuestionnaireResponse, TimelineEvent
 from tests.messaging.helpers import enroll, tiny_version
+from tests.work import settle
 
 pytestmark = pytest.mark.django_db
 
@@ -67,6 +68,7 @@ def test_plaintext_rows_from_before_are_encrypted_in_place(world):
     response = QuestionnaireResponse.objects.create(
         clinic_id=enrollment.clinic_id, enrollment=enrollment, code="phq9", moment="start", total=20
     )
+    settle()
     event = TimelineEvent.objects.create(
         clinic_id=enrollment.clinic_id, patient=world.patient_a, enrollment=enrollment, kind="questionnaire"
     )
@@ -125,11 +127,13 @@ def test_the_flag_columns_are_derived_from_the_plain_flags(world):
     calm = QuestionnaireResponse.objects.create(
         clinic_id=enrollment.clinic_id, enrollment=enrollment, code="phq9", moment="module", total=2
     )
+    settle()
     # Before the migration the flags are plain JSON, as the historical model reads them.
     state_apps = _apps_before_encryption()
     for response, flags in [(urgent, ["self_harm"]), (marked, ["possible_depression"]), (calm, [])]:
         _raw_set(QuestionnaireResponse, response.pk, flags=json.dumps(flags), urgent=False, flagged=False)
     PATIENTS_0004.derive_flag_columns(state_apps, _Editor())
+    settle()  # a real database runs this migration before the work-item table exists (filled after migrate)
     rows = dict(QuestionnaireResponse.objects.values_list("pk", "urgent"))
     flagged = dict(QuestionnaireResponse.objects.values_list("pk", "flagged"))
     assert (rows[urgent.pk], flagged[urgent.pk]) == (True, True)

@@ -38,6 +38,7 @@ from icbt.notifications import DELIVERY_TASK, Kind, notify
 from patients.models import IntakeRequest
 from tests.factories import make_staff
 from tests.messaging.digest_helpers import Treated, prefer
+from tests.work import settle
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -217,6 +218,7 @@ def test_a_killed_worker_loses_nothing_and_duplicates_only_with_the_same_message
     request = IntakeRequest.objects.create(
         clinic=world.clinic, program=t.version.program, name="N", email="n@example.org"
     )
+    settle()
     staff = [
         make_staff(world.clinic, f"colleague{i}@alpha.test", therapist=True, totp=False) for i in range(7)
     ]

@@ -15,6 +15,7 @@ from icbt.models import Digest, Notification
 from patients.models import DiaryEntry
 from tests.factories import make_patient, make_staff
 from tests.messaging.digest_helpers import enroll, local
+from tests.work import settle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,6 +59,7 @@ def therapists_with_work(world, version, count: int) -> list[str]:
             for entry in entries
         ]
         addresses.append(staff.user.email)
+    settle()
     Notification.objects.bulk_create(rows)
     return addresses
 

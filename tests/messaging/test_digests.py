@@ -15,6 +15,7 @@ from messaging.notifications import digests, tips
 from messaging.notifications.digests import digest_round, windows_for
 from patients.models import DiaryEntry, Enrollment, IntakeRequest
 from tests.messaging.digest_helpers import Treated, links, local, outbox_for, prefer
+from tests.work import settle
 
 pytestmark = pytest.mark.django_db
 
@@ -40,6 +41,7 @@ def diary(t, enrollment, when, *, reviewed=False):
         created_at=when,
         reviewed_at=when if reviewed else None,
     )
+    settle()
     notify(
         recipient=enrollment.therapist.user,
         kind=Kind.DIARY_ENTRY,
@@ -131,6 +133,7 @@ def test_urgent_item_goes_soon_for_a_daily_therapist_and_alone(t):
         flags=["self_harm"],
         completed_at=local(2026, 3, 2, 10),
     )
+    settle()
     notify(
         recipient=t.world.therapist.user,
         kind=Kind.QUESTIONNAIRE_COMPLETED,
@@ -184,6 +187,7 @@ def test_items_dealt_with_before_the_digest_are_dropped(t):
         now=local(2026, 3, 2, 10),
     )
     DiaryEntry.objects.filter(pk=reviewed.pk).update(reviewed_at=local(2026, 3, 2, 11))
+    settle()
     conversation_mark_read(conversation=conv, reader=t.world.therapist.user)
     report = digest_round(now=local(2026, 3, 3, 8))
     assert report.sent == 1
@@ -199,6 +203,7 @@ def test_items_dealt_with_before_the_digest_are_dropped(t):
 def test_nothing_left_after_the_recheck_sends_nothing_and_frees_the_window(t):
     entry = diary(t, t.enrollment_a, local(2026, 3, 2, 9))
     Enrollment.objects.filter(pk=t.enrollment_a.pk).update(status=Enrollment.Status.STOPPED)
+    settle()
     assert digest_round(now=local(2026, 3, 3, 8)).sent == 0
     assert not mail.outbox and not Digest.objects.exists()
     assert Notification.objects.get(object_id=str(entry.pk)).dropped_reason == "not_in_treatment"
@@ -210,6 +215,7 @@ def test_a_therapist_who_no_longer_treats_the_patient_is_not_told(t):
     diary(t, t.enrollment_a, local(2026, 3, 2, 9))
     t.world.patient_a.therapist = t.world.therapist2
     t.world.patient_a.save(update_fields=["therapist"])
+    settle()
     digest_round(now=local(2026, 3, 3, 8))
     assert not mail.outbox
     assert Notification.objects.get().dropped_reason == "no_access"
@@ -225,6 +231,7 @@ def test_handled_intake_request_is_dropped(t):
         email="n@example.org",
         status=IntakeRequest.Status.CONTACTED,
     )
+    settle()
     notify(
         recipient=t.world.therapist.user,
         kind=Kind.INTAKE_REQUEST,

@@ -17,6 +17,7 @@ from messaging.notifications.scans import notifications_scan
 from patients.models import IntakeRequest
 from tests.factories import make_staff
 from tests.messaging.digest_helpers import Treated, local
+from tests.work import settle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -66,6 +67,7 @@ def test_two_rounds_at_once_send_each_email_once(world, settings):
     request = IntakeRequest.objects.create(
         clinic=world.clinic, program=t.version.program, name="N", email="n@example.org"
     )
+    settle()
     staff = [
         make_staff(world.clinic, f"colleague{i}@alpha.test", therapist=True, totp=False) for i in range(14)
     ]

@@ -19,6 +19,7 @@ from messaging.notifications.scans import notifications_scan
 from patients.models import Enrollment
 from patients.services import diary_entry_save, step_visit
 from tests.messaging.digest_helpers import Clock, Treated, local, outbox_for, prefer
+from tests.work import settle
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +34,7 @@ def replay_week(world, monkeypatch):
     Enrollment.objects.filter(pk=t.enrollment_a.pk).update(
         feedback_weekday=4, last_feedback_at=local(2026, 2, 27, 10), last_activity_at=local(2026, 2, 27, 10)
     )
+    settle()
     enrollment = Enrollment.objects.select_related("patient__user", "therapist__user", "version").get(
         pk=t.enrollment_a.pk
     )

@@ -24,6 +24,7 @@ from patients.models import (
     TreatmentSession,
 )
 from tests.messaging.digest_helpers import PHQ9_SELF_HARM, Treated, conversation, local, prefer
+from tests.work import settle
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +78,7 @@ def _mark_everything(t):
     for user in (w.patient_a.user, w.therapist.user, w.manager.user):
         prefer(user, email_enabled=True, urgent_soon=False)
     Enrollment.objects.filter(pk=t.enrollment_a.pk).update(status_reason="")
+    settle()
     t.enrollment_a.status_reason = MARKERS["status reason"]
     t.enrollment_a.save(update_fields=["status_reason"])
 
@@ -93,6 +95,7 @@ def _events(t):
         values={"mood": 3},
         text=json.dumps({"note": MARKERS["diary text"]}),
     )
+    settle()
     content = json.dumps({"story": MARKERS["assignment answer"]})
     answer = AssignmentAnswer.objects.create(
         clinic_id=e.clinic_id,
@@ -112,6 +115,7 @@ def _events(t):
         answers=list(PHQ9_SELF_HARM.values()),
         flags=["self_harm"],
     )
+    settle()
     conv = conversation(e)
     from_patient = Message.objects.create(
         clinic_id=conv.enrollment.clinic_id, conversation=conv, author=patient, body=MARKERS["message body"]
@@ -141,6 +145,7 @@ def _events(t):
         program=t.version.program,
         note=MARKERS["referral note"],
     )
+    settle()
     Intake.objects.create(
         clinic_id=w.patient_a.clinic_id,
         patient=w.patient_a,

@@ -17,6 +17,7 @@ from programs import services as program_services
 from programs.models import FeedbackStarter, ProgramVersion
 from tests.factories import make_patient, make_staff
 from tests.programs.helpers import copy_fixture
+from tests.work import settle
 
 TINY_FEEDBACK = {
     "en": """templates:
@@ -55,7 +56,7 @@ def _snapshot():
 
 
 def _enroll(patient, version):
-    return Enrollment.objects.create(
+    created = Enrollment.objects.create(
         patient=patient,
         clinic=patient.clinic,
         version=version,
@@ -64,6 +65,8 @@ def _enroll(patient, version):
         start_date=timezone.localdate(),
         started_at=timezone.now(),
     )
+    settle()
+    return created
 
 
 def _tiny_with_feedback(tmp_path) -> Path:

@@ -5,6 +5,7 @@ from django.db import transaction
 
 from icbt.models import Notification
 from icbt.notifications import Kind, notify
+from tests.work import settle
 
 pytestmark = pytest.mark.django_db
 
@@ -99,6 +100,7 @@ def test_on_commit_the_worker_task_delivers_at_once_when_due(world, django_captu
     request = IntakeRequest.objects.create(
         clinic=world.clinic, program=Program.objects.first(), name="N", email="n@example.org"
     )
+    settle()
     with django_capture_on_commit_callbacks(execute=True):
         with transaction.atomic():
             notify(

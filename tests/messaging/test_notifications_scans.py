@@ -11,6 +11,7 @@ from messaging.notifications.scans import notifications_scan
 from patients.models import Enrollment, ModuleState
 from patients.rhythm import add_working_days, feedback_due_on
 from tests.messaging.digest_helpers import Treated, local
+from tests.work import settle
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +24,7 @@ def t(world):
     # Start Monday 23 February 2026; feedback on Fridays; patient B not in this story.
     Enrollment.objects.filter(pk=treated.enrollment_b.pk).update(status=Enrollment.Status.COMPLETED)
     Enrollment.objects.filter(pk=treated.enrollment_a.pk).update(feedback_weekday=4)
+    settle()
     treated.enrollment_a.refresh_from_db()
     return treated
 
@@ -34,6 +36,7 @@ def kinds(user=None):
 
 def touch(enrollment, when):
     Enrollment.objects.filter(pk=enrollment.pk).update(last_activity_at=when)
+    settle()
 
 
 def test_working_days_and_feedback_due_days(t):
@@ -68,6 +71,7 @@ def test_no_feedback_due_when_it_was_given_in_the_period(t):
     Enrollment.objects.filter(pk=t.enrollment_a.pk).update(
         last_feedback_at=local(2026, 3, 4, 15), last_activity_at=local(2026, 3, 6, 9)
     )
+    settle()
     notifications_scan(now=local(2026, 3, 6, 10))
     assert Kind.FEEDBACK_DUE not in kinds()
 
@@ -75,6 +79,7 @@ def test_no_feedback_due_when_it_was_given_in_the_period(t):
 def test_inactivity_three_reminders_in_a_row_then_silence_until_activity(t):
     patient, therapist = t.world.patient_a.user, t.world.therapist.user
     Enrollment.objects.filter(pk=t.enrollment_a.pk).update(last_feedback_at=local(2026, 3, 20, 9))
+    settle()
     touch(t.enrollment_a, local(2026, 3, 1, 20))
     for day in range(1, 30):
         notifications_scan(now=local(2026, 3, 1, 21) + timedelta(days=day))
@@ -103,6 +108,7 @@ def test_per_patient_inactivity_days(t):
     Enrollment.objects.filter(pk=t.enrollment_a.pk).update(
         inactivity_days=3, last_feedback_at=local(2026, 3, 5)
     )
+    settle()
     touch(t.enrollment_a, local(2026, 3, 2, 9))
     notifications_scan(now=local(2026, 3, 4, 10))
     assert Kind.INACTIVITY_REMINDER not in kinds()

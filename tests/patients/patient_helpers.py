@@ -50,4 +50,5 @@ def write_feedback(enrollment, *, author, body="Well done!", **target):
     )
     message.save()
     FeedbackLink.objects.create(message=message, **target)
+    settle()
     return message

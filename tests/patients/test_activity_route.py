@@ -11,6 +11,7 @@ from patients.models import Enrollment, TimelineEvent
 from patients.progress import progress_for
 from tests.patients import staff_helpers as sh
 from tests.programs.helpers import copy_fixture, load_tiny
+from tests.work import settle
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +78,7 @@ def test_a_pattern_the_program_has_no_steps_for_is_refused(world, enrollment):
 
 def test_an_ended_enrollment_cannot_change(world, enrollment):
     Enrollment.objects.filter(pk=enrollment.pk).update(status=Enrollment.Status.COMPLETED)
+    settle()
     enrollment.refresh_from_db()
     with pytest.raises(ValidationError):
         services.enrollment_route_confirm(enrollment=enrollment, staff=world.therapist, route="avoidance")
@@ -128,6 +130,7 @@ def test_the_intakes_pattern_holds_until_the_therapist_confirms_another(world, e
     from patients.models import Intake
 
     Enrollment.objects.filter(pk=enrollment.pk).update(status=Enrollment.Status.STOPPED)
+    settle()
     intake = Intake.objects.create(
         clinic_id=world.patient_a.clinic_id,
         patient=world.patient_a,

@@ -10,6 +10,7 @@ from django.utils import timezone
 from patients import charts, selectors
 from patients.models import DiaryEntry, QuestionnaireResponse
 from tests.patients.patient_helpers import enroll, step_of, tiny_version
+from tests.work import settle
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +31,7 @@ def _week(enrollment, diary_type, monday):
             entry_date=monday + timedelta(days=offset * 2),
             values={"mood": mood, "minutes": minutes, "kind": "free"},
         )
+    settle()
 
 
 def _charts(enrollment, diary_type, period, anchor):
@@ -113,6 +115,7 @@ def test_month_chart_and_an_empty_period(diary):
             entry_date=date(2026, 3, day),
             values={"mood": day % 11, "minutes": 30},
         )
+    settle()
     [mood_chart, _minutes], summary = _charts(enrollment, diary_type, "month", date(2026, 3, 20))
     assert summary["count"] == 10
     assert len(mood_chart.x_labels) == 31
@@ -131,6 +134,7 @@ def test_the_diary_page_shows_the_graph_and_the_table(diary, client_for, world):
         entry_date=monday,
         values={"mood": 7, "minutes": 45},
     )
+    settle()
     html = client_for(world.patient_a.user).get("/me/diaries/mood/").content.decode()
     assert '<svg class="chart"' in html
     assert "Show the numbers as a table" in html and "<caption>Mood diary" in html
@@ -156,6 +160,7 @@ def test_questionnaire_scores_over_time(diary):
         answers=[0] * 9,
         total=Decimal("6"),
     )
+    settle()
     [group] = charts.questionnaire_charts([first, *QuestionnaireResponse.objects.filter(moment="end")])
     assert group["name"] == "Mood (PHQ-9)"
     assert "lower score means" in group["explanation"]

@@ -13,6 +13,7 @@ from django.utils import timezone
 from patients import services
 from patients.models import DiaryEntry, StepProgress
 from tests.patients.patient_helpers import enroll, step_of, tiny_version, write_feedback
+from tests.work import settle
 
 pytestmark = pytest.mark.django_db
 
@@ -83,6 +84,7 @@ def test_an_entry_cannot_be_changed_on_a_later_day(setup):
         )
     # Written yesterday: the page shows it read-only.
     DiaryEntry.objects.filter(pk=entry.pk).update(created_at=timezone.now() - timedelta(days=1))
+    settle()
     response = client.get(WRITE_URL + f"?date={today.isoformat()}")
     assert response.status_code == 302 and response["Location"] == reverse(
         "patients:diary_entry", args=[entry.uid]
@@ -161,6 +163,7 @@ def _entries(enrollment, diary_type, count):
             text=json.dumps({"note": f"day {days}"}),
         )
         entry.save()
+    settle()
 
 
 @pytest.mark.parametrize("page", ["patients:diary_list", "patients:diary_detail"])

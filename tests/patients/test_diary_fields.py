@@ -15,6 +15,7 @@ from patients.models import DiaryEntry
 from programs import content_loader
 from programs.models import DiaryType
 from tests.patients.patient_helpers import enroll, tiny_version
+from tests.work import settle
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +54,7 @@ def diaries(world):
 
 
 def _entry(enrollment, diary_type, day, values, text=""):
-    return DiaryEntry.objects.create(
+    created = DiaryEntry.objects.create(
         clinic_id=enrollment.clinic_id,
         enrollment=enrollment,
         diary_type=diary_type,
@@ -62,6 +63,8 @@ def _entry(enrollment, diary_type, day, values, text=""):
         values=values,
         text=text,
     )
+    settle()
+    return created
 
 
 def _week_charts(enrollment, diary_type, monday=MONDAY):

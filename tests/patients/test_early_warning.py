@@ -12,6 +12,7 @@ from icbt.models import AuditEvent
 from patients import measurement, services
 from patients.models import EarlyWarningDecision, QuestionnaireResponse
 from tests.patients import staff_helpers as sh
+from tests.work import settle
 from therapists.worklist import worklist
 
 pytestmark = pytest.mark.django_db
@@ -205,6 +206,7 @@ def test_check_ins_under_an_earlier_feedback_weekday_still_count(world):
     _check_ins(enrollment, [8, 6, 4, 2], phq=(0, 0))  # every Monday: 9, 16, 23, 30 Nov
     enrollment.feedback_weekday = 3  # from now on Thursdays
     enrollment.save(update_fields=["feedback_weekday"])
+    settle()
     # Thursday 3 Dec is open; 26, 19 and 12 Nov each had a check-in in the week ending on them.
     assert _warning(enrollment, date(2026, 12, 7)) is None
     assert _warnings_in_bulk(enrollment, date(2026, 12, 7)) == []

@@ -24,6 +24,7 @@ from patients.models import (
 )
 from programs.models import DiaryType
 from tests.messaging.helpers import enroll, tiny_version
+from tests.work import settle
 
 pytestmark = pytest.mark.django_db
 
@@ -74,6 +75,7 @@ def _write_everything(world):
         entry_date=timezone.localdate() - dt.timedelta(days=1),
         values={"mood": 3, "label": MARKERS["diary"]},
     )
+    settle()
     SteppedCareDecision.objects.create(
         clinic_id=enrollment.clinic_id,
         enrollment=enrollment,

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.every_weekday
 
 
 def _urgent_phq9(enrollment):
-    return QuestionnaireResponse.objects.create(
+    created = QuestionnaireResponse.objects.create(
         clinic_id=enrollment.clinic_id,
         enrollment=enrollment,
         code="phq9",
@@ -26,6 +26,8 @@ def _urgent_phq9(enrollment):
         band="moderately severe",
         flags=["self_harm"],
     )
+    settle()
+    return created
 
 
 def _patient_message(enrollment):
@@ -75,6 +77,7 @@ def test_urgent_items_and_unanswered_messages_stay_after_the_end(world, busy, st
 def test_handled_items_of_an_ended_enrollment_leave_the_worklist(world, busy):
     Enrollment.objects.filter(pk=busy.pk).update(status=Enrollment.Status.COMPLETED)
     QuestionnaireResponse.objects.filter(enrollment=busy).update(reviewed_at=timezone.now())
+    settle()
     reply = Message(
         clinic_id=Conversation.objects.get(enrollment=busy).enrollment.clinic_id,
         conversation=Conversation.objects.get(enrollment=busy),
@@ -155,6 +158,7 @@ def test_after_the_end_the_therapist_can_still_answer_the_waiting_message_once(w
     from messaging import services as messaging_services
 
     Enrollment.objects.filter(pk=busy.pk).update(status=Enrollment.Status.STEPPED_UP, ended_at=timezone.now())
+    settle()
     busy.refresh_from_db()
     conversation = Conversation.objects.get(enrollment=busy)
     conversation.enrollment = busy

@@ -10,6 +10,7 @@ from patients import ending
 from patients.models import Enrollment
 from tests.messaging.helpers import enroll
 from tests.patients.test_end_with_open_items import _patient_message, _urgent_phq9
+from tests.work import settle
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +22,7 @@ def test_messaging_counts_the_open_items_of_an_open_treatment(world):
     assert ending._counter is open_items_at_end
     assert ending.open_items(enrollment) == (1, 1)
     Enrollment.objects.filter(pk=enrollment.pk).update(status=Enrollment.Status.STOPPED)
+    settle()
     enrollment.refresh_from_db()
     assert ending.open_items(enrollment) == (0, 0)
 

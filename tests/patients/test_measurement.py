@@ -14,6 +14,7 @@ from icbt.models import Notification
 from patients import measurement, services
 from patients.models import Enrollment, QuestionnaireResponse
 from tests.patients import staff_helpers as sh
+from tests.work import settle
 
 # The check-in rules depend on the weekday of the feedback day: every test runs on all seven.
 pytestmark = [pytest.mark.django_db, pytest.mark.every_weekday]
@@ -100,6 +101,7 @@ def test_the_home_page_offers_the_check_in_as_the_next_step_when_due(enrollment,
 
 def test_paused_the_home_page_does_not_ask(enrollment, client_for):
     Enrollment.objects.filter(pk=enrollment.pk).update(status=Enrollment.Status.PAUSED)
+    settle()
     html = client_for(enrollment.patient.user).get(reverse("patients:home")).content.decode()
     assert "Time for your weekly check-in" not in html
     page = client_for(enrollment.patient.user).get(reverse("patients:check_in")).content.decode()
@@ -162,6 +164,7 @@ def test_the_same_safety_answer_after_it_was_reviewed_is_raised_again(enrollment
     QuestionnaireResponse.objects.filter(pk=first.pk).update(
         reviewed_at=clock.now(), reviewed_by=world.therapist.user
     )
+    settle()
     Notification.objects.all().delete()
     again = services.check_in_submit(enrollment=enrollment, answers=RISK)
     assert again.pk != first.pk and again.urgent and again.reviewed_at is None
@@ -177,6 +180,7 @@ def test_the_same_answer_sent_again_later_is_a_new_answer_not_a_double_click(enr
 
 def test_an_answer_sent_after_a_pause_is_kept(enrollment):
     Enrollment.objects.filter(pk=enrollment.pk).update(status=Enrollment.Status.PAUSED)
+    settle()
     enrollment.refresh_from_db()
     response = services.check_in_submit(enrollment=enrollment, answers=RISK)
     assert response.flags == ["self_harm"]
@@ -310,6 +314,7 @@ def test_the_treatment_summary_pdf_shows_scores_by_week(enrollment, world, clien
 
     _weeks_of_check_ins(enrollment, [7, 6])
     Enrollment.objects.filter(pk=enrollment.pk).update(started_at=timezone.now() - timedelta(days=10))
+    settle()
     response = client_for(world.therapist.user).get(
         reverse("patients:staff_treatment_summary", kwargs={"pk": world.patient_a.pk})
     )
@@ -328,6 +333,7 @@ def test_a_safety_check_in_sent_after_the_end_is_kept_and_urgent(enrollment, cli
     client = client_for(enrollment.patient.user)
     client.get(reverse("patients:check_in"))  # the page opened before the end ...
     Enrollment.objects.filter(pk=enrollment.pk).update(status=ended)
+    settle()
     response = client.post(reverse("patients:check_in"), _form(RISK))  # ... and sent after it
     assert response.status_code == 302
     stored = QuestionnaireResponse.objects.get(enrollment=enrollment)
@@ -342,6 +348,7 @@ def test_a_calm_check_in_after_the_end_is_refused_and_a_safety_answer_still_show
 ):
     client = client_for(enrollment.patient.user)
     Enrollment.objects.filter(pk=enrollment.pk).update(status=Enrollment.Status.COMPLETED)
+    settle()
     page = client.post(reverse("patients:check_in"), _form(CALM)).content.decode()
     assert "Your program has ended" in page and 'class="crisis"' not in page
     assert not QuestionnaireResponse.objects.exists()

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from patients.models import DiaryEntry, QuestionnaireResponse, StepProgress
 from tests.patients.patient_helpers import enroll, step_of, tiny_version, write_feedback
+from tests.work import settle
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +47,7 @@ def started(world, client_for):
         answers=[4],
         total=4,
     )
+    settle()
     return world, version, enrollment, client_for(world.patient_a.user)
 
 
@@ -86,6 +88,7 @@ def test_todays_diary_comes_first_and_shows_as_done_afterwards(started):
         entry_date=timezone.localdate(),
         values={"mood": 5},
     )
+    settle()
     html = client.get(HOME).content.decode()
     assert "Keep today's diary" not in html and "Done" in html
 
@@ -112,6 +115,7 @@ def _history(enrollment, version, count):
             values={"mood": 5},
             text=json.dumps({"note": "x"}),
         ).save()
+    settle()
 
 
 def test_home_query_count_is_pinned_and_does_not_grow(started, django_assert_max_num_queries):

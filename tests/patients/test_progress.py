@@ -19,6 +19,7 @@ from patients.models import (
 )
 from programs.models import ClinicProgramSetting
 from tests.patients.patient_helpers import enroll, step_of, tiny_version, write_feedback
+from tests.work import settle
 
 pytestmark = pytest.mark.django_db
 
@@ -44,6 +45,7 @@ def _answer_start_questionnaire(enrollment):
         answers=[3],
         total=3,
     )
+    settle()
 
 
 # --- Unlock modes -----------------------------------------------------------------------------
@@ -183,6 +185,7 @@ def test_next_action_order(world):
         entry_date=timezone.localdate(),
         values={"mood": 5},
     )
+    settle()
     action = rules.next_action(rules.progress_for(enrollment))
     assert action.kind == "continue" and action.step.step.slug == "start-diary"
     # New feedback comes first of all.
@@ -201,6 +204,7 @@ def test_next_action_wait_finished_and_closed(world):
         entry_date=timezone.localdate(),
         values={"mood": 5},
     )
+    settle()
     assert rules.next_action(rules.progress_for(enrollment)).kind == "wait"
     ModuleState.objects.create(enrollment=enrollment, module_number=2, state=ModuleState.State.OPENED)
     _complete_module(enrollment, "second")
@@ -215,6 +219,7 @@ def test_next_action_wait_finished_and_closed(world):
         answers=[0] * 9,
         total=0,
     )
+    settle()
     assert rules.next_action(rules.progress_for(enrollment)).kind == "finished"
     enrollment.status = Enrollment.Status.COMPLETED
     assert rules.next_action(rules.progress_for(enrollment)).kind == "closed"
@@ -239,6 +244,7 @@ def test_a_diary_is_due_once_started_and_not_after_todays_entry(world):
         entry_date=yesterday,
         values={},
     )
+    settle()
     [due] = rules.progress_for(enrollment).diaries_today()
     assert due.due and due.last_entry == yesterday
     DiaryEntry.objects.create(
@@ -248,6 +254,7 @@ def test_a_diary_is_due_once_started_and_not_after_todays_entry(world):
         entry_date=timezone.localdate(),
         values={},
     )
+    settle()
     [due] = rules.progress_for(enrollment).diaries_today()
     assert not due.due
 
@@ -265,6 +272,7 @@ def test_weekly_diaries_are_due_after_seven_days(world):
         entry_date=today - timedelta(days=3),
         values={},
     )
+    settle()
     diary_type.frequency = "weekly"  # in memory only: published content is never updated
     progress = rules.progress_for(enrollment)
     for module in progress.modules:
@@ -287,6 +295,7 @@ def test_progress_queries_do_not_grow_with_history(world, django_assert_num_quer
             entry_date=timezone.localdate() - timedelta(days=days),
             values={"mood": 4},
         )
+    settle()
     for step in version.steps.all():
         StepProgress.objects.create(enrollment=enrollment, step=step)
     enrollment = Enrollment.objects.select_related("version__program").get(pk=enrollment.pk)

@@ -10,6 +10,7 @@ from patients import services
 from patients.models import Patient, Referral, TimelineEvent
 from tests.factories import make_staff
 from tests.patients import staff_helpers as sh
+from tests.work import settle
 
 pytestmark = pytest.mark.django_db
 
@@ -159,6 +160,7 @@ def test_the_referral_list_query_count_is_pinned(world, client_for, django_asser
             to_therapist=world.therapist2,
             program=program,
         )
+    settle()
     with django_assert_max_num_queries(REFERRAL_LIST_QUERIES):
         response = client.get(REFERRALS)
     assert response.content.decode().count("/staff/referrals/") >= 16

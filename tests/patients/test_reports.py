@@ -24,6 +24,7 @@ from patients.models import (
 )
 from programs.models import Step
 from tests.messaging.helpers import diary_entry, enroll, submitted_answer
+from tests.work import settle
 
 
 def pdf_text(content: bytes) -> str:
@@ -109,6 +110,7 @@ def _fill(world, patient, marker: str) -> dict:
     StaffNote(
         clinic_id=patient.clinic_id, patient=patient, author=world.therapist, body=f"{marker}-staffnote"
     ).save()
+    settle()
     return {"enrollment": enrollment, "answer": answer, "entry": entry}
 
 
@@ -181,6 +183,7 @@ def test_own_data_pdf_says_scores_and_intake_answers_in_words(world, client_for)
         band="not_severe",
         answers=[],
     )
+    settle()
     answers = {
         "kind": "pain",
         "duration_months": 8,
@@ -213,6 +216,7 @@ def test_text_the_patient_typed_is_shown_as_text_and_never_fetched(world, client
         author=world.patient_a.user,
         body='<img src="file:///etc/passwd"> <link rel="stylesheet" href="http://169.254.169.254/x">',
     ).save()
+    settle()
     response = client_for(world.patient_a.user).get(reverse("patients:my_data_pdf"))
     text = pdf_text(response.content)
     assert '<img src="file:///etc/passwd">' in text
@@ -267,6 +271,7 @@ def test_treatment_summary_pdf(world, filled, client_for):
         band="minimal",
     )
     Enrollment.objects.filter(pk=enrollment.pk).update(started_at=timezone.now() - timedelta(days=10))
+    settle()
     response = client_for(world.therapist.user).get(
         reverse("patients:staff_treatment_summary", kwargs={"pk": world.patient_a.pk})
     )
@@ -346,6 +351,7 @@ def test_treatment_summary_charts_scores_in_treatment_order_on_the_instruments_r
             entered_by=world.therapist.user,
             completed_at=typed + timedelta(minutes=minutes),
         )
+    settle()
     row = next(r for r in treatment_summary(patient=world.patient_a)["scores"] if r["code"] == "cis_fatigue")
     assert (row["start"].total, row["end"].total) == (50, 48)
     chart = row["chart"]
@@ -380,6 +386,7 @@ def test_patient_score_chart_orders_by_moment(world):
         total=12,
         band="moderate",
     )
+    settle()
     (chart,) = questionnaire_charts([end, start])
     assert chart["chart"].series[0].values == [12.0, 3.0]
     assert chart["responses"] == [start, end]

@@ -7,6 +7,7 @@ import pytest
 from icbt.models import Notification
 from patients.models import QuestionnaireResponse
 from tests.patients.patient_helpers import enroll, tiny_version
+from tests.work import settle
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +70,7 @@ def test_a_phq9_with_item_9_sent_after_the_end_is_kept_and_urgent(world, client_
     client = client_for(world.patient_a.user)
     client.get(PHQ_URL)  # the page opened before the end ...
     Enrollment.objects.filter(pk=enrollment.pk).update(status=Enrollment.Status.COMPLETED)
+    settle()
     client.post(PHQ_URL, _phq(1))  # ... and sent after it
     stored = QuestionnaireResponse.objects.get(enrollment=enrollment)
     assert stored.flags[0] == "self_harm"

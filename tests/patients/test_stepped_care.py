@@ -7,6 +7,7 @@ from django.urls import reverse
 from patients import services, stepped_care
 from patients.models import Enrollment, QuestionnaireResponse, SteppedCareDecision, TimelineEvent
 from tests.patients import staff_helpers as sh
+from tests.work import settle
 
 pytestmark = pytest.mark.django_db
 
@@ -168,6 +169,7 @@ def test_the_end_page_shows_scores_the_rule_and_records_the_decision(world, enro
     QuestionnaireResponse.objects.create(
         clinic_id=enrollment.clinic_id, enrollment=enrollment, code="rand36_pf", moment="end", total="65"
     )
+    settle()
     client = client_for(world.therapist.user)
     url = reverse("patients:staff_enrollment_end", args=[world.patient_a.pk, enrollment.pk])
     html = client.get(url).content.decode()
@@ -282,6 +284,7 @@ def test_the_mid_treatment_measurement_gives_an_early_signal(world, enrollment, 
             total=total,
             completed_at=timezone.now(),
         )
+    settle()
     client = client_for(world.therapist.user)
     for url in (
         reverse("patients:staff_patient_detail", kwargs={"pk": world.patient_a.pk}),

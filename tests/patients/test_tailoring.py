@@ -9,6 +9,7 @@ from patients.models import ModuleState, StepOverride, TimelineEvent
 from patients.progress import HELD, LOCKED, OPEN, progress_for
 from programs.models import ClinicProgramSetting
 from tests.patients import staff_helpers as sh
+from tests.work import settle
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +67,7 @@ def test_unknown_steps_and_ended_enrollments_are_refused(world, enrollment):
         )
     enrollment.status = "completed"
     enrollment.save(update_fields=["status"])
+    settle()
     with pytest.raises(ValidationError):
         services.step_override_set(
             enrollment=enrollment, staff=world.therapist, step_key="first/plan", included=False

@@ -57,6 +57,13 @@ def test_the_patients_work_opens_and_closes_with_the_services(t, clock):
     assert _open("diary", enrollment=a)
     answer = services.assignment_submit(enrollment=a, step=t.steps["plan"], answers={"word": "calm"})
     assert _open("answer") == {f"answer:{answer.pk}"}
+    # Changed after handing it in, the answer is a draft again and waits for nobody ...
+    services.assignment_draft_save(enrollment=a, step=t.steps["plan"], answers={"word": "calmer"})
+    assert not _open("answer")
+    _in_step()
+    # ... until it is handed in again.
+    answer = services.assignment_submit(enrollment=a, step=t.steps["plan"], answers={"word": "calm"})
+    assert _open("answer") == {f"answer:{answer.pk}"}
     calm = services.questionnaire_submit(enrollment=a, code="phq9", moment="start", answers=PHQ9_CALM)
     urgent = services.questionnaire_submit(
         enrollment=t.enrollment_b, code="phq9", moment="start", answers=PHQ9_SELF_HARM

@@ -21,6 +21,7 @@ from tests.messaging.helpers import diary_entry, enroll, submitted_answer
 from tests.patients import matrix as patients_matrix
 from tests.patients.staff_helpers import intake_request
 from tests.therapists.builders import MARKER, build_caseload
+from tests.work import settle
 from therapists.dashboard import Period, clinic_dashboard, default_period
 from therapists.dashboard_presentation import dashboard_charts, dashboard_tables
 
@@ -119,6 +120,7 @@ def test_median_time_to_feedback(world):
     entry.created_at = now - timedelta(days=2)
     entry.reviewed_at = entry.created_at + timedelta(hours=30)
     entry.save(update_fields=["created_at", "reviewed_at"])
+    settle()
     d = clinic_dashboard(fetched_by=world.manager.user)
     row = _row(d, world.therapist)
     # Four items: 2, 4, 10, 30 hours: the median is 7 (percentile_cont interpolates; so does
@@ -151,6 +153,7 @@ def _program_flow(world):
         request = intake_request(world.clinic, program=enrollments[0].version.program)
         request.created_at = _at(last_month + timedelta(days=5))
         request.save(update_fields=["created_at"])
+    settle()
     return enrollments, this_month, last_month
 
 
@@ -199,6 +202,7 @@ def test_share_of_treatment_contacts_delivered_online(world):
             body="x",
             is_feedback=is_feedback,
         ).save()
+    settle()
     for kind in ("face_to_face", "video"):
         TreatmentSession(
             clinic_id=enrollment.clinic_id,
@@ -379,6 +383,7 @@ def test_the_face_to_face_intake_is_a_treatment_contact(world):
             body="x",
             is_feedback=True,
         ).save()
+    settle()
     intake(world)
     total = clinic_dashboard(fetched_by=world.manager.user).contacts_total
     assert (total.online, total.in_person, total.sessions.get("intake")) == (3, 1, 1)
