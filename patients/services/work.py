@@ -46,11 +46,17 @@ def _require_step(enrollment: Enrollment, step: Step, kind: str) -> None:
 
 
 def _enrollment_touch(
-    enrollment: Enrollment, *, now: datetime, step: Step | None = None, work: tuple[str, ...] = ()
+    enrollment: Enrollment,
+    *,
+    now: datetime,
+    step: Step | None = None,
+    work: tuple[str, ...] = (),
+    diary_week: date | None = None,
 ) -> None:
     """Record activity (and where the patient is). An invited enrollment becomes active on the
     patient's first step (``enrollment_activate``: the lifecycle and its timeline). The quiet
-    spell starts again, and the work items of the kinds in ``work`` are brought in line."""
+    spell starts again, and the work items of the kinds in ``work`` are brought in line (of the
+    diary, only the ISO week of ``diary_week`` when given: ``work_items.refresh``)."""
     if enrollment.status == Enrollment.Status.INVITED:
         enrollment_activate(enrollment=enrollment)
     fields = ["last_activity_at"]
@@ -62,7 +68,7 @@ def _enrollment_touch(
         enrollment.reminders_in_a_row = 0
         fields.append("reminders_in_a_row")
     enrollment.save(update_fields=fields)
-    work_items.refresh(enrollment=enrollment, kinds=("quiet", *work))
+    work_items.refresh(enrollment=enrollment, kinds=("quiet", *work), diary_week=diary_week)
 
 
 def _step_done(enrollment: Enrollment, step: Step, *, now: datetime) -> StepProgress:
@@ -304,7 +310,7 @@ def diary_entry_save(
     if step is not None:
         _step_done(enrollment, step, now=now)
     _diary_steps_done(enrollment, diary_type, entry)
-    _enrollment_touch(enrollment, now=now, step=step, work=("diary",))
+    _enrollment_touch(enrollment, now=now, step=step, work=("diary",), diary_week=entry.entry_date)
     return entry
 
 

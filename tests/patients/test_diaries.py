@@ -10,8 +10,8 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from patients import services
-from patients.models import DiaryEntry, StepProgress
+from patients import services, work_items
+from patients.models import DiaryEntry, StepProgress, WorkItem
 from tests.patients.patient_helpers import enroll, step_of, tiny_version, write_feedback
 
 pytestmark = pytest.mark.django_db
@@ -267,3 +267,32 @@ def test_a_diary_entry_is_saved_without_checking_again_what_was_just_read(setup,
         response = client.post(WRITE_URL, dict(ENTRY, entry_date=yesterday.isoformat(), shown_entry="new"))
     assert response.status_code == 302
     assert DiaryEntry.objects.filter(entry_date=yesterday).exists()
+
+
+@pytest.mark.every_weekday
+def test_a_diary_entry_brings_only_its_own_weeks_work_item_in_line(setup):
+    _world, version, enrollment, _client = setup
+    diary_type = version.diary_types.get(slug="mood")
+    today = timezone.localdate()
+    last_week = today - timedelta(days=7)
+    for day in (last_week, today):
+        services.diary_entry_save(
+            enrollment=enrollment, diary_type=diary_type, entry_date=day, answers={"mood": 5}, today=day
+        )
+
+    def key(day):
+        year, week, _weekday = day.isocalendar()
+        return work_items.diary_week_key(enrollment.pk, year, week)
+
+    open_rows = WorkItem.objects.filter(state=WorkItem.State.OPEN)
+    # Both weeks' rows say something no source says (a write around the services).
+    open_rows.filter(key__in=[key(last_week), key(today)]).update(count=9)
+    services.diary_entry_save(
+        enrollment=enrollment, diary_type=diary_type, entry_date=today, answers={"mood": 6}, today=today
+    )
+    # The week of the entry is collected again; the other week is not even read.
+    assert open_rows.get(key=key(today)).count == 1
+    assert open_rows.get(key=key(last_week)).count == 9
+    drift = work_items.reconcile(repair=True)
+    assert drift.changed == [key(last_week)]
+    assert not work_items.reconcile()
