@@ -261,34 +261,19 @@ def collect_messages(enrollments: QuerySet[Enrollment]) -> Iterator[work_items.W
         )
 
 
-_RHYTHM_FIELDS = (
-    "pk",
-    "clinic_id",
-    "patient_id",
-    "patient__therapist_id",
-    "start_date",
-    "started_at",
-    "last_feedback_at",
-    "last_activity_at",
-    "feedback_cadence",
-    "feedback_weekday",
-    "inactivity_days",
-)
-
-
 def _midnight(day) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def _active(enrollments: QuerySet[Enrollment]):
-    """The active enrollments among ``enrollments``, as plain objects with the rhythm's fields."""
-    from types import SimpleNamespace
+def _active(enrollments: work_items.EnrollmentScope):
+    """The active enrollments among ``enrollments``, as plain objects with the rhythm's fields
+    (``work_items.RHYTHM_FIELDS``): read, or the rows a service read already."""
+    if isinstance(enrollments, QuerySet):
+        enrollments = work_items.rhythm_rows(enrollments.filter(status=Enrollment.Status.ACTIVE))
+    return [row for row in enrollments if row.status == Enrollment.Status.ACTIVE]
 
-    for values in enrollments.filter(status=Enrollment.Status.ACTIVE).order_by().values_list(*_RHYTHM_FIELDS):
-        yield SimpleNamespace(**dict(zip(_RHYTHM_FIELDS, values, strict=True)))
 
-
-def collect_feedback(enrollments: QuerySet[Enrollment]) -> Iterator[work_items.Wanted]:
+def collect_feedback(enrollments: work_items.EnrollmentScope) -> Iterator[work_items.Wanted]:
     """Each active treatment's next feedback: it shows from the day it is due
     (``patients.rhythm``) and is overdue
     ``ICBT_FEEDBACK_OVERDUE_WORKING_DAYS`` working days later (the digests' rule)."""
@@ -308,7 +293,7 @@ def collect_feedback(enrollments: QuerySet[Enrollment]) -> Iterator[work_items.W
         )
 
 
-def collect_quiet(enrollments: QuerySet[Enrollment]) -> Iterator[work_items.Wanted]:
+def collect_quiet(enrollments: work_items.EnrollmentScope) -> Iterator[work_items.Wanted]:
     """Each active treatment's quiet spell: it shows ``inactivity_days`` after the last activity."""
     for enrollment in _active(enrollments):
         last = rhythm.last_activity(enrollment)

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
+from itertools import chain
+from types import SimpleNamespace
 
 from django.db import transaction
 from django.db.models import Count, F, Min, Q, QuerySet
@@ -99,6 +101,42 @@ class Wanted:
         return values
 
 
+# The enrollment's own columns the collectors of ``ROW_KINDS`` read (the patient's therapist is
+# the owner of the items).
+RHYTHM_FIELDS = (
+    "pk",
+    "status",
+    "clinic_id",
+    "patient_id",
+    "patient__therapist_id",
+    "start_date",
+    "started_at",
+    "last_feedback_at",
+    "last_activity_at",
+    "feedback_cadence",
+    "feedback_weekday",
+    "inactivity_days",
+)
+# The kinds whose collectors read nothing but the enrollment's row (its rhythm): they take
+# that row, read already (``rhythm_rows``, ``rhythm_locked``), in place of a query set.
+ROW_KINDS = ("feedback", "quiet")
+
+
+def rhythm_rows(enrollments: QuerySet[Enrollment]) -> list[SimpleNamespace]:
+    """``enrollments`` as plain objects with the ``RHYTHM_FIELDS``."""
+    rows = enrollments.order_by().values_list(*RHYTHM_FIELDS)
+    return [SimpleNamespace(**dict(zip(RHYTHM_FIELDS, values, strict=True))) for values in rows]
+
+
+def rhythm_locked(enrollment_id: int) -> SimpleNamespace | None:
+    """Lock the enrollment's row (as ``services.recording._enrollment_lock``) and read its
+    ``RHYTHM_FIELDS`` in the same query: what they are now, whatever a page read earlier. Pass
+    it to ``refresh`` (``rhythm=``) after any change to those fields."""
+    rows = rhythm_rows(Enrollment.objects.select_for_update(of=("self",)).filter(pk=enrollment_id))
+    return rows[0] if rows else None
+
+
+EnrollmentScope = QuerySet[Enrollment] | list[SimpleNamespace]
 EnrollmentCollector = Callable[[QuerySet[Enrollment]], Iterable[Wanted]]
 ClinicCollector = Callable[[list[int]], Iterable[Wanted]]
 COLLECTORS: dict[str, EnrollmentCollector | ClinicCollector] = {}
@@ -188,21 +226,53 @@ def collect_answers(enrollments: QuerySet[Enrollment]) -> Iterator[Wanted]:
         )
 
 
+def _diary_week(enrollment_id, year, week, since, n, first_id, who) -> Wanted:
+    return Wanted(
+        key=diary_week_key(enrollment_id, year, week),
+        kind="diary",
+        object_id=first_id,
+        since=since,
+        ref=f"week:{first_id}",
+        count=n,
+        detail={"year": year, "week": week},
+        **whose(*who),
+    )
+
+
+def diary_week_key(enrollment_id: int, year: int, week: int) -> str:
+    """The key of the item of an enrollment's ISO week (``year``, ``week``) of diary entries."""
+    return f"diary:{enrollment_id}:{year}-W{week}"
+
+
 def collect_diary_weeks(enrollments: QuerySet[Enrollment]) -> Iterator[Wanted]:
     """One item per enrollment and ISO week, since the first entry written."""
     rows = diary_weeks_to_review(enrollments).values(*WHOSE, "iso_year", "iso_week", "since", "n", "first_id")
     for row in rows:
-        year, week, first = row["iso_year"], row["iso_week"], row["first_id"]
-        yield Wanted(
-            key=f"diary:{row['enrollment_id']}:{year}-W{week}",
-            kind="diary",
-            object_id=first,
-            since=row["since"],
-            ref=f"week:{first}",
-            count=row["n"],
-            detail={"year": year, "week": week},
-            **whose(*(row[name] for name in WHOSE)),
+        who = tuple(row[name] for name in WHOSE)
+        yield _diary_week(
+            row["enrollment_id"],
+            row["iso_year"],
+            row["iso_week"],
+            row["since"],
+            row["n"],
+            row["first_id"],
+            who,
         )
+
+
+def collect_diary_week(enrollments: QuerySet[Enrollment], day: date) -> Iterator[Wanted]:
+    """``collect_diary_weeks`` for the one ISO week of ``day``: the entries of that week grouped
+    per enrollment (no week to extract from each entry's date)."""
+    monday = day - timedelta(days=day.weekday())
+    year, week, _weekday = day.isocalendar()
+    rows = (
+        diary_entries_to_review(enrollments)
+        .filter(entry_date__range=(monday, monday + timedelta(days=6)))
+        .values_list(*WHOSE)
+        .annotate(since=Min("created_at"), n=Count("id"), first_id=Min("id"))
+    )
+    for *who, since, n, first_id in rows:
+        yield _diary_week(who[0], year, week, since, n, first_id, who)
 
 
 def collect_questionnaires(enrollments: QuerySet[Enrollment]) -> Iterator[Wanted]:
@@ -397,17 +467,39 @@ def _align(rows: QuerySet[WorkItem], wanted: Iterable[Wanted], *, repair: bool =
     return drift
 
 
-def refresh(*, enrollment: Enrollment | int, kinds: Iterable[str] = ENROLLMENT_KINDS) -> Drift:
+def refresh(
+    *,
+    enrollment: Enrollment | int,
+    kinds: Iterable[str] = ENROLLMENT_KINDS,
+    diary_week: date | None = None,
+    rhythm: SimpleNamespace | None = None,
+) -> Drift:
     """Collect ``kinds`` again for one enrollment and bring its open rows in line. Call it in the
     transaction of the event that may have opened or closed work, after the event's writes (no
-    savepoint of its own: if it fails, the event fails with it)."""
+    savepoint of its own: if it fails, the event fails with it).
+
+    ``diary_week``: a day of the only ISO week whose diary entries changed (a diary entry written
+    or corrected keeps its date): its item alone is collected and compared, not every week's.
+    ``rhythm``: the enrollment's row as it is now (``rhythm_locked``, with the event's changes),
+    for the ``ROW_KINDS``, which then read nothing."""
     kinds = tuple(kinds)
     pk = enrollment if isinstance(enrollment, int) else enrollment.pk
+    enrollments = Enrollment.objects.filter(pk=pk)
+    rows = WorkItem.objects.filter(enrollment_id=pk)
+    from_row = tuple(kind for kind in kinds if kind in ROW_KINDS) if rhythm is not None else ()
+    queried = tuple(kind for kind in kinds if kind not in from_row)
+    wanted = [_collect(from_row, [rhythm])]
+    if diary_week is not None and "diary" in queried and COLLECTORS.get("diary") is collect_diary_weeks:
+        others = tuple(kind for kind in kinds if kind != "diary")
+        year, week, _weekday = diary_week.isocalendar()
+        rows = rows.filter(Q(kind__in=others) | Q(key=diary_week_key(pk, year, week)))
+        queried = tuple(kind for kind in queried if kind != "diary")
+        wanted.append(collect_diary_week(enrollments, diary_week))
+    else:
+        rows = rows.filter(kind__in=kinds)
+    wanted.append(_collect(queried, enrollments))
     with transaction.atomic(savepoint=False):
-        return _align(
-            WorkItem.objects.filter(enrollment_id=pk, kind__in=kinds).select_for_update(),
-            _collect(kinds, Enrollment.objects.filter(pk=pk)),
-        )
+        return _align(rows.select_for_update(), chain(*wanted))
 
 
 def refresh_requests(*, clinic_id: int, kinds: Iterable[str] = CLINIC_KINDS) -> Drift:

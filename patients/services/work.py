@@ -46,13 +46,22 @@ def _require_step(enrollment: Enrollment, step: Step, kind: str) -> None:
 
 
 def _enrollment_touch(
-    enrollment: Enrollment, *, now: datetime, step: Step | None = None, work: tuple[str, ...] = ()
+    enrollment: Enrollment,
+    *,
+    now: datetime,
+    step: Step | None = None,
+    work: tuple[str, ...] = (),
+    diary_week: date | None = None,
+    rhythm=None,
 ) -> None:
     """Record activity (and where the patient is). An invited enrollment becomes active on the
     patient's first step (``enrollment_activate``: the lifecycle and its timeline). The quiet
-    spell starts again, and the work items of the kinds in ``work`` are brought in line."""
+    spell starts again, and the work items of the kinds in ``work`` are brought in line (of the
+    diary, only the ISO week of ``diary_week`` when given: ``work_items.refresh``). ``rhythm`` is
+    the enrollment's row read under its lock (``work_items.rhythm_locked``), if the caller has it."""
     if enrollment.status == Enrollment.Status.INVITED:
         enrollment_activate(enrollment=enrollment)
+        rhythm = None  # its status and start changed: read again
     fields = ["last_activity_at"]
     enrollment.last_activity_at = now
     if step is not None and enrollment.current_step_id != step.pk:
@@ -62,7 +71,9 @@ def _enrollment_touch(
         enrollment.reminders_in_a_row = 0
         fields.append("reminders_in_a_row")
     enrollment.save(update_fields=fields)
-    work_items.refresh(enrollment=enrollment, kinds=("quiet", *work))
+    if rhythm is not None:
+        rhythm.last_activity_at = now
+    work_items.refresh(enrollment=enrollment, kinds=("quiet", *work), diary_week=diary_week, rhythm=rhythm)
 
 
 def _step_done(enrollment: Enrollment, step: Step, *, now: datetime) -> StepProgress:
@@ -249,7 +260,8 @@ def diary_entry_save(
     if entry_date < today - timedelta(days=DIARY_ENTRY_DAYS_BACK):
         raise ValidationError({"entry_date": _("You can fill in today and the six days before.")})
     now = timezone.now()
-    _enrollment_lock(enrollment)
+    # The lock, and the rhythm's fields as they are now (the quiet spell's item needs no query).
+    rhythm = work_items.rhythm_locked(enrollment.pk)
     entries = DiaryEntry.objects.filter(enrollment=enrollment, diary_type=diary_type)
     if entry_uid:
         entry = entries.filter(uid=entry_uid).first()
@@ -306,7 +318,9 @@ def diary_entry_save(
     if step is not None:
         _step_done(enrollment, step, now=now)
     _diary_steps_done(enrollment, diary_type, entry)
-    _enrollment_touch(enrollment, now=now, step=step, work=("diary",))
+    _enrollment_touch(
+        enrollment, now=now, step=step, work=("diary",), diary_week=entry.entry_date, rhythm=rhythm
+    )
     return entry
 
 

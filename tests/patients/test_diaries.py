@@ -10,8 +10,8 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from patients import services
-from patients.models import DiaryEntry, StepProgress
+from patients import services, work_items
+from patients.models import DiaryEntry, Enrollment, StepProgress, WorkItem
 from tests.patients.patient_helpers import enroll, step_of, tiny_version, write_feedback
 from tests.work import settle
 
@@ -248,12 +248,13 @@ def test_the_diary_step_does_not_replace_an_entry_written_in_another_tab(setup):
 
 
 # The session and the user, the enrollment and the diary type (the page), the enrollment's lock
-# and the day's entry under it, the write, the notification, the diary steps, the enrollment's
-# last activity, the work items (read, the quiet spell and the diary weeks collected, one write
-# of what changed), the session's flash message; on SQLite two savepoints of the request's
-# transaction. No query re-checks what was just read. A diary week of its own opens a work item
-# and moves the therapist's counter: two writes more.
-DIARY_POST_QUERIES = 23
+# (which reads its rhythm: the quiet spell's item needs no query of its own) and the day's entry
+# under it, the write, the notification, the diary steps, the enrollment's last activity, the
+# work items (read, the entry's diary week collected, one write of what changed), the session's
+# flash message; on SQLite two savepoints of the request's transaction. No query re-checks what
+# was just read. A diary week of its own opens a work item and moves the therapist's counter:
+# two writes more.
+DIARY_POST_QUERIES = 22
 NEW_WEEK_QUERIES = 2
 
 
@@ -270,3 +271,58 @@ def test_a_diary_entry_is_saved_without_checking_again_what_was_just_read(setup,
         response = client.post(WRITE_URL, dict(ENTRY, entry_date=yesterday.isoformat(), shown_entry="new"))
     assert response.status_code == 302
     assert DiaryEntry.objects.filter(entry_date=yesterday).exists()
+
+
+@pytest.mark.every_weekday
+def test_a_diary_entry_brings_only_its_own_weeks_work_item_in_line(setup):
+    _world, version, enrollment, _client = setup
+    diary_type = version.diary_types.get(slug="mood")
+    today = timezone.localdate()
+    last_week = today - timedelta(days=7)
+    for day in (last_week, today):
+        services.diary_entry_save(
+            enrollment=enrollment, diary_type=diary_type, entry_date=day, answers={"mood": 5}, today=day
+        )
+
+    def key(day):
+        year, week, _weekday = day.isocalendar()
+        return work_items.diary_week_key(enrollment.pk, year, week)
+
+    open_rows = WorkItem.objects.filter(state=WorkItem.State.OPEN)
+    # Both weeks' rows say something no source says (a write around the services).
+    open_rows.filter(key__in=[key(last_week), key(today)]).update(count=9)
+    services.diary_entry_save(
+        enrollment=enrollment, diary_type=diary_type, entry_date=today, answers={"mood": 6}, today=today
+    )
+    # The week of the entry is collected again; the other week is not even read.
+    assert open_rows.get(key=key(today)).count == 1
+    assert open_rows.get(key=key(last_week)).count == 9
+    drift = work_items.reconcile(repair=True)
+    assert drift.changed == [key(last_week)]
+    assert not work_items.reconcile()
+
+
+def test_the_quiet_spell_of_a_diary_entry_follows_the_enrollment_as_it_is_under_the_lock(setup, clock):
+    """The page read the enrollment before the therapist changed its rhythm: the service's lock
+    reads it again, and the quiet spell's item follows what it is now."""
+    world, version, enrollment, _client = setup
+    diary_type = version.diary_types.get(slug="mood")
+    read_by_the_page = Enrollment.objects.get(pk=enrollment.pk)
+    services.enrollment_cadence_change(
+        enrollment=enrollment,
+        staff=world.therapist,
+        feedback_cadence=enrollment.feedback_cadence,
+        feedback_weekday=enrollment.feedback_weekday,
+        inactivity_days=3,
+    )
+    services.diary_entry_save(
+        enrollment=read_by_the_page, diary_type=diary_type, entry_date=clock.today(), answers={"mood": 5}
+    )
+    quiet = WorkItem.objects.get(key=f"quiet:{enrollment.pk}", state=WorkItem.State.OPEN)
+    assert quiet.due - quiet.since == timedelta(days=3)
+    services.enrollment_status_change(enrollment=enrollment, staff=world.therapist, action="pause")
+    services.diary_entry_save(
+        enrollment=read_by_the_page, diary_type=diary_type, entry_date=clock.today(), answers={"mood": 6}
+    )
+    assert not WorkItem.objects.filter(key=f"quiet:{enrollment.pk}", state=WorkItem.State.OPEN).exists()
+    assert not work_items.reconcile()
