@@ -83,6 +83,7 @@ def test_open_treatments_and_overdue_feedback_equal_the_rhythm_per_enrollment(wo
         enrollment.status = statuses[i % len(statuses)]
         enrollment.team = world.team if i % 4 else None
         enrollment.save()
+    settle()  # written around the services: the work items follow the new rhythm
     expected_rows, expected_teams = {}, {}
     for enrollment in Enrollment.objects.filter(status__in=Enrollment.OPEN_STATUSES):
         overdue = (
