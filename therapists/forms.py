@@ -10,9 +10,18 @@ class StaffInviteForm(forms.Form):
     first_name = forms.CharField(label=_("First name"), max_length=80)
     last_name = forms.CharField(label=_("Last name"), max_length=80)
     email = forms.EmailField(label=_("E-mail address"), max_length=254)
-    is_therapist = forms.BooleanField(label=_("Therapist"), required=False)
-    is_manager = forms.BooleanField(label=_("Manager"), required=False)
-    is_clinic_admin = forms.BooleanField(label=_("Clinic admin"), required=False)
+    # One group with its legend ("Roles"), at least one ticked; the service takes them as
+    # is_therapist, is_manager and is_clinic_admin (see clean).
+    roles = forms.MultipleChoiceField(
+        label=_("Roles"),
+        choices=[
+            ("therapist", _("Therapist")),
+            ("manager", _("Manager")),
+            ("clinic_admin", _("Clinic admin")),
+        ],
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Choose at least one role.")},
+    )
     teams = forms.ModelMultipleChoiceField(
         label=_("Teams"), queryset=Team.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
@@ -34,8 +43,9 @@ class StaffInviteForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if not (data.get("is_therapist") or data.get("is_manager") or data.get("is_clinic_admin")):
-            raise forms.ValidationError(_("Choose at least one role."))
+        roles = set(data.pop("roles", None) or ())
+        for role in ("therapist", "manager", "clinic_admin"):
+            data[f"is_{role}"] = role in roles
         return data
 
 

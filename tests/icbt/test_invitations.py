@@ -362,8 +362,7 @@ def _staff_data(world, **overrides):
         "first_name": "Sam",
         "last_name": "Visser",
         "email": "sam@alpha.test",
-        "is_therapist": "on",
-        "is_manager": "on",
+        "roles": ["therapist", "manager"],
         "teams": [world.team.pk],
         "training_date": "2026-01-15",
     }
@@ -410,11 +409,9 @@ def test_clinic_admin_invites_staff_with_roles_and_teams(
 
 def test_staff_invite_without_a_role_is_refused(world, admin_client, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(
-            reverse("therapists:staff_invite"), _staff_data(world, is_therapist=None, is_manager=None)
-        )
+        response = admin_client.post(reverse("therapists:staff_invite"), _staff_data(world, roles=None))
     assert response.status_code == 200
-    assert "Choose at least one role." in response.context["form"].non_field_errors()
+    assert response.context["form"].errors["roles"] == ["Choose at least one role."]
     html = response.content.decode()
     assert "Choose at least one role." in html
     assert 'value="sam@alpha.test"' in html

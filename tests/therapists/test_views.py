@@ -183,6 +183,11 @@ def test_the_invite_form_offers_only_the_clinics_teams(world, client_for):
     assert "Elsewhere" not in html
     for field in ("first_name", "last_name", "email", "training_date"):
         assert f'<label for="id_{field}">' in html
+    # The roles are one group, its legend above its options, and not marked optional.
+    roles = html[html.index('<fieldset class="field choice-group">') :]
+    roles = roles[: roles.index("</fieldset>")]
+    assert roles.index("<legend>Roles</legend>") < roles.index('value="therapist"')
+    assert all(f'value="{role}"' in roles for role in ("therapist", "manager", "clinic_admin"))
 
 
 @pytest.mark.parametrize(
@@ -190,7 +195,7 @@ def test_the_invite_form_offers_only_the_clinics_teams(world, client_for):
 )
 def test_only_the_clinic_admin_invites_staff(persona, status, world, client_for):
     response = client_for(world.persona(persona)).post(
-        INVITE, {"first_name": "Sam", "last_name": "Visser", "email": "sam@alpha.test", "is_therapist": "on"}
+        INVITE, {"first_name": "Sam", "last_name": "Visser", "email": "sam@alpha.test", "roles": "therapist"}
     )
     assert response.status_code == status
     assert not User.objects.filter(email="sam@alpha.test").exists()
@@ -203,7 +208,7 @@ def test_bad_staff_input_keeps_what_was_typed(world, client_for):
             "first_name": "Sam",
             "last_name": "Visser",
             "email": "sam@",
-            "is_manager": "on",
+            "roles": "manager",
             "teams": [world.team.pk],
             "training_date": "not a date",
         },
@@ -213,6 +218,6 @@ def test_bad_staff_input_keeps_what_was_typed(world, client_for):
     assert set(form.errors) == {"email", "training_date"}
     html = response.content.decode()
     assert 'value="Sam"' in html and 'value="Visser"' in html and 'value="sam@"' in html
-    assert 'id="id_is_manager" checked' in html
+    assert 'value="manager" id="id_roles_1" checked' in html
     assert 'id="id_email_error"' in html and 'id="id_training_date_error"' in html
     assert not User.objects.filter(first_name="Sam").exists()
