@@ -343,12 +343,17 @@ class WarningSpan:
     from_week: int
 
     def detail(self, start_date: date) -> dict:
-        """What the work item keeps (no answer of the patient's, only scores and days)."""
+        """What the work item keeps: which warning shows from which day, and the rule's settings.
+        Never a score or an answer: the work-item table is not encrypted (the figures are read
+        from the encrypted check-ins on the patient's page)."""
+        figures = self.figures or {}
         return {
             "start": start_date.isoformat(),
             "from_week": self.from_week,
             "quiet_on": self.quiet_on.isoformat() if self.quiet_on else None,
-            "figures": self.figures,
+            "not_improving": self.figures is not None,
+            "margin": figures.get("margin", 0.0),
+            "margin_percent": figures.get("margin_percent", 0.0),
         }
 
 
@@ -399,10 +404,17 @@ def warning_span(enrollment, responses, today: date) -> WarningSpan | None:
 
 
 def warning_shown(detail: dict, today: date) -> EarlyWarning:
-    """The warning a work item's ``detail`` (``WarningSpan.detail``) shows on ``today``."""
+    """The warning a work item's ``detail`` (``WarningSpan.detail``) shows on ``today``, with its
+    rule; without scores (a not-improving warning's figures are on the patient's page)."""
     start = date.fromisoformat(detail["start"])
     week = (today - start).days // 7 + 1
     quiet_on = detail.get("quiet_on")
-    if detail.get("figures") is None or (quiet_on and today >= date.fromisoformat(quiet_on)):
+    if not detail.get("not_improving") or (quiet_on and today >= date.fromisoformat(quiet_on)):
         return EarlyWarning(WENT_QUIET, week, detail["from_week"], missed=QUIET_CHECK_INS)
-    return EarlyWarning(**detail["figures"], week=week)
+    return EarlyWarning(
+        NOT_IMPROVING,
+        week,
+        detail["from_week"],
+        margin=detail.get("margin", 0.0),
+        margin_percent=detail.get("margin_percent", 0.0),
+    )

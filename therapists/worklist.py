@@ -487,6 +487,10 @@ def _feedback_due_text(day: date) -> str:
 
 
 def _early_warning_text(warning) -> str:
+    """The warning and its rule; the scores of a not-improving warning are on the patient's page
+    (the work item keeps none)."""
+    if warning.kind == measurement.NOT_IMPROVING:
+        return f"{warning.label}: {warning.rule}"
     return f"{warning.label}: {warning.figures} {warning.rule}"
 
 

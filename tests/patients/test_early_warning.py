@@ -111,7 +111,7 @@ def test_on_the_worklist_once_until_the_therapist_decides(world, client_for):
         for i in worklist(fetched_by=world.therapist.user, now=_at(today)).items
         if i.kind == "early_warning"
     ]
-    assert len(items) == 1 and items[0].label.startswith("Not improving: Pain: 7 at the first check-in")
+    assert len(items) == 1 and items[0].label.startswith("Not improving: The rule: from week 4 on")
     assert items[0].url.endswith(f"/staff/patients/{world.patient_a.pk}/#early-warning")
     services.early_warning_decide(enrollment=enrollment, staff=world.therapist, decision="call", today=today)
     record = EarlyWarningDecision.objects.get()
@@ -305,7 +305,7 @@ def test_the_warning_is_a_row_since_the_day_it_first_fired_whatever_day_it_is_wr
     clock.travel(date(2026, 12, 10))
     _in_step()  # days passed without a write: the row is still right
     [item] = _shown(world, date(2026, 12, 1))
-    assert item.label.startswith("Not improving: Pain: 7 at the first check-in, 7 in week 5")
+    assert item.label.startswith("Not improving: The rule: from week 4 on") and "Pain" not in item.label
     assert item.since == first.since
     # A check-in two points better than the first ends the warning; the row now waits for the
     # day the patient would have gone quiet.
@@ -436,3 +436,24 @@ def test_the_current_enrollment_brings_its_last_early_warning_decision(world, dj
     assert shown == (stored.pk, "call", stored.get_decision_display(), stored.decided_at)
     assert name == world.therapist.user.get_full_name() and loaded.decided_by_id == world.therapist.pk
     settle()  # the decisions were written around the service: the warning's row follows them
+
+
+def test_the_work_item_keeps_no_score_of_the_patients(world, clock):
+    """The work-item table is not encrypted: a warning's row says which warning shows from which
+    day, never the scores it was judged on (those stay in the encrypted check-ins)."""
+    from django.db import connection
+
+    from patients.models import WorkItem
+
+    clock.travel(START)
+    enrollment = _enrollment(world)
+    for day in (date(2026, 11, 9), date(2026, 11, 16), date(2026, 11, 23), date(2026, 11, 30)):
+        _check_in_on(clock, enrollment, day, 7, phq=(2, 2))
+    assert _firing(enrollment)
+    row = WorkItem.objects.get(key=f"early_warning:{enrollment.pk}")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT detail FROM {WorkItem._meta.db_table} WHERE id = %s", [row.pk])
+        stored = str(cursor.fetchone()[0])
+    for word in ("baseline", "latest", "phq2", "symptom", "7.0"):
+        assert word not in stored, (word, stored)
+    assert row.detail["not_improving"] is True
