@@ -515,19 +515,22 @@ def refresh_requests(*, clinic_id: int, kinds: Iterable[str] = CLINIC_KINDS) -> 
 def owner_follow(*, patient: Patient) -> None:
     """After the patient's therapist changed: their open items go to the new therapist
     (referrals stay with the colleague they are addressed to), and their counts with them."""
-    rows = (
+    # The rows are locked before they are counted, so that a row another request closes in
+    # between is neither moved nor counted twice.
+    moving = list(
         WorkItem.objects.filter(patient=patient, state=WorkItem.State.OPEN)
         .exclude(kind="referral")
         .exclude(owner_id=patient.therapist_id)
+        .select_for_update()
+        .values_list("pk", "kind", "owner_id")
     )
-    moving = list(
-        rows.filter(kind__in=COUNTED_KINDS).values_list("owner_id").annotate(n=Count("pk")).order_by()
-    )
-    rows.update(owner_id=patient.therapist_id)
+    if not moving:
+        return
+    WorkItem.objects.filter(pk__in=[pk for pk, _kind, _owner in moving]).update(owner_id=patient.therapist_id)
     drift = Drift()
-    for owner_id, n in moving:
-        _counted(drift, "message", patient.clinic_id, owner_id, -n)
-        _counted(drift, "message", patient.clinic_id, patient.therapist_id, +n)
+    for _pk, kind, owner_id in moving:
+        _counted(drift, kind, patient.clinic_id, owner_id, -1)
+        _counted(drift, kind, patient.clinic_id, patient.therapist_id, +1)
     bump(drift.counts)
 
 
@@ -550,8 +553,10 @@ def counts_found(clinic_id: int) -> dict[str, int]:
 def _check_counts(clinic_id: int, *, repair: bool) -> list[str]:
     """Compare the counters of ``clinic_id`` with its open rows; with ``repair``, set them right.
     The keys that differed, as ``count:<key>``."""
-    found = counts_found(clinic_id)
+    # The counters are locked before the rows are counted: a service that moved one has
+    # committed its rows by then, and one that has not yet moved it waits for this check.
     stored = dict(WorkCount.objects.filter(clinic_id=clinic_id).select_for_update().values_list("key", "n"))
+    found = counts_found(clinic_id)
     wrong = sorted(key for key in found.keys() | stored.keys() if found.get(key, 0) != stored.get(key, 0))
     if repair:
         for key in wrong:
@@ -584,9 +589,10 @@ def reconcile(*, repair: bool = False, clinic_ids: Iterable[int] | None = None, 
     for done, clinic_id in enumerate(ids, start=1):
         with transaction.atomic():
             enrollments = Enrollment.objects.filter(clinic_id=clinic_id)
-            # The counters first: they keep count of the open rows (and then move with the
-            # rows repaired, as with any service).
-            counts = _check_counts(clinic_id, repair=repair)
+            # The rows first, then the counters: the order in which every service locks them
+            # (a service locks its rows, then moves the counters), so that a reconcile and a
+            # service never wait for each other in a circle. A repaired row moves its counter
+            # as with any service; the counters are then checked against the rows as they are.
             found = _align(
                 WorkItem.objects.filter(clinic_id=clinic_id, kind__in=ENROLLMENT_KINDS).select_for_update(),
                 _collect(ENROLLMENT_KINDS, enrollments),
@@ -599,7 +605,7 @@ def reconcile(*, repair: bool = False, clinic_ids: Iterable[int] | None = None, 
                     repair=repair,
                 )
             )
-            found.changed += counts
+            found.changed += _check_counts(clinic_id, repair=repair)
         drift.extend(found)
         if progress is not None:
             progress(clinic_id, done, len(ids), found)
