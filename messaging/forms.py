@@ -86,6 +86,14 @@ class ComposerForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        if "send" in self._errors:
+            # A button value the page never offers (a tampered or broken form): say so above the
+            # form, where it shows, and send nothing.
+            del self._errors["send"]
+            self.add_error(
+                None, _("We could not tell which button you pressed. Nothing was sent: press it again.")
+            )
+            return cleaned
         body = self.data.get("body", "") if self.is_bound else ""
         if (cleaned.get("send") or "feedback") == "insert":
             if not cleaned.get("template"):

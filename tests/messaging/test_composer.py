@@ -153,6 +153,17 @@ def test_insert_without_a_template_chosen_keeps_the_text(world, enrollment, clie
     assert "My words</textarea>" in page
 
 
+def test_an_unknown_button_says_so_and_keeps_the_text(world, enrollment, client_for):
+    """A ``send`` value the page never offers (a tampered or broken form) came back without a
+    word: the error sat on a field the page does not show."""
+    response = client_for(world.therapist.user).post(composer(world), {"body": "My words", "send": "bogus"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert '<div class="error-summary" role="alert"><p>We could not tell which button you pressed.' in page
+    assert "My words</textarea>" in page
+    assert not world.patient_a.enrollments.get().conversation.messages.exists()
+
+
 def test_insert_appends_to_what_was_typed(world, enrollment, client_for):
     template = services.template_create(staff=world.therapist, title="Close", body="Take care, {first_name}.")
     client_for(world.therapist.user).post(
