@@ -409,7 +409,9 @@ def test_a_table_from_before_early_warning_rows_gets_them_after_migrating(world,
     _in_step()
 
 
-def test_the_current_enrollment_brings_its_last_early_warning_decision(world, django_assert_num_queries):
+def test_the_current_enrollment_brings_its_last_early_warning_decision(
+    world, django_assert_num_queries, clock
+):
     from django.utils import timezone
 
     from patients import selectors

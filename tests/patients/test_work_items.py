@@ -293,7 +293,8 @@ def test_a_covering_colleague_counts_the_shared_patients_items_once(world, clock
     _in_step()
 
 
-def test_a_refresh_writes_only_the_fields_that_changed_and_nothing_when_nothing_did(world):
+@pytest.mark.every_weekday
+def test_a_refresh_writes_only_the_fields_that_changed_and_nothing_when_nothing_did(world, clock):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 

@@ -177,7 +177,8 @@ def test_intake_requests_and_referrals(world):
     assert "referral" not in [i.kind for i in worklist(fetched_by=world.therapist.user).items]
 
 
-def test_requests_and_referrals_cost_the_page_no_query_more(world, client_for):
+@pytest.mark.every_weekday
+def test_requests_and_referrals_cost_the_page_no_query_more(world, client_for, clock):
     """The program an intake request is for and the colleague who referred come with the page's
     rows: the page costs as many queries with them as without."""
     toms = make_patient(world.clinic, world.therapist2, "tess@patients.test", first_name="Tess")
