@@ -79,6 +79,25 @@ def _referral_lock(referral: Referral, staff: StaffMember) -> Referral:
     return locked
 
 
+def therapist_hand_over(*, patient_id: int, therapist: StaffMember) -> tuple[Patient, int | None]:
+    """``therapist`` becomes the patient's therapist and the therapist of their open treatments;
+    the patient's waiting work and its counts go with them (``work_items.owner_follow``). The
+    caller records why (a referral, the admin) in the timeline and the audit trail. Returns the
+    locked patient and the previous therapist's id. Inside the caller's transaction."""
+    patient = Patient.objects.select_for_update().get(pk=patient_id)
+    previous = patient.therapist_id
+    patient.therapist = therapist
+    work_items.owner_follow(patient=patient)
+    patient.full_clean()
+    patient.save(update_fields=["therapist"])
+    for enrollment in Enrollment.objects.select_for_update().filter(
+        patient=patient, status__in=Enrollment.OPEN_STATUSES
+    ):
+        enrollment.therapist = therapist
+        enrollment.save(update_fields=["therapist"])
+    return patient, previous
+
+
 @transaction.atomic
 def referral_accept(*, referral: Referral, staff: StaffMember, reason: str = "") -> Referral:
     """The receiving therapist takes the patient on: they become the patient's therapist (and
@@ -91,17 +110,7 @@ def referral_accept(*, referral: Referral, staff: StaffMember, reason: str = "")
     referral.full_clean()
     referral.save(update_fields=["status", "decision_reason", "decided_at"])
     work_items.refresh_requests(clinic_id=referral.clinic_id, kinds=("referral",))
-    patient = Patient.objects.select_for_update().get(pk=referral.patient_id)
-    previous = patient.therapist_id
-    patient.therapist = staff
-    work_items.owner_follow(patient=patient)
-    patient.full_clean()
-    patient.save(update_fields=["therapist"])
-    for enrollment in Enrollment.objects.select_for_update().filter(
-        patient=patient, status__in=Enrollment.OPEN_STATUSES
-    ):
-        enrollment.therapist = staff
-        enrollment.save(update_fields=["therapist"])
+    patient, previous = therapist_hand_over(patient_id=referral.patient_id, therapist=staff)
     timeline_record(
         patient_id=patient.pk,
         clinic_id=patient.clinic_id,
