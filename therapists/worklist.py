@@ -478,7 +478,7 @@ class _Rows:
         firsts = [
             part.order_by(*(self.order_by[1:] if name in pending.ONE_URGENCY else self.order_by)).values(
                 "id", "urgent", "since"
-            )[:stop]
+            )[: max(stop, 1)]  # (a LIMIT 0 is no query for the ORM)
             for name, part in self.parts
         ]
         union, params = pending.union_all(firsts)
