@@ -209,3 +209,52 @@ def test_the_worklist_reads_a_page_of_rows_not_the_caseload(clock, world):
                 if not _counts_the_rhythms_rows(scan)
             )
             assert read < 400, json.dumps(plan, indent=1)
+
+
+# The worklist's own queries (the counts, the patients of the filter, the page's rows), filtered
+# or not, in either order: the same at 20 and at 500 patients.
+WORKLIST_QUERIES = 3
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        {},
+        {"order": "newest"},
+        {"kind": "diary"},
+        {"kind": "feedback", "order": "newest"},
+        {"kind": "intake_request"},
+    ],
+)
+def test_the_worklists_queries_are_pinned_at_20_and_500_patients(world, clock, selection):
+    intake_request(world.clinic)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            result = worklist(fetched_by=world.therapist.user, **selection)
+            list(result.items[:100])
+        return len(captured)
+
+    build_caseload(world.therapist, 20, prefix="small")
+    queries()  # the viewer's roles are read once, then kept with the user
+    small = queries()
+    build_caseload(world.therapist, 480, prefix="large")
+    assert small == queries() == WORKLIST_QUERIES
+
+
+def test_a_patient_filter_costs_the_same_at_20_and_500_patients(world, clock):
+    """Filtered to one patient: their rows counted too, in the same query; one query more for
+    the patient's name when they are not among the patients the filter offers."""
+    enrollments = build_caseload(world.therapist, 20, prefix="small")
+    patient_id = enrollments[0].patient_id
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            result = worklist(fetched_by=world.therapist.user, patient_id=patient_id)
+            assert {item.patient_id for item in result.items} == {patient_id}
+        return len(captured)
+
+    queries()  # the viewer's roles are read once, then kept with the user
+    small = queries()
+    build_caseload(world.therapist, 480, prefix="large")
+    assert small == queries() in (WORKLIST_QUERIES, WORKLIST_QUERIES + 1)
