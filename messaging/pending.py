@@ -28,7 +28,9 @@ The work-item table (``patients.work_items``) keeps all of these as rows, so tha
 and the navigation's count read a few indexed rows: this module gives it the collectors of the
 kinds that live on this floor (messages, and the feedback rhythm and quiet spells, which are
 stored with the moment they will show). The counters read the table: ``pending_count`` for the
-navigation (from the counters kept with the rows, ``patients.models.WorkCount``), ``waiting_work``
+navigation (from the counters kept with the rows, ``patients.models.WorkCount``, one per owner
+and kind), ``visible_counts`` and ``visible_parts`` for the worklist (the counters, and the rows
+in parts that indexes serve in the worklist's order, with LIMIT), ``waiting_work``
 and ``patient_work_per_therapist`` for the manager's dashboard and weekly e-mail (grouped counts
 in the database, never the source tables).
 

@@ -396,9 +396,10 @@ def worklist(
     (oldest first, or newest with ``order="newest"``), filtered by ``kind`` (a key of
     ``FILTER_KINDS``) and ``patient_id``. Therapists only (anyone else gets an empty list).
 
-    Read from the work-item table (``messaging.pending.visible_items``): one grouped count, the
-    patients with items, and the page's rows when the page is shown (with LIMIT): the same number
-    of queries whatever the size of the caseload.
+    Read from the work-item table (``messaging.pending.visible_items``) without reading every row
+    of the caseload: the counts per kind (counters, and the rhythm's due rows counted on an
+    index), the patients of the filter and the page's rows (each part of the rows walked on an
+    index in order, with LIMIT): the same number of queries whatever the size of the caseload.
     """
     now = now or timezone.now()
     staff = _therapist(fetched_by)
