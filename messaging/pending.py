@@ -28,7 +28,9 @@ The work-item table (``patients.work_items``) keeps all of these as rows, so tha
 and the navigation's count read a few indexed rows: this module gives it the collectors of the
 kinds that live on this floor (messages, and the feedback rhythm and quiet spells, which are
 stored with the moment they will show). The counters read the table: ``pending_count`` for the
-navigation (from the counters kept with the rows, ``patients.models.WorkCount``), ``waiting_work``
+navigation (from the counters kept with the rows, ``patients.models.WorkCount``, one per owner
+and kind), ``visible_counts`` and ``visible_parts`` for the worklist (the counters, and the rows
+in parts that indexes serve in the worklist's order, with LIMIT), ``waiting_work``
 and ``patient_work_per_therapist`` for the manager's dashboard and weekly e-mail (grouped counts
 in the database, never the source tables).
 
@@ -43,6 +45,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.db.models import (
     BooleanField,
+    CharField,
     Count,
     Exists,
     Expression,
@@ -53,6 +56,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Value,
 )
 from django.utils import timezone
 
@@ -349,6 +353,110 @@ def visible_items(*, staff, now: datetime) -> QuerySet[WorkItem]:
     ).order_by()
 
 
+# The parts of ``visible_parts``.
+URGENT, MINE, SHARED, REQUESTS = "urgent", "mine", "shared", "requests"
+
+
+def visible_parts(*, staff, now: datetime) -> dict[str, QuerySet[WorkItem]]:
+    """``visible_items`` in four parts that never overlap and together are all of it, each read
+    in the worklist's order (urgent first, then by age) by walking one index with LIMIT: the
+    viewer's own urgent rows (``URGENT``) and the others (``MINE``, both on the owner's index in
+    that order), the shared patients' rows (``SHARED``, a few patients: on the patient index)
+    and the clinic's intake requests (``REQUESTS``). No query by itself."""
+    mine, shared, requests = visible_arms(staff=staff, now=now)
+    return {
+        URGENT: mine.filter(urgent=True),
+        MINE: mine.filter(urgent=False),
+        SHARED: shared,
+        REQUESTS: requests,
+    }
+
+
+def visible_arms(*, staff, now: datetime) -> tuple[QuerySet[WorkItem], ...]:
+    """``visible_items`` in its three parts (``_arms``): the viewer's own rows, the shared
+    patients' rows, the clinic's intake requests. No query by itself."""
+    rows = WorkItem.objects.filter(state=WorkItem.State.OPEN, due__lte=now).order_by()
+    return tuple(rows.filter(arm) for arm in _arms(staff, now))
+
+
+# The parts whose rows are all urgent or all not: read in the order of age alone (the urgency
+# of their rows is known, and the owner's index serves that order).
+ONE_URGENCY = (URGENT, MINE)
+
+
+def parts_for(kind: str = "", patient_id: int | None = None) -> tuple[str, ...]:
+    """The parts of ``visible_parts`` that can hold rows of ``kind`` (a row kind, or every kind
+    when empty) and of the patient ``patient_id`` (when given): what ``_arms`` lets each part hold."""
+    parts = []
+    if kind != "intake_request":
+        parts += [URGENT, MINE]
+        if kind != "referral":
+            parts.append(SHARED)
+    if kind in ("", "intake_request") and not patient_id:
+        parts.append(REQUESTS)
+    return tuple(parts)
+
+
+def union_all(parts: list[QuerySet]) -> tuple[str, list]:
+    """``SELECT * FROM (<part>) UNION ALL ...``: the ORM's own SQL of each part (ordered and
+    limited, or grouped, as each one is), with its parameters, as one query."""
+    sqls, params = [], []
+    for i, part in enumerate(parts):
+        sql, part_params = part.query.sql_with_params()
+        sqls.append(f"SELECT * FROM ({sql}) _part{i}")  # noqa: S608 - the ORM's SQL, its parameters
+        params += part_params
+    return " UNION ALL ".join(sqls), params
+
+
+# The kinds counted from the rows rather than from the counters: those that show from a day on.
+ROW_COUNTED_KINDS = tuple(kind for kind in WorkItem.KINDS if kind not in work_items.COUNTED_KINDS)
+_SELECTED = "selected"
+
+
+def visible_counts(*, staff, now: datetime, selected: Q | None = None) -> tuple[dict[str, int], int | None]:
+    """How many rows of ``visible_items`` there are of each kind (``{kind: n}``, kinds with rows
+    only), and how many of them ``selected`` selects (None without ``selected``). One query,
+    without reading the caseload's rows: the viewer's counters per kind and the clinic's
+    (``WorkCount``: the kinds that are due from the moment they open), the viewer's rows of the
+    kinds that show from a day on that are due (``ROW_COUNTED_KINDS``, on the owner's index by
+    kind and day), the shared patients' rows (a few patients), and with ``selected`` the rows it
+    selects (a filter on one patient: their few rows)."""
+    mine, covered, _requests = _arms(staff, now)
+    rows = WorkItem.objects.filter(state=WorkItem.State.OPEN, due__lte=now).order_by()
+    per_kind = {"n": Count("*")}  # on the index alone
+    parts = [
+        WorkCount.objects.filter(key__in=_counter_keys(staff)).order_by().values_list("key", "n"),
+        rows.filter(mine, kind__in=ROW_COUNTED_KINDS)
+        .values("kind")
+        .annotate(**per_kind)
+        .values_list("kind", "n"),
+        rows.filter(covered).values("kind").annotate(**per_kind).values_list("kind", "n"),
+    ]
+    if selected is not None:
+        parts.append(
+            visible_items(staff=staff, now=now)
+            .filter(selected)
+            .annotate(label=Value(_SELECTED, output_field=CharField()))
+            .values_list("label")
+            .annotate(n=Count("pk"))
+            .values_list("label", "n")
+        )
+    sql, params = union_all(parts)
+    from django.db import connection
+
+    counts: dict[str, int] = {}
+    n_selected = None if selected is None else 0
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for label, n in cursor.fetchall():
+            if label == _SELECTED:
+                n_selected = int(n)
+                continue
+            kind = label.rsplit(":", 1)[-1]  # a counter's key ends with its kind
+            counts[kind] = counts.get(kind, 0) + int(n)
+    return counts, n_selected
+
+
 # The navigation's count runs on every staff page: its SQL is built by the ORM once per process,
 # with stand-in values (``_STAND_IN``) that each call swaps for the viewer's own.
 _STAND_IN_STAFF, _STAND_IN_CLINIC, _STAND_IN_DAY = -7_919_311, -7_919_313, date(1904, 2, 29)
@@ -379,8 +487,8 @@ def _pending_count_sql(connection) -> tuple[str, list]:
     return _count_sql[connection.alias]
 
 
-def _counter_keys(staff) -> tuple[str, str]:
-    return (f"owner:{staff.pk}", f"clinic:{staff.clinic_id}")
+def _counter_keys(staff) -> tuple[str, ...]:
+    return (*work_items.owner_keys(staff.pk), work_items.clinic_key(staff.clinic_id))
 
 
 def pending_count(*, staff, now: datetime | None = None) -> int:

@@ -701,9 +701,24 @@ class WorkItem(models.Model):
             ),
         ]
         indexes = [
-            # The worklist and its count: a therapist's own rows, by urgency and age.
+            # The worklist's page: a therapist's own rows in the page's order (urgent first, then
+            # by age), read with LIMIT.
             models.Index(
-                fields=["owner", "due", "kind"], condition=models.Q(state="open"), name="work_item_owner_due"
+                fields=["owner", "urgent", "since", "id"],
+                condition=models.Q(state="open"),
+                name="work_item_owner_order",
+            ),
+            # The worklist's patient filter: the patients whose oldest row waits longest, walking
+            # a therapist's own rows by age.
+            models.Index(
+                fields=["owner", "since", "patient"],
+                condition=models.Q(state="open"),
+                name="work_item_owner_since",
+            ),
+            # The worklist's counts of the kinds that show from a day on (``due``), and a page
+            # filtered to one kind.
+            models.Index(
+                fields=["owner", "kind", "due"], condition=models.Q(state="open"), name="work_item_owner_kind"
             ),
             # Covering colleagues: the rows of the patients shared with them.
             models.Index(
@@ -723,11 +738,12 @@ class WorkItem(models.Model):
 
 
 class WorkCount(models.Model):
-    """How many open work items of the counted kinds (``patients.work_items.COUNTED_KINDS``)
-    wait for one owner (``key`` ``owner:<staff id>``), or for a whole clinic (its new intake
-    requests: ``clinic:<clinic id>``): the navigation's count reads a row or two here instead of
-    counting a caseload's rows. Kept by ``patients.work_items`` in the transaction that opens or
-    closes the items; ``reconcile`` checks it against the table."""
+    """How many open work items of one counted kind (``patients.work_items.COUNTED_KINDS``)
+    wait for one owner (``key`` ``owner:<staff id>:<kind>``), or for a whole clinic (its new
+    intake requests: ``clinic:<clinic id>:intake_request``): the navigation's count and the
+    worklist's counts per kind read a few rows here instead of counting a caseload's rows. Kept
+    by ``patients.work_items`` in the transaction that opens or closes the items; ``reconcile``
+    checks it against the table."""
 
     key = models.CharField(max_length=32, unique=True)
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")

@@ -17,7 +17,8 @@ here may refresh every kind without importing them.
 
 Rows are never deleted: a closed item keeps ``state="closed"`` and the moment it closed.
 
-The navigation's count reads counters (``WorkCount``) rather than the rows: ``_align`` moves
+The navigation's count and the worklist's counts per kind read counters (``WorkCount``, one per
+owner and kind) rather than the rows: ``_align`` moves
 them with every row of a ``COUNTED_KINDS`` kind it opens, closes or gives another owner, in the
 same transaction, and ``owner_follow`` with the rows it hands over; ``reconcile`` checks them
 against the open rows (and repairs them) before it brings the rows in line.
@@ -396,12 +397,23 @@ def _collect(kinds: Iterable[str], scope) -> Iterator[Wanted]:
 
 
 def count_key(kind: str, clinic_id: int, owner_id: int | None) -> str | None:
-    """The ``WorkCount`` an open item of ``kind`` counts in, or None."""
+    """The ``WorkCount`` an open item of ``kind`` counts in, or None: one counter per owner and
+    kind, and one per clinic for its intake requests (``owner_keys``, ``clinic_key``)."""
     if kind not in COUNTED_KINDS:
         return None
     if kind == "intake_request":
-        return f"clinic:{clinic_id}"
-    return f"owner:{owner_id}" if owner_id is not None else None
+        return clinic_key(clinic_id)
+    return f"owner:{owner_id}:{kind}" if owner_id is not None else None
+
+
+def owner_keys(owner_id: int) -> tuple[str, ...]:
+    """The counters of one owner's items, one per counted kind (all but the intake requests)."""
+    return tuple(f"owner:{owner_id}:{kind}" for kind in COUNTED_KINDS if kind != "intake_request")
+
+
+def clinic_key(clinic_id: int) -> str:
+    """The counter of the clinic's new intake requests."""
+    return f"clinic:{clinic_id}:intake_request"
 
 
 def _counted(drift: Drift, kind: str, clinic_id: int, owner_id: int | None, delta: int) -> None:

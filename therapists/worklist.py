@@ -26,7 +26,6 @@ from django.db.models import (
     Count,
     Exists,
     F,
-    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -34,6 +33,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Concat, Trim
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -269,7 +269,7 @@ _SHOWN = (
 
 
 def _read_page(
-    rows: QuerySet[WorkItemRow], start: int, stop: int, *, language: str, requests=frozenset(REQUEST_KINDS)
+    rows: _Rows, start: int, stop: int, *, language: str, requests=frozenset(REQUEST_KINDS)
 ) -> list[SimpleNamespace]:
     """Rows ``start``..``stop`` of ``rows`` (ordered), with what their lines show: the patient's
     name, the referring colleague's, the title of the program an intake request is for. One
@@ -278,7 +278,7 @@ def _read_page(
     model instances: a page holds a hundred rows. The referrers and the titles are asked for
     only when the selection holds ``requests`` of their kind (the SQL takes longer to build than
     to run)."""
-    chosen = rows[start:stop].values("pk")
+    chosen = rows.chosen(start, stop)
     shown = {
         "first_name": F("patient__user__first_name"),
         "last_name": F("patient__user__last_name"),
@@ -294,7 +294,7 @@ def _read_page(
         shown["referrer"] = Case(When(kind="referral", then=Subquery(referrer.values("name")[:1])))
     if "intake_request" in requests:
         shown["program_title"] = Case(When(kind="intake_request", then=_program_title(language)))
-    page = WorkItemRow.objects.filter(pk__in=chosen).order_by(*rows.query.order_by).values(*_SHOWN, **shown)
+    page = WorkItemRow.objects.filter(pk__in=chosen).order_by(*rows.order_by).values(*_SHOWN, **shown)
     return [SimpleNamespace(**{"referrer": "", "program_title": "", **row}) for row in page]
 
 
@@ -396,9 +396,10 @@ def worklist(
     (oldest first, or newest with ``order="newest"``), filtered by ``kind`` (a key of
     ``FILTER_KINDS``) and ``patient_id``. Therapists only (anyone else gets an empty list).
 
-    Read from the work-item table (``messaging.pending.visible_items``): one grouped count, the
-    patients with items, and the page's rows when the page is shown (with LIMIT): the same number
-    of queries whatever the size of the caseload.
+    Read from the work-item table (``messaging.pending.visible_items``) without reading every row
+    of the caseload: the counts per kind (counters, and the rhythm's due rows counted on an
+    index), the patients of the filter and the page's rows (each part of the rows walked on an
+    index in order, with LIMIT): the same number of queries whatever the size of the caseload.
     """
     now = now or timezone.now()
     staff = _therapist(fetched_by)
@@ -406,15 +407,18 @@ def worklist(
         return Worklist(items=WorkItems(now=now), total=0, counts={}, patients=[])
     order = order if order in ORDERS else "oldest"
     kind = kind if kind in FILTER_KINDS else ""
-    rows = pending.visible_items(staff=staff, now=now)
     selected = _selection(kind, patient_id)
-    counts, length = _counted(rows, selected)
+    counts, length = _counted(staff, now, kind=kind, patient_id=patient_id)
     waiting = sum(counts[key] for key in pending.KINDS)
+    parts = pending.visible_parts(staff=staff, now=now)
     patients = _with_chosen_patient(
-        _patient_choices(rows), staff=staff, patient_id=patient_id, today=timezone.localdate(now)
+        _patient_choices(staff=staff, now=now),
+        staff=staff,
+        patient_id=patient_id,
+        today=timezone.localdate(now),
     )
     items = WorkItems(
-        _page_rows(rows, selected, order),
+        _page_rows(parts, selected, order, kind=kind, patient_id=patient_id),
         length=length,
         now=now,
         language=translation.get_language() or "en",
@@ -432,18 +436,21 @@ def worklist(
     )
 
 
-def _counted(rows: QuerySet[WorkItemRow], selected: Q) -> tuple[dict[str, int], int]:
-    """The items per kind, and how many of them are selected. One grouped query."""
+def _counted(
+    staff: StaffMember, now: datetime, *, kind: str, patient_id: int | None
+) -> tuple[dict[str, int], int]:
+    """The items per kind, and how many of them are selected (``kind``, ``patient_id``). One
+    query, on counters and indexes (``messaging.pending.visible_counts``): it reads the rows of
+    one patient when filtered to them, never every row of the caseload."""
     counts: dict[str, int] = {key: 0 for key in FILTER_KINDS}
-    length = 0
-    for row_kind, n, n_selected in (
-        rows.values("kind")
-        .annotate(n=Count("pk"), n_selected=Count("pk", filter=selected))
-        .values_list("kind", "n", "n_selected")
-    ):
+    by_kind, n_selected = pending.visible_counts(
+        staff=staff, now=now, selected=_selection(kind, patient_id) if patient_id else None
+    )
+    for row_kind, n in by_kind.items():
         counts[row_kind] += n
-        length += n_selected
-    return counts, length
+    if n_selected is not None:
+        return counts, n_selected
+    return counts, counts[kind] if kind else sum(counts.values())
 
 
 def _with_chosen_patient(
@@ -458,9 +465,46 @@ def _with_chosen_patient(
     )
 
 
-def _page_rows(rows: QuerySet[WorkItemRow], selected: Q, order: str) -> QuerySet[WorkItemRow]:
+@dataclass(frozen=True)
+class _Rows:
+    """The selected rows of a worklist in its order (``order_by``), as parts that never overlap
+    (``messaging.pending.visible_parts``), each read in that order with LIMIT by one index."""
+
+    parts: tuple[tuple[str, QuerySet[WorkItemRow]], ...]  # (name, rows)
+    order_by: tuple[str, ...]  # urgent first
+
+    def chosen(self, start: int, stop: int) -> RawSQL:
+        """The ids of rows ``start``..``stop`` in the order: each part's first ``stop`` rows, then
+        the ``start``..``stop`` of them all (one subquery)."""
+        firsts = [
+            part.order_by(*(self.order_by[1:] if name in pending.ONE_URGENCY else self.order_by)).values(
+                "id", "urgent", "since"
+            )[: max(stop, 1)]  # (a LIMIT 0 is no query for the ORM)
+            for name, part in self.parts
+        ]
+        union, params = pending.union_all(firsts)
+        order = ", ".join(
+            f"{name.lstrip('-')} {'DESC' if name.startswith('-') else 'ASC'}"
+            for name in ("id" if name == "pk" else name for name in self.order_by)
+        )
+        return RawSQL(  # noqa: S611 - see below
+            # The ORM's SQL of each part and its parameters; the order's names are ours.
+            f"SELECT id FROM ({union}) _rows ORDER BY {order} LIMIT {int(stop - start)} OFFSET {int(start)}",  # noqa: S608
+            params,
+        )
+
+
+def _page_rows(
+    parts: dict[str, QuerySet[WorkItemRow]], selected: Q, order: str, *, kind: str, patient_id: int | None
+) -> _Rows | None:
     direction = "since" if order == "oldest" else "-since"
-    return rows.filter(selected).order_by("-urgent", direction, "pk")
+    chosen = pending.parts_for(kind, patient_id)
+    if not chosen:
+        return None  # nothing can be selected (intake requests of a patient)
+    return _Rows(
+        parts=tuple((name, parts[name].filter(selected)) for name in chosen),
+        order_by=("-urgent", direction, "pk"),
+    )
 
 
 # How many patients the worklist's patient filter offers: those waiting longest (the filter of
@@ -468,15 +512,28 @@ def _page_rows(rows: QuerySet[WorkItemRow], selected: Q, order: str) -> QuerySet
 FILTER_PATIENTS = 50
 
 
-def _patient_choices(rows: QuerySet[WorkItemRow]) -> list[tuple[int, str]]:
+def _patient_choices(*, staff: StaffMember, now: datetime) -> list[tuple[int, str]]:
     """``(id, "Name (case reference)")`` of the ``FILTER_PATIENTS`` patients whose oldest item
-    waits longest, by name. One query: the items grouped per patient with LIMIT, then their names."""
-    longest_waiting = (
+    waits longest, by name. One query: each part's rows walked by age on its index, keeping
+    each patient's first (oldest) row only, ``FILTER_PATIENTS`` of them, then the oldest of
+    those and their names; never every row of the caseload."""
+    visible = pending.visible_items(staff=staff, now=now)
+    earlier = visible.filter(patient_id=OuterRef("patient_id")).filter(
+        Q(since__lt=OuterRef("since")) | Q(since=OuterRef("since"), pk__lt=OuterRef("pk"))
+    )
+    mine, shared, _requests = pending.visible_arms(staff=staff, now=now)  # requests: no patient
+    firsts = [
         rows.filter(patient__isnull=False)
-        .values("patient_id")
-        .annotate(oldest=Min("since"))
-        .order_by("oldest", "patient_id")
-        .values("patient_id")[:FILTER_PATIENTS]
+        .filter(~Exists(earlier))
+        .order_by("since", "patient_id")
+        .values("patient_id", "since")[:FILTER_PATIENTS]
+        for rows in (mine, shared)
+    ]
+    union, params = pending.union_all(firsts)
+    longest_waiting = RawSQL(  # noqa: S611 - see below
+        # The ORM's SQL of each part and its parameters.
+        f"SELECT patient_id FROM ({union}) _firsts ORDER BY since, patient_id LIMIT {FILTER_PATIENTS}",  # noqa: S608
+        params,
     )
     choices = _choices(Patient.objects.filter(pk__in=longest_waiting))
     return sorted(choices.items(), key=lambda p: p[1].lower())

@@ -224,7 +224,7 @@ def test_the_nightly_check_logs_drift_as_an_error_with_ids_only(world, caplog):
     [record] = caplog.records
     assert record.levelno == logging.ERROR
     assert f"answer:{answer.pk}" in record.getMessage()
-    assert f"count:owner:{world.therapist.pk}" in record.getMessage()
+    assert f"count:owner:{world.therapist.pk}:answer" in record.getMessage()
     assert "secret" not in record.getMessage() and "private" not in record.getMessage()
     assert work_items_reconcile() == {"opened": 0, "closed": 0, "changed": 0}
 
@@ -263,7 +263,7 @@ def test_an_existing_database_gets_its_rows_after_migrating(t):
 def test_reconcile_reports_then_repairs_a_counter_out_of_step(world):
     enrollment = sh.enroll(world.patient_a)
     submitted_answer(enrollment)
-    key = f"owner:{world.therapist.pk}"
+    key = f"owner:{world.therapist.pk}:answer"
     assert WorkCount.objects.get(key=key).n == 1
     WorkCount.objects.filter(key=key).update(n=5)  # no service
     assert pending.pending_count(staff=world.therapist) == 5
