@@ -37,7 +37,7 @@ from django.db.models.functions import ExtractIsoYear, ExtractWeek
 from django.utils import timezone
 
 from icbt.models import Clinic
-from patients import measurement, selectors
+from patients import figures, measurement, selectors
 from patients.models import (
     AssignmentAnswer,
     DiaryEntry,
@@ -499,7 +499,9 @@ def refresh(
         rows = rows.filter(kind__in=kinds)
     wanted.append(_collect(queried, enrollments))
     with transaction.atomic(savepoint=False):
-        return _align(rows.select_for_update(), chain(*wanted))
+        drift = _align(rows.select_for_update(), chain(*wanted))
+        figures.work_moved(pk, drift)
+        return drift
 
 
 def refresh_requests(*, clinic_id: int, kinds: Iterable[str] = CLINIC_KINDS) -> Drift:
