@@ -278,17 +278,20 @@ def _work_kind(key: str) -> bool:
     return key.split(":", 1)[0] in WORK_KINDS
 
 
-def work_moved(enrollment_id: int, drift) -> None:
+def work_moved(enrollment_id: int, drift, *, rhythm=None) -> None:
     """After ``work_items.refresh`` of one treatment brought its rows in line (``drift``: the
-    keys it opened and closed): its therapist's and team's tally moves with them."""
-    delta = sum(1 for key in drift.opened if _work_kind(key)) - sum(
-        1 for key in drift.closed if _work_kind(key)
-    )
+    keys it opened and closed): its therapist's and team's tally moves with them. ``rhythm``:
+    the treatment's row as read under its lock (``work_items.rhythm_locked``), when the caller
+    has it; else it is read here."""
+    opened = sum(1 for key in drift.opened if _work_kind(key))
+    delta = opened - sum(1 for key in drift.closed if _work_kind(key))
     if not delta:
         return
-    clinic_id, therapist_id, team_id = Enrollment.objects.values_list(
-        "clinic_id", "therapist_id", "team_id"
-    ).get(pk=enrollment_id)
+    if rhythm is not None:
+        clinic_id, therapist_id, team_id = rhythm.clinic_id, rhythm.therapist_id, rhythm.team_id
+    else:
+        treatment = Enrollment.objects.values_list("clinic_id", "therapist_id", "team_id")
+        clinic_id, therapist_id, team_id = treatment.get(pk=enrollment_id)
     _tally({TallyKey(clinic_id, therapist_id, team_id or 0): delta})
 
 

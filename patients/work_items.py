@@ -116,6 +116,9 @@ RHYTHM_FIELDS = (
     "feedback_cadence",
     "feedback_weekday",
     "inactivity_days",
+    # Whose work it is on the manager's dashboard (``figures.work_moved``).
+    "therapist_id",
+    "team_id",
 )
 # The kinds whose collectors read nothing but the enrollment's row (its rhythm): they take
 # that row, read already (``rhythm_rows``, ``rhythm_locked``), in place of a query set.
@@ -500,7 +503,7 @@ def refresh(
     wanted.append(_collect(queried, enrollments))
     with transaction.atomic(savepoint=False):
         drift = _align(rows.select_for_update(), chain(*wanted))
-        figures.work_moved(pk, drift)
+        figures.work_moved(pk, drift, rhythm=rhythm)
         return drift
 
 
