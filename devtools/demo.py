@@ -17,7 +17,7 @@ from datetime import datetime, time, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from patients import measurement, services, work_items
+from patients import figures, measurement, services, work_items
 from patients.models import DiaryEntry, Enrollment, Patient, QuestionnaireResponse, StepProgress
 from programs.models import ProgramVersion, Step
 
@@ -305,3 +305,5 @@ def seed_patient_demo(stdout) -> None:
     # The history above is written around the services (back-dated rows): the work-item table is
     # brought in line once, as the services would have kept it.
     work_items.fill(enrollments=Enrollment.objects.filter(patient__in=list(patients.values())))
+    # ... and the dashboard's figures counted again from it (``patients.figures``).
+    figures.reconcile(repair=True)

@@ -238,6 +238,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=30),
         "options": {"expires": 3600},
     },
+    # The dashboard's figures and tallies against the source tables (after the work items).
+    "figures-reconcile": {
+        "task": "patients.tasks.figures_reconcile",
+        "schedule": crontab(hour=3, minute=45),
+        "options": {"expires": 3600},
+    },
 }
 CELERY_TIMEZONE = "UTC"
 

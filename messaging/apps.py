@@ -6,8 +6,10 @@ class MessagingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from messaging import figures
         from messaging.pending import open_items_at_end, register_collectors
         from patients.ending import open_items_counter_register
 
         open_items_counter_register(open_items_at_end)
         register_collectors()
+        figures.register()

@@ -33,6 +33,7 @@ from icbt.models import StaffMember
 from icbt.notifications import Kind as NotificationKind
 from icbt.notifications import notify
 from icbt.roles import roles_of
+from messaging import figures
 from messaging.access import template_may_edit
 from messaging.models import Conversation, FeedbackLink, FeedbackTemplate, Message, MessageDraft, StaffNote
 from messaging.selectors import (
@@ -201,6 +202,8 @@ def _message_save(*, conversation: Conversation, author, side: Side, body: str, 
     )
     message.full_clean()
     message.save()
+    # The author's staff row, as the dashboard's count of contacts asks it (``author__staff``).
+    figures.counted(message, enrollment=conversation.enrollment, by_staff=roles_of(author).staff is not None)
     return message
 
 

@@ -27,9 +27,25 @@ def _work_items_fill(sender, using, **kwargs):
         work_items.reconcile(repair=True)
 
 
+def _figures_fill(sender, using, **kwargs):
+    """An existing database that has just received the dashboard's figures (``DailyFigure``,
+    ``WorkTally``) gets them once, counted from the source tables, after every migration ran
+    (after the work items, which the tallies count)."""
+    from django.db import DEFAULT_DB_ALIAS
+
+    from patients import figures
+    from patients.models import DailyFigure, Enrollment, IntakeRequest, WorkTally
+
+    if using != DEFAULT_DB_ALIAS or DailyFigure.objects.exists() or WorkTally.objects.exists():
+        return
+    if Enrollment.objects.exists() or IntakeRequest.objects.exists():
+        figures.reconcile(repair=True)
+
+
 class PatientsConfig(AppConfig):
     name = "patients"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
         post_migrate.connect(_work_items_fill, sender=self, dispatch_uid="patients.work_items_fill")
+        post_migrate.connect(_figures_fill, sender=self, dispatch_uid="patients.figures_fill")

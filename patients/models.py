@@ -751,3 +751,58 @@ class WorkCount(models.Model):
 
     def __str__(self):
         return f"work count {self.key} = {self.n}"
+
+
+class DailyFigure(models.Model):
+    """One count of the manager's dashboard history for one clinic and one local day: intake
+    requests, starts, endings by status, the start cohort per module reached, staff messages,
+    sessions and face-to-face intakes (``patients.figures`` names the kinds and keeps the rows in
+    the transaction of each event; ``figures.reconcile`` counts them again from the source
+    tables). Only counts: no patient, no content.
+
+    ``program_ref``, ``team_ref`` and ``therapist_ref`` are plain ids, 0 for "none" (so that
+    the unique key holds without NULLs); ``module`` is the highest module reached (the cohort
+    rows), ``sub`` the session kind or ``completed`` (a cohort row of completed treatments)."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    kind = models.CharField(max_length=16)
+    sub = models.CharField(max_length=16, blank=True, default="")
+    program_ref = models.IntegerField(default=0)
+    team_ref = models.IntegerField(default=0)
+    therapist_ref = models.IntegerField(default=0)
+    module = models.SmallIntegerField(default=0)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "kind", "day", "sub", "program_ref", "team_ref", "therapist_ref", "module"],
+                name="daily_figure_key",
+            ),
+        ]
+
+    def __str__(self):
+        return f"figure {self.kind} {self.day} = {self.n}"
+
+
+class WorkTally(models.Model):
+    """The open work items of the patients' kinds (messages, answers, diary weeks,
+    questionnaires) per treating therapist and team of their treatment (``Enrollment.therapist``,
+    ``Enrollment.team``; 0 for no team): the dashboard's waiting work per therapist and team
+    without counting the rows. Moved by ``patients.figures`` with the rows
+    (``work_items.refresh``) and when a treatment changes therapist; checked by
+    ``figures.reconcile``."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    therapist_ref = models.IntegerField()
+    team_ref = models.IntegerField(default=0)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "therapist_ref", "team_ref"], name="work_tally_key"),
+        ]
+
+    def __str__(self):
+        return f"work tally {self.therapist_ref}/{self.team_ref} = {self.n}"

@@ -38,7 +38,7 @@ from django.db.models.functions import ExtractIsoYear, ExtractWeek
 from django.utils import timezone
 
 from icbt.models import Clinic
-from patients import measurement, selectors
+from patients import figures, measurement, selectors
 from patients.models import (
     AssignmentAnswer,
     DiaryEntry,
@@ -117,6 +117,9 @@ RHYTHM_FIELDS = (
     "feedback_cadence",
     "feedback_weekday",
     "inactivity_days",
+    # Whose work it is on the manager's dashboard (``figures.work_moved``).
+    "therapist_id",
+    "team_id",
 )
 # The kinds whose collectors read nothing but the enrollment's row (its rhythm): they take
 # that row, read already (``rhythm_rows``, ``rhythm_locked``), in place of a query set.
@@ -511,7 +514,9 @@ def refresh(
         rows = rows.filter(kind__in=kinds)
     wanted.append(_collect(queried, enrollments))
     with transaction.atomic(savepoint=False):
-        return _align(rows.select_for_update(), chain(*wanted))
+        drift = _align(rows.select_for_update(), chain(*wanted))
+        figures.work_moved(pk, drift, rhythm=rhythm)
+        return drift
 
 
 def refresh_requests(*, clinic_id: int, kinds: Iterable[str] = CLINIC_KINDS) -> Drift:

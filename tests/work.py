@@ -14,14 +14,16 @@ import os
 
 import pytest
 
-from patients import work_items
+from patients import figures, work_items
 
 MARK = "writes_around_services"
 
 
 def settle() -> None:
-    """Bring the work-item table in line with the source tables (every clinic)."""
+    """Bring the work-item table in line with the source tables (every clinic), and the
+    dashboard's figures and tallies with both (``patients.figures``)."""
     work_items.reconcile(repair=True)
+    figures.reconcile(repair=True)
 
 
 def check_mode() -> str:

@@ -40,25 +40,23 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import CharField, Count, Exists, F, FloatField, Func, Max, OuterRef, Q, Value
-from django.db.models.functions import Cast, TruncMonth
+from django.db.models import Count, Exists, F, FloatField, Func, Max, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from icbt.models import Clinic, StaffMember, Team
 from icbt.roles import roles_of
-from messaging.models import Message
-from messaging.pending import patient_work_per_therapist
-from patients import rhythm
+from patients import figures, rhythm
 from patients.models import (
     AssignmentAnswer,
+    DailyFigure,
     DiaryEntry,
     Enrollment,
-    Intake,
-    IntakeRequest,
     Patient,
     TreatmentSession,
+    WorkTally,
 )
 from patients.selectors import program_titles
 from programs.models import Module
@@ -300,12 +298,12 @@ def clinic_dashboard(
     open_enrollments = enrollments.filter(status__in=Enrollment.OPEN_STATUSES)
 
     rows, trained_idle, team_counts = _therapist_rows(
-        therapists_qs, enrollments, open_enrollments, today=today
+        therapists_qs, open_enrollments, clinic_id=clinic.pk, team=team, today=today
     )
     median_all, method = _medians(rows, enrollments, period)
     titles = program_titles(language=_language())
-    program_months = _program_months(clinic, enrollments, period, titles)
-    funnel = _funnel(enrollments, period, titles)
+    program_months = _program_months(clinic, team, period, titles)
+    funnel = _funnel(clinic, team, period, titles)
     contacts, kinds = _contacts(clinic, team, period)
     dashboard = Dashboard(
         clinic=clinic,
@@ -336,13 +334,15 @@ def clinic_teams(*, clinic_id: int) -> list[Team]:
 
 
 def _therapist_rows(
-    therapists_qs, enrollments, open_enrollments, *, today
+    therapists_qs, open_enrollments, *, clinic_id: int, team: Team | None, today
 ) -> tuple[list[TherapistRow], list[StaffMember], dict[int | None, dict[str, int]]]:
     """Per therapist (``Enrollment.therapist``) and per team (``Enrollment.team``): open
     treatments by status and overdue feedback (one grouped count over the open enrollments, the
-    overdue rule of ``patients.rhythm`` as a condition in the database), pending
-    items (four, ``messaging.pending``); and the therapists with a training date who have no
-    patient yet, by training date. Each treatment counts under one therapist and one team."""
+    overdue rule of ``patients.rhythm`` as a condition in the database), pending items (the
+    open work items of ``messaging.pending.PATIENT_WORK_KINDS``, read from their tallies per
+    therapist and team, ``patients.WorkTally``: a row per therapist and team, not a row per
+    item); and the therapists with a training date who have no patient yet, by training date.
+    Each treatment counts under one therapist and one team."""
     therapists = list(
         therapists_qs.select_related("user")
         .prefetch_related("teams")
@@ -368,7 +368,11 @@ def _therapist_rows(
     teams: dict[int | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     # The work items exist only where work waits (an ended treatment keeps only its unanswered
     # messages and urgent questionnaires): no filter of the enrollments is needed on top.
-    for (therapist_id, team_id), n in patient_work_per_therapist(enrollments).items():
+    tallies = WorkTally.objects.filter(clinic_id=clinic_id).exclude(n=0)
+    if team is not None:
+        tallies = tallies.filter(team_ref=team.pk)
+    for therapist_id, team_ref, n in tallies.values_list("therapist_ref", "team_ref", "n"):
+        team_id = team_ref or None
         if therapist_id in rows:
             rows[therapist_id].pending += n
         teams[team_id]["pending"] += n
@@ -459,14 +463,16 @@ def _medians(rows: list[TherapistRow], enrollments, period: Period) -> tuple[flo
     return (round(statistics.median(every) / 3600, 1) if every else None), "sample"
 
 
-# What a row of the program flow counts besides the endings (which count by their status).
-REQUESTS = "requests"
-STARTS = "starts"
+def _figures(clinic, period: Period, kinds) -> QuerySet[DailyFigure]:
+    return DailyFigure.objects.filter(
+        clinic_id=clinic.pk, kind__in=kinds, day__gte=period.start, day__lte=period.end, n__gt=0
+    )
 
 
-def _program_months(clinic, enrollments, period: Period, titles: dict[int, str]) -> list[ProgramMonthRow]:
-    """Per program and month: intake requests, starts and endings by status. One query: the
-    three grouped counts in a UNION ALL, each row saying what it counts."""
+def _program_months(clinic, team, period: Period, titles: dict[int, str]) -> list[ProgramMonthRow]:
+    """Per program and month: intake requests (of the whole clinic), starts and endings by
+    status (of the team's treatments when a team is chosen). One grouped sum over the clinic's
+    daily figures (``patients.figures``)."""
     table: dict[tuple[int, date], ProgramMonthRow] = {}
 
     def row(program_id, month) -> ProgramMonthRow:
@@ -475,87 +481,37 @@ def _program_months(clinic, enrollments, period: Period, titles: dict[int, str])
             table[key] = ProgramMonthRow(program=titles.get(program_id, str(program_id)), month=key[1])
         return table[key]
 
-    tz = timezone.get_current_timezone()
-    columns = ("flow_program", "flow_month", "flow_kind", "n")
-    requests = (
-        IntakeRequest.objects.filter(
-            clinic_id=clinic.pk, created_at__gte=period.start_at, created_at__lt=period.end_before
-        )
-        .annotate(
-            flow_program=F("program_id"),
-            flow_month=TruncMonth("created_at", tzinfo=tz),
-            flow_kind=Value(REQUESTS, output_field=CharField()),
-        )
-        .values(*columns[:3])
-        .annotate(n=Count("pk"))
-        .values_list(*columns)
-        .order_by()
-    )
-    starts = (
-        enrollments.filter(started_at__gte=period.start_at, started_at__lt=period.end_before)
-        .annotate(
-            flow_program=F("version__program_id"),
-            flow_month=TruncMonth("started_at", tzinfo=tz),
-            flow_kind=Value(STARTS, output_field=CharField()),
-        )
-        .values(*columns[:3])
-        .annotate(n=Count("pk"))
-        .values_list(*columns)
-        .order_by()
-    )
-    ends = (
-        enrollments.filter(
-            ended_at__gte=period.start_at,
-            ended_at__lt=period.end_before,
-            status__in=[Enrollment.Status.COMPLETED, Enrollment.Status.STOPPED, Enrollment.Status.STEPPED_UP],
-        )
-        .annotate(
-            flow_program=F("version__program_id"),
-            flow_month=TruncMonth("ended_at", tzinfo=tz),
-            flow_kind=Cast("status", output_field=CharField()),
-        )
-        .values(*columns[:3])
-        .annotate(n=Count("pk"))
-        .values_list(*columns)
-        .order_by()
-    )
+    rows = _figures(clinic, period, figures.FLOW_KINDS)
+    if team is not None:
+        rows = rows.filter(Q(kind=figures.REQUEST) | Q(team_ref=team.pk))
     attribute = {
-        REQUESTS: "intake_requests",
-        STARTS: "starts",
+        figures.REQUEST: "intake_requests",
+        figures.START: "starts",
         Enrollment.Status.COMPLETED: "completions",
         Enrollment.Status.STOPPED: "dropouts",
         Enrollment.Status.STEPPED_UP: "step_ups",
     }
-    for program_id, month, kind, n in requests.union(starts, ends, all=True):
+    for program_id, month, kind, n in (
+        rows.values_list("program_ref", TruncMonth("day"), "kind").annotate(n=Sum("n")).order_by()
+    ):
         setattr(row(program_id, month), attribute[kind], n)
     return sorted(table.values(), key=lambda r: (r.program.lower(), r.month))
 
 
-def _funnel(enrollments, period: Period, titles: dict[int, str]) -> list[FunnelRow]:
+def _funnel(clinic, team, period: Period, titles: dict[int, str]) -> list[FunnelRow]:
     """Of the enrollments that started in the period, per program: how many reached each module
     (the highest module with a step opened, from StepProgress) and how many completed. Two
-    queries: the first groups each enrollment with its step progress in one pass (a join and
-    two GROUP BYs, not a subquery per enrollment)."""
-    per_enrollment = (
-        enrollments.filter(started_at__gte=period.start_at, started_at__lt=period.end_before)
-        .values("pk", "version__program_id", "status")
-        .annotate(
-            funnel_program=F("version__program_id"), funnel_reached=Max("progress__step__module__number")
-        )
-        .values_list("funnel_program", "funnel_reached", "status")
+    queries: the start cohorts of the daily figures grouped by program, module reached and
+    completion (``patients.figures``), and the number of modules per program."""
+    rows = _figures(clinic, period, [figures.COHORT])
+    if team is not None:
+        rows = rows.filter(team_ref=team.pk)
+    groups = [
+        {"version__program_id": program, "reached": reached, "completed": sub == figures.COMPLETED, "n": n}
+        for program, reached, sub, n in rows.values_list("program_ref", "module", "sub")
+        .annotate(n=Sum("n"))
         .order_by()
-    )
-    sql, params = per_enrollment.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT e.funnel_program, e.funnel_reached, e.status, COUNT(*) "  # noqa: S608
-            f"FROM ({sql}) AS e GROUP BY e.funnel_program, e.funnel_reached, e.status",
-            params,
-        )
-        groups = [
-            {"version__program_id": program, "reached": reached, "status": status, "n": n}
-            for program, reached, status, n in cursor.fetchall()
-        ]
+    ]
     per_program: dict[int, dict] = {}
     for g in groups:
         data = per_program.setdefault(
@@ -563,7 +519,7 @@ def _funnel(enrollments, period: Period, titles: dict[int, str]) -> list[FunnelR
         )
         data["started"] += g["n"]
         data["reached"][g["reached"] or 0] += g["n"]
-        if g["status"] == Enrollment.Status.COMPLETED:
+        if g["completed"]:
             data["completed"] += g["n"]
     if not per_program:
         return []
@@ -607,67 +563,30 @@ INTAKE = "intake"
 def _contacts(clinic, team, period: Period) -> tuple[list[ContactsRow], list[tuple[str, str]]]:
     """Per month: messages from clinic staff (feedback and other), recorded sessions per kind,
     and intakes (always face to face; an intake that also has a face-to-face session recorded
-    for that patient on that day counts once, as the session). Two queries."""
-    tz = timezone.get_current_timezone()
-    # The clinic on the message itself (every clinical row carries its treatment's clinic): no
-    # join through the conversation and the enrollment per message.
-    messages = Message.objects.filter(
-        clinic_id=clinic.pk,
-        author__staff__isnull=False,
-        created_at__gte=period.start_at,
-        created_at__lt=period.end_before,
-    )
-    sessions = TreatmentSession.objects.filter(
-        patient__clinic_id=clinic.pk, held_on__gte=period.start, held_on__lte=period.end
-    )
-    intakes = Intake.objects.filter(
-        patient__clinic_id=clinic.pk, held_on__gte=period.start, held_on__lte=period.end
-    ).exclude(
-        Exists(
-            TreatmentSession.objects.filter(
-                patient=OuterRef("patient"),
-                held_on=OuterRef("held_on"),
-                kind=TreatmentSession.Kind.FACE_TO_FACE,
-            )
-        )
-    )
+    for that patient on that day counts once, as the session). One grouped sum over the daily
+    figures (``patients.figures``)."""
+    rows = _figures(clinic, period, figures.CONTACT_KINDS)
     if team is not None:
         # A contact within a treatment counts for the treatment's team; one outside a treatment
         # (an intake, a session recorded without one) for the teams of the therapist.
-        messages = messages.filter(conversation__enrollment__team=team)
-        sessions = sessions.filter(
-            Q(enrollment__team=team) | Q(enrollment__isnull=True, patient__therapist__teams=team)
+        members = StaffMember.teams.through.objects.filter(team_id=team.pk).values("staffmember_id")
+        rows = rows.filter(
+            Q(kind__in=(figures.FEEDBACK, figures.MESSAGE, figures.SESSION), team_ref=team.pk)
+            | Q(kind=figures.SESSION, team_ref=0, therapist_ref__in=members)
+            | Q(kind=figures.INTAKE, therapist_ref__in=members)
         )
-        intakes = intakes.filter(therapist__teams=team)
     months = {m: ContactsRow(month=m) for m in period.months}
-    for r in (
-        messages.annotate(month=TruncMonth("created_at", tzinfo=tz))
-        .values("month", "is_feedback")
-        .annotate(n=Count("pk"))
-        .order_by()
-    ):
-        row = months.setdefault(_month_key(r["month"]), ContactsRow(month=_month_key(r["month"])))
-        if r["is_feedback"]:
-            row.feedback += r["n"]
-        else:
-            row.other_messages += r["n"]
-    per_kind = (
-        sessions.annotate(month=TruncMonth("held_on"))
-        .values("month", "kind")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    per_intake = (
-        intakes.annotate(month=TruncMonth("held_on"), kind=Value(INTAKE, output_field=CharField()))
-        .values("month", "kind")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    for month, kind, n in per_kind.values_list("month", "kind", "n").union(
-        per_intake.values_list("month", "kind", "n"), all=True
+    for month, kind, sub, n in (
+        rows.values_list(TruncMonth("day"), "kind", "sub").annotate(n=Sum("n")).order_by()
     ):
         row = months.setdefault(_month_key(month), ContactsRow(month=_month_key(month)))
-        row.sessions[kind] = row.sessions.get(kind, 0) + n
+        if kind == figures.FEEDBACK:
+            row.feedback += n
+        elif kind == figures.MESSAGE:
+            row.other_messages += n
+        else:
+            session_kind = INTAKE if kind == figures.INTAKE else sub
+            row.sessions[session_kind] = row.sessions.get(session_kind, 0) + n
     kinds = [(INTAKE, str(_("intake (face to face)")))]
     kinds += [(str(k.value), str(k.label)) for k in TreatmentSession.Kind]
     return [months[m] for m in sorted(months)], kinds

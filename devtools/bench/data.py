@@ -11,7 +11,8 @@ One clinic (the manager's dashboard counts all of it) with:
   questionnaire, a face-to-face session, step progress and timeline events;
 * a few intake requests and referrals (constant, whatever the size);
 * one patient of ``therapist_small`` with a long history (the encryption measurement reads it);
-* the work-item table filled as the services would have kept it (``patients.work_items.fill``).
+* the work-item table filled as the services would have kept it (``patients.work_items.fill``),
+  and the dashboard's figures and tallies counted from it all (``patients.figures.reconcile``).
 
 ``grow_clinic`` then adds a therapist with a very large caseload and colleagues until the clinic
 has the size of the large dashboard measurement.
@@ -34,7 +35,7 @@ from django.utils import timezone
 
 from icbt.models import Clinic, Notification, NotificationPreference, StaffMember, Team, User
 from messaging.models import Conversation, Message
-from patients import work_items
+from patients import figures, work_items
 from patients.models import (
     AssignmentAnswer,
     DiaryEntry,
@@ -154,6 +155,7 @@ def build_clinic(
     _long_history(world, world.rich_patient, steps, now)
     work_items.fill(enrollments=Enrollment.objects.filter(patient=world.rich_patient))
     work_items.refresh_requests(clinic_id=clinic.pk)
+    figures.reconcile(repair=True, clinic_ids=[clinic.pk])
     analyze()
     return world
 
@@ -199,6 +201,7 @@ def grow_clinic(world: BenchClinic, *, xlarge: int, total: int, progress, now=No
     _build(world, plan, now=now, progress=progress)
     _referral(world, therapist, world.therapist_small, now)  # the same requests as the others
     work_items.refresh_requests(clinic_id=world.clinic.pk)
+    figures.reconcile(repair=True, clinic_ids=[world.clinic.pk])
     analyze()
     return therapist
 

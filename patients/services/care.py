@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from icbt.audit import Action
 from icbt.models import StaffMember
-from patients import measurement, stepped_care, work_items
+from patients import figures, measurement, stepped_care, work_items
 from patients.models import (
     EarlyWarningDecision,
     Enrollment,
@@ -56,6 +56,7 @@ def treatment_session_record(
     )
     session.full_clean()
     session.save()
+    figures.session_added(session)
     at = timezone.now() if held_on == today else timezone.make_aware(datetime.combine(held_on, time(12, 0)))
     record_change(
         staff=staff,

@@ -1,6 +1,7 @@
 """Enrollment: starting a patient on a program, the status changes it allows, the feedback day,
 the cadence and the route."""
 
+from collections import Counter
 from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
@@ -11,7 +12,7 @@ from django.utils.translation import gettext as _
 from icbt.audit import Action
 from icbt.models import Invitation, StaffMember, Team, User
 from icbt.services import invitation_ensure
-from patients import work_items
+from patients import figures, work_items
 from patients.models import Enrollment, Intake, Patient, TimelineEvent
 from patients.services.intake import _goals_from_intake
 from patients.services.recording import record_change, timeline_record
@@ -91,6 +92,7 @@ def enrollment_create(
     )
     enrollment.full_clean()
     enrollment.save()
+    figures.enrollment_changed(Counter(), enrollment)
     if intake is not None:
         _goals_from_intake(enrollment, intake, now=now)
     invited = False
@@ -103,6 +105,7 @@ def enrollment_create(
         patient.therapist = therapist
         patient.save(update_fields=["therapist"])
         work_items.owner_follow(patient=patient)
+        figures.patient_therapist_changed(patient, previous_id=previous)
         timeline_record(
             patient_id=patient.pk,
             clinic_id=patient.clinic_id,
@@ -174,6 +177,7 @@ def _enrollment_transition(
         )
     now = timezone.now()
     previous = locked.status
+    counted = figures.enrollment_keys(locked)
     locked.status = target
     fields = ["status"]
     if reason.strip():
@@ -187,6 +191,7 @@ def _enrollment_transition(
         fields.append("ended_at")
     locked.full_clean()
     locked.save(update_fields=fields)
+    figures.enrollment_changed(counted, locked)
     timeline_record(
         patient_id=locked.patient_id,
         enrollment=locked,

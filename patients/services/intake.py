@@ -14,7 +14,7 @@ from icbt.models import Clinic, Invitation, StaffMember, User
 from icbt.notifications import Kind as NotificationKind
 from icbt.notifications import notify
 from icbt.services import invitation_create
-from patients import intake_criteria, work_items
+from patients import figures, intake_criteria, work_items
 from patients.models import AssignmentAnswer, Enrollment, Intake, IntakeRequest, Patient, TimelineEvent
 from patients.services.recording import _dump, record_change
 from programs.models import Program, ProgramVersion, Step
@@ -76,6 +76,7 @@ def intake_request_create(
     )
     intake_request.full_clean()
     intake_request.save()
+    figures.request_added(intake_request)
     work_items.refresh_requests(clinic_id=clinic.pk, kinds=("intake_request",))
     # Every therapist of the clinic hears of it (counts and a link only); once one of them has
     # handled it, the others' notifications are dropped at send time.
@@ -188,6 +189,7 @@ def intake_record(
     )
     intake.full_clean()
     intake.save()
+    figures.intake_added(intake)
     record_change(
         staff=therapist,
         action=Action.CREATE,

@@ -9,7 +9,7 @@ from icbt.audit import Action
 from icbt.models import StaffMember
 from icbt.notifications import Kind as NotificationKind
 from icbt.notifications import notify
-from patients import selectors, work_items
+from patients import figures, selectors, work_items
 from patients.models import Enrollment, Patient, Referral, TimelineEvent
 from patients.services.recording import record_change, timeline_record
 from programs.models import Program
@@ -90,11 +90,14 @@ def therapist_hand_over(*, patient_id: int, therapist: StaffMember) -> tuple[Pat
     work_items.owner_follow(patient=patient)
     patient.full_clean()
     patient.save(update_fields=["therapist"])
+    figures.patient_therapist_changed(patient, previous_id=previous)
     for enrollment in Enrollment.objects.select_for_update().filter(
         patient=patient, status__in=Enrollment.OPEN_STATUSES
     ):
+        treated_by = enrollment.therapist_id
         enrollment.therapist = therapist
         enrollment.save(update_fields=["therapist"])
+        figures.enrollment_therapist_changed(enrollment, previous_id=treated_by)
     return patient, previous
 
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from icbt.notifications import Kind as NotificationKind
 from icbt.notifications import notify
-from patients import measurement, stepped_care, work_items
+from patients import figures, measurement, stepped_care, work_items
 from patients.models import (
     AssignmentAnswer,
     DiaryEntry,
@@ -81,6 +81,8 @@ def _step_done(enrollment: Enrollment, step: Step, *, now: datetime) -> StepProg
     row, created = StepProgress.objects.get_or_create(
         enrollment=enrollment, step=step, defaults={"first_seen_at": now, "completed_at": now}
     )
+    if created:
+        figures.step_opened(enrollment, step)
     if not created and row.completed_at is None:
         row.completed_at = now
         row.save(update_fields=["completed_at"])
@@ -129,9 +131,11 @@ def step_visit(*, enrollment: Enrollment, step: Step, complete: bool = False) ->
     if complete:
         row = _step_done(enrollment, step, now=now)
     else:
-        row, _created = StepProgress.objects.get_or_create(
+        row, created = StepProgress.objects.get_or_create(
             enrollment=enrollment, step=step, defaults={"first_seen_at": now}
         )
+        if created:
+            figures.step_opened(enrollment, step)
     _enrollment_touch(enrollment, now=now, step=step)
     return row
 

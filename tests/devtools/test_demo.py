@@ -7,8 +7,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from devtools.demo import seed_patient_demo
-from patients import work_items
-from patients.models import AssignmentAnswer, DiaryEntry, Enrollment, QuestionnaireResponse
+from patients import figures, work_items
+from patients.models import AssignmentAnswer, DailyFigure, DiaryEntry, Enrollment, QuestionnaireResponse
 from patients.progress import next_action, progress_for
 from programs import services as program_services
 
@@ -30,6 +30,8 @@ def test_demo_patients_are_on_their_way_and_running_twice_changes_nothing(settin
     call_command("seed_demo", stdout=io.StringIO())
     seed_patient_demo(io.StringIO())
     assert not work_items.reconcile()  # the demo's worklist is in step from the start
+    assert figures.reconcile() == []  # and so are the dashboard's figures
+    assert DailyFigure.objects.filter(kind=figures.START, n__gt=0).exists()
 
     pain = Enrollment.objects.select_related("version__program").get(
         patient__user__email="pain.patient@linde.example"
