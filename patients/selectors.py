@@ -60,19 +60,22 @@ def _with_feedback(queryset):
     return queryset
 
 
-def enrollment_for_patient(*, fetched_by) -> Enrollment | None:
+# What a patient's page shows with the enrollment: the program, the clinic, the therapist.
+ENROLLMENT_PAGE_RELATED = ("version__program", "clinic", "therapist__user")
+
+
+def enrollment_for_patient(*, fetched_by, related=ENROLLMENT_PAGE_RELATED) -> Enrollment | None:
     """The signed-in patient's enrollment: the open one, else the one that ended last; None when
     the therapist has not enrolled them yet. 404 for anyone who is not a patient (staff have
-    their own pages). One query."""
+    their own pages). One query, with the ``related`` rows (a save that only redirects needs
+    fewer than a page)."""
     patient = roles_of(fetched_by).patient
     if patient is None:
         raise Http404
     # A patient has a few enrollments: sorted here, newest first. An ORDER BY would cost more to
     # build (Django compares it with each of the many columns selected) than the sort.
     enrollments = sorted(
-        Enrollment.objects.filter(patient=patient)
-        .select_related("version__program", "clinic", "therapist__user")
-        .order_by(),
+        Enrollment.objects.filter(patient=patient).select_related(*related).order_by(),
         key=lambda e: (e.created_at, e.pk),
         reverse=True,
     )
