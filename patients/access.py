@@ -18,7 +18,7 @@ from icbt.access import refuse, require_staff_role
 from icbt.audit import Action, audit_record, audit_record_shown
 from icbt.roles import roles_of
 from patients.models import CareShare, Enrollment, IntakeRequest, Patient, Referral
-from patients.selectors import enrollment_for_patient
+from patients.selectors import ENROLLMENT_PAGE_RELATED, enrollment_for_patient
 
 
 def staff_may_treat(staff, patient: Patient) -> bool:
@@ -134,10 +134,11 @@ def own_patient(request, *, export: str = "") -> Patient:
     return patient
 
 
-def own_enrollment(request, *, required: bool = True) -> Enrollment | None:
+def own_enrollment(request, *, required: bool = True, related=ENROLLMENT_PAGE_RELATED) -> Enrollment | None:
     """The signed-in patient's enrollment (the open one, else the one that ended last). 404 for
-    anyone who is not a patient, and with ``required`` for a patient not enrolled yet."""
-    enrollment = enrollment_for_patient(fetched_by=request.user)
+    anyone who is not a patient, and with ``required`` for a patient not enrolled yet. ``related``:
+    the rows read with it (``selectors.enrollment_for_patient``)."""
+    enrollment = enrollment_for_patient(fetched_by=request.user, related=related)
     if enrollment is None and required:
         raise Http404
     return enrollment

@@ -29,7 +29,7 @@ from patients.models import (
 )
 from programs import questionnaires
 from programs import selectors as programs_selectors
-from programs.models import LicensedInstrument, Module, Program, ProgramVersion, Step
+from programs.models import DiaryType, LicensedInstrument, Module, Program, ProgramVersion, Step
 
 
 def patient_list(*, fetched_by) -> QuerySet[Patient]:
@@ -60,17 +60,24 @@ def _with_feedback(queryset):
     return queryset
 
 
-def enrollment_for_patient(*, fetched_by) -> Enrollment | None:
+# What a patient's page shows with the enrollment: the program, the clinic, the therapist.
+ENROLLMENT_PAGE_RELATED = ("version__program", "clinic", "therapist__user")
+
+
+def enrollment_for_patient(*, fetched_by, related=ENROLLMENT_PAGE_RELATED) -> Enrollment | None:
     """The signed-in patient's enrollment: the open one, else the one that ended last; None when
     the therapist has not enrolled them yet. 404 for anyone who is not a patient (staff have
-    their own pages). One query."""
+    their own pages). One query, with the ``related`` rows (a save that only redirects needs
+    fewer than a page)."""
     patient = roles_of(fetched_by).patient
     if patient is None:
         raise Http404
-    enrollments = list(
-        Enrollment.objects.filter(patient=patient)
-        .select_related("version__program", "clinic", "therapist__user")
-        .order_by("-created_at", "-pk")
+    # A patient has a few enrollments: sorted here, newest first. An ORDER BY would cost more to
+    # build (Django compares it with each of the many columns selected) than the sort.
+    enrollments = sorted(
+        Enrollment.objects.filter(patient=patient).select_related(*related).order_by(),
+        key=lambda e: (e.created_at, e.pk),
+        reverse=True,
     )
     chosen = next((e for e in enrollments if e.is_open), enrollments[0] if enrollments else None)
     if chosen is not None:
@@ -107,10 +114,12 @@ def diary_entry_get(*, enrollment: Enrollment, uid) -> DiaryEntry:
 
 
 def diary_type_get(*, enrollment: Enrollment, slug: str):
-    diary_type = enrollment.version.diary_types.filter(slug=slug).first()
-    if diary_type is None:
+    """The diary type ``slug`` of the enrollment's program version, else 404. The slug is unique
+    within a version: no ORDER BY (the model's ordering would join the version for nothing)."""
+    found = list(DiaryType.objects.filter(version_id=enrollment.version_id, slug=slug).order_by()[:1])
+    if not found:
         raise Http404
-    return diary_type
+    return found[0]
 
 
 def _chart_number(value) -> float | None:

@@ -35,6 +35,8 @@ from programs.presentation import questionnaire_presentation_for, step_page_cont
 from programs.selectors import StepPlace, licensed_instrument_for
 
 T = "patients/patient/"
+# The rows a diary save reads with the enrollment: the therapist, told of a new entry.
+DIARY_SAVE_RELATED = ("therapist__user",)
 
 
 def step_url(state_or_step) -> str:
@@ -733,7 +735,10 @@ def _uuid(value) -> uuid.UUID | None:
 @require_http_methods(["GET", "POST"])
 def diary_write(request, diary_slug):
     """Write today's entry (or a missed day's, or correct today's): big targets, one minute."""
-    enrollment = own_enrollment(request)
+    # A save redirects: of the related rows it needs only the therapist (told of a new entry).
+    # A form sent back with errors reads the program and clinic when the page shows them.
+    related = DIARY_SAVE_RELATED if request.method == "POST" else selectors.ENROLLMENT_PAGE_RELATED
+    enrollment = own_enrollment(request, related=related)
     diary_type = selectors.diary_type_get(enrollment=enrollment, slug=diary_slug)
     today = timezone.localdate()
     try:

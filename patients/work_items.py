@@ -264,11 +264,27 @@ def collect_diary_weeks(enrollments: QuerySet[Enrollment]) -> Iterator[Wanted]:
         )
 
 
-def collect_diary_week(enrollments: QuerySet[Enrollment], day: date) -> Iterator[Wanted]:
+def collect_diary_week(
+    enrollments: QuerySet[Enrollment], day: date, *, rhythm: SimpleNamespace | None = None
+) -> Iterator[Wanted]:
     """``collect_diary_weeks`` for the one ISO week of ``day``: the entries of that week grouped
-    per enrollment (no week to extract from each entry's date)."""
+    per enrollment (no week to extract from each entry's date). With ``rhythm`` (the one
+    enrollment's row as ``rhythm_locked`` read it) whether the treatment is open and whose item
+    it is come from that row: the week's entries are counted without joining it."""
     monday = day - timedelta(days=day.weekday())
     year, week, _weekday = day.isocalendar()
+    if rhythm is not None:
+        if rhythm.status not in Enrollment.OPEN_STATUSES:
+            return
+        found = DiaryEntry.objects.filter(
+            enrollment_id=rhythm.pk,
+            reviewed_at__isnull=True,
+            entry_date__range=(monday, monday + timedelta(days=6)),
+        ).aggregate(since=Min("created_at"), n=Count("id"), first_id=Min("id"))
+        if found["n"]:
+            who = (rhythm.pk, rhythm.clinic_id, rhythm.patient_id, rhythm.patient__therapist_id)
+            yield _diary_week(rhythm.pk, year, week, found["since"], found["n"], found["first_id"], who)
+        return
     rows = (
         diary_entries_to_review(enrollments)
         .filter(entry_date__range=(monday, monday + timedelta(days=6)))
@@ -509,7 +525,7 @@ def refresh(
         year, week, _weekday = diary_week.isocalendar()
         rows = rows.filter(Q(kind__in=others) | Q(key=diary_week_key(pk, year, week)))
         queried = tuple(kind for kind in queried if kind != "diary")
-        wanted.append(collect_diary_week(enrollments, diary_week))
+        wanted.append(collect_diary_week(enrollments, diary_week, rhythm=rhythm))
     else:
         rows = rows.filter(kind__in=kinds)
     wanted.append(_collect(queried, enrollments))

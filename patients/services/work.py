@@ -224,6 +224,17 @@ def assignment_submit(*, enrollment: Enrollment, step: Step, answers: dict) -> A
     return answer
 
 
+# The columns a correction of a diary entry changes (``diary_entry_save``).
+DIARY_ENTRY_CORRECTED = ("values", "text", "updated_at", "reviewed_at", "reviewed_by")
+
+
+def _unique(queryset):
+    """The one row of a lookup by a unique key, or None. No ORDER BY: ``first()`` would sort by
+    the model's ordering, which costs building the query and says nothing for a single row."""
+    rows = list(queryset.order_by()[:1])
+    return rows[0] if rows else None
+
+
 def diary_entry_editable(entry: DiaryEntry, *, today: date | None = None) -> bool:
     """An entry can be corrected on the day it was written, not later."""
     return timezone.localdate(entry.created_at) == (today or timezone.localdate())
@@ -268,13 +279,13 @@ def diary_entry_save(
     rhythm = work_items.rhythm_locked(enrollment.pk)
     entries = DiaryEntry.objects.filter(enrollment=enrollment, diary_type=diary_type)
     if entry_uid:
-        entry = entries.filter(uid=entry_uid).first()
+        entry = _unique(entries.filter(uid=entry_uid))
         if entry is None:
             raise ValidationError(_("This entry is no longer there. Start a new entry instead."))
     elif diary_type.per_moment:
         entry = None
     else:
-        entry = entries.filter(entry_date=entry_date, per_moment=False).first()
+        entry = _unique(entries.filter(entry_date=entry_date, per_moment=False))
         if entry is not None and shown and shown != str(entry.uid):
             raise ValidationError(
                 _(
@@ -310,7 +321,8 @@ def diary_entry_save(
     # query checks them again.
     entry.full_clean(exclude=["enrollment", "diary_type", "uid"], validate_constraints=False)
     is_new = entry.pk is None
-    entry.save()
+    # A correction writes what it changes; the entry's other columns stay as they were read.
+    entry.save(update_fields=None if is_new else DIARY_ENTRY_CORRECTED)
     if is_new:
         notify(
             recipient=enrollment.therapist.user,
@@ -333,14 +345,17 @@ def _diary_steps_done(enrollment: Enrollment, diary_type: DiaryType, entry: Diar
     or on a day not after the day the entry is about, is done, whichever page the entry came
     from (the step itself or My diaries)."""
     next_midnight = timezone.make_aware(datetime.combine(entry.entry_date + timedelta(days=1), time.min))
+    # Usually none: the step ids alone, and the steps read only when there are some.
     opened = StepProgress.objects.filter(
         Q(first_seen_at__lte=entry.created_at) | Q(first_seen_at__lt=next_midnight),
         enrollment=enrollment,
         step__diary_type=diary_type,
         completed_at__isnull=True,
-    ).select_related("step")
-    for row in opened:
-        _step_done(enrollment, row.step, now=entry.updated_at)
+    ).values_list("step_id", flat=True)
+    step_ids = list(opened)
+    if step_ids:
+        for step in Step.objects.filter(pk__in=step_ids):  # in the program's order
+            _step_done(enrollment, step, now=entry.updated_at)
 
 
 @transaction.atomic

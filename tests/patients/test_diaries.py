@@ -302,6 +302,37 @@ def test_a_diary_entry_brings_only_its_own_weeks_work_item_in_line(setup):
     assert not work_items.reconcile()
 
 
+@pytest.mark.every_weekday
+def test_a_diary_week_counted_from_the_locked_row_is_the_week_the_full_collector_finds(setup, clock):
+    """A diary entry counts its week from the entry table alone, taking whose item it is and
+    whether the treatment is open from the enrollment's locked row: the same item as the
+    collector that joins the enrollment and patient, and none once the treatment has ended."""
+    world, version, enrollment, _client = setup
+    diary_type = version.diary_types.get(slug="mood")
+    today = clock.today()
+    monday = today - timedelta(days=today.weekday())
+    days = sorted({monday, today, monday - timedelta(days=1)})  # the Sunday before is another week
+    for day in days:
+        services.diary_entry_save(
+            enrollment=enrollment, diary_type=diary_type, entry_date=day, answers={"mood": 5}, today=day
+        )
+    if monday != today:  # a reviewed entry of the week no longer waits
+        DiaryEntry.objects.filter(enrollment=enrollment, entry_date=monday).update(reviewed_at=timezone.now())
+
+    def both():
+        enrollments = Enrollment.objects.filter(pk=enrollment.pk)
+        [rhythm] = work_items.rhythm_rows(enrollments)
+        joined = list(work_items.collect_diary_week(enrollments, today))
+        from_row = list(work_items.collect_diary_week(enrollments, today, rhythm=rhythm))
+        return joined, from_row
+
+    joined, from_row = both()
+    assert len(joined) == 1 and from_row == joined
+    assert joined[0].owner_id == world.therapist.pk and joined[0].count == 1
+    services.enrollment_status_change(enrollment=enrollment, staff=world.therapist, action="complete")
+    assert both() == ([], [])
+
+
 def test_the_quiet_spell_of_a_diary_entry_follows_the_enrollment_as_it_is_under_the_lock(setup, clock):
     """The page read the enrollment before the therapist changed its rhythm: the service's lock
     reads it again, and the quiet spell's item follows what it is now."""
