@@ -323,6 +323,7 @@ class _Links:
         self.composer = _Composer()
         self.intake_request = _pattern("patients:staff_intake_request_detail")
         self.referral = _pattern("patients:staff_referral_detail")
+        self.patient = _pattern("patients:staff_patient_detail")
 
 
 def _pattern(name: str) -> str:
@@ -332,6 +333,7 @@ def _pattern(name: str) -> str:
 def _items(rows: list[SimpleNamespace], *, now: datetime) -> list[WorkItem]:
     """The page's rows as ``WorkItem``s (no query: ``_read_page`` read what they show)."""
     links = _Links()
+    labels = _Labels(now)
     items = []
     for row in rows:
         kind = row.kind
@@ -344,15 +346,15 @@ def _items(rows: list[SimpleNamespace], *, now: datetime) -> list[WorkItem]:
             url = links.intake_request.format(row.object_id)
             label = row.program_title
         elif kind == "early_warning":
-            url = _patient_url(row.patient_id) + "#early-warning"
-            label = str(_label(row, kind, now))
+            url = links.patient.format(row.patient_id) + "#early-warning"
+            label = labels(row, kind)
         elif kind == "referral":
             url = links.referral.format(row.object_id)
-            label = str(_("From %(name)s")) % {"name": row.referrer or ""}
+            label = labels.referral(row.referrer or "")
             name = f"{row.first_name} {row.last_name}".strip()
         else:
             url = links.composer(row.patient_id, row.ref)
-            label = str(_label(row, kind, now))
+            label = labels(row, kind)
         items.append(
             WorkItem(
                 kind=kind,
@@ -371,8 +373,38 @@ def _items(rows: list[SimpleNamespace], *, now: datetime) -> list[WorkItem]:
     return items
 
 
-def _patient_url(patient_id: int) -> str:
-    return reverse("patients:staff_patient_detail", kwargs={"pk": patient_id})
+class _Labels:
+    """The labels of one page's lines: each distinct label is made (and translated) once, not
+    once per item ("Feedback was due on 30 Nov 2026" for every patient due that day)."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self.made: dict[tuple, str] = {}
+
+    def __call__(self, row: SimpleNamespace, kind: str) -> str:
+        try:
+            # Everything of the row that ``_label`` reads.
+            key = (
+                kind,
+                row.count,
+                row.urgent,
+                row.flagged,
+                (self.now - row.since).days,
+                tuple(sorted(row.detail.items())),
+            )
+            label = self.made.get(key)
+        except (AttributeError, TypeError):  # a detail that is not a flat mapping
+            return str(_label(row, kind, self.now))
+        if label is None:
+            label = self.made[key] = str(_label(row, kind, self.now))
+        return label
+
+    def referral(self, referrer: str) -> str:
+        key = ("referral", referrer)
+        label = self.made.get(key)
+        if label is None:
+            label = self.made[key] = str(_("From %(name)s")) % {"name": referrer}
+        return label
 
 
 def _selection(kind: str, patient_id: int | None) -> Q:
