@@ -9,7 +9,7 @@ label, the words for how long an item waits ("3 days ago" is translated once, no
 item), and the part of a date that depends on the day alone ("30 Nov 2026" once per day; the
 time of day per item).
 
-The markup of a line is written here too (``_line_html``), escaped, and the template places a
+The markup of a line is written here too (``_LineMarkup``), escaped, and the template places a
 group's lines as one string: placing a hundred lines through the template engine cost more than
 the rest of the page's Python together. The template keeps the page's structure: the groups,
 their headings and landmarks."""
@@ -52,6 +52,8 @@ class WorkGroup:
     case_reference: str
     items: list[WorkLine] = field(default_factory=list)
     lines_html: SafeString = field(default_factory=SafeString)  # the items' <li> elements
+    number: str = ""  # its place on the page, from "1": the heading's id says it
+    mark: str = ""  # how the group stands out: "urgent", "flagged" or not
 
     @property
     def urgent(self) -> bool:
@@ -198,6 +200,8 @@ def worklist_groups(items, *, now: datetime | None = None) -> list[WorkGroup]:
             )
         )
     markup = _LineMarkup()
-    for group in groups.values():
+    for number, group in enumerate(groups.values(), start=1):
         group.lines_html = mark_safe("".join(markup(line) for line in group.items))  # noqa: S308 - escaped
+        group.number = str(number)
+        group.mark = "urgent" if group.urgent else "flagged" if group.flagged else ""
     return list(groups.values())
