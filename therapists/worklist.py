@@ -18,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from types import SimpleNamespace
 
+from django.conf import settings
 from django.db.models import (
     Case,
     CharField,
@@ -35,7 +37,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, Concat, Trim
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -317,7 +319,8 @@ def _program_title(language: str):
 
 
 class _Links:
-    """The links of the worklist's lines: reverse() once per page, not once per item."""
+    """The links of the worklist's lines: reverse() once per URLconf and script prefix (see
+    ``_links``), not once per item or per page."""
 
     def __init__(self):
         self.composer = _Composer()
@@ -326,13 +329,23 @@ class _Links:
         self.patient = _pattern("patients:staff_patient_detail")
 
 
+@lru_cache(maxsize=8)
+def _cached_links(urlconf: str, prefix: str) -> _Links:
+    return _Links()
+
+
+def _links() -> _Links:
+    """The ``_Links`` of the URLconf in use (a test may override it) under this script prefix."""
+    return _cached_links(get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
+
+
 def _pattern(name: str) -> str:
     return reverse(name, kwargs={"pk": 0}).replace("/0/", "/{}/")
 
 
 def _items(rows: list[SimpleNamespace], *, now: datetime) -> list[WorkItem]:
     """The page's rows as ``WorkItem``s (no query: ``_read_page`` read what they show)."""
-    links = _Links()
+    links = _links()
     labels = _Labels(now)
     items = []
     for row in rows:

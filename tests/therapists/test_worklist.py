@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
+from django.urls import reverse, set_script_prefix
 from django.utils import timezone
 
 from icbt.models import AuditEvent
@@ -570,3 +570,24 @@ def test_a_pages_labels_are_made_once_each_and_read_as_made_one_by_one(monkeypat
         items[0].url
         == reverse("messaging:staff_conversation", kwargs={"pk": 1}) + "?attach=feedback:11#composer"
     )
+
+
+def test_the_lines_links_follow_the_script_prefix():
+    """The links are reversed once per URLconf and script prefix, not once per page: served
+    under a prefix, every line's link carries it."""
+    now = timezone.now()
+    rows = [
+        _page_row("answer", now, module=2, title="Pacing"),
+        _page_row("early_warning", now, start=str(timezone.localdate(now)), from_week=4),
+        _page_row("referral", now),
+        _page_row("intake_request", now, patient_id=None),
+    ]
+    before = [item.url for item in worklist_module._items(rows, now=now)]
+    set_script_prefix("/clinic/")
+    try:
+        prefixed = [item.url for item in worklist_module._items(rows, now=now)]
+        assert prefixed[1] == reverse("patients:staff_patient_detail", kwargs={"pk": 7}) + "#early-warning"
+    finally:
+        set_script_prefix("/")
+    assert prefixed == ["/clinic" + url for url in before]
+    assert [item.url for item in worklist_module._items(rows, now=now)] == before
