@@ -18,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from types import SimpleNamespace
 
+from django.conf import settings
 from django.db.models import (
     Case,
     CharField,
@@ -35,7 +37,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Concat, Trim
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -317,12 +319,24 @@ def _program_title(language: str):
 
 
 class _Links:
-    """The links of the worklist's lines: reverse() once per page, not once per item."""
+    """The links of the worklist's lines: reverse() once per URLconf and script prefix (see
+    ``_links``), not once per item or per page."""
 
     def __init__(self):
         self.composer = _Composer()
         self.intake_request = _pattern("patients:staff_intake_request_detail")
         self.referral = _pattern("patients:staff_referral_detail")
+        self.patient = _pattern("patients:staff_patient_detail")
+
+
+@lru_cache(maxsize=8)
+def _cached_links(urlconf: str, prefix: str) -> _Links:
+    return _Links()
+
+
+def _links() -> _Links:
+    """The ``_Links`` of the URLconf in use (a test may override it) under this script prefix."""
+    return _cached_links(get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
 
 
 def _pattern(name: str) -> str:
@@ -331,7 +345,8 @@ def _pattern(name: str) -> str:
 
 def _items(rows: list[SimpleNamespace], *, now: datetime) -> list[WorkItem]:
     """The page's rows as ``WorkItem``s (no query: ``_read_page`` read what they show)."""
-    links = _Links()
+    links = _links()
+    labels = _Labels(now)
     items = []
     for row in rows:
         kind = row.kind
@@ -344,15 +359,15 @@ def _items(rows: list[SimpleNamespace], *, now: datetime) -> list[WorkItem]:
             url = links.intake_request.format(row.object_id)
             label = row.program_title
         elif kind == "early_warning":
-            url = _patient_url(row.patient_id) + "#early-warning"
-            label = str(_label(row, kind, now))
+            url = links.patient.format(row.patient_id) + "#early-warning"
+            label = labels(row, kind)
         elif kind == "referral":
             url = links.referral.format(row.object_id)
-            label = str(_("From %(name)s")) % {"name": row.referrer or ""}
+            label = labels.referral(row.referrer or "")
             name = f"{row.first_name} {row.last_name}".strip()
         else:
             url = links.composer(row.patient_id, row.ref)
-            label = str(_label(row, kind, now))
+            label = labels(row, kind)
         items.append(
             WorkItem(
                 kind=kind,
@@ -371,8 +386,38 @@ def _items(rows: list[SimpleNamespace], *, now: datetime) -> list[WorkItem]:
     return items
 
 
-def _patient_url(patient_id: int) -> str:
-    return reverse("patients:staff_patient_detail", kwargs={"pk": patient_id})
+class _Labels:
+    """The labels of one page's lines: each distinct label is made (and translated) once, not
+    once per item ("Feedback was due on 30 Nov 2026" for every patient due that day)."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self.made: dict[tuple, str] = {}
+
+    def __call__(self, row: SimpleNamespace, kind: str) -> str:
+        try:
+            # Everything of the row that ``_label`` reads.
+            key = (
+                kind,
+                row.count,
+                row.urgent,
+                row.flagged,
+                (self.now - row.since).days,
+                tuple(sorted(row.detail.items())),
+            )
+            label = self.made.get(key)
+        except (AttributeError, TypeError):  # a detail that is not a flat mapping
+            return str(_label(row, kind, self.now))
+        if label is None:
+            label = self.made[key] = str(_label(row, kind, self.now))
+        return label
+
+    def referral(self, referrer: str) -> str:
+        key = ("referral", referrer)
+        label = self.made.get(key)
+        if label is None:
+            label = self.made[key] = str(_("From %(name)s")) % {"name": referrer}
+        return label
 
 
 def _selection(kind: str, patient_id: int | None) -> Q:

@@ -4,11 +4,12 @@ import json
 import re
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
+from django.urls import reverse, set_script_prefix
 from django.utils import timezone
 
 from icbt.models import AuditEvent
@@ -20,6 +21,7 @@ from tests.messaging.helpers import diary_entry, enroll, questionnaire, submitte
 from tests.patients.staff_helpers import intake_request, referral, tiny
 from tests.therapists.builders import build_caseload
 from tests.work import settle
+from therapists import worklist as worklist_module
 from therapists.worklist import caseload, pending_count, worklist
 
 # Queries of the whole worklist page (session, the user with their roles, the work items counted
@@ -494,3 +496,98 @@ def test_a_patient_without_a_name_is_shown_by_e_mail_address(world, enrolled):
     item = next(i for i in result.items if i.kind == "answer")
     assert item.patient_name == user.email
     assert (world.patient_a.pk, f"{user.email} ({world.patient_a.case_reference})") in result.patients
+
+
+def _page_row(kind, since, *, patient_id=7, count=1, urgent=False, flagged=False, **detail):
+    return SimpleNamespace(
+        kind=kind,
+        patient_id=patient_id,
+        object_id=11,
+        ref=f"{kind}:11",
+        since=since,
+        overdue_at=since,
+        urgent=urgent,
+        flagged=flagged,
+        count=count,
+        detail=detail,
+        first_name="Anna",
+        last_name="Person",
+        email="anna@patients.test",
+        case_reference="C-7",
+        referrer="Alice Person",
+        program_title="Master your Pain",
+    )
+
+
+def test_a_pages_labels_are_made_once_each_and_read_as_made_one_by_one(monkeypatch):
+    """Lines with the same label (every patient whose feedback was due that day, diary weeks
+    alike) share it: each distinct label is made and translated once per page, and reads as
+    the row's own label."""
+    now = timezone.now()
+    day = timedelta(days=1)
+    rows = [
+        *[_page_row("feedback", now - 2 * day, patient_id=p, due_on="2026-11-27") for p in (1, 2, 3)],
+        _page_row("feedback", now - 3 * day, patient_id=4, due_on="2026-11-26"),
+        *[_page_row("diary", now - 3 * day, patient_id=p, count=3, year=2026, week=48) for p in (1, 2)],
+        _page_row("diary", now - 3 * day, count=2, year=2026, week=48),
+        *[_page_row("quiet", now - 9 * day, patient_id=p) for p in (1, 2)],
+        _page_row("quiet", now - 10 * day),
+        *[_page_row("answer", now - day, patient_id=p, module=2, title="Pacing") for p in (1, 2)],
+        _page_row("questionnaire", now - day, urgent=True, code="phq9"),
+        _page_row("questionnaire", now - day, flagged=True, code="phq9"),
+        _page_row("questionnaire", now - day, code="phq9"),
+        _page_row("message", now - day, count=2),
+        _page_row("referral", now - day),
+        _page_row("intake_request", now - day, patient_id=None),
+        _page_row(
+            "early_warning",
+            now - 20 * day,
+            flagged=True,
+            start=str(timezone.localdate(now) - 40 * day),
+            from_week=4,
+        ),
+    ]
+    made = []
+    label = worklist_module._label
+    monkeypatch.setattr(
+        worklist_module, "_label", lambda row, kind, at: made.append(kind) or label(row, kind, at)
+    )
+    items = worklist_module._items(rows, now=now)
+    for row, item in zip(rows, items, strict=True):
+        if item.kind not in worklist_module.REQUEST_KINDS:
+            assert item.label == label(row, item.kind, now) != ""
+    assert items[-3].label == "From Alice Person" and items[-2].label == "Master your Pain"
+    assert sorted(made) == sorted(
+        ["feedback_overdue"] * 2
+        + ["diary"] * 2
+        + ["quiet"] * 2
+        + ["answer"]
+        + ["questionnaire"] * 3
+        + ["message", "early_warning"]
+    )
+    assert items[-1].url == reverse("patients:staff_patient_detail", kwargs={"pk": 7}) + "#early-warning"
+    assert (
+        items[0].url
+        == reverse("messaging:staff_conversation", kwargs={"pk": 1}) + "?attach=feedback:11#composer"
+    )
+
+
+def test_the_lines_links_follow_the_script_prefix():
+    """The links are reversed once per URLconf and script prefix, not once per page: served
+    under a prefix, every line's link carries it."""
+    now = timezone.now()
+    rows = [
+        _page_row("answer", now, module=2, title="Pacing"),
+        _page_row("early_warning", now, start=str(timezone.localdate(now)), from_week=4),
+        _page_row("referral", now),
+        _page_row("intake_request", now, patient_id=None),
+    ]
+    before = [item.url for item in worklist_module._items(rows, now=now)]
+    set_script_prefix("/clinic/")
+    try:
+        prefixed = [item.url for item in worklist_module._items(rows, now=now)]
+        assert prefixed[1] == reverse("patients:staff_patient_detail", kwargs={"pk": 7}) + "#early-warning"
+    finally:
+        set_script_prefix("/")
+    assert prefixed == ["/clinic" + url for url in before]
+    assert [item.url for item in worklist_module._items(rows, now=now)] == before

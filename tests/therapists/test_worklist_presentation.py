@@ -5,16 +5,17 @@ import re
 from datetime import date, datetime, timedelta
 
 import pytest
+from django.template import engines
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.formats import date_format
+from django.utils.formats import date_format, get_format
 
 from patients.models import QuestionnaireResponse
 from tests.messaging.helpers import diary_entry, enroll, submitted_answer
 from tests.patients.staff_helpers import intake_request
 from tests.work import settle
 from therapists.worklist import WorkItem
-from therapists.worklist_presentation import waiting_words, worklist_groups
+from therapists.worklist_presentation import _DateStyle, waiting_words, worklist_groups
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.get_fixed_timezone(0))
 
@@ -117,3 +118,60 @@ def test_the_page_shows_one_card_per_patient_with_the_urgent_one_first(world, cl
     title = r'title="\d+ \w{3} \d{4}, \d\d:\d\d"'  # the full date in the page's one style
     assert re.search(rf'<time class="work-age" datetime="[^"]+" {title}>less than an hour ago<', anna)
     assert "<table" not in html.split("<main", 1)[1]
+
+
+# The markup a line had when the template wrote it item by item: the lines written in Python
+# (``_LineMarkup``) must give the same HTML, escaping and all.
+LINE_TEMPLATE = """{% load i18n %}{% for line in lines %}
+  <li class="work-item{% if line.mark %} work-item-{{ line.mark }}{% endif %}">
+    <span class="work-kind">{{ line.kind_label }}{% if line.tag == "urgent" %} <span class="tag tag-urgent">{% trans "urgent" %}</span>{% elif line.tag %} <span class="tag tag-flagged">{% trans "flagged" %}</span>{% endif %}</span>
+    <a class="work-link" href="{{ line.item.url }}">{{ line.text }}</a>
+    <time class="work-age" datetime="{{ line.datetime }}" title="{{ line.title }}">{{ line.waiting }}</time>
+  </li>
+  {% endfor %}"""  # noqa: E501
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_the_lines_are_written_as_the_template_wrote_them(language):
+    urgent = _item(1, 2, urgent=True, kind="questionnaire")
+    urgent.label = 'PHQ-9: item 9 answered above 0 <b>"&"</b>'
+    flagged = _item(1, 5, kind="questionnaire")
+    flagged.flagged = True
+    overdue = _item(1, 30, kind="feedback_overdue")
+    overdue.flagged = True
+    old = _item(2, 24 * 40, kind="answer")
+    old.url = "/staff/patients/2/messages/?attach=answer:7&x='1'#composer"
+    old.label = "Module 2: <Pacing> & 'rest'"
+    request = _item(None, 3, kind="intake_request")
+    with translation.override(language), timezone.override("Europe/Amsterdam"):
+        groups = worklist_groups([urgent, flagged, overdue, old, request], now=NOW)
+        template = engines["django"].from_string(LINE_TEMPLATE)
+        for group in groups:
+            assert group.lines_html == template.render({"lines": group.items})
+    assert (
+        "<b>" not in groups[0].lines_html and "&lt;b&gt;&quot;&amp;&quot;&lt;/b&gt;" in groups[0].lines_html
+    )
+    assert groups[0].lines_html.count('<span class="tag tag-') == 2  # overdue feedback says so itself
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+@pytest.mark.parametrize(
+    "style",
+    [
+        "DATETIME_FORMAT",
+        "DATE_FORMAT",
+        "TIME_FORMAT",
+        r"\d\a\y: l jS F Y (D N n m y z L t W o b E w), H:i:s A a g G h P u f e O T Z I r c U",
+    ],
+)
+def test_a_pages_dates_read_as_date_format_writes_them(language, style):
+    """The part of a date that depends on the day is formatted once per day, the time per
+    value: the same strings as ``date_format``, across a change of summer time too."""
+    start = datetime(2026, 3, 28, 0, 30, tzinfo=timezone.get_fixed_timezone(0))
+    values = [start + timedelta(minutes=97 * i) for i in range(60)]  # 29 March included
+    with translation.override(language), timezone.override("Europe/Amsterdam"):
+        dates = _DateStyle(get_format(style) if style.endswith("FORMAT") else style)
+        for value in values + values:
+            local = timezone.localtime(value)
+            assert dates(local) == date_format(local, style)
+        assert len(dates.days) == len({timezone.localtime(value).date() for value in values}) == 5
