@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("icbt", "0011_clinic_identity"),
-        ("patients", "0019_work_counts"),
+        ("patients", "0020_work_counts_per_kind_and_worklist_indexes"),
     ]
 
     operations = [
