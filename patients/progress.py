@@ -60,9 +60,9 @@ from patients.models import (
     StepOverride,
     StepProgress,
 )
-from programs import questionnaires
+from programs import content_cache, questionnaires
 from programs.models import ClinicProgramSetting, DiaryType, LicensedInstrument, Module, Step
-from programs.selectors import STEP_LIST_FIELDS, STEP_ROUTE, step_route
+from programs.selectors import step_route
 
 OPEN = "open"
 LOCKED = "locked"
@@ -374,30 +374,15 @@ def module_state(*, base_open: bool, override: str | None) -> str:
 # --- Loading ------------------------------------------------------------------------------------
 
 
-STEP_FIELDS = (*STEP_LIST_FIELDS, "diary_type_id")
-MODULE_FIELDS = ("module__id", "module__version_id", "module__number", "module__slug", "module__title")
-
-
 def version_modules(version, *, with_diary_types: bool = True) -> list[Module]:
     """The modules of ``version`` in order, each with its steps (``module.steps.all()``) and
-    diary types (``module.diary_types.all()``) loaded. Two queries: the steps with their modules,
-    then the diary types (the content loader gives every module at least one step); one without
-    ``with_diary_types``."""
-    steps = (
-        Step.objects.filter(version=version)
-        .select_related("module")
-        .only(*STEP_FIELDS, *MODULE_FIELDS, "module__summary")
-        .annotate(route=STEP_ROUTE)
-        .order_by("module__number", "position")
-    )
-    modules: dict[int, Module] = {}
-    grouped: dict[int, list[Step]] = {}
-    for step in steps:
-        modules.setdefault(step.module_id, step.module)
-        grouped.setdefault(step.module_id, []).append(step)
-    ordered = list(modules.values())
-    for module in ordered:
-        module._prefetched_objects_cache = {"steps": _cached(module.steps, grouped[module.pk])}
+    diary types (``module.diary_types.all()``) loaded. The modules and steps come from the
+    process's copy of the version's content (``programs.content_cache``: one query the first
+    time, none after); the diary types cost one query, none without ``with_diary_types``."""
+    ordered = []
+    for module, steps in content_cache.version_outline(version):
+        module._prefetched_objects_cache = {"steps": _cached(module.steps, steps)}
+        ordered.append(module)
     if with_diary_types:
         prefetch_related_objects(ordered, "diary_types")
     return ordered

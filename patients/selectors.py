@@ -27,7 +27,7 @@ from patients.models import (
     TimelineEvent,
     TreatmentSession,
 )
-from programs import questionnaires
+from programs import content_cache, questionnaires
 from programs import selectors as programs_selectors
 from programs.models import LicensedInstrument, Module, Program, ProgramVersion, Step
 
@@ -323,9 +323,10 @@ def program_version_for(*, program: Program, language: str) -> ProgramVersion | 
 
 def enrollable_programs(*, language: str) -> list[ProgramVersion]:
     """Per program, the version a new enrollment in ``language`` gets (English when the program
-    has no version in that language yet). One query."""
+    has no version in that language yet). No query while the process's copy of the newest
+    versions is current (``programs.content_cache``), else one."""
     chosen: dict[int, ProgramVersion] = {}
-    for version in programs_selectors.latest_versions():
+    for version in content_cache.latest_versions():
         if version.language == language or (version.language == "en" and version.program_id not in chosen):
             chosen[version.program_id] = version
     return sorted(chosen.values(), key=lambda v: v.title)
