@@ -48,7 +48,7 @@ from django.db.models import (
     Value,
     prefetch_related_objects,
 )
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from patients import measurement
@@ -68,6 +68,15 @@ OPEN = "open"
 LOCKED = "locked"
 HELD = "held"
 MAX_DIARIES = 3
+
+
+@dataclass(frozen=True)
+class LicensedThreshold:
+    """A severe threshold from one of the clinic's licensed questionnaire files."""
+
+    code: str
+    language: str
+    severe_threshold: int
 
 
 @dataclass
@@ -146,6 +155,9 @@ class Progress:
     check_in_days: set[date] = field(default_factory=set)
     # {step id: when the patient first opened it}, of every step opened (shown now or not).
     first_seen: dict[int, datetime] = field(default_factory=dict)
+    # The clinic's licensed thresholds (``LicensedThreshold``), read with the progress: what
+    # ``programs.thresholds.threshold_from_licensed`` takes.
+    licensed_thresholds: list = field(default_factory=list)
 
     # Lookups ---------------------------------------------------------------------------------
 
@@ -425,10 +437,24 @@ def _enrollment_choices(
     ).values_list(
         kind("s"), Cast("optional_steps_off", text), null(flag), null(number), null(moment), null(moment)
     )
+    # The clinic's own thresholds from its licensed questionnaire files (programs.thresholds):
+    # "code:language" and the threshold, for the stepped-care advice shown beside the progress.
+    licensed = (
+        LicensedInstrument.objects.filter(clinic_id=enrollment.clinic_id, severe_threshold__isnull=False)
+        .order_by()
+        .values_list(
+            kind("l"),
+            Concat(Cast("code", text), Value(":"), Cast("language", text), output_field=text),
+            null(flag),
+            Cast("severe_threshold", number),
+            null(moment),
+            null(moment),
+        )
+    )
     overrides_by_key, states_by_number = {}, {}
-    optional_off, seen, done, first_seen = set(), set(), set(), {}
+    optional_off, seen, done, first_seen, thresholds = set(), set(), set(), {}, []
     for letter, text_value, included, number_value, completed_at, first_seen_at in overrides.union(
-        states, progress, setting, all=True
+        states, progress, setting, licensed, all=True
     ):
         if letter == "o":
             overrides_by_key[text_value] = included
@@ -439,9 +465,12 @@ def _enrollment_choices(
             first_seen[number_value] = first_seen_at
             if completed_at is not None:
                 done.add(number_value)
+        elif letter == "l":
+            code, _colon, language = text_value.partition(":")
+            thresholds.append(LicensedThreshold(code, language, number_value))
         else:
             optional_off = set(json.loads(text_value or "[]"))
-    return overrides_by_key, states_by_number, optional_off, seen, done, first_seen
+    return overrides_by_key, states_by_number, optional_off, seen, done, first_seen, thresholds
 
 
 def progress_for(
@@ -457,7 +486,7 @@ def progress_for(
     today = today or timezone.localdate()
     version = enrollment.version
     modules = version_modules(version, with_diary_types=with_diary_types)
-    overrides, states, optional_off, seen, done, first_seen = _enrollment_choices(
+    overrides, states, optional_off, seen, done, first_seen, thresholds = _enrollment_choices(
         enrollment, version.program_id
     )
 
@@ -487,6 +516,7 @@ def progress_for(
 
     progress = Progress(enrollment, today, result)
     progress.first_seen = first_seen
+    progress.licensed_thresholds = thresholds
     if with_diaries:
         progress.diary_last = dict(
             DiaryEntry.objects.filter(enrollment=enrollment)
