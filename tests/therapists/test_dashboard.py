@@ -25,7 +25,7 @@ from tests.work import settle
 from therapists.dashboard import Period, clinic_dashboard, default_period
 from therapists.dashboard_presentation import dashboard_charts, dashboard_tables
 
-DASHBOARD_PAGE_QUERIES = 14  # the waiting work per therapist: one grouped count on the work items; the
+DASHBOARD_PAGE_QUERIES = 13  # the waiting work per therapist: one grouped count on the work items; the
 # program flow (intake requests, starts, endings): one UNION ALL
 
 
