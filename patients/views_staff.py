@@ -754,6 +754,14 @@ def overview_context(request, patient) -> dict:
     for event in events:
         event.text = timeline.describe(event, names=names, programs=programs, steps=steps)
     intakes, referrals = selectors.getting_in_for(patient=patient)
+    if enrollment is not None:
+        # The early warning's "went quiet" needs the last resume after a pause: from the timeline
+        # just read when it holds the answer (no query of its own).
+        known, resumed_at = measurement.resumed_at_from_timeline(
+            events, enrollment_id=enrollment.pk, complete=len(events) < selectors.TIMELINE_LIMIT
+        )
+        if known:
+            enrollment.resumed_at = resumed_at
     responses = _measured_responses(enrollment)
     warning, warning_decision = _early_warning(enrollment, responses)
     return {

@@ -311,6 +311,42 @@ def test_the_whole_overview_stays_at_its_count_with_every_section_filled(
     assert "Call 19" in page and page.count("indicated for the online program") >= 20
 
 
+def test_the_overview_reads_the_last_resume_from_its_timeline(
+    world, client_for, clock, django_assert_num_queries, monkeypatch
+):
+    """ "Went quiet" leaves out the feedback days of a pause: the overview finds the last resume in
+    the timeline it shows (no query of its own); only when the shown timeline is cut off before
+    any resume does it ask the database."""
+    from patients import selectors
+
+    enrollment = _enrollment(world)
+    _check_ins(enrollment, [5])  # 9 Nov
+    clock.travel(date(2026, 11, 10))
+    services.enrollment_status_change(enrollment=enrollment, staff=world.therapist, action="pause")
+    clock.travel(date(2026, 11, 29))
+    services.enrollment_status_change(enrollment=enrollment, staff=world.therapist, action="resume")
+    url = reverse("patients:staff_patient_detail", kwargs={"pk": world.patient_a.pk})
+
+    def page(queries):
+        client = client_for(world.therapist.user)  # signed in on the day (idle sign-out)
+        client.get(url)
+        with django_assert_num_queries(queries):
+            return client.get(url).content.decode()
+
+    clock.travel(date(2026, 12, 7))  # 30 Nov missed; 16 and 23 Nov were in the pause
+    assert "Went quiet" not in page(MEASURED_OVERVIEW_QUERIES)
+    clock.travel(date(2026, 12, 21))  # 30 Nov, 7 and 14 Dec missed after the resume
+    assert "Went quiet" in page(MEASURED_OVERVIEW_QUERIES)
+    # A timeline cut off before the resume: the resume is read from the database.
+    services.treatment_session_record(
+        patient=world.patient_a, staff=world.therapist, held_on=date(2026, 12, 20), kind="phone", minutes=10
+    )
+    monkeypatch.setattr(selectors, "TIMELINE_LIMIT", 1)
+    monkeypatch.setattr(selectors.timeline_for, "__kwdefaults__", {"limit": 1})
+    clock.travel(date(2026, 12, 7))
+    assert "Went quiet" not in page(MEASURED_OVERVIEW_QUERIES + 1)
+
+
 # --- The early warning as a work item ------------------------------------------------------------
 
 
