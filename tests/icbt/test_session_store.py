@@ -70,12 +70,31 @@ def test_a_session_missing_from_the_cache_is_read_from_the_database(world, clien
     assert _session_queries(queries.captured_queries) == []
 
 
-@pytest.fixture
-def cache_down(settings):
+def _closed_port() -> int:
+    """A local port where nothing listens (a Redis server that is down)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# The outage as a hand-made cache that raises, and as Django's real Redis backend and client
+# pointed at a server that is not there.
+OUTAGES = {
+    "raising": lambda: {"BACKEND": f"{__name__}.UnreachableCache"},
+    "redis": lambda: {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": f"redis://127.0.0.1:{_closed_port()}/3",
+        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+    },
+}
+
+
+@pytest.fixture(params=sorted(OUTAGES))
+def cache_down(request, settings):
     def down():
-        settings.CACHES = {
-            "default": {"BACKEND": f"{__name__}.UnreachableCache"},
-        }
+        settings.CACHES = {"default": OUTAGES[request.param]()}
 
     return down
 
