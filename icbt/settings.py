@@ -315,7 +315,11 @@ MFA_RECOVERY_CODE_COUNT = 10
 # The set-up page keeps one pending secret per session until set-up succeeds (a reload shows the
 # same QR code, so a scanned code keeps working).
 MFA_FORMS = {"activate_totp": "icbt.forms.ActivateTOTPForm"}
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions are read from the cache and kept in the database (icbt/session_store.py): no session
+# query on a request, and a cache outage falls back to the database. A cached copy lives at most
+# this long (a session ended while the cache was unreachable stays usable no longer than that).
+SESSION_ENGINE = "icbt.session_store"
+ICBT_SESSION_CACHE_SECONDS = env_int("ICBT_SESSION_CACHE_SECONDS", 300)
 SESSION_COOKIE_AGE = 60 * 60 * 12
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # Sessions end after this many minutes without a request: staff, and patients (who get a

@@ -18,7 +18,7 @@ from icbt.access import refuse, require_staff_role
 from icbt.audit import Action, audit_record, audit_record_shown
 from icbt.roles import roles_of
 from patients.models import CareShare, Enrollment, IntakeRequest, Patient, Referral
-from patients.selectors import ENROLLMENT_PAGE_RELATED, enrollment_for_patient
+from patients.selectors import ENROLLMENT_PAGE_RELATED, enrollment_for_patient, patient_with_current_enrollment
 
 
 def staff_may_treat(staff, patient: Patient) -> bool:
@@ -72,6 +72,7 @@ def patient_for_staff(
     object_id=None,
     action: str | None = None,
     covering: bool = True,
+    with_enrollment: bool = False,
 ) -> Patient:
     """The patient ``pk`` for the staff member signed in, audited as ``purpose`` (the event's
     object type; ``object_id`` names the object when it is not the patient).
@@ -83,12 +84,20 @@ def patient_for_staff(
       treating therapist may do, refused as below); once the share has ended or expired, 403;
     - other staff of the same clinic (colleagues, managers, admins): 403, audited;
     - other clinics and unknown ids: 404, audited.
+
+    With ``with_enrollment`` the patient's current enrollment comes in the same query (for a
+    patient with an enrollment), as ``patient.current_enrollment`` (None before the first; see
+    ``selectors.patient_with_current_enrollment``). It is read before the check, as the patient
+    is, and reaches the caller only once the check has passed.
     """
     staff = _staff_or_404(request)
     user = request.user
     action = action or (Action.CHANGE if write else Action.VIEW)
     audited_id = object_id if object_id is not None else pk
-    patient = Patient.objects.select_related("user", "clinic", "therapist__user").filter(pk=pk).first()
+    if with_enrollment:
+        patient, enrollment = patient_with_current_enrollment(pk=pk)
+    else:
+        patient = Patient.objects.select_related("user", "clinic", "therapist__user").filter(pk=pk).first()
     if patient is None:
         refuse(user=user, insider=False, action=action, object_type=purpose, object_id=pk)
     treats = staff_may_treat(staff, patient)
@@ -113,6 +122,8 @@ def patient_for_staff(
         object_id=audited_id,
         on_behalf_of=on_behalf_of,
     )
+    if with_enrollment:
+        patient.current_enrollment = enrollment
     return patient
 
 

@@ -234,12 +234,32 @@ def resumed_at_by_enrollment(enrollment_ids) -> dict[int, object]:
     found = {}
     events = TimelineEvent.objects.filter(
         enrollment_id__in=list(enrollment_ids), kind=TimelineEvent.Kind.STATUS
-    ).only("pk", "enrollment_id", "patient_id", "at", "detail")
+    ).only("pk", "uid", "clinic_id", "enrollment_id", "patient_id", "at", "detail")
     for event in events.order_by("at", "pk"):
-        detail = event.detail or {}
-        if detail.get("from") == Enrollment.Status.PAUSED and detail.get("to") == Enrollment.Status.ACTIVE:
+        if _is_resume(event):
             found[event.enrollment_id] = event.at
     return found
+
+
+def _is_resume(event) -> bool:
+    detail = event.detail or {}
+    return detail.get("from") == Enrollment.Status.PAUSED and detail.get("to") == Enrollment.Status.ACTIVE
+
+
+def resumed_at_from_timeline(events, *, enrollment_id: int, complete: bool) -> tuple[bool, object]:
+    """When the enrollment was last resumed after a pause, from timeline events already read
+    (``events``: the patient's newest events, newest first, as ``selectors.timeline_for`` gives
+    them; ``complete``: they are all of the patient's events). ``(True, at or None)`` when the
+    events answer it, ``(False, None)`` when the answer may lie in older events: the newest
+    resume in the events is the last one; without one, there was none only if they are all."""
+    for event in events:
+        if (
+            event.enrollment_id == enrollment_id
+            and event.kind == TimelineEvent.Kind.STATUS
+            and _is_resume(event)
+        ):
+            return True, event.at
+    return (True, None) if complete else (False, None)
 
 
 def resumed_on(enrollment) -> date | None:

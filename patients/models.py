@@ -596,6 +596,11 @@ class TimelineEvent(ClinicScoped):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     detail = EncryptedJSONField(default=dict, blank=True)
+    # The recorded session a ``session`` line is about (its note shows under the line): a real
+    # key, so that the timeline reads its sessions in the same query.
+    session = models.ForeignKey(
+        TreatmentSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-at", "-pk"]

@@ -48,7 +48,7 @@ from django.db.models import (
     Value,
     prefetch_related_objects,
 )
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from patients import measurement
@@ -60,14 +60,23 @@ from patients.models import (
     StepOverride,
     StepProgress,
 )
-from programs import questionnaires
+from programs import content_cache, questionnaires
 from programs.models import ClinicProgramSetting, DiaryType, LicensedInstrument, Module, Step
-from programs.selectors import STEP_LIST_FIELDS, STEP_ROUTE, step_route
+from programs.selectors import step_route
 
 OPEN = "open"
 LOCKED = "locked"
 HELD = "held"
 MAX_DIARIES = 3
+
+
+@dataclass(frozen=True)
+class LicensedThreshold:
+    """A severe threshold from one of the clinic's licensed questionnaire files."""
+
+    code: str
+    language: str
+    severe_threshold: int
 
 
 @dataclass
@@ -146,6 +155,9 @@ class Progress:
     check_in_days: set[date] = field(default_factory=set)
     # {step id: when the patient first opened it}, of every step opened (shown now or not).
     first_seen: dict[int, datetime] = field(default_factory=dict)
+    # The clinic's licensed thresholds (``LicensedThreshold``), read with the progress: what
+    # ``programs.thresholds.threshold_from_licensed`` takes.
+    licensed_thresholds: list = field(default_factory=list)
 
     # Lookups ---------------------------------------------------------------------------------
 
@@ -374,30 +386,15 @@ def module_state(*, base_open: bool, override: str | None) -> str:
 # --- Loading ------------------------------------------------------------------------------------
 
 
-STEP_FIELDS = (*STEP_LIST_FIELDS, "diary_type_id")
-MODULE_FIELDS = ("module__id", "module__version_id", "module__number", "module__slug", "module__title")
-
-
 def version_modules(version, *, with_diary_types: bool = True) -> list[Module]:
     """The modules of ``version`` in order, each with its steps (``module.steps.all()``) and
-    diary types (``module.diary_types.all()``) loaded. Two queries: the steps with their modules,
-    then the diary types (the content loader gives every module at least one step); one without
-    ``with_diary_types``."""
-    steps = (
-        Step.objects.filter(version=version)
-        .select_related("module")
-        .only(*STEP_FIELDS, *MODULE_FIELDS, "module__summary")
-        .annotate(route=STEP_ROUTE)
-        .order_by("module__number", "position")
-    )
-    modules: dict[int, Module] = {}
-    grouped: dict[int, list[Step]] = {}
-    for step in steps:
-        modules.setdefault(step.module_id, step.module)
-        grouped.setdefault(step.module_id, []).append(step)
-    ordered = list(modules.values())
-    for module in ordered:
-        module._prefetched_objects_cache = {"steps": _cached(module.steps, grouped[module.pk])}
+    diary types (``module.diary_types.all()``) loaded. The modules and steps come from the
+    process's copy of the version's content (``programs.content_cache``: one query the first
+    time, none after); the diary types cost one query, none without ``with_diary_types``."""
+    ordered = []
+    for module, steps in content_cache.version_outline(version):
+        module._prefetched_objects_cache = {"steps": _cached(module.steps, steps)}
+        ordered.append(module)
     if with_diary_types:
         prefetch_related_objects(ordered, "diary_types")
     return ordered
@@ -440,10 +437,24 @@ def _enrollment_choices(
     ).values_list(
         kind("s"), Cast("optional_steps_off", text), null(flag), null(number), null(moment), null(moment)
     )
+    # The clinic's own thresholds from its licensed questionnaire files (programs.thresholds):
+    # "code:language" and the threshold, for the stepped-care advice shown beside the progress.
+    licensed = (
+        LicensedInstrument.objects.filter(clinic_id=enrollment.clinic_id, severe_threshold__isnull=False)
+        .order_by()
+        .values_list(
+            kind("l"),
+            Concat(Cast("code", text), Value(":"), Cast("language", text), output_field=text),
+            null(flag),
+            Cast("severe_threshold", number),
+            null(moment),
+            null(moment),
+        )
+    )
     overrides_by_key, states_by_number = {}, {}
-    optional_off, seen, done, first_seen = set(), set(), set(), {}
+    optional_off, seen, done, first_seen, thresholds = set(), set(), set(), {}, []
     for letter, text_value, included, number_value, completed_at, first_seen_at in overrides.union(
-        states, progress, setting, all=True
+        states, progress, setting, licensed, all=True
     ):
         if letter == "o":
             overrides_by_key[text_value] = included
@@ -454,9 +465,12 @@ def _enrollment_choices(
             first_seen[number_value] = first_seen_at
             if completed_at is not None:
                 done.add(number_value)
+        elif letter == "l":
+            code, _colon, language = text_value.partition(":")
+            thresholds.append(LicensedThreshold(code, language, number_value))
         else:
             optional_off = set(json.loads(text_value or "[]"))
-    return overrides_by_key, states_by_number, optional_off, seen, done, first_seen
+    return overrides_by_key, states_by_number, optional_off, seen, done, first_seen, thresholds
 
 
 def progress_for(
@@ -472,7 +486,7 @@ def progress_for(
     today = today or timezone.localdate()
     version = enrollment.version
     modules = version_modules(version, with_diary_types=with_diary_types)
-    overrides, states, optional_off, seen, done, first_seen = _enrollment_choices(
+    overrides, states, optional_off, seen, done, first_seen, thresholds = _enrollment_choices(
         enrollment, version.program_id
     )
 
@@ -502,6 +516,7 @@ def progress_for(
 
     progress = Progress(enrollment, today, result)
     progress.first_seen = first_seen
+    progress.licensed_thresholds = thresholds
     if with_diaries:
         progress.diary_last = dict(
             DiaryEntry.objects.filter(enrollment=enrollment)

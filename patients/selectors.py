@@ -3,7 +3,18 @@
 import math
 from datetime import date, timedelta
 
-from django.db.models import Min, OuterRef, QuerySet, Subquery
+from django.db.models import (
+    CharField,
+    DateField,
+    DateTimeField,
+    Min,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+)
+from django.db.models.functions import Cast
 from django.http import Http404
 from django.utils import timezone
 
@@ -25,9 +36,8 @@ from patients.models import (
     SteppedCareDecision,
     StepProgress,
     TimelineEvent,
-    TreatmentSession,
 )
-from programs import questionnaires
+from programs import content_cache, questionnaires
 from programs import selectors as programs_selectors
 from programs.models import DiaryType, LicensedInstrument, Module, Program, ProgramVersion, Step
 
@@ -332,9 +342,10 @@ def program_version_for(*, program: Program, language: str) -> ProgramVersion | 
 
 def enrollable_programs(*, language: str) -> list[ProgramVersion]:
     """Per program, the version a new enrollment in ``language`` gets (English when the program
-    has no version in that language yet). One query."""
+    has no version in that language yet). No query while the process's copy of the newest
+    versions is current (``programs.content_cache``), else one."""
     chosen: dict[int, ProgramVersion] = {}
-    for version in programs_selectors.latest_versions():
+    for version in content_cache.latest_versions():
         if version.language == language or (version.language == "en" and version.program_id not in chosen):
             chosen[version.program_id] = version
     return sorted(chosen.values(), key=lambda v: v.title)
@@ -386,6 +397,70 @@ def pending_referrals_for(*, patient: Patient) -> list[Referral]:
     )
 
 
+def getting_in_for(*, patient: Patient) -> tuple[list[Intake], list[Referral]]:
+    """The patient's intakes (newest first) and waiting referrals (newest first), as the
+    overview lists them, in one query (a UNION ALL of the two tables). The rows carry what the
+    overview shows and links to: an intake's id, date and decision; a referral's id, date and
+    the name of the therapist it was made to. Other fields are not loaded (use ``intakes_for``
+    and ``pending_referrals_for`` for whole rows)."""
+    text, day, moment = TextField(), DateField(), DateTimeField()
+
+    def null(output_field):
+        return Cast(Value(None), output_field)
+
+    def kind(letter):
+        return Value(letter, output_field=CharField())
+
+    intakes = (
+        Intake.objects.filter(patient=patient)
+        .order_by()
+        .values_list(
+            kind("i"),
+            "pk",
+            "held_on",
+            Cast("decision", text),
+            null(moment),
+            null(text),
+            null(text),
+            null(text),
+        )
+    )
+    referrals = Referral.objects.filter(patient=patient, status=Referral.Status.PENDING).order_by()
+    referrals = referrals.values_list(
+        kind("r"),
+        "pk",
+        null(day),
+        null(text),
+        "created_at",
+        Cast("to_therapist__user__first_name", text),
+        Cast("to_therapist__user__last_name", text),
+        Cast("to_therapist__user__email", text),
+    )
+    found_intakes, found_referrals = [], []
+    for letter, pk, held_on, decision, created_at, first, last, email in intakes.union(referrals, all=True):
+        if letter == "i":
+            found_intakes.append(
+                Intake(
+                    pk=pk, clinic_id=patient.clinic_id, patient=patient, held_on=held_on, decision=decision
+                )
+            )
+        else:
+            user = User(first_name=first or "", last_name=last or "", email=email or "")
+            found_referrals.append(
+                Referral(
+                    pk=pk,
+                    clinic_id=patient.clinic_id,
+                    patient=patient,
+                    created_at=created_at,
+                    status=Referral.Status.PENDING,
+                    to_therapist=StaffMember(clinic_id=patient.clinic_id, user=user),
+                )
+            )
+    found_intakes.sort(key=lambda i: (i.held_on, i.pk), reverse=True)
+    found_referrals.sort(key=lambda r: (r.created_at, r.pk), reverse=True)
+    return found_intakes, found_referrals
+
+
 def intakes_for(*, patient: Patient) -> list[Intake]:
     return list(Intake.objects.filter(patient=patient).select_related("program", "therapist__user"))
 
@@ -398,6 +473,32 @@ def intake_get(*, patient: Patient, pk: int) -> Intake:
     return intake
 
 
+def _current_of(enrollments: list[Enrollment]) -> Enrollment | None:
+    """The open enrollment among ``enrollments`` (newest first), else the one made last."""
+    return next((e for e in enrollments if e.is_open), enrollments[0] if enrollments else None)
+
+
+def patient_with_current_enrollment(*, pk) -> tuple[Patient | None, Enrollment | None]:
+    """The patient ``pk`` (user, clinic and therapist loaded, as ``patients.access`` reads them)
+    and their current enrollment as ``enrollment_current(..., with_early_warning_decision=True)``
+    gives it, in one query when the patient has an enrollment (the patient comes with the
+    enrollment rows), two when not. For ``patient_for_staff(..., with_enrollment=True)`` only:
+    nothing is checked here."""
+    enrollments = list(
+        Enrollment.objects.filter(patient_id=pk)
+        .select_related("patient__user", "patient__clinic", "patient__therapist__user")
+        .select_related("version__program", "therapist__user")
+        .annotate(**_last_decision_fields())
+        .order_by("-created_at", "-pk")
+    )
+    chosen = _current_of(enrollments)
+    if chosen is None:
+        patient = Patient.objects.select_related("user", "clinic", "therapist__user").filter(pk=pk).first()
+        return patient, None
+    chosen.early_warning_decision = _last_decision_of(chosen)
+    return chosen.patient, chosen
+
+
 def enrollment_current(*, patient: Patient, with_early_warning_decision: bool = False) -> Enrollment | None:
     """The patient's open enrollment, else the one made last; None before the first. One query.
     ``with_early_warning_decision``: the last early-warning decision about it comes in the same
@@ -408,8 +509,7 @@ def enrollment_current(*, patient: Patient, with_early_warning_decision: bool = 
     )
     if with_early_warning_decision:
         enrollments = enrollments.annotate(**_last_decision_fields())
-    enrollments = list(enrollments.order_by("-created_at", "-pk"))
-    chosen = next((e for e in enrollments if e.is_open), enrollments[0] if enrollments else None)
+    chosen = _current_of(list(enrollments.order_by("-created_at", "-pk")))
     if chosen is not None:
         chosen.patient = patient
         if with_early_warning_decision:
@@ -481,17 +581,13 @@ TIMELINE_LIMIT = 100
 
 
 def timeline_for(*, patient: Patient, limit: int = TIMELINE_LIMIT) -> list[TimelineEvent]:
-    """The newest ``limit`` timeline events, each with ``actor`` loaded and, for sessions, the
-    ``session`` (its note is decrypted only when shown). Three queries, whatever the length."""
-    events = list(
-        TimelineEvent.objects.filter(patient=patient).select_related("actor").order_by("-at", "-pk")[:limit]
+    """The newest ``limit`` timeline events, each with ``actor`` and, for sessions, the
+    ``session`` loaded (its note is decrypted only when shown). One query, whatever the length."""
+    return list(
+        TimelineEvent.objects.filter(patient=patient)
+        .select_related("actor", "session")
+        .order_by("-at", "-pk")[:limit]
     )
-    session_ids = [e.detail.get("session") for e in events if e.kind == TimelineEvent.Kind.SESSION]
-    sessions = {s.pk: s for s in TreatmentSession.objects.filter(patient=patient, pk__in=session_ids)}
-    for event in events:
-        is_session = event.kind == TimelineEvent.Kind.SESSION
-        event.session = sessions.get(event.detail.get("session")) if is_session else None
-    return events
 
 
 def staff_names(*, clinic_id: int, ids=None) -> dict[int, str]:
@@ -558,6 +654,12 @@ def mid_treatment_responses(*, enrollment: Enrollment, codes) -> list[Questionna
             enrollment=enrollment, moment=QuestionnaireResponse.Moment.MODULE, code__in=list(codes)
         ).order_by("completed_at", "pk")
     )
+
+
+def mid_treatment_of(responses, *, codes) -> list[QuestionnaireResponse]:
+    """``mid_treatment_responses`` picked from the enrollment's responses already read (in order)."""
+    codes = set(codes)
+    return [r for r in responses if r.moment == QuestionnaireResponse.Moment.MODULE and r.code in codes]
 
 
 def tailoring_outline(*, enrollment: Enrollment) -> list[Module]:

@@ -27,7 +27,7 @@ from decimal import Decimal
 from django.utils.translation import gettext_lazy as _
 
 from programs.questionnaires import CIS_FATIGUE, RAND36_PF
-from programs.thresholds import Threshold, default_threshold, threshold_for
+from programs.thresholds import Threshold, default_threshold, threshold_for, threshold_from_licensed
 
 # Programs that end with a stepped-care decision (by program slug).
 STEPPED_CARE_PROGRAMS = frozenset({"master-your-fatigue"})
@@ -176,19 +176,26 @@ def advice_from_responses(responses, *, cis_threshold=None, pf_threshold=None, m
     )
 
 
-def enrollment_thresholds(enrollment) -> tuple[Threshold, Threshold]:
+def enrollment_thresholds(enrollment, *, licensed=None) -> tuple[Threshold, Threshold]:
     """The CIS and RAND-36 physical functioning thresholds for ``enrollment``'s clinic and program
-    language: the numbers its CIS bands were scored with. One query."""
+    language: the numbers its CIS bands were scored with. One query, none when the clinic's
+    licensed rows are given (``licensed``: e.g. ``Progress.licensed_thresholds``)."""
     language = enrollment.version.language
+    if licensed is not None:
+        return (
+            threshold_from_licensed(CIS_FATIGUE, licensed, language=language),
+            default_threshold(RAND36_PF),
+        )
     return (
         threshold_for(clinic_id=enrollment.clinic_id, code=CIS_FATIGUE, language=language),
         threshold_for(clinic_id=enrollment.clinic_id, code=RAND36_PF, language=language),
     )
 
 
-def advice_for_enrollment(enrollment, responses, *, moment: str = "end") -> Advice:
-    """The advice for ``enrollment`` at ``moment`` with its clinic's thresholds."""
-    cis, pf = enrollment_thresholds(enrollment)
+def advice_for_enrollment(enrollment, responses, *, moment: str = "end", licensed=None) -> Advice:
+    """The advice for ``enrollment`` at ``moment`` with its clinic's thresholds (from
+    ``licensed`` when given, see ``enrollment_thresholds``)."""
+    cis, pf = enrollment_thresholds(enrollment, licensed=licensed)
     return advice_from_responses(responses, cis_threshold=cis, pf_threshold=pf, moment=moment)
 
 

@@ -51,6 +51,6 @@ def staff_patient_invite(request):
 @login_required
 @read_only_page
 def staff_patient_detail(request, pk):
-    patient = patient_for_staff(request, pk)
+    patient = patient_for_staff(request, pk, with_enrollment=True)
     context = {"patient": patient, **overview_context(request, patient)}
     return render(request, "patients/staff_patient_detail.html", context)

@@ -677,12 +677,21 @@ def staff_questionnaire_enter(request, pk, enrollment_id):
 # --- The overview (on the foundation's patient page) -----------------------------------------------
 
 
-def _mid_advice(enrollment):
-    """The stepped-care rule on the mid-treatment CIS / RAND-36 scores, when there are any."""
+def _mid_advice(enrollment, responses=None, progress=None):
+    """The stepped-care rule on the mid-treatment CIS / RAND-36 scores, when there are any.
+    ``responses``: the enrollment's questionnaire responses when already read (in order, as
+    ``selectors.measured_responses_for`` gives them); ``progress``: the enrollment's progress,
+    which carries the clinic's licensed thresholds. Without them, a query each."""
     if enrollment is None or not stepped_care.applies_to(enrollment.version.program.slug):
         return None
-    mid = selectors.mid_treatment_responses(enrollment=enrollment, codes=stepped_care.OUTCOME_CODES)
-    return stepped_care.advice_for_enrollment(enrollment, mid, moment="module") if mid else None
+    if responses is None:
+        mid = selectors.mid_treatment_responses(enrollment=enrollment, codes=stepped_care.OUTCOME_CODES)
+    else:
+        mid = selectors.mid_treatment_of(responses, codes=stepped_care.OUTCOME_CODES)
+    if not mid:
+        return None
+    licensed = progress.licensed_thresholds if progress is not None else None
+    return stepped_care.advice_for_enrollment(enrollment, mid, moment="module", licensed=licensed)
 
 
 def _early_warning(enrollment, responses):
@@ -730,8 +739,9 @@ def staff_early_warning_decide(request, pk, enrollment_id):
 def overview_context(request, patient) -> dict:
     """Everything the therapist's page of one patient shows besides the account facts: the
     enrollment and its modules, intakes, waiting referrals and the timeline. A fixed number of
-    queries, whatever the length of the timeline."""
-    enrollment = selectors.enrollment_current(patient=patient, with_early_warning_decision=True)
+    queries, whatever the length of the timeline. ``patient`` comes from
+    ``patient_for_staff(..., with_enrollment=True)`` (its current enrollment read with it)."""
+    enrollment = patient.current_enrollment
     progress = None
     if enrollment is not None:
         progress = progress_for(enrollment, with_diaries=False, with_diary_types=False)
@@ -743,7 +753,15 @@ def overview_context(request, patient) -> dict:
     names = selectors.staff_names(clinic_id=patient.clinic_id, ids=timeline.staff_ids(events))
     for event in events:
         event.text = timeline.describe(event, names=names, programs=programs, steps=steps)
-    intakes = selectors.intakes_for(patient=patient)
+    intakes, referrals = selectors.getting_in_for(patient=patient)
+    if enrollment is not None:
+        # The early warning's "went quiet" needs the last resume after a pause: from the timeline
+        # just read when it holds the answer (no query of its own).
+        known, resumed_at = measurement.resumed_at_from_timeline(
+            events, enrollment_id=enrollment.pk, complete=len(events) < selectors.TIMELINE_LIMIT
+        )
+        if known:
+            enrollment.resumed_at = resumed_at
     responses = _measured_responses(enrollment)
     warning, warning_decision = _early_warning(enrollment, responses)
     return {
@@ -751,14 +769,14 @@ def overview_context(request, patient) -> dict:
         "progress": progress,
         "intakes": intakes,
         "indicated_intake": next((i for i in intakes if i.decision == Intake.Decision.INDICATED), None),
-        "referrals": selectors.pending_referrals_for(patient=patient),
+        "referrals": referrals,
         "events": events,
         "intake_programs": versions,
         "rhythm": timeline.rhythm(enrollment.feedback_cadence, enrollment.feedback_weekday)
         if enrollment
         else "",
         "stepped_care": stepped_care.applies_to(enrollment.version.program.slug) if enrollment else False,
-        "mid_advice": _mid_advice(enrollment),
+        "mid_advice": _mid_advice(enrollment, responses, progress),
         "scores_chart": charts_measurement.staff_scores_for(
             enrollment,
             only_measured=True,

@@ -20,7 +20,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from icbt.audit import Action, audit_record
-from programs import content_loader, questionnaires, rendering
+from programs import content_cache, content_loader, questionnaires, rendering
 from programs.models import (
     ClinicProgramSetting,
     DiaryType,
@@ -64,6 +64,8 @@ def program_content_load(
     with transaction.atomic():
         for parsed in parsed_languages:
             results.append(_language_load(parsed, progress))
+        if any(result.status == "loaded" for result in results):
+            transaction.on_commit(content_cache.content_changed)
     return results
 
 

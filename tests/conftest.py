@@ -4,6 +4,7 @@ import pytest
 from django.utils import translation
 
 from icbt import crypto
+from programs import content_cache
 from tests import work
 from tests.clock import DAY_IDS, DEFAULT_WEEKDAY, start_clock
 from tests.factories import make_world
@@ -72,6 +73,9 @@ def _test_settings(settings, tmp_path):
     # active key of a scope (a clinic id) once a commit was seen. On SQLite the next test's
     # clinic may get the same id and would encrypt under a key that no longer exists.
     crypto.clear_key_cache()
+    # Program content kept in the process (programs.content_cache) is keyed by version id and
+    # hashes; a test's rolled-back versions must not be served to the next test.
+    content_cache.clear()
     yield
     translation.activate(settings.LANGUAGE_CODE)
 

@@ -27,6 +27,20 @@ def rename_backends(apps, schema_editor, renamed=RENAMED):
             data[BACKEND_KEY] = renamed[data[BACKEND_KEY]]
             session.session_data = store.encode(data)
             session.save(update_fields=["session_data"])
+            _forget_cached_copy(session.session_key)
+
+
+def _forget_cached_copy(session_key: str) -> None:
+    """Sessions may be read from the cache (icbt.session_store): drop the copy there, so that the
+    rewritten row is what the next request reads."""
+    from django.conf import settings
+    from django.contrib.sessions.backends.cached_db import KEY_PREFIX
+    from django.core.cache import caches
+
+    try:
+        caches[settings.SESSION_CACHE_ALIAS].delete(KEY_PREFIX + session_key)
+    except Exception:  # noqa: BLE001, S110 - an unreachable cache: its copies expire by themselves
+        pass
 
 
 def restore_backends(apps, schema_editor):

@@ -68,6 +68,7 @@ def treatment_session_record(
         kind=TimelineEvent.Kind.SESSION,
         detail={"session": session.pk, "kind": kind, "minutes": minutes, "held_on": held_on.isoformat()},
         at=at,
+        session=session,
     )
     return session
 

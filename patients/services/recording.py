@@ -32,9 +32,11 @@ def timeline_record(
     enrollment=None,
     clinic_id: int | None = None,
     at: datetime | None = None,
+    session=None,
 ) -> TimelineEvent:
     """One line in the patient's timeline: structured facts only (ids, codes, numbers).
-    ``clinic_id`` is the patient's clinic; it defaults to the enrollment's."""
+    ``clinic_id`` is the patient's clinic; it defaults to the enrollment's. ``session``: the
+    recorded session a ``session`` line is about."""
     event = TimelineEvent(
         patient_id=patient_id,
         clinic_id=clinic_id or enrollment.clinic_id,
@@ -43,8 +45,9 @@ def timeline_record(
         actor_id=actor_id,
         detail=detail,
         at=at or timezone.now(),
+        session=session,
     )
-    event.full_clean(exclude=["patient", "enrollment", "actor"])
+    event.full_clean(exclude=["patient", "enrollment", "actor", "session"])
     event.save()
     return event
 
@@ -61,9 +64,11 @@ def record_change(
     kind: str = "",
     detail: dict | None = None,
     at: datetime | None = None,
+    session=None,
 ) -> None:
-    """The end of every change a staff member makes: its timeline line (``kind`` and ``detail``;
-    none without a ``kind``) and its audit event (what changed, never the content). The patient
+    """The end of every change a staff member makes: its timeline line (``kind`` and ``detail``,
+    ``session`` for a recorded session; none without a ``kind``) and its audit event (what
+    changed, never the content). The patient
     comes from ``patient``, else ``enrollment``; a colleague covering for the treating
     therapist acts on their behalf, which the event records. With only ``patient_id`` (or no
     patient at all) the event is written without asking that."""
@@ -80,6 +85,7 @@ def record_change(
             actor_id=staff.user_id,
             detail=detail or {},
             at=at,
+            session=session,
         )
     audit_record(
         user=staff.user,

@@ -294,11 +294,11 @@ def _thread(world, patient, count):
     return enrollment
 
 
-# Staff: session, user, roles (2), MFA check, the worklist count in the navigation, patient (+ audit
+# Staff: user, roles (2), MFA check, the worklist count in the navigation, patient (+ audit
 # insert), enrollment, conversation, draft, work (3 kinds), diary graph (2), templates, modules,
 # messages, links, read receipts, covering colleagues, and the savepoints of the request transaction.
-STAFF_PAGE_QUERIES = 24
-PATIENT_PAGE_QUERIES = 14
+STAFF_PAGE_QUERIES = 23
+PATIENT_PAGE_QUERIES = 13
 
 
 def test_conversation_pages_have_a_pinned_query_count(world, client_for, django_assert_max_num_queries):

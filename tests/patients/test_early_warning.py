@@ -216,7 +216,7 @@ def test_check_ins_under_an_earlier_feedback_weekday_still_count(world):
 # and one read of the check-ins shared by the early warning and the score chart. The decision
 # about the warning comes with the enrollment, the modules' first days for the chart with the
 # progress (no query of their own).
-MEASURED_OVERVIEW_QUERIES = 14
+MEASURED_OVERVIEW_QUERIES = 8
 
 
 def test_the_measured_overview_reads_the_check_ins_once_whatever_the_history(
@@ -253,6 +253,98 @@ def test_the_measured_overview_reads_the_check_ins_once_whatever_the_history(
         page = client.get(url).content.decode()
     name = world.therapist.user.get_full_name()
     assert "Not improving" not in page and f"Decided: call the patient ({name}, " in page
+
+
+def test_the_whole_overview_stays_at_its_count_with_every_section_filled(
+    world, client_for, django_assert_num_queries
+):
+    """Every section of the overview at once (a stepped-care program with check-ins and a
+    mid-treatment score, intakes, a waiting referral, sessions with notes): the mid-treatment
+    advice reads the check-ins' query, the intakes and referrals come in one query, the sessions
+    with the timeline; the same count with a long history."""
+    from decimal import Decimal
+
+    start = timezone.localdate() - timedelta(days=35)
+    version = sh.measured_version("master-your-fatigue", after_module={"3": ["cis_fatigue", "rand36_pf"]})
+    enrollment = sh.enroll(world.patient_a, version, start_date=start, feedback_weekday=start.weekday())
+    _check_ins(enrollment, [6, 6, 7, 6])
+    for code, total in (("cis_fatigue", Decimal("44")), ("rand36_pf", Decimal("85"))):
+        QuestionnaireResponse.objects.create(
+            clinic_id=enrollment.clinic_id,
+            enrollment=enrollment,
+            code=code,
+            moment="module",
+            answers=[],
+            total=total,
+            completed_at=timezone.now(),
+        )
+    settle()
+    sh.intake(world, decision="not_indicated")
+    referral = sh.referral(world)
+
+    def session(note):
+        services.treatment_session_record(
+            patient=world.patient_a,
+            staff=world.therapist,
+            held_on=timezone.localdate(),
+            kind="phone",
+            minutes=15,
+            note=note,
+        )
+
+    session("First call")
+    client = client_for(world.therapist.user)
+    url = reverse("patients:staff_patient_detail", kwargs={"pk": world.patient_a.pk})
+    client.get(url)
+    with django_assert_num_queries(MEASURED_OVERVIEW_QUERIES):
+        page = client.get(url).content.decode()
+    assert "Likely to need face-to-face CBT: plan an early conversation" in page
+    assert "Not improving" in page and "First call" in page
+    assert f"Referred to {world.therapist2.user.get_full_name()}" in page
+    assert reverse("patients:staff_referral_detail", args=[referral.pk]) in page
+    assert "not indicated" in page
+    for i in range(20):
+        session(f"Call {i}")
+        sh.intake(world, decision="indicated")
+    with django_assert_num_queries(MEASURED_OVERVIEW_QUERIES):
+        page = client.get(url).content.decode()
+    assert "Call 19" in page and page.count("indicated for the online program") >= 20
+
+
+def test_the_overview_reads_the_last_resume_from_its_timeline(
+    world, client_for, clock, django_assert_num_queries, monkeypatch
+):
+    """ "Went quiet" leaves out the feedback days of a pause: the overview finds the last resume in
+    the timeline it shows (no query of its own); only when the shown timeline is cut off before
+    any resume does it ask the database."""
+    from patients import selectors
+
+    enrollment = _enrollment(world)
+    _check_ins(enrollment, [5])  # 9 Nov
+    clock.travel(date(2026, 11, 10))
+    services.enrollment_status_change(enrollment=enrollment, staff=world.therapist, action="pause")
+    clock.travel(date(2026, 11, 29))
+    services.enrollment_status_change(enrollment=enrollment, staff=world.therapist, action="resume")
+    url = reverse("patients:staff_patient_detail", kwargs={"pk": world.patient_a.pk})
+
+    def page(queries):
+        client = client_for(world.therapist.user)  # signed in on the day (idle sign-out)
+        client.get(url)
+        with django_assert_num_queries(queries):
+            return client.get(url).content.decode()
+
+    clock.travel(date(2026, 12, 7))  # 30 Nov missed; 16 and 23 Nov were in the pause
+    assert "Went quiet" not in page(MEASURED_OVERVIEW_QUERIES)
+    clock.travel(date(2026, 12, 21))  # 30 Nov, 7 and 14 Dec missed after the resume
+    assert "Went quiet" in page(MEASURED_OVERVIEW_QUERIES)
+    # A timeline cut off before the resume: the resume is read from the database.
+    services.treatment_session_record(
+        patient=world.patient_a, staff=world.therapist, held_on=date(2026, 12, 20), kind="phone", minutes=10
+    )
+    monkeypatch.setattr(selectors, "TIMELINE_LIMIT", 1)
+    monkeypatch.setattr(selectors.timeline_for, "__kwdefaults__", {"limit": 1})
+    clock.travel(date(2026, 12, 7))
+    assert "Went quiet" not in page(MEASURED_OVERVIEW_QUERIES + 1)
 
 
 # --- The early warning as a work item ------------------------------------------------------------

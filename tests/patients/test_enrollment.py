@@ -217,12 +217,14 @@ def test_another_patients_enrollment_is_not_found(world, client_for):
 # --- The overview ----------------------------------------------------------------------------------
 
 
-# The session, the user with their roles, the patient, the audit event, the enrollment, two for
-# progress (steps with modules, the therapist's and clinic's choices with the patient's progress;
-# not the diary types, which the page does not show), the programs, the timeline and its
-# sessions, intakes, referrals, the navigation's count (one indexed COUNT on the work-item table;
-# outside a request transaction: the page only reads). None of them grows with the rows.
-OVERVIEW_QUERIES = 13
+# The user with their roles (the session comes from the cache: icbt/session_store.py), the patient
+# with their enrollments (and the current one's early-warning decision), the audit event, the
+# progress (the therapist's and clinic's choices with the patient's progress; the program's steps
+# and newest versions come from the process's copy of the content, programs.content_cache), the
+# timeline with its sessions, the intakes with the waiting referrals (one UNION ALL), the
+# navigation's count (one indexed COUNT on the work-item table; outside a request transaction: the
+# page only reads). None of them grows with the rows.
+OVERVIEW_QUERIES = 7
 
 
 def test_the_overview_shows_enrollment_modules_and_timeline(world, client_for):

@@ -17,10 +17,10 @@ from tests.patients import staff_helpers as sh
 pytestmark = pytest.mark.django_db
 
 QUEUE = reverse("patients:staff_intake_request_list")
-# Session, user, staff role, patient role, TOTP check, savepoint, the requests, two for the
+# User, staff role, patient role, TOTP check, savepoint, the requests, two for the
 # program titles, the audit event, the navigation's unread-message count, release: whatever the
 # number of requests.
-QUEUE_QUERIES = 12
+QUEUE_QUERIES = 11
 
 
 # --- The intake queue ---------------------------------------------------------------------------

@@ -16,7 +16,9 @@ from tests.work import settle
 pytestmark = pytest.mark.django_db
 
 HOME = "/me/"
-HOME_MAX_QUERIES = 21  # session and roles 4, enrollment 1, progress 10, feedback 4, savepoints 2
+HOME_MAX_QUERIES = (
+    20  # roles 3 (the session comes from the cache), enrollment 1, progress 10, feedback 4, savepoints 2
+)
 
 
 def test_the_home_url_keeps_its_name():

@@ -303,6 +303,11 @@ def test_progress_queries_do_not_grow_with_history(world, django_assert_num_quer
         progress = rules.progress_for(enrollment)
         rules.next_action(progress)
         progress.diaries_today()
+    # The program's steps come from the process's copy of the version's content after that.
+    with django_assert_num_queries(5):
+        progress = rules.progress_for(enrollment)
+        rules.next_action(progress)
+        progress.diaries_today()
 
 
 # --- Module starts ---------------------------------------------------------------------------------

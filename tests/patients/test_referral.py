@@ -15,9 +15,9 @@ from tests.work import settle
 pytestmark = pytest.mark.django_db
 
 REFERRALS = reverse("patients:staff_referral_list")
-# Session, user, staff role, patient role, TOTP check, savepoint, received, sent, audit, the
+# User, staff role, patient role, TOTP check, savepoint, received, sent, audit, the
 # navigation's unread-message count, release.
-REFERRAL_LIST_QUERIES = 11
+REFERRAL_LIST_QUERIES = 10
 
 
 def _trained(staff):

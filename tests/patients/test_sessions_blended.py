@@ -1,9 +1,12 @@
 """Face-to-face, phone, video and group sessions in the same timeline (blended care)."""
 
 import datetime
+import importlib
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
+from django.db import connection as db_connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -128,3 +131,33 @@ def test_the_session_form_says_what_the_patient_export_does(world, client_for):
     own = client_for(world.patient_a.user).get(reverse("patients:my_data_json")).content.decode()
     assert "fear of relapse" in own
     assert "INTERNAL-WORKING-NOTE-MARKER" not in own
+
+
+def test_a_session_line_points_at_its_session_and_older_lines_are_linked_by_the_migration(world):
+    migration = importlib.import_module("patients.migrations.0020_timeline_session")
+    session = services.treatment_session_record(
+        patient=world.patient_a, staff=world.therapist, held_on=timezone.localdate(), kind="phone", minutes=20
+    )
+    other = services.treatment_session_record(
+        patient=world.patient_b, staff=world.therapist, held_on=timezone.localdate(), kind="phone", minutes=20
+    )
+    event = TimelineEvent.objects.get(kind=TimelineEvent.Kind.SESSION, patient=world.patient_a)
+    assert event.session == session
+    # Lines written before the key existed: the migration reads the id from the detail; an id
+    # of another patient's session links nothing.
+    stray = TimelineEvent.objects.create(
+        clinic_id=world.patient_a.clinic_id,
+        patient=world.patient_a,
+        kind=TimelineEvent.Kind.SESSION,
+        detail={"session": other.pk, "kind": "phone", "minutes": 20},
+    )
+    TimelineEvent.objects.update(session=None)
+
+    class Editor:
+        connection = db_connection
+
+    for _run in range(2):  # safe to run twice
+        migration.link_sessions(django_apps, Editor())
+    assert TimelineEvent.objects.get(pk=event.pk).session_id == session.pk
+    assert TimelineEvent.objects.get(pk=stray.pk).session_id is None
+    assert TimelineEvent.objects.get(patient=world.patient_b, kind="session").session_id == other.pk

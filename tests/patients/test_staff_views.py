@@ -11,9 +11,9 @@ from patients.models import Patient
 LIST = reverse("patients:staff_patient_list")
 INVITE = reverse("patients:staff_patient_invite")
 
-# Session, user, staff role, patient role, TOTP check, savepoint, audit event, the worklist count in
+# User, staff role, patient role, TOTP check, savepoint, audit event, the worklist count in
 # the navigation, the list, release. Constant: it must not grow with the number of patients.
-PATIENT_LIST_QUERIES = 10
+PATIENT_LIST_QUERIES = 9
 
 
 def _detail(patient):

@@ -13,10 +13,10 @@ from tests.work import settle
 
 pytestmark = pytest.mark.django_db
 
-# Session, user, staff role, patient role, TOTP check, savepoint, the patient, the audit event,
+# User, staff role, patient role, TOTP check, savepoint, the patient, the audit event,
 # the enrollment, seven for progress, five for the outline, the navigation's unread-message
 # count, release.
-TAILOR_QUERIES = 23
+TAILOR_QUERIES = 22
 
 
 @pytest.fixture

@@ -60,9 +60,9 @@ class TestProgramList:
         load_tiny(content_root)
         client = client_for(world.therapist.user)
         client.get(reverse("programs:program_list"))  # warm the session and TOTP caches
-        # 8 per signed-in therapist request (7, + the worklist count in the navigation) + 2 for the
-        # versions, whatever the number of programs.
-        with django_assert_max_num_queries(10):
+        # 7 per signed-in therapist request (6, + the worklist count in the navigation; the session
+        # comes from the cache) + 2 for the versions, whatever the number of programs.
+        with django_assert_max_num_queries(9):
             response = client.get(reverse("programs:program_list"))
         assert response.status_code == 200
 
@@ -84,10 +84,10 @@ class TestProgramDetail:
         client = client_for(world.therapist.user)
         url = reverse("programs:program_detail", args=["tiny-program", "en"])
         client.get(url)
-        # 8 per signed-in therapist request (session, user, roles, TOTP, savepoints, the worklist
-        # count in the navigation) + version, clinic setting, modules, steps: the same for any
-        # number of modules and steps.
-        with django_assert_max_num_queries(12):
+        # 7 per signed-in therapist request (user, roles, TOTP, savepoints, the worklist count in
+        # the navigation; the session comes from the cache) + version, clinic setting, modules,
+        # steps: the same for any number of modules and steps.
+        with django_assert_max_num_queries(11):
             assert client.get(url).status_code == 200
 
     def test_unknown_program_is_404(self, world, client_for, tiny):
@@ -257,9 +257,10 @@ class TestPreview:
         client = client_for(world.therapist.user)
         url = preview_url(tiny, "plan")
         client.get(url)
-        # 7 per signed-in staff request + version + all steps of the version (+ 1 spare for a
-        # recording or licensed texts on media and questionnaire steps).
-        with django_assert_max_num_queries(10):
+        # 6 per signed-in staff request (the session comes from the cache) + version + all steps
+        # of the version (+ 1 spare for a recording or licensed texts on media and questionnaire
+        # steps).
+        with django_assert_max_num_queries(9):
             assert client.get(url).status_code == 200
 
 

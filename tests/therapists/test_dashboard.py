@@ -25,8 +25,9 @@ from tests.work import settle
 from therapists.dashboard import Period, clinic_dashboard, default_period
 from therapists.dashboard_presentation import dashboard_charts, dashboard_tables
 
-DASHBOARD_PAGE_QUERIES = 13  # the waiting work per therapist: its tallies (patients.WorkTally); the
-# program flow, the funnel and the contacts: one grouped sum each over the daily figures
+DASHBOARD_PAGE_QUERIES = 12  # the user (the session comes from the cache); the waiting work per
+# therapist: its tallies (patients.WorkTally); the program flow, the funnel and the contacts: one
+# grouped sum each over the daily figures
 
 
 def _at(day: date, hour=12) -> datetime:

@@ -15,9 +15,9 @@ STAFF_LIST = reverse("therapists:staff_list")
 OVERVIEW = reverse("therapists:clinic_overview")
 INVITE = reverse("therapists:staff_invite")
 
-# Session, user, staff role, patient role, TOTP check, savepoint, clinic, the rows (+ teams), release.
-OVERVIEW_QUERIES = 9
-STAFF_LIST_QUERIES = 10
+# User, staff role, patient role, TOTP check, savepoint, clinic, the rows (+ teams), release.
+OVERVIEW_QUERIES = 8
+STAFF_LIST_QUERIES = 9
 
 
 def add_patients(clinic, therapist, count, prefix="extra", active=True):
