@@ -45,7 +45,6 @@ from datetime import date, datetime, time, timedelta
 
 from django.db.models import (
     BooleanField,
-    CharField,
     Count,
     Exists,
     Expression,
@@ -56,7 +55,6 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    Value,
 )
 from django.utils import timezone
 
@@ -397,15 +395,23 @@ def parts_for(kind: str = "", patient_id: int | None = None) -> tuple[str, ...]:
     return tuple(parts)
 
 
-def union_all(parts: list[QuerySet]) -> tuple[str, list]:
+def union_all(parts: list[QuerySet | tuple[str, list]]) -> tuple[str, list]:
     """``SELECT * FROM (<part>) UNION ALL ...``: the ORM's own SQL of each part (ordered and
-    limited, or grouped, as each one is), with its parameters, as one query."""
+    limited, or grouped, as each one is), with its parameters, as one query. A part may be
+    given as SQL and parameters (``_counted_as``)."""
     sqls, params = [], []
     for i, part in enumerate(parts):
-        sql, part_params = part.query.sql_with_params()
+        sql, part_params = part if isinstance(part, tuple) else part.query.sql_with_params()
         sqls.append(f"SELECT * FROM ({sql}) _part{i}")  # noqa: S608 - the ORM's SQL, its parameters
         params += part_params
     return " UNION ALL ".join(sqls), params
+
+
+def _counted_as(label: str, rows: QuerySet[WorkItem]) -> tuple[str, list]:
+    """``SELECT <label>, COUNT(*)`` of ``rows``: one count, no grouping (an index that holds the
+    rows' columns counts them alone)."""
+    sql, params = rows.values("kind").query.sql_with_params()
+    return f"SELECT %s AS label, COUNT(*) AS n FROM ({sql}) _rows", [label, *params]  # noqa: S608
 
 
 # The kinds counted from the rows rather than from the counters: those that show from a day on.
@@ -423,24 +429,14 @@ def visible_counts(*, staff, now: datetime, selected: Q | None = None) -> tuple[
     selects (a filter on one patient: their few rows)."""
     mine, covered, _requests = _arms(staff, now)
     rows = WorkItem.objects.filter(state=WorkItem.State.OPEN, due__lte=now).order_by()
-    per_kind = {"n": Count("*")}  # on the index alone
     parts = [
         WorkCount.objects.filter(key__in=_counter_keys(staff)).order_by().values_list("key", "n"),
-        rows.filter(mine, kind__in=ROW_COUNTED_KINDS)
-        .values("kind")
-        .annotate(**per_kind)
-        .values_list("kind", "n"),
-        rows.filter(covered).values("kind").annotate(**per_kind).values_list("kind", "n"),
+        # One count per kind, each on the index alone (grouping its many rows costs more).
+        *(_counted_as(kind, rows.filter(mine, kind=kind)) for kind in ROW_COUNTED_KINDS),
+        rows.filter(covered).values("kind").annotate(n=Count("pk")).values_list("kind", "n"),
     ]
     if selected is not None:
-        parts.append(
-            visible_items(staff=staff, now=now)
-            .filter(selected)
-            .annotate(label=Value(_SELECTED, output_field=CharField()))
-            .values_list("label")
-            .annotate(n=Count("pk"))
-            .values_list("label", "n")
-        )
+        parts.append(_counted_as(_SELECTED, visible_items(staff=staff, now=now).filter(selected)))
     sql, params = union_all(parts)
     from django.db import connection
 

@@ -175,7 +175,7 @@ def _counts_the_rhythms_rows(scan) -> bool:
     searches = [scan, *scan.get("Plans", ())]
     return any(
         node.get("Index Name") == "work_item_owner_kind"
-        and "feedback,quiet,early_warning" in node.get("Index Cond", "")
+        and any(f"'{kind}'" in node.get("Index Cond", "") for kind in pending.ROW_COUNTED_KINDS)
         for node in searches
     )
 
