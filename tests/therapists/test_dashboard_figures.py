@@ -80,3 +80,14 @@ def test_the_services_figures_give_the_dashboard_the_rows_give(world, clock):
     WorkTally.objects.all().delete()
     figures.reconcile(repair=True)
     assert seen() == written
+
+
+def test_a_table_body_is_escaped_and_localized_as_the_template_does():
+    from django.utils import translation
+
+    from therapists.dashboard_presentation import Table
+
+    table = Table("t", "T", ["Therapist", "Share", "Patients"], [["<b>Ann</b>", 12.5, 3]])
+    with translation.override("nl"):
+        html = table.body_html()
+    assert html == '<tr><th scope="row">&lt;b&gt;Ann&lt;/b&gt;</th><td>12,5</td><td>3</td></tr>\n'
