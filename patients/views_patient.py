@@ -736,7 +736,7 @@ def _uuid(value) -> uuid.UUID | None:
 def diary_write(request, diary_slug):
     """Write today's entry (or a missed day's, or correct today's): big targets, one minute."""
     # A save redirects: of the related rows it needs only the therapist (told of a new entry).
-    # A form sent back with errors reads the program and clinic when the page shows them.
+    # A form sent back with errors does not show the program or clinic either (the same queries).
     related = DIARY_SAVE_RELATED if request.method == "POST" else selectors.ENROLLMENT_PAGE_RELATED
     enrollment = own_enrollment(request, related=related)
     diary_type = selectors.diary_type_get(enrollment=enrollment, slug=diary_slug)
