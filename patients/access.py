@@ -18,7 +18,11 @@ from icbt.access import refuse, require_staff_role
 from icbt.audit import Action, audit_record, audit_record_shown
 from icbt.roles import roles_of
 from patients.models import CareShare, Enrollment, IntakeRequest, Patient, Referral
-from patients.selectors import ENROLLMENT_PAGE_RELATED, enrollment_for_patient, patient_with_current_enrollment
+from patients.selectors import (
+    ENROLLMENT_PAGE_RELATED,
+    enrollment_for_patient,
+    patient_with_current_enrollment,
+)
 
 
 def staff_may_treat(staff, patient: Patient) -> bool:

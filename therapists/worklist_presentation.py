@@ -140,10 +140,12 @@ class _LineMarkup:
     share (the tag's word, the kind's label) is escaped once per page."""
 
     def __init__(self):
+        # The words outside the f-strings: makemessages does not read inside them.
+        urgent, flagged = _html(_("urgent")), _html(_("flagged"))
         self.tags = {
             "": "",
-            "urgent": f' <span class="tag tag-urgent">{_html(_("urgent"))}</span>',
-            "flagged": f' <span class="tag tag-flagged">{_html(_("flagged"))}</span>',
+            "urgent": f' <span class="tag tag-urgent">{urgent}</span>',
+            "flagged": f' <span class="tag tag-flagged">{flagged}</span>',
         }
         self.kinds: dict[str, str] = {}
 
