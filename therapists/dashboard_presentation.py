@@ -43,6 +43,10 @@ class Table:
 
 
 def _cell(value) -> str:
+    # A small whole number (most cells: counts per therapist) reads the same in every language
+    # and needs no escaping; the rest as the template engine writes it.
+    if type(value) is int and -1000 < value < 1000:
+        return str(value)
     return conditional_escape(localize(value))
 
 

@@ -91,3 +91,17 @@ def test_a_table_body_is_escaped_and_localized_as_the_template_does():
     with translation.override("nl"):
         html = table.body_html()
     assert html == '<tr><th scope="row">&lt;b&gt;Ann&lt;/b&gt;</th><td>12,5</td><td>3</td></tr>\n'
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_every_kind_of_cell_is_written_as_the_template_engine_writes_it(language):
+    from django.template import Context, Template
+    from django.utils import translation
+
+    from therapists.dashboard_presentation import _cell
+
+    values = [-1001, -5, 0, 7, 999, 1000, 123456, 2.5, 1234.75, None, True, False, "a & b", "<i>"]
+    with translation.override(language):
+        engine = Template("{{ v }}")
+        for value in values:
+            assert _cell(value) == engine.render(Context({"v": value})), value
