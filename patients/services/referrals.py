@@ -79,21 +79,32 @@ def _referral_lock(referral: Referral, staff: StaffMember) -> Referral:
     return locked
 
 
-def therapist_hand_over(*, patient_id: int, therapist: StaffMember) -> tuple[Patient, int | None]:
+def therapist_hand_over(*, patient_id: int, therapist: StaffMember | None) -> tuple[Patient, int | None]:
     """``therapist`` becomes the patient's therapist and the therapist of their open treatments;
     the patient's waiting work and its counts go with them (``work_items.owner_follow``). The
     caller records why (a referral, the admin) in the timeline and the audit trail. Returns the
-    locked patient and the previous therapist's id. Inside the caller's transaction."""
+    locked patient and the previous therapist's id. Inside the caller's transaction.
+
+    Refused (``ValidationError``): a therapist of another clinic, and no therapist while a
+    treatment is open. Locks in the services' order: the patient, then their open treatments,
+    then the work items (a diary save holds its treatment before it locks the work items)."""
     patient = Patient.objects.select_for_update().get(pk=patient_id)
+    if therapist is not None and therapist.clinic_id != patient.clinic_id:
+        raise ValidationError(_("The therapist must work at the patient's clinic."))
+    open_treatments = list(
+        Enrollment.objects.select_for_update()
+        .filter(patient=patient, status__in=Enrollment.OPEN_STATUSES)
+        .order_by("pk")
+    )
+    if therapist is None and open_treatments:
+        raise ValidationError(_("This patient is in treatment: choose the therapist who takes over."))
     previous = patient.therapist_id
     patient.therapist = therapist
     work_items.owner_follow(patient=patient)
     patient.full_clean()
     patient.save(update_fields=["therapist"])
     figures.patient_therapist_changed(patient, previous_id=previous)
-    for enrollment in Enrollment.objects.select_for_update().filter(
-        patient=patient, status__in=Enrollment.OPEN_STATUSES
-    ):
+    for enrollment in open_treatments:
         treated_by = enrollment.therapist_id
         enrollment.therapist = therapist
         enrollment.save(update_fields=["therapist"])

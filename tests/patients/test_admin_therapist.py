@@ -31,7 +31,7 @@ def test_a_new_therapist_set_in_the_admin_takes_the_work_and_the_counts(world, c
 
     response = client_for(operator).post(
         reverse("admin:patients_patient_change", args=[patient.pk]),
-        {"user": patient.user_id, "clinic": patient.clinic_id, "therapist": world.therapist2.pk},
+        {"user": patient.user_id, "therapist": world.therapist2.pk},
     )
 
     assert response.status_code == 302, response.content[:500]
@@ -53,9 +53,46 @@ def test_other_changes_in_the_admin_leave_the_therapist_and_the_timeline_alone(w
     give_totp(operator)
     response = client_for(operator).post(
         reverse("admin:patients_patient_change", args=[patient.pk]),
-        {"user": patient.user_id, "clinic": patient.clinic_id, "therapist": world.therapist.pk},
+        {"user": patient.user_id, "therapist": world.therapist.pk},
     )
     assert response.status_code == 302, response.content[:500]
     patient.refresh_from_db()
     assert patient.therapist == world.therapist
     assert not TimelineEvent.objects.filter(patient=patient, kind=TimelineEvent.Kind.THERAPIST).exists()
+
+
+def test_the_admin_offers_only_the_patients_own_clinics_therapists(world, client_for):
+    t = Treated(world)
+    patient = world.patient_a
+    operator = User.objects.create_superuser(email="op@platform.test", password="an-operator-passw0rd")
+    give_totp(operator)
+    admin = client_for(operator)
+    url = reverse("admin:patients_patient_change", args=[patient.pk])
+    response = admin.post(url, {"user": patient.user_id, "therapist": world.outsider.pk})
+    assert response.status_code == 200  # the form again, with its error
+    assert response.context["adminform"].form.errors["therapist"]
+    patient.refresh_from_db()
+    assert patient.therapist == world.therapist
+    assert Enrollment.objects.get(pk=t.enrollment_a.pk).therapist == world.therapist
+    assert not WorkItem.objects.filter(owner=world.outsider).exists()
+    # The service refuses it too, whoever calls it.
+    from django.core.exceptions import ValidationError
+
+    from patients.services.referrals import therapist_hand_over
+
+    with pytest.raises(ValidationError):
+        therapist_hand_over(patient_id=patient.pk, therapist=world.outsider)
+
+
+def test_the_admin_does_not_leave_a_patient_in_treatment_without_a_therapist(world, client_for):
+    t = Treated(world)
+    patient = world.patient_a
+    operator = User.objects.create_superuser(email="op@platform.test", password="an-operator-passw0rd")
+    give_totp(operator)
+    response = client_for(operator).post(
+        reverse("admin:patients_patient_change", args=[patient.pk]),
+        {"user": patient.user_id, "therapist": ""},
+    )
+    assert response.status_code == 200
+    assert "in treatment" in str(response.context["adminform"].form.errors["therapist"])
+    assert Enrollment.objects.get(pk=t.enrollment_a.pk).therapist == world.therapist
