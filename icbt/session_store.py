@@ -76,3 +76,10 @@ class SessionStore(cached_db.SessionStore):
             self._cache.set(self.cache_key, data, cache_seconds(expiry_age))
         except Exception:  # noqa: BLE001
             self._cache_failed("writing")
+            # A cache that refuses writes but still serves reads (Redis at its memory limit)
+            # must not keep a copy older than the row just saved: the next request would read
+            # it and write it back over the newer row.
+            try:
+                self._cache.delete(self.cache_key)
+            except Exception:  # noqa: BLE001, S110 - unreachable: its copy expires by itself
+                pass

@@ -43,6 +43,14 @@ class RecordingCache(LocMemCache):
         return super().set(key, value, timeout, version)
 
 
+class FullCache(LocMemCache):
+    """A cache that serves reads and deletes but refuses writes (Redis at its memory limit with
+    ``noeviction``)."""
+
+    def set(self, key, value, timeout=None, version=None):
+        raise MemoryError("OOM command not allowed when used memory > 'maxmemory'")
+
+
 def _session_queries(queries):
     return [q["sql"] for q in queries if "django_session" in q["sql"]]
 
@@ -164,3 +172,22 @@ def test_a_session_ended_while_the_cache_was_down_stays_ended_in_the_database(wo
     settings.CACHES = {"default": {"BACKEND": f"{__name__}.UnreachableCache"}}
     SessionStore(session_key=key).delete()  # no error although the cache could not be told
     assert not Session.objects.filter(session_key=key).exists()
+
+
+def test_a_cache_that_refuses_a_write_keeps_no_older_copy_of_the_session(world, settings):
+    """The row holds the newest data; an older cached copy would be read on the next request and
+    written back over it."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "full"}
+    }
+    store = SessionStore()
+    store["x"] = 1
+    store.save()
+    key = store.session_key
+    settings.CACHES = {"default": {"BACKEND": f"{__name__}.FullCache", "LOCATION": "full"}}
+    later = SessionStore(session_key=key)
+    assert later["x"] == 1  # read from the cached copy
+    later["x"] = 2
+    later.save()  # the row says 2; the cache refused the new copy
+    again = SessionStore(session_key=key)
+    assert again["x"] == 2
