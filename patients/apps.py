@@ -34,11 +34,12 @@ def _figures_fill(sender, using, **kwargs):
     from django.db import DEFAULT_DB_ALIAS
 
     from patients import figures
-    from patients.models import DailyFigure, Enrollment, IntakeRequest, WorkTally
+    from patients.models import DailyFigure, IntakeRequest, Patient, WorkTally
 
     if using != DEFAULT_DB_ALIAS or DailyFigure.objects.exists() or WorkTally.objects.exists():
         return
-    if Enrollment.objects.exists() or IntakeRequest.objects.exists():
+    # Intakes and sessions belong to patients, treatments too: any patient or request can count.
+    if Patient.objects.exists() or IntakeRequest.objects.exists():
         figures.reconcile(repair=True)
 
 

@@ -394,6 +394,19 @@ def _compare(stored: dict, found: Counter) -> list:
     return sorted(key for key in stored.keys() | found.keys() if stored.get(key, 0) != found.get(key, 0))
 
 
+def _without_new_rows(wrong: list, stored: dict, model, fields: list[str], key_type, clinic_id: int) -> list:
+    """``wrong`` without the keys that had no row at the lock and have one now (one query, only
+    when such keys exist)."""
+    fresh = [key for key in wrong if key not in stored]
+    if not fresh:
+        return wrong
+    now_stored = {
+        key_type(clinic_id, *values)
+        for values in model.objects.filter(clinic_id=clinic_id).values_list(*fields)
+    }
+    return [key for key in wrong if key in stored or key not in now_stored]
+
+
 def _check_clinic(clinic_id: int, *, repair: bool) -> list[str]:
     # The stored rows are locked before the sources are counted: an event that moved one has
     # committed its source rows by then; one that has not yet moved it waits for this check.
@@ -413,19 +426,28 @@ def _check_clinic(clinic_id: int, *, repair: bool) -> list[str]:
     found, found_tallies = figures_found(clinic_id), tallies_found(clinic_id)
     wrong = _compare(stored, found)
     wrong_tallies = _compare(tallied, found_tallies)
+    # A key that had no row when the rows were locked may have been written since by an event
+    # that committed while this check counted (its first figure of a day, say): the event wrote
+    # its row itself, so that is not drift, and its row must not be created a second time.
+    wrong = _without_new_rows(wrong, stored, DailyFigure, fields, Key, clinic_id)
+    wrong_tallies = _without_new_rows(
+        wrong_tallies, tallied, WorkTally, ["therapist_ref", "team_ref"], TallyKey, clinic_id
+    )
     if repair:
         for key in wrong:
             values = key._asdict()
             if key in stored:
                 DailyFigure.objects.filter(**values).update(n=found.get(key, 0))
             else:
-                DailyFigure.objects.create(**values, n=found[key])
+                DailyFigure.objects.bulk_create([DailyFigure(**values, n=found[key])], ignore_conflicts=True)
         for key in wrong_tallies:
             values = key._asdict()
             if key in tallied:
                 WorkTally.objects.filter(**values).update(n=found_tallies.get(key, 0))
             else:
-                WorkTally.objects.create(**values, n=found_tallies[key])
+                WorkTally.objects.bulk_create(
+                    [WorkTally(**values, n=found_tallies[key])], ignore_conflicts=True
+                )
     return [str(key) for key in (*wrong, *wrong_tallies)]
 
 

@@ -234,3 +234,22 @@ def test_an_existing_database_gets_its_figures_after_migrate(t):
     _figures_fill(sender=None, using="default")
     assert _n(figures.SESSION) == 1
     assert figures.reconcile() == []
+
+
+def test_a_figure_first_written_while_the_check_counts_is_neither_drift_nor_made_twice(
+    world, clock, monkeypatch
+):
+    """The rows are locked before the sources are counted; an event whose key had no row yet (the
+    day's first intake request) is not held back by that lock and may commit in between. Repair
+    used to create that row a second time (IntegrityError: the nightly task stopped there)."""
+    program = sh.tiny().program
+    counted = figures.figures_found
+
+    def with_an_event_in_between(clinic_id):
+        services.intake_request_create(clinic=world.clinic, program=program, name="P", email="p@x.test")
+        return counted(clinic_id)
+
+    monkeypatch.setattr(figures, "figures_found", with_an_event_in_between)
+    assert figures.reconcile(repair=True, clinic_ids=[world.clinic.pk]) == []
+    monkeypatch.setattr(figures, "figures_found", counted)
+    assert figures.reconcile(clinic_ids=[world.clinic.pk]) == []
