@@ -277,6 +277,9 @@ def diary_entry_save(
     now = timezone.now()
     # The lock, and the rhythm's fields as they are now (the quiet spell's item needs no query).
     rhythm = work_items.rhythm_locked(enrollment.pk)
+    if rhythm.status not in Enrollment.OPEN_STATUSES:
+        # Ended while this request waited for the lock: refused as before, the form keeps the text.
+        _require_open(Enrollment(status=rhythm.status))
     entries = DiaryEntry.objects.filter(enrollment=enrollment, diary_type=diary_type)
     if entry_uid:
         entry = _unique(entries.filter(uid=entry_uid))

@@ -357,3 +357,23 @@ def test_the_quiet_spell_of_a_diary_entry_follows_the_enrollment_as_it_is_under_
     )
     assert not WorkItem.objects.filter(key=f"quiet:{enrollment.pk}", state=WorkItem.State.OPEN).exists()
     assert not work_items.reconcile()
+
+
+def test_a_treatment_ended_while_the_entry_waited_for_its_lock_refuses_it_and_keeps_the_text(
+    setup, monkeypatch
+):
+    """The open check ran before the lock; a treatment ended in between took the entry without a
+    work item for the therapist. Now the locked row decides, and the form keeps what was typed."""
+    _world, _version, enrollment, client = setup
+    locked = work_items.rhythm_locked
+
+    def ended_meanwhile(pk):
+        Enrollment.objects.filter(pk=pk).update(status=Enrollment.Status.COMPLETED)
+        return locked(pk)
+
+    monkeypatch.setattr(work_items, "rhythm_locked", ended_meanwhile)
+    response = client.post(WRITE_URL, dict(ENTRY, entry_date=timezone.localdate().isoformat()))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Your program has ended" in html and "A quiet day in the garden" in html
+    assert not DiaryEntry.objects.exists()
