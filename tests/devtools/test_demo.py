@@ -24,7 +24,7 @@ def test_without_programs_it_says_so_and_does_nothing(settings):
     assert not Enrollment.objects.exists()
 
 
-def test_demo_patients_are_on_their_way_and_running_twice_changes_nothing(settings):
+def test_demo_patients_are_on_their_way_and_running_twice_changes_nothing(clock, settings):
     settings.DEBUG = True
     program_services.program_content_load()
     call_command("seed_demo", stdout=io.StringIO())

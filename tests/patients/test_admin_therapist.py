@@ -16,7 +16,7 @@ from tests.messaging.digest_helpers import Treated
 pytestmark = pytest.mark.django_db
 
 
-def test_a_new_therapist_set_in_the_admin_takes_the_work_and_the_counts(world, client_for):
+def test_a_new_therapist_set_in_the_admin_takes_the_work_and_the_counts(clock, world, client_for):
     t = Treated(world)
     services.diary_entry_save(
         enrollment=t.enrollment_a, diary_type=t.mood, entry_date=timezone.localdate(), answers={"mood": 4}
@@ -47,7 +47,7 @@ def test_a_new_therapist_set_in_the_admin_takes_the_work_and_the_counts(world, c
     assert event.actor_id == operator.pk
 
 
-def test_other_changes_in_the_admin_leave_the_therapist_and_the_timeline_alone(world, client_for):
+def test_other_changes_in_the_admin_leave_the_therapist_and_the_timeline_alone(clock, world, client_for):
     patient = world.patient_a
     operator = User.objects.create_superuser(email="op@platform.test", password="an-operator-passw0rd")
     give_totp(operator)
@@ -61,7 +61,7 @@ def test_other_changes_in_the_admin_leave_the_therapist_and_the_timeline_alone(w
     assert not TimelineEvent.objects.filter(patient=patient, kind=TimelineEvent.Kind.THERAPIST).exists()
 
 
-def test_the_admin_offers_only_the_patients_own_clinics_therapists(world, client_for):
+def test_the_admin_offers_only_the_patients_own_clinics_therapists(clock, world, client_for):
     t = Treated(world)
     patient = world.patient_a
     operator = User.objects.create_superuser(email="op@platform.test", password="an-operator-passw0rd")
@@ -84,7 +84,7 @@ def test_the_admin_offers_only_the_patients_own_clinics_therapists(world, client
         therapist_hand_over(patient_id=patient.pk, therapist=world.outsider)
 
 
-def test_the_admin_does_not_leave_a_patient_in_treatment_without_a_therapist(world, client_for):
+def test_the_admin_does_not_leave_a_patient_in_treatment_without_a_therapist(clock, world, client_for):
     t = Treated(world)
     patient = world.patient_a
     operator = User.objects.create_superuser(email="op@platform.test", password="an-operator-passw0rd")

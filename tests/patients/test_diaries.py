@@ -360,7 +360,7 @@ def test_the_quiet_spell_of_a_diary_entry_follows_the_enrollment_as_it_is_under_
 
 
 def test_a_treatment_ended_while_the_entry_waited_for_its_lock_refuses_it_and_keeps_the_text(
-    setup, monkeypatch
+    clock, setup, monkeypatch
 ):
     """The open check ran before the lock; a treatment ended in between took the entry without a
     work item for the therapist. Now the locked row decides, and the form keeps what was typed."""

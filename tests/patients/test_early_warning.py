@@ -256,7 +256,7 @@ def test_the_measured_overview_reads_the_check_ins_once_whatever_the_history(
 
 
 def test_the_whole_overview_stays_at_its_count_with_every_section_filled(
-    world, client_for, django_assert_num_queries
+    clock, world, client_for, django_assert_num_queries
 ):
     """Every section of the overview at once (a stepped-care program with check-ins and a
     mid-treatment score, intakes, a waiting referral, sessions with notes): the mid-treatment

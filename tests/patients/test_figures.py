@@ -192,7 +192,7 @@ def test_requests_intakes_and_a_face_to_face_session_the_same_day(world, clock):
     _in_step()
 
 
-def test_reconcile_reports_and_repairs_what_was_written_around_the_services(t, caplog):
+def test_reconcile_reports_and_repairs_what_was_written_around_the_services(clock, t, caplog):
     services.treatment_session_record(
         patient=t.world.patient_a,
         staff=t.world.therapist,
@@ -219,7 +219,7 @@ def test_reconcile_reports_and_repairs_what_was_written_around_the_services(t, c
     assert figures.reconcile() == []
 
 
-def test_an_existing_database_gets_its_figures_after_migrate(t):
+def test_an_existing_database_gets_its_figures_after_migrate(clock, t):
     from patients.apps import _figures_fill
 
     services.treatment_session_record(

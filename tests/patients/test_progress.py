@@ -283,7 +283,7 @@ def test_weekly_diaries_are_due_after_seven_days(world):
     assert progress.diaries_today()[0].due
 
 
-def test_progress_queries_do_not_grow_with_history(world, django_assert_num_queries):
+def test_progress_queries_do_not_grow_with_history(clock, world, django_assert_num_queries):
     version = tiny_version()
     enrollment = enroll(world.patient_a, version)
     diary_type = step_of(version, "start-diary").diary_type

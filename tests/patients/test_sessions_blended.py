@@ -133,7 +133,7 @@ def test_the_session_form_says_what_the_patient_export_does(world, client_for):
     assert "INTERNAL-WORKING-NOTE-MARKER" not in own
 
 
-def test_a_session_line_points_at_its_session_and_older_lines_are_linked_by_the_migration(world):
+def test_a_session_line_points_at_its_session_and_older_lines_are_linked_by_the_migration(clock, world):
     migration = importlib.import_module("patients.migrations.0022_timeline_session")
     session = services.treatment_session_record(
         patient=world.patient_a, staff=world.therapist, held_on=timezone.localdate(), kind="phone", minutes=20

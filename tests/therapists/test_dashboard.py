@@ -189,7 +189,7 @@ def test_module_funnel(world):
     assert funnel["Completed the program"].patients == 1
 
 
-def test_share_of_treatment_contacts_delivered_online(world):
+def test_share_of_treatment_contacts_delivered_online(clock, world):
     enrollment = enroll(world.patient_a)
     conversation = Conversation.objects.create(enrollment=enrollment)
     for is_feedback, author in (
@@ -372,7 +372,7 @@ def test_a_manager_opens_no_patient_data(route, world, client_for):
     assert LOGIN != response.status_code
 
 
-def test_the_face_to_face_intake_is_a_treatment_contact(world):
+def test_the_face_to_face_intake_is_a_treatment_contact(clock, world):
     """Intakes are always face to face: only messages and an intake is not 100 % online. An
     intake also recorded as a face-to-face session that day counts once."""
     from tests.patients.staff_helpers import intake

@@ -519,7 +519,7 @@ def _page_row(kind, since, *, patient_id=7, count=1, urgent=False, flagged=False
     )
 
 
-def test_a_pages_labels_are_made_once_each_and_read_as_made_one_by_one(monkeypatch):
+def test_a_pages_labels_are_made_once_each_and_read_as_made_one_by_one(clock, monkeypatch):
     """Lines with the same label (every patient whose feedback was due that day, diary weeks
     alike) share it: each distinct label is made and translated once per page, and reads as
     the row's own label."""
@@ -572,7 +572,7 @@ def test_a_pages_labels_are_made_once_each_and_read_as_made_one_by_one(monkeypat
     )
 
 
-def test_the_lines_links_follow_the_script_prefix():
+def test_the_lines_links_follow_the_script_prefix(clock):
     """The links are reversed once per URLconf and script prefix, not once per page: served
     under a prefix, every line's link carries it."""
     now = timezone.now()
