@@ -29,24 +29,13 @@ from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS
 
 from programs.models import Module, ProgramVersion, Step
+from programs.selectors import STEP_LIST_FIELDS
 
 logger = logging.getLogger(__name__)
 
 # The step fields that lists of steps need (programs.selectors.STEP_LIST_FIELDS and the diary
 # type's id), and every field of the module but its diary types.
-STEP_FIELDS = (
-    "id",
-    "module_id",
-    "version_id",
-    "position",
-    "slug",
-    "kind",
-    "title",
-    "optional",
-    "reading_minutes",
-    "questionnaire",
-    "diary_type_id",
-)
+STEP_FIELDS = (*STEP_LIST_FIELDS, "diary_type_id")
 MODULE_FIELDS = ("id", "version_id", "number", "slug", "title", "summary")
 
 # Versions whose outline is kept (a clinic has a few programs in two languages, each with a few

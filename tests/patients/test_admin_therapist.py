@@ -16,7 +16,15 @@ from tests.messaging.digest_helpers import Treated
 pytestmark = pytest.mark.django_db
 
 
-def test_a_new_therapist_set_in_the_admin_takes_the_work_and_the_counts(clock, world, client_for):
+@pytest.fixture
+def operator(world):
+    """A platform operator, signed in to the Django admin with a second factor."""
+    user = User.objects.create_superuser(email="op@platform.test", password="an-operator-passw0rd")
+    give_totp(user)
+    return user
+
+
+def test_a_new_therapist_set_in_the_admin_takes_the_work_and_the_counts(clock, world, operator, client_for):
     t = Treated(world)
     services.diary_entry_save(
         enrollment=t.enrollment_a, diary_type=t.mood, entry_date=timezone.localdate(), answers={"mood": 4}
@@ -26,8 +34,6 @@ def test_a_new_therapist_set_in_the_admin_takes_the_work_and_the_counts(clock, w
     assert waiting.get().owner == world.therapist
     before_alice = pending.pending_count(staff=world.therapist)
     before_tom = pending.pending_count(staff=world.therapist2)
-    operator = User.objects.create_superuser(email="op@platform.test", password="an-operator-passw0rd")
-    give_totp(operator)
 
     response = client_for(operator).post(
         reverse("admin:patients_patient_change", args=[patient.pk]),
@@ -47,10 +53,10 @@ def test_a_new_therapist_set_in_the_admin_takes_the_work_and_the_counts(clock, w
     assert event.actor_id == operator.pk
 
 
-def test_other_changes_in_the_admin_leave_the_therapist_and_the_timeline_alone(clock, world, client_for):
+def test_other_changes_in_the_admin_leave_the_therapist_and_the_timeline_alone(
+    clock, world, operator, client_for
+):
     patient = world.patient_a
-    operator = User.objects.create_superuser(email="op@platform.test", password="an-operator-passw0rd")
-    give_totp(operator)
     response = client_for(operator).post(
         reverse("admin:patients_patient_change", args=[patient.pk]),
         {"user": patient.user_id, "therapist": world.therapist.pk},
@@ -61,11 +67,9 @@ def test_other_changes_in_the_admin_leave_the_therapist_and_the_timeline_alone(c
     assert not TimelineEvent.objects.filter(patient=patient, kind=TimelineEvent.Kind.THERAPIST).exists()
 
 
-def test_the_admin_offers_only_the_patients_own_clinics_therapists(clock, world, client_for):
+def test_the_admin_offers_only_the_patients_own_clinics_therapists(clock, world, operator, client_for):
     t = Treated(world)
     patient = world.patient_a
-    operator = User.objects.create_superuser(email="op@platform.test", password="an-operator-passw0rd")
-    give_totp(operator)
     admin = client_for(operator)
     url = reverse("admin:patients_patient_change", args=[patient.pk])
     response = admin.post(url, {"user": patient.user_id, "therapist": world.outsider.pk})
@@ -84,11 +88,11 @@ def test_the_admin_offers_only_the_patients_own_clinics_therapists(clock, world,
         therapist_hand_over(patient_id=patient.pk, therapist=world.outsider)
 
 
-def test_the_admin_does_not_leave_a_patient_in_treatment_without_a_therapist(clock, world, client_for):
+def test_the_admin_does_not_leave_a_patient_in_treatment_without_a_therapist(
+    clock, world, operator, client_for
+):
     t = Treated(world)
     patient = world.patient_a
-    operator = User.objects.create_superuser(email="op@platform.test", password="an-operator-passw0rd")
-    give_totp(operator)
     response = client_for(operator).post(
         reverse("admin:patients_patient_change", args=[patient.pk]),
         {"user": patient.user_id, "therapist": ""},

@@ -147,6 +147,16 @@ def test_a_referral_moves_the_treatment_and_the_sessions_outside_it(t, clock):
     _in_step()
 
 
+def _face_to_face(world, *, minutes: int) -> None:
+    services.treatment_session_record(
+        patient=world.patient_a,
+        staff=world.therapist,
+        held_on=timezone.localdate(),
+        kind=TreatmentSession.Kind.FACE_TO_FACE,
+        minutes=minutes,
+    )
+
+
 def test_requests_intakes_and_a_face_to_face_session_the_same_day(world, clock):
     program = sh.tiny().program
     services.intake_request_create(clinic=world.clinic, program=program, name="Petra", email="p@home.test")
@@ -162,21 +172,9 @@ def test_requests_intakes_and_a_face_to_face_session_the_same_day(world, clock):
     assert _n(figures.INTAKE, therapist_ref=world.therapist.pk) == 1
     _in_step()
     # The intake recorded as a face-to-face session that day counts once, as the session.
-    services.treatment_session_record(
-        patient=world.patient_a,
-        staff=world.therapist,
-        held_on=timezone.localdate(),
-        kind=TreatmentSession.Kind.FACE_TO_FACE,
-        minutes=45,
-    )
+    _face_to_face(world, minutes=45)
     assert _n(figures.INTAKE) == 0 and _n(figures.SESSION, sub="face_to_face") == 1
-    services.treatment_session_record(
-        patient=world.patient_a,
-        staff=world.therapist,
-        held_on=timezone.localdate(),
-        kind=TreatmentSession.Kind.FACE_TO_FACE,
-        minutes=30,
-    )
+    _face_to_face(world, minutes=30)
     assert _n(figures.INTAKE) == 0 and _n(figures.SESSION, sub="face_to_face") == 2
     _in_step()
     # An intake on a day that already has a face-to-face session counts as none.
