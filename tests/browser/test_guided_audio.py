@@ -156,7 +156,9 @@ def _admin_records_part_one(page, count, shots):
         assert played > 0, "the take does not play back"
         page.evaluate("el => el.pause()", take.element_handle())
     shots(page, "studio-take")
-    with page.expect_navigation():
+    # Keeping sets the part's fragment (a navigation within the page) and then reloads: wait for
+    # the reload's load event, not the first navigation, or the old page is read.
+    with page.expect_event("load"):
         part.get_by_role("button", name="Keep this take").click()
     part = page.locator("#part-1")
     assert "New recording, not published yet" in part.inner_text()
