@@ -65,6 +65,7 @@ def _test_settings(settings, tmp_path):
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": str(tmp_path)}
     }
+    settings.SESSION_CACHE_ALIAS = "default"  # with REDIS_URL set, sessions have an alias of their own
     # Each request activates its reader's language and leaves it active in the thread (the next
     # request activates its own); a test that calls a selector after a Dutch user's request
     # must not inherit Dutch.

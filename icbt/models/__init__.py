@@ -1,4 +1,5 @@
 from icbt.models.audit import AuditChainHead, AuditEvent
+from icbt.models.cache import CacheEntry
 from icbt.models.keys import DataKey
 from icbt.models.notifications import Digest, Notification, NotificationPreference
 from icbt.models.scoped import ClinicScoped
@@ -10,6 +11,7 @@ __all__ = [
     "Accent",
     "AuditChainHead",
     "AuditEvent",
+    "CacheEntry",
     "Clinic",
     "ClinicScoped",
     "DataKey",

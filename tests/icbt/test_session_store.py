@@ -117,7 +117,7 @@ def test_a_cache_outage_signs_nobody_out_and_breaks_no_page(world, client_for, c
 
 
 def test_signing_out_works_while_the_cache_is_down(world, client, cache_down, settings):
-    """(Signing in itself needs the cache for allauth's rate limits, with or without this store.)"""
+    """(Signing in while Redis is down: tests/icbt/test_cache_fallback.py.)"""
     client.post(LOGIN, {"login": world.patient_a.user.email, "password": TEST_PASSWORD})
     key = client.cookies[settings.SESSION_COOKIE_NAME].value
     assert client.get(reverse("patients:home")).status_code == 200

@@ -1,0 +1,134 @@
+"""The shared cache, kept working when Redis cannot be reached.
+
+Rate limits (allauth's sign-in and second-factor limits, icbt's own sign-in back-off, PDF and
+public-form limits), second-factor codes already used, and the programs' content token all live in
+the default cache. With plain Redis as that cache, a Redis outage turned every sign-in into a
+server error: nobody could sign in, not even to read an urgent flag. With ``FallbackCache`` the
+default cache is Redis while Redis answers; when it does not, the same calls go to a table in the
+database (Django's database cache), which every process shares, so the limits keep counting across
+workers. After a failure the process stays on the database for ``retry_seconds`` before it tries
+Redis again, so an outage does not cost a connection timeout on every call.
+
+While the two stores take turns a count can be split between them: a limit then lets through at most
+twice its number, never fewer. Sessions keep their own alias (plain Redis): their store
+(``icbt.session_store``) already falls back to the session table.
+"""
+
+import logging
+import threading
+import time
+
+from django.core.cache import caches
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+
+logger = logging.getLogger(__name__)
+
+# The table the database stand-in writes to (created by icbt's migration 0012).
+FALLBACK_TABLE = "icbt_cache_fallback"
+
+
+def redis_caches(redis_url: str) -> dict:
+    """The CACHES setting for a deployment with Redis: ``default`` with the database stand-in,
+    ``redis`` (plain, for sessions), ``database`` (the stand-in)."""
+    return {
+        "default": {
+            "BACKEND": "icbt.cache.FallbackCache",
+            "OPTIONS": {"primary": "redis", "fallback": "database", "retry_seconds": 30},
+        },
+        "redis": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            # An unreachable server answers within a second instead of hanging a request.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+        },
+        "database": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": FALLBACK_TABLE},
+    }
+
+
+def _unreachable_errors() -> tuple[type[BaseException], ...]:
+    """What a cache server that cannot be reached raises (redis-py's errors are not OSErrors)."""
+    errors: list[type[BaseException]] = [OSError]
+    try:
+        from redis import exceptions
+    except ImportError:  # pragma: no cover - redis is a dependency
+        return tuple(errors)
+    return (*errors, exceptions.ConnectionError, exceptions.TimeoutError)
+
+
+class FallbackCache(BaseCache):
+    """A cache that forwards every call to ``primary`` and, when ``primary`` cannot be reached, to
+    ``fallback`` (both aliases of CACHES). Errors other than an unreachable server (``incr`` of a
+    missing key, a value that cannot be pickled) pass through unchanged."""
+
+    # Per process and alias: until when the primary is not asked (time.monotonic()).
+    _down_until: dict[str, float] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, location, params):
+        super().__init__(params)
+        options = params.get("OPTIONS", {})
+        self.primary = options["primary"]
+        self.fallback = options["fallback"]
+        self.retry_seconds = float(options.get("retry_seconds", 30))
+        self.unreachable = _unreachable_errors()
+
+    def _call(self, name: str, *args, **kwargs):
+        if time.monotonic() >= self._down_until.get(self.primary, 0.0):
+            try:
+                return getattr(caches[self.primary], name)(*args, **kwargs)
+            except self.unreachable:
+                with self._lock:
+                    self._down_until[self.primary] = time.monotonic() + self.retry_seconds
+                logger.warning(
+                    "cache %r unreachable; using %r for %d s",
+                    self.primary,
+                    self.fallback,
+                    self.retry_seconds,
+                    exc_info=True,
+                )
+        return getattr(caches[self.fallback], name)(*args, **kwargs)
+
+    @classmethod
+    def reset(cls) -> None:
+        """Ask the primary again at once (tests; after a known recovery)."""
+        with cls._lock:
+            cls._down_until.clear()
+
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        return self._call("add", key, value, timeout, version)
+
+    def get(self, key, default=None, version=None):
+        return self._call("get", key, default, version)
+
+    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        return self._call("set", key, value, timeout, version)
+
+    def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
+        return self._call("touch", key, timeout, version)
+
+    def delete(self, key, version=None):
+        return self._call("delete", key, version)
+
+    def get_many(self, keys, version=None):
+        return self._call("get_many", keys, version)
+
+    def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
+        return self._call("set_many", data, timeout, version)
+
+    def delete_many(self, keys, version=None):
+        return self._call("delete_many", keys, version)
+
+    def has_key(self, key, version=None):
+        return self._call("has_key", key, version)
+
+    def incr(self, key, delta=1, version=None):
+        return self._call("incr", key, delta, version)
+
+    def decr(self, key, delta=1, version=None):
+        return self._call("decr", key, delta, version)
+
+    def clear(self):
+        return self._call("clear")
+
+    def close(self, **kwargs):
+        """Nothing of its own to close: Django closes the two aliases it forwards to."""

@@ -1,0 +1,158 @@
+"""Signing in while Redis is down (icbt/cache.py): the default cache falls back to a table in the
+database, so rate limits and used second-factor codes keep counting across processes and nobody
+meets a server error at the door. With plain Redis as the default cache every sign-in failed."""
+
+import os
+import socket
+
+import pytest
+from django.core.cache import caches
+from django.urls import reverse
+
+from icbt.cache import FallbackCache, redis_caches
+from icbt.models import CacheEntry
+from tests.factories import TEST_PASSWORD, make_staff
+from tests.icbt.test_mfa import current_code
+from tests.icbt.test_settings import _run
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = reverse("account_login")
+AUTHENTICATE = reverse("mfa_authenticate")
+ATTACKER = "198.51.100.66"
+
+
+def _closed_port() -> int:
+    """A local port where nothing listens: a Redis server that is down."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def redis_down(settings):
+    """The production cache settings (icbt.settings with REDIS_URL), with Redis not answering."""
+    settings.CACHES = redis_caches(f"redis://127.0.0.1:{_closed_port()}/0")
+    settings.SESSION_CACHE_ALIAS = "redis"
+    FallbackCache.reset()
+    yield
+    FallbackCache.reset()
+
+
+def _login(client, email, password, address="203.0.113.10"):
+    return client.post(LOGIN, {"login": email, "password": password}, REMOTE_ADDR=address)
+
+
+def test_a_patient_signs_in_while_redis_is_down(world, client, redis_down):
+    response = _login(client, world.patient_a.user.email, TEST_PASSWORD)
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(world.patient_a.user.pk)
+    assert client.get(reverse("patients:home")).status_code == 200
+
+
+def test_a_therapist_signs_in_with_the_second_factor_while_redis_is_down(world, client, redis_down):
+    member = make_staff(world.clinic, "covering@alpha.test", therapist=True)
+    _login(client, member.user.email, TEST_PASSWORD)
+    response = client.post(AUTHENTICATE, {"code": current_code()})
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(member.user.pk)
+    # The used code was recorded in the stand-in: it is not accepted a second time.
+    assert CacheEntry.objects.exists()
+
+
+def test_wrong_passwords_are_still_held_back_while_redis_is_down(world, client_for, redis_down):
+    user = world.patient_a.user
+    attacker = client_for(None)
+    for _ in range(12):
+        _login(attacker, user.email, "Guess-password-1", ATTACKER)
+    response = _login(attacker, user.email, TEST_PASSWORD, ATTACKER)
+    assert attacker.session.get("_auth_user_id") is None
+    assert "Too many sign-in attempts" in response.content.decode()
+
+
+# --- The cache itself ------------------------------------------------------------------------------
+
+
+class CountingUnreachable:
+    """Stands in for caches["redis"]: counts the calls, raises as redis-py does when down."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __getattr__(self, name):
+        def call(*args, **kwargs):
+            self.calls += 1
+            from redis.exceptions import ConnectionError as RedisConnectionError
+
+            raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+        return call
+
+
+@pytest.fixture
+def two_stores(settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "icbt.cache.FallbackCache",
+            "OPTIONS": {"primary": "first", "fallback": "second", "retry_seconds": 30},
+        },
+        "first": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "first"},
+        "second": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "second"},
+    }
+    FallbackCache.reset()
+    yield caches["default"], caches["first"], caches["second"]
+    FallbackCache.reset()
+
+
+def test_while_the_primary_answers_the_fallback_is_not_used(two_stores):
+    cache, first, second = two_stores
+    cache.set("k", 1)
+    assert cache.get("k") == 1 and first.get("k") == 1 and second.get("k") is None
+    assert cache.add("k", 2) is False and cache.incr("k") == 2
+
+
+def test_an_unreachable_primary_is_skipped_for_the_retry_time(two_stores, monkeypatch):
+    cache, _first, second = two_stores
+    down = CountingUnreachable()
+    monkeypatch.setattr("icbt.cache.caches", {"first": down, "second": second})
+    now = [1000.0]
+    monkeypatch.setattr("icbt.cache.time.monotonic", lambda: now[0])
+    cache.set("k", 1)
+    assert down.calls == 1 and second.get("k") == 1
+    assert cache.get("k") == 1 and cache.add("k", 5) is False
+    assert down.calls == 1  # not asked again within the retry time
+    now[0] += 31
+    assert cache.get("k") == 1
+    assert down.calls == 2  # asked again, still down: the stand-in answers
+
+
+def test_errors_other_than_an_unreachable_server_are_not_hidden(two_stores):
+    cache, _first, second = two_stores
+    with pytest.raises(ValueError):
+        cache.incr("missing")  # as every Django cache does for a missing key
+    assert second.get("missing") is None
+
+
+def test_with_redis_the_default_cache_has_the_stand_in_and_sessions_use_plain_redis(tmp_path):
+    """The settings a deployment with REDIS_URL starts with (a fresh process reads them)."""
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.CACHES['default']['BACKEND'], s.CACHES['redis']['LOCATION'], s.SESSION_CACHE_ALIAS)"
+    )
+    result = _run(["-c", code], tmp_path, REDIS_URL="redis://cache.example:6379/2")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["icbt.cache.FallbackCache", "redis://cache.example:6379/2", "redis"]
+
+
+@pytest.mark.redis
+def test_while_redis_answers_it_holds_the_counts_and_the_table_stays_empty(world, client, settings):
+    settings.CACHES = redis_caches(os.environ["REDIS_URL"])
+    settings.SESSION_CACHE_ALIAS = "redis"
+    FallbackCache.reset()
+    caches["default"].set("icbt-test-fallback", 1, 5)
+    assert caches["redis"].get("icbt-test-fallback") == 1
+    _login(client, world.patient_a.user.email, "Guess-password-1")
+    _login(client, world.patient_a.user.email, TEST_PASSWORD)
+    assert client.session["_auth_user_id"] == str(world.patient_a.user.pk)
+    assert not CacheEntry.objects.exists()
+    caches["redis"].delete("icbt-test-fallback")
