@@ -41,7 +41,13 @@ def redis_caches(redis_url: str) -> dict:
             # An unreachable server answers within a second instead of hanging a request.
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         },
-        "database": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": FALLBACK_TABLE},
+        "database": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": FALLBACK_TABLE,
+            # Django culls a third of the rows past MAX_ENTRIES (default 300), which would forget
+            # rate-limit counts in a busy outage; expired rows go first.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        },
     }
 
 
