@@ -1,16 +1,19 @@
 """Test data written with factories bypasses the services, so it bypasses the work-item table
-too: builders call ``settle()`` after their writes, as the services would have refreshed it.
+and the dashboard's figures too: builders call ``settle()`` after their writes, as the services
+would have refreshed them.
 
 Every database test ends with ``check_in_step`` (the ``pytest_runtest_call`` hook in
-tests/conftest.py): a test whose table is out of step with the source tables at its end fails,
-because either a service forgot to refresh its items (a defect) or the test wrote around the
-services without settling (a defect of the test). A test that means to leave the table out of
-step carries ``@pytest.mark.writes_around_services``. ``ICBT_CHECK_WORK_DRIFT=off`` turns the
-check off; ``ICBT_CHECK_WORK_DRIFT=<file>`` lists the drift in that file instead of failing."""
+tests/conftest.py): a test whose work-item table, or whose dashboard figures and tallies
+(``patients.figures``), are out of step with the source tables at its end fails, because either a
+service forgot to move them (a defect) or the test wrote around the services without settling (a
+defect of the test). A test that means to leave them out of step carries
+``@pytest.mark.writes_around_services``. ``ICBT_CHECK_WORK_DRIFT=off`` turns the check off;
+``ICBT_CHECK_WORK_DRIFT=<file>`` lists the drift in that file instead of failing."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -36,24 +39,52 @@ def check_mode() -> str:
     return value
 
 
-def check_in_step(test_id: str, *, mode: str | None = None) -> work_items.Drift:
-    """Ask reconcile (no repair) whether the work-item table matches the source tables; on
-    drift fail the test, or with a file as ``mode`` append the test's id and the drift to it."""
+@dataclass
+class InStep:
+    """What the end-of-test check found: the work-item drift (``work_items.reconcile``) and the
+    figures and tallies that differ (``figures.reconcile``, keys such as ``figure:...``)."""
+
+    work: work_items.Drift = field(default_factory=work_items.Drift)
+    figures: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.work or self.figures)
+
+    def describe(self) -> str:
+        parts = []
+        if self.work:
+            parts.append(f"opened={self.work.opened} closed={self.work.closed} changed={self.work.changed}")
+        if self.figures:
+            parts.append(f"figures={self.figures}")
+        return " ".join(parts)
+
+
+def check_in_step(test_id: str, *, mode: str | None = None) -> InStep:
+    """Ask both reconciles (no repair) whether the work-item table and the dashboard's figures
+    and tallies match the source tables; on drift fail the test, or with a file as ``mode``
+    append the test's id and the drift to it."""
     mode = check_mode() if mode is None else mode
     if mode == "off":
-        return work_items.Drift()
-    drift = work_items.reconcile(repair=False)
-    if not drift:
-        return drift
-    found = f"opened={drift.opened} closed={drift.closed} changed={drift.changed}"
+        return InStep()
+    found = InStep(work=work_items.reconcile(repair=False), figures=figures.reconcile(repair=False))
+    if not found:
+        return found
     if mode != "fail":
         with open(mode, "a", encoding="utf-8") as out:
-            out.write(f"{test_id}\t{found}\n")
-        return drift
+            out.write(f"{test_id}\t{found.describe()}\n")
+        return found
+    what = " and ".join(
+        name
+        for name, drifted in (
+            ("the work-item table", found.work),
+            ("the dashboard's figures (DailyFigure, WorkTally)", found.figures),
+        )
+        if drifted
+    )
     pytest.fail(
-        "the work-item table is out of step with its sources at the end of this test "
-        f"({found}): a service did not refresh its items, or the test wrote around the services "
+        f"at the end of this test, {what}: out of step with the source tables ({found.describe()}); "
+        "a service did not move them, or the test wrote around the services "
         f"(call tests.work.settle() after such writes, or mark the test @pytest.mark.{MARK}).",
         pytrace=False,
     )
-    return drift  # pragma: no cover (pytest.fail raises)
+    return found  # pragma: no cover (pytest.fail raises)

@@ -1,10 +1,13 @@
-"""The end-of-test check of the work-item table (tests/work.py, the ``pytest_runtest_call`` hook
-in tests/conftest.py): it fails a test that left the table out of step, lists the drift instead
-when asked to, lets a marked test through, and never replaces a test's own failure."""
+"""The end-of-test check of the work-item table and the dashboard's figures (tests/work.py, the
+``pytest_runtest_call`` hook in tests/conftest.py): it fails a test that left either out of step,
+lists the drift instead when asked to, lets a marked test through, and never replaces a test's
+own failure."""
 
 import pytest
+from django.db.models import F
+from django.utils import timezone
 
-from patients.models import Enrollment
+from patients.models import DailyFigure, Enrollment, WorkTally
 from tests import conftest, work
 from tests.patients.patient_helpers import enroll
 
@@ -31,11 +34,47 @@ def test_the_check_fails_on_drift_and_passes_once_settled(around):
 
 def test_with_a_file_the_drift_is_listed_instead(around, tmp_path):
     listed = tmp_path / "drift.txt"
-    drift = work.check_in_step("tests/x.py::test_y", mode=str(listed))
-    assert f"feedback:{around.pk}" in drift.closed
+    found = work.check_in_step("tests/x.py::test_y", mode=str(listed))
+    assert f"feedback:{around.pk}" in found.work.closed
     assert listed.read_text().startswith(f"tests/x.py::test_y\topened=[] closed=['feedback:{around.pk}'")
     assert not work.check_in_step("off", mode="off")
     work.settle()
+
+
+def test_figures_out_of_step_fail_the_check_too(clock, world, tmp_path):
+    enrollment = enroll(world.patient_a, started_at=timezone.now())
+    assert not work.check_in_step("settled", mode="fail")
+    # A figure moved around the services: the work items are in step, the check names the
+    # figures only.
+    figure = DailyFigure.objects.get(kind="start")
+    DailyFigure.objects.filter(pk=figure.pk).update(n=F("n") + 1)
+    key = f"figure:{figure.clinic_id}:{figure.day}:start::{figure.program_ref}:{figure.team_ref}:0:0"
+    with pytest.raises(pytest.fail.Exception, match=r"the dashboard's figures .*: out of step") as failed:
+        work.check_in_step("a test", mode="fail")
+    message = str(failed.value)
+    assert "work-item table" not in message and key in message and "opened=" not in message
+    listed = tmp_path / "figures.txt"
+    assert work.check_in_step("tests/x.py::test_z", mode=str(listed)).figures == [key]
+    assert listed.read_text() == f"tests/x.py::test_z\tfigures=['{key}']\n"
+    # A tally moved around the services is drift as well.
+    work.settle()
+    WorkTally.objects.create(
+        clinic_id=figure.clinic_id, therapist_ref=enrollment.therapist_id, team_ref=99, n=1
+    )
+    tally = f"tally:{figure.clinic_id}:{enrollment.therapist_id}:99"
+    assert work.check_in_step("a test", mode=str(listed)).figures == [tally]
+    work.settle()
+    # A treatment stopped around the services: both out of step, both named.
+    Enrollment.objects.filter(pk=enrollment.pk).update(
+        status=Enrollment.Status.STOPPED, ended_at=timezone.now()
+    )
+    with pytest.raises(
+        pytest.fail.Exception, match=r"the work-item table and the dashboard's figures"
+    ) as failed:
+        work.check_in_step("a test", mode="fail")
+    assert ":stopped:" in str(failed.value) and f"'feedback:{enrollment.pk}'" in str(failed.value)
+    work.settle()
+    assert not work.check_in_step("a test", mode="fail")
 
 
 def test_the_mode_comes_from_the_environment(monkeypatch):
