@@ -722,6 +722,7 @@ def test_digest_emails_follow_the_recipients_language(world):
     from messaging.models import Message
     from messaging.notifications.digests import digest_round
     from tests.messaging.digest_helpers import Treated, conversation, local, outbox_for, prefer
+    from tests.work import settle
 
     treated = Treated(world)
     patient, therapist = _dutch(world.patient_a.user), world.therapist.user
@@ -734,6 +735,7 @@ def test_digest_emails_follow_the_recipients_language(world):
         body="Goed gedaan",
         is_feedback=True,
     )
+    settle()
     when = local(2026, 3, 2, 9)
     notify(
         recipient=patient,

@@ -8,6 +8,7 @@ from django.urls import reverse
 import icbt.pdf
 from patients.models import TreatmentSession
 from tests.messaging.helpers import enroll
+from tests.work import settle
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +42,7 @@ def _add_session(world, minutes):
         minutes=minutes,
         recorded_by=world.therapist,
     )
+    settle()
 
 
 def test_the_same_data_is_rendered_once(world, client_for, renders):
@@ -102,6 +104,7 @@ def test_over_the_limit_is_a_429_in_plain_words(world, client_for, renders, sett
     # What did not change still comes from the cache; other people are not limited.
     removed = TreatmentSession.objects.filter(minutes=30).delete()
     assert removed[0] == 1
+    settle()
     assert therapist.get(_summary_url(world)).status_code == 200
     assert len(renders) == 2
     assert client_for(world.patient_a.user).get(reverse("patients:my_data_pdf")).status_code == 200

@@ -11,6 +11,7 @@ from messaging.models import Conversation, Message, MessageDraft
 from messaging.services import MESSAGE_MAX_LENGTH
 from patients.models import Enrollment
 from tests.messaging.helpers import diary_entry, enroll, submitted_answer
+from tests.work import settle
 
 JSON = {"HTTP_ACCEPT": "application/json"}
 
@@ -261,6 +262,7 @@ def test_closed_treatment_can_be_read_but_not_written(world, client_for):
         author=world.therapist.user,
         body="Good luck!",
     )
+    settle()
     patient = client_for(world.patient_a.user)
     page = patient.get(reverse("messaging:patient_conversation")).content.decode()
     assert "Good luck!" in page

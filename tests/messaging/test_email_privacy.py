@@ -167,6 +167,7 @@ def _events(t):
         note=MARKERS["session note"],
         recorded_by=w.therapist,
     )
+    settle()
 
     def n(recipient, kind, obj_type, obj_id, **extra):
         notify(

@@ -124,6 +124,7 @@ def intake(world, *, decision=Intake.Decision.INDICATED) -> Intake:
         decision=decision,
     )
     item.save()
+    settle()
     return item
 
 

@@ -140,6 +140,7 @@ def test_the_intakes_pattern_holds_until_the_therapist_confirms_another(world, e
         activity_pattern=Intake.ActivityPattern.PERSISTENCE,
         decision=Intake.Decision.INDICATED,
     )
+    settle()
     again = services.enrollment_create(
         patient=world.patient_a,
         version=enrollment.version,

@@ -10,6 +10,7 @@ from django.utils import timezone
 from patients import services
 from patients.models import AssignmentAnswer, Intake
 from tests.patients import staff_helpers as sh
+from tests.work import settle
 
 pytestmark = [pytest.mark.django_db, pytest.mark.every_weekday]
 
@@ -26,6 +27,7 @@ def _intake(world, *, decision=Intake.Decision.INDICATED, goals=("Walk to the sh
         decision_reason="" if decision == Intake.Decision.INDICATED else "Another treatment fits better",
     )
     item.save()
+    settle()
     return item
 
 

@@ -200,6 +200,7 @@ def test_own_data_pdf_says_scores_and_intake_answers_in_words(world, client_for)
         answers=json.dumps(answers),
         decision=Intake.Decision.INDICATED,
     ).save()
+    settle()
     text = pdf_text(client_for(world.patient_a.user).get(reverse("patients:my_data_pdf")).content)
     assert "(not severe)" in text and "not_severe" not in text
     assert "neck, lower back" in text and "lower_back" not in text
