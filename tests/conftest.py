@@ -114,9 +114,10 @@ def _uses_database(item) -> bool:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     """After a database test passed, at its own clock and in its own transaction: the work-item
-    table must still match the source tables (tests/work.py, ``check_in_step``). A failing test
-    keeps its own failure; browser journeys are left out (their process refuses database work
-    while the browser runs, and their data comes through the live server's services)."""
+    table and the dashboard's figures must still match the source tables (tests/work.py,
+    ``check_in_step``). A failing test keeps its own failure; browser journeys are left out
+    (their process refuses database work while the browser runs, and their data comes through
+    the live server's services)."""
     result = yield
     if (
         _uses_database(item)
