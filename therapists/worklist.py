@@ -15,6 +15,7 @@ counts, never by what the patient wrote.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -275,7 +276,7 @@ _SHOWN = (
 
 def _read_page(
     rows: _Rows, start: int, stop: int, *, language: str, requests=frozenset(REQUEST_KINDS)
-) -> list[SimpleNamespace]:
+) -> list[_PageRow]:
     """Rows ``start``..``stop`` of ``rows`` (ordered), with what their lines show: the patient's
     name, the referring colleague's, the title of the program an intake request is for. One
     query, whatever the size of the caseload: the page is chosen among the narrow rows first
@@ -292,10 +293,14 @@ def _read_page(
     params = shaped_sql.bind(
         connection, page, **rows.values(), limit=stop - start, offset=start, language=language
     )
-    return [
-        SimpleNamespace(**{"referrer": "", "program_title": "", **row})
-        for row in page.dicts(connection, params)
-    ]
+    assert page.names == _PageRow._fields  # noqa: S101 - the columns are those of ``_page_query``
+    return list(map(_PageRow._make, page.rows(connection, params)))
+
+
+# A row of ``_read_page``: the columns of ``_page_query``, in its order.
+_PageRow = namedtuple(  # noqa: PYI024 - a plain tuple with names
+    "_PageRow", (*_SHOWN, "first_name", "last_name", "email", "case_reference", "referrer", "program_title")
+)
 
 
 def _page_query(rows: _Rows, limit: int, requests: tuple[str, ...]) -> QuerySet:
@@ -306,6 +311,7 @@ def _page_query(rows: _Rows, limit: int, requests: tuple[str, ...]) -> QuerySet:
         "email": F("patient__user__email"),
         "case_reference": F("patient__case_reference"),
     }
+    shown["referrer"] = shown["program_title"] = Value("")  # unless the page can hold their kind
     if "referral" in requests:
         referrer = (
             Referral.objects.filter(pk=OuterRef("object_id"))
