@@ -1,7 +1,8 @@
+from functools import lru_cache
 from typing import NamedTuple
 
 from django.conf import settings
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.translation import gettext_lazy as _
 
 from icbt.roles import roles_of
@@ -22,30 +23,30 @@ def navigation(request):
     if user is not None and user.is_authenticated:
         roles = roles_of(user)
         if roles.patient is not None:
-            items.append((_("My program"), reverse("patients:home")))
-            items.append((_("Messages"), reverse("messaging:patient_conversation")))
-            items.append((_("Who looked at my file"), reverse("patients:access_log")))
-            items.append((_("Your data"), reverse("patients:my_data")))
+            items.append((_("My program"), _url("patients:home")))
+            items.append((_("Messages"), _url("messaging:patient_conversation")))
+            items.append((_("Who looked at my file"), _url("patients:access_log")))
+            items.append((_("Your data"), _url("patients:my_data")))
         if roles.staff is not None:
             if roles.staff.is_therapist:
                 # The worklist first; base.html adds what waits (therapists.context_processors).
-                items.append((_("Worklist"), reverse("therapists:worklist")))
+                items.append((_("Worklist"), _url("therapists:worklist")))
             if roles.staff.is_therapist:
-                items.append((_("My patients"), reverse("patients:staff_patient_list")))
+                items.append((_("My patients"), _url("patients:staff_patient_list")))
             if roles.staff.is_therapist or roles.staff.is_clinic_admin:
-                items.append((_("Feedback templates"), reverse("messaging:template_list")))
+                items.append((_("Feedback templates"), _url("messaging:template_list")))
             if roles.staff.is_therapist or roles.staff.is_clinic_admin:
-                items.append((_("Programs"), reverse("programs:program_list")))
+                items.append((_("Programs"), _url("programs:program_list")))
             if roles.staff.is_manager:
-                items.append((_("Dashboard"), reverse("therapists:dashboard")))
+                items.append((_("Dashboard"), _url("therapists:dashboard")))
             if roles.staff.is_manager:
-                items.append((_("Clinic overview"), reverse("therapists:clinic_overview")))
+                items.append((_("Clinic overview"), _url("therapists:clinic_overview")))
             if roles.staff.is_clinic_admin or roles.staff.is_manager:
-                items.append((_("Staff"), reverse("therapists:staff_list")))
+                items.append((_("Staff"), _url("therapists:staff_list")))
             if roles.staff.is_clinic_admin:
-                items.append((_("Audit log"), reverse("therapists:audit_search")))
-                items.append((_("Clinic name and logo"), reverse("therapists:clinic_identity")))
-        items.append((_("Settings"), reverse("personal_settings")))
+                items.append((_("Audit log"), _url("therapists:audit_search")))
+                items.append((_("Clinic name and logo"), _url("therapists:clinic_identity")))
+        items.append((_("Settings"), _url("personal_settings")))
     return {
         "product_name": settings.PRODUCT_NAME,
         "nav_items": _mark_current([NavItem(*item) for item in items], getattr(request, "path", "")),
@@ -53,6 +54,17 @@ def navigation(request):
         "clinic_brand": _clinic(user),
         "idle_warning": _idle_warning(user),
     }
+
+
+@lru_cache(maxsize=64)
+def _reversed(name: str, urlconf: str, prefix: str) -> str:
+    return reverse(name, urlconf=urlconf)
+
+
+def _url(name: str) -> str:
+    """``reverse(name)`` of a URL without arguments, once per URLconf in use (a test may
+    override it) and script prefix, not once per page."""
+    return _reversed(name, get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
 
 
 def _idle_warning(user):

@@ -58,6 +58,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from icbt import shaped_sql
 from messaging.models import Message
 from patients import rhythm, work_items
 from patients.models import (
@@ -317,15 +318,15 @@ def register_collectors() -> None:
     work_items.register("quiet", collect_quiet)
 
 
-def _shared_with(staff, now: datetime) -> QuerySet:
-    """The ids of the patients a colleague shares with ``staff`` today (``patients.access``: the
-    same cover rule), as a subquery."""
+def _shared_with(staff, day: date) -> QuerySet:
+    """The ids of the patients a colleague shares with ``staff`` on ``day`` (``patients.access``:
+    the same cover rule), as a subquery."""
     from patients.models import CareShare
 
-    return CareShare.objects.active(on=timezone.localdate(now)).filter(colleague=staff).values("patient_id")
+    return CareShare.objects.active(on=day).filter(colleague=staff).values("patient_id")
 
 
-def _arms(staff, now: datetime, *, joined: bool = False) -> tuple[Q, Q, Q]:
+def _arms(staff, day: date, *, joined: bool = False) -> tuple[Q, Q, Q]:
     """What ``staff`` sees, in three parts that never overlap, each served by an index: their
     patients' items and the referrals addressed to them (``owner``), the items of the patients
     shared with them (``patient``), and the clinic's new intake requests (``clinic, kind``).
@@ -333,7 +334,7 @@ def _arms(staff, now: datetime, *, joined: bool = False) -> tuple[Q, Q, Q]:
     the shared patients (so that the worklist of a small caseload reads its own rows, not the
     clinic's); alone, ``IN (subquery)`` is served as well."""
     mine = Q(owner=staff) & ~Q(kind="intake_request")
-    shared = _shared_with(staff, now)
+    shared = _shared_with(staff, day)
     covered = (
         (Q(AmongIds("patient_id", shared)) if joined else Q(patient_id__in=shared))
         & ~Q(kind__in=("referral", "intake_request"))
@@ -343,9 +344,10 @@ def _arms(staff, now: datetime, *, joined: bool = False) -> tuple[Q, Q, Q]:
     return mine, covered, requests
 
 
-def visible_items(*, staff, now: datetime) -> QuerySet[WorkItem]:
-    """The open rows ``staff`` sees at ``now`` (``_arms``), no query by itself."""
-    mine, covered, requests = _arms(staff, now, joined=True)
+def visible_items(*, staff, now: datetime, day: date | None = None) -> QuerySet[WorkItem]:
+    """The open rows ``staff`` sees at ``now`` (``_arms``; ``day``: the local day of ``now``),
+    no query by itself."""
+    mine, covered, requests = _arms(staff, day or timezone.localdate(now), joined=True)
     return WorkItem.objects.filter(
         mine | covered | requests, state=WorkItem.State.OPEN, due__lte=now
     ).order_by()
@@ -355,13 +357,13 @@ def visible_items(*, staff, now: datetime) -> QuerySet[WorkItem]:
 URGENT, MINE, SHARED, REQUESTS = "urgent", "mine", "shared", "requests"
 
 
-def visible_parts(*, staff, now: datetime) -> dict[str, QuerySet[WorkItem]]:
+def visible_parts(*, staff, now: datetime, day: date | None = None) -> dict[str, QuerySet[WorkItem]]:
     """``visible_items`` in four parts that never overlap and together are all of it, each read
     in the worklist's order (urgent first, then by age) by walking one index with LIMIT: the
     viewer's own urgent rows (``URGENT``) and the others (``MINE``, both on the owner's index in
     that order), the shared patients' rows (``SHARED``, a few patients: on the patient index)
     and the clinic's intake requests (``REQUESTS``). No query by itself."""
-    mine, shared, requests = visible_arms(staff=staff, now=now)
+    mine, shared, requests = visible_arms(staff=staff, now=now, day=day)
     return {
         URGENT: mine.filter(urgent=True),
         MINE: mine.filter(urgent=False),
@@ -370,11 +372,11 @@ def visible_parts(*, staff, now: datetime) -> dict[str, QuerySet[WorkItem]]:
     }
 
 
-def visible_arms(*, staff, now: datetime) -> tuple[QuerySet[WorkItem], ...]:
+def visible_arms(*, staff, now: datetime, day: date | None = None) -> tuple[QuerySet[WorkItem], ...]:
     """``visible_items`` in its three parts (``_arms``): the viewer's own rows, the shared
     patients' rows, the clinic's intake requests. No query by itself."""
     rows = WorkItem.objects.filter(state=WorkItem.State.OPEN, due__lte=now).order_by()
-    return tuple(rows.filter(arm) for arm in _arms(staff, now))
+    return tuple(rows.filter(arm) for arm in _arms(staff, day or timezone.localdate(now)))
 
 
 # The parts whose rows are all urgent or all not: read in the order of age alone (the urgency
@@ -419,43 +421,84 @@ ROW_COUNTED_KINDS = tuple(kind for kind in WorkItem.KINDS if kind not in work_it
 _SELECTED = "selected"
 
 
-def visible_counts(*, staff, now: datetime, selected: Q | None = None) -> tuple[dict[str, int], int | None]:
+def visible_counts(
+    *, staff, now: datetime, kind: str = "", patient_id: int | None = None
+) -> tuple[dict[str, int], int | None]:
     """How many rows of ``visible_items`` there are of each kind (``{kind: n}``, kinds with rows
-    only), and how many of them ``selected`` selects (None without ``selected``). One query,
-    without reading the caseload's rows: the viewer's counters per kind and the clinic's
-    (``WorkCount``: the kinds that are due from the moment they open), the viewer's rows of the
-    kinds that show from a day on that are due (``ROW_COUNTED_KINDS``, on the owner's index by
-    kind and day), the shared patients' rows (a few patients), and with ``selected`` the rows it
-    selects (a filter on one patient: their few rows)."""
-    mine, covered, _requests = _arms(staff, now)
-    rows = WorkItem.objects.filter(state=WorkItem.State.OPEN, due__lte=now).order_by()
+    only), and with ``patient_id`` how many of them are that patient's (of ``kind``, a row kind,
+    when given; None without ``patient_id``). One query, without reading the caseload's rows:
+    the viewer's counters per kind and the clinic's (``WorkCount``: the kinds that are due from
+    the moment they open), the viewer's rows of the kinds that show from a day on that are due
+    (``ROW_COUNTED_KINDS``, on the owner's index by kind and day), the shared patients' rows (a
+    few patients), and with ``patient_id`` the patient's rows (their few rows).
+
+    Its SQL is built once per process for each shape (with or without a patient, with or
+    without a kind: ``icbt.shaped_sql``), the viewer's values bound to it."""
+    from django.db import connection
+
+    by_patient, by_kind = bool(patient_id), bool(patient_id) and bool(kind)
+    counted = shaped_sql.shaped(
+        ("visible_counts", by_patient, by_kind), lambda: _visible_counts_sql(by_patient, by_kind)
+    )
+    params = shaped_sql.bind(
+        connection,
+        counted,
+        derived=dict(zip(_counter_keys(_StandIn), _counter_keys(staff), strict=True)),
+        staff=staff.pk,
+        clinic=staff.clinic_id,
+        now=now,
+        day=timezone.localdate(now),
+        **({"patient": patient_id} if by_patient else {}),
+        **({"kind": kind} if by_kind else {}),
+    )
+    counts: dict[str, int] = {}
+    n_selected = 0 if by_patient else None
+    for label, n in counted.rows(connection, params):
+        if label == _SELECTED:
+            n_selected = int(n)
+            continue
+        row_kind = label.rsplit(":", 1)[-1]  # a counter's key ends with its kind
+        counts[row_kind] = counts.get(row_kind, 0) + int(n)
+    return counts, n_selected
+
+
+def _visible_counts_sql(by_patient: bool, by_kind: bool) -> shaped_sql.Shaped:
+    """The SQL of ``visible_counts`` with stand-in values (``icbt.shaped_sql.StandIn``)."""
+    staff = stand_in_staff()
+    stand_in = shaped_sql.StandIn
+    mine, covered, _requests = _arms(staff, stand_in.day)
+    rows = WorkItem.objects.filter(state=WorkItem.State.OPEN, due__lte=stand_in.now).order_by()
     parts = [
-        WorkCount.objects.filter(key__in=_counter_keys(staff)).order_by().values_list("key", "n"),
+        WorkCount.objects.filter(key__in=_counter_keys(_StandIn)).order_by().values_list("key", "n"),
         # One count per kind, each on the index alone (grouping its many rows costs more).
         *(_counted_as(kind, rows.filter(mine, kind=kind)) for kind in ROW_COUNTED_KINDS),
         rows.filter(covered).values("kind").annotate(n=Count("pk")).values_list("kind", "n"),
     ]
-    if selected is not None:
-        parts.append(_counted_as(_SELECTED, visible_items(staff=staff, now=now).filter(selected)))
+    if by_patient:
+        selected = Q(patient_id=stand_in.patient)
+        if by_kind:
+            selected &= Q(kind=stand_in.kind)
+        visible = visible_items(staff=staff, now=stand_in.now, day=stand_in.day)
+        parts.append(_counted_as(_SELECTED, visible.filter(selected)))
     sql, params = union_all(parts)
-    from django.db import connection
+    return shaped_sql.Shaped(sql=sql, params=tuple(params))
 
-    counts: dict[str, int] = {}
-    n_selected = None if selected is None else 0
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for label, n in cursor.fetchall():
-            if label == _SELECTED:
-                n_selected = int(n)
-                continue
-            kind = label.rsplit(":", 1)[-1]  # a counter's key ends with its kind
-            counts[kind] = counts.get(kind, 0) + int(n)
-    return counts, n_selected
+
+def stand_in_staff():
+    """A staff member with stand-in values (``icbt.shaped_sql.StandIn``), never saved: the
+    viewer of SQL built once per shape."""
+    from icbt.models import StaffMember
+
+    return StaffMember(pk=shaped_sql.StandIn.staff, clinic_id=shaped_sql.StandIn.clinic)
 
 
 # The navigation's count runs on every staff page: its SQL is built by the ORM once per process,
 # with stand-in values (``_STAND_IN``) that each call swaps for the viewer's own.
-_STAND_IN_STAFF, _STAND_IN_CLINIC, _STAND_IN_DAY = -7_919_311, -7_919_313, date(1904, 2, 29)
+_STAND_IN_STAFF, _STAND_IN_CLINIC, _STAND_IN_DAY = (
+    shaped_sql.StandIn.staff,
+    shaped_sql.StandIn.clinic,
+    shaped_sql.StandIn.day,
+)
 _count_sql: dict[str, tuple[str, list]] = {}
 
 
@@ -470,7 +513,7 @@ def _pending_count_sql(connection) -> tuple[str, list]:
 
         staff = StaffMember(pk=_StandIn.pk, clinic_id=_StandIn.clinic_id)
         counters = WorkCount.objects.filter(key__in=_counter_keys(_StandIn)).order_by().values("n")
-        _mine, covered, _requests = _arms(staff, _midnight(_STAND_IN_DAY))
+        _mine, covered, _requests = _arms(staff, _STAND_IN_DAY)
         shared = WorkItem.objects.filter(covered, state=WorkItem.State.OPEN, kind__in=KINDS).order_by()
         counters_sql, counters_params = counters.query.sql_with_params()
         shared_sql, shared_params = shared.values("pk").query.sql_with_params()

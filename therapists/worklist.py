@@ -15,6 +15,7 @@ counts, never by what the patient wrote.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -22,6 +23,7 @@ from functools import lru_cache
 from types import SimpleNamespace
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
@@ -43,8 +45,10 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from icbt import shaped_sql
 from icbt.models import StaffMember
 from icbt.roles import roles_of
+from icbt.shaped_sql import StandIn
 from messaging import pending
 from patients import measurement, rhythm
 from patients.models import CareShare, Enrollment, Patient, Referral
@@ -272,21 +276,42 @@ _SHOWN = (
 
 def _read_page(
     rows: _Rows, start: int, stop: int, *, language: str, requests=frozenset(REQUEST_KINDS)
-) -> list[SimpleNamespace]:
+) -> list[_PageRow]:
     """Rows ``start``..``stop`` of ``rows`` (ordered), with what their lines show: the patient's
     name, the referring colleague's, the title of the program an intake request is for. One
     query, whatever the size of the caseload: the page is chosen among the narrow rows first
     (the sort carries no names), and only its rows are joined to the names. Plain values, not
     model instances: a page holds a hundred rows. The referrers and the titles are asked for
-    only when the selection holds ``requests`` of their kind (the SQL takes longer to build than
-    to run)."""
-    chosen = rows.chosen(start, stop)
+    only when the selection holds ``requests`` of their kind. The SQL is built once per process
+    for each shape (``_Rows.shape``), the viewer's values bound to it (``icbt.shaped_sql``)."""
+    requests = tuple(kind for kind in REQUEST_KINDS if kind in requests)
+    limit = _part_limit(stop)
+    page = shaped_sql.shaped(
+        ("worklist_page", *rows.shape, limit, requests),
+        lambda: shaped_sql.of_queryset(_page_query(rows, limit, requests)),
+    )
+    params = shaped_sql.bind(
+        connection, page, **rows.values(), limit=stop - start, offset=start, language=language
+    )
+    assert page.names == _PageRow._fields  # noqa: S101 - the columns are those of ``_page_query``
+    return list(map(_PageRow._make, page.rows(connection, params)))
+
+
+# A row of ``_read_page``: the columns of ``_page_query``, in its order.
+_PageRow = namedtuple(  # noqa: PYI024 - a plain tuple with names
+    "_PageRow", (*_SHOWN, "first_name", "last_name", "email", "case_reference", "referrer", "program_title")
+)
+
+
+def _page_query(rows: _Rows, limit: int, requests: tuple[str, ...]) -> QuerySet:
+    """The query of ``_read_page`` with stand-in values (``icbt.shaped_sql.StandIn``)."""
     shown = {
         "first_name": F("patient__user__first_name"),
         "last_name": F("patient__user__last_name"),
         "email": F("patient__user__email"),
         "case_reference": F("patient__case_reference"),
     }
+    shown["referrer"] = shown["program_title"] = Value("")  # unless the page can hold their kind
     if "referral" in requests:
         referrer = (
             Referral.objects.filter(pk=OuterRef("object_id"))
@@ -295,9 +320,9 @@ def _read_page(
         )
         shown["referrer"] = Case(When(kind="referral", then=Subquery(referrer.values("name")[:1])))
     if "intake_request" in requests:
-        shown["program_title"] = Case(When(kind="intake_request", then=_program_title(language)))
-    page = WorkItemRow.objects.filter(pk__in=chosen).order_by(*rows.order_by).values(*_SHOWN, **shown)
-    return [SimpleNamespace(**{"referrer": "", "program_title": "", **row}) for row in page]
+        shown["program_title"] = Case(When(kind="intake_request", then=_program_title(StandIn.language)))
+    chosen = RawSQL(*rows.chosen_sql(limit))  # noqa: S611 - the ORM's SQL and its parameters
+    return WorkItemRow.objects.filter(pk__in=chosen).order_by(*rows.order_by).values(*_SHOWN, **shown)
 
 
 def _full_name_sql(first: str, last: str):
@@ -452,10 +477,8 @@ def worklist(
         return Worklist(items=WorkItems(now=now), total=0, counts={}, patients=[])
     order = order if order in ORDERS else "oldest"
     kind = kind if kind in FILTER_KINDS else ""
-    selected = _selection(kind, patient_id)
     counts, length = _counted(staff, now, kind=kind, patient_id=patient_id)
     waiting = sum(counts[key] for key in pending.KINDS)
-    parts = pending.visible_parts(staff=staff, now=now)
     patients = _with_chosen_patient(
         _patient_choices(staff=staff, now=now),
         staff=staff,
@@ -463,7 +486,7 @@ def worklist(
         today=timezone.localdate(now),
     )
     items = WorkItems(
-        _page_rows(parts, selected, order, kind=kind, patient_id=patient_id),
+        _page_rows(staff, now, order, kind=kind, patient_id=patient_id),
         length=length,
         now=now,
         language=translation.get_language() or "en",
@@ -489,7 +512,7 @@ def _counted(
     one patient when filtered to them, never every row of the caseload."""
     counts: dict[str, int] = {key: 0 for key in FILTER_KINDS}
     by_kind, n_selected = pending.visible_counts(
-        staff=staff, now=now, selected=_selection(kind, patient_id) if patient_id else None
+        staff=staff, now=now, kind=kind if kind in FILTER_KINDS else "", patient_id=patient_id
     )
     for row_kind, n in by_kind.items():
         counts[row_kind] += n
@@ -510,44 +533,100 @@ def _with_chosen_patient(
     )
 
 
+# Each part of a page's rows is read up to a multiple of this (``_part_limit``): more than the
+# page needs changes nothing (the rows are chosen among them in the order), and every page that
+# ends within the same hundred rows has the same SQL.
+PART_LIMIT_STEP = 100
+
+
+def _part_limit(stop: int) -> int:
+    return max(1, -(-stop // PART_LIMIT_STEP)) * PART_LIMIT_STEP
+
+
 @dataclass(frozen=True)
 class _Rows:
     """The selected rows of a worklist in its order (``order_by``), as parts that never overlap
-    (``messaging.pending.visible_parts``), each read in that order with LIMIT by one index."""
+    (``messaging.pending.visible_parts``), each read in that order with LIMIT by one index: the
+    viewer's rows at ``now``, of ``kind`` (a row kind, or every kind when empty) and of the
+    patient ``patient_id`` (when given)."""
 
-    parts: tuple[tuple[str, QuerySet[WorkItemRow]], ...]  # (name, rows)
+    staff: StaffMember
+    now: datetime
+    parts: tuple[str, ...]  # names of ``visible_parts``
+    kind: str
+    patient_id: int | None
     order_by: tuple[str, ...]  # urgent first
 
-    def chosen(self, start: int, stop: int) -> RawSQL:
-        """The ids of rows ``start``..``stop`` in the order: each part's first ``stop`` rows, then
-        the ``start``..``stop`` of them all (one subquery)."""
+    @property
+    def shape(self) -> tuple:
+        """What the SQL depends on besides the values: the parts, the filters, the order."""
+        return (self.parts, bool(self.kind), bool(self.patient_id), self.order_by)
+
+    def values(self) -> dict:
+        """The values the SQL of the shape binds (``icbt.shaped_sql.bind``)."""
+        values = {
+            "staff": self.staff.pk,
+            "clinic": self.staff.clinic_id,
+            "now": self.now,
+            "day": timezone.localdate(self.now),
+        }
+        if self.kind:
+            values["kind"] = self.kind
+        if self.patient_id:
+            values["patient"] = self.patient_id
+        return values
+
+    def chosen_sql(self, limit: int) -> tuple[str, list]:
+        """The SQL of ``chosen`` with stand-in values: each part's first ``limit`` rows, then
+        ``LIMIT %s OFFSET %s`` of them all in the order."""
+        staff = pending.stand_in_staff()
+        selected = Q()
+        if self.kind:
+            selected &= Q(kind=StandIn.kind)
+        if self.patient_id:
+            selected &= Q(patient_id=StandIn.patient)
+        parts = pending.visible_parts(staff=staff, now=StandIn.now, day=StandIn.day)
         firsts = [
-            part.order_by(*(self.order_by[1:] if name in pending.ONE_URGENCY else self.order_by)).values(
-                "id", "urgent", "since"
-            )[: max(stop, 1)]  # (a LIMIT 0 is no query for the ORM)
-            for name, part in self.parts
+            parts[name]
+            .filter(selected)
+            .order_by(*(self.order_by[1:] if name in pending.ONE_URGENCY else self.order_by))
+            .values("id", "urgent", "since")[:limit]
+            for name in self.parts
         ]
         union, params = pending.union_all(firsts)
         order = ", ".join(
             f"{name.lstrip('-')} {'DESC' if name.startswith('-') else 'ASC'}"
             for name in ("id" if name == "pk" else name for name in self.order_by)
         )
-        return RawSQL(  # noqa: S611 - see below
-            # The ORM's SQL of each part and its parameters; the order's names are ours.
-            f"SELECT id FROM ({union}) _rows ORDER BY {order} LIMIT {int(stop - start)} OFFSET {int(start)}",  # noqa: S608
-            params,
+        # The ORM's SQL of each part and its parameters; the order's names are ours.
+        sql = f"SELECT id FROM ({union}) _rows ORDER BY {order} LIMIT %s OFFSET %s"  # noqa: S608
+        return sql, [*params, StandIn.limit, StandIn.offset]
+
+    def chosen(self, start: int, stop: int) -> RawSQL:
+        """The ids of rows ``start``..``stop`` in the order: each part's first ``stop`` rows (or
+        a few more, ``_part_limit``), then the ``start``..``stop`` of them all (one subquery)."""
+        limit = _part_limit(stop)
+        sql, params = self.chosen_sql(limit)
+        shaped = shaped_sql.shaped(
+            ("worklist_chosen", *self.shape, limit), lambda: shaped_sql.Shaped(sql=sql, params=tuple(params))
         )
+        bound = shaped_sql.bind(connection, shaped, **self.values(), limit=stop - start, offset=start)
+        return RawSQL(shaped.sql, bound)  # noqa: S611 - the ORM's SQL and its parameters
 
 
 def _page_rows(
-    parts: dict[str, QuerySet[WorkItemRow]], selected: Q, order: str, *, kind: str, patient_id: int | None
+    staff: StaffMember, now: datetime, order: str, *, kind: str, patient_id: int | None
 ) -> _Rows | None:
     direction = "since" if order == "oldest" else "-since"
     chosen = pending.parts_for(kind, patient_id)
     if not chosen:
         return None  # nothing can be selected (intake requests of a patient)
     return _Rows(
-        parts=tuple((name, parts[name].filter(selected)) for name in chosen),
+        staff=staff,
+        now=now,
+        parts=chosen,
+        kind=kind if kind in FILTER_KINDS else "",
+        patient_id=patient_id or None,
         order_by=("-urgent", direction, "pk"),
     )
 
@@ -561,27 +640,46 @@ def _patient_choices(*, staff: StaffMember, now: datetime) -> list[tuple[int, st
     """``(id, "Name (case reference)")`` of the ``FILTER_PATIENTS`` patients whose oldest item
     waits longest, by name. One query: each part's rows walked by age on its index, keeping
     each patient's first (oldest) row only, ``FILTER_PATIENTS`` of them, then the oldest of
-    those and their names; never every row of the caseload."""
-    visible = pending.visible_items(staff=staff, now=now)
+    those and their names; never every row of the caseload. Its SQL is built once per process
+    (``icbt.shaped_sql``), the viewer's values bound to it."""
+    limit = FILTER_PATIENTS
+    query = shaped_sql.shaped(
+        ("worklist_patient_choices", limit), lambda: shaped_sql.of_queryset(_choices_query(limit))
+    )
+    params = shaped_sql.bind(
+        connection, query, staff=staff.pk, clinic=staff.clinic_id, now=now, day=timezone.localdate(now)
+    )
+    choices = {
+        pk: f"{_full_name(first, last, email)} ({reference})"
+        for pk, first, last, email, reference in query.rows(connection, params)
+    }
+    return sorted(choices.items(), key=lambda p: p[1].lower())
+
+
+def _choices_query(limit: int) -> QuerySet:
+    """The query of ``_patient_choices`` with stand-in values (``icbt.shaped_sql.StandIn``)."""
+    staff = pending.stand_in_staff()
+    visible = pending.visible_items(staff=staff, now=StandIn.now, day=StandIn.day)
     earlier = visible.filter(patient_id=OuterRef("patient_id")).filter(
         Q(since__lt=OuterRef("since")) | Q(since=OuterRef("since"), pk__lt=OuterRef("pk"))
     )
-    mine, shared, _requests = pending.visible_arms(staff=staff, now=now)  # requests: no patient
+    mine, shared, _requests = pending.visible_arms(staff=staff, now=StandIn.now, day=StandIn.day)
     firsts = [
         rows.filter(patient__isnull=False)
         .filter(~Exists(earlier))
         .order_by("since", "patient_id")
-        .values("patient_id", "since")[:FILTER_PATIENTS]
-        for rows in (mine, shared)
+        .values("patient_id", "since")[:limit]
+        for rows in (mine, shared)  # the requests have no patient
     ]
     union, params = pending.union_all(firsts)
     longest_waiting = RawSQL(  # noqa: S611 - see below
         # The ORM's SQL of each part and its parameters.
-        f"SELECT patient_id FROM ({union}) _firsts ORDER BY since, patient_id LIMIT {FILTER_PATIENTS}",  # noqa: S608
+        f"SELECT patient_id FROM ({union}) _firsts ORDER BY since, patient_id LIMIT {int(limit)}",  # noqa: S608
         params,
     )
-    choices = _choices(Patient.objects.filter(pk__in=longest_waiting))
-    return sorted(choices.items(), key=lambda p: p[1].lower())
+    return Patient.objects.filter(pk__in=longest_waiting).values_list(
+        "pk", "user__first_name", "user__last_name", "user__email", "case_reference"
+    )
 
 
 def _feedback_due_text(day: date) -> str:

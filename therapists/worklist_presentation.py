@@ -9,10 +9,10 @@ label, the words for how long an item waits ("3 days ago" is translated once, no
 item), and the part of a date that depends on the day alone ("30 Nov 2026" once per day; the
 time of day per item).
 
-The markup of a line is written here too (``_LineMarkup``), escaped, and the template places a
-group's lines as one string: placing a hundred lines through the template engine cost more than
-the rest of the page's Python together. The template keeps the page's structure: the groups,
-their headings and landmarks."""
+The markup of a line is written here too (``_LineMarkup``), escaped, and so is each group's
+section around its lines (``_group_html``): the template places each group as one string
+(placing a hundred lines and their groups through the template engine cost more than the rest
+of the page's Python together). The template keeps the page's structure around them."""
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -52,6 +52,7 @@ class WorkGroup:
     case_reference: str
     items: list[WorkLine] = field(default_factory=list)
     lines_html: SafeString = field(default_factory=SafeString)  # the items' <li> elements
+    html: SafeString = field(default_factory=SafeString)  # the group's <section>, its lines in it
     number: str = ""  # its place on the page, from "1": the heading's id says it
     mark: str = ""  # how the group stands out: "urgent", "flagged" or not
 
@@ -95,6 +96,21 @@ def waiting_words(since: datetime, now: datetime) -> str:
 
 # Format characters whose output depends on the day alone (``django.utils.dateformat``).
 _DAY_ONLY = frozenset("bdDEFjlLmMnNoStwWyYz")
+# Format characters whose output depends on the time of day alone, and on which of its fields
+# (``django.utils.dateformat``: "P" is "noon", "midnight" or the hour and minutes with "a.m.").
+_TIME_FIELDS = {
+    "a": ("hour",),
+    "A": ("hour",),
+    "f": ("hour", "minute"),
+    "g": ("hour",),
+    "G": ("hour",),
+    "h": ("hour",),
+    "H": ("hour",),
+    "i": ("minute",),
+    "P": ("hour", "minute"),
+    "s": ("second",),
+    "u": ("microsecond",),
+}
 
 
 class _DateStyle:
@@ -110,8 +126,15 @@ class _DateStyle:
                 self.pieces.append((None, piece))
             elif piece:
                 self.pieces.append((re_escaped.sub(r"\1", piece), None))
-        self.timed = any(char and char not in _DAY_ONLY for _text, char in self.pieces)
+        timed = {char for _text, char in self.pieces if char and char not in _DAY_ONLY}
+        self.timed = bool(timed)
         self.days: dict[date, list[str | None]] = {}
+        # When the rest depends on the time of day alone: the fields it reads, and the parts
+        # formatted once per value of those (a page's items share their hours and minutes).
+        self.time_fields: tuple[str, ...] | None = None
+        if timed <= _TIME_FIELDS.keys():
+            self.time_fields = tuple(sorted({name for char in timed for name in _TIME_FIELDS[char]}))
+        self.times: dict[tuple, dict[str, str]] = {}
 
     def __call__(self, value: datetime) -> str:
         day = self.days.get(value.date())
@@ -123,15 +146,33 @@ class _DateStyle:
             ]
         if not self.timed:
             return "".join(day)
-        formatter = DateFormat(value)
+        if self.time_fields is None:
+            formatter = DateFormat(value)
+            return "".join(
+                part if part is not None else str(getattr(formatter, char)())
+                for part, (_text, char) in zip(day, self.pieces, strict=True)
+            )
+        key = tuple(getattr(value, name) for name in self.time_fields)
+        times = self.times.get(key)
+        if times is None:
+            formatter = DateFormat(value)
+            times = self.times[key] = {
+                char: str(getattr(formatter, char)()) for _text, char in self.pieces if char in _TIME_FIELDS
+            }
         return "".join(
-            part if part is not None else str(getattr(formatter, char)())
+            part if part is not None else times[char]
             for part, (_text, char) in zip(day, self.pieces, strict=True)
         )
 
 
+# ``html.escape`` in one pass: the same five characters, the same entities.
+_ESCAPED = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
+
+
 def _html(value) -> str:
     """As the template's ``{{ value }}`` writes it."""
+    if type(value) is str:  # not a SafeString, not a lazy translation
+        return value.translate(_ESCAPED)
     return value.__html__() if hasattr(value, "__html__") else escape(str(value))
 
 
@@ -162,6 +203,22 @@ class _LineMarkup:
             f"{_html(line.waiting)}</time>"
             "\n  </li>\n  "
         )
+
+
+def _group_html(group: WorkGroup) -> SafeString:
+    """The ``<section>`` of a group as the template placed it (``_LineMarkup``: the same
+    escaping), with its heading and its lines."""
+    mark = f" work-group-{_html(group.mark)}" if group.mark else ""
+    number = _html(group.number)
+    reference = f' <span class="muted">{_html(group.case_reference)}</span>' if group.case_reference else ""
+    return mark_safe(  # noqa: S308 - every part escaped, the lines by _LineMarkup
+        f'\n<section class="work-group{mark}" aria-labelledby="work-group-{number}">'
+        f'\n  <h3 class="work-group-name" id="work-group-{number}">{_html(group.name)}{reference}</h3>'
+        '\n  <ul class="work-items">'
+        f"\n  {group.lines_html}"
+        "\n  </ul>"
+        "\n</section>\n"
+    )
 
 
 def _mark(item) -> str:
@@ -206,4 +263,5 @@ def worklist_groups(items, *, now: datetime | None = None) -> list[WorkGroup]:
         group.lines_html = mark_safe("".join(markup(line) for line in group.items))  # noqa: S308 - escaped
         group.number = str(number)
         group.mark = "urgent" if group.urgent else "flagged" if group.flagged else ""
+        group.html = _group_html(group)
     return list(groups.values())

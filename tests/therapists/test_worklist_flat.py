@@ -13,6 +13,7 @@ from django.db.models import Min
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from icbt import shaped_sql
 from messaging import pending
 from patients import work_items
 from patients.models import CareShare, QuestionnaireResponse, WorkCount, WorkItem
@@ -70,7 +71,7 @@ def _reference(staff, now, *, kind="", patient_id=None, order="oldest"):
     counts.update(Counter(rows.values_list("kind", flat=True)))
     selected = rows.filter(worklist_module._selection(kind, patient_id))
     direction = "since" if order == "oldest" else "-since"
-    ordered = list(selected.order_by("-urgent", direction, "pk").values_list("pk", flat=True))
+    ordered = list(selected.order_by("-urgent", direction, "pk").values_list("pk", "patient_id", "since"))
     longest_waiting = list(
         rows.filter(patient__isnull=False)
         .values("patient_id")
@@ -79,6 +80,10 @@ def _reference(staff, now, *, kind="", patient_id=None, order="oldest"):
         .values_list("patient_id", flat=True)[:FILTER_PATIENTS]
     )
     return counts, ordered, sorted(longest_waiting)
+
+
+def _lines(items) -> list[tuple]:
+    return [(item.patient_id, item.since) for item in items]
 
 
 def _page_ids(result, start, stop) -> list[int]:
@@ -98,7 +103,17 @@ def _same_as_the_definition(staff, now, **selection):
     assert result.counts == counts, selection
     assert len(result.items) == len(ordered), selection
     for start, stop in ((0, 100), (100, 200), (37, 137), (0, len(ordered))):
-        assert _page_ids(result, start, stop) == ordered[start:stop], (selection, start, stop)
+        assert _page_ids(result, start, stop) == [pk for pk, *_ in ordered[start:stop]], (
+            selection,
+            start,
+            stop,
+        )
+        # The page's lines, read by the page's own query.
+        assert _lines(result.items[start:stop]) == [tuple(row[1:]) for row in ordered[start:stop]], (
+            selection,
+            start,
+            stop,
+        )
     chosen = sorted(pk for pk, _name in result.patients if pk != selection.get("patient_id"))
     assert chosen == [pk for pk in longest_waiting if pk != selection.get("patient_id")], selection
     return result
@@ -258,3 +273,67 @@ def test_a_patient_filter_costs_the_same_at_20_and_500_patients(world, clock):
     small = queries()
     build_caseload(world.therapist, 480, prefix="large")
     assert small == queries() == WORKLIST_QUERIES  # the patient is among those the filter offers
+
+
+def _shown(staff, now, selection) -> tuple:
+    """Everything the first page of the worklist shows for ``selection``: counts, patients, and
+    each line."""
+    result = worklist(fetched_by=staff.user, now=now, **selection)
+    lines = [
+        (item.kind, item.patient_id, item.since, item.url, item.label, item.patient_name, item.urgent)
+        for item in result.items[:100]
+    ]
+    return result.counts, result.patients, lines
+
+
+def test_sql_built_once_per_shape_never_mixes_two_shapes_or_two_viewers(every_arm, world, clock):
+    """The worklist's SQL is built once per process and shape (``icbt.shaped_sql``) and bound to
+    each viewer's values. Asked in turns (two therapists, every kind, both orders, with and
+    without a patient filter), each answer is the definition's, and every line (its link, its
+    label, the referrer's name, the program's title) is what the same question shows with its
+    SQL built for it alone: no shape ever answers for another, and no viewer's values stay
+    behind for the next."""
+    build_caseload(world.therapist, 30, prefix="other")
+    shared_patient = every_arm_patient(every_arm)
+    own_patient = build_caseload(world.therapist, 1, prefix="one")[0].patient_id
+    now = timezone.now()
+    turns = []
+    for selection in (
+        {},
+        {"order": "newest"},
+        *({"kind": kind} for kind in FILTER_KINDS),
+        {"kind": "diary", "order": "newest"},
+        {"patient_id": "mine"},
+        {"patient_id": "mine", "kind": "answer"},
+        {"patient_id": "mine", "kind": "intake_request"},
+        {"patient_id": "mine", "order": "newest"},
+    ):
+        # The viewer without a referral first: a shape without the referrer's name comes first.
+        for staff in (world.therapist, every_arm):
+            if selection.get("patient_id") == "mine":
+                patient_id = shared_patient if staff == every_arm else own_patient
+                selection = {**selection, "patient_id": patient_id}
+            turns.append((staff, selection))
+    alone = []
+    for staff, selection in turns:
+        shaped_sql.clear()
+        alone.append(_shown(staff, now, selection))
+    assert any(label.startswith("From ") for *_, lines in alone for _k, _p, _s, _u, label, *_rest in lines)
+    shaped_sql.clear()
+    for _round in ("cold", "warm"):
+        for (staff, selection), shown in zip(turns, alone, strict=True):
+            assert _shown(staff, now, selection) == shown, (staff, selection)
+            _same_as_the_definition(staff, now, **selection)
+    # Another moment, bound to the same shapes: the rhythm's rows due by then show.
+    later = now + timedelta(days=9)
+    for staff in (every_arm, world.therapist):
+        _same_as_the_definition(staff, later)
+
+
+def test_a_stand_in_without_a_value_is_never_sent():
+    shaped = shaped_sql.Shaped(sql="SELECT %s, %s", params=(shaped_sql.StandIn.staff, "open"))
+    assert shaped_sql.bind(connection, shaped, staff=7) == [7, "open"]
+    with pytest.raises(ValueError, match="no value"):
+        shaped_sql.bind(connection, shaped)
+    with pytest.raises(TypeError, match="no stand-in"):
+        shaped_sql.bind(connection, shaped, staff=7, therapist=8)

@@ -154,6 +154,34 @@ def test_the_lines_are_written_as_the_template_wrote_them(language):
     assert groups[0].lines_html.count('<span class="tag tag-') == 2  # overdue feedback says so itself
 
 
+# The groups as the worklist's template wrote them, each group's lines placed as one string.
+GROUPS_TEMPLATE = """{% for group in groups %}
+<section class="work-group{% if group.mark %} work-group-{{ group.mark }}{% endif %}" aria-labelledby="work-group-{{ group.number }}">
+  <h3 class="work-group-name" id="work-group-{{ group.number }}">{{ group.name }}{% if group.case_reference %} <span class="muted">{{ group.case_reference }}</span>{% endif %}</h3>
+  <ul class="work-items">
+  {{ group.lines_html }}
+  </ul>
+</section>
+{% endfor %}"""  # noqa: E501
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_the_groups_are_written_as_the_template_wrote_them(language):
+    urgent = _item(1, 2, urgent=True, kind="questionnaire")
+    urgent.patient_name = 'Anna <b>"&"</b> O\'Neill'
+    urgent.case_reference = "C-<1>"
+    flagged = _item(2, 5, kind="questionnaire")
+    flagged.flagged = True
+    plain = _item(1, 40)
+    request = _item(None, 3, kind="intake_request")
+    with translation.override(language), timezone.override("Europe/Amsterdam"):
+        groups = worklist_groups([urgent, flagged, plain, request], now=NOW)
+        written = engines["django"].from_string(GROUPS_TEMPLATE).render({"groups": groups})
+    assert "".join(group.html for group in groups) == written
+    assert [group.mark for group in groups] == ["urgent", "flagged", ""]
+    assert "&lt;b&gt;&quot;&amp;&quot;&lt;/b&gt; O&#x27;Neill" in written and "C-&lt;1&gt;" in written
+
+
 @pytest.mark.parametrize("language", ["en", "nl"])
 @pytest.mark.parametrize(
     "style",
