@@ -124,8 +124,15 @@ def diary_entry_get(*, enrollment: Enrollment, uid) -> DiaryEntry:
 
 
 def diary_type_get(*, enrollment: Enrollment, slug: str):
-    """The diary type ``slug`` of the enrollment's program version, else 404. The slug is unique
-    within a version: no ORDER BY (the model's ordering would join the version for nothing)."""
+    """The diary type ``slug`` of the enrollment's program version, else 404. With the version
+    read already (``related``), from the program content kept in the process
+    (``programs.content_cache``: no query). Otherwise one query; the slug is unique within a
+    version: no ORDER BY (the model's ordering would join the version for nothing)."""
+    if Enrollment.version.is_cached(enrollment):
+        found = content_cache.diary_type(enrollment.version, slug)
+        if found is None:
+            raise Http404
+        return found
     found = list(DiaryType.objects.filter(version_id=enrollment.version_id, slug=slug).order_by()[:1])
     if not found:
         raise Http404

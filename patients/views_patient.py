@@ -35,8 +35,9 @@ from programs.presentation import questionnaire_presentation_for, step_page_cont
 from programs.selectors import StepPlace, licensed_instrument_for
 
 T = "patients/patient/"
-# The rows a diary save reads with the enrollment: the therapist, told of a new entry.
-DIARY_SAVE_RELATED = ("therapist__user",)
+# The rows a diary save reads with the enrollment: the therapist, told of a new entry, and the
+# program version, whose diary type then comes from the content kept in the process.
+DIARY_SAVE_RELATED = ("therapist__user", "version")
 
 
 def step_url(state_or_step) -> str:
@@ -735,8 +736,9 @@ def _uuid(value) -> uuid.UUID | None:
 @require_http_methods(["GET", "POST"])
 def diary_write(request, diary_slug):
     """Write today's entry (or a missed day's, or correct today's): big targets, one minute."""
-    # A save redirects: of the related rows it needs only the therapist (told of a new entry).
-    # A form sent back with errors does not show the program or clinic either (the same queries).
+    # A save redirects: of the related rows it needs only the therapist (told of a new entry) and
+    # the version (the diary type). A form sent back with errors does not show the program or
+    # clinic either (the same queries).
     related = DIARY_SAVE_RELATED if request.method == "POST" else selectors.ENROLLMENT_PAGE_RELATED
     enrollment = own_enrollment(request, related=related)
     diary_type = selectors.diary_type_get(enrollment=enrollment, slug=diary_slug)

@@ -2,13 +2,13 @@
 on every request.
 
 A ``ProgramVersion`` never changes once it is loaded: changed content becomes a new version with
-its own id and hashes (``programs.services.program_content_load``), and the version's modules and
-steps are written in the same transaction as the version. So the outline of one version (its
-modules and the list fields of its steps) is read once per process, keyed by the version's id
-*and* its ``content_hash`` and ``structure_hash`` (an id used again for other content, as SQLite
-may do after a delete, misses the cache). Every call hands out fresh model instances built from
-the rows kept: callers may set attributes on them (``patients.progress`` does) without touching
-another request's objects.
+its own id and hashes (``programs.services.program_content_load``), and the version's modules,
+steps and diary types are written in the same transaction as the version. So the outline of one
+version (its modules and the list fields of its steps) and its diary types are each read once per
+process, keyed by the version's id *and* its ``content_hash`` and ``structure_hash`` (an id used
+again for other content, as SQLite may do after a delete, misses the cache). Every call hands out
+fresh model instances built from the rows kept: callers may set attributes on them
+(``patients.progress`` does) without touching another request's objects.
 
 Which version is the newest of each program can change while the process runs (``load_programs``
 in another process). That list is kept under a *generation* token in the shared cache (Redis,
@@ -19,6 +19,7 @@ a list kept here is read again after ``LATEST_MAX_AGE`` seconds whatever the tok
 """
 
 import copy
+import json
 import logging
 import threading
 import time
@@ -28,7 +29,7 @@ from collections import OrderedDict
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS
 
-from programs.models import Module, ProgramVersion, Step
+from programs.models import DiaryType, Module, ProgramVersion, Step
 from programs.selectors import STEP_LIST_FIELDS
 
 logger = logging.getLogger(__name__)
@@ -55,8 +56,13 @@ def _in_model_order(model, names) -> list[str]:
 _STEP_COLUMNS = _in_model_order(Step, STEP_FIELDS)
 _MODULE_COLUMNS = _in_model_order(Module, MODULE_FIELDS)
 
+_DIARY_COLUMNS = [f.attname for f in DiaryType._meta.concrete_fields]
+# Kept as JSON text and parsed for every caller: each gets lists and dicts of its own.
+_DIARY_JSON = frozenset({"fields", "chart_fields"})
+
 _lock = threading.Lock()
 _outlines: "OrderedDict[tuple, tuple[list, list]]" = OrderedDict()
+_diary_types: "OrderedDict[tuple, dict[str, tuple]]" = OrderedDict()
 _latest: dict = {"generation": None, "read_at": 0.0, "versions": None}
 
 
@@ -64,6 +70,7 @@ def clear() -> None:
     """Forget everything kept in this process (tests; after loading content in-process)."""
     with _lock:
         _outlines.clear()
+        _diary_types.clear()
         _latest.update(generation=None, read_at=0.0, versions=None)
 
 
@@ -116,6 +123,48 @@ def version_outline(version: ProgramVersion) -> list[tuple[Module, list[Step]]]:
         step.module = modules[step.module_id]
         grouped[step.module_id].append(step)
     return [(module, grouped[pk]) for pk, module in modules.items()]
+
+
+# --- Diary types ----------------------------------------------------------------------------------
+
+
+def _diary_type_rows(version: ProgramVersion) -> dict[str, tuple]:
+    """The rows of the version's diary types by slug: from this process, else one query. A
+    version's diary types are written with it, in its transaction, and never change after."""
+    key = _outline_key(version)
+    with _lock:
+        rows = _diary_types.get(key)
+        if rows is not None:
+            _diary_types.move_to_end(key)
+            return rows
+    rows = {}
+    for values in DiaryType.objects.filter(version_id=version.pk).order_by().values_list(*_DIARY_COLUMNS):
+        row = tuple(
+            json.dumps(value) if name in _DIARY_JSON else value
+            for name, value in zip(_DIARY_COLUMNS, values, strict=True)
+        )
+        rows[row[_DIARY_COLUMNS.index("slug")]] = row
+    with _lock:
+        _diary_types[key] = rows
+        while len(_diary_types) > MAX_VERSIONS:
+            _diary_types.popitem(last=False)
+    return rows
+
+
+def diary_type(version: ProgramVersion, slug: str) -> DiaryType | None:
+    """The diary type ``slug`` of ``version``, or None when it has none of that name: a fresh
+    instance with every field (its ``fields`` and ``chart_fields`` parsed for this caller alone,
+    ``version`` set to the one given). One query the first time in a process, none after."""
+    row = _diary_type_rows(version).get(slug)
+    if row is None:
+        return None
+    values = [
+        json.loads(value) if name in _DIARY_JSON else value
+        for name, value in zip(_DIARY_COLUMNS, row, strict=True)
+    ]
+    found = DiaryType.from_db(DEFAULT_DB_ALIAS, _DIARY_COLUMNS, values)
+    found.version = version
+    return found
 
 
 # --- The newest versions -------------------------------------------------------------------------

@@ -191,3 +191,57 @@ def test_a_cache_that_refuses_a_write_keeps_no_older_copy_of_the_session(world, 
     later.save()  # the row says 2; the cache refused the new copy
     again = SessionStore(session_key=key)
     assert again["x"] == 2
+
+
+def _statements(queries) -> list[str]:
+    return [q["sql"].split(" ")[0] for q in queries]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_changed_session_is_written_in_one_statement_outside_a_transaction():
+    """Outside a transaction (the session middleware runs after the request's transaction) the
+    UPDATE commits by itself: no BEGIN and COMMIT around it, and row and cache both say the same."""
+    store = SessionStore()
+    store["x"] = 1
+    store.create()
+    key = store.session_key
+    changed = SessionStore(session_key=key)
+    changed["x"] = 2
+    with CaptureQueriesContext(connection) as queries:
+        changed.save()
+    assert _statements(queries.captured_queries) == ["UPDATE"]
+    assert SessionStore().decode(Session.objects.get(session_key=key).session_data)["x"] == 2
+    assert SessionStore(session_key=key)["x"] == 2  # the cached copy
+    caches["default"].clear()
+    assert SessionStore(session_key=key)["x"] == 2  # the row
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_whose_row_is_gone_is_not_written_back():
+    """As Django's own save: a session ended while a request ran (signed out in another tab)
+    raises UpdateError rather than creating its row again."""
+    from django.contrib.sessions.backends.base import UpdateError
+
+    store = SessionStore()
+    store["x"] = 1
+    store.create()
+    key = store.session_key
+    Session.objects.filter(session_key=key).delete()
+    store["x"] = 2
+    with pytest.raises(UpdateError):
+        store.save()
+    assert not Session.objects.filter(session_key=key).exists()
+
+
+def test_inside_a_transaction_a_session_is_saved_as_django_saves_it():
+    """In a transaction the write keeps Django's savepoint, so a failed write cannot break the
+    surrounding transaction."""
+    store = SessionStore()
+    store["x"] = 1
+    store.create()
+    changed = SessionStore(session_key=store.session_key)
+    changed["x"] = 2
+    with CaptureQueriesContext(connection) as queries:
+        changed.save()
+    assert any(s.startswith("SAVEPOINT") for s in _statements(queries.captured_queries))
+    assert SessionStore().decode(Session.objects.get(session_key=store.session_key).session_data)["x"] == 2

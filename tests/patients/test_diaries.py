@@ -247,14 +247,15 @@ def test_the_diary_step_does_not_replace_an_entry_written_in_another_tab(setup):
     )
 
 
-# The user (the session comes from the cache), the enrollment and the diary type (the page), the
-# enrollment's lock (which reads its rhythm: the quiet spell's item needs no query of its own) and
-# the day's entry under it, the write, the notification, the diary steps, the enrollment's last
-# activity, the work items (read, the entry's diary week collected, one write of what changed), the
-# session's flash message; on SQLite two savepoints of the request's transaction. No query re-checks
-# what was just read. A diary week of its own opens a work item and moves the therapist's counter
-# and the tally of the treatment's therapist and team (the manager's dashboard): three writes more.
-DIARY_POST_QUERIES = 21
+# The user (the session comes from the cache), the enrollment with its version (the page; the
+# diary type comes from the program content kept in the process), the enrollment's lock (which
+# reads its rhythm: the quiet spell's item needs no query of its own) and the day's entry under
+# it, the write, the notification, the diary steps, the enrollment's last activity, the work items
+# (read, the entry's diary week collected, one write of what changed), the session's flash
+# message; on SQLite two savepoints of the request's transaction. No query re-checks what was just
+# read. A diary week of its own opens a work item and moves the therapist's counter and the tally
+# of the treatment's therapist and team (the manager's dashboard): three writes more.
+DIARY_POST_QUERIES = 20
 NEW_WEEK_QUERIES = 3
 
 

@@ -114,3 +114,73 @@ def test_without_the_shared_cache_the_newest_versions_come_from_the_database(
         with django_assert_num_queries(1):
             versions = content_cache.latest_versions()
     assert {v.program.slug for v in versions} == {"tiny-program"}
+
+
+# --- Diary types ----------------------------------------------------------------------------------
+
+
+def _versions_with_other_diary_titles(root):
+    """English version 1, its Dutch version and English version 2, each with a diary ``mood`` of
+    its own title (the Dutch and the second version edited in a copy of the fixture)."""
+    from programs.models import ProgramVersion
+
+    nl = root / "tiny-program" / "nl" / "manifest.yaml"
+    nl.write_text(nl.read_text().replace("title: Mood diary", "title: Stemmingsdagboek", 1))
+    first = load_tiny(root)
+    en = root / "tiny-program" / "en" / "manifest.yaml"
+    en.write_text(en.read_text().replace("title: Mood diary", "title: Mood diary, second edition", 1))
+    second = load_tiny(root)
+    dutch = ProgramVersion.objects.get(program__slug="tiny-program", language="nl")
+    assert second.pk != first.pk and second.number == first.number + 1
+    return first, dutch, second
+
+
+def test_a_diary_type_is_read_once_per_version_and_matches_the_database(django_assert_num_queries):
+    from programs.models import DiaryType
+
+    version = load_tiny()
+    with django_assert_num_queries(1):
+        first = content_cache.diary_type(version, "mood")
+    with django_assert_num_queries(0):
+        again = content_cache.diary_type(version, "mood")
+        assert again.version is version  # the version given, not read again
+    stored = DiaryType.objects.get(version=version, slug="mood")
+    for found in (first, again):
+        assert found.pk == stored.pk
+        assert [getattr(found, f.attname) for f in DiaryType._meta.concrete_fields] == [
+            getattr(stored, f.attname) for f in DiaryType._meta.concrete_fields
+        ]
+    with django_assert_num_queries(0):
+        assert content_cache.diary_type(version, "no-such-diary") is None
+
+
+def test_a_diary_type_is_never_served_for_another_version_or_language(content_root):
+    first, dutch, second = _versions_with_other_diary_titles(content_root)
+    for _round in range(2):  # read, then from the process
+        assert content_cache.diary_type(first, "mood").title == "Mood diary"
+        assert content_cache.diary_type(dutch, "mood").title == "Stemmingsdagboek"
+        assert content_cache.diary_type(second, "mood").title == "Mood diary, second edition"
+        assert content_cache.diary_type(first, "mood").version_id == first.pk
+        assert content_cache.diary_type(dutch, "mood").version_id == dutch.pk
+        assert content_cache.diary_type(second, "mood").version_id == second.pk
+
+
+def test_a_diary_type_under_the_same_id_with_other_content_is_read_again(django_assert_num_queries):
+    version = load_tiny()
+    content_cache.diary_type(version, "mood")
+    version.content_hash = "other content under the same id"
+    with django_assert_num_queries(1):
+        content_cache.diary_type(version, "mood")
+
+
+def test_every_caller_gets_a_diary_type_of_its_own():
+    version = load_tiny()
+    found = content_cache.diary_type(version, "mood")
+    found.title = "changed by a caller"
+    found.fields[0]["label"] = "changed too"
+    found.fields.clear()
+    found.chart_fields.append("bedtime")
+    again = content_cache.diary_type(version, "mood")
+    assert again.title == "Mood diary"
+    assert again.fields and again.fields[0]["label"] == "How was your mood?"
+    assert again.chart_fields == ["mood", "minutes"]
