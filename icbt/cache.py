@@ -4,14 +4,24 @@ Rate limits (allauth's sign-in and second-factor limits, icbt's own sign-in back
 public-form limits), second-factor codes already used, and the programs' content token all live in
 the default cache. With plain Redis as that cache, a Redis outage turned every sign-in into a
 server error: nobody could sign in, not even to read an urgent flag. With ``FallbackCache`` the
-default cache is Redis while Redis answers; when it does not, the same calls go to a table in the
-database (Django's database cache), which every process shares, so the limits keep counting across
-workers. After a failure the process stays on the database for ``retry_seconds`` before it tries
-Redis again, so an outage does not cost a connection timeout on every call.
+default cache is Redis while Redis answers; when it does not, the same calls go to a stand-in in
+the process's own memory. After a failure the process stays on its stand-in for
+``retry_seconds`` before it asks Redis again, so an outage does not cost a connection timeout on
+every call.
 
-While the two stores take turns a count can be split between them: a limit then lets through at most
-twice its number, never fewer. Sessions keep their own alias (plain Redis): their store
-(``icbt.session_store``) already falls back to the session table.
+What the outage costs, on purpose:
+- each process counts on its own: a limit lets through at most its number per process (with
+  gunicorn's workers, a few times its number), never fewer, and a code used in one process could
+  be used once more in another within its 30-second step;
+- what one store holds is not seen by the other when the process switches (a hold-back recorded
+  during the outage ends with it; the content token is read again).
+A table in the database was tried first: its writes joined the request's transaction, so a
+count was lost when a request failed, and a second request waited on the first one's row lock
+for the whole request (six presses of "PDF" rendered one after the other instead of being
+refused).
+
+Sessions keep their own alias (plain Redis): their store (``icbt.session_store``) falls back to the
+session table, which every process shares.
 """
 
 import logging
@@ -23,17 +33,14 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 
 logger = logging.getLogger(__name__)
 
-# The table the database stand-in writes to (created by icbt's migration 0012).
-FALLBACK_TABLE = "icbt_cache_fallback"
-
 
 def redis_caches(redis_url: str) -> dict:
-    """The CACHES setting for a deployment with Redis: ``default`` with the database stand-in,
-    ``redis`` (plain, for sessions), ``database`` (the stand-in)."""
+    """The CACHES setting for a deployment with Redis: ``default`` with the stand-in, ``redis``
+    (plain, for sessions), ``local`` (the stand-in in the process's memory)."""
     return {
         "default": {
             "BACKEND": "icbt.cache.FallbackCache",
-            "OPTIONS": {"primary": "redis", "fallback": "database", "retry_seconds": 30},
+            "OPTIONS": {"primary": "redis", "fallback": "local", "retry_seconds": 30},
         },
         "redis": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -41,24 +48,29 @@ def redis_caches(redis_url: str) -> dict:
             # An unreachable server answers within a second instead of hanging a request.
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         },
-        "database": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": FALLBACK_TABLE,
-            # Django culls a third of the rows past MAX_ENTRIES (default 300), which would forget
-            # rate-limit counts in a busy outage; expired rows go first.
-            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        "local": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "icbt-redis-stand-in",
+            "OPTIONS": {"MAX_ENTRIES": 2_000},  # rate-limit counts are small; a cached PDF is not
         },
     }
 
 
 def _unreachable_errors() -> tuple[type[BaseException], ...]:
-    """What a cache server that cannot be reached raises (redis-py's errors are not OSErrors)."""
+    """What a cache server that cannot be reached raises (redis-py's errors are not OSErrors), or
+    one that cannot take writes (a read-only replica, a server at its memory limit)."""
     errors: list[type[BaseException]] = [OSError]
     try:
         from redis import exceptions
     except ImportError:  # pragma: no cover - redis is a dependency
         return tuple(errors)
-    return (*errors, exceptions.ConnectionError, exceptions.TimeoutError)
+    return (
+        *errors,
+        exceptions.ConnectionError,
+        exceptions.TimeoutError,
+        exceptions.ReadOnlyError,
+        exceptions.OutOfMemoryError,
+    )
 
 
 class FallbackCache(BaseCache):

@@ -1,5 +1,4 @@
 from icbt.models.audit import AuditChainHead, AuditEvent
-from icbt.models.cache import CacheEntry
 from icbt.models.keys import DataKey
 from icbt.models.notifications import Digest, Notification, NotificationPreference
 from icbt.models.scoped import ClinicScoped
@@ -11,7 +10,6 @@ __all__ = [
     "Accent",
     "AuditChainHead",
     "AuditEvent",
-    "CacheEntry",
     "Clinic",
     "ClinicScoped",
     "DataKey",

@@ -1,6 +1,6 @@
-"""Signing in while Redis is down (icbt/cache.py): the default cache falls back to a table in the
-database, so rate limits and used second-factor codes keep counting across processes and nobody
-meets a server error at the door. With plain Redis as the default cache every sign-in failed."""
+"""Signing in while Redis is down (icbt/cache.py): the default cache falls back to a stand-in in the
+process's memory, so rate limits and used second-factor codes keep counting and nobody meets a
+server error at the door. With plain Redis as the default cache every sign-in failed."""
 
 import os
 import socket
@@ -10,7 +10,6 @@ from django.core.cache import caches
 from django.urls import reverse
 
 from icbt.cache import FallbackCache, redis_caches
-from icbt.models import CacheEntry
 from tests.factories import TEST_PASSWORD, make_staff
 from tests.icbt.test_mfa import current_code
 from tests.icbt.test_settings import _run
@@ -35,8 +34,10 @@ def redis_down(settings):
     settings.CACHES = redis_caches(f"redis://127.0.0.1:{_closed_port()}/0")
     settings.SESSION_CACHE_ALIAS = "redis"
     FallbackCache.reset()
+    caches["local"].clear()  # the stand-in lives as long as the process
     yield
     FallbackCache.reset()
+    caches["local"].clear()
 
 
 def _login(client, email, password, address="203.0.113.10"):
@@ -50,14 +51,20 @@ def test_a_patient_signs_in_while_redis_is_down(world, client, redis_down):
     assert client.get(reverse("patients:home")).status_code == 200
 
 
-def test_a_therapist_signs_in_with_the_second_factor_while_redis_is_down(world, client, redis_down):
+def test_a_therapist_signs_in_with_the_second_factor_while_redis_is_down(world, client_for, redis_down):
     member = make_staff(world.clinic, "covering@alpha.test", therapist=True)
-    _login(client, member.user.email, TEST_PASSWORD)
-    response = client.post(AUTHENTICATE, {"code": current_code()})
+    first = client_for(None)
+    _login(first, member.user.email, TEST_PASSWORD)
+    code = current_code()
+    response = first.post(AUTHENTICATE, {"code": code})
     assert response.status_code == 302
-    assert client.session["_auth_user_id"] == str(member.user.pk)
-    # The used code was recorded in the stand-in: it is not accepted a second time.
-    assert CacheEntry.objects.exists()
+    assert first.session["_auth_user_id"] == str(member.user.pk)
+    # The used code was recorded in the stand-in: a second sign-in cannot use it again.
+    second = client_for(None)
+    _login(second, member.user.email, TEST_PASSWORD)
+    response = second.post(AUTHENTICATE, {"code": code})
+    assert response.status_code == 200
+    assert second.session.get("_auth_user_id") is None
 
 
 def test_wrong_passwords_are_still_held_back_while_redis_is_down(world, client_for, redis_down):
@@ -126,6 +133,19 @@ def test_an_unreachable_primary_is_skipped_for_the_retry_time(two_stores, monkey
     assert down.calls == 2  # asked again, still down: the stand-in answers
 
 
+def test_a_redis_that_refuses_writes_sends_them_to_the_stand_in(two_stores, monkeypatch):
+    from redis.exceptions import OutOfMemoryError
+
+    cache, first, second = two_stores
+
+    def full(*args, **kwargs):
+        raise OutOfMemoryError("OOM command not allowed when used memory > 'maxmemory'.")
+
+    monkeypatch.setattr(first, "set", full)
+    cache.set("k", 1)
+    assert second.get("k") == 1 and cache.get("k") == 1
+
+
 def test_errors_other_than_an_unreachable_server_are_not_hidden(two_stores):
     cache, _first, second = two_stores
     with pytest.raises(ValueError):
@@ -145,14 +165,16 @@ def test_with_redis_the_default_cache_has_the_stand_in_and_sessions_use_plain_re
 
 
 @pytest.mark.redis
-def test_while_redis_answers_it_holds_the_counts_and_the_table_stays_empty(world, client, settings):
+def test_while_redis_answers_it_holds_the_counts_and_the_stand_in_stays_empty(world, client, settings):
     settings.CACHES = redis_caches(os.environ["REDIS_URL"])
     settings.SESSION_CACHE_ALIAS = "redis"
     FallbackCache.reset()
+    caches["local"].clear()
     caches["default"].set("icbt-test-fallback", 1, 5)
     assert caches["redis"].get("icbt-test-fallback") == 1
+    assert caches["local"].get("icbt-test-fallback") is None
     _login(client, world.patient_a.user.email, "Guess-password-1")
     _login(client, world.patient_a.user.email, TEST_PASSWORD)
     assert client.session["_auth_user_id"] == str(world.patient_a.user.pk)
-    assert not CacheEntry.objects.exists()
+    assert not caches["local"]._cache  # nothing went to the stand-in
     caches["redis"].delete("icbt-test-fallback")
