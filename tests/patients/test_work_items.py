@@ -11,14 +11,13 @@ from django.utils import timezone
 from icbt.models import StaffMember
 from messaging import pending
 from messaging import services as messaging_services
-from patients import measurement, services, work_items
+from patients import figures, measurement, services, work_items
 from patients.models import AssignmentAnswer, Enrollment, WorkCount, WorkItem
 from patients.tasks import work_items_reconcile
 from tests.factories import make_patient
 from tests.messaging.digest_helpers import PHQ9_CALM, PHQ9_SELF_HARM, Treated, conversation
 from tests.messaging.helpers import submitted_answer
 from tests.patients import staff_helpers as sh
-from tests.work import settle
 from therapists.worklist import worklist
 
 pytestmark = pytest.mark.django_db
@@ -213,9 +212,9 @@ def test_reconcile_reports_then_repairs_what_a_write_around_the_services_left(wo
     assert WorkItem.objects.get(key=f"answer:{answer.pk}").closed_at is not None
     call_command("worklist_reconcile")
     assert "in step" in capsys.readouterr().out
-    # The repaired rows leave the dashboard's tallies to their own reconcile, which runs after
-    # this one at night (patients.tasks.figures_reconcile).
-    settle()
+    # The repair counted the dashboard's tallies again too: the closed row is off the
+    # therapist's waiting work on the dashboard at once, not only after the nightly recount.
+    assert figures.reconcile(repair=False) == []
 
 
 def test_the_nightly_check_logs_drift_as_an_error_with_ids_only(world, caplog):

@@ -3,7 +3,7 @@ and compare it with the work-item table, clinic by clinic, with progress."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from patients import work_items
+from patients import figures, work_items
 
 
 class Command(BaseCommand):
@@ -30,6 +30,14 @@ class Command(BaseCommand):
         if not drift:
             self.stdout.write(self.style.SUCCESS("done: the work items are in step."))
         elif repair:
-            self.stdout.write(self.style.SUCCESS(f"done: {work_items.drift_summary(drift)}, repaired."))
+            # Repaired rows moved no tallies: count the dashboard's waiting work again now, not
+            # only at night (figures_reconcile), so it agrees with the worklist at once.
+            recounted = figures.reconcile(repair=True, clinic_ids=clinic)
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"done: {work_items.drift_summary(drift)}, repaired; "
+                    f"the dashboard's figures recounted ({len(recounted)} corrected)."
+                )
+            )
         else:
             raise CommandError(f"out of step: {work_items.drift_summary(drift)} (run with --repair).")
