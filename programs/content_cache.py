@@ -78,14 +78,29 @@ def _outline_key(version: ProgramVersion) -> tuple:
     return (version.pk, version.content_hash, version.structure_hash)
 
 
-def _outline_rows(version: ProgramVersion) -> tuple[list, list]:
-    """The rows of the version's modules and steps: from this process, else one query."""
+def _kept(store: OrderedDict, version: ProgramVersion, read):
+    """What ``store`` keeps for ``version`` (by its id and hashes), else ``read(version)`` kept
+    there, the least recently used dropped beyond ``MAX_VERSIONS``."""
     key = _outline_key(version)
     with _lock:
-        rows = _outlines.get(key)
+        rows = store.get(key)
         if rows is not None:
-            _outlines.move_to_end(key)
+            store.move_to_end(key)
             return rows
+    rows = read(version)
+    with _lock:
+        store[key] = rows
+        while len(store) > MAX_VERSIONS:
+            store.popitem(last=False)
+    return rows
+
+
+def _outline_rows(version: ProgramVersion) -> tuple[list, list]:
+    """The rows of the version's modules and steps: from this process, else one query."""
+    return _kept(_outlines, version, _read_outline_rows)
+
+
+def _read_outline_rows(version: ProgramVersion) -> tuple[list, list]:
     from programs.selectors import STEP_ROUTE
 
     module_paths = [f"module__{name}" for name in _MODULE_COLUMNS]
@@ -101,12 +116,7 @@ def _outline_rows(version: ProgramVersion) -> tuple[list, list]:
         step_values, module_values, route = row[:width], row[width:-1], row[-1]
         modules.setdefault(module_values[0], module_values)
         steps.append((step_values, route))
-    rows = (list(modules.values()), steps)
-    with _lock:
-        _outlines[key] = rows
-        while len(_outlines) > MAX_VERSIONS:
-            _outlines.popitem(last=False)
-    return rows
+    return (list(modules.values()), steps)
 
 
 def version_outline(version: ProgramVersion) -> list[tuple[Module, list[Step]]]:
@@ -131,12 +141,10 @@ def version_outline(version: ProgramVersion) -> list[tuple[Module, list[Step]]]:
 def _diary_type_rows(version: ProgramVersion) -> dict[str, tuple]:
     """The rows of the version's diary types by slug: from this process, else one query. A
     version's diary types are written with it, in its transaction, and never change after."""
-    key = _outline_key(version)
-    with _lock:
-        rows = _diary_types.get(key)
-        if rows is not None:
-            _diary_types.move_to_end(key)
-            return rows
+    return _kept(_diary_types, version, _read_diary_type_rows)
+
+
+def _read_diary_type_rows(version: ProgramVersion) -> dict[str, tuple]:
     rows = {}
     for values in DiaryType.objects.filter(version_id=version.pk).order_by().values_list(*_DIARY_COLUMNS):
         row = tuple(
@@ -144,10 +152,6 @@ def _diary_type_rows(version: ProgramVersion) -> dict[str, tuple]:
             for name, value in zip(_DIARY_COLUMNS, values, strict=True)
         )
         rows[row[_DIARY_COLUMNS.index("slug")]] = row
-    with _lock:
-        _diary_types[key] = rows
-        while len(_diary_types) > MAX_VERSIONS:
-            _diary_types.popitem(last=False)
     return rows
 
 
