@@ -153,6 +153,23 @@ if env_bool("DB_POOL", False):
         "min_size": env_int("DB_POOL_MIN_SIZE", 2),
         "max_size": env_int("DB_POOL_MAX_SIZE", 4),
     }
+# The SQL that pages build once per process (icbt.shaped_sql: the worklist, the navigation's
+# count) is prepared on the PostgreSQL connection and planned once for all. Off
+# (DB_PREPARED_STATEMENTS=false) behind a pooler that cannot keep prepared statements
+# (PgBouncer in transaction mode before 1.21, or without max_prepared_statements).
+ICBT_DB_PREPARE = env_bool("DB_PREPARED_STATEMENTS", True)
+if ICBT_DB_PREPARE and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # psycopg prepares only what a cursor binding on the server asks it to: Django's own cursors
+    # bind on the client and are never prepared; the cursor of icbt.shaped_sql asks for each of its
+    # statements (Django's default, None, would refuse even those).
+    # A prepared statement is planned once for all (its own values are written into its SQL,
+    # the viewer's are parameters): PostgreSQL's default would plan it again on every run with
+    # the values (custom plans). Only prepared statements follow this setting.
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["prepare_threshold"] = 5
+    _options["options"] = " ".join(
+        part for part in (_options.get("options", ""), "-c plan_cache_mode=force_generic_plan") if part
+    )
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update({"timeout": 20, "transaction_mode": "IMMEDIATE"})

@@ -16,14 +16,25 @@ named in the query, a state, a flag). ``bind`` refuses a stand-in left without a
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
+from django.conf import settings
 from django.db import connection as default_connection
 from django.db.models import QuerySet
+
+try:
+    import psycopg
+    import psycopg.sql
+    from django.db.backends.postgresql import base as postgresql_base
+    from django.db.backends.postgresql.psycopg_any import register_tzloader
+    from psycopg.pq import Format
+except ImportError:  # SQLite only
+    psycopg = None
 
 
 class StandIn:
@@ -52,11 +63,37 @@ class Shaped:
     params: tuple
     names: tuple[str, ...] = ()
     converters: tuple = ()  # ((position, (converter, ...), expression), ...)
+    # Stand-ins made of stand-ins (e.g. a counter's key holding the stand-in id), which ``bind``
+    # receives as ``derived``.
+    derived: tuple = ()
+
+    def inlined(self, connection) -> Shaped:
+        """The same query with each of its own values (a state, a kind it names, a flag: every
+        parameter that is not a stand-in) written into the SQL as a literal, quoted by the
+        driver as its client-side binding quotes it. A statement prepared once is then planned
+        once for all with what it names, as the query is written (a partial index on
+        ``state = 'open'`` stays usable), and only the viewer's values are parameters."""
+        stand_ins = _stand_in_values(connection) | set(self.derived)
+        params = iter(self.params)
+        kept, pieces = [], []
+        for piece in _PLACEHOLDER.split(self.sql):
+            if piece != "%s":
+                pieces.append(piece)
+                continue
+            value = next(params)
+            if _is_stand_in(value, stand_ins):
+                pieces.append(piece)
+                kept.append(value)
+            else:
+                pieces.append(_literal(value, connection).replace("%", "%%"))
+        if next(params, _END) is not _END:
+            raise ValueError("the query has more parameters than placeholders")
+        return replace(self, sql="".join(pieces), params=tuple(kept))
 
     def rows(self, connection, params: list) -> list[tuple]:
         """The rows of the query with ``params`` (from ``bind``), converted as the ORM converts
-        them."""
-        with connection.cursor() as cursor:
+        them. On PostgreSQL the statement is prepared on the connection (``prepared_cursor``)."""
+        with prepared_cursor(connection) as cursor:
             cursor.execute(self.sql, params)
             rows = cursor.fetchall()
         if not self.converters:
@@ -74,6 +111,72 @@ class Shaped:
 
     def dicts(self, connection, params: list) -> list[dict]:
         return [dict(zip(self.names, row, strict=True)) for row in self.rows(connection, params)]
+
+
+if psycopg is not None:
+
+    class _PreparingCursor(psycopg.Cursor):
+        """A cursor that binds on the server and prepares every statement it runs: psycopg
+        keeps the statement per connection (``prepared_max`` of them), so a later run of the same
+        SQL skips parsing and, once PostgreSQL settles on a generic plan, planning."""
+
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            return super().execute(query, params, prepare=True, binary=binary)
+
+    class _LoggedPreparedCursor(postgresql_base.CursorDebugWrapper):
+        """Django's logging cursor (DEBUG, the tests' query counts), which logs the statement as
+        Django's own cursors do: with its values in (psycopg keeps no text of a prepared run)."""
+
+        def execute(self, sql, params=None):
+            with self.debug_sql(self.db.ops.compose_sql(sql, params)):
+                return self._execute_with_wrappers(sql, params, many=False, executor=self._execute)
+
+
+_PLACEHOLDER = re.compile(r"(%%|%s)")
+_END = object()
+
+
+def _stand_in_values(connection) -> set:
+    ops = connection.ops
+    values = {getattr(StandIn, name) for name in _NAMES}
+    values.add(ops.adapt_datefield_value(StandIn.day))
+    values.add(ops.adapt_datetimefield_value(StandIn.now))
+    return values
+
+
+def _is_stand_in(value, stand_ins: set) -> bool:
+    try:
+        return value in stand_ins
+    except TypeError:  # an unhashable parameter (a list) is the query's own
+        return False
+
+
+def _literal(value, connection) -> str:
+    return psycopg.sql.Literal(value).as_string(connection.connection)
+
+
+def _prepares(connection) -> bool:
+    return connection.vendor == "postgresql" and psycopg is not None and settings.ICBT_DB_PREPARE
+
+
+def prepared_cursor(connection):
+    """A cursor of ``connection`` for SQL built once per process: on PostgreSQL (unless
+    ``ICBT_DB_PREPARE`` is off, e.g. behind a pooler that cannot keep prepared statements) its
+    statements are prepared on the server; elsewhere an ordinary cursor. Either way it goes through
+    Django's cursor wrapper, so query logging, counting and error translation see it."""
+    if not _prepares(connection):
+        return connection.cursor()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        raw = _PreparingCursor(connection.connection)
+    # As Django's own cursors: timestamps read in the connection's time zone.
+    loader = connection.connection.adapters.get_loader(postgresql_base.TIMESTAMPTZ_OID, Format.TEXT)
+    if connection.timezone != loader.timezone:
+        register_tzloader(connection.timezone, raw)
+    connection.validate_thread_sharing()
+    if connection.queries_logged:
+        return _LoggedPreparedCursor(raw, connection)
+    return connection.make_cursor(raw)
 
 
 def of_queryset(queryset: QuerySet, *, using: str = "default") -> Shaped:
@@ -112,6 +215,9 @@ def shaped(shape: tuple, build: Callable[[], Shaped], *, connection=None) -> Sha
             _shapes.move_to_end(key)
             return found
     found = build()
+    if _prepares(connection):
+        connection.ensure_connection()
+        found = found.inlined(connection)
     with _lock:
         _shapes[key] = found
         while len(_shapes) > MAX_SHAPES:

@@ -481,7 +481,7 @@ def _visible_counts_sql(by_patient: bool, by_kind: bool) -> shaped_sql.Shaped:
         visible = visible_items(staff=staff, now=stand_in.now, day=stand_in.day)
         parts.append(_counted_as(_SELECTED, visible.filter(selected)))
     sql, params = union_all(parts)
-    return shaped_sql.Shaped(sql=sql, params=tuple(params))
+    return shaped_sql.Shaped(sql=sql, params=tuple(params), derived=_counter_keys(_StandIn))
 
 
 def stand_in_staff():
