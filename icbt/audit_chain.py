@@ -9,11 +9,17 @@ there on, and removing events at the end leaves the head pointing past the last 
 The database seals every row, not the application: a trigger sets ``at`` from the database clock,
 takes the chain head (on PostgreSQL ``SELECT ... FOR UPDATE`` on the head row, so concurrent
 writers of one clinic queue there and writers of different clinics do not wait for each other),
-numbers and hashes the row and moves the head, all inside the INSERT. A client, whatever it
-sends, cannot choose ``at``, the number or the hashes, and sealing costs no extra query. On
-PostgreSQL the trigger function runs with its owner's rights (SECURITY DEFINER), so the
-application's role may only read the head table. On SQLite (development) the hash is
-computed by a Python function registered on every connection (``register_sqlite_functions``).
+numbers and hashes the row, all inside the INSERT. A client, whatever it sends, cannot choose
+``at``, the number or the hashes, and sealing costs no extra query. On PostgreSQL the head moves
+once per statement, not once per row: a row follows the newest event its statement sealed before
+it (rows of one statement are visible to the trigger of the next; one look-up on the chain's
+index), and a trigger at the end of the statement moves the head to the last of them, still
+under the head's lock. A list page that records a hundred patients in one INSERT thus writes the
+head once: written per row, its hundred versions made every later row of the statement, and the
+next statements until the table was vacuumed, walk all of them. Both trigger functions run with
+their owner's rights (SECURITY DEFINER), so the application's role may only read the head table.
+On SQLite (development) the hash is computed by a Python function registered on every connection
+(``register_sqlite_functions``).
 
 ``canonical`` is the one definition of what is hashed; the PostgreSQL function below builds the
 same text, and ``tests/icbt/test_audit_chain.py`` checks that both agree. A chain rewritten by
@@ -141,6 +147,12 @@ DO $pin$ BEGIN
     EXECUTE format(
         'ALTER FUNCTION icbt_audit_seal() SET search_path = pg_catalog, %I, pg_temp', current_schema()
     );
+    IF to_regprocedure('icbt_audit_seal_head()') IS NOT NULL THEN
+        EXECUTE format(
+            'ALTER FUNCTION icbt_audit_seal_head() SET search_path = pg_catalog, %I, pg_temp',
+            current_schema()
+        );
+    END IF;
 END $pin$;
 """
 
@@ -156,6 +168,8 @@ DECLARE
     chain_key bigint := COALESCE(NEW.clinic_id, 0);
     head_seq bigint;
     head_hash varchar(64);
+    last_seq bigint;
+    last_hash varchar(64);
 BEGIN
     SELECT seq, hash INTO head_seq, head_hash FROM icbt_auditchainhead WHERE chain = chain_key FOR UPDATE;
     IF NOT FOUND THEN
@@ -163,12 +177,37 @@ BEGIN
             ON CONFLICT (chain) DO NOTHING;
         SELECT seq, hash INTO head_seq, head_hash FROM icbt_auditchainhead WHERE chain = chain_key FOR UPDATE;
     END IF;
+    -- Rows this statement sealed before this one are past the head (it moves when the statement ends).
+    IF NEW.clinic_id IS NULL THEN
+        SELECT chain_seq, hash INTO last_seq, last_hash FROM icbt_auditevent
+            WHERE clinic_id IS NULL AND chain_seq > head_seq ORDER BY chain_seq DESC LIMIT 1;
+    ELSE
+        SELECT chain_seq, hash INTO last_seq, last_hash FROM icbt_auditevent
+            WHERE clinic_id = NEW.clinic_id AND chain_seq > head_seq ORDER BY chain_seq DESC LIMIT 1;
+    END IF;
+    IF FOUND THEN
+        head_seq := last_seq;
+        head_hash := last_hash;
+    END IF;
     NEW.at := clock_timestamp();
     NEW.chain_seq := head_seq + 1;
     NEW.prev_hash := head_hash;
     NEW.hash := encode(sha256(convert_to({_PG_PAYLOAD}, 'UTF8')), 'hex');
-    UPDATE icbt_auditchainhead SET seq = NEW.chain_seq, hash = NEW.hash WHERE chain = chain_key;
     RETURN NEW;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION icbt_audit_seal_head() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    AS $$
+BEGIN
+    UPDATE icbt_auditchainhead AS head SET seq = last.chain_seq, hash = last.hash
+    FROM (
+        SELECT DISTINCT ON (COALESCE(clinic_id, 0)) COALESCE(clinic_id, 0) AS chain, chain_seq, hash
+        FROM sealed ORDER BY COALESCE(clinic_id, 0), chain_seq DESC
+    ) AS last
+    WHERE head.chain = last.chain;
+    RETURN NULL;
 END;
 $$;
 
@@ -176,8 +215,14 @@ $$;
 CREATE TRIGGER icbt_auditevent_seal
     BEFORE INSERT ON icbt_auditevent
     FOR EACH ROW EXECUTE FUNCTION icbt_audit_seal();
+CREATE TRIGGER icbt_auditevent_seal_head
+    AFTER INSERT ON icbt_auditevent
+    REFERENCING NEW TABLE AS sealed
+    FOR EACH STATEMENT EXECUTE FUNCTION icbt_audit_seal_head();
 """  # noqa: S608 (only constants of this module)
 PG_DROP = """
+DROP TRIGGER IF EXISTS icbt_auditevent_seal_head ON icbt_auditevent;
+DROP FUNCTION IF EXISTS icbt_audit_seal_head();
 DROP TRIGGER IF EXISTS icbt_auditevent_seal ON icbt_auditevent;
 DROP FUNCTION IF EXISTS icbt_audit_seal();
 DROP FUNCTION IF EXISTS icbt_audit_part(text);
@@ -209,6 +254,13 @@ def reinstall_sqlite_trigger(sender, using="default", **kwargs):
         )
         if cursor.fetchone() is None:
             cursor.execute(SQLITE_CREATE)
+
+
+def reinstall(schema_editor):
+    """Replace the PostgreSQL sealing trigger by the one of this module (used by migrations that
+    change it; the events and heads stay as they are)."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(PG_DROP + PG_CREATE, params=None)
 
 
 def uninstall(schema_editor):

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
 
-from icbt.audit import Action, audit_record
+from icbt.audit import Action, audit_record, audit_record_shown
 from icbt.audit_chain import ChainBreak, canonical, event_hash, verify_chain
 from icbt.models import AuditChainHead, AuditEvent
 
@@ -142,6 +142,7 @@ ATTACKS = [
     "ALTER TABLE icbt_auditevent DISABLE TRIGGER icbt_auditevent_append_only",
     "SET session_replication_role = replica",
     "DROP TRIGGER icbt_auditevent_seal ON icbt_auditevent",
+    "DROP TRIGGER icbt_auditevent_seal_head ON icbt_auditevent",
     "DROP TRIGGER icbt_auditevent_append_only ON icbt_auditevent",
     "UPDATE icbt_auditevent SET role = 'changed'",
     "DELETE FROM icbt_auditevent",
@@ -200,10 +201,11 @@ def test_a_temporary_table_cannot_stand_in_for_the_chain_heads(world):
     """The sealing function runs with its owner's rights and a fixed search path with pg_temp
     last, so a session's temporary icbt_auditchainhead is never the one it reads and writes."""
     _needs_postgres()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT proconfig, current_schema() FROM pg_proc WHERE proname = 'icbt_audit_seal'")
-        config, schema = cursor.fetchone()
-    assert f"search_path=pg_catalog, {schema}, pg_temp" in config
+    for function in ("icbt_audit_seal", "icbt_audit_seal_head"):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT proconfig, current_schema() FROM pg_proc WHERE proname = %s", [function])
+            config, schema = cursor.fetchone()
+        assert f"search_path=pg_catalog, {schema}, pg_temp" in config, function
     first = _record(world, world.patient_a, clinic_id=world.clinic.pk)
     _raw("CREATE TEMP TABLE icbt_auditchainhead (chain bigint PRIMARY KEY, seq bigint, hash varchar(64))")
     try:
@@ -240,23 +242,90 @@ def test_db_roles_is_for_postgresql_only(world):
         call_command("db_roles", app_role="icbt_app", stdout=StringIO())
 
 
+def _head_updates() -> int:
+    """How many times this transaction has written a chain head so far."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'icbt_auditchainhead'")
+        row = cursor.fetchone()
+    return row[0] if row else 0
+
+
+def _shown(world, count, offset=0):
+    return audit_record_shown(
+        user=world.therapist.user,
+        object_type="worklist",
+        patient_ids=range(offset + 1, offset + count + 1),
+        clinic_id=world.clinic.pk,
+    )
+
+
+@pytest.mark.postgres
+def test_a_list_of_many_patients_moves_the_chain_head_once(world):
+    """One INSERT of many events (a list page's) writes its chain's head once, at the end of the
+    statement, not once per row; every row still follows the one before it, in the statement and
+    across statements of one transaction."""
+    _needs_postgres()
+    first = _record(world, world.patient_a, clinic_id=world.clinic.pk)
+    before = _head_updates()
+    assert _shown(world, 60) == 60
+    assert _head_updates() - before == 1
+    _record(world, world.patient_b, clinic_id=world.clinic.pk)
+    _shown(world, 25, offset=100)
+    assert _head_updates() - before == 3
+    events = list(
+        AuditEvent.objects.filter(clinic_id=world.clinic.pk, pk__gte=first.pk).order_by("chain_seq")
+    )
+    assert [e.chain_seq for e in events] == list(range(first.chain_seq, first.chain_seq + 87))
+    assert all(later.prev_hash == earlier.hash for earlier, later in zip(events, events[1:], strict=False))
+    checked, head = verify_chain(world.clinic.pk)
+    assert AuditChainHead.objects.get(chain=world.clinic.pk).seq == checked == events[-1].chain_seq
+    assert head == events[-1].hash
+
+
+@pytest.mark.postgres
+def test_events_of_two_chains_in_one_statement_each_follow_their_own(world):
+    """The events of one statement may belong to several chains: each follows its own chain's
+    newest event, and each chain's head ends on its own last event."""
+    _needs_postgres()
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(action=Action.VIEW, user_email="a@example.org", clinic_id=clinic, object_type="x")
+            for clinic in (
+                world.clinic.pk,
+                world.other_clinic.pk,
+                None,
+                world.clinic.pk,
+                None,
+                world.other_clinic.pk,
+            )
+        ]
+    )
+    for chain in (world.clinic.pk, world.other_clinic.pk, 0):
+        checked, head = verify_chain(chain)
+        assert checked >= 2
+        assert AuditChainHead.objects.get(chain=chain).hash == head
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_writers_of_one_clinic_keep_one_chain(world):
+    """Writers of one event and of lists of events, at once: one chain, no event twice."""
     _needs_postgres()
     errors = []
 
-    def write(n):
+    def write(n, shown):
         try:
-            for _ in range(n):
+            for i in range(n):
                 with transaction.atomic():
+                    if shown:
+                        _shown(world, 7, offset=i * 10)
                     _record(world, world.patient_a)
         except Exception as error:  # noqa: BLE001 (reported below)
             errors.append(error)
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=write, args=(15,)) for _ in range(4)]
+    threads = [threading.Thread(target=write, args=(15, i % 2 == 1)) for i in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
