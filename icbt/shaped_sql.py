@@ -137,10 +137,19 @@ _END = object()
 
 
 def _stand_in_values(connection) -> set:
+    """Every stand-in of ``StandIn`` (each name it holds, not only those ``bind`` takes by
+    name), as it is and as the ORM adapts it for ``connection``: none of them is ever written
+    into SQL."""
     ops = connection.ops
-    values = {getattr(StandIn, name) for name in _NAMES}
-    values.add(ops.adapt_datefield_value(StandIn.day))
-    values.add(ops.adapt_datetimefield_value(StandIn.now))
+    values = set()
+    for name, value in vars(StandIn).items():
+        if name.startswith("_"):
+            continue
+        values.add(value)
+        if isinstance(value, datetime):
+            values.add(ops.adapt_datetimefield_value(value))
+        elif isinstance(value, date):
+            values.add(ops.adapt_datefield_value(value))
     return values
 
 

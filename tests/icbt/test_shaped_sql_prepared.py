@@ -104,3 +104,18 @@ def test_without_prepared_statements_the_same_page_prepares_nothing(
         plain = client.get(url).content
         assert _prepared() == []
     assert _without_tokens(plain) == _without_tokens(prepared)
+
+
+def test_no_stand_in_is_ever_written_into_the_sql(monkeypatch):
+    """Every stand-in ``StandIn`` holds stays a parameter, those ``bind`` takes by name and those
+    bound otherwise alike: written into the SQL, a stand-in would answer every call with itself."""
+    import datetime as dt
+
+    connection.ensure_connection()
+    monkeypatch.setattr(StandIn, "row", -7_919_343, raising=False)
+    monkeypatch.setattr(StandIn, "last_day", dt.date(1904, 3, 6), raising=False)
+    last_day = connection.ops.adapt_datefield_value(StandIn.last_day)
+    query = Shaped(sql="SELECT %s, %s, %s, %s", params=(StandIn.row, last_day, StandIn.now, "open"))
+    inlined = query.inlined(connection)
+    assert inlined.params == (StandIn.row, last_day, StandIn.now)
+    assert "-7919343" not in inlined.sql and "1904" not in inlined.sql
