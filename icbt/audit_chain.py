@@ -171,6 +171,9 @@ DECLARE
     last_seq bigint;
     last_hash varchar(64);
 BEGIN
+    IF TG_RELID <> 'icbt_auditevent'::regclass THEN
+        RAISE EXCEPTION 'icbt_audit_seal seals icbt_auditevent only';
+    END IF;
     SELECT seq, hash INTO head_seq, head_hash FROM icbt_auditchainhead WHERE chain = chain_key FOR UPDATE;
     IF NOT FOUND THEN
         INSERT INTO icbt_auditchainhead (chain, seq, hash) VALUES (chain_key, 0, '')
@@ -201,6 +204,9 @@ CREATE OR REPLACE FUNCTION icbt_audit_seal_head() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     AS $$
 BEGIN
+    IF TG_RELID <> 'icbt_auditevent'::regclass THEN
+        RAISE EXCEPTION 'icbt_audit_seal_head moves the heads of icbt_auditevent only';
+    END IF;
     UPDATE icbt_auditchainhead AS head SET seq = last.chain_seq, hash = last.hash
     FROM (
         SELECT DISTINCT ON (COALESCE(clinic_id, 0)) COALESCE(clinic_id, 0) AS chain, chain_seq, hash
@@ -212,6 +218,8 @@ END;
 $$;
 
 {PG_PIN_SEARCH_PATH}
+-- Both run with their owner's rights: no other table's trigger may call them (they refuse it too).
+REVOKE EXECUTE ON FUNCTION icbt_audit_seal(), icbt_audit_seal_head() FROM PUBLIC;
 CREATE TRIGGER icbt_auditevent_seal
     BEFORE INSERT ON icbt_auditevent
     FOR EACH ROW EXECUTE FUNCTION icbt_audit_seal();

@@ -153,23 +153,22 @@ if env_bool("DB_POOL", False):
         "min_size": env_int("DB_POOL_MIN_SIZE", 2),
         "max_size": env_int("DB_POOL_MAX_SIZE", 4),
     }
-# The SQL that pages build once per process (icbt.shaped_sql: the worklist, the navigation's
-# count) is prepared on the PostgreSQL connection and planned once for all. Off
-# (DB_PREPARED_STATEMENTS=false) behind a pooler that cannot keep prepared statements
-# (PgBouncer in transaction mode before 1.21, or without max_prepared_statements).
-ICBT_DB_PREPARE = env_bool("DB_PREPARED_STATEMENTS", True)
-if ICBT_DB_PREPARE and DATABASES["default"]["ENGINE"].endswith("postgresql"):
-    # psycopg prepares only what a cursor binding on the server asks it to: Django's own cursors
-    # bind on the client and are never prepared; the cursor of icbt.shaped_sql asks for each of its
-    # statements (Django's default, None, would refuse even those).
-    # A prepared statement is planned once for all (its own values are written into its SQL,
-    # the viewer's are parameters): PostgreSQL's default would plan it again on every run with
-    # the values (custom plans). Only prepared statements follow this setting.
-    _options = DATABASES["default"].setdefault("OPTIONS", {})
-    _options["prepare_threshold"] = 5
-    _options["options"] = " ".join(
-        part for part in (_options.get("options", ""), "-c plan_cache_mode=force_generic_plan") if part
-    )
+# The SQL that pages build once per process (icbt.shaped_sql: the worklist's counts, patient
+# filter and page) is prepared on the PostgreSQL connection and planned once for all
+# (icbt.shaped_sql.prepared_cursor; icbt.apps sets plan_cache_mode on each new connection). On by
+# default where connections outlive a request (DB_CONN_MAX_AGE or DB_POOL): a connection per
+# request would prepare every statement again, one round trip more each. Off
+# (DB_PREPARED_STATEMENTS=false) behind a pooler that cannot keep prepared statements (PgBouncer
+# in transaction mode before 1.21, or without max_prepared_statements).
+ICBT_DB_PREPARE = DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool(
+    "DB_PREPARED_STATEMENTS", DATABASES["default"]["CONN_MAX_AGE"] != 0 or env_bool("DB_POOL", False)
+)
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # psycopg prepares a statement only when a cursor that binds on the server asks for it
+    # (prepare=True): Django's own cursors bind on the client and are never prepared. Django's
+    # default threshold, None, would refuse even those; one no query reaches makes psycopg prepare
+    # nothing by itself.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update({"timeout": 20, "transaction_mode": "IMMEDIATE"})

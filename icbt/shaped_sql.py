@@ -168,6 +168,19 @@ def _prepares(connection) -> bool:
     return connection.vendor == "postgresql" and psycopg is not None and settings.ICBT_DB_PREPARE
 
 
+def generic_plans(sender, connection, **kwargs):
+    """``connection_created`` receiver: where statements are prepared (``ICBT_DB_PREPARE``), a
+    prepared statement runs on its generic plan from its first run, planned once for all.
+    PostgreSQL's default would plan the first five runs, and later every run its estimate favours,
+    again with the values; here only the viewer's values are parameters, so the generic plan is the
+    one to keep. The setting is the session's: the statements of PL/pgSQL functions (the audit
+    trail's triggers) follow it too; they look rows up by key, as a generic plan does. A SET
+    rather than a startup parameter, which poolers such as PgBouncer refuse unless configured."""
+    if connection.vendor == "postgresql" and settings.ICBT_DB_PREPARE:
+        with connection.cursor() as cursor:
+            cursor.execute("SET plan_cache_mode = force_generic_plan")
+
+
 def prepared_cursor(connection):
     """A cursor of ``connection`` for SQL built once per process: on PostgreSQL (unless
     ``ICBT_DB_PREPARE`` is off, e.g. behind a pooler that cannot keep prepared statements) its

@@ -9,3 +9,6 @@ os.environ.setdefault("DJANGO_DEBUG", "true")
 # A fixed master key for tests only (Fernet.generate_key() format); never used elsewhere.
 os.environ.setdefault("ICBT_MASTER_KEY", "dGVzdC1vbmx5LW1hc3Rlci1rZXktMzItYnl0ZXMhISE=")
 os.environ.setdefault("ICBT_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / "test"))
+# The suite keeps one database connection per process, as a worker with DB_CONN_MAX_AGE does:
+# the SQL built once per process is prepared as it is there (icbt.shaped_sql).
+os.environ.setdefault("DB_PREPARED_STATEMENTS", "true")

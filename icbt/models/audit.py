@@ -73,8 +73,9 @@ class AuditEvent(models.Model):
     user_email = models.CharField(max_length=254, blank=True)
     role = models.CharField(max_length=40, blank=True)
     on_behalf_of = _user_kept_apart()
-    clinic_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    patient_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # Indexed as the first column of the indexes below.
+    clinic_id = models.BigIntegerField(null=True, blank=True)
+    patient_id = models.BigIntegerField(null=True, blank=True)
     object_type = models.CharField(max_length=60, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
@@ -90,6 +91,13 @@ class AuditEvent(models.Model):
             models.Index(fields=["clinic_id", "at"]),
             models.Index(fields=["patient_id", "at"]),
             models.Index(fields=["clinic_id", "chain_seq"], name="icbt_audit_chain_idx"),
+        ]
+        constraints = [
+            # Chain 0 is the events without a clinic (NULL); a clinic's id is never 0.
+            models.CheckConstraint(
+                condition=models.Q(clinic_id__isnull=True) | models.Q(clinic_id__gt=0),
+                name="icbt_audit_clinic_id_not_0",
+            ),
         ]
 
     def __str__(self):

@@ -9,7 +9,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, IntegrityError, connection, connections, transaction
 
 from icbt.audit import Action, audit_record, audit_record_shown
 from icbt.audit_chain import ChainBreak, canonical, event_hash, verify_chain
@@ -280,6 +280,45 @@ def test_a_list_of_many_patients_moves_the_chain_head_once(world):
     checked, head = verify_chain(world.clinic.pk)
     assert AuditChainHead.objects.get(chain=world.clinic.pk).seq == checked == events[-1].chain_seq
     assert head == events[-1].hash
+
+
+def test_no_event_names_clinic_0_which_would_be_a_second_chain_0(world):
+    """Chain 0 holds the events without a clinic; an event naming clinic 0 would share its key
+    while the chain is read as the events without a clinic."""
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AuditEvent(action=Action.VIEW, user_email="a@example.org", clinic_id=0, object_type="x").save(
+            force_insert=True
+        )
+
+
+@pytest.mark.postgres
+def test_the_sealing_functions_serve_the_audit_table_only(world):
+    """The sealing functions run with their owner's rights: attached to another table they would
+    move a chain's head wherever that table's rows said. They refuse, and only their owner may
+    attach them at all (no EXECUTE for PUBLIC)."""
+    _needs_postgres()
+    role = f"icbt_app_test_{uuid.uuid4().hex[:8]}"
+    call_command("db_roles", app_role=role, create=True, stdout=StringIO())
+    try:
+        with connection.cursor() as cursor:
+            for function in ("icbt_audit_seal()", "icbt_audit_seal_head()"):
+                cursor.execute("SELECT has_function_privilege(%s, %s, 'EXECUTE')", [role, function])
+                assert cursor.fetchone()[0] is False, function
+    finally:
+        _raw(f'DROP OWNED BY "{role}"')
+        _raw(f'DROP ROLE "{role}"')
+    _record(world, world.patient_a, clinic_id=world.clinic.pk)
+    head = AuditChainHead.objects.get(chain=world.clinic.pk)
+    _raw("CREATE TABLE decoy (clinic_id bigint, chain_seq bigint, hash varchar(64))")
+    _raw(
+        "CREATE TRIGGER decoy_head AFTER INSERT ON decoy REFERENCING NEW TABLE AS sealed "
+        "FOR EACH STATEMENT EXECUTE FUNCTION icbt_audit_seal_head()"
+    )
+    _raw("CREATE TRIGGER decoy_seal BEFORE INSERT ON decoy FOR EACH ROW EXECUTE FUNCTION icbt_audit_seal()")
+    with pytest.raises(DatabaseError, match="icbt_auditevent only"), transaction.atomic():
+        _raw("INSERT INTO decoy VALUES (%s, 999, 'forged')", [world.clinic.pk])
+    assert AuditChainHead.objects.get(chain=world.clinic.pk) == head
+    assert (head.seq, head.hash) == verify_chain(world.clinic.pk)
 
 
 @pytest.mark.postgres

@@ -206,6 +206,10 @@ class Command(BaseCommand):
                 }
             },
             "CELERY_TASK_ALWAYS_EAGER": False,
+            # The in-process requests share one connection, as a gunicorn worker's requests do
+            # with DB_CONN_MAX_AGE (the gunicorn part's setting, --conn-max-age): statements built
+            # once per process are prepared as they are there.
+            "ICBT_DB_PREPARE": connections["default"].vendor == "postgresql" and options["conn_max_age"] != 0,
             "ICBT_DIGEST_SEND_PAUSE_MS": 0,
         }
         database = BenchDatabase(keep=options["keep"], progress=self.progress)
