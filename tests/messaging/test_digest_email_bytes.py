@@ -13,11 +13,13 @@ After an intended change to the e-mails, record them again with
 
 import json
 import os
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.core import signing
+from django.utils import formats
 
 from icbt.models import Digest, Notification, StaffMember, User
 from icbt.roles import Roles
@@ -253,3 +255,46 @@ def test_the_email_is_byte_for_byte_the_recorded_one(name):
     assert found.pop("text").encode() == (RECORDED / f"{name}.txt").read_bytes()
     assert found.pop("html").encode() == (RECORDED / f"{name}.html").read_bytes()
     assert found == json.loads((RECORDED / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def test_a_batch_works_out_each_date_and_path_once(monkeypatch):
+    """Three therapists' e-mails of one batch, twenty patients each, at four moments: one
+    ``reverse`` for the patients' pages and one date formatting per moment, instead of one per
+    line (and per template)."""
+    calls = Counter()
+    real_reverse, real_date_format = digests.reverse, formats.date_format
+
+    def counting_reverse(name, *args, **kwargs):
+        calls[name] += 1
+        return real_reverse(name, *args, **kwargs)
+
+    def counting_date_format(value, *args, **kwargs):
+        calls["date_format"] += 1
+        return real_date_format(value, *args, **kwargs)
+
+    monkeypatch.setattr(digests, "reverse", counting_reverse)
+    monkeypatch.setattr(formats, "date_format", counting_date_format)
+    parts = digests.EmailParts()
+    start = local(2026, 11, 2, 9)
+    for n in range(3):
+        user = person(4100 + n, f"t{n}@example.org", "en", staff=StaffMember(pk=3100 + n, clinic_id=CLINIC))
+        rows = [
+            row(
+                i,
+                Kind.DIARY_ENTRY,
+                start + timedelta(minutes=i % 4),
+                patient=700 + i,
+                reference=f"C-{i:02d}",
+                object_type="diary_entry",
+                object_id=900 + i,
+            )
+            for i in range(20)
+        ]
+        digest = Digest(pk=9100 + n, recipient=user, window_key="daily:2026-11-03", message_id=f"<{n}@x>")
+        email, _tip = digests.build_email(digest, rows, NOW, parts)
+        assert [line for line in email.body.splitlines() if "/staff/patients/" in line] == [
+            f"  https://icbt.example.org/staff/patients/{700 + i}/messages/#item-diary{900 + i}"
+            for i in range(20)
+        ]
+    assert calls["messaging:staff_conversation"] == 1
+    assert calls["date_format"] == 4
