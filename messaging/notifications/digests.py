@@ -45,7 +45,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
@@ -195,13 +195,42 @@ class _NothingToClaim(Exception):
     pass
 
 
+@dataclass(slots=True, eq=False)
+class PendingRow:
+    """A pending notification as the round reads it: ids, kind, link, urgency and time, nothing
+    a person wrote. A round reads every pending row once (100,000 at a time), so a plain object
+    built from ``values_list`` rather than a model instance; ``case_reference`` is added for
+    the e-mail once the batch's patients are known."""
+
+    pk: int
+    recipient_id: int
+    digest_id: int | None
+    kind: str
+    clinic_id: int | None
+    patient_id: int | None
+    object_type: str
+    object_id: str
+    url: str
+    urgent: bool
+    created_at: datetime
+    case_reference: str | None = None
+
+
+_PENDING_FIELDS = [f.name for f in fields(PendingRow) if f.name != "case_reference"]
+
+
+def _pending_rows(queryset) -> list[PendingRow]:
+    """The rows of ``queryset`` in its order (oldest first unless it says otherwise)."""
+    return [PendingRow(*values) for values in queryset.values_list(*_PENDING_FIELDS)]
+
+
 @dataclass
 class _Plan:
     """What a batch will claim for one recipient: a window and the rows it takes."""
 
     user: User
     window: Window
-    rows: list[Notification]
+    rows: list[PendingRow]
     last_tip: tuple[datetime, int] | None
 
 
@@ -211,7 +240,7 @@ class _Claim:
 
     digest: Digest
     token: uuid.UUID
-    rows: list[Notification]
+    rows: list[PendingRow]
     last_tip: tuple[datetime, int] | None = None
     verdicts: dict[int, str] = field(default_factory=dict)
 
@@ -319,7 +348,7 @@ def _claim_batch(user_ids: list[int], clock: _Clock, report: RoundReport) -> lis
     now = clock.now()
     users = _users(user_ids)
     rows_of = defaultdict(list)
-    for row in _unclaimed(now).filter(recipient_id__in=user_ids).order_by("created_at", "pk"):
+    for row in _pending_rows(_unclaimed(now).filter(recipient_id__in=user_ids).order_by("created_at", "pk")):
         rows_of[row.recipient_id].append(row)
     planned, drops = _plan_claims(users, rows_of, now)
     report.dropped += _drop_planned(drops, now)
@@ -464,7 +493,7 @@ def _claim_window(user, window: Window, candidates, clock) -> _Claim | None:
                 raise _NothingToClaim
     except (IntegrityError, _NothingToClaim):
         return None
-    return _Claim(digest, token, list(Notification.objects.filter(pk__in=ids)))
+    return _Claim(digest, token, _pending_rows(Notification.objects.filter(pk__in=ids)))
 
 
 def _taken_over(digest_ids: list[int], clock: _Clock) -> list[_Claim]:
@@ -486,7 +515,7 @@ def _taken_over(digest_ids: list[int], clock: _Clock) -> list[_Claim]:
         )
     )
     rows_of = defaultdict(list)
-    for row in Notification.objects.filter(digest_id__in=list(tokens), state=State.PENDING):
+    for row in _pending_rows(Notification.objects.filter(digest_id__in=list(tokens), state=State.PENDING)):
         rows_of[row.digest_id].append(row)
     _taken, last_tips = _digests_known([digest.recipient_id for digest in digests], {})
     return [
