@@ -67,6 +67,7 @@ from icbt.roles import roles_of
 from messaging import pending
 from messaging.models import Message
 from messaging.notifications import tips
+from messaging.notifications.id_lists import id_in
 from messaging.notifications.preferences import preference_of_loaded, preferences_path, unsubscribe_path
 from messaging.notifications.recheck import Facts, recheck
 from patients.models import Enrollment
@@ -415,14 +416,14 @@ def _drop_planned(drops: dict[str, list[int]], now) -> int:
     dropped = 0
     for reason, ids in drops.items():
         if ids:
-            dropped += _drop(Notification.objects.filter(pk__in=ids), reason, now)
+            dropped += _drop(Notification.objects.filter(id_in("pk", ids)), reason, now)
     return dropped
 
 
 def _drop(queryset, reason: str, now) -> int:
     with transaction.atomic():
         ids = _locked_ids(queryset)
-        return Notification.objects.filter(pk__in=ids, state=State.PENDING, digest__isnull=True).update(
+        return Notification.objects.filter(id_in("pk", ids), state=State.PENDING, digest__isnull=True).update(
             state=State.DROPPED, dropped_reason=reason, handled_at=now
         )
 
@@ -446,7 +447,7 @@ def _claim_planned(planned: dict[int, _Plan], token, clock) -> list[_Claim]:
         _Claim(digest, token, plan.rows, plan.last_tip) for digest, plan in zip(digests, plans, strict=True)
     ]
     ids = [row.pk for claim in claims for row in claim.rows]
-    moved = Notification.objects.filter(pk__in=ids, state=State.PENDING, digest__isnull=True).update(
+    moved = Notification.objects.filter(id_in("pk", ids), state=State.PENDING, digest__isnull=True).update(
         digest=Case(*(When(recipient_id=claim.digest.recipient_id, then=claim.digest.pk) for claim in claims))
     )
     if moved != len(ids):
@@ -486,14 +487,14 @@ def _claim_window(user, window: Window, candidates, clock) -> _Claim | None:
             ids = _locked_ids(candidates)
             if not ids:
                 raise _NothingToClaim
-            moved = Notification.objects.filter(pk__in=ids, state=State.PENDING, digest__isnull=True).update(
-                digest=digest
-            )
+            moved = Notification.objects.filter(
+                id_in("pk", ids), state=State.PENDING, digest__isnull=True
+            ).update(digest=digest)
             if moved != len(ids):
                 raise _NothingToClaim
     except (IntegrityError, _NothingToClaim):
         return None
-    return _Claim(digest, token, _pending_rows(Notification.objects.filter(pk__in=ids)))
+    return _Claim(digest, token, _pending_rows(Notification.objects.filter(id_in("pk", ids))))
 
 
 def _taken_over(digest_ids: list[int], clock: _Clock) -> list[_Claim]:
@@ -694,7 +695,7 @@ def _mark_dropped(verdicts: dict[int, str], now) -> None:
     for pk, reason in verdicts.items():
         by_reason[reason].append(pk)
     for reason, ids in by_reason.items():
-        Notification.objects.filter(pk__in=ids, state=State.PENDING).update(
+        Notification.objects.filter(id_in("pk", ids), state=State.PENDING).update(
             state=State.DROPPED, dropped_reason=reason, handled_at=now, digest=None
         )
 
