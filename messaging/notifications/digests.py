@@ -45,7 +45,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
@@ -56,8 +56,9 @@ from django.db.models import Case, F, Min, Q, Value, When
 from django.db.models.functions import Cast
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
 from django.utils.crypto import salted_hmac
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -66,6 +67,7 @@ from icbt.roles import roles_of
 from messaging import pending
 from messaging.models import Message
 from messaging.notifications import tips
+from messaging.notifications.id_lists import id_in
 from messaging.notifications.preferences import preference_of_loaded, preferences_path, unsubscribe_path
 from messaging.notifications.recheck import Facts, recheck
 from patients.models import Enrollment
@@ -194,13 +196,42 @@ class _NothingToClaim(Exception):
     pass
 
 
+@dataclass(slots=True, eq=False)
+class PendingRow:
+    """A pending notification as the round reads it: ids, kind, link, urgency and time, nothing
+    a person wrote. A round reads every pending row once (100,000 at a time), so a plain object
+    built from ``values_list`` rather than a model instance; ``case_reference`` is added for
+    the e-mail once the batch's patients are known."""
+
+    pk: int
+    recipient_id: int
+    digest_id: int | None
+    kind: str
+    clinic_id: int | None
+    patient_id: int | None
+    object_type: str
+    object_id: str
+    url: str
+    urgent: bool
+    created_at: datetime
+    case_reference: str | None = None
+
+
+_PENDING_FIELDS = [f.name for f in fields(PendingRow) if f.name != "case_reference"]
+
+
+def _pending_rows(queryset) -> list[PendingRow]:
+    """The rows of ``queryset`` in its order (oldest first unless it says otherwise)."""
+    return [PendingRow(*values) for values in queryset.values_list(*_PENDING_FIELDS)]
+
+
 @dataclass
 class _Plan:
     """What a batch will claim for one recipient: a window and the rows it takes."""
 
     user: User
     window: Window
-    rows: list[Notification]
+    rows: list[PendingRow]
     last_tip: tuple[datetime, int] | None
 
 
@@ -210,7 +241,7 @@ class _Claim:
 
     digest: Digest
     token: uuid.UUID
-    rows: list[Notification]
+    rows: list[PendingRow]
     last_tip: tuple[datetime, int] | None = None
     verdicts: dict[int, str] = field(default_factory=dict)
 
@@ -318,7 +349,7 @@ def _claim_batch(user_ids: list[int], clock: _Clock, report: RoundReport) -> lis
     now = clock.now()
     users = _users(user_ids)
     rows_of = defaultdict(list)
-    for row in _unclaimed(now).filter(recipient_id__in=user_ids).order_by("created_at", "pk"):
+    for row in _pending_rows(_unclaimed(now).filter(recipient_id__in=user_ids).order_by("created_at", "pk")):
         rows_of[row.recipient_id].append(row)
     planned, drops = _plan_claims(users, rows_of, now)
     report.dropped += _drop_planned(drops, now)
@@ -385,14 +416,14 @@ def _drop_planned(drops: dict[str, list[int]], now) -> int:
     dropped = 0
     for reason, ids in drops.items():
         if ids:
-            dropped += _drop(Notification.objects.filter(pk__in=ids), reason, now)
+            dropped += _drop(Notification.objects.filter(id_in("pk", ids)), reason, now)
     return dropped
 
 
 def _drop(queryset, reason: str, now) -> int:
     with transaction.atomic():
         ids = _locked_ids(queryset)
-        return Notification.objects.filter(pk__in=ids, state=State.PENDING, digest__isnull=True).update(
+        return Notification.objects.filter(id_in("pk", ids), state=State.PENDING, digest__isnull=True).update(
             state=State.DROPPED, dropped_reason=reason, handled_at=now
         )
 
@@ -416,7 +447,7 @@ def _claim_planned(planned: dict[int, _Plan], token, clock) -> list[_Claim]:
         _Claim(digest, token, plan.rows, plan.last_tip) for digest, plan in zip(digests, plans, strict=True)
     ]
     ids = [row.pk for claim in claims for row in claim.rows]
-    moved = Notification.objects.filter(pk__in=ids, state=State.PENDING, digest__isnull=True).update(
+    moved = Notification.objects.filter(id_in("pk", ids), state=State.PENDING, digest__isnull=True).update(
         digest=Case(*(When(recipient_id=claim.digest.recipient_id, then=claim.digest.pk) for claim in claims))
     )
     if moved != len(ids):
@@ -456,14 +487,14 @@ def _claim_window(user, window: Window, candidates, clock) -> _Claim | None:
             ids = _locked_ids(candidates)
             if not ids:
                 raise _NothingToClaim
-            moved = Notification.objects.filter(pk__in=ids, state=State.PENDING, digest__isnull=True).update(
-                digest=digest
-            )
+            moved = Notification.objects.filter(
+                id_in("pk", ids), state=State.PENDING, digest__isnull=True
+            ).update(digest=digest)
             if moved != len(ids):
                 raise _NothingToClaim
     except (IntegrityError, _NothingToClaim):
         return None
-    return _Claim(digest, token, list(Notification.objects.filter(pk__in=ids)))
+    return _Claim(digest, token, _pending_rows(Notification.objects.filter(id_in("pk", ids))))
 
 
 def _taken_over(digest_ids: list[int], clock: _Clock) -> list[_Claim]:
@@ -485,7 +516,7 @@ def _taken_over(digest_ids: list[int], clock: _Clock) -> list[_Claim]:
         )
     )
     rows_of = defaultdict(list)
-    for row in Notification.objects.filter(digest_id__in=list(tokens), state=State.PENDING):
+    for row in _pending_rows(Notification.objects.filter(digest_id__in=list(tokens), state=State.PENDING)):
         rows_of[row.digest_id].append(row)
     _taken, last_tips = _digests_known([digest.recipient_id for digest in digests], {})
     return [
@@ -503,6 +534,7 @@ def _deliver_batch(claims: list[_Claim], clock: _Clock, report: RoundReport, pro
     if not claims:
         return
     facts = Facts.load([row for claim in claims for row in claim.rows])
+    parts = EmailParts()
     sent, emptied = [], []
     for claim in claims:
         user = claim.digest.recipient
@@ -516,7 +548,7 @@ def _deliver_batch(claims: list[_Claim], clock: _Clock, report: RoundReport, pro
             patient = facts.patients.get(row.patient_id)
             row.case_reference = patient.case_reference if patient else None
         claim.digest.tip_number = _tip_for(user, claim.last_tip, clock.now())
-        if _send_safely(claim, clock, report, progress):
+        if _send_safely(claim, parts, clock, report, progress):
             sent.append(claim)
     _free_emptied(emptied, clock, report, progress)
     _finish(sent, clock)
@@ -524,7 +556,7 @@ def _deliver_batch(claims: list[_Claim], clock: _Clock, report: RoundReport, pro
         _count_sent(claim, report, progress)
 
 
-def _send_safely(claim: _Claim, clock: _Clock, report: RoundReport, progress) -> bool:
+def _send_safely(claim: _Claim, parts: "EmailParts", clock: _Clock, report: RoundReport, progress) -> bool:
     """Send one digest; an error is logged by type only (an SMTP error may quote an address),
     and the digest is released for a retry with back-off, keeping its window and Message-ID."""
     try:
@@ -532,7 +564,7 @@ def _send_safely(claim: _Claim, clock: _Clock, report: RoundReport, progress) ->
             return False
         if settings.ICBT_DIGEST_SEND_PAUSE_MS:
             time.sleep(settings.ICBT_DIGEST_SEND_PAUSE_MS / 1000)
-        email, _tip = build_email(claim.digest, claim.keep, clock.now())
+        email, _tip = build_email(claim.digest, claim.keep, clock.now(), parts)
         email.send()
     except Exception as exc:  # noqa: BLE001 - caught per recipient, retried later
         _release(claim, clock, report, exc, progress)
@@ -663,7 +695,7 @@ def _mark_dropped(verdicts: dict[int, str], now) -> None:
     for pk, reason in verdicts.items():
         by_reason[reason].append(pk)
     for reason, ids in by_reason.items():
-        Notification.objects.filter(pk__in=ids, state=State.PENDING).update(
+        Notification.objects.filter(id_in("pk", ids), state=State.PENDING).update(
             state=State.DROPPED, dropped_reason=reason, handled_at=now, digest=None
         )
 
@@ -708,26 +740,70 @@ _LINKS = {
 }
 
 
-def item_path(row: Notification) -> str:
+def item_path(row: Notification, paths: "Paths | None" = None) -> str:
     """The path of the item inside the application (the caller's ``url`` if it gave one).
 
     The link works signed out too: the view asks for the sign-in (and the second factor for
-    staff) and then sends the person back to this path.
+    staff) and then sends the person back to this path. ``paths`` shares the URLs already
+    reversed for other rows of the batch.
     """
     if row.url:
         return row.url
+    paths = paths or Paths()
     for name, kwargs, anchor in _LINKS.get(row.kind, []):
-        try:
-            path = reverse(name, kwargs=kwargs(row))
-        except NoReverseMatch:
-            continue
-        return path + ("#" + anchor.format(id=row.object_id) if anchor else "")
+        path = paths.get(name, kwargs(row))
+        if path is not None:
+            return path + ("#" + anchor.format(id=row.object_id) if anchor else "")
     if row.patient_id and row.kind in STAFF_LABELS:
-        try:
-            return reverse("patients:staff_patient_detail", kwargs={"pk": row.patient_id})
-        except NoReverseMatch:
-            pass
+        path = paths.get("patients:staff_patient_detail", {"pk": row.patient_id})
+        if path is not None:
+            return path
     return reverse("home")
+
+
+class Paths:
+    """``reverse`` for the rows of one batch. A URL with one whole-number argument (a patient's
+    page: every line of a therapist's e-mail has one) is reversed once per name, with a
+    stand-in number whose digits are then replaced by the row's: a converter that writes a
+    number as its digits (``<int:pk>``) gives exactly the path ``reverse`` gives, and one that
+    does not (the stand-in missing from the path, or refused) is reversed as asked. Other
+    arguments are reversed once per name and value. None where the name does not resolve.
+    Kept for one batch only, so the next one sees a changed URLconf."""
+
+    STAND_IN = 918273645546372819
+
+    def __init__(self):
+        self._found: dict[tuple, str | None] = {}
+        self._shapes: dict[tuple[str, str], tuple[str, str] | None] = {}
+
+    def get(self, name: str, kwargs: dict) -> str | None:
+        if len(kwargs) == 1:
+            ((argument, value),) = kwargs.items()
+            if type(value) is int and value >= 0:
+                shape = self._shape(name, argument)
+                if shape is not None:
+                    return f"{shape[0]}{value}{shape[1]}"
+        return self._reversed(name, kwargs)
+
+    def _shape(self, name: str, argument: str) -> tuple[str, str] | None:
+        if (name, argument) not in self._shapes:
+            path = self._reversed(name, {argument: self.STAND_IN})
+            digits = str(self.STAND_IN)
+            shape = None
+            if path is not None and path.count(digits) == 1:
+                before, _digits, after = path.partition(digits)
+                shape = (before, after)
+            self._shapes[(name, argument)] = shape
+        return self._shapes[(name, argument)]
+
+    def _reversed(self, name: str, kwargs: dict) -> str | None:
+        key = (name, *kwargs.items())
+        if key not in self._found:
+            try:
+                self._found[key] = reverse(name, kwargs=kwargs)
+            except NoReverseMatch:
+                self._found[key] = None
+        return self._found[key]
 
 
 def absolute(path: str) -> str:
@@ -798,12 +874,72 @@ def _distinct(rows):
         yield row
 
 
-def _summary(row) -> dict:
+class EmailParts:
+    """What the e-mails of one batch share, worked out once rather than once per line and per
+    recipient: the URLs (:class:`Paths`) and, per language and time zone, the :class:`Wording`.
+
+    Sharing changes no byte of an e-mail (``tests/messaging/test_digest_email_bytes.py``
+    compares whole e-mails with ones recorded before): every value is the one the template
+    tags and ``reverse`` gave for the same input. Kept for one batch only, so a changed
+    catalogue, date format or URLconf is seen by the next."""
+
+    def __init__(self):
+        self.paths = Paths()
+        self._wordings: dict[tuple[str, str], Wording] = {}
+
+    def wording(self) -> "Wording":
+        """The wording of the active language and time zone (``build_email`` activates the
+        recipient's)."""
+        key = (translation.get_language(), timezone.get_current_timezone_name())
+        if key not in self._wordings:
+            self._wordings[key] = Wording()
+        return self._wordings[key]
+
+
+class Wording:
+    """The labels, dates and counts of the e-mails in one language and time zone, each made
+    once: translated labels (lazy strings otherwise translate again at every line), a line's
+    moment as ``|date:"DATETIME_FORMAT"`` shows it, and a group's "N items" as its
+    ``blocktrans`` did: the translation trusted as the template's own text, the number
+    localised."""
+
+    def __init__(self):
+        self._labels = {
+            is_patient_mail: {
+                kind: str(label) for kind, label in {**PATIENT_LABELS, **STAFF_LABELS, **preferred}.items()
+            }
+            for is_patient_mail, preferred in ((True, PATIENT_LABELS), (False, STAFF_LABELS))
+        }
+        self._dates: dict[datetime, str] = {}
+        self._counts: dict[int, str] = {}
+
+    def label(self, kind: str, *, is_patient_mail: bool) -> str | None:
+        return self._labels[is_patient_mail].get(kind)
+
+    def when(self, moment: datetime) -> str:
+        if moment not in self._dates:
+            self._dates[moment] = formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+        return self._dates[moment]
+
+    def items(self, count: int) -> str:
+        if count not in self._counts:
+            self._counts[count] = mark_safe(  # noqa: S308 - catalogue text and a number, as blocktrans
+                ngettext("1 item", "%(count)s items", count) % {"count": formats.localize(count)}
+            )
+        return self._counts[count]
+
+
+def _summary(row, paths: Paths) -> dict:
     since = row.created_at - timedelta(days=7)
-    return {"figures": clinic_figures(row.clinic_id, since, row.created_at), "url": absolute(item_path(row))}
+    return {
+        "figures": clinic_figures(row.clinic_id, since, row.created_at),
+        "url": absolute(item_path(row, paths)),
+    }
 
 
-def _add_line(groups: dict, reference, row, labels) -> None:
+def _add_line(
+    groups: dict, reference, row, parts: EmailParts, wording: Wording, is_patient_mail: bool
+) -> None:
     group = groups.setdefault(
         reference,
         {"reference": reference, "lines": [], "count": 0, "more": 0, "_per_kind": defaultdict(int)},
@@ -815,52 +951,53 @@ def _add_line(groups: dict, reference, row, labels) -> None:
         return
     group["lines"].append(
         {
-            "label": labels.get(row.kind) or STAFF_LABELS.get(row.kind) or PATIENT_LABELS.get(row.kind),
-            "url": absolute(item_path(row)),
-            "when": timezone.localtime(row.created_at),
+            "label": wording.label(row.kind, is_patient_mail=is_patient_mail),
+            "url": absolute(item_path(row, parts.paths)),
+            "when": wording.when(row.created_at),
             "urgent": row.urgent,
         }
     )
 
 
-def _more_url(patient_id) -> str:
-    try:
-        return absolute(reverse("patients:staff_patient_detail", kwargs={"pk": patient_id}))
-    except NoReverseMatch:
-        return absolute(reverse("home"))
+def _more_url(patient_id, paths: Paths) -> str:
+    path = paths.get("patients:staff_patient_detail", {"pk": patient_id})
+    return absolute(path if path is not None else reverse("home"))
 
 
-def _ordered_groups(groups: dict, references: dict) -> list[dict]:
+def _ordered_groups(groups: dict, references: dict, parts: EmailParts, wording: Wording) -> list[dict]:
     """Per case reference (lines without one last), with a link to the patient when lines
     were left out."""
     ordered = sorted(groups.values(), key=lambda g: (g["reference"] is None, g["reference"] or ""))
     patient_of = {reference: patient_id for patient_id, reference in references.items()}
     for group in ordered:
         group.pop("_per_kind")
+        group["items"] = wording.items(group["count"])
         if group["more"] and group["reference"]:
-            group["more_url"] = _more_url(patient_of[group["reference"]])
+            group["more_url"] = _more_url(patient_of[group["reference"]], parts.paths)
     return ordered
 
 
-def digest_context(digest: Digest, rows) -> dict:
+def digest_context(digest: Digest, rows, parts: EmailParts | None = None) -> dict:
     """Everything the templates show: counts, case references, labels and links; nothing else.
     The rows carry their patient's ``case_reference`` and the digest its ``tip_number``, read
-    for the whole batch before."""
+    for the whole batch before; ``parts`` holds what the batch's e-mails share."""
+    parts = parts or EmailParts()
+    wording = parts.wording()
     user = digest.recipient
     is_patient_mail = roles_of(user).staff is None
-    labels = PATIENT_LABELS if is_patient_mail else STAFF_LABELS
     references = {r.patient_id: r.case_reference for r in rows if r.patient_id}
     groups: dict[object, dict] = {}
     summaries = []
     urgent_count = 0
     for row in _distinct(rows):
         if row.kind == Kind.WEEKLY_SUMMARY:
-            summaries.append(_summary(row))
+            summaries.append(_summary(row, parts.paths))
             continue
         urgent_count += row.urgent
         hidden = is_patient_mail or row.kind == Kind.INTAKE_REQUEST
-        _add_line(groups, None if hidden else references.get(row.patient_id), row, labels)
-    ordered = _ordered_groups(groups, references)
+        reference = None if hidden else references.get(row.patient_id)
+        _add_line(groups, reference, row, parts, wording, is_patient_mail)
+    ordered = _ordered_groups(groups, references, parts, wording)
     tip_number = digest.tip_number
     return {
         "is_patient_mail": is_patient_mail,
@@ -890,12 +1027,15 @@ def _subject(context) -> str:
     return subject
 
 
-def build_email(digest: Digest, rows, now) -> tuple[EmailMultiAlternatives, int | None]:
+def build_email(
+    digest: Digest, rows, now, parts: EmailParts | None = None
+) -> tuple[EmailMultiAlternatives, int | None]:
     """The digest e-mail, in the recipient's language: plain text and HTML, the neutral sender,
-    the fixed Message-ID, one-click List-Unsubscribe (RFC 8058)."""
+    the fixed Message-ID, one-click List-Unsubscribe (RFC 8058). ``parts``: what the e-mails
+    of one batch share (the same e-mail, built once per batch instead of once per line)."""
     user = digest.recipient
     with translation.override(user.language or settings.LANGUAGE_CODE):
-        context = digest_context(digest, rows)
+        context = digest_context(digest, rows, parts)
         context["subject"] = _subject(context)
         subject = " ".join(render_to_string("messaging/emails/digest_subject.txt", context).split())
         text = render_to_string("messaging/emails/digest.txt", context)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from icbt.models import Notification
 from icbt.roles import Roles
 from messaging.models import Message
+from messaging.notifications.id_lists import id_in
 from patients.access import staff_may_treat
 from patients.models import (
     AssignmentAnswer,
@@ -45,7 +46,7 @@ def _ids(rows, object_type: str) -> set[int]:
 def _values(model, ids, *fields_) -> dict[int, dict]:
     if not ids:
         return {}
-    return {v["pk"]: v for v in model.objects.filter(pk__in=ids).values("pk", *fields_)}
+    return {v["pk"]: v for v in model.objects.filter(id_in("pk", ids)).values("pk", *fields_)}
 
 
 @dataclass
@@ -66,15 +67,18 @@ class Facts:
     @classmethod
     def load(cls, rows) -> Facts:
         """One query per kind of item present in ``rows`` (and one for patients, one for their
-        open enrollments)."""
+        open enrollments), each with its ids as one list (``id_in``)."""
         patient_ids = {row.patient_id for row in rows if row.patient_id}
-        patients = Patient.objects.only("pk", "clinic_id", "therapist_id", "case_reference").in_bulk(
-            patient_ids
-        )
-        enrollments = {}
+        patients, enrollments = {}, {}
         if patient_ids:
+            patients = {
+                patient.pk: patient
+                for patient in Patient.objects.only(
+                    "pk", "clinic_id", "therapist_id", "case_reference"
+                ).filter(id_in("pk", patient_ids))
+            }
             for enrollment in Enrollment.objects.filter(
-                patient_id__in=patient_ids, status__in=Enrollment.OPEN_STATUSES
+                id_in("patient_id", patient_ids), status__in=Enrollment.OPEN_STATUSES
             ).values("pk", "patient_id", "status", "last_activity_at", "last_feedback_at"):
                 enrollments[enrollment["patient_id"]] = enrollment
         return cls(

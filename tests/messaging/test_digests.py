@@ -358,10 +358,10 @@ def test_a_failing_recipient_does_not_stop_the_others_and_is_retried(t, monkeypa
     )
     real_build = digests.build_email
 
-    def flaky(digest, rows, now):
+    def flaky(digest, rows, now, parts=None):
         if digest.recipient_id == t.world.therapist.user.pk:
             raise ConnectionError("smtp down for SECRET-THING")
-        return real_build(digest, rows, now)
+        return real_build(digest, rows, now, parts)
 
     monkeypatch.setattr(digests, "build_email", flaky)
     report = digest_round(now=local(2026, 3, 3, 8))
