@@ -490,6 +490,10 @@ def bump(counts: dict) -> None:
             WorkCount.objects.filter(key=key).update(n=F("n") + delta)
 
 
+# Up to this many changed rows are written one plain UPDATE each, more in one ``bulk_update``.
+FEW_CHANGED = 3
+
+
 def _align(
     rows: QuerySet[WorkItem] | list[WorkItem], wanted: Iterable[Wanted], *, repair: bool = True
 ) -> Drift:
@@ -518,7 +522,7 @@ def _align(
             for name in differ:
                 setattr(row, name, values[name])
             _counted(drift, row.kind, row.clinic_id, row.owner_id, +1)
-            changed.append(row)
+            changed.append((row, differ))
             differing.update(differ)
     closed = [row for key, row in current.items() if key not in wanted_by_key]
     drift.closed = [row.key for row in closed]
@@ -531,13 +535,15 @@ def _align(
             )
         if opened:
             WorkItem.objects.bulk_create(opened)
-        if len(changed) == 1:
-            [row] = changed
-            shaped_sql.update_row(
-                connection, WorkItem, row.pk, {name: getattr(row, name) for name in differing}
-            )
-        elif changed:
-            WorkItem.objects.bulk_update(changed, fields=sorted(differing))
+        if len(changed) <= FEW_CHANGED:
+            # An event's refresh: a plain UPDATE of each row's own changes costs a statement
+            # each, where ``bulk_update`` builds a CASE per column and row (thousands of calls).
+            for row, differ in changed:
+                shaped_sql.update_row(
+                    connection, WorkItem, row.pk, {name: getattr(row, name) for name in differ}
+                )
+        else:
+            WorkItem.objects.bulk_update([row for row, _differ in changed], fields=sorted(differing))
         bump(drift.counts)
     return drift
 
