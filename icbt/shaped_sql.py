@@ -12,6 +12,11 @@ one either.
 A stand-in is a value no real one equals (a negative id, a day in 1904, a word with a colon no
 kind or language has), so the swap cannot touch a parameter the query holds itself (a kind
 named in the query, a state, a flag). ``bind`` refuses a stand-in left without a value.
+
+Even a simple query costs the ORM about a thousand calls to build: the reads every diary entry
+and patient page makes are built here too, as rows (``of_queryset``) or as model instances
+(``of_model_queryset``, with their ``select_related`` rows), bound with ``bound``; a plain
+one-row UPDATE needs no building at all (``update_row``).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from uuid import UUID
 
 from django.conf import settings
 from django.db import connection as default_connection
@@ -49,6 +55,14 @@ class StandIn:
     now = datetime(1904, 2, 29, 13, 17, 19, 310_731, tzinfo=UTC)
     kind = "stand-in:kind"
     language = "stand-in:language"
+    # Bound by ``bound`` (not by name): an enrollment, a row of another table, a second moment,
+    # a second day, a key, a uuid.
+    enrollment = -7_919_341
+    row = -7_919_343
+    later = datetime(1904, 2, 29, 21, 17, 19, 310_733, tzinfo=UTC)
+    last_day = date(1904, 3, 6)
+    key = "stand-in:key"
+    uid = UUID("00000000-1904-4229-8000-000007919347")
 
 
 _NAMES = ("staff", "clinic", "patient", "limit", "offset", "day", "now", "kind", "language")
@@ -57,7 +71,8 @@ _NAMES = ("staff", "clinic", "patient", "limit", "offset", "day", "now", "kind",
 @dataclass(frozen=True)
 class Shaped:
     """A query's SQL with stand-in parameters, and how to read its rows as the ORM would: the
-    names of its columns and the converters of each (dates on SQLite, JSON, booleans)."""
+    names of its columns and the converters of each (dates on SQLite, JSON, booleans).
+    ``locks``: the SQL takes row locks (``select_for_update``)."""
 
     sql: str
     params: tuple
@@ -66,33 +81,19 @@ class Shaped:
     # Stand-ins made of stand-ins (e.g. a counter's key holding the stand-in id), which ``bind``
     # receives as ``derived``.
     derived: tuple = ()
+    locks: bool = False
 
     def inlined(self, connection) -> Shaped:
-        """The same query with each of its own values (a state, a kind it names, a flag: every
-        parameter that is not a stand-in) written into the SQL as a literal, quoted by the
-        driver as its client-side binding quotes it. A statement prepared once is then planned
-        once for all with what it names, as the query is written (a partial index on
-        ``state = 'open'`` stays usable), and only the viewer's values are parameters."""
-        stand_ins = _stand_in_values(connection) | set(self.derived)
-        params = iter(self.params)
-        kept, pieces = [], []
-        for piece in _PLACEHOLDER.split(self.sql):
-            if piece != "%s":
-                pieces.append(piece)
-                continue
-            value = next(params)
-            if _is_stand_in(value, stand_ins):
-                pieces.append(piece)
-                kept.append(value)
-            else:
-                pieces.append(_literal(value, connection).replace("%", "%%"))
-        if next(params, _END) is not _END:
-            raise ValueError("the query has more parameters than placeholders")
-        return replace(self, sql="".join(pieces), params=tuple(kept))
+        """The same query with each of its own values written into its SQL (``_inlined``)."""
+        sql, params = _inlined(self.sql, self.params, self.derived, connection)
+        return replace(self, sql=sql, params=params)
 
     def rows(self, connection, params: list) -> list[tuple]:
         """The rows of the query with ``params`` (from ``bind``), converted as the ORM converts
-        them. On PostgreSQL the statement is prepared on the connection (``prepared_cursor``)."""
+        them. On PostgreSQL the statement is prepared on the connection (``prepared_cursor``). A
+        query that locks rows is refused outside a transaction, as the ORM refuses it: its locks
+        would be released at once."""
+        _check_locks(self, connection)
         with prepared_cursor(connection) as cursor:
             cursor.execute(self.sql, params)
             rows = cursor.fetchall()
@@ -140,17 +141,33 @@ def _stand_in_values(connection) -> set:
     """Every stand-in of ``StandIn`` (each name it holds, not only those ``bind`` takes by
     name), as it is and as the ORM adapts it for ``connection``: none of them is ever written
     into SQL."""
-    ops = connection.ops
-    values = set()
-    for name, value in vars(StandIn).items():
-        if name.startswith("_"):
+    raw = {value for name, value in vars(StandIn).items() if not name.startswith("_")}
+    return raw | _adapted_stand_ins(connection)
+
+
+def _inlined(sql: str, params: tuple, derived: tuple, connection) -> tuple[str, tuple]:
+    """``sql`` with each of its own values (a state, a kind it names, a flag: every parameter
+    that is not a stand-in, nor one of ``derived``) written into it as a literal, quoted by the
+    driver as its client-side binding quotes it; the stand-ins stay parameters. A statement
+    prepared once is then planned once for all with what it names, as the query is written (a
+    partial index on ``state = 'open'`` stays usable), and only the viewer's values are
+    parameters."""
+    stand_ins = _stand_in_values(connection) | set(derived)
+    values = iter(params)
+    kept, pieces = [], []
+    for piece in _PLACEHOLDER.split(sql):
+        if piece != "%s":
+            pieces.append(piece)
             continue
-        values.add(value)
-        if isinstance(value, datetime):
-            values.add(ops.adapt_datetimefield_value(value))
-        elif isinstance(value, date):
-            values.add(ops.adapt_datefield_value(value))
-    return values
+        value = next(values)
+        if _is_stand_in(value, stand_ins):
+            pieces.append(piece)
+            kept.append(value)
+        else:
+            pieces.append(_literal(value, connection).replace("%", "%%"))
+    if next(values, _END) is not _END:
+        raise ValueError("the query has more parameters than placeholders")
+    return "".join(pieces), tuple(kept)
 
 
 def _is_stand_in(value, stand_ins: set) -> bool:
@@ -215,7 +232,34 @@ def of_queryset(queryset: QuerySet, *, using: str = "default") -> Shaped:
         (position, tuple(functions), expression)
         for position, (functions, expression) in compiler.get_converters(fields).items()
     )
-    return Shaped(sql=sql, params=tuple(params), names=tuple(names), converters=converters)
+    return Shaped(
+        sql=sql,
+        params=tuple(params),
+        names=tuple(names),
+        converters=converters,
+        locks=bool(query.select_for_update),
+    )
+
+
+def _check_locks(shaped_sql, connection) -> None:
+    if shaped_sql.locks and connection.features.has_select_for_update and connection.get_autocommit():
+        from django.db.transaction import TransactionManagementError
+
+        raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+
+
+def adapt(connection, value):
+    """``value`` as the ORM passes it to ``connection`` as a parameter: a day, a moment and a
+    uuid as the database's driver takes them (text on SQLite); other values as they are. For
+    the ``derived`` stand-ins of ``bind``, and their values."""
+    ops = connection.ops
+    if isinstance(value, datetime):
+        return ops.adapt_datetimefield_value(value)
+    if isinstance(value, date):
+        return ops.adapt_datefield_value(value)
+    if isinstance(value, UUID) and not connection.features.has_native_uuid_field:
+        return value.hex
+    return value
 
 
 _shapes: OrderedDict[tuple, Shaped] = OrderedDict()
@@ -288,3 +332,146 @@ def bind(connection, shaped_sql: Shaped, *, derived: dict | None = None, **value
             param = swap[param]
         bound.append(param)
     return bound
+
+
+@dataclass(frozen=True)
+class ShapedModels:
+    """A model queryset's SQL with stand-in parameters, and how to make its rows into instances
+    as the ORM's ``ModelIterable`` does (the model's columns, the rows read with
+    ``select_related``, annotations, the converters of each column). ``locks``: the SQL takes
+    row locks (``select_for_update``), which hold only inside a transaction."""
+
+    sql: str
+    params: tuple
+    model: type
+    columns: tuple[int, int]  # where the model's own columns start and end in a row
+    init_list: tuple[str, ...]
+    related: tuple  # Django's populators of the ``select_related`` rows
+    annotations: tuple[tuple[str, int], ...]
+    converters: tuple  # ((position, (converter, ...), expression), ...)
+    locks: bool = False
+
+    def inlined(self, connection) -> ShapedModels:
+        """The same query with each of its own values written into its SQL (``_inlined``)."""
+        sql, params = _inlined(self.sql, self.params, (), connection)
+        return replace(self, sql=sql, params=params)
+
+    def instances(self, connection, params: list) -> list:
+        """The instances of the query with ``params`` (from ``bind``); on PostgreSQL the statement
+        is prepared on the connection (``prepared_cursor``). A query that locks rows is refused
+        outside a transaction (as the ORM refuses it): its locks would be released at once."""
+        _check_locks(self, connection)
+        with prepared_cursor(connection) as cursor:
+            cursor.execute(self.sql, params)
+            rows = cursor.fetchall()
+        start, end = self.columns
+        from_db, alias = self.model.from_db, connection.alias
+        result = []
+        for row in rows:
+            if self.converters:
+                row = list(row)
+                for position, functions, expression in self.converters:
+                    value = row[position]
+                    for function in functions:
+                        value = function(value, expression, connection)
+                    row[position] = value
+            obj = from_db(alias, self.init_list, row[start:end])
+            for populator in self.related:
+                populator.populate(row, obj)
+            for name, position in self.annotations:
+                setattr(obj, name, row[position])
+            result.append(obj)
+        return result
+
+
+def of_model_queryset(queryset: QuerySet, *, using: str = "default") -> ShapedModels:
+    """A model queryset's SQL and what ``ShapedModels.instances`` needs to read its rows.
+    Querysets that need more than one query (``prefetch_related``) are refused."""
+    from django.db.models.query import get_related_populators
+
+    if queryset._prefetch_related_lookups:
+        raise ValueError("a shaped query is one query: no prefetch_related")
+    query = queryset.query
+    compiler = query.get_compiler(using=using)
+    sql, params = compiler.as_sql()
+    select, klass_info = compiler.select, compiler.klass_info
+    fields = klass_info["select_fields"]
+    start, end = fields[0], fields[-1] + 1
+    converters = tuple(
+        (position, tuple(functions), expression)
+        for position, (functions, expression) in compiler.get_converters(
+            [selected[0] for selected in select[: compiler.col_count]]
+        ).items()
+    )
+    return ShapedModels(
+        sql=sql,
+        params=tuple(params),
+        model=klass_info["model"],
+        columns=(start, end),
+        init_list=tuple(selected[0].target.attname for selected in select[start:end]),
+        related=tuple(get_related_populators(klass_info, select, using)),
+        annotations=tuple((compiler.annotation_col_map or {}).items()),
+        converters=converters,
+        locks=bool(query.select_for_update),
+    )
+
+
+def bound(connection, shaped_sql, values: dict) -> list:
+    """The parameters of ``shaped_sql`` with each stand-in (a key of ``values``: any of
+    ``StandIn``) swapped for its value, both adapted for ``connection`` (``adapt``). As
+    ``bind``, a stand-in of the query left without a value is an error."""
+    swap = {adapt(connection, stand_in): adapt(connection, value) for stand_in, value in values.items()}
+    every = _adapted_stand_ins(connection)
+    result = []
+    for param in shaped_sql.params:
+        try:
+            if param in every:
+                param = swap[param]
+        except TypeError:  # an unhashable parameter is the query's own
+            pass
+        except KeyError:
+            raise ValueError("a stand-in of the query was given no value") from None
+        result.append(param)
+    return result
+
+
+_adapted: dict[str, frozenset] = {}
+
+
+def _adapted_stand_ins(connection) -> frozenset:
+    """Every ``StandIn`` value as ``connection`` receives it."""
+    found = _adapted.get(connection.vendor)
+    if found is None:
+        names = [name for name in vars(StandIn) if not name.startswith("_")]
+        found = _adapted[connection.vendor] = frozenset(adapt(connection, getattr(StandIn, n)) for n in names)
+    return found
+
+
+def update_row(connection, model, pk, values: dict) -> int:
+    """``model.objects.filter(pk=pk).update(**values)`` for plain values, without building the
+    query: each value is prepared by its field exactly as ``QuerySet.update`` prepares it, and
+    ``None`` is written as NULL. For the few columns a request writes on every call. Values
+    that are expressions or model instances, and fields with a placeholder of their own, are
+    refused. Returns the number of rows changed."""
+    qn = connection.ops.quote_name
+    meta = model._meta
+    assignments, params = [], []
+    for name, value in values.items():
+        field = meta.get_field(name)
+        if hasattr(value, "resolve_expression") or hasattr(value, "prepare_database_save"):
+            raise TypeError(f"update_row takes plain values, not {type(value).__name__} ({name})")
+        if hasattr(field, "get_placeholder"):
+            raise TypeError(f"update_row cannot write {name}: its field has a placeholder of its own")
+        value = field.get_db_prep_save(value, connection=connection)
+        if value is None:
+            assignments.append(f"{qn(field.column)} = NULL")
+        else:
+            assignments.append(f"{qn(field.column)} = %s")
+            params.append(value)
+    if not assignments:
+        return 0
+    params.append(meta.pk.get_db_prep_value(pk, connection))
+    sql = f"UPDATE {qn(meta.db_table)} SET {', '.join(assignments)} WHERE {qn(meta.pk.column)} = %s"  # noqa: S608 (names only)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

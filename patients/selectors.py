@@ -3,6 +3,7 @@
 import math
 from datetime import date, timedelta
 
+from django.db import connection
 from django.db.models import (
     CharField,
     DateField,
@@ -18,6 +19,7 @@ from django.db.models.functions import Cast
 from django.http import Http404
 from django.utils import timezone
 
+from icbt import shaped_sql
 from icbt.models import Clinic, StaffMember, Team, User
 from icbt.roles import roles_of
 from patients.feedback_links import link_item
@@ -78,14 +80,24 @@ def enrollment_for_patient(*, fetched_by, related=ENROLLMENT_PAGE_RELATED) -> En
     """The signed-in patient's enrollment: the open one, else the one that ended last; None when
     the therapist has not enrolled them yet. 404 for anyone who is not a patient (staff have
     their own pages). One query, with the ``related`` rows (a save that only redirects needs
-    fewer than a page)."""
+    fewer than a page); every patient page runs it, so its SQL is built once per process for
+    each ``related`` (``icbt.shaped_sql``)."""
     patient = roles_of(fetched_by).patient
     if patient is None:
         raise Http404
-    # A patient has a few enrollments: sorted here, newest first. An ORDER BY would cost more to
-    # build (Django compares it with each of the many columns selected) than the sort.
+    related = tuple(related)
+    own = shaped_sql.shaped(
+        ("enrollment_for_patient", related),
+        # A patient has a few enrollments: sorted here, newest first. An ORDER BY would cost
+        # more to build (Django compares it with each of the many columns selected) than the sort.
+        lambda: shaped_sql.of_model_queryset(
+            Enrollment.objects.filter(patient_id=shaped_sql.StandIn.patient)
+            .select_related(*related)
+            .order_by()
+        ),
+    )
     enrollments = sorted(
-        Enrollment.objects.filter(patient=patient).select_related(*related).order_by(),
+        own.instances(connection, shaped_sql.bind(connection, own, patient=patient.pk)),
         key=lambda e: (e.created_at, e.pk),
         reverse=True,
     )

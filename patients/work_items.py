@@ -32,11 +32,12 @@ from datetime import date, datetime, time, timedelta
 from itertools import chain
 from types import SimpleNamespace
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Min, Q, QuerySet
 from django.db.models.functions import ExtractIsoYear, ExtractWeek
 from django.utils import timezone
 
+from icbt import shaped_sql
 from icbt.models import Clinic
 from patients import figures, measurement, selectors
 from patients.models import (
@@ -132,12 +133,27 @@ def rhythm_rows(enrollments: QuerySet[Enrollment]) -> list[SimpleNamespace]:
     return [SimpleNamespace(**dict(zip(RHYTHM_FIELDS, values, strict=True))) for values in rows]
 
 
+_STAND_IN = shaped_sql.StandIn
+
+
 def rhythm_locked(enrollment_id: int) -> SimpleNamespace | None:
     """Lock the enrollment's row (as ``services.recording._enrollment_lock``) and read its
     ``RHYTHM_FIELDS`` in the same query: what they are now, whatever a page read earlier. Pass
-    it to ``refresh`` (``rhythm=``) after any change to those fields."""
-    rows = rhythm_rows(Enrollment.objects.select_for_update(of=("self",)).filter(pk=enrollment_id))
-    return rows[0] if rows else None
+    it to ``refresh`` (``rhythm=``) after any change to those fields. Its SQL is built once per
+    process."""
+    locked = shaped_sql.shaped(
+        ("rhythm_locked",),
+        lambda: shaped_sql.of_queryset(
+            Enrollment.objects.select_for_update(of=("self",))
+            .filter(pk=_STAND_IN.enrollment)
+            .order_by()
+            .values_list(*RHYTHM_FIELDS)
+        ),
+    )
+    rows = locked.rows(
+        connection, shaped_sql.bound(connection, locked, {_STAND_IN.enrollment: enrollment_id})
+    )
+    return SimpleNamespace(**dict(zip(RHYTHM_FIELDS, rows[0], strict=True))) if rows else None
 
 
 EnrollmentScope = QuerySet[Enrollment] | list[SimpleNamespace]
@@ -276,14 +292,19 @@ def collect_diary_week(
     if rhythm is not None:
         if rhythm.status not in Enrollment.OPEN_STATUSES:
             return
-        found = DiaryEntry.objects.filter(
-            enrollment_id=rhythm.pk,
-            reviewed_at__isnull=True,
-            entry_date__range=(monday, monday + timedelta(days=6)),
-        ).aggregate(since=Min("created_at"), n=Count("id"), first_id=Min("id"))
-        if found["n"]:
-            who = (rhythm.pk, rhythm.clinic_id, rhythm.patient_id, rhythm.patient__therapist_id)
-            yield _diary_week(rhythm.pk, year, week, found["since"], found["n"], found["first_id"], who)
+        counted = shaped_sql.shaped(("diary_week_counted",), _diary_week_counted)
+        params = shaped_sql.bound(
+            connection,
+            counted,
+            {
+                _STAND_IN.enrollment: rhythm.pk,
+                _STAND_IN.day: monday,
+                _STAND_IN.last_day: monday + timedelta(days=6),
+            },
+        )
+        who = (rhythm.pk, rhythm.clinic_id, rhythm.patient_id, rhythm.patient__therapist_id)
+        for since, n, first_id in counted.rows(connection, params):  # none without entries
+            yield _diary_week(rhythm.pk, year, week, since, n, first_id, who)
         return
     rows = (
         diary_entries_to_review(enrollments)
@@ -293,6 +314,22 @@ def collect_diary_week(
     )
     for *who, since, n, first_id in rows:
         yield _diary_week(who[0], year, week, since, n, first_id, who)
+
+
+def _diary_week_counted() -> shaped_sql.Shaped:
+    """The unreviewed entries of one enrollment's week (stand-ins: the enrollment, its Monday
+    and Sunday): when the first was written, how many, the first one's id; no row without any."""
+    return shaped_sql.of_queryset(
+        DiaryEntry.objects.filter(
+            enrollment_id=_STAND_IN.enrollment,
+            reviewed_at__isnull=True,
+            entry_date__range=(_STAND_IN.day, _STAND_IN.last_day),
+        )
+        .order_by()
+        .values("enrollment_id")
+        .annotate(since=Min("created_at"), n=Count("id"), first_id=Min("id"))
+        .values_list("since", "n", "first_id")
+    )
 
 
 def collect_questionnaires(enrollments: QuerySet[Enrollment]) -> Iterator[Wanted]:
@@ -453,11 +490,20 @@ def bump(counts: dict) -> None:
             WorkCount.objects.filter(key=key).update(n=F("n") + delta)
 
 
-def _align(rows: QuerySet[WorkItem], wanted: Iterable[Wanted], *, repair: bool = True) -> Drift:
-    """Compare the open ``rows`` with ``wanted``; with ``repair``, open, close and change rows so
-    that they match, and move the counters with them. Only the rows and the
-    fields that differ are written: nothing at all when nothing changed."""
-    current = {row.key: row for row in rows.filter(state=WorkItem.State.OPEN)}
+# Up to this many changed rows are written one plain UPDATE each, more in one ``bulk_update``.
+FEW_CHANGED = 3
+
+
+def _align(
+    rows: QuerySet[WorkItem] | list[WorkItem], wanted: Iterable[Wanted], *, repair: bool = True
+) -> Drift:
+    """Compare the open ``rows`` (a query set, or the open rows read already) with ``wanted``;
+    with ``repair``, open, close and change rows so that they match, and move the counters with
+    them. Only the rows and the fields that differ are written: nothing at all when nothing
+    changed."""
+    if isinstance(rows, QuerySet):
+        rows = rows.filter(state=WorkItem.State.OPEN)
+    current = {row.key: row for row in rows}
     wanted_by_key = {item.key: item for item in wanted}
     drift = Drift()
     opened, changed, differing = [], [], set()
@@ -476,7 +522,7 @@ def _align(rows: QuerySet[WorkItem], wanted: Iterable[Wanted], *, repair: bool =
             for name in differ:
                 setattr(row, name, values[name])
             _counted(drift, row.kind, row.clinic_id, row.owner_id, +1)
-            changed.append(row)
+            changed.append((row, differ))
             differing.update(differ)
     closed = [row for key, row in current.items() if key not in wanted_by_key]
     drift.closed = [row.key for row in closed]
@@ -489,11 +535,15 @@ def _align(rows: QuerySet[WorkItem], wanted: Iterable[Wanted], *, repair: bool =
             )
         if opened:
             WorkItem.objects.bulk_create(opened)
-        if len(changed) == 1:
-            [row] = changed
-            WorkItem.objects.filter(pk=row.pk).update(**{name: getattr(row, name) for name in differing})
-        elif changed:
-            WorkItem.objects.bulk_update(changed, fields=sorted(differing))
+        if len(changed) <= FEW_CHANGED:
+            # An event's refresh: a plain UPDATE of each row's own changes costs a statement
+            # each, where ``bulk_update`` builds a CASE per column and row (thousands of calls).
+            for row, differ in changed:
+                shaped_sql.update_row(
+                    connection, WorkItem, row.pk, {name: getattr(row, name) for name in differ}
+                )
+        else:
+            WorkItem.objects.bulk_update([row for row, _differ in changed], fields=sorted(differing))
         bump(drift.counts)
     return drift
 
@@ -516,23 +566,43 @@ def refresh(
     kinds = tuple(kinds)
     pk = enrollment if isinstance(enrollment, int) else enrollment.pk
     enrollments = Enrollment.objects.filter(pk=pk)
-    rows = WorkItem.objects.filter(enrollment_id=pk)
     from_row = tuple(kind for kind in kinds if kind in ROW_KINDS) if rhythm is not None else ()
     queried = tuple(kind for kind in kinds if kind not in from_row)
     wanted = [_collect(from_row, [rhythm])]
+    week_key = None
     if diary_week is not None and "diary" in queried and COLLECTORS.get("diary") is collect_diary_weeks:
-        others = tuple(kind for kind in kinds if kind != "diary")
         year, week, _weekday = diary_week.isocalendar()
-        rows = rows.filter(Q(kind__in=others) | Q(key=diary_week_key(pk, year, week)))
+        week_key = diary_week_key(pk, year, week)
         queried = tuple(kind for kind in queried if kind != "diary")
         wanted.append(collect_diary_week(enrollments, diary_week, rhythm=rhythm))
-    else:
-        rows = rows.filter(kind__in=kinds)
     wanted.append(_collect(queried, enrollments))
     with transaction.atomic(savepoint=False):
-        drift = _align(rows.select_for_update(), chain(*wanted))
+        rows = _open_rows_locked(
+            pk, tuple(kind for kind in kinds if kind != "diary") if week_key else kinds, week_key
+        )
+        drift = _align(rows, chain(*wanted))
         figures.work_moved(pk, drift, rhythm=rhythm)
         return drift
+
+
+def _open_rows_locked(enrollment_id: int, kinds: tuple[str, ...], week_key: str | None) -> list[WorkItem]:
+    """The enrollment's open rows of ``kinds`` (and with ``week_key``, that one diary week's row),
+    locked. Its SQL is built once per process for each set of kinds."""
+
+    def build():
+        rows = WorkItem.objects.filter(enrollment_id=_STAND_IN.enrollment, state=WorkItem.State.OPEN)
+        rows = (
+            rows.filter(Q(kind__in=kinds) | Q(key=_STAND_IN.key))
+            if week_key is not None
+            else rows.filter(kind__in=kinds)
+        )
+        return shaped_sql.of_model_queryset(rows.select_for_update())
+
+    locked = shaped_sql.shaped(("work_rows_locked", kinds, week_key is not None), build)
+    values = {_STAND_IN.enrollment: enrollment_id}
+    if week_key is not None:
+        values[_STAND_IN.key] = week_key
+    return locked.instances(connection, shaped_sql.bound(connection, locked, values))
 
 
 def refresh_requests(*, clinic_id: int, kinds: Iterable[str] = CLINIC_KINDS) -> Drift:

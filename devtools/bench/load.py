@@ -22,18 +22,21 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
+from django.core.management.base import CommandError
 
 HOST = "127.0.0.1"
 # Settings the gunicorn run must not inherit from the bench's own environment: its keys are the
 # bench's fresh ones, its broker and cache are local files (never a shared Redis, whose workers
-# would run tasks for ids of the bench database), its e-mail goes to a folder.
+# would run tasks for ids of the bench database; ``--redis-url`` names a Redis of the bench's own,
+# ``BenchRedis``), its e-mail goes to a folder.
 _DROP = (
     "DJANGO_SECRET_KEY_FILE",
     "ICBT_MASTER_KEY_FILE",
@@ -56,6 +59,66 @@ class Request:
     body: bytes = b""
     expect: int = 200
     location: str = ""  # for redirects: the Location must contain this
+
+
+class BenchRedis:
+    """The Redis database the HTTP part may use (``--redis-url``): only one that holds no key,
+    so that no real worker, beat or cache uses it (a Celery worker's broker keeps its bindings
+    there even when idle); emptied afterwards, so the tasks queued by the diary's notifications
+    are never run against another database's ids."""
+
+    def __init__(self, url: str):
+        parts = urlsplit(url)
+        if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+            raise CommandError(f"--redis-url takes redis://HOST:PORT/N, not {self._without_password(url)}")
+        self.url = url
+        self.safe_url = self._without_password(url)
+
+    @staticmethod
+    def _without_password(url: str) -> str:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        return parts._replace(netloc=f"{parts.username or ''}:***@{netloc}").geturl()
+
+    def _client(self):
+        import redis
+
+        return redis.Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5)
+
+    def check_empty(self) -> None:
+        """Refuse (``CommandError``) a database that holds any key, or a server that cannot be
+        reached."""
+        import redis
+
+        try:
+            with self._client() as client:
+                keys = client.dbsize()
+        except redis.RedisError as exc:
+            raise CommandError(f"--redis-url {self.safe_url}: {type(exc).__name__}: {exc}") from exc
+        if keys:
+            raise CommandError(
+                f"--redis-url {self.safe_url} holds {keys} keys: the bench uses only an empty Redis "
+                "database (never one that real workers, a cache or sessions use) and empties it afterwards."
+            )
+
+    def empty(self) -> None:
+        with self._client() as client:
+            client.flushdb()
+
+
+@contextmanager
+def redis_claimed(redis: BenchRedis | None):
+    """With ``redis``: checked empty before, emptied after (also when the load fails)."""
+    if redis is None:
+        yield
+        return
+    redis.check_empty()
+    try:
+        yield
+    finally:
+        redis.empty()
 
 
 def patient_sessions(users) -> list[tuple[str, str]]:
@@ -89,7 +152,9 @@ def free_port() -> int:
 
 class Gunicorn:
     """gunicorn serving :mod:`devtools.bench.wsgi` with ``DJANGO_DEBUG=false`` and the given
-    environment, in its own process group (stopped by its pid when done)."""
+    environment, in its own process group (stopped by its pid when done). With ``redis_url``
+    (a ``BenchRedis``'s) its cache, sessions and broker are there, as in production; without it,
+    files in its own folder."""
 
     def __init__(
         self,
@@ -101,6 +166,7 @@ class Gunicorn:
         progress,
         app: str = "devtools.bench.wsgi:application",
         conn_max_age: int = 0,
+        redis_url: str = "",
     ):
         self.app = app
         self.workers = workers
@@ -125,6 +191,8 @@ class Gunicorn:
             GUNICORN_ACCESS_LOG="",
             DB_CONN_MAX_AGE=str(conn_max_age),
         )
+        if redis_url:
+            env["REDIS_URL"] = redis_url
         self.env = env
         self.process: subprocess.Popen | None = None
         self.log = self.var_dir / "gunicorn.log"

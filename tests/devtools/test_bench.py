@@ -8,13 +8,22 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import pytest
 from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from devtools.bench import load
 
 ROOT = Path(settings.BASE_DIR)
+# The bench empties the Redis database it is given: one of its own, never the tests' own
+# (REDIS_URL's), whose other tests keep keys there while this one runs.
+BENCH_REDIS_DB = 12
 
 
-def test_bench_prints_every_figure_and_the_queries_do_not_grow():
+def _tiny_bench(*extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     result = subprocess.run(  # noqa: S603 - our interpreter and manage.py
         [
@@ -30,6 +39,7 @@ def test_bench_prints_every_figure_and_the_queries_do_not_grow():
             "3",
             "--workers",
             "1",
+            *extra,
         ],
         cwd=ROOT,
         env=env,
@@ -39,7 +49,11 @@ def test_bench_prints_every_figure_and_the_queries_do_not_grow():
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    figures = json.loads(result.stdout)
+    return json.loads(result.stdout)
+
+
+def test_bench_prints_every_figure_and_the_queries_do_not_grow():
+    figures = _tiny_bench()
 
     assert figures["hello"]["ms"] > 0
     for page in ("worklist", "patient_overview"):
@@ -58,7 +72,67 @@ def test_bench_prints_every_figure_and_the_queries_do_not_grow():
     assert {"workers", "hello_rps", "diary_submit_rps", "errors"} <= set(http)
     assert http["errors"] == 0, http
     assert http["hello_rps"] > 0 and http["diary_submit_rps"] > 0
+    assert http["cache"] == "file"
     assert set(figures["targets"]) >= {
         "worklist_queries_constant",
         "digest_one_email_per_recipient_all_delivered",
     }
+
+
+@pytest.fixture
+def bench_redis():
+    """A client of the bench's own Redis database (``BENCH_REDIS_DB``), its URL, emptied after."""
+    import redis
+
+    base = os.environ.get("REDIS_URL")
+    if not base:
+        pytest.fail("REDIS_URL is not set: this test needs a Redis server (it is deselected without it).")
+    url = urlunsplit(urlsplit(base)._replace(path=f"/{BENCH_REDIS_DB}"))
+    client = redis.Redis.from_url(url)
+    yield client, url
+    client.flushdb()
+    client.close()
+
+
+@pytest.mark.redis
+def test_the_bench_refuses_a_redis_database_that_holds_a_key_before_it_builds_anything(bench_redis):
+    client, url = bench_redis
+    client.set("celery-worker-binding", "1")
+    with pytest.raises(CommandError, match="holds 1 keys"):
+        call_command("bench", "--json", "--scale", "0.002", "--redis-url", url)
+    assert client.get("celery-worker-binding") == b"1"  # refused: nothing emptied either
+
+
+def test_the_bench_refuses_a_redis_url_that_is_not_one():
+    with pytest.raises(CommandError, match="redis://HOST:PORT/N"):
+        call_command("bench", "--scale", "0.002", "--redis-url", "http://127.0.0.1:6379/12")
+
+
+def test_gunicorn_gets_redis_only_when_the_bench_is_given_one(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")  # the shell's own: never passed on
+    options = {
+        "database_url": "sqlite:///bench.sqlite3",
+        "secret_key": "s",
+        "master_key": "m",
+        "workers": 1,
+        "progress": print,
+    }
+    plain = load.Gunicorn(**options)
+    given = load.Gunicorn(**options, redis_url="redis://127.0.0.1:6379/12")
+    try:
+        assert "REDIS_URL" not in plain.env
+        assert given.env["REDIS_URL"] == "redis://127.0.0.1:6379/12"
+    finally:
+        for server in (plain, given):
+            server.__exit__(None, None, None)  # its folder
+
+
+@pytest.mark.redis
+def test_the_bench_on_redis_says_so_and_empties_the_database_afterwards(bench_redis):
+    client, url = bench_redis
+    figures = _tiny_bench("--redis-url", url)
+    http = figures["http"]
+    assert http["cache"] == "redis"
+    assert http["errors"] == 0, http
+    assert http["diary_submit_rps"] > 0
+    assert client.dbsize() == 0

@@ -19,7 +19,10 @@ Builds a synthetic clinic in a separate database and measures, in one run:
 * ``http``: gunicorn with the production settings and N workers on a loopback port, a fixed
   number of requests from signed-in patients to the bare view and posting diary entries, and the
   floor view served by a second gunicorn with Django's own middleware
-  (``--conn-max-age``: persistent database connections, ``DB_CONN_MAX_AGE``).
+  (``--conn-max-age``: persistent database connections, ``DB_CONN_MAX_AGE``). Its cache, sessions
+  and Celery broker are files (``"cache": "file"``), or with ``--redis-url`` a Redis database as
+  in production (``"cache": "redis"``): one that holds no key (so no real worker uses it),
+  emptied afterwards.
 
 ``--explain`` prints every page's queries and those that grow with the caseload. The JSON keeps
 the keys of earlier runs; ``targets`` says which of the targets are met.
@@ -171,6 +174,12 @@ class Command(BaseCommand):
         parser.add_argument("--repeat", type=int, default=11, help="Timed requests per page (the median).")
         parser.add_argument("--no-http", action="store_true", help="Leave out the gunicorn part.")
         parser.add_argument(
+            "--redis-url",
+            default="",
+            help="redis://HOST:PORT/N for the HTTP part's cache, sessions and broker (as in production); "
+            "the database must hold no key, and is emptied afterwards.",
+        )
+        parser.add_argument(
             "--conn-max-age",
             type=int,
             default=60,
@@ -187,6 +196,10 @@ class Command(BaseCommand):
         if not 0 < scale <= 1:
             raise CommandError("--scale must be above 0 and at most 1.")
         sizes = Sizes.for_scale(scale)
+        if options["redis_url"] and not options["no_http"]:
+            from devtools.bench.load import BenchRedis
+
+            BenchRedis(options["redis_url"]).check_empty()  # before minutes of building the clinic
         if options["requests"]:
             sizes.requests = options["requests"]
         secret_key = secrets.token_urlsafe(50)
@@ -437,54 +450,31 @@ class Command(BaseCommand):
             "progress": self.progress,
             "conn_max_age": options["conn_max_age"],
         }
-        with load.Gunicorn(app="devtools.bench.wsgi_floor:application", **server_options) as server:
-            load.run_load(
-                server.port,
-                load.hello_requests(warm, count=4 * workers, path="/bench/floor"),
+        redis = load.BenchRedis(options["redis_url"]) if options["redis_url"] else None
+        if redis is not None:
+            server_options["redis_url"] = redis.url
+            self.progress(f"http: cache, sessions and broker on Redis ({redis.safe_url})")
+        with load.redis_claimed(redis):
+            floor, hello, diary_run = self.http_runs(
+                server_options,
+                warm=warm,
+                sessions=sessions,
+                requests=sizes.requests,
                 concurrency=concurrency,
-                time_limit=60,
-            )
-            floor = load.run_load(
-                server.port,
-                load.hello_requests(sessions, count=sizes.requests, path="/bench/floor"),
-                concurrency=concurrency,
-                time_limit=300,
-            )
-            self.progress(f"http floor: {floor}")
-        with load.Gunicorn(**server_options) as server:
-            warmup = load.hello_requests(warm, count=4 * workers) + load.diary_requests(
-                warm,
-                path=path,
-                data_for=lambda i: data.diary_post_data(diary, today, i),
-                count=4 * workers,
-                location=location,
-            )
-            load.run_load(server.port, warmup, concurrency=concurrency, time_limit=60)
-            hello = load.run_load(
-                server.port,
-                load.hello_requests(sessions, count=sizes.requests),
-                concurrency=concurrency,
-                time_limit=300,
-            )
-            self.progress(f"http hello: {hello}")
-            diary_run = load.run_load(
-                server.port,
-                load.diary_requests(
-                    sessions,
+                diary_requests=lambda chosen, count: load.diary_requests(
+                    chosen,
                     path=path,
                     data_for=lambda i: data.diary_post_data(diary, today, i),
-                    count=sizes.requests,
+                    count=count,
                     location=location,
                 ),
-                concurrency=concurrency,
-                time_limit=300,
             )
-            self.progress(f"http diary: {diary_run}")
         return {
             "workers": workers,
             "concurrency": concurrency,
             "patients": len(sessions),
             "requests": sizes.requests,
+            "cache": "file" if redis is None else "redis",
             "hello_rps": hello["rps"],
             "diary_submit_rps": diary_run["rps"],
             "hello_median_ms": hello["median_ms"],
@@ -496,6 +486,44 @@ class Command(BaseCommand):
             "floor_errors": floor["errors"],
             "conn_max_age": options["conn_max_age"],
         }
+
+    def http_runs(self, server_options, *, warm, sessions, requests, concurrency, diary_requests):
+        """The floor, hello and diary loads (each as ``load.run_load`` reports it)."""
+        from devtools.bench import load
+
+        workers = server_options["workers"]
+        with load.Gunicorn(app="devtools.bench.wsgi_floor:application", **server_options) as server:
+            load.run_load(
+                server.port,
+                load.hello_requests(warm, count=4 * workers, path="/bench/floor"),
+                concurrency=concurrency,
+                time_limit=60,
+            )
+            floor = load.run_load(
+                server.port,
+                load.hello_requests(sessions, count=requests, path="/bench/floor"),
+                concurrency=concurrency,
+                time_limit=300,
+            )
+            self.progress(f"http floor: {floor}")
+        with load.Gunicorn(**server_options) as server:
+            warmup = load.hello_requests(warm, count=4 * workers) + diary_requests(warm, 4 * workers)
+            load.run_load(server.port, warmup, concurrency=concurrency, time_limit=60)
+            hello = load.run_load(
+                server.port,
+                load.hello_requests(sessions, count=requests),
+                concurrency=concurrency,
+                time_limit=300,
+            )
+            self.progress(f"http hello: {hello}")
+            diary_run = load.run_load(
+                server.port,
+                diary_requests(sessions, requests),
+                concurrency=concurrency,
+                time_limit=300,
+            )
+            self.progress(f"http diary: {diary_run}")
+        return floor, hello, diary_run
 
 
 def check_targets(result: dict) -> dict:
