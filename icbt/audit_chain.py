@@ -218,6 +218,9 @@ END;
 $$;
 
 {PG_PIN_SEARCH_PATH}
+-- The look-ups by index whatever the statistics say: a plan made while the table was small
+-- (a new clinic, a fresh database) would otherwise scan the whole table for every row sealed.
+ALTER FUNCTION icbt_audit_seal() SET enable_seqscan = off;
 -- Both run with their owner's rights: no other table's trigger may call them (they refuse it too).
 REVOKE EXECUTE ON FUNCTION icbt_audit_seal(), icbt_audit_seal_head() FROM PUBLIC;
 CREATE TRIGGER icbt_auditevent_seal

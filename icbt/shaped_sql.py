@@ -82,6 +82,10 @@ class Shaped:
     # receives as ``derived``.
     derived: tuple = ()
     locks: bool = False
+    # Prepared and run on one generic plan (``prepared_cursor``), or planned with the values at
+    # every run: for a query whose best plan depends on how many rows a value has (an ordered
+    # index walk for a large caseload, a sort of a few rows for a small one).
+    prepare: bool = True
 
     def inlined(self, connection) -> Shaped:
         """The same query with each of its own values written into its SQL (``_inlined``)."""
@@ -94,7 +98,7 @@ class Shaped:
         query that locks rows is refused outside a transaction, as the ORM refuses it: its locks
         would be released at once."""
         _check_locks(self, connection)
-        with prepared_cursor(connection) as cursor:
+        with prepared_cursor(connection) if self.prepare else connection.cursor() as cursor:
             cursor.execute(self.sql, params)
             rows = cursor.fetchall()
         if not self.converters:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from types import SimpleNamespace
@@ -229,9 +229,10 @@ class WorkItems(Sequence):
         now: datetime,
         language: str = "en",
         requests: frozenset[str] = frozenset(),
+        prepare: bool = False,
     ):
         self.rows, self.length, self.now = rows, length, now
-        self.language, self.requests = language, requests
+        self.language, self.requests, self.prepare = language, requests, prepare
 
     def __len__(self) -> int:
         return self.length
@@ -255,7 +256,9 @@ class WorkItems(Sequence):
     def _slice(self, start: int, stop: int) -> list[WorkItem]:
         if self.rows is None or stop <= start:
             return []
-        page = _read_page(self.rows, start, stop, language=self.language, requests=self.requests)
+        page = _read_page(
+            self.rows, start, stop, language=self.language, requests=self.requests, prepare=self.prepare
+        )
         return _items(page, now=self.now)
 
 
@@ -274,8 +277,21 @@ _SHOWN = (
 )
 
 
+# A page's generic plan (one plan for every viewer, ``icbt.shaped_sql``) sorts the viewer's rows
+# as if every caseload were average: kept for caseloads whose rows sort in less time than
+# planning the query takes; a larger caseload's page is planned with its values (an ordered walk
+# of its index).
+GENERIC_PAGE_ROWS = 2000
+
+
 def _read_page(
-    rows: _Rows, start: int, stop: int, *, language: str, requests=frozenset(REQUEST_KINDS)
+    rows: _Rows,
+    start: int,
+    stop: int,
+    *,
+    language: str,
+    requests=frozenset(REQUEST_KINDS),
+    prepare: bool = False,
 ) -> list[_PageRow]:
     """Rows ``start``..``stop`` of ``rows`` (ordered), with what their lines show: the patient's
     name, the referring colleague's, the title of the program an intake request is for. One
@@ -287,8 +303,8 @@ def _read_page(
     requests = tuple(kind for kind in REQUEST_KINDS if kind in requests)
     limit = _part_limit(stop)
     page = shaped_sql.shaped(
-        ("worklist_page", *rows.shape, limit, requests),
-        lambda: shaped_sql.of_queryset(_page_query(rows, limit, requests)),
+        ("worklist_page", *rows.shape, limit, requests, prepare),
+        lambda: replace(shaped_sql.of_queryset(_page_query(rows, limit, requests)), prepare=prepare),
     )
     params = shaped_sql.bind(
         connection, page, **rows.values(), limit=stop - start, offset=start, language=language
@@ -491,6 +507,7 @@ def worklist(
         now=now,
         language=translation.get_language() or "en",
         requests=frozenset(k for k in REQUEST_KINDS if counts[k] and kind in ("", k)),
+        prepare=sum(counts.values()) <= GENERIC_PAGE_ROWS,
     )
     return Worklist(
         items=items,

@@ -119,3 +119,21 @@ def test_no_stand_in_is_ever_written_into_the_sql(monkeypatch):
     inlined = query.inlined(connection)
     assert inlined.params == (StandIn.row, last_day, StandIn.now)
     assert "-7919343" not in inlined.sql and "1904" not in inlined.sql
+
+
+def test_a_large_caseloads_page_is_planned_with_its_values(
+    world, client_for, clock, fresh_statements, monkeypatch
+):
+    """A generic plan sorts the viewer's rows as if every caseload were average: past
+    ``GENERIC_PAGE_ROWS`` the page is planned with the viewer's values at every run (an ordered
+    index walk), and only the counts and the patient filter are prepared."""
+    from therapists import worklist as worklist_module
+
+    build_caseload(world.therapist, 3)
+    monkeypatch.setattr(worklist_module, "GENERIC_PAGE_ROWS", 1)
+    client = client_for(world.therapist.user)
+    response = client.get(reverse("therapists:worklist"))
+    assert response.status_code == 200 and b"work-item" in response.content
+    statements = [sql for sql, _g, _c in _prepared()]
+    assert any("patients_workcount" in sql for sql in statements)
+    assert len(statements) == 2 and not any('AS "overdue_at"' in sql for sql in statements), statements
