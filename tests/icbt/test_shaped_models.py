@@ -21,7 +21,7 @@ STAND_IN = shaped_sql.StandIn
 
 
 @pytest.fixture
-def entry(world):
+def entry(world, clock):
     version = tiny_version()
     enrollment = enroll(world.patient_a, version)
     diary_type = step_of(version, "start-diary").diary_type
@@ -98,7 +98,7 @@ def test_a_locking_query_is_refused_outside_a_transaction(world):
         assert [row.pk for row in shaped.instances(connection, params)] == [enrollment.pk]
 
 
-def test_update_row_writes_what_the_orm_update_writes(entry):
+def test_update_row_writes_what_the_orm_update_writes(entry, clock):
     enrollment = entry.enrollment
     moment = timezone.now() - timedelta(hours=3)
     assert shaped_sql.update_row(

@@ -275,7 +275,7 @@ def test_a_diary_entry_is_saved_without_checking_again_what_was_just_read(setup,
     assert DiaryEntry.objects.filter(entry_date=yesterday).exists()
 
 
-def test_a_diary_entry_reads_with_sql_its_process_built_before(setup, monkeypatch):
+def test_a_diary_entry_reads_with_sql_its_process_built_before(setup, monkeypatch, clock):
     """The reads of a save (the enrollment, its lock, the day's entry, the diary steps, the work
     items and the week's entries) and its plain writes of the enrollment and the quiet spell's
     item are built by the ORM once per process (``icbt.shaped_sql``): a second save builds none."""
