@@ -266,7 +266,8 @@ def diary_entry_save(
     Atomic, without a savepoint of its own (two statements less on every entry): every refusal
     (``ValidationError``) is made before the first write and leaves a caller's transaction as it
     was (the page shows the form again, with what was typed); a database error fails the
-    caller's transaction with it."""
+    caller's transaction with it. Only the entry that starts an invited treatment, whose checks
+    come after the first writes, has a savepoint."""
     refused = None
     with transaction.atomic(savepoint=False):
         try:
@@ -283,8 +284,19 @@ def diary_entry_save(
         except ValidationError as exc:
             refused = exc  # nothing written: raised outside, the transaction stays usable
         else:
-            _diary_entry_write(enrollment, diary_type, entry, step=step, rhythm=rhythm, now=now)
-            return entry
+            if enrollment.status != Enrollment.Status.INVITED:
+                _diary_entry_write(enrollment, diary_type, entry, step=step, rhythm=rhythm, now=now)
+                return entry
+            # The first entry also starts the treatment, whose own checks come after the entry's
+            # writes: a refusal there undoes them (a savepoint, once per treatment) and the form
+            # comes back with what was typed, the caller's transaction still usable.
+            try:
+                with transaction.atomic():
+                    _diary_entry_write(enrollment, diary_type, entry, step=step, rhythm=rhythm, now=now)
+            except ValidationError as exc:
+                refused = exc
+            else:
+                return entry
     raise refused
 
 

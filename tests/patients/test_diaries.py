@@ -412,3 +412,26 @@ def test_a_treatment_ended_while_the_entry_waited_for_its_lock_refuses_it_and_ke
     html = response.content.decode()
     assert "Your program has ended" in html and "A quiet day in the garden" in html
     assert not DiaryEntry.objects.exists()
+
+
+def test_a_refusal_while_the_first_entry_starts_the_treatment_keeps_the_text(clock, setup, monkeypatch):
+    """The first entry of an invited patient also starts the treatment, whose own checks come
+    after the entry's writes. A refusal there undoes the entry (a savepoint of its own) and the
+    form comes back with what was typed: the request's transaction stays usable (without the
+    savepoint the next query failed and the patient saw an error page)."""
+    from patients.services import work
+
+    _world, _version, enrollment, client = setup
+    Enrollment.objects.filter(pk=enrollment.pk).update(status=Enrollment.Status.INVITED)
+    settle()
+
+    def refused(**kwargs):
+        raise ValidationError("This treatment cannot start yet.")
+
+    monkeypatch.setattr(work, "enrollment_activate", refused)
+    response = client.post(WRITE_URL, dict(ENTRY, entry_date=timezone.localdate().isoformat()))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "This treatment cannot start yet." in html and "A quiet day in the garden" in html
+    assert not DiaryEntry.objects.exists()
+    assert Enrollment.objects.get(pk=enrollment.pk).status == Enrollment.Status.INVITED
