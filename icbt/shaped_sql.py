@@ -103,16 +103,7 @@ class Shaped:
             rows = cursor.fetchall()
         if not self.converters:
             return rows
-        converted = []
-        for row in rows:
-            row = list(row)
-            for position, functions, expression in self.converters:
-                value = row[position]
-                for function in functions:
-                    value = function(value, expression, connection)
-                row[position] = value
-            converted.append(tuple(row))
-        return converted
+        return [tuple(_converted(row, self.converters, connection)) for row in rows]
 
     def dicts(self, connection, params: list) -> list[dict]:
         return [dict(zip(self.names, row, strict=True)) for row in self.rows(connection, params)]
@@ -135,6 +126,18 @@ if psycopg is not None:
         def execute(self, sql, params=None):
             with self.debug_sql(self.db.ops.compose_sql(sql, params)):
                 return self._execute_with_wrappers(sql, params, many=False, executor=self._execute)
+
+
+def _converted(row, converters, connection) -> list:
+    """``row`` as a list with each column of ``converters`` converted as the ORM converts it
+    (dates on SQLite, JSON, booleans, encrypted fields)."""
+    row = list(row)
+    for position, functions, expression in converters:
+        value = row[position]
+        for function in functions:
+            value = function(value, expression, connection)
+        row[position] = value
+    return row
 
 
 _PLACEHOLDER = re.compile(r"(%%|%s)")
@@ -373,12 +376,7 @@ class ShapedModels:
         result = []
         for row in rows:
             if self.converters:
-                row = list(row)
-                for position, functions, expression in self.converters:
-                    value = row[position]
-                    for function in functions:
-                        value = function(value, expression, connection)
-                    row[position] = value
+                row = _converted(row, self.converters, connection)
             obj = from_db(alias, self.init_list, row[start:end])
             for populator in self.related:
                 populator.populate(row, obj)
