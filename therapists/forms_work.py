@@ -1,14 +1,16 @@
 """Filter forms of the worklist and the manager's dashboard (GET forms: nothing is written)."""
 
 from datetime import timedelta
+from functools import lru_cache
 
 from django import forms
 from django.forms.utils import flatatt
-from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from icbt.dates import DayField
+from icbt.markup import html_text
 from therapists.dashboard import MAX_MONTHS, Period, default_period
 from therapists.worklist import FILTER_KINDS
 
@@ -23,10 +25,14 @@ class LongSelect(forms.Select):
         attrs = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
         chosen = "" if value is None else str(value)
         options = "".join(
-            f'<option value="{escape(v)}"{" selected" if str(v) == chosen else ""}>{escape(label)}</option>'
+            f'<option value="{html_text(v)}"{" selected" if str(v) == chosen else ""}>'
+            f"{html_text(label)}</option>"
             for v, label in self.choices
         )
         return mark_safe(f"<select{flatatt(attrs)}>{options}</select>")  # noqa: S308 - every part escaped
+
+
+ORDER_CHOICES = [("oldest", _("oldest first")), ("newest", _("newest first"))]
 
 
 class WorklistFilterForm(forms.Form):
@@ -38,13 +44,32 @@ class WorklistFilterForm(forms.Form):
         label=_("Sort by age"),
         required=False,
         widget=LongSelect,
-        choices=[("oldest", _("oldest first")), ("newest", _("newest first"))],
+        choices=ORDER_CHOICES,
     )
 
     def __init__(self, *args, patients=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [("", _("every kind")), *FILTER_KINDS.items()]
-        self.fields["patient"].choices = [("", _("every patient")), *patients]
+        language = get_language()
+        self.fields["kind"].choices = _kind_choices(language)
+        self.fields["order"].choices = _order_choices(language)
+        self.fields["patient"].choices = [("", _every_patient(language)), *patients]
+
+
+# The words of the worklist filter's choices, translated once per process and language (the
+# active one: the caller's key), not on every page.
+@lru_cache(maxsize=16)
+def _kind_choices(language: str) -> list[tuple[str, str]]:
+    return [("", str(_("every kind"))), *((key, str(label)) for key, label in FILTER_KINDS.items())]
+
+
+@lru_cache(maxsize=16)
+def _order_choices(language: str) -> list[tuple[str, str]]:
+    return [(key, str(label)) for key, label in ORDER_CHOICES]
+
+
+@lru_cache(maxsize=16)
+def _every_patient(language: str) -> str:
+    return str(_("every patient"))
 
 
 class DashboardFilterForm(forms.Form):

@@ -41,7 +41,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Concat, Trim
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone, translation
-from django.utils.formats import date_format
+from django.utils.formats import date_format, get_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -105,7 +105,7 @@ class WorkItem:
 
     @property
     def kind_label(self) -> str:
-        return str(KINDS[self.kind])
+        return _kind_label(translation.get_language(), self.kind)
 
     @property
     def filter_kind(self) -> str:
@@ -122,6 +122,12 @@ class WorkItem:
     @property
     def age_hours(self) -> int:
         return int(self.age.total_seconds() // 3600)
+
+
+@lru_cache(maxsize=64)
+def _kind_label(language: str, kind: str) -> str:
+    """``KINDS[kind]`` in ``language`` (the active one: the caller's key), translated once."""
+    return str(KINDS[kind])
 
 
 @dataclass
@@ -196,23 +202,26 @@ def _choices(patients: QuerySet[Patient]) -> dict[int, str]:
     }
 
 
-def _label(row: SimpleNamespace, kind: str, now: datetime) -> str:
-    detail = row.detail
+def _label(
+    kind: str, detail: dict, *, count: int, urgent: bool, flagged: bool, days: int, today: date | None
+) -> str:
+    """The text of an item's line: what its kind says of ``detail``, the number of things it
+    counts, its flags, how many days it waits (``days``) and the day it is shown (``today``)."""
     if kind.startswith("feedback"):
         return _feedback_due_text(date.fromisoformat(detail["due_on"]))
     if kind == "quiet":
-        return _quiet_text((now - row.since).days)
+        return _quiet_text(days)
     if kind == "message":
-        return _messages_text(row.count)
+        return _messages_text(count)
     if kind == "answer":
         return _answer_text(detail["module"], detail["title"])
     if kind == "diary":
-        return _diary_week_text(detail["week"], detail["year"], row.count)
+        return _diary_week_text(detail["week"], detail["year"], count)
     if kind == "questionnaire":
-        flags = ("self_harm",) if row.urgent else ("flagged",) if row.flagged else ()
+        flags = ("self_harm",) if urgent else ("flagged",) if flagged else ()
         return _questionnaire_text(detail["code"], flags)
     if kind == "early_warning":
-        return _early_warning_text(measurement.warning_shown(detail, timezone.localdate(now)))
+        return _early_warning_text(measurement.warning_shown(detail, today))
     return ""
 
 
@@ -427,38 +436,69 @@ def _items(rows: list[SimpleNamespace], *, now: datetime) -> list[WorkItem]:
     return items
 
 
+# What each kind's text depends on besides its kind, the language and the date style (``_label``).
+_LABEL_READS = {
+    "feedback_due": ("detail",),
+    "feedback_overdue": ("detail",),
+    "quiet": ("days",),
+    "message": ("count",),
+    "answer": ("detail",),
+    "diary": ("detail", "count"),
+    "questionnaire": ("detail", "urgent", "flagged"),
+    "early_warning": ("detail", "today"),
+}
+
+
 class _Labels:
-    """The labels of one page's lines: each distinct label is made (and translated) once, not
-    once per item ("Feedback was due on 30 Nov 2026" for every patient due that day)."""
+    """The labels of one page's lines. A label is made (and translated) once per process for
+    each language and date style and everything of its item it reads (``_LABEL_READS``: "Week 48
+    of 2026: 3 entries", "Feedback was due on 30 Nov 2026"), not once per item or per page: a
+    page of a hundred items shows a few dozen distinct labels, the same on every request. The
+    labels hold what the worklist shows anyone (kinds, program titles, week numbers, dates),
+    never what a patient wrote, and no patient: the key holds none."""
 
     def __init__(self, now: datetime):
         self.now = now
-        self.made: dict[tuple, str] = {}
+        self.today = timezone.localdate(now)
+        self.style = (translation.get_language(), get_format("DATE_FORMAT"))
 
-    def __call__(self, row: SimpleNamespace, kind: str) -> str:
+    def __call__(self, row, kind: str) -> str:
+        values = {
+            "detail": row.detail,
+            "count": row.count,
+            "urgent": row.urgent,
+            "flagged": row.flagged,
+            "days": (self.now - row.since).days,
+            "today": self.today,
+        }
+        reads = _LABEL_READS.get(kind, ())
         try:
-            # Everything of the row that ``_label`` reads.
-            key = (
-                kind,
-                row.count,
-                row.urgent,
-                row.flagged,
-                (self.now - row.since).days,
-                tuple(sorted(row.detail.items())),
+            key = tuple(
+                tuple(sorted(values[name].items())) if name == "detail" else values[name] for name in reads
             )
-            label = self.made.get(key)
-        except (AttributeError, TypeError):  # a detail that is not a flat mapping
-            return str(_label(row, kind, self.now))
-        if label is None:
-            label = self.made[key] = str(_label(row, kind, self.now))
-        return label
+            return _label_made(self.style, kind, reads, key)
+        except (AttributeError, TypeError):  # a detail that is not a flat mapping of plain values
+            return str(_label(kind, row.detail, **{k: v for k, v in values.items() if k != "detail"}))
 
     def referral(self, referrer: str) -> str:
-        key = ("referral", referrer)
-        label = self.made.get(key)
-        if label is None:
-            label = self.made[key] = str(_("From %(name)s")) % {"name": referrer}
-        return label
+        return _referral_label(translation.get_language(), referrer)
+
+
+@lru_cache(maxsize=4096)
+def _label_made(style: tuple, kind: str, reads: tuple[str, ...], key: tuple) -> str:
+    """``_label`` of what ``key`` holds (the values ``reads`` names), in the language and date
+    style that ``style`` names (the active ones: the caller's key)."""
+    values = dict(zip(reads, key, strict=True))
+    if "detail" in values:
+        values["detail"] = dict(values["detail"])
+    defaults = {"detail": {}, "count": 0, "urgent": False, "flagged": False, "days": 0, "today": None}
+    merged = {**defaults, **values}
+    return str(_label(kind, merged.pop("detail"), **merged))
+
+
+@lru_cache(maxsize=512)
+def _referral_label(language: str, referrer: str) -> str:
+    return str(_("From %(name)s")) % {"name": referrer}
 
 
 def _selection(kind: str, patient_id: int | None) -> Q:

@@ -16,14 +16,17 @@ of the page's Python together). The template keeps the page's structure around t
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from html import escape
+from functools import lru_cache
+from operator import attrgetter
 
 from django.utils import timezone
 from django.utils.dateformat import DateFormat, re_escaped, re_formatchars
 from django.utils.formats import date_format, get_format
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+
+from icbt.markup import html_text as _html
 
 RELATIVE_DAYS = 14  # older than two weeks: the date itself says more than "23 days ago"
 
@@ -79,6 +82,13 @@ def _waited(since: datetime, now: datetime) -> tuple[str, int | date]:
 
 
 def _waited_words(waited: tuple[str, int | date]) -> str:
+    return _words_made((get_language(), get_format("DATE_FORMAT")), waited)
+
+
+@lru_cache(maxsize=1024)
+def _words_made(style: tuple, waited: tuple[str, int | date]) -> str:
+    """The words of ``waited`` in the language and date style that ``style`` names (the active
+    ones: the caller's key), made once per process ("3 days ago" is the same on every page)."""
     unit, n = waited
     if unit == "now":
         return _("less than an hour ago")
@@ -86,7 +96,7 @@ def _waited_words(waited: tuple[str, int | date]) -> str:
         return ngettext("%(count)s hour ago", "%(count)s hours ago", n) % {"count": n}
     if unit == "days":
         return ngettext("%(count)s day ago", "%(count)s days ago", n) % {"count": n}
-    return _("since %(date)s") % {"date": date_format(n, "DATE_FORMAT")}
+    return str(_("since %(date)s")) % {"date": date_format(n, "DATE_FORMAT")}
 
 
 def waiting_words(since: datetime, now: datetime) -> str:
@@ -135,10 +145,21 @@ class _DateStyle:
         if timed <= _TIME_FIELDS.keys():
             self.time_fields = tuple(sorted({name for char in timed for name in _TIME_FIELDS[char]}))
         self.times: dict[tuple, dict[str, str]] = {}
+        # The whole string of each day and time of day formatted (those fields of the time).
+        self.made: dict[tuple, str] = {}
+        self.fields_of = attrgetter(*self.time_fields) if self.time_fields else None
 
     def __call__(self, value: datetime) -> str:
+        made_key = None
+        if self.fields_of is not None:
+            made_key = (value.date(), self.fields_of(value))
+            made = self.made.get(made_key)
+            if made is not None:
+                return made
         day = self.days.get(value.date())
         if day is None:
+            if len(self.days) >= _STYLE_MEMORY:
+                self.days.clear()
             formatter = DateFormat(value)
             day = self.days[value.date()] = [
                 text if char is None else str(getattr(formatter, char)()) if char in _DAY_ONLY else None
@@ -152,33 +173,40 @@ class _DateStyle:
                 part if part is not None else str(getattr(formatter, char)())
                 for part, (_text, char) in zip(day, self.pieces, strict=True)
             )
-        key = tuple(getattr(value, name) for name in self.time_fields)
+        key = made_key[1]
         times = self.times.get(key)
         if times is None:
+            if len(self.times) >= _STYLE_MEMORY:
+                self.times.clear()
             formatter = DateFormat(value)
             times = self.times[key] = {
                 char: str(getattr(formatter, char)()) for _text, char in self.pieces if char in _TIME_FIELDS
             }
-        return "".join(
+        made = "".join(
             part if part is not None else times[char]
             for part, (_text, char) in zip(day, self.pieces, strict=True)
         )
+        if len(self.made) >= _STYLE_MEMORY:
+            self.made.clear()
+        self.made[made_key] = made
+        return made
 
 
-# ``html.escape`` in one pass: the same five characters, the same entities.
-_ESCAPED = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
+# How many days and times of day a ``_DateStyle`` keeps formatted (a year of days, each minute
+# of a day): it starts again when full.
+_STYLE_MEMORY = 1440
 
 
-def _html(value) -> str:
-    """As the template's ``{{ value }}`` writes it."""
-    if type(value) is str:  # not a SafeString, not a lazy translation
-        return value.translate(_ESCAPED)
-    return value.__html__() if hasattr(value, "__html__") else escape(str(value))
+@lru_cache(maxsize=16)
+def _date_style(language: str, style: str) -> _DateStyle:
+    """The ``_DateStyle`` of ``style`` in ``language`` (the active one: the caller's key), one
+    per process: the days and times of day it formatted serve every later page."""
+    return _DateStyle(style)
 
 
 class _LineMarkup:
     """The ``<li>`` of each line, as the template placed it with the same escaping; what lines
-    share (the tag's word, the kind's label) is escaped once per page."""
+    share (the tag's word, the kind's label) is escaped once per process and language."""
 
     def __init__(self):
         # The words outside the f-strings: makemessages does not read inside them.
@@ -205,6 +233,12 @@ class _LineMarkup:
         )
 
 
+@lru_cache(maxsize=16)
+def _line_markup(language: str) -> _LineMarkup:
+    """The ``_LineMarkup`` of ``language`` (the active one: the caller's key), one per process."""
+    return _LineMarkup()
+
+
 def _group_html(group: WorkGroup) -> SafeString:
     """The ``<section>`` of a group as the template placed it (``_LineMarkup``: the same
     escaping), with its heading and its lines."""
@@ -229,7 +263,8 @@ def worklist_groups(items, *, now: datetime | None = None) -> list[WorkGroup]:
     """The page's items grouped by patient, groups in the order of their first item."""
     now = now or timezone.now()
     zone = timezone.get_current_timezone()
-    full = _DateStyle(get_format("DATETIME_FORMAT"))
+    language = get_language()
+    full = _date_style(language, get_format("DATETIME_FORMAT"))
     kind_labels: dict[str, str] = {}
     words: dict[tuple, str] = {}
     groups: dict[int | None, WorkGroup] = {}
@@ -258,7 +293,7 @@ def worklist_groups(items, *, now: datetime | None = None) -> list[WorkGroup]:
                 tag="" if item.kind == "feedback_overdue" and mark == "flagged" else mark,
             )
         )
-    markup = _LineMarkup()
+    markup = _line_markup(language)
     for number, group in enumerate(groups.values(), start=1):
         group.lines_html = mark_safe("".join(markup(line) for line in group.items))  # noqa: S308 - escaped
         group.number = str(number)

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse, set_script_prefix
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from icbt.models import AuditEvent
 from icbt.roles import roles_of
@@ -519,10 +519,10 @@ def _page_row(kind, since, *, patient_id=7, count=1, urgent=False, flagged=False
     )
 
 
-def test_a_pages_labels_are_made_once_each_and_read_as_made_one_by_one(clock, monkeypatch):
+def test_labels_are_made_once_each_per_language_and_read_as_made_one_by_one(clock, monkeypatch):
     """Lines with the same label (every patient whose feedback was due that day, diary weeks
-    alike) share it: each distinct label is made and translated once per page, and reads as
-    the row's own label."""
+    alike) share it: each distinct label is made and translated once per process and language,
+    not once per item or per page, and reads as the row's own label."""
     now = timezone.now()
     day = timedelta(days=1)
     rows = [
@@ -550,21 +550,45 @@ def test_a_pages_labels_are_made_once_each_and_read_as_made_one_by_one(clock, mo
     made = []
     label = worklist_module._label
     monkeypatch.setattr(
-        worklist_module, "_label", lambda row, kind, at: made.append(kind) or label(row, kind, at)
+        worklist_module, "_label", lambda kind, *a, **k: made.append(kind) or label(kind, *a, **k)
     )
-    items = worklist_module._items(rows, now=now)
-    for row, item in zip(rows, items, strict=True):
-        if item.kind not in worklist_module.REQUEST_KINDS:
-            assert item.label == label(row, item.kind, now) != ""
-    assert items[-3].label == "From Alice Person" and items[-2].label == "Master your Pain"
-    assert sorted(made) == sorted(
-        ["feedback_overdue"] * 2
-        + ["diary"] * 2
-        + ["quiet"] * 2
-        + ["answer"]
-        + ["questionnaire"] * 3
-        + ["message", "early_warning"]
-    )
+    worklist_module._label_made.cache_clear()
+
+    def own_label(row, kind):
+        return label(
+            kind,
+            row.detail,
+            count=row.count,
+            urgent=row.urgent,
+            flagged=row.flagged,
+            days=(now - row.since).days,
+            today=timezone.localdate(now),
+        )
+
+    with translation.override("en"):
+        items = worklist_module._items(rows, now=now)
+        for row, item in zip(rows, items, strict=True):
+            if item.kind not in worklist_module.REQUEST_KINDS:
+                assert item.label == own_label(row, item.kind) != ""
+        assert items[-3].label == "From Alice Person" and items[-2].label == "Master your Pain"
+        distinct = sorted(
+            ["feedback_overdue"] * 2
+            + ["diary"] * 2
+            + ["quiet"] * 2
+            + ["answer"]
+            + ["questionnaire"] * 3
+            + ["message", "early_warning"]
+        )
+        assert sorted(made) == distinct
+        # The next page (another request) makes none of them again.
+        assert [item.label for item in worklist_module._items(rows, now=now)] == [
+            item.label for item in items
+        ]
+        assert sorted(made) == distinct
+    with translation.override("nl"):
+        dutch = worklist_module._items(rows, now=now)
+        assert sorted(made) == sorted(distinct * 2)
+        assert dutch[4].label == own_label(rows[4], "diary") != items[4].label
     assert items[-1].url == reverse("patients:staff_patient_detail", kwargs={"pk": 7}) + "#early-warning"
     assert (
         items[0].url

@@ -203,3 +203,21 @@ def test_a_pages_dates_read_as_date_format_writes_them(language, style):
             local = timezone.localtime(value)
             assert dates(local) == date_format(local, style)
         assert len(dates.days) == len({timezone.localtime(value).date() for value in values}) == 5
+
+
+def test_words_and_dates_made_once_per_process_follow_the_language_of_each_page():
+    """The words and dates of the lines are kept from page to page (made once per process), per
+    language: an English page after a Dutch one, and back, each reads as its own language."""
+    item = _item(1, 20 * 24)
+    local = item.since.astimezone(timezone.get_fixed_timezone(60))
+    seen = {}
+    for language in ("nl", "en", "nl", "en"):
+        with translation.override(language), timezone.override(timezone.get_fixed_timezone(60)):
+            line = worklist_groups([item], now=NOW)[0].items[0]
+            assert line.title == date_format(local, "DATETIME_FORMAT")
+            assert line.waiting == waiting_words(item.since, NOW)
+            assert line.waiting.endswith(date_format(local.date(), "DATE_FORMAT"))
+            assert line.kind_label == str(item.kind_label)
+            seen.setdefault(language, set()).add((line.title, line.waiting, line.kind_label))
+    assert len(seen["nl"]) == len(seen["en"]) == 1
+    assert seen["nl"] != seen["en"]
