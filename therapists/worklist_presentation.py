@@ -22,7 +22,7 @@ from operator import attrgetter
 from django.utils import timezone
 from django.utils.dateformat import DateFormat, re_escaped, re_formatchars
 from django.utils.formats import date_format, get_format
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
@@ -31,7 +31,7 @@ from icbt.markup import html_text as _html
 RELATIVE_DAYS = 14  # older than two weeks: the date itself says more than "23 days ago"
 
 
-@dataclass
+@dataclass(slots=True)
 class WorkLine:
     """One item as its line shows it."""
 
@@ -48,7 +48,7 @@ class WorkLine:
         return self.item.label or self.kind_label
 
 
-@dataclass
+@dataclass(slots=True)
 class WorkGroup:
     patient_id: int | None
     name: str
@@ -68,17 +68,22 @@ class WorkGroup:
         return any(line.item.flagged for line in self.items)
 
 
-def _waited(since: datetime, now: datetime) -> tuple[str, int | date]:
+_HOUR, _DAY, _NO_TIME = timedelta(hours=1), timedelta(days=1), timedelta(0)
+
+
+def _waited(since: datetime, now: datetime, local: datetime | None = None) -> tuple[str, int | date]:
     """How long an item waits, as what its words depend on: ("now", 0), ("hours", 5), ("days",
-    3) or ("since", the local day)."""
-    age = max(now - since, timedelta(0))
-    if age < timedelta(hours=1):
+    3) or ("since", the local day); ``local``: ``since`` in local time, when the caller has it."""
+    age = now - since
+    if age < _NO_TIME:
+        age = _NO_TIME
+    if age < _HOUR:
         return "now", 0
-    if age < timedelta(days=1):
+    if age < _DAY:
         return "hours", int(age.total_seconds() // 3600)
     if age.days < RELATIVE_DAYS:
         return "days", age.days
-    return "since", timezone.localtime(since).date()
+    return "since", (local or timezone.localtime(since)).date()
 
 
 def _waited_words(waited: tuple[str, int | date]) -> str:
@@ -245,7 +250,7 @@ def _group_html(group: WorkGroup) -> SafeString:
     mark = f" work-group-{_html(group.mark)}" if group.mark else ""
     number = _html(group.number)
     reference = f' <span class="muted">{_html(group.case_reference)}</span>' if group.case_reference else ""
-    return mark_safe(  # noqa: S308 - every part escaped, the lines by _LineMarkup
+    return SafeString(  # every part escaped, the lines by _LineMarkup
         f'\n<section class="work-group{mark}" aria-labelledby="work-group-{number}">'
         f'\n  <h3 class="work-group-name" id="work-group-{number}">{_html(group.name)}{reference}</h3>'
         '\n  <ul class="work-items">'
@@ -268,6 +273,7 @@ def worklist_groups(items, *, now: datetime | None = None) -> list[WorkGroup]:
     kind_labels: dict[str, str] = {}
     words: dict[tuple, str] = {}
     groups: dict[int | None, WorkGroup] = {}
+    marks: dict[int | None, str] = {}  # how each group stands out: its most urgent line's mark
     for item in items:
         group = groups.get(item.patient_id)
         if group is None:
@@ -276,12 +282,14 @@ def worklist_groups(items, *, now: datetime | None = None) -> list[WorkGroup]:
         kind_label = kind_labels.get(item.kind)
         if kind_label is None:
             kind_label = kind_labels[item.kind] = item.kind_label
-        waited = _waited(item.since, item.now or now)
+        local = item.since.astimezone(zone)
+        waited = _waited(item.since, item.now or now, local)
         waiting = words.get(waited)
         if waiting is None:
             waiting = words[waited] = _waited_words(waited)
-        local = item.since.astimezone(zone)
         mark = _mark(item)
+        if mark and marks.get(item.patient_id) != "urgent":
+            marks[item.patient_id] = mark
         group.items.append(
             WorkLine(
                 item=item,
@@ -294,9 +302,9 @@ def worklist_groups(items, *, now: datetime | None = None) -> list[WorkGroup]:
             )
         )
     markup = _line_markup(language)
-    for number, group in enumerate(groups.values(), start=1):
-        group.lines_html = mark_safe("".join(markup(line) for line in group.items))  # noqa: S308 - escaped
+    for number, (patient_id, group) in enumerate(groups.items(), start=1):
+        group.lines_html = SafeString("".join(map(markup, group.items)))  # escaped by _LineMarkup
         group.number = str(number)
-        group.mark = "urgent" if group.urgent else "flagged" if group.flagged else ""
+        group.mark = marks.get(patient_id, "")
         group.html = _group_html(group)
     return list(groups.values())
