@@ -20,8 +20,9 @@ from django.utils.formats import time_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from icbt import flash
 from icbt.fields import decode_json_text
-from patients import charts, charts_measurement, selectors, services
+from patients import charts, charts_measurement, confirmations, selectors, services
 from patients.access import own_enrollment, own_patient
 from patients.feedback_links import item_url_for_patient
 from patients.forms_patient import PatientAssignmentForm, PatientDiaryForm
@@ -373,11 +374,9 @@ def _diary_step(request, enrollment, progress, place, state):
             form, enrollment=enrollment, diary_type=step.diary_type, today=today, entry_date=today, step=step
         )
         if saved is not None:
-            messages.success(
+            flash.confirm(
                 request,
-                _("Your entry is saved. The next time, you start a new entry; this one is kept.")
-                if step.diary_type.per_moment
-                else _("Today's diary is saved. You can change it until the end of the day."),
+                confirmations.MOMENT_SAVED if step.diary_type.per_moment else confirmations.DIARY_STEP_SAVED,
             )
             return redirect(step_url(step))
     else:
@@ -771,7 +770,7 @@ def diary_write(request, diary_slug):
             form, enrollment=enrollment, diary_type=diary_type, today=today, entry_uid=chosen
         )
         if saved is not None:
-            messages.success(request, _("Your diary is saved. You can change it until the end of the day."))
+            flash.confirm(request, confirmations.DIARY_SAVED)
             return redirect(
                 reverse("patients:diary_detail", args=[diary_type.slug]) + f"?date={saved.entry_date}"
             )
