@@ -121,6 +121,7 @@ class ConfirmationStorage(SessionStorage):
 
     def _get(self, *args, **kwargs):
         stored, all_retrieved = super()._get(*args, **kwargs)
+        self._from_session = list(stored or [])
         confirmations = [ConfirmationMessage(_REGISTERED[code]) for code in self._codes_from_cookie()]
         if confirmations:
             stored = [*(stored or []), *confirmations]
@@ -142,7 +143,8 @@ class ConfirmationStorage(SessionStorage):
             others, codes = messages, []
         else:
             others = [m for m in messages if not isinstance(m, ConfirmationMessage)]
-        super()._store(others, response, *args, **kwargs)
+        if not self._session_holds(others):
+            super()._store(others, response, *args, **kwargs)
         if codes:
             response.set_cookie(
                 cookie_name(),
@@ -156,6 +158,16 @@ class ConfirmationStorage(SessionStorage):
         elif self._cookie is not None:
             self._forget(response)
         return []
+
+    def _session_holds(self, others) -> bool:
+        """The session holds these very messages already (read, not shown, none added): writing
+        them again would cost a session write for nothing."""
+        kept = getattr(self, "_from_session", None)
+        return (
+            kept is not None
+            and len(others) == len(kept)
+            and all(a is b for a, b in zip(others, kept, strict=True))
+        )
 
     def update(self, response):
         unstored = super().update(response)

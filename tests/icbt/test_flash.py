@@ -156,3 +156,38 @@ def test_other_messages_stay_in_the_session(diary, rf):
     storage.update(response)
     assert COOKIE not in response.cookies
     assert "Welcome back, Anna" in request.session["_messages"]
+
+
+def test_a_confirmation_leaves_waiting_session_messages_as_they_are(diary, rf):
+    """A message waiting in the session (not shown yet) is not written again when a save adds a
+    confirmation: the session stays unchanged (no write), and both are shown on the next page."""
+    from django.contrib import messages
+    from django.http import HttpResponse
+
+    from icbt.flash import ConfirmationStorage
+    from patients.confirmations import DIARY_SAVED
+
+    _world, client = diary
+    session = client.session
+    first = ConfirmationStorage(_request(rf, session))
+    first.add(messages.INFO, "Welcome back, Anna")
+    first.update(HttpResponse())
+    session.save()
+
+    session = client.session
+    second = ConfirmationStorage(_request(rf, session))
+    second.add_confirmation(DIARY_SAVED)
+    response = HttpResponse()
+    second.update(response)
+    assert not session.modified and response.cookies[COOKIE].value.startswith("p1:")
+
+    client.cookies[COOKIE] = response.cookies[COOKIE].value
+    html = client.get(reverse("personal_settings")).content.decode()
+    assert "Welcome back, Anna" in html and SAVED in html
+
+
+def _request(rf, session):
+    request = rf.get("/")
+    request.COOKIES = {}
+    request.session = session
+    return request
