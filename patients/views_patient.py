@@ -739,7 +739,8 @@ def diary_write(request, diary_slug):
     # the version (the diary type). A form sent back with errors does not show the program or
     # clinic either (the same queries).
     related = DIARY_SAVE_RELATED if request.method == "POST" else selectors.ENROLLMENT_PAGE_RELATED
-    enrollment = own_enrollment(request, related=related)
+    # A save reads the open enrollment under its lock once (the service does not read it again).
+    enrollment = own_enrollment(request, related=related, locked=request.method == "POST")
     diary_type = selectors.diary_type_get(enrollment=enrollment, slug=diary_slug)
     today = timezone.localdate()
     try:
@@ -767,7 +768,12 @@ def diary_write(request, diary_slug):
     if request.method == "POST":
         form = PatientDiaryForm(request.POST, diary_type=diary_type, today=today)
         saved = _diary_saved(
-            form, enrollment=enrollment, diary_type=diary_type, today=today, entry_uid=chosen
+            form,
+            enrollment=enrollment,
+            diary_type=diary_type,
+            today=today,
+            entry_uid=chosen,
+            locked=enrollment.icbt_locked,
         )
         if saved is not None:
             flash.confirm(request, confirmations.DIARY_SAVED)
@@ -788,7 +794,9 @@ def diary_write(request, diary_slug):
             "form": form,
             "entry": entry,
             "chosen": chosen,
-            "editable": enrollment.is_open,
+            # A refused save shows the form again with why and what was typed, also when the
+            # treatment ended (before this request, or while it waited for the lock).
+            "editable": enrollment.is_open or request.method == "POST",
         },
     )
 
