@@ -73,8 +73,81 @@ def confirm(request, which: Confirmation) -> None:
         messages.add_message(request, which.level, which.text)
 
 
+class SessionBoundCookie:
+    """A short-lived cookie that tells the next page something (its value: short tokens, never
+    anything a person wrote or that names them), signed with the secret key and bound to the
+    session it was made in: after a sign-out or another person's sign-in, and once older than
+    ``seconds`` (``CONFIRMATION_SECONDS`` unless given; None: the session's own age), it reads
+    as nothing. ``HttpOnly``, ``SameSite=Lax``, ``Secure`` as the session cookie. ``setting``
+    names the setting that holds the cookie's name."""
+
+    def __init__(self, setting: str, salt: str, *, seconds: int | None = CONFIRMATION_SECONDS):
+        self.setting = setting
+        self.salt = salt
+        self._seconds = seconds
+
+    @property
+    def seconds(self) -> int:
+        return self._seconds if self._seconds is not None else settings.SESSION_COOKIE_AGE
+
+    @property
+    def name(self) -> str:
+        return getattr(settings, self.setting)
+
+    def sent(self, request) -> str | None:
+        """The cookie as the browser sent it (None: none; a deleted one may come back empty)."""
+        return request.COOKIES.get(self.name) or None
+
+    @staticmethod
+    def _session_key(request) -> str | None:
+        """The key of the session as it is now: loading it first, so that a session that has
+        ended (its key no longer known) has none."""
+        session = request.session
+        session.get("_icbt_loaded")  # loads the session (a cached copy, usually)
+        return session.session_key
+
+    def _signer(self, session_key: str) -> signing.TimestampSigner:
+        return signing.TimestampSigner(salt=f"{self.salt}:{session_key}")
+
+    def read(self, request) -> list[str]:
+        """The tokens of a valid cookie made in this session, at most ``seconds`` ago; [] for
+        no cookie or one that is not valid (any more)."""
+        value = self.sent(request)
+        session_key = self._session_key(request) if value else None
+        if not session_key:
+            return []
+        try:
+            tokens = self._signer(session_key).unsign(value, max_age=self.seconds)
+        except signing.BadSignature:  # also an expired one
+            return []
+        return [token for token in tokens.split(_SEPARATOR) if token]
+
+    def write(self, request, response, tokens) -> bool:
+        """Send ``tokens`` (letters and digits each) for the next page; False (nothing sent)
+        without a session to bind them to."""
+        session_key = request.session.session_key
+        if not session_key:
+            return False
+        response.set_cookie(
+            self.name,
+            self._signer(session_key).sign(_SEPARATOR.join(dict.fromkeys(tokens))),
+            max_age=self.seconds,
+            path="/",
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",
+        )
+        return True
+
+    def forget(self, response) -> None:
+        response.delete_cookie(self.name, path="/", samesite="Lax")
+
+
+CONFIRMATIONS = SessionBoundCookie("ICBT_CONFIRMATION_COOKIE_NAME", "icbt.flash.confirmation")
+
+
 def cookie_name() -> str:
-    return settings.ICBT_CONFIRMATION_COOKIE_NAME
+    return CONFIRMATIONS.name
 
 
 class ConfirmationMessage(Message):
@@ -89,34 +162,19 @@ class ConfirmationStorage(SessionStorage):
 
     def __init__(self, request, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
-        self._cookie = request.COOKIES.get(cookie_name()) or None  # a deleted one may come back empty
+        self._cookie = CONFIRMATIONS.sent(request)
         self._cookie_codes: list[str] | None = None
 
     # Reading -------------------------------------------------------------------------------
 
-    def _session_key(self) -> str | None:
-        """The key of the session as it is now: loading it first, so that a session that has
-        ended (its key no longer known) has none."""
-        session = self.request.session
-        session.get("_icbt_loaded")  # loads the session (a cached copy, usually)
-        return session.session_key
-
-    @staticmethod
-    def _signer(session_key: str) -> signing.TimestampSigner:
-        return signing.TimestampSigner(salt=f"icbt.flash.confirmation:{session_key}")
-
     def _codes_from_cookie(self) -> list[str]:
-        """The codes of a valid cookie made in this session, at most ``CONFIRMATION_SECONDS``
-        ago; [] for no cookie or one that is not (any more)."""
+        """The known codes of a valid cookie (``SessionBoundCookie.read``), read once."""
         if self._cookie_codes is None:
-            self._cookie_codes = []
-            session_key = self._session_key() if self._cookie else None
-            if session_key:
-                try:
-                    value = self._signer(session_key).unsign(self._cookie, max_age=CONFIRMATION_SECONDS)
-                except signing.BadSignature:  # also an expired one
-                    value = ""
-                self._cookie_codes = [code for code in value.split(_SEPARATOR) if code in _REGISTERED]
+            self._cookie_codes = (
+                [code for code in CONFIRMATIONS.read(self.request) if code in _REGISTERED]
+                if self._cookie
+                else []
+            )
         return self._cookie_codes
 
     def _get(self, *args, **kwargs):
@@ -137,26 +195,16 @@ class ConfirmationStorage(SessionStorage):
 
     def _store(self, messages, response, *args, **kwargs):
         codes = [m.code for m in messages if isinstance(m, ConfirmationMessage)]
-        session_key = self.request.session.session_key if codes else None
-        if codes and (not session_key or response.status_code >= 500):
-            # No session yet to bind the cookie to (or nothing may be kept): as any message.
+        if codes and (response.status_code >= 500 or not CONFIRMATIONS.write(self.request, response, codes)):
+            # Nothing may be kept (an error), or no session yet to bind the cookie to: as any
+            # message (the session middleware saves no session on an error either).
             others, codes = messages, []
         else:
             others = [m for m in messages if not isinstance(m, ConfirmationMessage)]
         if not self._session_holds(others):
             super()._store(others, response, *args, **kwargs)
-        if codes:
-            response.set_cookie(
-                cookie_name(),
-                self._signer(session_key).sign(_SEPARATOR.join(dict.fromkeys(codes))),
-                max_age=CONFIRMATION_SECONDS,
-                path="/",
-                secure=settings.SESSION_COOKIE_SECURE,
-                httponly=True,
-                samesite="Lax",
-            )
-        elif self._cookie is not None:
-            self._forget(response)
+        if not codes and self._cookie is not None:
+            CONFIRMATIONS.forget(response)
         return []
 
     def _session_holds(self, others) -> bool:
@@ -175,9 +223,5 @@ class ConfirmationStorage(SessionStorage):
             # Nothing shown and nothing new: a cookie that is not valid here goes; a valid one
             # waits for the page that shows it.
             if not self._codes_from_cookie():
-                self._forget(response)
+                CONFIRMATIONS.forget(response)
         return unstored
-
-    @staticmethod
-    def _forget(response) -> None:
-        response.delete_cookie(cookie_name(), path="/", samesite="Lax")
