@@ -135,15 +135,17 @@ def test_production_cookies_carry_the_host_prefix_and_messages_stay_on_the_serve
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
         "print(s.SESSION_COOKIE_NAME, s.CSRF_COOKIE_NAME, s.ICBT_CONFIRMATION_COOKIE_NAME, "
-        "s.MESSAGE_STORAGE.rsplit('.', 1)[-1])"
+        "s.ICBT_LOCAL_COPIES_COOKIE_NAME, s.MESSAGE_STORAGE.rsplit('.', 1)[-1])"
     )
     result = _run(["-c", code], tmp_path, **_production_env())
     assert result.returncode == 0, result.stderr
-    # Messages in the session; only fixed confirmations (a code) in a cookie (icbt.flash).
+    # Messages in the session; only fixed confirmations (a code) and confirmed copy ids in
+    # short-lived cookies bound to the session (icbt.flash).
     assert result.stdout.split() == [
         "__Host-sessionid",
         "__Host-csrftoken",
         "__Host-confirmed",
+        "__Host-copies",
         "ConfirmationStorage",
     ]
 
