@@ -16,7 +16,10 @@ A copy is confirmed when the form's POST carrying ``LOCAL_COPY_FIELD`` (added by
 submit) is answered with a redirect: the view saved and the request's transaction committed
 (with ``ATOMIC_REQUESTS`` a failed commit raises before this middleware sees the response). The
 copy's id, a random value made by the script, comes back on the next page in
-``local_copies_saved``; the id holds nothing of what was typed.
+``local_copies_saved``; the id holds nothing of what was typed. It travels to that page in a
+short-lived cookie signed and bound to the session (``icbt.flash.SessionBoundCookie``: after a
+sign-out it reads as nothing), given out once: the page that gives the ids to the script
+deletes it. So a save that redirects writes no session for it (a diary, many times a day).
 """
 
 from django.conf import settings
@@ -24,8 +27,14 @@ from django.contrib.auth.signals import user_logged_out
 from django.dispatch import receiver
 from django.utils.crypto import salted_hmac
 
+from icbt.flash import SessionBoundCookie
+
 LOCAL_COPY_FIELD = "icbt_local_copy"
+# Sessions of before the cookie (and a save without a session key) still hold them here.
 SAVED_SESSION_KEY = "icbt_local_copies_saved"
+# As long as the session may live: a page that comes late (a lost connection) still confirms
+# the copy; the session's end ends it.
+SAVED_COOKIE = SessionBoundCookie("ICBT_LOCAL_COPIES_COOKIE_NAME", "icbt.client_storage.saved", seconds=None)
 CLEAR_SESSION_KEY = "icbt_clear_client_storage"
 CLEAR_HEADER_VALUE = '"storage"'
 _MAX_SAVED = 20
@@ -77,6 +86,7 @@ class ClientStorageMiddleware:
         response = self.get_response(request)
         if response.status_code >= 500:
             return response  # the database may be the reason: ask nothing more of it
+        written = False
         if getattr(request, "icbt_clear_client_storage", False) or _session_ended(request, had_cookie):
             response["Clear-Site-Data"] = CLEAR_HEADER_VALUE
             if 300 <= response.status_code < 400:
@@ -84,18 +94,39 @@ class ClientStorageMiddleware:
                 # browser that does not act on the header of a redirect.
                 request.session[CLEAR_SESSION_KEY] = True
         elif request.method == "POST" and 300 <= response.status_code < 400:
-            self._confirm(request)
+            written = self._confirm(request, response)
+        if not written and SAVED_COOKIE.sent(request) is not None and not _copies_waiting(request):
+            SAVED_COOKIE.forget(response)  # given to the script, or not valid (any more)
         return response
 
     @staticmethod
-    def _confirm(request) -> None:
+    def _confirm(request, response) -> bool:
+        """Keep the id of the copy this save confirms for the next page; True when the cookie
+        was written."""
         copy_id = request.POST.get(LOCAL_COPY_FIELD, "")
         if not copy_id or len(copy_id) > _MAX_ID_LENGTH or not copy_id.isalnum():
-            return
+            return False
         if not request.user.is_authenticated:
-            return
-        saved = [value for value in request.session.get(SAVED_SESSION_KEY, []) if value != copy_id]
-        request.session[SAVED_SESSION_KEY] = (saved + [copy_id])[-_MAX_SAVED:]
+            return False
+        saved = [value for value in _copies_waiting(request) if value != copy_id]
+        saved = (saved + [copy_id])[-_MAX_SAVED:]
+        if SAVED_COOKIE.write(request, response, saved):
+            return True
+        request.session[SAVED_SESSION_KEY] = saved
+        return False
+
+
+def _copies_waiting(request) -> list[str]:
+    """The confirmed copies the next page has not given to the script yet (from a valid cookie;
+    none once this request's page gave them)."""
+    if getattr(request, "icbt_local_copies_given", False):
+        return []
+    if not hasattr(request, "icbt_local_copies_sent"):
+        sent = SAVED_COOKIE.read(request) if SAVED_COOKIE.sent(request) is not None else []
+        request.icbt_local_copies_sent = [
+            value for value in sent if len(value) <= _MAX_ID_LENGTH and value.isalnum()
+        ][-_MAX_SAVED:]
+    return request.icbt_local_copies_sent
 
 
 def client_storage(request):
@@ -105,4 +136,6 @@ def client_storage(request):
     if user is None or not user.is_authenticated:
         return {}
     saved = request.session.pop(SAVED_SESSION_KEY, []) if SAVED_SESSION_KEY in request.session else []
+    saved = [*saved, *(value for value in _copies_waiting(request) if value not in saved)]
+    request.icbt_local_copies_given = True  # the middleware deletes the cookie
     return {"draft_owner": draft_owner(user), "local_copies_saved": " ".join(saved)}

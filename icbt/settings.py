@@ -402,8 +402,13 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 # Flash messages live in the session, not in a cookie of their own: a message may name the
-# patient ("Welcome back, Anna"), and cookies leave the server.
-MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+# patient ("Welcome back, Anna"), and cookies leave the server. Only a confirmation whose text is
+# fixed in the code ("Your diary is saved ...") travels in a short-lived signed cookie holding
+# its code, bound to the session (icbt.flash): a save that redirects writes no session for it.
+MESSAGE_STORAGE = "icbt.flash.ConfirmationStorage"
+ICBT_CONFIRMATION_COOKIE_NAME = "icbt_confirmed"
+# The ids of the local copies a save confirmed, for the next page (icbt.client_storage).
+ICBT_LOCAL_COPIES_COOKIE_NAME = "icbt_copies"
 # Forwarded headers are honoured only from these addresses or networks (the TLS proxy); see
 # icbt.middleware.TrustedProxyMiddleware and gunicorn.conf.py.
 ICBT_TRUSTED_PROXIES = env_list("DJANGO_TRUSTED_PROXIES", [])
@@ -423,6 +428,8 @@ if not DEBUG:
     # __Host- cookies: sent only over HTTPS, only to this exact host, for the whole site.
     SESSION_COOKIE_NAME = "__Host-sessionid"
     CSRF_COOKIE_NAME = "__Host-csrftoken"
+    ICBT_CONFIRMATION_COOKIE_NAME = "__Host-confirmed"
+    ICBT_LOCAL_COPIES_COOKIE_NAME = "__Host-copies"
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)

@@ -149,11 +149,14 @@ def own_patient(request, *, export: str = "") -> Patient:
     return patient
 
 
-def own_enrollment(request, *, required: bool = True, related=ENROLLMENT_PAGE_RELATED) -> Enrollment | None:
+def own_enrollment(
+    request, *, required: bool = True, related=ENROLLMENT_PAGE_RELATED, locked: bool = False
+) -> Enrollment | None:
     """The signed-in patient's enrollment (the open one, else the one that ended last). 404 for
     anyone who is not a patient, and with ``required`` for a patient not enrolled yet. ``related``:
-    the rows read with it (``selectors.enrollment_for_patient``)."""
-    enrollment = enrollment_for_patient(fetched_by=request.user, related=related)
+    the rows read with it; ``locked``: an open one read under its lock, for a save
+    (``selectors.enrollment_for_patient``)."""
+    enrollment = enrollment_for_patient(fetched_by=request.user, related=related, locked=locked)
     if enrollment is None and required:
         raise Http404
     return enrollment

@@ -48,5 +48,7 @@ class PatientsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from patients import confirmations  # noqa: F401 - registers the codes (icbt.flash)
+
         post_migrate.connect(_work_items_fill, sender=self, dispatch_uid="patients.work_items_fill")
         post_migrate.connect(_figures_fill, sender=self, dispatch_uid="patients.figures_fill")

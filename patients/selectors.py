@@ -8,6 +8,7 @@ from django.db.models import (
     CharField,
     DateField,
     DateTimeField,
+    F,
     Min,
     OuterRef,
     QuerySet,
@@ -76,16 +77,25 @@ def _with_feedback(queryset):
 ENROLLMENT_PAGE_RELATED = ("version__program", "clinic", "therapist__user")
 
 
-def enrollment_for_patient(*, fetched_by, related=ENROLLMENT_PAGE_RELATED) -> Enrollment | None:
+def enrollment_for_patient(*, fetched_by, related=ENROLLMENT_PAGE_RELATED, locked=False) -> Enrollment | None:
     """The signed-in patient's enrollment: the open one, else the one that ended last; None when
     the therapist has not enrolled them yet. 404 for anyone who is not a patient (staff have
     their own pages). One query, with the ``related`` rows (a save that only redirects needs
     fewer than a page); every patient page runs it, so its SQL is built once per process for
-    each ``related`` (``icbt.shaped_sql``)."""
+    each ``related`` (``icbt.shaped_sql``).
+
+    With ``locked`` (inside the request's transaction, for a save): the open enrollment is read
+    under its row lock, as it is once the lock is held (``open_enrollment_locked``), so the save
+    need not lock and read it again; its ``icbt_locked`` says so. A treatment that has ended
+    (also while this request waited for the lock) is read as without it, not locked."""
     patient = roles_of(fetched_by).patient
     if patient is None:
         raise Http404
     related = tuple(related)
+    if locked:
+        held = open_enrollment_locked(patient, related)
+        if held is not None:
+            return held
     own = shaped_sql.shaped(
         ("enrollment_for_patient", related),
         # A patient has a few enrollments: sorted here, newest first. An ORDER BY would cost
@@ -104,7 +114,35 @@ def enrollment_for_patient(*, fetched_by, related=ENROLLMENT_PAGE_RELATED) -> En
     chosen = next((e for e in enrollments if e.is_open), enrollments[0] if enrollments else None)
     if chosen is not None:
         chosen.patient = patient
+        chosen.icbt_locked = False
     return chosen
+
+
+def open_enrollment_locked(patient, related=()) -> Enrollment | None:
+    """The patient's open enrollment (one at most: a constraint) with its ``related`` rows,
+    locked (``FOR UPDATE`` of the enrollment's row only) and read as it is once the lock is
+    held, with the patient's therapist (``icbt_patient_therapist_id``): what
+    ``work_items.rhythm_of`` needs. None when there is none, also when it ended while this
+    waited for the lock (PostgreSQL checks the row again after the wait). Inside a
+    transaction. Its SQL is built once per process for each ``related``."""
+    related = tuple(related)
+    held = shaped_sql.shaped(
+        ("open_enrollment_locked", related),
+        lambda: shaped_sql.of_model_queryset(
+            Enrollment.objects.select_for_update(of=("self",))
+            .filter(patient_id=shaped_sql.StandIn.patient, status__in=Enrollment.OPEN_STATUSES)
+            .select_related(*related)
+            .annotate(icbt_patient_therapist_id=F("patient__therapist_id"))
+            .order_by()
+        ),
+    )
+    rows = held.instances(connection, shaped_sql.bind(connection, held, patient=patient.pk))
+    if not rows:
+        return None
+    [enrollment] = rows
+    enrollment.patient = patient
+    enrollment.icbt_locked = True
+    return enrollment
 
 
 def assignment_answer_for(*, enrollment: Enrollment, step) -> AssignmentAnswer | None:

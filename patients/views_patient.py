@@ -20,8 +20,9 @@ from django.utils.formats import time_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from icbt import flash
 from icbt.fields import decode_json_text
-from patients import charts, charts_measurement, selectors, services
+from patients import charts, charts_measurement, confirmations, selectors, services
 from patients.access import own_enrollment, own_patient
 from patients.feedback_links import item_url_for_patient
 from patients.forms_patient import PatientAssignmentForm, PatientDiaryForm
@@ -373,11 +374,9 @@ def _diary_step(request, enrollment, progress, place, state):
             form, enrollment=enrollment, diary_type=step.diary_type, today=today, entry_date=today, step=step
         )
         if saved is not None:
-            messages.success(
+            flash.confirm(
                 request,
-                _("Your entry is saved. The next time, you start a new entry; this one is kept.")
-                if step.diary_type.per_moment
-                else _("Today's diary is saved. You can change it until the end of the day."),
+                confirmations.MOMENT_SAVED if step.diary_type.per_moment else confirmations.DIARY_STEP_SAVED,
             )
             return redirect(step_url(step))
     else:
@@ -740,7 +739,8 @@ def diary_write(request, diary_slug):
     # the version (the diary type). A form sent back with errors does not show the program or
     # clinic either (the same queries).
     related = DIARY_SAVE_RELATED if request.method == "POST" else selectors.ENROLLMENT_PAGE_RELATED
-    enrollment = own_enrollment(request, related=related)
+    # A save reads the open enrollment under its lock once (the service does not read it again).
+    enrollment = own_enrollment(request, related=related, locked=request.method == "POST")
     diary_type = selectors.diary_type_get(enrollment=enrollment, slug=diary_slug)
     today = timezone.localdate()
     try:
@@ -768,10 +768,15 @@ def diary_write(request, diary_slug):
     if request.method == "POST":
         form = PatientDiaryForm(request.POST, diary_type=diary_type, today=today)
         saved = _diary_saved(
-            form, enrollment=enrollment, diary_type=diary_type, today=today, entry_uid=chosen
+            form,
+            enrollment=enrollment,
+            diary_type=diary_type,
+            today=today,
+            entry_uid=chosen,
+            locked=enrollment.icbt_locked,
         )
         if saved is not None:
-            messages.success(request, _("Your diary is saved. You can change it until the end of the day."))
+            flash.confirm(request, confirmations.DIARY_SAVED)
             return redirect(
                 reverse("patients:diary_detail", args=[diary_type.slug]) + f"?date={saved.entry_date}"
             )
@@ -789,7 +794,9 @@ def diary_write(request, diary_slug):
             "form": form,
             "entry": entry,
             "chosen": chosen,
-            "editable": enrollment.is_open,
+            # A refused save shows the form again with why and what was typed, also when the
+            # treatment ended (before this request, or while it waited for the lock).
+            "editable": enrollment.is_open or request.method == "POST",
         },
     )
 

@@ -156,6 +156,14 @@ def rhythm_locked(enrollment_id: int) -> SimpleNamespace | None:
     return SimpleNamespace(**dict(zip(RHYTHM_FIELDS, rows[0], strict=True))) if rows else None
 
 
+def rhythm_of(enrollment: Enrollment) -> SimpleNamespace:
+    """``rhythm_locked``'s answer from an enrollment read under its lock in this transaction
+    with its patient's therapist (``selectors.open_enrollment_locked``): no query."""
+    values = {name: getattr(enrollment, name) for name in RHYTHM_FIELDS if name != "patient__therapist_id"}
+    values["patient__therapist_id"] = enrollment.icbt_patient_therapist_id
+    return SimpleNamespace(**{name: values[name] for name in RHYTHM_FIELDS})
+
+
 EnrollmentScope = QuerySet[Enrollment] | list[SimpleNamespace]
 EnrollmentCollector = Callable[[QuerySet[Enrollment]], Iterable[Wanted]]
 ClinicCollector = Callable[[list[int]], Iterable[Wanted]]

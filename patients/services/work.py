@@ -249,6 +249,7 @@ def diary_entry_save(
     today: date | None = None,
     entry_uid=None,
     shown: str | None = None,
+    locked: bool = False,
 ) -> DiaryEntry:
     """Write (or correct) the entry of ``diary_type`` for ``entry_date``.
 
@@ -261,7 +262,9 @@ def diary_entry_save(
     Numbers, choices and times go to ``values``, free text to ``text``; both are encrypted
     JSON. A day may be filled in up to six days later; an entry may be corrected only on the
     day it was written. A corrected entry waits for the therapist's review again. With
-    ``step``, the diary step is done.
+    ``step``, the diary step is done. ``locked``: the caller read ``enrollment`` under its lock
+    in this transaction (``access.own_enrollment(..., locked=True)``, which says so in its
+    ``icbt_locked``), so it is not locked and read again.
 
     Atomic, without a savepoint of its own (two statements less on every entry): every refusal
     (``ValidationError``) is made before the first write and leaves a caller's transaction as it
@@ -280,6 +283,7 @@ def diary_entry_save(
                 today=today,
                 entry_uid=entry_uid,
                 shown=shown,
+                locked=locked,
             )
         except ValidationError as exc:
             refused = exc  # nothing written: raised outside, the transaction stays usable
@@ -301,7 +305,7 @@ def diary_entry_save(
 
 
 def _diary_entry_checked(
-    *, enrollment, diary_type, entry_date, answers, step, today, entry_uid, shown
+    *, enrollment, diary_type, entry_date, answers, step, today, entry_uid, shown, locked
 ) -> tuple[DiaryEntry, object, datetime]:
     """``diary_entry_save``'s reads and checks, under the enrollment's lock: the entry as it
     will be saved (validated), the enrollment's rhythm row, the moment. Writes nothing."""
@@ -316,8 +320,13 @@ def _diary_entry_checked(
     if entry_date < today - timedelta(days=DIARY_ENTRY_DAYS_BACK):
         raise ValidationError({"entry_date": _("You can fill in today and the six days before.")})
     now = timezone.now()
-    # The lock, and the rhythm's fields as they are now (the quiet spell's item needs no query).
-    rhythm = work_items.rhythm_locked(enrollment.pk)
+    # The lock, and the rhythm's fields as they are now (the quiet spell's item needs no query):
+    # taken by the caller's read of the enrollment, or here.
+    rhythm = (
+        work_items.rhythm_of(enrollment)
+        if locked and getattr(enrollment, "icbt_locked", False)
+        else work_items.rhythm_locked(enrollment.pk)
+    )
     if rhythm.status not in Enrollment.OPEN_STATUSES:
         # Ended while this request waited for the lock: refused as before, the form keeps the text.
         _require_open(Enrollment(status=rhythm.status))

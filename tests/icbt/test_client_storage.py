@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from icbt.client_storage import CLEAR_SESSION_KEY, LOCAL_COPY_FIELD, draft_owner
+from icbt.client_storage import CLEAR_SESSION_KEY, LOCAL_COPY_FIELD, SAVED_SESSION_KEY, draft_owner
 from icbt.middleware import StaffIdleTimeoutMiddleware
 from patients.models import DiaryEntry, StepProgress
 from tests.patients.patient_helpers import enroll, step_of, tiny_version
@@ -214,3 +214,72 @@ def test_another_error_keeps_the_error_page_without_promising_what_it_cannot(dia
     html = response.content.decode()
     assert "Nothing you saved is lost" not in html and "Niets van wat je hebt bewaard" not in html
     assert "may not have reached us" in html
+
+
+# --- The confirmation travels in a cookie bound to the session ---------------------------------------
+
+
+def _copies_cookie(response):
+    from django.conf import settings
+
+    return response.cookies.get(settings.ICBT_LOCAL_COPIES_COOKIE_NAME)
+
+
+def test_a_confirmed_copy_writes_no_session_and_its_cookie_holds_only_the_id(diary):
+    from django.test.utils import CaptureQueriesContext
+
+    _world, _enrollment, client = diary
+    client.post(WRITE_URL, _entry(**{LOCAL_COPY_FIELD: "a1b2c3"}))  # warm: the data key, the session
+    client.get(WRITE_URL)
+    # Two corrections of today's entry, with and without a kept copy: the same statements.
+    with CaptureQueriesContext(connection) as without:
+        assert client.post(WRITE_URL, _entry(note="Changed")).status_code == 302
+    with CaptureQueriesContext(connection) as kept:
+        response = client.post(WRITE_URL, _entry(note="Again", **{LOCAL_COPY_FIELD: "f00d42"}))
+    assert response.status_code == 302
+    assert len(kept) == len(without), [q["sql"][:60] for q in kept.captured_queries]
+    morsel = _copies_cookie(response)
+    assert morsel.value.split(":")[0] == "f00d42" and morsel["httponly"] and morsel["samesite"] == "Lax"
+    assert not any(SAVED_SESSION_KEY in row.get_decoded() for row in Session.objects.all())
+    page = client.get(response["Location"])
+    assert _owner_meta(page)[1] == ["f00d42"]
+    morsel = _copies_cookie(page)
+    assert morsel is not None and morsel.value == ""  # given once: the page deletes it
+
+
+def test_a_redirect_keeps_the_confirmed_copies_for_the_page_that_gives_them(diary):
+    _world, _enrollment, client = diary
+    client.post(WRITE_URL, _entry(**{LOCAL_COPY_FIELD: "a1b2c3"}))
+    hop = client.get("/")  # to the patient's start page: gives nothing itself
+    assert hop.status_code == 302 and _copies_cookie(hop) is None
+    assert _owner_meta(client.get(hop["Location"]))[1] == ["a1b2c3"]
+
+
+def test_confirmed_copies_never_reach_the_next_person(diary, world):
+    from django.conf import settings
+
+    _world, _enrollment, client = diary
+    cookie = _copies_cookie(client.post(WRITE_URL, _entry(**{LOCAL_COPY_FIELD: "a1b2c3"}))).value
+    client.post(reverse("account_logout"))
+    client.force_login(world.patient_b.user)
+    client.cookies[settings.ICBT_LOCAL_COPIES_COOKIE_NAME] = cookie  # as a browser that kept it
+    page = client.get(reverse("personal_settings"))
+    assert _owner_meta(page)[1] == []
+    assert _copies_cookie(page).value == ""
+
+
+def test_copies_confirmed_in_the_session_before_the_cookie_are_still_given(diary):
+    _world, _enrollment, client = diary
+    session = client.session
+    session[SAVED_SESSION_KEY] = ["0ld1d"]
+    session.save()
+    response = client.post(WRITE_URL, _entry(**{LOCAL_COPY_FIELD: "n3w1d"}))
+    assert sorted(_owner_meta(client.get(response["Location"]))[1]) == ["0ld1d", "n3w1d"]
+    assert not any(SAVED_SESSION_KEY in row.get_decoded() for row in Session.objects.all())
+
+
+def test_a_page_that_comes_late_still_confirms_the_copy(clock, diary):
+    _world, _enrollment, client = diary
+    response = client.post(WRITE_URL, _entry(**{LOCAL_COPY_FIELD: "a1b2c3"}))
+    clock.advance(minutes=10)  # a lost connection: the confirmation waits as long as the session
+    assert _owner_meta(client.get(response["Location"]))[1] == ["a1b2c3"]

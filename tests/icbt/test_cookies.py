@@ -1,5 +1,6 @@
 """What leaves the server in cookies: no flash message (it may name the patient), only the
-session and CSRF cookies."""
+session and CSRF cookies, and after a save that redirects the code of a fixed confirmation
+(``icbt.flash``, tested in test_flash.py)."""
 
 from django.urls import reverse
 

@@ -134,11 +134,20 @@ def test_production_refuses_placeholder_and_short_secret_keys(tmp_path, key):
 def test_production_cookies_carry_the_host_prefix_and_messages_stay_on_the_server(tmp_path):
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
-        "print(s.SESSION_COOKIE_NAME, s.CSRF_COOKIE_NAME, s.MESSAGE_STORAGE.rsplit('.', 1)[-1])"
+        "print(s.SESSION_COOKIE_NAME, s.CSRF_COOKIE_NAME, s.ICBT_CONFIRMATION_COOKIE_NAME, "
+        "s.ICBT_LOCAL_COPIES_COOKIE_NAME, s.MESSAGE_STORAGE.rsplit('.', 1)[-1])"
     )
     result = _run(["-c", code], tmp_path, **_production_env())
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["__Host-sessionid", "__Host-csrftoken", "SessionStorage"]
+    # Messages in the session; only fixed confirmations (a code) and confirmed copy ids in
+    # short-lived cookies bound to the session (icbt.flash).
+    assert result.stdout.split() == [
+        "__Host-sessionid",
+        "__Host-csrftoken",
+        "__Host-confirmed",
+        "__Host-copies",
+        "ConfirmationStorage",
+    ]
 
 
 def test_behind_a_proxy_the_proxy_must_be_named(tmp_path):

@@ -247,16 +247,17 @@ def test_the_diary_step_does_not_replace_an_entry_written_in_another_tab(setup):
     )
 
 
-# The user (the session comes from the cache), the enrollment with its version (the page; the
-# diary type comes from the program content kept in the process), the enrollment's lock (which
-# reads its rhythm: the quiet spell's item needs no query of its own) and the day's entry under
+# The user (the session comes from the cache), the open enrollment with its version read under
+# its lock, once (the diary type comes from the program content kept in the process; the lock's
+# row is the rhythm: the quiet spell's item needs no query of its own) and the day's entry under
 # it, the write, the notification, the diary steps, the enrollment's last activity, the work items
 # (read, the entry's diary week collected, one plain UPDATE of each changed item: the week's and
-# the quiet spell's), the session's flash message; the savepoints of the request's transaction
-# (the service makes none of its own). No query re-checks what was just read. A diary week of
-# its own opens a work item instead of changing it and moves the therapist's counter and the
-# tally of the treatment's therapist and team (the manager's dashboard): two statements more.
-DIARY_POST_QUERIES = 19
+# the quiet spell's); the savepoints of the request's transaction (the service makes none of its
+# own). The confirmation travels in a cookie (icbt.flash): no session write. No query re-checks
+# what was just read. A diary week of its own opens a work item instead of changing it and moves
+# the therapist's counter and the tally of the treatment's therapist and team (the manager's
+# dashboard): two statements more.
+DIARY_POST_QUERIES = 15
 NEW_WEEK_QUERIES = 2
 
 
@@ -407,11 +408,52 @@ def test_a_treatment_ended_while_the_entry_waited_for_its_lock_refuses_it_and_ke
         return row
 
     monkeypatch.setattr(work_items, "rhythm_locked", ended_meanwhile)
-    response = client.post(WRITE_URL, dict(ENTRY, entry_date=timezone.localdate().isoformat()))
-    assert response.status_code == 200
-    html = response.content.decode()
-    assert "Your program has ended" in html and "A quiet day in the garden" in html
+    with pytest.raises(ValidationError, match="Your program has ended"):
+        services.diary_entry_save(
+            enrollment=enrollment,
+            diary_type=enrollment.version.diary_types.get(slug="mood"),
+            entry_date=timezone.localdate(),
+            answers={"mood": 5},
+        )
     assert not DiaryEntry.objects.exists()
+
+
+def test_the_diary_page_reads_the_treatment_under_its_lock_and_an_ended_one_refuses_the_entry(
+    clock, setup, monkeypatch
+):
+    """The page reads the open treatment under its lock, once: a treatment that ended while the
+    page waited for that lock is read as ended (PostgreSQL reads the row again after the wait;
+    here it ends just before), and the form keeps what was typed."""
+    from patients import selectors
+
+    world, _version, enrollment, client = setup
+    held = []
+    open_enrollment_locked = selectors.open_enrollment_locked
+
+    def recorded(*args, **kwargs):
+        held.append(open_enrollment_locked(*args, **kwargs))
+        return held[-1]
+
+    monkeypatch.setattr(selectors, "open_enrollment_locked", recorded)
+    monkeypatch.setattr(
+        work_items, "rhythm_locked", lambda pk: pytest.fail("the lock was taken by the page already")
+    )
+    response = client.post(WRITE_URL, dict(ENTRY, entry_date=timezone.localdate().isoformat()))
+    assert response.status_code == 302 and held[-1].pk == enrollment.pk and held[-1].icbt_locked
+    assert DiaryEntry.objects.filter(enrollment=enrollment).count() == 1
+    assert not work_items.reconcile()
+
+    def ended_meanwhile(*args, **kwargs):
+        services.enrollment_status_change(enrollment=enrollment, staff=world.therapist, action="complete")
+        return recorded(*args, **kwargs)
+
+    monkeypatch.setattr(selectors, "open_enrollment_locked", ended_meanwhile)
+    yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
+    response = client.post(WRITE_URL, dict(ENTRY, note="After the end", entry_date=yesterday))
+    assert response.status_code == 200 and held[-1] is None
+    html = response.content.decode()
+    assert "Your program has ended" in html and "After the end" in html
+    assert DiaryEntry.objects.filter(enrollment=enrollment).count() == 1
 
 
 def test_a_refusal_while_the_first_entry_starts_the_treatment_keeps_the_text(clock, setup, monkeypatch):
