@@ -131,7 +131,7 @@ class SessionBoundCookie:
         response.set_cookie(
             self.name,
             self._signer(session_key).sign(_SEPARATOR.join(dict.fromkeys(tokens))),
-            max_age=self.seconds,
+            max_age=self._seconds,  # None: gone when the browser closes, as the session
             path="/",
             secure=settings.SESSION_COOKIE_SECURE,
             httponly=True,
@@ -194,13 +194,20 @@ class ConfirmationStorage(SessionStorage):
         self._queued_messages.append(ConfirmationMessage(which))
 
     def _store(self, messages, response, *args, **kwargs):
+        others = [m for m in messages if not isinstance(m, ConfirmationMessage)]
+        if response.status_code >= 500:
+            # An error: this request's confirmations are dropped (what they confirm was rolled
+            # back) and the cookie stays as the browser has it (a confirmation of an earlier
+            # save still waits for its page), as the session middleware keeps no session.
+            if not self._session_holds(others):
+                super()._store(others, response, *args, **kwargs)
+            return []
         codes = [m.code for m in messages if isinstance(m, ConfirmationMessage)]
-        if codes and (response.status_code >= 500 or not CONFIRMATIONS.write(self.request, response, codes)):
-            # Nothing may be kept (an error), or no session yet to bind the cookie to: as any
-            # message (the session middleware saves no session on an error either).
+        if codes and not CONFIRMATIONS.write(self.request, response, codes):
+            # No session yet to bind the cookie to: kept as any message, its text made plain.
+            for message in messages:
+                message._prepare()
             others, codes = messages, []
-        else:
-            others = [m for m in messages if not isinstance(m, ConfirmationMessage)]
         if not self._session_holds(others):
             super()._store(others, response, *args, **kwargs)
         if not codes and self._cookie is not None:

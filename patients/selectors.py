@@ -86,7 +86,8 @@ def enrollment_for_patient(*, fetched_by, related=ENROLLMENT_PAGE_RELATED, locke
 
     With ``locked`` (inside the request's transaction, for a save): the open enrollment is read
     under its row lock, as it is once the lock is held (``open_enrollment_locked``), so the save
-    need not lock and read it again; its ``icbt_locked`` says so. A treatment that has ended
+    need not lock and read it again; its ``icbt_locked`` names the transaction that holds the
+    lock (None when not locked). A treatment that has ended
     (also while this request waited for the lock) is read as without it, not locked."""
     patient = roles_of(fetched_by).patient
     if patient is None:
@@ -114,7 +115,7 @@ def enrollment_for_patient(*, fetched_by, related=ENROLLMENT_PAGE_RELATED, locke
     chosen = next((e for e in enrollments if e.is_open), enrollments[0] if enrollments else None)
     if chosen is not None:
         chosen.patient = patient
-        chosen.icbt_locked = False
+        chosen.icbt_locked = None
     return chosen
 
 
@@ -141,7 +142,9 @@ def open_enrollment_locked(patient, related=()) -> Enrollment | None:
         return None
     [enrollment] = rows
     enrollment.patient = patient
-    enrollment.icbt_locked = True
+    # The transaction that holds the lock (its outermost block): the service trusts the lock
+    # only inside that same transaction.
+    enrollment.icbt_locked = connection.atomic_blocks[0]
     return enrollment
 
 

@@ -773,7 +773,7 @@ def diary_write(request, diary_slug):
             diary_type=diary_type,
             today=today,
             entry_uid=chosen,
-            locked=enrollment.icbt_locked,
+            locked=enrollment.icbt_locked is not None,
         )
         if saved is not None:
             flash.confirm(request, confirmations.DIARY_SAVED)

@@ -324,7 +324,7 @@ def _diary_entry_checked(
     # taken by the caller's read of the enrollment, or here.
     rhythm = (
         work_items.rhythm_of(enrollment)
-        if locked and getattr(enrollment, "icbt_locked", False)
+        if locked and _locked_in_this_transaction(enrollment)
         else work_items.rhythm_locked(enrollment.pk)
     )
     if rhythm.status not in Enrollment.OPEN_STATUSES:
@@ -661,3 +661,11 @@ def items_mark_reviewed(*, model, enrollment: Enrollment, ids, reviewed_by, at: 
     return model.objects.filter(enrollment=enrollment, pk__in=list(ids)).update(
         reviewed_at=at, reviewed_by=reviewed_by
     )
+
+
+def _locked_in_this_transaction(enrollment) -> bool:
+    """The enrollment was read under its row lock in the transaction that runs now
+    (``selectors.open_enrollment_locked`` records which): a lock of an earlier transaction
+    was released with it."""
+    held = getattr(enrollment, "icbt_locked", None)
+    return held is not None and connection.in_atomic_block and connection.atomic_blocks[0] is held

@@ -240,6 +240,7 @@ def test_a_confirmed_copy_writes_no_session_and_its_cookie_holds_only_the_id(dia
     assert len(kept) == len(without), [q["sql"][:60] for q in kept.captured_queries]
     morsel = _copies_cookie(response)
     assert morsel.value.split(":")[0] == "f00d42" and morsel["httponly"] and morsel["samesite"] == "Lax"
+    assert morsel["max-age"] == "" and morsel["expires"] == ""  # gone when the browser closes
     assert not any(SAVED_SESSION_KEY in row.get_decoded() for row in Session.objects.all())
     page = client.get(response["Location"])
     assert _owner_meta(page)[1] == ["f00d42"]

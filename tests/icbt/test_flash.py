@@ -140,6 +140,32 @@ def test_a_request_that_fails_keeps_no_confirmation(diary, monkeypatch):
     assert SAVED not in client.get(reverse("patients:home")).content.decode()
 
 
+def test_an_error_page_keeps_a_waiting_confirmation_for_the_next_page(diary, rf):
+    """A confirmation of an earlier save not shown yet, then a request that fails after adding a
+    message: no error of the message storage itself, the new confirmation is not kept (what it
+    confirmed was rolled back), and the waiting one stays in its cookie for the next page."""
+    from django.contrib import messages
+    from django.http import HttpResponseServerError
+
+    from icbt.flash import ConfirmationStorage
+    from patients.confirmations import DIARY_SAVED
+
+    _world, client = diary
+    waiting = _save(client).cookies[COOKIE].value
+    request = _request(rf, client.session)
+    request.COOKIES = {COOKIE: waiting}
+    storage = ConfirmationStorage(request)
+    assert [str(m) for m in storage] == [SAVED]  # read (as a page would), not shown to anyone
+    storage.used = False
+    storage.add_confirmation(DIARY_SAVED)
+    storage.add(messages.INFO, "Something else")
+    response = HttpResponseServerError()
+    storage.update(response)  # raised a TypeError on the lazy text before
+    assert COOKIE not in response.cookies  # neither deleted nor replaced
+    assert "Something else" in request.session.get("_messages", "")
+    assert SAVED not in request.session.get("_messages", "")
+
+
 def test_other_messages_stay_in_the_session(diary, rf):
     from django.contrib import messages
     from django.http import HttpResponse

@@ -418,6 +418,34 @@ def test_a_treatment_ended_while_the_entry_waited_for_its_lock_refuses_it_and_ke
     assert not DiaryEntry.objects.exists()
 
 
+@pytest.mark.django_db(transaction=True)  # each block below is a transaction of its own
+def test_a_lock_taken_in_an_earlier_transaction_is_taken_again(clock, setup, monkeypatch):
+    """The service trusts the page's lock only inside the transaction that took it: a lock of an
+    earlier transaction was released with it, so the save locks the treatment itself."""
+    from django.db import transaction
+
+    from patients import selectors
+
+    world, version, enrollment, _client = setup
+    with transaction.atomic():
+        read = selectors.open_enrollment_locked(world.patient_a)
+    taken = []
+    rhythm_locked = work_items.rhythm_locked
+    monkeypatch.setattr(work_items, "rhythm_locked", lambda pk: taken.append(pk) or rhythm_locked(pk))
+    save = {
+        "diary_type": step_of(version, "start-diary").diary_type,
+        "entry_date": timezone.localdate(),
+        "answers": {"mood": 5},
+        "locked": True,
+    }
+    with transaction.atomic():
+        services.diary_entry_save(enrollment=read, **save)
+    assert taken == [enrollment.pk]
+    with transaction.atomic():  # read and saved in one transaction: the lock is the page's
+        services.diary_entry_save(enrollment=selectors.open_enrollment_locked(world.patient_a), **save)
+    assert taken == [enrollment.pk]
+
+
 def test_the_diary_page_reads_the_treatment_under_its_lock_and_an_ended_one_refuses_the_entry(
     clock, setup, monkeypatch
 ):

@@ -44,10 +44,26 @@ def test_a_save_waiting_for_the_lock_while_the_treatment_ends_is_refused_and_kee
         Enrollment.objects.select_for_update().get(pk=enrollment.pk)
         saving = threading.Thread(target=save)
         saving.start()
-        time.sleep(1.0)
-        assert saving.is_alive()  # waiting for the lock
+        _wait_until_another_connection_waits_for_a_lock()
+        assert saving.is_alive()
         services.enrollment_status_change(enrollment=enrollment, staff=world.therapist, action="complete")
     saving.join(timeout=60)
     assert result["status"] == 200
     assert "Your program has ended" in result["html"] and "Typed while it ended" in result["html"]
     assert not DiaryEntry.objects.filter(enrollment=enrollment).exists()
+
+
+def _wait_until_another_connection_waits_for_a_lock(seconds: float = 30.0) -> None:
+    """Until the save's connection waits for a row lock (not merely started, nor done)."""
+    deadline = time.monotonic() + seconds
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # a transaction reads one snapshot
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.05)
+    pytest.fail("the save never waited for the treatment's lock")
