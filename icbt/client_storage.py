@@ -17,9 +17,9 @@ submit) is answered with a redirect: the view saved and the request's transactio
 (with ``ATOMIC_REQUESTS`` a failed commit raises before this middleware sees the response). The
 copy's id, a random value made by the script, comes back on the next page in
 ``local_copies_saved``; the id holds nothing of what was typed. It travels to that page in a
-short-lived cookie signed and bound to the session (``icbt.flash.SessionBoundCookie``: after a
-sign-out it reads as nothing), given out once: the page that gives the ids to the script
-deletes it. So a save that redirects writes no session for it (a diary, many times a day).
+cookie signed and bound to the session (``icbt.flash.SessionBoundCookie``: after a sign-out it
+reads as nothing; gone when the browser closes), given out once: the page that gives the ids to
+the script deletes it. So a save that redirects writes no session for it (a diary, many times a day).
 """
 
 from django.conf import settings
