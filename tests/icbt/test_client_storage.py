@@ -25,7 +25,7 @@ OWNER_META = re.compile(r'<meta name="icbt-draft-owner" content="([0-9a-f]+)" da
 
 
 @pytest.fixture
-def diary(world, client_for):
+def diary(world, client_for, clock):
     version = tiny_version()
     enrollment = enroll(world.patient_a, version)
     StepProgress.objects.create(enrollment=enrollment, step=step_of(version, "start-diary"))

@@ -87,7 +87,7 @@ def test_a_form_without_ids_is_written_as_the_template_wrote_it():
 
 
 @pytest.mark.django_db
-def test_the_applications_forms_are_written_as_the_template_wrote_them(world):
+def test_the_applications_forms_are_written_as_the_template_wrote_them(world, clock):
     from patients.forms_intake import FatigueIntakeForm, IntakeRequestForm
     from therapists.forms_work import DashboardFilterForm, WorklistFilterForm
 

@@ -21,7 +21,7 @@ WRITE_URL = "/me/diaries/mood/write/"
 ENTRY = {"mood": "6", "bedtime": "22:30", "walked": "yes", "minutes": "25", "kind": "free"}
 
 
-def test_a_save_waiting_for_the_lock_while_the_treatment_ends_is_refused_and_keeps_the_text(world):
+def test_a_save_waiting_for_the_lock_while_the_treatment_ends_is_refused_and_keeps_the_text(world, clock):
     if connection.vendor != "postgresql":
         pytest.fail("This test needs PostgreSQL: run it with DATABASE_URL=postgres://...")
     version = tiny_version()
