@@ -455,6 +455,14 @@ def update_row(connection, model, pk, values: dict) -> int:
     ``None`` is written as NULL. For the few columns a request writes on every call. Values
     that are expressions or model instances, and fields with a placeholder of their own, are
     refused. Returns the number of rows changed."""
+    return update_rows(connection, model, {model._meta.pk.name: pk}, values)
+
+
+def update_rows(connection, model, where: dict, values: dict) -> int:
+    """``model.objects.filter(**where).update(**values)`` where ``where`` names plain columns
+    (each compared with ``=``, never with NULL) and ``values`` plain values: ``update_row`` by
+    other columns than the key, such as a work item's key and state. Returns the number of rows
+    changed."""
     qn = connection.ops.quote_name
     meta = model._meta
     assignments, params = [], []
@@ -472,8 +480,16 @@ def update_row(connection, model, pk, values: dict) -> int:
             params.append(value)
     if not assignments:
         return 0
-    params.append(meta.pk.get_db_prep_value(pk, connection))
-    sql = f"UPDATE {qn(meta.db_table)} SET {', '.join(assignments)} WHERE {qn(meta.pk.column)} = %s"  # noqa: S608 (names only)
+    conditions = []
+    for name, value in where.items():
+        field = meta.pk if name == "pk" else meta.get_field(name)
+        if value is None or hasattr(value, "resolve_expression"):
+            raise TypeError(f"update_rows compares plain values, not {value!r} ({name})")
+        conditions.append(f"{qn(field.column)} = %s")
+        params.append(field.get_db_prep_value(value, connection))
+    if not conditions:
+        raise TypeError("update_rows needs at least one condition")
+    sql = f"UPDATE {qn(meta.db_table)} SET {', '.join(assignments)} WHERE {' AND '.join(conditions)}"  # noqa: S608 (names only)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount

@@ -562,6 +562,7 @@ def refresh(
     kinds: Iterable[str] = ENROLLMENT_KINDS,
     diary_week: date | None = None,
     rhythm: SimpleNamespace | None = None,
+    rhythm_was: SimpleNamespace | None = None,
 ) -> Drift:
     """Collect ``kinds`` again for one enrollment and bring its open rows in line. Call it in the
     transaction of the event that may have opened or closed work, after the event's writes (no
@@ -570,12 +571,18 @@ def refresh(
     ``diary_week``: a day of the only ISO week whose diary entries changed (a diary entry written
     or corrected keeps its date): its item alone is collected and compared, not every week's.
     ``rhythm``: the enrollment's row as it is now (``rhythm_locked``, with the event's changes),
-    for the ``ROW_KINDS``, which then read nothing."""
+    for the ``ROW_KINDS``, which then read nothing. ``rhythm_was``: that row as it was read,
+    before the event's changes: the ``ROW_KINDS`` items it gives are the open rows as the last
+    event left them, so those rows are written without being read (``_moved_with_rhythm``)."""
     kinds = tuple(kinds)
     pk = enrollment if isinstance(enrollment, int) else enrollment.pk
     enrollments = Enrollment.objects.filter(pk=pk)
     from_row = tuple(kind for kind in kinds if kind in ROW_KINDS) if rhythm is not None else ()
     queried = tuple(kind for kind in kinds if kind not in from_row)
+    moved = Drift()
+    if rhythm_was is not None and from_row:
+        from_row, moved = _moved_with_rhythm(from_row, rhythm_was, rhythm)
+        kinds = tuple(kind for kind in kinds if kind in from_row or kind in queried)
     wanted = [_collect(from_row, [rhythm])]
     week_key = None
     if diary_week is not None and "diary" in queried and COLLECTORS.get("diary") is collect_diary_weeks:
@@ -584,13 +591,54 @@ def refresh(
         queried = tuple(kind for kind in queried if kind != "diary")
         wanted.append(collect_diary_week(enrollments, diary_week, rhythm=rhythm))
     wanted.append(_collect(queried, enrollments))
+    read = tuple(kind for kind in kinds if kind != "diary") if week_key else kinds
+    if not read and week_key is None:
+        return moved  # every kind's rows were written from the rhythm alone
     with transaction.atomic(savepoint=False):
-        rows = _open_rows_locked(
-            pk, tuple(kind for kind in kinds if kind != "diary") if week_key else kinds, week_key
-        )
+        rows = _open_rows_locked(pk, read, week_key)
         drift = _align(rows, chain(*wanted))
         figures.work_moved(pk, drift, rhythm=rhythm)
+        drift.extend(moved)
         return drift
+
+
+def _moved_with_rhythm(
+    kinds: tuple[str, ...], was: SimpleNamespace, now: SimpleNamespace
+) -> tuple[tuple[str, ...], Drift]:
+    """The ``ROW_KINDS`` items depend on the enrollment's row alone: those of the row as it was
+    read (``was``) are the open rows as the last event left them. Where the same items are
+    wanted before and after, with other values (a patient's activity moves the quiet spell),
+    each changed row is updated by its key without being read first; a kind whose items open
+    or close, or whose row is not there as expected (drift, which ``reconcile`` reports), is
+    left to the caller to collect and compare as usual. Returns those kinds and what moved."""
+    left, moved = [], Drift()
+    for kind in kinds:
+        before = {item.key: item for item in _collect((kind,), [was])}
+        after = {item.key: item for item in _collect((kind,), [now])}
+        if before.keys() != after.keys() or kind in COUNTED_KINDS:
+            left.append(kind)
+            continue
+        written = []
+        for key, item in after.items():
+            values, old = item.values(), before[key].values()
+            differ = {name: value for name, value in values.items() if old[name] != value}
+            if not differ:
+                continue
+            if differ.keys() & {"kind", "clinic_id", "patient_id", "enrollment_id", "owner_id"}:
+                break  # whose item it is changed: compared with the row as usual
+            if (
+                shaped_sql.update_rows(
+                    connection, WorkItem, {"key": key, "state": WorkItem.State.OPEN}, differ
+                )
+                != 1
+            ):
+                break  # the row is not there: collected and compared with the row as usual
+            written.append(key)
+        else:
+            moved.changed += written
+            continue
+        left.append(kind)
+    return tuple(left), moved
 
 
 def _open_rows_locked(enrollment_id: int, kinds: tuple[str, ...], week_key: str | None) -> list[WorkItem]:

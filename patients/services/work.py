@@ -6,6 +6,7 @@ interleave with a submit; each refuses work on an enrollment that has ended."""
 
 import json
 from datetime import date, datetime, time, timedelta
+from types import SimpleNamespace
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
@@ -77,9 +78,19 @@ def _enrollment_touch(
     # step, answer and entry runs it).
     if shaped_sql.update_row(connection, Enrollment, enrollment.pk, changes) != 1:
         raise DatabaseError("Save with update_fields did not affect any rows.")  # as Model.save
+    was = None
     if rhythm is not None:
+        # As read under the lock: the quiet spell's row as the last event left it, written
+        # without being read again (``work_items.refresh``).
+        was = SimpleNamespace(**vars(rhythm))
         rhythm.last_activity_at = now
-    work_items.refresh(enrollment=enrollment, kinds=("quiet", *work), diary_week=diary_week, rhythm=rhythm)
+    work_items.refresh(
+        enrollment=enrollment,
+        kinds=("quiet", *work),
+        diary_week=diary_week,
+        rhythm=rhythm,
+        rhythm_was=was,
+    )
 
 
 def _step_done(enrollment: Enrollment, step: Step, *, now: datetime) -> StepProgress:
@@ -274,7 +285,7 @@ def diary_entry_save(
     refused = None
     with transaction.atomic(savepoint=False):
         try:
-            entry, rhythm, now = _diary_entry_checked(
+            entry, rhythm, now, waiting = _diary_entry_checked(
                 enrollment=enrollment,
                 diary_type=diary_type,
                 entry_date=entry_date,
@@ -289,14 +300,18 @@ def diary_entry_save(
             refused = exc  # nothing written: raised outside, the transaction stays usable
         else:
             if enrollment.status != Enrollment.Status.INVITED:
-                _diary_entry_write(enrollment, diary_type, entry, step=step, rhythm=rhythm, now=now)
+                _diary_entry_write(
+                    enrollment, diary_type, entry, step=step, rhythm=rhythm, now=now, waiting=waiting
+                )
                 return entry
             # The first entry also starts the treatment, whose own checks come after the entry's
             # writes: a refusal there undoes them (a savepoint, once per treatment) and the form
             # comes back with what was typed, the caller's transaction still usable.
             try:
                 with transaction.atomic():
-                    _diary_entry_write(enrollment, diary_type, entry, step=step, rhythm=rhythm, now=now)
+                    _diary_entry_write(
+                        enrollment, diary_type, entry, step=step, rhythm=rhythm, now=now, waiting=waiting
+                    )
             except ValidationError as exc:
                 refused = exc
             else:
@@ -306,9 +321,10 @@ def diary_entry_save(
 
 def _diary_entry_checked(
     *, enrollment, diary_type, entry_date, answers, step, today, entry_uid, shown, locked
-) -> tuple[DiaryEntry, object, datetime]:
+) -> tuple[DiaryEntry, object, datetime, bool]:
     """``diary_entry_save``'s reads and checks, under the enrollment's lock: the entry as it
-    will be saved (validated), the enrollment's rhythm row, the moment. Writes nothing."""
+    will be saved (validated), the enrollment's rhythm row, the moment, and whether the entry
+    is a correction of one that waits for the therapist's review already. Writes nothing."""
     _require_open(enrollment)
     if diary_type.version_id != enrollment.version_id:
         raise ValidationError(_("This diary is not part of your program."))
@@ -361,6 +377,9 @@ def _diary_entry_checked(
             per_moment=diary_type.per_moment,
             created_at=now,
         )
+    # A correction of an entry still waiting for review leaves its week's item as it is: the
+    # week's first entry, count and first moment stay.
+    waiting = entry.pk is not None and entry.reviewed_at is None
     text_names = field_types.text_names(diary_type.fields)
     texts = {k: v for k, v in answers.items() if k in text_names}
     entry.values = {k: v for k, v in answers.items() if k not in text_names}
@@ -372,13 +391,15 @@ def _diary_entry_checked(
     # per day is checked above under the enrollment's lock (the database's constraint stays): no
     # query checks them again.
     entry.full_clean(exclude=["enrollment", "diary_type", "uid"], validate_constraints=False)
-    return entry, rhythm, now
+    return entry, rhythm, now, waiting
 
 
-def _diary_entry_write(enrollment, diary_type, entry, *, step, rhythm, now) -> None:
+def _diary_entry_write(enrollment, diary_type, entry, *, step, rhythm, now, waiting=False) -> None:
     is_new = entry.pk is None
-    # A correction writes what it changes; the entry's other columns stay as they were read.
-    entry.save(update_fields=None if is_new else DIARY_ENTRY_CORRECTED)
+    if is_new:
+        entry.save()
+    else:
+        _diary_entry_corrected(entry)
     if is_new:
         notify(
             recipient=enrollment.therapist.user,
@@ -391,8 +412,24 @@ def _diary_entry_write(enrollment, diary_type, entry, *, step, rhythm, now) -> N
         _step_done(enrollment, step, now=now)
     _diary_steps_done(enrollment, diary_type, entry)
     _enrollment_touch(
-        enrollment, now=now, step=step, work=("diary",), diary_week=entry.entry_date, rhythm=rhythm
+        enrollment,
+        now=now,
+        step=step,
+        work=() if waiting else ("diary",),
+        diary_week=entry.entry_date,
+        rhythm=rhythm,
     )
+
+
+def _diary_entry_corrected(entry: DiaryEntry) -> None:
+    """A correction writes what it changes (``DIARY_ENTRY_CORRECTED``); the entry's other
+    columns stay as they were read. The UPDATE ``save(update_fields=...)`` sends (each field's
+    ``pre_save``: the encrypted columns' new tokens, or the same token for an unchanged text),
+    without building it: the one-a-day diary's usual second save."""
+    fields = [DiaryEntry._meta.get_field(name) for name in DIARY_ENTRY_CORRECTED]
+    values = {field.attname: field.pre_save(entry, False) for field in fields}
+    if shaped_sql.update_row(connection, DiaryEntry, entry.pk, values) != 1:
+        raise DatabaseError("Save with update_fields did not affect any rows.")  # as Model.save
 
 
 def _diary_entry_of(enrollment: Enrollment, diary_type: DiaryType, *, uid=None, day: date | None = None):

@@ -110,6 +110,23 @@ def test_update_row_writes_what_the_orm_update_writes(entry, clock):
     assert shaped_sql.update_row(connection, Enrollment, -1, {"last_activity_at": moment}) == 0
 
 
+def test_update_rows_writes_the_rows_its_columns_name(entry, clock):
+    enrollment = entry.enrollment
+    moment = timezone.now() - timedelta(hours=1)
+    where = {"enrollment_id": enrollment.pk, "entry_date": entry.entry_date}
+    assert shaped_sql.update_rows(connection, DiaryEntry, where, {"updated_at": moment}) == 1
+    entry.refresh_from_db()
+    assert entry.updated_at == moment
+    assert (
+        shaped_sql.update_rows(connection, DiaryEntry, {**where, "per_moment": True}, {"updated_at": None})
+        == 0
+    )
+    with pytest.raises(TypeError, match="plain values"):
+        shaped_sql.update_rows(connection, DiaryEntry, {"reviewed_at": None}, {"updated_at": moment})
+    with pytest.raises(TypeError, match="condition"):
+        shaped_sql.update_rows(connection, DiaryEntry, {}, {"updated_at": moment})
+
+
 def test_update_row_refuses_expressions(entry):
     with pytest.raises(TypeError, match="plain values"):
         shaped_sql.update_row(

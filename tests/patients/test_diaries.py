@@ -276,10 +276,61 @@ def test_a_diary_entry_is_saved_without_checking_again_what_was_just_read(setup,
     assert DiaryEntry.objects.filter(entry_date=yesterday).exists()
 
 
+# A correction of an entry that waits for review already (the one-a-day diary's usual second
+# save): its week's item stays as it is, and the quiet spell's item is moved without being read.
+DIARY_CORRECTION_QUERIES = 11
+
+
+@pytest.mark.every_weekday
+def test_correcting_an_entry_that_waits_reads_no_work_item(setup, clock):
+    from django.test.utils import CaptureQueriesContext
+
+    _world, _version, enrollment, client = setup
+    today = timezone.localdate()
+    client.post(WRITE_URL, dict(ENTRY, entry_date=today.isoformat(), shown_entry="new"))
+    entry = DiaryEntry.objects.get()
+    week = WorkItem.objects.get(key__startswith="diary:", state=WorkItem.State.OPEN)
+    first_seen = WorkItem.objects.get(key__startswith="quiet:", state=WorkItem.State.OPEN).since
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(
+            WRITE_URL, dict(ENTRY, mood="2", entry_date=today.isoformat(), shown_entry=str(entry.uid))
+        )
+    assert response.status_code == 302
+    assert DiaryEntry.objects.get().values["mood"] == 2
+    statements = [q["sql"] for q in captured.captured_queries]
+    work = [sql for sql in statements if '"patients_workitem"' in sql]
+    assert len(work) == 1 and work[0].startswith('UPDATE "patients_workitem"'), work
+    assert not [sql for sql in statements if 'COUNT("patients_diaryentry"' in sql]
+    assert len(statements) == DIARY_CORRECTION_QUERIES, statements
+    enrollment.refresh_from_db()
+    quiet = WorkItem.objects.get(key=f"quiet:{enrollment.pk}", state=WorkItem.State.OPEN)
+    assert quiet.since == enrollment.last_activity_at > first_seen
+    assert quiet.due == enrollment.last_activity_at + timedelta(days=enrollment.inactivity_days)
+    assert WorkItem.objects.get(pk=week.pk).count == week.count == 1
+    assert not work_items.reconcile()
+
+
+@pytest.mark.every_weekday
+def test_a_quiet_item_that_is_not_there_is_opened_again_by_the_next_activity(setup, clock):
+    _world, _version, enrollment, client = setup
+    today = timezone.localdate()
+    client.post(WRITE_URL, dict(ENTRY, entry_date=today.isoformat(), shown_entry="new"))
+    entry = DiaryEntry.objects.get()
+    key = f"quiet:{enrollment.pk}"
+    # A write around the services closed the quiet spell's item: nothing to move by its key.
+    WorkItem.objects.filter(key=key).update(state=WorkItem.State.CLOSED, closed_at=timezone.now())
+    clock.advance(minutes=5)
+    client.post(WRITE_URL, dict(ENTRY, mood="2", entry_date=today.isoformat(), shown_entry=str(entry.uid)))
+    enrollment.refresh_from_db()
+    quiet = WorkItem.objects.get(key=key, state=WorkItem.State.OPEN)
+    assert quiet.since == enrollment.last_activity_at >= entry.updated_at + timedelta(minutes=5)
+    assert not work_items.reconcile()
+
+
 def test_a_diary_entry_reads_with_sql_its_process_built_before(setup, monkeypatch, clock):
-    """The reads of a save (the enrollment, its lock, the day's entry, the diary steps, the work
-    items and the week's entries) and its plain writes of the enrollment and the quiet spell's
-    item are built by the ORM once per process (``icbt.shaped_sql``): a second save builds none."""
+    """The reads of a save (the enrollment, its lock, the day's entry, the diary steps) and its
+    plain writes (the correction, the enrollment, the quiet spell's item) are built by the ORM
+    once per process (``icbt.shaped_sql``) or not at all: a second save builds none."""
     from django.db.models.sql import compiler
 
     _world, _version, _enrollment, client = setup
@@ -303,8 +354,8 @@ def test_a_diary_entry_reads_with_sql_its_process_built_before(setup, monkeypatc
     assert DiaryEntry.objects.get().values["mood"] == 3
     tables = ("patients_enrollment", "patients_workitem", "patients_stepprogress", "patients_diaryentry")
     again = [sql for sql in built if any(f'"{table}"' in sql for table in tables)]
-    # Only the correction's own UPDATE (its encrypted columns are written by Model.save).
-    assert len(again) == 1 and again[0].startswith('UPDATE "patients_diaryentry"'), again
+    # The correction's own UPDATE too: its encrypted columns' tokens come from their fields.
+    assert not again, again
 
 
 @pytest.mark.every_weekday
@@ -323,8 +374,10 @@ def test_a_diary_entry_brings_only_its_own_weeks_work_item_in_line(setup):
         return work_items.diary_week_key(enrollment.pk, year, week)
 
     open_rows = WorkItem.objects.filter(state=WorkItem.State.OPEN)
-    # Both weeks' rows say something no source says (a write around the services).
+    # Both weeks' rows say something no source says (a write around the services), and today's
+    # entry was reviewed: its correction makes it wait again, which changes its week.
     open_rows.filter(key__in=[key(last_week), key(today)]).update(count=9)
+    DiaryEntry.objects.filter(entry_date=today).update(reviewed_at=timezone.now())
     services.diary_entry_save(
         enrollment=enrollment, diary_type=diary_type, entry_date=today, answers={"mood": 6}, today=today
     )
