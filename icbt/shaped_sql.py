@@ -458,11 +458,14 @@ def update_row(connection, model, pk, values: dict) -> int:
     return update_rows(connection, model, {model._meta.pk.name: pk}, values)
 
 
-def update_rows(connection, model, where: dict, values: dict) -> int:
-    """``model.objects.filter(**where).update(**values)`` where ``where`` names plain columns
-    (each compared with ``=``, never with NULL) and ``values`` plain values: ``update_row`` by
-    other columns than the key, such as a work item's key and state. Returns the number of rows
-    changed."""
+def update_rows(connection, model, where: dict, values: dict, *, constants: dict | None = None) -> int:
+    """``model.objects.filter(**where, **constants).update(**values)`` where ``where`` names
+    plain columns (each compared with ``=``, never with NULL) and ``values`` plain values:
+    ``update_row`` by other columns than the key, such as a work item's key. ``constants``:
+    conditions on values the code names (a state), written into the SQL as a literal, so that
+    a partial index whose condition names that value serves the statement on its generic plan.
+    On PostgreSQL the statement is prepared (``prepared_cursor``): its text is the same on every
+    call with the same columns (and the same of them NULL). Returns the number of rows changed."""
     qn = connection.ops.quote_name
     meta = model._meta
     assignments, params = [], []
@@ -489,7 +492,24 @@ def update_rows(connection, model, where: dict, values: dict) -> int:
         params.append(field.get_db_prep_value(value, connection))
     if not conditions:
         raise TypeError("update_rows needs at least one condition")
-    sql = f"UPDATE {qn(meta.db_table)} SET {', '.join(assignments)} WHERE {' AND '.join(conditions)}"  # noqa: S608 (names only)
-    with connection.cursor() as cursor:
+    for name, value in (constants or {}).items():
+        conditions.append(f"{qn(meta.get_field(name).column)} = {_constant(value, name)}")
+    sql = f"UPDATE {qn(meta.db_table)} SET {', '.join(assignments)} WHERE {' AND '.join(conditions)}"  # noqa: S608 (names and the code's own constants)
+    with prepared_cursor(connection) as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+_CONSTANT_TEXT = re.compile(r"[A-Za-z0-9_.:-]*")
+
+
+def _constant(value, name: str) -> str:
+    """A value the code names (a state, a kind, a flag) as an SQL literal: a word or a number,
+    never a value from a request."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and _CONSTANT_TEXT.fullmatch(value):
+        return f"'{value}'"
+    raise TypeError(f"update_rows takes words and numbers as constants, not {value!r} ({name})")

@@ -628,7 +628,7 @@ def _moved_with_rhythm(
                 break  # whose item it is changed: compared with the row as usual
             if (
                 shaped_sql.update_rows(
-                    connection, WorkItem, {"key": key, "state": WorkItem.State.OPEN}, differ
+                    connection, WorkItem, {"key": key}, differ, constants={"state": WorkItem.State.OPEN}
                 )
                 != 1
             ):
