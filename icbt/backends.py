@@ -40,6 +40,8 @@ class _RolesWithTheUser:
             pk = get_user_model()._meta.pk.to_python(user_id)
         except ValidationError:
             return None
+        if pk is None or not -(2**63) <= pk < 2**63:
+            return None  # no row has it (SQLite would refuse to bind it)
         found = shaped_sql.shaped(("user_with_roles",), _user_with_roles)
         users = found.instances(connection, shaped_sql.bound(connection, found, {shaped_sql.StandIn.row: pk}))
         user = users[0] if users else None

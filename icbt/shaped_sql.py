@@ -27,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from enum import Enum
 from uuid import UUID
 
 from django.conf import settings
@@ -97,6 +98,7 @@ class Shaped:
         them. On PostgreSQL the statement is prepared on the connection (``prepared_cursor``). A
         query that locks rows is refused outside a transaction, as the ORM refuses it: its locks
         would be released at once."""
+        connection = wrapper(connection)
         _check_locks(self, connection)
         with prepared_cursor(connection) if self.prepare else connection.cursor() as cursor:
             cursor.execute(self.sql, params)
@@ -188,6 +190,14 @@ def _literal(value, connection) -> str:
     return psycopg.sql.Literal(value).as_string(connection.connection)
 
 
+def wrapper(connection):
+    """The database wrapper behind ``connection``: ``django.db.connection`` is a proxy that
+    looks the wrapper up again (in a context-local store) at every attribute it is asked for,
+    several times a statement here. Each entry point resolves it once."""
+    proxied = getattr(connection, "_connections", None)
+    return connection if proxied is None else proxied[connection._alias]
+
+
 def _prepares(connection) -> bool:
     return connection.vendor == "postgresql" and psycopg is not None and settings.ICBT_DB_PREPARE
 
@@ -210,6 +220,7 @@ def prepared_cursor(connection):
     ``ICBT_DB_PREPARE`` is off, e.g. behind a pooler that cannot keep prepared statements) its
     statements are prepared on the server; elsewhere an ordinary cursor. Either way it goes through
     Django's cursor wrapper, so query logging, counting and error translation see it."""
+    connection = wrapper(connection)
     if not _prepares(connection):
         return connection.cursor()
     connection.ensure_connection()
@@ -280,7 +291,7 @@ def shaped(shape: tuple, build: Callable[[], Shaped], *, connection=None) -> Sha
     """The ``Shaped`` of ``shape`` (a tuple of names and flags, never an id or a value), built
     by ``build`` (with ``StandIn`` values) on the first call of the process for that shape and
     database."""
-    connection = connection or default_connection
+    connection = wrapper(connection or default_connection)
     key = (connection.alias, *shape)
     with _lock:
         found = _shapes.get(key)
@@ -308,6 +319,7 @@ def bind(connection, shaped_sql: Shaped, *, derived: dict | None = None, **value
     ``values`` (``staff=``, ``now=``, ...), adapted as the ORM adapts it for ``connection``;
     ``derived``: more stand-ins and their values (``{stand-in: value}``, e.g. a key made of an
     id). A stand-in without a value is an error, never sent."""
+    connection = wrapper(connection)
     ops = connection.ops
     swap: dict = dict(derived or {})
     stand_ins: set = set(swap)
@@ -367,6 +379,7 @@ class ShapedModels:
         """The instances of the query with ``params`` (from ``bind``); on PostgreSQL the statement
         is prepared on the connection (``prepared_cursor``). A query that locks rows is refused
         outside a transaction (as the ORM refuses it): its locks would be released at once."""
+        connection = wrapper(connection)
         _check_locks(self, connection)
         with prepared_cursor(connection) as cursor:
             cursor.execute(self.sql, params)
@@ -422,6 +435,7 @@ def bound(connection, shaped_sql, values: dict) -> list:
     """The parameters of ``shaped_sql`` with each stand-in (a key of ``values``: any of
     ``StandIn``) swapped for its value, both adapted for ``connection`` (``adapt``). As
     ``bind``, a stand-in of the query left without a value is an error."""
+    connection = wrapper(connection)
     swap = {adapt(connection, stand_in): adapt(connection, value) for stand_in, value in values.items()}
     every = _adapted_stand_ins(connection)
     result = []
@@ -466,6 +480,7 @@ def update_rows(connection, model, where: dict, values: dict, *, constants: dict
     a partial index whose condition names that value serves the statement on its generic plan.
     On PostgreSQL the statement is prepared (``prepared_cursor``): its text is the same on every
     call with the same columns (and the same of them NULL). Returns the number of rows changed."""
+    connection = wrapper(connection)
     qn = connection.ops.quote_name
     meta = model._meta
     assignments, params = [], []
@@ -506,10 +521,13 @@ _CONSTANT_TEXT = re.compile(r"[A-Za-z0-9_.:-]*")
 def _constant(value, name: str) -> str:
     """A value the code names (a state, a kind, a flag) as an SQL literal: a word or a number,
     never a value from a request."""
-    if isinstance(value, bool):
+    if isinstance(value, Enum):  # Django's choices: their plain value
+        value = value.value
+    # The exact types only: a subclass could write itself otherwise than it was checked.
+    if type(value) is bool:
         return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
+    if type(value) is int:
         return str(value)
-    if isinstance(value, str) and _CONSTANT_TEXT.fullmatch(value):
+    if type(value) is str and _CONSTANT_TEXT.fullmatch(value):
         return f"'{value}'"
     raise TypeError(f"update_rows takes words and numbers as constants, not {value!r} ({name})")

@@ -610,7 +610,10 @@ def _moved_with_rhythm(
     wanted before and after, with other values (a patient's activity moves the quiet spell),
     each changed row is updated by its key without being read first; a kind whose items open
     or close, or whose row is not there as expected (drift, which ``reconcile`` reports), is
-    left to the caller to collect and compare as usual. Returns those kinds and what moved."""
+    left to the caller to collect and compare as usual. Returns those kinds and what moved.
+
+    Only what the event changes is written: a row that drifted in another column (a write
+    around the services) stays so until ``reconcile`` repairs it, as the nightly run does."""
     left, moved = [], Drift()
     for kind in kinds:
         before = {item.key: item for item in _collect((kind,), [was])}

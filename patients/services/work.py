@@ -434,7 +434,12 @@ def _diary_entry_corrected(entry: DiaryEntry) -> None:
 
 def _diary_entry_of(enrollment: Enrollment, diary_type: DiaryType, *, uid=None, day: date | None = None):
     """The entry ``uid`` of ``diary_type``, or without it the one-per-day entry of ``day``; None
-    when there is none. Its SQL is built once per process (``icbt.shaped_sql``)."""
+    when there is none. Its SQL is built once per process (``icbt.shaped_sql``).
+
+    The entry's row is locked (``FOR UPDATE`` of the entry alone): the therapist marks entries
+    reviewed without the enrollment's lock, and a correction decides from ``reviewed_at`` as read
+    here whether its week's work item changes; with the row locked, a review either came before
+    (and is read) or waits until the correction is committed."""
     by_uid = uid is not None
     if by_uid and not isinstance(uid, UUID):
         try:
@@ -449,9 +454,9 @@ def _diary_entry_of(enrollment: Enrollment, diary_type: DiaryType, *, uid=None, 
         else:
             entries = entries.filter(entry_date=_STAND_IN.day, per_moment=False)
         # A unique key: no ORDER BY (the model's ordering costs building and says nothing here).
-        return shaped_sql.of_model_queryset(entries.order_by()[:1])
+        return shaped_sql.of_model_queryset(entries.select_for_update(of=("self",)).order_by()[:1])
 
-    found = shaped_sql.shaped(("diary_entry_of", by_uid), build)
+    found = shaped_sql.shaped(("diary_entry_of_locked", by_uid), build)
     values = {_STAND_IN.enrollment: enrollment.pk, _STAND_IN.row: diary_type.pk}
     values[_STAND_IN.uid if by_uid else _STAND_IN.day] = uid if by_uid else day
     rows = found.instances(connection, shaped_sql.bound(connection, found, values))

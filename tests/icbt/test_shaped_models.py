@@ -127,6 +127,39 @@ def test_update_rows_writes_the_rows_its_columns_name(entry, clock):
         shaped_sql.update_rows(connection, DiaryEntry, {}, {"updated_at": moment})
 
 
+def test_update_rows_writes_the_codes_constants_into_its_sql(entry, clock):
+    from django.test.utils import CaptureQueriesContext
+
+    where = {"enrollment_id": entry.enrollment_id}
+    with CaptureQueriesContext(connection) as captured:
+        assert (
+            shaped_sql.update_rows(
+                connection, DiaryEntry, where, {"updated_at": timezone.now()}, constants={"per_moment": False}
+            )
+            == 1
+        )
+        assert (
+            shaped_sql.update_rows(
+                connection, DiaryEntry, where, {"updated_at": timezone.now()}, constants={"per_moment": True}
+            )
+            == 0
+        )
+    assert captured.captured_queries[0]["sql"].endswith('"per_moment" = FALSE')
+
+
+class _Sly(str):
+    def __format__(self, spec):
+        return "x' OR '1'='1"
+
+
+@pytest.mark.parametrize("value", ["open'", "a b", _Sly("open"), 1.5, None, b"open"])
+def test_update_rows_refuses_a_constant_that_is_not_a_plain_word_or_number(entry, value):
+    with pytest.raises(TypeError, match="constants"):
+        shaped_sql.update_rows(
+            connection, DiaryEntry, {"pk": entry.pk}, {"updated_at": None}, constants={"uid": value}
+        )
+
+
 def test_update_row_refuses_expressions(entry):
     with pytest.raises(TypeError, match="plain values"):
         shaped_sql.update_row(

@@ -199,3 +199,30 @@ def _named() -> list[tuple[str, str, int, int]]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT name, statement, generic_plans, custom_plans FROM pg_prepared_statements")
         return cursor.fetchall()
+
+
+def test_a_work_items_move_by_key_runs_on_its_partial_index_with_one_generic_plan(
+    world, client_for, clock, fresh_statements
+):
+    """``update_rows`` writes the state as a literal: the generic plan of the prepared UPDATE
+    can then use the partial unique index of open keys (with the state as a parameter, it
+    could not, and would read the whole table)."""
+    from patients.models import WorkItem
+
+    with override_settings(ICBT_DB_PREPARE=True):
+        moved = shaped_sql.update_rows(
+            connection,
+            WorkItem,
+            {"key": "quiet:-1"},
+            {"since": clock.now(), "due": clock.now()},
+            constants={"state": WorkItem.State.OPEN},
+        )
+        assert moved == 0
+        (name,) = [name for name, sql, _g, _c in _named() if sql.startswith('UPDATE "patients_workitem"')]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"EXPLAIN (FORMAT JSON) EXECUTE {name}(%s, %s, %s)", [clock.now(), clock.now(), "x"]
+            )
+            plan = cursor.fetchone()[0][0]["Plan"]
+    scans = [node for node in _work_item_scans(plan) if node["Node Type"] != "ModifyTable"]
+    assert [node.get("Index Name") for node in scans] == ["work_item_open_key"], plan

@@ -67,3 +67,79 @@ def _wait_until_another_connection_waits_for_a_lock(seconds: float = 30.0) -> No
                 return
             time.sleep(0.05)
     pytest.fail("the save never waited for the treatment's lock")
+
+
+def test_a_review_during_a_correction_never_leaves_the_corrected_entry_without_its_work_item(
+    world, clock, monkeypatch
+):
+    """A correction of an entry that waits for review leaves its week's item as it is. A review
+    (which takes the entry's row, not the treatment's lock) that lands between the correction's
+    read and its write would close that item while the correction makes the entry wait again:
+    the entry's row lock makes the review wait until the correction is committed."""
+    from patients import work_items
+    from patients.services import work
+
+    if connection.vendor != "postgresql":
+        pytest.fail("This test needs PostgreSQL: run it with DATABASE_URL=postgres://...")
+    version = tiny_version()
+    enrollment = enroll(world.patient_a, version)
+    diary_type = version.diary_types.get(slug="mood")
+    today = timezone.localdate()
+    entry = services.diary_entry_save(
+        enrollment=enrollment, diary_type=diary_type, entry_date=today, answers={"mood": 5}, today=today
+    )
+    assert not work_items.reconcile()
+    reviewing = threading.Thread(target=_review, args=(enrollment.pk, entry.pk, world.therapist.user.pk))
+    write = work._diary_entry_write
+
+    def written_after_a_review(*args, **kwargs):
+        # The correction has read the entry (still waiting for review): the therapist reviews it.
+        reviewing.start()
+        _wait_until_another_connection_waits_for_a_lock_or(reviewing)
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(work, "_diary_entry_write", written_after_a_review)
+    with transaction.atomic():
+        services.diary_entry_save(
+            enrollment=Enrollment.objects.get(pk=enrollment.pk),
+            diary_type=diary_type,
+            entry_date=today,
+            answers={"mood": 2},
+            today=today,
+        )
+    reviewing.join(timeout=60)
+    assert not reviewing.is_alive()
+    entry.refresh_from_db()
+    assert entry.values == {"mood": 2}
+    # The review came after the correction: the corrected entry is reviewed and its week closed.
+    assert entry.reviewed_at is not None
+    assert not work_items.reconcile()
+
+
+def _review(enrollment_id, entry_id, user_id):
+    from icbt.models import User
+    from messaging import services as messaging_services
+
+    try:
+        messaging_services.item_mark_reviewed(
+            enrollment=Enrollment.objects.get(pk=enrollment_id),
+            item=f"diary:{entry_id}",
+            reviewed_by=User.objects.get(pk=user_id),
+        )
+    finally:
+        connection.close()
+
+
+def _wait_until_another_connection_waits_for_a_lock_or(thread, seconds: float = 30.0) -> None:
+    """Until another connection waits for a row lock, or ``thread`` is done (it needed none)."""
+    deadline = time.monotonic() + seconds
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline and thread.is_alive():
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.05)
