@@ -183,3 +183,28 @@ def test_while_redis_answers_it_holds_the_counts_and_the_stand_in_stays_empty(wo
     assert client.session["_auth_user_id"] == str(world.patient_a.user.pk)
     assert not caches["local"]._cache  # nothing went to the stand-in
     caches["redis"].delete("icbt-test-fallback")
+
+
+@pytest.mark.redis
+def test_the_redis_cache_keeps_one_client_for_its_calls(settings):
+    """Django made a new redis-py client for every call; ``icbt.cache.RedisCache`` keeps the one
+    of its pool, and the calls still reach the server."""
+    caches_setting = redis_caches(os.environ["REDIS_URL"])
+    caches_setting["redis"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = caches_setting
+    cache = caches["redis"]
+    made = []
+    real = cache._cache._client
+
+    def counted(**kwargs):
+        made.append(kwargs)
+        return real(**kwargs)
+
+    cache._cache._client = counted
+    cache.set("icbt-test-client", {"n": 1}, 5)
+    assert cache.get("icbt-test-client") == {"n": 1}
+    assert cache.add("icbt-test-client-n", 0, 5)
+    assert cache.incr("icbt-test-client-n") == 1
+    cache.delete_many(["icbt-test-client", "icbt-test-client-n"])
+    assert cache.get("icbt-test-client") is None
+    assert len(made) == 1

@@ -87,12 +87,12 @@ def _closed_port() -> int:
         return probe.getsockname()[1]
 
 
-# The outage as a hand-made cache that raises, and as Django's real Redis backend and client
-# pointed at a server that is not there.
+# The outage as a hand-made cache that raises, and as the real Redis backend and client (Django's,
+# with one redis-py client per pool: ``icbt.cache.RedisCache``) pointed at a server that is not there.
 OUTAGES = {
     "raising": lambda: {"BACKEND": f"{__name__}.UnreachableCache"},
     "redis": lambda: {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "icbt.cache.RedisCache",
         "LOCATION": f"redis://127.0.0.1:{_closed_port()}/3",
         "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
     },
