@@ -100,14 +100,20 @@ PLAIN_INVALID = {
 def plain_messages(form: forms.Form) -> forms.Form:
     """Give every field of ``form`` the plain messages above (call at the end of ``__init__``)."""
     for field in form.fields.values():
-        field.error_messages.update(PLAIN_MESSAGES)
-        for kind, message in PLAIN_INVALID.items():
-            if isinstance(field, kind):
-                field.error_messages["invalid"] = message
-                break
-        if isinstance(field, forms.CharField):
-            field.widget.attrs.pop("maxlength", None)
+        plain_field(field)
     return form
+
+
+def plain_field(field: forms.Field) -> forms.Field:
+    """``plain_messages`` for one field."""
+    field.error_messages.update(PLAIN_MESSAGES)
+    for kind, message in PLAIN_INVALID.items():
+        if isinstance(field, kind):
+            field.error_messages["invalid"] = message
+            break
+    if isinstance(field, forms.CharField):
+        field.widget.attrs.pop("maxlength", None)
+    return field
 
 
 class PlainMessagesMixin:

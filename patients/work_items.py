@@ -576,7 +576,6 @@ def refresh(
     event left them, so those rows are written without being read (``_moved_with_rhythm``)."""
     kinds = tuple(kinds)
     pk = enrollment if isinstance(enrollment, int) else enrollment.pk
-    enrollments = Enrollment.objects.filter(pk=pk)
     from_row = tuple(kind for kind in kinds if kind in ROW_KINDS) if rhythm is not None else ()
     queried = tuple(kind for kind in kinds if kind not in from_row)
     moved = Drift()
@@ -584,6 +583,9 @@ def refresh(
         from_row, moved = _moved_with_rhythm(from_row, rhythm_was, rhythm)
         kinds = tuple(kind for kind in kinds if kind in from_row or kind in queried)
     wanted = [_collect(from_row, [rhythm])]
+    if not kinds:
+        return moved  # every kind's rows were written from the rhythm alone
+    enrollments = Enrollment.objects.filter(pk=pk)
     week_key = None
     if diary_week is not None and "diary" in queried and COLLECTORS.get("diary") is collect_diary_weeks:
         year, week, _weekday = diary_week.isocalendar()
@@ -592,8 +594,6 @@ def refresh(
         wanted.append(collect_diary_week(enrollments, diary_week, rhythm=rhythm))
     wanted.append(_collect(queried, enrollments))
     read = tuple(kind for kind in kinds if kind != "diary") if week_key else kinds
-    if not read and week_key is None:
-        return moved  # every kind's rows were written from the rhythm alone
     with transaction.atomic(savepoint=False):
         rows = _open_rows_locked(pk, read, week_key)
         drift = _align(rows, chain(*wanted))

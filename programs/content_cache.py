@@ -59,6 +59,7 @@ _MODULE_COLUMNS = _in_model_order(Module, MODULE_FIELDS)
 _DIARY_COLUMNS = [f.attname for f in DiaryType._meta.concrete_fields]
 # Kept as JSON text and parsed for every caller: each gets lists and dicts of its own.
 _DIARY_JSON = frozenset({"fields", "chart_fields"})
+_FIELDS_AT = _DIARY_COLUMNS.index("fields")
 
 _lock = threading.Lock()
 _outlines: "OrderedDict[tuple, tuple[list, list]]" = OrderedDict()
@@ -168,6 +169,9 @@ def diary_type(version: ProgramVersion, slug: str) -> DiaryType | None:
     ]
     found = DiaryType.from_db(DEFAULT_DB_ALIAS, _DIARY_COLUMNS, values)
     found.version = version
+    # The fields' JSON as kept here (the same text object on every call): the diary's form
+    # fields are made once per process for it (``programs.forms.DefinitionForm``).
+    found.icbt_fields_text = row[_FIELDS_AT]
     return found
 
 

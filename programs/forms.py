@@ -9,29 +9,103 @@ of a half-finished form, and every rule is checked on the server with a message 
 field, keeping everything typed.
 """
 
+import copy
+import threading
+from collections import OrderedDict
+
 from django import forms
 from django.conf import settings
+from django.forms.widgets import ChoiceWidget, Widget
 from django.template.defaultfilters import filesizeformat
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from icbt.forms import plain_messages
+from icbt.forms import plain_field, plain_messages
 from programs import questionnaires
 from programs.field_types import field_type
 
+# The fields made from a list of definitions, kept per process by the JSON text of that list
+# (a diary type's, which never changes: ``programs.content_cache``) and the language (labels are
+# made in it). A form gets copies, as Django copies a form's declared fields for each form,
+# rather than fields made again: each scale's choices, each number's validators.
+_PROTOTYPES: OrderedDict = OrderedDict()
+_PROTOTYPES_KEPT = 64
+_prototypes_lock = threading.Lock()
+
+
+def _made(definitions: list[dict]) -> dict:
+    fields = {}
+    for d in definitions:
+        fields.update(field_type(d).form_fields(d))
+    return {name: plain_field(field) for name, field in fields.items()}
+
+
+def _prototypes(definitions: list[dict], key: str) -> dict:
+    key = (key, translation.get_language())
+    with _prototypes_lock:
+        found = _PROTOTYPES.get(key)
+        if found is not None:
+            _PROTOTYPES.move_to_end(key)
+            return found
+    found = _made(definitions)
+    with _prototypes_lock:
+        _PROTOTYPES[key] = found
+        while len(_PROTOTYPES) > _PROTOTYPES_KEPT:
+            _PROTOTYPES.popitem(last=False)
+    return found
+
+
+def _copied(field: forms.Field) -> forms.Field:
+    """What ``copy.deepcopy`` gives for a field whose copying is Django's own (``Field`` and
+    ``ChoiceField`` with a plain or choice widget): a copy with its own widget, attributes,
+    messages, validators and list of choices (the choices themselves are immutable pairs),
+    without deep-copying each choice. Any other field is deep-copied."""
+    widget = field.widget
+    own_copying = type(field).__deepcopy__ in (forms.Field.__deepcopy__, forms.ChoiceField.__deepcopy__)
+    own_widget = type(widget).__deepcopy__ in (Widget.__deepcopy__, ChoiceWidget.__deepcopy__)
+    listed = not isinstance(field, forms.ChoiceField) or isinstance(field._choices, list)
+    if not (own_copying and own_widget and listed):
+        return copy.deepcopy(field)
+    result = copy.copy(field)
+    result.widget = copy.copy(widget)
+    result.widget.attrs = widget.attrs.copy()
+    if isinstance(widget, ChoiceWidget):
+        result.widget.choices = copy.copy(widget.choices)
+    result.error_messages = field.error_messages.copy()
+    result.validators = field.validators[:]
+    if isinstance(field, forms.ChoiceField):
+        result._choices = list(field._choices)
+    return result
+
 
 class DefinitionForm(forms.Form):
-    """A form whose fields come from a list of content field definitions."""
+    """A form whose fields come from a list of content field definitions. ``fields_key``: text
+    that says everything the definitions say (their JSON as stored): the fields are made once
+    per process and language for it, and copied for each form."""
 
     use_required_attribute = False
 
-    def __init__(self, *args, definitions: list[dict], answers: dict | None = None, prefix=None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        definitions: list[dict],
+        answers: dict | None = None,
+        prefix=None,
+        fields_key: str | None = None,
+        **kwargs,
+    ):
         self.definitions = definitions
         self.group_errors: dict[str, list] = {}
         super().__init__(
             *args, prefix=prefix, initial=self.initial_from_answers(definitions, answers or {}), **kwargs
         )
-        for definition in definitions:
-            self._add_fields(definition)
+        if fields_key is None:
+            for definition in definitions:
+                self._add_fields(definition)
+        else:
+            self.fields.update(
+                {name: _copied(field) for name, field in _prototypes(definitions, fields_key).items()}
+            )
         plain_messages(self)
 
     def _add_fields(self, d: dict):
@@ -134,7 +208,12 @@ class DiaryEntryForm(DefinitionForm):
 
     def __init__(self, *args, diary_type, **kwargs):
         self.diary_type = diary_type
-        super().__init__(*args, definitions=diary_type.fields, **kwargs)
+        super().__init__(
+            *args,
+            definitions=diary_type.fields,
+            fields_key=getattr(diary_type, "icbt_fields_text", None),
+            **kwargs,
+        )
 
 
 class QuestionnaireForm(forms.Form):
