@@ -82,18 +82,23 @@ def _outline_key(version: ProgramVersion) -> tuple:
 def _kept(store: OrderedDict, version: ProgramVersion, read):
     """What ``store`` keeps for ``version`` (by its id and hashes), else ``read(version)`` kept
     there, the least recently used dropped beyond ``MAX_VERSIONS``."""
-    key = _outline_key(version)
+    return kept(store, _outline_key(version), lambda: read(version), limit=MAX_VERSIONS)
+
+
+def kept(store: OrderedDict, key, make, *, limit: int):
+    """What ``store`` keeps for ``key``, else ``make()`` kept there, the least recently used
+    dropped beyond ``limit`` (one lock for every store of this module and its callers)."""
     with _lock:
-        rows = store.get(key)
-        if rows is not None:
+        found = store.get(key)
+        if found is not None:
             store.move_to_end(key)
-            return rows
-    rows = read(version)
+            return found
+    found = make()
     with _lock:
-        store[key] = rows
-        while len(store) > MAX_VERSIONS:
+        store[key] = found
+        while len(store) > limit:
             store.popitem(last=False)
-    return rows
+    return found
 
 
 def _outline_rows(version: ProgramVersion) -> tuple[list, list]:

@@ -10,7 +10,6 @@ field, keeping everything typed.
 """
 
 import copy
-import threading
 from collections import OrderedDict
 
 from django import forms
@@ -21,7 +20,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from icbt.forms import plain_field, plain_messages
-from programs import questionnaires
+from programs import content_cache, questionnaires
 from programs.field_types import field_type
 
 # The fields made from a list of definitions, kept per process by the JSON text of that list
@@ -30,7 +29,6 @@ from programs.field_types import field_type
 # rather than fields made again: each scale's choices, each number's validators.
 _PROTOTYPES: OrderedDict = OrderedDict()
 _PROTOTYPES_KEPT = 64
-_prototypes_lock = threading.Lock()
 
 
 def _made(definitions: list[dict]) -> dict:
@@ -41,18 +39,9 @@ def _made(definitions: list[dict]) -> dict:
 
 
 def _prototypes(definitions: list[dict], key: str) -> dict:
-    key = (key, translation.get_language())
-    with _prototypes_lock:
-        found = _PROTOTYPES.get(key)
-        if found is not None:
-            _PROTOTYPES.move_to_end(key)
-            return found
-    found = _made(definitions)
-    with _prototypes_lock:
-        _PROTOTYPES[key] = found
-        while len(_PROTOTYPES) > _PROTOTYPES_KEPT:
-            _PROTOTYPES.popitem(last=False)
-    return found
+    return content_cache.kept(
+        _PROTOTYPES, (key, translation.get_language()), lambda: _made(definitions), limit=_PROTOTYPES_KEPT
+    )
 
 
 def _copied(field: forms.Field) -> forms.Field:

@@ -55,18 +55,8 @@ def test_a_save_waiting_for_the_lock_while_the_treatment_ends_is_refused_and_kee
 
 def _wait_until_another_connection_waits_for_a_lock(seconds: float = 30.0) -> None:
     """Until the save's connection waits for a row lock (not merely started, nor done)."""
-    deadline = time.monotonic() + seconds
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute("SELECT pg_stat_clear_snapshot()")  # a transaction reads one snapshot
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0]:
-                return
-            time.sleep(0.05)
-    pytest.fail("the save never waited for the treatment's lock")
+    if not _wait_until_another_connection_waits_for_a_lock_or(None, seconds):
+        pytest.fail("the save never waited for the treatment's lock")
 
 
 def test_a_review_during_a_correction_never_leaves_the_corrected_entry_without_its_work_item(
@@ -130,16 +120,18 @@ def _review(enrollment_id, entry_id, user_id):
         connection.close()
 
 
-def _wait_until_another_connection_waits_for_a_lock_or(thread, seconds: float = 30.0) -> None:
-    """Until another connection waits for a row lock, or ``thread`` is done (it needed none)."""
+def _wait_until_another_connection_waits_for_a_lock_or(thread, seconds: float = 30.0) -> bool:
+    """Until another connection waits for a row lock (True), or ``thread`` is done (it needed
+    none) or the time is up (False)."""
     deadline = time.monotonic() + seconds
     with connection.cursor() as cursor:
-        while time.monotonic() < deadline and thread.is_alive():
-            cursor.execute("SELECT pg_stat_clear_snapshot()")
+        while time.monotonic() < deadline and (thread is None or thread.is_alive()):
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # a transaction reads one snapshot
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                 " AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
             )
             if cursor.fetchone()[0]:
-                return
+                return True
             time.sleep(0.05)
+    return False
