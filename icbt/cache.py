@@ -23,9 +23,10 @@ refused).
 Sessions keep their own alias (plain Redis): their store (``icbt.session_store``) falls back to the
 session table, which every process shares.
 
-Both Redis aliases use ``RedisCache``: Django's own, but with one redis-py client per connection
-pool, where Django makes a new client (and its table of command callbacks) for every call, about
-a tenth of a millisecond each; every signed-in request reads its session through it.
+The ``redis`` alias (sessions, and the primary of ``default``) uses ``RedisCache``: Django's own,
+but with one redis-py client per connection pool, where Django makes a new client (and its table
+of command callbacks) for every call, about a tenth of a millisecond each; every signed-in
+request reads its session through it.
 """
 
 import logging
