@@ -201,6 +201,7 @@ def _named() -> list[tuple[str, str, int, int]]:
         return cursor.fetchall()
 
 
+@pytest.mark.writes_around_services  # rows made to plan with, no service's
 def test_a_work_items_move_by_key_runs_on_its_partial_index_with_one_generic_plan(
     world, client_for, clock, fresh_statements
 ):
@@ -209,6 +210,15 @@ def test_a_work_items_move_by_key_runs_on_its_partial_index_with_one_generic_pla
     could not, and would read the whole table)."""
     from patients.models import WorkItem
 
+    now = clock.now()
+    WorkItem.objects.bulk_create(
+        WorkItem(
+            key=f"plan:{i}", kind="intake_request", clinic_id=world.clinic.pk, object_id=i, since=now, due=now
+        )
+        for i in range(3000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE patients_workitem")
     with override_settings(ICBT_DB_PREPARE=True):
         moved = shaped_sql.update_rows(
             connection,
