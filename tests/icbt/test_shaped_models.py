@@ -110,7 +110,7 @@ def test_update_row_writes_what_the_orm_update_writes(entry, clock):
     assert shaped_sql.update_row(connection, Enrollment, -1, {"last_activity_at": moment}) == 0
 
 
-def test_update_rows_writes_the_rows_its_columns_name(entry, clock):
+def test_update_rows_writes_the_rows_its_columns_name(clock, entry):
     enrollment = entry.enrollment
     moment = timezone.now() - timedelta(hours=1)
     where = {"enrollment_id": enrollment.pk, "entry_date": entry.entry_date}
@@ -127,7 +127,7 @@ def test_update_rows_writes_the_rows_its_columns_name(entry, clock):
         shaped_sql.update_rows(connection, DiaryEntry, {}, {"updated_at": moment})
 
 
-def test_update_rows_writes_the_codes_constants_into_its_sql(entry, clock):
+def test_update_rows_writes_the_codes_constants_into_its_sql(clock, entry):
     from django.test.utils import CaptureQueriesContext
 
     where = {"enrollment_id": entry.enrollment_id}
@@ -153,7 +153,7 @@ class _Sly(str):
 
 
 @pytest.mark.parametrize("value", ["open'", "a b", _Sly("open"), 1.5, None, b"open"])
-def test_update_rows_refuses_a_constant_that_is_not_a_plain_word_or_number(entry, value):
+def test_update_rows_refuses_a_constant_that_is_not_a_plain_word_or_number(clock, entry, value):
     with pytest.raises(TypeError, match="constants"):
         shaped_sql.update_rows(
             connection, DiaryEntry, {"pk": entry.pk}, {"updated_at": None}, constants={"uid": value}

@@ -281,20 +281,26 @@ def test_a_diary_entry_is_saved_without_checking_again_what_was_just_read(setup,
 DIARY_CORRECTION_QUERIES = 11
 
 
+def _written_today(client) -> DiaryEntry:
+    client.post(WRITE_URL, dict(ENTRY, entry_date=timezone.localdate().isoformat(), shown_entry="new"))
+    return DiaryEntry.objects.get()
+
+
+def _corrected(client, entry: DiaryEntry, mood: str = "2"):
+    data = dict(ENTRY, mood=mood, entry_date=timezone.localdate().isoformat(), shown_entry=str(entry.uid))
+    return client.post(WRITE_URL, data)
+
+
 @pytest.mark.every_weekday
 def test_correcting_an_entry_that_waits_reads_no_work_item(setup, clock):
     from django.test.utils import CaptureQueriesContext
 
     _world, _version, enrollment, client = setup
-    today = timezone.localdate()
-    client.post(WRITE_URL, dict(ENTRY, entry_date=today.isoformat(), shown_entry="new"))
-    entry = DiaryEntry.objects.get()
+    entry = _written_today(client)
     week = WorkItem.objects.get(key__startswith="diary:", state=WorkItem.State.OPEN)
     first_seen = WorkItem.objects.get(key__startswith="quiet:", state=WorkItem.State.OPEN).since
     with CaptureQueriesContext(connection) as captured:
-        response = client.post(
-            WRITE_URL, dict(ENTRY, mood="2", entry_date=today.isoformat(), shown_entry=str(entry.uid))
-        )
+        response = _corrected(client, entry)
     assert response.status_code == 302
     assert DiaryEntry.objects.get().values["mood"] == 2
     statements = [q["sql"] for q in captured.captured_queries]
@@ -313,14 +319,12 @@ def test_correcting_an_entry_that_waits_reads_no_work_item(setup, clock):
 @pytest.mark.every_weekday
 def test_a_quiet_item_that_is_not_there_is_opened_again_by_the_next_activity(setup, clock):
     _world, _version, enrollment, client = setup
-    today = timezone.localdate()
-    client.post(WRITE_URL, dict(ENTRY, entry_date=today.isoformat(), shown_entry="new"))
-    entry = DiaryEntry.objects.get()
+    entry = _written_today(client)
     key = f"quiet:{enrollment.pk}"
     # A write around the services closed the quiet spell's item: nothing to move by its key.
     WorkItem.objects.filter(key=key).update(state=WorkItem.State.CLOSED, closed_at=timezone.now())
     clock.advance(minutes=5)
-    client.post(WRITE_URL, dict(ENTRY, mood="2", entry_date=today.isoformat(), shown_entry=str(entry.uid)))
+    assert _corrected(client, entry).status_code == 302
     enrollment.refresh_from_db()
     quiet = WorkItem.objects.get(key=key, state=WorkItem.State.OPEN)
     assert quiet.since == enrollment.last_activity_at >= entry.updated_at + timedelta(minutes=5)
