@@ -95,6 +95,68 @@ def _shape(sql: str) -> str:
     return _IN_LIST.sub("IN (...)", _NUMBERS.sub("?", sql))
 
 
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\(|\)|(?:\bFROM|\bINTO|^UPDATE)\s+\"(\w+)\"")
+
+
+def _label(sql: str) -> str:
+    """A statement's verb and main table (the first named outside parentheses, else the first
+    named): ``SELECT icbt_user``, ``INSERT icbt_auditevent``."""
+    words = sql.split(None, 1)
+    verb = words[0].upper() if words else ""
+    depth, first, main = 0, None, None
+    for token in _TOKENS.finditer(sql.strip()):
+        text = token.group(0)
+        if text == "(":
+            depth += 1
+        elif text == ")":
+            depth -= 1
+        elif token.group(1):
+            first = first or token.group(1)
+            if depth == 0:
+                main = token.group(1)
+                break
+    table = main or first
+    return f"{verb} {table}" if table else verb
+
+
+def statement_medians(client: Client, url: str, *, repeat: int) -> list[list]:
+    """``[label, median ms]`` of each statement of a page, in the order the page runs them, over
+    ``repeat`` requests. Measured apart from ``time_page``'s timings: timing every statement
+    costs time of its own. Requests that ran a different number of statements than most are
+    left out (none should)."""
+    runs: list[list[tuple[str, float]]] = []
+
+    def timed(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            runs[-1].append((_label(sql), (time.perf_counter() - started) * 1000))
+
+    for _ in range(repeat):
+        runs.append([])
+        with connection.execute_wrapper(timed):
+            response = client.get(url)
+        _check(url, response, (200,))
+    length = Counter(len(run) for run in runs).most_common(1)[0][0]
+    kept = [run for run in runs if len(run) == length]
+    return [[kept[0][i][0], round(statistics.median(run[i][1] for run in kept), 3)] for i in range(length)]
+
+
+def audit_events_written(client: Client, url: str) -> int:
+    """How many audit events one request of ``url`` writes (one per patient a list shows)."""
+    from django.db.models import Max
+
+    from icbt.models import AuditEvent
+
+    def last_id() -> int:
+        return AuditEvent.objects.aggregate(last=Max("id"))["last"] or 0
+
+    before = last_id()
+    _check(url, client.get(url), (200,))
+    return last_id() - before
+
+
 def growing_queries(small: PageTiming, large: PageTiming) -> list[tuple[int, str]]:
     """Query shapes that the large case runs more often than the small one: (extra runs, sql)."""
     extra = Counter(_shape(q) for q in large.sql)

@@ -61,6 +61,17 @@ def test_bench_prints_every_figure_and_the_queries_do_not_grow():
         assert keys <= set(figures[page])
         assert figures[page]["patients_small"] < figures[page]["patients_large"]
         assert figures[page]["queries_small"] == figures[page]["queries_large"], figures[page]
+        for size in ("small", "large", "xlarge"):
+            statements = figures[page][f"statement_ms_{size}"]
+            assert len(statements) == figures[page][f"queries_{size}"], statements
+            assert all(isinstance(label, str) and ms >= 0 for label, ms in statements)
+            # Every page with patients writes one access event per patient it shows.
+            assert figures[page][f"audit_events_{size}"] >= 1
+            assert ["INSERT icbt_auditevent"] == [
+                label for label, _ms in statements if label.startswith("INSERT icbt_auditevent")
+            ]
+        assert figures[page]["audit_events_small"] <= figures[page]["audit_events_large"]
+    assert figures["worklist"]["statement_ms_small"][0][0] == "SELECT icbt_user"
     assert {"patients", "queries", "ms"} <= set(figures["manager_dashboard"])
     digest = figures["digest"]
     assert {"pending", "recipients", "emails", "queries_per_recipient", "s"} <= set(digest)
@@ -136,3 +147,21 @@ def test_the_bench_on_redis_says_so_and_empties_the_database_afterwards(bench_re
     assert http["errors"] == 0, http
     assert http["diary_submit_rps"] > 0
     assert client.dbsize() == 0
+
+
+@pytest.mark.parametrize(
+    ("sql", "label"),
+    [
+        ('SELECT "icbt_user"."id" FROM "icbt_user" LEFT OUTER JOIN "x" ON (1)', "SELECT icbt_user"),
+        ('SELECT "u"."id", EXISTS(SELECT 1 FROM "mfa_authenticator") FROM "icbt_user"', "SELECT icbt_user"),
+        ('SELECT \'FROM "not_a_table" (\' AS t FROM "icbt_user"', "SELECT icbt_user"),
+        ('SELECT * FROM (SELECT "n" FROM "patients_workcount") _part0', "SELECT patients_workcount"),
+        ('INSERT INTO "icbt_auditevent" ("action") SELECT 1 FROM unnest(%s)', "INSERT icbt_auditevent"),
+        ('UPDATE "patients_enrollment" SET "a" = 1 FROM "other"', "UPDATE patients_enrollment"),
+        ('SAVEPOINT "s1_x1"', "SAVEPOINT"),
+    ],
+)
+def test_a_statement_is_labelled_by_its_verb_and_first_table(sql, label):
+    from devtools.bench.measure import _label
+
+    assert _label(sql) == label

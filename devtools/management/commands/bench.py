@@ -5,7 +5,9 @@ Builds a synthetic clinic in a separate database and measures, in one run:
 * ``hello``: the median time of a bare view through the whole stack (a signed-in patient);
 * ``worklist`` and ``patient_overview``: queries and median time for a therapist with a small,
   a large and a very large caseload (20, 2,000 and 20,000 patients at scale 1; the same page, the
-  same amount of work per patient);
+  same amount of work per patient); for each size also each statement's median milliseconds
+  (``statement_ms_small`` ...: ``[label, ms]`` in the order the page runs them) and the audit
+  events one request writes (``audit_events_small`` ...: one per patient the page shows);
 * ``navigation_count``: the median time of the count of waiting work in the navigation for the
   therapist with the very large caseload;
 * ``manager_dashboard``: queries and median time for the manager of the whole clinic, at 5,000
@@ -308,10 +310,26 @@ class Command(BaseCommand):
                 "ms_xlarge": round(xlarge.ms, 1),
                 "stack_queries": large.stack_queries,
             }
+            # Where the time of each size goes, statement by statement, and how many audit
+            # events (one per patient shown) each size writes: measured after the timings.
+            for size, client, staff in (
+                ("small", small_client, world.therapist_small),
+                ("large", large_client, world.therapist_large),
+                ("xlarge", xlarge_client, world.therapist_xlarge),
+            ):
+                result[key][f"statement_ms_{size}"] = measure.statement_medians(
+                    client, url_for(staff), repeat=max(repeat, 21)
+                )
+                result[key][f"audit_events_{size}"] = measure.audit_events_written(client, url_for(staff))
             self.progress(
                 f"{key}: {small.queries}/{large.queries}/{xlarge.queries} queries, "
-                f"{small.ms:.1f}/{large.ms:.1f}/{xlarge.ms:.1f} ms"
+                f"{small.ms:.1f}/{large.ms:.1f}/{xlarge.ms:.1f} ms; audit events "
+                f"{result[key]['audit_events_small']}/{result[key]['audit_events_large']}/"
+                f"{result[key]['audit_events_xlarge']}"
             )
+            for size in ("small", "xlarge"):
+                statements = ", ".join(f"{label} {ms}" for label, ms in result[key][f"statement_ms_{size}"])
+                self.progress(f"{key} statements ({size}, ms): {statements}")
         result["navigation_count"] = measure.navigation_count(world.therapist_xlarge, repeat=max(repeat, 51))
         self.progress(f"navigation count at {sizes.xlarge} patients: {result['navigation_count']}")
 
