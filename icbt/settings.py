@@ -401,6 +401,8 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
+# A form open from an earlier sign-in: the normal layout, plain words, the crisis lines.
+CSRF_FAILURE_VIEW = "icbt.views.csrf_failure"
 # Flash messages live in the session, not in a cookie of their own: a message may name the
 # patient ("Welcome back, Anna"), and cookies leave the server. Only a confirmation whose text is
 # fixed in the code ("Your diary is saved ...") travels in a short-lived signed cookie holding

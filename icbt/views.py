@@ -1,5 +1,6 @@
 import sys
 import time
+from urllib.parse import urlsplit
 
 from allauth.account import app_settings
 from allauth.account.internal.flows.login import record_authentication
@@ -171,6 +172,43 @@ def server_error(request):
         response["Retry-After"] = "120"
         return response
     return defaults.server_error(request)
+
+
+def csrf_failure(request, reason=""):
+    """``CSRF_FAILURE_VIEW``: a form that was open from an earlier sign-in (the token changes
+    at every sign-in), or a cookie the browser lost. Not a URL of its own, so not in the
+    authorization matrix: Django calls it instead of the view that was asked for, and nothing
+    was saved or changed.
+
+    The page is the normal layout in the person's language, with the crisis lines, plain words
+    and a way back to the page (the Referer's path when it is this site) and to sign in. Django's
+    ``reason`` stays in its own security log, never on the page. It does not sign anyone out and
+    sends no ``Clear-Site-Data``: the copy that ``static/js/drafts.js`` keeps of what was typed
+    stays on the device, unconfirmed, and is put back when the form's page opens again. A script
+    that saves in the background (the autosave) gets the same words as JSON."""
+    if "application/json" in request.headers.get("Accept", ""):
+        message = _("This page was open from an earlier sign-in, so it was not saved. Reload the page.")
+        return JsonResponse({"error": message}, status=403)
+    try:
+        kept = bool(request.POST.get(LOCAL_COPY_FIELD))
+    except Exception:  # noqa: BLE001 - an unreadable body: promise nothing
+        kept = False
+    context = {"back_url": _same_site_referer_path(request), "kept": kept}
+    return render(request, "icbt/csrf_failure.html", context, status=403)
+
+
+def _same_site_referer_path(request) -> str:
+    """The path (and query) of the page the form was sent from, when that page is on this site;
+    otherwise an empty string."""
+    referer = request.headers.get("Referer", "")
+    if not referer or not url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return ""
+    parts = urlsplit(referer)
+    if not parts.netloc or not parts.path.startswith("/"):
+        return ""
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 _EMAIL_CHANGE_TRIES = 5

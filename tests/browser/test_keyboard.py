@@ -164,6 +164,32 @@ def test_energy_points_assignment_with_the_keyboard_alone(signed_in, kees, shots
     shots(page, "energy-points-handed-in")
 
 
+# The focused field and its ring (2px offset, 3px outline, 5px shadow) against the sticky box.
+COVERED_BY_POINTS_LEFT = """() => {
+    const el = document.activeElement, box = document.querySelector("[data-energy-remaining]");
+    if (!el || !box || !el.closest("[data-energy-group]")) return null;
+    const field = el.getBoundingClientRect(), sticky = box.getBoundingClientRect();
+    return {name: el.name, covered: field.bottom + 10 > sticky.top && field.top - 10 < sticky.bottom};
+}"""
+
+
+def test_the_points_left_box_never_covers_the_field_with_focus(signed_in, kees):
+    """WCAG 2.4.11 on a phone: the sticky "Points left" box stays below every field Tab reaches."""
+    page = signed_in(kees, staff=False, viewport={"width": 390, "height": 844}).page
+    page.goto("/me/steps/pain-and-activity/energy-points/")
+    checked = []
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        stop = page.evaluate(COVERED_BY_POINTS_LEFT)
+        if stop is None:
+            if checked:
+                break  # past the energy fields
+            continue
+        assert not stop["covered"], f"the Points left box covers {stop['name']}"
+        checked.append(stop["name"])
+    assert len(checked) >= 10 and "points_plan__own1" in checked
+
+
 def test_think_feel_do_assignment_with_the_keyboard_alone(signed_in, kees, shots):
     page = signed_in(kees, staff=False, viewport=PHONE).page
     page.goto("/me/steps/thoughts-feelings-mood/think-feel-do-rows/")

@@ -63,25 +63,20 @@ def test_the_clinic_text_is_added_below_the_national_lines_with_tap_to_call_numb
     assert "<script>" not in html and "&lt;script&gt;" in html
 
 
-def _patient_and_public_pages():
-    """Every GET route of the authorization matrix that a patient or a visitor may open."""
+def _patient_and_public_pages(personas=("patient_a", "anonymous")):
+    """Every GET route of the authorization matrix that one of ``personas`` may open (by default a
+    patient or a visitor)."""
     for route in ROUTES:
         if route.method != "get":
             continue
-        if route.expect.get("patient_a") == 200:
-            yield route, "patient_a"
-        if route.expect.get("anonymous") == 200:
-            yield route, "anonymous"
+        for persona in personas:
+            if route.expect.get(persona) == 200:
+                yield route, persona
 
 
-@pytest.mark.parametrize("language", ["en", "nl"])
-def test_every_patient_page_and_public_page_links_to_the_crisis_lines(language, world, client_for):
-    world.clinic.crisis_instructions = CLINIC_TEXT
-    world.clinic.save()
-    _speak(world.patient_a.user, language)
-    help_url = reverse("crisis_help")
-    checked = []
-    for route, persona in _patient_and_public_pages():
+def _html_pages(world, client_for, language, personas):
+    """(route name, persona, url, html) of every page the matrix lets ``personas`` open."""
+    for route, persona in _patient_and_public_pages(personas):
         # Each route's setup runs in a savepoint that is rolled back, as the matrix gives every
         # route a fresh world.
         with transaction.atomic():
@@ -95,12 +90,60 @@ def test_every_patient_page_and_public_page_links_to_the_crisis_lines(language, 
             transaction.set_rollback(True)
         if response.status_code != 200 or not response.get("Content-Type", "").startswith("text/html"):
             continue
-        html = response.content.decode()
+        yield route.name, persona, url, response.content.decode()
+
+
+_FOCUSABLE = re.compile(r"<(a|button|input|select|textarea)\b")
+HEADER_PERSONAS = ("anonymous", "patient_a", "therapist", "manager")
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_every_page_has_need_help_now_in_the_header_right_after_the_skip_link(language, world, client_for):
+    """Signed out, patient and staff pages alike: the header's first link after "Skip to content"
+    is "Need help now?", to the help page (the national lines and the patient's own clinic's
+    text), before the main content and outside the menu that folds on a phone."""
+    world.clinic.crisis_instructions = CLINIC_TEXT
+    world.clinic.save()
+    for persona in HEADER_PERSONAS[1:]:
+        _speak(world.persona(persona), language)
+    help_url = reverse("crisis_help")
+    link = f'<a class="crisis-strip-link" href="{help_url}" data-crisis-header'
+    seen = set()
+    for name, persona, url, html in _html_pages(world, client_for, language, HEADER_PERSONAS):
+        where = f"{url} ({persona}, {language})"
+        assert link in html, f"{where}: no crisis link in the header"
+        at = html.index(link)
+        header = html[html.index("<header") : html.index("</header>")]
+        assert link in header and at < html.index('<main id="main"'), f"{where}: not in the header"
+        assert "site-nav" not in header[: header.index(link)], f"{where}: folded into the menu"
+        skip = html.index('class="skip-link"')
+        assert _FOCUSABLE.findall(html[skip + 1 : at]) == [], f"{where}: not right after the skip link"
+        # Program pages speak the language of the patient's program version.
+        label = "Nu hulp nodig?" if re.search(r'<html lang="nl"', html) else "Need help now?"
+        assert html[at:].split("</a>", 1)[0].endswith(label), f"{where}: label"
+        seen.add(persona)
+        seen.add(name)
+    assert set(HEADER_PERSONAS) <= seen
+    assert {"home", "patients:home", "therapists:worklist", "crisis_help"} <= seen
+    # The link's target shows the patient's own clinic's crisis text below the national lines.
+    target = _get(client_for(world.patient_a.user), help_url, language).content.decode()
+    _assert_block(target, language, "help page")
+    assert "030 123 4567" in target
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_every_patient_page_and_public_page_links_to_the_crisis_lines(language, world, client_for):
+    world.clinic.crisis_instructions = CLINIC_TEXT
+    world.clinic.save()
+    _speak(world.patient_a.user, language)
+    help_url = reverse("crisis_help")
+    checked = []
+    for name, persona, url, html in _html_pages(world, client_for, language, ("patient_a", "anonymous")):
         assert f'href="{help_url}" data-crisis-link' in html, f"{url} ({persona}, {language}): no crisis link"
         # The numbers themselves, tap to call, on every page: not only behind a link.
         footer = html[html.index('class="site-footer') :]
         assert 'href="tel:08000113"' in footer and 'href="tel:112"' in footer, f"{url}: no crisis numbers"
-        checked.append(route.name)
+        checked.append(name)
     assert "patients:home" in checked and "messaging:patient_conversation" in checked
     assert "patients:public_program" in checked and "crisis_help" in checked
     assert len(set(checked)) >= 10
