@@ -18,6 +18,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_POST
 
 from icbt.access import require_staff_role
+from icbt.audit import Action
 from icbt.roles import roles_of
 from icbt.submissions import submitted_once
 from messaging import selectors, services
@@ -165,9 +166,9 @@ def _draft_saved(request, draft, next_url):
 # --- Staff: the composer --------------------------------------------------------------------------
 
 
-def _staff_fetch(request, pk, *, purpose="conversation"):
+def _staff_fetch(request, pk, *, purpose="conversation", action=None):
     """Staff member, patient (checked and audited) and the enrollment its messages belong to."""
-    patient = patient_for_staff(request, pk, write=request.method == "POST", purpose=purpose)
+    patient = patient_for_staff(request, pk, write=request.method == "POST", purpose=purpose, action=action)
     enrollment = selectors.enrollment_for_patient(patient=patient, starter_check=True)
     if enrollment is not None:
         enrollment.patient = patient
@@ -334,7 +335,7 @@ def staff_draft(request, pk):
 def item_review(request, pk):
     """Mark one item as reviewed without writing. Posted from inside the composer, so whatever
     was typed there is kept as the draft."""
-    staff, patient, enrollment = _staff_fetch(request, pk, purpose="review")
+    staff, patient, enrollment = _staff_fetch(request, pk, purpose="review", action=Action.REVIEW)
     if enrollment is None:
         raise Http404
     try:
