@@ -26,7 +26,7 @@ from messaging.access import share_get_for_patient, template_get_for_user, templ
 from messaging.forms import ComposerForm, MessageForm, NoteForm, ShareForm, TemplateForm
 from patients import charts_measurement
 from patients import services as patient_services
-from patients.access import audited, own_patient, patient_for_staff, staff_may_treat
+from patients.access import audited, own_patient, patient_access_record, patient_for_staff, staff_may_treat
 from patients.feedback_links import link_url_for_patient
 
 TEXT_FIELDS = ("body",)
@@ -393,9 +393,11 @@ def notes(request, pk):
 
 @login_required
 def sharing(request, pk):
-    """The treating therapist shares the patient with a colleague of their team until a date."""
+    """The treating therapist shares the patient with a colleague of their team until a date.
+    A share made is one event, written by the service; a page shown (a refused form too, which
+    changes nothing) is a view."""
     patient = patient_for_staff(
-        request, pk, write=request.method == "POST", purpose="care_share", covering=False
+        request, pk, write=request.method == "POST", purpose="care_share", covering=False, audit=False
     )
     staff = roles_of(request.user).staff
     form = ShareForm(request.POST or None, colleagues=selectors.share_candidates(staff=staff))
@@ -414,6 +416,7 @@ def sharing(request, pk):
                 },
             )
             return redirect("messaging:sharing", pk=patient.pk)
+    patient_access_record(request, patient, purpose="care_share")
     return render(
         request,
         "messaging/sharing.html",
