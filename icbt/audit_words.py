@@ -46,6 +46,11 @@ SENTENCES = {
     Action.DELETE: _("%(who)s removed something from %(what)s."),
     Action.EXPORT: _("%(who)s downloaded %(what)s."),
     Action.PRINT: _("%(who)s printed %(what)s."),
+    Action.REVIEW: _("%(who)s reviewed %(what)s."),
+}
+# A review names what was read, as the patient knows it: "reviewed your answers of 3 Mar".
+REVIEWED_OBJECTS = {
+    "questionnaire_response": _("your answers"),
 }
 IN_A_LIST = _("%(who)s saw your name in a list.")
 OF_DAY = _("%(what)s of %(day)s")
@@ -64,7 +69,7 @@ ADMIN_OBJECTS = {
     "message": _("the messages"),
     "message_draft": _("a message to the patient"),
     "feedback": _("feedback to the patient"),
-    "review": _("the work to review"),
+    "review": _("the patient's work"),
     "session": _("the appointments"),
     "treatment_session": _("the appointments"),
     "intake": _("the intake"),
@@ -129,14 +134,24 @@ def _with_day(what, day: date | None) -> str:
     return OF_DAY % {"what": what, "day": day_words(day)} if day else str(what)
 
 
+def action_of(event) -> str:
+    """The event's action as it is to be read. Reviews were recorded as changes until the
+    ``review`` action existed; a change of the ``review`` page can only have been a review."""
+    if event.action == Action.CHANGE and event.object_type == "review":
+        return Action.REVIEW
+    return event.action
+
+
 def event_in_words(event, *, therapist_user_id=None, day: date | None = None) -> str:
     """The event as one sentence for the patient it is about; ``day`` is the day of the object
     ("your diary of 3 Mar")."""
     person = who(event, therapist_user_id=therapist_user_id)
-    if event.action == Action.SEARCH or event.object_type.endswith("_list"):
+    action = action_of(event)
+    if action == Action.SEARCH or event.object_type.endswith("_list"):
         return IN_A_LIST % {"who": person}
-    what = _with_day(OBJECTS.get(event.object_type, _("your file")), day)
-    sentence = SENTENCES.get(event.action, SENTENCES[Action.VIEW])
+    objects = {**OBJECTS, **REVIEWED_OBJECTS} if action == Action.REVIEW else OBJECTS
+    what = _with_day(objects.get(event.object_type, _("your file")), day)
+    sentence = SENTENCES.get(action, SENTENCES[Action.VIEW])
     return sentence % {"who": person, "what": what}
 
 
@@ -144,7 +159,7 @@ def event_for_admin(event, *, day: date | None = None) -> str:
     """The event as one sentence for the clinic admin's audit log: "Therapist J. de Vries
     opened the diary of 3 Mar." Sign-ins and account changes read "Manager A. Bos: signed in." """
     person = who(event)
-    action = event.action
+    action = action_of(event)
     if action == Action.SEARCH and event.object_type != "audit_log":
         action = Action.VIEW  # a list page that showed patients: "opened the worklist"
     sentence = ADMIN_SENTENCES.get(action)

@@ -6,9 +6,15 @@ from icbt.roles import roles_of
 AUDIT_PAGE_SIZE = 100
 
 
+# Events that change nothing of the patient's file: the autosave of a staff member's own unsent
+# message. Until it is sent it is their own note; the staff-side trail keeps the event.
+NOT_SHOWN_TO_THE_PATIENT = ("message_draft",)
+
+
 def audit_events_for_patient(*, patient_id: int, fetched_by) -> QuerySet[AuditEvent]:
     """Staff accesses to one patient's record, for that patient to see. Refusals by people who
-    had no access are left out: they did not see anything."""
+    had no access are left out: they did not see anything; so are the saves of a staff member's
+    unsent drafts (``NOT_SHOWN_TO_THE_PATIENT``)."""
     patient = roles_of(fetched_by).patient
     if patient is None or patient.pk != patient_id:
         return AuditEvent.objects.none()
@@ -16,6 +22,7 @@ def audit_events_for_patient(*, patient_id: int, fetched_by) -> QuerySet[AuditEv
         AuditEvent.objects.filter(patient_id=patient_id, outcome=AuditEvent.Outcome.OK)
         .exclude(user_id=fetched_by.pk)
         .exclude(user__isnull=True)
+        .exclude(object_type__in=NOT_SHOWN_TO_THE_PATIENT)
         .select_related("user")
         .order_by("-at", "-id")[:AUDIT_PAGE_SIZE]
     )

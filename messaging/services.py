@@ -403,7 +403,8 @@ def draft_save(
 @transaction.atomic
 def item_mark_reviewed(*, enrollment: Enrollment, item: ItemRef | str, reviewed_by):
     """Mark an answer, diary entry or questionnaire result as reviewed without writing feedback.
-    Safe to repeat: the first review's time and reviewer are kept. Audited."""
+    Safe to repeat: the first review's time and reviewer are kept. Audited as a review of the
+    item (not a change: what the patient wrote stays as it was)."""
     patient = enrollment.patient
     side = _staff_side(patient=patient, user=reviewed_by)
     ref = item if isinstance(item, ItemRef) else parse_item_ref(item)
@@ -424,7 +425,7 @@ def item_mark_reviewed(*, enrollment: Enrollment, item: ItemRef | str, reviewed_
     _audit(
         side=side,
         user=reviewed_by,
-        action=Action.CHANGE,
+        action=Action.REVIEW,
         patient=patient,
         object_type=AUDIT_OBJECT_TYPES[ref.kind],
         object_id=obj.pk,

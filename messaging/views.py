@@ -18,6 +18,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_POST
 
 from icbt.access import require_staff_role
+from icbt.audit import Action
 from icbt.roles import roles_of
 from icbt.submissions import submitted_once
 from messaging import selectors, services
@@ -25,7 +26,7 @@ from messaging.access import share_get_for_patient, template_get_for_user, templ
 from messaging.forms import ComposerForm, MessageForm, NoteForm, ShareForm, TemplateForm
 from patients import charts_measurement
 from patients import services as patient_services
-from patients.access import audited, own_patient, patient_for_staff, staff_may_treat
+from patients.access import audited, own_patient, patient_access_record, patient_for_staff, staff_may_treat
 from patients.feedback_links import link_url_for_patient
 
 TEXT_FIELDS = ("body",)
@@ -165,9 +166,9 @@ def _draft_saved(request, draft, next_url):
 # --- Staff: the composer --------------------------------------------------------------------------
 
 
-def _staff_fetch(request, pk, *, purpose="conversation"):
+def _staff_fetch(request, pk, *, purpose="conversation", action=None):
     """Staff member, patient (checked and audited) and the enrollment its messages belong to."""
-    patient = patient_for_staff(request, pk, write=request.method == "POST", purpose=purpose)
+    patient = patient_for_staff(request, pk, write=request.method == "POST", purpose=purpose, action=action)
     enrollment = selectors.enrollment_for_patient(patient=patient, starter_check=True)
     if enrollment is not None:
         enrollment.patient = patient
@@ -334,7 +335,7 @@ def staff_draft(request, pk):
 def item_review(request, pk):
     """Mark one item as reviewed without writing. Posted from inside the composer, so whatever
     was typed there is kept as the draft."""
-    staff, patient, enrollment = _staff_fetch(request, pk, purpose="review")
+    staff, patient, enrollment = _staff_fetch(request, pk, purpose="review", action=Action.REVIEW)
     if enrollment is None:
         raise Http404
     try:
@@ -392,9 +393,11 @@ def notes(request, pk):
 
 @login_required
 def sharing(request, pk):
-    """The treating therapist shares the patient with a colleague of their team until a date."""
+    """The treating therapist shares the patient with a colleague of their team until a date.
+    A share made is one event, written by the service; a page shown (a refused form too, which
+    changes nothing) is a view."""
     patient = patient_for_staff(
-        request, pk, write=request.method == "POST", purpose="care_share", covering=False
+        request, pk, write=request.method == "POST", purpose="care_share", covering=False, audit=False
     )
     staff = roles_of(request.user).staff
     form = ShareForm(request.POST or None, colleagues=selectors.share_candidates(staff=staff))
@@ -413,6 +416,7 @@ def sharing(request, pk):
                 },
             )
             return redirect("messaging:sharing", pk=patient.pk)
+    patient_access_record(request, patient, purpose="care_share")
     return render(
         request,
         "messaging/sharing.html",

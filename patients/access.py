@@ -77,6 +77,7 @@ def patient_for_staff(
     action: str | None = None,
     covering: bool = True,
     with_enrollment: bool = False,
+    audit: bool = True,
 ) -> Patient:
     """The patient ``pk`` for the staff member signed in, audited as ``purpose`` (the event's
     object type; ``object_id`` names the object when it is not the patient).
@@ -93,6 +94,10 @@ def patient_for_staff(
     patient with an enrollment), as ``patient.current_enrollment`` (None before the first; see
     ``selectors.patient_with_current_enrollment``). It is read before the check, as the patient
     is, and reaches the caller only once the check has passed.
+
+    With ``audit=False`` an allowed access writes no event here (refusals still do): for a form
+    whose service records the change it makes, so that a change is one event; the view then
+    calls ``patient_access_record`` for a page it shows instead (a refused form is a view).
     """
     staff = _staff_or_404(request)
     user = request.user
@@ -117,18 +122,33 @@ def patient_for_staff(
             object_type=purpose,
             object_id=audited_id,
         )
+    if audit:
+        audit_record(
+            user=user,
+            action=action,
+            patient_id=patient.pk,
+            clinic_id=patient.clinic_id,
+            object_type=purpose,
+            object_id=audited_id,
+            on_behalf_of=on_behalf_of,
+        )
+    if with_enrollment:
+        patient.current_enrollment = enrollment
+    return patient
+
+
+def patient_access_record(request, patient: Patient, *, purpose: str, action: str = Action.VIEW) -> None:
+    """The event of an allowed access checked with ``patient_for_staff(..., audit=False)``."""
+    staff = roles_of(request.user).staff
     audit_record(
-        user=user,
+        user=request.user,
         action=action,
         patient_id=patient.pk,
         clinic_id=patient.clinic_id,
         object_type=purpose,
-        object_id=audited_id,
-        on_behalf_of=on_behalf_of,
+        object_id=patient.pk,
+        on_behalf_of=acting_on_behalf_of(staff, patient),
     )
-    if with_enrollment:
-        patient.current_enrollment = enrollment
-    return patient
 
 
 def own_patient(request, *, export: str = "") -> Patient:

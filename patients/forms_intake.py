@@ -100,10 +100,11 @@ class IntakeRequestForm(PlainMessagesMixin, forms.Form):
 class IntakeRequestStatusForm(forms.Form):
     status = forms.ChoiceField(
         label=_("Status"),
+        # In the order a request moves through them.
         choices=[
+            (IntakeRequest.Status.NEW, _("new (not handled yet)")),
             (IntakeRequest.Status.CONTACTED, _("contacted")),
             (IntakeRequest.Status.CLOSED, _("closed")),
-            (IntakeRequest.Status.NEW, _("new (not handled yet)")),
         ],
     )
 

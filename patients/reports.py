@@ -40,6 +40,7 @@ from django.utils.translation import gettext as _
 from icbt.charts import Chart, Series, fmt, render_svg
 from icbt.fields import decode_json_text
 from icbt.models import AuditEvent
+from icbt.selectors import NOT_SHOWN_TO_THE_PATIENT
 from patients import charts as patient_charts
 from patients import charts_measurement, intake_criteria, selectors
 from patients.feedback_links import link_label
@@ -185,6 +186,7 @@ def _access_log_data(patient: Patient) -> list[dict]:
         for e in AuditEvent.objects.filter(patient_id=patient.pk, outcome=AuditEvent.Outcome.OK)
         .exclude(user_id=patient.user_id)
         .exclude(user__isnull=True)
+        .exclude(object_type__in=NOT_SHOWN_TO_THE_PATIENT)
         .order_by("at", "pk")
     ]
 

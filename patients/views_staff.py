@@ -112,7 +112,8 @@ def _intake_request_page(request, intake_request, *, invite_form=None, status_fo
         {
             "intake_request": intake_request,
             "invite_form": invite_form,
-            "status_form": status_form or IntakeRequestStatusForm(initial={"status": "contacted"}),
+            # Preset to the current status: saving without a choice changes nothing.
+            "status_form": status_form or IntakeRequestStatusForm(initial={"status": intake_request.status}),
             "program_title": titles.get(intake_request.program_id, intake_request.program.slug),
         },
         status=status,

@@ -670,6 +670,52 @@ def test_a_dutch_therapist_and_manager_see_their_pages_in_dutch(world, pain_nl, 
     assert "How these figures are counted" not in dashboard
 
 
+def test_the_dashboard_speaks_dutch_numbers_and_plurals(clock, world, client_for):
+    """One intake request and one treatment contact: singular in both languages, step-ups as
+    "Opschalingen" (not "Doorverwijzingen": those are referrals), decimals as the page's
+    language writes them in the tables, the CSV keeps a point; the period's end is "Tot"."""
+    from django.utils import translation
+
+    from messaging.models import Conversation, Message
+    from tests.messaging.helpers import enroll
+    from tests.patients.staff_helpers import intake_request
+    from tests.work import settle
+    from therapists.dashboard import clinic_dashboard
+    from therapists.dashboard_presentation import dashboard_charts, dashboard_tables
+
+    intake_request(world.clinic)
+    enrollment = enroll(world.patient_a)
+    conversation = Conversation.objects.create(enrollment=enrollment)
+    Message(
+        clinic_id=enrollment.clinic_id,
+        conversation=conversation,
+        author=world.therapist.user,
+        body="x",
+        is_feedback=True,
+    ).save()
+    settle()
+    d = clinic_dashboard(fetched_by=world.manager.user)
+    with translation.override("en"):
+        charts = dashboard_charts(d)
+        assert "1 intake request," in charts["flow"].description
+        assert "100.0% of 1 contact was online." in charts["contacts"].description
+    with translation.override("nl"):
+        charts = dashboard_charts(d)
+        tables = dashboard_tables(d)
+        assert "1 intakeaanvraag," in charts["flow"].description
+        assert "100,0% van 1 contact online." in charts["contacts"].description
+        assert "<td>100,0</td>" in tables["contacts"].body_html()
+    manager = client_for(_dutch(world.manager.user))
+    dashboard = _page(manager, reverse("therapists:dashboard"))
+    assert "Opschalingen" in dashboard and "Doorverwijzingen" not in dashboard
+    assert "100.0" not in dashboard
+    assert re.search(r">Tot <span class=\"optional\">\(optioneel\)</span>", dashboard)
+    csv_text = manager.get(reverse("therapists:dashboard_csv", args=["contacts"])).content.decode("utf-8-sig")
+    assert '"100.0"' in csv_text and "100,0" not in csv_text
+    audit_log = _page(client_for(_dutch(world.admin.user)), reverse("therapists:audit_search"))
+    assert re.search(r">Tot <span class=\"optional\">\(optioneel\)</span>", audit_log)
+
+
 def test_public_pages_follow_the_browser_and_the_switch(pain_nl, client):
     url = reverse("patients:public_program", args=["master-your-pain"])
     dutch = _page(client, url, HTTP_ACCEPT_LANGUAGE="nl-NL,nl;q=0.9,en;q=0.5")

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils.formats import localize
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from therapists import charts
 from therapists.dashboard import Dashboard, month_label
@@ -50,8 +52,10 @@ def _cell(value) -> str:
     return conditional_escape(localize(value))
 
 
-def _one_decimal(value) -> str:
-    return "" if value is None else f"{value:.1f}"
+def _one_decimal(value) -> Decimal | None:
+    """One decimal, as a number: the page writes it in its language ("48,0" in Dutch, as the
+    tiles do), the CSV machine-readable with a point ("48.0")."""
+    return None if value is None else Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
 def dashboard_tables(d: Dashboard) -> dict[str, Table]:
@@ -185,13 +189,19 @@ def _flow_chart(d: Dashboard) -> charts.Chart:
         values[4] += r.step_ups
     names = [_("Intake requests"), _("Starts"), _("Completions"), _("Drop-outs"), _("Step-ups")]
     totals = [sum(v[i] for v in flow.values()) for i in range(len(names))]
+    counted = [
+        ngettext("%(count)s intake request", "%(count)s intake requests", totals[0]),
+        ngettext("%(count)s start", "%(count)s starts", totals[1]),
+        ngettext("%(count)s completion", "%(count)s completions", totals[2]),
+        ngettext("%(count)s drop-out", "%(count)s drop-outs", totals[3]),
+        ngettext("%(count)s step-up", "%(count)s step-ups", totals[4]),
+    ]
     description = str(
         _(
             "Bars per month for intake requests, starts, completions, drop-outs and step-ups, "
-            "all programs together; in total %(requests)s intake requests, %(starts)s starts, "
-            "%(completions)s completions, %(dropouts)s drop-outs and %(stepups)s step-ups."
+            "all programs together. In total: %(totals)s."
         )
-    ) % dict(zip(("requests", "starts", "completions", "dropouts", "stepups"), totals, strict=True))
+    ) % {"totals": ", ".join(text % {"count": n} for text, n in zip(counted, totals, strict=True))}
     return charts.bar_chart(
         charts.Chart(
             "chart-flow",
@@ -228,15 +238,18 @@ def _funnel_chart(d: Dashboard) -> charts.Chart:
 
 def _contacts_chart(d: Dashboard) -> charts.Chart:
     total = d.contacts_total
-    description = str(
-        _(
-            "Bars per month: messages from the clinic in the program (online) and recorded sessions "
-            "(face to face, group, phone, video). Over the period %(share)s%% of %(total)s "
-            "contacts were online."
-        )
+    count = total.online + total.in_person
+    description = ngettext(
+        "Bars per month: messages from the clinic in the program (online) and recorded sessions "
+        "(face to face, group, phone, video). Over the period %(share)s%% of %(total)s "
+        "contact was online.",
+        "Bars per month: messages from the clinic in the program (online) and recorded sessions "
+        "(face to face, group, phone, video). Over the period %(share)s%% of %(total)s "
+        "contacts were online.",
+        count,
     ) % {
-        "share": charts.fmt(total.share_online) if total.share_online is not None else "–",
-        "total": total.online + total.in_person,
+        "share": localize(_one_decimal(total.share_online)) if total.share_online is not None else "–",
+        "total": count,
     }
     return charts.bar_chart(
         charts.Chart(

@@ -1,5 +1,6 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from icbt.dates import DayField
 from icbt.logos import MAX_BYTES, logo_clean
@@ -62,7 +63,7 @@ class AuditSearchForm(forms.Form):
         choices=[("", _("Anything"))] + list(AuditEvent.Action.choices),
     )
     date_from = DayField(label=_("From"), required=False)
-    date_to = DayField(label=_("To"), required=False)
+    date_to = DayField(label=pgettext_lazy("end of a period", "To"), required=False)
 
 
 class ClinicIdentityForm(forms.ModelForm):

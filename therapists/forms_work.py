@@ -6,7 +6,7 @@ from functools import lru_cache
 from django import forms
 from django.forms.utils import flatatt
 from django.utils.safestring import mark_safe
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from icbt.dates import DayField
@@ -74,7 +74,7 @@ def _every_patient(language: str) -> str:
 
 class DashboardFilterForm(forms.Form):
     start = DayField(label=_("From"), required=False)
-    end = DayField(label=_("To"), required=False)
+    end = DayField(label=pgettext_lazy("end of a period", "To"), required=False)
     team = forms.TypedChoiceField(label=_("Team"), required=False, coerce=int, empty_value=None)
 
     def __init__(self, *args, teams=(), **kwargs):

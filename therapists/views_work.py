@@ -75,12 +75,22 @@ def caseload(request):
 
 
 def _dashboard(request):
+    """The filter form and the figures of the period it chose; no figures (None) when the form
+    was refused: the figures of another period must never pass for the ones asked for."""
     staff = require_staff_role(request.user, "manager")
     teams = clinic_teams(clinic_id=staff.clinic_id)
     form = DashboardFilterForm(request.GET or None, teams=teams)
-    team_id = form.cleaned_data.get("team") if form.is_bound and form.is_valid() else None
+    if form.is_bound and not form.is_valid():
+        return form, None
+    team_id = form.cleaned_data.get("team") if form.is_bound else None
     dashboard = clinic_dashboard(fetched_by=request.user, period=form.period(), team_id=team_id, teams=teams)
     return form, dashboard
+
+
+def _refused_period(request, form, *, status=200):
+    """The dashboard with the form's errors and no figures or exports (an export asked for a
+    period that is not one answers this page, status 400, instead of another period's file)."""
+    return render(request, "therapists/dashboard.html", {"form": form, "dashboard": None}, status=status)
 
 
 def _definitions() -> dict:
@@ -91,6 +101,8 @@ def _definitions() -> dict:
 @read_only_page
 def dashboard(request):
     form, data = _dashboard(request)
+    if data is None:
+        return _refused_period(request, form)
     return render(
         request,
         "therapists/dashboard.html",
@@ -109,7 +121,9 @@ def dashboard(request):
 @read_only_page
 @audited("clinic_report", "manager")
 def dashboard_csv(request, table):
-    _form, data = _dashboard(request)
+    form, data = _dashboard(request)
+    if data is None:
+        return _refused_period(request, form, status=400)
     tables = dashboard_tables(data)
     if table not in tables:
         raise Http404
@@ -123,7 +137,9 @@ def dashboard_csv(request, table):
 @read_only_page
 @audited("clinic_report", "manager")
 def dashboard_pdf(request):
-    _form, data = _dashboard(request)
+    form, data = _dashboard(request)
+    if data is None:
+        return _refused_period(request, form, status=400)
     request.audit.record(Action.EXPORT, object_id="pdf", clinic_id=data.clinic.pk)
     name = f"clinic-report-{data.period.start.isoformat()}-{data.period.end.isoformat()}.pdf"
     return pdf_download(

@@ -50,6 +50,8 @@ class AuditEvent(models.Model):
         EXPORT = "export", _("exported")
         PRINT = "print", _("printed")
         SEARCH = "search", _("searched")
+        # Marking a patient's work as read: it changes the review state, never what they wrote.
+        REVIEW = "review", _("reviewed")
         # Access to the system itself: sign-in and account security (NEN 7513 covers these too).
         LOGIN = "login", _("signed in")
         LOGOUT = "logout", _("signed out")

@@ -121,8 +121,8 @@ ROUTES = [
         setup=_enrolled_with_diary,
         method="post",
         data=lambda w: {"item": f"diary:{DiaryEntry.objects.get(enrollment__patient=w.patient_a).pk}"},
-        audit=("change:diary_entry", "change:review"),
-        refused="change:review",
+        audit=("review:diary_entry", "review:review"),
+        refused="review:review",
     ),
     # Internal notes.
     Route(
@@ -179,7 +179,7 @@ ROUTES = [
             "until": (timezone.localdate() + timedelta(days=7)).isoformat(),
         },
         note="therapist2 gets 403 although the share now exists: only the treating therapist shares",
-        audit=("change:care_share", "create:care_share"),
+        audit="create:care_share",
         refused="change:care_share",
     ),
     Route(

@@ -187,7 +187,7 @@ def test_mark_reviewed_without_writing_keeps_the_draft(world, enrollment, client
     assert entry.reviewed_at is not None and entry.reviewed_by == world.therapist.user
     assert MessageDraft.objects.get(author=world.therapist.user).body == "Half-written feedback"
     event = AuditEvent.objects.filter(object_type="diary_entry", object_id=str(entry.pk)).get()
-    assert event.action == AuditEvent.Action.CHANGE and event.user == world.therapist.user
+    assert event.action == AuditEvent.Action.REVIEW and event.user == world.therapist.user
     page = therapist.get(composer(world)).content.decode()
     assert "Marked as reviewed." in page
     assert "Half-written feedback</textarea>" in page

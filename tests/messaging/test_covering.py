@@ -192,3 +192,25 @@ def test_the_refused_sharing_page_records_only_the_refusal(world, enrollment, cl
     client_for(world.therapist2.user).get(reverse("messaging:sharing", args=[world.patient_a.pk]))
     events = AuditEvent.objects.filter(user=world.therapist2.user, object_type="care_share")
     assert [(e.outcome, e.patient_id) for e in events] == [(AuditEvent.Outcome.DENIED, world.patient_a.pk)]
+
+
+@pytest.mark.parametrize("until", ["1-12-2026", "31-02-2027", "next friday"])
+def test_a_refused_share_form_records_a_view_not_a_change(world, enrollment, client_for, until):
+    url = reverse("messaging:sharing", args=[world.patient_a.pk])
+    response = client_for(world.therapist.user).post(url, {"colleague": world.therapist2.pk, "until": until})
+    assert response.status_code == 200
+    assert response.context["form"].errors["until"]
+    assert not CareShare.objects.exists()
+    events = AuditEvent.objects.filter(object_type="care_share", user=world.therapist.user)
+    assert [(e.action, e.outcome) for e in events] == [("view", "ok")]
+
+
+def test_a_share_made_is_one_event(world, enrollment, client_for):
+    until = timezone.localdate() + timedelta(days=10)
+    response = client_for(world.therapist.user).post(
+        reverse("messaging:sharing", args=[world.patient_a.pk]),
+        {"colleague": world.therapist2.pk, "until": until.isoformat()},
+    )
+    assert response.status_code == 302
+    events = AuditEvent.objects.filter(object_type="care_share", user=world.therapist.user)
+    assert [e.action for e in events] == ["create"]

@@ -2,6 +2,7 @@
 
 import datetime
 import json
+import re
 
 import pytest
 from django.core import mail
@@ -62,6 +63,19 @@ def test_a_request_is_read_with_its_message_and_audited(world, client_for):
     assert "Please call after 3." in html
     assert 'value="Petra"' in html and 'value="Jansen"' in html  # the invitation form is prefilled
     assert sh.audit_actions(object_type="intake_request") == ["view"]
+
+
+@pytest.mark.parametrize("status", ["new", "contacted", "closed"])
+def test_the_status_control_is_preset_to_the_current_status_in_order(world, client_for, status):
+    """Saving without a choice changes nothing; the statuses are listed as a request moves."""
+    request = sh.intake_request(world.clinic, status=status)
+    response = client_for(world.therapist.user).get(
+        reverse("patients:staff_intake_request_detail", args=[request.pk])
+    )
+    form = response.context["status_form"]
+    assert form["status"].value() == status
+    assert [value for value, _label in form.fields["status"].choices] == ["new", "contacted", "closed"]
+    assert re.search(rf'<option value="{status}"[^>]*selected', response.content.decode())
 
 
 def test_marking_a_request_contacted_is_audited(world, client_for):

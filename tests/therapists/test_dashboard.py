@@ -264,10 +264,34 @@ def test_the_page_with_filters(world, client_for):
     )
     assert chosen.context["dashboard"].period == Period(date(2025, 1, 1), date(2025, 3, 31))
     assert chosen.context["dashboard"].team == world.team
-    bad = client.get(reverse("therapists:dashboard"), {"start": "2025-05-01", "end": "2025-01-01"})
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"start": "7-12-2026", "end": "1-11-2026"},
+        {"start": "banana"},
+        {"start": "2025-05-01", "end": "2025-01-01"},
+    ],
+)
+def test_a_refused_period_shows_no_figures_and_offers_no_exports(clock, world, client_for, query):
+    """No figures of another period pass for the ones asked for, and no export carries it."""
+    client = client_for(world.manager.user)
+    bad = client.get(reverse("therapists:dashboard"), query)
     assert bad.status_code == 200
-    assert "The start date must come before the end date." in bad.content.decode()
-    assert bad.context["dashboard"].period == default_period()
+    html = bad.content.decode()
+    assert bad.context["dashboard"] is None and bad.context["form"].errors
+    assert "No figures are shown until the period is right." in html
+    assert "Figures from" not in html and "active patients" not in html
+    assert reverse("therapists:dashboard_pdf") not in html and ".csv" not in html
+    for url in (
+        reverse("therapists:dashboard_pdf"),
+        reverse("therapists:dashboard_csv", args=["therapists"]),
+    ):
+        refused = client.get(url, query)
+        assert refused.status_code == 400
+        assert refused["Content-Type"].startswith("text/html")
+        assert "No figures are shown until the period is right." in refused.content.decode()
 
 
 def test_no_clinical_content_on_the_dashboard(world, client_for):
