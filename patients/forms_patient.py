@@ -10,7 +10,7 @@ from datetime import timedelta
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from patients.services.work import DIARY_ENTRY_DAYS_BACK
+from patients.services.work import DIARY_ENTRY_DAYS_BACK, diary_entry_answers, diary_entry_version
 from programs.field_types import field_type
 from programs.forms import AssignmentForm, DiaryEntryForm
 
@@ -46,6 +46,12 @@ class PatientDiaryForm(DiaryEntryForm):
         self.fields["shown_entry"] = forms.CharField(
             required=False, initial=str(shown.uid) if shown is not None else "new", widget=forms.HiddenInput()
         )
+        # That entry's version when the form was opened: a save never silently replaces a
+        # correction made meanwhile in another tab (``diary_entry_save``).
+        self.fields["shown_version"] = forms.CharField(
+            required=False, initial=diary_entry_version(shown), widget=forms.HiddenInput()
+        )
+        self.conflict = None
         earliest = today - timedelta(days=DIARY_ENTRY_DAYS_BACK)
         widget = (
             forms.HiddenInput()
@@ -62,6 +68,16 @@ class PatientDiaryForm(DiaryEntryForm):
             widget=widget,
             help_text=_("Today, unless you are filling in a day you missed."),
         )
+
+    def changed_elsewhere(self, entry) -> None:
+        """The save was refused because ``entry`` changed since the form was opened: the form
+        keeps what was typed, shows what is saved now, and carries the entry's current version,
+        so that sending it again saves this version (the patient's choice)."""
+        self.conflict = {"entry": entry, "answers": diary_entry_answers(entry)}
+        data = self.data.copy()
+        data[self.add_prefix("shown_version")] = diary_entry_version(entry)
+        data[self.add_prefix("shown_entry")] = str(entry.uid)
+        self.data = data
 
     def clean_entry_date(self):
         value = self.cleaned_data["entry_date"] or self.today
