@@ -526,11 +526,19 @@ class EnergyPoints(FieldType):
         used = sum(int(item.get("points") or 0) for item in (value or {}).get("items", []))
         return self._over_budget(d, used) if used > d["budget"] else None
 
+    def _shown(self, value) -> list[tuple[str, int]]:
+        """``(activity, points)`` of the activities given points, and of every own activity the
+        patient named, also at 0 points (the form says an empty number counts as 0): what they
+        wrote is never hidden."""
+        return [
+            (str(item.get("activity") or ""), item.get("points") or 0)
+            for item in value.get("items", [])
+            if isinstance(item, dict)
+            and (item.get("points") or (item.get("own") and str(item.get("activity") or "").strip()))
+        ]
+
     def display_html(self, value, d):
-        items = (
-            (item.get("activity"), item["points"]) for item in value.get("items", []) if item.get("points")
-        )
-        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}: {}</li>", items))
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}: {}</li>", self._shown(value)))
 
 
 class ThinkFeelDo(FieldType):

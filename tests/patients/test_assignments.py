@@ -210,3 +210,20 @@ def test_a_stored_answer_that_is_not_json_is_shown_in_the_form_as_written(setup)
     response = client.get(STEP_URL)
     assert response.status_code == 200
     assert "Written before answers were kept per field" in response.content.decode()
+
+
+def test_an_own_activity_left_without_points_is_kept_with_0_points(setup):
+    from messaging.presentation import answer_lines
+
+    _world, _step, enrollment, client = setup
+    response = client.post(STEP_URL, dict(VALID, energy__own1_label="Gardening", energy__own1=""))
+    assert response.status_code == 302
+    answer = _answer(enrollment)
+    items = json.loads(answer.content)["energy"]["items"]
+    assert {"activity": "Gardening", "points": 0, "own": True} in items
+    # Shown to the patient after handing in, in the form when reopened, and to the therapist.
+    assert "<li>Gardening: 0</li>" in client.get(STEP_URL).content.decode()
+    html = client.get(STEP_URL + "?edit=1").content.decode()
+    assert 'name="energy__own1_label" value="Gardening"' in html
+    therapist = {line.label: line.value for line in answer_lines(answer)}
+    assert "activity: Gardening; own: yes; points: 0" in therapist["Your points"]
