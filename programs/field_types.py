@@ -69,6 +69,7 @@ def think_feel_do_moments(value) -> list[list[tuple[str, str]]]:
 
 
 OWN_ACTIVITY_ROWS = 3
+NEGATIVE_POINTS = _("Points can't be below 0.")
 ASSIGNMENT = "assignment"
 DIARY = "diary"
 
@@ -301,16 +302,37 @@ class Scale(_Ranged):
 
 
 class Number(_Ranged):
+    """A number between ``min`` and ``max``; with ``step`` (a whole number, 1 for counts such as
+    rest breaks) only whole numbers in that step are taken, without it up to one decimal."""
+
     name = "number"
-    keys = frozenset({"min", "max", "unit"})
+    keys = frozenset({"min", "max", "unit", "step"})
     used_in = frozenset({DIARY})
 
     def check(self, loader, node, where):
         result = super().check(loader, node, where)
         result["unit"] = loader.check.text(node, "unit", where, required=False, max_length=40)
+        if "step" in node:  # only when declared: the definitions of other numbers stay as they were
+            result["step"] = loader.check.integer(node, "step", where, default=1, low=1, high=1000)
         return result
 
     def form_field(self, d, **common):
+        step = d.get("step")
+        if step:
+            unit = d.get("unit")
+            whole = (
+                _("Please enter a whole number of %(unit)s.") % {"unit": unit}
+                if unit
+                else _("Please enter a whole number.")
+            )
+            return forms.IntegerField(
+                min_value=d["min"],
+                max_value=d["max"],
+                step_size=step if step > 1 else None,
+                widget=forms.NumberInput(attrs={"step": str(step), "inputmode": "numeric"}),
+                error_messages={"invalid": whole},
+                **common,
+            )
         return forms.DecimalField(
             min_value=d["min"],
             max_value=d["max"],
@@ -430,6 +452,7 @@ class EnergyPoints(FieldType):
             min_value=0,
             max_value=d["budget"],
             widget=forms.NumberInput(attrs=attrs),
+            error_messages={"min_value": NEGATIVE_POINTS},
         )
 
     def _point_names(self, d):
@@ -523,7 +546,10 @@ class EnergyPoints(FieldType):
         return errors
 
     def answer_error(self, d, value):
-        used = sum(int(item.get("points") or 0) for item in (value or {}).get("items", []))
+        points = [int(item.get("points") or 0) for item in (value or {}).get("items", [])]
+        if any(p < 0 for p in points):
+            return NEGATIVE_POINTS
+        used = sum(points)
         return self._over_budget(d, used) if used > d["budget"] else None
 
     def _shown(self, value) -> list[tuple[str, int]]:

@@ -227,3 +227,28 @@ def test_an_own_activity_left_without_points_is_kept_with_0_points(setup):
     assert 'name="energy__own1_label" value="Gardening"' in html
     therapist = {line.label: line.value for line in answer_lines(answer)}
     assert "activity: Gardening; own: yes; points: 0" in therapist["Your points"]
+
+
+def test_points_below_0_are_refused_in_plain_words_and_kept(setup):
+    _world, step, enrollment, client = setup
+    response = client.post(STEP_URL, dict(VALID, energy__1="-3", energy__2="4"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Points can&#x27;t be below 0." in html or "Points can't be below 0." in html
+    assert 'value="-3"' in html
+    assert _answer(enrollment).status == AssignmentAnswer.Status.DRAFT
+    # The service refuses it too, whatever sent it (7 points in all, within the budget).
+    with pytest.raises(ValidationError, match="below 0"):
+        services.assignment_submit(
+            enrollment=enrollment,
+            step=step,
+            answers={
+                "energy": {
+                    "budget": 10,
+                    "items": [
+                        {"activity": "Shower", "points": -3, "own": False},
+                        {"activity": "Cook", "points": 10, "own": False},
+                    ],
+                }
+            },
+        )
