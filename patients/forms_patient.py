@@ -10,6 +10,7 @@ from datetime import timedelta
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from icbt.forms import plain_field
 from patients.services.work import DIARY_ENTRY_DAYS_BACK, diary_entry_answers, diary_entry_version
 from programs.field_types import field_type
 from programs.forms import AssignmentForm, DiaryEntryForm
@@ -67,7 +68,9 @@ class PatientDiaryForm(DiaryEntryForm):
             initial=day or today,
             widget=widget,
             help_text=_("Today, unless you are filling in a day you missed."),
+            error_messages={"required": _("Please choose the day this entry is about.")},
         )
+        plain_field(self.fields["entry_date"])
 
     def changed_elsewhere(self, entry) -> None:
         """The save was refused because ``entry`` changed since the form was opened: the form

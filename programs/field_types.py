@@ -116,9 +116,15 @@ class FieldType:
     def form_field(self, d: dict, **common) -> forms.Field:
         raise NotImplementedError
 
+    # What a required answer left empty says, in plain words for the kind of question (rather
+    # than Django's "This field is required.").
+    required_message = _("Please answer this question.")
+
     def form_fields(self, d: dict) -> dict[str, forms.Field]:
         common = {"label": d["label"], "help_text": d.get("help", ""), "required": d.get("required", True)}
-        return {d["name"]: self.form_field(d, **common)}
+        field = self.form_field(d, **common)
+        field.error_messages["required"] = self.required_message
+        return {d["name"]: field}
 
     def group(self, d: dict, form) -> dict:
         return {"field": form[d["name"]]}
@@ -168,6 +174,7 @@ class FieldType:
 
 class ShortText(FieldType):
     name = "short_text"
+    required_message = _("Please write a few words here.")
     keys = frozenset({"max_length"})
     is_text = True
     default_length = 200
@@ -199,6 +206,7 @@ class LongText(ShortText):
 
 class Choice(FieldType):
     name = "choice"
+    required_message = _("Please choose one of the answers.")
     template = "programs/fields/choice.html"
     keys = required_keys = frozenset({"options"})
 
@@ -228,6 +236,7 @@ class Choice(FieldType):
 
 class YesNo(FieldType):
     name = "yes_no"
+    required_message = _("Please choose yes or no.")
     template = "programs/fields/choice.html"
     used_in = frozenset({DIARY})
 
@@ -277,6 +286,7 @@ class _Ranged(FieldType):
 
 class Scale(_Ranged):
     name = "scale"
+    required_message = _("Please choose a number on the scale.")
     template = "programs/fields/scale.html"
     keys = frozenset({"min", "max", "min_label", "max_label"})
 
@@ -307,6 +317,7 @@ class Number(_Ranged):
 
     name = "number"
     keys = frozenset({"min", "max", "unit", "step"})
+    required_message = _("Please fill in a number.")
     used_in = frozenset({DIARY})
 
     def check(self, loader, node, where):
@@ -357,6 +368,7 @@ class Number(_Ranged):
 
 class Time(FieldType):
     name = "time"
+    required_message = _("Please fill in a time, like 07:30.")
     is_chartable = True
     keys = frozenset({"not_before"})
     used_in = frozenset({DIARY})

@@ -92,7 +92,7 @@ def test_submit_with_errors_keeps_the_text_says_what_to_fix_and_saves_a_draft(se
     assert response.status_code == 200
     html = response.content.decode()
     assert "Everything I typed must come back" in html
-    assert 'id="id_word_error"' in html and "This field is required." in html
+    assert 'id="id_word_error"' in html and "Please write a few words here." in html
     assert "Please check your answers" in html
     answer = _answer(enrollment)
     assert answer.status == AssignmentAnswer.Status.DRAFT

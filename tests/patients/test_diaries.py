@@ -653,3 +653,39 @@ def test_a_correction_with_its_version_keeps_the_pinned_count(setup):
     assert len(captured.captured_queries) == DIARY_CORRECTION_QUERIES
     entry.refresh_from_db()
     assert entry.values["mood"] == 2
+
+
+PLAIN_REQUIRED = {
+    "en": (
+        "Please choose a number on the scale.",
+        "Please choose the day this entry is about.",
+        "Please fill in a time, like 07:30.",
+        "Please choose yes or no.",
+        "Please fill in a number.",
+        "Please choose one of the answers.",
+    ),
+    "nl": (
+        "Kies een getal op de schaal.",
+        "Kies over welke dag dit gaat.",
+        "Vul een tijd in, zoals 07:30.",
+        "Kies ja of nee.",
+        "Vul een getal in.",
+        "Kies een van de antwoorden.",
+    ),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_an_answer_left_empty_is_asked_for_in_plain_words(setup, language):
+    world, _version, enrollment, client = setup
+    world.patient_a.user.language = language
+    world.patient_a.user.save(update_fields=["language"])
+    empty = dict(ENTRY, mood="", bedtime="", entry_date="", walked="", minutes="", kind="")
+    response = client.post(WRITE_URL, empty)
+    html = response.content.decode()
+    assert response.status_code == 200
+    for message in PLAIN_REQUIRED[language]:
+        assert message in html, message
+    assert "This field is required." not in html and "Dit veld is verplicht." not in html
+    assert "A quiet day in the garden" in html  # what was typed is kept
+    assert not DiaryEntry.objects.filter(enrollment=enrollment).exists()
