@@ -577,7 +577,7 @@ def _note(entry: DiaryEntry) -> str:
 
 
 @pytest.mark.every_weekday
-def test_a_correction_saved_in_another_tab_meanwhile_is_not_overwritten(setup):
+def test_a_correction_saved_in_another_tab_meanwhile_is_not_overwritten(clock, setup):
     _world, _version, _enrollment, client = setup
     entry = _written_today(client)
     today = timezone.localdate().isoformat()
@@ -610,7 +610,7 @@ def test_a_correction_saved_in_another_tab_meanwhile_is_not_overwritten(setup):
 
 
 @pytest.mark.every_weekday
-def test_the_same_correction_sent_twice_is_no_conflict(setup):
+def test_the_same_correction_sent_twice_is_no_conflict(clock, setup):
     _world, _version, _enrollment, client = setup
     entry = _written_today(client)
     tokens = _tokens(client.get(WRITE_URL).content.decode())
@@ -622,7 +622,7 @@ def test_the_same_correction_sent_twice_is_no_conflict(setup):
 
 
 @pytest.mark.every_weekday
-def test_the_diary_step_refuses_a_correction_over_one_made_meanwhile(setup):
+def test_the_diary_step_refuses_a_correction_over_one_made_meanwhile(clock, setup):
     _world, _version, _enrollment, client = setup
     step_url = "/me/steps/first/start-diary/"
     entry = _written_today(client)
@@ -640,7 +640,7 @@ def test_the_diary_step_refuses_a_correction_over_one_made_meanwhile(setup):
 
 
 @pytest.mark.every_weekday
-def test_a_correction_with_its_version_keeps_the_pinned_count(setup):
+def test_a_correction_with_its_version_keeps_the_pinned_count(clock, setup):
     from django.test.utils import CaptureQueriesContext
 
     _world, _version, _enrollment, client = setup
@@ -676,7 +676,7 @@ PLAIN_REQUIRED = {
 
 
 @pytest.mark.parametrize("language", ["en", "nl"])
-def test_an_answer_left_empty_is_asked_for_in_plain_words(setup, language):
+def test_an_answer_left_empty_is_asked_for_in_plain_words(clock, setup, language):
     world, _version, enrollment, client = setup
     world.patient_a.user.language = language
     world.patient_a.user.save(update_fields=["language"])

@@ -137,7 +137,7 @@ BREAKS_FIELDS = [
 ]
 
 
-def test_a_count_of_rest_breaks_takes_whole_numbers_only_and_keeps_what_was_typed(world, client_for):
+def test_a_count_of_rest_breaks_takes_whole_numbers_only_and_keeps_what_was_typed(clock, world, client_for):
     version = tiny_version()
     DiaryType.objects.create(
         version=version, slug="breaks", title="Breaks", frequency="daily", fields=BREAKS_FIELDS
