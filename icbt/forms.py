@@ -105,11 +105,22 @@ def plain_messages(form: forms.Form) -> forms.Form:
 
 
 def plain_field(field: forms.Field) -> forms.Field:
-    """``plain_messages`` for one field."""
-    field.error_messages.update(PLAIN_MESSAGES)
+    """``plain_messages`` for one field. A message the field was given itself (more specific
+    than the plain one, such as "Points can't be below 0.") is kept."""
+    defaults = {}
+    for cls in reversed(type(field).__mro__):
+        defaults.update(getattr(cls, "default_error_messages", {}))
+    messages = field.error_messages
+
+    def plain(code, message):
+        if code not in messages or messages[code] is defaults.get(code):
+            messages[code] = message
+
+    for code, message in PLAIN_MESSAGES.items():
+        plain(code, message)
     for kind, message in PLAIN_INVALID.items():
         if isinstance(field, kind):
-            field.error_messages["invalid"] = message
+            plain("invalid", message)
             break
     if isinstance(field, forms.CharField):
         field.widget.attrs.pop("maxlength", None)

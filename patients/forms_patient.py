@@ -10,7 +10,8 @@ from datetime import timedelta
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from patients.services.work import DIARY_ENTRY_DAYS_BACK
+from icbt.forms import plain_field
+from patients.services.work import DIARY_ENTRY_DAYS_BACK, diary_entry_answers, diary_entry_version
 from programs.field_types import field_type
 from programs.forms import AssignmentForm, DiaryEntryForm
 
@@ -46,6 +47,12 @@ class PatientDiaryForm(DiaryEntryForm):
         self.fields["shown_entry"] = forms.CharField(
             required=False, initial=str(shown.uid) if shown is not None else "new", widget=forms.HiddenInput()
         )
+        # That entry's version when the form was opened: a save never silently replaces a
+        # correction made meanwhile in another tab (``diary_entry_save``).
+        self.fields["shown_version"] = forms.CharField(
+            required=False, initial=diary_entry_version(shown), widget=forms.HiddenInput()
+        )
+        self.conflict = None
         earliest = today - timedelta(days=DIARY_ENTRY_DAYS_BACK)
         widget = (
             forms.HiddenInput()
@@ -61,7 +68,19 @@ class PatientDiaryForm(DiaryEntryForm):
             initial=day or today,
             widget=widget,
             help_text=_("Today, unless you are filling in a day you missed."),
+            error_messages={"required": _("Please choose the day this entry is about.")},
         )
+        plain_field(self.fields["entry_date"])
+
+    def changed_elsewhere(self, entry) -> None:
+        """The save was refused because ``entry`` changed since the form was opened: the form
+        keeps what was typed, shows what is saved now, and carries the entry's current version,
+        so that sending it again saves this version (the patient's choice)."""
+        self.conflict = {"entry": entry, "answers": diary_entry_answers(entry)}
+        data = self.data.copy()
+        data[self.add_prefix("shown_version")] = diary_entry_version(entry)
+        data[self.add_prefix("shown_entry")] = str(entry.uid)
+        self.data = data
 
     def clean_entry_date(self):
         value = self.cleaned_data["entry_date"] or self.today

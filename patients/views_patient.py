@@ -350,8 +350,13 @@ def _diary_saved(form, *, enrollment, diary_type, today, entry_date=None, **wher
             answers=form.answers(),
             today=today,
             shown=form.cleaned_data.get("shown_entry") or None,
+            version=form.cleaned_data.get("shown_version") or None,
             **where,
         )
+    except services.DiaryEntryChanged as exc:
+        form.add_error(None, exc)
+        form.changed_elsewhere(exc.entry)
+        return None
     except ValidationError as exc:
         _form_error(form, exc)
         return None

@@ -69,6 +69,7 @@ def think_feel_do_moments(value) -> list[list[tuple[str, str]]]:
 
 
 OWN_ACTIVITY_ROWS = 3
+NEGATIVE_POINTS = _("Points can't be below 0.")
 ASSIGNMENT = "assignment"
 DIARY = "diary"
 
@@ -115,9 +116,15 @@ class FieldType:
     def form_field(self, d: dict, **common) -> forms.Field:
         raise NotImplementedError
 
+    # What a required answer left empty says, in plain words for the kind of question (rather
+    # than Django's "This field is required.").
+    required_message = _("Please answer this question.")
+
     def form_fields(self, d: dict) -> dict[str, forms.Field]:
         common = {"label": d["label"], "help_text": d.get("help", ""), "required": d.get("required", True)}
-        return {d["name"]: self.form_field(d, **common)}
+        field = self.form_field(d, **common)
+        field.error_messages["required"] = self.required_message
+        return {d["name"]: field}
 
     def group(self, d: dict, form) -> dict:
         return {"field": form[d["name"]]}
@@ -167,6 +174,7 @@ class FieldType:
 
 class ShortText(FieldType):
     name = "short_text"
+    required_message = _("Please write a few words here.")
     keys = frozenset({"max_length"})
     is_text = True
     default_length = 200
@@ -198,6 +206,7 @@ class LongText(ShortText):
 
 class Choice(FieldType):
     name = "choice"
+    required_message = _("Please choose one of the answers.")
     template = "programs/fields/choice.html"
     keys = required_keys = frozenset({"options"})
 
@@ -227,6 +236,7 @@ class Choice(FieldType):
 
 class YesNo(FieldType):
     name = "yes_no"
+    required_message = _("Please choose yes or no.")
     template = "programs/fields/choice.html"
     used_in = frozenset({DIARY})
 
@@ -276,6 +286,7 @@ class _Ranged(FieldType):
 
 class Scale(_Ranged):
     name = "scale"
+    required_message = _("Please choose a number on the scale.")
     template = "programs/fields/scale.html"
     keys = frozenset({"min", "max", "min_label", "max_label"})
 
@@ -301,16 +312,38 @@ class Scale(_Ranged):
 
 
 class Number(_Ranged):
+    """A number between ``min`` and ``max``; with ``step`` (a whole number, 1 for counts such as
+    rest breaks) only whole numbers in that step are taken, without it up to one decimal."""
+
     name = "number"
-    keys = frozenset({"min", "max", "unit"})
+    keys = frozenset({"min", "max", "unit", "step"})
+    required_message = _("Please fill in a number.")
     used_in = frozenset({DIARY})
 
     def check(self, loader, node, where):
         result = super().check(loader, node, where)
         result["unit"] = loader.check.text(node, "unit", where, required=False, max_length=40)
+        if "step" in node:  # only when declared: the definitions of other numbers stay as they were
+            result["step"] = loader.check.integer(node, "step", where, default=1, low=1, high=1000)
         return result
 
     def form_field(self, d, **common):
+        step = d.get("step")
+        if step:
+            unit = d.get("unit")
+            whole = (
+                _("Please enter a whole number of %(unit)s.") % {"unit": unit}
+                if unit
+                else _("Please enter a whole number.")
+            )
+            return forms.IntegerField(
+                min_value=d["min"],
+                max_value=d["max"],
+                step_size=step if step > 1 else None,
+                widget=forms.NumberInput(attrs={"step": str(step), "inputmode": "numeric"}),
+                error_messages={"invalid": whole},
+                **common,
+            )
         return forms.DecimalField(
             min_value=d["min"],
             max_value=d["max"],
@@ -335,6 +368,7 @@ class Number(_Ranged):
 
 class Time(FieldType):
     name = "time"
+    required_message = _("Please fill in a time, like 07:30.")
     is_chartable = True
     keys = frozenset({"not_before"})
     used_in = frozenset({DIARY})
@@ -430,6 +464,7 @@ class EnergyPoints(FieldType):
             min_value=0,
             max_value=d["budget"],
             widget=forms.NumberInput(attrs=attrs),
+            error_messages={"min_value": NEGATIVE_POINTS},
         )
 
     def _point_names(self, d):
@@ -523,14 +558,25 @@ class EnergyPoints(FieldType):
         return errors
 
     def answer_error(self, d, value):
-        used = sum(int(item.get("points") or 0) for item in (value or {}).get("items", []))
+        points = [int(item.get("points") or 0) for item in (value or {}).get("items", [])]
+        if any(p < 0 for p in points):
+            return NEGATIVE_POINTS
+        used = sum(points)
         return self._over_budget(d, used) if used > d["budget"] else None
 
+    def _shown(self, value) -> list[tuple[str, int]]:
+        """``(activity, points)`` of the activities given points, and of every own activity the
+        patient named, also at 0 points (the form says an empty number counts as 0): what they
+        wrote is never hidden."""
+        return [
+            (str(item.get("activity") or ""), item.get("points") or 0)
+            for item in value.get("items", [])
+            if isinstance(item, dict)
+            and (item.get("points") or (item.get("own") and str(item.get("activity") or "").strip()))
+        ]
+
     def display_html(self, value, d):
-        items = (
-            (item.get("activity"), item["points"]) for item in value.get("items", []) if item.get("points")
-        )
-        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}: {}</li>", items))
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}: {}</li>", self._shown(value)))
 
 
 class ThinkFeelDo(FieldType):

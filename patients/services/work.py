@@ -5,7 +5,7 @@ Every write a patient makes locks the enrollment row first, so two tabs or a lat
 interleave with a submit; each refuses work on an enrollment that has ended."""
 
 import json
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 from uuid import UUID
 
@@ -243,6 +243,32 @@ def assignment_submit(*, enrollment: Enrollment, step: Step, answers: dict) -> A
 
 # The columns a correction of a diary entry changes (``diary_entry_save``).
 DIARY_ENTRY_CORRECTED = ("values", "text", "updated_at", "reviewed_at", "reviewed_by")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def diary_entry_version(entry: DiaryEntry | None) -> str:
+    """An opaque token of the entry as it is stored now: its last save, in microseconds (the
+    same whichever time zone the moment was read in). "" for no entry. A form carries it, so
+    that a save can tell whether the entry changed since the form was opened."""
+    if entry is None or entry.updated_at is None:
+        return ""
+    return str((entry.updated_at - _EPOCH) // timedelta(microseconds=1))
+
+
+class DiaryEntryChanged(ValidationError):
+    """A correction refused because the entry was saved elsewhere (another tab or device) after
+    the form was opened. ``entry`` is the entry as it is stored now (read under its lock)."""
+
+    def __init__(self, entry: DiaryEntry):
+        super().__init__(
+            _(
+                "This entry was changed somewhere else (perhaps in another window) after you "
+                "opened it. Below is what is saved now; what you typed is still in the form. "
+                "Save your version to replace it, or keep the saved one."
+            ),
+            code="changed_elsewhere",
+        )
+        self.entry = entry
 
 
 def diary_entry_editable(entry: DiaryEntry, *, today: date | None = None) -> bool:
@@ -260,6 +286,7 @@ def diary_entry_save(
     today: date | None = None,
     entry_uid=None,
     shown: str | None = None,
+    version: str | None = None,
     locked: bool = False,
 ) -> DiaryEntry:
     """Write (or correct) the entry of ``diary_type`` for ``entry_date``.
@@ -268,7 +295,12 @@ def diary_entry_save(
     a one-per-day diary corrects that day's entry, and a per-moment diary always adds a new
     entry: nothing written earlier is replaced. ``shown`` is the entry the form showed (its uid,
     or "new"): when that day has a different entry (a second tab, a date changed to a day already
-    filled in), the save is refused rather than replacing it.
+    filled in), the save is refused rather than replacing it. ``version`` is the entry's
+    ``diary_entry_version`` when the form was opened: a correction of an entry saved again since
+    (another tab) is refused with ``DiaryEntryChanged``, unless what is stored is exactly what is
+    sent (a double click, a resent form): nothing would be lost. Without ``version`` (a form
+    from before it was carried) the entry is corrected as before. The check compares the row
+    already read under its lock: no statement of its own.
 
     Numbers, choices and times go to ``values``, free text to ``text``; both are encrypted
     JSON. A day may be filled in up to six days later; an entry may be corrected only on the
@@ -294,6 +326,7 @@ def diary_entry_save(
                 today=today,
                 entry_uid=entry_uid,
                 shown=shown,
+                version=version,
                 locked=locked,
             )
         except ValidationError as exc:
@@ -320,7 +353,7 @@ def diary_entry_save(
 
 
 def _diary_entry_checked(
-    *, enrollment, diary_type, entry_date, answers, step, today, entry_uid, shown, locked
+    *, enrollment, diary_type, entry_date, answers, step, today, entry_uid, shown, version, locked
 ) -> tuple[DiaryEntry, object, datetime, bool]:
     """``diary_entry_save``'s reads and checks, under the enrollment's lock: the entry as it
     will be saved (validated), the enrollment's rhythm row, the moment, and whether the entry
@@ -368,6 +401,9 @@ def _diary_entry_checked(
                 "you can add a note in today's entry."
             )
         )
+    if entry is not None and version and version != diary_entry_version(entry):
+        if diary_entry_answers(entry) != _dump_round_trip(answers):
+            raise DiaryEntryChanged(entry)
     if entry is None:
         entry = DiaryEntry(
             enrollment=enrollment,
@@ -510,6 +546,11 @@ def diary_step_open(*, enrollment: Enrollment, step: Step, today: date | None = 
     _enrollment_lock(enrollment)
     _step_done(enrollment, step, now=timezone.now())
     return True
+
+
+def _dump_round_trip(answers: dict) -> dict:
+    """``answers`` as they read back once stored (JSON: a tuple becomes a list, and so on)."""
+    return json.loads(_dump(answers))
 
 
 def diary_entry_answers(entry: DiaryEntry) -> dict:

@@ -92,7 +92,7 @@ def test_submit_with_errors_keeps_the_text_says_what_to_fix_and_saves_a_draft(se
     assert response.status_code == 200
     html = response.content.decode()
     assert "Everything I typed must come back" in html
-    assert 'id="id_word_error"' in html and "This field is required." in html
+    assert 'id="id_word_error"' in html and "Please write a few words here." in html
     assert "Please check your answers" in html
     answer = _answer(enrollment)
     assert answer.status == AssignmentAnswer.Status.DRAFT
@@ -210,3 +210,45 @@ def test_a_stored_answer_that_is_not_json_is_shown_in_the_form_as_written(setup)
     response = client.get(STEP_URL)
     assert response.status_code == 200
     assert "Written before answers were kept per field" in response.content.decode()
+
+
+def test_an_own_activity_left_without_points_is_kept_with_0_points(setup):
+    from messaging.presentation import answer_lines
+
+    _world, _step, enrollment, client = setup
+    response = client.post(STEP_URL, dict(VALID, energy__own1_label="Gardening", energy__own1=""))
+    assert response.status_code == 302
+    answer = _answer(enrollment)
+    items = json.loads(answer.content)["energy"]["items"]
+    assert {"activity": "Gardening", "points": 0, "own": True} in items
+    # Shown to the patient after handing in, in the form when reopened, and to the therapist.
+    assert "<li>Gardening: 0</li>" in client.get(STEP_URL).content.decode()
+    html = client.get(STEP_URL + "?edit=1").content.decode()
+    assert 'name="energy__own1_label" value="Gardening"' in html
+    therapist = {line.label: line.value for line in answer_lines(answer)}
+    assert "activity: Gardening; own: yes; points: 0" in therapist["Your points"]
+
+
+def test_points_below_0_are_refused_in_plain_words_and_kept(setup):
+    _world, step, enrollment, client = setup
+    response = client.post(STEP_URL, dict(VALID, energy__1="-3", energy__2="4"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Points can&#x27;t be below 0." in html or "Points can't be below 0." in html
+    assert 'value="-3"' in html
+    assert _answer(enrollment).status == AssignmentAnswer.Status.DRAFT
+    # The service refuses it too, whatever sent it (7 points in all, within the budget).
+    with pytest.raises(ValidationError, match="below 0"):
+        services.assignment_submit(
+            enrollment=enrollment,
+            step=step,
+            answers={
+                "energy": {
+                    "budget": 10,
+                    "items": [
+                        {"activity": "Shower", "points": -3, "own": False},
+                        {"activity": "Cook", "points": 10, "own": False},
+                    ],
+                }
+            },
+        )

@@ -562,3 +562,130 @@ def test_a_refusal_while_the_first_entry_starts_the_treatment_keeps_the_text(clo
     assert "This treatment cannot start yet." in html and "A quiet day in the garden" in html
     assert not DiaryEntry.objects.exists()
     assert Enrollment.objects.get(pk=enrollment.pk).status == Enrollment.Status.INVITED
+
+
+def _tokens(html):
+    import re
+
+    version = re.search(r'name="shown_version" value="([^"]*)"', html)
+    return {"shown_entry": _shown(html), "shown_version": version.group(1) if version else ""}
+
+
+def _note(entry: DiaryEntry) -> str:
+    entry.refresh_from_db()
+    return json.loads(entry.text)["note"]
+
+
+@pytest.mark.every_weekday
+def test_a_correction_saved_in_another_tab_meanwhile_is_not_overwritten(clock, setup):
+    _world, _version, _enrollment, client = setup
+    entry = _written_today(client)
+    today = timezone.localdate().isoformat()
+    tab_a = _tokens(client.get(WRITE_URL).content.decode())
+    tab_b = _tokens(client.get(WRITE_URL).content.decode())
+    assert tab_a == tab_b and tab_a["shown_version"]
+    response = client.post(
+        WRITE_URL, dict(ENTRY, **tab_a, mood="4", note="Written in tab A", entry_date=today)
+    )
+    assert response.status_code == 302
+    response = client.post(
+        WRITE_URL, dict(ENTRY, **tab_b, mood="8", note="Written in tab B", entry_date=today)
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "This entry was changed somewhere else (perhaps in another window)" in html
+    assert "Written in tab B" in html  # what was typed in this tab is kept in the form
+    assert "What is saved now" in html and "Written in tab A" in html  # and what is saved is shown
+    assert f'href="/me/diaries/entries/{entry.uid}/">Keep the saved one' in html
+    assert _note(entry) == "Written in tab A" and entry.values["mood"] == 4
+    # The form now carries the saved entry's version: sending it again is the patient's choice.
+    again = _tokens(html)
+    assert again["shown_entry"] == str(entry.uid) and again["shown_version"] != tab_b["shown_version"]
+    response = client.post(
+        WRITE_URL, dict(ENTRY, **again, mood="8", note="Written in tab B", entry_date=today)
+    )
+    assert response.status_code == 302
+    assert _note(entry) == "Written in tab B" and entry.values["mood"] == 8
+    assert DiaryEntry.objects.count() == 1
+
+
+@pytest.mark.every_weekday
+def test_the_same_correction_sent_twice_is_no_conflict(clock, setup):
+    _world, _version, _enrollment, client = setup
+    entry = _written_today(client)
+    tokens = _tokens(client.get(WRITE_URL).content.decode())
+    data = dict(ENTRY, **tokens, note="Clicked twice", entry_date=timezone.localdate().isoformat())
+    assert client.post(WRITE_URL, data).status_code == 302
+    response = client.post(WRITE_URL, data)  # the same form, the same (now old) version
+    assert response.status_code == 302, response.content.decode()
+    assert _note(entry) == "Clicked twice"
+
+
+@pytest.mark.every_weekday
+def test_the_diary_step_refuses_a_correction_over_one_made_meanwhile(clock, setup):
+    _world, _version, _enrollment, client = setup
+    step_url = "/me/steps/first/start-diary/"
+    entry = _written_today(client)
+    step_tokens = _tokens(client.get(step_url).content.decode())
+    assert step_tokens["shown_entry"] == str(entry.uid) and step_tokens["shown_version"]
+    today = timezone.localdate().isoformat()
+    write_tokens = _tokens(client.get(WRITE_URL).content.decode())
+    client.post(WRITE_URL, dict(ENTRY, **write_tokens, note="From My diaries", entry_date=today))
+    response = client.post(step_url, dict(ENTRY, **step_tokens, note="From the step"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "This entry was changed somewhere else" in html and "From the step" in html
+    assert "From My diaries" in html
+    assert _note(entry) == "From My diaries"
+
+
+@pytest.mark.every_weekday
+def test_a_correction_with_its_version_keeps_the_pinned_count(clock, setup):
+    from django.test.utils import CaptureQueriesContext
+
+    _world, _version, _enrollment, client = setup
+    entry = _written_today(client)
+    tokens = _tokens(client.get(WRITE_URL).content.decode())
+    data = dict(ENTRY, **tokens, mood="2", entry_date=timezone.localdate().isoformat())
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(WRITE_URL, data)
+    assert response.status_code == 302
+    assert len(captured.captured_queries) == DIARY_CORRECTION_QUERIES
+    entry.refresh_from_db()
+    assert entry.values["mood"] == 2
+
+
+PLAIN_REQUIRED = {
+    "en": (
+        "Please choose a number on the scale.",
+        "Please choose the day this entry is about.",
+        "Please fill in a time, like 07:30.",
+        "Please choose yes or no.",
+        "Please fill in a number.",
+        "Please choose one of the answers.",
+    ),
+    "nl": (
+        "Kies een getal op de schaal.",
+        "Kies over welke dag dit gaat.",
+        "Vul een tijd in, zoals 07:30.",
+        "Kies ja of nee.",
+        "Vul een getal in.",
+        "Kies een van de antwoorden.",
+    ),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_an_answer_left_empty_is_asked_for_in_plain_words(clock, setup, language):
+    world, _version, enrollment, client = setup
+    world.patient_a.user.language = language
+    world.patient_a.user.save(update_fields=["language"])
+    empty = dict(ENTRY, mood="", bedtime="", entry_date="", walked="", minutes="", kind="")
+    response = client.post(WRITE_URL, empty)
+    html = response.content.decode()
+    assert response.status_code == 200
+    for message in PLAIN_REQUIRED[language]:
+        assert message in html, message
+    assert "This field is required." not in html and "Dit veld is verplicht." not in html
+    assert "A quiet day in the garden" in html  # what was typed is kept
+    assert not DiaryEntry.objects.filter(enrollment=enrollment).exists()

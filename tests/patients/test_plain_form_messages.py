@@ -121,3 +121,62 @@ def test_the_fatigue_sleep_diary_declares_getting_up_not_before_waking():
     for language in ("en", "nl"):
         sleep = next(d for d in parsed[("master-your-fatigue", language)].diaries if d.slug == "sleep-wake")
         assert next(f for f in sleep.fields if f["name"] == "got_up_time")["not_before"] == "woke_time"
+
+
+BREAKS_FIELDS = [
+    {
+        "name": "rest_breaks",
+        "type": "number",
+        "label": "Rest breaks",
+        "min": 0,
+        "max": 30,
+        "step": 1,
+        "unit": "breaks",
+    },
+    {"name": "hours", "type": "number", "label": "Hours", "min": 0, "max": 24},
+]
+
+
+def test_a_count_of_rest_breaks_takes_whole_numbers_only_and_keeps_what_was_typed(clock, world, client_for):
+    version = tiny_version()
+    DiaryType.objects.create(
+        version=version, slug="breaks", title="Breaks", frequency="daily", fields=BREAKS_FIELDS
+    )
+    enrollment = enroll(world.patient_a, version)
+    client = client_for(world.patient_a.user)
+    today = timezone.localdate().isoformat()
+    response = client.post(
+        "/me/diaries/breaks/write/", {"rest_breaks": "2.5", "hours": "2.5", "entry_date": today}
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Please enter a whole number of breaks." in html
+    assert 'value="2.5"' in html  # kept as typed
+    assert not DiaryEntry.objects.filter(enrollment=enrollment).exists()
+    response = client.post(
+        "/me/diaries/breaks/write/", {"rest_breaks": "3", "hours": "2.5", "entry_date": today}
+    )
+    assert response.status_code == 302
+    assert DiaryEntry.objects.get(enrollment=enrollment).values == {"rest_breaks": 3, "hours": 2.5}
+
+
+def test_the_pain_diary_counts_whole_rest_breaks():
+    parsed = {(p.program, p.language): p for p in content_loader.read_content()}
+    for language in ("en", "nl"):
+        diary = next(d for d in parsed[("master-your-pain", language)].diaries if d.slug == "activity-pain")
+        fields = {f["name"]: f for f in diary.fields}
+        assert fields["rest_breaks"]["step"] == 1
+        assert "step" not in fields["active_morning"]  # a number without it keeps its decimal
+
+
+def test_the_loader_checks_a_number_step(tmp_path):
+    from tests.programs.helpers import copy_fixture
+
+    root = copy_fixture(tmp_path)
+    for language in ("en", "nl"):
+        manifest = root / "tiny-program" / language / "manifest.yaml"
+        text = manifest.read_text()
+        minutes = next(line for line in text.splitlines() if "name: minutes" in line)
+        manifest.write_text(text.replace(minutes, minutes.replace("}", ", step: 0.5}")))
+    with pytest.raises(content_loader.ContentErrors, match="'step' must be a whole number"):
+        content_loader.read_content(root)

@@ -178,3 +178,17 @@ def test_the_example_answer_of_a_diary_type_is_valid(name):
     posted = _posted_again(form, definition)
     assert posted.is_valid(), posted.errors
     assert posted.answers() == {definition["name"]: example}
+
+
+def test_an_own_activity_named_without_points_is_shown_with_0_points():
+    definition = _d("energy", "energy_points", budget=10, activities=["Shower", "Cook"])
+    value = {
+        "budget": 10,
+        "items": [
+            {"activity": "Shower", "points": 3, "own": False},
+            {"activity": "Cook", "points": 0, "own": False},
+            {"activity": "Gardening", "points": 0, "own": True},
+        ],
+    }
+    html = str(field_type(definition).display_html(value, definition))
+    assert html == "<ul><li>Shower: 3</li><li>Gardening: 0</li></ul>"
