@@ -141,6 +141,20 @@ class Worklist:
     patient_id: int | None = None
     order: str = "oldest"
     kinds: dict = field(default_factory=lambda: FILTER_KINDS)
+    # Every open urgent item of the caseload (a self-harm answer), whatever the filter, order
+    # or page: a filter never hides a safety signal (``urgent_items``).
+    urgent: list[WorkItem] = field(default_factory=list)
+
+    @property
+    def urgent_elsewhere(self) -> int:
+        """How many of ``urgent`` the selection (the filter) leaves out."""
+        return sum(1 for item in self.urgent if not self.selects(item))
+
+    def selects(self, item: WorkItem) -> bool:
+        """Whether the kind and patient filter select ``item``."""
+        if self.kind and item.filter_kind != self.kind:
+            return False
+        return not self.patient_id or item.patient_id == self.patient_id
 
     @property
     def reminders(self) -> int:
@@ -542,6 +556,7 @@ def worklist(
     )
     return Worklist(
         items=items,
+        urgent=urgent_items(staff=staff, now=now),
         total=sum(counts.values()),
         waiting=waiting,
         counts=counts,
@@ -549,6 +564,42 @@ def worklist(
         kind=kind,
         patient_id=patient_id,
         order=order,
+    )
+
+
+def urgent_items(*, staff: StaffMember, now: datetime) -> list[WorkItem]:
+    """Every open urgent row ``staff`` sees at ``now`` (their own patients' and, by the cover
+    rule of ``messaging.pending``, the shared patients'), oldest first, with the names their
+    lines show. Not filtered by kind, patient or page: the worklist shows them above whatever
+    was chosen, so that no filter hides a self-harm answer. One query, whatever the size of the
+    caseload: the owner's index (``owner, urgent, since``) and the patient index of the few
+    shared patients; built once per process (``icbt.shaped_sql``)."""
+    query = shaped_sql.shaped(("worklist_urgent",), lambda: shaped_sql.of_queryset(_urgent_query()))
+    params = shaped_sql.bind(
+        connection, query, staff=staff.pk, clinic=staff.clinic_id, now=now, day=timezone.localdate(now)
+    )
+    assert query.names == _PageRow._fields  # noqa: S101 - the columns are those of ``_urgent_query``
+    return _items(list(map(_PageRow._make, query.rows(connection, params))), now=now)
+
+
+def _urgent_query() -> QuerySet:
+    """The query of ``urgent_items`` with stand-in values (``icbt.shaped_sql.StandIn``)."""
+    staff = pending.stand_in_staff()
+    mine, shared, _requests = pending.visible_arms(staff=staff, now=StandIn.now, day=StandIn.day)
+    union, params = pending.union_all([rows.filter(urgent=True).values("id") for rows in (mine, shared)])
+    ids = RawSQL(f"SELECT id FROM ({union}) _urgent", params)  # noqa: S611, S608 - the ORM's SQL
+    return (
+        WorkItemRow.objects.filter(pk__in=ids)
+        .order_by("since", "pk")
+        .values(
+            *_SHOWN,
+            first_name=F("patient__user__first_name"),
+            last_name=F("patient__user__last_name"),
+            email=F("patient__user__email"),
+            case_reference=F("patient__case_reference"),
+            referrer=Value(""),
+            program_title=Value(""),
+        )
     )
 
 
