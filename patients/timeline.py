@@ -110,6 +110,8 @@ def describe(
         text = _("%(name)s (%(moment)s): %(total)s") % {"name": name, "moment": moment, "total": total}
         if d.get("entered"):
             text += " " + _("(entered by the therapist)")
+        if "self_harm" in (d.get("flags") or ()):
+            text += ". " + _("Urgent: self-harm item answered")
         return text
     if kind == Kind.STEPPED_CARE:
         return _("Stepped-care decision: %(decision)s (advice: %(advice)s)") % {

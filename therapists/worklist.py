@@ -51,6 +51,7 @@ from icbt.roles import roles_of
 from icbt.shaped_sql import StandIn
 from messaging import pending
 from patients import measurement, rhythm
+from patients import selectors as patient_selectors
 from patients.models import CareShare, Enrollment, Patient, Referral
 from patients.models import WorkItem as WorkItemRow
 from programs import questionnaires
@@ -847,6 +848,11 @@ class CaseloadRow:
     feedback_overdue: bool
     last_activity: datetime | None
 
+    @property
+    def urgent(self) -> bool:
+        """An open urgent item (a self-harm answer) waits for this patient."""
+        return bool(getattr(self.patient, "has_urgent", False))
+
 
 def caseload(*, fetched_by, today: date | None = None) -> list[CaseloadRow]:
     """The viewer's patients with their enrollment's status, program, current module, last
@@ -858,6 +864,7 @@ def caseload(*, fetched_by, today: date | None = None) -> list[CaseloadRow]:
     patients = list(
         caseload_patients(staff=staff, today=today)
         .select_related("user")
+        .annotate(has_urgent=patient_selectors.has_urgent_work())
         .order_by("user__last_name", "user__first_name", "pk")
     )
     latest: dict[int, Enrollment] = {}
