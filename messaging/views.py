@@ -174,6 +174,12 @@ def _staff_fetch(request, pk, *, purpose="conversation"):
     return roles_of(request.user).staff, patient, enrollment
 
 
+def _urgent_first(work) -> None:
+    """A self-harm answer nobody has handled yet leads the questionnaires (the rest keep their
+    order, oldest first): the safety signal is the first thing the composer shows of them."""
+    work.questionnaires.sort(key=lambda q: not (q.urgent and q.reviewed_at is None))
+
+
 def _staff_page(request, *, patient, enrollment, conversation, data=None, status=200):
     """The composer. ``data``: a POST to show again (with its errors) so nothing typed is lost."""
     draft = selectors.draft_get(conversation=conversation, author=request.user)
@@ -184,6 +190,7 @@ def _staff_page(request, *, patient, enrollment, conversation, data=None, status
         include += [selectors.parse_item_ref(ref) for ref in data.getlist("attach")]
     include = [ref for ref in include if ref is not None]
     work = selectors.work_since_last_feedback(enrollment=enrollment, include=include)
+    _urgent_first(work)
     selectors.work_charts(enrollment=enrollment, work=work)
     templates = list(selectors.template_list(fetched_by=request.user, version=enrollment.version))
     kwargs = {"allowed_refs": work.refs(), "templates": templates}
