@@ -22,11 +22,11 @@ from icbt.roles import roles_of
 from icbt.submissions import submitted_once
 from messaging import selectors, services
 from messaging.access import share_get_for_patient, template_get_for_user, template_may_edit
-from messaging.forms import ComposerForm, MessageForm, NoteForm, ShareForm, TemplateForm
+from messaging.forms import ComposerForm, MessageForm, NoteForm, ShareForm, TemplateForm, UrgentContactForm
 from patients import charts_measurement
 from patients import services as patient_services
 from patients.access import audited, own_patient, patient_for_staff, staff_may_treat
-from patients.feedback_links import link_url_for_patient
+from patients.feedback_links import item_label, link_url_for_patient
 
 TEXT_FIELDS = ("body",)
 
@@ -340,20 +340,31 @@ def staff_draft(request, pk):
 @sensitive_variables()
 def item_review(request, pk):
     """Mark one item as reviewed without writing. Posted from inside the composer, so whatever
-    was typed there is kept as the draft."""
+    was typed there is kept as the draft. A self-harm answer nobody handled yet is reviewed only
+    through the confirmation step that records the contact (``_urgent_review``)."""
     staff, patient, enrollment = _staff_fetch(request, pk, purpose="review")
     if enrollment is None:
         raise Http404
+    item = request.POST.get("item", "")
+    ref = selectors.parse_item_ref(item)
+    found = selectors.items_for_enrollment(enrollment=enrollment, refs=[ref]).get(str(ref)) if ref else None
+    if found is not None and services.is_open_urgent(found):
+        return _urgent_review(request, staff=staff, patient=patient, enrollment=enrollment, response=found)
     try:
-        services.item_mark_reviewed(
-            enrollment=enrollment,
-            item=request.POST.get("item", ""),
-            reviewed_by=request.user,
-        )
+        services.item_mark_reviewed(enrollment=enrollment, item=item, reviewed_by=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, _("Marked as reviewed."))
+    kept = _keep_draft(request, patient=patient, enrollment=enrollment)
+    if kept is not None:
+        return kept
+    return redirect(reverse("messaging:staff_conversation", args=[patient.pk]) + "#work")
+
+
+def _keep_draft(request, *, patient, enrollment):
+    """What the composer posted along (its text, its chosen items) kept as the draft; the
+    composer again (with the text) when it cannot be kept, else None."""
     if enrollment.is_open and ("body" in request.POST or "attach" in request.POST):
         conversation = services.conversation_get_or_create(enrollment=enrollment)
         try:
@@ -367,7 +378,56 @@ def item_review(request, pk):
             return _staff_page(
                 request, patient=patient, enrollment=enrollment, conversation=conversation, data=request.POST
             )
-    return redirect(reverse("messaging:staff_conversation", args=[patient.pk]) + "#work")
+    return None
+
+
+def _urgent_review(request, *, staff, patient, enrollment, response):
+    """The confirmation step of reviewing a self-harm answer: it says that the patient was told
+    they would be contacted soon, and asks how and when they were (or to whom it was handed
+    over). Only the confirmed form marks the answer reviewed; the first step (posted from the
+    composer) keeps what was typed there as the draft."""
+    confirming = "confirm" in request.POST
+    form = UrgentContactForm(
+        request.POST if confirming else None, colleagues=selectors.handover_candidates(staff=staff)
+    )
+    if not confirming:
+        kept = _keep_draft(request, patient=patient, enrollment=enrollment)
+        if kept is not None:
+            return kept
+    elif form.is_valid():
+        contact = services.UrgentContact(
+            method=form.cleaned_data["method"],
+            on=form.cleaned_data["on"],
+            handed_to=form.cleaned_data["handed_to"],
+        )
+        try:
+            services.item_mark_reviewed(
+                enrollment=enrollment,
+                item=f"questionnaire:{response.pk}",
+                reviewed_by=request.user,
+                contact=contact,
+            )
+        except ValidationError as exc:
+            fields = {"method": "method", "on": "on", "handed_to": "handed_to"}
+            if hasattr(exc, "error_dict"):
+                for name, errors in exc.error_dict.items():
+                    form.add_error(fields.get(name), errors)
+            else:
+                form.add_error(None, exc.messages)
+        else:
+            messages.success(request, _("The contact is recorded and the answer is marked as reviewed."))
+            return redirect(reverse("messaging:staff_conversation", args=[patient.pk]) + "#work")
+    return render(
+        request,
+        "messaging/urgent_review.html",
+        {
+            "patient": patient,
+            "response": response,
+            "name": item_label(kind="questionnaire", obj=response),
+            "form": form,
+        },
+        status=400 if confirming else 200,
+    )
 
 
 # --- Staff: notes and covering ----------------------------------------------------------------------

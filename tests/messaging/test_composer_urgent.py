@@ -5,11 +5,16 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
+from icbt.models import AuditEvent
+from messaging import services
+from messaging.models import MessageDraft
 from patients import services as patient_services
-from patients.models import QuestionnaireResponse
+from patients.models import QuestionnaireResponse, TimelineEvent
+from tests.messaging.helpers import share
 from tests.work import settle
 
 URGENT = "Urgent: self-harm item answered"
@@ -73,3 +78,123 @@ def test_the_urgent_questionnaire_is_labelled_urgent_and_listed_first(clock, wor
     # The routine flags keep their own word, and never the urgent one.
     for _id, rest in items[1:]:
         assert "needs attention" in rest and URGENT not in rest
+
+
+# --- Marking the self-harm answer reviewed ---------------------------------------------------------
+
+
+def _review(client, world, item, **data):
+    return client.post(reverse("messaging:item_review", args=[world.patient_a.pk]), {"item": item, **data})
+
+
+def _still_urgent(world, staff=None) -> bool:
+    from therapists.worklist import worklist
+
+    return bool(worklist(fetched_by=(staff or world.therapist).user, kind="diary").urgent)
+
+
+def test_one_click_does_not_clear_the_self_harm_answer(clock, world, urgent, client_for):
+    client = client_for(world.therapist.user)
+    page = _review(client, world, f"questionnaire:{urgent.pk}", body="Half-written feedback")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "The patient was told that their therapist will contact them soon." in html
+    assert 'name="method"' in html and 'name="on"' in html and 'name="handed_to"' in html
+    urgent.refresh_from_db()
+    assert urgent.reviewed_at is None and _still_urgent(world)
+    # What was typed in the composer is kept.
+    assert MessageDraft.objects.get(author=world.therapist.user).body == "Half-written feedback"
+
+
+@pytest.mark.parametrize(
+    "data,error",
+    [
+        ({}, "Choose how you contacted the patient."),
+        ({"method": "phone", "on": "2999-01-01"}, "The day of the contact cannot be in the future."),
+        ({"method": "handover"}, "Choose the colleague who took it over."),
+    ],
+)
+def test_the_confirmation_needs_a_record_of_the_contact(clock, world, urgent, client_for, data, error):
+    client = client_for(world.therapist.user)
+    page = _review(client, world, f"questionnaire:{urgent.pk}", confirm="1", **data)
+    assert page.status_code == 400
+    assert error in page.content.decode()
+    urgent.refresh_from_db()
+    assert urgent.reviewed_at is None and _still_urgent(world)
+    assert not TimelineEvent.objects.filter(kind=TimelineEvent.Kind.URGENT_CONTACT).exists()
+
+
+def test_the_confirmed_contact_is_recorded_audited_and_shown_on_the_overview(
+    clock, world, urgent, client_for
+):
+    client = client_for(world.therapist.user)
+    today = timezone.localdate()
+    page = _review(
+        client, world, f"questionnaire:{urgent.pk}", confirm="1", method="phone", on=today.isoformat()
+    )
+    assert page.status_code == 302
+    urgent.refresh_from_db()
+    assert urgent.reviewed_at is not None and urgent.reviewed_by == world.therapist.user
+    assert not _still_urgent(world)
+    event = TimelineEvent.objects.get(kind=TimelineEvent.Kind.URGENT_CONTACT)
+    assert event.detail["method"] == "phone" and event.detail["on"] == today.isoformat()
+    assert event.actor == world.therapist.user
+    audit = AuditEvent.objects.get(object_type="questionnaire_response", object_id=str(urgent.pk))
+    assert audit.action == AuditEvent.Action.CHANGE and audit.user == world.therapist.user
+    html = client.get(reverse("patients:staff_patient_detail", args=[world.patient_a.pk])).content.decode()
+    assert 'id="urgent-banner-title"' not in html
+    assert "PHQ-9): self-harm answer reviewed, the patient was contacted by phone on" in html
+
+
+def test_a_handover_names_the_colleague(clock, world, urgent, client_for):
+    client = client_for(world.therapist.user)
+    page = _review(
+        client,
+        world,
+        f"questionnaire:{urgent.pk}",
+        confirm="1",
+        method="handover",
+        on=timezone.localdate().isoformat(),
+        handed_to=str(world.therapist2.pk),
+    )
+    assert page.status_code == 302
+    html = client.get(reverse("patients:staff_patient_detail", args=[world.patient_a.pk])).content.decode()
+    assert "self-harm answer reviewed, handed over to Tom" in html
+
+
+def test_a_routine_questionnaire_keeps_the_one_click_review(clock, world, enrollment, client_for):
+    routine = _flagged(enrollment, days_ago=1)
+    page = _review(client_for(world.therapist.user), world, f"questionnaire:{routine.pk}")
+    assert page.status_code == 302
+    routine.refresh_from_db()
+    assert routine.reviewed_at is not None
+
+
+def test_no_other_action_clears_the_self_harm_answer(clock, world, urgent, enrollment):
+    # The service itself refuses without a record, for the therapist and a covering colleague.
+    share(world)
+    for user in (world.therapist.user, world.therapist2.user):
+        with pytest.raises(ValidationError) as refused:
+            services.item_mark_reviewed(
+                enrollment=enrollment, item=f"questionnaire:{urgent.pk}", reviewed_by=user
+            )
+        assert refused.value.code == "contact_required"
+    # Feedback about it is no record of the contact: it stays open.
+    conversation = services.conversation_get_or_create(enrollment=enrollment)
+    services.feedback_send(
+        conversation=conversation,
+        author=world.therapist.user,
+        body="Thank you for filling this in.",
+        items=[f"questionnaire:{urgent.pk}"],
+    )
+    urgent.refresh_from_db()
+    assert urgent.reviewed_at is None and _still_urgent(world) and _still_urgent(world, world.therapist2)
+    # Pausing, then ending the treatment leaves it waiting.
+    for action, reason in (("pause", ""), ("stop", "Moved away")):
+        enrollment.refresh_from_db()
+        patient_services.enrollment_status_change(
+            enrollment=enrollment, staff=world.therapist, action=action, reason=reason
+        )
+        settle()
+        urgent.refresh_from_db()
+        assert urgent.reviewed_at is None and _still_urgent(world)
