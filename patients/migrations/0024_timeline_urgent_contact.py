@@ -4,15 +4,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('patients', '0023_work_item_owner_statistics'),
+        ("patients", "0023_work_item_owner_statistics"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='timelineevent',
-            name='kind',
-            field=models.CharField(choices=[('enrolled', 'enrolled'), ('status', 'status changed'), ('module_opened', 'module opened'), ('module_held', 'module held back'), ('module_completed', 'module completed'), ('step_skipped', 'step skipped'), ('step_added', 'step added'), ('cadence', 'feedback rhythm changed'), ('session', 'session recorded'), ('questionnaire', 'questionnaire completed'), ('stepped_care', 'stepped-care decision'), ('shared', 'shared with a colleague'), ('intake', 'intake recorded'), ('referral', 'referral'), ('therapist', 'therapist changed'), ('module_default', 'module back on its normal schedule'), ('route', 'activity pattern confirmed'), ('urgent_contact', 'self-harm answer handled')], max_length=20),
+            model_name="timelineevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("enrolled", "enrolled"),
+                    ("status", "status changed"),
+                    ("module_opened", "module opened"),
+                    ("module_held", "module held back"),
+                    ("module_completed", "module completed"),
+                    ("step_skipped", "step skipped"),
+                    ("step_added", "step added"),
+                    ("cadence", "feedback rhythm changed"),
+                    ("session", "session recorded"),
+                    ("questionnaire", "questionnaire completed"),
+                    ("stepped_care", "stepped-care decision"),
+                    ("shared", "shared with a colleague"),
+                    ("intake", "intake recorded"),
+                    ("referral", "referral"),
+                    ("therapist", "therapist changed"),
+                    ("module_default", "module back on its normal schedule"),
+                    ("route", "activity pattern confirmed"),
+                    ("urgent_contact", "self-harm answer handled"),
+                ],
+                max_length=20,
+            ),
         ),
     ]
