@@ -15,6 +15,7 @@ from messaging.services import (
     placeholders_validate,
     text_validate,
 )
+from patients.models import TimelineEvent
 from patients.services.sharing import SHARE_MAX_DAYS
 
 
@@ -179,3 +180,34 @@ class ShareForm(forms.Form):
                 _("Share for at most %(days)s days at a time."), params={"days": SHARE_MAX_DAYS}
             )
         return until
+
+
+class UrgentContactForm(forms.Form):
+    """The record that goes with reviewing a self-harm answer: how and when the patient was
+    contacted, or to whom it was handed over (``services.item_mark_reviewed``)."""
+
+    method = forms.ChoiceField(
+        label=_("How did you contact the patient?"),
+        choices=TimelineEvent.ContactMethod.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose how you contacted the patient.")},
+    )
+    on = DayField(label=_("Day of the contact"))
+    handed_to = forms.ModelChoiceField(
+        label=_("Handed over to (only for a handover)"),
+        queryset=None,
+        required=False,
+        empty_label=_("Choose…"),
+    )
+
+    def __init__(self, *args, colleagues, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["handed_to"].queryset = colleagues
+        self.fields["handed_to"].label_from_instance = lambda staff: staff.user.get_full_name()
+        self.fields["on"].initial = timezone.localdate()
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("method") == TimelineEvent.ContactMethod.HANDOVER and not cleaned.get("handed_to"):
+            self.add_error("handed_to", _("Choose the colleague who took it over."))
+        return cleaned

@@ -413,6 +413,16 @@ def active_shares(*, patient: Patient) -> list[CareShare]:
     )
 
 
+def handover_candidates(*, staff: StaffMember) -> QuerySet[StaffMember]:
+    """The clinic's other therapists: to whom a self-harm answer can be handed over."""
+    return (
+        StaffMember.objects.filter(clinic_id=staff.clinic_id, is_therapist=True)
+        .exclude(pk=staff.pk)
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name", "pk")
+    )
+
+
 def share_candidates(*, staff: StaffMember) -> QuerySet[StaffMember]:
     """Therapists of the same clinic who share at least one team with ``staff``."""
     return (

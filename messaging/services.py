@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -53,6 +54,7 @@ from patients.models import (
     Enrollment,
     Patient,
     QuestionnaireResponse,
+    TimelineEvent,
 )
 
 MESSAGE_MAX_LENGTH = 5000
@@ -268,7 +270,8 @@ def feedback_send(
     """Feedback from the therapist (or a covering colleague), attached to the items it is about.
 
     Guarantees, in one transaction: the message and one FeedbackLink per item; every attached
-    answer, diary entry and questionnaire result marked reviewed (now, by the author);
+    answer, diary entry and questionnaire result marked reviewed (now, by the author), except a
+    self-harm answer nobody handled yet (``is_open_urgent``: it waits for a record of the contact);
     ``Enrollment.last_feedback_at`` set, which moves the next due day; the author's draft gone;
     one audit event. Items must belong to this enrollment, otherwise nothing is written.
     """
@@ -300,7 +303,9 @@ def feedback_send(
         link.full_clean()
         link.save()
     for kind, model in _REVIEW_MODELS.items():
-        ids = [ref.id for ref in refs if ref.kind == kind]
+        # A self-harm answer stays open: feedback on it is not a record of the contact
+        # (``item_mark_reviewed`` asks for one).
+        ids = [ref.id for ref in refs if ref.kind == kind and not is_open_urgent(found[str(ref)])]
         if ids:
             patient_services.items_mark_reviewed(
                 model=model, enrollment=enrollment, ids=ids, reviewed_by=author, at=now
@@ -400,11 +405,70 @@ def draft_save(
     return draft
 
 
+@dataclass(frozen=True)
+class UrgentContact:
+    """How the patient was reached after a self-harm answer (``TimelineEvent.ContactMethod``),
+    on which day, and for a handover the colleague who took it over."""
+
+    method: str
+    on: date
+    handed_to: StaffMember | None = None
+
+
+def is_open_urgent(obj) -> bool:
+    """``obj`` is a self-harm answer the patient gave that nobody has handled yet: reviewing it
+    needs a record of the contact (``item_mark_reviewed``)."""
+    return (
+        isinstance(obj, QuestionnaireResponse)
+        and obj.urgent
+        and obj.reviewed_at is None
+        and obj.entered_by_id is None
+    )
+
+
+def _urgent_contact_check(*, contact: UrgentContact | None, response, reviewer: StaffMember | None) -> None:
+    if contact is None:
+        raise ValidationError(
+            _(
+                "A self-harm answer is marked as reviewed only together with a record of how the "
+                "patient was contacted, or to whom it was handed over."
+            ),
+            code="contact_required",
+        )
+    errors = {}
+    if contact.method not in TimelineEvent.ContactMethod.values:
+        errors["method"] = _("Choose how you contacted the patient.")
+    today = timezone.localdate()
+    answered_on = timezone.localdate(response.completed_at)
+    if contact.on > today:
+        errors["on"] = _("The day of the contact cannot be in the future.")
+    elif contact.on < answered_on:
+        errors["on"] = _("The day of the contact cannot be before the day of the answer.")
+    if contact.method == TimelineEvent.ContactMethod.HANDOVER:
+        colleague = contact.handed_to
+        if (
+            colleague is None
+            or colleague.clinic_id != response.clinic_id
+            or not colleague.is_therapist
+            or (reviewer is not None and colleague.pk == reviewer.pk)
+        ):
+            errors["handed_to"] = _("Choose the colleague who took it over.")
+    if errors:
+        raise ValidationError(errors)
+
+
 @transaction.atomic
-def item_mark_reviewed(*, enrollment: Enrollment, item: ItemRef | str, reviewed_by):
+def item_mark_reviewed(
+    *, enrollment: Enrollment, item: ItemRef | str, reviewed_by, contact: UrgentContact | None = None
+):
     """Mark an answer, diary entry or questionnaire result as reviewed without writing feedback.
     Safe to repeat: the first review's time and reviewer are kept. Audited as a review of the
-    item (not a change: what the patient wrote stays as it was)."""
+    item (not a change: what the patient wrote stays as it was).
+
+    A self-harm answer nobody handled yet (``is_open_urgent``) is reviewed only with ``contact``:
+    how and when the patient was contacted, or to whom it was handed over. It goes on the
+    patient's timeline in the same transaction; without it nothing changes (ValidationError,
+    code ``contact_required``), whoever asks (the therapist or a covering colleague)."""
     patient = enrollment.patient
     side = _staff_side(patient=patient, user=reviewed_by)
     ref = item if isinstance(item, ItemRef) else parse_item_ref(item)
@@ -416,6 +480,26 @@ def item_mark_reviewed(*, enrollment: Enrollment, item: ItemRef | str, reviewed_
     obj = items_for_enrollment(enrollment=enrollment, refs=[ref]).get(str(ref))
     if obj is None:
         raise ValidationError(_("This item is no longer there."), code="missing")
+    if is_open_urgent(obj):
+        _urgent_contact_check(contact=contact, response=obj, reviewer=roles_of(reviewed_by).staff)
+        # Under the row's lock: of two colleagues confirming at once, one records the contact.
+        locked = type(obj).objects.select_for_update().filter(pk=obj.pk, reviewed_at__isnull=True)
+        if not locked.exists():
+            obj.refresh_from_db(fields=["reviewed_at", "reviewed_by"])
+        else:
+            patient_services.timeline_record(
+                patient_id=patient.pk,
+                enrollment=enrollment,
+                kind=TimelineEvent.Kind.URGENT_CONTACT,
+                actor_id=reviewed_by.pk,
+                detail={
+                    "response": obj.pk,
+                    "code": obj.code,
+                    "method": contact.method,
+                    "on": contact.on.isoformat(),
+                    "to": contact.handed_to.pk if contact.handed_to else None,
+                },
+            )
     if obj.reviewed_at is None:
         obj.reviewed_at, obj.reviewed_by = timezone.now(), reviewed_by
         patient_services.items_mark_reviewed(

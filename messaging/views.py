@@ -23,11 +23,11 @@ from icbt.roles import roles_of
 from icbt.submissions import submitted_once
 from messaging import selectors, services
 from messaging.access import share_get_for_patient, template_get_for_user, template_may_edit
-from messaging.forms import ComposerForm, MessageForm, NoteForm, ShareForm, TemplateForm
+from messaging.forms import ComposerForm, MessageForm, NoteForm, ShareForm, TemplateForm, UrgentContactForm
 from patients import charts_measurement
 from patients import services as patient_services
 from patients.access import audited, own_patient, patient_access_record, patient_for_staff, staff_may_treat
-from patients.feedback_links import link_url_for_patient
+from patients.feedback_links import item_label, link_url_for_patient
 
 TEXT_FIELDS = ("body",)
 
@@ -166,13 +166,22 @@ def _draft_saved(request, draft, next_url):
 # --- Staff: the composer --------------------------------------------------------------------------
 
 
-def _staff_fetch(request, pk, *, purpose="conversation", action=None):
-    """Staff member, patient (checked and audited) and the enrollment its messages belong to."""
-    patient = patient_for_staff(request, pk, write=request.method == "POST", purpose=purpose, action=action)
+def _staff_fetch(request, pk, *, purpose="conversation", action=None, audit=True):
+    """Staff member, patient (checked and audited; with ``audit=False`` the caller records the
+    allowed access itself) and the enrollment its messages belong to."""
+    patient = patient_for_staff(
+        request, pk, write=request.method == "POST", purpose=purpose, action=action, audit=audit
+    )
     enrollment = selectors.enrollment_for_patient(patient=patient, starter_check=True)
     if enrollment is not None:
         enrollment.patient = patient
     return roles_of(request.user).staff, patient, enrollment
+
+
+def _urgent_first(work) -> None:
+    """A self-harm answer nobody has handled yet leads the questionnaires (the rest keep their
+    order, oldest first): the safety signal is the first thing the composer shows of them."""
+    work.questionnaires.sort(key=lambda q: not (q.urgent and q.reviewed_at is None))
 
 
 def _staff_page(request, *, patient, enrollment, conversation, data=None, status=200):
@@ -185,6 +194,7 @@ def _staff_page(request, *, patient, enrollment, conversation, data=None, status
         include += [selectors.parse_item_ref(ref) for ref in data.getlist("attach")]
     include = [ref for ref in include if ref is not None]
     work = selectors.work_since_last_feedback(enrollment=enrollment, include=include)
+    _urgent_first(work)
     selectors.work_charts(enrollment=enrollment, work=work)
     templates = list(selectors.template_list(fetched_by=request.user, version=enrollment.version))
     kwargs = {"allowed_refs": work.refs(), "templates": templates}
@@ -334,20 +344,35 @@ def staff_draft(request, pk):
 @sensitive_variables()
 def item_review(request, pk):
     """Mark one item as reviewed without writing. Posted from inside the composer, so whatever
-    was typed there is kept as the draft."""
-    staff, patient, enrollment = _staff_fetch(request, pk, purpose="review", action=Action.REVIEW)
+    was typed there is kept as the draft. A self-harm answer nobody handled yet is reviewed only
+    through the confirmation step that records the contact (``_urgent_review``)."""
+    # Audited once it is known what happens: a review, or (the confirmation step of a self-harm
+    # answer, not reviewed yet) a view.
+    staff, patient, enrollment = _staff_fetch(request, pk, purpose="review", audit=False)
     if enrollment is None:
+        patient_access_record(request, patient, purpose="review")
         raise Http404
+    item = request.POST.get("item", "")
+    ref = selectors.parse_item_ref(item)
+    found = selectors.items_for_enrollment(enrollment=enrollment, refs=[ref]).get(str(ref)) if ref else None
+    if found is not None and services.is_open_urgent(found):
+        return _urgent_review(request, staff=staff, patient=patient, enrollment=enrollment, response=found)
+    patient_access_record(request, patient, purpose="review", action=Action.REVIEW)
     try:
-        services.item_mark_reviewed(
-            enrollment=enrollment,
-            item=request.POST.get("item", ""),
-            reviewed_by=request.user,
-        )
+        services.item_mark_reviewed(enrollment=enrollment, item=item, reviewed_by=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, _("Marked as reviewed."))
+    kept = _keep_draft(request, patient=patient, enrollment=enrollment)
+    if kept is not None:
+        return kept
+    return redirect(reverse("messaging:staff_conversation", args=[patient.pk]) + "#work")
+
+
+def _keep_draft(request, *, patient, enrollment):
+    """What the composer posted along (its text, its chosen items) kept as the draft; the
+    composer again (with the text) when it cannot be kept, else None."""
     if enrollment.is_open and ("body" in request.POST or "attach" in request.POST):
         conversation = services.conversation_get_or_create(enrollment=enrollment)
         try:
@@ -361,7 +386,66 @@ def item_review(request, pk):
             return _staff_page(
                 request, patient=patient, enrollment=enrollment, conversation=conversation, data=request.POST
             )
-    return redirect(reverse("messaging:staff_conversation", args=[patient.pk]) + "#work")
+    return None
+
+
+def _urgent_review(request, *, staff, patient, enrollment, response):
+    """The confirmation step of reviewing a self-harm answer: it says that the patient was told
+    they would be contacted soon, and asks how and when they were (or to whom it was handed
+    over). Only the confirmed form marks the answer reviewed; the first step (posted from the
+    composer) keeps what was typed there as the draft."""
+    confirming = "confirm" in request.POST
+    response_page = _urgent_review_done(
+        request, staff=staff, patient=patient, enrollment=enrollment, response=response, confirming=confirming
+    )
+    action = Action.REVIEW if confirming and response_page.status_code == 302 else Action.VIEW
+    patient_access_record(request, patient, purpose="review", action=action)
+    return response_page
+
+
+def _urgent_review_done(request, *, staff, patient, enrollment, response, confirming):
+    """The step's page, or (confirmed and recorded) the redirect back to the composer."""
+    form = UrgentContactForm(
+        request.POST if confirming else None, colleagues=selectors.handover_candidates(staff=staff)
+    )
+    if not confirming:
+        kept = _keep_draft(request, patient=patient, enrollment=enrollment)
+        if kept is not None:
+            return kept
+    elif form.is_valid():
+        contact = services.UrgentContact(
+            method=form.cleaned_data["method"],
+            on=form.cleaned_data["on"],
+            handed_to=form.cleaned_data["handed_to"],
+        )
+        try:
+            services.item_mark_reviewed(
+                enrollment=enrollment,
+                item=f"questionnaire:{response.pk}",
+                reviewed_by=request.user,
+                contact=contact,
+            )
+        except ValidationError as exc:
+            fields = {"method": "method", "on": "on", "handed_to": "handed_to"}
+            if hasattr(exc, "error_dict"):
+                for name, errors in exc.error_dict.items():
+                    form.add_error(fields.get(name), errors)
+            else:
+                form.add_error(None, exc.messages)
+        else:
+            messages.success(request, _("The contact is recorded and the answer is marked as reviewed."))
+            return redirect(reverse("messaging:staff_conversation", args=[patient.pk]) + "#work")
+    return render(
+        request,
+        "messaging/urgent_review.html",
+        {
+            "patient": patient,
+            "response": response,
+            "name": item_label(kind="questionnaire", obj=response),
+            "form": form,
+        },
+        status=400 if confirming else 200,
+    )
 
 
 # --- Staff: notes and covering ----------------------------------------------------------------------

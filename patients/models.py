@@ -584,6 +584,17 @@ class TimelineEvent(ClinicScoped):
         THERAPIST = "therapist", _("therapist changed")
         MODULE_DEFAULT = "module_default", _("module back on its normal schedule")
         ROUTE = "route", _("activity pattern confirmed")
+        URGENT_CONTACT = "urgent_contact", _("self-harm answer handled")
+
+    class ContactMethod(models.TextChoices):
+        """How the patient was contacted after a self-harm answer (``URGENT_CONTACT``), or that
+        it was handed over to a colleague."""
+
+        PHONE = "phone", _("by phone")
+        VIDEO = "video", _("by video call")
+        IN_PERSON = "in_person", _("in person")
+        MESSAGE = "message", _("by message")
+        HANDOVER = "handover", _("handed over to a colleague")
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="timeline")

@@ -8,6 +8,7 @@ from django.db.models import (
     CharField,
     DateField,
     DateTimeField,
+    Exists,
     F,
     Min,
     OuterRef,
@@ -39,6 +40,7 @@ from patients.models import (
     SteppedCareDecision,
     StepProgress,
     TimelineEvent,
+    WorkItem,
 )
 from programs import content_cache, questionnaires
 from programs import selectors as programs_selectors
@@ -53,8 +55,28 @@ def patient_list(*, fetched_by) -> QuerySet[Patient]:
     return (
         Patient.objects.filter(clinic_id=staff.clinic_id, therapist=staff)
         .select_related("user")
+        .annotate(has_urgent=has_urgent_work())
         .order_by("user__last_name", "user__first_name", "pk")
     )
+
+
+def _urgent_work() -> QuerySet[WorkItem]:
+    """Open urgent work items: a questionnaire whose self-harm item was answered above 0 that
+    nobody has handled yet (the work-item table keeps them, also after the treatment ended)."""
+    return WorkItem.objects.filter(state=WorkItem.State.OPEN, urgent=True).order_by()
+
+
+def has_urgent_work(patient_ref="pk") -> Exists:
+    """For a list of patients (``annotate(has_urgent=...)``): whether the patient has an open
+    urgent item. Part of the list's own query (the patient index of the work-item table), so a
+    list marks every urgent patient at no query more."""
+    return Exists(_urgent_work().filter(patient_id=OuterRef(patient_ref)))
+
+
+def urgent_work_for(*, patient: Patient) -> list[WorkItem]:
+    """The patient's open urgent items, oldest first (what the overview's banner names: the
+    questionnaire, when it came, the link that opens it). One query."""
+    return list(_urgent_work().filter(patient=patient).order_by("since", "pk"))
 
 
 # --- The patient's own treatment (the patient's side) -----------------------------------

@@ -5,7 +5,10 @@ language, exported, and listed without decrypting anything. The words are made h
 time, in the viewer's language.
 """
 
+from datetime import date
+
 from django.utils.dates import WEEKDAYS
+from django.utils.formats import date_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
@@ -29,7 +32,8 @@ def staff_ids(events) -> set:
     return {
         event.detail.get(key)
         for event in events
-        if event.kind in (TimelineEvent.Kind.REFERRAL, TimelineEvent.Kind.THERAPIST)
+        if event.kind
+        in (TimelineEvent.Kind.REFERRAL, TimelineEvent.Kind.THERAPIST, TimelineEvent.Kind.URGENT_CONTACT)
         for key in ("from", "to")
     }
 
@@ -44,6 +48,28 @@ def rhythm(cadence: str, weekday) -> str:
         "cadence": _label(Enrollment.Cadence.choices, cadence),
         "day": WEEKDAYS.get(weekday, ""),
     }
+
+
+def _urgent_contact(d: dict, names: dict) -> str:
+    """The record that went with reviewing a self-harm answer: how and when the patient was
+    contacted, or to whom it was handed over."""
+    instrument = questionnaires.INSTRUMENTS.get(d.get("code"))
+    values = {
+        "name": instrument.short_name if instrument else d.get("code", ""),
+        "day": _day(d.get("on")),
+    }
+    if d.get("method") == TimelineEvent.ContactMethod.HANDOVER:
+        values["to"] = _therapist(names, d.get("to"))
+        return _("%(name)s: self-harm answer reviewed, handed over to %(to)s on %(day)s") % values
+    values["method"] = _label(TimelineEvent.ContactMethod.choices, d.get("method"))
+    return _("%(name)s: self-harm answer reviewed, the patient was contacted %(method)s on %(day)s") % values
+
+
+def _day(value) -> str:
+    try:
+        return date_format(date.fromisoformat(value))
+    except (TypeError, ValueError):
+        return str(value or "")
 
 
 def describe(
@@ -110,7 +136,11 @@ def describe(
         text = _("%(name)s (%(moment)s): %(total)s") % {"name": name, "moment": moment, "total": total}
         if d.get("entered"):
             text += " " + _("(entered by the therapist)")
+        if "self_harm" in (d.get("flags") or ()):
+            text += ". " + _("Urgent: self-harm item answered")
         return text
+    if kind == Kind.URGENT_CONTACT:
+        return _urgent_contact(d, names)
     if kind == Kind.STEPPED_CARE:
         return _("Stepped-care decision: %(decision)s (advice: %(advice)s)") % {
             "decision": _label(SteppedCareDecision.Decision.choices, d.get("decision")),

@@ -52,6 +52,7 @@ from patients.forms_staff import (
 )
 from patients.models import Enrollment, Intake, IntakeRequest, Referral
 from patients.progress import progress_for
+from programs import questionnaires
 
 
 def _language() -> str:
@@ -737,6 +738,25 @@ def staff_early_warning_decide(request, pk, enrollment_id):
     return redirect(reverse("patients:staff_patient_detail", kwargs={"pk": patient.pk}) + "#early-warning")
 
 
+def _urgent_items(patient) -> list[dict]:
+    """What the overview's urgent banner names: each open urgent item (a self-harm answer) with
+    its questionnaire's name, when it came and the link that opens it in the composer. One
+    query (``selectors.urgent_work_for``)."""
+    composer = reverse("messaging:staff_conversation", args=[patient.pk])
+    items = []
+    for row in selectors.urgent_work_for(patient=patient):
+        code = (row.detail or {}).get("code", "")
+        instrument = questionnaires.INSTRUMENTS.get(code)
+        items.append(
+            {
+                "name": instrument.short_name if instrument else code,
+                "since": row.since,
+                "url": f"{composer}?attach={row.ref}#item-{row.ref.replace(':', '')}",
+            }
+        )
+    return items
+
+
 def overview_context(request, patient) -> dict:
     """Everything the therapist's page of one patient shows besides the account facts: the
     enrollment and its modules, intakes, waiting referrals and the timeline. A fixed number of
@@ -766,6 +786,7 @@ def overview_context(request, patient) -> dict:
     responses = _measured_responses(enrollment)
     warning, warning_decision = _early_warning(enrollment, responses)
     return {
+        "urgent_items": _urgent_items(patient),
         "enrollment": enrollment,
         "progress": progress,
         "intakes": intakes,

@@ -45,7 +45,9 @@ def worklist(request):
     query.pop("page", None)
     # What the page showed: the patients of its items (the filter's short list of names is not
     # a record of anyone's work and stays out of their access logs).
-    request.audit.shown(patient_ids=[item.patient_id for item in page.object_list if item.patient_id])
+    # The urgent items are shown above whatever the filter chose: theirs too.
+    shown = [*page.object_list, *result.urgent]
+    request.audit.shown(patient_ids=list(dict.fromkeys(item.patient_id for item in shown if item.patient_id)))
     return render(
         request,
         "therapists/worklist.html",

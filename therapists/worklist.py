@@ -51,6 +51,7 @@ from icbt.roles import roles_of
 from icbt.shaped_sql import StandIn
 from messaging import pending
 from patients import measurement, rhythm
+from patients import selectors as patient_selectors
 from patients.models import CareShare, Enrollment, Patient, Referral
 from patients.models import WorkItem as WorkItemRow
 from programs import questionnaires
@@ -141,6 +142,20 @@ class Worklist:
     patient_id: int | None = None
     order: str = "oldest"
     kinds: dict = field(default_factory=lambda: FILTER_KINDS)
+    # Every open urgent item of the caseload (a self-harm answer), whatever the filter, order
+    # or page: a filter never hides a safety signal (``urgent_items``).
+    urgent: list[WorkItem] = field(default_factory=list)
+
+    @property
+    def urgent_elsewhere(self) -> int:
+        """How many of ``urgent`` the selection (the filter) leaves out."""
+        return sum(1 for item in self.urgent if not self.selects(item))
+
+    def selects(self, item: WorkItem) -> bool:
+        """Whether the kind and patient filter select ``item``."""
+        if self.kind and item.filter_kind != self.kind:
+            return False
+        return not self.patient_id or item.patient_id == self.patient_id
 
     @property
     def reminders(self) -> int:
@@ -542,6 +557,7 @@ def worklist(
     )
     return Worklist(
         items=items,
+        urgent=urgent_items(staff=staff, now=now),
         total=sum(counts.values()),
         waiting=waiting,
         counts=counts,
@@ -549,6 +565,42 @@ def worklist(
         kind=kind,
         patient_id=patient_id,
         order=order,
+    )
+
+
+def urgent_items(*, staff: StaffMember, now: datetime) -> list[WorkItem]:
+    """Every open urgent row ``staff`` sees at ``now`` (their own patients' and, by the cover
+    rule of ``messaging.pending``, the shared patients'), oldest first, with the names their
+    lines show. Not filtered by kind, patient or page: the worklist shows them above whatever
+    was chosen, so that no filter hides a self-harm answer. One query, whatever the size of the
+    caseload: the owner's index (``owner, urgent, since``) and the patient index of the few
+    shared patients; built once per process (``icbt.shaped_sql``)."""
+    query = shaped_sql.shaped(("worklist_urgent",), lambda: shaped_sql.of_queryset(_urgent_query()))
+    params = shaped_sql.bind(
+        connection, query, staff=staff.pk, clinic=staff.clinic_id, now=now, day=timezone.localdate(now)
+    )
+    assert query.names == _PageRow._fields  # noqa: S101 - the columns are those of ``_urgent_query``
+    return _items(list(map(_PageRow._make, query.rows(connection, params))), now=now)
+
+
+def _urgent_query() -> QuerySet:
+    """The query of ``urgent_items`` with stand-in values (``icbt.shaped_sql.StandIn``)."""
+    staff = pending.stand_in_staff()
+    mine, shared, _requests = pending.visible_arms(staff=staff, now=StandIn.now, day=StandIn.day)
+    union, params = pending.union_all([rows.filter(urgent=True).values("id") for rows in (mine, shared)])
+    ids = RawSQL(f"SELECT id FROM ({union}) _urgent", params)  # noqa: S611, S608 - the ORM's SQL
+    return (
+        WorkItemRow.objects.filter(pk__in=ids)
+        .order_by("since", "pk")
+        .values(
+            *_SHOWN,
+            first_name=F("patient__user__first_name"),
+            last_name=F("patient__user__last_name"),
+            email=F("patient__user__email"),
+            case_reference=F("patient__case_reference"),
+            referrer=Value(""),
+            program_title=Value(""),
+        )
     )
 
 
@@ -796,6 +848,11 @@ class CaseloadRow:
     feedback_overdue: bool
     last_activity: datetime | None
 
+    @property
+    def urgent(self) -> bool:
+        """An open urgent item (a self-harm answer) waits for this patient."""
+        return bool(getattr(self.patient, "has_urgent", False))
+
 
 def caseload(*, fetched_by, today: date | None = None) -> list[CaseloadRow]:
     """The viewer's patients with their enrollment's status, program, current module, last
@@ -807,6 +864,7 @@ def caseload(*, fetched_by, today: date | None = None) -> list[CaseloadRow]:
     patients = list(
         caseload_patients(staff=staff, today=today)
         .select_related("user")
+        .annotate(has_urgent=patient_selectors.has_urgent_work())
         .order_by("user__last_name", "user__first_name", "pk")
     )
     latest: dict[int, Enrollment] = {}

@@ -27,8 +27,9 @@ from therapists.worklist import caseload, pending_count, worklist
 # Queries of the whole worklist page (the user with their roles (the session comes from the cache),
 # the work items counted per kind (early warnings included: they are rows too), the patients with
 # items, the page's rows with the names and program titles they show, the audit event; the
-# navigation reuses the count); the same at 20 and at 500 patients.
-WORKLIST_PAGE_QUERIES = 5
+# navigation reuses the count), every open urgent item whatever the filter (a filter never hides a
+# self-harm answer: one query more, on the owner's index); the same at 20 and at 500 patients.
+WORKLIST_PAGE_QUERIES = 6
 CASELOAD_PAGE_QUERIES = 5
 
 
