@@ -1,11 +1,13 @@
 """Reads of patient data that cross a permission line. Each takes the viewer."""
 
 import math
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
 from django.db import connection
 from django.db.models import (
     CharField,
+    Count,
     DateField,
     DateTimeField,
     Exists,
@@ -73,10 +75,18 @@ def has_urgent_work(patient_ref="pk") -> Exists:
     return Exists(_urgent_work().filter(patient_id=OuterRef(patient_ref)))
 
 
-def urgent_work_for(*, patient: Patient) -> list[WorkItem]:
-    """The patient's open urgent items, oldest first (what the overview's banner names: the
-    questionnaire, when it came, the link that opens it). One query."""
-    return list(_urgent_work().filter(patient=patient).order_by("since", "pk"))
+def _urgent_fields() -> dict:
+    """Per enrollment row, the patient's open urgent items (what the overview's banner names):
+    how many, and the oldest one's reference, moment and questionnaire. Subqueries of the
+    enrollment's own statement, on the patient index of the work-item table: no query more."""
+    of_patient = _urgent_work().filter(patient_id=OuterRef("patient_id"))
+    oldest = of_patient.order_by("since", "pk")
+    return {
+        "urgent_n": Subquery(of_patient.values("patient_id").annotate(n=Count("pk")).values("n")[:1]),
+        "urgent_ref": Subquery(oldest.values("ref")[:1]),
+        "urgent_since": Subquery(oldest.values("since")[:1]),
+        "urgent_detail": Subquery(oldest.values("detail")[:1]),
+    }
 
 
 # --- The patient's own treatment (the patient's side) -----------------------------------
@@ -570,15 +580,35 @@ def patient_with_current_enrollment(*, pk) -> tuple[Patient | None, Enrollment |
         Enrollment.objects.filter(patient_id=pk)
         .select_related("patient__user", "patient__clinic", "patient__therapist__user")
         .select_related("version__program", "therapist__user")
-        .annotate(**_last_decision_fields())
+        .annotate(**_last_decision_fields(), **_urgent_fields())
         .order_by("-created_at", "-pk")
     )
     chosen = _current_of(enrollments)
     if chosen is None:
+        # No enrollment, no questionnaire: nothing urgent.
         patient = Patient.objects.select_related("user", "clinic", "therapist__user").filter(pk=pk).first()
+        if patient is not None:
+            patient.urgent_open = UrgentOpen()
         return patient, None
     chosen.early_warning_decision = _last_decision_of(chosen)
+    chosen.patient.urgent_open = UrgentOpen(
+        count=chosen.urgent_n or 0,
+        ref=chosen.urgent_ref or "",
+        since=chosen.urgent_since,
+        detail=chosen.urgent_detail or {},
+    )
     return chosen.patient, chosen
+
+
+@dataclass(frozen=True)
+class UrgentOpen:
+    """The patient's open urgent items as ``patient_with_current_enrollment`` reads them: how
+    many, and the oldest one (its work item's reference, moment and detail)."""
+
+    count: int = 0
+    ref: str = ""
+    since: datetime | None = None
+    detail: dict = field(default_factory=dict)
 
 
 def enrollment_current(*, patient: Patient, with_early_warning_decision: bool = False) -> Enrollment | None:

@@ -738,23 +738,23 @@ def staff_early_warning_decide(request, pk, enrollment_id):
     return redirect(reverse("patients:staff_patient_detail", kwargs={"pk": patient.pk}) + "#early-warning")
 
 
-def _urgent_items(patient) -> list[dict]:
-    """What the overview's urgent banner names: each open urgent item (a self-harm answer) with
-    its questionnaire's name, when it came and the link that opens it in the composer. One
-    query (``selectors.urgent_work_for``)."""
+def _urgent_items(patient) -> tuple[list[dict], int]:
+    """What the overview's urgent banner names: the oldest open urgent item (a self-harm answer)
+    with its questionnaire's name, when it came and the link that opens it in the composer, and
+    how many more there are (the composer lists them first). Read with the patient
+    (``selectors.patient_with_current_enrollment``): no query of its own."""
+    urgent = getattr(patient, "urgent_open", None)
+    if urgent is None or not urgent.count:
+        return [], 0
     composer = reverse("messaging:staff_conversation", args=[patient.pk])
-    items = []
-    for row in selectors.urgent_work_for(patient=patient):
-        code = (row.detail or {}).get("code", "")
-        instrument = questionnaires.INSTRUMENTS.get(code)
-        items.append(
-            {
-                "name": instrument.short_name if instrument else code,
-                "since": row.since,
-                "url": f"{composer}?attach={row.ref}#item-{row.ref.replace(':', '')}",
-            }
-        )
-    return items
+    code = urgent.detail.get("code", "")
+    instrument = questionnaires.INSTRUMENTS.get(code)
+    item = {
+        "name": instrument.short_name if instrument else code,
+        "since": urgent.since,
+        "url": f"{composer}?attach={urgent.ref}#item-{urgent.ref.replace(':', '')}",
+    }
+    return [item], urgent.count - 1
 
 
 def overview_context(request, patient) -> dict:
@@ -785,8 +785,11 @@ def overview_context(request, patient) -> dict:
             enrollment.resumed_at = resumed_at
     responses = _measured_responses(enrollment)
     warning, warning_decision = _early_warning(enrollment, responses)
+    urgent_items, urgent_more = _urgent_items(patient)
     return {
-        "urgent_items": _urgent_items(patient),
+        "urgent_items": urgent_items,
+        "urgent_more": urgent_more,
+        "urgent_composer_url": reverse("messaging:staff_conversation", args=[patient.pk]),
         "enrollment": enrollment,
         "progress": progress,
         "intakes": intakes,

@@ -216,7 +216,7 @@ def test_check_ins_under_an_earlier_feedback_weekday_still_count(world):
 # and one read of the check-ins shared by the early warning and the score chart. The decision
 # about the warning comes with the enrollment, the modules' first days for the chart with the
 # progress (no query of their own).
-MEASURED_OVERVIEW_QUERIES = 9
+MEASURED_OVERVIEW_QUERIES = 8
 
 
 def test_the_measured_overview_reads_the_check_ins_once_whatever_the_history(

@@ -223,9 +223,10 @@ def test_another_patients_enrollment_is_not_found(world, client_for):
 # and newest versions come from the process's copy of the content, programs.content_cache), the
 # timeline with its sessions, the intakes with the waiting referrals (one UNION ALL), the
 # navigation's count (one indexed COUNT on the work-item table; outside a request transaction: the
-# page only reads), the patient's open urgent items for the banner at the top (a self-harm answer is
-# never hidden: one indexed read of the work-item table). None of them grows with the rows.
-OVERVIEW_QUERIES = 8
+# page only reads). The patient's open urgent items for the banner at the top (a self-harm answer
+# is never hidden) come with the enrollments, as subqueries of that statement. None of them grows
+# with the rows.
+OVERVIEW_QUERIES = 7
 
 
 def test_the_overview_shows_enrollment_modules_and_timeline(world, client_for):

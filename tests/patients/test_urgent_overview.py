@@ -59,3 +59,13 @@ def test_the_lists_mark_the_patient_with_an_open_urgent_item(clock, world, enrol
     assert html.count(MARK) == 1
     row = html[html.rindex("<tr", 0, html.index(MARK)) : html.index(MARK)]
     assert "Anna" in row and "Bob" not in row
+
+
+def test_two_open_self_harm_answers_name_the_oldest_and_count_the_other(clock, world, enrolled, client_for):
+    first = _phq9(enrolled, 1)
+    _phq9(enrolled, 2)
+    client = client_for(world.therapist.user)
+    html = client.get(reverse("patients:staff_patient_detail", args=[world.patient_a.pk])).content.decode()
+    banner = html[html.index(BANNER) : html.index("</section>", html.index(BANNER))]
+    assert f"?attach=questionnaire:{first.pk}" in banner
+    assert "1 more urgent answer: all are listed first in the message box." in banner
