@@ -11,7 +11,6 @@ from django.views.decorators.http import require_http_methods
 from patients import charts_measurement, measurement, selectors, services
 from patients.access import own_enrollment
 from patients.forms_checkin import CheckInForm
-from patients.models import Enrollment
 from patients.progress import progress_for
 from patients.views_patient import T, _form_error
 from programs import questionnaires
@@ -43,6 +42,7 @@ def check_in(request):
             done = next((r for r in responses if str(r.uid) == request.GET["done"]), None)
         progress = progress_for(enrollment)
         due = progress.check_in_due()
+        state, state_day = measurement.check_in_state(enrollment, progress.today, progress.check_in_days)
         instrument = questionnaires.get_instrument(code)
         return render(
             request,
@@ -52,7 +52,8 @@ def check_in(request):
                 "form": form if (due or request.method == "POST") and done is None else None,
                 "due": due,
                 "done": done,
-                "paused": enrollment.status == Enrollment.Status.PAUSED,
+                "state": state,
+                "state_day": state_day,
                 "period": instrument.periods.get(language, ""),
                 "instructions": instrument.instructions.get(language, ""),
                 # The crisis lines also when the answer could not be kept (or is not yet valid).
