@@ -689,6 +689,13 @@ def test_a_dutch_patient_in_the_english_version_gets_dutch_pages_with_english_co
     buttons = r'<div class="form-buttons" lang="nl">\s*<button[^>]*>Mijn antwoorden versturen'
     assert re.search(buttons, questionnaire)
 
+    module = _page(client, reverse("patients:module", args=["your-goals"]))
+    _chrome_is_dutch(module, "module")
+    assert re.search(r'<h1 lang="en">[^<]+</h1>', module)
+    diary = _page(client, reverse("patients:diary_write", args=["activity-pain"]))
+    _chrome_is_dutch(diary, "diary")
+    assert re.search(r'<h1 lang="en">[^<]+</h1>', diary)
+
     check_in = _page(client, reverse("patients:check_in"))
     _chrome_is_dutch(check_in, "check-in")
     assert "Je weken tot nu toe" in check_in and "Verstuur mijn check-in" in check_in
