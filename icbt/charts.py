@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.utils.formats import get_format
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -40,13 +41,15 @@ class Series:
 
 
 def fmt(value) -> str:
+    """A number for people to read, with the decimal mark of the active language ("2,5" in
+    Dutch). Only for text: never for SVG coordinates."""
     if value is None:
         return "–"
     if isinstance(value, Decimal):
         value = float(value)
     if float(value).is_integer():
         return str(int(value))
-    return f"{value:.1f}"
+    return f"{value:.1f}".replace(".", get_format("DECIMAL_SEPARATOR"))
 
 
 def nice_max(value: float, factors=LINE_FACTORS) -> float:

@@ -147,7 +147,13 @@ def diary_charts(
         if kind == "spread":
             y_max = max([*observed, 1.0])
         if not sentences:
-            sentences.append(_("There are no entries in this period yet."))
+            # Days with an entry, but none of this graph's (optional) questions answered: say
+            # that, never "no entries" beside "1 day filled in".
+            sentences.append(
+                _("The questions of this graph were not filled in during this period.")
+                if summary.get("count", 0)
+                else _("There are no entries in this period yet.")
+            )
         description = " ".join(
             [
                 ngettext(

@@ -70,6 +70,26 @@ def check_in_asked(enrollment: Enrollment, today: date, answered_days: set[date]
     return day
 
 
+def check_in_state(enrollment: Enrollment, today: date, answered_days: set[date]) -> tuple[str, date | None]:
+    """Where the patient stands with the check-in, and the day that goes with it: ("due", the day
+    asked), ("done", the next feedback day) when this week's is answered, ("not_yet", the first
+    feedback day) before it, ("paused", None), ("ended", None) or ("none", None) when the version
+    has no check-in. Each state has its own sentence; "done" is never said to someone who has not
+    answered."""
+    if not check_in_code(enrollment.version):
+        return "none", None
+    if enrollment.status == Enrollment.Status.PAUSED:
+        return "paused", None
+    if enrollment.status != Enrollment.Status.ACTIVE:
+        return "ended", None
+    day = due_day(enrollment, today)
+    if day is None:
+        return "not_yet", first_due_day(enrollment)
+    if day in answered_days:
+        return "done", day + timedelta(days=7)
+    return "due", day
+
+
 def week_number(enrollment: Enrollment, day: date) -> int:
     """Week 1 is the week starting on the start date."""
     return (day - enrollment.start_date).days // 7 + 1

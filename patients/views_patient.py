@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import time_format
 from django.utils.translation import gettext as _
@@ -189,8 +189,9 @@ def step(request, module_slug, step_slug):
         Step.Kind.DIARY: _diary_step,
         Step.Kind.QUESTIONNAIRE: _questionnaire_step,
     }.get(current.kind, _page_step)
-    with translation.override(enrollment.version.language):
-        return handler(request, enrollment, progress, place, state)
+    # The page speaks the patient's own language; the step's content is in the language of
+    # their program version and carries that lang attribute (programs/step.html).
+    return handler(request, enrollment, progress, place, state)
 
 
 def _render_step(request, enrollment, place, state, *, form=None, extra=None, status=200):
@@ -544,8 +545,7 @@ def questionnaire_fill(request, moment, code):
         raise Http404 from None
     if (moment, code) not in progress_for(enrollment).questionnaires_due():
         return _questionnaire_not_due(request, enrollment, moment, code)
-    with translation.override(enrollment.version.language):
-        return _questionnaire_form_page(request, enrollment, moment, code)
+    return _questionnaire_form_page(request, enrollment, moment, code)
 
 
 def _own_presentation(enrollment, code):

@@ -22,6 +22,8 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import timedelta
+from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -651,6 +653,79 @@ def test_a_dutch_patient_sees_home_step_and_diary_in_dutch(world, pain_nl, clien
     assert "Over welke dag gaat deze invulling?" in diary
     for html in (home, step, diaries, diary):
         assert "Sign out" not in html and "Skip to content" not in html
+
+
+def _chrome_is_dutch(html, where):
+    assert '<html lang="nl"' in html, f"{where}: html lang"
+    assert "Naar de inhoud" in html and "Skip to content" not in html, f"{where}: skip link"
+    assert "Uitloggen" in html and "Sign out" not in html, f"{where}: menu"
+    assert "Bel 113 via" in html and "Call 113 on" not in html, f"{where}: crisis footer"
+
+
+def test_a_dutch_patient_in_the_english_version_gets_dutch_pages_with_english_content(
+    clock, world, pain_nl, client_for
+):
+    """The page (menu, skip link, crisis footer, buttons, html lang) follows the patient's
+    language; the program's content stays in the version's language, marked lang="en" for
+    screen readers."""
+    from programs.models import ProgramVersion
+    from tests.patients.patient_helpers import enroll
+
+    english = ProgramVersion.objects.get(program__slug="master-your-pain", language="en")
+    today = clock.today()
+    # Started ten days ago, today the feedback day: the check-in is due.
+    enroll(world.patient_a, english, start_date=today - timedelta(days=10), feedback_weekday=today.weekday())
+    client = client_for(_dutch(world.patient_a.user))
+
+    step = _page(client, reverse("patients:step", args=["your-goals", "intro"]))
+    _chrome_is_dutch(step, "step")
+    assert "Module 1 van 6" in step and "Voorlezen" in step
+    assert re.search(r'<h1 id="step-title" lang="en">', step)
+    assert 'class="step-text" id="step-text" lang="en"' in step
+
+    questionnaire = _page(client, reverse("patients:step", args=["your-goals", "mood-start"]))
+    _chrome_is_dutch(questionnaire, "questionnaire")
+    assert 'id="questionnaire-form" lang="en"' in questionnaire
+    buttons = r'<div class="form-buttons" lang="nl">\s*<button[^>]*>Mijn antwoorden versturen'
+    assert re.search(buttons, questionnaire)
+
+    module = _page(client, reverse("patients:module", args=["your-goals"]))
+    _chrome_is_dutch(module, "module")
+    assert re.search(r'<h1 lang="en">[^<]+</h1>', module)
+    diary = _page(client, reverse("patients:diary_write", args=["activity-pain"]))
+    _chrome_is_dutch(diary, "diary")
+    assert re.search(r'<h1 lang="en">[^<]+</h1>', diary)
+
+    check_in = _page(client, reverse("patients:check_in"))
+    _chrome_is_dutch(check_in, "check-in")
+    assert "Je weken tot nu toe" in check_in and "Verstuur mijn check-in" in check_in
+    assert re.search(r'<div lang="en">\s*<ol class="questionnaire-items">', check_in)
+
+
+def test_an_english_patient_in_the_dutch_version_gets_english_pages_with_dutch_content(
+    clock, world, pain_nl, client_for
+):
+    from tests.patients.patient_helpers import enroll
+
+    enroll(world.patient_a, pain_nl)
+    user = world.patient_a.user
+    user.language = "en"
+    user.save(update_fields=["language"])
+    step = _page(client_for(user), reverse("patients:step", args=["your-goals", "intro"]))
+    assert '<html lang="en"' in step and "Skip to content" in step and "Module 1 of 6" in step
+    assert 'class="step-text" id="step-text" lang="nl"' in step
+    assert re.search(r'<h1 id="step-title" lang="nl">', step)
+
+
+def test_numbers_in_dutch_have_a_decimal_comma():
+    from django.utils import translation
+
+    from icbt.charts import fmt
+
+    with translation.override("nl"):
+        assert (fmt(2.5), fmt(Decimal("6.5")), fmt(3)) == ("2,5", "6,5", "3")
+    with translation.override("en"):
+        assert fmt(2.5) == "2.5"
 
 
 def test_a_dutch_therapist_and_manager_see_their_pages_in_dutch(world, pain_nl, client_for):

@@ -26,9 +26,13 @@ _PHONE = re.compile(r"(?<![\w+])(\+?\d[\d \-]{1,16}\d)(?!\w)")
 def tel_links(text, autoescape=True):
     """Escapes ``text``, keeps its line breaks and makes every phone number in it (six digits or
     more, spaces and dashes allowed, or the emergency numbers 112 and 113) a ``tel:`` link, so a
-    patient can tap to call. Shorter runs are times and dates ("9-17", "24/7"), not numbers."""
-    text = str(text or "").replace("\r\n", "\n")
+    patient can tap to call. Shorter runs are times and dates ("9-17", "24/7"), not numbers.
+
+    Text that is already safe (escaped once by ``{% firstof %}``, ``|escape`` or the like) is not
+    escaped again: a clinic's "GP's" must never reach the patient as "GP&#x27;s"."""
+    text = text or ""
     escaped = conditional_escape(text) if autoescape else text
+    escaped = str(escaped).replace("\r\n", "\n")
 
     def link(match):
         shown = match.group(1)
@@ -37,7 +41,7 @@ def tel_links(text, autoescape=True):
             return shown
         return f'<a href="tel:{digits}" class="crisis-phone">{shown}</a>'
 
-    return mark_safe(_PHONE.sub(link, str(escaped)).replace("\n", "<br>"))  # noqa: S308 - escaped above
+    return mark_safe(_PHONE.sub(link, escaped).replace("\n", "<br>"))  # noqa: S308 - escaped above
 
 
 @register.simple_tag

@@ -63,15 +63,19 @@ class FirstChoiceForm(forms.Form):
     choice = forms.ChoiceField(
         label=_("How do you want to hear about new feedback from your therapist?"),
         choices=[
-            (
-                EMAIL,
-                _(
-                    "Send me a short e-mail when something new is waiting. The e-mail only says that "
-                    "there is something new, never what."
-                ),
-            ),
+            (EMAIL, ""),  # named with the hour in __init__
             (NONE, _("No e-mail. I will look in the application myself.")),
         ],
         initial=EMAIL,
         widget=forms.RadioSelect,
     )
+
+    def __init__(self, *args, hour: int, **kwargs):
+        """``hour``: the hour of the daily e-mail that choosing e-mail saves, so the promise
+        and the stored preference say the same."""
+        super().__init__(*args, **kwargs)
+        email = _(
+            "Send me one short e-mail a day, at %(time)s, when something new is waiting. The e-mail "
+            "only says that there is something new, never what."
+        ) % {"time": f"{hour:02d}:00"}
+        self.fields["choice"].choices = [(self.EMAIL, email), *self.fields["choice"].choices[1:]]

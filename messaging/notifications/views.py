@@ -39,7 +39,8 @@ def notification_preferences(request):
         )
         messages.success(request, _("Your e-mail settings are saved."))
         return redirect(preferences.url_name("preferences"))
-    return render(request, "messaging/preferences.html", {"form": form, "is_patient": staff is None})
+    context = {"form": form, "is_patient": staff is None, "email_on": preference.email_enabled}
+    return render(request, "messaging/preferences.html", context)
 
 
 @login_required
@@ -57,16 +58,23 @@ def notification_first_choice(request):
     next_url = next_url or resolve_url(settings.LOGIN_REDIRECT_URL)
     if not preferences.needs_first_choice(request.user):
         return HttpResponseRedirect(next_url)
-    form = FirstChoiceForm(request.POST or None)
+    # The daily e-mail's hour that choosing e-mail stores: the page promises that hour.
+    hour = preferences.preference_for_user(request.user).hour
+    form = FirstChoiceForm(request.POST or None, hour=hour)
     if request.method == "POST" and form.is_valid():
         email_enabled = form.cleaned_data["choice"] == FirstChoiceForm.EMAIL
-        preferences.preference_first_choice(user=request.user, email_enabled=email_enabled)
+        saved = preferences.preference_first_choice(user=request.user, email_enabled=email_enabled)
         if email_enabled:
-            messages.success(request, _("We will send you a short e-mail when something new is waiting."))
+            messages.success(
+                request,
+                _("We will send you one short e-mail a day, at %(time)s, when something new is waiting.")
+                % {"time": f"{saved.hour:02d}:00"},
+            )
         else:
             messages.success(request, _("We will not send you e-mails. You can change this in Settings."))
         return HttpResponseRedirect(next_url)
-    return render(request, "messaging/first_choice.html", {"form": form, "next": next_url})
+    context = {"form": form, "next": next_url, "time": f"{hour:02d}:00"}
+    return render(request, "messaging/first_choice.html", context)
 
 
 @csrf_exempt  # RFC 8058: mail providers POST "List-Unsubscribe=One-Click" without a CSRF token.

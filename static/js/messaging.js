@@ -31,5 +31,9 @@
     Array.prototype.forEach.call(document.querySelectorAll("form[data-draft-form]"), function (form) {
       setupTemplates(form);
     });
+    // A message that was not sent: focus its error summary at the top (as the diary form does),
+    // so a phone shows it and a screen reader reads it; its link leads to the kept text.
+    var summary = document.querySelector("[data-error-summary]");
+    if (summary) summary.focus();
   });
 })();

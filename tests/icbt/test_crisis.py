@@ -269,3 +269,49 @@ def test_opening_hours_are_not_made_into_phone_links():
     assert 'href="tel:112"' in html and 'href="tel:113"' in html
     assert "tel:917" not in html and "tel:1012" not in html and html.count("tel:") == 3
     assert "9-17" in html and "10-12" in html
+
+
+TRICKY_CLINIC_TEXT = "Call your GP's practice on 030 123 4567 & say <urgent>."
+TRICKY_ONCE = "Call your GP&#x27;s practice on "
+TRICKY_TAIL = " &amp; say &lt;urgent&gt;."
+
+
+def _assert_escaped_once(html, where):
+    assert TRICKY_ONCE in html and TRICKY_TAIL in html, f"{where}: clinic text not escaped once"
+    for twice in ("&amp;#x27;", "&amp;amp;", "&amp;lt;", "<urgent>"):
+        assert twice not in html, f"{where}: {twice!r} in the page"
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_a_clinic_text_with_an_apostrophe_an_ampersand_and_a_tag_is_escaped_exactly_once_everywhere(
+    language, world, client_for
+):
+    """The message box, with and without a program, the help page and the crisis panel after a
+    risk answer: the clinic's words as written, never "GP&#x27;s"."""
+    from tests.patients.patient_helpers import enroll, tiny_version
+
+    world.clinic.crisis_instructions = TRICKY_CLINIC_TEXT
+    world.clinic.save()
+    _speak(world.patient_a.user, language)
+    _speak(world.patient_b.user, language)
+    messages = reverse("messaging:patient_conversation")
+    html = _get(client_for(world.patient_b.user), messages, language).content.decode()
+    _assert_escaped_once(html, "message box without a program")
+    enroll(world.patient_a, tiny_version())
+    client = client_for(world.patient_a.user)
+    html = _get(client, messages, language).content.decode()
+    _assert_escaped_once(html, "message box")
+    assert '<a href="tel:0301234567" class="crisis-phone">030 123 4567</a>' in html
+    _assert_escaped_once(_get(client, reverse("crisis_help"), language).content.decode(), "help page")
+    answers = {**{f"q{n}": "1" for n in range(1, 9)}, "q9": "1"}
+    html = client.post("/me/steps/first/mood-start/", answers, follow=True).content.decode()
+    assert 'class="crisis" role="alert"' in html
+    _assert_escaped_once(html, "crisis panel")
+
+
+def test_tel_links_escapes_plain_text_and_leaves_safe_text_as_it_is():
+    from django.utils.html import escape
+
+    template = Template("{% load crisis_tags %}{{ plain|tel_links }}|{{ safe|tel_links }}")
+    html = template.render(Context({"plain": "GP's & <b>", "safe": escape("GP's & <b>")}))
+    assert html == "GP&#x27;s &amp; &lt;b&gt;|GP&#x27;s &amp; &lt;b&gt;"

@@ -1,6 +1,8 @@
 """The conversation pages: read receipts, drafts that save themselves, bad input that keeps what
 was typed, a closed message box, and a query count that does not grow with the thread."""
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -177,6 +179,41 @@ def test_too_long_message_is_refused_and_the_text_kept(world, enrollment, client
     assert f"This text has {len(text.strip())} characters; the most is {MESSAGE_MAX_LENGTH}." in page
     assert text in page
     assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("body", ["", "  \n ", "word " * (MESSAGE_MAX_LENGTH // 5) + "end"])
+def test_a_message_not_sent_gets_a_summary_at_the_top_linked_to_the_kept_text(
+    body, world, enrollment, client_for
+):
+    """On a phone the field's own error is far below the crisis box: a summary right under the
+    heading, focused by messaging.js (as the diary form's is), links to the text, which is kept."""
+    world.clinic.crisis_instructions = "Call 112."
+    world.clinic.save()
+    page = (
+        client_for(world.patient_a.user)
+        .post(reverse("messaging:patient_conversation"), {"body": body})
+        .content.decode()
+    )
+    summary = re.search(
+        r'<div class="error-summary" role="alert" tabindex="-1" data-error-summary>(.*?)</div>', page, re.S
+    )
+    assert summary, "no error summary"
+    assert page.index("<h1>") < summary.start() < page.index("crisis-notice") < page.index('id="composer"')
+    assert re.search(r'<li><a href="#id_body">[^<]+</a></li>', summary.group(1))
+    assert 'aria-invalid="true"' in page and 'id="id_body"' in page
+    if body.strip():
+        assert f"{body}</textarea>" in page
+    assert "js/messaging.js" in page
+    assert not Message.objects.exists()
+
+
+def test_messaging_script_moves_focus_to_the_error_summary():
+    from pathlib import Path
+
+    from django.conf import settings
+
+    script = (Path(settings.BASE_DIR) / "static" / "js" / "messaging.js").read_text()
+    assert 'document.querySelector("[data-error-summary]")' in script and "summary.focus()" in script
 
 
 def test_staff_bad_input_keeps_text_and_items(world, enrollment, client_for):

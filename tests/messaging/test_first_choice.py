@@ -129,3 +129,16 @@ def test_a_bare_word_as_next_is_a_redirect_not_an_error(world, client_for):
     response = patient.post(FIRST, {"choice": "none", "next": "foo"})
     assert response.status_code == 302
     assert response["Location"] == "foo"
+
+
+def test_the_first_choice_promises_the_daily_email_it_saves(world, client):
+    """What the question promises is what is stored: one e-mail a day at the stored hour, not an
+    e-mail as soon as something new waits."""
+    _sign_in(client, world.patient_a.user)
+    html = client.get(FIRST).content.decode()
+    assert "one short e-mail a day, at 08:00" in html
+    assert "Send me one short e-mail a day, at 08:00, when something new is waiting." in html
+    response = client.post(FIRST, {"choice": "email", "next": "/"}, follow=True)
+    preference = NotificationPreference.objects.get(user=world.patient_a.user)
+    assert (preference.email_enabled, preference.frequency, preference.hour) == (True, "daily", 8)
+    assert "We will send you one short e-mail a day, at 08:00" in response.content.decode()

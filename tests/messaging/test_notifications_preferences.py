@@ -1,5 +1,7 @@
 """The e-mail settings page, reached from the personal settings page; defaults per role."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -104,3 +106,13 @@ def test_someone_elses_kinds_are_ignored(world):
 def test_signed_out_is_sent_to_sign_in(client):
     response = client.get(URL)
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_a_patient_with_email_on_is_not_told_it_is_off(world, client_for):
+    client = client_for(world.patient_a.user)
+    assert "E-mail is off until you switch it on here." in client.get(URL).content.decode()
+    client.post(URL, {"email_enabled": "on", "frequency": "daily", "hour": "8", "weekday": "0"})
+    assert NotificationPreference.objects.get(user=world.patient_a.user).email_enabled is True
+    page = client.get(URL).content.decode()
+    assert re.search(r'name="email_enabled"[^>]*checked', page)
+    assert "E-mail is off until you switch it on here." not in page

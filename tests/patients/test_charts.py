@@ -124,6 +124,26 @@ def test_month_chart_and_an_empty_period(diary):
     assert not empty.has_data and "There are no entries in this period yet." in empty.description
 
 
+def test_a_graph_whose_questions_were_skipped_does_not_say_there_are_no_entries(diary):
+    """One day filled in, its optional minutes left empty: the minutes graph counts the day and
+    says its questions were not filled in, never "no entries" beside "1 day filled in"."""
+    enrollment, diary_type = diary
+    DiaryEntry.objects.create(
+        clinic_id=enrollment.clinic_id,
+        enrollment=enrollment,
+        diary_type=diary_type,
+        entry_date=date(2026, 3, 3),
+        values={"mood": 6},
+    )
+    settle()
+    [mood_chart, minutes_chart], summary = _charts(enrollment, diary_type, "week", date(2026, 3, 2))
+    assert summary["count"] == 1
+    assert "1 day filled in." in minutes_chart.description
+    assert "There are no entries in this period yet." not in minutes_chart.description
+    assert "The questions of this graph were not filled in during this period." in minutes_chart.description
+    assert "There are no entries" not in mood_chart.description and "on average 6" in mood_chart.description
+
+
 def test_the_diary_page_shows_the_graph_and_the_table(diary, client_for, world):
     enrollment, diary_type = diary
     monday = timezone.localdate() - timedelta(days=timezone.localdate().weekday())

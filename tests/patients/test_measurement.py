@@ -126,6 +126,41 @@ def test_a_check_in_is_stored_for_the_due_day_and_shown_as_weeks(enrollment, cli
     assert 'name="q1"' not in client.get(reverse("patients:check_in")).content.decode()
 
 
+DONE_LINE = "You have done your check-in for this week"
+
+
+def test_before_the_first_feedback_day_the_page_says_when_the_first_check_in_comes(clock, world, client_for):
+    """Never done and not yet due: no "you have done it", the day of the first one instead."""
+    today = timezone.localdate()
+    enrollment = sh.enroll(
+        world.patient_a, sh.measured_version(), start_date=today, feedback_weekday=today.weekday()
+    )
+    page = client_for(world.patient_a.user).get(reverse("patients:check_in")).content.decode()
+    first = measurement.first_due_day(enrollment)
+    assert DONE_LINE not in page and 'name="q1"' not in page
+    assert f"Your first check-in is on {first:%A} {first.day} {first:%B}" in page
+
+
+def test_a_due_check_in_is_asked_and_not_called_done(clock, enrollment, client_for):
+    page = client_for(enrollment.patient.user).get(reverse("patients:check_in")).content.decode()
+    assert 'name="q1"' in page and DONE_LINE not in page and "Your first check-in is on" not in page
+
+
+def test_after_this_weeks_check_in_the_page_says_done_and_names_the_next_day(clock, enrollment, client_for):
+    services.check_in_submit(enrollment=enrollment, answers=CALM)
+    page = client_for(enrollment.patient.user).get(reverse("patients:check_in")).content.decode()
+    following = timezone.localdate() + timedelta(days=7)
+    assert f"{DONE_LINE}. The next one is on {following:%A} {following.day} {following:%B}." in page
+    assert 'name="q1"' not in page and "Your first check-in is on" not in page
+
+
+def test_after_the_end_the_page_says_there_are_no_more_check_ins(clock, enrollment, client_for):
+    Enrollment.objects.filter(pk=enrollment.pk).update(status=Enrollment.Status.COMPLETED)
+    settle()
+    page = client_for(enrollment.patient.user).get(reverse("patients:check_in")).content.decode()
+    assert "no more check-ins" in page and DONE_LINE not in page and 'name="q1"' not in page
+
+
 def test_bad_input_keeps_the_answers_and_says_what_is_missing(enrollment, client_for):
     client = client_for(enrollment.patient.user)
     page = client.post(reverse("patients:check_in"), {"q1": "7", "q2": "9"}).content.decode()
