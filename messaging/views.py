@@ -348,7 +348,9 @@ def item_review(request, pk):
     through the confirmation step that records the contact (``_urgent_review``)."""
     # Audited once it is known what happens: a review, or (the confirmation step of a self-harm
     # answer, not reviewed yet) a view.
-    staff, patient, enrollment = _staff_fetch(request, pk, purpose="review", audit=False)
+    staff, patient, enrollment = _staff_fetch(
+        request, pk, purpose="review", action=Action.REVIEW, audit=False
+    )
     if enrollment is None:
         patient_access_record(request, patient, purpose="review")
         raise Http404
