@@ -205,7 +205,7 @@ def test_journey_2_intake_enrollment_invitation_and_start(
     assert "/settings/notifications/first/" in page.url, page.url
     assert "Your password is set." in main_text(page)
     visit(page, None, "first-sign-in-question")
-    assert page.get_by_label(re.compile("^Send me a short e-mail")).is_checked()
+    assert page.get_by_label(re.compile("^Send me one short e-mail a day")).is_checked()
     click_and_wait(page, page.get_by_role("button", name="Save and continue"))
     assert page.url.endswith("/me/"), page.url
     _storage_states[SANNE] = page.context.storage_state()
