@@ -413,6 +413,32 @@ def test_caseload_rows(world, client_for):
     assert "Sharon" in page.content.decode() and "shared with you" in page.content.decode()
 
 
+@pytest.mark.parametrize("held", [False, True])
+def test_the_caseload_names_the_module_the_overview_names(clock, world, held):
+    """A diary kept from module 1's step while the patient works in module 2 moves the
+    enrollment's current step back to module 1: the caseload still says module 2, as the
+    patient's overview does; with module 2 held back, both say module 1."""
+    from patients.models import ModuleState, StepProgress
+    from patients.progress import progress_for
+
+    enrollment = enroll(world.patient_a, start_days_ago=30, weekday=timezone.localdate().weekday())
+    steps = list(enrollment.version.steps.select_related("module").order_by("module__number", "position"))
+    first = next(step for step in steps if step.module.number == 1)
+    second = next(step for step in steps if step.module.number == 2)
+    for step in steps:  # module 1 done (so module 2 opens), module 2 begun
+        if step.module.number == 1:
+            StepProgress.objects.create(enrollment=enrollment, step=step, completed_at=timezone.now())
+    StepProgress.objects.create(enrollment=enrollment, step=second)
+    if held:
+        ModuleState.objects.create(enrollment=enrollment, module_number=2, state=ModuleState.State.HELD)
+    enrollment.current_step = first  # as a diary entry written from module 1's step leaves it
+    enrollment.save(update_fields=["current_step"])
+    settle()
+    row = next(r for r in caseload(fetched_by=world.therapist.user) if r.patient.pk == world.patient_a.pk)
+    overview = progress_for(Enrollment.objects.get(pk=enrollment.pk)).current_module()
+    assert row.module_number == overview.module.number == (1 if held else 2)
+
+
 def _measure(client, url):
     client.get(url)  # the first request of a session also writes the session
     with CaptureQueriesContext(connection) as queries:
