@@ -205,6 +205,15 @@ def test_requests_and_referrals_cost_the_page_no_query_more(world, client_for, c
     assert [i.label for i in requests] == [tiny().title]
 
 
+@pytest.mark.parametrize(
+    ("order", "heading"), [("oldest", "then the longest waiting"), ("newest", "then the newest")]
+)
+def test_the_list_heading_names_the_order_chosen(clock, world, client_for, order, heading):
+    build_caseload(world.therapist, 2)
+    html = client_for(world.therapist.user).get(reverse("therapists:worklist"), {"order": order}).content
+    assert f"Items waiting for you, by patient: urgent first, {heading}" in html.decode()
+
+
 @pytest.mark.parametrize("order", ["oldest", "newest"])
 def test_the_pages_follow_one_another_in_the_worklist_order(world, clock, order):
     """Each page is chosen among the rows first and then joined to the names: the pages
