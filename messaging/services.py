@@ -193,7 +193,11 @@ def conversation_get_or_create(*, enrollment: Enrollment) -> Conversation:
 
 @sensitive_variables()
 def _message_save(*, conversation: Conversation, author, side: Side, body: str, **fields) -> Message:
-    """A new message of the conversation, stored in its clinic (the scope of its data key)."""
+    """A new message of the conversation, stored in its clinic (the scope of its data key). A
+    staff member's {first_name} and {therapist_name} are filled in also when typed by hand, not
+    only from a template (the patient would otherwise read the braces)."""
+    if not side.is_patient and "{" in body:
+        body = template_render(template=body, patient=conversation.enrollment.patient, author=author)
     message = Message(
         conversation=conversation,
         clinic_id=conversation.enrollment.clinic_id,

@@ -410,7 +410,7 @@ def staff_enrollment_status(request, pk, enrollment_id):
             form_errors_from(form, exc)
         else:
             messages.success(
-                request, _("The enrollment is now %(status)s.") % {"status": enrollment.get_status_display()}
+                request, _("The treatment is now %(status)s.") % {"status": enrollment.get_status_display()}
             )
             return _detail(patient)
     return render(

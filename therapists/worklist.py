@@ -52,7 +52,7 @@ from icbt.shaped_sql import StandIn
 from messaging import pending
 from patients import measurement, rhythm
 from patients import selectors as patient_selectors
-from patients.models import CareShare, Enrollment, Patient, Referral
+from patients.models import CareShare, Enrollment, ModuleState, Patient, Referral, StepProgress
 from patients.models import WorkItem as WorkItemRow
 from programs import questionnaires
 from programs.models import Module, ProgramVersion
@@ -854,6 +854,24 @@ class CaseloadRow:
         return bool(getattr(self.patient, "has_urgent", False))
 
 
+def _module_seen() -> Subquery:
+    """Per enrollment: the highest module the patient has been in that is not held back, the
+    patient's current module as their overview names it (``Progress.current_module``: the last
+    open module they have been in). Not the module of ``current_step``: a diary entry written
+    from an earlier module's step moves that back. A subquery of the caseload's own statement."""
+    held = ModuleState.objects.filter(
+        enrollment_id=OuterRef("enrollment_id"),
+        module_number=OuterRef("step__module__number"),
+        state=ModuleState.State.HELD,
+    )
+    return Subquery(
+        StepProgress.objects.filter(enrollment_id=OuterRef("pk"))
+        .exclude(Exists(held))
+        .order_by("-step__module__number")
+        .values("step__module__number")[:1]
+    )
+
+
 def caseload(*, fetched_by, today: date | None = None) -> list[CaseloadRow]:
     """The viewer's patients with their enrollment's status, program, current module, last
     activity and next feedback day. Two queries whatever the size of the caseload."""
@@ -878,7 +896,8 @@ def caseload(*, fetched_by, today: date | None = None) -> list[CaseloadRow]:
                 .values("version_id")
                 .annotate(n=Count("pk"))
                 .values("n")[:1]
-            )
+            ),
+            module_seen=_module_seen(),
         )
         .defer("status_reason")
         .order_by("patient_id", "-created_at", "-pk")
@@ -896,7 +915,9 @@ def caseload(*, fetched_by, today: date | None = None) -> list[CaseloadRow]:
             enrollment.patient = patient
             state = rhythm.feedback_state(enrollment, today)
         module_number = None
-        if enrollment is not None and enrollment.current_step_id:
+        if enrollment is not None and enrollment.module_seen is not None:
+            module_number = enrollment.module_seen
+        elif enrollment is not None and enrollment.current_step_id:
             module_number = enrollment.current_step.module.number
         rows.append(
             CaseloadRow(

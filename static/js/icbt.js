@@ -58,3 +58,27 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", labelAll);
   else labelAll();
 })();
+
+
+// A form sent back with errors: focus its error summary, or else the first field with an error,
+// so that keyboard and screen-reader users land where the problem is instead of at the top of the
+// page. Nothing moves when something already has focus (a page's own script chose it).
+(function () {
+  "use strict";
+  function focusFirstError() {
+    var active = document.activeElement;
+    if (active && active !== document.body && active !== document.documentElement) return;
+    var main = document.getElementById("main") || document;
+    var summary = main.querySelector("form [data-error-summary], form .error-summary[tabindex]");
+    if (summary) { summary.focus(); return; }
+    var field = main.querySelector(
+      "form .field-error input:not([type=hidden]), form .field-error select, form .field-error textarea"
+    );
+    if (field) field.focus();
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", focusFirstError);
+  } else {
+    focusFirstError();
+  }
+})();

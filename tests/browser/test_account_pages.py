@@ -72,3 +72,16 @@ def test_the_account_pages_pass_axe(signed_in, visit):
     assert "This is not your current password." in page.locator("main").inner_text()
     assert page.get_by_label("New e-mail address").input_value() == "pain.patient.new@example.org"
     visit(page, None, "email-change-refused", key="email-change-refused")
+
+
+def test_a_refused_form_puts_the_focus_on_the_first_field_with_an_error(signed_in):
+    """Keyboard and screen-reader users land where the problem is, not at the top of the page."""
+    page = signed_in("fatigue.patient@linde.example", staff=False, viewport=PHONE).page
+    page.goto("/accounts/email/")
+    page.get_by_label("New e-mail address").fill("fatigue.patient.new@example.org")
+    page.get_by_label("Your password").fill("not-the-password")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Send the link").click()
+    assert "This is not your current password." in page.locator("main").inner_text()
+    focused = page.evaluate("() => [document.activeElement.tagName, document.activeElement.name || '']")
+    assert focused == ["INPUT", "password"], focused

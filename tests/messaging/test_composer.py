@@ -105,6 +105,20 @@ def test_placeholders_are_filled_in_plainly(world):
     assert text == "Hi Anna! Tom Person here. Anna, {unknown} {first_name.x}"
 
 
+def test_placeholders_typed_by_hand_are_filled_in_when_staff_send(clock, world):
+    enrollment = enroll(world.patient_a)
+    conversation = services.conversation_get_or_create(enrollment=enrollment)
+    body = "Dear {first_name}, well done. {therapist_name}"
+    feedback = services.feedback_send(conversation=conversation, author=world.therapist.user, body=body)
+    assert feedback.body == f"Dear Anna, well done. {world.therapist.user.get_full_name()}"
+    therapist = world.therapist.user
+    reply = services.message_send(conversation=conversation, author=therapist, body="Hi {first_name}")
+    assert reply.body == "Hi Anna"
+    # What a patient writes is theirs, braces and all.
+    own = services.message_send(conversation=conversation, author=world.patient_a.user, body="{first_name}?")
+    assert own.body == "{first_name}?"
+
+
 def test_unknown_placeholders_are_refused(world):
     with pytest.raises(ValidationError, match="Unknown placeholder {diagnosis}"):
         services.template_create(

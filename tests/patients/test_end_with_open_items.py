@@ -134,6 +134,9 @@ def test_pausing_asks_nothing_and_a_quiet_end_needs_no_confirmation(world, clien
     assert "confirm_open_items" not in page.context["form"].fields
     done = client.post(_status_url(world, enrollment), {"action": "stop", "reason": "moved abroad"})
     assert done.status_code == 302
+    # In the therapist's words (not "enrollment").
+    followed = client.get(done.url).content.decode()
+    assert "The treatment is now " in followed and "enrollment is now" not in followed
 
 
 def test_completing_from_the_end_page_warns_in_the_plural(world, client_for):

@@ -205,6 +205,15 @@ def test_requests_and_referrals_cost_the_page_no_query_more(world, client_for, c
     assert [i.label for i in requests] == [tiny().title]
 
 
+@pytest.mark.parametrize(
+    ("order", "heading"), [("oldest", "then the longest waiting"), ("newest", "then the newest")]
+)
+def test_the_list_heading_names_the_order_chosen(clock, world, client_for, order, heading):
+    build_caseload(world.therapist, 2)
+    html = client_for(world.therapist.user).get(reverse("therapists:worklist"), {"order": order}).content
+    assert f"Items waiting for you, by patient: urgent first, {heading}" in html.decode()
+
+
 @pytest.mark.parametrize("order", ["oldest", "newest"])
 def test_the_pages_follow_one_another_in_the_worklist_order(world, clock, order):
     """Each page is chosen among the rows first and then joined to the names: the pages
@@ -411,6 +420,32 @@ def test_caseload_rows(world, client_for):
     page = client_for(world.therapist.user).get(reverse("therapists:caseload"))
     assert page.status_code == 200
     assert "Sharon" in page.content.decode() and "shared with you" in page.content.decode()
+
+
+@pytest.mark.parametrize("held", [False, True])
+def test_the_caseload_names_the_module_the_overview_names(clock, world, held):
+    """A diary kept from module 1's step while the patient works in module 2 moves the
+    enrollment's current step back to module 1: the caseload still says module 2, as the
+    patient's overview does; with module 2 held back, both say module 1."""
+    from patients.models import ModuleState, StepProgress
+    from patients.progress import progress_for
+
+    enrollment = enroll(world.patient_a, start_days_ago=30, weekday=timezone.localdate().weekday())
+    steps = list(enrollment.version.steps.select_related("module").order_by("module__number", "position"))
+    first = next(step for step in steps if step.module.number == 1)
+    second = next(step for step in steps if step.module.number == 2)
+    for step in steps:  # module 1 done (so module 2 opens), module 2 begun
+        if step.module.number == 1:
+            StepProgress.objects.create(enrollment=enrollment, step=step, completed_at=timezone.now())
+    StepProgress.objects.create(enrollment=enrollment, step=second)
+    if held:
+        ModuleState.objects.create(enrollment=enrollment, module_number=2, state=ModuleState.State.HELD)
+    enrollment.current_step = first  # as a diary entry written from module 1's step leaves it
+    enrollment.save(update_fields=["current_step"])
+    settle()
+    row = next(r for r in caseload(fetched_by=world.therapist.user) if r.patient.pk == world.patient_a.pk)
+    overview = progress_for(Enrollment.objects.get(pk=enrollment.pk)).current_module()
+    assert row.module_number == overview.module.number == (1 if held else 2)
 
 
 def _measure(client, url):
