@@ -102,7 +102,7 @@ def _label(sql: str) -> str:
     """A statement's verb and main table (the first named outside parentheses, else the first
     named): ``SELECT icbt_user``, ``INSERT icbt_auditevent``."""
     words = sql.split(None, 1)
-    verb = words[0].upper() if words else ""
+    verb = words[0].lstrip("(").upper() if words else ""
     depth, first, main = 0, None, None
     for token in _TOKENS.finditer(sql.strip()):
         text = token.group(0)

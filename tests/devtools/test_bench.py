@@ -159,6 +159,7 @@ def test_the_bench_on_redis_says_so_and_empties_the_database_afterwards(bench_re
         ('INSERT INTO "icbt_auditevent" ("action") SELECT 1 FROM unnest(%s)', "INSERT icbt_auditevent"),
         ('UPDATE "patients_enrollment" SET "a" = 1 FROM "other"', "UPDATE patients_enrollment"),
         ('SAVEPOINT "s1_x1"', "SAVEPOINT"),
+        ('(SELECT "a" FROM "patients_intake") UNION ALL (SELECT "b" FROM "x")', "SELECT patients_intake"),
     ],
 )
 def test_a_statement_is_labelled_by_its_verb_and_first_table(sql, label):
