@@ -8,21 +8,8 @@ from django.utils import timezone
 from icbt.models import AuditEvent
 from patients.models import QuestionnaireResponse
 from tests.messaging.helpers import diary_entry, enroll, share, submitted_answer
-from tests.work import settle
+from tests.therapists.test_worklist_flat import _urgent
 from therapists.worklist import worklist
-
-
-def _urgent(enrollment) -> QuestionnaireResponse:
-    response = QuestionnaireResponse.objects.create(
-        clinic_id=enrollment.clinic_id,
-        enrollment=enrollment,
-        code="phq9",
-        moment="start",
-        total=9,
-        flags=["self_harm"],
-    )
-    settle()
-    return response
 
 
 @pytest.fixture
