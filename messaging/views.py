@@ -225,6 +225,8 @@ def _staff_page(request, *, patient, enrollment, conversation, data=None, status
         review_url=reverse("messaging:item_review", args=[patient.pk]),
         on_behalf_of=services.conversation_side(conversation=conversation, user=request.user).on_behalf_of,
         scores_chart=charts_measurement.staff_scores_for(enrollment, only_measured=True),
+        # Covering and sharing is the treating therapist's page: a covering colleague gets no link.
+        may_share=staff_may_treat(roles_of(request.user).staff, patient),
     )
     return render(request, "messaging/staff_conversation.html", context, status=status)
 
@@ -237,7 +239,8 @@ def staff_conversation(request, pk):
     """The therapist's conversation with a patient and the feedback composer beside their work."""
     staff, patient, enrollment = _staff_fetch(request, pk)
     if enrollment is None:
-        return render(request, "messaging/staff_conversation.html", {"patient": patient, "enrollment": None})
+        context = {"patient": patient, "enrollment": None, "may_share": staff_may_treat(staff, patient)}
+        return render(request, "messaging/staff_conversation.html", context)
     conversation = services.conversation_get_or_create(enrollment=enrollment)
     if enrollment.starters_missing or enrollment.clinic_id != staff.clinic_id:
         services.template_starters_provide(clinic_id=staff.clinic_id)

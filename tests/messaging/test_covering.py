@@ -185,6 +185,15 @@ def test_the_covering_colleague_cannot_pass_the_patient_on(world, enrollment, cl
     )
 
 
+def test_only_the_treating_therapist_is_offered_the_sharing_page(world, enrollment, client_for):
+    """The covering colleague's composer does not link to a page that refuses them."""
+    share(world)
+    sharing = reverse("messaging:sharing", args=[world.patient_a.pk])
+    assert sharing in client_for(world.therapist.user).get(staff_url(world)).content.decode()
+    covering = client_for(world.therapist2.user).get(staff_url(world))
+    assert covering.status_code == 200 and sharing not in covering.content.decode()
+
+
 def test_the_refused_sharing_page_records_only_the_refusal(world, enrollment, client_for):
     """The covering colleague may open the patient's other pages, but not the sharing page: the
     trail must not say they were shown it."""
