@@ -414,9 +414,10 @@ def active_shares(*, patient: Patient) -> list[CareShare]:
 
 
 def handover_candidates(*, staff: StaffMember) -> QuerySet[StaffMember]:
-    """The clinic's other therapists: to whom a self-harm answer can be handed over."""
+    """The clinic's other therapists who can still sign in: to whom a self-harm answer can be
+    handed over."""
     return (
-        StaffMember.objects.filter(clinic_id=staff.clinic_id, is_therapist=True)
+        StaffMember.objects.filter(clinic_id=staff.clinic_id, is_therapist=True, user__is_active=True)
         .exclude(pk=staff.pk)
         .select_related("user")
         .order_by("user__last_name", "user__first_name", "pk")

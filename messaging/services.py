@@ -454,6 +454,7 @@ def _urgent_contact_check(*, contact: UrgentContact | None, response, reviewer: 
             colleague is None
             or colleague.clinic_id != response.clinic_id
             or not colleague.is_therapist
+            or not colleague.user.is_active
             or (reviewer is not None and colleague.pk == reviewer.pk)
         ):
             errors["handed_to"] = _("Choose the colleague who took it over.")
@@ -484,26 +485,29 @@ def item_mark_reviewed(
     obj = items_for_enrollment(enrollment=enrollment, refs=[ref]).get(str(ref))
     if obj is None:
         raise ValidationError(_("This item is no longer there."), code="missing")
-    if is_open_urgent(obj):
+    self_harm = isinstance(obj, QuestionnaireResponse) and obj.urgent and obj.entered_by_id is None
+    if is_open_urgent(obj) or (self_harm and contact is not None):
         _urgent_contact_check(contact=contact, response=obj, reviewer=roles_of(reviewed_by).staff)
-        # Under the row's lock: of two colleagues confirming at once, one records the contact.
+        # Under the row's lock: of two colleagues confirming at once, one marks it reviewed. Each
+        # contact goes on the timeline, also one made after a colleague's review (two people
+        # called the patient: both calls are part of the record).
         locked = type(obj).objects.select_for_update().filter(pk=obj.pk, reviewed_at__isnull=True)
         if not locked.exists():
             obj.refresh_from_db(fields=["reviewed_at", "reviewed_by"])
-        else:
-            patient_services.timeline_record(
-                patient_id=patient.pk,
-                enrollment=enrollment,
-                kind=TimelineEvent.Kind.URGENT_CONTACT,
-                actor_id=reviewed_by.pk,
-                detail={
-                    "response": obj.pk,
-                    "code": obj.code,
-                    "method": contact.method,
-                    "on": contact.on.isoformat(),
-                    "to": contact.handed_to.pk if contact.handed_to else None,
-                },
-            )
+        handover = contact.method == TimelineEvent.ContactMethod.HANDOVER
+        patient_services.timeline_record(
+            patient_id=patient.pk,
+            enrollment=enrollment,
+            kind=TimelineEvent.Kind.URGENT_CONTACT,
+            actor_id=reviewed_by.pk,
+            detail={
+                "response": obj.pk,
+                "code": obj.code,
+                "method": contact.method,
+                "on": contact.on.isoformat(),
+                "to": contact.handed_to.pk if handover and contact.handed_to else None,
+            },
+        )
     if obj.reviewed_at is None:
         obj.reviewed_at, obj.reviewed_by = timezone.now(), reviewed_by
         patient_services.items_mark_reviewed(

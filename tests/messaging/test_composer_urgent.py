@@ -176,6 +176,43 @@ def test_a_handover_names_the_colleague(clock, world, urgent, client_for):
     assert "self-harm answer reviewed, handed over to Tom" in html
 
 
+def test_no_handover_to_a_colleague_who_can_no_longer_sign_in(clock, world, urgent, client_for):
+    world.therapist2.user.is_active = False
+    world.therapist2.user.save(update_fields=["is_active"])
+    client = client_for(world.therapist.user)
+    offered = _review(client, world, f"questionnaire:{urgent.pk}").content.decode()
+    assert f'value="{world.therapist2.pk}"' not in offered
+    contact = services.UrgentContact(method="handover", on=timezone.localdate(), handed_to=world.therapist2)
+    with pytest.raises(ValidationError):
+        services.item_mark_reviewed(
+            enrollment=urgent.enrollment,
+            item=f"questionnaire:{urgent.pk}",
+            reviewed_by=world.therapist.user,
+            contact=contact,
+        )
+    urgent.refresh_from_db()
+    assert urgent.reviewed_at is None and _still_urgent(world)
+
+
+def test_a_second_contact_after_a_colleagues_review_is_recorded_too(clock, world, urgent):
+    """Two people called the patient: both calls go on the timeline; the first marks it reviewed."""
+    share(world)
+    for user, method in ((world.therapist.user, "phone"), (world.therapist2.user, "video")):
+        services.item_mark_reviewed(
+            enrollment=urgent.enrollment,
+            item=f"questionnaire:{urgent.pk}",
+            reviewed_by=user,
+            contact=services.UrgentContact(method=method, on=timezone.localdate()),
+        )
+    events = TimelineEvent.objects.filter(kind=TimelineEvent.Kind.URGENT_CONTACT).order_by("pk")
+    assert [(e.actor_id, e.detail["method"], e.detail["to"]) for e in events] == [
+        (world.therapist.user.pk, "phone", None),
+        (world.therapist2.user.pk, "video", None),
+    ]
+    urgent.refresh_from_db()
+    assert urgent.reviewed_by == world.therapist.user
+
+
 def test_a_routine_questionnaire_keeps_the_one_click_review(clock, world, enrollment, client_for):
     routine = _flagged(enrollment, days_ago=1)
     page = _review(client_for(world.therapist.user), world, f"questionnaire:{routine.pk}")
