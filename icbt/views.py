@@ -206,7 +206,8 @@ def _same_site_referer_path(request) -> str:
     ):
         return ""
     parts = urlsplit(referer)
-    if not parts.netloc or not parts.path.startswith("/"):
+    # "//host/..." or "/\host/..." as a path would leave the site when used as a link.
+    if not parts.netloc or not parts.path.startswith("/") or parts.path[1:2] in ("/", "\\"):
         return ""
     return parts.path + (f"?{parts.query}" if parts.query else "")
 

@@ -125,3 +125,18 @@ def test_a_background_save_gets_the_words_as_json(clock, patient):
     assert response.json() == {
         "error": "This page was open from an earlier sign-in, so it was not saved. Reload the page."
     }
+
+
+@pytest.mark.parametrize("path", ["//elsewhere.example/x", "/\\elsewhere.example/x"])
+def test_a_referer_of_this_site_whose_path_leaves_it_is_not_followed(clock, world, path):
+    client = Client(enforce_csrf_checks=True)
+    client.get(reverse("account_login"))
+    response = client.post(
+        reverse("account_login"),
+        {"login": "someone@example.org", "password": "x", "csrfmiddlewaretoken": "x" * 64},
+        headers={"referer": f"http://testserver{path}"},
+    )
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "elsewhere.example" not in html
+    assert f'<a class="button" href="{reverse("home")}">' in html
