@@ -98,7 +98,9 @@ HEADER_PERSONAS = ("anonymous", "patient_a", "therapist", "manager")
 
 
 @pytest.mark.parametrize("language", ["en", "nl"])
-def test_every_page_has_need_help_now_in_the_header_right_after_the_skip_link(language, world, client_for):
+def test_every_page_has_need_help_now_in_the_header_right_after_the_skip_link(
+    clock, language, world, client_for
+):
     """Signed out, patient and staff pages alike: the header's first link after "Skip to content"
     is "Need help now?", to the help page (the national lines and the patient's own clinic's
     text), before the main content and outside the menu that folds on a phone."""
@@ -132,7 +134,7 @@ def test_every_page_has_need_help_now_in_the_header_right_after_the_skip_link(la
 
 
 @pytest.mark.parametrize("language", ["en", "nl"])
-def test_every_patient_page_and_public_page_links_to_the_crisis_lines(language, world, client_for):
+def test_every_patient_page_and_public_page_links_to_the_crisis_lines(clock, language, world, client_for):
     world.clinic.crisis_instructions = CLINIC_TEXT
     world.clinic.save()
     _speak(world.patient_a.user, language)
@@ -284,7 +286,7 @@ def _assert_escaped_once(html, where):
 
 @pytest.mark.parametrize("language", ["en", "nl"])
 def test_a_clinic_text_with_an_apostrophe_an_ampersand_and_a_tag_is_escaped_exactly_once_everywhere(
-    language, world, client_for
+    clock, language, world, client_for
 ):
     """The message box, with and without a program, the help page and the crisis panel after a
     risk answer: the clinic's words as written, never "GP&#x27;s"."""

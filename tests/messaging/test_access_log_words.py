@@ -16,7 +16,7 @@ def _access_log(world, client_for) -> str:
     return client_for(world.patient_a.user).get(reverse("patients:access_log")).content.decode()
 
 
-def test_a_review_reads_as_a_review_for_the_patient_and_the_admin(world, enrollment, client_for):
+def test_a_review_reads_as_a_review_for_the_patient_and_the_admin(clock, world, enrollment, client_for):
     result = questionnaire(enrollment)
     response = client_for(world.therapist.user).post(
         reverse("messaging:item_review", args=[world.patient_a.pk]), {"item": f"questionnaire:{result.pk}"}
@@ -32,7 +32,7 @@ def test_a_review_reads_as_a_review_for_the_patient_and_the_admin(world, enrollm
     assert "changed" not in page
 
 
-def test_an_old_review_event_reads_as_a_review(world, enrollment, client_for):
+def test_an_old_review_event_reads_as_a_review(clock, world, enrollment, client_for):
     AuditEvent.objects.create(
         user=world.therapist.user,
         user_email=world.therapist.user.email,
@@ -46,7 +46,7 @@ def test_an_old_review_event_reads_as_a_review(world, enrollment, client_for):
     assert "Your therapist A. Person reviewed your work." in _access_log(world, client_for)
 
 
-def test_a_colleagues_unsent_draft_is_not_shown_to_the_patient(world, enrollment, client_for):
+def test_a_colleagues_unsent_draft_is_not_shown_to_the_patient(clock, world, enrollment, client_for):
     share(world)
     response = client_for(world.therapist2.user).post(
         reverse("messaging:staff_draft", args=[world.patient_a.pk]), {"body": "Not sent yet"}

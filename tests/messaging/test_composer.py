@@ -189,7 +189,7 @@ def test_insert_appends_to_what_was_typed(world, enrollment, client_for):
 # --- Mark as reviewed ------------------------------------------------------------------------------
 
 
-def test_mark_reviewed_without_writing_keeps_the_draft(world, enrollment, client_for):
+def test_mark_reviewed_without_writing_keeps_the_draft(clock, world, enrollment, client_for):
     entry = diary_entry(enrollment)
     therapist = client_for(world.therapist.user)
     response = therapist.post(

@@ -183,7 +183,7 @@ def test_too_long_message_is_refused_and_the_text_kept(world, enrollment, client
 
 @pytest.mark.parametrize("body", ["", "  \n ", "word " * (MESSAGE_MAX_LENGTH // 5) + "end"])
 def test_a_message_not_sent_gets_a_summary_at_the_top_linked_to_the_kept_text(
-    body, world, enrollment, client_for
+    clock, body, world, enrollment, client_for
 ):
     """On a phone the field's own error is far below the crisis box: a summary right under the
     heading, focused by messaging.js (as the diary form's is), links to the text, which is kept."""

@@ -185,7 +185,7 @@ def test_the_covering_colleague_cannot_pass_the_patient_on(world, enrollment, cl
     )
 
 
-def test_only_the_treating_therapist_is_offered_the_sharing_page(world, enrollment, client_for):
+def test_only_the_treating_therapist_is_offered_the_sharing_page(clock, world, enrollment, client_for):
     """The covering colleague's composer does not link to a page that refuses them."""
     share(world)
     sharing = reverse("messaging:sharing", args=[world.patient_a.pk])
@@ -204,7 +204,7 @@ def test_the_refused_sharing_page_records_only_the_refusal(world, enrollment, cl
 
 
 @pytest.mark.parametrize("until", ["1-12-2026", "31-02-2027", "next friday"])
-def test_a_refused_share_form_records_a_view_not_a_change(world, enrollment, client_for, until):
+def test_a_refused_share_form_records_a_view_not_a_change(clock, world, enrollment, client_for, until):
     url = reverse("messaging:sharing", args=[world.patient_a.pk])
     response = client_for(world.therapist.user).post(url, {"colleague": world.therapist2.pk, "until": until})
     assert response.status_code == 200
@@ -214,7 +214,7 @@ def test_a_refused_share_form_records_a_view_not_a_change(world, enrollment, cli
     assert [(e.action, e.outcome) for e in events] == [("view", "ok")]
 
 
-def test_a_share_made_is_one_event(world, enrollment, client_for):
+def test_a_share_made_is_one_event(clock, world, enrollment, client_for):
     until = timezone.localdate() + timedelta(days=10)
     response = client_for(world.therapist.user).post(
         reverse("messaging:sharing", args=[world.patient_a.pk]),

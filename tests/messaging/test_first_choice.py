@@ -131,7 +131,7 @@ def test_a_bare_word_as_next_is_a_redirect_not_an_error(world, client_for):
     assert response["Location"] == "foo"
 
 
-def test_the_first_choice_promises_the_daily_email_it_saves(world, client):
+def test_the_first_choice_promises_the_daily_email_it_saves(clock, world, client):
     """What the question promises is what is stored: one e-mail a day at the stored hour, not an
     e-mail as soon as something new waits."""
     _sign_in(client, world.patient_a.user)

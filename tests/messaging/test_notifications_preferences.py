@@ -108,7 +108,7 @@ def test_signed_out_is_sent_to_sign_in(client):
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
-def test_a_patient_with_email_on_is_not_told_it_is_off(world, client_for):
+def test_a_patient_with_email_on_is_not_told_it_is_off(clock, world, client_for):
     client = client_for(world.patient_a.user)
     assert "E-mail is off until you switch it on here." in client.get(URL).content.decode()
     client.post(URL, {"email_enabled": "on", "frequency": "daily", "hour": "8", "weekday": "0"})

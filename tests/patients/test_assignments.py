@@ -85,7 +85,7 @@ def test_draft_keeps_what_a_form_would_refuse(setup):
     assert {"activity": "", "points": 3, "own": True} in content["energy"]["items"]
 
 
-def test_submit_with_errors_keeps_the_text_says_what_to_fix_and_saves_a_draft(setup):
+def test_submit_with_errors_keeps_the_text_says_what_to_fix_and_saves_a_draft(clock, setup):
     _world, _step, enrollment, client = setup
     data = dict(VALID, word="", story="Everything I typed must come back")
     response = client.post(STEP_URL, data)
@@ -212,7 +212,7 @@ def test_a_stored_answer_that_is_not_json_is_shown_in_the_form_as_written(setup)
     assert "Written before answers were kept per field" in response.content.decode()
 
 
-def test_an_own_activity_left_without_points_is_kept_with_0_points(setup):
+def test_an_own_activity_left_without_points_is_kept_with_0_points(clock, setup):
     from messaging.presentation import answer_lines
 
     _world, _step, enrollment, client = setup
@@ -229,7 +229,7 @@ def test_an_own_activity_left_without_points_is_kept_with_0_points(setup):
     assert "activity: Gardening; own: yes; points: 0" in therapist["Your points"]
 
 
-def test_points_below_0_are_refused_in_plain_words_and_kept(setup):
+def test_points_below_0_are_refused_in_plain_words_and_kept(clock, setup):
     _world, step, enrollment, client = setup
     response = client.post(STEP_URL, dict(VALID, energy__1="-3", energy__2="4"))
     html = response.content.decode()

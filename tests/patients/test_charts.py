@@ -124,7 +124,7 @@ def test_month_chart_and_an_empty_period(diary):
     assert not empty.has_data and "There are no entries in this period yet." in empty.description
 
 
-def test_a_graph_whose_questions_were_skipped_does_not_say_there_are_no_entries(diary):
+def test_a_graph_whose_questions_were_skipped_does_not_say_there_are_no_entries(clock, diary):
     """One day filled in, its optional minutes left empty: the minutes graph counts the day and
     says its questions were not filled in, never "no entries" beside "1 day filled in"."""
     enrollment, diary_type = diary

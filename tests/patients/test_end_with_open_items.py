@@ -126,7 +126,7 @@ def test_stepping_up_warns_and_asks_for_a_confirmation_first(world, busy, client
     }
 
 
-def test_pausing_asks_nothing_and_a_quiet_end_needs_no_confirmation(world, client_for):
+def test_pausing_asks_nothing_and_a_quiet_end_needs_no_confirmation(clock, world, client_for):
     enrollment = enroll(world.patient_a)
     client = client_for(world.therapist.user)
     page = client.get(_status_url(world, enrollment), {"action": "stop"})

@@ -66,7 +66,7 @@ def test_a_request_is_read_with_its_message_and_audited(world, client_for):
 
 
 @pytest.mark.parametrize("status", ["new", "contacted", "closed"])
-def test_the_status_control_is_preset_to_the_current_status_in_order(world, client_for, status):
+def test_the_status_control_is_preset_to_the_current_status_in_order(clock, world, client_for, status):
     """Saving without a choice changes nothing; the statuses are listed as a request moves."""
     request = sh.intake_request(world.clinic, status=status)
     response = client_for(world.therapist.user).get(

@@ -16,7 +16,7 @@ PERIOD = {"start": "2024-01-01", "end": "2026-12-31"}
 
 
 @pytest.mark.parametrize("language", ["en", "nl"])
-def test_every_table_header_word_is_whole_in_the_report(world, client_for, language):
+def test_every_table_header_word_is_whole_in_the_report(clock, world, client_for, language):
     build_caseload(world.therapist, 3)
     manager = world.manager.user
     manager.language = language
